@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The README's test command and what CI runs: sets up the servers the tests need (Docker,
+# NATS, the MongoDB wire-protocol server, PostgreSQL), checks formatting and lints, and runs
+# every test — unit, integration against the real servers, and each benchmark once in test
+# mode so none of them rots.
+#
+#   scripts/test.sh            as root on Debian; idempotent
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
+
+scripts/setup.sh
+echo "[test] cargo fmt --check"
+cargo fmt --all -- --check
+echo "[test] cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "[test] cargo test"
+cargo test --workspace --all-targets

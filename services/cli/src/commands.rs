@@ -1,0 +1,228 @@
+//! The command tree and what each command does.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use darkroom_core::domain::ChallengeSpec;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::Api;
+use crate::output;
+
+#[derive(Parser)]
+#[command(name = "darkroom", version, about = "Darkroom: run algorithms beside data nobody may download")]
+pub struct Cli {
+    /// The submissions service.
+    #[arg(long, global = true, env = "DARKROOM_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Your participant token (from `darkroom register`), or the admin token for organizer commands.
+    #[arg(long, global = true, env = "DARKROOM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Organizer commands (use the admin token).
+    #[command(subcommand)]
+    Challenge(ChallengeCommand),
+    /// Register as a participant; prints your token once.
+    Register {
+        name: String,
+        #[arg(long)]
+        team: Option<String>,
+        /// Also write the token to this file (mode 0600).
+        #[arg(long)]
+        save_token: Option<PathBuf>,
+    },
+    /// Submit an image to a challenge.
+    Submit {
+        challenge: String,
+        /// An image already present on the Darkroom engine.
+        #[arg(long, conflicts_with = "tar", required_unless_present = "tar")]
+        image: Option<String>,
+        /// A `docker save` archive to upload.
+        #[arg(long)]
+        tar: Option<PathBuf>,
+    },
+    /// Your submissions, or one of them with its history.
+    Status {
+        id: Option<String>,
+        #[arg(long)]
+        challenge: Option<String>,
+        /// Wait until the submission reaches COMPLETE, FAILED or CANCELLED.
+        #[arg(long, requires = "id")]
+        wait: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
+    /// Cancel a submission that has not started.
+    Cancel { id: String },
+    /// A challenge's leaderboard.
+    Leaderboard {
+        challenge: String,
+        #[arg(long)]
+        phase: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChallengeCommand {
+    /// Create a challenge from a spec file (.toml, .yaml or .json).
+    Create { spec: PathBuf },
+    /// Create or update a challenge from a spec file.
+    Apply { spec: PathBuf },
+    /// List challenges.
+    List,
+    /// Show a challenge.
+    Show { slug: String },
+    /// List a challenge's dataset files (names and sizes).
+    Dataset { slug: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let api = Api::new(&cli.server, cli.token.clone())?;
+    let json = cli.json;
+    let print = |v: &Value, table: fn(&Value) -> String| {
+        if json { println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()) } else { print!("{}", table(v)) }
+    };
+    match cli.command {
+        Command::Challenge(c) => match c {
+            ChallengeCommand::Create { spec } => {
+                api.needs_token("challenge create")?;
+                let spec = read_spec(&spec)?;
+                let v = api.send_json(Method::POST, "/challenges", &serde_json::to_value(&spec)?).await?;
+                print(&v, output::challenge_saved);
+            }
+            ChallengeCommand::Apply { spec } => {
+                api.needs_token("challenge apply")?;
+                let spec = read_spec(&spec)?;
+                let v = api
+                    .send_json(Method::PUT, &format!("/challenges/{}", spec.slug), &serde_json::to_value(&spec)?)
+                    .await?;
+                print(&v, output::challenge_saved);
+            }
+            ChallengeCommand::List => print(&api.get("/challenges").await?, output::challenges),
+            ChallengeCommand::Show { slug } => {
+                print(&api.get(&format!("/challenges/{slug}")).await?, output::challenge)
+            }
+            ChallengeCommand::Dataset { slug } => {
+                print(&api.get(&format!("/challenges/{slug}/dataset")).await?, output::dataset)
+            }
+        },
+        Command::Register { name, team, save_token } => {
+            let v = api.send_json(Method::POST, "/participants", &json!({ "name": name, "team": team })).await?;
+            if let Some(path) = save_token {
+                let token = v["token"].as_str().unwrap_or_default();
+                write_secret(&path, token)?;
+            }
+            print(&v, output::registered);
+        }
+        Command::Submit { challenge, image, tar } => {
+            api.needs_token("submit")?;
+            let v = match (image, tar) {
+                (Some(image), None) => {
+                    api.send_json(
+                        Method::POST,
+                        &format!("/challenges/{challenge}/submissions"),
+                        &json!({ "image": image }),
+                    )
+                    .await?
+                }
+                (None, Some(tar)) => api.upload(&format!("/challenges/{challenge}/submissions/tarball"), &tar).await?,
+                _ => bail!("give exactly one of --image NAME or --tar FILE"),
+            };
+            print(&v, output::submission);
+        }
+        Command::Status { id: Some(id), wait, timeout, .. } => {
+            api.needs_token("status")?;
+            let path = format!("/submissions/{id}");
+            let mut v = api.get(&path).await?;
+            if wait {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+                let mut last = String::new();
+                while !is_terminal(&v) {
+                    let state = v["state"].as_str().unwrap_or("?").to_owned();
+                    if state != last && !json {
+                        eprintln!("{id}: {state}");
+                        last = state;
+                    }
+                    if tokio::time::Instant::now() > deadline {
+                        bail!("submission {id} is still {last} after {timeout} s");
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    v = api.get(&path).await?;
+                }
+            }
+            print(&v, output::submission);
+            if wait && v["state"] != "COMPLETE" {
+                std::process::exit(2);
+            }
+        }
+        Command::Status { id: None, challenge, .. } => {
+            api.needs_token("status")?;
+            let path = match challenge {
+                Some(c) => format!("/submissions?challenge={c}"),
+                None => "/submissions".to_owned(),
+            };
+            print(&api.get(&path).await?, output::submissions);
+        }
+        Command::Cancel { id } => {
+            api.needs_token("cancel")?;
+            print(
+                &api.send_json(Method::POST, &format!("/submissions/{id}/cancel"), &json!({})).await?,
+                output::submission,
+            );
+        }
+        Command::Leaderboard { challenge, phase } => {
+            let path = match phase {
+                Some(p) => format!("/challenges/{challenge}/leaderboard?phase={p}"),
+                None => format!("/challenges/{challenge}/leaderboard"),
+            };
+            print(&api.get(&path).await?, output::leaderboard);
+        }
+    }
+    Ok(())
+}
+
+fn is_terminal(v: &Value) -> bool {
+    matches!(v["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED"))
+}
+
+/// Reads a spec file; relative host paths are taken relative to the spec file's folder, so a
+/// challenge folder can be moved as a whole.
+fn read_spec(path: &Path) -> anyhow::Result<ChallengeSpec> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read spec '{}'", path.display()))?;
+    let format = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let mut spec =
+        ChallengeSpec::parse(&text, format).map_err(|e| anyhow::anyhow!("spec '{}': {e}", path.display()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = std::fs::canonicalize(if base.as_os_str().is_empty() { Path::new(".") } else { &base })?;
+    for p in [&mut spec.dataset.host_path, &mut spec.ground_truth.host_path] {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
+    }
+    Ok(spec)
+}
+
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options.open(path).with_context(|| format!("cannot write token file '{}'", path.display()))?;
+    writeln!(f, "{secret}")?;
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! `darkroom`: the command line for organizers (challenges) and participants (register, submit,
+//! follow, leaderboard). It speaks the submissions service's HTTP API only.
+//!
+//! Every failure prints one line, `error: …`, and exits non-zero.
+
+mod api;
+mod commands;
+mod output;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    let cli = commands::Cli::parse();
+    if let Err(e) = commands::run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,211 @@
+//! Configuration for every service, from one file plus environment overrides.
+//!
+//! Precedence, lowest first: built-in defaults, the TOML file named by `DARKROOM_CONFIG`
+//! (default `darkroom.toml` in the working directory, optional), then environment variables
+//! `DARKROOM_<SECTION>__<KEY>`, e.g. `DARKROOM_SUBMISSIONS__ADMIN_TOKEN` or
+//! `DARKROOM_NATS__URL`. Every key is listed with its default in `darkroom.example.toml` at the
+//! repository root.
+
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub log: LogConfig,
+    pub nats: NatsConfig,
+    pub submissions: SubmissionsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `darkroom_submissions=debug,info`.
+    pub filter: String,
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { filter: "info".into(), format: LogFormat::Pretty }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    pub url: String,
+    /// How long JetStream remembers a `Nats-Msg-Id` to drop a republished duplicate.
+    pub duplicate_window_seconds: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self { url: "nats://127.0.0.1:4222".into(), duplicate_window_seconds: 3600 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmissionsConfig {
+    /// Address the HTTP API listens on; port 0 picks a free one.
+    pub listen: String,
+    /// Holds the SQLite file (by default) and uploaded image tarballs.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/darkroom.db`.
+    pub database_url: String,
+    /// Bearer token for organizer endpoints. Required: set it here, in
+    /// `DARKROOM_SUBMISSIONS__ADMIN_TOKEN`, or in the file named by `admin_token_file`.
+    pub admin_token: String,
+    /// A file holding the admin token (a Docker secret, for instance); wins over `admin_token`.
+    pub admin_token_file: Option<PathBuf>,
+    /// Largest accepted `docker save` upload.
+    pub max_upload_bytes: u64,
+    /// Largest accepted JSON body.
+    pub max_json_bytes: usize,
+    /// Most entries listed from a dataset directory.
+    pub max_listing_entries: usize,
+}
+
+impl Default for SubmissionsConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            admin_token: String::new(),
+            admin_token_file: None,
+            max_upload_bytes: 4 << 30,
+            max_json_bytes: 256 << 10,
+            max_listing_entries: 10_000,
+        }
+    }
+}
+
+impl SubmissionsConfig {
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("darkroom.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The admin token, read from `admin_token_file` when set.
+    pub fn resolve_admin_token(&self) -> Result<String, ConfigError> {
+        let token = match &self.admin_token_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Invalid(format!(
+                    "submissions.admin_token_file: cannot read '{}': {e}; point it at a readable file holding the token",
+                    path.display()
+                )))?
+                .trim()
+                .to_owned(),
+            None => self.admin_token.clone(),
+        };
+        if token.len() < 16 {
+            return Err(ConfigError::Invalid(
+                "submissions.admin_token: must be at least 16 characters; set DARKROOM_SUBMISSIONS__ADMIN_TOKEN \
+                 or admin_token / admin_token_file in the config file"
+                    .into(),
+            ));
+        }
+        Ok(token)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then the file named by `DARKROOM_CONFIG` (or `./darkroom.toml`), then the
+    /// environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let path = std::env::var_os("DARKROOM_CONFIG").map(PathBuf::from);
+        if let Some(p) = &path
+            && !p.is_file()
+        {
+            return Err(ConfigError::Load(format!(
+                "DARKROOM_CONFIG names '{}', which is not a file; fix the path or unset it",
+                p.display()
+            )));
+        }
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::file(path.unwrap_or_else(|| PathBuf::from("darkroom.toml"))))
+                // Only SECTION__KEY variables are configuration; flat ones such as
+                // DARKROOM_SERVER or DARKROOM_TOKEN belong to the CLI and the scripts.
+                .merge(Env::prefixed("DARKROOM_").filter(|k| k.as_str().contains("__")).split("__")),
+        )
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        figment.extract().map_err(|e| {
+            let mut msg = e.to_string();
+            if let Some(src) = e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                msg = format!("{msg} (from {src})");
+            }
+            ConfigError::Load(msg)
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail fixes the closures' error type
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "darkroom.toml",
+                "[submissions]\nlisten = \"0.0.0.0:9000\"\nadmin_token = \"from-the-file-xxxxxxxx\"",
+            )?;
+            jail.set_env("DARKROOM_SUBMISSIONS__ADMIN_TOKEN", "from-the-environment-xx");
+            jail.set_env("DARKROOM_NATS__URL", "nats://10.0.0.1:4222");
+            jail.set_env("DARKROOM_SERVER", "http://the-cli-uses-this");
+            let c = Config::load().unwrap();
+            assert_eq!(c.submissions.listen, "0.0.0.0:9000");
+            assert_eq!(c.submissions.admin_token, "from-the-environment-xx");
+            assert_eq!(c.nats.url, "nats://10.0.0.1:4222");
+            assert_eq!(c.log, LogConfig::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("darkroom.toml", "[submissions]\nlisten_addr = \"x\"")?;
+            let e = Config::load().unwrap_err().to_string();
+            assert!(e.contains("listen_addr"), "{e}");
+            jail.create_file("darkroom.toml", "[submissions]\nmax_upload_bytes = \"lots\"")?;
+            let e = Config::load().unwrap_err().to_string();
+            assert!(e.contains("max_upload_bytes"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn short_admin_tokens_are_refused() {
+        let c = SubmissionsConfig { admin_token: "short".into(), ..Default::default() };
+        assert!(c.resolve_admin_token().unwrap_err().to_string().contains("DARKROOM_SUBMISSIONS__ADMIN_TOKEN"));
+    }
+}

@@ -1,0 +1,547 @@
+//! A challenge as an organizer writes it (the spec file) and the rules that make it valid.
+//!
+//! The spec is parsed strictly (`deny_unknown_fields`, so a typo is named, not ignored) and then
+//! [`ChallengeSpec::validate`] reports every problem at once, each with the field's path, what is
+//! wrong and how to fix it.
+
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::image::validate_image_reference;
+
+/// The whole challenge definition, as read from TOML, YAML or JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeSpec {
+    /// URL identifier: 3–64 characters of `a-z`, `0-9` and `-`.
+    pub slug: String,
+    pub title: String,
+    /// Markdown shown to participants.
+    pub description: String,
+    pub dataset: Dataset,
+    pub ground_truth: GroundTruth,
+    pub evaluation: Evaluation,
+    /// Every metric the evaluation image writes into `score.json`.
+    pub metrics: Vec<Metric>,
+    /// The metric that orders the leaderboard; one of `metrics[].name`.
+    pub rank_by: String,
+    pub phases: Vec<Phase>,
+    #[serde(default)]
+    pub quotas: Quotas,
+    pub resources: Resources,
+    #[serde(default)]
+    pub node_type: NodeType,
+    /// Whether participants may read their own containers' logs. Off for confidential data.
+    #[serde(default)]
+    pub logs_visible: bool,
+}
+
+/// The hidden dataset, mounted read-only at `/data` in the participant's container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    /// Absolute path on the worker nodes. Never shown to participants.
+    pub host_path: PathBuf,
+    /// What participants read about the data (format, splits, labels).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The hidden labels, seen only by the evaluation container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroundTruth {
+    /// Absolute path on the worker nodes; must not lie inside the dataset.
+    pub host_path: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluation {
+    /// The organizer's image that reads `/input/predictions` and `/input/ground-truth` and
+    /// writes `/output/score.json`.
+    pub image: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    /// Key in `score.json`: `a-z`, `0-9`, `_`, starting with a letter.
+    pub name: String,
+    pub direction: Direction,
+}
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    HigherIsBetter,
+    LowerIsBetter,
+}
+
+impl Direction {
+    /// True when `a` ranks strictly before `b`.
+    pub fn better(self, a: f64, b: f64) -> bool {
+        match self {
+            Direction::HigherIsBetter => a > b,
+            Direction::LowerIsBetter => a < b,
+        }
+    }
+}
+
+/// A time window in which submissions are accepted; leaderboards are per phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Where `now` falls relative to a challenge's phases.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PhaseWindow<'a> {
+    Open(&'a Phase),
+    NotYetOpen(&'a Phase),
+    Between { next: &'a Phase },
+    Closed { last: &'a Phase },
+}
+
+/// Submission limits per participant and phase. Absent means unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    /// At most this many submissions in any rolling 24 hours.
+    pub per_day: Option<u32>,
+    /// At most this many submissions in the whole phase.
+    pub total: Option<u32>,
+}
+
+/// Limits of the participant's container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub cpus: f64,
+    pub memory_mb: u64,
+    #[serde(default)]
+    pub gpus: u32,
+    pub wall_clock_seconds: u64,
+    pub output_max_mb: u64,
+    #[serde(default = "default_pids")]
+    pub pids: u32,
+}
+
+fn default_pids() -> u32 {
+    256
+}
+
+/// The Swarm node label a run is placed on: `darkroom.node=<value>`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeType {
+    #[default]
+    Cpu,
+    Highcpu,
+    Highmem,
+    Gpu,
+}
+
+impl NodeType {
+    pub fn label_value(self) -> &'static str {
+        match self {
+            NodeType::Cpu => "cpu",
+            NodeType::Highcpu => "highcpu",
+            NodeType::Highmem => "highmem",
+            NodeType::Gpu => "gpu",
+        }
+    }
+}
+
+/// One problem with an input: which field, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { field: field.into(), problem: problem.into(), fix: fix.into() }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({})", self.field, self.problem, self.fix)
+    }
+}
+
+const MAX_TITLE: usize = 200;
+const MAX_DESCRIPTION: usize = 100_000;
+const MAX_CPUS: f64 = 256.0;
+const MIN_MEMORY_MB: u64 = 16;
+const MAX_WALL_CLOCK_SECONDS: u64 = 7 * 24 * 3600;
+const MAX_GPUS: u32 = 16;
+
+/// Whether a name is a lowercase identifier (`a-z0-9_`, starting with a letter), as metric and
+/// phase names must be so they can be used in URLs and documents.
+fn is_identifier(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+pub fn is_valid_slug(s: &str) -> bool {
+    (3..=64).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+impl ChallengeSpec {
+    /// Parses a spec file's text; `format` is `toml`, `yaml`/`yml` or `json`.
+    pub fn parse(text: &str, format: &str) -> Result<Self, String> {
+        match format {
+            "toml" => toml::from_str(text).map_err(|e| e.to_string()),
+            "yaml" | "yml" => serde_norway::from_str(text).map_err(|e| e.to_string()),
+            "json" => serde_json::from_str(text).map_err(|e| e.to_string()),
+            other => Err(format!("unknown spec format '{other}': use a .toml, .yaml, .yml or .json file")),
+        }
+    }
+
+    /// Every problem with the spec, checked against the local filesystem for the two host paths.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut err = |field: &str, problem: String, fix: &str| {
+            errors.push(FieldError::new(field, problem, fix));
+        };
+
+        if !is_valid_slug(&self.slug) {
+            err(
+                "slug",
+                format!("'{}' is not a valid slug", self.slug),
+                "use 3-64 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+            );
+        }
+        if self.title.trim().is_empty() {
+            err("title", "is empty".into(), "give the challenge a title");
+        } else if self.title.len() > MAX_TITLE {
+            err("title", format!("is {} characters long", self.title.len()), "keep it under 200 characters");
+        }
+        if self.description.len() > MAX_DESCRIPTION {
+            err("description", "is longer than 100,000 characters".into(), "shorten it or link to a page");
+        }
+
+        check_host_dir("dataset.host_path", &self.dataset.host_path, true, &mut err);
+        check_host_dir("ground_truth.host_path", &self.ground_truth.host_path, false, &mut err);
+        if self.ground_truth.host_path.is_absolute()
+            && self.dataset.host_path.is_absolute()
+            && self.ground_truth.host_path.starts_with(&self.dataset.host_path)
+        {
+            err(
+                "ground_truth.host_path",
+                "lies inside dataset.host_path, so participants could read the labels".into(),
+                "keep the ground truth outside the dataset directory",
+            );
+        }
+
+        if let Err(problem) = validate_image_reference(&self.evaluation.image) {
+            err("evaluation.image", problem, "name an image such as 'my-eval:1.0' or 'registry:5000/eval@sha256:…'");
+        }
+
+        if self.metrics.is_empty() {
+            err("metrics", "is empty".into(), "declare at least one metric with a name and a direction");
+        }
+        for (i, m) in self.metrics.iter().enumerate() {
+            if !is_identifier(&m.name, 64) {
+                err(
+                    &format!("metrics[{i}].name"),
+                    format!("'{}' is not a valid metric name", m.name),
+                    "use up to 64 characters of a-z, 0-9, '_' and '-', starting with a letter",
+                );
+            }
+            if self.metrics[..i].iter().any(|o| o.name == m.name) {
+                err(
+                    &format!("metrics[{i}].name"),
+                    format!("'{}' is declared twice", m.name),
+                    "give each metric a distinct name",
+                );
+            }
+        }
+        if !self.metrics.iter().any(|m| m.name == self.rank_by) {
+            err(
+                "rank_by",
+                format!("'{}' is not one of the declared metrics", self.rank_by),
+                "set rank_by to the name of one entry in metrics",
+            );
+        }
+
+        if self.phases.is_empty() {
+            err("phases", "is empty".into(), "declare at least one phase with starts_at and ends_at");
+        }
+        for (i, p) in self.phases.iter().enumerate() {
+            if !is_identifier(&p.name, 64) {
+                err(
+                    &format!("phases[{i}].name"),
+                    format!("'{}' is not a valid phase name", p.name),
+                    "use up to 64 characters of a-z, 0-9, '_' and '-', starting with a letter",
+                );
+            }
+            if self.phases[..i].iter().any(|o| o.name == p.name) {
+                err(
+                    &format!("phases[{i}].name"),
+                    format!("'{}' is declared twice", p.name),
+                    "give each phase a distinct name",
+                );
+            }
+            if p.ends_at <= p.starts_at {
+                err(
+                    &format!("phases[{i}].ends_at"),
+                    format!("{} is not after starts_at {}", p.ends_at.to_rfc3339(), p.starts_at.to_rfc3339()),
+                    "make the phase end after it starts",
+                );
+            }
+            for (j, o) in self.phases[..i].iter().enumerate() {
+                if p.starts_at < o.ends_at && o.starts_at < p.ends_at {
+                    err(
+                        &format!("phases[{i}]"),
+                        format!("'{}' overlaps phase '{}' (phases[{j}])", p.name, o.name),
+                        "phases must not overlap: end one before the next starts",
+                    );
+                }
+            }
+        }
+
+        if self.quotas.per_day == Some(0) {
+            err(
+                "quotas.per_day",
+                "is 0, so nobody could submit".into(),
+                "set at least 1, or remove it for no daily limit",
+            );
+        }
+        if self.quotas.total == Some(0) {
+            err("quotas.total", "is 0, so nobody could submit".into(), "set at least 1, or remove it for no limit");
+        }
+        if let (Some(d), Some(t)) = (self.quotas.per_day, self.quotas.total)
+            && d > t
+        {
+            err("quotas.per_day", format!("{d} is larger than quotas.total {t}"), "make per_day at most total");
+        }
+
+        let r = &self.resources;
+        if !(r.cpus.is_finite() && r.cpus > 0.0 && r.cpus <= MAX_CPUS) {
+            err(
+                "resources.cpus",
+                format!("{} is not between 0 and 256", r.cpus),
+                "give a positive number of CPUs, such as 1 or 0.5",
+            );
+        }
+        if r.memory_mb < MIN_MEMORY_MB {
+            err(
+                "resources.memory_mb",
+                format!("{} MB is too little to start a container", r.memory_mb),
+                "give at least 16 (MB)",
+            );
+        }
+        if r.wall_clock_seconds == 0 || r.wall_clock_seconds > MAX_WALL_CLOCK_SECONDS {
+            err(
+                "resources.wall_clock_seconds",
+                format!("{} is not between 1 and 604800 (7 days)", r.wall_clock_seconds),
+                "give the longest a run may take, in seconds",
+            );
+        }
+        if r.output_max_mb == 0 {
+            err("resources.output_max_mb", "is 0, so no run could write predictions".into(), "give at least 1 (MB)");
+        }
+        if r.pids < 8 {
+            err(
+                "resources.pids",
+                format!("{} is too few processes to run anything", r.pids),
+                "give at least 8, such as 256",
+            );
+        }
+        if r.gpus > MAX_GPUS {
+            err("resources.gpus", format!("{} is more than 16", r.gpus), "request at most 16 GPUs");
+        }
+        if r.gpus > 0 && self.node_type != NodeType::Gpu {
+            err(
+                "node_type",
+                format!("is '{}' but resources.gpus is {}", self.node_type.label_value(), r.gpus),
+                "set node_type = \"gpu\" so the run lands on a node that has GPUs",
+            );
+        }
+        errors
+    }
+
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+
+    pub fn phase(&self, name: &str) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    /// Where `now` falls among the phases (which validation keeps ordered-free and disjoint).
+    pub fn phase_window(&self, now: DateTime<Utc>) -> Option<PhaseWindow<'_>> {
+        let mut sorted: Vec<&Phase> = self.phases.iter().collect();
+        sorted.sort_by_key(|p| p.starts_at);
+        if let Some(open) = sorted.iter().find(|p| p.starts_at <= now && now < p.ends_at) {
+            return Some(PhaseWindow::Open(open));
+        }
+        let first = sorted.first()?;
+        if now < first.starts_at {
+            return Some(PhaseWindow::NotYetOpen(first));
+        }
+        match sorted.iter().find(|p| p.starts_at > now) {
+            Some(next) => Some(PhaseWindow::Between { next }),
+            None => Some(PhaseWindow::Closed { last: sorted.last()? }),
+        }
+    }
+
+    /// The phase whose leaderboard is shown by default: the open one, else the latest started.
+    pub fn current_or_last_phase(&self, now: DateTime<Utc>) -> Option<&Phase> {
+        match self.phase_window(now)? {
+            PhaseWindow::Open(p) => Some(p),
+            PhaseWindow::NotYetOpen(p) => Some(p),
+            PhaseWindow::Between { .. } | PhaseWindow::Closed { .. } => {
+                self.phases.iter().filter(|p| p.starts_at <= now).max_by_key(|p| p.starts_at)
+            }
+        }
+    }
+}
+
+fn check_host_dir(field: &str, path: &Path, must_be_dir: bool, err: &mut impl FnMut(&str, String, &str)) {
+    if !path.is_absolute() {
+        err(
+            field,
+            format!("'{}' is not an absolute path", path.display()),
+            "give the absolute path on the worker nodes, such as /srv/darkroom/data",
+        );
+        return;
+    }
+    if path.components().any(|c| matches!(c, Component::ParentDir)) {
+        err(field, format!("'{}' contains '..'", path.display()), "give the path without '..' segments");
+        return;
+    }
+    match std::fs::metadata(path) {
+        Err(e) => {
+            err(field, format!("'{}' cannot be read: {e}", path.display()), "create it on this host or fix the path")
+        }
+        Ok(m) if must_be_dir && !m.is_dir() => err(
+            field,
+            format!("'{}' is not a directory", path.display()),
+            "point it at the directory that holds the data",
+        ),
+        Ok(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample(dir: &Path) -> ChallengeSpec {
+        let data = dir.join("data");
+        let truth = dir.join("truth");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&truth).unwrap();
+        let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        ChallengeSpec {
+            slug: "nuclei".into(),
+            title: "Nuclei".into(),
+            description: "d".into(),
+            dataset: Dataset { host_path: data, description: String::new() },
+            ground_truth: GroundTruth { host_path: truth },
+            evaluation: Evaluation { image: "eval:1".into() },
+            metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
+            rank_by: "accuracy".into(),
+            phases: vec![
+                Phase { name: "dev".into(), starts_at: t0, ends_at: t0 + chrono::Duration::days(10) },
+                Phase {
+                    name: "final".into(),
+                    starts_at: t0 + chrono::Duration::days(20),
+                    ends_at: t0 + chrono::Duration::days(30),
+                },
+            ],
+            quotas: Quotas { per_day: Some(2), total: Some(10) },
+            resources: Resources {
+                cpus: 1.0,
+                memory_mb: 512,
+                gpus: 0,
+                wall_clock_seconds: 60,
+                output_max_mb: 10,
+                pids: 64,
+            },
+            node_type: NodeType::Cpu,
+            logs_visible: false,
+        }
+    }
+
+    fn tmp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("darkroom-core-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_good_spec_has_no_errors() {
+        assert_eq!(sample(&tmp()).validate(), vec![]);
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let dir = tmp();
+        type Mutation = Box<dyn Fn(&mut ChallengeSpec)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("slug", Box::new(|s| s.slug = "Bad Slug".into())),
+            ("title", Box::new(|s| s.title = " ".into())),
+            ("dataset.host_path", Box::new(|s| s.dataset.host_path = "relative/path".into())),
+            ("dataset.host_path", Box::new(|s| s.dataset.host_path = "/does/not/exist".into())),
+            ("ground_truth.host_path", Box::new(|s| s.ground_truth.host_path = s.dataset.host_path.join("x"))),
+            ("evaluation.image", Box::new(|s| s.evaluation.image = "UPPER/Case".into())),
+            ("metrics", Box::new(|s| s.metrics.clear())),
+            ("rank_by", Box::new(|s| s.rank_by = "auc".into())),
+            ("phases[1]", Box::new(|s| s.phases[1].starts_at = s.phases[0].starts_at)),
+            ("phases[0].ends_at", Box::new(|s| s.phases[0].ends_at = s.phases[0].starts_at)),
+            ("quotas.per_day", Box::new(|s| s.quotas.per_day = Some(0))),
+            ("quotas.per_day", Box::new(|s| s.quotas.per_day = Some(11))),
+            ("resources.cpus", Box::new(|s| s.resources.cpus = f64::NAN)),
+            ("resources.memory_mb", Box::new(|s| s.resources.memory_mb = 0)),
+            ("resources.wall_clock_seconds", Box::new(|s| s.resources.wall_clock_seconds = 0)),
+            ("resources.output_max_mb", Box::new(|s| s.resources.output_max_mb = 0)),
+            ("node_type", Box::new(|s| s.resources.gpus = 1)),
+        ];
+        for (field, mutate) in cases {
+            let mut spec = sample(&dir);
+            mutate(&mut spec);
+            let errors = spec.validate();
+            assert!(errors.iter().any(|e| e.field == field), "expected an error on {field}, got {errors:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_directions_are_rejected_by_the_parser() {
+        let err = ChallengeSpec::parse("slug = 'a'\ntitel = 'x'", "toml").unwrap_err();
+        assert!(err.contains("titel"), "{err}");
+        let err = serde_json::from_str::<Direction>("\"bigger\"").unwrap_err().to_string();
+        assert!(err.contains("higher_is_better"), "{err}");
+    }
+
+    #[test]
+    fn phase_window_finds_open_between_and_closed() {
+        let spec = sample(&tmp());
+        let t0 = spec.phases[0].starts_at;
+        let day = chrono::Duration::days(1);
+        assert!(matches!(spec.phase_window(t0 - day), Some(PhaseWindow::NotYetOpen(p)) if p.name == "dev"));
+        assert!(matches!(spec.phase_window(t0 + day), Some(PhaseWindow::Open(p)) if p.name == "dev"));
+        assert!(
+            matches!(spec.phase_window(t0 + day * 15), Some(PhaseWindow::Between { next }) if next.name == "final")
+        );
+        assert!(matches!(spec.phase_window(t0 + day * 40), Some(PhaseWindow::Closed { last }) if last.name == "final"));
+        assert_eq!(spec.current_or_last_phase(t0 + day * 15).unwrap().name, "dev");
+    }
+}

@@ -1,0 +1,129 @@
+//! sea-orm entities, one module per table.
+
+pub mod challenge {
+    use sea_orm::entity::prelude::*;
+
+    /// A challenge; `spec` holds the validated spec as JSON (phases, metrics, limits).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "challenges")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub slug: String,
+        pub title: String,
+        #[sea_orm(column_type = "Text")]
+        pub spec: String,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod participant {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "participants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub team: Option<String>,
+        /// SHA-256 of the bearer token, hex.
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod submission {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "submissions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub challenge: String,
+        pub phase: String,
+        pub participant_id: String,
+        /// The `ImageSource` as JSON.
+        #[sea_orm(column_type = "Text")]
+        pub image: String,
+        pub state: String,
+        pub failure_reason: Option<String>,
+        /// Organizer-only detail of a failure.
+        pub failure_detail: Option<String>,
+        /// False once a platform failure or a cancellation means it must not use up quota.
+        pub counts_against_quota: bool,
+        pub attempt: i32,
+        pub image_digest: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod transition {
+    use sea_orm::entity::prelude::*;
+
+    /// One row per state change: the submission's history. `event_id` is unique, so applying a
+    /// redelivered event twice fails on the constraint instead of writing history twice.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "submission_transitions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub submission_id: String,
+        pub from_state: Option<String>,
+        pub to_state: String,
+        pub reason: Option<String>,
+        #[sea_orm(unique)]
+        pub event_id: String,
+        pub at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    /// Events committed with the change that caused them, published to JetStream afterwards.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The `Nats-Msg-Id`.
+        #[sea_orm(unique)]
+        pub msg_id: String,
+        pub subject: String,
+        #[sea_orm(column_type = "Text")]
+        pub payload: String,
+        pub created_at: ChronoDateTimeUtc,
+        pub published_at: Option<ChronoDateTimeUtc>,
+        pub attempts: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,227 @@
+//! Schema migrations, applied at start-up. Add a new module per change; never edit one that
+//! has shipped.
+
+use sea_orm_migration::prelude::*;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_init::Migration)]
+    }
+}
+
+mod m20261123_000001_init {
+    use sea_orm_migration::prelude::*;
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261123_000001_init"
+        }
+    }
+
+    #[derive(DeriveIden)]
+    enum Challenges {
+        Table,
+        Slug,
+        Title,
+        Spec,
+        CreatedAt,
+        UpdatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum Participants {
+        Table,
+        Id,
+        Name,
+        Team,
+        TokenHash,
+        CreatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum Submissions {
+        Table,
+        Id,
+        Challenge,
+        Phase,
+        ParticipantId,
+        Image,
+        State,
+        FailureReason,
+        FailureDetail,
+        CountsAgainstQuota,
+        Attempt,
+        ImageDigest,
+        CreatedAt,
+        UpdatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum SubmissionTransitions {
+        Table,
+        Id,
+        SubmissionId,
+        FromState,
+        ToState,
+        Reason,
+        EventId,
+        At,
+    }
+
+    #[derive(DeriveIden)]
+    enum Outbox {
+        Table,
+        Id,
+        MsgId,
+        Subject,
+        Payload,
+        CreatedAt,
+        PublishedAt,
+        Attempts,
+    }
+
+    fn ts(col: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.create_table(
+                Table::create()
+                    .table(Challenges::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Challenges::Slug).string_len(64).not_null().primary_key())
+                    .col(ColumnDef::new(Challenges::Title).string_len(200).not_null())
+                    .col(ColumnDef::new(Challenges::Spec).text().not_null())
+                    .col(ts(Challenges::CreatedAt))
+                    .col(ts(Challenges::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                Table::create()
+                    .table(Participants::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Participants::Id).string_len(36).not_null().primary_key())
+                    .col(ColumnDef::new(Participants::Name).string_len(256).not_null().unique_key())
+                    .col(ColumnDef::new(Participants::Team).string_len(256).null())
+                    .col(ColumnDef::new(Participants::TokenHash).string_len(64).not_null().unique_key())
+                    .col(ts(Participants::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                Table::create()
+                    .table(Submissions::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Submissions::Id).string_len(36).not_null().primary_key())
+                    .col(ColumnDef::new(Submissions::Challenge).string_len(64).not_null())
+                    .col(ColumnDef::new(Submissions::Phase).string_len(64).not_null())
+                    .col(ColumnDef::new(Submissions::ParticipantId).string_len(36).not_null())
+                    .col(ColumnDef::new(Submissions::Image).text().not_null())
+                    .col(ColumnDef::new(Submissions::State).string_len(16).not_null())
+                    .col(ColumnDef::new(Submissions::FailureReason).text().null())
+                    .col(ColumnDef::new(Submissions::FailureDetail).text().null())
+                    .col(ColumnDef::new(Submissions::CountsAgainstQuota).boolean().not_null())
+                    .col(ColumnDef::new(Submissions::Attempt).integer().not_null())
+                    .col(ColumnDef::new(Submissions::ImageDigest).string_len(128).null())
+                    .col(ts(Submissions::CreatedAt))
+                    .col(ts(Submissions::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Submissions::Table, Submissions::Challenge)
+                            .to(Challenges::Table, Challenges::Slug),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Submissions::Table, Submissions::ParticipantId)
+                            .to(Participants::Table, Participants::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+            // Quota checks count one participant's submissions in one phase by time.
+            m.create_index(
+                Index::create()
+                    .name("idx_submissions_quota")
+                    .table(Submissions::Table)
+                    .col(Submissions::ParticipantId)
+                    .col(Submissions::Challenge)
+                    .col(Submissions::Phase)
+                    .col(Submissions::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                Table::create()
+                    .table(SubmissionTransitions::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(SubmissionTransitions::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(SubmissionTransitions::SubmissionId).string_len(36).not_null())
+                    .col(ColumnDef::new(SubmissionTransitions::FromState).string_len(16).null())
+                    .col(ColumnDef::new(SubmissionTransitions::ToState).string_len(16).not_null())
+                    .col(ColumnDef::new(SubmissionTransitions::Reason).text().null())
+                    .col(ColumnDef::new(SubmissionTransitions::EventId).string_len(200).not_null().unique_key())
+                    .col(ts(SubmissionTransitions::At))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(SubmissionTransitions::Table, SubmissionTransitions::SubmissionId)
+                            .to(Submissions::Table, Submissions::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+            m.create_index(
+                Index::create()
+                    .name("idx_transitions_submission")
+                    .table(SubmissionTransitions::Table)
+                    .col(SubmissionTransitions::SubmissionId)
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                Table::create()
+                    .table(Outbox::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Outbox::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(Outbox::MsgId).string_len(200).not_null().unique_key())
+                    .col(ColumnDef::new(Outbox::Subject).string_len(200).not_null())
+                    .col(ColumnDef::new(Outbox::Payload).text().not_null())
+                    .col(ts(Outbox::CreatedAt))
+                    .col(ColumnDef::new(Outbox::PublishedAt).timestamp_with_time_zone().null())
+                    .col(ColumnDef::new(Outbox::Attempts).integer().not_null().default(0))
+                    .to_owned(),
+            )
+            .await?;
+            m.create_index(
+                Index::create().name("idx_outbox_unpublished").table(Outbox::Table).col(Outbox::PublishedAt).to_owned(),
+            )
+            .await
+        }
+
+        async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            for t in [
+                Outbox::Table.into_iden(),
+                SubmissionTransitions::Table.into_iden(),
+                Submissions::Table.into_iden(),
+                Participants::Table.into_iden(),
+                Challenges::Table.into_iden(),
+            ] {
+                m.drop_table(Table::drop().table(t).to_owned()).await?;
+            }
+            Ok(())
+        }
+    }
+}

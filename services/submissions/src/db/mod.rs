@@ -1,0 +1,46 @@
+//! Relational state: the entities, their migrations and the connection.
+//!
+//! Ids are stored as hyphenated UUID text and times as timestamps with time zone, so one schema
+//! serves SQLite and PostgreSQL alike.
+
+pub mod entities;
+pub mod migration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+/// Connects and brings the schema up to date.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // SQLite has one writer at a time, and a transaction that reads before it writes fails
+        // at once with SQLITE_BUSY (no busy wait) when another connection wrote meanwhile. One
+        // connection serialises every statement in the pool instead; SQLite's reads take
+        // microseconds, so the queue is short.
+        options.max_connections(1).min_connections(1);
+    } else {
+        options.max_connections(16);
+    }
+    let db = Database::connect(options).await?;
+    if url.starts_with("sqlite:") {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;").await?;
+    }
+    migration::Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// The stored, validated spec of a challenge.
+pub async fn challenge_spec(
+    conn: &impl sea_orm::ConnectionTrait,
+    slug: &str,
+) -> Result<Option<darkroom_core::domain::ChallengeSpec>, DbErr> {
+    use sea_orm::EntityTrait;
+    let Some(row) = entities::challenge::Entity::find_by_id(slug.to_owned()).one(conn).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&row.spec)
+        .map(Some)
+        .map_err(|e| DbErr::Custom(format!("stored spec of challenge '{slug}' does not parse: {e}")))
+}

@@ -1,0 +1,23 @@
+//! Darkroom's submissions service: the HTTP API organizers and participants use, and the single
+//! writer of relational state.
+//!
+//! - [`startup`] wires configuration, database, NATS and the router into a running app.
+//! - [`routes`] the HTTP API; [`extract`] and [`error`] make every failure a clear JSON answer.
+//! - [`lifecycle`] accepts, cancels and moves submissions; [`quota`] decides who may submit.
+//! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
+//! - [`tarball`] receives `docker save` uploads; [`db`] holds entities and migrations.
+
+pub mod auth;
+pub mod consumer;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod leaderboard;
+pub mod lifecycle;
+pub mod nats;
+pub mod outbox;
+pub mod quota;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod tarball;

@@ -1,0 +1,277 @@
+//! A submission's life as this service records it: acceptance (row + history + outbox event in
+//! one transaction), cancellation, and the state events the runners publish.
+
+use chrono::Utc;
+use darkroom_core::domain::{ChallengeSpec, FailureKind, ImageSource, SubmissionState};
+use darkroom_core::events::{StateEvent, SubmissionCancelled, SubmissionCreated};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::db::entities::{submission, transition};
+use crate::outbox;
+
+/// Platform failures are retried this many times in all before the submission fails for good.
+pub const MAX_ATTEMPTS: i32 = 3;
+
+/// The event a runner needs, built from the challenge and the stored submission.
+pub fn created_event(spec: &ChallengeSpec, row: &submission::Model, image: ImageSource) -> SubmissionCreated {
+    let id = Uuid::parse_str(&row.id).unwrap_or_default();
+    let attempt = row.attempt.max(1) as u32;
+    SubmissionCreated {
+        event_id: SubmissionCreated::event_id_for(id, attempt),
+        submission_id: id,
+        attempt,
+        challenge: spec.slug.clone(),
+        phase: row.phase.clone(),
+        participant_id: Uuid::parse_str(&row.participant_id).unwrap_or_default(),
+        image,
+        dataset_host_path: spec.dataset.host_path.display().to_string(),
+        ground_truth_host_path: spec.ground_truth.host_path.display().to_string(),
+        evaluation_image: spec.evaluation.image.clone(),
+        metrics: spec.metrics.clone(),
+        rank_by: spec.rank_by.clone(),
+        resources: spec.resources.clone(),
+        node_type: spec.node_type,
+        logs_visible: spec.logs_visible,
+        created_at: row.created_at,
+    }
+}
+
+async fn record_transition(
+    conn: &impl ConnectionTrait,
+    submission_id: &str,
+    from: Option<SubmissionState>,
+    to: SubmissionState,
+    reason: Option<String>,
+    event_id: String,
+) -> Result<(), sea_orm::DbErr> {
+    transition::ActiveModel {
+        submission_id: Set(submission_id.to_owned()),
+        from_state: Set(from.map(|s| s.as_str().to_owned())),
+        to_state: Set(to.as_str().to_owned()),
+        reason: Set(reason),
+        event_id: Set(event_id),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores a new QUEUED submission, its first history line and its `submission.created` event
+/// atomically: either all three are durable or none is.
+pub async fn accept(
+    db: &DatabaseConnection,
+    spec: &ChallengeSpec,
+    phase: &str,
+    participant_id: &str,
+    image: ImageSource,
+) -> Result<submission::Model, sea_orm::DbErr> {
+    let now = Utc::now();
+    let id = Uuid::now_v7().to_string();
+    let image_json = serde_json::to_string(&image).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    let txn = db.begin().await?;
+    let row = submission::ActiveModel {
+        id: Set(id.clone()),
+        challenge: Set(spec.slug.clone()),
+        phase: Set(phase.to_owned()),
+        participant_id: Set(participant_id.to_owned()),
+        image: Set(image_json),
+        state: Set(SubmissionState::Queued.as_str().to_owned()),
+        failure_reason: Set(None),
+        failure_detail: Set(None),
+        counts_against_quota: Set(true),
+        attempt: Set(1),
+        image_digest: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    record_transition(&txn, &id, None, SubmissionState::Queued, None, format!("accepted-{id}")).await?;
+    outbox::enqueue(&txn, &created_event(spec, &row, image)).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Why a cancellation was refused.
+#[derive(Debug)]
+pub enum CancelOutcome {
+    Cancelled(Box<submission::Model>),
+    NotCancellable(SubmissionState),
+}
+
+/// Cancels a submission that no runner has started. The state is re-read inside the
+/// transaction so a concurrent RUNNING event is not overwritten.
+pub async fn cancel(db: &DatabaseConnection, id: &str) -> Result<Option<CancelOutcome>, sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    let Some(row) = submission::Entity::find_by_id(id.to_owned()).one(&txn).await? else {
+        return Ok(None);
+    };
+    let state: SubmissionState = row.state.parse().map_err(sea_orm::DbErr::Custom)?;
+    if !state.can_become(SubmissionState::Cancelled) {
+        return Ok(Some(CancelOutcome::NotCancellable(state)));
+    }
+    let now = Utc::now();
+    let updated = submission::Entity::update_many()
+        .col_expr(submission::Column::State, SubmissionState::Cancelled.as_str().into())
+        .col_expr(submission::Column::CountsAgainstQuota, false.into())
+        .col_expr(submission::Column::UpdatedAt, now.into())
+        .filter(submission::Column::Id.eq(id))
+        .filter(submission::Column::State.eq(state.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        // Someone moved it meanwhile; report what it is now.
+        let now_state = submission::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?
+            .and_then(|r| r.state.parse().ok())
+            .unwrap_or(state);
+        return Ok(Some(CancelOutcome::NotCancellable(now_state)));
+    }
+    let event_id = format!("cancelled-{id}");
+    record_transition(
+        &txn,
+        id,
+        Some(state),
+        SubmissionState::Cancelled,
+        Some("cancelled by the participant".into()),
+        event_id.clone(),
+    )
+    .await?;
+    outbox::enqueue(
+        &txn,
+        &SubmissionCancelled { event_id, submission_id: Uuid::parse_str(id).unwrap_or_default(), at: now },
+    )
+    .await?;
+    txn.commit().await?;
+    let row = submission::Entity::find_by_id(id.to_owned()).one(db).await?.expect("row read in this transaction");
+    Ok(Some(CancelOutcome::Cancelled(Box::new(row))))
+}
+
+/// What applying a state event did. Every variant is acknowledged: only a database error
+/// (returned as `Err`) asks for redelivery.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    Moved {
+        from: SubmissionState,
+        to: SubmissionState,
+    },
+    /// A platform failure sent it back to the queue as a new attempt.
+    Requeued {
+        attempt: i32,
+    },
+    Duplicate,
+    Stale,
+    UnknownSubmission,
+    Impossible {
+        from: SubmissionState,
+        to: SubmissionState,
+    },
+}
+
+/// Applies one state event idempotently.
+pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applied, sea_orm::DbErr> {
+    let id = event.submission_id().to_string();
+    let event_id = event.event_id().to_owned();
+    let txn = db.begin().await?;
+    if transition::Entity::find().filter(transition::Column::EventId.eq(&event_id)).one(&txn).await?.is_some() {
+        return Ok(Applied::Duplicate);
+    }
+    let Some(row) = submission::Entity::find_by_id(id.clone()).one(&txn).await? else {
+        return Ok(Applied::UnknownSubmission);
+    };
+    let from: SubmissionState = row.state.parse().map_err(sea_orm::DbErr::Custom)?;
+    if let Some(attempt) = event_attempt(event)
+        && (attempt as i32) < row.attempt
+    {
+        return Ok(Applied::Stale);
+    }
+    let (mut to, mut reason) = event.target();
+    if from == to {
+        return Ok(Applied::Duplicate);
+    }
+    if from.is_terminal()
+        || (to != SubmissionState::Queued && to != SubmissionState::Failed && to.progress() < from.progress())
+    {
+        return Ok(Applied::Stale);
+    }
+    let mut requeue_attempt = None;
+    let mut active: submission::ActiveModel = row.clone().into();
+    if let StateEvent::Failed(f) = event {
+        if f.kind == FailureKind::Platform {
+            active.counts_against_quota = Set(false);
+        }
+        active.failure_detail = Set(f.detail.clone());
+        if f.retrying {
+            if row.attempt >= MAX_ATTEMPTS {
+                to = SubmissionState::Failed;
+                reason = Some(format!(
+                    "the platform failed {MAX_ATTEMPTS} times running this submission ({}); it does not count against your quota",
+                    f.reason
+                ));
+            } else {
+                requeue_attempt = Some(row.attempt + 1);
+            }
+        }
+    }
+    if !from.can_become(to) {
+        return Ok(Applied::Impossible { from, to });
+    }
+    match event {
+        StateEvent::Started(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
+        StateEvent::Finished(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
+        _ => {}
+    }
+    active.state = Set(to.as_str().to_owned());
+    active.updated_at = Set(Utc::now());
+    if to == SubmissionState::Failed {
+        active.failure_reason = Set(reason.clone());
+    }
+    if let Some(attempt) = requeue_attempt {
+        active.attempt = Set(attempt);
+    }
+    // Conditional on the state read above, so a concurrent change (a cancellation) wins
+    // cleanly: the event is retried and then judged against the new state.
+    let result = submission::Entity::update_many()
+        .set(active)
+        .filter(submission::Column::Id.eq(&id))
+        .filter(submission::Column::State.eq(from.as_str()))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(sea_orm::DbErr::Custom(format!("submission {id} changed state concurrently")));
+    }
+    let updated = submission::Entity::find_by_id(id.clone())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::Custom(format!("submission {id} vanished")))?;
+    record_transition(&txn, &id, Some(from), to, reason, event_id).await?;
+    if let Some(attempt) = requeue_attempt {
+        let image: ImageSource =
+            serde_json::from_str(&updated.image).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+        let Some(spec) = crate::db::challenge_spec(&txn, &updated.challenge).await? else {
+            return Err(sea_orm::DbErr::Custom(format!("challenge '{}' vanished", updated.challenge)));
+        };
+        outbox::enqueue(&txn, &created_event(&spec, &updated, image)).await?;
+        txn.commit().await?;
+        return Ok(Applied::Requeued { attempt });
+    }
+    txn.commit().await?;
+    Ok(Applied::Moved { from, to })
+}
+
+fn event_attempt(event: &StateEvent) -> Option<u32> {
+    match event {
+        StateEvent::Pending(e) => Some(e.attempt),
+        StateEvent::Started(e) => Some(e.attempt),
+        StateEvent::Finished(e) => Some(e.attempt),
+        StateEvent::Failed(e) => Some(e.attempt),
+        StateEvent::Scored(_) => None,
+    }
+}

@@ -1,0 +1,115 @@
+//! The transactional outbox: events are written in the same database transaction as the change
+//! that caused them, and this relay publishes them to JetStream afterwards.
+//!
+//! Nothing accepted is lost when NATS is down: the row waits and the relay retries with backoff.
+//! Nothing is published twice: each message carries its `Nats-Msg-Id`, so a publish repeated
+//! after a crash between "acked by JetStream" and "marked published" is dropped by the stream's
+//! duplicate window, and consumers are idempotent beyond it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream;
+use chrono::Utc;
+use darkroom_core::config::NatsConfig;
+use darkroom_core::events::Event;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use tokio::sync::Notify;
+
+use crate::db::entities::outbox;
+
+/// Adds an event to the outbox inside the caller's transaction.
+pub async fn enqueue<E: Event>(conn: &impl ConnectionTrait, event: &E) -> Result<(), sea_orm::DbErr> {
+    let payload = serde_json::to_string(event).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    outbox::ActiveModel {
+        msg_id: Set(event.event_id().to_owned()),
+        subject: Set(E::SUBJECT.to_owned()),
+        payload: Set(payload),
+        created_at: Set(Utc::now()),
+        published_at: Set(None),
+        attempts: Set(0),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+const BATCH: u64 = 256;
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Publishes pending rows forever: woken by `wakeup` after commits, and every second anyway.
+pub async fn run_relay(db: DatabaseConnection, client: async_nats::Client, nats: NatsConfig, wakeup: Arc<Notify>) {
+    let js = jetstream::new(client);
+    let mut backoff = Duration::from_millis(100);
+    let mut stream_ready = false;
+    loop {
+        if !stream_ready {
+            match crate::nats::ensure_stream(&js, &nats).await {
+                Ok(_) => stream_ready = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "JetStream not reachable; outbox events wait");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        match publish_pending(&db, &js).await {
+            Ok(0) => {
+                backoff = Duration::from_millis(100);
+                let _ = tokio::time::timeout(Duration::from_secs(1), wakeup.notified()).await;
+            }
+            Ok(n) => {
+                backoff = Duration::from_millis(100);
+                tracing::debug!(published = n, "outbox batch published");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "outbox publish failed; will retry");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Publishes up to one batch in order; returns how many were published.
+async fn publish_pending(db: &DatabaseConnection, js: &jetstream::Context) -> anyhow::Result<usize> {
+    let rows = outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .order_by_asc(outbox::Column::Id)
+        .limit(BATCH)
+        .all(db)
+        .await?;
+    let mut published = 0;
+    for row in rows {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", row.msg_id.as_str());
+        let result = async {
+            let ack =
+                js.publish_with_headers(row.subject.clone(), headers, row.payload.clone().into_bytes().into()).await?;
+            tokio::time::timeout(ACK_TIMEOUT, ack)
+                .await
+                .map_err(|_| anyhow::anyhow!("no publish ack within 5 s"))??;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let attempts = row.attempts + 1;
+            let mut active: outbox::ActiveModel = row.into();
+            active.attempts = Set(attempts);
+            active.update(db).await?;
+            return Err(e);
+        }
+        let mut active: outbox::ActiveModel = row.into();
+        active.published_at = Set(Some(Utc::now()));
+        active.update(db).await?;
+        published += 1;
+    }
+    Ok(published)
+}

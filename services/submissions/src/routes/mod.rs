@@ -1,0 +1,57 @@
+//! The HTTP API. Handlers stay thin: parse, authorise, call the domain, shape the answer.
+
+mod challenges;
+mod health;
+mod leaderboard;
+mod participants;
+mod submissions;
+mod views;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::routing::{get, post};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let json_limit = state.config.max_json_bytes;
+    let api = Router::new()
+        .route("/challenges", get(challenges::list).post(challenges::create))
+        .route("/challenges/{slug}", get(challenges::show).put(challenges::upsert))
+        .route("/challenges/{slug}/spec", get(challenges::spec))
+        .route("/challenges/{slug}/dataset", get(challenges::dataset))
+        .route("/challenges/{slug}/leaderboard", get(leaderboard::show))
+        .route("/challenges/{slug}/submissions", post(submissions::submit_image))
+        .route(
+            "/challenges/{slug}/submissions/tarball",
+            // The upload streams to disk under its own cap (max_upload_bytes).
+            post(submissions::submit_tarball).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/participants", post(participants::register))
+        .route("/me", get(participants::me))
+        .route("/submissions", get(submissions::list))
+        .route("/submissions/{id}", get(submissions::show))
+        .route("/submissions/{id}/cancel", post(submissions::cancel));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route {method} {}; the API lives under /api/v1 (see the README)", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::bad_request(
+        "method_not_allowed",
+        format!("{method} is not allowed on {}; see the README for the API", uri.path()),
+    )
+}

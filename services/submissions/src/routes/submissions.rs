@@ -1,0 +1,178 @@
+//! Submitting images, following them, cancelling them.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use chrono::Utc;
+use darkroom_core::domain::image::validate_image_reference;
+use darkroom_core::domain::{ChallengeSpec, ImageSource};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+
+use super::challenges::load;
+use super::views::SubmissionView;
+use crate::db::entities::{participant, submission, transition};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::lifecycle::{self, CancelOutcome};
+use crate::quota::{check_quota, open_phase};
+use crate::state::AppState;
+use crate::tarball;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSubmission {
+    /// An image already present on the engine, e.g. `my-model:1`.
+    image: String,
+}
+
+/// Checks that the challenge accepts a submission from `who` now: phase open, quota left.
+async fn check_admission(state: &AppState, who: &participant::Model, spec: &ChallengeSpec) -> ApiResult<String> {
+    let now = Utc::now();
+    let phase = open_phase(spec, now)?;
+    let counted: Vec<_> = submission::Entity::find()
+        .select_only()
+        .column(submission::Column::CreatedAt)
+        .filter(submission::Column::ParticipantId.eq(&who.id))
+        .filter(submission::Column::Challenge.eq(&spec.slug))
+        .filter(submission::Column::Phase.eq(&phase.name))
+        .filter(submission::Column::CountsAgainstQuota.eq(true))
+        .into_tuple::<chrono::DateTime<Utc>>()
+        .all(&state.db)
+        .await?;
+    check_quota(&spec.quotas, phase, counted, now)?;
+    Ok(phase.name.clone())
+}
+
+/// Re-checks admission and stores the submission under the submit lock, so concurrent submits
+/// cannot both take the last slot.
+async fn accept(
+    state: &AppState,
+    who: &participant::Model,
+    spec: &ChallengeSpec,
+    image: ImageSource,
+) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
+    let row = {
+        let _guard = state.submit_lock.lock().await;
+        let phase = check_admission(state, who, spec).await?;
+        lifecycle::accept(&state.db, spec, &phase, &who.id, image).await?
+    };
+    state.outbox_wakeup.notify_one();
+    tracing::info!(submission = %row.id, challenge = %row.challenge, participant = %who.id, "submission accepted");
+    Ok((StatusCode::ACCEPTED, Json(SubmissionView::new(row, None))))
+}
+
+pub async fn submit_image(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<ImageSubmission>,
+) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
+    let spec = load(&state, &slug).await?;
+    validate_image_reference(&body.image).map_err(|problem| {
+        ApiError::field("image", problem, "name a local image such as 'my-model:1', or upload a 'docker save' tarball")
+    })?;
+    accept(&state, &who, &spec, ImageSource::Reference { name: body.image }).await
+}
+
+/// The body is the raw `docker save` archive (`Content-Type: application/x-tar`).
+pub async fn submit_tarball(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(slug): Path<String>,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
+    let spec = load(&state, &slug).await?;
+    let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !matches!(content_type, "application/x-tar" | "application/octet-stream") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "'{content_type}' is not an image archive: send the output of 'docker save' with 'Content-Type: application/x-tar'"
+        )));
+    }
+    // Refuse early, before the participant uploads gigabytes for nothing.
+    check_admission(&state, &who, &spec).await?;
+    let body: Body = request.into_body();
+    let uploads = state.config.data_dir.join("uploads");
+    let stored = tarball::receive(body, &uploads, state.config.max_upload_bytes).await?;
+    tracing::info!(sha256 = %stored.sha256, bytes = stored.size_bytes, tags = ?stored.repo_tags, "tarball stored");
+    let image = ImageSource::Tarball {
+        path: stored.path.display().to_string(),
+        sha256: stored.sha256,
+        size_bytes: stored.size_bytes,
+    };
+    accept(&state, &who, &spec, image).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    challenge: Option<String>,
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Vec<SubmissionView>>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("bad_query", format!("limit {limit} is not between 1 and 1000")));
+    }
+    let mut find = submission::Entity::find().filter(submission::Column::ParticipantId.eq(&who.id));
+    if let Some(slug) = &q.challenge {
+        find = find.filter(submission::Column::Challenge.eq(slug));
+    }
+    let rows = find.order_by_desc(submission::Column::CreatedAt).limit(limit).all(&state.db).await?;
+    Ok(Json(rows.into_iter().map(|r| SubmissionView::new(r, None)).collect()))
+}
+
+/// The caller's own submission; anyone else's is reported as not found, so ids leak nothing.
+async fn own(state: &AppState, who: &participant::Model, id: &str) -> ApiResult<submission::Model> {
+    let not_found =
+        || ApiError::NotFound(format!("you have no submission '{id}'; list yours with GET /api/v1/submissions"));
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(not_found());
+    }
+    submission::Entity::find_by_id(id.to_owned())
+        .one(&state.db)
+        .await?
+        .filter(|s| s.participant_id == who.id)
+        .ok_or_else(not_found)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubmissionView>> {
+    let row = own(&state, &who, &id).await?;
+    let history = transition::Entity::find()
+        .filter(transition::Column::SubmissionId.eq(&row.id))
+        .order_by_asc(transition::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(Json(SubmissionView::new(row, Some(history))))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SubmissionView>> {
+    let row = own(&state, &who, &id).await?;
+    match lifecycle::cancel(&state.db, &row.id).await? {
+        Some(CancelOutcome::Cancelled(row)) => {
+            state.outbox_wakeup.notify_one();
+            Ok(Json(SubmissionView::new(*row, None)))
+        }
+        Some(CancelOutcome::NotCancellable(s)) => Err(ApiError::conflict(
+            "not_cancellable",
+            format!("submission '{id}' is {s}; only QUEUED or PENDING submissions can be cancelled"),
+        )),
+        None => Err(ApiError::NotFound(format!("you have no submission '{id}'"))),
+    }
+}

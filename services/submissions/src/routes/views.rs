@@ -1,0 +1,129 @@
+//! What the API shows. Public views never carry host paths or the evaluation image.
+
+use chrono::{DateTime, Utc};
+use darkroom_core::domain::challenge::{ChallengeSpec, Metric, NodeType, PhaseWindow, Quotas, Resources};
+use darkroom_core::domain::{ImageSource, Phase};
+use serde::{Deserialize, Serialize};
+
+use crate::db::entities::{submission, transition};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChallengeStatus {
+    Open,
+    Upcoming,
+    Closed,
+}
+
+pub fn status_of(spec: &ChallengeSpec, now: DateTime<Utc>) -> ChallengeStatus {
+    match spec.phase_window(now) {
+        Some(PhaseWindow::Open(_)) => ChallengeStatus::Open,
+        Some(PhaseWindow::NotYetOpen(_) | PhaseWindow::Between { .. }) => ChallengeStatus::Upcoming,
+        Some(PhaseWindow::Closed { .. }) | None => ChallengeStatus::Closed,
+    }
+}
+
+#[derive(Serialize)]
+pub struct ChallengeSummary {
+    pub slug: String,
+    pub title: String,
+    pub status: ChallengeStatus,
+    pub current_phase: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct PublicChallenge {
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub status: ChallengeStatus,
+    pub dataset_description: String,
+    pub metrics: Vec<Metric>,
+    pub rank_by: String,
+    pub phases: Vec<Phase>,
+    pub quotas: Quotas,
+    pub resources: Resources,
+    pub node_type: NodeType,
+    pub logs_visible: bool,
+}
+
+impl PublicChallenge {
+    pub fn new(spec: ChallengeSpec, now: DateTime<Utc>) -> Self {
+        Self {
+            status: status_of(&spec, now),
+            slug: spec.slug,
+            title: spec.title,
+            description: spec.description,
+            dataset_description: spec.dataset.description,
+            metrics: spec.metrics,
+            rank_by: spec.rank_by,
+            phases: spec.phases,
+            quotas: spec.quotas,
+            resources: spec.resources,
+            node_type: spec.node_type,
+            logs_visible: spec.logs_visible,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SubmissionView {
+    pub id: String,
+    pub challenge: String,
+    pub phase: String,
+    pub state: String,
+    pub failure_reason: Option<String>,
+    pub image: ImageView,
+    pub image_digest: Option<String>,
+    pub attempt: i32,
+    pub counts_against_quota: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<TransitionView>>,
+}
+
+/// The image as the participant gave it; the server-side tarball path stays private.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImageView {
+    Reference { name: String },
+    Tarball { sha256: String, size_bytes: u64 },
+    Unknown,
+}
+
+#[derive(Serialize)]
+pub struct TransitionView {
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl SubmissionView {
+    pub fn new(row: submission::Model, history: Option<Vec<transition::Model>>) -> Self {
+        let image = match serde_json::from_str::<ImageSource>(&row.image) {
+            Ok(ImageSource::Reference { name }) => ImageView::Reference { name },
+            Ok(ImageSource::Tarball { sha256, size_bytes, .. }) => ImageView::Tarball { sha256, size_bytes },
+            Err(_) => ImageView::Unknown,
+        };
+        Self {
+            id: row.id,
+            challenge: row.challenge,
+            phase: row.phase,
+            state: row.state,
+            failure_reason: row.failure_reason,
+            image,
+            image_digest: row.image_digest,
+            attempt: row.attempt,
+            counts_against_quota: row.counts_against_quota,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            history: history.map(|h| {
+                h.into_iter()
+                    .map(|t| TransitionView { from: t.from_state, to: t.to_state, reason: t.reason, at: t.at })
+                    .collect()
+            }),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Builds the application from configuration and runs it until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use darkroom_core::config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, Notify};
+
+use crate::auth::hash_token;
+use crate::leaderboard::{NoScoresYet, ScoreStore};
+use crate::state::AppState;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// Connects the database (migrating it), the NATS client (without waiting for the server),
+    /// starts the outbox relay and the state consumer, and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_scores(config, Arc::new(NoScoresYet)).await
+    }
+
+    pub async fn build_with_scores(config: Config, scores: Arc<dyn ScoreStore>) -> anyhow::Result<Self> {
+        let sub = &config.submissions;
+        let admin_token = sub.resolve_admin_token()?;
+        std::fs::create_dir_all(&sub.data_dir)
+            .with_context(|| format!("submissions.data_dir: cannot create '{}'", sub.data_dir.display()))?;
+        let url = sub.effective_database_url();
+        let db = crate::db::connect(&url)
+            .await
+            .with_context(|| format!("submissions.database_url: cannot open '{}'", redact(&url)))?;
+        let nats = crate::nats::connect(&config.nats).await?;
+        let wakeup = Arc::new(Notify::new());
+        let background = vec![
+            tokio::spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
+            tokio::spawn(crate::consumer::run(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
+        ];
+        let state = AppState {
+            db,
+            config: Arc::new(sub.clone()),
+            admin_token_hash: hash_token(&admin_token),
+            outbox_wakeup: wakeup,
+            submit_lock: Arc::new(Mutex::new(())),
+            nats,
+            scores,
+        };
+        let listener = TcpListener::bind(&sub.listen)
+            .await
+            .with_context(|| format!("submissions.listen: cannot listen on '{}'", sub.listen))?;
+        Ok(Self { listener, router: crate::routes::router(state), background })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until ctrl-c / SIGTERM, or forever when `shutdown` never completes.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "submissions API listening");
+        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        for task in self.background {
+            task.abort();
+        }
+        result.context("HTTP server failed")
+    }
+}
+
+/// Hides a password in a database URL before it reaches a log or an error.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+            Some(colon) => format!("{}:***{}", &url[..s + 3 + colon], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+/// Completes on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(super::redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,23 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use darkroom_core::config::SubmissionsConfig;
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Mutex, Notify};
+
+use crate::leaderboard::ScoreStore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<SubmissionsConfig>,
+    pub admin_token_hash: String,
+    /// Wakes the outbox relay after a commit that added events.
+    pub outbox_wakeup: Arc<Notify>,
+    /// Serialises quota check + insert, so two concurrent submits cannot both take the last
+    /// slot. This service is the single writer of submissions, so a process-local lock suffices.
+    pub submit_lock: Arc<Mutex<()>>,
+    pub nats: async_nats::Client,
+    pub scores: Arc<dyn ScoreStore>,
+}

@@ -1,0 +1,35 @@
+//! Test harness: real servers on random ports, and the real app spawned in-process against them.
+//!
+//! - [`NatsServer`] runs `nats-server` (JetStream on, its own store) and can be stopped and
+//!   restarted on the same port and store.
+//! - [`Backend`] is a fresh SQLite file or a fresh database on the PostgreSQL server that
+//!   `scripts/setup.sh` starts (`DARKROOM_TEST_POSTGRES_URL` overrides where it is).
+//! - [`TestApp`] is the submissions service on a random port with helpers for its API.
+
+pub mod fixtures;
+mod nats_server;
+mod test_app;
+
+pub use nats_server::NatsServer;
+pub use test_app::{Backend, TestApp};
+
+/// Runs an async test body once per database backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+pub use test_app::ADMIN_TOKEN;

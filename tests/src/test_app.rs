@@ -1,0 +1,175 @@
+use std::path::PathBuf;
+
+use darkroom_core::config::Config;
+use darkroom_submissions::startup::Application;
+use reqwest::{Method, StatusCode};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::NatsServer;
+use crate::fixtures;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A stopped app's state folder and database.
+pub struct Parked {
+    dir: tempfile::TempDir,
+    database_url: String,
+}
+
+/// The submissions service on a random port, with its own NATS server and database.
+pub struct TestApp {
+    pub addr: String,
+    pub http: reqwest::Client,
+    pub nats: NatsServer,
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn postgres_database() -> String {
+    let admin = std::env::var("DARKROOM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55432/postgres".to_owned());
+    let name = format!("darkroom_test_{}", uuid::Uuid::new_v4().simple());
+    let conn = sea_orm::Database::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL at {admin} is not reachable ({e}): start it with scripts/setup.sh or set DARKROOM_TEST_POSTGRES_URL")
+    });
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let (base, _) = admin.rsplit_once('/').expect("a database URL with a path");
+    format!("{base}/{name}")
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let nats = NatsServer::start();
+        Self::spawn_with(backend, nats, None).await
+    }
+
+    /// Spawns against a given NATS server and, optionally, an existing database (to restart the
+    /// service on the same state).
+    pub async fn spawn_with(backend: Backend, nats: NatsServer, previous: Option<Parked>) -> Self {
+        let (dir, database_url) = match previous {
+            Some(p) => (p.dir, p.database_url),
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = match backend {
+                    Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("darkroom.db").display()),
+                    Backend::Postgres => postgres_database().await,
+                };
+                (dir, url)
+            }
+        };
+        let mut config = Config::default();
+        config.log.filter = "warn".into();
+        config.nats.url = nats.url();
+        config.submissions.listen = "127.0.0.1:0".into();
+        config.submissions.data_dir = dir.path().join("data");
+        config.submissions.database_url = database_url.clone();
+        config.submissions.admin_token = ADMIN_TOKEN.into();
+        config.submissions.max_upload_bytes = 4 << 20;
+        config.submissions.max_json_bytes = 64 << 10;
+        darkroom_core::telemetry::init(&config.log);
+        let app = Application::build(config).await.expect("the app builds");
+        let addr = format!("http://{}", app.local_addr());
+        let server = tokio::spawn(async move {
+            app.run_until(std::future::pending()).await.expect("server runs");
+        });
+        Self { addr, http: reqwest::Client::new(), nats, dir, database_url, server }
+    }
+
+    /// Stops the HTTP server and its background tasks, handing back NATS and the state, so the
+    /// service can be started again on the same data.
+    pub async fn shut_down(self) -> (NatsServer, Parked) {
+        self.server.abort();
+        let _ = self.server.await;
+        (self.nats, Parked { dir: self.dir, database_url: self.database_url })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.addr)
+    }
+
+    /// Sends JSON (or nothing) and returns the status and parsed body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.expect("body read");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// Creates a challenge from [`fixtures::spec`] (after `tweak`) and returns its slug.
+    pub async fn create_challenge(&self, slug: &str, tweak: impl FnOnce(&mut Value)) -> String {
+        let mut spec = fixtures::spec(self.dir.path(), slug);
+        tweak(&mut spec);
+        let (status, body) = self.call(Method::POST, "/api/v1/challenges", Some(ADMIN_TOKEN), Some(spec)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        slug.to_owned()
+    }
+
+    /// Registers a participant and returns its token.
+    pub async fn register(&self, name: &str) -> String {
+        let (status, body) = self.call(Method::POST, "/api/v1/participants", None, Some(json!({ "name": name }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    pub async fn submit(&self, slug: &str, token: &str, image: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/challenges/{slug}/submissions"),
+            Some(token),
+            Some(json!({ "image": image })),
+        )
+        .await
+    }
+
+    pub async fn upload(&self, slug: &str, token: &str, content_type: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(self.url(&format!("/api/v1/challenges/{slug}/submissions/tarball")))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls a submission until `pred` holds or 15 s pass.
+    pub async fn wait_for(&self, id: &str, token: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (_, body) = self.call(Method::GET, &format!("/api/v1/submissions/{id}"), Some(token), None).await;
+            if pred(&body) {
+                return body;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "submission never reached the expected state: {body}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The submissions API's happy paths, on SQLite and on PostgreSQL.
+
+use darkroom_tests::fixtures;
+use darkroom_tests::{Backend, TestApp, on_both_backends};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const ADMIN: Option<&str> = Some(darkroom_tests::ADMIN_TOKEN);
+
+on_both_backends!(
+    health_and_readiness,
+    organizer_creates_and_updates_a_challenge,
+    participants_see_public_views_only,
+    submit_follow_and_cancel,
+    tarball_upload_is_stored_by_hash,
+    quotas_are_enforced_with_the_next_slot,
+    participants_only_see_their_own_submissions,
+);
+
+async fn health_and_readiness(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (s, b) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (s, b) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["database"], "ok");
+}
+
+async fn organizer_creates_and_updates_a_challenge(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let (s, b) = app.call(Method::GET, "/api/v1/challenges?status=open", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b[0]["slug"], "nuclei");
+    assert_eq!(b[0]["current_phase"], "dev");
+
+    let mut spec = fixtures::spec(&app.data_dir(), &slug);
+    spec["title"] = json!("Nuclei, second edition");
+    let (s, b) = app.call(Method::PUT, "/api/v1/challenges/nuclei", ADMIN, Some(spec.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, b) = app.call(Method::GET, "/api/v1/challenges/nuclei", None, None).await;
+    assert_eq!(b["title"], "Nuclei, second edition");
+
+    // PUT of a new slug creates it.
+    spec["slug"] = json!("nuclei-2");
+    let (s, _) = app.call(Method::PUT, "/api/v1/challenges/nuclei-2", ADMIN, Some(spec)).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, b) = app.call(Method::GET, "/api/v1/challenges", None, None).await;
+    assert_eq!(b.as_array().unwrap().len(), 2);
+}
+
+async fn participants_see_public_views_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let (s, b) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}"), None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = b.to_string();
+    assert!(!text.contains(app.data_dir().to_str().unwrap()), "host paths leaked: {text}");
+    assert!(!text.contains("darkroom-eval"), "evaluation image leaked: {text}");
+    assert_eq!(b["rank_by"], "accuracy");
+
+    let (s, b) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/dataset"), None, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["file_count"], 2);
+    assert_eq!(b["files"][0]["path"], "README.txt");
+    assert_eq!(b["files"][1]["path"], "train/labels.csv");
+    assert_eq!(b["files"][1]["size_bytes"], 15);
+    assert!(!b.to_string().contains("20x"), "file contents leaked");
+
+    let (s, b) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/spec"), ADMIN, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["evaluation"]["image"], "darkroom-eval:1");
+
+    let (s, b) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/leaderboard"), None, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!((b["phase"].as_str(), b["direction"].as_str()), (Some("dev"), Some("higher_is_better")));
+    assert_eq!(b["entries"], json!([]));
+}
+
+async fn submit_follow_and_cancel(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let token = app.register("Ada").await;
+    let (s, me) = app.call(Method::GET, "/api/v1/me", Some(&token), None).await;
+    assert_eq!((s, me["name"].as_str()), (StatusCode::OK, Some("Ada")));
+
+    let (s, sub) = app.submit(&slug, &token, "team/model:1").await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{sub}");
+    assert_eq!(sub["state"], "QUEUED");
+    assert_eq!(sub["phase"], "dev");
+    assert_eq!(sub["image"], json!({ "kind": "reference", "name": "team/model:1" }));
+    let id = sub["id"].as_str().unwrap();
+
+    let (s, list) = app.call(Method::GET, "/api/v1/submissions", Some(&token), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    let (s, c) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&token), None).await;
+    assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("CANCELLED")), "{c}");
+    let (_, shown) = app.call(Method::GET, &format!("/api/v1/submissions/{id}"), Some(&token), None).await;
+    let states: Vec<&str> = shown["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    assert_eq!(states, ["QUEUED", "CANCELLED"]);
+    assert_eq!(shown["counts_against_quota"], false);
+
+    // A second cancel is refused with the reason.
+    let (s, e) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&token), None).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(e["error"]["message"].as_str().unwrap().contains("CANCELLED"), "{e}");
+}
+
+async fn tarball_upload_is_stored_by_hash(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let token = app.register("Grace").await;
+    let archive = fixtures::image_archive();
+    let (s, b) = app.upload(&slug, &token, "application/x-tar", archive.clone()).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    assert_eq!(b["image"]["kind"], "tarball");
+    assert_eq!(b["image"]["size_bytes"], archive.len());
+    let sha = b["image"]["sha256"].as_str().unwrap();
+    let stored = app.data_dir().join("data/uploads").join(format!("sha256-{sha}.tar"));
+    assert_eq!(std::fs::read(&stored).unwrap(), archive, "stored bytes differ");
+    assert!(!b.to_string().contains("uploads"), "the server-side path leaked: {b}");
+}
+
+async fn quotas_are_enforced_with_the_next_slot(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |s| s["quotas"] = json!({ "per_day": 2, "total": 3 })).await;
+    let token = app.register("Linus").await;
+    for _ in 0..2 {
+        assert_eq!(app.submit(&slug, &token, "m:1").await.0, StatusCode::ACCEPTED);
+    }
+    let (s, b) = app.submit(&slug, &token, "m:1").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
+    let retry_at: chrono::DateTime<chrono::Utc> = b["error"]["retry_at"].as_str().unwrap().parse().unwrap();
+    let wait = retry_at - chrono::Utc::now();
+    assert!(wait > chrono::Duration::hours(23) && wait <= chrono::Duration::hours(24), "{wait}");
+
+    // A cancelled submission gives its slot back.
+    let (_, list) = app.call(Method::GET, "/api/v1/submissions", Some(&token), None).await;
+    let id = list[0]["id"].as_str().unwrap();
+    app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&token), None).await;
+    assert_eq!(app.submit(&slug, &token, "m:1").await.0, StatusCode::ACCEPTED);
+
+    // Concurrent submits cannot overrun the quota.
+    let other = app.register("Margaret").await;
+    let attempts = futures::future::join_all((0..6).map(|_| app.submit(&slug, &other, "m:2"))).await;
+    let accepted = attempts.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
+    assert_eq!(accepted, 2, "{attempts:?}");
+}
+
+async fn participants_only_see_their_own_submissions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let alice = app.register("Alice").await;
+    let bob = app.register("Bob").await;
+    let (_, sub) = app.submit(&slug, &alice, "m:1").await;
+    let id = sub["id"].as_str().unwrap();
+    let (s, _) = app.call(Method::GET, &format!("/api/v1/submissions/{id}"), Some(&bob), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&bob), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = app.call(Method::GET, "/api/v1/submissions", Some(&bob), None).await;
+    assert_eq!(list, json!([]));
+}
