@@ -206,7 +206,16 @@ impl ChallengeSpec {
     /// Parses a spec file's text; `format` is `toml`, `yaml`/`yml` or `json`.
     pub fn parse(text: &str, format: &str) -> Result<Self, String> {
         match format {
-            "toml" => toml::from_str(text).map_err(|e| e.to_string()),
+            "toml" => toml::from_str(text).map_err(|e| {
+                // toml's Display draws a multi-line snippet; one line reads better in a CLI.
+                let at = e.span().map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: ")
+                });
+                format!("{}{}", at.unwrap_or_default(), e.message().trim())
+            }),
             "yaml" | "yml" => serde_norway::from_str(text).map_err(|e| e.to_string()),
             "json" => serde_json::from_str(text).map_err(|e| e.to_string()),
             other => Err(format!("unknown spec format '{other}': use a .toml, .yaml, .yml or .json file")),
@@ -526,7 +535,8 @@ mod tests {
     #[test]
     fn unknown_fields_and_directions_are_rejected_by_the_parser() {
         let err = ChallengeSpec::parse("slug = 'a'\ntitel = 'x'", "toml").unwrap_err();
-        assert!(err.contains("titel"), "{err}");
+        assert!(err.starts_with("line 2, column 1: unknown field `titel`"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
         let err = serde_json::from_str::<Direction>("\"bigger\"").unwrap_err().to_string();
         assert!(err.contains("higher_is_better"), "{err}");
     }

@@ -1,0 +1,105 @@
+//! The `darkroom` binary against the real service: both roles end to end, and every failure is
+//! one `error: …` line with a non-zero exit.
+
+use std::process::Output;
+
+use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures};
+
+async fn darkroom(app: &TestApp, token: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_darkroom"));
+    cmd.args(args).env("DARKROOM_SERVER", &app.addr).env_remove("DARKROOM_TOKEN");
+    if let Some(t) = token {
+        cmd.env("DARKROOM_TOKEN", t);
+    }
+    cmd.output().await.expect("darkroom runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts a failure printed exactly one line that starts with `error:` and contains `says`.
+fn assert_one_line_error(o: &Output, says: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "expected failure, got success: {}", stdout(o));
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: ") && lines[0].contains(says), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizer_and_participant_flow() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec_json = fixtures::spec(dir.path(), "cli-challenge");
+    let spec_path = dir.path().join("challenge.json");
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec_json).unwrap()).unwrap();
+    let spec = spec_path.to_str().unwrap();
+
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["challenge", "create", spec]).await;
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).contains("challenge 'cli-challenge' saved"));
+    let o = darkroom(&app, None, &["challenge", "list"]).await;
+    assert!(stdout(&o).contains("cli-challenge") && stdout(&o).contains("open"), "{}", stdout(&o));
+
+    let token_file = dir.path().join("token");
+    let o = darkroom(&app, None, &["register", "Ada", "--save-token", token_file.to_str().unwrap()]).await;
+    assert!(o.status.success(), "{o:?}");
+    let token = std::fs::read_to_string(&token_file).unwrap().trim().to_owned();
+    assert!(stdout(&o).contains(&token), "the token is shown once");
+
+    let tar = dir.path().join("image.tar");
+    std::fs::write(&tar, fixtures::image_archive()).unwrap();
+    let o = darkroom(&app, Some(&token), &["--json", "submit", "cli-challenge", "--tar", tar.to_str().unwrap()]).await;
+    assert!(o.status.success(), "{o:?}");
+    let sub: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(sub["state"], "QUEUED");
+    let id = sub["id"].as_str().unwrap();
+
+    let o = darkroom(&app, Some(&token), &["status"]).await;
+    assert!(stdout(&o).contains(id), "{}", stdout(&o));
+    let o = darkroom(&app, Some(&token), &["cancel", id]).await;
+    assert!(stdout(&o).contains("CANCELLED"), "{o:?}");
+    // --wait returns at once on a terminal state, exiting 2 because it did not complete.
+    let o = darkroom(&app, Some(&token), &["status", id, "--wait"]).await;
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(stdout(&o).contains("QUEUED → CANCELLED"), "{}", stdout(&o));
+
+    let o = darkroom(&app, None, &["leaderboard", "cli-challenge"]).await;
+    assert!(stdout(&o).contains("no scores yet"), "{}", stdout(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_one_clear_line() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "slug = 'x'\ntitel = 'oops'\n").unwrap();
+    let bad_dates = dir.path().join("spec.yaml");
+    let mut spec = fixtures::spec(dir.path(), "bad-dates");
+    spec["phases"][0]["ends_at"] = spec["phases"][0]["starts_at"].clone();
+    std::fs::write(&bad_dates, serde_json::to_string(&spec).unwrap()).unwrap(); // JSON is YAML
+    let bad_dates = bad_dates.to_str().unwrap().to_owned();
+
+    let cases: Vec<(Option<&str>, Vec<&str>, &str)> = vec![
+        (Some(ADMIN_TOKEN), vec!["challenge", "create", typo.to_str().unwrap()], "titel"),
+        (Some(ADMIN_TOKEN), vec!["challenge", "create", "/no/such/spec.toml"], "cannot read spec"),
+        (Some(ADMIN_TOKEN), vec!["challenge", "create", &bad_dates], "phases[0].ends_at"),
+        (None, vec!["challenge", "create", &bad_dates], "needs a token"),
+        (Some("drp_wrong"), vec!["status"], "unknown participant token"),
+        (None, vec!["leaderboard", "no-such-challenge"], "no challenge 'no-such-challenge'"),
+        (Some("drp_x"), vec!["submit", "nope", "--tar", "/no/such.tar"], "cannot open '/no/such.tar'"),
+        (None, vec!["--server", "ftp://x", "challenge", "list"], "must start with http://"),
+    ];
+    for (token, args, says) in cases {
+        let o = darkroom(&app, token, &args).await;
+        assert_one_line_error(&o, says);
+    }
+    // No server at all.
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_darkroom"))
+        .args(["--server", "http://127.0.0.1:9", "challenge", "list"])
+        .output()
+        .await
+        .unwrap();
+    assert_one_line_error(&o, "cannot reach the Darkroom server");
+}
