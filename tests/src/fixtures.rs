@@ -109,3 +109,27 @@ pub fn archive_without_manifest() -> Vec<u8> {
     append(&mut b, "hello.txt", b"hello");
     b.into_inner().unwrap()
 }
+
+/// A `submission.created` payload for hand-made events in tests.
+pub fn job(submission_id: uuid::Uuid, challenge: &str) -> darkroom_core::events::SubmissionCreated {
+    use darkroom_core::domain::challenge::{Metric, NodeType, Resources};
+    use darkroom_core::domain::{Direction, ImageSource};
+    darkroom_core::events::SubmissionCreated {
+        event_id: format!("test-job-{submission_id}"),
+        submission_id,
+        attempt: 1,
+        challenge: challenge.into(),
+        phase: "dev".into(),
+        participant_id: uuid::Uuid::nil(),
+        image: ImageSource::Reference { name: "m:1".into() },
+        dataset_host_path: "/nonexistent".into(),
+        ground_truth_host_path: "/nonexistent".into(),
+        evaluation_image: "eval:1".into(),
+        metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
+        rank_by: "accuracy".into(),
+        resources: Resources { cpus: 1.0, memory_mb: 64, gpus: 0, wall_clock_seconds: 10, output_max_mb: 1, pids: 32 },
+        node_type: NodeType::Cpu,
+        logs_visible: false,
+        created_at: Utc::now(),
+    }
+}

@@ -5,12 +5,15 @@
 //! - [`Backend`] is a fresh SQLite file or a fresh database on the PostgreSQL server that
 //!   `scripts/setup.sh` starts (`DARKROOM_TEST_POSTGRES_URL` overrides where it is).
 //! - [`TestApp`] is the submissions service on a random port with helpers for its API.
+//! - [`Stack`] adds the swarm runner and the evaluator on the real Docker engine.
 
 pub mod fixtures;
 mod nats_server;
+mod stack;
 mod test_app;
 
 pub use nats_server::NatsServer;
+pub use stack::Stack;
 pub use test_app::{Backend, TestApp};
 
 /// Runs an async test body once per database backend.

@@ -30,6 +30,9 @@ pub struct TestApp {
     pub nats: NatsServer,
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    /// The configuration the app runs with; the runner and evaluator of a [`crate::Stack`]
+    /// share it.
+    pub config: Config,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -43,6 +46,11 @@ async fn postgres_database() -> String {
     conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
     let (base, _) = admin.rsplit_once('/').expect("a database URL with a path");
     format!("{base}/{name}")
+}
+
+/// The MongoDB wire-protocol server `scripts/setup.sh` starts, or `DARKROOM_TEST_MONGO_URL`.
+pub fn mongo_url() -> String {
+    std::env::var("DARKROOM_TEST_MONGO_URL").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".to_owned())
 }
 
 impl TestApp {
@@ -72,15 +80,17 @@ impl TestApp {
         config.submissions.data_dir = dir.path().join("data");
         config.submissions.database_url = database_url.clone();
         config.submissions.admin_token = ADMIN_TOKEN.into();
+        config.mongodb.url = mongo_url();
+        config.mongodb.database = format!("darkroom_test_{}", uuid::Uuid::new_v4().simple());
         config.submissions.max_upload_bytes = 4 << 20;
         config.submissions.max_json_bytes = 64 << 10;
         darkroom_core::telemetry::init(&config.log);
-        let app = Application::build(config).await.expect("the app builds");
+        let app = Application::build(config.clone()).await.expect("the app builds");
         let addr = format!("http://{}", app.local_addr());
         let server = tokio::spawn(async move {
             app.run_until(std::future::pending()).await.expect("server runs");
         });
-        Self { addr, http: reqwest::Client::new(), nats, dir, database_url, server }
+        Self { addr, http: reqwest::Client::new(), nats, dir, database_url, config, server }
     }
 
     /// Stops the HTTP server and its background tasks, handing back NATS and the state, so the

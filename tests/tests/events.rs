@@ -127,6 +127,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     publish(&url, &again).await;
     let score = ScoreRecorded {
         event_id: format!("scored-early-{id}"),
+        attempt: 1,
         submission_id: id,
         challenge: slug.clone(),
         phase: "dev".into(),
@@ -148,6 +149,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
         output_artifact: "sha256-x".into(),
         image_digest: None,
         at: now,
+        job: darkroom_tests::fixtures::job(id, &slug),
     };
     publish(&url, &finished).await;
     app.wait_for(&id_str, &token, |b| b["state"] == "EVALUATING").await;

@@ -17,7 +17,93 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub log: LogConfig,
     pub nats: NatsConfig,
+    pub mongodb: MongoConfig,
     pub submissions: SubmissionsConfig,
+    pub runner: RunnerConfig,
+    pub evaluator: EvaluatorConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MongoConfig {
+    /// Where scores live; the submissions service reads leaderboards from it.
+    pub url: String,
+    pub database: String,
+}
+
+impl Default for MongoConfig {
+    fn default() -> Self {
+        Self { url: "mongodb://127.0.0.1:27017".into(), database: "darkroom".into() }
+    }
+}
+
+/// How participant containers are run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerBackend {
+    /// One Docker Engine, the one `DOCKER_HOST` (or the local socket) points at.
+    Engine,
+    /// Docker Swarm services, placed by node labels `darkroom.node=<node_type>`.
+    Swarm,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunnerConfig {
+    pub backend: RunnerBackend,
+    /// Runs at once on this runner.
+    pub concurrency: usize,
+    /// Per-run scratch folders (the participant's `/output`) live here.
+    pub work_dir: PathBuf,
+    /// Identifies this runner's containers, so a restart cleans up only its own leftovers.
+    pub runner_id: String,
+    /// Most log lines per second published for one run; the rest are dropped and counted.
+    pub log_lines_per_second: u32,
+    /// Most log bytes published for one run.
+    pub log_max_bytes: u64,
+    /// Swarm: how long a task may wait for a node before the run fails.
+    pub placement_timeout_seconds: u64,
+    /// Size of the writable `/tmp` given to participant containers.
+    pub tmp_size_mb: u64,
+    /// How many of the last log lines a failure reason quotes (where logs are visible).
+    pub failure_log_lines: usize,
+    /// How long a request may go unacknowledged before JetStream hands it to another runner;
+    /// running jobs send progress every third of it, so only a dead runner's job moves.
+    pub ack_wait_seconds: u64,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            backend: RunnerBackend::Engine,
+            concurrency: 2,
+            work_dir: PathBuf::from("./data/runs"),
+            runner_id: "runner-1".into(),
+            log_lines_per_second: 50,
+            log_max_bytes: 1 << 20,
+            placement_timeout_seconds: 300,
+            tmp_size_mb: 64,
+            failure_log_lines: 10,
+            ack_wait_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluatorConfig {
+    pub concurrency: usize,
+    pub work_dir: PathBuf,
+    /// Wall-clock limit of one evaluation container.
+    pub timeout_seconds: u64,
+    pub memory_mb: u64,
+    pub cpus: f64,
+}
+
+impl Default for EvaluatorConfig {
+    fn default() -> Self {
+        Self { concurrency: 2, work_dir: PathBuf::from("./data/evaluations"), timeout_seconds: 600, memory_mb: 1024, cpus: 1.0 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -76,6 +162,15 @@ pub struct SubmissionsConfig {
     pub max_json_bytes: usize,
     /// Most entries listed from a dataset directory.
     pub max_listing_entries: usize,
+    /// QUEUED or PENDING longer than this fails the submission (no capacity); platform's fault.
+    pub queue_deadline_seconds: u64,
+    /// RUNNING may last the challenge's wall-clock limit plus this grace before it is
+    /// considered lost (runner crash) and retried.
+    pub running_grace_seconds: u64,
+    /// EVALUATING longer than this is considered lost (evaluator crash) and retried.
+    pub evaluating_deadline_seconds: u64,
+    /// How often deadlines are checked.
+    pub watchdog_interval_seconds: u64,
 }
 
 impl Default for SubmissionsConfig {
@@ -89,6 +184,10 @@ impl Default for SubmissionsConfig {
             max_upload_bytes: 4 << 30,
             max_json_bytes: 256 << 10,
             max_listing_entries: 10_000,
+            queue_deadline_seconds: 24 * 3600,
+            running_grace_seconds: 300,
+            evaluating_deadline_seconds: 1800,
+            watchdog_interval_seconds: 10,
         }
     }
 }

@@ -125,17 +125,31 @@ pub struct RunFinished {
     pub exit_code: i64,
     pub duration_ms: u64,
     pub peak_memory_bytes: Option<u64>,
-    /// Where the output archive lives (content-addressed).
+    /// The output archive's object name in the [`OUTPUT_BUCKET`] object store.
     pub output_artifact: String,
     pub image_digest: Option<String>,
     pub at: DateTime<Utc>,
+    /// The request this run answered, so the evaluator needs no other source.
+    pub job: SubmissionCreated,
 }
 event!(RunFinished, "darkroom.run.finished.v1");
+
+/// The JetStream object store holding participants' output archives. An object store rather
+/// than a shared folder: runners and evaluators may sit on different Swarm nodes with no common
+/// filesystem, and NATS already persists (and can replicate) what it holds; outputs are capped
+/// by the challenge's `output_max_mb`, so they fit comfortably.
+pub const OUTPUT_BUCKET: &str = "darkroom-outputs";
+
+/// The JetStream key-value bucket where runners record which run attempts they have claimed
+/// and finished, so a redelivered request never runs twice.
+pub const RUNS_BUCKET: &str = "darkroom-runs";
 
 /// The evaluator stored the score; the submission is complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreRecorded {
     pub event_id: String,
+    #[serde(default)]
+    pub attempt: u32,
     pub submission_id: Uuid,
     pub challenge: String,
     pub phase: String,

@@ -5,8 +5,19 @@
 //!   services.
 //! - [`config`]: one configuration file plus environment overrides for every service.
 //! - [`telemetry`]: structured `tracing` output.
+//! - `bus` (feature `nats`): connecting to JetStream, the stream, durable publishing.
+//! - `scores` (feature `mongodb`): the score store and the leaderboard query.
+//! - `sandbox` (feature `docker`): the hardened container run shared by the runner and the
+//!   evaluator. Both live here because the shape fixes one shared crate; the features keep
+//!   their heavy clients out of services that do not need them.
 
+#[cfg(feature = "nats")]
+pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod events;
+#[cfg(feature = "docker")]
+pub mod sandbox;
+#[cfg(feature = "mongodb")]
+pub mod scores;
 pub mod telemetry;

@@ -41,7 +41,7 @@ async fn consume(
     nats: &NatsConfig,
     outbox_wakeup: &Notify,
 ) -> anyhow::Result<()> {
-    let stream = crate::nats::ensure_stream(js, nats).await.map_err(|e| anyhow::anyhow!(e))?;
+    let stream = darkroom_core::bus::ensure_stream(js, nats).await.map_err(|e| anyhow::anyhow!(e))?;
     let consumer = stream
         .get_or_create_consumer(
             DURABLE_NAME,

@@ -5,6 +5,7 @@
 //! - [`routes`] the HTTP API; [`extract`] and [`error`] make every failure a clear JSON answer.
 //! - [`lifecycle`] accepts, cancels and moves submissions; [`quota`] decides who may submit.
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
+//! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
 //! - [`tarball`] receives `docker save` uploads; [`db`] holds entities and migrations.
 
 pub mod auth;
@@ -14,10 +15,10 @@ pub mod error;
 pub mod extract;
 pub mod leaderboard;
 pub mod lifecycle;
-pub mod nats;
 pub mod outbox;
 pub mod quota;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod tarball;
+pub mod watchdog;

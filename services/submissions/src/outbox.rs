@@ -50,7 +50,7 @@ pub async fn run_relay(db: DatabaseConnection, client: async_nats::Client, nats:
     let mut stream_ready = false;
     loop {
         if !stream_ready {
-            match crate::nats::ensure_stream(&js, &nats).await {
+            match darkroom_core::bus::ensure_stream(&js, &nats).await {
                 Ok(_) => stream_ready = true,
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "JetStream not reachable; outbox events wait");

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Notify};
 
 use crate::auth::hash_token;
-use crate::leaderboard::{NoScoresYet, ScoreStore};
+use crate::leaderboard::ScoreStore;
 use crate::state::AppState;
 
 pub struct Application {
@@ -22,7 +22,10 @@ impl Application {
     /// Connects the database (migrating it), the NATS client (without waiting for the server),
     /// starts the outbox relay and the state consumer, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with_scores(config, Arc::new(NoScoresYet)).await
+        let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
+            .await
+            .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?;
+        Self::build_with_scores(config, Arc::new(scores)).await
     }
 
     pub async fn build_with_scores(config: Config, scores: Arc<dyn ScoreStore>) -> anyhow::Result<Self> {
@@ -34,11 +37,12 @@ impl Application {
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("submissions.database_url: cannot open '{}'", redact(&url)))?;
-        let nats = crate::nats::connect(&config.nats).await?;
+        let nats = darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await.map_err(anyhow::Error::msg)?;
         let wakeup = Arc::new(Notify::new());
         let background = vec![
             tokio::spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
             tokio::spawn(crate::consumer::run(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
+            tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
         ];
         let state = AppState {
             db,

@@ -2,14 +2,17 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::Utc;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use darkroom_core::domain::Direction;
 use serde::{Deserialize, Serialize};
 
 use super::challenges::load;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::leaderboard::LeaderboardEntry;
+use crate::db::entities::participant;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -27,6 +30,21 @@ pub struct Leaderboard {
     entries: Vec<LeaderboardEntry>,
 }
 
+#[derive(Serialize)]
+pub struct LeaderboardEntry {
+    rank: u32,
+    participant: String,
+    team: Option<String>,
+    submission_id: String,
+    metrics: std::collections::BTreeMap<String, f64>,
+    submissions: u32,
+    submitted_at: DateTime<Utc>,
+    scored_at: DateTime<Utc>,
+}
+
+/// Most lines a leaderboard shows.
+const LIMIT: usize = 1000;
+
 pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -36,22 +54,41 @@ pub async fn show(
     let phase = match q.phase {
         Some(name) => spec.phase(&name).ok_or_else(|| {
             let names: Vec<&str> = spec.phases.iter().map(|p| p.name.as_str()).collect();
-            ApiError::NotFound(format!(
-                "challenge '{slug}' has no phase '{name}'; its phases are: {}",
-                names.join(", ")
-            ))
+            ApiError::NotFound(format!("challenge '{slug}' has no phase '{name}'; its phases are: {}", names.join(", ")))
         })?,
         None => spec
             .current_or_last_phase(Utc::now())
             .ok_or_else(|| ApiError::NotFound(format!("challenge '{slug}' has no phases")))?,
     };
     let direction = spec.metric(&spec.rank_by).map(|m| m.direction).unwrap_or(Direction::HigherIsBetter);
-    let entries = state.scores.leaderboard(&slug, &phase.name, &spec.rank_by, direction).await?;
-    Ok(Json(Leaderboard {
-        challenge: slug,
-        phase: phase.name.clone(),
-        rank_by: spec.rank_by.clone(),
-        direction,
-        entries,
-    }))
+    let best = state.scores.leaderboard(&slug, &phase.name, direction, LIMIT).await.map_err(|e| {
+        tracing::error!(error = %e, "score store unavailable");
+        ApiError::Unavailable("scores cannot be read right now; try again in a moment".into())
+    })?;
+    let ids: Vec<&str> = best.iter().map(|b| b.participant_id.as_str()).collect();
+    let names: HashMap<String, (String, Option<String>)> = participant::Entity::find()
+        .filter(participant::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, (p.name, p.team)))
+        .collect();
+    let entries = best
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let (participant, team) = names.get(&b.participant_id).cloned().unwrap_or_else(|| ("(unknown)".into(), None));
+            LeaderboardEntry {
+                rank: i as u32 + 1,
+                participant,
+                team,
+                submission_id: b.submission_id,
+                metrics: b.metrics,
+                submissions: b.submissions,
+                submitted_at: b.submitted_at,
+                scored_at: b.scored_at,
+            }
+        })
+        .collect();
+    Ok(Json(Leaderboard { challenge: slug, phase: phase.name.clone(), rank_by: spec.rank_by.clone(), direction, entries }))
 }

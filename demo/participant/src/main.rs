@@ -1,0 +1,55 @@
+//! `predict`: a demo participant. Trains on `/data/train` and writes `/output/predictions.csv`
+//! (`id,p40x`) for every patch in `/data/test`.
+//!
+//! - `--model cnn` (the baseline): two convolutions and a linear layer, trained with AdamW.
+//! - `--model threshold` (the deliberately weak one): the fraction of dark pixels, split at the
+//!   threshold that best separates the training set.
+
+mod cnn;
+mod data;
+mod threshold;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Model {
+    Cnn,
+    Threshold,
+}
+
+#[derive(Parser)]
+#[command(about = "Demo participant: train on /data/train, predict /data/test into /output")]
+struct Args {
+    #[arg(long, value_enum, default_value = "cnn")]
+    model: Model,
+    #[arg(long, default_value = "/data")]
+    data: PathBuf,
+    #[arg(long, default_value = "/output")]
+    output: PathBuf,
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let train = data::load_split(&args.data.join("train"), true).context("reading the training split")?;
+    let test = data::load_split(&args.data.join("test"), false).context("reading the test split")?;
+    println!("loaded {} training and {} test patches", train.ids.len(), test.ids.len());
+    let p40x = match args.model {
+        Model::Cnn => cnn::train_and_predict(&train, &test, args.epochs, args.seed)?,
+        Model::Threshold => threshold::train_and_predict(&train, &test),
+    };
+    let mut csv = String::from("id,p40x\n");
+    for (id, p) in test.ids.iter().zip(&p40x) {
+        csv.push_str(&format!("{id},{p:.6}\n"));
+    }
+    let path = args.output.join("predictions.csv");
+    std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {} predictions to {}", p40x.len(), path.display());
+    Ok(())
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds every container image the demo and the tests need, with no registry: static Rust
+# binaries (glibc, crt-static) wrapped in `FROM scratch` images.
+#
+#   darkroom-demo-baseline:1   the demo's CNN participant          /predict --model cnn
+#   darkroom-demo-weak:1       the demo's one-threshold participant /predict --model threshold
+#   darkroom-demo-eval:1       the demo's evaluation image          /evaluate
+#   darkroom-test-hostile:MODE one hostile participant per mode     /hostile MODE
+#   darkroom-test-noentry:1    an image with neither entrypoint nor command
+#
+# Idempotent: cargo and docker both skip work that is up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
+
+TARGET=x86_64-unknown-linux-gnu
+# A target dir of its own: RUSTFLAGS differ from the default build's and would evict it.
+STATIC_DIR=$CARGO_TARGET_DIR/static
+echo "[images] static release build (participant, evaluator, hostile)"
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --target "$TARGET" \
+  --target-dir "$STATIC_DIR" -p darkroom-demo-participant -p darkroom-demo-evaluator -p darkroom-hostile
+BIN=$STATIC_DIR/$TARGET/release
+
+image() { # tag binary entrypoint-json
+  local tag=$1 binary=$2 entrypoint=$3 ctx
+  ctx=$(mktemp -d)
+  cp "$BIN/$binary" "$ctx/$binary"
+  {
+    echo "FROM scratch"
+    echo "COPY $binary /$binary"
+    echo "USER 65534:65534"
+    [ -n "$entrypoint" ] && echo "ENTRYPOINT $entrypoint"
+  } >"$ctx/Dockerfile"
+  docker build --quiet -t "$tag" "$ctx" >/dev/null 2>&1 || { docker build -t "$tag" "$ctx"; exit 1; }
+  rm -rf "$ctx"
+  echo "[images] $tag"
+}
+
+image darkroom-demo-baseline:1 predict '["/predict", "--model", "cnn"]'
+image darkroom-demo-weak:1 predict '["/predict", "--model", "threshold"]'
+image darkroom-demo-eval:1 evaluate '["/evaluate"]'
+for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output; do
+  image "darkroom-test-hostile:$mode" hostile "[\"/hostile\", \"$mode\"]"
+done
+image darkroom-test-noentry:1 hostile ''

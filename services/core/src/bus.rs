@@ -1,0 +1,63 @@
+//! The JetStream side every service shares: connecting, the one stream, and publishing an
+//! event so that it is durable before the caller moves on.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, stream};
+
+use crate::config::NatsConfig;
+use crate::events::{Event, STREAM, STREAM_SUBJECTS};
+
+/// Connects without waiting for the server: when NATS is down the client keeps retrying in the
+/// background, and callers see errors until it is back.
+pub async fn connect(config: &NatsConfig, name: &str) -> Result<async_nats::Client, String> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(2))
+        .connect(&config.url)
+        .await
+        .map_err(|e| format!("nats.url '{}': {e}", config.url))
+}
+
+/// Creates the stream if it does not exist yet; idempotent.
+pub async fn ensure_stream(js: &jetstream::Context, config: &NatsConfig) -> Result<stream::Stream, async_nats::Error> {
+    Ok(js
+        .get_or_create_stream(stream::Config {
+            name: STREAM.to_owned(),
+            subjects: vec![STREAM_SUBJECTS.to_owned()],
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(config.duplicate_window_seconds),
+            ..Default::default()
+        })
+        .await?)
+}
+
+/// Publishes `event` with its `Nats-Msg-Id` and waits for JetStream's ack, retrying with
+/// backoff for up to about a minute: when this returns `Ok`, the event is stored.
+pub async fn publish<E: Event>(js: &jetstream::Context, event: &E) -> Result<(), async_nats::Error> {
+    let payload = serde_json::to_vec(event)?;
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event.event_id());
+        let result = async {
+            let ack = js.publish_with_headers(E::SUBJECT, headers, payload.clone().into()).await?;
+            tokio::time::timeout(Duration::from_secs(5), ack).await.map_err(|_| "no publish ack within 5 s")??;
+            Ok::<(), async_nats::Error>(())
+        }
+        .await;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 12 => {
+                tracing::warn!(error = %e, subject = E::SUBJECT, retry_in = ?delay, "publish failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Scoring one finished run, idempotently: a submission that already has a score document is
+//! not evaluated again; its `score.recorded` is simply published again (same event id, so
+//! JetStream drops it if the first one arrived).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, object_store};
+use chrono::Utc;
+use darkroom_core::bus::publish;
+use darkroom_core::config::EvaluatorConfig;
+use darkroom_core::domain::{FailureKind, Score};
+use darkroom_core::events::{RunFinished, ScoreRecorded, SubmissionFailed};
+use darkroom_core::sandbox::{Exit, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive};
+use darkroom_core::scores::{ScoreDocument, ScoreStore, to_bson_time};
+use tokio::io::AsyncReadExt;
+
+pub struct Context {
+    pub js: jetstream::Context,
+    pub outputs: object_store::ObjectStore,
+    pub scores: ScoreStore,
+    pub sandbox: Sandbox,
+    pub config: EvaluatorConfig,
+    pub owner: String,
+}
+
+/// The most `score.json` may weigh, and so the cap of the evaluator's `/output`.
+const OUTPUT_CAP: u64 = 1 << 20;
+
+fn recorded(doc: &ScoreDocument, participant: uuid::Uuid) -> ScoreRecorded {
+    ScoreRecorded {
+        event_id: format!("score-recorded-{}", doc.submission_id),
+        attempt: doc.attempt,
+        submission_id: doc.submission_id.parse().unwrap_or_default(),
+        challenge: doc.challenge.clone(),
+        phase: doc.phase.clone(),
+        participant_id: participant,
+        metrics: doc.metrics.clone(),
+        at: Utc::now(),
+    }
+}
+
+fn failed(run: &RunFinished, kind: FailureKind, reason: &str, detail: Option<String>, retrying: bool) -> SubmissionFailed {
+    SubmissionFailed {
+        event_id: format!("eval-failed-{}-{}", run.submission_id, run.attempt),
+        submission_id: run.submission_id,
+        attempt: run.attempt,
+        kind,
+        reason: reason.to_owned(),
+        detail,
+        retrying,
+        at: Utc::now(),
+    }
+}
+
+/// Handles one finished run. `Err` means nothing durable happened and the message should be
+/// redelivered (NATS or MongoDB unavailable).
+pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::Error> {
+    let id = run.submission_id.to_string();
+    if let Some(doc) = ctx.scores.get(&id).await? {
+        tracing::info!(submission = %id, "already scored; publishing the score again");
+        publish(&ctx.js, &recorded(&doc, run.job.participant_id)).await?;
+        return Ok(());
+    }
+    match evaluate(ctx, run).await? {
+        Ok(doc) => {
+            let outcome = ctx.scores.record(&doc).await?;
+            tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
+            publish(&ctx.js, &recorded(&doc, run.job.participant_id)).await?;
+        }
+        Err(failure) => {
+            tracing::warn!(submission = %id, reason = %failure.reason, detail = ?failure.detail, "evaluation failed");
+            publish(&ctx.js, &failure).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the evaluation image. The outer `Err` is a transient failure to retry by redelivery.
+async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Result<ScoreDocument, SubmissionFailed>, async_nats::Error> {
+    let job = &run.job;
+    let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, run.attempt));
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    let predictions = dir.join("predictions");
+    // The participant's output, bounded by their cap (plus tar framing).
+    let limit = (job.resources.output_max_mb << 20) + (1 << 20);
+    let archive = match ctx.outputs.get(run.output_artifact.as_str()).await {
+        Ok(mut object) => {
+            let mut bytes = Vec::new();
+            (&mut object).take(limit).read_to_end(&mut bytes).await?;
+            bytes
+        }
+        Err(e) if e.kind() == object_store::GetErrorKind::NotFound => {
+            return Ok(Err(failed(run, FailureKind::Platform, "the run's output was lost; the run will be repeated", Some(e.to_string()), true)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let unpack = {
+        let p = predictions.clone();
+        tokio::task::spawn_blocking(move || extract_archive(&archive, &p)).await?
+    };
+    if let Err(e) = unpack {
+        return Ok(Err(failed(run, FailureKind::Participant, "the output could not be unpacked", Some(e), false)));
+    }
+    let output = OutputDir::create(dir.join("output"), OUTPUT_CAP).await.map_err(|e| e.to_string())?;
+    let spec = RunSpec {
+        name: format!("darkroom-eval-{}-{}", run.submission_id, run.attempt),
+        image: job.evaluation_image.clone(),
+        labels: HashMap::from([(OWNER_LABEL.to_owned(), ctx.owner.clone()), ("darkroom.submission".to_owned(), run.submission_id.to_string())]),
+        inputs: vec![
+            (predictions.clone(), "/input/predictions".to_owned()),
+            (job.ground_truth_host_path.clone().into(), "/input/ground-truth".to_owned()),
+        ],
+        output: output.path.clone(),
+        limits: Limits {
+            cpus: ctx.config.cpus,
+            memory_mb: ctx.config.memory_mb,
+            pids: 256,
+            gpus: 0,
+            tmp_size_mb: 64,
+            output_max_mb: 1,
+            wall_clock: Duration::from_secs(ctx.config.timeout_seconds),
+        },
+    };
+    let result = async {
+        let info = ctx.sandbox.image_info(&spec.image).await?;
+        ctx.sandbox.run(&spec, info.user.clone(), &mut |_| {}).await.map(|o| (o, info))
+    }
+    .await;
+    let verdict = match result {
+        Err(SandboxError::Platform(detail)) => Err(failed(run, FailureKind::Platform, "the platform failed during evaluation", Some(detail), true)),
+        Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false)),
+        Ok((outcome, info)) => match outcome.exit {
+            Exit::Code(0) => match tokio::fs::read(output.path.join("score.json")).await {
+                Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(format!("the evaluation wrote no /output/score.json: {e}")), false)),
+                Ok(bytes) => match Score::from_score_json(&bytes, &job.metrics) {
+                    Err(detail) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(detail), false)),
+                    Ok(score) => Ok(ScoreDocument {
+                        submission_id: run.submission_id.to_string(),
+                        challenge: job.challenge.clone(),
+                        phase: job.phase.clone(),
+                        participant_id: job.participant_id.to_string(),
+                        attempt: run.attempt,
+                        rank_value: score.metrics.get(&job.rank_by).copied().unwrap_or(f64::NAN),
+                        metrics: score.metrics,
+                        submitted_at: to_bson_time(job.created_at),
+                        scored_at: to_bson_time(Utc::now()),
+                        image_digest: run.image_digest.clone(),
+                        evaluation_image: job.evaluation_image.clone(),
+                        evaluation_image_digest: Some(info.id),
+                    }),
+                },
+            },
+            other => Err(failed(
+                run,
+                FailureKind::Evaluation,
+                "evaluation error",
+                Some(format!("the evaluation image ended with {other:?}; its last output:\n{}", outcome.log_tail.join("\n"))),
+                false,
+            )),
+        },
+    };
+    output.destroy().await;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    Ok(verdict)
+}

@@ -1,0 +1,13 @@
+//! Darkroom's evaluator runner: takes `run.finished` from a durable JetStream consumer, runs the
+//! challenge's evaluation image on the participant's output and the hidden ground truth (both
+//! read-only, no network, the sandbox's limits), checks the `score.json` it writes against the
+//! challenge's metrics, stores one score document per submission in MongoDB and publishes
+//! `score.recorded`.
+//!
+//! - [`startup`] connects NATS, the object store, MongoDB and the engine, and consumes.
+//! - [`evaluate`] scores one finished run.
+
+pub mod evaluate;
+pub mod startup;
+
+pub use startup::Evaluator;

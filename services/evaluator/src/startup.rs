@@ -1,0 +1,138 @@
+//! Connects NATS, the outputs object store, MongoDB and the engine; consumes finished runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, AckKind, consumer::pull, object_store};
+use darkroom_core::config::Config;
+use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
+use darkroom_core::sandbox::Sandbox;
+use darkroom_core::scores::ScoreStore;
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
+use crate::evaluate::{self, Context};
+
+pub const DURABLE_NAME: &str = "evaluator";
+const ACK_WAIT: Duration = Duration::from_secs(30);
+
+pub struct Evaluator {
+    ctx: Arc<Context>,
+    stream: jetstream::stream::Stream,
+    concurrency: usize,
+}
+
+impl Evaluator {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        if config.evaluator.concurrency == 0 {
+            anyhow::bail!("evaluator.concurrency: must be at least 1");
+        }
+        let client = darkroom_core::bus::connect(&config.nats, "darkroom-evaluator").await.map_err(anyhow::Error::msg)?;
+        let js = jetstream::new(client);
+        let stream = loop {
+            match darkroom_core::bus::ensure_stream(&js, &config.nats).await {
+                Ok(s) => break s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "JetStream not reachable yet");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let outputs = js
+            .create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() })
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the outputs object store: {e}"))?;
+        let scores = ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
+            .await
+            .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?;
+        scores.ensure_indexes().await.with_context(|| format!("cannot reach MongoDB at {}", config.mongodb.url))?;
+        let sandbox = Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
+        let owner = format!("evaluator-{}", config.runner.runner_id);
+        let removed = sandbox.remove_owned(&owner).await?;
+        if !removed.is_empty() {
+            tracing::warn!(containers = ?removed, "removed evaluation containers left behind");
+        }
+        std::fs::create_dir_all(&config.evaluator.work_dir)
+            .with_context(|| format!("evaluator.work_dir: cannot create '{}'", config.evaluator.work_dir.display()))?;
+        Ok(Self {
+            concurrency: config.evaluator.concurrency,
+            ctx: Arc::new(Context { js, outputs, scores, sandbox, config: config.evaluator.clone(), owner }),
+            stream,
+        })
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        let consumer = self
+            .stream
+            .get_or_create_consumer(
+                DURABLE_NAME,
+                pull::Config {
+                    durable_name: Some(DURABLE_NAME.into()),
+                    filter_subject: RunFinished::SUBJECT.into(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: ACK_WAIT,
+                    max_ack_pending: self.concurrency as i64 + 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        // Jobs belong to this future: dropping it (a crash, a shutdown) stops them mid-way, and
+        // their unacknowledged requests go to the next runner.
+        let mut jobs = tokio::task::JoinSet::new();
+        tracing::info!(concurrency = self.concurrency, "evaluator consuming");
+        loop {
+            let mut messages = match consumer.messages().await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot pull finished runs; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            while let Some(Ok(message)) = messages.next().await {
+                let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                let ctx = self.ctx.clone();
+                while jobs.try_join_next().is_some() {}
+                jobs.spawn(async move {
+                    handle_message(&ctx, message).await;
+                    drop(permit);
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn handle_message(ctx: &Context, message: jetstream::Message) {
+    let run: RunFinished = match serde_json::from_slice(&message.payload) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "undecodable run.finished dropped");
+            let _ = message.ack().await;
+            return;
+        }
+    };
+    let progress = {
+        let m = message.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ACK_WAIT / 3).await;
+                let _ = m.ack_with(AckKind::Progress).await;
+            }
+        })
+    };
+    let result = evaluate::handle(ctx, &run).await;
+    progress.abort();
+    match result {
+        Ok(()) => {
+            let _ = message.double_ack().await;
+        }
+        Err(e) => {
+            tracing::error!(submission = %run.submission_id, error = %e, "evaluation not durable; will be redelivered");
+            let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Deadlines: no submission stays in a non-terminal state forever, whatever crashed.
+//!
+//! - QUEUED or PENDING longer than `queue_deadline_seconds`: FAILED, no capacity.
+//! - RUNNING longer than the challenge's wall-clock limit plus `running_grace_seconds`: the
+//!   run is lost (a runner died); retried as a platform failure.
+//! - EVALUATING longer than `evaluating_deadline_seconds`: the evaluation is lost; retried.
+//!
+//! Expiry goes through the same path as a runner's failure event, so retry bounds, quota
+//! refunds and history are applied the same way, and a later real event is judged stale.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use darkroom_core::config::SubmissionsConfig;
+use darkroom_core::domain::{FailureKind, SubmissionState};
+use darkroom_core::events::{StateEvent, SubmissionFailed};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use tokio::sync::Notify;
+
+use crate::db::entities::submission;
+use crate::lifecycle::{self, Applied};
+
+/// Checks deadlines every `watchdog_interval_seconds`, forever.
+pub async fn run(db: DatabaseConnection, config: SubmissionsConfig, outbox_wakeup: std::sync::Arc<Notify>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(config.watchdog_interval_seconds.max(1)));
+    loop {
+        tick.tick().await;
+        match sweep(&db, &config, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(expired = n, "deadlines expired");
+                outbox_wakeup.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "deadline check failed; will retry"),
+        }
+    }
+}
+
+/// The failure to apply when `row` is past its deadline at `now`, if it is.
+pub fn expired(
+    row: &submission::Model,
+    wall_clock_seconds: u64,
+    config: &SubmissionsConfig,
+    now: DateTime<Utc>,
+) -> Option<SubmissionFailed> {
+    let state: SubmissionState = row.state.parse().ok()?;
+    let (limit, retrying, reason) = match state {
+        SubmissionState::Queued | SubmissionState::Pending => (
+            config.queue_deadline_seconds,
+            false,
+            format!("not started within {} s: no runner had capacity; it does not count against your quota", config.queue_deadline_seconds),
+        ),
+        SubmissionState::Running => {
+            let limit = wall_clock_seconds + config.running_grace_seconds;
+            (limit, true, format!("no result {limit} s after the run started (the runner was lost)"))
+        }
+        SubmissionState::Evaluating => (
+            config.evaluating_deadline_seconds,
+            true,
+            format!("no score {} s after the run finished (the evaluator was lost)", config.evaluating_deadline_seconds),
+        ),
+        _ => return None,
+    };
+    let deadline = row.updated_at + chrono::Duration::seconds(limit as i64);
+    (now > deadline).then(|| SubmissionFailed {
+        event_id: format!("deadline-{}-{}-{}", row.id, row.attempt, state.as_str()),
+        submission_id: row.id.parse().unwrap_or_default(),
+        attempt: row.attempt.max(1) as u32,
+        kind: FailureKind::Platform,
+        reason,
+        detail: Some(format!("{state} since {}", row.updated_at.to_rfc3339())),
+        retrying,
+        at: now,
+    })
+}
+
+/// Applies every expired deadline; returns how many changed a submission.
+pub async fn sweep(db: &DatabaseConnection, config: &SubmissionsConfig, now: DateTime<Utc>) -> Result<usize, sea_orm::DbErr> {
+    let active = [SubmissionState::Queued, SubmissionState::Pending, SubmissionState::Running, SubmissionState::Evaluating];
+    let rows = submission::Entity::find()
+        .filter(submission::Column::State.is_in(active.iter().map(|s| s.as_str())))
+        .all(db)
+        .await?;
+    let mut changed = 0;
+    let mut specs = std::collections::HashMap::new();
+    for row in rows {
+        if !specs.contains_key(&row.challenge) {
+            let spec = crate::db::challenge_spec(db, &row.challenge).await?;
+            specs.insert(row.challenge.clone(), spec.map(|s| s.resources.wall_clock_seconds).unwrap_or(0));
+        }
+        let wall_clock = specs[&row.challenge];
+        if let Some(failure) = expired(&row, wall_clock, config, now) {
+            tracing::warn!(submission = %row.id, state = %row.state, reason = %failure.reason, "deadline expired");
+            match lifecycle::apply(db, &StateEvent::Failed(failure)).await? {
+                Applied::Moved { .. } | Applied::Requeued { .. } => changed += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: &str, age_seconds: i64) -> submission::Model {
+        let now = Utc::now();
+        submission::Model {
+            id: uuid::Uuid::nil().to_string(),
+            challenge: "c".into(),
+            phase: "p".into(),
+            participant_id: "x".into(),
+            image: "{}".into(),
+            state: state.into(),
+            failure_reason: None,
+            failure_detail: None,
+            counts_against_quota: true,
+            attempt: 1,
+            image_digest: None,
+            created_at: now,
+            updated_at: now - chrono::Duration::seconds(age_seconds),
+        }
+    }
+
+    #[test]
+    fn each_active_state_has_a_deadline() {
+        let c = SubmissionsConfig { queue_deadline_seconds: 100, running_grace_seconds: 10, evaluating_deadline_seconds: 50, ..Default::default() };
+        let now = Utc::now();
+        assert!(expired(&row("QUEUED", 99), 60, &c, now).is_none());
+        assert!(!expired(&row("QUEUED", 101), 60, &c, now).unwrap().retrying);
+        assert!(expired(&row("RUNNING", 69), 60, &c, now).is_none());
+        assert!(expired(&row("RUNNING", 71), 60, &c, now).unwrap().retrying);
+        assert!(expired(&row("EVALUATING", 51), 60, &c, now).unwrap().retrying);
+        assert!(expired(&row("COMPLETE", 10_000), 60, &c, now).is_none());
+    }
+}

@@ -1,0 +1,22 @@
+//! Runs on the one engine the runner talks to.
+
+use darkroom_core::domain::NodeType;
+use darkroom_core::sandbox::{LineSink, RunOutcome, RunSpec, Sandbox, SandboxError};
+
+use super::Backend;
+
+pub struct EngineBackend {
+    pub sandbox: Sandbox,
+    pub runner_id: String,
+}
+
+#[async_trait::async_trait]
+impl Backend for EngineBackend {
+    async fn run(&self, spec: &RunSpec, user: Option<String>, _node_type: NodeType, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
+        self.sandbox.run(spec, user, on_line).await
+    }
+
+    fn describe(&self, _node_type: NodeType) -> String {
+        format!("engine:{}", self.runner_id)
+    }
+}

@@ -1,0 +1,19 @@
+//! Where a participant's container runs: one Docker Engine (the default) or Docker Swarm.
+
+mod engine;
+mod swarm;
+
+pub use engine::EngineBackend;
+pub use swarm::{SwarmBackend, gpu_generic_resources, placement_constraints};
+
+use darkroom_core::domain::NodeType;
+use darkroom_core::sandbox::{LineSink, RunOutcome, RunSpec, SandboxError};
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// Runs `spec` to its end and removes what it created. `on_line` sees each log line.
+    async fn run(&self, spec: &RunSpec, user: Option<String>, node_type: NodeType, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError>;
+
+    /// Where runs land, for the `node` of `run.started`.
+    fn describe(&self, node_type: NodeType) -> String;
+}

@@ -1,0 +1,209 @@
+//! Runs as Docker Swarm services, placed by node labels.
+//!
+//! Each run is a one-replica service with `restart-condition none`, constrained to nodes
+//! labelled `darkroom.node=<node type>`; GPUs are reserved as Swarm generic resources
+//! (`NVIDIA-GPU`, which a GPU node advertises through dockerd's `node-generic-resources`).
+//! Swarm cannot attach a service to the `none` network, so each run gets its own `internal`
+//! overlay network: no gateway, no route out, and no neighbour but itself.
+//!
+//! The container is followed through the manager's engine (logs, exit, memory), which is the
+//! node itself on a one-node swarm. On a larger cluster, run one runner per node with the
+//! node's own label, so the bind-mounted output folder is on the runner's host.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::models::{
+    GenericResourcesInner, GenericResourcesInnerDiscreteResourceSpec, Limit, Mount, MountType, NetworkAttachmentConfig,
+    NetworkCreateRequest, ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    TaskState,
+};
+use bollard::query_parameters::ListTasksOptionsBuilder;
+use darkroom_core::domain::NodeType;
+use darkroom_core::sandbox::{LineSink, RunOutcome, RunSpec, Sandbox, SandboxError};
+
+use super::Backend;
+
+/// The node label runs are placed by.
+pub const NODE_LABEL: &str = "darkroom.node";
+
+pub struct SwarmBackend {
+    pub sandbox: Sandbox,
+    pub placement_timeout: Duration,
+    /// Called (once) when the task waits for a node, with Swarm's reason.
+    pub on_pending: std::sync::Arc<dyn Fn(String) + Send + Sync>,
+}
+
+/// `node.labels.darkroom.node==<type>`.
+pub fn placement_constraints(node_type: NodeType) -> Vec<String> {
+    vec![format!("node.labels.{NODE_LABEL}=={}", node_type.label_value())]
+}
+
+/// A reservation of `gpus` discrete `NVIDIA-GPU` generic resources.
+pub fn gpu_generic_resources(gpus: u32) -> Option<Vec<GenericResourcesInner>> {
+    (gpus > 0).then(|| {
+        vec![GenericResourcesInner {
+            discrete_resource_spec: Some(GenericResourcesInnerDiscreteResourceSpec {
+                kind: Some("NVIDIA-GPU".into()),
+                value: Some(i64::from(gpus)),
+            }),
+            ..Default::default()
+        }]
+    })
+}
+
+/// The service for one run.
+pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, network: &str) -> ServiceSpec {
+    let l = &spec.limits;
+    let mut mounts: Vec<Mount> = spec
+        .inputs
+        .iter()
+        .map(|(host, target)| Mount {
+            typ: Some(MountType::BIND),
+            source: Some(host.display().to_string()),
+            target: Some(target.clone()),
+            read_only: Some(true),
+            ..Default::default()
+        })
+        .collect();
+    mounts.push(Mount {
+        typ: Some(MountType::BIND),
+        source: Some(spec.output.display().to_string()),
+        target: Some("/output".into()),
+        read_only: Some(false),
+        ..Default::default()
+    });
+    mounts.push(Mount { typ: Some(MountType::TMPFS), target: Some("/tmp".into()), ..Default::default() });
+    ServiceSpec {
+        name: Some(spec.name.clone()),
+        labels: Some(spec.labels.clone()),
+        mode: Some(ServiceSpecMode { replicated: Some(ServiceSpecModeReplicated { replicas: Some(1) }), ..Default::default() }),
+        task_template: Some(TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(spec.image.clone()),
+                user: Some(user.unwrap_or_else(|| darkroom_core::sandbox::DEFAULT_USER.to_owned())),
+                labels: Some(spec.labels.clone()),
+                read_only: Some(true),
+                capability_drop: Some(vec!["ALL".into()]),
+                mounts: Some(mounts),
+                ..Default::default()
+            }),
+            resources: Some(TaskSpecResources {
+                limits: Some(Limit {
+                    nano_cpus: Some((l.cpus * 1e9) as i64),
+                    memory_bytes: Some((l.memory_mb as i64) << 20),
+                    pids: Some(i64::from(l.pids)),
+                }),
+                reservations: Some(ResourceObject { generic_resources: gpu_generic_resources(l.gpus), ..Default::default() }),
+                ..Default::default()
+            }),
+            placement: Some(TaskSpecPlacement { constraints: Some(placement_constraints(node_type)), ..Default::default() }),
+            restart_policy: Some(TaskSpecRestartPolicy { condition: Some(TaskSpecRestartPolicyConditionEnum::NONE), ..Default::default() }),
+            networks: Some(vec![NetworkAttachmentConfig { target: Some(network.to_owned()), ..Default::default() }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for SwarmBackend {
+    async fn run(&self, spec: &RunSpec, user: Option<String>, node_type: NodeType, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
+        let docker = self.sandbox.docker();
+        let network = format!("{}-net", spec.name);
+        let _ = docker.delete_service(&spec.name).await;
+        let _ = docker.remove_network(&network).await;
+        docker
+            .create_network(NetworkCreateRequest {
+                name: network.clone(),
+                driver: Some("overlay".into()),
+                internal: Some(true),
+                labels: Some(spec.labels.clone()),
+                ..Default::default()
+            })
+            .await?;
+        let result = async {
+            docker.create_service(service_spec(spec, user, node_type, &network), None).await?;
+            let container = self.wait_for_container(&spec.name).await?;
+            self.sandbox.follow(&container, spec.limits.wall_clock, on_line).await
+        }
+        .await;
+        let _ = docker.delete_service(&spec.name).await;
+        // The network can be removed once the task's container is gone.
+        for _ in 0..50 {
+            if docker.remove_network(&network).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        result
+    }
+
+    fn describe(&self, node_type: NodeType) -> String {
+        format!("swarm:{NODE_LABEL}={}", node_type.label_value())
+    }
+}
+
+impl SwarmBackend {
+    /// Polls the service's task until it has a container, or fails once placement has waited
+    /// longer than `placement_timeout`.
+    async fn wait_for_container(&self, service: &str) -> Result<String, SandboxError> {
+        let filters: HashMap<&str, Vec<&str>> = HashMap::from([("service", vec![service])]);
+        let started = Instant::now();
+        let mut told_pending = false;
+        loop {
+            let tasks = self.sandbox.docker().list_tasks(Some(ListTasksOptionsBuilder::default().filters(&filters).build())).await?;
+            if let Some(status) = tasks.into_iter().find_map(|t| t.status) {
+                if let Some(id) = status.container_status.as_ref().and_then(|c| c.container_id.clone()).filter(|id| !id.is_empty()) {
+                    return Ok(id);
+                }
+                let message = status.err.clone().or(status.message.clone()).unwrap_or_default();
+                match status.state {
+                    Some(TaskState::REJECTED | TaskState::FAILED) => return Err(SandboxError::Refused(message)),
+                    Some(TaskState::PENDING) if !told_pending && !message.is_empty() => {
+                        (self.on_pending)(message.clone());
+                        told_pending = true;
+                    }
+                    _ => {}
+                }
+                if started.elapsed() > self.placement_timeout {
+                    return Err(SandboxError::Unplaceable(format!(
+                        "{message} (waited {} s for a node)",
+                        self.placement_timeout.as_secs()
+                    )));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use darkroom_core::sandbox::Limits;
+
+    #[test]
+    fn gpus_are_generic_resources_and_placement_follows_the_node_type() {
+        let spec = RunSpec {
+            name: "r".into(),
+            image: "i".into(),
+            labels: HashMap::new(),
+            inputs: vec![("/d".into(), "/data".into())],
+            output: "/o".into(),
+            limits: Limits { cpus: 2.0, memory_mb: 1024, pids: 100, gpus: 2, tmp_size_mb: 64, output_max_mb: 1, wall_clock: Duration::from_secs(1) },
+        };
+        let s = service_spec(&spec, None, NodeType::Gpu, "net");
+        let json = serde_json::to_value(&s).unwrap();
+        let t = &json["TaskTemplate"];
+        assert_eq!(t["Placement"]["Constraints"][0], "node.labels.darkroom.node==gpu");
+        assert_eq!(t["Resources"]["Reservations"]["GenericResources"][0]["DiscreteResourceSpec"]["Kind"], "NVIDIA-GPU");
+        assert_eq!(t["Resources"]["Reservations"]["GenericResources"][0]["DiscreteResourceSpec"]["Value"], 2);
+        assert_eq!(t["Resources"]["Limits"]["MemoryBytes"], 1024i64 << 20);
+        assert_eq!(t["ContainerSpec"]["ReadOnly"], true);
+        assert_eq!(t["ContainerSpec"]["CapabilityDrop"][0], "ALL");
+        assert_eq!(t["RestartPolicy"]["Condition"], "none");
+        assert!(gpu_generic_resources(0).is_none());
+    }
+}

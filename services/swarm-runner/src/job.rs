@@ -1,0 +1,310 @@
+//! One run, from claim to outcome.
+//!
+//! 1. Claim `<submission>.<attempt>` in the runs bucket (an atomic create). A redelivered
+//!    request finds the claim: `done` means it was handled; `claimed` means a runner died
+//!    mid-run, so its container is removed and a retrying platform failure is published.
+//! 2. Get the image onto the engine (load an archive under our own tag, or find the named one).
+//! 3. Publish `run.started`, run the sandbox with logs capped and published where allowed.
+//! 4. Judge the outcome; store the output archive in the object store; publish `run.finished`
+//!    or `submission.failed` with the participant's reason.
+//! 5. Mark the claim `done`. Only then is the request acknowledged (by the caller).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, kv, object_store};
+use chrono::Utc;
+use darkroom_core::bus::publish;
+use darkroom_core::config::RunnerConfig;
+use darkroom_core::domain::FailureKind;
+use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed};
+use darkroom_core::sandbox::{Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError};
+use tokio::sync::mpsc;
+
+use crate::backend::Backend;
+use crate::failure::{Verdict, judge};
+use crate::logs::LogBudget;
+
+/// What the runner shares between runs.
+pub struct Context {
+    pub js: jetstream::Context,
+    pub runs: kv::Store,
+    pub outputs: object_store::ObjectStore,
+    pub sandbox: Sandbox,
+    pub backend: Arc<dyn Backend>,
+    pub config: RunnerConfig,
+}
+
+pub fn container_name(job: &SubmissionCreated) -> String {
+    format!("darkroom-run-{}-{}", job.submission_id, job.attempt)
+}
+
+pub fn claim_key(job: &SubmissionCreated) -> String {
+    format!("{}.{}", job.submission_id, job.attempt)
+}
+
+pub fn cancel_key(submission_id: uuid::Uuid) -> String {
+    format!("{submission_id}.cancelled")
+}
+
+pub fn artifact_name(job: &SubmissionCreated) -> String {
+    format!("{}-{}.tar", job.submission_id, job.attempt)
+}
+
+const CLAIMED: &str = "claimed";
+const DONE: &str = "done";
+
+/// Handles one request. `Err` means the outcome could not be made durable (NATS down): the
+/// request must not be acknowledged, so it is redelivered.
+pub async fn handle(ctx: &Context, job: &SubmissionCreated) -> Result<(), async_nats::Error> {
+    let key = claim_key(job);
+    match ctx.runs.create(&key, CLAIMED.into()).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+            let state = ctx.runs.get(&key).await?.map(|v| String::from_utf8_lossy(v.as_ref()).into_owned());
+            if state.as_deref() == Some(DONE) {
+                tracing::info!(submission = %job.submission_id, attempt = job.attempt, "already handled; dropping the redelivery");
+                return Ok(());
+            }
+            // A runner took it and died before finishing: clean up, let the platform retry.
+            ctx.sandbox.remove(&container_name(job)).await;
+            tracing::warn!(submission = %job.submission_id, attempt = job.attempt, "found an abandoned run; retrying it as a new attempt");
+            let failure = platform_failure(job, "the runner stopped during the run", true, None);
+            publish(&ctx.js, &failure).await?;
+            ctx.runs.put(&key, DONE.into()).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let outcome = run(ctx, job).await;
+    match outcome {
+        Ok(Outcome::Finished(event)) => publish(&ctx.js, event.as_ref()).await?,
+        Ok(Outcome::Failed(event)) => publish(&ctx.js, event.as_ref()).await?,
+        Ok(Outcome::Cancelled) => {}
+        Err(e) => return Err(e),
+    }
+    ctx.runs.put(&key, DONE.into()).await?;
+    Ok(())
+}
+
+enum Outcome {
+    Finished(Box<RunFinished>),
+    Failed(Box<SubmissionFailed>),
+    Cancelled,
+}
+
+fn failure(job: &SubmissionCreated, kind: FailureKind, reason: String, retrying: bool, detail: Option<String>) -> Outcome {
+    Outcome::Failed(Box::new(SubmissionFailed {
+        event_id: format!("run-failed-{}-{}", job.submission_id, job.attempt),
+        submission_id: job.submission_id,
+        attempt: job.attempt,
+        kind,
+        reason,
+        detail,
+        retrying,
+        at: Utc::now(),
+    }))
+}
+
+fn platform_failure(job: &SubmissionCreated, reason: &str, retrying: bool, detail: Option<String>) -> SubmissionFailed {
+    match failure(job, FailureKind::Platform, reason.to_owned(), retrying, detail) {
+        Outcome::Failed(f) => *f,
+        _ => unreachable!("failure() builds a failure"),
+    }
+}
+
+/// Maps a sandbox error before or during the run to the failure the participant reads.
+fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
+    match e {
+        SandboxError::ImageMissing(image) => failure(
+            job,
+            FailureKind::Participant,
+            format!("image missing: '{image}' is not on the Darkroom engine; upload it with 'darkroom submit --tar'"),
+            false,
+            None,
+        ),
+        SandboxError::ImageCorrupt(detail) => failure(
+            job,
+            FailureKind::Participant,
+            "image corrupt: the uploaded archive could not be loaded; create it with 'docker save IMAGE -o image.tar'".into(),
+            false,
+            Some(detail),
+        ),
+        SandboxError::NoEntrypoint(image) => failure(
+            job,
+            FailureKind::Participant,
+            format!("image '{image}' has no ENTRYPOINT or CMD, so there is nothing to run"),
+            false,
+            None,
+        ),
+        SandboxError::Refused(detail) => failure(job, FailureKind::Platform, "the engine refused to run the container".into(), false, Some(detail)),
+        SandboxError::Unplaceable(detail) => failure(
+            job,
+            FailureKind::Platform,
+            format!("no node of type '{}' could take the run; it does not count against your quota", job.node_type.label_value()),
+            false,
+            Some(detail),
+        ),
+        SandboxError::Platform(detail) => failure(job, FailureKind::Platform, "the platform failed during the run".into(), true, Some(detail)),
+    }
+}
+
+async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_nats::Error> {
+    if ctx.runs.get(cancel_key(job.submission_id)).await?.is_some() {
+        tracing::info!(submission = %job.submission_id, "cancelled before it started");
+        return Ok(Outcome::Cancelled);
+    }
+    let scratch = ctx.config.work_dir.join("scratch");
+    tokio::fs::create_dir_all(&scratch).await?;
+    let (image, info) = match crate::images::prepare(&ctx.sandbox, job, &scratch).await {
+        Ok(v) => v,
+        Err(e) => return Ok(sandbox_failure(job, e)),
+    };
+    let r = &job.resources;
+    let cap = r.output_max_mb << 20;
+    let output = match OutputDir::create(ctx.config.work_dir.join(container_name(job)), cap).await {
+        Ok(o) => o,
+        Err(e) => return Ok(sandbox_failure(job, e)),
+    };
+    let spec = RunSpec {
+        name: container_name(job),
+        image,
+        labels: HashMap::from([
+            (OWNER_LABEL.to_owned(), ctx.config.runner_id.clone()),
+            ("darkroom.submission".to_owned(), job.submission_id.to_string()),
+            ("darkroom.attempt".to_owned(), job.attempt.to_string()),
+        ]),
+        inputs: vec![(job.dataset_host_path.clone().into(), "/data".to_owned())],
+        output: output.path.clone(),
+        limits: Limits {
+            cpus: r.cpus,
+            memory_mb: r.memory_mb,
+            pids: r.pids,
+            gpus: r.gpus,
+            tmp_size_mb: ctx.config.tmp_size_mb,
+            output_max_mb: r.output_max_mb,
+            wall_clock: Duration::from_secs(r.wall_clock_seconds),
+        },
+    };
+    publish(
+        &ctx.js,
+        &RunStarted {
+            event_id: format!("run-started-{}-{}", job.submission_id, job.attempt),
+            submission_id: job.submission_id,
+            attempt: job.attempt,
+            image_digest: Some(info.id.clone()),
+            node: Some(ctx.backend.describe(job.node_type)),
+            at: Utc::now(),
+        },
+    )
+    .await?;
+    tracing::info!(submission = %job.submission_id, attempt = job.attempt, image = %spec.image, "run started");
+
+    let (lines_tx, lines_rx) = mpsc::unbounded_channel::<String>();
+    let log_task = job.logs_visible.then(|| tokio::spawn(publish_logs(ctx.js.clone(), job.clone(), lines_rx)));
+    let mut budget = LogBudget::new(ctx.config.log_lines_per_second, ctx.config.log_max_bytes);
+    let visible = job.logs_visible;
+    let mut on_line = move |line: &str| {
+        if visible && let Some(l) = budget.admit(line, Instant::now()) {
+            let _ = lines_tx.send(l);
+        }
+    };
+    let result = ctx.backend.run(&spec, info.user.clone(), job.node_type, &mut on_line).await;
+    drop(on_line);
+    if let Some(task) = log_task {
+        let _ = task.await;
+    }
+    let outcome = match result {
+        Err(e) => sandbox_failure(job, e),
+        Ok(run) => {
+            let (bytes, files) = {
+                let path = output.path.clone();
+                tokio::task::spawn_blocking(move || (dir_size(&path), count_files(&path))).await.unwrap_or((0, 0))
+            };
+            let verdict = judge(&run, bytes, files, cap, r.wall_clock_seconds, r.memory_mb, job.logs_visible, ctx.config.failure_log_lines);
+            tracing::info!(submission = %job.submission_id, exit = ?run.exit, ms = run.duration.as_millis() as u64, output_bytes = bytes, ?verdict, "run ended");
+            match verdict {
+                Verdict::Failed(reason) => failure(job, FailureKind::Participant, reason, false, None),
+                Verdict::Success => match store_output(ctx, job, &output).await {
+                    Ok(name) => Outcome::Finished(Box::new(RunFinished {
+                        event_id: format!("run-finished-{}-{}", job.submission_id, job.attempt),
+                        submission_id: job.submission_id,
+                        attempt: job.attempt,
+                        exit_code: 0,
+                        duration_ms: run.duration.as_millis() as u64,
+                        peak_memory_bytes: run.peak_memory_bytes,
+                        output_artifact: name,
+                        image_digest: Some(info.id.clone()),
+                        at: Utc::now(),
+                        job: job.clone(),
+                    })),
+                    Err(e) => failure(job, FailureKind::Platform, "the output could not be stored".into(), true, Some(e)),
+                },
+            }
+        }
+    };
+    output.destroy().await;
+    Ok(outcome)
+}
+
+async fn store_output(ctx: &Context, job: &SubmissionCreated, output: &OutputDir) -> Result<String, String> {
+    let archive = {
+        let o = OutputDir { path: output.path.clone(), cap_bytes: output.cap_bytes, mounted: false };
+        tokio::task::spawn_blocking(move || o.archive()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?
+    };
+    let name = artifact_name(job);
+    let mut reader = std::io::Cursor::new(archive);
+    ctx.outputs.put(name.as_str(), &mut reader).await.map_err(|e| e.to_string())?;
+    Ok(name)
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    OutputDir { path: path.to_path_buf(), cap_bytes: 0, mounted: false }.used_bytes()
+}
+
+fn count_files(path: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => count_files(&e.path()),
+            Ok(t) if t.is_file() => 1,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Batches admitted lines into `run.log` events, one every half second at most.
+async fn publish_logs(js: jetstream::Context, job: SubmissionCreated, mut lines: mpsc::UnboundedReceiver<String>) {
+    let mut batch_no = 0u64;
+    let mut open = true;
+    while open {
+        let mut batch = Vec::new();
+        let deadline = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                line = lines.recv() => match line {
+                    Some(l) => batch.push(l),
+                    None => { open = false; break; }
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        batch_no += 1;
+        let event = RunLog {
+            event_id: format!("run-log-{}-{}-{batch_no}", job.submission_id, job.attempt),
+            submission_id: job.submission_id,
+            attempt: job.attempt,
+            lines: batch,
+            at: Utc::now(),
+        };
+        if let Err(e) = publish(&js, &event).await {
+            tracing::warn!(error = %e, "log batch lost");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Darkroom's swarm runner: takes `submission.created` requests from a durable JetStream
+//! consumer, runs each participant image beside the hidden data in the sandbox, stores the
+//! output in the JetStream object store and publishes what happened.
+//!
+//! - [`startup`] connects NATS, the key-value and object stores and the engine; cleans up.
+//! - [`job`] is one run from claim to outcome; [`failure`] words the reasons participants read.
+//! - [`backend`] runs the container: one Docker Engine, or Docker Swarm services.
+//! - [`images`] loads uploaded archives under a tag of our own; [`logs`] caps published logs.
+
+pub mod backend;
+pub mod failure;
+pub mod images;
+pub mod job;
+pub mod logs;
+pub mod startup;
+
+pub use startup::Runner;

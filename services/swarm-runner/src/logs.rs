@@ -1,0 +1,58 @@
+//! Publishing a run's log lines, capped: at most `lines_per_second` lines and `max_bytes` bytes
+//! per run, each line at most 1,000 characters, in batches. What is dropped is counted and said.
+
+use std::time::{Duration, Instant};
+
+/// Decides which lines are published; pure so it is easy to test.
+pub struct LogBudget {
+    lines_per_second: u32,
+    max_bytes: u64,
+    window_start: Instant,
+    in_window: u32,
+    bytes: u64,
+    pub dropped: u64,
+}
+
+pub const MAX_LINE: usize = 1000;
+
+impl LogBudget {
+    pub fn new(lines_per_second: u32, max_bytes: u64) -> Self {
+        Self { lines_per_second, max_bytes, window_start: Instant::now(), in_window: 0, bytes: 0, dropped: 0 }
+    }
+
+    /// The line to publish, shortened if needed, or `None` when over budget.
+    pub fn admit(&mut self, line: &str, now: Instant) -> Option<String> {
+        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.in_window = 0;
+        }
+        let line: String = line.chars().take(MAX_LINE).collect();
+        if self.in_window >= self.lines_per_second || self.bytes + line.len() as u64 > self.max_bytes {
+            self.dropped += 1;
+            return None;
+        }
+        self.in_window += 1;
+        self.bytes += line.len() as u64;
+        Some(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_and_size_are_capped() {
+        let t0 = Instant::now();
+        let mut b = LogBudget::new(2, 1_000_000);
+        assert!(b.admit("a", t0).is_some());
+        assert!(b.admit("b", t0).is_some());
+        assert!(b.admit("c", t0).is_none());
+        assert!(b.admit("d", t0 + Duration::from_secs(1)).is_some());
+        assert_eq!(b.dropped, 1);
+        let mut small = LogBudget::new(100, 10);
+        assert!(small.admit("0123456789", t0).is_some());
+        assert!(small.admit("x", t0).is_none());
+        assert_eq!(LogBudget::new(10, 1 << 20).admit(&"y".repeat(5000), t0).unwrap().len(), MAX_LINE);
+    }
+}

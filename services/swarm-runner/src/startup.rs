@@ -1,0 +1,179 @@
+//! Connects everything the runner needs, removes what a previous run of it left behind, and
+//! consumes requests with bounded concurrency.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, AckKind, consumer::pull, kv, object_store};
+use darkroom_core::config::{Config, RunnerBackend};
+use darkroom_core::events::{Event, OUTPUT_BUCKET, RUNS_BUCKET, SubmissionCancelled, SubmissionCreated};
+use darkroom_core::sandbox::Sandbox;
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
+use crate::backend::{Backend, EngineBackend, SwarmBackend};
+use crate::job::{self, Context};
+
+pub const DURABLE_NAME: &str = "swarm-runner";
+
+pub struct Runner {
+    ctx: Arc<Context>,
+    stream: jetstream::stream::Stream,
+    concurrency: usize,
+}
+
+impl Runner {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let client = darkroom_core::bus::connect(&config.nats, "darkroom-swarm-runner").await.map_err(anyhow::Error::msg)?;
+        let js = jetstream::new(client);
+        let stream = retry("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
+        let runs = retry("the runs bucket", || async {
+            js.create_key_value(kv::Config { bucket: RUNS_BUCKET.into(), history: 1, ..Default::default() }).await
+        })
+        .await;
+        let outputs = retry("the outputs object store", || async {
+            js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
+        })
+        .await;
+        let sandbox = Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
+        let runner = &config.runner;
+        std::fs::create_dir_all(&runner.work_dir)
+            .with_context(|| format!("runner.work_dir: cannot create '{}'", runner.work_dir.display()))?;
+        let removed = sandbox.remove_owned(&runner.runner_id).await?;
+        if !removed.is_empty() {
+            tracing::warn!(containers = ?removed, "removed containers a previous run of this runner left behind");
+        }
+        let backend: Arc<dyn Backend> = match runner.backend {
+            RunnerBackend::Engine => Arc::new(EngineBackend { sandbox: sandbox.clone(), runner_id: runner.runner_id.clone() }),
+            RunnerBackend::Swarm => Arc::new(SwarmBackend {
+                sandbox: sandbox.clone(),
+                placement_timeout: Duration::from_secs(runner.placement_timeout_seconds),
+                on_pending: Arc::new(|reason| tracing::info!(%reason, "waiting for a Swarm node")),
+            }),
+        };
+        if runner.concurrency == 0 {
+            anyhow::bail!("runner.concurrency: must be at least 1");
+        }
+        Ok(Self {
+            concurrency: runner.concurrency,
+            ctx: Arc::new(Context { js, runs, outputs, sandbox, backend, config: runner.clone() }),
+            stream,
+        })
+    }
+
+    /// Consumes forever; each request is acknowledged only after its outcome is published.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let consumer = self
+            .stream
+            .get_or_create_consumer(
+                DURABLE_NAME,
+                pull::Config {
+                    durable_name: Some(DURABLE_NAME.into()),
+                    filter_subjects: vec![SubmissionCreated::SUBJECT.into(), SubmissionCancelled::SUBJECT.into()],
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(self.ctx.config.ack_wait_seconds.max(1)),
+                    // The server hands out no more requests than we run at once.
+                    max_ack_pending: self.concurrency as i64 + 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        // Jobs belong to this future: dropping it (a crash, a shutdown) stops them mid-way, and
+        // their unacknowledged requests go to the next runner.
+        let mut jobs = tokio::task::JoinSet::new();
+        tracing::info!(concurrency = self.concurrency, backend = ?self.ctx.config.backend, "runner consuming");
+        loop {
+            let mut messages = match consumer.messages().await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot pull requests; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            while let Some(message) = messages.next().await {
+                let message = match message {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "request stream interrupted");
+                        break;
+                    }
+                };
+                let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                let ctx = self.ctx.clone();
+                while jobs.try_join_next().is_some() {}
+                jobs.spawn(async move {
+                    handle_message(&ctx, message).await;
+                    drop(permit);
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn handle_message(ctx: &Context, message: jetstream::Message) {
+    if message.subject.as_str() == SubmissionCancelled::SUBJECT {
+        match serde_json::from_slice::<SubmissionCancelled>(&message.payload) {
+            Ok(c) => {
+                if let Err(e) = ctx.runs.put(job::cancel_key(c.submission_id), "1".into()).await {
+                    tracing::warn!(error = %e, "cannot record a cancellation; it will be redelivered");
+                    return;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "undecodable cancellation dropped"),
+        }
+        let _ = message.ack().await;
+        return;
+    }
+    let job: SubmissionCreated = match serde_json::from_slice(&message.payload) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::error!(error = %e, "undecodable request dropped");
+            let _ = message.ack().await;
+            return;
+        }
+    };
+    // Keep the request ours while it runs, however long that is.
+    let ctx_ack_wait = ctx.config.ack_wait_seconds.max(1);
+    let progress = {
+        let m = message.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(ctx_ack_wait).div_f32(3.0)).await;
+                let _ = m.ack_with(AckKind::Progress).await;
+            }
+        })
+    };
+    let result = job::handle(ctx, &job).await;
+    progress.abort();
+    match result {
+        Ok(()) => {
+            if let Err(e) = message.double_ack().await {
+                tracing::warn!(error = %e, "ack lost; the redelivery will be recognised as handled");
+            }
+        }
+        Err(e) => {
+            tracing::error!(submission = %job.submission_id, error = %e, "outcome not durable; the request will be redelivered");
+            let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+        }
+    }
+}
+
+/// Retries a start-up step until it succeeds, so the runner starts before NATS does.
+async fn retry<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(what: &str, mut f: impl FnMut() -> F) -> T {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot set up {what}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `hostile MODE`: a participant that misbehaves in one way per mode, so the tests can show the
+//! sandbox contains it. No dependencies, so the static image stays tiny.
+//!
+//! | mode | what it tries |
+//! |---|---|
+//! | `ok` | behaves: writes `/output/predictions.csv` and exits 0 |
+//! | `egress` | reaches anything over the network; exits 0 only if it succeeded |
+//! | `write-data` | writes into the read-only `/data` and the root filesystem |
+//! | `fork-bomb` | spawns itself without end |
+//! | `memory-hog` | allocates and touches memory without end |
+//! | `infinite-loop` | spins forever |
+//! | `huge-output` | writes far past the output cap |
+//! | `stdout-flood` | prints as fast as it can, forever |
+//! | `fake-score` | writes its own `/output/score.json` claiming a perfect score |
+//! | `fail` | prints a few lines and exits 3 |
+//! | `no-output` | exits 0 without writing anything |
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    match mode.as_str() {
+        "ok" => predictions(),
+        "egress" => egress(),
+        "write-data" => write_data(),
+        "fork-bomb" => fork_bomb(),
+        "memory-hog" => memory_hog(),
+        "infinite-loop" => loop {
+            std::hint::spin_loop();
+        },
+        "huge-output" => huge_output(),
+        "stdout-flood" => stdout_flood(),
+        "fake-score" => {
+            std::fs::write("/output/score.json", br#"{"accuracy": 1.0, "roc_auc": 1.0}"#).expect("write");
+            predictions();
+        }
+        "fail" => {
+            for i in 1..=3 {
+                println!("step {i} of 3");
+            }
+            eprintln!("something broke in the participant's code");
+            std::process::exit(3);
+        }
+        "no-output" => println!("done, but wrote nothing"),
+        other => {
+            eprintln!("unknown mode '{other}'");
+            std::process::exit(64);
+        }
+    }
+}
+
+fn predictions() {
+    std::fs::write("/output/predictions.csv", "id,p40x\n").expect("write predictions");
+    println!("wrote predictions");
+}
+
+/// Without a network there is only the loopback interface and no route. Connection attempts
+/// stay inside 127.0.0.0/8 (this machine's rule: never aim traffic elsewhere): the host's NATS
+/// port answers there only if the container shares the host's network.
+fn egress() {
+    let interfaces: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let has_route = routes.lines().skip(1).any(|l| !l.trim().is_empty());
+    println!("interfaces: {interfaces:?}; routes: {has_route}");
+    let targets: [SocketAddr; 2] = ["127.0.0.1:4222".parse().unwrap(), "127.0.0.1:8080".parse().unwrap()];
+    for t in targets {
+        if TcpStream::connect_timeout(&t, Duration::from_millis(500)).is_ok() {
+            println!("reached {t}");
+            predictions();
+            std::process::exit(0);
+        }
+    }
+    if interfaces.iter().any(|i| i != "lo") || has_route {
+        println!("a network interface or route exists");
+        predictions();
+        std::process::exit(0);
+    }
+    eprintln!("no network reachable");
+    std::process::exit(1);
+}
+
+fn write_data() {
+    let mut escaped = false;
+    for path in ["/data/stolen.txt", "/planted.txt", "/etc/planted"] {
+        match std::fs::write(path, "x") {
+            Ok(()) => {
+                println!("wrote {path}");
+                escaped = true;
+            }
+            Err(e) => eprintln!("cannot write {path}: {e}"),
+        }
+    }
+    if escaped {
+        predictions();
+        std::process::exit(0);
+    }
+    std::process::exit(1);
+}
+
+fn fork_bomb() {
+    let me = std::env::current_exe().unwrap_or_else(|_| "/hostile".into());
+    let mut children = Vec::new();
+    loop {
+        match std::process::Command::new(&me).arg("fork-bomb").spawn() {
+            Ok(c) => children.push(c),
+            Err(e) => {
+                eprintln!("spawn failed after {}: {e}", children.len());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+fn memory_hog() {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 16 << 20]);
+        println!("holding {} MiB", hoard.len() * 16);
+    }
+}
+
+fn huge_output() {
+    let mut f = std::fs::File::create("/output/predictions.csv").expect("create");
+    let block = vec![b'x'; 1 << 20];
+    let mut written = 0usize;
+    loop {
+        if let Err(e) = f.write_all(&block) {
+            eprintln!("write failed after {} MiB: {e}", written >> 20);
+            std::process::exit(1);
+        }
+        written += block.len();
+    }
+}
+
+fn stdout_flood() {
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let mut i: u64 = 0;
+    loop {
+        let _ = writeln!(out, "flood line {i} ..................................................");
+        i += 1;
+    }
+}
