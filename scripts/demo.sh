@@ -4,10 +4,10 @@
 #   scripts/demo.sh            as root on Debian
 #   scripts/demo.sh --keep     leave the services running afterwards
 #
-# It sets up the servers (scripts/setup.sh), builds Darkroom, generates the demo's hidden
-# dataset, starts the submissions service on a fresh state folder (.demo/), creates the demo
-# challenge as the organizer, registers two participants, submits their images and prints
-# their status and the leaderboard.
+# It sets up the servers (scripts/setup.sh), builds Darkroom and the demo's images, generates
+# the hidden dataset, starts the submissions service, the swarm runner and the evaluator on a
+# fresh state folder (.demo/), creates the demo challenge as the organizer, registers two
+# participants, submits their images, waits until both are scored and prints the leaderboard.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
@@ -21,11 +21,13 @@ export DARKROOM_SERVER=http://127.0.0.1:$PORT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1/6 servers (Docker, NATS, MongoDB wire protocol, PostgreSQL)"
+START=$(date +%s)
 scripts/setup.sh
 
 say "2/6 build"
-cargo build --quiet -p darkroom-submissions -p darkroom-cli -p darkroom-demo-data
+cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-cli -p darkroom-demo-data
 BIN=$CARGO_TARGET_DIR/debug
+scripts/build-images.sh
 
 say "3/6 the hidden dataset (seeded, generated once)"
 if [ ! -f demo/data/ground-truth/test_labels.csv ]; then
@@ -34,21 +36,33 @@ else
   echo "demo/data exists; reusing it"
 fi
 
-say "4/6 the submissions service"
+say "4/6 the services: submissions, swarm runner, evaluator"
 rm -rf "$STATE"; mkdir -p "$STATE"
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-DARKROOM_SUBMISSIONS__LISTEN=127.0.0.1:$PORT \
-DARKROOM_SUBMISSIONS__DATA_DIR=$STATE \
-DARKROOM_SUBMISSIONS__ADMIN_TOKEN=$ADMIN_TOKEN \
-DARKROOM_NATS__URL=nats://127.0.0.1:${DARKROOM_NATS_PORT:-4222} \
-  setsid "$BIN/darkroom-submissions" >"$STATE/submissions.log" 2>&1 < /dev/null &
-SERVICE_PID=$!
-echo "$SERVICE_PID" >"$STATE/submissions.pid"
-stop() { kill "$SERVICE_PID" 2>/dev/null || true; }
+export DARKROOM_SUBMISSIONS__LISTEN=127.0.0.1:$PORT
+export DARKROOM_SUBMISSIONS__DATA_DIR=$STATE
+export DARKROOM_SUBMISSIONS__ADMIN_TOKEN=$ADMIN_TOKEN
+# A NATS server of the demo's own, on a fresh store: each demo starts with an empty stream.
+NATS_PORT=${DARKROOM_DEMO_NATS_PORT:-4223}
+setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$STATE/nats" >"$STATE/nats.log" 2>&1 < /dev/null &
+NATS_PID=$!
+export DARKROOM_NATS__URL=nats://127.0.0.1:$NATS_PORT
+export DARKROOM_MONGODB__URL=mongodb://127.0.0.1:${DARKROOM_MONGO_PORT:-27017}
+# Each demo gets its own score database and stream state, so runs never mix.
+export DARKROOM_MONGODB__DATABASE=darkroom_demo_$(date +%s)
+export DARKROOM_RUNNER__WORK_DIR=$STATE/runs
+export DARKROOM_RUNNER__RUNNER_ID=demo-runner
+export DARKROOM_EVALUATOR__WORK_DIR=$STATE/evaluations
+PIDS=($NATS_PID)
+for svc in submissions swarm-runner evaluator; do
+  setsid "$BIN/darkroom-$svc" >"$STATE/$svc.log" 2>&1 < /dev/null &
+  PIDS+=($!)
+done
+stop() { kill "${PIDS[@]}" 2>/dev/null || true; }
 [ -z "$keep" ] && trap stop EXIT
 for _ in $(seq 100); do
   curl -fsS "$DARKROOM_SERVER/readyz" >/dev/null 2>&1 && break
-  kill -0 "$SERVICE_PID" 2>/dev/null || { cat "$STATE/submissions.log"; echo "the service exited" >&2; exit 1; }
+  kill -0 "${PIDS[1]}" 2>/dev/null || { cat "$STATE/submissions.log"; echo "the submissions service exited" >&2; exit 1; }
   sleep 0.1
 done
 curl -fsS "$DARKROOM_SERVER/readyz"; echo
@@ -64,12 +78,13 @@ darkroom register "Quick Guess" --save-token "$STATE/weak.token" >/dev/null
 BASELINE_ID=$(DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom --json submit nuclei-magnification --image darkroom-demo-baseline:1 | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1)
 WEAK_ID=$(DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom --json submit nuclei-magnification --image darkroom-demo-weak:1 | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1)
 
-say "6/6 status and leaderboard"
-DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom status "$BASELINE_ID"
-DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom status "$WEAK_ID"
+say "6/6 both run beside the hidden data, are scored, and ranked"
+DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom status "$BASELINE_ID" --wait --timeout 600 || true
+DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom status "$WEAK_ID" --wait --timeout 600 || true
+echo
 darkroom leaderboard nuclei-magnification
 echo
-echo "Submissions wait QUEUED: their events are in JetStream for the runners."
+echo "demo finished in $(( $(date +%s) - START )) s; logs in $STATE/"
 if [ -n "$keep" ]; then
-  echo "The service keeps running at $DARKROOM_SERVER (pid $SERVICE_PID, log $STATE/submissions.log)."
+  echo "The services keep running (pids ${PIDS[*]}); the API is at $DARKROOM_SERVER."
 fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command and what CI runs: sets up the servers the tests need (Docker,
 # NATS, the MongoDB wire-protocol server, PostgreSQL), checks formatting and lints, and runs
-# every test — unit, integration against the real servers, and each benchmark once in test
-# mode so none of them rots.
+# every test — unit, integration against the real servers and the real Docker engine (with
+# the images scripts/build-images.sh builds), and each benchmark once in test mode so none
+# of them rots.
 #
 #   scripts/test.sh            as root on Debian; idempotent
 set -euo pipefail
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 
 scripts/setup.sh
+scripts/build-images.sh
 echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"

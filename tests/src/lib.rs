@@ -10,6 +10,7 @@
 pub mod fixtures;
 mod nats_server;
 mod stack;
+pub mod swarm;
 mod test_app;
 
 pub use nats_server::NatsServer;

@@ -72,7 +72,8 @@ impl Stack {
                 s["ground_truth"]["host_path"] = json!(truth);
                 s["evaluation"]["image"] = json!("darkroom-demo-eval:1");
                 s["quotas"] = json!({});
-                s["resources"] = json!({ "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 60, "output_max_mb": 4, "pids": 64 });
+                s["resources"] =
+                    json!({ "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 60, "output_max_mb": 4, "pids": 64 });
                 tweak(s);
             })
             .await

@@ -31,7 +31,8 @@ async fn end_to_end_two_participants_are_scored_and_ranked() {
     }
     // One score document per submission, with both digests.
     let scores = stack.scores().await;
-    let doc = scores.find_one(doc! { "submission_id": a["id"].as_str().unwrap() }).await.unwrap().expect("a score document");
+    let doc =
+        scores.find_one(doc! { "submission_id": a["id"].as_str().unwrap() }).await.unwrap().expect("a score document");
     assert!(doc.get_str("evaluation_image_digest").unwrap().starts_with("sha256:"));
     assert_eq!(scores.count_documents(doc! {}).await.unwrap(), 2);
 
@@ -51,10 +52,143 @@ async fn end_to_end_two_participants_are_scored_and_ranked() {
     // The same run.finished delivered again (a new message id, so JetStream keeps it) scores nothing twice.
     let js = async_nats::jetstream::new(async_nats::connect(stack.app.nats.url()).await.unwrap());
     let stream = js.get_stream(darkroom_core::events::STREAM).await.unwrap();
-    let finished = stream.get_last_raw_message_by_subject(<darkroom_core::events::RunFinished as darkroom_core::events::Event>::SUBJECT).await.unwrap();
+    let finished = stream
+        .get_last_raw_message_by_subject(<darkroom_core::events::RunFinished as darkroom_core::events::Event>::SUBJECT)
+        .await
+        .unwrap();
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", "replayed-run-finished");
-    js.publish_with_headers(finished.subject.to_string(), headers, finished.payload.clone()).await.unwrap().await.unwrap();
+    js.publish_with_headers(finished.subject.to_string(), headers, finished.payload.clone())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(scores.count_documents(doc! {}).await.unwrap(), 2, "a redelivered run.finished scored twice");
+}
+
+/// Every hostile submission ends with its reason; the host, the dataset and a well-behaved
+/// neighbour are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_submissions_are_contained() {
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack
+        .challenge("hostile", |s| {
+            s["resources"] = serde_json::json!({ "cpus": 0.5, "memory_mb": 64, "wall_clock_seconds": 6, "output_max_mb": 2, "pids": 32 });
+            s["logs_visible"] = serde_json::json!(true);
+        })
+        .await;
+    let token = stack.app.register("Mallory").await;
+    let cases: Vec<(&str, &str)> = vec![
+        ("darkroom-test-hostile:egress", "exited with code 1"),
+        ("darkroom-test-hostile:write-data", "exited with code 1"),
+        ("darkroom-test-hostile:fork-bomb", "timed out"),
+        ("darkroom-test-hostile:memory-hog", "out of memory"),
+        ("darkroom-test-hostile:infinite-loop", "timed out"),
+        ("darkroom-test-hostile:huge-output", "output too large"),
+        ("darkroom-test-hostile:stdout-flood", "timed out"),
+        ("darkroom-test-hostile:fake-score", "evaluation error"),
+        ("darkroom-test-hostile:fail", "exited with code 3; last output:"),
+        ("darkroom-test-hostile:no-output", "no output"),
+        ("darkroom-test-noentry:1", "no ENTRYPOINT or CMD"),
+        ("darkroom-test-never-built:1", "image missing"),
+    ];
+    let mut ids = Vec::new();
+    for (image, _) in &cases {
+        let (s, b) = stack.app.submit(&slug, &token, image).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        ids.push(b["id"].as_str().unwrap().to_owned());
+    }
+    // A corrupt image archive that passes the upload's shape check but not `docker load`.
+    let (s, b) = stack.app.upload(&slug, &token, "application/x-tar", darkroom_tests::fixtures::image_archive()).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let corrupt = b["id"].as_str().unwrap().to_owned();
+    // A well-behaved neighbour submitted alongside.
+    let good = stack.app.register("Alice").await;
+    let (_, g) = stack.app.submit(&slug, &good, "darkroom-demo-weak:1").await;
+
+    let mut problems = Vec::new();
+    for ((image, says), id) in cases.iter().zip(&ids) {
+        let sub = stack.finished(id, &token, 180).await;
+        let reason = sub["failure_reason"].as_str().unwrap_or("");
+        if sub["state"] != "FAILED" || !reason.contains(says) {
+            problems.push(format!("{image}: expected FAILED with '{says}', got {} '{reason}'", sub["state"]));
+        }
+    }
+    let sub = stack.finished(&corrupt, &token, 60).await;
+    if !sub["failure_reason"].as_str().unwrap_or("").contains("image corrupt") {
+        problems.push(format!("corrupt archive: {sub}"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    let neighbour = stack.finished(g["id"].as_str().unwrap(), &good, 120).await;
+    assert_eq!(neighbour["state"], "COMPLETE", "{neighbour}");
+    // Nothing was written into the dataset; the fake score.json scored nothing.
+    assert!(!stack.data.join("dataset/stolen.txt").exists());
+    let scores = stack.scores().await;
+    assert_eq!(scores.count_documents(doc! {}).await.unwrap(), 1, "only the neighbour has a score");
+    // Failures of the participant's own making count against the quota; the image missing one too.
+    let (_, mine) = stack.app.call(Method::GET, "/api/v1/submissions", Some(&token), None).await;
+    assert!(mine.as_array().unwrap().iter().all(|s| s["counts_against_quota"] == true), "{mine}");
+    // No container is left behind.
+    let left = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=darkroom.owner={}", stack.runner_config.runner.runner_id)])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "containers left: {}", String::from_utf8_lossy(&left.stdout));
+}
+
+/// A runner killed in the middle of a run: after its restart no container of it is left, and
+/// the submission still reaches a terminal state (retried as a new attempt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_mid_run_leaves_nothing_behind() {
+    let mut stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack.challenge("crash", |s| s["resources"]["wall_clock_seconds"] = serde_json::json!(4)).await;
+    let token = stack.app.register("Ada").await;
+    let (_, sub) = stack.app.submit(&slug, &token, "darkroom-test-hostile:infinite-loop").await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    stack.app.wait_for(&id, &token, |b| b["state"] == "RUNNING").await;
+    let owner = format!("label=darkroom.owner={}", stack.runner_config.runner.runner_id);
+    let containers = || {
+        let out = std::process::Command::new("docker").args(["ps", "-aq", "--filter", &owner]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    // RUNNING is published just before the container is created: wait until it exists.
+    for _ in 0..50 {
+        if containers() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stack.kill_runner().await;
+    assert_eq!(containers(), 1, "the killed runner's container is orphaned");
+    stack.start_runner().await;
+    assert_eq!(containers(), 0, "the restarted runner removes its orphan");
+    let done = stack.finished(&id, &token, 90).await;
+    assert_eq!(done["state"], "FAILED", "{done}");
+    assert!(done["failure_reason"].as_str().unwrap().contains("timed out"), "{done}");
+    assert_eq!(done["attempt"], 2, "the interrupted attempt was retried: {done}");
+    let steps = states(&done);
+    assert_eq!(steps, ["QUEUED", "RUNNING", "QUEUED", "RUNNING", "FAILED"], "{done}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(containers(), 0);
+}
+
+/// The Swarm backend on a one-node swarm: a run placed by its node label, and one whose node
+/// type no node has, which fails with a clear reason instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_places_runs_by_node_label() {
+    darkroom_tests::swarm::ensure_single_node_swarm("highcpu");
+    let stack = Stack::spawn(RunnerBackend::Swarm).await;
+    let placed = stack.challenge("swarm-highcpu", |s| s["node_type"] = serde_json::json!("highcpu")).await;
+    let nowhere = stack.challenge("swarm-highmem", |s| s["node_type"] = serde_json::json!("highmem")).await;
+    let token = stack.app.register("Grace").await;
+    let (_, a) = stack.app.submit(&placed, &token, "darkroom-demo-weak:1").await;
+    let (_, b) = stack.app.submit(&nowhere, &token, "darkroom-demo-weak:1").await;
+    let a = stack.finished(a["id"].as_str().unwrap(), &token, 120).await;
+    assert_eq!(a["state"], "COMPLETE", "{a}");
+    let b = stack.finished(b["id"].as_str().unwrap(), &token, 60).await;
+    assert_eq!(b["state"], "FAILED", "{b}");
+    assert!(b["failure_reason"].as_str().unwrap().contains("no node of type 'highmem'"), "{b}");
+    assert_eq!(b["counts_against_quota"], false, "{b}");
 }

@@ -10,7 +10,11 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 fn main() {
-    if let Err(e) = run(Path::new("/input/predictions/predictions.csv"), Path::new("/input/ground-truth/test_labels.csv"), Path::new("/output/score.json")) {
+    if let Err(e) = run(
+        Path::new("/input/predictions/predictions.csv"),
+        Path::new("/input/ground-truth/test_labels.csv"),
+        Path::new("/output/score.json"),
+    ) {
         eprintln!("evaluation error: {e:#}");
         std::process::exit(1);
     }
@@ -35,11 +39,17 @@ fn run(predictions: &Path, truth: &Path, out: &Path) -> anyhow::Result<()> {
 
 fn read_truth(path: &Path) -> anyhow::Result<HashMap<String, bool>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text.lines().skip(1).filter_map(|l| l.split_once(',')).map(|(id, label)| (id.to_owned(), label.trim() == "40x")).collect())
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(','))
+        .map(|(id, label)| (id.to_owned(), label.trim() == "40x"))
+        .collect())
 }
 
 fn read_predictions(path: &Path) -> anyhow::Result<HashMap<String, f64>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {} (did the participant write it?)", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {} (did the participant write it?)", path.display()))?;
     let mut lines = text.lines();
     if lines.next().map(str::trim) != Some("id,p40x") {
         bail!("predictions.csv must start with the header 'id,p40x'");

@@ -48,7 +48,8 @@ fn batch(split: &Split, idx: &[usize], device: &Device) -> candle_core::Result<T
 /// generator (uniform in ±1/√fan-in, as candle's default), which makes a run repeatable.
 fn reinitialise(varmap: &VarMap, rng: &mut ChaCha8Rng, device: &Device) -> candle_core::Result<()> {
     use rand::Rng;
-    let mut vars: Vec<(String, candle_core::Var)> = varmap.data().lock().expect("varmap lock").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut vars: Vec<(String, candle_core::Var)> =
+        varmap.data().lock().expect("varmap lock").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     for (_, var) in vars {
         let dims = var.dims().to_vec();
@@ -73,7 +74,8 @@ pub fn train_and_predict(train: &Split, test: &Split, epochs: usize, seed: u64) 
         let (mut total, mut batches) = (0.0f32, 0);
         for chunk in order.chunks(BATCH) {
             let x = batch(train, chunk, &device)?;
-            let y = Tensor::from_vec(chunk.iter().map(|&i| train.labels[i]).collect::<Vec<u32>>(), chunk.len(), &device)?;
+            let y =
+                Tensor::from_vec(chunk.iter().map(|&i| train.labels[i]).collect::<Vec<u32>>(), chunk.len(), &device)?;
             let l = loss::cross_entropy(&net.forward(&x)?, &y)?;
             opt.backward_step(&l)?;
             total += l.to_scalar::<f32>()?;

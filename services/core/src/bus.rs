@@ -61,3 +61,22 @@ pub async fn publish<E: Event>(js: &jetstream::Context, event: &E) -> Result<(),
         }
     }
 }
+
+/// Runs `work` while telling JetStream every `every` that `message` is still being worked on,
+/// so a long job is not redelivered; when the caller's task dies, the progress stops with it
+/// and the message is redelivered after its ack wait.
+pub async fn with_progress<F: std::future::Future>(
+    message: &jetstream::Message,
+    every: Duration,
+    work: F,
+) -> F::Output {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tokio::time::sleep(every) => {
+                let _ = message.ack_with(jetstream::AckKind::Progress).await;
+            }
+        }
+    }
+}

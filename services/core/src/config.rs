@@ -102,7 +102,13 @@ pub struct EvaluatorConfig {
 
 impl Default for EvaluatorConfig {
     fn default() -> Self {
-        Self { concurrency: 2, work_dir: PathBuf::from("./data/evaluations"), timeout_seconds: 600, memory_mb: 1024, cpus: 1.0 }
+        Self {
+            concurrency: 2,
+            work_dir: PathBuf::from("./data/evaluations"),
+            timeout_seconds: 600,
+            memory_mb: 1024,
+            cpus: 1.0,
+        }
     }
 }
 

@@ -181,7 +181,7 @@ event!(SubmissionFailed, "darkroom.submission.failed.v1");
 pub enum StateEvent {
     Pending(RunPending),
     Started(RunStarted),
-    Finished(RunFinished),
+    Finished(Box<RunFinished>),
     Scored(ScoreRecorded),
     Failed(SubmissionFailed),
 }
@@ -203,7 +203,7 @@ impl StateEvent {
         Ok(match subject {
             RunPending::SUBJECT => StateEvent::Pending(de(subject, payload)?),
             RunStarted::SUBJECT => StateEvent::Started(de(subject, payload)?),
-            RunFinished::SUBJECT => StateEvent::Finished(de(subject, payload)?),
+            RunFinished::SUBJECT => StateEvent::Finished(Box::new(de(subject, payload)?)),
             ScoreRecorded::SUBJECT => StateEvent::Scored(de(subject, payload)?),
             SubmissionFailed::SUBJECT => StateEvent::Failed(de(subject, payload)?),
             other => return Err(DecodeError::UnknownSubject(other.into())),

@@ -17,8 +17,9 @@ use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ImportImageOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder, WaitContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ImportImageOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
@@ -224,10 +225,11 @@ impl Sandbox {
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
-                    if let Some(line) = info.stream.as_deref().map(str::trim) {
-                        if let Some(r) = line.strip_prefix("Loaded image: ").or_else(|| line.strip_prefix("Loaded image ID: ")) {
-                            loaded = Some(r.to_owned());
-                        }
+                    if let Some(line) = info.stream.as_deref().map(str::trim)
+                        && let Some(r) =
+                            line.strip_prefix("Loaded image: ").or_else(|| line.strip_prefix("Loaded image ID: "))
+                    {
+                        loaded = Some(r.to_owned());
                     }
                 }
                 Err(DockerError::DockerStreamError { error }) => return Err(SandboxError::ImageCorrupt(error)),
@@ -242,7 +244,12 @@ impl Sandbox {
 
     /// Runs `spec` to completion (or its timeout) and removes the container. `on_line` sees every
     /// log line as it is written.
-    pub async fn run(&self, spec: &RunSpec, user: Option<String>, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
+    pub async fn run(
+        &self,
+        spec: &RunSpec,
+        user: Option<String>,
+        on_line: &mut LineSink,
+    ) -> Result<RunOutcome, SandboxError> {
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             user: Some(user.unwrap_or_else(|| DEFAULT_USER.to_owned())),
@@ -258,7 +265,9 @@ impl Sandbox {
             .create_container(Some(CreateContainerOptionsBuilder::default().name(&spec.name).build()), body)
             .await
             .map_err(|e| match e {
-                DockerError::DockerResponseServerError { status_code: 404, .. } => SandboxError::ImageMissing(spec.image.clone()),
+                DockerError::DockerResponseServerError { status_code: 404, .. } => {
+                    SandboxError::ImageMissing(spec.image.clone())
+                }
                 other => other.into(),
             })?;
         let id = created.id;
@@ -270,10 +279,14 @@ impl Sandbox {
     async fn run_created(&self, id: &str, spec: &RunSpec, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
         if let Err(e) = self.docker.start_container(id, None).await {
             return Err(match e {
-                DockerError::DockerResponseServerError { status_code, message } if status_code < 500 || message.contains("device driver") => {
+                DockerError::DockerResponseServerError { status_code, message }
+                    if status_code < 500 || message.contains("device driver") =>
+                {
                     SandboxError::Refused(message)
                 }
-                DockerError::DockerResponseServerError { message, .. } if message.contains("executable file not found") || message.contains("no such file") => {
+                DockerError::DockerResponseServerError { message, .. }
+                    if message.contains("executable file not found") || message.contains("no such file") =>
+                {
                     SandboxError::Refused(message)
                 }
                 other => other.into(),
@@ -284,7 +297,12 @@ impl Sandbox {
 
     /// Follows a started container: streams its logs to `on_line`, tracks peak memory, waits
     /// for its exit or kills it at `wall_clock`, and reports how it ended. The caller removes it.
-    pub async fn follow(&self, id: &str, wall_clock: Duration, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
+    pub async fn follow(
+        &self,
+        id: &str,
+        wall_clock: Duration,
+        on_line: &mut LineSink,
+    ) -> Result<RunOutcome, SandboxError> {
         let started = Instant::now();
         let stats_task = {
             let docker = self.docker.clone();
@@ -293,10 +311,8 @@ impl Sandbox {
                 let mut peak: Option<u64> = None;
                 let mut stats = docker.stats(&id, Some(StatsOptionsBuilder::default().stream(true).build()));
                 while let Some(Ok(s)) = stats.next().await {
-                    if let Some(m) = s.memory_stats {
-                        if let Some(v) = m.max_usage.or(m.usage) {
-                            peak = Some(peak.unwrap_or(0).max(v));
-                        }
+                    if let Some(v) = s.memory_stats.and_then(|m| m.max_usage.or(m.usage)) {
+                        peak = Some(peak.unwrap_or(0).max(v));
                     }
                 }
                 peak
@@ -304,7 +320,9 @@ impl Sandbox {
         };
         let mut logs =
             self.docker.logs(id, Some(LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build()));
-        let mut wait = self.docker.wait_container(id, Some(WaitContainerOptionsBuilder::default().condition("not-running").build()));
+        let mut wait = self
+            .docker
+            .wait_container(id, Some(WaitContainerOptionsBuilder::default().condition("not-running").build()));
         let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
         let mut partial = String::new();
         let deadline = tokio::time::sleep(wall_clock);
@@ -347,7 +365,10 @@ impl Sandbox {
         let duration = started.elapsed();
         let timed_out = matches!(&code, Err(SandboxError::Platform(m)) if m == "__timeout__");
         if timed_out {
-            let _ = self.docker.kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build())).await;
+            let _ = self
+                .docker
+                .kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build()))
+                .await;
         }
         if !partial.is_empty() {
             let line = partial.chars().take(500).collect::<String>();
@@ -365,7 +386,13 @@ impl Sandbox {
             // A kernel OOM kill shows as 137 with OOMKilled set.
             if oom { Exit::OutOfMemory } else { Exit::Code(code) }
         };
-        Ok(RunOutcome { exit, duration, peak_memory_bytes, log_tail: tail.into_iter().collect(), container_id: id.to_owned() })
+        Ok(RunOutcome {
+            exit,
+            duration,
+            peak_memory_bytes,
+            log_tail: tail.into_iter().collect(),
+            container_id: id.to_owned(),
+        })
     }
 
     /// Force-removes a container (and its anonymous volumes); a missing one is fine.
@@ -381,7 +408,10 @@ impl Sandbox {
     pub async fn remove_owned(&self, owner: &str) -> Result<Vec<String>, SandboxError> {
         let label = format!("{OWNER_LABEL}={owner}");
         let filters: HashMap<&str, Vec<&str>> = HashMap::from([("label", vec![label.as_str()])]);
-        let found = self.docker.list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build())).await?;
+        let found = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .await?;
         let mut removed = Vec::new();
         for c in found {
             if let Some(id) = c.id {
@@ -522,7 +552,15 @@ mod tests {
             labels: HashMap::new(),
             inputs: vec![("/srv/data".into(), "/data".into())],
             output: "/srv/out".into(),
-            limits: Limits { cpus: 1.5, memory_mb: 512, pids: 64, gpus: 0, tmp_size_mb: 32, output_max_mb: 8, wall_clock: Duration::from_secs(5) },
+            limits: Limits {
+                cpus: 1.5,
+                memory_mb: 512,
+                pids: 64,
+                gpus: 0,
+                tmp_size_mb: 32,
+                output_max_mb: 8,
+                wall_clock: Duration::from_secs(5),
+            },
         }
     }
 

@@ -114,7 +114,13 @@ impl ScoreStore {
 
     /// Best score per participant in a phase, best first; ties go to the earlier submission.
     /// Non-finite values are never ranked (NaN fails both bounds).
-    pub async fn leaderboard(&self, challenge: &str, phase: &str, direction: Direction, limit: usize) -> mongodb::error::Result<Vec<BestScore>> {
+    pub async fn leaderboard(
+        &self,
+        challenge: &str,
+        phase: &str,
+        direction: Direction,
+        limit: usize,
+    ) -> mongodb::error::Result<Vec<BestScore>> {
         let order = match direction {
             Direction::HigherIsBetter => -1,
             Direction::LowerIsBetter => 1,
@@ -150,7 +156,11 @@ fn best_from(d: &Document) -> Option<BestScore> {
         participant_id: d.get_str("_id").ok()?.to_owned(),
         submission_id: d.get_str("submission_id").ok()?.to_owned(),
         metrics,
-        submissions: d.get_i32("submissions").map(|n| n as u32).or_else(|_| d.get_i64("submissions").map(|n| n as u32)).ok()?,
+        submissions: d
+            .get_i32("submissions")
+            .map(|n| n as u32)
+            .or_else(|_| d.get_i64("submissions").map(|n| n as u32))
+            .ok()?,
         submitted_at: from_bson_time(*d.get_datetime("submitted_at").ok()?),
         scored_at: from_bson_time(*d.get_datetime("scored_at").ok()?),
     })

@@ -40,7 +40,13 @@ fn recorded(doc: &ScoreDocument, participant: uuid::Uuid) -> ScoreRecorded {
     }
 }
 
-fn failed(run: &RunFinished, kind: FailureKind, reason: &str, detail: Option<String>, retrying: bool) -> SubmissionFailed {
+fn failed(
+    run: &RunFinished,
+    kind: FailureKind,
+    reason: &str,
+    detail: Option<String>,
+    retrying: bool,
+) -> SubmissionFailed {
     SubmissionFailed {
         event_id: format!("eval-failed-{}-{}", run.submission_id, run.attempt),
         submission_id: run.submission_id,
@@ -77,7 +83,10 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
 }
 
 /// Runs the evaluation image. The outer `Err` is a transient failure to retry by redelivery.
-async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Result<ScoreDocument, SubmissionFailed>, async_nats::Error> {
+async fn evaluate(
+    ctx: &Context,
+    run: &RunFinished,
+) -> Result<Result<ScoreDocument, SubmissionFailed>, async_nats::Error> {
     let job = &run.job;
     let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, run.attempt));
     let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -91,7 +100,13 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Result<ScoreDocume
             bytes
         }
         Err(e) if e.kind() == object_store::GetErrorKind::NotFound => {
-            return Ok(Err(failed(run, FailureKind::Platform, "the run's output was lost; the run will be repeated", Some(e.to_string()), true)));
+            return Ok(Err(failed(
+                run,
+                FailureKind::Platform,
+                "the run's output was lost; the run will be repeated",
+                Some(e.to_string()),
+                true,
+            )));
         }
         Err(e) => return Err(e.into()),
     };
@@ -106,7 +121,10 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Result<ScoreDocume
     let spec = RunSpec {
         name: format!("darkroom-eval-{}-{}", run.submission_id, run.attempt),
         image: job.evaluation_image.clone(),
-        labels: HashMap::from([(OWNER_LABEL.to_owned(), ctx.owner.clone()), ("darkroom.submission".to_owned(), run.submission_id.to_string())]),
+        labels: HashMap::from([
+            (OWNER_LABEL.to_owned(), ctx.owner.clone()),
+            ("darkroom.submission".to_owned(), run.submission_id.to_string()),
+        ]),
         inputs: vec![
             (predictions.clone(), "/input/predictions".to_owned()),
             (job.ground_truth_host_path.clone().into(), "/input/ground-truth".to_owned()),
@@ -128,11 +146,19 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Result<ScoreDocume
     }
     .await;
     let verdict = match result {
-        Err(SandboxError::Platform(detail)) => Err(failed(run, FailureKind::Platform, "the platform failed during evaluation", Some(detail), true)),
+        Err(SandboxError::Platform(detail)) => {
+            Err(failed(run, FailureKind::Platform, "the platform failed during evaluation", Some(detail), true))
+        }
         Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false)),
         Ok((outcome, info)) => match outcome.exit {
             Exit::Code(0) => match tokio::fs::read(output.path.join("score.json")).await {
-                Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(format!("the evaluation wrote no /output/score.json: {e}")), false)),
+                Err(e) => Err(failed(
+                    run,
+                    FailureKind::Evaluation,
+                    "evaluation error",
+                    Some(format!("the evaluation wrote no /output/score.json: {e}")),
+                    false,
+                )),
                 Ok(bytes) => match Score::from_score_json(&bytes, &job.metrics) {
                     Err(detail) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(detail), false)),
                     Ok(score) => Ok(ScoreDocument {
@@ -155,7 +181,10 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Result<ScoreDocume
                 run,
                 FailureKind::Evaluation,
                 "evaluation error",
-                Some(format!("the evaluation image ended with {other:?}; its last output:\n{}", outcome.log_tail.join("\n"))),
+                Some(format!(
+                    "the evaluation image ended with {other:?}; its last output:\n{}",
+                    outcome.log_tail.join("\n")
+                )),
                 false,
             )),
         },

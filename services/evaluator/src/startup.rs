@@ -28,7 +28,8 @@ impl Evaluator {
         if config.evaluator.concurrency == 0 {
             anyhow::bail!("evaluator.concurrency: must be at least 1");
         }
-        let client = darkroom_core::bus::connect(&config.nats, "darkroom-evaluator").await.map_err(anyhow::Error::msg)?;
+        let client =
+            darkroom_core::bus::connect(&config.nats, "darkroom-evaluator").await.map_err(anyhow::Error::msg)?;
         let js = jetstream::new(client);
         let stream = loop {
             match darkroom_core::bus::ensure_stream(&js, &config.nats).await {
@@ -47,7 +48,8 @@ impl Evaluator {
             .await
             .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?;
         scores.ensure_indexes().await.with_context(|| format!("cannot reach MongoDB at {}", config.mongodb.url))?;
-        let sandbox = Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
+        let sandbox =
+            Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
         let owner = format!("evaluator-{}", config.runner.runner_id);
         let removed = sandbox.remove_owned(&owner).await?;
         if !removed.is_empty() {
@@ -72,7 +74,7 @@ impl Evaluator {
                     filter_subject: RunFinished::SUBJECT.into(),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: ACK_WAIT,
-                    max_ack_pending: self.concurrency as i64 + 1,
+                    max_ack_pending: self.concurrency as i64,
                     ..Default::default()
                 },
             )
@@ -115,17 +117,7 @@ async fn handle_message(ctx: &Context, message: jetstream::Message) {
             return;
         }
     };
-    let progress = {
-        let m = message.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(ACK_WAIT / 3).await;
-                let _ = m.ack_with(AckKind::Progress).await;
-            }
-        })
-    };
-    let result = evaluate::handle(ctx, &run).await;
-    progress.abort();
+    let result = darkroom_core::bus::with_progress(&message, ACK_WAIT / 3, evaluate::handle(ctx, &run)).await;
     match result {
         Ok(()) => {
             let _ = message.double_ack().await;

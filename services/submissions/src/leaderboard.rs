@@ -8,12 +8,24 @@ pub use darkroom_core::scores::BestScore;
 /// Reads ranked scores: best per participant in a phase, ordered by the ranking metric.
 #[async_trait::async_trait]
 pub trait ScoreStore: Send + Sync {
-    async fn leaderboard(&self, challenge: &str, phase: &str, direction: Direction, limit: usize) -> anyhow::Result<Vec<BestScore>>;
+    async fn leaderboard(
+        &self,
+        challenge: &str,
+        phase: &str,
+        direction: Direction,
+        limit: usize,
+    ) -> anyhow::Result<Vec<BestScore>>;
 }
 
 #[async_trait::async_trait]
 impl ScoreStore for darkroom_core::scores::ScoreStore {
-    async fn leaderboard(&self, challenge: &str, phase: &str, direction: Direction, limit: usize) -> anyhow::Result<Vec<BestScore>> {
+    async fn leaderboard(
+        &self,
+        challenge: &str,
+        phase: &str,
+        direction: Direction,
+        limit: usize,
+    ) -> anyhow::Result<Vec<BestScore>> {
         Ok(darkroom_core::scores::ScoreStore::leaderboard(self, challenge, phase, direction, limit).await?)
     }
 }

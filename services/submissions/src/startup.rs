@@ -37,7 +37,8 @@ impl Application {
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("submissions.database_url: cannot open '{}'", redact(&url)))?;
-        let nats = darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await.map_err(anyhow::Error::msg)?;
+        let nats =
+            darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await.map_err(anyhow::Error::msg)?;
         let wakeup = Arc::new(Notify::new());
         let background = vec![
             tokio::spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),

@@ -48,7 +48,10 @@ pub fn expired(
         SubmissionState::Queued | SubmissionState::Pending => (
             config.queue_deadline_seconds,
             false,
-            format!("not started within {} s: no runner had capacity; it does not count against your quota", config.queue_deadline_seconds),
+            format!(
+                "not started within {} s: no runner had capacity; it does not count against your quota",
+                config.queue_deadline_seconds
+            ),
         ),
         SubmissionState::Running => {
             let limit = wall_clock_seconds + config.running_grace_seconds;
@@ -57,7 +60,10 @@ pub fn expired(
         SubmissionState::Evaluating => (
             config.evaluating_deadline_seconds,
             true,
-            format!("no score {} s after the run finished (the evaluator was lost)", config.evaluating_deadline_seconds),
+            format!(
+                "no score {} s after the run finished (the evaluator was lost)",
+                config.evaluating_deadline_seconds
+            ),
         ),
         _ => return None,
     };
@@ -75,8 +81,13 @@ pub fn expired(
 }
 
 /// Applies every expired deadline; returns how many changed a submission.
-pub async fn sweep(db: &DatabaseConnection, config: &SubmissionsConfig, now: DateTime<Utc>) -> Result<usize, sea_orm::DbErr> {
-    let active = [SubmissionState::Queued, SubmissionState::Pending, SubmissionState::Running, SubmissionState::Evaluating];
+pub async fn sweep(
+    db: &DatabaseConnection,
+    config: &SubmissionsConfig,
+    now: DateTime<Utc>,
+) -> Result<usize, sea_orm::DbErr> {
+    let active =
+        [SubmissionState::Queued, SubmissionState::Pending, SubmissionState::Running, SubmissionState::Evaluating];
     let rows = submission::Entity::find()
         .filter(submission::Column::State.is_in(active.iter().map(|s| s.as_str())))
         .all(db)
@@ -125,7 +136,12 @@ mod tests {
 
     #[test]
     fn each_active_state_has_a_deadline() {
-        let c = SubmissionsConfig { queue_deadline_seconds: 100, running_grace_seconds: 10, evaluating_deadline_seconds: 50, ..Default::default() };
+        let c = SubmissionsConfig {
+            queue_deadline_seconds: 100,
+            running_grace_seconds: 10,
+            evaluating_deadline_seconds: 50,
+            ..Default::default()
+        };
         let now = Utc::now();
         assert!(expired(&row("QUEUED", 99), 60, &c, now).is_none());
         assert!(!expired(&row("QUEUED", 101), 60, &c, now).unwrap().retrying);

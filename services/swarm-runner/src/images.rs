@@ -18,7 +18,11 @@ pub fn submission_tag(job: &SubmissionCreated) -> String {
 }
 
 /// Makes the job's image available and describes it.
-pub async fn prepare(sandbox: &Sandbox, job: &SubmissionCreated, scratch: &Path) -> Result<(String, ImageInfo), SandboxError> {
+pub async fn prepare(
+    sandbox: &Sandbox,
+    job: &SubmissionCreated,
+    scratch: &Path,
+) -> Result<(String, ImageInfo), SandboxError> {
     let reference = match &job.image {
         ImageSource::Reference { name } => name.clone(),
         ImageSource::Tarball { path, .. } => {
@@ -68,7 +72,9 @@ pub fn retag(src: &Path, dst: &Path, tag: &str) -> Result<(), SandboxError> {
             entry.by_ref().take(1 << 20).read_to_end(&mut text).map_err(corrupt)?;
             let mut manifest: serde_json::Value =
                 serde_json::from_slice(&text).map_err(|e| SandboxError::ImageCorrupt(format!("manifest.json: {e}")))?;
-            let images = manifest.as_array_mut().ok_or_else(|| SandboxError::ImageCorrupt("manifest.json is not a list".into()))?;
+            let images = manifest
+                .as_array_mut()
+                .ok_or_else(|| SandboxError::ImageCorrupt("manifest.json is not a list".into()))?;
             for image in images.iter_mut() {
                 image["RepoTags"] = serde_json::json!([tag]);
             }
@@ -98,7 +104,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let mut b = tar::Builder::new(Vec::new());
         for (name, data) in [
-            ("manifest.json", &br#"[{"Config":"c.json","RepoTags":["darkroom-demo-eval:1"],"Layers":["l/layer.tar"]}]"#[..]),
+            (
+                "manifest.json",
+                &br#"[{"Config":"c.json","RepoTags":["darkroom-demo-eval:1"],"Layers":["l/layer.tar"]}]"#[..],
+            ),
             ("repositories", br#"{"darkroom-demo-eval":{"1":"abc"}}"#),
             ("c.json", b"{}"),
         ] {

@@ -23,7 +23,7 @@ use darkroom_core::sandbox::{Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, S
 use tokio::sync::mpsc;
 
 use crate::backend::Backend;
-use crate::failure::{Verdict, judge};
+use crate::failure::{Rules, Verdict, judge};
 use crate::logs::LogBudget;
 
 /// What the runner shares between runs.
@@ -94,7 +94,13 @@ enum Outcome {
     Cancelled,
 }
 
-fn failure(job: &SubmissionCreated, kind: FailureKind, reason: String, retrying: bool, detail: Option<String>) -> Outcome {
+fn failure(
+    job: &SubmissionCreated,
+    kind: FailureKind,
+    reason: String,
+    retrying: bool,
+    detail: Option<String>,
+) -> Outcome {
     Outcome::Failed(Box::new(SubmissionFailed {
         event_id: format!("run-failed-{}-{}", job.submission_id, job.attempt),
         submission_id: job.submission_id,
@@ -127,7 +133,8 @@ fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
         SandboxError::ImageCorrupt(detail) => failure(
             job,
             FailureKind::Participant,
-            "image corrupt: the uploaded archive could not be loaded; create it with 'docker save IMAGE -o image.tar'".into(),
+            "image corrupt: the uploaded archive could not be loaded; create it with 'docker save IMAGE -o image.tar'"
+                .into(),
             false,
             Some(detail),
         ),
@@ -138,15 +145,22 @@ fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
             false,
             None,
         ),
-        SandboxError::Refused(detail) => failure(job, FailureKind::Platform, "the engine refused to run the container".into(), false, Some(detail)),
+        SandboxError::Refused(detail) => {
+            failure(job, FailureKind::Platform, "the engine refused to run the container".into(), false, Some(detail))
+        }
         SandboxError::Unplaceable(detail) => failure(
             job,
             FailureKind::Platform,
-            format!("no node of type '{}' could take the run; it does not count against your quota", job.node_type.label_value()),
+            format!(
+                "no node of type '{}' could take the run; it does not count against your quota",
+                job.node_type.label_value()
+            ),
             false,
             Some(detail),
         ),
-        SandboxError::Platform(detail) => failure(job, FailureKind::Platform, "the platform failed during the run".into(), true, Some(detail)),
+        SandboxError::Platform(detail) => {
+            failure(job, FailureKind::Platform, "the platform failed during the run".into(), true, Some(detail))
+        }
     }
 }
 
@@ -222,7 +236,14 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
                 let path = output.path.clone();
                 tokio::task::spawn_blocking(move || (dir_size(&path), count_files(&path))).await.unwrap_or((0, 0))
             };
-            let verdict = judge(&run, bytes, files, cap, r.wall_clock_seconds, r.memory_mb, job.logs_visible, ctx.config.failure_log_lines);
+            let rules = Rules {
+                cap_bytes: cap,
+                wall_clock_s: r.wall_clock_seconds,
+                memory_mb: r.memory_mb,
+                logs_visible: job.logs_visible,
+                tail_lines: ctx.config.failure_log_lines,
+            };
+            let verdict = judge(&run, bytes, files, &rules);
             tracing::info!(submission = %job.submission_id, exit = ?run.exit, ms = run.duration.as_millis() as u64, output_bytes = bytes, ?verdict, "run ended");
             match verdict {
                 Verdict::Failed(reason) => failure(job, FailureKind::Participant, reason, false, None),
@@ -239,7 +260,9 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
                         at: Utc::now(),
                         job: job.clone(),
                     })),
-                    Err(e) => failure(job, FailureKind::Platform, "the output could not be stored".into(), true, Some(e)),
+                    Err(e) => {
+                        failure(job, FailureKind::Platform, "the output could not be stored".into(), true, Some(e))
+                    }
                 },
             }
         }

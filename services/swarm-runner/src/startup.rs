@@ -25,7 +25,8 @@ pub struct Runner {
 
 impl Runner {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let client = darkroom_core::bus::connect(&config.nats, "darkroom-swarm-runner").await.map_err(anyhow::Error::msg)?;
+        let client =
+            darkroom_core::bus::connect(&config.nats, "darkroom-swarm-runner").await.map_err(anyhow::Error::msg)?;
         let js = jetstream::new(client);
         let stream = retry("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
         let runs = retry("the runs bucket", || async {
@@ -36,7 +37,8 @@ impl Runner {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
         })
         .await;
-        let sandbox = Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
+        let sandbox =
+            Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
         let runner = &config.runner;
         std::fs::create_dir_all(&runner.work_dir)
             .with_context(|| format!("runner.work_dir: cannot create '{}'", runner.work_dir.display()))?;
@@ -45,7 +47,9 @@ impl Runner {
             tracing::warn!(containers = ?removed, "removed containers a previous run of this runner left behind");
         }
         let backend: Arc<dyn Backend> = match runner.backend {
-            RunnerBackend::Engine => Arc::new(EngineBackend { sandbox: sandbox.clone(), runner_id: runner.runner_id.clone() }),
+            RunnerBackend::Engine => {
+                Arc::new(EngineBackend { sandbox: sandbox.clone(), runner_id: runner.runner_id.clone() })
+            }
             RunnerBackend::Swarm => Arc::new(SwarmBackend {
                 sandbox: sandbox.clone(),
                 placement_timeout: Duration::from_secs(runner.placement_timeout_seconds),
@@ -73,8 +77,9 @@ impl Runner {
                     filter_subjects: vec![SubmissionCreated::SUBJECT.into(), SubmissionCancelled::SUBJECT.into()],
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: Duration::from_secs(self.ctx.config.ack_wait_seconds.max(1)),
-                    // The server hands out no more requests than we run at once.
-                    max_ack_pending: self.concurrency as i64 + 1,
+                    // The server hands out no more requests than we run at once, so none
+                    // waits for a slot (unacknowledged, it would be redelivered meanwhile).
+                    max_ack_pending: self.concurrency as i64,
                     ..Default::default()
                 },
             )
@@ -138,18 +143,8 @@ async fn handle_message(ctx: &Context, message: jetstream::Message) {
         }
     };
     // Keep the request ours while it runs, however long that is.
-    let ctx_ack_wait = ctx.config.ack_wait_seconds.max(1);
-    let progress = {
-        let m = message.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(ctx_ack_wait).div_f32(3.0)).await;
-                let _ = m.ack_with(AckKind::Progress).await;
-            }
-        })
-    };
-    let result = job::handle(ctx, &job).await;
-    progress.abort();
+    let every = Duration::from_secs(ctx.config.ack_wait_seconds.max(1)).div_f32(3.0);
+    let result = darkroom_core::bus::with_progress(&message, every, job::handle(ctx, &job)).await;
     match result {
         Ok(()) => {
             if let Err(e) = message.double_ack().await {
@@ -164,7 +159,10 @@ async fn handle_message(ctx: &Context, message: jetstream::Message) {
 }
 
 /// Retries a start-up step until it succeeds, so the runner starts before NATS does.
-async fn retry<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(what: &str, mut f: impl FnMut() -> F) -> T {
+async fn retry<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
     let mut delay = Duration::from_millis(200);
     loop {
         match f().await {

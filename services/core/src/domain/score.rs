@@ -24,7 +24,8 @@ impl Score {
         }
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| format!("score.json is not valid JSON: {e}"))?;
-        let object = value.as_object().ok_or_else(|| format!("score.json must be a JSON object of metrics, not {value}"))?;
+        let object =
+            value.as_object().ok_or_else(|| format!("score.json must be a JSON object of metrics, not {value}"))?;
         let mut out = BTreeMap::new();
         for m in metrics {
             let v = object.get(&m.name).ok_or_else(|| format!("score.json lacks metric '{}'", m.name))?;

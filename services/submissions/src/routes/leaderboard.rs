@@ -5,14 +5,14 @@ use axum::extract::{Path, State};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use darkroom_core::domain::Direction;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
 use super::challenges::load;
+use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::db::entities::participant;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -54,7 +54,10 @@ pub async fn show(
     let phase = match q.phase {
         Some(name) => spec.phase(&name).ok_or_else(|| {
             let names: Vec<&str> = spec.phases.iter().map(|p| p.name.as_str()).collect();
-            ApiError::NotFound(format!("challenge '{slug}' has no phase '{name}'; its phases are: {}", names.join(", ")))
+            ApiError::NotFound(format!(
+                "challenge '{slug}' has no phase '{name}'; its phases are: {}",
+                names.join(", ")
+            ))
         })?,
         None => spec
             .current_or_last_phase(Utc::now())
@@ -77,7 +80,8 @@ pub async fn show(
         .into_iter()
         .enumerate()
         .map(|(i, b)| {
-            let (participant, team) = names.get(&b.participant_id).cloned().unwrap_or_else(|| ("(unknown)".into(), None));
+            let (participant, team) =
+                names.get(&b.participant_id).cloned().unwrap_or_else(|| ("(unknown)".into(), None));
             LeaderboardEntry {
                 rank: i as u32 + 1,
                 participant,
@@ -90,5 +94,11 @@ pub async fn show(
             }
         })
         .collect();
-    Ok(Json(Leaderboard { challenge: slug, phase: phase.name.clone(), rank_by: spec.rank_by.clone(), direction, entries }))
+    Ok(Json(Leaderboard {
+        challenge: slug,
+        phase: phase.name.clone(),
+        rank_by: spec.rank_by.clone(),
+        direction,
+        entries,
+    }))
 }

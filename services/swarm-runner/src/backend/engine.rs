@@ -12,7 +12,13 @@ pub struct EngineBackend {
 
 #[async_trait::async_trait]
 impl Backend for EngineBackend {
-    async fn run(&self, spec: &RunSpec, user: Option<String>, _node_type: NodeType, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
+    async fn run(
+        &self,
+        spec: &RunSpec,
+        user: Option<String>,
+        _node_type: NodeType,
+        on_line: &mut LineSink,
+    ) -> Result<RunOutcome, SandboxError> {
         self.sandbox.run(spec, user, on_line).await
     }
 

@@ -12,7 +12,13 @@ use darkroom_core::sandbox::{LineSink, RunOutcome, RunSpec, SandboxError};
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
     /// Runs `spec` to its end and removes what it created. `on_line` sees each log line.
-    async fn run(&self, spec: &RunSpec, user: Option<String>, node_type: NodeType, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError>;
+    async fn run(
+        &self,
+        spec: &RunSpec,
+        user: Option<String>,
+        node_type: NodeType,
+        on_line: &mut LineSink,
+    ) -> Result<RunOutcome, SandboxError>;
 
     /// Where runs land, for the `node` of `run.started`.
     fn describe(&self, node_type: NodeType) -> String;

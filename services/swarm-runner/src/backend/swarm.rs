@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use bollard::models::{
     GenericResourcesInner, GenericResourcesInnerDiscreteResourceSpec, Limit, Mount, MountType, NetworkAttachmentConfig,
     NetworkCreateRequest, ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
-    TaskState,
+    TaskSpecContainerSpec, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::query_parameters::ListTasksOptionsBuilder;
 use darkroom_core::domain::NodeType;
@@ -78,7 +78,10 @@ pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, n
     ServiceSpec {
         name: Some(spec.name.clone()),
         labels: Some(spec.labels.clone()),
-        mode: Some(ServiceSpecMode { replicated: Some(ServiceSpecModeReplicated { replicas: Some(1) }), ..Default::default() }),
+        mode: Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated { replicas: Some(1) }),
+            ..Default::default()
+        }),
         task_template: Some(TaskSpec {
             container_spec: Some(TaskSpecContainerSpec {
                 image: Some(spec.image.clone()),
@@ -95,11 +98,20 @@ pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, n
                     memory_bytes: Some((l.memory_mb as i64) << 20),
                     pids: Some(i64::from(l.pids)),
                 }),
-                reservations: Some(ResourceObject { generic_resources: gpu_generic_resources(l.gpus), ..Default::default() }),
+                reservations: Some(ResourceObject {
+                    generic_resources: gpu_generic_resources(l.gpus),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
-            placement: Some(TaskSpecPlacement { constraints: Some(placement_constraints(node_type)), ..Default::default() }),
-            restart_policy: Some(TaskSpecRestartPolicy { condition: Some(TaskSpecRestartPolicyConditionEnum::NONE), ..Default::default() }),
+            placement: Some(TaskSpecPlacement {
+                constraints: Some(placement_constraints(node_type)),
+                ..Default::default()
+            }),
+            restart_policy: Some(TaskSpecRestartPolicy {
+                condition: Some(TaskSpecRestartPolicyConditionEnum::NONE),
+                ..Default::default()
+            }),
             networks: Some(vec![NetworkAttachmentConfig { target: Some(network.to_owned()), ..Default::default() }]),
             ..Default::default()
         }),
@@ -109,7 +121,13 @@ pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, n
 
 #[async_trait::async_trait]
 impl Backend for SwarmBackend {
-    async fn run(&self, spec: &RunSpec, user: Option<String>, node_type: NodeType, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
+    async fn run(
+        &self,
+        spec: &RunSpec,
+        user: Option<String>,
+        node_type: NodeType,
+        on_line: &mut LineSink,
+    ) -> Result<RunOutcome, SandboxError> {
         let docker = self.sandbox.docker();
         let network = format!("{}-net", spec.name);
         let _ = docker.delete_service(&spec.name).await;
@@ -153,9 +171,15 @@ impl SwarmBackend {
         let started = Instant::now();
         let mut told_pending = false;
         loop {
-            let tasks = self.sandbox.docker().list_tasks(Some(ListTasksOptionsBuilder::default().filters(&filters).build())).await?;
+            let tasks = self
+                .sandbox
+                .docker()
+                .list_tasks(Some(ListTasksOptionsBuilder::default().filters(&filters).build()))
+                .await?;
             if let Some(status) = tasks.into_iter().find_map(|t| t.status) {
-                if let Some(id) = status.container_status.as_ref().and_then(|c| c.container_id.clone()).filter(|id| !id.is_empty()) {
+                if let Some(id) =
+                    status.container_status.as_ref().and_then(|c| c.container_id.clone()).filter(|id| !id.is_empty())
+                {
                     return Ok(id);
                 }
                 let message = status.err.clone().or(status.message.clone()).unwrap_or_default();
@@ -192,7 +216,15 @@ mod tests {
             labels: HashMap::new(),
             inputs: vec![("/d".into(), "/data".into())],
             output: "/o".into(),
-            limits: Limits { cpus: 2.0, memory_mb: 1024, pids: 100, gpus: 2, tmp_size_mb: 64, output_max_mb: 1, wall_clock: Duration::from_secs(1) },
+            limits: Limits {
+                cpus: 2.0,
+                memory_mb: 1024,
+                pids: 100,
+                gpus: 2,
+                tmp_size_mb: 64,
+                output_max_mb: 1,
+                wall_clock: Duration::from_secs(1),
+            },
         };
         let s = service_spec(&spec, None, NodeType::Gpu, "net");
         let json = serde_json::to_value(&s).unwrap();

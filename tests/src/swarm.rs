@@ -1,0 +1,26 @@
+//! A one-node Docker Swarm for the Swarm backend's tests.
+
+use std::process::Command;
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("the docker CLI runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Makes this engine a swarm manager (if it is not one) and labels its node
+/// `darkroom.node=<label>`.
+pub fn ensure_single_node_swarm(label: &str) {
+    if docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]) != "active" {
+        let out = Command::new("docker")
+            .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
+            .output()
+            .expect("docker swarm init");
+        assert!(out.status.success(), "docker swarm init failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let node = docker(&["info", "--format", "{{.Swarm.NodeID}}"]);
+    let out = Command::new("docker")
+        .args(["node", "update", "--label-add", &format!("darkroom.node={label}"), &node])
+        .output()
+        .expect("docker node update");
+    assert!(out.status.success(), "labelling the node failed: {}", String::from_utf8_lossy(&out.stderr));
+}
