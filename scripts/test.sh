@@ -18,4 +18,4 @@ cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "[test] cargo test"
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets --no-fail-fast

@@ -137,28 +137,25 @@ pub fn gpu_device_requests(gpus: u32) -> Option<Vec<DeviceRequest>> {
     })
 }
 
+/// The inputs, read-only, and the writable `/output`, as bind mounts.
+pub fn bind_mounts(spec: &RunSpec) -> Vec<Mount> {
+    let bind = |source: &Path, target: &str, read_only: bool| Mount {
+        typ: Some(MountType::BIND),
+        source: Some(source.display().to_string()),
+        target: Some(target.to_owned()),
+        read_only: Some(read_only),
+        ..Default::default()
+    };
+    let mut mounts: Vec<Mount> = spec.inputs.iter().map(|(host, target)| bind(host, target, true)).collect();
+    mounts.push(bind(&spec.output, "/output", false));
+    mounts
+}
+
 /// The hardened host configuration every sandboxed container gets.
 pub fn host_config(spec: &RunSpec) -> HostConfig {
     let l = &spec.limits;
     let memory = (l.memory_mb as i64) << 20;
-    let mut mounts: Vec<Mount> = spec
-        .inputs
-        .iter()
-        .map(|(host, target)| Mount {
-            typ: Some(MountType::BIND),
-            source: Some(host.display().to_string()),
-            target: Some(target.clone()),
-            read_only: Some(true),
-            ..Default::default()
-        })
-        .collect();
-    mounts.push(Mount {
-        typ: Some(MountType::BIND),
-        source: Some(spec.output.display().to_string()),
-        target: Some("/output".into()),
-        read_only: Some(false),
-        ..Default::default()
-    });
+    let mounts = bind_mounts(spec);
     HostConfig {
         network_mode: Some("none".into()),
         mounts: Some(mounts),

@@ -9,8 +9,6 @@ use darkroom_core::config::Config;
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
 use darkroom_core::sandbox::Sandbox;
 use darkroom_core::scores::ScoreStore;
-use futures::StreamExt;
-use tokio::sync::Semaphore;
 
 use crate::evaluate::{self, Context};
 
@@ -80,31 +78,14 @@ impl Evaluator {
             )
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
-        let permits = Arc::new(Semaphore::new(self.concurrency));
-        // Jobs belong to this future: dropping it (a crash, a shutdown) stops them mid-way, and
-        // their unacknowledged requests go to the next runner.
-        let mut jobs = tokio::task::JoinSet::new();
         tracing::info!(concurrency = self.concurrency, "evaluator consuming");
-        loop {
-            let mut messages = match consumer.messages().await {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot pull finished runs; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            while let Some(Ok(message)) = messages.next().await {
-                let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-                let ctx = self.ctx.clone();
-                while jobs.try_join_next().is_some() {}
-                jobs.spawn(async move {
-                    handle_message(&ctx, message).await;
-                    drop(permit);
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let ctx = self.ctx;
+        darkroom_core::bus::consume(consumer, self.concurrency, move |message| {
+            let ctx = ctx.clone();
+            async move { handle_message(&ctx, message).await }
+        })
+        .await;
+        Ok(())
     }
 }
 

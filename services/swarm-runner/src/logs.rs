@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 pub struct LogBudget {
     lines_per_second: u32,
     max_bytes: u64,
-    window_start: Instant,
+    window_start: Option<Instant>,
     in_window: u32,
     bytes: u64,
     pub dropped: u64,
@@ -17,13 +17,13 @@ pub const MAX_LINE: usize = 1000;
 
 impl LogBudget {
     pub fn new(lines_per_second: u32, max_bytes: u64) -> Self {
-        Self { lines_per_second, max_bytes, window_start: Instant::now(), in_window: 0, bytes: 0, dropped: 0 }
+        Self { lines_per_second, max_bytes, window_start: None, in_window: 0, bytes: 0, dropped: 0 }
     }
 
     /// The line to publish, shortened if needed, or `None` when over budget.
     pub fn admit(&mut self, line: &str, now: Instant) -> Option<String> {
-        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
-            self.window_start = now;
+        if self.window_start.is_none_or(|start| now.duration_since(start) >= Duration::from_secs(1)) {
+            self.window_start = Some(now);
             self.in_window = 0;
         }
         let line: String = line.chars().take(MAX_LINE).collect();

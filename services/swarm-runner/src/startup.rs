@@ -9,8 +9,6 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, kv, object_store};
 use darkroom_core::config::{Config, RunnerBackend};
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RUNS_BUCKET, SubmissionCancelled, SubmissionCreated};
 use darkroom_core::sandbox::Sandbox;
-use futures::StreamExt;
-use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, EngineBackend, SwarmBackend};
 use crate::job::{self, Context};
@@ -85,38 +83,14 @@ impl Runner {
             )
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
-        let permits = Arc::new(Semaphore::new(self.concurrency));
-        // Jobs belong to this future: dropping it (a crash, a shutdown) stops them mid-way, and
-        // their unacknowledged requests go to the next runner.
-        let mut jobs = tokio::task::JoinSet::new();
         tracing::info!(concurrency = self.concurrency, backend = ?self.ctx.config.backend, "runner consuming");
-        loop {
-            let mut messages = match consumer.messages().await {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot pull requests; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            while let Some(message) = messages.next().await {
-                let message = match message {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "request stream interrupted");
-                        break;
-                    }
-                };
-                let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-                let ctx = self.ctx.clone();
-                while jobs.try_join_next().is_some() {}
-                jobs.spawn(async move {
-                    handle_message(&ctx, message).await;
-                    drop(permit);
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let ctx = self.ctx;
+        darkroom_core::bus::consume(consumer, self.concurrency, move |message| {
+            let ctx = ctx.clone();
+            async move { handle_message(&ctx, message).await }
+        })
+        .await;
+        Ok(())
     }
 }
 

@@ -56,24 +56,7 @@ pub fn gpu_generic_resources(gpus: u32) -> Option<Vec<GenericResourcesInner>> {
 /// The service for one run.
 pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, network: &str) -> ServiceSpec {
     let l = &spec.limits;
-    let mut mounts: Vec<Mount> = spec
-        .inputs
-        .iter()
-        .map(|(host, target)| Mount {
-            typ: Some(MountType::BIND),
-            source: Some(host.display().to_string()),
-            target: Some(target.clone()),
-            read_only: Some(true),
-            ..Default::default()
-        })
-        .collect();
-    mounts.push(Mount {
-        typ: Some(MountType::BIND),
-        source: Some(spec.output.display().to_string()),
-        target: Some("/output".into()),
-        read_only: Some(false),
-        ..Default::default()
-    });
+    let mut mounts = darkroom_core::sandbox::bind_mounts(spec);
     mounts.push(Mount { typ: Some(MountType::TMPFS), target: Some("/tmp".into()), ..Default::default() });
     ServiceSpec {
         name: Some(spec.name.clone()),
