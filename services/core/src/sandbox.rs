@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
@@ -320,34 +319,14 @@ impl Sandbox {
         let mut wait = self
             .docker
             .wait_container(id, Some(WaitContainerOptionsBuilder::default().condition("not-running").build()));
-        let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
-        let mut partial = String::new();
+        let mut lines = Lines::default();
         let deadline = tokio::time::sleep(wall_clock);
         tokio::pin!(deadline);
         let mut logs_open = true;
         let code = loop {
             tokio::select! {
                 item = logs.next(), if logs_open => match item {
-                    Some(Ok(out)) => {
-                        let bytes = match &out {
-                            LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message } | LogOutput::StdIn { message } => message,
-                        };
-                        partial.push_str(&String::from_utf8_lossy(bytes));
-                        while let Some(nl) = partial.find('\n') {
-                            let line: String = partial.drain(..=nl).collect();
-                            let line = line.trim_end_matches(['\n', '\r']);
-                            on_line(line);
-                            if tail.len() == TAIL_LINES { tail.pop_front(); }
-                            tail.push_back(line.chars().take(500).collect());
-                        }
-                        // A writer that never ends a line must not grow this without bound.
-                        if partial.len() > 64 * 1024 {
-                            let line: String = std::mem::take(&mut partial).chars().take(500).collect();
-                            on_line(&line);
-                            if tail.len() == TAIL_LINES { tail.pop_front(); }
-                            tail.push_back(line);
-                        }
-                    }
+                    Some(Ok(out)) => lines.push(out.as_ref(), on_line),
                     _ => logs_open = false,
                 },
                 waited = wait.next() => break match waited {
@@ -367,11 +346,16 @@ impl Sandbox {
                 .kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build()))
                 .await;
         }
-        if !partial.is_empty() {
-            let line = partial.chars().take(500).collect::<String>();
-            on_line(&line);
-            tail.push_back(line);
+        // The exit can be reported before the last lines: read the stream to its end (bounded,
+        // since a flood could otherwise hold us here).
+        let drain_until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while logs_open {
+            match tokio::time::timeout_at(drain_until, logs.next()).await {
+                Ok(Some(Ok(out))) => lines.push(out.as_ref(), on_line),
+                _ => logs_open = false,
+            }
         }
+        lines.finish(on_line);
         stats_task.abort();
         let peak_memory_bytes = stats_task.await.ok().flatten();
         let state = self.docker.inspect_container(id, None).await.ok().and_then(|c| c.state);
@@ -387,7 +371,7 @@ impl Sandbox {
             exit,
             duration,
             peak_memory_bytes,
-            log_tail: tail.into_iter().collect(),
+            log_tail: lines.tail.into_iter().collect(),
             container_id: id.to_owned(),
         })
     }
@@ -417,6 +401,43 @@ impl Sandbox {
             }
         }
         Ok(removed)
+    }
+}
+
+/// Splits a log stream into lines, keeps the last [`TAIL_LINES`] (each cut at 500 characters).
+#[derive(Default)]
+struct Lines {
+    partial: String,
+    tail: VecDeque<String>,
+}
+
+impl Lines {
+    fn push(&mut self, bytes: &[u8], on_line: &mut LineSink) {
+        self.partial.push_str(&String::from_utf8_lossy(bytes));
+        while let Some(nl) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=nl).collect();
+            self.emit(line.trim_end_matches(['\n', '\r']), on_line);
+        }
+        // A writer that never ends a line must not grow this without bound.
+        if self.partial.len() > 64 * 1024 {
+            let line = std::mem::take(&mut self.partial);
+            self.emit(&line, on_line);
+        }
+    }
+
+    fn emit(&mut self, line: &str, on_line: &mut LineSink) {
+        on_line(line);
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.chars().take(500).collect());
+    }
+
+    fn finish(&mut self, on_line: &mut LineSink) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.emit(&line, on_line);
+        }
     }
 }
 
