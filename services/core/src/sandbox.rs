@@ -482,34 +482,6 @@ impl OutputDir {
             .is_ok_and(|s| s.success())
     }
 
-    /// Total size of regular files, without following links.
-    pub fn used_bytes(&self) -> u64 {
-        walk_size(&self.path)
-    }
-
-    /// Packs the folder into a tar archive (regular files and folders only; links are left
-    /// out so an archive can never point outside itself).
-    pub fn archive(&self) -> Result<Vec<u8>, SandboxError> {
-        let mut builder = tar::Builder::new(Vec::new());
-        builder.follow_symlinks(false);
-        let mut stack = vec![self.path.clone()];
-        while let Some(dir) = stack.pop() {
-            let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
-            entries.sort_by_key(|e| e.file_name());
-            for entry in entries {
-                let kind = entry.file_type()?;
-                let rel = entry.path().strip_prefix(&self.path).map(Path::to_path_buf).unwrap_or_default();
-                if kind.is_dir() {
-                    builder.append_dir(&rel, entry.path())?;
-                    stack.push(entry.path());
-                } else if kind.is_file() {
-                    builder.append_path_with_name(entry.path(), &rel)?;
-                }
-            }
-        }
-        Ok(builder.into_inner()?)
-    }
-
     /// Unmounts and deletes the folder.
     pub async fn destroy(self) {
         if self.mounted {
@@ -519,16 +491,40 @@ impl OutputDir {
     }
 }
 
-fn walk_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => walk_size(&e.path()),
-            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
-            _ => 0,
-        })
-        .sum()
+/// Total bytes and number of regular files under `path`, without following links.
+pub fn dir_usage(path: &Path) -> (u64, usize) {
+    let Ok(entries) = std::fs::read_dir(path) else { return (0, 0) };
+    entries.flatten().fold((0, 0), |(bytes, files), e| match e.file_type() {
+        Ok(t) if t.is_dir() => {
+            let (b, f) = dir_usage(&e.path());
+            (bytes + b, files + f)
+        }
+        Ok(t) if t.is_file() => (bytes + e.metadata().map(|m| m.len()).unwrap_or(0), files + 1),
+        _ => (bytes, files),
+    })
+}
+
+/// Packs the folder `root` into a tar archive (regular files and folders only; links are left
+/// out so an archive can never point outside itself).
+pub fn archive_dir(root: &Path) -> Result<Vec<u8>, SandboxError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let kind = entry.file_type()?;
+            let rel = entry.path().strip_prefix(root).map(Path::to_path_buf).unwrap_or_default();
+            if kind.is_dir() {
+                builder.append_dir(&rel, entry.path())?;
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                builder.append_path_with_name(entry.path(), &rel)?;
+            }
+        }
+    }
+    Ok(builder.into_inner()?)
 }
 
 /// Unpacks an output archive into `dest`, refusing anything but regular files and folders and

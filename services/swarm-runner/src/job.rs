@@ -19,7 +19,7 @@ use darkroom_core::bus::publish;
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::FailureKind;
 use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed};
-use darkroom_core::sandbox::{Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError};
+use darkroom_core::sandbox::{Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, archive_dir, dir_usage};
 use tokio::sync::mpsc;
 
 use crate::backend::Backend;
@@ -234,7 +234,7 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
         Ok(run) => {
             let (bytes, files) = {
                 let path = output.path.clone();
-                tokio::task::spawn_blocking(move || (dir_size(&path), count_files(&path))).await.unwrap_or((0, 0))
+                tokio::task::spawn_blocking(move || dir_usage(&path)).await.unwrap_or((0, 0))
             };
             let rules = Rules {
                 cap_bytes: cap,
@@ -273,29 +273,16 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
 
 async fn store_output(ctx: &Context, job: &SubmissionCreated, output: &OutputDir) -> Result<String, String> {
     let archive = {
-        let o = OutputDir { path: output.path.clone(), cap_bytes: output.cap_bytes, mounted: false };
-        tokio::task::spawn_blocking(move || o.archive()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?
+        let root = output.path.clone();
+        tokio::task::spawn_blocking(move || archive_dir(&root))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
     };
     let name = artifact_name(job);
     let mut reader = std::io::Cursor::new(archive);
     ctx.outputs.put(name.as_str(), &mut reader).await.map_err(|e| e.to_string())?;
     Ok(name)
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    OutputDir { path: path.to_path_buf(), cap_bytes: 0, mounted: false }.used_bytes()
-}
-
-fn count_files(path: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => count_files(&e.path()),
-            Ok(t) if t.is_file() => 1,
-            _ => 0,
-        })
-        .sum()
 }
 
 /// Batches admitted lines into `run.log` events, one every half second at most.
