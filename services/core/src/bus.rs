@@ -123,3 +123,45 @@ pub async fn consume<F, Fut>(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Retries a start-up step with backoff until it succeeds, so a service can start before
+/// NATS does.
+pub async fn retry_until_ok<T, E, F>(what: &str, mut step: impl FnMut() -> F) -> T
+where
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match step().await {
+            Ok(v) => return v,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot set up {what}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// The durable pull consumer `name` on `subjects`, with explicit acks; `max_ack_pending`
+/// bounds how many messages it holds unacknowledged (the server's default when `None`).
+pub async fn durable_consumer(
+    stream: &stream::Stream,
+    name: &str,
+    subjects: &[&str],
+    ack_wait: Duration,
+    max_ack_pending: Option<i64>,
+) -> Result<jetstream::consumer::Consumer<jetstream::consumer::pull::Config>, async_nats::Error> {
+    let mut config = jetstream::consumer::pull::Config {
+        durable_name: Some(name.to_owned()),
+        filter_subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait,
+        ..Default::default()
+    };
+    if let Some(max) = max_ack_pending {
+        config.max_ack_pending = max;
+    }
+    Ok(stream.get_or_create_consumer(name, config).await?)
+}

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, AckKind, consumer::pull, object_store};
+use async_nats::jetstream::{self, AckKind, object_store};
+use darkroom_core::bus::retry_until_ok;
 use darkroom_core::config::Config;
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
 use darkroom_core::sandbox::Sandbox;
@@ -29,19 +30,12 @@ impl Evaluator {
         let client =
             darkroom_core::bus::connect(&config.nats, "darkroom-evaluator").await.map_err(anyhow::Error::msg)?;
         let js = jetstream::new(client);
-        let stream = loop {
-            match darkroom_core::bus::ensure_stream(&js, &config.nats).await {
-                Ok(s) => break s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "JetStream not reachable yet");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        };
-        let outputs = js
-            .create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() })
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the outputs object store: {e}"))?;
+        let stream =
+            retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
+        let outputs = retry_until_ok("the outputs object store", || async {
+            js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
+        })
+        .await;
         let scores = ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
             .await
             .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?;
@@ -63,21 +57,15 @@ impl Evaluator {
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
-        let consumer = self
-            .stream
-            .get_or_create_consumer(
-                DURABLE_NAME,
-                pull::Config {
-                    durable_name: Some(DURABLE_NAME.into()),
-                    filter_subject: RunFinished::SUBJECT.into(),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: ACK_WAIT,
-                    max_ack_pending: self.concurrency as i64,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
+        let consumer = darkroom_core::bus::durable_consumer(
+            &self.stream,
+            DURABLE_NAME,
+            &[RunFinished::SUBJECT],
+            ACK_WAIT,
+            Some(self.concurrency as i64),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
         tracing::info!(concurrency = self.concurrency, "evaluator consuming");
         let ctx = self.ctx;
         darkroom_core::bus::consume(consumer, self.concurrency, move |message| {

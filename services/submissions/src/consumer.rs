@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind, consumer::pull};
+use async_nats::jetstream::{self, AckKind};
 use darkroom_core::config::NatsConfig;
 use darkroom_core::events::{STATE_SUBJECTS, StateEvent};
 use futures::StreamExt;
@@ -42,19 +42,10 @@ async fn consume(
     outbox_wakeup: &Notify,
 ) -> anyhow::Result<()> {
     let stream = darkroom_core::bus::ensure_stream(js, nats).await.map_err(|e| anyhow::anyhow!(e))?;
-    let consumer = stream
-        .get_or_create_consumer(
-            DURABLE_NAME,
-            pull::Config {
-                durable_name: Some(DURABLE_NAME.to_owned()),
-                filter_subjects: STATE_SUBJECTS.iter().map(|s| (*s).to_owned()).collect(),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let consumer =
+        darkroom_core::bus::durable_consumer(&stream, DURABLE_NAME, &STATE_SUBJECTS, Duration::from_secs(30), None)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
     let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!(e))?;
     tracing::info!(consumer = DURABLE_NAME, "consuming state events");
     while let Some(message) = messages.next().await {

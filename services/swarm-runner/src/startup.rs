@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, AckKind, consumer::pull, kv, object_store};
+use async_nats::jetstream::{self, AckKind, kv, object_store};
+use darkroom_core::bus::retry_until_ok;
 use darkroom_core::config::{Config, RunnerBackend};
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RUNS_BUCKET, SubmissionCancelled, SubmissionCreated};
 use darkroom_core::sandbox::Sandbox;
@@ -23,15 +24,19 @@ pub struct Runner {
 
 impl Runner {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        if config.runner.concurrency == 0 {
+            anyhow::bail!("runner.concurrency: must be at least 1");
+        }
         let client =
             darkroom_core::bus::connect(&config.nats, "darkroom-swarm-runner").await.map_err(anyhow::Error::msg)?;
         let js = jetstream::new(client);
-        let stream = retry("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
-        let runs = retry("the runs bucket", || async {
+        let stream =
+            retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
+        let runs = retry_until_ok("the runs bucket", || async {
             js.create_key_value(kv::Config { bucket: RUNS_BUCKET.into(), history: 1, ..Default::default() }).await
         })
         .await;
-        let outputs = retry("the outputs object store", || async {
+        let outputs = retry_until_ok("the outputs object store", || async {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
         })
         .await;
@@ -54,9 +59,6 @@ impl Runner {
                 on_pending: Arc::new(|reason| tracing::info!(%reason, "waiting for a Swarm node")),
             }),
         };
-        if runner.concurrency == 0 {
-            anyhow::bail!("runner.concurrency: must be at least 1");
-        }
         Ok(Self {
             concurrency: runner.concurrency,
             ctx: Arc::new(Context { js, runs, outputs, sandbox, backend, config: runner.clone() }),
@@ -66,23 +68,17 @@ impl Runner {
 
     /// Consumes forever; each request is acknowledged only after its outcome is published.
     pub async fn run(self) -> anyhow::Result<()> {
-        let consumer = self
-            .stream
-            .get_or_create_consumer(
-                DURABLE_NAME,
-                pull::Config {
-                    durable_name: Some(DURABLE_NAME.into()),
-                    filter_subjects: vec![SubmissionCreated::SUBJECT.into(), SubmissionCancelled::SUBJECT.into()],
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(self.ctx.config.ack_wait_seconds.max(1)),
-                    // The server hands out no more requests than we run at once, so none
-                    // waits for a slot (unacknowledged, it would be redelivered meanwhile).
-                    max_ack_pending: self.concurrency as i64,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
+        // The server hands out no more requests than we run at once, so none waits for a slot
+        // (unacknowledged, it would be redelivered meanwhile).
+        let consumer = darkroom_core::bus::durable_consumer(
+            &self.stream,
+            DURABLE_NAME,
+            &[SubmissionCreated::SUBJECT, SubmissionCancelled::SUBJECT],
+            Duration::from_secs(self.ctx.config.ack_wait_seconds.max(1)),
+            Some(self.concurrency as i64),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
         tracing::info!(concurrency = self.concurrency, backend = ?self.ctx.config.backend, "runner consuming");
         let ctx = self.ctx;
         darkroom_core::bus::consume(consumer, self.concurrency, move |message| {
@@ -128,24 +124,6 @@ async fn handle_message(ctx: &Context, message: jetstream::Message) {
         Err(e) => {
             tracing::error!(submission = %job.submission_id, error = %e, "outcome not durable; the request will be redelivered");
             let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
-        }
-    }
-}
-
-/// Retries a start-up step until it succeeds, so the runner starts before NATS does.
-async fn retry<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(
-    what: &str,
-    mut f: impl FnMut() -> F,
-) -> T {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot set up {what}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
         }
     }
 }
