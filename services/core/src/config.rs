@@ -21,6 +21,7 @@ pub struct Config {
     pub submissions: SubmissionsConfig,
     pub runner: RunnerConfig,
     pub evaluator: EvaluatorConfig,
+    pub frontend: FrontendConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -108,6 +109,29 @@ impl Default for EvaluatorConfig {
             timeout_seconds: 600,
             memory_mb: 1024,
             cpus: 1.0,
+        }
+    }
+}
+
+/// The web pages: where they listen, which API they read, where the built browser code is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrontendConfig {
+    /// Address the pages are served on; port 0 picks a free one.
+    pub listen: String,
+    /// The submissions service's base URL: every page reads the same API as the CLI.
+    pub api_url: String,
+    /// Holds `pkg/` (the wasm, its JS glue and the stylesheet) written by
+    /// `scripts/build-frontend.sh`. Without it pages still render, only not live.
+    pub site_root: PathBuf,
+}
+
+impl Default for FrontendConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:3000".into(),
+            api_url: "http://127.0.0.1:8080".into(),
+            site_root: PathBuf::from("./target/site"),
         }
     }
 }

@@ -1,0 +1,82 @@
+//! Server functions: what the pages may ask for. Each runs on the server, calls the
+//! submissions API with the visitor's token (an HttpOnly cookie set by [`SignIn`]) and returns
+//! only what that visitor may see. The browser calls the same functions over HTTP when it
+//! re-fetches (a live leaderboard refresh, an organizer's action).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::*;
+
+/// A page's data, or why there is none. Failures of the platform itself (the API unreachable)
+/// are `Err(ServerFnError)` and render as the server-error page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Fetched<T> {
+    Found(T),
+    /// No such challenge, phase or submission (for this visitor).
+    NotFound(String),
+    /// The page needs a token and there is none, or it is no longer valid.
+    SignedOut(String),
+    /// Signed in, but this visitor may not see it (e.g. a participant on an organizer page).
+    Refused(String),
+}
+
+#[server(prefix = "/fn", endpoint = "challenges")]
+pub async fn list_challenges() -> Result<Vec<ChallengeSummary>, ServerFnError> {
+    crate::server::fns::list_challenges().await
+}
+
+#[server(prefix = "/fn", endpoint = "challenge")]
+pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, ServerFnError> {
+    crate::server::fns::load_challenge(slug).await
+}
+
+#[server(prefix = "/fn", endpoint = "leaderboard")]
+pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fetched<LeaderboardPage>, ServerFnError> {
+    crate::server::fns::load_leaderboard(slug, phase).await
+}
+
+/// Who is signed in, if anyone.
+#[server(prefix = "/fn", endpoint = "viewer")]
+pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+    crate::server::fns::current_viewer().await
+}
+
+/// Checks the token with the API, keeps it in an HttpOnly cookie and goes to the visitor's
+/// page; a wrong token comes back as an error the form shows.
+#[server(prefix = "/fn", endpoint = "sign-in")]
+pub async fn sign_in(token: String) -> Result<(), ServerFnError> {
+    crate::server::fns::sign_in(token).await
+}
+
+#[server(prefix = "/fn", endpoint = "sign-out")]
+pub async fn sign_out() -> Result<(), ServerFnError> {
+    crate::server::fns::sign_out().await
+}
+
+#[server(prefix = "/fn", endpoint = "me")]
+pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
+    crate::server::fns::load_my_submissions().await
+}
+
+#[server(prefix = "/fn", endpoint = "submission")]
+pub async fn load_submission(id: String) -> Result<Fetched<SubmissionPage>, ServerFnError> {
+    crate::server::fns::load_submission(id).await
+}
+
+#[server(prefix = "/fn", endpoint = "organizer")]
+pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>, ServerFnError> {
+    crate::server::fns::load_all_submissions(slug).await
+}
+
+/// Cancels a QUEUED or PENDING submission (its owner or the organizer).
+#[server(prefix = "/fn", endpoint = "cancel")]
+pub async fn cancel_submission(id: String, back: String) -> Result<(), ServerFnError> {
+    crate::server::fns::cancel_submission(id, back).await
+}
+
+/// Queues a finished submission again as a new one (organizer only).
+#[server(prefix = "/fn", endpoint = "rerun")]
+pub async fn rerun_submission(id: String, back: String) -> Result<(), ServerFnError> {
+    crate::server::fns::rerun_submission(id, back).await
+}

@@ -1,0 +1,94 @@
+//! The document shell, the routes and the layout every page shares.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use crate::api::{SignOut, current_viewer};
+use crate::model::Viewer;
+use crate::pages::{
+    challenge::ChallengeView, challenges::ChallengeList, errors::NotFound, leaderboard::LeaderboardView, me::MyView,
+    organizer::OrganizerView, sign_in::SignInView, submission::SubmissionDetail,
+};
+
+/// The HTML document around the app (server only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="stylesheet" href="/pkg/darkroom.css"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|page: String| format!("{page} · Darkroom")/>
+        <Router>
+            <a class="skip" href="#main">"Skip to content"</a>
+            <Header/>
+            <main id="main">
+                // Async: each page is rendered whole (status code included) before it is sent.
+                <Routes fallback=|| view! { <NotFound what="page".to_string()/> }>
+                    <Route path=path!("/") view=ChallengeList ssr=SsrMode::Async/>
+                    <Route path=path!("/challenges/:slug") view=ChallengeView ssr=SsrMode::Async/>
+                    <Route path=path!("/challenges/:slug/leaderboard") view=LeaderboardView ssr=SsrMode::Async/>
+                    <Route path=path!("/challenges/:slug/submissions") view=OrganizerView ssr=SsrMode::Async/>
+                    <Route path=path!("/me") view=MyView ssr=SsrMode::Async/>
+                    <Route path=path!("/submissions/:id") view=SubmissionDetail ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=SignInView ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+            <footer>
+                <p>"Darkroom runs your container beside data nobody may download; only scores leave."</p>
+            </footer>
+        </Router>
+    }
+}
+
+/// The site's name, navigation and who is signed in.
+#[component]
+fn Header() -> impl IntoView {
+    let who = Resource::new(|| (), |_| current_viewer());
+    let sign_out = ServerAction::<SignOut>::new();
+    view! {
+        <header class="site">
+            <nav aria-label="Site">
+                <A href="/" attr:class="brand">"Darkroom"</A>
+                <A href="/">"Challenges"</A>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match who.await.ok().flatten() {
+                            Some(Viewer::Participant { name, .. }) => view! {
+                                <A href="/me">"My submissions"</A>
+                                <span class="who">{format!("Signed in as {name}")}</span>
+                                <ActionForm action=sign_out attr:class="inline">
+                                    <button type="submit">"Sign out"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            Some(Viewer::Organizer) => view! {
+                                <span class="who">"Signed in as the organizer"</span>
+                                <ActionForm action=sign_out attr:class="inline">
+                                    <button type="submit">"Sign out"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            None => view! { <A href="/sign-in">"Sign in"</A> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}

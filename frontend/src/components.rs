@@ -1,0 +1,156 @@
+//! Pieces several pages share: the leaderboard table, state badges, the timeline, messages.
+
+use leptos::prelude::*;
+
+use crate::format;
+use crate::model::{Leaderboard, Metric, Submission, Transition};
+
+/// The ranking as a table: rank, participant or team, the primary metric first, then the
+/// others, the number of submissions and when the best one was made. Pure, so the server
+/// renders it and the browser re-renders it in place when a live update arrives.
+#[component]
+pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoView {
+    let others: Vec<String> = metrics.iter().map(|m| m.name.clone()).filter(|n| *n != board.rank_by).collect();
+    let primary = board.rank_by.clone();
+    let header_others = others.clone();
+    if board.entries.is_empty() {
+        return view! {
+            <p class="empty" id="leaderboard-empty">"No scores yet in this phase. The first one will appear here."</p>
+        }
+        .into_any();
+    }
+    view! {
+        <table class="leaderboard" id="leaderboard">
+            <caption>{format!("Phase {}: ranked by {} ({})", board.phase, board.rank_by, board.direction.label())}</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Rank"</th>
+                    <th scope="col">"Participant"</th>
+                    <th scope="col" class="num primary">{primary.clone()}</th>
+                    {header_others.into_iter().map(|m| view! { <th scope="col" class="num">{m}</th> }).collect_view()}
+                    <th scope="col" class="num">"Submissions"</th>
+                    <th scope="col">"Best submitted"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {board
+                    .entries
+                    .into_iter()
+                    .map(|e| {
+                        let who = match &e.team {
+                            Some(team) => format!("{} ({team})", e.participant),
+                            None => e.participant.clone(),
+                        };
+                        let value = |name: &str| e.metrics.get(name).map(|v| format::metric(*v)).unwrap_or_else(|| "–".into());
+                        let main = value(&primary);
+                        let rest = others.iter().map(|m| view! { <td class="num">{value(m)}</td> }).collect_view();
+                        view! {
+                            <tr data-participant=e.participant.clone()>
+                                <td class="rank">{e.rank}</td>
+                                <th scope="row">{who}</th>
+                                <td class="num primary">{main}</td>
+                                {rest}
+                                <td class="num">{e.submissions}</td>
+                                <td><time datetime=e.submitted_at.to_rfc3339()>{format::time(e.submitted_at)}</time></td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// A submission's state as a coloured word (the colour only repeats what the word says).
+#[component]
+pub fn StateBadge(state: String) -> impl IntoView {
+    let class = format!("state state-{}", state.to_lowercase());
+    view! { <span class=class>{state}</span> }
+}
+
+/// The states a submission went through, oldest first.
+#[component]
+pub fn Timeline(history: Vec<Transition>) -> impl IntoView {
+    view! {
+        <ol class="timeline">
+            {history
+                .into_iter()
+                .map(|t| {
+                    view! {
+                        <li>
+                            <time datetime=t.at.to_rfc3339()>{format::time(t.at)}</time>
+                            " "
+                            <StateBadge state=t.to/>
+                            {t.reason.map(|r| view! { <span class="reason">{format!(" — {r}")}</span> })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+    }
+}
+
+/// One line per submission; `organizer` adds who submitted it and the re-run action.
+#[component]
+pub fn SubmissionRows(submissions: Vec<Submission>, organizer: bool, back: String) -> impl IntoView {
+    use crate::api::{CancelSubmission, RerunSubmission};
+    let cancel = ServerAction::<CancelSubmission>::new();
+    let rerun = ServerAction::<RerunSubmission>::new();
+    let error =
+        move || cancel.value().get().and_then(|r| r.err()).or_else(|| rerun.value().get().and_then(|r| r.err()));
+    view! {
+        {move || error().map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+        <table class="submissions" id="submissions">
+            <thead>
+                <tr>
+                    <th scope="col">"Submitted"</th>
+                    {organizer.then(|| view! { <th scope="col">"Participant"</th> })}
+                    <th scope="col">"Challenge / phase"</th>
+                    <th scope="col">"Image"</th>
+                    <th scope="col">"State"</th>
+                    <th scope="col">"Reason"</th>
+                    <th scope="col">"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {submissions
+                    .into_iter()
+                    .map(|s| {
+                        let href = format!("/submissions/{}", s.id);
+                        let who = s.participant.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+                        let cancellable = s.is_cancellable();
+                        let finished = s.is_finished();
+                        let (id1, id2, back1, back2) = (s.id.clone(), s.id.clone(), back.clone(), back.clone());
+                        view! {
+                            <tr data-submission=s.id.clone()>
+                                <td><a href=href>{format::time(s.created_at)}</a></td>
+                                {organizer.then(|| view! { <td>{who}</td> })}
+                                <td>{format!("{} / {}", s.challenge, s.phase)}</td>
+                                <td class="image">{s.image.label()}</td>
+                                <td><StateBadge state=s.state.clone()/></td>
+                                <td>{s.failure_reason.clone().unwrap_or_default()}</td>
+                                <td class="actions">
+                                    {cancellable.then(|| view! {
+                                        <ActionForm action=cancel attr:class="inline">
+                                            <input type="hidden" name="id" value=id1/>
+                                            <input type="hidden" name="back" value=back1/>
+                                            <button type="submit">"Cancel"</button>
+                                        </ActionForm>
+                                    })}
+                                    {(organizer && finished).then(|| view! {
+                                        <ActionForm action=rerun attr:class="inline">
+                                            <input type="hidden" name="id" value=id2/>
+                                            <input type="hidden" name="back" value=back2/>
+                                            <button type="submit">"Re-run"</button>
+                                        </ActionForm>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

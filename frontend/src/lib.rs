@@ -1,0 +1,30 @@
+//! Darkroom's web pages: the challenge list, a challenge, its live leaderboard, a participant's
+//! submissions and the organizer's view, rendered on the server and hydrated in the browser.
+//!
+//! - [`app`]: the shell, the router and the layout every page shares.
+//! - [`pages`]: one module per page; each reads through [`api`].
+//! - [`api`]: server functions, the pages' only way to data. On the server they call the
+//!   submissions API (the same one the CLI uses) with the visitor's token from a cookie.
+//! - [`model`]: the API's JSON as the pages see it; [`format`]: numbers and times as text.
+//! - `server` (ssr): configuration, start-up, the API client and the live score feed.
+//! - `live` (hydrate): the browser end of the live feed.
+
+pub mod api;
+pub mod app;
+pub mod components;
+pub mod format;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "hydrate")]
+mod live;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// The browser's entry point: take over the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,42 @@
+//! The browser end of the live feed: an `EventSource` on `/live/<slug>` that bumps the
+//! leaderboard's refresh counter when a score of the shown phase (or any, after a gap) arrives.
+
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{EventSource, MessageEvent};
+
+use crate::model::ScoreUpdate;
+use crate::pages::leaderboard::LiveState;
+
+/// Follows `slug`'s feed for as long as the calling component lives.
+pub fn follow(slug: impl Fn() -> String + Send + Sync + 'static, refresh: RwSignal<u64>, live: RwSignal<LiveState>) {
+    Effect::new(move |_| {
+        let slug = slug();
+        live.set(LiveState::Connecting);
+        let Ok(source) = EventSource::new(&format!("/live/{slug}")) else {
+            live.set(LiveState::Offline);
+            return;
+        };
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            live.set(LiveState::Live);
+            // Anything recorded while the feed was down is in the fresh board.
+            refresh.update(|n| *n += 1);
+        });
+        let on_error = Closure::<dyn FnMut()>::new(move || live.set(LiveState::Offline));
+        let on_score = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let update = event.data().as_string().and_then(|d| serde_json::from_str::<ScoreUpdate>(&d).ok());
+            if update.is_some() {
+                refresh.update(|n| *n += 1);
+            }
+        });
+        let on_refresh = Closure::<dyn FnMut()>::new(move || refresh.update(|n| *n += 1));
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let _ = source.add_event_listener_with_callback("score", on_score.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("refresh", on_refresh.as_ref().unchecked_ref());
+        let held = SendWrapper::new((source, on_open, on_error, on_score, on_refresh));
+        on_cleanup(move || held.0.close());
+    });
+}

@@ -1,0 +1,162 @@
+//! `/challenges/:slug`: what the challenge asks, its phases with a countdown, the dataset's
+//! file listing (names and sizes, never contents or host paths), metrics and rules.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use super::render;
+use crate::api::{current_viewer, load_challenge};
+use crate::format;
+use crate::model::{Challenge, ChallengePage, DatasetListing, Phase, Viewer};
+
+#[component]
+pub fn ChallengeView() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let page = Resource::new(slug, load_challenge);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move { render("challenge", page.await, |p| view! { <Page page=p/> }.into_any()) })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Page(page: ChallengePage) -> impl IntoView {
+    let ChallengePage { challenge: c, dataset, now } = page;
+    // The server's clock renders the page; the browser's takes over once hydrated.
+    let clock = RwSignal::new(now);
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(move || clock.set(Utc::now()), std::time::Duration::from_secs(1));
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let board = format!("/challenges/{}/leaderboard", c.slug);
+    let all = format!("/challenges/{}/submissions", c.slug);
+    let who = Resource::new(|| (), |_| current_viewer());
+    let paragraphs: Vec<String> =
+        c.description.split("\n\n").map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+    view! {
+        <Title text=c.title.clone()/>
+        <article class="challenge" id="challenge">
+            <h1>{c.title.clone()}</h1>
+            <p>
+                <span class=format!("status status-{}", c.status.label())>{c.status.label()}</span>
+                " · "<A href=board>"Leaderboard"</A>
+                <Suspense fallback=|| ()>
+                    {move || {
+                        let all = all.clone();
+                        Suspend::new(async move {
+                            matches!(who.await, Ok(Some(Viewer::Organizer)))
+                                .then(|| view! { " · " <A href=all>"All submissions"</A> })
+                        })
+                    }}
+                </Suspense>
+            </p>
+            {paragraphs.into_iter().map(|p| view! { <p>{p}</p> }).collect_view()}
+            <Phases phases=c.phases.clone() clock/>
+            <Metrics challenge=c.clone()/>
+            <Rules challenge=c.clone()/>
+            <Dataset description=c.dataset_description.clone() listing=dataset/>
+        </article>
+    }
+}
+
+#[component]
+fn Phases(phases: Vec<Phase>, clock: RwSignal<DateTime<Utc>>) -> impl IntoView {
+    view! {
+        <section id="phases">
+            <h2>"Phases"</h2>
+            <table>
+                <thead><tr><th scope="col">"Phase"</th><th scope="col">"Opens"</th><th scope="col">"Closes"</th><th scope="col">"Now"</th></tr></thead>
+                <tbody>
+                    {phases.into_iter().map(|p| {
+                        let (starts, ends) = (p.starts_at, p.ends_at);
+                        view! {
+                            <tr>
+                                <th scope="row">{p.name}</th>
+                                <td><time datetime=starts.to_rfc3339()>{format::time(starts)}</time></td>
+                                <td><time datetime=ends.to_rfc3339()>{format::time(ends)}</time></td>
+                                <td class="countdown">{move || format::phase_countdown(starts, ends, clock.get())}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn Metrics(challenge: Challenge) -> impl IntoView {
+    let rank_by = challenge.rank_by.clone();
+    view! {
+        <section id="metrics">
+            <h2>"Metrics"</h2>
+            <ul>
+                {challenge.metrics.into_iter().map(|m| {
+                    let primary = (m.name == rank_by).then_some(" — ranks the leaderboard");
+                    view! { <li><code>{m.name}</code>{format!(": {}", m.direction.label())}{primary}</li> }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn Rules(challenge: Challenge) -> impl IntoView {
+    let q = challenge.quotas;
+    let r = challenge.resources;
+    let per_day = q.per_day.map(|n| format!("{n} per rolling 24 hours")).unwrap_or_else(|| "no daily limit".into());
+    let total = q.total.map(|n| format!("{n} in the whole phase")).unwrap_or_else(|| "no total limit".into());
+    let gpus = if r.gpus > 0 { format!(", {} GPU", r.gpus) } else { String::new() };
+    let logs = if challenge.logs_visible {
+        "You can read your own run's logs."
+    } else {
+        "Run logs stay private to the organizer (the data is confidential)."
+    };
+    view! {
+        <section id="rules">
+            <h2>"Rules"</h2>
+            <dl>
+                <dt>"Submissions"</dt><dd>{format!("{per_day}; {total}. Failures caused by the platform do not count.")}</dd>
+                <dt>"Your container gets"</dt>
+                <dd>{format!(
+                    "{} CPU, {} MiB memory{gpus}, {} to run, {} MiB of output, on a {} node; no network; the dataset read-only at /data; write predictions to /output.",
+                    r.cpus, r.memory_mb, format::duration(r.wall_clock_seconds as i64), r.output_max_mb, challenge.node_type
+                )}</dd>
+                <dt>"Logs"</dt><dd>{logs}</dd>
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn Dataset(description: String, listing: Option<DatasetListing>) -> impl IntoView {
+    view! {
+        <section id="dataset">
+            <h2>"Dataset"</h2>
+            <p>{description}</p>
+            {match listing {
+                None => view! { <p class="empty">"The file listing is not available right now."</p> }.into_any(),
+                Some(l) => view! {
+                    <p>{format!("{} files, {} in total{}.", l.file_count, format::bytes(l.total_bytes),
+                        if l.truncated { " (the first files are listed)" } else { "" })}</p>
+                    <table class="files">
+                        <thead><tr><th scope="col">"File"</th><th scope="col" class="num">"Size"</th></tr></thead>
+                        <tbody>
+                            {l.files.into_iter().map(|f| view! {
+                                <tr><td><code>{f.path}</code></td><td class="num">{format::bytes(f.size_bytes)}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

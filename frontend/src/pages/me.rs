@@ -1,0 +1,39 @@
+//! `/me`: the signed-in participant's own submissions (never anyone else's).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::render;
+use crate::api::load_my_submissions;
+use crate::components::SubmissionRows;
+use crate::model::MyPage;
+
+#[component]
+pub fn MyView() -> impl IntoView {
+    let page = Resource::new(|| (), |_| load_my_submissions());
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading your submissions…"</p> }>
+            {move || Suspend::new(async move { render("participant", page.await, |p| view! { <Page page=p/> }.into_any()) })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Page(page: MyPage) -> impl IntoView {
+    let heading = match &page.team {
+        Some(team) => format!("{} ({team})", page.name),
+        None => page.name.clone(),
+    };
+    view! {
+        <Title text="My submissions"/>
+        <h1>"My submissions"</h1>
+        <p class="lede" id="me-name">{heading}</p>
+        {if page.submissions.is_empty() {
+            view! {
+                <p class="empty">"You have not submitted anything yet. Submit with "<code>"darkroom submit"</code>"."</p>
+            }.into_any()
+        } else {
+            view! { <div class="table-scroll"><SubmissionRows submissions=page.submissions organizer=false back="/me".to_string()/></div> }.into_any()
+        }}
+    }
+}

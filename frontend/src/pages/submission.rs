@@ -1,0 +1,65 @@
+//! `/submissions/:id`: one submission's state timeline, its failure reason and, where the
+//! organizer allows it, its run's log. Only its owner (or the organizer) can open it.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use super::render;
+use crate::api::load_submission;
+use crate::components::{StateBadge, SubmissionRows, Timeline};
+use crate::format;
+use crate::model::SubmissionPage;
+
+#[component]
+pub fn SubmissionDetail() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let page = Resource::new(id, load_submission);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move { render("submission", page.await, |p| view! { <Page page=p/> }.into_any()) })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Page(page: SubmissionPage) -> impl IntoView {
+    let SubmissionPage { submission: s, logs, organizer } = page;
+    let back = format!("/submissions/{}", s.id);
+    let history = s.history.clone().unwrap_or_default();
+    let detail = s.failure_detail.clone().filter(|_| organizer);
+    view! {
+        <Title text="Submission"/>
+        <h1>"Submission "<code>{s.id.clone()}</code></h1>
+        <p>
+            <StateBadge state=s.state.clone()/>
+            {format!(" · {} / phase {} · attempt {} · {}", s.challenge, s.phase, s.attempt, s.image.label())}
+            {(!s.counts_against_quota).then_some(" · not counted against the quota")}
+        </p>
+        <p><A href=format!("/challenges/{}/leaderboard", s.challenge)>"Leaderboard"</A></p>
+        {s.failure_reason.clone().map(|r| view! { <p class="error" id="failure-reason"><strong>"Why it failed: "</strong>{r}</p> })}
+        {detail.map(|d| view! { <details open><summary>"Detail for the organizer"</summary><pre>{d}</pre></details> })}
+        <section id="timeline">
+            <h2>"Timeline"</h2>
+            <Timeline history/>
+        </section>
+        <section id="actions">
+            <SubmissionRows submissions=vec![s] organizer back/>
+        </section>
+        <section id="logs">
+            <h2>"Log"</h2>
+            {match logs {
+                None => view! { <p class="empty">"The organizer keeps run logs private for this challenge."</p> }.into_any(),
+                Some(l) if l.lines.is_empty() => view! { <p class="empty">"No log lines (yet)."</p> }.into_any(),
+                Some(l) => view! {
+                    {l.truncated.then(|| view! { <p>"Only the last lines are kept."</p> })}
+                    <pre class="log" tabindex="0">
+                        {l.lines.into_iter().map(|line| format!("{}  {}\n", format::time(line.at), line.line)).collect::<String>()}
+                    </pre>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,90 @@
+//! The submissions API, as the pages' server calls it: the same endpoints and JSON as the CLI.
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// Why the API gave no answer the page can use.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    /// No token, or one the API no longer knows.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// The API refused the request as it stands (e.g. cancelling a running submission).
+    #[error("{0}")]
+    Refused(String),
+    /// The API is unreachable or failed; the visitor can only try again later.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: String,
+}
+
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl ApiClient {
+    pub fn new(base_url: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("a reqwest client with a timeout always builds");
+        Self { http, base: base_url.trim_end_matches('/').to_owned() }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T, ApiError> {
+        self.send(Method::GET, path, token).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T, ApiError> {
+        self.send(Method::POST, path, token).await
+    }
+
+    async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, token: Option<&str>) -> Result<T, ApiError> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| {
+            tracing::warn!(%url, error = %e, "submissions API unreachable");
+            ApiError::Unavailable("the submissions service cannot be reached right now; try again in a moment".into())
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json::<T>().await.map_err(|e| {
+                tracing::error!(%url, error = %e, "unexpected answer from the submissions API");
+                ApiError::Unavailable("the submissions service answered something this page cannot read".into())
+            });
+        }
+        let message = match response.json::<ErrorBody>().await {
+            Ok(body) => body.error.message,
+            Err(_) => format!("the submissions service answered {status}"),
+        };
+        Err(match status {
+            StatusCode::NOT_FOUND => ApiError::NotFound(message),
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(message),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(message),
+            s if s.is_client_error() => ApiError::Refused(message),
+            _ => {
+                tracing::error!(%url, %status, %message, "submissions API failed");
+                ApiError::Unavailable(message)
+            }
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! The server functions' bodies (see [`crate::api`]): API calls made with the visitor's token,
+//! shaped into page data, with the HTTP status the page should carry.
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use serde::Deserialize;
+
+use super::client::{ApiClient, ApiError};
+use super::session;
+use crate::api::Fetched;
+use crate::model::{
+    Challenge, ChallengePage, ChallengeSummary, DatasetListing, Leaderboard, LeaderboardPage, MyPage, OrganizerPage,
+    RunLogs, Submission, SubmissionPage, Viewer,
+};
+
+fn api() -> Result<ApiClient, ServerFnError> {
+    use_context::<ApiClient>().ok_or_else(|| ServerFnError::new("the page server was started without its API client"))
+}
+
+fn set_status(status: StatusCode) {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(status);
+    }
+}
+
+/// Path segments come from URLs; percent-encode them so none can reach another endpoint.
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Why a page has no data, whatever its type.
+enum Absent {
+    NotFound(String),
+    SignedOut(String),
+    Refused(String),
+}
+
+impl<T> From<Absent> for Fetched<T> {
+    fn from(absent: Absent) -> Self {
+        match absent {
+            Absent::NotFound(m) => Fetched::NotFound(m),
+            Absent::SignedOut(m) => Fetched::SignedOut(m),
+            Absent::Refused(m) => Fetched::Refused(m),
+        }
+    }
+}
+
+/// Sorts an API answer into data, an absence the page explains, or a platform failure; and
+/// sets the status code the page is served with.
+fn fetched<T>(result: Result<T, ApiError>) -> Result<Result<T, Absent>, ServerFnError> {
+    let (status, absent) = match result {
+        Ok(value) => return Ok(Ok(value)),
+        Err(ApiError::NotFound(m)) => (StatusCode::NOT_FOUND, Absent::NotFound(m)),
+        Err(ApiError::Unauthorized(m)) => (StatusCode::UNAUTHORIZED, Absent::SignedOut(m)),
+        Err(ApiError::Forbidden(m) | ApiError::Refused(m)) => (StatusCode::FORBIDDEN, Absent::Refused(m)),
+        Err(ApiError::Unavailable(m)) => {
+            set_status(StatusCode::SERVICE_UNAVAILABLE);
+            return Err(ServerFnError::new(m));
+        }
+    };
+    set_status(status);
+    Ok(Err(absent))
+}
+
+fn signed_out<T>() -> Result<Fetched<T>, ServerFnError> {
+    set_status(StatusCode::UNAUTHORIZED);
+    Ok(Fetched::SignedOut("sign in with the token you were given when you registered".into()))
+}
+
+pub async fn list_challenges() -> Result<Vec<ChallengeSummary>, ServerFnError> {
+    api()?.get("/challenges", None).await.map_err(|e| {
+        set_status(StatusCode::SERVICE_UNAVAILABLE);
+        ServerFnError::new(e.to_string())
+    })
+}
+
+pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, ServerFnError> {
+    let api = api()?;
+    let path = format!("/challenges/{}", segment(&slug));
+    let challenge = match fetched(api.get::<Challenge>(&path, None).await)? {
+        Ok(c) => c,
+        Err(absent) => return Ok(absent.into()),
+    };
+    // The page is still worth showing when the dataset can't be listed (a worker's disk away).
+    let dataset = api.get::<DatasetListing>(&format!("{path}/dataset"), None).await.ok();
+    Ok(Fetched::Found(ChallengePage { challenge, dataset, now: Utc::now() }))
+}
+
+pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fetched<LeaderboardPage>, ServerFnError> {
+    let api = api()?;
+    let path = format!("/challenges/{}", segment(&slug));
+    let challenge = match fetched(api.get::<Challenge>(&path, None).await)? {
+        Ok(c) => c,
+        Err(absent) => return Ok(absent.into()),
+    };
+    let query = phase.filter(|p| !p.is_empty()).map(|p| format!("?phase={}", segment(&p))).unwrap_or_default();
+    let board = match fetched(api.get::<Leaderboard>(&format!("{path}/leaderboard{query}"), None).await)? {
+        Ok(b) => b,
+        Err(absent) => return Ok(absent.into()),
+    };
+    Ok(Fetched::Found(LeaderboardPage {
+        title: challenge.title,
+        metrics: challenge.metrics,
+        phases: challenge.phases.into_iter().map(|p| p.name).collect(),
+        board,
+    }))
+}
+
+#[derive(Deserialize)]
+struct Me {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    team: Option<String>,
+}
+
+async fn who(api: &ApiClient, token: &str) -> Result<Viewer, ApiError> {
+    let me: Me = api.get("/me", Some(token)).await?;
+    Ok(match (me.role.as_deref(), me.name) {
+        (Some("organizer"), _) => Viewer::Organizer,
+        (_, Some(name)) => Viewer::Participant { name, team: me.team },
+        _ => return Err(ApiError::Unavailable("the API's /me answer names no participant".into())),
+    })
+}
+
+pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+    let Some(token) = session::token() else { return Ok(None) };
+    match who(&api()?, &token).await {
+        Ok(v) => Ok(Some(v)),
+        Err(ApiError::Unavailable(m)) => Err(ServerFnError::new(m)),
+        Err(_) => Ok(None),
+    }
+}
+
+pub async fn sign_in(token: String) -> Result<(), ServerFnError> {
+    let token = token.trim();
+    if !session::plausible(token) {
+        return Err(ServerFnError::new(
+            "that is not a Darkroom token: paste the token 'darkroom register' printed (letters and digits)",
+        ));
+    }
+    match who(&api()?, token).await {
+        Ok(viewer) => {
+            session::remember(Some(token));
+            leptos_axum::redirect(match viewer {
+                Viewer::Organizer => "/",
+                Viewer::Participant { .. } => "/me",
+            });
+            Ok(())
+        }
+        Err(ApiError::Unavailable(m)) => Err(ServerFnError::new(m)),
+        Err(_) => Err(ServerFnError::new(
+            "this token is not known: check the token you saved at registration, or register again",
+        )),
+    }
+}
+
+pub async fn sign_out() -> Result<(), ServerFnError> {
+    session::remember(None);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
+    let Some(token) = session::token() else { return signed_out() };
+    let api = api()?;
+    let (name, team) = match who(&api, &token).await {
+        Ok(Viewer::Participant { name, team }) => (name, team),
+        Ok(Viewer::Organizer) => {
+            set_status(StatusCode::FORBIDDEN);
+            return Ok(Fetched::Refused(
+                "you are signed in as the organizer: open a challenge and follow 'All submissions'".into(),
+            ));
+        }
+        Err(e) => {
+            return match fetched::<()>(Err(e))? {
+                Ok(()) | Err(Absent::SignedOut(_)) => signed_out(),
+                Err(absent) => Ok(absent.into()),
+            };
+        }
+    };
+    let submissions = match fetched(api.get::<Vec<Submission>>("/submissions?limit=200", Some(&token)).await)? {
+        Ok(s) => s,
+        Err(absent) => return Ok(absent.into()),
+    };
+    Ok(Fetched::Found(MyPage { name, team, submissions }))
+}
+
+pub async fn load_submission(id: String) -> Result<Fetched<SubmissionPage>, ServerFnError> {
+    let Some(token) = session::token() else { return signed_out() };
+    let api = api()?;
+    let path = format!("/submissions/{}", segment(&id));
+    let submission = match fetched(api.get::<Submission>(&path, Some(&token)).await)? {
+        Ok(s) => s,
+        Err(absent) => return Ok(absent.into()),
+    };
+    let organizer = matches!(who(&api, &token).await, Ok(Viewer::Organizer));
+    // Hidden logs (403) simply leave the section out; any other failure leaves it out too,
+    // rather than failing the whole page.
+    let logs = api.get::<RunLogs>(&format!("{path}/logs"), Some(&token)).await.ok();
+    Ok(Fetched::Found(SubmissionPage { submission, logs, organizer }))
+}
+
+pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>, ServerFnError> {
+    let Some(token) = session::token() else { return signed_out() };
+    let api = api()?;
+    let path = format!("/challenges/{}", segment(&slug));
+    let challenge = match fetched(api.get::<Challenge>(&path, None).await)? {
+        Ok(c) => c,
+        Err(absent) => return Ok(absent.into()),
+    };
+    let submissions =
+        match fetched(api.get::<Vec<Submission>>(&format!("{path}/submissions?limit=1000"), Some(&token)).await)? {
+            Ok(s) => s,
+            Err(absent) => return Ok(absent.into()),
+        };
+    Ok(Fetched::Found(OrganizerPage { slug: challenge.slug, title: challenge.title, submissions }))
+}
+
+/// Only same-site paths are followed back after an action.
+fn back_to(back: &str) -> &str {
+    if back.starts_with('/') && !back.starts_with("//") { back } else { "/" }
+}
+
+async fn act(id: &str, action: &str, back: &str) -> Result<(), ServerFnError> {
+    let Some(token) = session::token() else {
+        return Err(ServerFnError::new("sign in first: your session has ended"));
+    };
+    api()?
+        .post::<serde_json::Value>(&format!("/submissions/{}/{action}", segment(id)), Some(&token))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(back_to(back));
+    Ok(())
+}
+
+pub async fn cancel_submission(id: String, back: String) -> Result<(), ServerFnError> {
+    act(&id, "cancel", &back).await
+}
+
+pub async fn rerun_submission(id: String, back: String) -> Result<(), ServerFnError> {
+    act(&id, "rerun", &back).await
+}

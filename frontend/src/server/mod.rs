@@ -1,0 +1,105 @@
+//! The page server: axum serving the Leptos pages (server-rendered, then hydrated), their
+//! server functions, the built browser code under `/pkg`, and the live feed under `/live`.
+
+pub mod client;
+pub(crate) mod fns;
+pub mod live;
+mod session;
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use darkroom_core::config::Config;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::services::ServeDir;
+
+use crate::app::{App, shell};
+use client::ApiClient;
+use live::LiveHub;
+
+/// What every request handler may need.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct PageState {
+    pub leptos_options: LeptosOptions,
+    pub api: ApiClient,
+    pub live: LiveHub,
+}
+
+/// The routes, without a listener: used by [`Frontend`] and by tests and benchmarks.
+pub fn router(state: PageState) -> Router {
+    let routes = generate_route_list(App);
+    let api = state.api.clone();
+    let pkg = std::path::Path::new(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(api.clone()),
+            move || shell(options.clone()),
+        )
+        .route("/live/{slug}", get(live::sse))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest_service("/pkg", ServeDir::new(pkg))
+        .fallback(leptos_axum::file_and_error_handler::<PageState, _>(shell))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Leptos options for pages served from `site_root` (where `pkg/` was built).
+pub fn leptos_options(site_root: &std::path::Path) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("darkroom")
+        .site_root(site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .env(leptos::config::Env::PROD)
+        .build()
+}
+
+pub struct Frontend {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    live: LiveHub,
+    nats: async_nats::Client,
+}
+
+impl Frontend {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let site_root = &config.frontend.site_root;
+        if !site_root.join("pkg").join("darkroom.js").is_file() {
+            tracing::warn!(
+                site_root = %site_root.display(),
+                "no built browser code here: pages render but do not update live; run scripts/build-frontend.sh"
+            );
+        }
+        let nats = darkroom_core::bus::connect(&config.nats, "darkroom-frontend").await.map_err(anyhow::Error::msg)?;
+        let live = LiveHub::default();
+        let state = PageState {
+            leptos_options: leptos_options(site_root),
+            api: ApiClient::new(&config.frontend.api_url),
+            live: live.clone(),
+        };
+        let listener = tokio::net::TcpListener::bind(&config.frontend.listen)
+            .await
+            .with_context(|| format!("frontend.listen: cannot listen on '{}'", config.frontend.listen))?;
+        Ok(Self { listener, router: router(state), live, nats })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "frontend listening");
+        let feed = tokio::spawn(live::follow_scores(self.nats, self.live));
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        feed.abort();
+        served.context("the page server stopped")
+    }
+}
