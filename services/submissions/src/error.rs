@@ -20,6 +20,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Forbidden for a reason a client may act on, named by `code` (e.g. `logs_hidden`).
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
@@ -56,6 +59,10 @@ impl ApiError {
         ApiError::BadRequest { code, message: message.into() }
     }
 
+    pub fn denied(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Denied { code, message: message.into() }
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Conflict { code, message: message.into() }
     }
@@ -70,6 +77,7 @@ impl ApiError {
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Denied { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),

@@ -1,5 +1,6 @@
 //! Request extractors that turn every rejection into an [`ApiError`]: JSON bodies (with the
-//! path of a wrong field), query strings, and the two kinds of bearer token.
+//! path of a wrong field), query strings, and the bearer tokens: the organizer's ([`Admin`]), a
+//! participant's ([`Caller`]), or either ([`Viewer`]).
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
@@ -105,6 +106,17 @@ where
     }
 }
 
+/// The participant whose token hashes to `token`'s hash, or 401 saying how to get one.
+async fn participant_by_token(state: &AppState, token: &str) -> Result<participant::Model, ApiError> {
+    participant::Entity::find()
+        .filter(participant::Column::TokenHash.eq(hash_token(token)))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Unauthorized("unknown participant token: register first, or check the token you saved".into())
+        })
+}
+
 /// A registered participant, found by the hash of their bearer token.
 pub struct Caller(pub participant::Model);
 
@@ -117,13 +129,29 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let token = bearer(parts)?;
-        participant::Entity::find()
-            .filter(participant::Column::TokenHash.eq(hash_token(token)))
-            .one(&state.db)
-            .await?
-            .map(Caller)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("unknown participant token: register first, or check the token you saved".into())
-            })
+        participant_by_token(&state, token).await.map(Caller)
+    }
+}
+
+/// Whoever holds a known token, on endpoints both roles use: the organizer (the admin token,
+/// compared first, as [`Admin`] does) or a registered participant. Any other token is 401.
+pub enum Viewer {
+    Organizer,
+    Participant(participant::Model),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Viewer
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token = bearer(parts)?;
+        if hash_token(token) == state.admin_token_hash {
+            return Ok(Viewer::Organizer);
+        }
+        participant_by_token(&state, token).await.map(Viewer::Participant)
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! - [`startup`] wires configuration, database, NATS and the router into a running app.
 //! - [`routes`] the HTTP API; [`extract`] and [`error`] make every failure a clear JSON answer.
-//! - [`lifecycle`] accepts, cancels and moves submissions; [`quota`] decides who may submit.
+//! - [`lifecycle`] accepts, re-runs, cancels and moves submissions; [`quota`] decides who may
+//!   submit.
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
+//! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
 //! - [`tarball`] receives `docker save` uploads; [`db`] holds entities and migrations.
 
@@ -18,6 +20,7 @@ pub mod lifecycle;
 pub mod outbox;
 pub mod quota;
 pub mod routes;
+pub mod run_log;
 pub mod startup;
 pub mod state;
 pub mod tarball;

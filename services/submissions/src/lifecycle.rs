@@ -1,5 +1,6 @@
 //! A submission's life as this service records it: acceptance (row + history + outbox event in
-//! one transaction), cancellation, and the state events the runners publish.
+//! one transaction), the organizer's re-runs (a new submission, through the same path),
+//! cancellation, and the state events the runners publish.
 
 use chrono::Utc;
 use darkroom_core::domain::{ChallengeSpec, FailureKind, ImageSource, SubmissionState};
@@ -71,20 +72,61 @@ pub async fn accept(
     participant_id: &str,
     image: ImageSource,
 ) -> Result<submission::Model, sea_orm::DbErr> {
+    enqueue_new(db, spec, NewSubmission { phase, participant_id, image, counts_against_quota: true, reason: None })
+        .await
+}
+
+/// Queues a finished submission again, at the organizer's request, as a NEW submission of the
+/// same participant, challenge, phase and image (scores are unique per submission id, so the
+/// old id could never be scored again). It bypasses quota and phase window, never counts
+/// against the participant's quota, and goes through the same transactional path as
+/// [`accept`], so its `submission.created` is published exactly once.
+pub async fn rerun(
+    db: &DatabaseConnection,
+    spec: &ChallengeSpec,
+    original: &submission::Model,
+    image: ImageSource,
+) -> Result<submission::Model, sea_orm::DbErr> {
+    let reason = format!("re-run of {} requested by the organizer", original.id);
+    let new = NewSubmission {
+        phase: &original.phase,
+        participant_id: &original.participant_id,
+        image,
+        counts_against_quota: false,
+        reason: Some(reason),
+    };
+    enqueue_new(db, spec, new).await
+}
+
+/// What differs between an accepted submission and a re-run.
+struct NewSubmission<'a> {
+    phase: &'a str,
+    participant_id: &'a str,
+    image: ImageSource,
+    counts_against_quota: bool,
+    /// The first history line's reason.
+    reason: Option<String>,
+}
+
+async fn enqueue_new(
+    db: &DatabaseConnection,
+    spec: &ChallengeSpec,
+    new: NewSubmission<'_>,
+) -> Result<submission::Model, sea_orm::DbErr> {
     let now = Utc::now();
     let id = Uuid::now_v7().to_string();
-    let image_json = serde_json::to_string(&image).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    let image_json = serde_json::to_string(&new.image).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
     let txn = db.begin().await?;
     let row = submission::ActiveModel {
         id: Set(id.clone()),
         challenge: Set(spec.slug.clone()),
-        phase: Set(phase.to_owned()),
-        participant_id: Set(participant_id.to_owned()),
+        phase: Set(new.phase.to_owned()),
+        participant_id: Set(new.participant_id.to_owned()),
         image: Set(image_json),
         state: Set(SubmissionState::Queued.as_str().to_owned()),
         failure_reason: Set(None),
         failure_detail: Set(None),
-        counts_against_quota: Set(true),
+        counts_against_quota: Set(new.counts_against_quota),
         attempt: Set(1),
         image_digest: Set(None),
         created_at: Set(now),
@@ -92,10 +134,17 @@ pub async fn accept(
     }
     .insert(&txn)
     .await?;
-    record_transition(&txn, &id, None, SubmissionState::Queued, None, format!("accepted-{id}")).await?;
-    outbox::enqueue(&txn, &created_event(spec, &row, image)).await?;
+    record_transition(&txn, &id, None, SubmissionState::Queued, new.reason, format!("accepted-{id}")).await?;
+    outbox::enqueue(&txn, &created_event(spec, &row, new.image)).await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// Who cancelled a submission, for its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelledBy {
+    Participant,
+    Organizer,
 }
 
 /// Why a cancellation was refused.
@@ -107,7 +156,11 @@ pub enum CancelOutcome {
 
 /// Cancels a submission that no runner has started. The state is re-read inside the
 /// transaction so a concurrent RUNNING event is not overwritten.
-pub async fn cancel(db: &DatabaseConnection, id: &str) -> Result<Option<CancelOutcome>, sea_orm::DbErr> {
+pub async fn cancel(
+    db: &DatabaseConnection,
+    id: &str,
+    by: CancelledBy,
+) -> Result<Option<CancelOutcome>, sea_orm::DbErr> {
     let txn = db.begin().await?;
     let Some(row) = submission::Entity::find_by_id(id.to_owned()).one(&txn).await? else {
         return Ok(None);
@@ -135,15 +188,11 @@ pub async fn cancel(db: &DatabaseConnection, id: &str) -> Result<Option<CancelOu
         return Ok(Some(CancelOutcome::NotCancellable(now_state)));
     }
     let event_id = format!("cancelled-{id}");
-    record_transition(
-        &txn,
-        id,
-        Some(state),
-        SubmissionState::Cancelled,
-        Some("cancelled by the participant".into()),
-        event_id.clone(),
-    )
-    .await?;
+    let reason = match by {
+        CancelledBy::Participant => "cancelled by the participant",
+        CancelledBy::Organizer => "cancelled by the organizer",
+    };
+    record_transition(&txn, id, Some(state), SubmissionState::Cancelled, Some(reason.into()), event_id.clone()).await?;
     outbox::enqueue(
         &txn,
         &SubmissionCancelled { event_id, submission_id: Uuid::parse_str(id).unwrap_or_default(), at: now },

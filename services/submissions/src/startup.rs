@@ -20,7 +20,8 @@ pub struct Application {
 
 impl Application {
     /// Connects the database (migrating it), the NATS client (without waiting for the server),
-    /// starts the outbox relay and the state consumer, and binds the listener.
+    /// starts the outbox relay, the state and run-log consumers and the watchdog, and binds the
+    /// listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
             .await
@@ -43,6 +44,7 @@ impl Application {
         let background = vec![
             tokio::spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
             tokio::spawn(crate::consumer::run(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
+            tokio::spawn(crate::run_log::run(db.clone(), nats.clone(), config.nats.clone())),
             tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
         ];
         let state = AppState {

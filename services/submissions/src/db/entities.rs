@@ -127,3 +127,29 @@ pub mod outbox {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod run_log {
+    use sea_orm::entity::prelude::*;
+
+    /// One batch of a run's log lines, as a runner published it (`run.log`). `event_id` is
+    /// unique, so a redelivered batch is stored once; `id` keeps the order batches arrived in.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "run_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub event_id: String,
+        pub submission_id: String,
+        pub attempt: i32,
+        /// The lines as a JSON array of strings.
+        #[sea_orm(column_type = "Text")]
+        pub lines: String,
+        pub at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

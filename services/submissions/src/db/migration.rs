@@ -8,7 +8,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_init::Migration)]
+        vec![Box::new(m20261123_000001_init::Migration), Box::new(m20261124_000001_run_log::Migration)]
     }
 }
 
@@ -222,6 +222,74 @@ mod m20261123_000001_init {
                 m.drop_table(Table::drop().table(t).to_owned()).await?;
             }
             Ok(())
+        }
+    }
+}
+
+mod m20261124_000001_run_log {
+    use sea_orm_migration::prelude::*;
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261124_000001_run_log"
+        }
+    }
+
+    #[derive(DeriveIden)]
+    enum Submissions {
+        Table,
+        Id,
+    }
+
+    #[derive(DeriveIden)]
+    enum RunLog {
+        Table,
+        Id,
+        EventId,
+        SubmissionId,
+        Attempt,
+        Lines,
+        At,
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.create_table(
+                Table::create()
+                    .table(RunLog::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(RunLog::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(RunLog::EventId).string_len(200).not_null().unique_key())
+                    .col(ColumnDef::new(RunLog::SubmissionId).string_len(36).not_null())
+                    .col(ColumnDef::new(RunLog::Attempt).integer().not_null())
+                    .col(ColumnDef::new(RunLog::Lines).text().not_null())
+                    .col(ColumnDef::new(RunLog::At).timestamp_with_time_zone().not_null())
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(RunLog::Table, RunLog::SubmissionId)
+                            .to(Submissions::Table, Submissions::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+            // A submission's logs are read newest first, by time then arrival.
+            m.create_index(
+                Index::create()
+                    .name("idx_run_log_submission")
+                    .table(RunLog::Table)
+                    .col(RunLog::SubmissionId)
+                    .col(RunLog::At)
+                    .col(RunLog::Id)
+                    .to_owned(),
+            )
+            .await
+        }
+
+        async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.drop_table(Table::drop().table(RunLog::Table).to_owned()).await
         }
     }
 }

@@ -3,6 +3,8 @@
 mod challenges;
 mod health;
 mod leaderboard;
+mod logs;
+mod organizer;
 mod participants;
 mod submissions;
 mod views;
@@ -23,7 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/spec", get(challenges::spec))
         .route("/challenges/{slug}/dataset", get(challenges::dataset))
         .route("/challenges/{slug}/leaderboard", get(leaderboard::show))
-        .route("/challenges/{slug}/submissions", post(submissions::submit_image))
+        .route("/challenges/{slug}/submissions", get(organizer::list).post(submissions::submit_image))
         .route(
             "/challenges/{slug}/submissions/tarball",
             // The upload streams to disk under its own cap (max_upload_bytes).
@@ -33,7 +35,9 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(participants::me))
         .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::show))
-        .route("/submissions/{id}/cancel", post(submissions::cancel));
+        .route("/submissions/{id}/cancel", post(submissions::cancel))
+        .route("/submissions/{id}/rerun", post(organizer::rerun))
+        .route("/submissions/{id}/logs", get(logs::show));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -1,4 +1,5 @@
-//! Registration: a participant gets a token once; only its hash is stored.
+//! Registration: a participant gets a token once; only its hash is stored. And `/me`: who a
+//! token belongs to.
 
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{hash_token, new_token};
 use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, Viewer};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -29,6 +30,14 @@ pub struct Registered {
     team: Option<String>,
     /// Shown only in this answer: keep it, it cannot be recovered.
     token: String,
+}
+
+/// Who holds the token: `{"role": "organizer"}`, or `{"role": "participant", ...profile}`.
+#[derive(Serialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Me {
+    Organizer,
+    Participant(Profile),
 }
 
 #[derive(Serialize)]
@@ -76,6 +85,11 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(Registered { id, name: name.as_str().to_owned(), team, token })))
 }
 
-pub async fn me(Caller(p): Caller) -> Json<Profile> {
-    Json(Profile { id: p.id, name: p.name, team: p.team, created_at: p.created_at })
+pub async fn me(viewer: Viewer) -> Json<Me> {
+    Json(match viewer {
+        Viewer::Organizer => Me::Organizer,
+        Viewer::Participant(p) => {
+            Me::Participant(Profile { id: p.id, name: p.name, team: p.team, created_at: p.created_at })
+        }
+    })
 }

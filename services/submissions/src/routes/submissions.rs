@@ -1,4 +1,5 @@
-//! Submitting images, following them, cancelling them.
+//! Submitting images, following them, cancelling them. Following and cancelling also take the
+//! organizer's token, for any submission.
 
 use axum::Json;
 use axum::body::Body;
@@ -12,11 +13,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use super::challenges::load;
-use super::views::SubmissionView;
+use super::views::{OrganizerSubmissionView, SubmissionView, ViewedSubmission};
 use crate::db::entities::{participant, submission, transition};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Caller};
-use crate::lifecycle::{self, CancelOutcome};
+use crate::extract::{ApiJson, ApiQuery, Caller, Viewer};
+use crate::lifecycle::{self, CancelOutcome, CancelledBy};
 use crate::quota::{check_quota, open_phase};
 use crate::state::AppState;
 use crate::tarball;
@@ -130,49 +131,72 @@ pub async fn list(
     Ok(Json(rows.into_iter().map(|r| SubmissionView::new(r, None)).collect()))
 }
 
-/// The caller's own submission; anyone else's is reported as not found, so ids leak nothing.
-async fn own(state: &AppState, who: &participant::Model, id: &str) -> ApiResult<submission::Model> {
-    let not_found =
-        || ApiError::NotFound(format!("you have no submission '{id}'; list yours with GET /api/v1/submissions"));
+/// A submission the viewer may see: the organizer any, a participant their own. Anyone else's
+/// is reported as not found, so ids leak nothing.
+pub(super) async fn visible(state: &AppState, viewer: &Viewer, id: &str) -> ApiResult<submission::Model> {
+    let not_found = || match viewer {
+        Viewer::Participant(_) => {
+            ApiError::NotFound(format!("you have no submission '{id}'; list yours with GET /api/v1/submissions"))
+        }
+        Viewer::Organizer => ApiError::NotFound(format!(
+            "no submission '{id}'; list a challenge's with GET /api/v1/challenges/{{slug}}/submissions"
+        )),
+    };
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(not_found());
     }
     submission::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
-        .filter(|s| s.participant_id == who.id)
+        .filter(|s| match viewer {
+            Viewer::Organizer => true,
+            Viewer::Participant(who) => s.participant_id == who.id,
+        })
         .ok_or_else(not_found)
 }
 
+/// One submission with its history; the organizer's answer also names the participant and
+/// carries the failure detail.
 pub async fn show(
     State(state): State<AppState>,
-    Caller(who): Caller,
+    viewer: Viewer,
     Path(id): Path<String>,
-) -> ApiResult<Json<SubmissionView>> {
-    let row = own(&state, &who, &id).await?;
+) -> ApiResult<Json<ViewedSubmission>> {
+    let row = visible(&state, &viewer, &id).await?;
     let history = transition::Entity::find()
         .filter(transition::Column::SubmissionId.eq(&row.id))
         .order_by_asc(transition::Column::Id)
         .all(&state.db)
         .await?;
-    Ok(Json(SubmissionView::new(row, Some(history))))
+    Ok(Json(match viewer {
+        Viewer::Participant(_) => ViewedSubmission::Participant(SubmissionView::new(row, Some(history))),
+        Viewer::Organizer => {
+            let owner = participant::Entity::find_by_id(row.participant_id.clone()).one(&state.db).await?;
+            ViewedSubmission::Organizer(OrganizerSubmissionView::new(row, Some(history), owner.as_ref()))
+        }
+    }))
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
-    Caller(who): Caller,
+    viewer: Viewer,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SubmissionView>> {
-    let row = own(&state, &who, &id).await?;
-    match lifecycle::cancel(&state.db, &row.id).await? {
+    let row = visible(&state, &viewer, &id).await?;
+    let by = match viewer {
+        Viewer::Organizer => CancelledBy::Organizer,
+        Viewer::Participant(_) => CancelledBy::Participant,
+    };
+    match lifecycle::cancel(&state.db, &row.id, by).await? {
         Some(CancelOutcome::Cancelled(row)) => {
             state.outbox_wakeup.notify_one();
+            tracing::info!(submission = %row.id, ?by, "submission cancelled");
             Ok(Json(SubmissionView::new(*row, None)))
         }
         Some(CancelOutcome::NotCancellable(s)) => Err(ApiError::conflict(
             "not_cancellable",
             format!("submission '{id}' is {s}; only QUEUED or PENDING submissions can be cancelled"),
         )),
-        None => Err(ApiError::NotFound(format!("you have no submission '{id}'"))),
+        None => Err(ApiError::NotFound(format!("no submission '{id}'"))),
     }
 }

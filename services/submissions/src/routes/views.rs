@@ -1,11 +1,12 @@
-//! What the API shows. Public views never carry host paths or the evaluation image.
+//! What the API shows. Public views never carry host paths or the evaluation image; only the
+//! organizer's views carry whose a submission is and its failure detail.
 
 use chrono::{DateTime, Utc};
 use darkroom_core::domain::challenge::{ChallengeSpec, Metric, NodeType, PhaseWindow, Quotas, Resources};
 use darkroom_core::domain::{ImageSource, Phase};
 use serde::{Deserialize, Serialize};
 
-use crate::db::entities::{submission, transition};
+use crate::db::entities::{participant, submission, transition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,4 +127,45 @@ impl SubmissionView {
             }),
         }
     }
+}
+
+/// A submission as the organizer sees it: the participant's view, plus whose it is and the
+/// failure detail participants never see.
+#[derive(Serialize)]
+pub struct OrganizerSubmissionView {
+    #[serde(flatten)]
+    pub submission: SubmissionView,
+    pub participant: ParticipantRef,
+    pub failure_detail: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ParticipantRef {
+    pub id: String,
+    pub name: String,
+    pub team: Option<String>,
+}
+
+impl OrganizerSubmissionView {
+    /// `owner` is the submission's participant, when found.
+    pub fn new(
+        row: submission::Model,
+        history: Option<Vec<transition::Model>>,
+        owner: Option<&participant::Model>,
+    ) -> Self {
+        let participant = match owner {
+            Some(p) => ParticipantRef { id: p.id.clone(), name: p.name.clone(), team: p.team.clone() },
+            None => ParticipantRef { id: row.participant_id.clone(), name: "(unknown)".into(), team: None },
+        };
+        let failure_detail = row.failure_detail.clone();
+        Self { submission: SubmissionView::new(row, history), participant, failure_detail }
+    }
+}
+
+/// A submission as its viewer may see it.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ViewedSubmission {
+    Participant(SubmissionView),
+    Organizer(OrganizerSubmissionView),
 }

@@ -1,0 +1,51 @@
+//! A submission's run logs: for its participant where the challenge shows logs, and always for
+//! the organizer.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+
+use super::challenges::load;
+use super::submissions::visible;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Viewer;
+use crate::run_log::{self, LogLine};
+use crate::state::AppState;
+
+/// Most lines one answer carries: the last ones.
+const MAX_LINES: usize = 5000;
+
+#[derive(Serialize)]
+pub struct RunLogView {
+    submission_id: String,
+    logs_visible: bool,
+    lines: Vec<LogLine>,
+    /// True when older lines were left out.
+    truncated: bool,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunLogView>> {
+    let row = visible(&state, &viewer, &id).await?;
+    let spec = load(&state, &row.challenge).await?;
+    if matches!(viewer, Viewer::Participant(_)) && !spec.logs_visible {
+        return Err(ApiError::denied(
+            "logs_hidden",
+            format!(
+                "the organizer of '{}' keeps run logs private; the submission's state and failure reason are at \
+                 GET /api/v1/submissions/{id}",
+                spec.slug
+            ),
+        ));
+    }
+    let tail = run_log::tail(&state.db, &row.id, MAX_LINES).await?;
+    Ok(Json(RunLogView {
+        submission_id: row.id,
+        logs_visible: spec.logs_visible,
+        lines: tail.lines,
+        truncated: tail.truncated,
+    }))
+}

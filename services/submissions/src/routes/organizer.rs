@@ -1,0 +1,112 @@
+//! What only the organizer does with submissions: list a challenge's, and re-run a finished one.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use darkroom_core::domain::{ImageSource, SubmissionState};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+
+use super::challenges::load;
+use super::submissions::visible;
+use super::views::{OrganizerSubmissionView, SubmissionView};
+use crate::db::entities::{participant, submission};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Admin, ApiQuery, Viewer};
+use crate::lifecycle;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    state: Option<String>,
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+/// Every participant's submissions to a challenge, newest first, with whose each is and the
+/// failure detail.
+pub async fn list(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Vec<OrganizerSubmissionView>>> {
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("bad_query", format!("limit {limit} is not between 1 and 1000")));
+    }
+    let wanted = match q.state.as_deref() {
+        Some(s) => Some(s.parse::<SubmissionState>().map_err(|e| ApiError::bad_request("bad_query", e))?),
+        None => None,
+    };
+    load(&state, &slug).await?;
+    let mut find = submission::Entity::find().filter(submission::Column::Challenge.eq(&slug));
+    if let Some(s) = wanted {
+        find = find.filter(submission::Column::State.eq(s.as_str()));
+    }
+    let rows = find
+        .order_by_desc(submission::Column::CreatedAt)
+        .order_by_desc(submission::Column::Id)
+        .limit(limit)
+        .all(&state.db)
+        .await?;
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.participant_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let owners: HashMap<String, participant::Model> = participant::Entity::find()
+        .filter(participant::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                let owner = owners.get(&r.participant_id);
+                OrganizerSubmissionView::new(r, None, owner)
+            })
+            .collect(),
+    ))
+}
+
+/// Queues a finished submission again as a new submission (see [`lifecycle::rerun`]).
+pub async fn rerun(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
+    let original = visible(&state, &Viewer::Organizer, &id).await?;
+    let current: SubmissionState =
+        original.state.parse().map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    if !current.is_terminal() {
+        return Err(ApiError::conflict(
+            "not_rerunnable",
+            format!(
+                "submission '{id}' is {current}; only finished submissions (COMPLETE, FAILED or CANCELLED) can be \
+                 re-run: wait for it to finish, or cancel it first"
+            ),
+        ));
+    }
+    let spec = load(&state, &original.challenge).await?;
+    let image: ImageSource =
+        serde_json::from_str(&original.image).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    if let ImageSource::Tarball { path, .. } = &image
+        && !tokio::fs::try_exists(path).await.unwrap_or(false)
+    {
+        return Err(ApiError::conflict(
+            "image_gone",
+            format!(
+                "the uploaded archive of submission '{id}' is no longer stored, so it cannot be re-run; ask the \
+                 participant to submit it again"
+            ),
+        ));
+    }
+    let row = lifecycle::rerun(&state.db, &spec, &original, image).await?;
+    state.outbox_wakeup.notify_one();
+    tracing::info!(submission = %row.id, rerun_of = %original.id, challenge = %row.challenge, "submission re-run");
+    Ok((StatusCode::ACCEPTED, Json(SubmissionView::new(row, None))))
+}
