@@ -170,6 +170,21 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// Publishes `event` to this app's NATS as a runner would (with its `Nats-Msg-Id`) and waits
+    /// for JetStream's ack.
+    pub async fn publish<E: darkroom_core::events::Event>(&self, event: &E) {
+        let client = async_nats::connect(self.nats.url()).await.expect("connect to NATS");
+        let js = async_nats::jetstream::new(client);
+        darkroom_core::bus::ensure_stream(&js, &self.config.nats).await.expect("the stream exists");
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event.event_id());
+        js.publish_with_headers(E::SUBJECT, headers, serde_json::to_vec(event).expect("serialise").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("JetStream ack");
+    }
+
     /// Polls a submission until `pred` holds or 15 s pass.
     pub async fn wait_for(&self, id: &str, token: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);

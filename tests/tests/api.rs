@@ -3,7 +3,7 @@
 use darkroom_tests::fixtures;
 use darkroom_tests::{Backend, TestApp, on_both_backends};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const ADMIN: Option<&str> = Some(darkroom_tests::ADMIN_TOKEN);
 
@@ -15,6 +15,9 @@ on_both_backends!(
     tarball_upload_is_stored_by_hash,
     quotas_are_enforced_with_the_next_slot,
     participants_only_see_their_own_submissions,
+    me_tells_organizer_from_participant,
+    organizer_lists_every_submission_of_a_challenge,
+    organizer_shows_and_cancels_any_submission,
 );
 
 async fn health_and_readiness(backend: Backend) {
@@ -162,4 +165,115 @@ async fn participants_only_see_their_own_submissions(backend: Backend) {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, list) = app.call(Method::GET, "/api/v1/submissions", Some(&bob), None).await;
     assert_eq!(list, json!([]));
+}
+
+async fn me_tells_organizer_from_participant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.register("Ada").await;
+    let (s, me) = app.call(Method::GET, "/api/v1/me", Some(&token), None).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!((me["role"].as_str(), me["name"].as_str()), (Some("participant"), Some("Ada")));
+    assert!(me["id"].is_string() && me["created_at"].is_string(), "{me}");
+    let (s, me) = app.call(Method::GET, "/api/v1/me", ADMIN, None).await;
+    assert_eq!((s, me), (StatusCode::OK, json!({ "role": "organizer" })));
+    let (s, e) = app.call(Method::GET, "/api/v1/me", Some("drp_unknown"), None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")), "{e}");
+}
+
+/// Fails a submission as an evaluator would, with a detail for the organizer only.
+async fn fail_with_detail(app: &TestApp, id: &str, token: &str, detail: &str) {
+    use darkroom_core::domain::FailureKind;
+    use darkroom_core::events::SubmissionFailed;
+    let failed = SubmissionFailed {
+        event_id: format!("failed-{id}"),
+        submission_id: id.parse().unwrap(),
+        attempt: 1,
+        kind: FailureKind::Evaluation,
+        reason: "the evaluation could not score the output".into(),
+        detail: Some(detail.into()),
+        retrying: false,
+        at: chrono::Utc::now(),
+    };
+    app.publish(&failed).await;
+    app.wait_for(id, token, |b| b["state"] == "FAILED").await;
+}
+
+async fn organizer_lists_every_submission_of_a_challenge(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let other = app.create_challenge("other", |_| {}).await;
+    let (s, b) =
+        app.call(Method::POST, "/api/v1/participants", None, Some(json!({ "name": "Alice", "team": "Lab A" }))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let alice = b["token"].as_str().unwrap().to_owned();
+    let bob = app.register("Bob").await;
+    let (_, a1) = app.submit(&slug, &alice, "alice/model:1").await;
+    let (_, b1) = app.submit(&slug, &bob, "bob/model:1").await;
+    let (_, a2) = app.submit(&slug, &alice, "alice/model:2").await;
+    app.submit(&other, &bob, "bob/model:9").await;
+    let b1_id = b1["id"].as_str().unwrap();
+    fail_with_detail(&app, b1_id, &bob, "score.json lacks 'roc_auc'").await;
+
+    let path = format!("/api/v1/challenges/{slug}/submissions");
+    let (s, list) = app.call(Method::GET, &path, ADMIN, None).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let list = list.as_array().unwrap();
+    let ids: Vec<&str> = list.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [a2["id"].as_str().unwrap(), b1_id, a1["id"].as_str().unwrap()],
+        "newest first, this challenge only"
+    );
+    assert_eq!(list[0]["participant"]["name"], "Alice");
+    assert_eq!(list[0]["participant"]["team"], "Lab A");
+    assert_eq!(list[1]["participant"], json!({ "id": list[1]["participant"]["id"], "name": "Bob", "team": null }));
+    assert_eq!(list[1]["state"], "FAILED");
+    assert_eq!(list[1]["failure_detail"], "score.json lacks 'roc_auc'");
+    assert_eq!(list[1]["failure_reason"], "the evaluation could not score the output");
+    assert_eq!(list[0]["failure_detail"], Value::Null);
+    assert_eq!(list[0]["image"], json!({ "kind": "reference", "name": "alice/model:2" }));
+    assert!(list[0].get("history").is_none(), "the list carries no history: {}", list[0]);
+
+    // Filters: a state (any case), a limit.
+    let (_, failed) = app.call(Method::GET, &format!("{path}?state=FAILED"), ADMIN, None).await;
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    assert_eq!(failed[0]["id"], b1_id);
+    let (_, queued) = app.call(Method::GET, &format!("{path}?state=queued&limit=1"), ADMIN, None).await;
+    assert_eq!(queued.as_array().unwrap().len(), 1);
+    assert_eq!(queued[0]["id"], a2["id"]);
+
+    // Participants get neither the list nor the detail.
+    let (s, e) = app.call(Method::GET, &path, Some(&alice), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    let (_, own) = app.call(Method::GET, &format!("/api/v1/submissions/{b1_id}"), Some(&bob), None).await;
+    assert_eq!(own["state"], "FAILED");
+    assert!(!own.to_string().contains("roc_auc"), "the organizer's detail leaked: {own}");
+    assert!(own.get("participant").is_none(), "{own}");
+}
+
+async fn organizer_shows_and_cancels_any_submission(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let alice = app.register("Alice").await;
+    let (_, sub) = app.submit(&slug, &alice, "m:1").await;
+    let id = sub["id"].as_str().unwrap();
+
+    let (s, shown) = app.call(Method::GET, &format!("/api/v1/submissions/{id}"), ADMIN, None).await;
+    assert_eq!(s, StatusCode::OK, "{shown}");
+    assert_eq!((shown["state"].as_str(), shown["participant"]["name"].as_str()), (Some("QUEUED"), Some("Alice")));
+    assert_eq!(shown["history"].as_array().unwrap().len(), 1);
+
+    let (s, c) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), ADMIN, None).await;
+    assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("CANCELLED")), "{c}");
+    let (_, seen) = app.call(Method::GET, &format!("/api/v1/submissions/{id}"), Some(&alice), None).await;
+    assert_eq!(seen["state"], "CANCELLED");
+    assert_eq!(seen["counts_against_quota"], false);
+    assert_eq!(seen["history"][1]["reason"], "cancelled by the organizer");
+
+    let unknown = uuid::Uuid::now_v7();
+    let (s, e) = app.call(Method::GET, &format!("/api/v1/submissions/{unknown}"), ADMIN, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (s, e) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), ADMIN, None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("CANCELLED"), "{e}");
 }

@@ -51,6 +51,10 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
     let quota_user = app.register("Quota").await;
     let (s, b) = app.submit(&slug, &quota_user, "m:1").await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let queued_sub = b["id"].as_str().unwrap().to_owned();
+    let quiet = app.create_challenge("quiet", |s| s["logs_visible"] = json!(false)).await;
+    let (_, b) = app.submit(&quiet, &bob, "m:1").await;
+    let bobs_quiet_sub = b["id"].as_str().unwrap().to_owned();
     let (_, alices) = app.submit(&slug, &alice, "m:1").await;
     let alice_sub = alices["id"].as_str().unwrap().to_owned();
 
@@ -403,6 +407,142 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
             body: Body::None,
             status: StatusCode::CONFLICT,
             says: "only QUEUED or PENDING",
+        },
+        // The organizer's views of submissions, re-runs and logs.
+        Case {
+            name: "organizer list with limit=0",
+            method: Method::GET,
+            path: format!("/api/v1/challenges/{slug}/submissions?limit=0"),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::BAD_REQUEST,
+            says: "between 1 and 1000",
+        },
+        Case {
+            name: "organizer list with a limit that is not a number",
+            method: Method::GET,
+            path: format!("/api/v1/challenges/{slug}/submissions?limit=lots"),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::BAD_REQUEST,
+            says: "limit",
+        },
+        Case {
+            name: "organizer list with an unknown state",
+            method: Method::GET,
+            path: format!("/api/v1/challenges/{slug}/submissions?state=DONE"),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::BAD_REQUEST,
+            says: "QUEUED, PENDING, RUNNING, EVALUATING, COMPLETE, FAILED, CANCELLED",
+        },
+        Case {
+            name: "organizer list with an unknown parameter",
+            method: Method::GET,
+            path: format!("/api/v1/challenges/{slug}/submissions?participant=Alice"),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::BAD_REQUEST,
+            says: "participant",
+        },
+        Case {
+            name: "organizer list of an unknown challenge",
+            method: Method::GET,
+            path: "/api/v1/challenges/no-such/submissions".into(),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::NOT_FOUND,
+            says: "no challenge 'no-such'",
+        },
+        Case {
+            name: "participant token on the organizer's list",
+            method: Method::GET,
+            path: format!("/api/v1/challenges/{slug}/submissions"),
+            token: Some(alice.clone()),
+            body: Body::None,
+            status: StatusCode::FORBIDDEN,
+            says: "admin token",
+        },
+        Case {
+            name: "participant token on a re-run",
+            method: Method::POST,
+            path: format!("/api/v1/submissions/{alice_sub}/rerun"),
+            token: Some(alice.clone()),
+            body: Body::None,
+            status: StatusCode::FORBIDDEN,
+            says: "admin token",
+        },
+        Case {
+            name: "re-run of an unknown submission",
+            method: Method::POST,
+            path: format!("/api/v1/submissions/{}/rerun", uuid::Uuid::now_v7()),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::NOT_FOUND,
+            says: "no submission",
+        },
+        Case {
+            name: "re-run of an id that is not a UUID",
+            method: Method::POST,
+            path: "/api/v1/submissions/..%2F..%2Fetc/rerun".into(),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::NOT_FOUND,
+            says: "no submission",
+        },
+        Case {
+            name: "re-run of a queued submission",
+            method: Method::POST,
+            path: format!("/api/v1/submissions/{queued_sub}/rerun"),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::CONFLICT,
+            says: "only finished submissions",
+        },
+        Case {
+            name: "unknown token on /me",
+            method: Method::GET,
+            path: "/api/v1/me".into(),
+            token: Some("drp_nope".into()),
+            body: Body::None,
+            status: StatusCode::UNAUTHORIZED,
+            says: "register",
+        },
+        Case {
+            name: "organizer shows an unknown submission",
+            method: Method::GET,
+            path: format!("/api/v1/submissions/{}", uuid::Uuid::now_v7()),
+            token: admin(),
+            body: Body::None,
+            status: StatusCode::NOT_FOUND,
+            says: "no submission",
+        },
+        Case {
+            name: "logs of another participant's submission",
+            method: Method::GET,
+            path: format!("/api/v1/submissions/{alice_sub}/logs"),
+            token: Some(bob.clone()),
+            body: Body::None,
+            status: StatusCode::NOT_FOUND,
+            says: "no submission",
+        },
+        Case {
+            name: "logs the organizer keeps private",
+            method: Method::GET,
+            path: format!("/api/v1/submissions/{bobs_quiet_sub}/logs"),
+            token: Some(bob.clone()),
+            body: Body::None,
+            status: StatusCode::FORBIDDEN,
+            says: "keeps run logs private",
+        },
+        Case {
+            name: "logs without a token",
+            method: Method::GET,
+            path: format!("/api/v1/submissions/{bobs_quiet_sub}/logs"),
+            token: None,
+            body: Body::None,
+            status: StatusCode::UNAUTHORIZED,
+            says: "Authorization",
         },
         // Uploads.
         Case {

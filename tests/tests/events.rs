@@ -1,21 +1,29 @@
 //! The event spine on a real NATS server: the outbox survives NATS being down, publishes each
-//! submission exactly once, and state events are applied idempotently.
+//! submission (and each organizer's re-run) exactly once, state events are applied
+//! idempotently, and run logs are stored once each and shown only to whom they may be.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
 use chrono::Utc;
 use darkroom_core::domain::FailureKind;
-use darkroom_core::events::{Event, RunFinished, RunStarted, ScoreRecorded, SubmissionCreated, SubmissionFailed};
-use darkroom_tests::{Backend, TestApp, on_both_backends};
+use darkroom_core::domain::ImageSource;
+use darkroom_core::events::{
+    Event, RunFinished, RunLog, RunStarted, ScoreRecorded, SubmissionCreated, SubmissionFailed,
+};
+use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures, on_both_backends};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 on_both_backends!(
     submission_created_arrives_exactly_once_across_a_nats_outage,
     state_events_move_submissions_idempotently,
     platform_failures_are_retried_and_never_charged,
+    organizer_reruns_finished_submissions_as_new_ones,
+    run_logs_arrive_once_each_in_order,
+    hidden_run_logs_are_for_the_organizer_only,
 );
 
 /// Every `submission.created` message in the stream, read by a fresh consumer from the start.
@@ -227,4 +235,203 @@ async fn platform_failures_are_retried_and_never_charged(backend: Backend) {
     };
     wait_until(|| async { attempts().await.len() >= 3 }).await;
     assert_eq!(attempts().await, [1, 2, 3]);
+}
+
+async fn rerun(app: &TestApp, id: &str, token: &str) -> (StatusCode, Value) {
+    app.call(Method::POST, &format!("/api/v1/submissions/{id}/rerun"), Some(token), None).await
+}
+
+async fn organizer_reruns_finished_submissions_as_new_ones(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |s| s["quotas"] = json!({ "total": 2 })).await;
+    let token = app.register("Ada").await;
+    let (_, me) = app.call(Method::GET, "/api/v1/me", Some(&token), None).await;
+    let (_, image_sub) = app.submit(&slug, &token, "m:1").await;
+    let (s, tar_sub) = app.upload(&slug, &token, "application/x-tar", fixtures::image_archive()).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{tar_sub}");
+    let (a, t) = (image_sub["id"].as_str().unwrap().to_owned(), tar_sub["id"].as_str().unwrap().to_owned());
+
+    // Only finished submissions can be re-run, and only by the organizer.
+    let (s, e) = rerun(&app, &a, ADMIN_TOKEN).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_rerunnable")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("is QUEUED"), "{e}");
+    assert_eq!(rerun(&app, &a, &token).await.0, StatusCode::FORBIDDEN);
+    for id in [&a, &t] {
+        let (s, c) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&token), None).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+    }
+
+    // Use up the quota, then close the phase: the organizer's re-runs pass both.
+    for n in 2..4 {
+        assert_eq!(app.submit(&slug, &token, &format!("m:{n}")).await.0, StatusCode::ACCEPTED);
+    }
+    assert_eq!(app.submit(&slug, &token, "m:4").await.0, StatusCode::TOO_MANY_REQUESTS);
+    let mut spec = fixtures::spec(&app.data_dir(), &slug);
+    spec["quotas"] = json!({ "total": 2 });
+    spec["phases"][0]["starts_at"] = json!(Utc::now() - chrono::Duration::days(10));
+    spec["phases"][0]["ends_at"] = json!(Utc::now() - chrono::Duration::days(1));
+    let (s, b) = app.call(Method::PUT, &format!("/api/v1/challenges/{slug}"), Some(ADMIN_TOKEN), Some(spec)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    let (s, new_a) = rerun(&app, &a, ADMIN_TOKEN).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{new_a}");
+    let (s, new_t) = rerun(&app, &t, ADMIN_TOKEN).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{new_t}");
+    let new_id = new_a["id"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, a);
+    assert_eq!(new_a["state"], "QUEUED");
+    assert_eq!(new_a["phase"], "dev");
+    assert_eq!(new_a["attempt"], 1);
+    assert_eq!(new_a["counts_against_quota"], false);
+    assert_eq!(new_a["image"], image_sub["image"]);
+    assert_eq!(new_t["image"], tar_sub["image"]);
+
+    // The participant sees it as theirs, with why it exists.
+    let (_, shown) = app.call(Method::GET, &format!("/api/v1/submissions/{new_id}"), Some(&token), None).await;
+    assert_eq!(shown["history"].as_array().unwrap().len(), 1, "{shown}");
+    assert_eq!(shown["history"][0]["to"], "QUEUED");
+    assert_eq!(shown["history"][0]["reason"], format!("re-run of {a} requested by the organizer"));
+    let (_, old) = app.call(Method::GET, &format!("/api/v1/submissions/{a}"), Some(&token), None).await;
+    assert_eq!(old["state"], "CANCELLED", "the original is left as it was");
+    let (s, e) = app.submit(&slug, &token, "m:5").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the phase is closed for participants: {e}");
+
+    // Exactly one submission.created per re-run, for the new ids, with the same image.
+    let url = app.nats.url();
+    let (na, nt): (Uuid, Uuid) = (new_id.parse().unwrap(), new_t["id"].as_str().unwrap().parse().unwrap());
+    wait_until(|| async {
+        let all = created_messages(&url, Duration::from_millis(300)).await;
+        all.iter().any(|e| e.submission_id == na) && all.iter().any(|e| e.submission_id == nt)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // room for a duplicate to show up
+    let all = created_messages(&url, Duration::from_millis(500)).await;
+    assert_eq!(all.len(), 6, "4 accepted + 2 re-runs: {all:?}");
+    let of = |id: Uuid| all.iter().filter(|e| e.submission_id == id).collect::<Vec<_>>();
+    let (ea, et) = (of(na), of(nt));
+    assert_eq!((ea.len(), et.len()), (1, 1), "{all:?}");
+    assert_eq!(ea[0].attempt, 1);
+    assert_eq!(ea[0].phase, "dev");
+    assert_eq!(ea[0].participant_id.to_string(), me["id"].as_str().unwrap());
+    assert_eq!(ea[0].image, ImageSource::Reference { name: "m:1".into() });
+    let original_tar = &of(t.parse().unwrap())[0].image;
+    assert!(matches!(original_tar, ImageSource::Tarball { .. }), "{original_tar:?}");
+    assert_eq!(&et[0].image, original_tar, "the stored archive is re-used");
+}
+
+/// Publishes raw bytes on `subject`, optionally with a `Nats-Msg-Id`, and waits for the ack.
+async fn publish_raw(nats_url: &str, subject: &'static str, msg_id: Option<&str>, payload: Vec<u8>) {
+    let js = jetstream::new(async_nats::connect(nats_url).await.expect("connect"));
+    let mut headers = async_nats::HeaderMap::new();
+    if let Some(id) = msg_id {
+        headers.insert("Nats-Msg-Id", id);
+    }
+    js.publish_with_headers(subject, headers, payload.into()).await.expect("publish").await.expect("ack");
+}
+
+fn log_batch(id: Uuid, n: u32, attempt: u32, secs: i64, lines: &[&str]) -> RunLog {
+    RunLog {
+        event_id: format!("run-log-{id}-{attempt}-{n}"),
+        submission_id: id,
+        attempt,
+        lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+        at: chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap(),
+    }
+}
+
+/// Polls GET /logs until `pred` holds.
+async fn logs_until(app: &TestApp, id: &str, token: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, body) = app.call(Method::GET, &format!("/api/v1/submissions/{id}/logs"), Some(token), None).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        if pred(&body) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "logs never matched: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn run_logs_arrive_once_each_in_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await; // logs_visible
+    let alice = app.register("Alice").await;
+    let bob = app.register("Bob").await;
+    let (_, sub) = app.submit(&slug, &alice, "m:1").await;
+    let id_str = sub["id"].as_str().unwrap().to_owned();
+    let id: Uuid = id_str.parse().unwrap();
+    let url = app.nats.url();
+
+    let (s, empty) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}/logs"), Some(&alice), None).await;
+    assert_eq!(s, StatusCode::OK, "{empty}");
+    assert_eq!(empty, json!({ "submission_id": id_str, "logs_visible": true, "lines": [], "truncated": false }));
+
+    // Published out of time order, with the first batch three times over (once as the runner
+    // sends it, then with no Nats-Msg-Id and with another one, so JetStream keeps every copy),
+    // an undecodable payload and a batch of a submission that does not exist.
+    let first = log_batch(id, 1, 1, 1, &["epoch 1"]);
+    let second = log_batch(id, 2, 1, 2, &["loss 0.5", "loss 0.4"]);
+    let retry = log_batch(id, 1, 2, 3, &["retrying", ""]);
+    app.publish(&second).await;
+    app.publish(&first).await;
+    publish_raw(&url, RunLog::SUBJECT, None, serde_json::to_vec(&first).unwrap()).await;
+    publish_raw(&url, RunLog::SUBJECT, Some("another-id"), serde_json::to_vec(&first).unwrap()).await;
+    publish_raw(&url, RunLog::SUBJECT, None, b"not json".to_vec()).await;
+    app.publish(&log_batch(Uuid::now_v7(), 1, 1, 1, &["nobody's"])).await;
+    app.publish(&retry).await;
+
+    // One consumer, in stream order: once the last batch shows, every earlier one was handled.
+    let has_retry = |b: &Value| b["lines"].as_array().is_some_and(|l| l.iter().any(|l| l["line"] == "retrying"));
+    let logs = logs_until(&app, &id_str, &alice, has_retry).await;
+    let lines: Vec<(u64, &str)> = logs["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["attempt"].as_u64().unwrap(), l["line"].as_str().unwrap()))
+        .collect();
+    assert_eq!(lines, [(1, "epoch 1"), (1, "loss 0.5"), (1, "loss 0.4"), (2, "retrying"), (2, "")], "{logs}");
+    assert_eq!(logs["lines"][0]["at"].as_str().unwrap().parse::<chrono::DateTime<Utc>>().unwrap(), first.at);
+    assert_eq!((logs["logs_visible"].as_bool(), logs["truncated"].as_bool()), (Some(true), Some(false)));
+
+    // Every copy, the garbage and the stranger's batch were acknowledged, none left to retry.
+    let js = jetstream::new(async_nats::connect(url.as_str()).await.unwrap());
+    let stream = js.get_stream(darkroom_core::events::STREAM).await.unwrap();
+    wait_until(|| async {
+        let info = stream.consumer_info(darkroom_submissions::run_log::DURABLE_NAME).await.unwrap();
+        info.num_pending == 0 && info.num_ack_pending == 0
+    })
+    .await;
+
+    // The organizer reads them too; another participant finds nothing.
+    let organizer = logs_until(&app, &id_str, ADMIN_TOKEN, |_| true).await;
+    assert_eq!(organizer["lines"], logs["lines"]);
+    let (s, e) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}/logs"), Some(&bob), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+
+    // Nothing arrives twice later either.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = logs_until(&app, &id_str, &alice, |_| true).await;
+    assert_eq!(again["lines"], logs["lines"]);
+}
+
+async fn hidden_run_logs_are_for_the_organizer_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("quiet", |s| s["logs_visible"] = json!(false)).await;
+    let alice = app.register("Alice").await;
+    let bob = app.register("Bob").await;
+    let (_, sub) = app.submit(&slug, &alice, "m:1").await;
+    let id_str = sub["id"].as_str().unwrap().to_owned();
+    app.publish(&log_batch(id_str.parse().unwrap(), 1, 1, 1, &["secret progress"])).await;
+
+    let path = format!("/api/v1/submissions/{id_str}/logs");
+    let (s, e) = app.call(Method::GET, &path, Some(&alice), None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("logs_hidden")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("the organizer of 'quiet' keeps run logs private"), "{e}");
+    let (s, e) = app.call(Method::GET, &path, Some(&bob), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+
+    let logs = logs_until(&app, &id_str, ADMIN_TOKEN, |b| b["lines"].as_array().is_some_and(|l| !l.is_empty())).await;
+    assert_eq!(logs["logs_visible"], false);
+    assert_eq!(logs["lines"][0]["line"], "secret progress");
 }
