@@ -8,6 +8,7 @@
 # the hidden dataset, starts the submissions service, the swarm runner and the evaluator on a
 # fresh state folder (.demo/), creates the demo challenge as the organizer, registers two
 # participants, submits their images, waits until both are scored and prints the leaderboard.
+# The web pages run too: open the printed address while it runs (or with --keep, afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
@@ -25,9 +26,11 @@ START=$(date +%s)
 scripts/setup.sh
 
 say "2/6 build"
-cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-cli -p darkroom-demo-data
+cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-cli -p darkroom-demo-data \
+  -p darkroom-frontend
 BIN=$CARGO_TARGET_DIR/debug
 scripts/build-images.sh
+scripts/build-frontend.sh
 
 say "3/6 the hidden dataset (seeded, generated once)"
 if [ ! -f demo/data/ground-truth/test_labels.csv ]; then
@@ -53,8 +56,13 @@ export DARKROOM_MONGODB__DATABASE=darkroom_demo_$(date +%s)
 export DARKROOM_RUNNER__WORK_DIR=$STATE/runs
 export DARKROOM_RUNNER__RUNNER_ID=demo-runner
 export DARKROOM_EVALUATOR__WORK_DIR=$STATE/evaluations
+WEB_PORT=${DARKROOM_DEMO_WEB_PORT:-3000}
+export DARKROOM_FRONTEND__LISTEN=127.0.0.1:$WEB_PORT
+export DARKROOM_FRONTEND__API_URL=$DARKROOM_SERVER
+export DARKROOM_FRONTEND__SITE_ROOT=$CARGO_TARGET_DIR/site
+WEB=http://127.0.0.1:$WEB_PORT
 PIDS=($NATS_PID)
-for svc in submissions swarm-runner evaluator; do
+for svc in submissions swarm-runner evaluator frontend; do
   setsid "$BIN/darkroom-$svc" >"$STATE/$svc.log" 2>&1 < /dev/null &
   PIDS+=($!)
 done
@@ -68,6 +76,8 @@ done
 curl -fsS "$DARKROOM_SERVER/readyz"; echo
 
 darkroom() { "$BIN/darkroom" "$@"; }
+
+echo "web pages: $WEB (the leaderboard updates live as scores arrive)"
 
 say "5/6 the organizer creates the challenge; two participants register and submit"
 DARKROOM_TOKEN=$ADMIN_TOKEN darkroom challenge apply demo/challenge.toml
@@ -84,7 +94,11 @@ DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom status "$WEAK_ID" --wait --ti
 echo
 darkroom leaderboard nuclei-magnification
 echo
+# The same ranking, as the web page renders it.
+curl -fsS "$WEB/challenges/nuclei-magnification/leaderboard" | grep -o 'data-participant="[^"]*"' \
+  | sed 's/data-participant=/web leaderboard row: /' || echo "the web leaderboard did not render; see $STATE/frontend.log"
+echo
 echo "demo finished in $(( $(date +%s) - START )) s; logs in $STATE/"
 if [ -n "$keep" ]; then
-  echo "The services keep running (pids ${PIDS[*]}); the API is at $DARKROOM_SERVER."
+  echo "The services keep running (pids ${PIDS[*]}); the API is at $DARKROOM_SERVER, the pages at $WEB."
 fi

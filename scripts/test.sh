@@ -2,8 +2,9 @@
 # The README's test command and what CI runs: sets up the servers the tests need (Docker,
 # NATS, the MongoDB wire-protocol server, PostgreSQL), checks formatting and lints, and runs
 # every test — unit, integration against the real servers and the real Docker engine (with
-# the images scripts/build-images.sh builds), and each benchmark once in test mode so none
-# of them rots.
+# the images scripts/build-images.sh builds), the web pages in headless Chromium (with the
+# wasm scripts/build-frontend.sh builds), and each benchmark once in test mode so none of
+# them rots.
 #
 #   scripts/test.sh            as root on Debian; idempotent
 set -euo pipefail
@@ -13,6 +14,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 scripts/build-images.sh
+# The wasm the browser tests hydrate pages with.
+scripts/build-frontend.sh
 echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"

@@ -154,3 +154,66 @@ pub fn SubmissionRows(submissions: Vec<Submission>, organizer: bool, back: Strin
         </table>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::{Direction, LeaderboardEntry};
+
+    fn render(board: Leaderboard, metrics: Vec<Metric>) -> String {
+        let _ = any_spawner::Executor::init_tokio();
+        Owner::new().with(|| view! { <LeaderboardTable board metrics/> }.to_html())
+    }
+
+    fn entry(rank: u32, name: &str, team: Option<&str>, accuracy: f64) -> LeaderboardEntry {
+        LeaderboardEntry {
+            rank,
+            participant: name.into(),
+            team: team.map(Into::into),
+            submission_id: format!("sub-{rank}"),
+            metrics: BTreeMap::from([("accuracy".into(), accuracy), ("roc_auc".into(), 0.5)]),
+            submissions: 3,
+            submitted_at: Utc::now(),
+            scored_at: Utc::now(),
+        }
+    }
+
+    fn metrics() -> Vec<Metric> {
+        ["roc_auc", "accuracy"].map(|name| Metric { name: name.into(), direction: Direction::HigherIsBetter }).to_vec()
+    }
+
+    #[test]
+    fn the_table_keeps_the_ranking_and_puts_the_primary_metric_first() {
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: Direction::HigherIsBetter,
+            entries: vec![entry(1, "Ada", Some("Lab <A>"), 0.95), entry(2, "Bob", None, 0.6)],
+        };
+        let html = render(board, metrics());
+        let (ada, bob) = (html.find("Ada (Lab &lt;A&gt;)").unwrap(), html.find("Bob").unwrap());
+        assert!(ada < bob, "{html}");
+        // Header: Rank, Participant, accuracy (primary), then roc_auc.
+        let (acc, auc) = (html.find(">accuracy<").unwrap(), html.find(">roc_auc<").unwrap());
+        assert!(acc < auc, "{html}");
+        assert!(html.contains("0.9500") && html.contains("0.5000"));
+        assert!(html.contains("<th scope=\"row\">"), "participants are row headers: {html}");
+    }
+
+    #[test]
+    fn an_empty_board_says_so() {
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: Direction::LowerIsBetter,
+            entries: vec![],
+        };
+        assert!(render(board, metrics()).contains("No scores yet"));
+    }
+}

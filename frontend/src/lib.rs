@@ -9,6 +9,9 @@
 //! - `server` (ssr): configuration, start-up, the API client and the live score feed.
 //! - `live` (hydrate): the browser end of the live feed.
 
+// Leptos views are deeply nested types; the hydrate build needs more room to lay them out.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod components;

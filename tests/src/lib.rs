@@ -6,12 +6,14 @@
 //!   `scripts/setup.sh` starts (`DARKROOM_TEST_POSTGRES_URL` overrides where it is).
 //! - [`TestApp`] is the submissions service on a random port with helpers for its API.
 //! - [`Stack`] adds the swarm runner and the evaluator on the real Docker engine.
+//! - [`web`] serves the web pages against either, and drives headless Chromium through them.
 
 pub mod fixtures;
 mod nats_server;
 mod stack;
 pub mod swarm;
 mod test_app;
+pub mod web;
 
 pub use nats_server::NatsServer;
 pub use stack::Stack;

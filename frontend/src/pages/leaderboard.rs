@@ -82,8 +82,9 @@ fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
             <nav class="phases" aria-label="Phases">
                 {phases.into_iter().map(|p| {
                     let href = format!("/challenges/{slug}/leaderboard?phase={p}");
+                    // A plain link: the router's <A> marks every phase current (same path).
                     let here = (p == current).then_some("page");
-                    view! { <A href=href attr:aria-current=here>{p}</A> }
+                    view! { <a href=href aria-current=here>{p}</a> }
                 }).collect_view()}
             </nav>
         })}

@@ -226,9 +226,10 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
     Ok(Fetched::Found(OrganizerPage { slug: challenge.slug, title: challenge.title, submissions }))
 }
 
-/// Only same-site paths are followed back after an action.
+/// Only same-site paths (and only header-safe characters) are followed back after an action.
 fn back_to(back: &str) -> &str {
-    if back.starts_with('/') && !back.starts_with("//") { back } else { "/" }
+    let same_site = back.starts_with('/') && !back.starts_with("//") && !back.starts_with("/\\");
+    if same_site && back.len() <= 512 && back.bytes().all(|b| b.is_ascii_graphic()) { back } else { "/" }
 }
 
 async fn act(id: &str, action: &str, back: &str) -> Result<(), ServerFnError> {

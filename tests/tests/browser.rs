@@ -1,0 +1,87 @@
+//! The pages in a real browser: headless Chromium (Debian's) through chromedriver, against the
+//! whole pipeline on the real Docker engine. Needs `scripts/build-images.sh` (the demo images)
+//! and `scripts/build-frontend.sh` (the wasm the pages hydrate with). Screenshots land in
+//! `<target>/test-output/screenshots/`.
+
+use darkroom_core::config::RunnerBackend;
+use darkroom_tests::Stack;
+use darkroom_tests::web::{Browser, WebServer, site_root};
+use fantoccini::Locator;
+
+/// The names in the leaderboard table's rows, top first.
+const RANKING: &str = "Array.from(document.querySelectorAll('#leaderboard tbody tr')).map(r => r.dataset.participant)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_their_own() {
+    assert!(
+        site_root().join("pkg/darkroom_bg.wasm").is_file(),
+        "no browser code in {}: run scripts/build-frontend.sh first",
+        site_root().display()
+    );
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack.challenge("live", |s| s["title"] = serde_json::json!("Live Nuclei")).await;
+    let web = WebServer::spawn(&stack.app.config, &stack.app.addr).await;
+    let first = stack.app.register("First Lab").await;
+    let second = stack.app.register("Second Lab").await;
+    let (_, a) = stack.app.submit(&slug, &first, "darkroom-demo-weak:1").await;
+    let a = stack.finished(a["id"].as_str().unwrap(), &first, 120).await;
+    assert_eq!(a["state"], "COMPLETE", "{a}");
+
+    let browser = Browser::start("live-leaderboard").await;
+    let c = &browser.client;
+
+    // The challenge list, then into the challenge by its link.
+    c.goto(&web.url("/")).await.unwrap();
+    browser.wait_until("challenge list rendered", "document.querySelector('#challenges-open')", 10).await;
+    browser.screenshot("1-challenges").await;
+    let open = c.find(Locator::Css("#challenges-open")).await.unwrap().text().await.unwrap();
+    assert!(open.contains("Live Nuclei"), "{open}");
+    c.find(Locator::LinkText("Leaderboard")).await.unwrap().click().await.unwrap();
+
+    // The leaderboard: one row; wait for hydration to open the live feed.
+    browser.wait_until("leaderboard shown", "document.querySelector('#leaderboard')", 10).await;
+    browser
+        .wait_until("live feed connected", "document.querySelector('#live-status')?.dataset.live === 'live'", 20)
+        .await;
+    assert_eq!(browser.eval(RANKING).await, serde_json::json!(["First Lab"]));
+    browser.screenshot("2-leaderboard-one-row").await;
+
+    // A marker on the window proves the page is never reloaded while the new score arrives.
+    browser.eval("(window.__stillHere = true)").await;
+    let (_, b) = stack.app.submit(&slug, &second, "darkroom-demo-weak:1").await;
+    let b = stack.finished(b["id"].as_str().unwrap(), &second, 120).await;
+    assert_eq!(b["state"], "COMPLETE", "{b}");
+    browser.wait_until("second score appears live", &format!("{RANKING}.length === 2"), 20).await;
+    assert_eq!(browser.eval("window.__stillHere === true").await, serde_json::json!(true), "the page was reloaded");
+    let ranking = browser.eval(RANKING).await;
+    let names: Vec<&str> = ranking.as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(names.contains(&"First Lab") && names.contains(&"Second Lab"), "{ranking}");
+    let ranks =
+        browser.eval("Array.from(document.querySelectorAll('#leaderboard td.rank')).map(t => t.textContent)").await;
+    assert_eq!(ranks, serde_json::json!(["1", "2"]));
+    browser.screenshot("3-leaderboard-updated-live").await;
+
+    // The first participant signs in with the form and sees only their own submission.
+    c.goto(&web.url("/sign-in")).await.unwrap();
+    browser.wait_until("sign-in form", "document.querySelector('#token')", 10).await;
+    c.find(Locator::Css("#token")).await.unwrap().send_keys(&first).await.unwrap();
+    c.find(Locator::Css("#sign-in button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_until("my submissions", "document.querySelector('#submissions')", 15).await;
+    let mine = browser
+        .eval("Array.from(document.querySelectorAll('#submissions tbody tr')).map(r => r.dataset.submission)")
+        .await;
+    assert_eq!(mine, serde_json::json!([a["id"]]), "only the first participant's own submission");
+    let text = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(!text.contains(b["id"].as_str().unwrap()), "another participant's submission is visible");
+    browser.screenshot("4-my-submissions").await;
+
+    // Her submission's page: the state timeline.
+    c.goto(&web.url(&format!("/submissions/{}", a["id"].as_str().unwrap()))).await.unwrap();
+    browser.wait_until("timeline", "document.querySelector('.timeline li')", 10).await;
+    let timeline = c.find(Locator::Css(".timeline")).await.unwrap().text().await.unwrap();
+    for state in ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"] {
+        assert!(timeline.contains(state), "{timeline}");
+    }
+    browser.screenshot("5-submission-timeline").await;
+    browser.close().await;
+}
