@@ -40,12 +40,19 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
+/// A ticking countdown: `29 d 23:59:58`, `04:05:07`.
+pub fn countdown(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60, s % 60);
+    if d > 0 { format!("{d} d {h:02}:{m:02}:{sec:02}") } else { format!("{h:02}:{m:02}:{sec:02}") }
+}
+
 /// Where a phase stands at `now`, with a countdown to its next edge.
 pub fn phase_countdown(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     if now < starts_at {
-        format!("opens in {}", duration((starts_at - now).num_seconds()))
+        format!("opens in {}", countdown((starts_at - now).num_seconds()))
     } else if now < ends_at {
-        format!("closes in {}", duration((ends_at - now).num_seconds()))
+        format!("closes in {}", countdown((ends_at - now).num_seconds()))
     } else {
         "closed".into()
     }
@@ -75,8 +82,9 @@ mod tests {
     #[test]
     fn countdown_follows_the_phase() {
         let at = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
-        assert_eq!(phase_countdown(at(10), at(12), at(9)), "opens in 1 h 00 min");
-        assert_eq!(phase_countdown(at(10), at(12), at(11)), "closes in 1 h 00 min");
+        assert_eq!(phase_countdown(at(10), at(12), at(9)), "opens in 01:00:00");
+        assert_eq!(phase_countdown(at(10), at(12), at(11)), "closes in 01:00:00");
+        assert_eq!(countdown(3 * 86_400 + 4 * 3600 + 5 * 60 + 6), "3 d 04:05:06");
         assert_eq!(phase_countdown(at(10), at(12), at(12)), "closed");
     }
 }

@@ -60,6 +60,25 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
         browser.eval("Array.from(document.querySelectorAll('#leaderboard td.rank')).map(t => t.textContent)").await;
     assert_eq!(ranks, serde_json::json!(["1", "2"]));
     browser.screenshot("3-leaderboard-updated-live").await;
+    // The same board on a phone-sized window: the table scrolls sideways, nothing overflows.
+    c.set_window_size(390, 844).await.unwrap();
+    let overflow = browser.eval("document.documentElement.scrollWidth > window.innerWidth").await;
+    assert_eq!(overflow, serde_json::json!(false), "the page is wider than a phone");
+    browser.screenshot("3b-leaderboard-phone").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // The challenge page: phases with a countdown that ticks once hydrated.
+    c.goto(&web.url(&format!("/challenges/{slug}"))).await.unwrap();
+    browser.wait_until("challenge page", "document.querySelector('#phases .countdown')", 10).await;
+    let shown = browser.eval("document.querySelector('#phases .countdown').textContent").await;
+    browser
+        .wait_until(
+            "countdown ticks",
+            &format!("document.querySelector('#phases .countdown').textContent !== {shown}"),
+            5,
+        )
+        .await;
+    browser.screenshot("3c-challenge").await;
 
     // The first participant signs in with the form and sees only their own submission.
     c.goto(&web.url("/sign-in")).await.unwrap();
