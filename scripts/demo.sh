@@ -39,7 +39,7 @@ else
   echo "demo/data exists; reusing it"
 fi
 
-say "4/6 the services: submissions, swarm runner, evaluator"
+say "4/6 the services: submissions, swarm runner, evaluator, web pages"
 rm -rf "$STATE"; mkdir -p "$STATE"
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export DARKROOM_SUBMISSIONS__LISTEN=127.0.0.1:$PORT
