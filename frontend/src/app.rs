@@ -31,9 +31,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Who is signed in, asked once per page load and shared by the header and the pages.
+#[derive(Clone, Copy)]
+pub struct SignedIn(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(SignedIn(Resource::new(|| (), |_| current_viewer())));
     view! {
         <Title formatter=|page: String| format!("{page} · Darkroom")/>
         <Router>
@@ -61,7 +66,7 @@ pub fn App() -> impl IntoView {
 /// The site's name, navigation and who is signed in.
 #[component]
 fn Header() -> impl IntoView {
-    let who = Resource::new(|| (), |_| current_viewer());
+    let SignedIn(who) = expect_context::<SignedIn>();
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <header class="site">

@@ -8,7 +8,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::render;
-use crate::api::{current_viewer, load_challenge};
+use crate::api::load_challenge;
+use crate::app::SignedIn;
 use crate::format;
 use crate::model::{Challenge, ChallengePage, DatasetListing, Phase, Viewer};
 
@@ -38,7 +39,7 @@ fn Page(page: ChallengePage) -> impl IntoView {
     }
     let board = format!("/challenges/{}/leaderboard", c.slug);
     let all = format!("/challenges/{}/submissions", c.slug);
-    let who = Resource::new(|| (), |_| current_viewer());
+    let SignedIn(who) = expect_context::<SignedIn>();
     let paragraphs: Vec<String> =
         c.description.split("\n\n").map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
     view! {

@@ -3,8 +3,9 @@
 //!
 //! Why SSE over a websocket: the feed only flows to the browser, SSE reconnects by itself and
 //! passes through any HTTP proxy. Why a broadcast channel: one NATS message becomes one shared
-//! `Arc` that each subscriber's stream formats for itself; a subscriber too slow to keep up
-//! skips to the newest and is told to refresh, so it never holds the others back.
+//! `Arc`, serialised once, that each subscriber's stream wraps as its own SSE event; a
+//! subscriber too slow to keep up skips to the newest and is told to refresh, so it never
+//! holds the others back.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,10 +21,16 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::model::ScoreUpdate;
 
+/// An update as every subscriber sends it: serialised once at publish, not once per viewer.
+struct Encoded {
+    challenge: String,
+    json: String,
+}
+
 /// Fans score updates out to the open leaderboards.
 #[derive(Clone)]
 pub struct LiveHub {
-    sender: broadcast::Sender<Arc<ScoreUpdate>>,
+    sender: broadcast::Sender<Arc<Encoded>>,
 }
 
 impl Default for LiveHub {
@@ -40,7 +47,8 @@ impl LiveHub {
 
     /// Sends an update to every subscriber; returns how many there were.
     pub fn publish(&self, update: ScoreUpdate) -> usize {
-        self.sender.send(Arc::new(update)).unwrap_or(0)
+        let json = serde_json::to_string(&update).unwrap_or_default();
+        self.sender.send(Arc::new(Encoded { challenge: update.challenge, json })).unwrap_or(0)
     }
 
     pub fn subscribers(&self) -> usize {
@@ -53,7 +61,7 @@ impl LiveHub {
         BroadcastStream::new(self.sender.subscribe()).filter_map(move |item| {
             let event = match item {
                 Ok(update) if update.challenge == challenge => {
-                    Some(SseEvent::default().event("score").data(serde_json::to_string(&*update).unwrap_or_default()))
+                    Some(SseEvent::default().event("score").data(update.json.as_str()))
                 }
                 Ok(_) => None,
                 Err(BroadcastStreamRecvError::Lagged(_)) => Some(SseEvent::default().event("refresh").data("{}")),
