@@ -17,7 +17,7 @@ pub mod web;
 
 pub use nats_server::NatsServer;
 pub use stack::Stack;
-pub use test_app::{Backend, TestApp};
+pub use test_app::{Backend, TestApp, mongo_url};
 
 /// Runs an async test body once per database backend.
 #[macro_export]

@@ -39,6 +39,7 @@ async fn record_score(app: &TestApp, submission: &str, participant: &str, accura
         attempt: 1,
         metrics: [("accuracy".to_owned(), accuracy), ("roc_auc".to_owned(), accuracy / 2.0)].into(),
         rank_value: accuracy,
+        direction: darkroom_core::domain::Direction::HigherIsBetter,
         submitted_at: darkroom_core::scores::to_bson_time(now),
         scored_at: darkroom_core::scores::to_bson_time(now),
         image_digest: None,

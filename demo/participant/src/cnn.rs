@@ -61,21 +61,26 @@ fn reinitialise(varmap: &VarMap, rng: &mut ChaCha8Rng, device: &Device) -> candl
     Ok(())
 }
 
-pub fn train_and_predict(train: &Split, test: &Split, epochs: usize, seed: u64) -> anyhow::Result<Vec<f32>> {
-    let device = Device::Cpu;
+pub fn train_and_predict(
+    train: &Split,
+    test: &Split,
+    epochs: usize,
+    seed: u64,
+    device: &Device,
+) -> anyhow::Result<Vec<f32>> {
     let varmap = VarMap::new();
-    let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, &device), train.side)?;
+    let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, device), train.side)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    reinitialise(&varmap, &mut rng, &device)?;
+    reinitialise(&varmap, &mut rng, device)?;
     let mut opt = candle_nn::AdamW::new(varmap.all_vars(), candle_nn::ParamsAdamW { lr: 3e-3, ..Default::default() })?;
     let mut order: Vec<usize> = (0..train.ids.len()).collect();
     for epoch in 1..=epochs {
         order.shuffle(&mut rng);
         let (mut total, mut batches) = (0.0f32, 0);
         for chunk in order.chunks(BATCH) {
-            let x = batch(train, chunk, &device)?;
+            let x = batch(train, chunk, device)?;
             let y =
-                Tensor::from_vec(chunk.iter().map(|&i| train.labels[i]).collect::<Vec<u32>>(), chunk.len(), &device)?;
+                Tensor::from_vec(chunk.iter().map(|&i| train.labels[i]).collect::<Vec<u32>>(), chunk.len(), device)?;
             let l = loss::cross_entropy(&net.forward(&x)?, &y)?;
             opt.backward_step(&l)?;
             total += l.to_scalar::<f32>()?;
@@ -86,7 +91,7 @@ pub fn train_and_predict(train: &Split, test: &Split, epochs: usize, seed: u64) 
     let mut p40x = Vec::with_capacity(test.ids.len());
     let all: Vec<usize> = (0..test.ids.len()).collect();
     for chunk in all.chunks(128) {
-        let probs = ops::softmax(&net.forward(&batch(test, chunk, &device)?)?, D::Minus1)?;
+        let probs = ops::softmax(&net.forward(&batch(test, chunk, device)?)?, D::Minus1)?;
         p40x.extend(probs.narrow(1, 1, 1)?.flatten_all()?.to_vec1::<f32>()?);
     }
     Ok(p40x)

@@ -136,6 +136,21 @@ pub fn gpu_device_requests(gpus: u32) -> Option<Vec<DeviceRequest>> {
     })
 }
 
+/// Thread-pool sizes that match the CPU limit. A container sees every core of the host, so a
+/// numeric library would otherwise start one thread per host core and have them throttled
+/// against the limit; these are the variables the common ones (OpenMP, BLAS, MKL, Rayon and
+/// so candle) read. `DARKROOM_CPUS` carries the limit itself.
+pub fn thread_env(cpus: f64) -> Vec<String> {
+    let threads = (cpus.ceil() as u64).max(1);
+    let mut env = vec![format!("DARKROOM_CPUS={cpus}")];
+    env.extend(
+        ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"]
+            .iter()
+            .map(|k| format!("{k}={threads}")),
+    );
+    env
+}
+
 /// The inputs, read-only, and the writable `/output`, as bind mounts.
 pub fn bind_mounts(spec: &RunSpec) -> Vec<Mount> {
     let bind = |source: &Path, target: &str, read_only: bool| Mount {
@@ -250,6 +265,7 @@ impl Sandbox {
             image: Some(spec.image.clone()),
             user: Some(user.unwrap_or_else(|| DEFAULT_USER.to_owned())),
             labels: Some(spec.labels.clone()),
+            env: Some(thread_env(spec.limits.cpus)),
             network_disabled: Some(true),
             host_config: Some(host_config(spec)),
             ..Default::default()
@@ -576,6 +592,15 @@ mod tests {
                 wall_clock: Duration::from_secs(5),
             },
         }
+    }
+
+    #[test]
+    fn thread_pools_are_sized_to_the_cpu_limit_rounded_up() {
+        let env = thread_env(1.5);
+        assert!(env.contains(&"DARKROOM_CPUS=1.5".to_owned()));
+        assert!(env.contains(&"RAYON_NUM_THREADS=2".to_owned()));
+        assert!(env.contains(&"OMP_NUM_THREADS=2".to_owned()));
+        assert!(thread_env(0.25).contains(&"RAYON_NUM_THREADS=1".to_owned()));
     }
 
     #[test]

@@ -64,7 +64,9 @@ fn failed(
 pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::Error> {
     let id = run.submission_id.to_string();
     if let Some(doc) = ctx.scores.get(&id).await? {
-        tracing::info!(submission = %id, "already scored; publishing the score again");
+        tracing::info!(submission = %id, "already scored; finishing its leaderboard update and publishing it again");
+        // A crash may have come between the insert and the leaderboard update.
+        ctx.scores.record(&doc).await?;
         publish(&ctx.js, &recorded(&doc, run.job.participant_id)).await?;
         return Ok(());
     }
@@ -168,6 +170,12 @@ async fn evaluate(
                         participant_id: job.participant_id.to_string(),
                         attempt: run.attempt,
                         rank_value: score.metrics.get(&job.rank_by).copied().unwrap_or(f64::NAN),
+                        direction: job
+                            .metrics
+                            .iter()
+                            .find(|m| m.name == job.rank_by)
+                            .map(|m| m.direction)
+                            .unwrap_or_default(),
                         metrics: score.metrics,
                         submitted_at: to_bson_time(job.created_at),
                         scored_at: to_bson_time(Utc::now()),

@@ -1,31 +1,86 @@
-//! Where leaderboards come from: the score store the evaluator writes (MongoDB).
+//! Where leaderboards come from: the score store the evaluator writes (MongoDB), and the
+//! rendered boards this service keeps until a new score moves the phase's version.
 //!
-//! Behind a trait so the API does not care where scores live and unit tests can use a fake.
+//! The store is behind a trait so the API does not care where scores live and unit tests can
+//! use a fake.
 
-use darkroom_core::domain::Direction;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
 pub use darkroom_core::scores::BestScore;
 
 /// Reads ranked scores: best per participant in a phase, ordered by the ranking metric.
 #[async_trait::async_trait]
 pub trait ScoreStore: Send + Sync {
-    async fn leaderboard(
-        &self,
-        challenge: &str,
-        phase: &str,
-        direction: Direction,
-        limit: usize,
-    ) -> anyhow::Result<Vec<BestScore>>;
+    async fn leaderboard(&self, challenge: &str, phase: &str, limit: usize) -> anyhow::Result<Vec<BestScore>>;
+
+    /// Moves whenever a score of the phase is recorded.
+    async fn board_version(&self, challenge: &str, phase: &str) -> anyhow::Result<i64>;
 }
 
 #[async_trait::async_trait]
 impl ScoreStore for darkroom_core::scores::ScoreStore {
-    async fn leaderboard(
-        &self,
-        challenge: &str,
-        phase: &str,
-        direction: Direction,
-        limit: usize,
-    ) -> anyhow::Result<Vec<BestScore>> {
-        Ok(darkroom_core::scores::ScoreStore::leaderboard(self, challenge, phase, direction, limit).await?)
+    async fn leaderboard(&self, challenge: &str, phase: &str, limit: usize) -> anyhow::Result<Vec<BestScore>> {
+        Ok(darkroom_core::scores::ScoreStore::leaderboard(self, challenge, phase, limit).await?)
+    }
+
+    async fn board_version(&self, challenge: &str, phase: &str) -> anyhow::Result<i64> {
+        Ok(darkroom_core::scores::ScoreStore::board_version(self, challenge, phase).await?)
+    }
+}
+
+/// What a rendered board depends on besides its scores: the phase's score version and the
+/// parts of the challenge that shape the answer (the ranking metric and its direction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub version: i64,
+    pub shape: String,
+}
+
+/// Rendered leaderboards (the JSON body) by challenge and phase, one per phase. Viewers of a
+/// live board ask far more often than scores arrive, so a request costs one version read
+/// instead of the board query, the participant names and the serialisation.
+#[derive(Default)]
+pub struct BoardCache {
+    boards: Mutex<HashMap<(String, String), (Stamp, Bytes)>>,
+}
+
+impl BoardCache {
+    pub fn get(&self, challenge: &str, phase: &str, stamp: &Stamp) -> Option<Bytes> {
+        let boards = self.boards.lock().unwrap_or_else(|p| p.into_inner());
+        boards
+            .get(&(challenge.to_owned(), phase.to_owned()))
+            .filter(|(s, _)| s == stamp)
+            .map(|(_, body)| body.clone())
+    }
+
+    /// Keeps `body` for `stamp`. Rendered after reading the version, so a score recorded
+    /// meanwhile at worst costs one more rendering, never a stale board.
+    pub fn put(&self, challenge: &str, phase: &str, stamp: Stamp, body: Bytes) {
+        let mut boards = self.boards.lock().unwrap_or_else(|p| p.into_inner());
+        boards.insert((challenge.to_owned(), phase.to_owned()), (stamp, body));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(version: i64, shape: &str) -> Stamp {
+        Stamp { version, shape: shape.into() }
+    }
+
+    #[test]
+    fn a_board_is_served_until_its_version_or_shape_moves() {
+        let cache = BoardCache::default();
+        assert!(cache.get("c", "dev", &stamp(1, "accuracy")).is_none());
+        cache.put("c", "dev", stamp(1, "accuracy"), Bytes::from_static(b"one"));
+        assert_eq!(cache.get("c", "dev", &stamp(1, "accuracy")).as_deref(), Some(&b"one"[..]));
+        assert!(cache.get("c", "dev", &stamp(2, "accuracy")).is_none(), "a new score invalidates");
+        assert!(cache.get("c", "dev", &stamp(1, "auc")).is_none(), "a new ranking metric invalidates");
+        assert!(cache.get("c", "final", &stamp(1, "accuracy")).is_none(), "phases are apart");
+        cache.put("c", "dev", stamp(2, "accuracy"), Bytes::from_static(b"two"));
+        assert_eq!(cache.get("c", "dev", &stamp(2, "accuracy")).as_deref(), Some(&b"two"[..]));
     }
 }

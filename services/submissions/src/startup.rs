@@ -55,6 +55,7 @@ impl Application {
             submit_lock: Arc::new(Mutex::new(())),
             nats,
             scores,
+            boards: Default::default(),
         };
         let listener = TcpListener::bind(&sub.listen)
             .await

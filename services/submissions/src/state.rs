@@ -6,7 +6,7 @@ use darkroom_core::config::SubmissionsConfig;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Mutex, Notify};
 
-use crate::leaderboard::ScoreStore;
+use crate::leaderboard::{BoardCache, ScoreStore};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,4 +20,5 @@ pub struct AppState {
     pub submit_lock: Arc<Mutex<()>>,
     pub nats: async_nats::Client,
     pub scores: Arc<dyn ScoreStore>,
+    pub boards: Arc<BoardCache>,
 }

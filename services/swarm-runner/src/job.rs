@@ -10,6 +10,7 @@
 //! 5. Mark the claim `done`. Only then is the request acknowledged (by the caller).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -120,6 +121,32 @@ fn platform_failure(job: &SubmissionCreated, reason: &str, retrying: bool, detai
     }
 }
 
+/// The container a request asks for: the challenge's dataset read-only at `/data`, `output`
+/// at `/output`, the challenge's limits. The benchmarks launch through it too.
+pub fn run_spec(job: &SubmissionCreated, config: &RunnerConfig, image: String, output: PathBuf) -> RunSpec {
+    let r = &job.resources;
+    RunSpec {
+        name: container_name(job),
+        image,
+        labels: HashMap::from([
+            (OWNER_LABEL.to_owned(), config.runner_id.clone()),
+            ("darkroom.submission".to_owned(), job.submission_id.to_string()),
+            ("darkroom.attempt".to_owned(), job.attempt.to_string()),
+        ]),
+        inputs: vec![(job.dataset_host_path.clone().into(), "/data".to_owned())],
+        output,
+        limits: Limits {
+            cpus: r.cpus,
+            memory_mb: r.memory_mb,
+            pids: r.pids,
+            gpus: r.gpus,
+            tmp_size_mb: config.tmp_size_mb,
+            output_max_mb: r.output_max_mb,
+            wall_clock: Duration::from_secs(r.wall_clock_seconds),
+        },
+    }
+}
+
 /// Maps a sandbox error before or during the run to the failure the participant reads.
 fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
     match e {
@@ -181,26 +208,7 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
         Ok(o) => o,
         Err(e) => return Ok(sandbox_failure(job, e)),
     };
-    let spec = RunSpec {
-        name: container_name(job),
-        image,
-        labels: HashMap::from([
-            (OWNER_LABEL.to_owned(), ctx.config.runner_id.clone()),
-            ("darkroom.submission".to_owned(), job.submission_id.to_string()),
-            ("darkroom.attempt".to_owned(), job.attempt.to_string()),
-        ]),
-        inputs: vec![(job.dataset_host_path.clone().into(), "/data".to_owned())],
-        output: output.path.clone(),
-        limits: Limits {
-            cpus: r.cpus,
-            memory_mb: r.memory_mb,
-            pids: r.pids,
-            gpus: r.gpus,
-            tmp_size_mb: ctx.config.tmp_size_mb,
-            output_max_mb: r.output_max_mb,
-            wall_clock: Duration::from_secs(r.wall_clock_seconds),
-        },
-    };
+    let spec = run_spec(job, &ctx.config, image, output.path.clone());
     publish(
         &ctx.js,
         &RunStarted {

@@ -1,7 +1,9 @@
 //! The public leaderboard of a challenge's phase.
 
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +15,7 @@ use super::challenges::load;
 use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
+use crate::leaderboard::Stamp;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -49,7 +52,7 @@ pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<LeaderboardQuery>,
-) -> ApiResult<Json<Leaderboard>> {
+) -> ApiResult<Response> {
     let spec = load(&state, &slug).await?;
     let phase = match q.phase {
         Some(name) => spec.phase(&name).ok_or_else(|| {
@@ -64,10 +67,19 @@ pub async fn show(
             .ok_or_else(|| ApiError::NotFound(format!("challenge '{slug}' has no phases")))?,
     };
     let direction = spec.metric(&spec.rank_by).map(|m| m.direction).unwrap_or(Direction::HigherIsBetter);
-    let best = state.scores.leaderboard(&slug, &phase.name, direction, LIMIT).await.map_err(|e| {
+    let unavailable = |e: anyhow::Error| {
         tracing::error!(error = %e, "score store unavailable");
         ApiError::Unavailable("scores cannot be read right now; try again in a moment".into())
-    })?;
+    };
+    // The version first: a score recorded after it only makes the next request render again.
+    let stamp = Stamp {
+        version: state.scores.board_version(&slug, &phase.name).await.map_err(unavailable)?,
+        shape: format!("{}/{direction:?}", spec.rank_by),
+    };
+    if let Some(body) = state.boards.get(&slug, &phase.name, &stamp) {
+        return Ok(json_body(body));
+    }
+    let best = state.scores.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?;
     let ids: Vec<&str> = best.iter().map(|b| b.participant_id.as_str()).collect();
     let names: HashMap<String, (String, Option<String>)> = participant::Entity::find()
         .filter(participant::Column::Id.is_in(ids))
@@ -94,11 +106,12 @@ pub async fn show(
             }
         })
         .collect();
-    Ok(Json(Leaderboard {
-        challenge: slug,
-        phase: phase.name.clone(),
-        rank_by: spec.rank_by.clone(),
-        direction,
-        entries,
-    }))
+    let board = Leaderboard { challenge: slug, phase: phase.name.clone(), rank_by: spec.rank_by.clone(), direction, entries };
+    let body = Bytes::from(serde_json::to_vec(&board).map_err(|e| ApiError::Internal(e.into()))?);
+    state.boards.put(&board.challenge, &board.phase, stamp, body.clone());
+    Ok(json_body(body))
+}
+
+fn json_body(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -70,6 +70,7 @@ pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, n
                 image: Some(spec.image.clone()),
                 user: Some(user.unwrap_or_else(|| darkroom_core::sandbox::DEFAULT_USER.to_owned())),
                 labels: Some(spec.labels.clone()),
+                env: Some(darkroom_core::sandbox::thread_env(l.cpus)),
                 read_only: Some(true),
                 capability_drop: Some(vec!["ALL".into()]),
                 mounts: Some(mounts),

@@ -1,0 +1,100 @@
+//! The score store against the MongoDB wire-protocol server: the leaderboard lines kept at
+//! each record, their idempotence under redelivery, and the version readers cache by.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, TimeZone, Utc};
+use darkroom_core::domain::Direction;
+use darkroom_core::scores::{Recorded, ScoreDocument, ScoreStore, to_bson_time};
+use darkroom_tests::mongo_url;
+
+async fn store() -> (ScoreStore, String) {
+    let database = format!("darkroom_scores_{}", uuid::Uuid::new_v4().simple());
+    let store = ScoreStore::new(&mongo_url(), &database).await.expect("client");
+    store.ensure_indexes().await.expect("indexes");
+    (store, database)
+}
+
+fn score(submission: &str, participant: &str, value: f64, direction: Direction, minutes: i64) -> ScoreDocument {
+    let t = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes);
+    ScoreDocument {
+        submission_id: submission.into(),
+        challenge: "c".into(),
+        phase: "dev".into(),
+        participant_id: participant.into(),
+        attempt: 1,
+        metrics: BTreeMap::from([("loss".to_owned(), value)]),
+        rank_value: value,
+        direction,
+        submitted_at: to_bson_time(t),
+        scored_at: to_bson_time(t + Duration::minutes(1)),
+        image_digest: None,
+        evaluation_image: "eval:1".into(),
+        evaluation_image_digest: None,
+    }
+}
+
+async fn board(store: &ScoreStore) -> Vec<(String, String, u32)> {
+    let rows = store.leaderboard("c", "dev", 100).await.expect("leaderboard");
+    rows.into_iter().map(|b| (b.participant_id, b.submission_id, b.submissions)).collect()
+}
+
+fn line(p: &str, s: &str, n: u32) -> (String, String, u32) {
+    (p.into(), s.into(), n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_keeps_each_participants_best_and_counts_each_score_once() {
+    let (store, _) = store().await;
+    let hi = Direction::HigherIsBetter;
+    assert_eq!(store.board_version("c", "dev").await.unwrap(), 0);
+    assert_eq!(store.record(&score("a1", "alice", 0.5, hi, 0)).await.unwrap(), Recorded::New);
+    assert_eq!(store.record(&score("b1", "bob", 0.7, hi, 1)).await.unwrap(), Recorded::New);
+    store.record(&score("a2", "alice", 0.4, hi, 2)).await.unwrap(); // worse: kept a1
+    assert_eq!(board(&store).await, vec![line("bob", "b1", 1), line("alice", "a1", 2)]);
+    store.record(&score("a3", "alice", 0.9, hi, 3)).await.unwrap(); // better: replaces a1
+    store.record(&score("b2", "bob", 0.7, hi, 4)).await.unwrap(); // as good but later: kept b1
+    assert_eq!(board(&store).await, vec![line("alice", "a3", 3), line("bob", "b1", 2)]);
+    // A redelivered evaluation stores nothing and counts nothing again.
+    assert_eq!(store.record(&score("a3", "alice", 0.9, hi, 3)).await.unwrap(), Recorded::AlreadyScored);
+    assert_eq!(board(&store).await, vec![line("alice", "a3", 3), line("bob", "b1", 2)]);
+    // Every record moves the phase's version, the redelivered one included.
+    let v = store.board_version("c", "dev").await.unwrap();
+    assert!(v >= 6, "six records, six versions at least: {v}");
+    store.record(&score("a3", "alice", 0.9, hi, 3)).await.unwrap();
+    assert!(store.board_version("c", "dev").await.unwrap() > v);
+    assert_eq!(store.board_version("c", "final").await.unwrap(), 0, "phases are apart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lower_is_better_ranks_the_smallest_first_and_ties_go_to_the_earlier_submission() {
+    let (store, _) = store().await;
+    let lo = Direction::LowerIsBetter;
+    store.record(&score("a1", "alice", 0.3, lo, 5)).await.unwrap();
+    store.record(&score("b1", "bob", 0.3, lo, 1)).await.unwrap();
+    store.record(&score("c1", "carol", 0.1, lo, 9)).await.unwrap();
+    store.record(&score("c2", "carol", 0.2, lo, 10)).await.unwrap();
+    assert_eq!(board(&store).await, vec![line("carol", "c1", 2), line("bob", "b1", 1), line("alice", "a1", 1)]);
+    let limited = store.leaderboard("c", "dev", 1).await.unwrap();
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0].metrics["loss"], 0.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boards_missing_from_an_older_database_are_rebuilt_from_its_scores() {
+    let (store, database) = store().await;
+    let hi = Direction::HigherIsBetter;
+    // Scores as an older version wrote them: in `scores` only, with no direction field.
+    let client = mongodb::Client::with_uri_str(mongo_url()).await.unwrap();
+    let raw = client.database(&database).collection::<mongodb::bson::Document>("scores");
+    for (s, p, v, m) in [("a1", "alice", 0.5, 0), ("a2", "alice", 0.8, 1), ("b1", "bob", 0.6, 2)] {
+        let mut doc = mongodb::bson::to_document(&score(s, p, v, hi, m)).unwrap();
+        doc.remove("direction");
+        raw.insert_one(doc).await.unwrap();
+    }
+    assert!(board(&store).await.is_empty());
+    assert_eq!(store.rebuild_boards_if_missing().await.unwrap(), 3);
+    assert_eq!(board(&store).await, vec![line("alice", "a2", 2), line("bob", "b1", 1)]);
+    assert_eq!(store.rebuild_boards_if_missing().await.unwrap(), 0, "only when the boards are missing");
+    assert_eq!(board(&store).await, vec![line("alice", "a2", 2), line("bob", "b1", 1)]);
+}
