@@ -26,5 +26,8 @@ echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The service binaries, which the footprint benchmark's smoke run starts as processes.
+echo "[test] cargo build --bins"
+cargo build --workspace --bins --quiet
 echo "[test] cargo test"
 cargo test --workspace --all-targets --no-fail-fast

@@ -15,7 +15,7 @@ pub mod swarm;
 mod test_app;
 pub mod web;
 
-pub use nats_server::NatsServer;
+pub use nats_server::{NatsServer, free_port};
 pub use stack::Stack;
 pub use test_app::{Backend, TestApp, mongo_url};
 

@@ -17,7 +17,7 @@
 //! between the steps left undone: the insert is guarded by the unique index, the best-score
 //! offer by a conditional upsert, the submission count by the list of counted submissions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -35,6 +35,22 @@ fn board_id(challenge: &str, phase: &str, participant: &str) -> String {
 
 fn version_id(challenge: &str, phase: &str) -> String {
     format!("{challenge}/{phase}")
+}
+
+/// A leaderboard line's fields from the score it shows. Times in milliseconds, not dates: the
+/// test server turns dates written by an update into strings.
+fn line_fields(score: &ScoreDocument, key: f64) -> Document {
+    let metrics: Document = score.metrics.iter().map(|(k, v)| (k.clone(), bson::Bson::Double(*v))).collect();
+    doc! {
+        "challenge": &score.challenge,
+        "phase": &score.phase,
+        "participant_id": &score.participant_id,
+        "submission_id": &score.submission_id,
+        "metrics": metrics,
+        "rank_key": key,
+        "submitted_ms": score.submitted_at.timestamp_millis(),
+        "scored_ms": score.scored_at.timestamp_millis(),
+    }
 }
 
 /// The ranking value turned so that larger always ranks higher; `None` when it cannot rank.
@@ -159,7 +175,6 @@ impl ScoreStore {
             return self.bump_version(&score.challenge, &score.phase).await;
         };
         let id = board_id(&score.challenge, &score.phase, &score.participant_id);
-        let metrics: Document = score.metrics.iter().map(|(k, v)| (k.clone(), bson::Bson::Double(*v))).collect();
         // Better, or as good and submitted earlier: replace the line. Otherwise the filter
         // misses, the upsert tries to insert the existing `_id`, and 11000 says "keep yours".
         // (`$and` rather than `_id` beside `$or`: the test server ignores the `_id` there.)
@@ -172,21 +187,7 @@ impl ScoreStore {
                 ] },
             ],
         };
-        let line = doc! {
-            "$set": {
-                "challenge": &score.challenge,
-                "phase": &score.phase,
-                "participant_id": &score.participant_id,
-                "submission_id": &score.submission_id,
-                "metrics": metrics,
-                "rank_key": key,
-                // Milliseconds, not dates: the test server turns dates written by an update
-                // into strings.
-                "submitted_ms": score.submitted_at.timestamp_millis(),
-                "scored_ms": score.scored_at.timestamp_millis(),
-            },
-            "$setOnInsert": { "counted": [], "submissions": 0_i64 },
-        };
+        let line = doc! { "$set": line_fields(score, key), "$setOnInsert": { "counted": [], "submissions": 0_i64 } };
         match self.boards.update_one(better, line).upsert(true).await {
             Ok(_) => {}
             Err(e) if is_duplicate_key(&e) => {}
@@ -227,14 +228,50 @@ impl ScoreStore {
         self.rebuild_boards().await
     }
 
-    /// Replays every stored score into the leaderboard lines. Idempotent; one pass over all
-    /// scores.
+    /// Rewrites every leaderboard line from the stored scores: one pass over them, the lines
+    /// built in memory by the rule [`ScoreStore::record`] applies, then written in bulk.
     pub async fn rebuild_boards(&self) -> mongodb::error::Result<u64> {
+        struct Line {
+            best: ScoreDocument,
+            key: f64,
+            counted: Vec<String>,
+        }
+        let mut lines: HashMap<String, Line> = HashMap::new();
+        let mut phases: HashSet<(String, String)> = HashSet::new();
         let mut cursor = self.scores.find(doc! {}).await?;
         let mut n = 0;
         while let Some(score) = cursor.try_next().await? {
-            self.update_board(&score).await?;
             n += 1;
+            phases.insert((score.challenge.clone(), score.phase.clone()));
+            let Some(key) = rank_key(score.rank_value, score.direction) else { continue };
+            let id = board_id(&score.challenge, &score.phase, &score.participant_id);
+            match lines.get_mut(&id) {
+                Some(line) => {
+                    line.counted.push(score.submission_id.clone());
+                    if key > line.key || (key == line.key && score.submitted_at < line.best.submitted_at) {
+                        line.best = score;
+                        line.key = key;
+                    }
+                }
+                None => {
+                    lines.insert(id, Line { counted: vec![score.submission_id.clone()], best: score, key });
+                }
+            }
+        }
+        self.boards.delete_many(doc! {}).await?;
+        let docs: Vec<Document> = lines
+            .into_iter()
+            .map(|(id, line)| {
+                let mut d = doc! { "_id": id, "counted": &line.counted, "submissions": line.counted.len() as i64 };
+                d.extend(line_fields(&line.best, line.key));
+                d
+            })
+            .collect();
+        for chunk in docs.chunks(1000) {
+            self.boards.insert_many(chunk).await?;
+        }
+        for (challenge, phase) in phases {
+            self.bump_version(&challenge, &phase).await?;
         }
         Ok(n)
     }
@@ -245,7 +282,12 @@ impl ScoreStore {
 
     /// Best score per participant in a phase, best first; ties go to the earlier submission.
     /// Non-finite values are never ranked.
-    pub async fn leaderboard(&self, challenge: &str, phase: &str, limit: usize) -> mongodb::error::Result<Vec<BestScore>> {
+    pub async fn leaderboard(
+        &self,
+        challenge: &str,
+        phase: &str,
+        limit: usize,
+    ) -> mongodb::error::Result<Vec<BestScore>> {
         let rows: Vec<Document> = self
             .boards
             .find(doc! { "challenge": challenge, "phase": phase })

@@ -40,7 +40,8 @@ impl Evaluator {
             .await
             .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?;
         scores.ensure_indexes().await.with_context(|| format!("cannot reach MongoDB at {}", config.mongodb.url))?;
-        let replayed = scores.rebuild_boards_if_missing().await.context("cannot build the leaderboards from the scores")?;
+        let replayed =
+            scores.rebuild_boards_if_missing().await.context("cannot build the leaderboards from the scores")?;
         if replayed > 0 {
             tracing::info!(scores = replayed, "built the leaderboards from scores stored before they existed");
         }

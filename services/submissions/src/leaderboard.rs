@@ -49,10 +49,7 @@ pub struct BoardCache {
 impl BoardCache {
     pub fn get(&self, challenge: &str, phase: &str, stamp: &Stamp) -> Option<Bytes> {
         let boards = self.boards.lock().unwrap_or_else(|p| p.into_inner());
-        boards
-            .get(&(challenge.to_owned(), phase.to_owned()))
-            .filter(|(s, _)| s == stamp)
-            .map(|(_, body)| body.clone())
+        boards.get(&(challenge.to_owned(), phase.to_owned())).filter(|(s, _)| s == stamp).map(|(_, body)| body.clone())
     }
 
     /// Keeps `body` for `stamp`. Rendered after reading the version, so a score recorded

@@ -106,7 +106,8 @@ pub async fn show(
             }
         })
         .collect();
-    let board = Leaderboard { challenge: slug, phase: phase.name.clone(), rank_by: spec.rank_by.clone(), direction, entries };
+    let board =
+        Leaderboard { challenge: slug, phase: phase.name.clone(), rank_by: spec.rank_by.clone(), direction, entries };
     let body = Bytes::from(serde_json::to_vec(&board).map_err(|e| ApiError::Internal(e.into()))?);
     state.boards.put(&board.challenge, &board.phase, stamp, body.clone());
     Ok(json_body(body))

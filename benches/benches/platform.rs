@@ -1,0 +1,467 @@
+//! What the platform adds on top of Docker, on the whole pipeline (submissions service, swarm
+//! runner and evaluator over real NATS, the MongoDB wire server and the Docker engine):
+//!
+//! - `submit_to_running`: from sending the submit request until the engine reports the
+//!   participant container started, against a raw create + start of the same image with the
+//!   same mounts (both read the engine's own `start` event time).
+//! - `exit_to_score`: from the engine's `die` event of the participant container until the
+//!   score shows on the leaderboard API, against a raw `docker run --rm` of the evaluation
+//!   image on the same predictions (create, start, wait, read `score.json`, remove).
+//! - the burst (after criterion): N submissions at once; throughput, latency percentiles,
+//!   and proof that each ended COMPLETE, scored exactly once; then the same N runs as a raw
+//!   Docker pipeline with the same concurrency, for the overhead per submission.
+//!
+//! The participant is the demo's one-threshold model on a tiny dataset: a run that does
+//! almost nothing but still yields a real score.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+use bollard::query_parameters::EventsOptions;
+use criterion::{Criterion, SamplingMode};
+use darkroom_benches::{ms, percentile, pick, runtime, summary_ms, write_results};
+use darkroom_core::config::RunnerBackend;
+use darkroom_core::events::{Event, ScoreRecorded};
+use darkroom_core::sandbox::{OutputDir, Sandbox};
+use darkroom_tests::{ADMIN_TOKEN, Stack};
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+const PARTICIPANT: &str = "darkroom-demo-weak:1";
+const EVALUATION: &str = "darkroom-demo-eval:1";
+const SLUG: &str = "platform";
+
+/// A container's start or death, as the engine timed it.
+#[derive(Clone, Debug)]
+struct EngineEvent {
+    name: String,
+    action: String,
+    at: SystemTime,
+}
+
+struct Bench {
+    stack: Stack,
+    sandbox: Sandbox,
+    engine: broadcast::Sender<EngineEvent>,
+    data: tempfile::TempDir,
+    /// Predictions the participant image wrote, for the raw evaluation runs.
+    predictions: PathBuf,
+    nats: async_nats::Client,
+}
+
+fn since(t0: SystemTime, t: SystemTime) -> Duration {
+    t.duration_since(t0).unwrap_or_default()
+}
+
+/// Forwards the engine's container start/die events, with the engine's timestamps.
+async fn follow_engine(sandbox: Sandbox, tx: broadcast::Sender<EngineEvent>) {
+    let filters = HashMap::from([
+        ("type".to_owned(), vec!["container".to_owned()]),
+        ("event".to_owned(), vec!["start".to_owned(), "die".to_owned()]),
+    ]);
+    let mut events = sandbox.docker().events(Some(EventsOptions { filters: Some(filters), ..Default::default() }));
+    while let Some(Ok(e)) = events.next().await {
+        let name = e.actor.and_then(|a| a.attributes).and_then(|mut a| a.remove("name")).unwrap_or_default();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_nanos(e.time_nano.unwrap_or_default() as u64);
+        let _ = tx.send(EngineEvent { name, action: e.action.unwrap_or_default(), at });
+    }
+}
+
+async fn engine_event(rx: &mut broadcast::Receiver<EngineEvent>, name: &str, action: &str) -> SystemTime {
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if e.name == name && e.action == action => return e.at,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => panic!("missed {n} engine events"),
+                Err(e) => panic!("engine events ended: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), wait).await.unwrap_or_else(|_| panic!("no '{action}' of {name}"))
+}
+
+fn bind(source: &Path, target: &str, read_only: bool) -> Mount {
+    Mount {
+        typ: Some(MountType::BIND),
+        source: Some(source.display().to_string()),
+        target: Some(target.to_owned()),
+        read_only: Some(read_only),
+        ..Default::default()
+    }
+}
+
+/// What `docker create --network none -v … IMAGE` sends.
+fn raw_body(image: &str, mounts: Vec<Mount>) -> ContainerCreateBody {
+    ContainerCreateBody {
+        image: Some(image.into()),
+        host_config: Some(HostConfig { network_mode: Some("none".into()), mounts: Some(mounts), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// `docker run --rm`: create, start, wait, remove. Returns the exit code.
+async fn docker_run(sandbox: &Sandbox, name: &str, body: ContainerCreateBody) -> i64 {
+    use bollard::query_parameters::{CreateContainerOptionsBuilder, WaitContainerOptions};
+    let docker = sandbox.docker();
+    let id = docker
+        .create_container(Some(CreateContainerOptionsBuilder::default().name(name).build()), body)
+        .await
+        .expect("create")
+        .id;
+    docker.start_container(&id, None).await.expect("start");
+    let code = match docker.wait_container(&id, None::<WaitContainerOptions>).next().await {
+        Some(Ok(r)) => r.status_code,
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        other => panic!("wait: {other:?}"),
+    };
+    sandbox.remove(&id).await;
+    code
+}
+
+impl Bench {
+    async fn new() -> Self {
+        let stack = Stack::spawn(RunnerBackend::Engine).await;
+        let sandbox = Sandbox::connect().await.expect("Docker engine");
+        let (engine, _) = broadcast::channel(65536);
+        tokio::spawn(follow_engine(sandbox.clone(), engine.clone()));
+        let data = tempfile::tempdir().expect("temp dir");
+        darkroom_demo_data::generate(data.path(), 11, 16, 8, 32).expect("tiny dataset");
+        let (dataset, truth) = (data.path().join("dataset"), data.path().join("ground-truth"));
+        stack
+            .app
+            .create_challenge(SLUG, |s| {
+                s["dataset"]["host_path"] = json!(dataset);
+                s["ground_truth"]["host_path"] = json!(truth);
+                s["evaluation"]["image"] = json!(EVALUATION);
+                s["quotas"] = json!({});
+                s["resources"] =
+                    json!({ "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 60, "output_max_mb": 4, "pids": 64 });
+            })
+            .await;
+        // The participant's predictions, written once by a raw run, for the raw evaluations.
+        let predictions = data.path().join("predictions");
+        let out = OutputDir::create(predictions.clone(), 4 << 20).await.expect("output dir");
+        let body = raw_body(PARTICIPANT, vec![bind(&dataset, "/data", true), bind(&out.path, "/output", false)]);
+        assert_eq!(docker_run(&sandbox, &format!("bench-raw-{}", uuid::Uuid::new_v4().simple()), body).await, 0);
+        let nats = async_nats::connect(stack.app.nats.url()).await.expect("NATS");
+        Self { stack, sandbox, engine, predictions: out.path.clone(), data, nats }
+    }
+
+    async fn register(&self) -> String {
+        self.stack.app.register(&format!("bench-{}", uuid::Uuid::new_v4().simple())).await
+    }
+
+    async fn submit(&self, token: &str) -> String {
+        let (status, body) = self.stack.app.submit(SLUG, token, PARTICIPANT).await;
+        assert_eq!(status, 202, "{body}");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    async fn on_leaderboard(&self, id: &str) -> bool {
+        let (_, board) =
+            self.stack.app.call(Method::GET, &format!("/api/v1/challenges/{SLUG}/leaderboard"), None, None).await;
+        board["entries"].as_array().is_some_and(|e| e.iter().any(|l| l["submission_id"] == id))
+    }
+
+    /// One submission by a fresh participant (so it is their best and shows): returns submit →
+    /// running and exit → score visible.
+    async fn platform_run(&self) -> (Duration, Duration) {
+        let token = self.register().await;
+        let mut engine = self.engine.subscribe();
+        let mut scores = self.nats.subscribe(ScoreRecorded::SUBJECT).await.expect("subscribe");
+        let t0 = SystemTime::now();
+        let id = self.submit(&token).await;
+        let name = format!("darkroom-run-{id}-1");
+        let started = engine_event(&mut engine, &name, "start").await;
+        let died = engine_event(&mut engine, &name, "die").await;
+        let scored = async {
+            while let Some(m) = scores.next().await {
+                if serde_json::from_slice::<ScoreRecorded>(&m.payload).is_ok_and(|s| s.submission_id.to_string() == id)
+                {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), scored).await.expect("scored in time");
+        while !self.on_leaderboard(&id).await {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let visible = SystemTime::now();
+        (since(t0, started), since(died, visible))
+    }
+
+    /// `docker create` + `start` of the participant image with its mounts: until the engine's
+    /// `start` event. The container then runs to its end and is removed, unmeasured.
+    async fn raw_create_start(&self) -> Duration {
+        let name = format!("bench-raw-{}", uuid::Uuid::new_v4().simple());
+        let out = OutputDir::create(self.data.path().join(&name), 4 << 20).await.expect("output dir");
+        let body = raw_body(
+            PARTICIPANT,
+            vec![bind(&self.data.path().join("dataset"), "/data", true), bind(&out.path, "/output", false)],
+        );
+        let mut engine = self.engine.subscribe();
+        let t0 = SystemTime::now();
+        let docker = self.sandbox.docker();
+        let id = docker
+            .create_container(
+                Some(bollard::query_parameters::CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .expect("create")
+            .id;
+        docker.start_container(&id, None).await.expect("start");
+        let started = engine_event(&mut engine, &name, "start").await;
+        engine_event(&mut engine, &name, "die").await;
+        self.sandbox.remove(&id).await;
+        out.destroy().await;
+        since(t0, started)
+    }
+
+    /// `docker run --rm` of the evaluation image on the predictions, and reading its score.
+    async fn raw_evaluation(&self) -> Duration {
+        let name = format!("bench-raw-{}", uuid::Uuid::new_v4().simple());
+        let out = OutputDir::create(self.data.path().join(&name), 4 << 20).await.expect("output dir");
+        let body = raw_body(
+            EVALUATION,
+            vec![
+                bind(&self.predictions, "/input/predictions", true),
+                bind(&self.data.path().join("ground-truth"), "/input/ground-truth", true),
+                bind(&out.path, "/output", false),
+            ],
+        );
+        let t0 = Instant::now();
+        assert_eq!(docker_run(&self.sandbox, &name, body).await, 0, "raw evaluation failed");
+        let score: Value = serde_json::from_slice(&std::fs::read(out.path.join("score.json")).expect("score.json"))
+            .expect("score JSON");
+        let took = t0.elapsed();
+        assert!(score["accuracy"].is_number(), "{score}");
+        out.destroy().await;
+        took
+    }
+}
+
+fn overhead(c: &mut Criterion, rt: &tokio::runtime::Runtime, bench: &Bench) -> Value {
+    let mut group = c.benchmark_group("submit_to_running");
+    group.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(3));
+    let mut samples: HashMap<&str, Vec<Duration>> = HashMap::new();
+    group.bench_function("raw_create_start", |b| {
+        b.iter_custom(|iters| {
+            let runs: Vec<Duration> = (0..iters).map(|_| rt.block_on(bench.raw_create_start())).collect();
+            samples.entry("raw_create_start").or_default().extend(&runs);
+            runs.iter().sum()
+        })
+    });
+    group.bench_function("darkroom", |b| {
+        b.iter_custom(|iters| {
+            let runs: Vec<(Duration, Duration)> = (0..iters).map(|_| rt.block_on(bench.platform_run())).collect();
+            samples.entry("darkroom_submit_to_running").or_default().extend(runs.iter().map(|r| r.0));
+            samples.entry("darkroom_exit_to_score").or_default().extend(runs.iter().map(|r| r.1));
+            runs.iter().map(|r| r.0).sum()
+        })
+    });
+    group.finish();
+    let mut group = c.benchmark_group("exit_to_score");
+    group.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(3));
+    group.bench_function("raw_evaluation_run", |b| {
+        b.iter_custom(|iters| {
+            let runs: Vec<Duration> = (0..iters).map(|_| rt.block_on(bench.raw_evaluation())).collect();
+            samples.entry("raw_evaluation_run").or_default().extend(&runs);
+            runs.iter().sum()
+        })
+    });
+    group.bench_function("darkroom", |b| {
+        b.iter_custom(|iters| {
+            let runs: Vec<(Duration, Duration)> = (0..iters).map(|_| rt.block_on(bench.platform_run())).collect();
+            samples.entry("darkroom_exit_to_score").or_default().extend(runs.iter().map(|r| r.1));
+            samples.entry("darkroom_submit_to_running").or_default().extend(runs.iter().map(|r| r.0));
+            runs.iter().map(|r| r.1).sum()
+        })
+    });
+    group.finish();
+    let median = |k: &str| percentile(&samples[k], 50.0).as_secs_f64();
+    let result = json!({
+        "submit_to_running": {
+            "raw_create_start": summary_ms(&samples["raw_create_start"]),
+            "darkroom": summary_ms(&samples["darkroom_submit_to_running"]),
+            "ratio": median("darkroom_submit_to_running") / median("raw_create_start"),
+        },
+        "exit_to_score": {
+            "raw_evaluation_run": summary_ms(&samples["raw_evaluation_run"]),
+            "darkroom": summary_ms(&samples["darkroom_exit_to_score"]),
+            "ratio": median("darkroom_exit_to_score") / median("raw_evaluation_run"),
+        },
+    });
+    eprintln!(
+        "[platform] submit→running {:.3}× raw create+start; exit→score {:.3}× raw evaluation run",
+        result["submit_to_running"]["ratio"].as_f64().unwrap_or_default(),
+        result["exit_to_score"]["ratio"].as_f64().unwrap_or_default()
+    );
+    result
+}
+
+/// N submissions at once through the platform, then the same N through raw Docker.
+async fn burst(bench: &Bench, n: usize) -> Value {
+    let app = &bench.stack.app;
+    let token = bench.register().await;
+    let accepted = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(n)));
+    let started = Instant::now();
+    // Eight requests in flight, as a crowd of participants would send them.
+    futures::stream::iter(0..n)
+        .for_each_concurrent(8, |_| {
+            let (accepted, token) = (accepted.clone(), token.clone());
+            async move {
+                let t = Instant::now();
+                let id = bench.submit(&token).await;
+                accepted.lock().await.push((id, t.elapsed()));
+            }
+        })
+        .await;
+    let accepted = Arc::try_unwrap(accepted).expect("all done").into_inner();
+    let submitted_in = started.elapsed();
+    let ids: HashSet<String> = accepted.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), n, "every submission got its own id");
+    // Until every one is terminal, by the service's own records.
+    let deadline = Instant::now() + Duration::from_secs(60 + 3 * n as u64);
+    let rows = loop {
+        let (status, rows) = app
+            .call(Method::GET, &format!("/api/v1/challenges/{SLUG}/submissions?limit=1000"), Some(ADMIN_TOKEN), None)
+            .await;
+        assert_eq!(status, 200, "{rows}");
+        let mine: Vec<Value> = rows
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|r| ids.contains(r["id"].as_str().unwrap_or("")))
+            .cloned()
+            .collect();
+        let done =
+            mine.iter().filter(|r| matches!(r["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED"))).count();
+        if done == n {
+            break mine;
+        }
+        assert!(Instant::now() < deadline, "{done} of {n} terminal after {:?}", started.elapsed());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let time =
+        |r: &Value, k: &str| r[k].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).expect("time");
+    let first = rows.iter().map(|r| time(r, "created_at")).min().expect("rows");
+    let last = rows.iter().map(|r| time(r, "updated_at")).max().expect("rows");
+    let makespan = (last - first).to_std().unwrap_or_default();
+    let latencies: Vec<Duration> =
+        rows.iter().map(|r| (time(r, "updated_at") - time(r, "created_at")).to_std().unwrap_or_default()).collect();
+    let mut states: HashMap<String, usize> = HashMap::new();
+    for r in &rows {
+        *states.entry(r["state"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+    }
+    // Scored exactly once: one score document per submission, and the board counted each once.
+    let scores = bench.stack.scores().await;
+    let docs: Vec<mongodb::bson::Document> =
+        scores.find(mongodb::bson::doc! { "challenge": SLUG }).await.expect("scores").try_collect_vec().await;
+    let scored: Vec<String> = docs.iter().filter_map(|d| d.get_str("submission_id").ok().map(str::to_owned)).collect();
+    let in_burst = scored.iter().filter(|s| ids.contains(*s)).count();
+    let distinct: HashSet<&String> = scored.iter().filter(|s| ids.contains(*s)).collect();
+    let (_, board) = app.call(Method::GET, &format!("/api/v1/challenges/{SLUG}/leaderboard"), None, None).await;
+    let counted = board["entries"]
+        .as_array()
+        .and_then(|e| e.iter().find(|l| ids.contains(l["submission_id"].as_str().unwrap_or(""))))
+        .and_then(|l| l["submissions"].as_u64())
+        .unwrap_or(0);
+    assert_eq!(states.get("COMPLETE").copied().unwrap_or(0), n, "every submission COMPLETE: {states:?}");
+    assert_eq!(in_burst, n, "one score per submission");
+    assert_eq!(distinct.len(), n, "none scored twice");
+    assert_eq!(counted as usize, n, "the leaderboard counted each once");
+
+    // The same work as a raw Docker pipeline: each submission's participant run, then its
+    // evaluation run, with as many of each at once as the runner and the evaluator run.
+    let config = &bench.stack.runner_config;
+    let (run_workers, eval_workers) = (config.runner.concurrency, config.evaluator.concurrency);
+    let raw_started = Instant::now();
+    let (ran_tx, ran_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let participants = async move {
+        futures::stream::iter(0..n)
+            .for_each_concurrent(run_workers, |_| {
+                let ran = ran_tx.clone();
+                async move {
+                    let name = format!("bench-raw-{}", uuid::Uuid::new_v4().simple());
+                    let out = OutputDir::create(bench.data.path().join(&name), 4 << 20).await.expect("output dir");
+                    let body = raw_body(
+                        PARTICIPANT,
+                        vec![
+                            bind(&bench.data.path().join("dataset"), "/data", true),
+                            bind(&out.path, "/output", false),
+                        ],
+                    );
+                    assert_eq!(docker_run(&bench.sandbox, &name, body).await, 0);
+                    out.destroy().await;
+                    let _ = ran.send(());
+                }
+            })
+            .await;
+    };
+    let evaluations = futures::stream::unfold(ran_rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+        .for_each_concurrent(eval_workers, |_| async {
+            bench.raw_evaluation().await;
+        });
+    futures::join!(participants, evaluations);
+    let raw_makespan = raw_started.elapsed();
+    let overhead = makespan.saturating_sub(raw_makespan).as_secs_f64() / n as f64;
+    let result = json!({
+        "n": n,
+        "submit_http": summary_ms(&accepted.iter().map(|a| a.1).collect::<Vec<_>>()),
+        "all_submitted_ms": ms(submitted_in),
+        "makespan_ms": ms(makespan),
+        "throughput_per_s": n as f64 / makespan.as_secs_f64(),
+        "latency": {
+            "p50_ms": ms(percentile(&latencies, 50.0)),
+            "p90_ms": ms(percentile(&latencies, 90.0)),
+            "p99_ms": ms(percentile(&latencies, 99.0)),
+            "max_ms": ms(percentile(&latencies, 100.0)),
+        },
+        "states": states,
+        "score_documents": in_burst,
+        "distinct_scored": distinct.len(),
+        "leaderboard_count": counted,
+        "raw_pipeline_makespan_ms": ms(raw_makespan),
+        "raw_workers": { "participant_runs": run_workers, "evaluation_runs": eval_workers },
+        "overhead_per_submission_ms": overhead * 1e3,
+    });
+    eprintln!(
+        "[burst] {n} submissions: {:.2}/s, latency p50 {:.0} ms p99 {:.0} ms, all COMPLETE, scored once; raw pipeline {:.1} s vs {:.1} s: {:.1} ms overhead each",
+        result["throughput_per_s"].as_f64().unwrap_or_default(),
+        result["latency"]["p50_ms"].as_f64().unwrap_or_default(),
+        result["latency"]["p99_ms"].as_f64().unwrap_or_default(),
+        raw_makespan.as_secs_f64(),
+        makespan.as_secs_f64(),
+        overhead * 1e3
+    );
+    result
+}
+
+trait CollectVec<T> {
+    async fn try_collect_vec(self) -> Vec<T>;
+}
+
+impl<T: Send + Sync + serde::de::DeserializeOwned> CollectVec<T> for mongodb::Cursor<T> {
+    async fn try_collect_vec(self) -> Vec<T> {
+        use futures::TryStreamExt;
+        self.try_collect().await.expect("read scores")
+    }
+}
+
+fn main() {
+    let rt = runtime();
+    let bench = rt.block_on(Bench::new());
+    let mut c = Criterion::default().configure_from_args();
+    let overhead = overhead(&mut c, &rt, &bench);
+    c.final_summary();
+    let n = pick(1000, 10);
+    let burst = rt.block_on(burst(&bench, n));
+    write_results("platform", json!({ "overhead": overhead, "burst": burst }));
+}

@@ -1,0 +1,261 @@
+//! Turns the benchmarks' result files into BENCHMARKS.md's table and a bar chart (SVG) of
+//! each result against its target.
+//!
+//! The chart is a few dozen lines of SVG written by hand: plotting crates either need system
+//! fonts to lay out text or bring a whole drawing stack for one bar chart.
+
+use serde_json::Value;
+
+/// One line of the results table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub what: String,
+    pub measured: String,
+    pub target: String,
+    /// Measured over target, where lower is better and 1.0 is the target; `None` for lines
+    /// that only inform.
+    pub against_target: Option<f64>,
+}
+
+impl Row {
+    pub fn met(&self) -> Option<bool> {
+        self.against_target.map(|r| r <= 1.0)
+    }
+}
+
+fn num(v: &Value, path: &[&str]) -> Option<f64> {
+    path.iter().try_fold(v, |v, k| v.get(*k))?.as_f64()
+}
+
+fn row(what: &str, measured: String, target: &str, against: Option<f64>) -> Row {
+    Row { what: what.into(), measured, target: target.into(), against_target: against }
+}
+
+/// The table's rows from whichever results exist (`name` → the JSON a benchmark wrote).
+pub fn rows(results: &std::collections::BTreeMap<String, Value>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if let Some(t) = results.get("cnn_training") {
+        let cpu = &t["cpu"];
+        if let (Some(r), Some(nat), Some(con)) = (
+            num(cpu, &["ratio_wall"]),
+            num(cpu, &["native_wall", "median_ms"]),
+            num(cpu, &["container_wall", "median_ms"]),
+        ) {
+            let lo = num(cpu, &["ratio_wall_spread", "min"]).unwrap_or(r);
+            let hi = num(cpu, &["ratio_wall_spread", "max"]).unwrap_or(r);
+            let n = num(cpu, &["native_wall", "n"]).unwrap_or(0.0);
+            rows.push(row(
+                "CNN training, container / native (median of runs, launch to exit)",
+                format!("{r:.3} ({:.1} s vs {:.1} s; runs {lo:.3}–{hi:.3}; n = {n})", con / 1e3, nat / 1e3),
+                "≤ 1.02",
+                Some(r / 1.02),
+            ));
+        }
+        if let Some(r) = num(cpu, &["ratio_trained"]) {
+            rows.push(row("CNN training, container / native (the trainer's own clock)", format!("{r:.3}"), "—", None));
+        }
+        if let Some(reason) = t["gpu"]["skipped"].as_str() {
+            rows.push(row("CNN training on a GPU", format!("skipped: {reason}"), "—", None));
+        } else if let Some(r) = num(&t["gpu"], &["ratio_wall"]) {
+            rows.push(row("CNN training on a GPU, container / native", format!("{r:.3}"), "≤ 1.02", Some(r / 1.02)));
+        }
+    }
+    if let Some(p) = results.get("platform") {
+        let o = &p["overhead"];
+        for (key, what, raw, limit) in [
+            ("submit_to_running", "Submit → container running, / raw create + start", "raw_create_start", 1.3),
+            ("exit_to_score", "Exit → score on the leaderboard, / raw evaluation run", "raw_evaluation_run", 1.5),
+        ] {
+            if let (Some(r), Some(d), Some(w)) =
+                (num(o, &[key, "ratio"]), num(o, &[key, "darkroom", "median_ms"]), num(o, &[key, raw, "median_ms"]))
+            {
+                rows.push(row(
+                    what,
+                    format!("{r:.2}× ({d:.0} ms vs {w:.0} ms)"),
+                    &format!("≤ {limit}×"),
+                    Some(r / limit),
+                ));
+            }
+        }
+        let b = &p["burst"];
+        if let Some(over) = num(b, &["overhead_per_submission_ms"]) {
+            let n = num(b, &["n"]).unwrap_or(0.0);
+            rows.push(row(
+                &format!("Burst of {n} no-op submissions: platform overhead per submission"),
+                format!(
+                    "{over:.1} ms ({:.1} s vs {:.1} s raw Docker)",
+                    num(b, &["makespan_ms"]).unwrap_or(0.0) / 1e3,
+                    num(b, &["raw_pipeline_makespan_ms"]).unwrap_or(0.0) / 1e3
+                ),
+                "≤ 50 ms",
+                Some(over.max(0.0) / 50.0),
+            ));
+            rows.push(row(
+                "Burst: throughput; submit → COMPLETE p50 / p99",
+                format!(
+                    "{:.2} /s; {:.1} s / {:.1} s",
+                    num(b, &["throughput_per_s"]).unwrap_or(0.0),
+                    num(b, &["latency", "p50_ms"]).unwrap_or(0.0) / 1e3,
+                    num(b, &["latency", "p99_ms"]).unwrap_or(0.0) / 1e3
+                ),
+                "—",
+                None,
+            ));
+            rows.push(row(
+                "Burst: COMPLETE / score documents / distinct scored / counted on the board",
+                format!(
+                    "{} / {} / {} / {}",
+                    b["states"]["COMPLETE"].as_u64().unwrap_or(0),
+                    b["score_documents"].as_u64().unwrap_or(0),
+                    b["distinct_scored"].as_u64().unwrap_or(0),
+                    b["leaderboard_count"].as_u64().unwrap_or(0)
+                ),
+                &format!("all {n}"),
+                None,
+            ));
+        }
+    }
+    if let Some(l) = results.get("leaderboard") {
+        let (s, p) = (num(l, &["scores"]).unwrap_or(0.0), num(l, &["participants"]).unwrap_or(0.0));
+        if let (Some(p50), Some(p99)) = (num(l, &["api_cached", "p50_ms"]), num(l, &["api_cached", "p99_ms"])) {
+            rows.push(row(
+                &format!("Leaderboard API, {s} scores / {p} participants, top 1,000 lines: p50 / p99"),
+                format!("{p50:.2} ms / {p99:.2} ms"),
+                "p99 < 10 ms",
+                Some(p99 / 10.0),
+            ));
+        }
+        if let (Some(p50), Some(p99)) =
+            (num(l, &["api_after_new_score", "p50_ms"]), num(l, &["api_after_new_score", "p99_ms"]))
+        {
+            rows.push(row(
+                "Leaderboard API, first request after a new score: p50 / p99",
+                format!("{p50:.1} ms / {p99:.1} ms"),
+                "—",
+                None,
+            ));
+        }
+    }
+    if let Some(f) = results.get("footprint")
+        && let Some(services) = f["services"].as_object()
+    {
+        for (name, m) in services {
+            if let Some(idle) = num(m, &["idle_mib"]) {
+                rows.push(row(
+                    &format!("Resident memory, {name}: idle (loaded peak)"),
+                    format!("{idle:.1} MiB ({:.1} MiB)", num(m, &["loaded_peak_mib"]).unwrap_or(0.0)),
+                    "idle < 30 MiB",
+                    Some(idle / 30.0),
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// The rows as a Markdown table.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut out = String::from("| What | Measured | Target | Met |\n|---|---|---|---|\n");
+    for r in rows {
+        let met = match r.met() {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "",
+        };
+        out.push_str(&format!("| {} | {} | {} | {met} |\n", r.what, r.measured, r.target));
+    }
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A horizontal bar per targeted row, its length the result over its target (the dashed line
+/// at 1 is the target; shorter is better), green where met, red where not.
+pub fn svg(rows: &[Row]) -> String {
+    let bars: Vec<&Row> = rows.iter().filter(|r| r.against_target.is_some()).collect();
+    let (left, width, bar_h, gap, top) = (20.0, 560.0, 18.0, 30.0, 50.0);
+    let scale_max = bars.iter().filter_map(|r| r.against_target).fold(1.25_f64, f64::max).min(4.0);
+    let x = |v: f64| left + width * (v.min(scale_max) / scale_max);
+    let height = top + gap * bars.len() as f64 + 30.0;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{left}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Darkroom against its targets (bar = result ÷ target; left of the line is met)</text>\n",
+        w = left * 2.0 + width + 20.0
+    );
+    for (i, r) in bars.iter().enumerate() {
+        let v = r.against_target.unwrap_or(0.0);
+        let y = top + gap * i as f64;
+        let colour = if v <= 1.0 { "#2e8b57" } else { "#c0392b" };
+        s.push_str(&format!(
+            "<rect x=\"{left}\" y=\"{y}\" width=\"{:.1}\" height=\"{bar_h}\" fill=\"{colour}\" opacity=\"0.85\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#111\">{} — {} (target {})</text>\n",
+            (x(v) - left).max(1.0),
+            left + 4.0,
+            y + 13.0,
+            escape(&r.what),
+            escape(&r.measured),
+            escape(&r.target)
+        ));
+    }
+    let one = x(1.0);
+    s.push_str(&format!(
+        "<line x1=\"{one:.1}\" y1=\"{:.1}\" x2=\"{one:.1}\" y2=\"{:.1}\" stroke=\"#333\" stroke-dasharray=\"4 3\"/>\n\
+         <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">target</text>\n</svg>\n",
+        top - 8.0,
+        height - 20.0,
+        one - 16.0,
+        height - 6.0
+    ));
+    s
+}
+
+/// Replaces what lies between `<!-- results:start -->` and `<!-- results:end -->` in `doc`.
+pub fn splice(doc: &str, table: &str) -> Option<String> {
+    let (start, end) = ("<!-- results:start -->", "<!-- results:end -->");
+    let a = doc.find(start)? + start.len();
+    let b = doc[a..].find(end)? + a;
+    Some(format!("{}\n{table}{}", &doc[..a], &doc[b..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_compare_each_result_with_its_target() {
+        let results = std::collections::BTreeMap::from([
+            (
+                "cnn_training".to_owned(),
+                json!({ "cpu": { "ratio_wall": 1.01, "native_wall": { "median_ms": 30000.0, "n": 10 },
+                                  "container_wall": { "median_ms": 30300.0 }, "ratio_trained": 1.0 },
+                        "gpu": { "skipped": "no GPU" } }),
+            ),
+            (
+                "leaderboard".to_owned(),
+                json!({ "scores": 100000, "participants": 10000,
+                "api_cached": { "p50_ms": 1.0, "p99_ms": 12.0 } }),
+            ),
+        ]);
+        let rows = rows(&results);
+        assert_eq!(rows[0].met(), Some(true));
+        assert!(rows[0].measured.starts_with("1.010 (30.3 s vs 30.0 s"), "{}", rows[0].measured);
+        assert_eq!(rows[2].measured, "skipped: no GPU");
+        assert_eq!(rows[3].met(), Some(false), "12 ms misses a 10 ms target");
+        let table = markdown(&rows);
+        assert!(table.contains("| **no** |"));
+        let chart = svg(&rows);
+        assert_eq!(chart.matches("<rect x=").count(), 2, "one bar per targeted row");
+        assert!(chart.contains("#c0392b") && chart.contains("#2e8b57"));
+    }
+
+    #[test]
+    fn splice_replaces_only_between_the_markers() {
+        let doc = "a\n<!-- results:start -->\nold\n<!-- results:end -->\nb\n";
+        assert_eq!(splice(doc, "new\n").unwrap(), "a\n<!-- results:start -->\nnew\n<!-- results:end -->\nb\n");
+        assert!(splice("no markers", "x").is_none());
+    }
+}
