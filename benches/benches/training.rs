@@ -33,6 +33,8 @@ use sha2::{Digest, Sha256};
 const IMAGE: &str = "darkroom-demo-baseline:1";
 const EPOCHS: usize = 3;
 const SEED: u64 = 42;
+/// Alternating native / container pairs after criterion's samples.
+const PAIRS: usize = 5;
 
 /// One training job: where its data is and what each variant runs.
 struct Job {
@@ -197,6 +199,25 @@ fn bench_pair(c: &mut Criterion, group_name: &str, job: Job, rt: &tokio::runtime
         })
     });
     group.finish();
+    // Criterion runs every native sample before every container one, so a machine that speeds
+    // up or slows down between the two (a shared VM does, by ±20 % here) skews their ratio.
+    // Alternating pairs cancel that drift: the headline ratio is the median of the pairs'.
+    let mut pairs = Vec::new();
+    for i in 0..pick(PAIRS, 1) {
+        let (n_wall, n_trained) = run_native(&job);
+        let (c_wall, c_trained) = rt.block_on(run_container(&job, &backend, &config, 1000 + i));
+        pairs.push(json!({ "native_wall_ms": ms(n_wall), "container_wall_ms": ms(c_wall),
+                           "native_trained_ms": ms(n_trained), "container_trained_ms": ms(c_trained),
+                           "ratio_wall": c_wall.as_secs_f64() / n_wall.as_secs_f64(),
+                           "ratio_trained": c_trained.as_secs_f64() / n_trained.as_secs_f64() }));
+    }
+    let pair_ratio = |k: &str| {
+        let mut r: Vec<f64> = pairs.iter().filter_map(|p| p[k].as_f64()).collect();
+        r.sort_by(f64::total_cmp);
+        json!({ "median": r[r.len() / 2], "min": r[0], "max": r[r.len() - 1] })
+    };
+    let paired = json!({ "n": pairs.len(), "ratio_wall": pair_ratio("ratio_wall"),
+                         "ratio_trained": pair_ratio("ratio_trained"), "pairs": pairs });
     let (native, container) = (native.into_inner().unwrap(), container.into_inner().unwrap());
     let ratio = |c: &[Duration], n: &[Duration]| percentile(c, 50.0).as_secs_f64() / percentile(n, 50.0).as_secs_f64();
     // Spread: each container run over the native median, and each native run over its median.
@@ -214,13 +235,16 @@ fn bench_pair(c: &mut Criterion, group_name: &str, job: Job, rt: &tokio::runtime
         "ratio_wall_spread": spread(&container.wall, &native.wall),
         "native_wall_spread": spread(&native.wall, &native.wall),
         "ratio_trained": ratio(&container.trained, &native.trained),
+        "paired": paired,
     });
     eprintln!(
-        "[{group_name}] native median {:.2} s, container median {:.2} s: ratio {:.3} (trainer's own time: {:.3})",
+        "[{group_name}] native median {:.2} s, container median {:.2} s: ratio {:.3} (trainer's own time: {:.3}); alternating pairs: {:.3} ({:.3})",
         ms(percentile(&native.wall, 50.0)) / 1e3,
         ms(percentile(&container.wall, 50.0)) / 1e3,
         result["ratio_wall"].as_f64().unwrap_or_default(),
         result["ratio_trained"].as_f64().unwrap_or_default(),
+        result["paired"]["ratio_wall"]["median"].as_f64().unwrap_or_default(),
+        result["paired"]["ratio_trained"]["median"].as_f64().unwrap_or_default(),
     );
     result
 }
@@ -247,7 +271,7 @@ fn cnn_training(c: &mut Criterion) {
     let rt = runtime();
     // Full: the size where a run takes tens of seconds, so a fixed launch cost weighs what it
     // would for real training; smoke: a few patches, one epoch of code path.
-    let (train, test) = pick((800, 200), (48, 16));
+    let (train, test) = pick((600, 150), (48, 16));
     let data = tempfile::tempdir().expect("temp dir");
     darkroom_demo_data::generate(data.path(), SEED, train, test, 64).expect("dataset generated");
     let binary = static_predict();
