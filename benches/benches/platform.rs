@@ -153,6 +153,21 @@ impl Bench {
         Self { stack, sandbox, engine, predictions: out.path.clone(), data, nats }
     }
 
+    /// A fresh container name and its `/output` folder.
+    async fn scratch(&self) -> (String, OutputDir) {
+        let name = format!("bench-raw-{}", uuid::Uuid::new_v4().simple());
+        let out = OutputDir::create(self.data.path().join(&name), 4 << 20).await.expect("output dir");
+        (name, out)
+    }
+
+    /// The participant image with the dataset at `/data` and `out` at `/output`, as typed by hand.
+    fn raw_participant(&self, out: &OutputDir) -> ContainerCreateBody {
+        raw_body(
+            PARTICIPANT,
+            vec![bind(&self.data.path().join("dataset"), "/data", true), bind(&out.path, "/output", false)],
+        )
+    }
+
     async fn register(&self) -> String {
         self.stack.app.register(&format!("bench-{}", uuid::Uuid::new_v4().simple())).await
     }
@@ -199,12 +214,8 @@ impl Bench {
     /// `docker create` + `start` of the participant image with its mounts: until the engine's
     /// `start` event. The container then runs to its end and is removed, unmeasured.
     async fn raw_create_start(&self) -> Duration {
-        let name = format!("bench-raw-{}", uuid::Uuid::new_v4().simple());
-        let out = OutputDir::create(self.data.path().join(&name), 4 << 20).await.expect("output dir");
-        let body = raw_body(
-            PARTICIPANT,
-            vec![bind(&self.data.path().join("dataset"), "/data", true), bind(&out.path, "/output", false)],
-        );
+        let (name, out) = self.scratch().await;
+        let body = self.raw_participant(&out);
         let mut engine = self.engine.subscribe();
         let t0 = SystemTime::now();
         let docker = self.sandbox.docker();
@@ -226,8 +237,7 @@ impl Bench {
 
     /// `docker run --rm` of the evaluation image on the predictions, and reading its score.
     async fn raw_evaluation(&self) -> Duration {
-        let name = format!("bench-raw-{}", uuid::Uuid::new_v4().simple());
-        let out = OutputDir::create(self.data.path().join(&name), 4 << 20).await.expect("output dir");
+        let (name, out) = self.scratch().await;
         let body = raw_body(
             EVALUATION,
             vec![
@@ -389,15 +399,8 @@ async fn burst(bench: &Bench, n: usize) -> Value {
             .for_each_concurrent(run_workers, |_| {
                 let ran = ran_tx.clone();
                 async move {
-                    let name = format!("bench-raw-{}", uuid::Uuid::new_v4().simple());
-                    let out = OutputDir::create(bench.data.path().join(&name), 4 << 20).await.expect("output dir");
-                    let body = raw_body(
-                        PARTICIPANT,
-                        vec![
-                            bind(&bench.data.path().join("dataset"), "/data", true),
-                            bind(&out.path, "/output", false),
-                        ],
-                    );
+                    let (name, out) = bench.scratch().await;
+                    let body = bench.raw_participant(&out);
                     assert_eq!(docker_run(&bench.sandbox, &name, body).await, 0);
                     out.destroy().await;
                     let _ = ran.send(());
