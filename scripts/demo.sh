@@ -3,6 +3,8 @@
 #
 #   scripts/demo.sh            as root on Debian
 #   scripts/demo.sh --keep     leave the services running afterwards
+#   scripts/demo.sh --compose  the same competition through the Docker Compose stack
+#                              (compose/compose.yml + compose.local.yml, images built here)
 #
 # It sets up the servers (scripts/setup.sh), builds Darkroom and the demo's images, generates
 # the hidden dataset, starts the submissions service, the swarm runner and the evaluator on a
@@ -14,8 +16,14 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
-keep=
-[ "${1:-}" = "--keep" ] && keep=1
+keep= compose=
+for arg in "$@"; do
+  case $arg in
+    --keep) keep=1 ;;
+    --compose) compose=1 ;;
+    *) echo "unknown option '$arg': use --keep and/or --compose" >&2; exit 2 ;;
+  esac
+done
 STATE=$PWD/.demo
 PORT=${DARKROOM_DEMO_PORT:-8080}
 export DARKROOM_SERVER=http://127.0.0.1:$PORT
@@ -31,6 +39,7 @@ cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom
 BIN=$CARGO_TARGET_DIR/debug
 scripts/build-images.sh
 scripts/build-frontend.sh
+if [ -n "$compose" ]; then compose/local/build.sh; fi
 
 say "3/6 the hidden dataset (seeded, generated once)"
 if [ ! -f demo/data/ground-truth/test_labels.csv ]; then
@@ -39,41 +48,62 @@ else
   echo "demo/data exists; reusing it"
 fi
 
-say "4/6 the services: submissions, swarm runner, evaluator, web pages"
+WEB_PORT=${DARKROOM_DEMO_WEB_PORT:-3000}
+WEB=http://127.0.0.1:$WEB_PORT
 rm -rf "$STATE"; mkdir -p "$STATE"
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export DARKROOM_SUBMISSIONS__LISTEN=127.0.0.1:$PORT
-export DARKROOM_SUBMISSIONS__DATA_DIR=$STATE
-export DARKROOM_SUBMISSIONS__ADMIN_TOKEN=$ADMIN_TOKEN
-# A NATS server of the demo's own, on a fresh store: each demo starts with an empty stream.
-NATS_PORT=${DARKROOM_DEMO_NATS_PORT:-4223}
-setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$STATE/nats" >"$STATE/nats.log" 2>&1 < /dev/null &
-NATS_PID=$!
-export DARKROOM_NATS__URL=nats://127.0.0.1:$NATS_PORT
-export DARKROOM_MONGODB__URL=mongodb://127.0.0.1:${DARKROOM_MONGO_PORT:-27017}
-# Each demo gets its own score database and stream state, so runs never mix.
-export DARKROOM_MONGODB__DATABASE=darkroom_demo_$(date +%s)
-export DARKROOM_RUNNER__WORK_DIR=$STATE/runs
-export DARKROOM_RUNNER__RUNNER_ID=demo-runner
-export DARKROOM_EVALUATOR__WORK_DIR=$STATE/evaluations
-WEB_PORT=${DARKROOM_DEMO_WEB_PORT:-3000}
-export DARKROOM_FRONTEND__LISTEN=127.0.0.1:$WEB_PORT
-export DARKROOM_FRONTEND__API_URL=$DARKROOM_SERVER
-export DARKROOM_FRONTEND__SITE_ROOT=$CARGO_TARGET_DIR/site
-WEB=http://127.0.0.1:$WEB_PORT
-PIDS=($NATS_PID)
-for svc in submissions swarm-runner evaluator frontend; do
-  setsid "$BIN/darkroom-$svc" >"$STATE/$svc.log" 2>&1 < /dev/null &
-  PIDS+=($!)
-done
-stop() { kill "${PIDS[@]}" 2>/dev/null || true; }
-[ -z "$keep" ] && trap stop EXIT
-for _ in $(seq 100); do
-  curl -fsS "$DARKROOM_SERVER/readyz" >/dev/null 2>&1 && break
-  kill -0 "${PIDS[1]}" 2>/dev/null || { cat "$STATE/submissions.log"; echo "the submissions service exited" >&2; exit 1; }
-  sleep 0.1
-done
-curl -fsS "$DARKROOM_SERVER/readyz"; echo
+
+wait_ready() { # liveness check command...
+  for _ in $(seq 600); do
+    curl -fsS "$DARKROOM_SERVER/readyz" >/dev/null 2>&1 && break
+    "$@" || { echo "the submissions service exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  curl -fsS "$DARKROOM_SERVER/readyz"; echo
+}
+
+if [ -n "$compose" ]; then
+  say "4/6 the stack under Docker Compose: NATS, MongoDB, PostgreSQL and the four services"
+  printf %s "$ADMIN_TOKEN" >"$STATE/admin_token"
+  chown 65534 "$STATE/admin_token"; chmod 0400 "$STATE/admin_token"
+  export COMPOSE_PROJECT_NAME=darkroom-demo
+  export DARKROOM_DATA_ROOT=$PWD/demo/data DARKROOM_WORK_ROOT=$STATE/work DARKROOM_ADMIN_TOKEN_FILE=$STATE/admin_token
+  export DARKROOM_BIND=127.0.0.1 DARKROOM_API_PORT=$PORT DARKROOM_WEB_PORT=$WEB_PORT DARKROOM_RUNNER_ID=demo-compose
+  dc() { docker-compose -f compose/compose.yml -f compose/compose.local.yml --no-ansi "$@"; }
+  stop() { dc logs --no-color >"$STATE/compose.log" 2>&1 || true; dc down --volumes --timeout 10 >/dev/null 2>&1 || true; }
+  [ -z "$keep" ] && trap stop EXIT
+  dc up -d --no-build
+  dc ps
+  wait_ready true
+else
+  say "4/6 the services: submissions, swarm runner, evaluator, web pages"
+  export DARKROOM_SUBMISSIONS__LISTEN=127.0.0.1:$PORT
+  export DARKROOM_SUBMISSIONS__DATA_DIR=$STATE
+  export DARKROOM_SUBMISSIONS__ADMIN_TOKEN=$ADMIN_TOKEN
+  # A NATS server of the demo's own, on a fresh store: each demo starts with an empty stream.
+  NATS_PORT=${DARKROOM_DEMO_NATS_PORT:-4223}
+  setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$STATE/nats" >"$STATE/nats.log" 2>&1 < /dev/null &
+  NATS_PID=$!
+  export DARKROOM_NATS__URL=nats://127.0.0.1:$NATS_PORT
+  export DARKROOM_MONGODB__URL=mongodb://127.0.0.1:${DARKROOM_MONGO_PORT:-27017}
+  # Each demo gets its own score database and stream state, so runs never mix.
+  export DARKROOM_MONGODB__DATABASE=darkroom_demo_$(date +%s)
+  export DARKROOM_RUNNER__WORK_DIR=$STATE/runs
+  export DARKROOM_RUNNER__RUNNER_ID=demo-runner
+  export DARKROOM_EVALUATOR__WORK_DIR=$STATE/evaluations
+  export DARKROOM_FRONTEND__LISTEN=127.0.0.1:$WEB_PORT
+  export DARKROOM_FRONTEND__API_URL=$DARKROOM_SERVER
+  export DARKROOM_FRONTEND__SITE_ROOT=$CARGO_TARGET_DIR/site
+  PIDS=($NATS_PID)
+  for svc in submissions swarm-runner evaluator frontend; do
+    setsid "$BIN/darkroom-$svc" >"$STATE/$svc.log" 2>&1 < /dev/null &
+    PIDS+=($!)
+  done
+  stop() { kill "${PIDS[@]}" 2>/dev/null || true; }
+  [ -z "$keep" ] && trap stop EXIT
+  alive() { kill -0 "${PIDS[1]}" 2>/dev/null || { cat "$STATE/submissions.log"; return 1; }; }
+  wait_ready alive
+fi
 
 darkroom() { "$BIN/darkroom" "$@"; }
 
@@ -96,9 +126,11 @@ darkroom leaderboard nuclei-magnification
 echo
 # The same ranking, as the web page renders it.
 curl -fsS "$WEB/challenges/nuclei-magnification/leaderboard" | grep -o 'data-participant="[^"]*"' \
-  | sed 's/data-participant=/web leaderboard row: /' || echo "the web leaderboard did not render; see $STATE/frontend.log"
+  | sed 's/data-participant=/web leaderboard row: /' || echo "the web leaderboard did not render; see the logs in $STATE/"
 echo
 echo "demo finished in $(( $(date +%s) - START )) s; logs in $STATE/"
-if [ -n "$keep" ]; then
+if [ -n "$keep" ] && [ -n "$compose" ]; then
+  echo "The stack keeps running (docker-compose -p $COMPOSE_PROJECT_NAME); the API is at $DARKROOM_SERVER, the pages at $WEB."
+elif [ -n "$keep" ]; then
   echo "The services keep running (pids ${PIDS[*]}); the API is at $DARKROOM_SERVER, the pages at $WEB."
 fi

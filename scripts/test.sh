@@ -3,7 +3,8 @@
 # NATS, the MongoDB wire-protocol server, PostgreSQL), checks formatting and lints, and runs
 # every test — unit, integration against the real servers and the real Docker engine (with
 # the images scripts/build-images.sh builds), the web pages in headless Chromium (with the
-# wasm scripts/build-frontend.sh builds), and each benchmark once in test mode so none of
+# wasm scripts/build-frontend.sh builds), the whole stack under Docker Compose (with the
+# images compose/local/build.sh builds), and each benchmark once in test mode so none of
 # them rots.
 #
 #   scripts/test.sh            as root on Debian; idempotent
@@ -22,6 +23,8 @@ done
 scripts/build-images.sh
 # The wasm the browser tests hydrate pages with.
 scripts/build-frontend.sh
+# The Compose stack's images, built from this host (tests/tests/compose.rs brings it up).
+compose/local/build.sh
 echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"

@@ -1,10 +1,16 @@
 //! `darkroom-frontend`: reads configuration (see `darkroom.example.toml`, section `[frontend]`)
 //! and serves the web pages until stopped.
 
+use darkroom_core::health::{self, Command};
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let command = Command::from_args()?;
     let config = darkroom_core::config::Config::load()?;
+    if command == Command::Healthcheck {
+        return Ok(health::healthcheck("frontend.listen", &config.frontend.listen, "/healthz")?);
+    }
     darkroom_core::telemetry::init(&config.log);
     let frontend = darkroom_frontend::server::Frontend::build(config).await?;
-    frontend.run_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await
+    frontend.run_until(health::shutdown_signal()).await
 }

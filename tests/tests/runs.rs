@@ -192,3 +192,49 @@ async fn swarm_places_runs_by_node_label() {
     assert!(b["failure_reason"].as_str().unwrap().contains("no node of type 'highmem'"), "{b}");
     assert_eq!(b["counts_against_quota"], false, "{b}");
 }
+
+/// The probe a container healthcheck runs (`darkroom-swarm-runner healthcheck`), against a
+/// running runner and evaluator: ready while NATS, the engine (and MongoDB) answer, not ready,
+/// with the reason, once NATS is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_and_evaluator_answer_health_probes() {
+    use darkroom_core::health::healthcheck;
+    let mut app = darkroom_tests::TestApp::spawn(darkroom_tests::Backend::Sqlite).await;
+    let mut config = app.config.clone();
+    config.runner.work_dir = app.dir.path().join("runs");
+    config.runner.runner_id = format!("health-{}", uuid::Uuid::new_v4().simple());
+    config.runner.health_listen = "127.0.0.1:0".into();
+    config.evaluator.work_dir = app.dir.path().join("evaluations");
+    config.evaluator.health_listen = "127.0.0.1:0".into();
+    let runner = darkroom_swarm_runner::Runner::build(config.clone()).await.expect("runner builds");
+    let evaluator = darkroom_evaluator::Evaluator::build(config).await.expect("evaluator builds");
+    let addrs = [runner.health_addr().expect("runner health"), evaluator.health_addr().expect("evaluator health")];
+    tokio::spawn(runner.run());
+    tokio::spawn(evaluator.run());
+    let probe = |path: &'static str| async move {
+        tokio::task::spawn_blocking(move || addrs.map(|a| healthcheck("health_listen", &a.to_string(), path)))
+            .await
+            .unwrap()
+    };
+    for outcome in probe("/readyz").await {
+        outcome.expect("ready");
+    }
+    app.nats.stop();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let outcomes = probe("/readyz").await;
+        if outcomes
+            .iter()
+            .all(|o| o.as_ref().is_err_and(|e| e.to_string().contains("503") && e.to_string().contains("nats")))
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still ready without NATS: {outcomes:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Alive all the same: liveness does not depend on NATS.
+    for outcome in probe("/healthz").await {
+        outcome.expect("alive");
+    }
+    app.nats.restart();
+}

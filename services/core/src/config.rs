@@ -12,6 +12,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::NodeType;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -71,6 +73,12 @@ pub struct RunnerConfig {
     /// How long a request may go unacknowledged before JetStream hands it to another runner;
     /// running jobs send progress every third of it, so only a dead runner's job moves.
     pub ack_wait_seconds: u64,
+    /// The node types (challenge `node_type`) this runner takes; empty takes every type. On a
+    /// cluster, a runner per labelled node serves that node's type and passes the others on.
+    pub node_types: Vec<NodeType>,
+    /// Address of `/healthz` and `/readyz` (NATS and the Docker engine answer); empty serves
+    /// none. `darkroom-swarm-runner healthcheck` probes it.
+    pub health_listen: String,
 }
 
 impl Default for RunnerConfig {
@@ -86,6 +94,8 @@ impl Default for RunnerConfig {
             tmp_size_mb: 64,
             failure_log_lines: 10,
             ack_wait_seconds: 30,
+            node_types: Vec::new(),
+            health_listen: String::new(),
         }
     }
 }
@@ -99,6 +109,9 @@ pub struct EvaluatorConfig {
     pub timeout_seconds: u64,
     pub memory_mb: u64,
     pub cpus: f64,
+    /// Address of `/healthz` and `/readyz` (NATS, the Docker engine and MongoDB answer); empty
+    /// serves none. `darkroom-evaluator healthcheck` probes it.
+    pub health_listen: String,
 }
 
 impl Default for EvaluatorConfig {
@@ -109,6 +122,7 @@ impl Default for EvaluatorConfig {
             timeout_seconds: 600,
             memory_mb: 1024,
             cpus: 1.0,
+            health_listen: String::new(),
         }
     }
 }
@@ -328,6 +342,19 @@ mod tests {
             jail.create_file("darkroom.toml", "[submissions]\nmax_upload_bytes = \"lots\"")?;
             let e = Config::load().unwrap_err().to_string();
             assert!(e.contains("max_upload_bytes"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn node_types_come_from_a_list_in_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DARKROOM_RUNNER__NODE_TYPES", "[highmem, gpu]");
+            let c = Config::load().unwrap();
+            assert_eq!(c.runner.node_types, vec![NodeType::Highmem, NodeType::Gpu]);
+            jail.set_env("DARKROOM_RUNNER__NODE_TYPES", "[bigmem]");
+            let e = Config::load().unwrap_err().to_string();
+            assert!(e.contains("bigmem") && e.to_lowercase().contains("node_types"), "{e}");
             Ok(())
         });
     }

@@ -5,6 +5,8 @@
 //!   services.
 //! - [`config`]: one configuration file plus environment overrides for every service.
 //! - [`telemetry`]: structured `tracing` output.
+//! - [`health`]: the `healthcheck` subcommand; with feature `health`, health endpoints and stop
+//!   signals for the service binaries.
 //! - `bus` (feature `nats`): connecting to JetStream, the stream, durable publishing.
 //! - `scores` (feature `mongodb`): the score store and the leaderboard query.
 //! - `sandbox` (feature `docker`): the hardened container run shared by the runner and the
@@ -16,6 +18,7 @@ pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod health;
 #[cfg(feature = "docker")]
 pub mod sandbox;
 #[cfg(feature = "mongodb")]

@@ -2,14 +2,19 @@
 //! runs until stopped.
 
 use darkroom_core::config::Config;
+use darkroom_core::health::{self, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let command = Command::from_args()?;
     let config = Config::load()?;
+    if command == Command::Healthcheck {
+        return Ok(health::healthcheck("evaluator.health_listen", &config.evaluator.health_listen, "/readyz")?);
+    }
     darkroom_core::telemetry::init(&config.log);
     let evaluator = darkroom_evaluator::Evaluator::build(config).await?;
     tokio::select! {
         r = evaluator.run() => r,
-        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = health::shutdown_signal() => Ok(()),
     }
 }

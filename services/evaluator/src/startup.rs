@@ -8,6 +8,7 @@ use async_nats::jetstream::{self, AckKind, object_store};
 use darkroom_core::bus::retry_until_ok;
 use darkroom_core::config::Config;
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
+use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 use darkroom_core::scores::ScoreStore;
 
@@ -18,6 +19,8 @@ const ACK_WAIT: Duration = Duration::from_secs(30);
 
 pub struct Evaluator {
     ctx: Arc<Context>,
+    /// The health endpoints' listener, when `evaluator.health_listen` is set.
+    health: Option<(tokio::net::TcpListener, Readiness)>,
     stream: jetstream::stream::Stream,
     concurrency: usize,
 }
@@ -29,7 +32,7 @@ impl Evaluator {
         }
         let client =
             darkroom_core::bus::connect(&config.nats, "darkroom-evaluator").await.map_err(anyhow::Error::msg)?;
-        let js = jetstream::new(client);
+        let js = jetstream::new(client.clone());
         let stream =
             retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
         let outputs = retry_until_ok("the outputs object store", || async {
@@ -47,6 +50,21 @@ impl Evaluator {
         }
         let sandbox =
             Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
+        let health = match config.evaluator.health_listen.as_str() {
+            "" => None,
+            listen => Some(health::bind("evaluator.health_listen", listen).await.map_err(anyhow::Error::msg)?),
+        };
+        let store = scores.clone();
+        let readiness = Readiness::default()
+            .check("nats", health::nats_check(client))
+            .check("docker", health::docker_check(sandbox.clone()))
+            .check(
+                "mongodb",
+                Arc::new(move || {
+                    let store = store.clone();
+                    Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
+                }),
+            );
         let owner = format!("evaluator-{}", config.runner.runner_id);
         let removed = sandbox.remove_owned(&owner).await?;
         if !removed.is_empty() {
@@ -55,13 +73,22 @@ impl Evaluator {
         std::fs::create_dir_all(&config.evaluator.work_dir)
             .with_context(|| format!("evaluator.work_dir: cannot create '{}'", config.evaluator.work_dir.display()))?;
         Ok(Self {
+            health: health.map(|listener| (listener, readiness)),
             concurrency: config.evaluator.concurrency,
             ctx: Arc::new(Context { js, outputs, scores, sandbox, config: config.evaluator.clone(), owner }),
             stream,
         })
     }
 
-    pub async fn run(self) -> anyhow::Result<()> {
+    /// Where `/healthz` and `/readyz` answer, when they are served.
+    pub fn health_addr(&self) -> Option<std::net::SocketAddr> {
+        self.health.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    pub async fn run(mut self) -> anyhow::Result<()> {
+        if let Some((listener, readiness)) = self.health.take() {
+            tokio::spawn(health::serve(listener, readiness));
+        }
         let consumer = darkroom_core::bus::durable_consumer(
             &self.stream,
             DURABLE_NAME,

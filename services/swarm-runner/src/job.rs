@@ -18,7 +18,7 @@ use async_nats::jetstream::{self, kv, object_store};
 use chrono::Utc;
 use darkroom_core::bus::publish;
 use darkroom_core::config::RunnerConfig;
-use darkroom_core::domain::FailureKind;
+use darkroom_core::domain::{FailureKind, NodeType};
 use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed};
 use darkroom_core::sandbox::{Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, archive_dir, dir_usage};
 use tokio::sync::mpsc;
@@ -51,6 +51,12 @@ pub fn cancel_key(submission_id: uuid::Uuid) -> String {
 
 pub fn artifact_name(job: &SubmissionCreated) -> String {
     format!("{}-{}.tar", job.submission_id, job.attempt)
+}
+
+/// Whether a runner configured for `node_types` takes a run for `wanted` (none configured:
+/// every type).
+pub fn serves(node_types: &[NodeType], wanted: NodeType) -> bool {
+    node_types.is_empty() || node_types.contains(&wanted)
 }
 
 const CLAIMED: &str = "claimed";
@@ -324,5 +330,18 @@ async fn publish_logs(js: jetstream::Context, job: SubmissionCreated, mut lines:
         if let Err(e) = publish(&js, &event).await {
             tracing::warn!(error = %e, "log batch lost");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runner_takes_its_node_types_or_all_when_none_are_named() {
+        assert!(serves(&[], NodeType::Gpu));
+        assert!(serves(&[NodeType::Highmem, NodeType::Gpu], NodeType::Gpu));
+        assert!(!serves(&[NodeType::Highcpu], NodeType::Gpu));
+        assert!(!serves(&[NodeType::Cpu], NodeType::Highcpu));
     }
 }

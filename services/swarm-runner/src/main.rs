@@ -2,15 +2,20 @@
 //! submissions until stopped.
 
 use darkroom_core::config::Config;
+use darkroom_core::health::{self, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let command = Command::from_args()?;
     let config = Config::load()?;
+    if command == Command::Healthcheck {
+        return Ok(health::healthcheck("runner.health_listen", &config.runner.health_listen, "/readyz")?);
+    }
     darkroom_core::telemetry::init(&config.log);
     let runner = darkroom_swarm_runner::Runner::build(config).await?;
     tokio::select! {
         r = runner.run() => r,
-        _ = tokio::signal::ctrl_c() => {
+        _ = health::shutdown_signal() => {
             tracing::info!("stopping; unfinished runs are redelivered to the next runner");
             Ok(())
         }

@@ -9,15 +9,20 @@ use async_nats::jetstream::{self, AckKind, kv, object_store};
 use darkroom_core::bus::retry_until_ok;
 use darkroom_core::config::{Config, RunnerBackend};
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RUNS_BUCKET, SubmissionCancelled, SubmissionCreated};
+use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 
 use crate::backend::{Backend, EngineBackend, SwarmBackend};
 use crate::job::{self, Context};
 
 pub const DURABLE_NAME: &str = "swarm-runner";
+/// How long a request for another node type waits before JetStream offers it again.
+const PASS_ON_DELAY: Duration = Duration::from_secs(2);
 
 pub struct Runner {
     ctx: Arc<Context>,
+    /// The health endpoints' listener, when `runner.health_listen` is set.
+    health: Option<(tokio::net::TcpListener, Readiness)>,
     stream: jetstream::stream::Stream,
     concurrency: usize,
 }
@@ -29,7 +34,7 @@ impl Runner {
         }
         let client =
             darkroom_core::bus::connect(&config.nats, "darkroom-swarm-runner").await.map_err(anyhow::Error::msg)?;
-        let js = jetstream::new(client);
+        let js = jetstream::new(client.clone());
         let stream =
             retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
         let runs = retry_until_ok("the runs bucket", || async {
@@ -45,6 +50,13 @@ impl Runner {
         let runner = &config.runner;
         std::fs::create_dir_all(&runner.work_dir)
             .with_context(|| format!("runner.work_dir: cannot create '{}'", runner.work_dir.display()))?;
+        let health = match runner.health_listen.as_str() {
+            "" => None,
+            listen => Some(health::bind("runner.health_listen", listen).await.map_err(anyhow::Error::msg)?),
+        };
+        let readiness = Readiness::default()
+            .check("nats", health::nats_check(client))
+            .check("docker", health::docker_check(sandbox.clone()));
         let removed = sandbox.remove_owned(&runner.runner_id).await?;
         if !removed.is_empty() {
             tracing::warn!(containers = ?removed, "removed containers a previous run of this runner left behind");
@@ -60,14 +72,23 @@ impl Runner {
             }),
         };
         Ok(Self {
+            health: health.map(|listener| (listener, readiness)),
             concurrency: runner.concurrency,
             ctx: Arc::new(Context { js, runs, outputs, sandbox, backend, config: runner.clone() }),
             stream,
         })
     }
 
+    /// Where `/healthz` and `/readyz` answer, when they are served.
+    pub fn health_addr(&self) -> Option<std::net::SocketAddr> {
+        self.health.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
     /// Consumes forever; each request is acknowledged only after its outcome is published.
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub async fn run(mut self) -> anyhow::Result<()> {
+        if let Some((listener, readiness)) = self.health.take() {
+            tokio::spawn(health::serve(listener, readiness));
+        }
         // The server hands out no more requests than we run at once, so none waits for a slot
         // (unacknowledged, it would be redelivered meanwhile).
         let consumer = darkroom_core::bus::durable_consumer(
@@ -112,6 +133,12 @@ async fn handle_message(ctx: &Context, message: jetstream::Message) {
             return;
         }
     };
+    if !job::serves(&ctx.config.node_types, job.node_type) {
+        // Another runner serves this node type; JetStream offers the request to the next one.
+        tracing::debug!(submission = %job.submission_id, node_type = ?job.node_type, "not this runner's node type");
+        let _ = message.ack_with(AckKind::Nak(Some(PASS_ON_DELAY))).await;
+        return;
+    }
     // Keep the request ours while it runs, however long that is.
     let every = Duration::from_secs(ctx.config.ack_wait_seconds.max(1)).div_f32(3.0);
     let result = darkroom_core::bus::with_progress(&message, every, job::handle(ctx, &job)).await;

@@ -1,0 +1,264 @@
+//! The whole stack under Docker Compose, as an organizer deploys it: `compose/compose.yml` with
+//! `compose/compose.local.yml` (every image built on this host). Up with healthchecks passing,
+//! two submissions (an image name and an uploaded archive) to scores on the leaderboard while
+//! the submissions service restarts mid-way, then down with every volume. Needs the images of
+//! `compose/local/build.sh` and `scripts/build-images.sh`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use darkroom_tests::{fixtures, free_port};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const SERVICES: [&str; 7] = ["nats", "mongo", "postgres", "submissions", "swarm-runner", "evaluator", "frontend"];
+const TOKEN: &str = "compose-test-admin-token-0123456789";
+
+/// One Compose project on private folders and ports; taken down with its volumes when dropped,
+/// whatever the test's outcome.
+struct Project {
+    name: String,
+    root: PathBuf,
+    env: Vec<(&'static str, String)>,
+    api: String,
+    web: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // The services run as "nobody" and read the data through these folders.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let secret = dir.path().join("admin_token");
+        std::fs::write(&secret, TOKEN).unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let (api_port, web_port) = (free_port(), free_port());
+        let name = format!("darkroom-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let env = vec![
+            ("COMPOSE_PROJECT_NAME", name.clone()),
+            ("DARKROOM_DATA_ROOT", dir.path().join("data").display().to_string()),
+            ("DARKROOM_WORK_ROOT", dir.path().join("work").display().to_string()),
+            ("DARKROOM_ADMIN_TOKEN_FILE", secret.display().to_string()),
+            ("DARKROOM_BIND", "127.0.0.1".into()),
+            ("DARKROOM_API_PORT", api_port.to_string()),
+            ("DARKROOM_WEB_PORT", web_port.to_string()),
+            ("DARKROOM_RUNNER_ID", name.clone()),
+            ("DARKROOM_LOG_FILTER", "info,darkroom=debug".into()),
+        ];
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        Self {
+            name,
+            root,
+            env,
+            api: format!("http://127.0.0.1:{api_port}"),
+            web: format!("http://127.0.0.1:{web_port}"),
+            _dir: dir,
+        }
+    }
+
+    fn data_root(&self) -> PathBuf {
+        PathBuf::from(&self.env[1].1)
+    }
+
+    fn compose(&self, args: &[&str]) -> Output {
+        Command::new("docker-compose")
+            .current_dir(&self.root)
+            .args(["-f", "compose/compose.yml", "-f", "compose/compose.local.yml", "--no-ansi"])
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("docker-compose runs (scripts/setup.sh install puts it on PATH)")
+    }
+
+    fn compose_ok(&self, args: &[&str]) -> String {
+        let out = self.compose(args);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "docker-compose {args:?} failed:\n{text}\n{}", self.logs());
+        text
+    }
+
+    fn logs(&self) -> String {
+        let out = self.compose(&["logs", "--no-color", "--tail", "40"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Each service's container health, as Docker reports it.
+    fn health(&self) -> Vec<(String, String)> {
+        SERVICES
+            .iter()
+            .map(|service| {
+                let id = String::from_utf8(self.compose(&["ps", "-q", service]).stdout).unwrap().trim().to_owned();
+                let state =
+                    docker(&["inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", &id]);
+                (service.to_string(), state.trim().to_owned())
+            })
+            .collect()
+    }
+
+    fn wait_healthy(&self, secs: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let health = self.health();
+            if health.iter().all(|(_, h)| h == "healthy") {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not all healthy after {secs} s: {health:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn volumes(&self) -> Vec<String> {
+        docker(&["volume", "ls", "-q", "--filter", &format!("label=com.docker.compose.project={}", self.name)])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.compose(&["down", "--volumes", "--remove-orphans", "--timeout", "5"]);
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = http.request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("the API answers");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn finished(http: &reqwest::Client, api: &str, id: &str, token: &str, secs: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (_, body) = call(http, Method::GET, format!("{api}/api/v1/submissions/{id}"), Some(token), None).await;
+        if matches!(body["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED")) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "submission not finished after {secs} s: {body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_clean() {
+    for image in ["darkroom-local/submissions:dev", "darkroom-local/nats:2", "darkroom-demo-weak:1"] {
+        assert!(
+            !docker(&["images", "-q", image]).trim().is_empty(),
+            "image {image} is missing: run compose/local/build.sh and scripts/build-images.sh"
+        );
+    }
+    let project = Project::new();
+    let data = project.data_root().join("nuclei");
+    darkroom_demo_data::generate(&data, 7, 400, 60, 64).expect("dataset generated");
+
+    // Up: Compose itself waits for the healthy dependencies; then every service reports healthy.
+    project.compose_ok(&["up", "-d", "--no-build"]);
+    project.wait_healthy(120);
+
+    let http = reqwest::Client::new();
+    let api = project.api.clone();
+    let mut spec = fixtures::spec(project.data_root().as_path(), "compose");
+    spec["dataset"]["host_path"] = json!(data.join("dataset"));
+    spec["ground_truth"]["host_path"] = json!(data.join("ground-truth"));
+    spec["evaluation"]["image"] = json!("darkroom-demo-eval:1");
+    spec["resources"] =
+        json!({ "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 120, "output_max_mb": 4, "pids": 64 });
+    let (s, body) = call(&http, Method::POST, format!("{api}/api/v1/challenges"), Some(TOKEN), Some(spec)).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    // The dataset listing is read through the read-only data mount.
+    let (s, listing) = call(&http, Method::GET, format!("{api}/api/v1/challenges/compose/dataset"), None, None).await;
+    assert_eq!(s, StatusCode::OK, "{listing}");
+    assert!(listing.to_string().contains("labels.csv"), "{listing}");
+
+    let mut tokens = Vec::new();
+    for name in ["By Name", "By Upload"] {
+        let (s, p) =
+            call(&http, Method::POST, format!("{api}/api/v1/participants"), None, Some(json!({ "name": name }))).await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        tokens.push(p["token"].as_str().unwrap().to_owned());
+    }
+    // One submission names an image on the engine; the other uploads a `docker save` archive,
+    // which the runner reads from the submissions service's volume.
+    let (s, by_name) = call(
+        &http,
+        Method::POST,
+        format!("{api}/api/v1/challenges/compose/submissions"),
+        Some(&tokens[0]),
+        Some(json!({ "image": "darkroom-demo-weak:1" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{by_name}");
+    let archive = Command::new("docker").args(["save", "darkroom-demo-weak:1"]).output().unwrap().stdout;
+    let res = http
+        .post(format!("{api}/api/v1/challenges/compose/submissions/tarball"))
+        .bearer_auth(&tokens[1])
+        .header("content-type", "application/x-tar")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let by_upload: Value = res.json().await.unwrap();
+
+    // Mid-way: the submissions service restarts (SIGTERM, then a new process on the same
+    // volumes) while the runs go on; their events wait in JetStream meanwhile.
+    project.compose_ok(&["restart", "--timeout", "10", "submissions"]);
+    project.wait_healthy(60);
+
+    let ids = [by_name["id"].as_str().unwrap(), by_upload["id"].as_str().unwrap()];
+    for (id, token) in ids.iter().zip(&tokens) {
+        let sub = finished(&http, &api, id, token, 180).await;
+        assert_eq!(sub["state"], "COMPLETE", "{sub}\n{}", project.logs());
+        let states: Vec<&str> = sub["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+        assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"], "{sub}");
+    }
+    // Nothing lost, nothing twice: both participants ranked, each scored once.
+    let (s, board) = call(&http, Method::GET, format!("{api}/api/v1/challenges/compose/leaderboard"), None, None).await;
+    assert_eq!(s, StatusCode::OK, "{board}");
+    let entries = board["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{board}");
+    for e in entries {
+        assert_eq!(e["submissions"], 1, "{e}");
+        assert!((0.0..=1.0).contains(&e["metrics"]["accuracy"].as_f64().unwrap()), "{e}");
+    }
+    // The participants' tokens outlived the restart (PostgreSQL's volume), and the public page
+    // renders the same board through the frontend container.
+    let (s, _) = call(&http, Method::GET, format!("{api}/api/v1/me"), Some(&tokens[0]), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = http.get(format!("{}/challenges/compose/leaderboard", project.web)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("By Name") && html.contains("By Upload"), "{html}");
+
+    // Down, volumes included: nothing of the project is left.
+    assert_eq!(project.volumes().len(), 4, "{:?}", project.volumes());
+    project.compose_ok(&["down", "--volumes", "--remove-orphans", "--timeout", "10"]);
+    assert!(project.volumes().is_empty(), "volumes left: {:?}", project.volumes());
+    let left = docker(&["ps", "-aq", "--filter", &format!("label=com.docker.compose.project={}", project.name)]);
+    assert!(left.trim().is_empty(), "containers left: {left}");
+}
