@@ -69,7 +69,7 @@ if [ -n "$compose" ]; then
   export COMPOSE_PROJECT_NAME=darkroom-demo
   export DARKROOM_DATA_ROOT=$PWD/demo/data DARKROOM_WORK_ROOT=$STATE/work DARKROOM_ADMIN_TOKEN_FILE=$STATE/admin_token
   export DARKROOM_BIND=127.0.0.1 DARKROOM_API_PORT=$PORT DARKROOM_WEB_PORT=$WEB_PORT DARKROOM_RUNNER_ID=demo-compose
-  dc() { docker-compose -f compose/compose.yml -f compose/compose.local.yml --no-ansi "$@"; }
+  dc() { docker-compose -f compose/compose.yml -f compose/compose.local.yml --ansi never "$@"; }
   stop() { dc logs --no-color >"$STATE/compose.log" 2>&1 || true; dc down --volumes --timeout 10 >/dev/null 2>&1 || true; }
   [ -z "$keep" ] && trap stop EXIT
   dc up -d --no-build

@@ -66,7 +66,7 @@ impl Project {
     fn compose(&self, args: &[&str]) -> Output {
         Command::new("docker-compose")
             .current_dir(&self.root)
-            .args(["-f", "compose/compose.yml", "-f", "compose/compose.local.yml", "--no-ansi"])
+            .args(["-f", "compose/compose.yml", "-f", "compose/compose.local.yml", "--ansi", "never"])
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .output()
