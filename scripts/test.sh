@@ -14,6 +14,17 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 
 scripts/setup.sh
+# A shared target dir outlives clones, and each clone's path builds this workspace's own crates
+# anew: earlier clones' test binaries and incremental caches would fill the disk (tens of GB
+# after a few dozen runs). CI builds from scratch paths, so incremental caches only cost space.
+export CARGO_INCREMENTAL=0
+rm -rf "$CARGO_TARGET_DIR/debug/incremental"
+stale=(darkroom predict evaluate hostile bench_report)
+for f in tests/tests/*.rs benches/benches/*.rs; do stale+=("$(basename "$f" .rs)"); done
+for n in "${stale[@]}"; do
+  find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -mmin +720 \( -name "$n-*" -o -name "lib$n*" -o -name "${n}_*" \) \
+    -delete 2>/dev/null || true
+done
 # Databases earlier test runs left on the PostgreSQL server (each test makes its own); left to
 # pile up, they make the server's start after an unclean stop slow.
 pg="psql -h 127.0.0.1 -p ${DARKROOM_PG_PORT:-55432} -U postgres -qAt"
