@@ -8,6 +8,7 @@
 //! - [`Stack`] adds the swarm runner and the evaluator on the real Docker engine.
 //! - [`web`] serves the web pages against either, and drives headless Chromium through them.
 
+pub mod api;
 pub mod fixtures;
 mod nats_server;
 mod stack;

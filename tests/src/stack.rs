@@ -1,8 +1,6 @@
 use std::path::PathBuf;
-use std::time::Duration;
 
 use darkroom_core::config::{Config, RunnerBackend};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::{Backend, TestApp};
@@ -81,15 +79,7 @@ impl Stack {
 
     /// Polls a submission until it is COMPLETE, FAILED or CANCELLED, for up to `secs`.
     pub async fn finished(&self, id: &str, token: &str, secs: u64) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        loop {
-            let (_, body) = self.app.call(Method::GET, &format!("/api/v1/submissions/{id}"), Some(token), None).await;
-            if matches!(body["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED")) {
-                return body;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "submission not finished after {secs} s: {body}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::api::wait_finished(&self.app.http, &self.app.addr, id, token, secs).await
     }
 
     /// The scores collection of this stack's MongoDB database.

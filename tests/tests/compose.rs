@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use darkroom_tests::api::{call, wait_finished};
 use darkroom_tests::{fixtures, free_port};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -22,6 +23,8 @@ struct Project {
     name: String,
     root: PathBuf,
     env: Vec<(&'static str, String)>,
+    /// Datasets and ground truths (DARKROOM_DATA_ROOT).
+    data_root: PathBuf,
     api: String,
     web: String,
     _dir: tempfile::TempDir,
@@ -35,11 +38,12 @@ impl Project {
         let secret = dir.path().join("admin_token");
         std::fs::write(&secret, TOKEN).unwrap();
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let data_root = dir.path().join("data");
         let (api_port, web_port) = (free_port(), free_port());
         let name = format!("darkroom-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let env = vec![
             ("COMPOSE_PROJECT_NAME", name.clone()),
-            ("DARKROOM_DATA_ROOT", dir.path().join("data").display().to_string()),
+            ("DARKROOM_DATA_ROOT", data_root.display().to_string()),
             ("DARKROOM_WORK_ROOT", dir.path().join("work").display().to_string()),
             ("DARKROOM_ADMIN_TOKEN_FILE", secret.display().to_string()),
             ("DARKROOM_BIND", "127.0.0.1".into()),
@@ -53,14 +57,11 @@ impl Project {
             name,
             root,
             env,
+            data_root,
             api: format!("http://127.0.0.1:{api_port}"),
             web: format!("http://127.0.0.1:{web_port}"),
             _dir: dir,
         }
-    }
-
-    fn data_root(&self) -> PathBuf {
-        PathBuf::from(&self.env[1].1)
     }
 
     fn compose(&self, args: &[&str]) -> Output {
@@ -133,37 +134,6 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn call(
-    http: &reqwest::Client,
-    method: Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = http.request(method, url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.expect("the API answers");
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn finished(http: &reqwest::Client, api: &str, id: &str, token: &str, secs: u64) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (_, body) = call(http, Method::GET, format!("{api}/api/v1/submissions/{id}"), Some(token), None).await;
-        if matches!(body["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED")) {
-            return body;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "submission not finished after {secs} s: {body}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_clean() {
     for image in ["darkroom-local/submissions:dev", "darkroom-local/nats:2", "darkroom-demo-weak:1"] {
@@ -173,7 +143,7 @@ async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_c
         );
     }
     let project = Project::new();
-    let data = project.data_root().join("nuclei");
+    let data = project.data_root.join("nuclei");
     darkroom_demo_data::generate(&data, 7, 400, 60, 64).expect("dataset generated");
 
     // Up: Compose itself waits for the healthy dependencies; then every service reports healthy.
@@ -182,7 +152,7 @@ async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_c
 
     let http = reqwest::Client::new();
     let api = project.api.clone();
-    let mut spec = fixtures::spec(project.data_root().as_path(), "compose");
+    let mut spec = fixtures::spec(&project.data_root, "compose");
     spec["dataset"]["host_path"] = json!(data.join("dataset"));
     spec["ground_truth"]["host_path"] = json!(data.join("ground-truth"));
     spec["evaluation"]["image"] = json!("darkroom-demo-eval:1");
@@ -232,7 +202,7 @@ async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_c
 
     let ids = [by_name["id"].as_str().unwrap(), by_upload["id"].as_str().unwrap()];
     for (id, token) in ids.iter().zip(&tokens) {
-        let sub = finished(&http, &api, id, token, 180).await;
+        let sub = wait_finished(&http, &api, id, token, 180).await;
         assert_eq!(sub["state"], "COMPLETE", "{sub}\n{}", project.logs());
         let states: Vec<&str> = sub["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
         assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"], "{sub}");

@@ -1,0 +1,43 @@
+//! Calls to a running submissions API, wherever it runs: in-process ([`crate::TestApp`]) or in
+//! a container (the Compose test).
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// Sends JSON (or nothing) to `url` and returns the status and the parsed body (the raw text
+/// when it is not JSON).
+pub async fn call(
+    http: &reqwest::Client,
+    method: Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = http.request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status();
+    let text = resp.text().await.expect("body read");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// Polls a submission on the API at `base` until it is COMPLETE, FAILED or CANCELLED, for up
+/// to `secs`.
+pub async fn wait_finished(http: &reqwest::Client, base: &str, id: &str, token: &str, secs: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (_, body) = call(http, Method::GET, format!("{base}/api/v1/submissions/{id}"), Some(token), None).await;
+        if matches!(body["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED")) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "submission not finished after {secs} s: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
