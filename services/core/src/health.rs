@@ -100,7 +100,7 @@ pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), Stri
 }
 
 #[cfg(feature = "health")]
-pub use serve::{Check, Readiness, bind, serve, shutdown_signal};
+pub use serve::{Check, Endpoints, Readiness, shutdown_signal};
 
 /// Ready while the client is connected to NATS.
 #[cfg(all(feature = "health", feature = "nats"))]
@@ -164,14 +164,37 @@ mod serve {
         }
     }
 
-    /// Binds the health listener, so a taken port is a startup error rather than a silent one.
-    pub async fn bind(key: &str, listen: &str) -> Result<tokio::net::TcpListener, String> {
-        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{key}: cannot listen on '{listen}': {e}"))
+    /// A service's `/healthz` (the process answers) and `/readyz` (every check passes), bound
+    /// at start-up so a taken port is a startup error rather than a silent one, and served once
+    /// the service runs.
+    pub struct Endpoints {
+        listener: tokio::net::TcpListener,
+        readiness: Readiness,
     }
 
-    /// Serves `/healthz` (the process answers) and `/readyz` (every check passes) until the
-    /// process ends.
-    pub async fn serve(listener: tokio::net::TcpListener, readiness: Readiness) {
+    impl Endpoints {
+        /// Binds `listen` (the setting `key`, for errors); an empty address serves none.
+        pub async fn bind(key: &str, listen: &str, readiness: Readiness) -> Result<Option<Self>, String> {
+            if listen.is_empty() {
+                return Ok(None);
+            }
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| format!("{key}: cannot listen on '{listen}': {e}"))?;
+            Ok(Some(Self { listener, readiness }))
+        }
+
+        pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+            self.listener.local_addr().ok()
+        }
+
+        /// Serves the endpoints in the background until the process ends.
+        pub fn spawn(self) {
+            tokio::spawn(serve(self.listener, self.readiness));
+        }
+    }
+
+    async fn serve(listener: tokio::net::TcpListener, readiness: Readiness) {
         let readiness = Arc::new(readiness);
         let app = axum::Router::new().route("/healthz", get(|| async { Json(json!({ "status": "ok" })) })).route(
             "/readyz",

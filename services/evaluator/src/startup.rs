@@ -19,8 +19,8 @@ const ACK_WAIT: Duration = Duration::from_secs(30);
 
 pub struct Evaluator {
     ctx: Arc<Context>,
-    /// The health endpoints' listener, when `evaluator.health_listen` is set.
-    health: Option<(tokio::net::TcpListener, Readiness)>,
+    /// The health endpoints, when `evaluator.health_listen` is set.
+    health: Option<health::Endpoints>,
     stream: jetstream::stream::Stream,
     concurrency: usize,
 }
@@ -50,10 +50,6 @@ impl Evaluator {
         }
         let sandbox =
             Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
-        let health = match config.evaluator.health_listen.as_str() {
-            "" => None,
-            listen => Some(health::bind("evaluator.health_listen", listen).await.map_err(anyhow::Error::msg)?),
-        };
         let store = scores.clone();
         let readiness = Readiness::default()
             .check("nats", health::nats_check(client))
@@ -65,6 +61,9 @@ impl Evaluator {
                     Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
                 }),
             );
+        let health = health::Endpoints::bind("evaluator.health_listen", &config.evaluator.health_listen, readiness)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let owner = format!("evaluator-{}", config.runner.runner_id);
         let removed = sandbox.remove_owned(&owner).await?;
         if !removed.is_empty() {
@@ -73,7 +72,7 @@ impl Evaluator {
         std::fs::create_dir_all(&config.evaluator.work_dir)
             .with_context(|| format!("evaluator.work_dir: cannot create '{}'", config.evaluator.work_dir.display()))?;
         Ok(Self {
-            health: health.map(|listener| (listener, readiness)),
+            health,
             concurrency: config.evaluator.concurrency,
             ctx: Arc::new(Context { js, outputs, scores, sandbox, config: config.evaluator.clone(), owner }),
             stream,
@@ -82,12 +81,12 @@ impl Evaluator {
 
     /// Where `/healthz` and `/readyz` answer, when they are served.
     pub fn health_addr(&self) -> Option<std::net::SocketAddr> {
-        self.health.as_ref().and_then(|(l, _)| l.local_addr().ok())
+        self.health.as_ref().and_then(health::Endpoints::local_addr)
     }
 
     pub async fn run(mut self) -> anyhow::Result<()> {
-        if let Some((listener, readiness)) = self.health.take() {
-            tokio::spawn(health::serve(listener, readiness));
+        if let Some(endpoints) = self.health.take() {
+            endpoints.spawn();
         }
         let consumer = darkroom_core::bus::durable_consumer(
             &self.stream,

@@ -21,8 +21,8 @@ const PASS_ON_DELAY: Duration = Duration::from_secs(2);
 
 pub struct Runner {
     ctx: Arc<Context>,
-    /// The health endpoints' listener, when `runner.health_listen` is set.
-    health: Option<(tokio::net::TcpListener, Readiness)>,
+    /// The health endpoints, when `runner.health_listen` is set.
+    health: Option<health::Endpoints>,
     stream: jetstream::stream::Stream,
     concurrency: usize,
 }
@@ -50,13 +50,12 @@ impl Runner {
         let runner = &config.runner;
         std::fs::create_dir_all(&runner.work_dir)
             .with_context(|| format!("runner.work_dir: cannot create '{}'", runner.work_dir.display()))?;
-        let health = match runner.health_listen.as_str() {
-            "" => None,
-            listen => Some(health::bind("runner.health_listen", listen).await.map_err(anyhow::Error::msg)?),
-        };
         let readiness = Readiness::default()
             .check("nats", health::nats_check(client))
             .check("docker", health::docker_check(sandbox.clone()));
+        let health = health::Endpoints::bind("runner.health_listen", &runner.health_listen, readiness)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let removed = sandbox.remove_owned(&runner.runner_id).await?;
         if !removed.is_empty() {
             tracing::warn!(containers = ?removed, "removed containers a previous run of this runner left behind");
@@ -72,7 +71,7 @@ impl Runner {
             }),
         };
         Ok(Self {
-            health: health.map(|listener| (listener, readiness)),
+            health,
             concurrency: runner.concurrency,
             ctx: Arc::new(Context { js, runs, outputs, sandbox, backend, config: runner.clone() }),
             stream,
@@ -81,13 +80,13 @@ impl Runner {
 
     /// Where `/healthz` and `/readyz` answer, when they are served.
     pub fn health_addr(&self) -> Option<std::net::SocketAddr> {
-        self.health.as_ref().and_then(|(l, _)| l.local_addr().ok())
+        self.health.as_ref().and_then(health::Endpoints::local_addr)
     }
 
     /// Consumes forever; each request is acknowledged only after its outcome is published.
     pub async fn run(mut self) -> anyhow::Result<()> {
-        if let Some((listener, readiness)) = self.health.take() {
-            tokio::spawn(health::serve(listener, readiness));
+        if let Some(endpoints) = self.health.take() {
+            endpoints.spawn();
         }
         // The server hands out no more requests than we run at once, so none waits for a slot
         // (unacknowledged, it would be redelivered meanwhile).
