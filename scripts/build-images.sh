@@ -14,13 +14,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
-TARGET=x86_64-unknown-linux-gnu
-# A target dir of its own: RUSTFLAGS differ from the default build's and would evict it.
-STATIC_DIR=$CARGO_TARGET_DIR/static
 echo "[images] static release build (participant, evaluator, hostile)"
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --target "$TARGET" \
-  --target-dir "$STATIC_DIR" -p darkroom-demo-participant -p darkroom-demo-evaluator -p darkroom-hostile
-BIN=$STATIC_DIR/$TARGET/release
+static_build -p darkroom-demo-participant -p darkroom-demo-evaluator -p darkroom-hostile
+BIN=$STATIC_BIN
 
 image() { # tag binary entrypoint-json
   local tag=$1 binary=$2 entrypoint=$3 ctx

@@ -86,16 +86,13 @@ finish_rootfs() {
 }
 
 log "static release build of the services"
-TARGET=x86_64-unknown-linux-gnu
-STATIC_DIR=$CARGO_TARGET_DIR/static
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --target "$TARGET" \
-  --target-dir "$STATIC_DIR" -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-frontend
+static_build -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-frontend
 scripts/build-frontend.sh
 
 log "staging the Darkroom services"
 bin=$(fresh darkroom bin)
 for svc in submissions swarm-runner evaluator frontend; do
-  cp "$STATIC_DIR/$TARGET/release/darkroom-$svc" "$bin/"
+  cp "$STATIC_BIN/darkroom-$svc" "$bin/"
 done
 site=$(fresh darkroom site)
 cp -r "$CARGO_TARGET_DIR/site/." "$site/"
