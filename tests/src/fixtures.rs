@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use chrono::{Duration, Utc};
+use darkroom_core::image_archive::fixture::{self, Entry};
 use serde_json::{Value, json};
 
 /// A valid spec whose dataset and ground truth live under `dir`; one phase open now.
@@ -46,53 +47,39 @@ fn append(builder: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
     builder.append_data(&mut header, path, data).unwrap();
 }
 
-/// A small archive in the layout `docker save` writes.
+fn valid_entries() -> Vec<Entry> {
+    fixture::docker_save(&[fixture::layer(&[("predict", b"#!/bin/true\n")])], &["/predict"], &["team/model:1"])
+}
+
+/// A small, well-formed archive in the layout `docker save` writes (its one file is no program).
 pub fn image_archive() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let layer = {
-        let mut l = tar::Builder::new(Vec::new());
-        append(&mut l, "predict", b"#!/bin/true\n");
-        l.into_inner().unwrap()
-    };
-    append(&mut b, "abc123/layer.tar", &layer);
-    append(&mut b, "abc123/VERSION", b"1.0");
-    append(&mut b, "cfg.json", br#"{"config":{"Entrypoint":["/predict"]}}"#);
-    append(
-        &mut b,
-        "manifest.json",
-        br#"[{"Config":"cfg.json","RepoTags":["team/model:1"],"Layers":["abc123/layer.tar"]}]"#,
-    );
-    b.into_inner().unwrap()
+    fixture::tar(&valid_entries())
 }
 
-/// An archive with an entry whose raw name climbs out with `..` (the `tar` crate refuses to
-/// write one, so the name is put into the header bytes directly).
-pub fn archive_with_raw_name(name: &str) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_old();
-    {
-        let raw = header.as_old_mut();
-        raw.name[..name.len()].copy_from_slice(name.as_bytes());
+/// An archive that passes the upload's checks but whose layer is not the one its config
+/// describes, so the runner's rebuild refuses it.
+pub fn archive_with_wrong_diff_id() -> Vec<u8> {
+    let mut entries = valid_entries();
+    for e in &mut entries {
+        if e.name.ends_with("layer.tar") {
+            e.data = fixture::layer(&[("predict", b"something else")]);
+        }
     }
-    header.set_size(4);
-    header.set_mode(0o644);
-    header.set_entry_type(tar::EntryType::Regular);
-    header.set_cksum();
-    b.append(&header, &b"evil"[..]).unwrap();
-    append(&mut b, "manifest.json", br#"[{"Config":"c","Layers":[]}]"#);
-    b.into_inner().unwrap()
+    fixture::tar(&entries)
 }
 
-/// An archive holding a symlink to `target`.
-pub fn archive_with_symlink(target: &str) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(tar::EntryType::Symlink);
-    header.set_size(0);
-    header.set_mode(0o777);
-    b.append_link(&mut header, "abc/layer.tar", target).unwrap();
-    append(&mut b, "manifest.json", br#"[{"Config":"abc/layer.tar","Layers":[]}]"#);
-    b.into_inner().unwrap()
+/// A valid archive plus an entry with the raw name `name` (`..` or absolute names).
+pub fn archive_with_raw_name(name: &str) -> Vec<u8> {
+    let mut entries = valid_entries();
+    entries.push(Entry::file(name, "evil"));
+    fixture::tar(&entries)
+}
+
+/// A valid archive plus a symlink.
+pub fn archive_with_symlink() -> Vec<u8> {
+    let mut entries = valid_entries();
+    entries.push(Entry { name: "abc/layer.tar".into(), data: Vec::new(), kind: tar::EntryType::Symlink });
+    fixture::tar(&entries)
 }
 
 /// A `docker save`-like archive with a custom manifest.

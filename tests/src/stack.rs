@@ -19,7 +19,12 @@ pub struct Stack {
 
 impl Stack {
     pub async fn spawn(backend: RunnerBackend) -> Self {
-        let app = TestApp::spawn(Backend::Sqlite).await;
+        Self::spawn_configured(backend, |_| {}).await
+    }
+
+    /// Spawns with `tweak` applied to the configuration every service of the stack reads.
+    pub async fn spawn_configured(backend: RunnerBackend, tweak: impl Fn(&mut Config)) -> Self {
+        let app = TestApp::spawn_configured(Backend::Sqlite, &tweak).await;
         let mut config = app.config.clone();
         config.runner.backend = backend;
         config.runner.concurrency = 2;
@@ -31,6 +36,7 @@ impl Stack {
         config.runner.log_max_bytes = 4096;
         config.evaluator.work_dir = app.dir.path().join("evaluations");
         config.evaluator.timeout_seconds = 60;
+        tweak(&mut config);
         let data = app.dir.path().join("demo");
         darkroom_demo_data::generate(&data, 7, 800, 100, 64).expect("dataset generated");
         let evaluator = {

@@ -55,13 +55,27 @@ pub fn mongo_url() -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_configured(backend, |_| {}).await
+    }
+
+    /// Spawns with `tweak` applied to the test configuration.
+    pub async fn spawn_configured(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let nats = NatsServer::start();
-        Self::spawn_with(backend, nats, None).await
+        Self::spawn_inner(backend, nats, None, tweak).await
     }
 
     /// Spawns against a given NATS server and, optionally, an existing database (to restart the
     /// service on the same state).
     pub async fn spawn_with(backend: Backend, nats: NatsServer, previous: Option<Parked>) -> Self {
+        Self::spawn_inner(backend, nats, previous, |_| {}).await
+    }
+
+    async fn spawn_inner(
+        backend: Backend,
+        nats: NatsServer,
+        previous: Option<Parked>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let (dir, database_url) = match previous {
             Some(p) => (p.dir, p.database_url),
             None => {
@@ -84,6 +98,7 @@ impl TestApp {
         config.mongodb.database = format!("darkroom_test_{}", uuid::Uuid::new_v4().simple());
         config.submissions.max_upload_bytes = 4 << 20;
         config.submissions.max_json_bytes = 64 << 10;
+        tweak(&mut config);
         darkroom_core::telemetry::init(&config.log);
         let app = Application::build(config.clone()).await.expect("the app builds");
         let addr = format!("http://{}", app.local_addr());

@@ -601,7 +601,7 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
             token: Some(bob.clone()),
             body: Body::Raw("application/x-tar", fixtures::archive_with_raw_name("../../etc/cron.d/evil")),
             status: StatusCode::BAD_REQUEST,
-            says: "outside the archive",
+            says: "contains '..'",
         },
         Case {
             name: "tar entry with an absolute path",
@@ -617,9 +617,9 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
             method: Method::POST,
             path: tar_path.clone(),
             token: Some(bob.clone()),
-            body: Body::Raw("application/x-tar", fixtures::archive_with_symlink("../../../etc/shadow")),
+            body: Body::Raw("application/x-tar", fixtures::archive_with_symlink()),
             status: StatusCode::BAD_REQUEST,
-            says: "outside the archive",
+            says: "is a link",
         },
         Case {
             name: "tar without manifest",
@@ -637,7 +637,7 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
             token: Some(bob.clone()),
             body: Body::Raw(
                 "application/x-tar",
-                fixtures::archive_with_manifest(r#"[{"Config":"cfg.json","Layers":["gone/layer.tar"]}]"#),
+                fixtures::archive_with_manifest(r#"[{"Config":"gone.json","Layers":["gone/layer.tar"]}]"#),
             ),
             status: StatusCode::BAD_REQUEST,
             says: "lacks",

@@ -99,8 +99,9 @@ async fn hostile_submissions_are_contained() {
         assert_eq!(s, StatusCode::ACCEPTED, "{b}");
         ids.push(b["id"].as_str().unwrap().to_owned());
     }
-    // A corrupt image archive that passes the upload's shape check but not `docker load`.
-    let (s, b) = stack.app.upload(&slug, &token, "application/x-tar", darkroom_tests::fixtures::image_archive()).await;
+    // An archive that passes the upload's shape check but not the runner's rebuild.
+    let archive = darkroom_tests::fixtures::archive_with_wrong_diff_id();
+    let (s, b) = stack.app.upload(&slug, &token, "application/x-tar", archive).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     let corrupt = b["id"].as_str().unwrap().to_owned();
     // A well-behaved neighbour submitted alongside.

@@ -165,3 +165,10 @@ pub async fn durable_consumer(
     }
     Ok(stream.get_or_create_consumer(name, config).await?)
 }
+
+/// The runs bucket ([`crate::events::RUNS_BUCKET`]), created if absent: runners claim attempts
+/// and record cancellations there; evaluators read the cancellations.
+pub async fn runs_bucket(js: &jetstream::Context) -> Result<jetstream::kv::Store, async_nats::Error> {
+    let config = jetstream::kv::Config { bucket: crate::events::RUNS_BUCKET.into(), history: 1, ..Default::default() };
+    Ok(js.create_key_value(config).await?)
+}

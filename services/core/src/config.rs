@@ -79,6 +79,9 @@ pub struct RunnerConfig {
     /// Address of `/healthz` and `/readyz` (NATS and the Docker engine answer); empty serves
     /// none. `darkroom-swarm-runner healthcheck` probes it.
     pub health_listen: String,
+    /// Most bytes an uploaded image may unpack to (the sum of its decompressed layers), counted
+    /// while the runner rebuilds the archive, so a compression bomb stops before the engine.
+    pub max_image_bytes: u64,
 }
 
 impl Default for RunnerConfig {
@@ -96,6 +99,7 @@ impl Default for RunnerConfig {
             ack_wait_seconds: 30,
             node_types: Vec::new(),
             health_listen: String::new(),
+            max_image_bytes: 8 << 30,
         }
     }
 }

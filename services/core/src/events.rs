@@ -144,6 +144,12 @@ pub const OUTPUT_BUCKET: &str = "darkroom-outputs";
 /// and finished, so a redelivered request never runs twice.
 pub const RUNS_BUCKET: &str = "darkroom-runs";
 
+/// The key in [`RUNS_BUCKET`] that marks a submission cancelled: runners look before starting a
+/// container, evaluators before scoring.
+pub fn cancel_key(submission_id: Uuid) -> String {
+    format!("{submission_id}.cancelled")
+}
+
 /// The evaluator stored the score; the submission is complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreRecorded {

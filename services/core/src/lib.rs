@@ -12,6 +12,8 @@
 //! - `sandbox` (feature `docker`): the hardened container run shared by the runner and the
 //!   evaluator. Both live here because the shape fixes one shared crate; the features keep
 //!   their heavy clients out of services that do not need them.
+//! - `image_archive` (feature `archive`): participants' `docker save` uploads, checked (by the
+//!   submissions service on upload) and rebuilt (by the runner before the engine sees them).
 
 #[cfg(feature = "nats")]
 pub mod bus;
@@ -19,6 +21,8 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod health;
+#[cfg(feature = "archive")]
+pub mod image_archive;
 #[cfg(feature = "docker")]
 pub mod sandbox;
 #[cfg(feature = "mongodb")]

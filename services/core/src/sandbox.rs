@@ -392,6 +392,28 @@ impl Sandbox {
         })
     }
 
+    /// Removes an image reference (a tag, or the image once no tag is left); a missing one is
+    /// fine, and one a container still uses stays (the engine refuses without `force`).
+    pub async fn remove_image(&self, reference: &str) {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(false).build();
+        match self.docker.remove_image(reference, Some(options), None).await {
+            Ok(_) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(e) => tracing::warn!(image = reference, error = %e, "could not remove image"),
+        }
+    }
+
+    /// The tags on the engine in `repository` (`<repository>:<tag>` each).
+    pub async fn tags_in(&self, repository: &str) -> Result<Vec<String>, SandboxError> {
+        let pattern = format!("{repository}:*");
+        let filters: HashMap<&str, Vec<&str>> = HashMap::from([("reference", vec![pattern.as_str()])]);
+        let images = self
+            .docker
+            .list_images(Some(bollard::query_parameters::ListImagesOptionsBuilder::default().filters(&filters).build()))
+            .await?;
+        let prefix = format!("{repository}:");
+        Ok(images.into_iter().flat_map(|i| i.repo_tags).filter(|t| t.starts_with(&prefix)).collect())
+    }
+
     /// Force-removes a container (and its anonymous volumes); a missing one is fine.
     pub async fn remove(&self, name_or_id: &str) {
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();

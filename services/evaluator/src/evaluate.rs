@@ -5,18 +5,20 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, object_store};
+use async_nats::jetstream::{self, kv, object_store};
 use chrono::Utc;
 use darkroom_core::bus::publish;
 use darkroom_core::config::EvaluatorConfig;
 use darkroom_core::domain::{FailureKind, Score};
-use darkroom_core::events::{RunFinished, ScoreRecorded, SubmissionFailed};
+use darkroom_core::events::{RunFinished, ScoreRecorded, SubmissionFailed, cancel_key};
 use darkroom_core::sandbox::{Exit, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive};
 use darkroom_core::scores::{ScoreDocument, ScoreStore, to_bson_time};
 use tokio::io::AsyncReadExt;
 
 pub struct Context {
     pub js: jetstream::Context,
+    /// The runners' bucket, read for cancellations.
+    pub runs: kv::Store,
     pub outputs: object_store::ObjectStore,
     pub scores: ScoreStore,
     pub sandbox: Sandbox,
@@ -68,6 +70,11 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         // A crash may have come between the insert and the leaderboard update.
         ctx.scores.record(&doc).await?;
         publish(&ctx.js, &recorded(&doc, run.job.participant_id)).await?;
+        return Ok(());
+    }
+    // A submission cancelled after its run finished is never scored.
+    if ctx.runs.get(cancel_key(run.submission_id)).await?.is_some() {
+        tracing::info!(submission = %id, "cancelled; not evaluated");
         return Ok(());
     }
     match evaluate(ctx, run).await? {

@@ -35,6 +35,7 @@ impl Evaluator {
         let js = jetstream::new(client.clone());
         let stream =
             retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
+        let runs = retry_until_ok("the runs bucket", || darkroom_core::bus::runs_bucket(&js)).await;
         let outputs = retry_until_ok("the outputs object store", || async {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
         })
@@ -74,7 +75,7 @@ impl Evaluator {
         Ok(Self {
             health,
             concurrency: config.evaluator.concurrency,
-            ctx: Arc::new(Context { js, outputs, scores, sandbox, config: config.evaluator.clone(), owner }),
+            ctx: Arc::new(Context { js, runs, outputs, scores, sandbox, config: config.evaluator.clone(), owner }),
             stream,
         })
     }

@@ -1,27 +1,33 @@
-//! Getting a submission's image onto the engine.
+//! Getting a submission's image onto the engine, and off it again.
 //!
-//! An uploaded archive is loaded from a rewritten copy whose only tag is ours
-//! (`darkroom-submission/<id>:<attempt>`): `docker load` applies the tags written in the
-//! archive, and a participant must never be able to overwrite another image's name — the
-//! organizer's evaluation image least of all.
+//! An uploaded archive never reaches the engine as the participant wrote it: it is checked and
+//! rebuilt ([`darkroom_core::image_archive`]) into an archive whose only tag is ours
+//! (`darkroom-submission/<id>:<attempt>`), loaded, and the engine's image id must then equal the
+//! config digest the rebuild wrote, or the run fails as "image corrupt". The tag is removed
+//! when the attempt ends ([`release`]); nothing later needs it, since a retry loads the upload
+//! again under its own attempt's tag.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use darkroom_core::domain::ImageSource;
 use darkroom_core::events::SubmissionCreated;
+use darkroom_core::image_archive::{self, ArchiveError};
 use darkroom_core::sandbox::{ImageInfo, Sandbox, SandboxError};
+
+/// The repository every loaded upload is tagged in.
+pub const SUBMISSION_REPOSITORY: &str = "darkroom-submission";
 
 /// The tag a loaded archive gets.
 pub fn submission_tag(job: &SubmissionCreated) -> String {
-    format!("darkroom-submission/{}:{}", job.submission_id, job.attempt)
+    format!("{SUBMISSION_REPOSITORY}/{}:{}", job.submission_id, job.attempt)
 }
 
-/// Makes the job's image available and describes it.
+/// Makes the job's image available and describes it; returns the reference to run.
 pub async fn prepare(
     sandbox: &Sandbox,
     job: &SubmissionCreated,
     scratch: &Path,
+    max_image_bytes: u64,
 ) -> Result<(String, ImageInfo), SandboxError> {
     let reference = match &job.image {
         ImageSource::Reference { name } => name.clone(),
@@ -29,12 +35,24 @@ pub async fn prepare(
             let tag = submission_tag(job);
             let copy = scratch.join(format!("{}-{}.tar", job.submission_id, job.attempt));
             let (src, dst, t) = (PathBuf::from(path), copy.clone(), tag.clone());
-            tokio::task::spawn_blocking(move || retag(&src, &dst, &t))
+            let rebuilt = tokio::task::spawn_blocking(move || rebuild(&src, &dst, &t, max_image_bytes))
                 .await
-                .map_err(|e| SandboxError::Platform(e.to_string()))??;
-            let loaded = sandbox.load_archive(&copy).await;
+                .map_err(|e| SandboxError::Platform(e.to_string()))?;
+            let loaded = match rebuilt {
+                Ok(expected_id) => sandbox.load_archive(&copy).await.map(|_| expected_id),
+                Err(e) => Err(e),
+            };
             let _ = tokio::fs::remove_file(&copy).await;
-            loaded?;
+            let expected_id = loaded?;
+            let info = sandbox.image_info(&tag).await?;
+            if info.id != expected_id {
+                // Not the image we rebuilt: never run it, and take our tag off it.
+                release(sandbox, job).await;
+                return Err(SandboxError::ImageCorrupt(format!(
+                    "the engine loaded image {} where the archive's config is {expected_id}",
+                    info.id
+                )));
+            }
             tag
         }
     };
@@ -45,92 +63,26 @@ pub async fn prepare(
     Ok((reference, info))
 }
 
-/// Copies a `docker save` archive, replacing the tags in `manifest.json` with `tag` and
-/// dropping the legacy `repositories` file.
-pub fn retag(src: &Path, dst: &Path, tag: &str) -> Result<(), SandboxError> {
-    let missing = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            SandboxError::Platform(format!("the uploaded archive {} is gone", src.display()))
-        } else {
-            SandboxError::Platform(e.to_string())
+/// Checks and rebuilds the upload at `src` into `dst`; returns the image id it must load as.
+fn rebuild(src: &Path, dst: &Path, tag: &str, max_image_bytes: u64) -> Result<String, SandboxError> {
+    let checked = image_archive::inspect(src).and_then(|plan| {
+        tracing::debug!(tags = ?plan.repo_tags, "participant's tags, not applied");
+        image_archive::rebuild(src, &plan, dst, tag, max_image_bytes)
+    });
+    match checked {
+        Ok(rebuilt) => Ok(rebuilt.image_id),
+        Err(ArchiveError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(SandboxError::Platform(format!("the uploaded archive {} is gone", src.display())))
         }
-    };
-    let corrupt = |e: std::io::Error| SandboxError::ImageCorrupt(e.to_string());
-    let mut archive = tar::Archive::new(std::fs::File::open(src).map_err(missing)?);
-    let mut out = tar::Builder::new(std::fs::File::create(dst)?);
-    let mut saw_manifest = false;
-    for entry in archive.entries().map_err(corrupt)? {
-        let mut entry = entry.map_err(corrupt)?;
-        let path = entry.path().map_err(corrupt)?.into_owned();
-        let name = path.to_string_lossy().trim_start_matches("./").to_owned();
-        let mut header = entry.header().clone();
-        if name == "repositories" {
-            continue;
-        }
-        if name == "manifest.json" {
-            let mut text = Vec::new();
-            entry.by_ref().take(1 << 20).read_to_end(&mut text).map_err(corrupt)?;
-            let mut manifest: serde_json::Value =
-                serde_json::from_slice(&text).map_err(|e| SandboxError::ImageCorrupt(format!("manifest.json: {e}")))?;
-            let images = manifest
-                .as_array_mut()
-                .ok_or_else(|| SandboxError::ImageCorrupt("manifest.json is not a list".into()))?;
-            for image in images.iter_mut() {
-                image["RepoTags"] = serde_json::json!([tag]);
-            }
-            let bytes = serde_json::to_vec(&manifest).map_err(|e| SandboxError::Platform(e.to_string()))?;
-            header.set_size(bytes.len() as u64);
-            header.set_cksum();
-            out.append_data(&mut header, "manifest.json", bytes.as_slice())?;
-            saw_manifest = true;
-        } else {
-            out.append_data(&mut header, &path, &mut entry).map_err(corrupt)?;
-        }
+        Err(ArchiveError::Io(e)) => Err(SandboxError::Platform(e.to_string())),
+        Err(refused) => Err(SandboxError::ImageCorrupt(refused.to_string())),
     }
-    if !saw_manifest {
-        return Err(SandboxError::ImageCorrupt("the archive has no manifest.json".into()));
-    }
-    out.finish()?;
-    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retag_replaces_every_tag_and_drops_repositories() {
-        let dir = std::env::temp_dir().join(format!("retag-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in [
-            (
-                "manifest.json",
-                &br#"[{"Config":"c.json","RepoTags":["darkroom-demo-eval:1"],"Layers":["l/layer.tar"]}]"#[..],
-            ),
-            ("repositories", br#"{"darkroom-demo-eval":{"1":"abc"}}"#),
-            ("c.json", b"{}"),
-        ] {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            b.append_data(&mut h, name, data).unwrap();
-        }
-        std::fs::write(dir.join("in.tar"), b.into_inner().unwrap()).unwrap();
-        retag(&dir.join("in.tar"), &dir.join("out.tar"), "darkroom-submission/x:1").unwrap();
-        let mut names = Vec::new();
-        let mut manifest = String::new();
-        let mut a = tar::Archive::new(std::fs::File::open(dir.join("out.tar")).unwrap());
-        for e in a.entries().unwrap() {
-            let mut e = e.unwrap();
-            let n = e.path().unwrap().display().to_string();
-            if n == "manifest.json" {
-                e.read_to_string(&mut manifest).unwrap();
-            }
-            names.push(n);
-        }
-        assert_eq!(names, ["manifest.json", "c.json"]);
-        assert!(manifest.contains("darkroom-submission/x:1") && !manifest.contains("darkroom-demo-eval"), "{manifest}");
-        let _ = std::fs::remove_dir_all(&dir);
+/// Removes the tag an attempt's upload was loaded under (and the image with it, unless a
+/// container still uses it). Pulled images carry no tag of ours and are left alone.
+pub async fn release(sandbox: &Sandbox, job: &SubmissionCreated) {
+    if matches!(job.image, ImageSource::Tarball { .. }) {
+        sandbox.remove_image(&submission_tag(job)).await;
     }
 }

@@ -19,8 +19,10 @@ use chrono::Utc;
 use darkroom_core::bus::publish;
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
-use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed};
-use darkroom_core::sandbox::{Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, archive_dir, dir_usage};
+use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed, cancel_key};
+use darkroom_core::sandbox::{
+    ImageInfo, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, archive_dir, dir_usage,
+};
 use tokio::sync::mpsc;
 
 use crate::backend::Backend;
@@ -45,10 +47,6 @@ pub fn claim_key(job: &SubmissionCreated) -> String {
     format!("{}.{}", job.submission_id, job.attempt)
 }
 
-pub fn cancel_key(submission_id: uuid::Uuid) -> String {
-    format!("{submission_id}.cancelled")
-}
-
 pub fn artifact_name(job: &SubmissionCreated) -> String {
     format!("{}-{}.tar", job.submission_id, job.attempt)
 }
@@ -60,7 +58,8 @@ pub fn serves(node_types: &[NodeType], wanted: NodeType) -> bool {
 }
 
 const CLAIMED: &str = "claimed";
-const DONE: &str = "done";
+/// A claim whose outcome is published.
+pub const DONE: &str = "done";
 
 /// Handles one request. `Err` means the outcome could not be made durable (NATS down): the
 /// request must not be acknowledged, so it is redelivered.
@@ -76,6 +75,7 @@ pub async fn handle(ctx: &Context, job: &SubmissionCreated) -> Result<(), async_
             }
             // A runner took it and died before finishing: clean up, let the platform retry.
             ctx.sandbox.remove(&container_name(job)).await;
+            crate::images::release(&ctx.sandbox, job).await;
             tracing::warn!(submission = %job.submission_id, attempt = job.attempt, "found an abandoned run; retrying it as a new attempt");
             let failure = platform_failure(job, "the runner stopped during the run", true, None);
             publish(&ctx.js, &failure).await?;
@@ -163,11 +163,11 @@ fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
             false,
             None,
         ),
+        // The reason is about the participant's own archive, so they read it whole.
         SandboxError::ImageCorrupt(detail) => failure(
             job,
             FailureKind::Participant,
-            "image corrupt: the uploaded archive could not be loaded; create it with 'docker save IMAGE -o image.tar'"
-                .into(),
+            format!("image corrupt: {detail}; create the archive with 'docker save IMAGE -o image.tar'"),
             false,
             Some(detail),
         ),
@@ -204,10 +204,27 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
     }
     let scratch = ctx.config.work_dir.join("scratch");
     tokio::fs::create_dir_all(&scratch).await?;
-    let (image, info) = match crate::images::prepare(&ctx.sandbox, job, &scratch).await {
-        Ok(v) => v,
-        Err(e) => return Ok(sandbox_failure(job, e)),
+    let prepared = crate::images::prepare(&ctx.sandbox, job, &scratch, ctx.config.max_image_bytes).await;
+    let outcome = match prepared {
+        Ok((image, info)) => run_prepared(ctx, job, image, info).await,
+        Err(e) => Ok(sandbox_failure(job, e)),
     };
+    crate::images::release(&ctx.sandbox, job).await;
+    outcome
+}
+
+/// Runs a job whose image is on the engine.
+async fn run_prepared(
+    ctx: &Context,
+    job: &SubmissionCreated,
+    image: String,
+    info: ImageInfo,
+) -> Result<Outcome, async_nats::Error> {
+    // Loading a large upload takes a while; a cancel that arrived meanwhile wins.
+    if ctx.runs.get(cancel_key(job.submission_id)).await?.is_some() {
+        tracing::info!(submission = %job.submission_id, "cancelled while its image was loaded; not started");
+        return Ok(Outcome::Cancelled);
+    }
     let r = &job.resources;
     let cap = r.output_max_mb << 20;
     let output = match OutputDir::create(ctx.config.work_dir.join(container_name(job)), cap).await {

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use async_nats::jetstream::{self, AckKind, kv, object_store};
 use darkroom_core::bus::retry_until_ok;
 use darkroom_core::config::{Config, RunnerBackend};
-use darkroom_core::events::{Event, OUTPUT_BUCKET, RUNS_BUCKET, SubmissionCancelled, SubmissionCreated};
+use darkroom_core::events::{Event, OUTPUT_BUCKET, SubmissionCancelled, SubmissionCreated};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 
@@ -16,6 +16,8 @@ use crate::backend::{Backend, EngineBackend, SwarmBackend};
 use crate::job::{self, Context};
 
 pub const DURABLE_NAME: &str = "swarm-runner";
+/// The consumer of cancellations, shared by every runner.
+pub const CANCELS_DURABLE_NAME: &str = "swarm-runner-cancels";
 /// How long a request for another node type waits before JetStream offers it again.
 const PASS_ON_DELAY: Duration = Duration::from_secs(2);
 
@@ -37,10 +39,7 @@ impl Runner {
         let js = jetstream::new(client.clone());
         let stream =
             retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
-        let runs = retry_until_ok("the runs bucket", || async {
-            js.create_key_value(kv::Config { bucket: RUNS_BUCKET.into(), history: 1, ..Default::default() }).await
-        })
-        .await;
+        let runs = retry_until_ok("the runs bucket", || darkroom_core::bus::runs_bucket(&js)).await;
         let outputs = retry_until_ok("the outputs object store", || async {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
         })
@@ -56,6 +55,7 @@ impl Runner {
         let health = health::Endpoints::bind("runner.health_listen", &runner.health_listen, readiness)
             .await
             .map_err(anyhow::Error::msg)?;
+        sweep_images(&sandbox, &runs).await;
         let removed = sandbox.remove_owned(&runner.runner_id).await?;
         if !removed.is_empty() {
             tracing::warn!(containers = ?removed, "removed containers a previous run of this runner left behind");
@@ -90,10 +90,26 @@ impl Runner {
         }
         // The server hands out no more requests than we run at once, so none waits for a slot
         // (unacknowledged, it would be redelivered meanwhile).
+        // Cancellations have a consumer of their own: on the requests' consumer they would
+        // queue behind the runs that fill its slots, and arrive after the run they cancel.
+        let cancels = darkroom_core::bus::durable_consumer(
+            &self.stream,
+            CANCELS_DURABLE_NAME,
+            &[SubmissionCancelled::SUBJECT],
+            Duration::from_secs(30),
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the cancellations consumer: {e}"))?;
+        let cancel_ctx = self.ctx.clone();
+        tokio::spawn(darkroom_core::bus::consume(cancels, 4, move |message| {
+            let ctx = cancel_ctx.clone();
+            async move { handle_cancel(&ctx, message).await }
+        }));
         let consumer = darkroom_core::bus::durable_consumer(
             &self.stream,
             DURABLE_NAME,
-            &[SubmissionCreated::SUBJECT, SubmissionCancelled::SUBJECT],
+            &[SubmissionCreated::SUBJECT],
             Duration::from_secs(self.ctx.config.ack_wait_seconds.max(1)),
             Some(self.concurrency as i64),
         )
@@ -110,20 +126,21 @@ impl Runner {
     }
 }
 
-async fn handle_message(ctx: &Context, message: jetstream::Message) {
-    if message.subject.as_str() == SubmissionCancelled::SUBJECT {
-        match serde_json::from_slice::<SubmissionCancelled>(&message.payload) {
-            Ok(c) => {
-                if let Err(e) = ctx.runs.put(job::cancel_key(c.submission_id), "1".into()).await {
-                    tracing::warn!(error = %e, "cannot record a cancellation; it will be redelivered");
-                    return;
-                }
+/// Records a cancellation where every runner and evaluator looks before starting work.
+async fn handle_cancel(ctx: &Context, message: jetstream::Message) {
+    match serde_json::from_slice::<SubmissionCancelled>(&message.payload) {
+        Ok(c) => {
+            if let Err(e) = ctx.runs.put(darkroom_core::events::cancel_key(c.submission_id), "1".into()).await {
+                tracing::warn!(error = %e, "cannot record a cancellation; it will be redelivered");
+                return;
             }
-            Err(e) => tracing::error!(error = %e, "undecodable cancellation dropped"),
         }
-        let _ = message.ack().await;
-        return;
+        Err(e) => tracing::error!(error = %e, "undecodable cancellation dropped"),
     }
+    let _ = message.ack().await;
+}
+
+async fn handle_message(ctx: &Context, message: jetstream::Message) {
     let job: SubmissionCreated = match serde_json::from_slice(&message.payload) {
         Ok(j) => j,
         Err(e) => {
@@ -151,5 +168,27 @@ async fn handle_message(ctx: &Context, message: jetstream::Message) {
             tracing::error!(submission = %job.submission_id, error = %e, "outcome not durable; the request will be redelivered");
             let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
         }
+    }
+}
+
+/// Removes loaded uploads whose attempt is finished (a runner that crashed between the run and
+/// the removal leaves them). Attempts still claimed may be running on another runner of this
+/// engine, so they stay; the runner that finds them abandoned removes them.
+async fn sweep_images(sandbox: &Sandbox, runs: &kv::Store) {
+    let tags = match sandbox.tags_in(crate::images::SUBMISSION_REPOSITORY).await {
+        Ok(t) => t,
+        Err(e) => return tracing::warn!(error = %e, "cannot list loaded submission images"),
+    };
+    let mut removed = 0;
+    for tag in tags {
+        let Some((_, attempt)) = tag.split_once('/') else { continue };
+        let key = attempt.replace(':', ".");
+        if matches!(runs.get(&key).await, Ok(Some(v)) if v.as_ref() == job::DONE.as_bytes()) {
+            sandbox.remove_image(&tag).await;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed submission images left by finished attempts");
     }
 }

@@ -1,0 +1,437 @@
+//! Participants' `docker save` archives, checked and rebuilt before any engine reads them.
+//!
+//! The engine reads an image archive loosely: entry names are normalised (`./x`, `.//x` and `x`
+//! are one file, the last one wins), OCI layout files and the legacy `repositories` file are
+//! honoured, tags written in the archive are applied, and compressed layers are unpacked with
+//! no size limit. Each of those let a participant's upload act on the engine (one replaced the
+//! organizer's evaluation image). So an upload never reaches the engine as written:
+//!
+//! 1. [`inspect`] reads every entry once and refuses, with a reason the participant can act on,
+//!    duplicate or non-canonical names, absolute or `..` names, links, device files, more than
+//!    one image, a manifest naming a missing file, and a config whose SHA-256 is not its name.
+//! 2. [`rebuild`] writes a new archive holding exactly one image: a manifest written here with
+//!    the platform's tag, the config under its digest, and each layer decompressed by Darkroom
+//!    (gzip, xz, zstd or plain), counted against `max_image_bytes` while it is read (a
+//!    decompression bomb stops at the limit) and checked against the config's `diff_ids`.
+//!    Nothing else is copied: `repositories`, `index.json` and `oci-layout` are dropped, so the
+//!    engine never reads a name the participant chose.
+//!
+//! After the load, the engine's image id must equal [`Rebuilt::image_id`] (the config's digest);
+//! the runner checks that.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Component, Path};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The largest `manifest.json`, `index.json` or image config read into memory.
+const MAX_METADATA_BYTES: u64 = 4 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The archive breaks a rule; the message says which and is meant for the participant.
+    #[error("{0}")]
+    Refused(String),
+    /// The decompressed image is larger than the platform allows.
+    #[error("the image unpacks to more than {limit} bytes (max_image_bytes); {detail}")]
+    TooLarge { limit: u64, detail: String },
+    /// Reading or writing the host's files failed: not the participant's fault.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn refuse(reason: impl Into<String>) -> ArchiveError {
+    ArchiveError::Refused(reason.into())
+}
+
+/// Where one entry's content sits in the archive file.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    offset: u64,
+    size: u64,
+}
+
+/// A checked archive: the one image it holds and where its parts are.
+#[derive(Debug, Clone)]
+pub struct ArchivePlan {
+    config: Vec<u8>,
+    /// Hex SHA-256 of the config: the image id the engine must report.
+    config_digest: String,
+    layers: Vec<(String, Span)>,
+    diff_ids: Vec<String>,
+    /// The tags the participant wrote (logged, never applied).
+    pub repo_tags: Vec<String>,
+}
+
+impl ArchivePlan {
+    /// `sha256:<hex>` of the config, which the engine uses as the image id.
+    pub fn image_id(&self) -> String {
+        format!("sha256:{}", self.config_digest)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ManifestEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+/// Normalises an entry name the way the engine does; refuses absolute and `..` names.
+fn canonical(name: &Path) -> Result<String, &'static str> {
+    let mut parts = Vec::new();
+    for c in name.components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return Err("is an absolute path"),
+            Component::ParentDir => return Err("contains '..'"),
+        }
+    }
+    if parts.is_empty() {
+        return Err("is empty");
+    }
+    Ok(parts.join("/"))
+}
+
+fn read_small(entry: &mut impl Read, what: &str) -> Result<Vec<u8>, ArchiveError> {
+    let mut buf = Vec::new();
+    entry.take(MAX_METADATA_BYTES + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_METADATA_BYTES {
+        return Err(refuse(format!("{what} is larger than {MAX_METADATA_BYTES} bytes")));
+    }
+    Ok(buf)
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The digest a config's name claims: `<hex>.json` (docker save) or `blobs/sha256/<hex>` (OCI).
+fn digest_in_name(name: &str) -> Option<&str> {
+    let hex = name.strip_suffix(".json").or_else(|| name.strip_prefix("blobs/sha256/"))?;
+    is_sha256_hex(hex).then_some(hex)
+}
+
+/// Reads every entry of the archive at `path` and checks its shape (see the module docs).
+pub fn inspect(path: &Path) -> Result<ArchivePlan, ArchiveError> {
+    let mut archive = tar::Archive::new(BufReader::new(File::open(path)?));
+    let corrupt = |e: std::io::Error| refuse(format!("it is not a readable tar archive ({e})"));
+    let mut spans: HashMap<String, Span> = HashMap::new();
+    let mut spelled: HashMap<String, String> = HashMap::new();
+    let mut manifest = None;
+    let mut index = None;
+    for entry in archive.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        let raw = entry.path().map_err(corrupt)?.into_owned();
+        let shown = raw.display().to_string();
+        let kind = entry.header().entry_type();
+        if kind == tar::EntryType::XGlobalHeader {
+            continue;
+        }
+        let name = canonical(&raw).map_err(|why| refuse(format!("entry '{shown}' {why}")))?;
+        if let Some(first) = spelled.insert(name.clone(), shown.clone()) {
+            return Err(refuse(format!(
+                "entries '{first}' and '{shown}' name the same file '{name}'; an image archive names each file once"
+            )));
+        }
+        if kind.is_symlink() || kind.is_hard_link() {
+            return Err(refuse(format!("entry '{shown}' is a link; image archives hold only files and folders")));
+        }
+        if kind.is_dir() {
+            continue;
+        }
+        if !kind.is_file() {
+            return Err(refuse(format!(
+                "entry '{shown}' is a {kind:?} (a device, fifo or other special file); image archives hold only files and folders"
+            )));
+        }
+        match name.as_str() {
+            "manifest.json" => manifest = Some(read_small(&mut entry, "manifest.json")?),
+            "index.json" => index = Some(read_small(&mut entry, "index.json")?),
+            _ => {
+                let span = Span { offset: entry.raw_file_position(), size: entry.size() };
+                // Reading to the end is what detects a truncated archive.
+                std::io::copy(&mut entry, &mut std::io::sink()).map_err(corrupt)?;
+                spans.insert(name, span);
+            }
+        }
+    }
+    let manifest = manifest.ok_or_else(|| refuse("it has no manifest.json"))?;
+    let entries: Vec<ManifestEntry> =
+        serde_json::from_slice(&manifest).map_err(|e| refuse(format!("manifest.json does not parse: {e}")))?;
+    if entries.len() != 1 {
+        return Err(refuse(format!(
+            "manifest.json lists {} images; save exactly one image per submission",
+            entries.len()
+        )));
+    }
+    if let Some(index) = index {
+        let count = serde_json::from_slice::<serde_json::Value>(&index)
+            .ok()
+            .and_then(|v| v.get("manifests").and_then(|m| m.as_array()).map(Vec::len))
+            .ok_or_else(|| refuse("index.json is not an OCI image index"))?;
+        if count > 1 {
+            return Err(refuse(format!("index.json lists {count} images; save exactly one image per submission")));
+        }
+    }
+    let image = entries.into_iter().next().expect("checked: one entry");
+    let find = |referenced: &str| -> Result<(String, Span), ArchiveError> {
+        let name = canonical(Path::new(referenced))
+            .map_err(|why| refuse(format!("manifest.json names '{referenced}', which {why}")))?;
+        let span = *spans.get(&name).ok_or_else(|| {
+            refuse(format!("manifest.json names '{referenced}', which the archive lacks (truncated?)"))
+        })?;
+        Ok((name, span))
+    };
+    let (config_name, config_span) = find(&image.config)?;
+    let claimed = digest_in_name(&config_name).ok_or_else(|| {
+        refuse(format!(
+            "the config '{config_name}' is not named by its SHA-256 ('<sha256>.json' or 'blobs/sha256/<sha256>')"
+        ))
+    })?;
+    if config_span.size > MAX_METADATA_BYTES {
+        return Err(refuse(format!("the config '{config_name}' is larger than {MAX_METADATA_BYTES} bytes")));
+    }
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(config_span.offset))?;
+    let mut config = Vec::new();
+    file.take(config_span.size).read_to_end(&mut config)?;
+    let digest = hex::encode(Sha256::digest(&config));
+    if digest != claimed {
+        return Err(refuse(format!("the config '{config_name}' has SHA-256 {digest}, not the one its name claims")));
+    }
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&config).map_err(|e| refuse(format!("the image config does not parse: {e}")))?;
+    let diff_ids: Vec<String> = parsed
+        .pointer("/rootfs/diff_ids")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .ok_or_else(|| refuse("the image config has no rootfs.diff_ids list"))?;
+    if diff_ids.len() != image.layers.len() {
+        return Err(refuse(format!(
+            "manifest.json lists {} layers but the config describes {}",
+            image.layers.len(),
+            diff_ids.len()
+        )));
+    }
+    if let Some(bad) = diff_ids.iter().find(|d| !d.strip_prefix("sha256:").is_some_and(is_sha256_hex)) {
+        return Err(refuse(format!("the config's diff_id '{bad}' is not a sha256 digest")));
+    }
+    let layers = image.layers.iter().map(|l| find(l)).collect::<Result<Vec<_>, _>>()?;
+    Ok(ArchivePlan { config, config_digest: digest, layers, diff_ids, repo_tags: image.repo_tags.unwrap_or_default() })
+}
+
+/// What [`rebuild`] wrote.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    /// `sha256:<config digest>`: the id the engine must report after loading.
+    pub image_id: String,
+    /// The image's decompressed size (the sum of its layers).
+    pub image_bytes: u64,
+}
+
+/// How a layer is compressed, by its first bytes (the formats the engine would unpack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Xz,
+    Zstd,
+    Bzip2,
+}
+
+fn sniff(head: &[u8]) -> Compression {
+    match head {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Compression::Xz,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+        [b'B', b'Z', b'h', ..] => Compression::Bzip2,
+        _ => Compression::None,
+    }
+}
+
+/// Counts and hashes what passes through, and fails once more than `budget` bytes did.
+struct Metered<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+    budget: u64,
+}
+
+const OVER_BUDGET: &str = "darkroom: over the image size budget";
+
+impl<W: Write> Write for Metered<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written + buf.len() as u64 > self.budget {
+            return Err(std::io::Error::other(OVER_BUDGET));
+        }
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn over_budget(e: &std::io::Error) -> bool {
+    e.to_string().contains(OVER_BUDGET)
+}
+
+/// Writes the plan's image from `src` to `dst` as a fresh archive tagged `tag` (see the module
+/// docs). Layers are decompressed here, at most `max_image_bytes` in all. `dst` is removed
+/// when anything is refused.
+pub fn rebuild(
+    src: &Path,
+    plan: &ArchivePlan,
+    dst: &Path,
+    tag: &str,
+    max_image_bytes: u64,
+) -> Result<Rebuilt, ArchiveError> {
+    let result = write_rebuilt(src, plan, dst, tag, max_image_bytes);
+    if result.is_err() {
+        let _ = std::fs::remove_file(dst);
+    }
+    result
+}
+
+fn write_rebuilt(
+    src: &Path,
+    plan: &ArchivePlan,
+    dst: &Path,
+    tag: &str,
+    max_image_bytes: u64,
+) -> Result<Rebuilt, ArchiveError> {
+    let mut out = tar::Builder::new(std::io::BufWriter::new(File::create(dst)?));
+    let config_name = format!("{}.json", plan.config_digest);
+    append(&mut out, &config_name, plan.config.len() as u64, plan.config.as_slice())?;
+    let mut written: BTreeMap<String, ()> = BTreeMap::new();
+    let mut layer_names = Vec::new();
+    let mut total: u64 = 0;
+    for (i, ((name, span), diff_id)) in plan.layers.iter().zip(&plan.diff_ids).enumerate() {
+        let hex = &diff_id["sha256:".len()..];
+        let layer_name = format!("{hex}/layer.tar");
+        layer_names.push(layer_name.clone());
+        if written.insert(layer_name.clone(), ()).is_some() {
+            continue;
+        }
+        let mut file = File::open(src)?;
+        file.seek(SeekFrom::Start(span.offset))?;
+        let mut reader = BufReader::new(file.take(span.size));
+        let head = {
+            use std::io::BufRead;
+            reader.fill_buf()?.get(..6).unwrap_or_default().to_vec()
+        };
+        let budget = max_image_bytes.saturating_sub(total);
+        let too_large = |detail: String| ArchiveError::TooLarge { limit: max_image_bytes, detail };
+        let layer_no = i + 1;
+        let (bytes, digest) = match sniff(&head) {
+            Compression::Bzip2 => {
+                return Err(refuse(format!(
+                    "layer {layer_no} ('{name}') is bzip2-compressed; save the image with 'docker save' (plain or gzip layers)"
+                )));
+            }
+            Compression::None => {
+                if span.size > budget {
+                    return Err(too_large(format!("layer {layer_no} ('{name}') alone is {} bytes", span.size)));
+                }
+                let mut hashing = HashingReader { inner: reader, hasher: Sha256::new() };
+                append(&mut out, &layer_name, span.size, &mut hashing)?;
+                (span.size, hex::encode(hashing.hasher.finalize()))
+            }
+            compression => {
+                // The decompressed size is only known at the end, and a tar header needs it
+                // first: unpack to a file beside the destination, then append it.
+                let spool_path = dst.with_extension(format!("layer{i}.tmp"));
+                let spool = File::create(&spool_path)?;
+                let mut metered =
+                    Metered { inner: std::io::BufWriter::new(spool), hasher: Sha256::new(), written: 0, budget };
+                let unpacked = decompress(compression, reader, &mut metered);
+                let finished = match unpacked {
+                    Err(e) if over_budget(&e) => {
+                        Err(too_large(format!("layer {layer_no} ('{name}') decompresses past the limit")))
+                    }
+                    Err(e) => Err(refuse(format!("layer {layer_no} ('{name}') does not decompress: {e}"))),
+                    Ok(()) => metered.flush().map_err(ArchiveError::from).map(|()| metered),
+                };
+                let finished = match finished {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&spool_path);
+                        return Err(e);
+                    }
+                };
+                let (bytes, digest) = (finished.written, hex::encode(finished.hasher.finalize()));
+                drop(finished.inner);
+                let appended = File::open(&spool_path)
+                    .map_err(ArchiveError::from)
+                    .and_then(|f| Ok(append(&mut out, &layer_name, bytes, BufReader::new(f))?));
+                let _ = std::fs::remove_file(&spool_path);
+                appended?;
+                (bytes, digest)
+            }
+        };
+        if digest != hex {
+            return Err(refuse(format!(
+                "layer {layer_no} ('{name}') unpacks to sha256:{digest}, but the config's diff_id says {diff_id}"
+            )));
+        }
+        total += bytes;
+    }
+    let manifest = serde_json::json!([{ "Config": config_name, "RepoTags": [tag], "Layers": layer_names }]);
+    let manifest = serde_json::to_vec(&manifest).map_err(std::io::Error::other)?;
+    append(&mut out, "manifest.json", manifest.len() as u64, manifest.as_slice())?;
+    out.into_inner()?.flush()?;
+    Ok(Rebuilt { image_id: plan.image_id(), image_bytes: total })
+}
+
+fn decompress(compression: Compression, reader: impl Read, out: &mut impl Write) -> std::io::Result<()> {
+    match compression {
+        Compression::Gzip => std::io::copy(&mut flate2::read::MultiGzDecoder::new(reader), out).map(drop),
+        Compression::Zstd => {
+            let mut decoder = ruzstd::decoding::StreamingDecoder::new(reader).map_err(std::io::Error::other)?;
+            std::io::copy(&mut decoder, out).map(drop)
+        }
+        Compression::Xz => {
+            let mut reader = BufReader::new(reader);
+            lzma_rs::xz_decompress(&mut reader, out).map_err(|e| match e {
+                lzma_rs::error::Error::IoError(io) => io,
+                other => std::io::Error::other(format!("{other:?}")),
+            })
+        }
+        Compression::None | Compression::Bzip2 => unreachable!("handled by the caller"),
+    }
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn append<W: Write>(out: &mut tar::Builder<W>, name: &str, size: u64, data: impl Read) -> std::io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    out.append_data(&mut header, name, data)
+}
+
+#[cfg(any(test, feature = "archive-fixtures"))]
+pub mod fixture;
+#[cfg(test)]
+mod tests;

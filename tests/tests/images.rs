@@ -1,0 +1,232 @@
+//! Hostile image archives against the real API, runner and engine: each refused with its
+//! reason (at upload, or by the runner's rebuild when it slips past the upload), the organizer's
+//! evaluation image untouched, a neighbour's submission completing, no submission image left on
+//! the engine, and a cancel during a slow load honoured before any container starts. Needs the
+//! images of `scripts/build-images.sh`.
+
+use std::time::Duration;
+
+use darkroom_core::config::RunnerBackend;
+use darkroom_core::image_archive::fixture::{self, Entry};
+use darkroom_tests::{Backend, Stack, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+const EVAL_IMAGE: &str = "darkroom-demo-eval:1";
+
+fn docker(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker").args(args).output().expect("docker runs");
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn image_id(image: &str) -> String {
+    docker(&["image", "inspect", "--format", "{{.Id}}", image])
+}
+
+/// The entries of `docker save IMAGE`, as the engine wrote them.
+fn saved(image: &str) -> Vec<Entry> {
+    let out = std::process::Command::new("docker").args(["save", image]).output().expect("docker save");
+    assert!(out.status.success());
+    let mut archive = tar::Archive::new(out.stdout.as_slice());
+    let mut entries = Vec::new();
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        let kind = e.header().entry_type();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        entries.push(Entry { name: if kind.is_dir() { format!("{name}/") } else { name }, data, kind });
+    }
+    entries
+}
+
+fn manifest(entries: &mut [Entry]) -> &mut Entry {
+    entries.iter_mut().find(|e| e.name == "manifest.json").expect("a manifest")
+}
+
+/// The participant image's save with a second manifest, spelled differently, that tags it
+/// as the evaluation image: the attack that once replaced the organizer's image.
+fn evaluation_hijack() -> Vec<u8> {
+    let mut entries = saved("darkroom-test-hostile:fake-score");
+    let text = String::from_utf8(manifest(&mut entries).data.clone()).unwrap();
+    let mut list: Value = serde_json::from_str(&text).unwrap();
+    list[0]["RepoTags"] = serde_json::json!([EVAL_IMAGE]);
+    entries.push(Entry::file("./manifest.json", serde_json::to_vec(&list).unwrap()));
+    fixture::tar(&entries)
+}
+
+fn uploaded_error(body: &Value) -> String {
+    body["error"]["message"].as_str().or(body["message"].as_str()).unwrap_or_default().to_owned() + &body.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_archives_are_refused_at_upload_with_their_reason() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| c.submissions.max_upload_bytes = 64 << 20).await;
+    let slug = app.create_challenge("hostile-uploads", |_| {}).await;
+    let token = app.register("Mallory").await;
+    let eval_before = image_id(EVAL_IMAGE);
+
+    let two_images = {
+        let mut e = saved("darkroom-test-hostile:ok");
+        let m = manifest(&mut e);
+        let mut list: Value = serde_json::from_slice(&m.data).unwrap();
+        let again = list[0].clone();
+        list.as_array_mut().unwrap().push(again);
+        m.data = serde_json::to_vec(&list).unwrap();
+        fixture::tar(&e)
+    };
+    let oci_two = {
+        let mut e = saved("darkroom-test-hostile:ok");
+        e.push(Entry::file("oci-layout", r#"{"imageLayoutVersion":"1.0.0"}"#));
+        e.push(Entry::file("index.json", r#"{"schemaVersion":2,"manifests":[{},{}]}"#));
+        fixture::tar(&e)
+    };
+    let config_mismatch = {
+        let mut e = saved("darkroom-test-hostile:ok");
+        let config = e.iter_mut().find(|x| x.name.len() == 69 && x.name.ends_with(".json")).expect("config");
+        config.data = String::from_utf8(config.data.clone()).unwrap().replace("/hostile", "/hostilX").into_bytes();
+        fixture::tar(&e)
+    };
+    let missing_layer = {
+        let e: Vec<Entry> =
+            saved("darkroom-test-hostile:ok").into_iter().filter(|x| !x.name.ends_with("layer.tar")).collect();
+        fixture::tar(&e)
+    };
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("duplicate manifest names", evaluation_hijack(), "name the same file 'manifest.json'"),
+        ("two images", two_images, "lists 2 images"),
+        ("OCI layout with two images", oci_two, "index.json lists 2 images"),
+        ("config digest mismatch", config_mismatch, "not the one its name claims"),
+        ("manifest naming a missing layer", missing_layer, "lacks"),
+    ];
+    let uploads = app.data_dir().join("data/uploads");
+    for (what, archive, says) in cases {
+        let (status, body) = app.upload(&slug, &token, "application/x-tar", archive).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert!(uploaded_error(&body).contains(says), "{what}: expected '{says}' in {body}");
+    }
+    let left: Vec<_> =
+        std::fs::read_dir(&uploads).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "refused uploads leave nothing on disk: {left:?}");
+    // A real archive from the engine passes.
+    let (status, body) =
+        app.upload(&slug, &token, "application/x-tar", fixture::tar(&saved("darkroom-test-hostile:ok"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(image_id(EVAL_IMAGE), eval_before);
+}
+
+/// The runner rebuilds what it loads even when the upload check was passed: archives swapped
+/// on disk after the upload (as if the check had a hole) fail as "image corrupt", a bomb stops
+/// at `max_image_bytes`, a real upload completes, and no submission image stays on the engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_rebuilds_every_upload_before_the_engine_sees_it() {
+    let mut stack = Stack::spawn_configured(RunnerBackend::Engine, |c| {
+        c.submissions.max_upload_bytes = 64 << 20;
+        c.runner.max_image_bytes = 64 << 20;
+    })
+    .await;
+    let slug = stack.challenge("rebuilds", |_| {}).await;
+    let eval_before = image_id(EVAL_IMAGE);
+    stack.kill_runner().await;
+
+    // Each participant uploads a valid archive (distinct, so each is stored apart); the stored
+    // file is then replaced by the hostile one while no runner is looking.
+    let bomb = fixture::tar(&fixture::with_compressed_layer(fixture::gzip_zeros(256 << 20), b"x"));
+    let swaps: [(&str, Vec<u8>, &str); 2] =
+        [("hijack", evaluation_hijack(), "name the same file 'manifest.json'"), ("bomb", bomb, "unpacks to more than")];
+    let mut swapped = Vec::new();
+    for (i, (who, hostile, says)) in swaps.into_iter().enumerate() {
+        let token = stack.app.register(who).await;
+        let mut valid = saved("darkroom-test-hostile:ok");
+        valid.push(Entry::file(&format!("padding-{i}"), "x"));
+        let (status, body) = stack.app.upload(&slug, &token, "application/x-tar", fixture::tar(&valid)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let stored = std::fs::read_dir(stack.app.data_dir().join("data/uploads"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| !swapped.iter().any(|(_, _, _, q): &(String, String, &str, std::path::PathBuf)| q == p))
+            .expect("the stored upload");
+        std::fs::write(&stored, hostile).unwrap();
+        swapped.push((body["id"].as_str().unwrap().to_owned(), token, says, stored));
+    }
+    let good = stack.app.register("Alice").await;
+    let (status, g) =
+        stack.app.upload(&slug, &good, "application/x-tar", fixture::tar(&saved("darkroom-demo-weak:1"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{g}");
+    stack.start_runner().await;
+
+    for (id, token, says, _) in &swapped {
+        let sub = stack.finished(id, token, 120).await;
+        let reason = sub["failure_reason"].as_str().unwrap_or_default();
+        assert_eq!(sub["state"], "FAILED", "{sub}");
+        assert!(reason.starts_with("image corrupt") && reason.contains(says), "expected '{says}': {sub}");
+    }
+    let neighbour = stack.finished(g["id"].as_str().unwrap(), &good, 120).await;
+    assert_eq!(neighbour["state"], "COMPLETE", "{neighbour}");
+    assert_eq!(image_id(EVAL_IMAGE), eval_before, "the evaluation image is untouched");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(docker(&["images", "-q", "darkroom-submission/*"]), "", "loaded uploads are removed after their run");
+    let scratch = stack.runner_config.runner.work_dir.join("scratch");
+    let left: Vec<_> =
+        std::fs::read_dir(&scratch).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "no rebuilt archive is left: {left:?}");
+}
+
+/// A cancel that arrives while the runner is rebuilding and loading a large upload wins: the
+/// container never starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_a_slow_load_is_honoured_before_the_container_starts() {
+    let stack = Stack::spawn_configured(RunnerBackend::Engine, |c| c.submissions.max_upload_bytes = 256 << 20).await;
+    let slug = stack.challenge("slow-load", |_| {}).await;
+    let token = stack.app.register("Patience").await;
+    // 96 MiB that does not compress, so rebuilding and loading take a moment.
+    let mut noise = vec![0u8; 96 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for chunk in noise.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let mut entries = saved("darkroom-test-hostile:ok");
+    let big_layer = fixture::layer(&[("noise", &noise)]);
+    let diff_id = format!("sha256:{}", fixture::sha256_hex(&big_layer));
+    // Add the layer to the config and the manifest, renaming the config by its new digest.
+    let m: Value = serde_json::from_slice(&manifest(&mut entries).data).unwrap();
+    let config_name = m[0]["Config"].as_str().unwrap().to_owned();
+    let config = entries.iter().position(|e| e.name == config_name).unwrap();
+    let mut cfg: Value = serde_json::from_slice(&entries[config].data).unwrap();
+    cfg["rootfs"]["diff_ids"].as_array_mut().unwrap().push(Value::String(diff_id));
+    let cfg = serde_json::to_vec(&cfg).unwrap();
+    let new_name = format!("{}.json", fixture::sha256_hex(&cfg));
+    entries[config] = Entry::file(&new_name, cfg);
+    entries.push(Entry::file("noise/layer.tar", big_layer));
+    let mut m = m;
+    m[0]["Config"] = Value::String(new_name);
+    m[0]["Layers"].as_array_mut().unwrap().push(Value::String("noise/layer.tar".into()));
+    manifest(&mut entries).data = serde_json::to_vec(&m).unwrap();
+
+    let (status, body) = stack.app.upload(&slug, &token, "application/x-tar", fixture::tar(&entries)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    // The rebuilt copy appears in the runner's scratch folder when the load begins.
+    let scratch = stack.runner_config.runner.work_dir.join("scratch");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(&scratch).is_ok_and(|mut d| d.next().is_some()) {
+        assert!(tokio::time::Instant::now() < deadline, "the runner never started loading");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (s, c) = stack.app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&token), None).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let done = stack.finished(&id, &token, 60).await;
+    assert_eq!(done["state"], "CANCELLED", "{done}");
+    // Give the runner time to finish the load and decide; it must not start the container.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (_, sub) = stack.app.call(Method::GET, &format!("/api/v1/submissions/{id}"), Some(&token), None).await;
+    let states: Vec<&str> = sub["history"].as_array().unwrap().iter().filter_map(|t| t["to"].as_str()).collect();
+    assert!(!states.contains(&"RUNNING"), "{sub}");
+    let owner = format!("label=darkroom.submission={id}");
+    assert_eq!(docker(&["ps", "-aq", "--filter", &owner]), "", "no container was created");
+}
