@@ -107,6 +107,7 @@ fn request(job: &Job, n: usize) -> SubmissionCreated {
         dataset_host_path: job.data.join("dataset").display().to_string(),
         ground_truth_host_path: job.data.join("ground-truth").display().to_string(),
         evaluation_image: "darkroom-demo-eval:1".into(),
+        evaluation_image_id: None,
         metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
         rank_by: "accuracy".into(),
         resources: Resources {

@@ -22,7 +22,7 @@ pub fn spec(dir: &Path, slug: &str) -> Value {
         "description": "Tell 20X from 40X.",
         "dataset": { "host_path": data, "description": "grayscale patches" },
         "ground_truth": { "host_path": truth },
-        "evaluation": { "image": "darkroom-eval:1" },
+        "evaluation": { "image": "darkroom-demo-eval:1" },
         "metrics": [
             { "name": "accuracy", "direction": "higher_is_better" },
             { "name": "roc_auc", "direction": "higher_is_better" }
@@ -112,6 +112,7 @@ pub fn job(submission_id: uuid::Uuid, challenge: &str) -> darkroom_core::events:
         dataset_host_path: "/nonexistent".into(),
         ground_truth_host_path: "/nonexistent".into(),
         evaluation_image: "eval:1".into(),
+        evaluation_image_id: None,
         metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
         rank_by: "accuracy".into(),
         resources: Resources { cpus: 1.0, memory_mb: 64, gpus: 0, wall_clock_seconds: 10, output_max_mb: 1, pids: 32 },

@@ -34,6 +34,22 @@ pub struct TestApp {
     /// share it.
     pub config: Config,
     server: tokio::task::JoinHandle<()>,
+    /// The evaluators' image resolver (the real one, on the real engine), which pins a
+    /// challenge's evaluation image when it is applied.
+    resolver: tokio::task::JoinHandle<()>,
+}
+
+/// Serves evaluation-image resolutions from the real Docker engine, as an evaluator does.
+async fn evaluation_image_resolver(nats_url: &str) -> tokio::task::JoinHandle<()> {
+    let client = async_nats::connect(nats_url).await.expect("connect to NATS");
+    let sandbox = darkroom_core::sandbox::Sandbox::connect().await.expect("the Docker engine answers");
+    let served = darkroom_evaluator::resolver::serve(client.clone(), sandbox);
+    let handle = tokio::spawn(async move {
+        let _ = served.await;
+    });
+    // Subscribed once the server has seen the subscription.
+    client.flush().await.expect("flush");
+    handle
 }
 
 async fn postgres_database() -> String {
@@ -100,18 +116,20 @@ impl TestApp {
         config.submissions.max_json_bytes = 64 << 10;
         tweak(&mut config);
         darkroom_core::telemetry::init(&config.log);
+        let resolver = evaluation_image_resolver(&config.nats.url).await;
         let app = Application::build(config.clone()).await.expect("the app builds");
         let addr = format!("http://{}", app.local_addr());
         let server = tokio::spawn(async move {
             app.run_until(std::future::pending()).await.expect("server runs");
         });
-        Self { addr, http: reqwest::Client::new(), nats, dir, database_url, config, server }
+        Self { addr, http: reqwest::Client::new(), nats, dir, database_url, config, server, resolver }
     }
 
     /// Stops the HTTP server and its background tasks, handing back NATS and the state, so the
     /// service can be started again on the same data.
     pub async fn shut_down(self) -> (NatsServer, Parked) {
         self.server.abort();
+        self.resolver.abort();
         let _ = self.server.await;
         (self.nats, Parked { dir: self.dir, database_url: self.database_url })
     }

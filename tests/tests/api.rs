@@ -72,7 +72,8 @@ async fn participants_see_public_views_only(backend: Backend) {
 
     let (s, b) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/spec"), ADMIN, None).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(b["evaluation"]["image"], "darkroom-eval:1");
+    assert_eq!(b["evaluation"]["image"], "darkroom-demo-eval:1");
+    assert!(b["evaluation"]["image_id"].as_str().is_some_and(|id| id.starts_with("sha256:")), "pinned: {b}");
 
     let (s, b) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/leaderboard"), None, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");

@@ -230,3 +230,41 @@ async fn a_cancel_during_a_slow_load_is_honoured_before_the_container_starts() {
     let owner = format!("label=darkroom.submission={id}");
     assert_eq!(docker(&["ps", "-aq", "--filter", &owner]), "", "no container was created");
 }
+
+/// The evaluation image is pinned when the challenge is applied: a name that is not on the
+/// evaluators' engine is refused, and a name retagged afterwards fails the evaluation as a
+/// platform error with the organizer told why, instead of scoring with another image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_evaluation_image_is_pinned_when_the_challenge_is_applied() {
+    let stack = Stack::spawn_configured(RunnerBackend::Engine, |c| c.submissions.max_upload_bytes = 64 << 20).await;
+    let missing = format!("darkroom-test-missing-{}:1", uuid::Uuid::new_v4().simple());
+    let mut spec = darkroom_tests::fixtures::spec(&stack.app.data_dir(), "unpinnable");
+    spec["evaluation"]["image"] = Value::String(missing.clone());
+    let (s, body) =
+        stack.app.call(Method::POST, "/api/v1/challenges", Some(darkroom_tests::ADMIN_TOKEN), Some(spec)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("not on the evaluators' Docker engine"), "{body}");
+
+    let name = format!("darkroom-test-eval-pin-{}:1", uuid::Uuid::new_v4().simple());
+    docker(&["tag", EVAL_IMAGE, &name]);
+    let slug = stack.challenge("pinned", |s| s["evaluation"]["image"] = Value::String(name.clone())).await;
+    // The name now points at a participant's image.
+    docker(&["tag", "darkroom-test-hostile:fake-score", &name]);
+    let token = stack.app.register("Bob").await;
+    let archive = fixture::tar(&saved("darkroom-demo-weak:1"));
+    let (status, sub) = stack.app.upload(&slug, &token, "application/x-tar", archive).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sub}");
+    let id = sub["id"].as_str().unwrap();
+    let done = stack.finished(id, &token, 120).await;
+    docker(&["rmi", &name]);
+    assert_eq!(done["state"], "FAILED", "{done}");
+    assert!(done["failure_reason"].as_str().unwrap().contains("organizer has been alerted"), "{done}");
+    let (_, seen) = stack
+        .app
+        .call(Method::GET, &format!("/api/v1/submissions/{id}"), Some(darkroom_tests::ADMIN_TOKEN), None)
+        .await;
+    assert!(seen.to_string().contains("pinned when the challenge was applied"), "the organizer is told: {seen}");
+    assert_eq!(seen["counts_against_quota"], false, "not charged: {seen}");
+    let scores = stack.scores().await;
+    assert_eq!(scores.count_documents(mongodb::bson::doc! { "submission_id": id }).await.unwrap(), 0);
+}

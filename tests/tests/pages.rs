@@ -109,7 +109,8 @@ async fn challenge_page_shows_phases_dataset_metrics_rules_and_no_secrets() {
     // Never the host paths of the data or ground truth, nor the evaluation image.
     let dir = app.data_dir().display().to_string();
     assert!(!html.contains(&dir), "a host path leaked:\n{html}");
-    assert!(!html.contains("darkroom-eval:1"), "the evaluation image leaked:\n{html}");
+    assert!(!html.contains("darkroom-demo-eval:1"), "the evaluation image leaked:\n{html}");
+    assert!(!html.contains("sha256:"), "the evaluation image id leaked:\n{html}");
     assert!(!html.contains("All submissions"), "a visitor sees the organizer's link");
 
     let (status, html) = page(&web, "/challenges/pages", Some(ADMIN_TOKEN)).await;

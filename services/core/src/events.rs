@@ -58,6 +58,10 @@ pub struct SubmissionCreated {
     pub dataset_host_path: String,
     pub ground_truth_host_path: String,
     pub evaluation_image: String,
+    /// The id `evaluation_image` was pinned to when the challenge was applied (absent in events
+    /// from before pinning).
+    #[serde(default)]
+    pub evaluation_image_id: Option<String>,
     pub metrics: Vec<Metric>,
     pub rank_by: String,
     pub resources: Resources,
@@ -283,4 +287,23 @@ mod tests {
             assert!(s.starts_with("darkroom.") && s.ends_with(".v1"), "{s}");
         }
     }
+}
+
+/// Request–reply (core NATS, outside the stream's `darkroom.>` so JetStream does not answer it):
+/// the submissions service asks an evaluator what image id a name has on its engine, to pin the
+/// evaluation image when a challenge is applied. The request body is the image name.
+pub const RESOLVE_EVALUATION_IMAGE: &str = "rpc.darkroom.resolve-evaluation-image.v1";
+/// The queue group evaluators answer [`RESOLVE_EVALUATION_IMAGE`] in (one answer per request).
+pub const RESOLVERS_GROUP: &str = "darkroom-evaluators";
+
+/// An evaluator's answer to [`RESOLVE_EVALUATION_IMAGE`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResolvedImage {
+    /// The name's image id (`sha256:…`).
+    Found { id: String },
+    /// No image of that name on the evaluator's engine.
+    Missing,
+    /// The engine could not be asked.
+    Failed { message: String },
 }

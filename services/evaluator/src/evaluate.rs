@@ -91,6 +91,30 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
     Ok(())
 }
 
+/// Why the evaluation container did not run to an exit.
+enum EvalError {
+    /// The evaluation image's name points at another image than the one pinned at apply.
+    Moved {
+        now: String,
+    },
+    Sandbox(SandboxError),
+}
+
+impl From<SandboxError> for EvalError {
+    fn from(e: SandboxError) -> Self {
+        EvalError::Sandbox(e)
+    }
+}
+
+fn sandbox_verdict(run: &RunFinished, e: SandboxError) -> Result<ScoreDocument, SubmissionFailed> {
+    match e {
+        SandboxError::Platform(detail) => {
+            Err(failed(run, FailureKind::Platform, "the platform failed during evaluation", Some(detail), true))
+        }
+        e => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false)),
+    }
+}
+
 /// Runs the evaluation image. The outer `Err` is a transient failure to retry by redelivery.
 async fn evaluate(
     ctx: &Context,
@@ -151,14 +175,30 @@ async fn evaluate(
     };
     let result = async {
         let info = ctx.sandbox.image_info(&spec.image).await?;
-        ctx.sandbox.run(&spec, info.user.clone(), &mut |_| {}).await.map(|o| (o, info))
+        if let Some(pinned) = &job.evaluation_image_id
+            && &info.id != pinned
+        {
+            return Err(EvalError::Moved { now: info.id });
+        }
+        // Run the image checked, not whatever the name points at a moment later.
+        let spec = RunSpec { image: info.id.clone(), ..spec.clone() };
+        Ok(ctx.sandbox.run(&spec, info.user.clone(), &mut |_| {}).await.map(|o| (o, info))?)
     }
     .await;
     let verdict = match result {
-        Err(SandboxError::Platform(detail)) => {
-            Err(failed(run, FailureKind::Platform, "the platform failed during evaluation", Some(detail), true))
-        }
-        Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false)),
+        Err(EvalError::Moved { now }) => Err(failed(
+            run,
+            FailureKind::Platform,
+            "the platform failed during evaluation: the organizer has been alerted",
+            Some(format!(
+                "the evaluation image '{}' now points at {now}, not at {} pinned when the challenge was applied; \
+                 restore the image, or apply the challenge again to pin the new one, then re-run the submission",
+                job.evaluation_image,
+                job.evaluation_image_id.as_deref().unwrap_or_default()
+            )),
+            false,
+        )),
+        Err(EvalError::Sandbox(e)) => sandbox_verdict(run, e),
         Ok((outcome, info)) => match outcome.exit {
             Exit::Code(0) => match tokio::fs::read(output.path.join("score.json")).await {
                 Err(e) => Err(failed(

@@ -6,8 +6,10 @@
 //!
 //! - [`startup`] connects NATS, the object store, MongoDB and the engine, and consumes.
 //! - [`evaluate`] scores one finished run.
+//! - [`resolver`] tells the submissions service which image id an evaluation image has here.
 
 pub mod evaluate;
+pub mod resolver;
 pub mod startup;
 
 pub use startup::Evaluator;

@@ -19,6 +19,8 @@ const ACK_WAIT: Duration = Duration::from_secs(30);
 
 pub struct Evaluator {
     ctx: Arc<Context>,
+    /// Answers evaluation-image resolutions ([`crate::resolver`]).
+    client: async_nats::Client,
     /// The health endpoints, when `evaluator.health_listen` is set.
     health: Option<health::Endpoints>,
     stream: jetstream::stream::Stream,
@@ -53,7 +55,7 @@ impl Evaluator {
             Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
         let store = scores.clone();
         let readiness = Readiness::default()
-            .check("nats", health::nats_check(client))
+            .check("nats", health::nats_check(client.clone()))
             .check("docker", health::docker_check(sandbox.clone()))
             .check(
                 "mongodb",
@@ -73,6 +75,7 @@ impl Evaluator {
         std::fs::create_dir_all(&config.evaluator.work_dir)
             .with_context(|| format!("evaluator.work_dir: cannot create '{}'", config.evaluator.work_dir.display()))?;
         Ok(Self {
+            client,
             health,
             concurrency: config.evaluator.concurrency,
             ctx: Arc::new(Context { js, runs, outputs, scores, sandbox, config: config.evaluator.clone(), owner }),
@@ -89,6 +92,12 @@ impl Evaluator {
         if let Some(endpoints) = self.health.take() {
             endpoints.spawn();
         }
+        let resolver = crate::resolver::serve(self.client.clone(), self.ctx.sandbox.clone());
+        tokio::spawn(async move {
+            if let Err(e) = resolver.await {
+                tracing::error!(error = %e, "the evaluation image resolver stopped");
+            }
+        });
         let consumer = darkroom_core::bus::durable_consumer(
             &self.stream,
             DURABLE_NAME,

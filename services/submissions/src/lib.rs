@@ -9,6 +9,7 @@
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
 //! - [`tarball`] receives `docker save` uploads; [`db`] holds entities and migrations.
+//! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 
 pub mod auth;
 pub mod consumer;
@@ -18,6 +19,7 @@ pub mod extract;
 pub mod leaderboard;
 pub mod lifecycle;
 pub mod outbox;
+pub mod pinning;
 pub mod quota;
 pub mod routes;
 pub mod run_log;

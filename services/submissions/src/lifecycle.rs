@@ -32,6 +32,7 @@ pub fn created_event(spec: &ChallengeSpec, row: &submission::Model, image: Image
         dataset_host_path: spec.dataset.host_path.display().to_string(),
         ground_truth_host_path: spec.ground_truth.host_path.display().to_string(),
         evaluation_image: spec.evaluation.image.clone(),
+        evaluation_image_id: spec.evaluation.image_id.clone(),
         metrics: spec.metrics.clone(),
         rank_by: spec.rank_by.clone(),
         resources: spec.resources.clone(),

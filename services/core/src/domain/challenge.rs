@@ -63,6 +63,11 @@ pub struct Evaluation {
     /// The organizer's image that reads `/input/predictions` and `/input/ground-truth` and
     /// writes `/output/score.json`.
     pub image: String,
+    /// The image id `image` named on the evaluators' engine when the challenge was applied,
+    /// set by the platform (an organizer may give it to insist on one). Every evaluation checks
+    /// that the name still points here and runs this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -466,7 +471,7 @@ mod tests {
             description: "d".into(),
             dataset: Dataset { host_path: data, description: String::new() },
             ground_truth: GroundTruth { host_path: truth },
-            evaluation: Evaluation { image: "eval:1".into() },
+            evaluation: Evaluation { image: "eval:1".into(), image_id: None },
             metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
             rank_by: "accuracy".into(),
             phases: vec![

@@ -14,6 +14,7 @@ use super::views::{ChallengeStatus, ChallengeSummary, PublicChallenge, status_of
 use crate::db::entities::challenge;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiJson, ApiQuery};
+use crate::pinning::pin_evaluation_image;
 use crate::state::AppState;
 
 /// Loads a challenge's spec or answers 404 naming it.
@@ -35,7 +36,7 @@ fn to_json(spec: &ChallengeSpec) -> ApiResult<String> {
 pub async fn create(
     State(state): State<AppState>,
     _: Admin,
-    ApiJson(spec): ApiJson<ChallengeSpec>,
+    ApiJson(mut spec): ApiJson<ChallengeSpec>,
 ) -> ApiResult<(StatusCode, Json<ChallengeSpec>)> {
     validated(&spec)?;
     if challenge::Entity::find_by_id(spec.slug.clone()).one(&state.db).await?.is_some() {
@@ -44,6 +45,7 @@ pub async fn create(
             format!("challenge '{}' exists already; update it with PUT /api/v1/challenges/{}", spec.slug, spec.slug),
         ));
     }
+    pin_evaluation_image(&state.nats, &mut spec).await?;
     let now = Utc::now();
     challenge::ActiveModel {
         slug: Set(spec.slug.clone()),
@@ -63,7 +65,7 @@ pub async fn upsert(
     State(state): State<AppState>,
     _: Admin,
     UrlPath(slug): UrlPath<String>,
-    ApiJson(spec): ApiJson<ChallengeSpec>,
+    ApiJson(mut spec): ApiJson<ChallengeSpec>,
 ) -> ApiResult<(StatusCode, Json<ChallengeSpec>)> {
     if spec.slug != slug {
         return Err(ApiError::field(
@@ -73,6 +75,7 @@ pub async fn upsert(
         ));
     }
     validated(&spec)?;
+    pin_evaluation_image(&state.nats, &mut spec).await?;
     let now = Utc::now();
     let existing = challenge::Entity::find_by_id(slug.clone()).one(&state.db).await?;
     let status = if let Some(row) = existing {
