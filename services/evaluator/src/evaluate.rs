@@ -11,7 +11,9 @@ use darkroom_core::bus::publish;
 use darkroom_core::config::EvaluatorConfig;
 use darkroom_core::domain::{FailureKind, Score};
 use darkroom_core::events::{RunFinished, ScoreRecorded, SubmissionFailed};
-use darkroom_core::sandbox::{Exit, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive};
+use darkroom_core::sandbox::{
+    Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
+};
 use darkroom_core::scores::{ScoreDocument, ScoreStore, to_bson_time};
 use tokio::io::AsyncReadExt;
 
@@ -144,7 +146,10 @@ async fn evaluate(
     };
     let result = async {
         let info = ctx.sandbox.image_info(&spec.image).await?;
-        ctx.sandbox.run(&spec, info.user.clone(), &mut |_| {}).await.map(|o| (o, info))
+        // The organizer's image is trusted to choose its user (root included); everything else
+        // about the sandbox is the participants'.
+        let hardening = Hardening::new(&spec, &info, true)?;
+        ctx.sandbox.run(&spec, &hardening, &mut |_| {}).await.map(|o| (o, info))
     }
     .await;
     let verdict = match result {
