@@ -542,6 +542,13 @@ mod tests {
     }
 
     #[test]
+    fn resources_written_before_the_output_and_root_limits_still_decode() {
+        let old = r#"{"cpus":1.0,"memory_mb":64,"gpus":0,"wall_clock_seconds":10,"output_max_mb":1,"pids":32}"#;
+        let r: Resources = serde_json::from_str(old).unwrap();
+        assert_eq!((r.output_max_files, r.output_max_depth, r.allow_root), (10_000, 32, false));
+    }
+
+    #[test]
     fn a_good_spec_has_no_errors() {
         assert_eq!(sample(&tmp()).validate(), vec![]);
     }
