@@ -7,6 +7,8 @@
 #   darkroom-demo-eval:1       the demo's evaluation image          /evaluate
 #   darkroom-test-hostile:MODE one hostile participant per mode     /hostile MODE
 #   darkroom-test-noentry:1    an image with neither entrypoint nor command
+#   darkroom-test-hostile:root   `USER 0:0`, reports its uid
+#   darkroom-test-hostile:volume declares `VOLUME /scratch` and fills it
 #
 # Idempotent: cargo and docker both skip work that is up to date.
 set -euo pipefail
@@ -18,14 +20,15 @@ echo "[images] static release build (participant, evaluator, hostile)"
 static_build -p darkroom-demo-participant -p darkroom-demo-evaluator -p darkroom-hostile
 BIN=$STATIC_BIN
 
-image() { # tag binary entrypoint-json
-  local tag=$1 binary=$2 entrypoint=$3 ctx
+image() { # tag binary entrypoint-json [user] [extra Dockerfile line]
+  local tag=$1 binary=$2 entrypoint=$3 user=${4:-65534:65534} extra=${5:-} ctx
   ctx=$(mktemp -d)
   cp "$BIN/$binary" "$ctx/$binary"
   {
     echo "FROM scratch"
     echo "COPY $binary /$binary"
-    echo "USER 65534:65534"
+    echo "USER $user"
+    [ -n "$extra" ] && echo "$extra"
     [ -n "$entrypoint" ] && echo "ENTRYPOINT $entrypoint"
   } >"$ctx/Dockerfile"
   docker build --quiet -t "$tag" "$ctx" >/dev/null 2>&1 || { docker build -t "$tag" "$ctx"; exit 1; }
@@ -36,7 +39,10 @@ image() { # tag binary entrypoint-json
 image darkroom-demo-baseline:1 predict '["/predict", "--model", "cnn"]'
 image darkroom-demo-weak:1 predict '["/predict", "--model", "threshold"]'
 image darkroom-demo-eval:1 evaluate '["/evaluate"]'
-for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output; do
+for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
+  many-files deep unreadable; do
   image "darkroom-test-hostile:$mode" hostile "[\"/hostile\", \"$mode\"]"
 done
+image darkroom-test-hostile:root hostile '["/hostile", "root"]' 0:0
+image darkroom-test-hostile:volume hostile '["/hostile", "volume"]' 65534:65534 'VOLUME /scratch'
 image darkroom-test-noentry:1 hostile ''

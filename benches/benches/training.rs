@@ -25,7 +25,7 @@ use darkroom_benches::{ms, percentile, pick, runtime, smoke, summary_ms, target_
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{Direction, ImageSource, Metric, NodeType, Resources};
 use darkroom_core::events::SubmissionCreated;
-use darkroom_core::sandbox::{Exit, OutputDir, Sandbox, thread_env};
+use darkroom_core::sandbox::{Exit, Hardening, OutputDir, Sandbox, thread_env};
 use darkroom_swarm_runner::backend::{Backend, EngineBackend};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -110,14 +110,7 @@ fn request(job: &Job, n: usize) -> SubmissionCreated {
         evaluation_image_id: None,
         metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
         rank_by: "accuracy".into(),
-        resources: Resources {
-            cpus: job.cpus,
-            memory_mb: 2048,
-            gpus: job.gpus,
-            wall_clock_seconds: 3600,
-            output_max_mb: 16,
-            pids: 256,
-        },
+        resources: Resources { gpus: job.gpus, ..Resources::new(job.cpus, 2048, 3600, 16) },
         node_type: if job.gpus > 0 { NodeType::Gpu } else { NodeType::Cpu },
         logs_visible: true,
         created_at: Utc::now(),
@@ -151,9 +144,11 @@ async fn run_container(job: &Job, backend: &EngineBackend, config: &RunnerConfig
     let output =
         OutputDir::create(job.work.path().join(format!("container-out-{n}")), 16 << 20).await.expect("output dir");
     let spec = darkroom_swarm_runner::job::run_spec(&req, config, job.image.clone(), output.path.clone());
+    let info = backend.sandbox.image_info(&spec.image).await.expect("the image is on the engine");
+    let hardening = Hardening::new(&spec, &info, false).expect("the image is allowed");
     let mut sink = |_: &str| {};
     let start = Instant::now();
-    let outcome = backend.run(&spec, None, req.node_type, &mut sink).await.expect("the sandbox runs it");
+    let outcome = backend.run(&spec, &hardening, req.node_type, &mut sink).await.expect("the sandbox runs it");
     let wall = start.elapsed();
     assert_eq!(outcome.exit, Exit::Code(0), "the container failed: {:?}", outcome.log_tail);
     assert!(output.path.join("predictions.csv").exists(), "the container wrote no predictions");

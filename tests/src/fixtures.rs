@@ -115,7 +115,7 @@ pub fn job(submission_id: uuid::Uuid, challenge: &str) -> darkroom_core::events:
         evaluation_image_id: None,
         metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
         rank_by: "accuracy".into(),
-        resources: Resources { cpus: 1.0, memory_mb: 64, gpus: 0, wall_clock_seconds: 10, output_max_mb: 1, pids: 32 },
+        resources: Resources { pids: 32, ..Resources::new(1.0, 64, 10, 1) },
         node_type: NodeType::Cpu,
         logs_visible: false,
         created_at: Utc::now(),

@@ -11,7 +11,9 @@ use darkroom_core::bus::publish;
 use darkroom_core::config::EvaluatorConfig;
 use darkroom_core::domain::{FailureKind, Score};
 use darkroom_core::events::{RunFinished, ScoreRecorded, SubmissionFailed, cancel_key};
-use darkroom_core::sandbox::{Exit, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive};
+use darkroom_core::sandbox::{
+    Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
+};
 use darkroom_core::scores::{ScoreDocument, ScoreStore, to_bson_time};
 use tokio::io::AsyncReadExt;
 
@@ -180,9 +182,12 @@ async fn evaluate(
         {
             return Err(EvalError::Moved { now: info.id });
         }
-        // Run the image checked, not whatever the name points at a moment later.
+        // Run the image checked, not whatever the name points at a moment later. The
+        // organizer's image is trusted to choose its user (root included); everything else
+        // about the sandbox is the participants'.
         let spec = RunSpec { image: info.id.clone(), ..spec.clone() };
-        Ok(ctx.sandbox.run(&spec, info.user.clone(), &mut |_| {}).await.map(|o| (o, info))?)
+        let hardening = Hardening::new(&spec, &info, true)?;
+        Ok(ctx.sandbox.run(&spec, &hardening, &mut |_| {}).await.map(|o| (o, info))?)
     }
     .await;
     let verdict = match result {

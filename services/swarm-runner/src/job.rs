@@ -21,7 +21,8 @@ use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
 use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed, cancel_key};
 use darkroom_core::sandbox::{
-    ImageInfo, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, archive_dir, dir_usage,
+    ArchiveError, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputDir, OutputLimits, RunSpec, Sandbox, SandboxError,
+    archive_to_file, scan_output,
 };
 use tokio::sync::mpsc;
 
@@ -178,6 +179,9 @@ fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
             false,
             None,
         ),
+        SandboxError::ImageRefused(reason) => {
+            failure(job, FailureKind::Participant, format!("image refused: {reason}"), false, None)
+        }
         SandboxError::Refused(detail) => {
             failure(job, FailureKind::Platform, "the engine refused to run the container".into(), false, Some(detail))
         }
@@ -227,11 +231,19 @@ async fn run_prepared(
     }
     let r = &job.resources;
     let cap = r.output_max_mb << 20;
-    let output = match OutputDir::create(ctx.config.work_dir.join(container_name(job)), cap).await {
-        Ok(o) => o,
-        Err(e) => return Ok(sandbox_failure(job, e)),
-    };
+    let output =
+        match OutputDir::create_limited(ctx.config.work_dir.join(container_name(job)), cap, r.output_max_files).await {
+            Ok(o) => o,
+            Err(e) => return Ok(sandbox_failure(job, e)),
+        };
     let spec = run_spec(job, &ctx.config, image, output.path.clone());
+    let hardening = match Hardening::new(&spec, &info, r.allow_root) {
+        Ok(h) => h,
+        Err(e) => {
+            output.destroy().await;
+            return Ok(sandbox_failure(job, e));
+        }
+    };
     publish(
         &ctx.js,
         &RunStarted {
@@ -255,7 +267,7 @@ async fn run_prepared(
             let _ = lines_tx.send(l);
         }
     };
-    let result = ctx.backend.run(&spec, info.user.clone(), job.node_type, &mut on_line).await;
+    let result = ctx.backend.run(&spec, &hardening, job.node_type, &mut on_line).await;
     drop(on_line);
     if let Some(task) = log_task {
         let _ = task.await;
@@ -263,21 +275,24 @@ async fn run_prepared(
     let outcome = match result {
         Err(e) => sandbox_failure(job, e),
         Ok(run) => {
-            let (bytes, files) = {
+            let limits = OutputLimits { max_files: r.output_max_files, max_depth: r.output_max_depth };
+            let scan = {
                 let path = output.path.clone();
-                tokio::task::spawn_blocking(move || dir_usage(&path)).await.unwrap_or((0, 0))
+                tokio::task::spawn_blocking(move || scan_output(&path, &limits)).await.unwrap_or_default()
             };
             let rules = Rules {
                 cap_bytes: cap,
+                max_files: r.output_max_files,
+                max_depth: r.output_max_depth,
                 wall_clock_s: r.wall_clock_seconds,
                 memory_mb: r.memory_mb,
                 logs_visible: job.logs_visible,
                 tail_lines: ctx.config.failure_log_lines,
             };
-            let verdict = judge(&run, bytes, files, &rules);
-            tracing::info!(submission = %job.submission_id, exit = ?run.exit, ms = run.duration.as_millis() as u64, output_bytes = bytes, ?verdict, "run ended");
+            let verdict = judge(&run, &scan, &rules);
+            tracing::info!(submission = %job.submission_id, exit = ?run.exit, ms = run.duration.as_millis() as u64, output_bytes = scan.bytes, output_files = scan.files, ?verdict, "run ended");
             match verdict {
-                Verdict::Failed(reason) => failure(job, FailureKind::Participant, reason, false, None),
+                Verdict::Failed { reason, detail } => failure(job, FailureKind::Participant, reason, false, detail),
                 Verdict::Success => match store_output(ctx, job, &output).await {
                     Ok(name) => Outcome::Finished(Box::new(RunFinished {
                         event_id: format!("run-finished-{}-{}", job.submission_id, job.attempt),
@@ -291,7 +306,20 @@ async fn run_prepared(
                         at: Utc::now(),
                         job: job.clone(),
                     })),
-                    Err(e) => {
+                    // What the program left is charged to the participant; only the host's
+                    // faults are refunded and retried.
+                    Err(ArchiveError::Participant(what)) => {
+                        let reason = if job.logs_visible {
+                            format!("output not archivable: {what}")
+                        } else {
+                            // A file name could carry hidden data out: the path stays in `detail`.
+                            "output not archivable: /output may hold only regular files and folders the platform \
+                             can read"
+                                .to_owned()
+                        };
+                        failure(job, FailureKind::Participant, reason, false, Some(what))
+                    }
+                    Err(ArchiveError::Platform(e)) => {
                         failure(job, FailureKind::Platform, "the output could not be stored".into(), true, Some(e))
                     }
                 },
@@ -302,18 +330,23 @@ async fn run_prepared(
     Ok(outcome)
 }
 
-async fn store_output(ctx: &Context, job: &SubmissionCreated, output: &OutputDir) -> Result<String, String> {
-    let archive = {
-        let root = output.path.clone();
-        tokio::task::spawn_blocking(move || archive_dir(&root))
+/// Packs `/output` into a tar file next to the output folder and streams that file into the
+/// object store, so an output is never held whole in memory.
+async fn store_output(ctx: &Context, job: &SubmissionCreated, output: &OutputDir) -> Result<String, ArchiveError> {
+    let tar = ctx.config.work_dir.join(format!("{}.tar", container_name(job)));
+    let stored = async {
+        let (root, dest) = (output.path.clone(), tar.clone());
+        tokio::task::spawn_blocking(move || archive_to_file(&root, &dest))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
-    };
-    let name = artifact_name(job);
-    let mut reader = std::io::Cursor::new(archive);
-    ctx.outputs.put(name.as_str(), &mut reader).await.map_err(|e| e.to_string())?;
-    Ok(name)
+            .map_err(|e| ArchiveError::Platform(e.to_string()))??;
+        let name = artifact_name(job);
+        let mut file = tokio::fs::File::open(&tar).await.map_err(|e| ArchiveError::Platform(e.to_string()))?;
+        ctx.outputs.put(name.as_str(), &mut file).await.map_err(|e| ArchiveError::Platform(e.to_string()))?;
+        Ok(name)
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&tar).await;
+    stored
 }
 
 /// Batches admitted lines into `run.log` events, one every half second at most.

@@ -14,6 +14,11 @@
 //! | `fake-score` | writes its own `/output/score.json` claiming a perfect score |
 //! | `fail` | prints a few lines and exits 3 |
 //! | `no-output` | exits 0 without writing anything |
+//! | `root` | reports its uid in `/output/uid.txt`; exits 1 if it is 0 (its image says `USER 0:0`) |
+//! | `volume` | fills its image's `VOLUME /scratch`; exits 0 only if it wrote past 256 MiB |
+//! | `many-files` | creates 100,000 files in `/output` |
+//! | `deep` | writes a file 40 folders deep in `/output` |
+//! | `unreadable` | leaves a socket and a mode-000 file in `/output` beside its predictions |
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -44,6 +49,16 @@ fn main() {
             std::process::exit(3);
         }
         "no-output" => println!("done, but wrote nothing"),
+        "root" => root(),
+        "volume" => volume(),
+        "many-files" => many_files(),
+        "deep" => {
+            let dir: std::path::PathBuf = std::iter::once("/output").chain(std::iter::repeat_n("d", 40)).collect();
+            std::fs::create_dir_all(&dir).expect("deep folders");
+            std::fs::write(dir.join("predictions.csv"), "id,p40x\n").expect("deep file");
+            println!("wrote 40 folders deep");
+        }
+        "unreadable" => unreadable(),
         other => {
             eprintln!("unknown mode '{other}'");
             std::process::exit(64);
@@ -144,4 +159,57 @@ fn stdout_flood() {
         let _ = writeln!(out, "flood line {i} ..................................................");
         i += 1;
     }
+}
+
+/// The uid from `/proc/self/status` (no libc in this binary).
+fn root() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid =
+        status.lines().find_map(|l| l.strip_prefix("Uid:")).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+    let uid = uid.unwrap_or_default();
+    println!("running as uid {uid}");
+    std::fs::write("/output/uid.txt", &uid).expect("write uid");
+    predictions();
+    if uid.split(' ').any(|u| u == "0") {
+        std::process::exit(1);
+    }
+}
+
+fn volume() {
+    let mut f = match std::fs::File::create("/scratch/fill") {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("cannot write /scratch: {e}");
+            std::process::exit(1);
+        }
+    };
+    let block = vec![b'x'; 1 << 20];
+    for mib in 0..256 {
+        if let Err(e) = f.write_all(&block) {
+            eprintln!("/scratch full after {mib} MiB: {e}");
+            std::process::exit(1);
+        }
+    }
+    println!("wrote 256 MiB into /scratch");
+    predictions();
+}
+
+fn many_files() {
+    let mut failed = 0u64;
+    for i in 0..100_000 {
+        if std::fs::write(format!("/output/f{i}"), b"").is_err() {
+            failed += 1;
+        }
+    }
+    println!("created {} of 100000 files", 100_000 - failed);
+    predictions();
+}
+
+fn unreadable() {
+    predictions();
+    let _socket = std::os::unix::net::UnixListener::bind("/output/socket").expect("bind a socket");
+    std::fs::write("/output/secret", b"x").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions("/output/secret", std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    println!("left a socket and a mode-000 file");
 }

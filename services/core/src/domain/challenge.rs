@@ -137,10 +137,45 @@ pub struct Resources {
     pub output_max_mb: u64,
     #[serde(default = "default_pids")]
     pub pids: u32,
+    /// Entries (files and folders) `/output` may hold.
+    #[serde(default = "default_output_max_files")]
+    pub output_max_files: u64,
+    /// How deep a path under `/output` may go (`a/b/c.csv` is 3 deep).
+    #[serde(default = "default_output_max_depth")]
+    pub output_max_depth: u32,
+    /// Run images whose USER is root (or unset) as root. Off by default: such images run as
+    /// uid/gid 65534 (`nobody`), and named users too (their uid is the image's to choose).
+    #[serde(default)]
+    pub allow_root: bool,
 }
 
 fn default_pids() -> u32 {
     256
+}
+
+fn default_output_max_files() -> u64 {
+    10_000
+}
+
+fn default_output_max_depth() -> u32 {
+    32
+}
+
+impl Resources {
+    /// The defaults of every optional field, with the required ones given.
+    pub fn new(cpus: f64, memory_mb: u64, wall_clock_seconds: u64, output_max_mb: u64) -> Self {
+        Self {
+            cpus,
+            memory_mb,
+            gpus: 0,
+            wall_clock_seconds,
+            output_max_mb,
+            pids: default_pids(),
+            output_max_files: default_output_max_files(),
+            output_max_depth: default_output_max_depth(),
+            allow_root: false,
+        }
+    }
 }
 
 /// The Swarm node label a run is placed on: `darkroom.node=<value>`.
@@ -191,6 +226,8 @@ const MAX_CPUS: f64 = 256.0;
 const MIN_MEMORY_MB: u64 = 16;
 const MAX_WALL_CLOCK_SECONDS: u64 = 7 * 24 * 3600;
 const MAX_GPUS: u32 = 16;
+const MAX_OUTPUT_FILES: u64 = 1_000_000;
+const MAX_OUTPUT_DEPTH: u32 = 64;
 
 /// Whether a name is a lowercase identifier (`a-z0-9_`, starting with a letter), as metric and
 /// phase names must be so they can be used in URLs and documents.
@@ -372,6 +409,20 @@ impl ChallengeSpec {
         if r.output_max_mb == 0 {
             err("resources.output_max_mb", "is 0, so no run could write predictions".into(), "give at least 1 (MB)");
         }
+        if r.output_max_files == 0 || r.output_max_files > MAX_OUTPUT_FILES {
+            err(
+                "resources.output_max_files",
+                format!("{} is not between 1 and 1000000", r.output_max_files),
+                "give how many files /output may hold, such as 10000",
+            );
+        }
+        if r.output_max_depth == 0 || r.output_max_depth > MAX_OUTPUT_DEPTH {
+            err(
+                "resources.output_max_depth",
+                format!("{} is not between 1 and 64", r.output_max_depth),
+                "give how deep /output may go, such as 32",
+            );
+        }
         if r.pids < 8 {
             err(
                 "resources.pids",
@@ -483,14 +534,7 @@ mod tests {
                 },
             ],
             quotas: Quotas { per_day: Some(2), total: Some(10) },
-            resources: Resources {
-                cpus: 1.0,
-                memory_mb: 512,
-                gpus: 0,
-                wall_clock_seconds: 60,
-                output_max_mb: 10,
-                pids: 64,
-            },
+            resources: Resources { pids: 64, ..Resources::new(1.0, 512, 60, 10) },
             node_type: NodeType::Cpu,
             logs_visible: false,
         }
@@ -500,6 +544,13 @@ mod tests {
         let d = std::env::temp_dir().join(format!("darkroom-core-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn resources_written_before_the_output_and_root_limits_still_decode() {
+        let old = r#"{"cpus":1.0,"memory_mb":64,"gpus":0,"wall_clock_seconds":10,"output_max_mb":1,"pids":32}"#;
+        let r: Resources = serde_json::from_str(old).unwrap();
+        assert_eq!((r.output_max_files, r.output_max_depth, r.allow_root), (10_000, 32, false));
     }
 
     #[test]
@@ -528,6 +579,8 @@ mod tests {
             ("resources.memory_mb", Box::new(|s| s.resources.memory_mb = 0)),
             ("resources.wall_clock_seconds", Box::new(|s| s.resources.wall_clock_seconds = 0)),
             ("resources.output_max_mb", Box::new(|s| s.resources.output_max_mb = 0)),
+            ("resources.output_max_files", Box::new(|s| s.resources.output_max_files = 0)),
+            ("resources.output_max_depth", Box::new(|s| s.resources.output_max_depth = 65)),
             ("node_type", Box::new(|s| s.resources.gpus = 1)),
         ];
         for (field, mutate) in cases {

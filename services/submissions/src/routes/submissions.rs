@@ -128,7 +128,18 @@ pub async fn list(
         find = find.filter(submission::Column::Challenge.eq(slug));
     }
     let rows = find.order_by_desc(submission::Column::CreatedAt).limit(limit).all(&state.db).await?;
-    Ok(Json(rows.into_iter().map(|r| SubmissionView::new(r, None)).collect()))
+    // Whether each challenge shows logs decides how precise its times may be.
+    let mut logs_visible = std::collections::HashMap::new();
+    let mut views = Vec::with_capacity(rows.len());
+    for r in rows {
+        if !logs_visible.contains_key(&r.challenge) {
+            let visible = load(&state, &r.challenge).await.map(|s| s.logs_visible).unwrap_or(false);
+            logs_visible.insert(r.challenge.clone(), visible);
+        }
+        let visible = logs_visible.get(&r.challenge).copied().unwrap_or(false);
+        views.push(SubmissionView::new(r, None).for_participant(visible));
+    }
+    Ok(Json(views))
 }
 
 /// A submission the viewer may see: the organizer any, a participant their own. Anyone else's
@@ -169,7 +180,10 @@ pub async fn show(
         .all(&state.db)
         .await?;
     Ok(Json(match viewer {
-        Viewer::Participant(_) => ViewedSubmission::Participant(SubmissionView::new(row, Some(history))),
+        Viewer::Participant(_) => {
+            let logs_visible = load(&state, &row.challenge).await.map(|s| s.logs_visible).unwrap_or(false);
+            ViewedSubmission::Participant(SubmissionView::new(row, Some(history)).for_participant(logs_visible))
+        }
         Viewer::Organizer => {
             let owner = participant::Entity::find_by_id(row.participant_id.clone()).one(&state.db).await?;
             ViewedSubmission::Organizer(OrganizerSubmissionView::new(row, Some(history), owner.as_ref()))

@@ -1,7 +1,7 @@
 //! What the API shows. Public views never carry host paths or the evaluation image; only the
 //! organizer's views carry whose a submission is and its failure detail.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use darkroom_core::domain::challenge::{ChallengeSpec, Metric, NodeType, PhaseWindow, Quotas, Resources};
 use darkroom_core::domain::{ImageSource, Phase};
 use serde::{Deserialize, Serialize};
@@ -129,6 +129,25 @@ impl SubmissionView {
     }
 }
 
+impl SubmissionView {
+    /// The view with every time cut to the whole second: where a challenge hides logs, run
+    /// times finer than that could carry information out of the hidden data.
+    pub fn rounded_to_seconds(mut self) -> Self {
+        let cut = |t: DateTime<Utc>| t.with_nanosecond(0).unwrap_or(t);
+        self.created_at = cut(self.created_at);
+        self.updated_at = cut(self.updated_at);
+        for t in self.history.iter_mut().flatten() {
+            t.at = cut(t.at);
+        }
+        self
+    }
+
+    /// [`Self::rounded_to_seconds`] when `logs_visible` is false.
+    pub fn for_participant(self, logs_visible: bool) -> Self {
+        if logs_visible { self } else { self.rounded_to_seconds() }
+    }
+}
+
 /// A submission as the organizer sees it: the participant's view, plus whose it is and the
 /// failure detail participants never see.
 #[derive(Serialize)]
@@ -168,4 +187,33 @@ impl OrganizerSubmissionView {
 pub enum ViewedSubmission {
     Participant(SubmissionView),
     Organizer(OrganizerSubmissionView),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_logs_cut_every_time_to_the_second() {
+        let at = DateTime::parse_from_rfc3339("2028-01-02T03:04:05.678901Z").unwrap().with_timezone(&Utc);
+        let view = || SubmissionView {
+            id: "s".into(),
+            challenge: "c".into(),
+            phase: "p".into(),
+            state: "FAILED".into(),
+            failure_reason: None,
+            image: ImageView::Unknown,
+            image_digest: None,
+            attempt: 1,
+            counts_against_quota: true,
+            created_at: at,
+            updated_at: at,
+            history: Some(vec![TransitionView { from: None, to: "RUNNING".into(), reason: None, at }]),
+        };
+        let hidden = view().for_participant(false);
+        let whole = DateTime::parse_from_rfc3339("2028-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        assert_eq!((hidden.created_at, hidden.updated_at), (whole, whole));
+        assert_eq!(hidden.history.unwrap()[0].at, whole);
+        assert_eq!(view().for_participant(true).created_at, at, "shown logs keep full precision");
+    }
 }

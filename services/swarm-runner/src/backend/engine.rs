@@ -1,7 +1,7 @@
 //! Runs on the one engine the runner talks to.
 
 use darkroom_core::domain::NodeType;
-use darkroom_core::sandbox::{LineSink, RunOutcome, RunSpec, Sandbox, SandboxError};
+use darkroom_core::sandbox::{Hardening, LineSink, RunOutcome, RunSpec, Sandbox, SandboxError};
 
 use super::Backend;
 
@@ -15,11 +15,11 @@ impl Backend for EngineBackend {
     async fn run(
         &self,
         spec: &RunSpec,
-        user: Option<String>,
+        hardening: &Hardening,
         _node_type: NodeType,
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError> {
-        self.sandbox.run(spec, user, on_line).await
+        self.sandbox.run(spec, hardening, on_line).await
     }
 
     fn describe(&self, _node_type: NodeType) -> String {

@@ -7,7 +7,7 @@ pub use engine::EngineBackend;
 pub use swarm::{SwarmBackend, gpu_generic_resources, placement_constraints};
 
 use darkroom_core::domain::NodeType;
-use darkroom_core::sandbox::{LineSink, RunOutcome, RunSpec, SandboxError};
+use darkroom_core::sandbox::{Hardening, LineSink, RunOutcome, RunSpec, SandboxError};
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
@@ -15,7 +15,7 @@ pub trait Backend: Send + Sync {
     async fn run(
         &self,
         spec: &RunSpec,
-        user: Option<String>,
+        hardening: &Hardening,
         node_type: NodeType,
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError>;

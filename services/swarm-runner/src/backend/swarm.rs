@@ -14,14 +14,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    GenericResourcesInner, GenericResourcesInnerDiscreteResourceSpec, Limit, Mount, MountType, NetworkAttachmentConfig,
-    NetworkCreateRequest, ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum, TaskState,
+    NetworkAttachmentConfig, NetworkCreateRequest, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec,
+    TaskSpecPlacement, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::query_parameters::ListTasksOptionsBuilder;
 use darkroom_core::domain::NodeType;
-use darkroom_core::sandbox::{LineSink, RunOutcome, RunSpec, Sandbox, SandboxError};
+pub use darkroom_core::sandbox::gpu_generic_resources;
+use darkroom_core::sandbox::{Hardening, LineSink, RunOutcome, RunSpec, Sandbox, SandboxError};
 
 use super::Backend;
 
@@ -40,24 +39,11 @@ pub fn placement_constraints(node_type: NodeType) -> Vec<String> {
     vec![format!("node.labels.{NODE_LABEL}=={}", node_type.label_value())]
 }
 
-/// A reservation of `gpus` discrete `NVIDIA-GPU` generic resources.
-pub fn gpu_generic_resources(gpus: u32) -> Option<Vec<GenericResourcesInner>> {
-    (gpus > 0).then(|| {
-        vec![GenericResourcesInner {
-            discrete_resource_spec: Some(GenericResourcesInnerDiscreteResourceSpec {
-                kind: Some("NVIDIA-GPU".into()),
-                value: Some(i64::from(gpus)),
-            }),
-            ..Default::default()
-        }]
-    })
-}
-
-/// The service for one run.
-pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, network: &str) -> ServiceSpec {
-    let l = &spec.limits;
-    let mut mounts = darkroom_core::sandbox::bind_mounts(spec);
-    mounts.push(Mount { typ: Some(MountType::TMPFS), target: Some("/tmp".into()), ..Default::default() });
+/// The service for one run: the task [`Hardening::to_task_spec`] renders, placed on
+/// `node_type`, never restarted, attached to the run's own internal network (Swarm cannot use
+/// `none`; see [`darkroom_core::sandbox::SWARM_GAPS`]).
+pub fn service_spec(spec: &RunSpec, hardening: &Hardening, node_type: NodeType, network: &str) -> ServiceSpec {
+    let task = hardening.to_task_spec();
     ServiceSpec {
         name: Some(spec.name.clone()),
         labels: Some(spec.labels.clone()),
@@ -66,28 +52,6 @@ pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, n
             ..Default::default()
         }),
         task_template: Some(TaskSpec {
-            container_spec: Some(TaskSpecContainerSpec {
-                image: Some(spec.image.clone()),
-                user: Some(user.unwrap_or_else(|| darkroom_core::sandbox::DEFAULT_USER.to_owned())),
-                labels: Some(spec.labels.clone()),
-                env: Some(darkroom_core::sandbox::thread_env(l.cpus)),
-                read_only: Some(true),
-                capability_drop: Some(vec!["ALL".into()]),
-                mounts: Some(mounts),
-                ..Default::default()
-            }),
-            resources: Some(TaskSpecResources {
-                limits: Some(Limit {
-                    nano_cpus: Some((l.cpus * 1e9) as i64),
-                    memory_bytes: Some((l.memory_mb as i64) << 20),
-                    pids: Some(i64::from(l.pids)),
-                }),
-                reservations: Some(ResourceObject {
-                    generic_resources: gpu_generic_resources(l.gpus),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
             placement: Some(TaskSpecPlacement {
                 constraints: Some(placement_constraints(node_type)),
                 ..Default::default()
@@ -97,7 +61,7 @@ pub fn service_spec(spec: &RunSpec, user: Option<String>, node_type: NodeType, n
                 ..Default::default()
             }),
             networks: Some(vec![NetworkAttachmentConfig { target: Some(network.to_owned()), ..Default::default() }]),
-            ..Default::default()
+            ..task
         }),
         ..Default::default()
     }
@@ -108,7 +72,7 @@ impl Backend for SwarmBackend {
     async fn run(
         &self,
         spec: &RunSpec,
-        user: Option<String>,
+        hardening: &Hardening,
         node_type: NodeType,
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError> {
@@ -126,7 +90,7 @@ impl Backend for SwarmBackend {
             })
             .await?;
         let result = async {
-            docker.create_service(service_spec(spec, user, node_type, &network), None).await?;
+            docker.create_service(service_spec(spec, hardening, node_type, &network), None).await?;
             let container = self.wait_for_container(&spec.name).await?;
             self.sandbox.follow(&container, spec.limits.wall_clock, on_line).await
         }
@@ -190,7 +154,7 @@ impl SwarmBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use darkroom_core::sandbox::Limits;
+    use darkroom_core::sandbox::{ImageInfo, Limits};
 
     #[test]
     fn gpus_are_generic_resources_and_placement_follows_the_node_type() {
@@ -210,7 +174,9 @@ mod tests {
                 wall_clock: Duration::from_secs(1),
             },
         };
-        let s = service_spec(&spec, None, NodeType::Gpu, "net");
+        let image = ImageInfo { id: "sha256:x".into(), has_entrypoint: true, ..Default::default() };
+        let hardening = Hardening::new(&spec, &image, false).unwrap();
+        let s = service_spec(&spec, &hardening, NodeType::Gpu, "net");
         let json = serde_json::to_value(&s).unwrap();
         let t = &json["TaskTemplate"];
         assert_eq!(t["Placement"]["Constraints"][0], "node.labels.darkroom.node==gpu");
@@ -219,6 +185,9 @@ mod tests {
         assert_eq!(t["Resources"]["Limits"]["MemoryBytes"], 1024i64 << 20);
         assert_eq!(t["ContainerSpec"]["ReadOnly"], true);
         assert_eq!(t["ContainerSpec"]["CapabilityDrop"][0], "ALL");
+        assert_eq!(t["ContainerSpec"]["User"], "65534:65534");
+        assert_eq!(t["Networks"][0]["Target"], "net");
+        assert_eq!(t["LogDriver"]["Name"], "json-file", "the task keeps the hardening's bounded log driver");
         assert_eq!(t["RestartPolicy"]["Condition"], "none");
         assert!(gpu_generic_resources(0).is_none());
     }

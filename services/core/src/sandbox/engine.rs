@@ -1,0 +1,321 @@
+//! Running and following one container on a Docker Engine: create it from a [`Hardening`],
+//! stream its logs, track its peak memory, enforce the wall clock, and remove it whatever
+//! happens.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ImportImageOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder,
+    WaitContainerOptionsBuilder,
+};
+use futures::StreamExt;
+
+use super::{Exit, Hardening, ImageInfo, OWNER_LABEL, RunOutcome, RunSpec, SandboxError};
+
+/// Receives each log line of a run as it is written.
+pub type LineSink = dyn for<'a> FnMut(&'a str) + Send;
+
+/// The engine's API, version-negotiated.
+#[derive(Clone)]
+pub struct Sandbox {
+    docker: Docker,
+}
+
+const TAIL_LINES: usize = 50;
+
+/// How waiting on a container ended.
+enum Waited {
+    Exited(i64),
+    /// The wall clock ran out first.
+    Deadline,
+}
+
+impl Sandbox {
+    /// Connects to `DOCKER_HOST` or the local socket and negotiates the API version down to
+    /// what the engine speaks.
+    pub async fn connect() -> Result<Self, SandboxError> {
+        let docker = Docker::connect_with_local_defaults()?
+            .negotiate_version()
+            .await?
+            // Loading a large archive sends no answer until it is unpacked.
+            .with_timeout(Duration::from_secs(900));
+        Ok(Self { docker })
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub async fn image_info(&self, image: &str) -> Result<ImageInfo, SandboxError> {
+        match self.docker.inspect_image(image).await {
+            Ok(img) => {
+                let config = img.config.unwrap_or_default();
+                let has_entrypoint = config.entrypoint.as_ref().is_some_and(|e| !e.is_empty())
+                    || config.cmd.as_ref().is_some_and(|c| !c.is_empty());
+                let mut volumes: Vec<String> = config.volumes.unwrap_or_default();
+                volumes.sort();
+                Ok(ImageInfo {
+                    id: img.id.unwrap_or_default(),
+                    user: config.user.filter(|u| !u.is_empty()),
+                    has_entrypoint,
+                    volumes,
+                })
+            }
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(SandboxError::ImageMissing(image.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Loads a `docker save` archive (streamed from disk) and returns what the engine loaded:
+    /// `name:tag` or `sha256:…`.
+    pub async fn load_archive(&self, path: &Path) -> Result<String, SandboxError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| SandboxError::Platform(format!("cannot open the uploaded archive {}: {e}", path.display())))?;
+        let body = tokio_util::io::ReaderStream::new(file);
+        let options = ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut stream = self.docker.import_image_stream(options, body, None);
+        let mut loaded = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(line) = info.stream.as_deref().map(str::trim)
+                        && let Some(r) =
+                            line.strip_prefix("Loaded image: ").or_else(|| line.strip_prefix("Loaded image ID: "))
+                    {
+                        loaded = Some(r.to_owned());
+                    }
+                }
+                Err(DockerError::DockerStreamError { error }) => return Err(SandboxError::ImageCorrupt(error)),
+                Err(DockerError::DockerResponseServerError { status_code, message }) if status_code < 500 => {
+                    return Err(SandboxError::ImageCorrupt(message));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        loaded.ok_or_else(|| SandboxError::ImageCorrupt("the engine loaded no image from it".into()))
+    }
+
+    /// Runs `spec` under `hardening` to completion (or its timeout) and removes the container.
+    /// `on_line` sees every log line as it is written.
+    pub async fn run(
+        &self,
+        spec: &RunSpec,
+        hardening: &Hardening,
+        on_line: &mut LineSink,
+    ) -> Result<RunOutcome, SandboxError> {
+        let body = hardening.to_container_body();
+        // A leftover container of the same name (a crash before removal) would block creation.
+        self.remove(&spec.name).await;
+        let created = self
+            .docker
+            .create_container(Some(CreateContainerOptionsBuilder::default().name(&spec.name).build()), body)
+            .await
+            .map_err(|e| match e {
+                DockerError::DockerResponseServerError { status_code: 404, .. } => {
+                    SandboxError::ImageMissing(spec.image.clone())
+                }
+                other => other.into(),
+            })?;
+        let id = created.id;
+        let result = self.run_created(&id, spec, on_line).await;
+        self.remove(&id).await;
+        result
+    }
+
+    async fn run_created(&self, id: &str, spec: &RunSpec, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
+        if let Err(e) = self.docker.start_container(id, None).await {
+            return Err(match e {
+                DockerError::DockerResponseServerError { status_code, message }
+                    if status_code < 500 || message.contains("device driver") =>
+                {
+                    SandboxError::Refused(message)
+                }
+                DockerError::DockerResponseServerError { message, .. }
+                    if message.contains("executable file not found") || message.contains("no such file") =>
+                {
+                    SandboxError::Refused(message)
+                }
+                other => other.into(),
+            });
+        }
+        self.follow(id, spec.limits.wall_clock, on_line).await
+    }
+
+    /// Follows a started container: streams its logs to `on_line`, tracks peak memory, waits
+    /// for its exit or kills it at `wall_clock`, and reports how it ended. The caller removes it.
+    pub async fn follow(
+        &self,
+        id: &str,
+        wall_clock: Duration,
+        on_line: &mut LineSink,
+    ) -> Result<RunOutcome, SandboxError> {
+        let started = Instant::now();
+        let stats_task = {
+            let docker = self.docker.clone();
+            let id = id.to_owned();
+            tokio::spawn(async move {
+                let mut peak: Option<u64> = None;
+                let mut stats = docker.stats(&id, Some(StatsOptionsBuilder::default().stream(true).build()));
+                while let Some(Ok(s)) = stats.next().await {
+                    if let Some(v) = s.memory_stats.and_then(|m| m.max_usage.or(m.usage)) {
+                        peak = Some(peak.unwrap_or(0).max(v));
+                    }
+                }
+                peak
+            })
+        };
+        let mut logs =
+            self.docker.logs(id, Some(LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build()));
+        let mut wait = self
+            .docker
+            .wait_container(id, Some(WaitContainerOptionsBuilder::default().condition("not-running").build()));
+        let mut lines = Lines::default();
+        let deadline = tokio::time::sleep(wall_clock);
+        tokio::pin!(deadline);
+        let mut logs_open = true;
+        let code = loop {
+            tokio::select! {
+                item = logs.next(), if logs_open => match item {
+                    Some(Ok(out)) => lines.push(out.as_ref(), on_line),
+                    _ => logs_open = false,
+                },
+                waited = wait.next() => break match waited {
+                    Some(Ok(r)) => Ok(Waited::Exited(r.status_code)),
+                    Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(Waited::Exited(code)),
+                    Some(Err(e)) => Err(SandboxError::from(e)),
+                    None => Err(SandboxError::Platform("the engine stopped reporting on the container".into())),
+                },
+                _ = &mut deadline => break Ok(Waited::Deadline),
+            }
+        };
+        let duration = started.elapsed();
+        let timed_out = matches!(code, Ok(Waited::Deadline));
+        if timed_out {
+            let _ = self
+                .docker
+                .kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build()))
+                .await;
+        }
+        // The exit can be reported before the last lines: read the stream to its end (bounded,
+        // since a flood could otherwise hold us here).
+        let drain_until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while logs_open {
+            match tokio::time::timeout_at(drain_until, logs.next()).await {
+                Ok(Some(Ok(out))) => lines.push(out.as_ref(), on_line),
+                _ => logs_open = false,
+            }
+        }
+        lines.finish(on_line);
+        stats_task.abort();
+        let peak_memory_bytes = stats_task.await.ok().flatten();
+        let state = self.docker.inspect_container(id, None).await.ok().and_then(|c| c.state);
+        let oom = state.as_ref().and_then(|s| s.oom_killed).unwrap_or(false);
+        let exit = match code? {
+            Waited::Deadline => Exit::TimedOut,
+            // A kernel OOM kill shows as 137 with OOMKilled set.
+            Waited::Exited(_) if oom => Exit::OutOfMemory,
+            Waited::Exited(code) => Exit::Code(code),
+        };
+        Ok(RunOutcome {
+            exit,
+            duration,
+            peak_memory_bytes,
+            log_tail: lines.tail.into_iter().collect(),
+            container_id: id.to_owned(),
+        })
+    }
+
+    /// Removes an image reference (a tag, or the image once no tag is left); a missing one is
+    /// fine, and one a container still uses stays (the engine refuses without `force`).
+    pub async fn remove_image(&self, reference: &str) {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(false).build();
+        match self.docker.remove_image(reference, Some(options), None).await {
+            Ok(_) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(e) => tracing::warn!(image = reference, error = %e, "could not remove image"),
+        }
+    }
+
+    /// The tags on the engine in `repository` (`<repository>:<tag>` each).
+    pub async fn tags_in(&self, repository: &str) -> Result<Vec<String>, SandboxError> {
+        let pattern = format!("{repository}:*");
+        let filters: HashMap<&str, Vec<&str>> = HashMap::from([("reference", vec![pattern.as_str()])]);
+        let images = self
+            .docker
+            .list_images(Some(bollard::query_parameters::ListImagesOptionsBuilder::default().filters(&filters).build()))
+            .await?;
+        let prefix = format!("{repository}:");
+        Ok(images.into_iter().flat_map(|i| i.repo_tags).filter(|t| t.starts_with(&prefix)).collect())
+    }
+
+    /// Force-removes a container (and its anonymous volumes); a missing one is fine.
+    pub async fn remove(&self, name_or_id: &str) {
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        match self.docker.remove_container(name_or_id, Some(options)).await {
+            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(e) => tracing::warn!(container = name_or_id, error = %e, "could not remove container"),
+        }
+    }
+
+    /// Removes every container labelled as owned by `owner`; returns their names.
+    pub async fn remove_owned(&self, owner: &str) -> Result<Vec<String>, SandboxError> {
+        let label = format!("{OWNER_LABEL}={owner}");
+        let filters: HashMap<&str, Vec<&str>> = HashMap::from([("label", vec![label.as_str()])]);
+        let found = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .await?;
+        let mut removed = Vec::new();
+        for c in found {
+            if let Some(id) = c.id {
+                self.remove(&id).await;
+                removed.push(c.names.and_then(|n| n.first().cloned()).unwrap_or(id));
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Splits a log stream into lines, keeps the last [`TAIL_LINES`] (each cut at 500 characters).
+#[derive(Default)]
+struct Lines {
+    partial: String,
+    tail: VecDeque<String>,
+}
+
+impl Lines {
+    fn push(&mut self, bytes: &[u8], on_line: &mut LineSink) {
+        self.partial.push_str(&String::from_utf8_lossy(bytes));
+        while let Some(nl) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=nl).collect();
+            self.emit(line.trim_end_matches(['\n', '\r']), on_line);
+        }
+        // A writer that never ends a line must not grow this without bound.
+        if self.partial.len() > 64 * 1024 {
+            let line = std::mem::take(&mut self.partial);
+            self.emit(&line, on_line);
+        }
+    }
+
+    fn emit(&mut self, line: &str, on_line: &mut LineSink) {
+        on_line(line);
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.chars().take(500).collect());
+    }
+
+    fn finish(&mut self, on_line: &mut LineSink) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.emit(&line, on_line);
+        }
+    }
+}

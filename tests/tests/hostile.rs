@@ -1,0 +1,104 @@
+//! The sandbox's newer limits against a hostile participant on the real engine: a root image,
+//! an image `VOLUME`, 100,000 files, a 40-deep path, output the platform cannot archive, and
+//! hidden logs. Needs the images of `scripts/build-images.sh`.
+
+use std::collections::BTreeSet;
+
+use darkroom_core::config::RunnerBackend;
+use darkroom_tests::Stack;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+fn docker_lines(args: &[&str]) -> BTreeSet<String> {
+    let out = std::process::Command::new("docker").args(args).output().expect("docker runs");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// Each case ends as expected with its reason, a neighbour completes, and no container or
+/// volume is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_contains_root_volumes_and_hostile_outputs() {
+    let volumes_before = docker_lines(&["volume", "ls", "-q"]);
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack
+        .challenge("hostile-fs", |s| {
+            s["resources"] = serde_json::json!({
+                "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 30, "output_max_mb": 16, "pids": 32
+            });
+            s["logs_visible"] = serde_json::json!(true);
+        })
+        .await;
+    let token = stack.app.register("Mallory").await;
+    // (image, final state, what the reason says)
+    let cases: Vec<(&str, &str, &str)> = vec![
+        // Forced to 65534, the root image's run succeeds (it exits 1 only as uid 0) and reaches
+        // the evaluation, which rejects its header-only predictions.
+        ("darkroom-test-hostile:root", "FAILED", "evaluation error"),
+        // The runner's /tmp size (64 MB) caps the tmpfs over the declared volume.
+        ("darkroom-test-hostile:volume", "FAILED", "exited with code 1"),
+        ("darkroom-test-hostile:many-files", "FAILED", "too many files: /output may hold at most 10000 files"),
+        ("darkroom-test-hostile:deep", "FAILED", "output too deep: paths under /output may be at most 32 levels"),
+        ("darkroom-test-hostile:unreadable", "FAILED", "output not archivable: /output/socket is not a regular file"),
+    ];
+    let mut ids = Vec::new();
+    for (image, _, _) in &cases {
+        let (s, b) = stack.app.submit(&slug, &token, image).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        ids.push(b["id"].as_str().unwrap().to_owned());
+    }
+    let good = stack.app.register("Alice").await;
+    let (_, g) = stack.app.submit(&slug, &good, "darkroom-demo-weak:1").await;
+
+    let mut problems = Vec::new();
+    for ((image, state, says), id) in cases.iter().zip(&ids) {
+        let sub = stack.finished(id, &token, 240).await;
+        let reason = sub["failure_reason"].as_str().unwrap_or("");
+        if sub["state"] != *state || !reason.contains(says) {
+            problems.push(format!("{image}: expected {state} with '{says}', got {} '{reason}'", sub["state"]));
+        }
+        let ran_clean = sub["history"].as_array().unwrap().iter().any(|t| t["to"] == "EVALUATING");
+        if image.ends_with(":root") && !ran_clean {
+            problems.push(format!("{image}: the run itself failed, so it ran as uid 0: {sub}"));
+        }
+        if *state == "FAILED" && sub["counts_against_quota"] != true {
+            problems.push(format!("{image}: a participant's failure was refunded: {sub}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let neighbour = stack.finished(g["id"].as_str().unwrap(), &good, 120).await;
+    assert_eq!(neighbour["state"], "COMPLETE", "{neighbour}");
+
+    let owner = format!("label=darkroom.owner={}", stack.runner_config.runner.runner_id);
+    assert!(docker_lines(&["ps", "-aq", "--filter", &owner]).is_empty(), "containers left behind");
+    assert!(docker_lines(&["volume", "ls", "-q", "--filter", &owner]).is_empty(), "labelled volumes left behind");
+    let new: Vec<String> = docker_lines(&["volume", "ls", "-q"]).difference(&volumes_before).cloned().collect();
+    assert!(new.is_empty(), "volumes created (an image VOLUME reached the host's disk?): {new:?}");
+}
+
+/// Where the challenge hides logs, a failure says only its class: no exit code, no log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_logs_leave_only_the_class_of_failure() {
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack
+        .challenge("hostile-hidden", |s| {
+            s["resources"] = serde_json::json!({
+                "cpus": 1.0, "memory_mb": 128, "wall_clock_seconds": 20, "output_max_mb": 2, "pids": 32
+            });
+            s["logs_visible"] = serde_json::json!(false);
+        })
+        .await;
+    let token = stack.app.register("Eve").await;
+    let (_, a) = stack.app.submit(&slug, &token, "darkroom-test-hostile:fail").await;
+    let (_, b) = stack.app.submit(&slug, &token, "darkroom-test-hostile:unreadable").await;
+    let a: Value = stack.finished(a["id"].as_str().unwrap(), &token, 120).await;
+    let b: Value = stack.finished(b["id"].as_str().unwrap(), &token, 120).await;
+    assert_eq!(a["failure_reason"], "failed: the run ended with an error", "{a}");
+    let reason = b["failure_reason"].as_str().unwrap_or("");
+    assert!(reason.starts_with("output not archivable") && !reason.contains("socket"), "{b}");
+    // Times come cut to the whole second.
+    for t in a["history"].as_array().unwrap() {
+        let at = t["at"].as_str().unwrap();
+        let parsed = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+        assert_eq!(parsed.timestamp_subsec_nanos(), 0, "{at}");
+    }
+}
