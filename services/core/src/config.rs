@@ -79,6 +79,26 @@ pub struct RunnerConfig {
     /// Address of `/healthz` and `/readyz` (NATS and the Docker engine answer); empty serves
     /// none. `darkroom-swarm-runner healthcheck` probes it.
     pub health_listen: String,
+    /// Logins for pulling submitted images from private registries, by registry host. The
+    /// runner reads them here rather than from events, so no secret travels through NATS.
+    pub registry_logins: Vec<RegistryLogin>,
+}
+
+/// A pull login for one registry host.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryLogin {
+    /// As participants write it: `ghcr.io`, `registry.example.org:5000`.
+    pub registry: String,
+    pub username: String,
+    /// A file holding the password or token.
+    pub password_file: PathBuf,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin").field("registry", &self.registry).field("username", &self.username).finish()
+    }
 }
 
 impl Default for RunnerConfig {
@@ -96,6 +116,7 @@ impl Default for RunnerConfig {
             ack_wait_seconds: 30,
             node_types: Vec::new(),
             health_listen: String::new(),
+            registry_logins: Vec::new(),
         }
     }
 }
@@ -215,6 +236,12 @@ pub struct SubmissionsConfig {
     pub evaluating_deadline_seconds: u64,
     /// How often deadlines are checked.
     pub watchdog_interval_seconds: u64,
+    /// Registry hosts participants may submit image names from (`host[:port]`, as written in
+    /// the name; `docker.io` is Docker Hub, which unqualified names mean). The service fetches
+    /// manifests from these hosts and no others.
+    pub registries: Vec<String>,
+    /// How long one registry request (token or manifest) may take when pinning a name.
+    pub registry_timeout_seconds: u64,
 }
 
 impl Default for SubmissionsConfig {
@@ -232,6 +259,8 @@ impl Default for SubmissionsConfig {
             running_grace_seconds: 300,
             evaluating_deadline_seconds: 1800,
             watchdog_interval_seconds: 10,
+            registries: vec!["docker.io".into(), "ghcr.io".into(), "quay.io".into()],
+            registry_timeout_seconds: 15,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
+//! - [`registry`] pins names submitted from a registry to a digest, over the registry's API.
 //! - [`tarball`] receives `docker save` uploads; [`db`] holds entities and migrations.
 
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod leaderboard;
 pub mod lifecycle;
 pub mod outbox;
 pub mod quota;
+pub mod registry;
 pub mod routes;
 pub mod run_log;
 pub mod startup;
