@@ -159,7 +159,9 @@ fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
         SandboxError::ImageMissing(image) => failure(
             job,
             FailureKind::Participant,
-            format!("image missing: '{image}' is not on the Darkroom engine; upload it with 'darkroom submit --tar'"),
+            format!(
+                "image missing: '{image}' is neither on the Darkroom engine nor in its registry; push it and submit the name again, or upload it with 'darkroom submit --tar'"
+            ),
             false,
             None,
         ),
@@ -204,7 +206,7 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
     }
     let scratch = ctx.config.work_dir.join("scratch");
     tokio::fs::create_dir_all(&scratch).await?;
-    let (image, info) = match crate::images::prepare(&ctx.sandbox, job, &scratch).await {
+    let (image, info) = match crate::images::prepare(&ctx.sandbox, job, &scratch, &ctx.config.registry_logins).await {
         Ok(v) => v,
         Err(e) => return Ok(sandbox_failure(job, e)),
     };
