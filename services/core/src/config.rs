@@ -389,6 +389,16 @@ mod tests {
     }
 
     #[test]
+    fn allowed_registries_come_from_a_list_in_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::load().unwrap().submissions.registries, ["docker.io", "ghcr.io", "quay.io"]);
+            jail.set_env("DARKROOM_SUBMISSIONS__REGISTRIES", r#"["127.0.0.1:5000"]"#);
+            assert_eq!(Config::load().unwrap().submissions.registries, ["127.0.0.1:5000"]);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn short_admin_tokens_are_refused() {
         let c = SubmissionsConfig { admin_token: "short".into(), ..Default::default() };
         assert!(c.resolve_admin_token().unwrap_err().to_string().contains("DARKROOM_SUBMISSIONS__ADMIN_TOKEN"));
