@@ -119,7 +119,7 @@ impl Registries {
     }
 
     pub fn is_allowed(&self, image: &ImageReference) -> bool {
-        self.allowed.iter().any(|h| *h == image.registry)
+        self.allowed.contains(&image.registry)
     }
 
     /// The digest (`sha256:…`) the registry serves for `image` now.
@@ -221,13 +221,13 @@ impl Registries {
         if let Some(a) = auth {
             request = request.header(AUTHORIZATION, a);
         }
-        let mut response = request.send().await.map_err(|e| describe(e))?;
+        let mut response = request.send().await.map_err(describe)?;
         if !response.status().is_success() {
             return Err(format!("it answered {} to GET", response.status()));
         }
         let mut hasher = Sha256::new();
         let mut read = 0;
-        while let Some(chunk) = response.chunk().await.map_err(|e| describe(e))? {
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
             read += chunk.len();
             if read > MAX_MANIFEST_BYTES {
                 return Err("its manifest is larger than 4 MiB".into());
