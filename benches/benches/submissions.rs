@@ -58,12 +58,12 @@ fn event_round_trip(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("submit_to_submission_created", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            let (app, slug, token, events) = (&app, &slug, &token, &events);
+            let (app, slug, token, events, name) = (&app, &slug, &token, &events, &name);
             async move {
                 let mut events = events.lock().await;
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let (status, body) = app.submit(slug, token, &name).await;
+                    let (status, body) = app.submit(slug, token, name).await;
                     assert_eq!(status, 202, "{body}");
                     let id = body["id"].as_str().unwrap().to_owned();
                     loop {
