@@ -10,6 +10,11 @@
 #   darkroom-test-hostile:root   `USER 0:0`, reports its uid
 #   darkroom-test-hostile:volume declares `VOLUME /scratch` and fills it
 #
+# The participant images (baseline, weak, hostile, noentry) are also pushed, as a participant
+# would, to the local registry `scripts/setup.sh` starts (DARKROOM_REGISTRY, default
+# 127.0.0.1:5000), because submitting by name means naming an image in a registry. The
+# evaluation image stays local: participants must never be able to name it.
+#
 # Idempotent: cargo and docker both skip work that is up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,3 +51,18 @@ done
 image darkroom-test-hostile:root hostile '["/hostile", "root"]' 0:0
 image darkroom-test-hostile:volume hostile '["/hostile", "volume"]' 65534:65534 'VOLUME /scratch'
 image darkroom-test-noentry:1 hostile ''
+
+REGISTRY=${DARKROOM_REGISTRY:-127.0.0.1:5000}
+(exec 3<>"/dev/tcp/${REGISTRY%:*}/${REGISTRY##*:}") 2>/dev/null \
+  || { echo "[images] no registry answers at $REGISTRY: start it with scripts/setup.sh" >&2; exit 1; }
+push() { # local tag
+  docker tag "$1" "$REGISTRY/$1"
+  docker push --quiet "$REGISTRY/$1" >/dev/null || { docker push "$REGISTRY/$1"; exit 1; }
+  echo "[images] pushed $REGISTRY/$1"
+}
+push darkroom-demo-baseline:1
+push darkroom-demo-weak:1
+for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output; do
+  push "darkroom-test-hostile:$mode"
+done
+push darkroom-test-noentry:1

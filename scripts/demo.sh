@@ -26,6 +26,7 @@ for arg in "$@"; do
 done
 STATE=$PWD/.demo
 PORT=${DARKROOM_DEMO_PORT:-8080}
+REGISTRY=${DARKROOM_REGISTRY:-127.0.0.1:5000}
 export DARKROOM_SERVER=http://127.0.0.1:$PORT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -80,6 +81,8 @@ else
   export DARKROOM_SUBMISSIONS__LISTEN=127.0.0.1:$PORT
   export DARKROOM_SUBMISSIONS__DATA_DIR=$STATE
   export DARKROOM_SUBMISSIONS__ADMIN_TOKEN=$ADMIN_TOKEN
+  # Names are pinned from the local registry setup.sh starts, and from no other.
+  export DARKROOM_SUBMISSIONS__REGISTRIES="[\"$REGISTRY\"]"
   # A NATS server of the demo's own, on a fresh store: each demo starts with an empty stream.
   NATS_PORT=${DARKROOM_DEMO_NATS_PORT:-4223}
   setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$STATE/nats" >"$STATE/nats.log" 2>&1 < /dev/null &
@@ -115,8 +118,16 @@ darkroom challenge list
 darkroom challenge dataset nuclei-magnification | tail -n 3
 darkroom register "Baseline Lab" --save-token "$STATE/baseline.token" >/dev/null
 darkroom register "Quick Guess" --save-token "$STATE/weak.token" >/dev/null
-BASELINE_ID=$(DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom --json submit nuclei-magnification --image darkroom-demo-baseline:1 | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1)
-WEAK_ID=$(DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom --json submit nuclei-magnification --image darkroom-demo-weak:1 | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1)
+# Participants submit by name what they pushed to the registry (build-images.sh pushed both).
+# The Compose services sit on their own network, where the host's loopback registry is out of
+# reach, so there they upload 'docker save' archives instead.
+submit_as() { # token-file image
+  local how=(--image "$REGISTRY/$2")
+  if [ -n "$compose" ]; then docker save "$2" -o "$STATE/$1.tar"; how=(--tar "$STATE/$1.tar"); fi
+  DARKROOM_TOKEN=$(cat "$STATE/$1.token") darkroom --json submit nuclei-magnification "${how[@]}" | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1
+}
+BASELINE_ID=$(submit_as baseline darkroom-demo-baseline:1)
+WEAK_ID=$(submit_as weak darkroom-demo-weak:1)
 
 say "6/6 both run beside the hidden data, are scored, and ranked"
 DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom status "$BASELINE_ID" --wait --timeout 600 || true

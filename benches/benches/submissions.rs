@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use darkroom_core::events::{Event, SubmissionCreated};
+use darkroom_tests::registry::publish;
 use darkroom_tests::{Backend, TestApp};
 use futures::StreamExt;
 use serde_json::json;
@@ -28,18 +29,19 @@ async fn setup() -> (TestApp, String, String) {
 fn submit_api(c: &mut Criterion) {
     let rt = runtime();
     let (app, slug, token) = rt.block_on(setup());
+    let name = rt.block_on(publish("bench/model:1"));
     let mut group = c.benchmark_group("submit_api/sqlite");
     group.throughput(Throughput::Elements(1));
     group.bench_function("sequential", |b| {
         b.to_async(&rt).iter(|| async {
-            let (status, body) = app.submit(&slug, &token, "bench/model:1").await;
+            let (status, body) = app.submit(&slug, &token, &name).await;
             assert_eq!(status, 202, "{body}");
         })
     });
     group.throughput(Throughput::Elements(8));
     group.bench_function("8_concurrent", |b| {
         b.to_async(&rt).iter(|| async {
-            let results = futures::future::join_all((0..8).map(|_| app.submit(&slug, &token, "bench/model:1"))).await;
+            let results = futures::future::join_all((0..8).map(|_| app.submit(&slug, &token, &name))).await;
             assert!(results.iter().all(|(s, _)| *s == 202));
         })
     });
@@ -49,18 +51,19 @@ fn submit_api(c: &mut Criterion) {
 fn event_round_trip(c: &mut Criterion) {
     let rt = runtime();
     let (app, slug, token) = rt.block_on(setup());
+    let name = rt.block_on(publish("bench/model:1"));
     let client = rt.block_on(async_nats::connect(app.nats.url())).expect("connect");
     let events = tokio::sync::Mutex::new(rt.block_on(client.subscribe(SubmissionCreated::SUBJECT)).expect("subscribe"));
     let mut group = c.benchmark_group("event_round_trip");
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("submit_to_submission_created", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            let (app, slug, token, events) = (&app, &slug, &token, &events);
+            let (app, slug, token, events, name) = (&app, &slug, &token, &events, &name);
             async move {
                 let mut events = events.lock().await;
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let (status, body) = app.submit(slug, token, "bench/model:1").await;
+                    let (status, body) = app.submit(slug, token, name).await;
                     assert_eq!(status, 202, "{body}");
                     let id = body["id"].as_str().unwrap().to_owned();
                     loop {

@@ -103,7 +103,9 @@ fn request(job: &Job, n: usize) -> SubmissionCreated {
         challenge: "bench".into(),
         phase: "dev".into(),
         participant_id: uuid::Uuid::new_v4(),
-        image: ImageSource::Reference { name: job.image.clone() },
+        // Only `run_spec` reads this event: the bench times the sandboxed run of a local image,
+        // not the runner's pull, so no pinned digest is needed.
+        image: ImageSource::Reference { name: job.image.clone(), digest: None, requested: None },
         dataset_host_path: job.data.join("dataset").display().to_string(),
         ground_truth_host_path: job.data.join("ground-truth").display().to_string(),
         evaluation_image: "darkroom-demo-eval:1".into(),

@@ -108,7 +108,7 @@ pub fn job(submission_id: uuid::Uuid, challenge: &str) -> darkroom_core::events:
         challenge: challenge.into(),
         phase: "dev".into(),
         participant_id: uuid::Uuid::nil(),
-        image: ImageSource::Reference { name: "m:1".into() },
+        image: ImageSource::Reference { name: "m:1".into(), digest: None, requested: None },
         dataset_host_path: "/nonexistent".into(),
         ground_truth_host_path: "/nonexistent".into(),
         evaluation_image: "eval:1".into(),

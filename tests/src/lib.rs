@@ -5,12 +5,14 @@
 //! - [`Backend`] is a fresh SQLite file or a fresh database on the PostgreSQL server that
 //!   `scripts/setup.sh` starts (`DARKROOM_TEST_POSTGRES_URL` overrides where it is).
 //! - [`TestApp`] is the submissions service on a random port with helpers for its API.
+//! - [`registry`] is the local image registry names are submitted from.
 //! - [`Stack`] adds the swarm runner and the evaluator on the real Docker engine.
 //! - [`web`] serves the web pages against either, and drives headless Chromium through them.
 
 pub mod api;
 pub mod fixtures;
 mod nats_server;
+pub mod registry;
 mod stack;
 pub mod swarm;
 mod test_app;

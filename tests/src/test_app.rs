@@ -114,6 +114,9 @@ impl TestApp {
         config.mongodb.database = format!("darkroom_test_{}", uuid::Uuid::new_v4().simple());
         config.submissions.max_upload_bytes = 4 << 20;
         config.submissions.max_json_bytes = 64 << 10;
+        // The local registry only: no test may depend on Docker Hub (nor reach it).
+        config.submissions.registries = vec![crate::registry::registry()];
+        config.submissions.registry_timeout_seconds = 5;
         tweak(&mut config);
         darkroom_core::telemetry::init(&config.log);
         let resolver = evaluation_image_resolver(&config.nats.url).await;

@@ -1,6 +1,7 @@
 //! The submissions API's happy paths, on SQLite and on PostgreSQL.
 
 use darkroom_tests::fixtures;
+use darkroom_tests::registry::{publish, pushed};
 use darkroom_tests::{Backend, TestApp, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -88,11 +89,17 @@ async fn submit_follow_and_cancel(backend: Backend) {
     let (s, me) = app.call(Method::GET, "/api/v1/me", Some(&token), None).await;
     assert_eq!((s, me["name"].as_str()), (StatusCode::OK, Some("Ada")));
 
-    let (s, sub) = app.submit(&slug, &token, "team/model:1").await;
+    let name = publish("team/model:1").await;
+    let (s, sub) = app.submit(&slug, &token, &name).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{sub}");
     assert_eq!(sub["state"], "QUEUED");
     assert_eq!(sub["phase"], "dev");
-    assert_eq!(sub["image"], json!({ "kind": "reference", "name": "team/model:1" }));
+    // What runs is the name pinned by digest at submit time; what was asked for is kept beside it.
+    assert_eq!(
+        (sub["image"]["kind"].as_str(), sub["image"]["requested"].as_str()),
+        (Some("reference"), Some(name.as_str()))
+    );
+    assert!(sub["image"]["name"].as_str().unwrap().starts_with(&format!("{}@sha256:", pushed("team/model"))), "{sub}");
     let id = sub["id"].as_str().unwrap();
 
     let (s, list) = app.call(Method::GET, "/api/v1/submissions", Some(&token), None).await;
@@ -132,9 +139,9 @@ async fn quotas_are_enforced_with_the_next_slot(backend: Backend) {
     let slug = app.create_challenge("nuclei", |s| s["quotas"] = json!({ "per_day": 2, "total": 3 })).await;
     let token = app.register("Linus").await;
     for _ in 0..2 {
-        assert_eq!(app.submit(&slug, &token, "m:1").await.0, StatusCode::ACCEPTED);
+        assert_eq!(app.submit(&slug, &token, &publish("m:1").await).await.0, StatusCode::ACCEPTED);
     }
-    let (s, b) = app.submit(&slug, &token, "m:1").await;
+    let (s, b) = app.submit(&slug, &token, &publish("m:1").await).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
     let retry_at: chrono::DateTime<chrono::Utc> = b["error"]["retry_at"].as_str().unwrap().parse().unwrap();
     let wait = retry_at - chrono::Utc::now();
@@ -144,11 +151,12 @@ async fn quotas_are_enforced_with_the_next_slot(backend: Backend) {
     let (_, list) = app.call(Method::GET, "/api/v1/submissions", Some(&token), None).await;
     let id = list[0]["id"].as_str().unwrap();
     app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&token), None).await;
-    assert_eq!(app.submit(&slug, &token, "m:1").await.0, StatusCode::ACCEPTED);
+    assert_eq!(app.submit(&slug, &token, &publish("m:1").await).await.0, StatusCode::ACCEPTED);
 
     // Concurrent submits cannot overrun the quota.
     let other = app.register("Margaret").await;
-    let attempts = futures::future::join_all((0..6).map(|_| app.submit(&slug, &other, "m:2"))).await;
+    let m2 = publish("m:2").await;
+    let attempts = futures::future::join_all((0..6).map(|_| app.submit(&slug, &other, &m2))).await;
     let accepted = attempts.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
     assert_eq!(accepted, 2, "{attempts:?}");
 }
@@ -158,7 +166,7 @@ async fn participants_only_see_their_own_submissions(backend: Backend) {
     let slug = app.create_challenge("nuclei", |_| {}).await;
     let alice = app.register("Alice").await;
     let bob = app.register("Bob").await;
-    let (_, sub) = app.submit(&slug, &alice, "m:1").await;
+    let (_, sub) = app.submit(&slug, &alice, &publish("m:1").await).await;
     let id = sub["id"].as_str().unwrap();
     let (s, _) = app.call(Method::GET, &format!("/api/v1/submissions/{id}"), Some(&bob), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -208,10 +216,10 @@ async fn organizer_lists_every_submission_of_a_challenge(backend: Backend) {
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let alice = b["token"].as_str().unwrap().to_owned();
     let bob = app.register("Bob").await;
-    let (_, a1) = app.submit(&slug, &alice, "alice/model:1").await;
-    let (_, b1) = app.submit(&slug, &bob, "bob/model:1").await;
-    let (_, a2) = app.submit(&slug, &alice, "alice/model:2").await;
-    app.submit(&other, &bob, "bob/model:9").await;
+    let (_, a1) = app.submit(&slug, &alice, &publish("alice/model:1").await).await;
+    let (_, b1) = app.submit(&slug, &bob, &publish("bob/model:1").await).await;
+    let (_, a2) = app.submit(&slug, &alice, &publish("alice/model:2").await).await;
+    app.submit(&other, &bob, &publish("bob/model:9").await).await;
     let b1_id = b1["id"].as_str().unwrap();
     fail_with_detail(&app, b1_id, &bob, "score.json lacks 'roc_auc'").await;
 
@@ -232,7 +240,7 @@ async fn organizer_lists_every_submission_of_a_challenge(backend: Backend) {
     assert_eq!(list[1]["failure_detail"], "score.json lacks 'roc_auc'");
     assert_eq!(list[1]["failure_reason"], "the evaluation could not score the output");
     assert_eq!(list[0]["failure_detail"], Value::Null);
-    assert_eq!(list[0]["image"], json!({ "kind": "reference", "name": "alice/model:2" }));
+    assert_eq!(list[0]["image"]["requested"].as_str(), Some(pushed("alice/model:2").as_str()));
     assert!(list[0].get("history").is_none(), "the list carries no history: {}", list[0]);
 
     // Filters: a state (any case), a limit.
@@ -256,7 +264,7 @@ async fn organizer_shows_and_cancels_any_submission(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let slug = app.create_challenge("nuclei", |_| {}).await;
     let alice = app.register("Alice").await;
-    let (_, sub) = app.submit(&slug, &alice, "m:1").await;
+    let (_, sub) = app.submit(&slug, &alice, &publish("m:1").await).await;
     let id = sub["id"].as_str().unwrap();
 
     let (s, shown) = app.call(Method::GET, &format!("/api/v1/submissions/{id}"), ADMIN, None).await;

@@ -2,6 +2,7 @@
 //! database backends. Each case names what it sends and the status it expects.
 
 use darkroom_tests::fixtures;
+use darkroom_tests::registry::{publish, pushed, registry};
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -50,13 +51,13 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
     let alice = app.register("Alice").await;
     let bob = app.register("Bob").await;
     let quota_user = app.register("Quota").await;
-    let (s, b) = app.submit(&slug, &quota_user, "m:1").await;
+    let (s, b) = app.submit(&slug, &quota_user, &publish("m:1").await).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     let queued_sub = b["id"].as_str().unwrap().to_owned();
     let quiet = app.create_challenge("quiet", |s| s["logs_visible"] = json!(false)).await;
-    let (_, b) = app.submit(&quiet, &bob, "m:1").await;
+    let (_, b) = app.submit(&quiet, &bob, &publish("m:1").await).await;
     let bobs_quiet_sub = b["id"].as_str().unwrap().to_owned();
-    let (_, alices) = app.submit(&slug, &alice, "m:1").await;
+    let (_, alices) = app.submit(&slug, &alice, &publish("m:1").await).await;
     let alice_sub = alices["id"].as_str().unwrap().to_owned();
 
     let admin = || Some(ADMIN_TOKEN.to_owned());
@@ -71,6 +72,17 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
         says,
     };
     let submit_path = format!("/api/v1/challenges/{slug}/submissions");
+    let reg = registry();
+    let pinned_m1 = pushed("m");
+    let submit_name = |name: &'static str, image: String, says: &'static str| Case {
+        name,
+        method: Method::POST,
+        path: submit_path.clone(),
+        token: Some(bob.clone()),
+        body: Body::Json(json!({ "image": image })),
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        says,
+    };
     let tar_path = format!("/api/v1/challenges/{slug}/submissions/tarball");
     let valid_archive = fixtures::image_archive();
     let truncated = valid_archive[..valid_archive.len() / 2].to_vec();
@@ -364,6 +376,38 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             says: "image",
         },
+        // Submitting by name: only a name pinned from an allowed registry may run.
+        submit_name(
+            "a rival's image in Darkroom's namespace",
+            format!("{reg}/darkroom-submission/{alice_sub}:1"),
+            "Darkroom's own namespace",
+        ),
+        submit_name(
+            "the namespace without a registry",
+            format!("darkroom-submission/{alice_sub}:1"),
+            "Darkroom's own namespace",
+        ),
+        submit_name("an image id", format!("sha256:{}", "ab".repeat(32)), "is an image id"),
+        submit_name("a short image id", "0123456789ab".into(), "is an image id"),
+        submit_name("the evaluation image's name", "darkroom-eval:1".into(), "evaluation image"),
+        submit_name(
+            "the evaluation image's name in the registry",
+            format!("{reg}/darkroom-eval:1"),
+            "evaluation image",
+        ),
+        submit_name("a registry that is not allowed", "ghcr.io/team/model:1".into(), "not one this service pulls from"),
+        submit_name(
+            "an internal address",
+            "169.254.169.254:80/latest/meta:1".into(),
+            "not one this service pulls from",
+        ),
+        submit_name("a name that merely exists on the engine", "darkroom-test-hostile:ok".into(), "means Docker Hub"),
+        submit_name("a tag never pushed", format!("{reg}/never-pushed/model:1"), "push it first"),
+        submit_name(
+            "a digest the registry does not serve",
+            format!("{pinned_m1}@sha256:{}", "0".repeat(64)),
+            "no such image",
+        ),
         Case {
             name: "quota exceeded",
             method: Method::POST,

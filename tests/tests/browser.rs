@@ -5,6 +5,7 @@
 
 use darkroom_core::config::RunnerBackend;
 use darkroom_tests::Stack;
+use darkroom_tests::registry::pushed;
 use darkroom_tests::web::{Browser, WebServer, site_root};
 use fantoccini::Locator;
 
@@ -23,7 +24,7 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     let web = WebServer::spawn(&stack.app.config, &stack.app.addr).await;
     let first = stack.app.register("First Lab").await;
     let second = stack.app.register("Second Lab").await;
-    let (_, a) = stack.app.submit(&slug, &first, "darkroom-demo-weak:1").await;
+    let (_, a) = stack.app.submit(&slug, &first, &pushed("darkroom-demo-weak:1")).await;
     let a = stack.finished(a["id"].as_str().unwrap(), &first, 120).await;
     assert_eq!(a["state"], "COMPLETE", "{a}");
 
@@ -48,7 +49,7 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
 
     // A marker on the window proves the page is never reloaded while the new score arrives.
     browser.eval("(window.__stillHere = true)").await;
-    let (_, b) = stack.app.submit(&slug, &second, "darkroom-demo-weak:1").await;
+    let (_, b) = stack.app.submit(&slug, &second, &pushed("darkroom-demo-weak:1")).await;
     let b = stack.finished(b["id"].as_str().unwrap(), &second, 120).await;
     assert_eq!(b["state"], "COMPLETE", "{b}");
     browser.wait_until("second score appears live", &format!("{RANKING}.length === 2"), 20).await;

@@ -11,6 +11,7 @@ use darkroom_core::domain::ImageSource;
 use darkroom_core::events::{
     Event, RunFinished, RunLog, RunStarted, ScoreRecorded, SubmissionCreated, SubmissionFailed,
 };
+use darkroom_tests::registry::publish as published;
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures, on_both_backends};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
@@ -64,11 +65,11 @@ async fn submission_created_arrives_exactly_once_across_a_nats_outage(backend: B
     let slug = app.create_challenge("nuclei", |_| {}).await;
     let token = app.register("Ada").await;
     // Let the relay create the stream, then take NATS away.
-    let (_, first) = app.submit(&slug, &token, "m:0").await;
+    let (_, first) = app.submit(&slug, &token, &published("m:0").await).await;
     wait_until(|| async { created_messages(&app.nats.url(), Duration::from_millis(300)).await.len() == 1 }).await;
 
     app.nats.stop();
-    let (s, sub) = app.submit(&slug, &token, "m:1").await;
+    let (s, sub) = app.submit(&slug, &token, &published("m:1").await).await;
     assert_eq!(s, StatusCode::ACCEPTED, "accepting must not need NATS: {sub}");
     let id: Uuid = sub["id"].as_str().unwrap().parse().unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await; // the relay tries and fails meanwhile
@@ -112,7 +113,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let slug = app.create_challenge("nuclei", |_| {}).await;
     let token = app.register("Ada").await;
-    let (_, sub) = app.submit(&slug, &token, "m:1").await;
+    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
     let id_str = sub["id"].as_str().unwrap().to_owned();
     let id: Uuid = id_str.parse().unwrap();
     let url = app.nats.url();
@@ -191,7 +192,7 @@ async fn platform_failures_are_retried_and_never_charged(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let slug = app.create_challenge("nuclei", |_| {}).await;
     let token = app.register("Ada").await;
-    let (_, sub) = app.submit(&slug, &token, "m:1").await;
+    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
     let id_str = sub["id"].as_str().unwrap().to_owned();
     let id: Uuid = id_str.parse().unwrap();
     let url = app.nats.url();
@@ -246,7 +247,7 @@ async fn organizer_reruns_finished_submissions_as_new_ones(backend: Backend) {
     let slug = app.create_challenge("nuclei", |s| s["quotas"] = json!({ "total": 2 })).await;
     let token = app.register("Ada").await;
     let (_, me) = app.call(Method::GET, "/api/v1/me", Some(&token), None).await;
-    let (_, image_sub) = app.submit(&slug, &token, "m:1").await;
+    let (_, image_sub) = app.submit(&slug, &token, &published("m:1").await).await;
     let (s, tar_sub) = app.upload(&slug, &token, "application/x-tar", fixtures::image_archive()).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{tar_sub}");
     let (a, t) = (image_sub["id"].as_str().unwrap().to_owned(), tar_sub["id"].as_str().unwrap().to_owned());
@@ -263,9 +264,9 @@ async fn organizer_reruns_finished_submissions_as_new_ones(backend: Backend) {
 
     // Use up the quota, then close the phase: the organizer's re-runs pass both.
     for n in 2..4 {
-        assert_eq!(app.submit(&slug, &token, &format!("m:{n}")).await.0, StatusCode::ACCEPTED);
+        assert_eq!(app.submit(&slug, &token, &published(&format!("m:{n}")).await).await.0, StatusCode::ACCEPTED);
     }
-    assert_eq!(app.submit(&slug, &token, "m:4").await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.submit(&slug, &token, &published("m:4").await).await.0, StatusCode::TOO_MANY_REQUESTS);
     let mut spec = fixtures::spec(&app.data_dir(), &slug);
     spec["quotas"] = json!({ "total": 2 });
     spec["phases"][0]["starts_at"] = json!(Utc::now() - chrono::Duration::days(10));
@@ -293,7 +294,7 @@ async fn organizer_reruns_finished_submissions_as_new_ones(backend: Backend) {
     assert_eq!(shown["history"][0]["reason"], format!("re-run of {a} requested by the organizer"));
     let (_, old) = app.call(Method::GET, &format!("/api/v1/submissions/{a}"), Some(&token), None).await;
     assert_eq!(old["state"], "CANCELLED", "the original is left as it was");
-    let (s, e) = app.submit(&slug, &token, "m:5").await;
+    let (s, e) = app.submit(&slug, &token, &published("m:5").await).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "the phase is closed for participants: {e}");
 
     // Exactly one submission.created per re-run, for the new ids, with the same image.
@@ -313,7 +314,11 @@ async fn organizer_reruns_finished_submissions_as_new_ones(backend: Backend) {
     assert_eq!(ea[0].attempt, 1);
     assert_eq!(ea[0].phase, "dev");
     assert_eq!(ea[0].participant_id.to_string(), me["id"].as_str().unwrap());
-    assert_eq!(ea[0].image, ImageSource::Reference { name: "m:1".into() });
+    let ImageSource::Reference { name, digest: Some(digest), requested } = &ea[0].image else {
+        panic!("a pinned reference: {:?}", ea[0].image)
+    };
+    assert_eq!(requested.as_deref(), Some(darkroom_tests::registry::pushed("m:1").as_str()));
+    assert!(name.ends_with(&format!("/m@{digest}")) && digest.starts_with("sha256:"), "{name}");
     let original_tar = &of(t.parse().unwrap())[0].image;
     assert!(matches!(original_tar, ImageSource::Tarball { .. }), "{original_tar:?}");
     assert_eq!(&et[0].image, original_tar, "the stored archive is re-used");
@@ -358,7 +363,7 @@ async fn run_logs_arrive_once_each_in_order(backend: Backend) {
     let slug = app.create_challenge("nuclei", |_| {}).await; // logs_visible
     let alice = app.register("Alice").await;
     let bob = app.register("Bob").await;
-    let (_, sub) = app.submit(&slug, &alice, "m:1").await;
+    let (_, sub) = app.submit(&slug, &alice, &published("m:1").await).await;
     let id_str = sub["id"].as_str().unwrap().to_owned();
     let id: Uuid = id_str.parse().unwrap();
     let url = app.nats.url();
@@ -420,7 +425,7 @@ async fn hidden_run_logs_are_for_the_organizer_only(backend: Backend) {
     let slug = app.create_challenge("quiet", |s| s["logs_visible"] = json!(false)).await;
     let alice = app.register("Alice").await;
     let bob = app.register("Bob").await;
-    let (_, sub) = app.submit(&slug, &alice, "m:1").await;
+    let (_, sub) = app.submit(&slug, &alice, &published("m:1").await).await;
     let id_str = sub["id"].as_str().unwrap().to_owned();
     app.publish(&log_batch(id_str.parse().unwrap(), 1, 1, 1, &["secret progress"])).await;
 

@@ -3,6 +3,7 @@
 
 use chrono::{Duration, Utc};
 use darkroom_core::scores::{ScoreDocument, ScoreStore};
+use darkroom_tests::registry::publish;
 use darkroom_tests::web::WebServer;
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp};
 use reqwest::{Method, StatusCode};
@@ -151,7 +152,7 @@ async fn leaderboard_page_ranks_best_scores_with_every_metric() {
 
     for (name, accuracy) in [("Low Lab", 0.61), ("High Lab", 0.93), ("Mid Lab", 0.75)] {
         let token = app.register(name).await;
-        let (_, sub) = app.submit("pages", &token, "some-model:1").await;
+        let (_, sub) = app.submit("pages", &token, &publish("some-model:1").await).await;
         record_score(&app, sub["id"].as_str().unwrap(), &participant_id(&app, &token).await, accuracy).await;
     }
     let (status, html) = page(&web, "/challenges/pages/leaderboard", None).await;
@@ -172,8 +173,8 @@ async fn participants_see_only_their_own_submissions_and_organizers_see_all() {
     app.create_challenge("pages", |_| {}).await;
     let alice = app.register("Alice").await;
     let bob = app.register("Bob").await;
-    let (_, a) = app.submit("pages", &alice, "alice-model:1").await;
-    let (_, b) = app.submit("pages", &bob, "bob-model:7").await;
+    let (_, a) = app.submit("pages", &alice, &publish("alice-model:1").await).await;
+    let (_, b) = app.submit("pages", &bob, &publish("bob-model:7").await).await;
     let (a, b) = (a["id"].as_str().unwrap().to_owned(), b["id"].as_str().unwrap().to_owned());
 
     // Signed out: a clear request to sign in, with 401.
@@ -184,7 +185,7 @@ async fn participants_see_only_their_own_submissions_and_organizers_see_all() {
     let (status, html) = page(&web, "/me", Some(&alice)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     at(&html, &a);
-    at(&html, "alice-model:1");
+    at(&html, "alice-model@sha256:"); // the pinned name is what the participant sees
     assert!(!html.contains(&b) && !html.contains("bob-model"), "Alice sees Bob's submission:\n{html}");
 
     // Her submission's page: timeline and state; Bob's is not found for her.
@@ -212,7 +213,7 @@ async fn forms_work_without_scripts_sign_in_cancel_and_rerun() {
     let web = WebServer::spawn(&app.config, &app.addr).await;
     app.create_challenge("pages", |_| {}).await;
     let alice = app.register("Alice").await;
-    let (_, a) = app.submit("pages", &alice, "alice-model:1").await;
+    let (_, a) = app.submit("pages", &alice, &publish("alice-model:1").await).await;
     let a = a["id"].as_str().unwrap().to_owned();
     // A browser without scripts: plain form posts that accept HTML, redirects not followed.
     let mut headers = reqwest::header::HeaderMap::new();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use darkroom_core::config::RunnerBackend;
 use darkroom_tests::Stack;
+use darkroom_tests::registry::pushed;
 use mongodb::bson::doc;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -19,9 +20,9 @@ async fn end_to_end_two_participants_are_scored_and_ranked() {
     let slug = stack.challenge("e2e", |_| {}).await;
     let strong = stack.app.register("Baseline Lab").await;
     let weak = stack.app.register("Quick Guess").await;
-    let (s, a) = stack.app.submit(&slug, &strong, "darkroom-demo-baseline:1").await;
+    let (s, a) = stack.app.submit(&slug, &strong, &pushed("darkroom-demo-baseline:1")).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{a}");
-    let (_, b) = stack.app.submit(&slug, &weak, "darkroom-demo-weak:1").await;
+    let (_, b) = stack.app.submit(&slug, &weak, &pushed("darkroom-demo-weak:1")).await;
     let a = stack.finished(a["id"].as_str().unwrap(), &strong, 120).await;
     let b = stack.finished(b["id"].as_str().unwrap(), &weak, 120).await;
     for sub in [&a, &b] {
@@ -34,6 +35,16 @@ async fn end_to_end_two_participants_are_scored_and_ranked() {
     let doc =
         scores.find_one(doc! { "submission_id": a["id"].as_str().unwrap() }).await.unwrap().expect("a score document");
     assert!(doc.get_str("evaluation_image_digest").unwrap().starts_with("sha256:"));
+    // The name was pinned at submit time, and exactly that pull is what ran and was scored.
+    let pinned = a["image"]["name"].as_str().unwrap();
+    assert!(pinned.starts_with(&format!("{}@sha256:", pushed("darkroom-demo-baseline"))), "{a}");
+    assert_eq!(a["image"]["requested"], pushed("darkroom-demo-baseline:1"));
+    let pulled = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", pinned])
+        .output()
+        .expect("docker runs");
+    let pulled_id = String::from_utf8_lossy(&pulled.stdout).trim().to_owned();
+    assert_eq!(doc.get_str("image_digest").unwrap(), pulled_id, "the score names the pinned image");
     assert_eq!(scores.count_documents(doc! {}).await.unwrap(), 2);
 
     let (s, board) = stack.app.call(Method::GET, &format!("/api/v1/challenges/{slug}/leaderboard"), None, None).await;
@@ -91,11 +102,10 @@ async fn hostile_submissions_are_contained() {
         ("darkroom-test-hostile:fail", "exited with code 3; last output:"),
         ("darkroom-test-hostile:no-output", "no output"),
         ("darkroom-test-noentry:1", "no ENTRYPOINT or CMD"),
-        ("darkroom-test-never-built:1", "image missing"),
     ];
     let mut ids = Vec::new();
     for (image, _) in &cases {
-        let (s, b) = stack.app.submit(&slug, &token, image).await;
+        let (s, b) = stack.app.submit(&slug, &token, &pushed(image)).await;
         assert_eq!(s, StatusCode::ACCEPTED, "{b}");
         ids.push(b["id"].as_str().unwrap().to_owned());
     }
@@ -106,7 +116,7 @@ async fn hostile_submissions_are_contained() {
     let corrupt = b["id"].as_str().unwrap().to_owned();
     // A well-behaved neighbour submitted alongside.
     let good = stack.app.register("Alice").await;
-    let (_, g) = stack.app.submit(&slug, &good, "darkroom-demo-weak:1").await;
+    let (_, g) = stack.app.submit(&slug, &good, &pushed("darkroom-demo-weak:1")).await;
 
     let mut problems = Vec::new();
     for ((image, says), id) in cases.iter().zip(&ids) {
@@ -128,7 +138,7 @@ async fn hostile_submissions_are_contained() {
     assert!(!stack.data.join("dataset/stolen.txt").exists());
     let scores = stack.scores().await;
     assert_eq!(scores.count_documents(doc! {}).await.unwrap(), 1, "only the neighbour has a score");
-    // Failures of the participant's own making count against the quota; the image missing one too.
+    // Failures of the participant's own making count against the quota.
     let (_, mine) = stack.app.call(Method::GET, "/api/v1/submissions", Some(&token), None).await;
     assert!(mine.as_array().unwrap().iter().all(|s| s["counts_against_quota"] == true), "{mine}");
     // No container is left behind.
@@ -146,7 +156,7 @@ async fn a_runner_killed_mid_run_leaves_nothing_behind() {
     let mut stack = Stack::spawn(RunnerBackend::Engine).await;
     let slug = stack.challenge("crash", |s| s["resources"]["wall_clock_seconds"] = serde_json::json!(4)).await;
     let token = stack.app.register("Ada").await;
-    let (_, sub) = stack.app.submit(&slug, &token, "darkroom-test-hostile:infinite-loop").await;
+    let (_, sub) = stack.app.submit(&slug, &token, &pushed("darkroom-test-hostile:infinite-loop")).await;
     let id = sub["id"].as_str().unwrap().to_owned();
     stack.app.wait_for(&id, &token, |b| b["state"] == "RUNNING").await;
     let owner = format!("label=darkroom.owner={}", stack.runner_config.runner.runner_id);
@@ -184,8 +194,8 @@ async fn swarm_places_runs_by_node_label() {
     let placed = stack.challenge("swarm-highcpu", |s| s["node_type"] = serde_json::json!("highcpu")).await;
     let nowhere = stack.challenge("swarm-highmem", |s| s["node_type"] = serde_json::json!("highmem")).await;
     let token = stack.app.register("Grace").await;
-    let (_, a) = stack.app.submit(&placed, &token, "darkroom-demo-weak:1").await;
-    let (_, b) = stack.app.submit(&nowhere, &token, "darkroom-demo-weak:1").await;
+    let (_, a) = stack.app.submit(&placed, &token, &pushed("darkroom-demo-weak:1")).await;
+    let (_, b) = stack.app.submit(&nowhere, &token, &pushed("darkroom-demo-weak:1")).await;
     let a = stack.finished(a["id"].as_str().unwrap(), &token, 120).await;
     assert_eq!(a["state"], "COMPLETE", "{a}");
     let b = stack.finished(b["id"].as_str().unwrap(), &token, 60).await;

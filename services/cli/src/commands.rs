@@ -45,7 +45,8 @@ enum Command {
     /// Submit an image to a challenge.
     Submit {
         challenge: String,
-        /// An image already present on the Darkroom engine.
+        /// An image pushed to a registry the platform allows, e.g. `ghcr.io/you/model:1`; pinned
+        /// by digest when submitted.
         #[arg(long, conflicts_with = "tar", required_unless_present = "tar")]
         image: Option<String>,
         /// A `docker save` archive to upload.

@@ -82,6 +82,26 @@ pub struct RunnerConfig {
     /// Most bytes an uploaded image may unpack to (the sum of its decompressed layers), counted
     /// while the runner rebuilds the archive, so a compression bomb stops before the engine.
     pub max_image_bytes: u64,
+    /// Logins for pulling submitted images from private registries, by registry host. The
+    /// runner reads them here rather than from events, so no secret travels through NATS.
+    pub registry_logins: Vec<RegistryLogin>,
+}
+
+/// A pull login for one registry host.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryLogin {
+    /// As participants write it: `ghcr.io`, `registry.example.org:5000`.
+    pub registry: String,
+    pub username: String,
+    /// A file holding the password or token.
+    pub password_file: PathBuf,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin").field("registry", &self.registry).field("username", &self.username).finish()
+    }
 }
 
 impl Default for RunnerConfig {
@@ -100,6 +120,7 @@ impl Default for RunnerConfig {
             node_types: Vec::new(),
             health_listen: String::new(),
             max_image_bytes: 8 << 30,
+            registry_logins: Vec::new(),
         }
     }
 }
@@ -219,6 +240,12 @@ pub struct SubmissionsConfig {
     pub evaluating_deadline_seconds: u64,
     /// How often deadlines are checked.
     pub watchdog_interval_seconds: u64,
+    /// Registry hosts participants may submit image names from (`host[:port]`, as written in
+    /// the name; `docker.io` is Docker Hub, which unqualified names mean). The service fetches
+    /// manifests from these hosts and no others.
+    pub registries: Vec<String>,
+    /// How long one registry request (token or manifest) may take when pinning a name.
+    pub registry_timeout_seconds: u64,
 }
 
 impl Default for SubmissionsConfig {
@@ -236,6 +263,8 @@ impl Default for SubmissionsConfig {
             running_grace_seconds: 300,
             evaluating_deadline_seconds: 1800,
             watchdog_interval_seconds: 10,
+            registries: vec!["docker.io".into(), "ghcr.io".into(), "quay.io".into()],
+            registry_timeout_seconds: 15,
         }
     }
 }
@@ -359,6 +388,16 @@ mod tests {
             jail.set_env("DARKROOM_RUNNER__NODE_TYPES", "[bigmem]");
             let e = Config::load().unwrap_err().to_string();
             assert!(e.contains("bigmem") && e.to_lowercase().contains("node_types"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn allowed_registries_come_from_a_list_in_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::load().unwrap().submissions.registries, ["docker.io", "ghcr.io", "quay.io"]);
+            jail.set_env("DARKROOM_SUBMISSIONS__REGISTRIES", r#"["127.0.0.1:5000"]"#);
+            assert_eq!(Config::load().unwrap().submissions.registries, ["127.0.0.1:5000"]);
             Ok(())
         });
     }

@@ -35,6 +35,9 @@ pub enum ApiError {
     QuotaExceeded { message: String, retry_at: Option<DateTime<Utc>> },
     #[error("{0}")]
     Unavailable(String),
+    /// A service we depend on for this request (a participant's registry) failed.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -84,6 +87,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

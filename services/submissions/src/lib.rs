@@ -8,6 +8,7 @@
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
+//! - [`registry`] pins names submitted from a registry to a digest, over the registry's API.
 //! - [`tarball`] receives `docker save` uploads; [`db`] holds entities and migrations.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 
@@ -21,6 +22,7 @@ pub mod lifecycle;
 pub mod outbox;
 pub mod pinning;
 pub mod quota;
+pub mod registry;
 pub mod routes;
 pub mod run_log;
 pub mod startup;

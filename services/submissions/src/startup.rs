@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use darkroom_core::config::Config;
@@ -47,8 +48,12 @@ impl Application {
             tokio::spawn(crate::run_log::run(db.clone(), nats.clone(), config.nats.clone())),
             tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
         ];
+        let registries =
+            crate::registry::Registries::new(&sub.registries, Duration::from_secs(sub.registry_timeout_seconds.max(1)))
+                .context("cannot build the registry client")?;
         let state = AppState {
             db,
+            registries,
             config: Arc::new(sub.clone()),
             admin_token_hash: hash_token(&admin_token),
             outbox_wakeup: wakeup,

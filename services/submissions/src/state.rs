@@ -21,4 +21,6 @@ pub struct AppState {
     pub nats: async_nats::Client,
     pub scores: Arc<dyn ScoreStore>,
     pub boards: Arc<BoardCache>,
+    /// Pins submitted image names to digests; talks only to `submissions.registries`.
+    pub registries: crate::registry::Registries,
 }

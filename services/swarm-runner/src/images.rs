@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use darkroom_core::config::RegistryLogin;
 use darkroom_core::domain::ImageSource;
 use darkroom_core::events::SubmissionCreated;
 use darkroom_core::image_archive::{self, ArchiveError};
@@ -22,15 +23,21 @@ pub fn submission_tag(job: &SubmissionCreated) -> String {
     format!("{SUBMISSION_REPOSITORY}/{}:{}", job.submission_id, job.attempt)
 }
 
-/// Makes the job's image available and describes it; returns the reference to run.
+/// Makes the job's image available and describes it; returns the reference to run. `logins`
+/// are this runner's registry logins, for images submitted by name.
 pub async fn prepare(
     sandbox: &Sandbox,
     job: &SubmissionCreated,
     scratch: &Path,
     max_image_bytes: u64,
+    logins: &[RegistryLogin],
 ) -> Result<(String, ImageInfo), SandboxError> {
     let reference = match &job.image {
-        ImageSource::Reference { name } => name.clone(),
+        // Runs by the pinned `registry/repo@sha256:…` rather than the local id: it is exact on
+        // the engine (only a pull records a repo digest) and Swarm nodes resolve it too.
+        ImageSource::Reference { name, digest, .. } => {
+            crate::pull::pull(sandbox, name, digest.as_deref(), logins).await?
+        }
         ImageSource::Tarball { path, .. } => {
             let tag = submission_tag(job);
             let copy = scratch.join(format!("{}-{}.tar", job.submission_id, job.attempt));

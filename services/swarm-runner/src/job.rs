@@ -160,7 +160,9 @@ fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
         SandboxError::ImageMissing(image) => failure(
             job,
             FailureKind::Participant,
-            format!("image missing: '{image}' is not on the Darkroom engine; upload it with 'darkroom submit --tar'"),
+            format!(
+                "image missing: '{image}' is neither on the Darkroom engine nor in its registry; push it and submit the name again, or upload it with 'darkroom submit --tar'"
+            ),
             false,
             None,
         ),
@@ -208,7 +210,9 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
     }
     let scratch = ctx.config.work_dir.join("scratch");
     tokio::fs::create_dir_all(&scratch).await?;
-    let prepared = crate::images::prepare(&ctx.sandbox, job, &scratch, ctx.config.max_image_bytes).await;
+    let prepared =
+        crate::images::prepare(&ctx.sandbox, job, &scratch, ctx.config.max_image_bytes, &ctx.config.registry_logins)
+            .await;
     let outcome = match prepared {
         Ok((image, info)) => run_prepared(ctx, job, image, info).await,
         Err(e) => Ok(sandbox_failure(job, e)),

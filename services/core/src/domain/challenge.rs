@@ -36,6 +36,47 @@ pub struct ChallengeSpec {
     /// Whether participants may read their own containers' logs. Off for confidential data.
     #[serde(default)]
     pub logs_visible: bool,
+    /// Credentials for reading participants' images from a private registry when they submit
+    /// by name. Never shown: API answers carry [`ChallengeSpec::redacted`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryCredentials>,
+}
+
+/// A registry login the platform uses on participants' behalf to pin submitted names.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryCredentials {
+    pub username: String,
+    /// The password or token itself; prefer `password_file`, which keeps it out of the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// A file on the submissions service's host holding the password (a Docker secret, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    // A password must not reach a log through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_file", &self.password_file)
+            .finish()
+    }
+}
+
+impl RegistryCredentials {
+    /// The password, read from `password_file` when set.
+    pub fn resolve_password(&self) -> Result<String, String> {
+        match (&self.password, &self.password_file) {
+            (_, Some(path)) => std::fs::read_to_string(path)
+                .map(|p| p.trim().to_owned())
+                .map_err(|e| format!("cannot read registry.password_file '{}': {e}", path.display())),
+            (Some(p), None) => Ok(p.clone()),
+            (None, None) => Err("registry has a username but no password or password_file".into()),
+        }
+    }
 }
 
 /// The hidden dataset, mounted read-only at `/data` in the participant's container.
@@ -266,6 +307,14 @@ impl ChallengeSpec {
     }
 
     /// Every problem with the spec, checked against the local filesystem for the two host paths.
+    /// The spec as the API shows it: the registry password left out (its file's path stays).
+    pub fn redacted(mut self) -> Self {
+        if let Some(r) = &mut self.registry {
+            r.password = None;
+        }
+        self
+    }
+
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut err = |field: &str, problem: String, fix: &str| {
@@ -299,6 +348,19 @@ impl ChallengeSpec {
                 "lies inside dataset.host_path, so participants could read the labels".into(),
                 "keep the ground truth outside the dataset directory",
             );
+        }
+
+        if let Some(r) = &self.registry {
+            if r.username.trim().is_empty() {
+                err("registry.username", "is empty".into(), "give the registry account's user name");
+            }
+            if r.password.is_some() == r.password_file.is_some() {
+                err(
+                    "registry",
+                    "needs exactly one of password and password_file".into(),
+                    "set password_file to a file holding the password (or password itself)",
+                );
+            }
         }
 
         if let Err(problem) = validate_image_reference(&self.evaluation.image) {
@@ -537,7 +599,29 @@ mod tests {
             resources: Resources { pids: 64, ..Resources::new(1.0, 512, 60, 10) },
             node_type: NodeType::Cpu,
             logs_visible: false,
+            registry: None,
         }
+    }
+
+    #[test]
+    fn registry_credentials_need_one_password_and_never_show_it() {
+        let dir = tmp();
+        let mut spec = sample(&dir);
+        let creds = |password: Option<&str>, file: Option<&str>| RegistryCredentials {
+            username: "bot".into(),
+            password: password.map(Into::into),
+            password_file: file.map(Into::into),
+        };
+        spec.registry = Some(creds(None, None));
+        assert!(spec.validate().iter().any(|e| e.field == "registry"));
+        spec.registry = Some(creds(Some("s3cret-pw"), Some("/f")));
+        assert!(spec.validate().iter().any(|e| e.field == "registry"));
+        spec.registry = Some(creds(Some("s3cret-pw"), None));
+        assert!(spec.validate().iter().all(|e| !e.field.starts_with("registry")));
+        assert!(!format!("{spec:?}").contains("s3cret-pw"));
+        let shown = serde_json::to_string(&spec.clone().redacted()).unwrap();
+        assert!(!shown.contains("s3cret-pw") && shown.contains("bot"), "{shown}");
+        assert_eq!(spec.registry.unwrap().resolve_password().unwrap(), "s3cret-pw");
     }
 
     fn tmp() -> PathBuf {

@@ -64,6 +64,97 @@ pub fn validate_image_reference(reference: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Docker Hub's name as participants write it, and the host its API actually answers on.
+pub const DOCKER_HUB: &str = "docker.io";
+const DOCKER_HUB_API: &str = "registry-1.docker.io";
+
+/// A reference split into where it lives and what it names, after Docker's normalisation: no
+/// host means Docker Hub, and a one-component Hub name lives under `library/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageReference {
+    /// The registry as written (`127.0.0.1:5000`, `ghcr.io`), or [`DOCKER_HUB`]; lowercase.
+    pub registry: String,
+    /// The repository path inside the registry, e.g. `team/model` or `library/alpine`.
+    pub repository: String,
+    pub tag: Option<String>,
+    /// `sha256:…` when the reference is already pinned.
+    pub digest: Option<String>,
+}
+
+impl ImageReference {
+    /// Checks the grammar ([`validate_image_reference`]) and splits the reference.
+    pub fn parse(reference: &str) -> Result<Self, String> {
+        validate_image_reference(reference)?;
+        let (name_tag, digest) = match reference.split_once('@') {
+            Some((n, d)) => (n, Some(d.to_owned())),
+            None => (reference, None),
+        };
+        let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match name_tag[last_slash..].rfind(':') {
+            Some(i) => (&name_tag[..last_slash + i], Some(name_tag[last_slash + i + 1..].to_owned())),
+            None => (name_tag, None),
+        };
+        let (registry, path) = match name.split_once('/') {
+            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+                (first.to_ascii_lowercase(), rest)
+            }
+            _ => (DOCKER_HUB.to_owned(), name),
+        };
+        let registry = if registry == "index.docker.io" { DOCKER_HUB.to_owned() } else { registry };
+        let repository =
+            if registry == DOCKER_HUB && !path.contains('/') { format!("library/{path}") } else { path.to_owned() };
+        Ok(Self { registry, repository, tag, digest })
+    }
+
+    /// The host (and port) the registry's HTTP API answers on.
+    pub fn api_host(&self) -> &str {
+        if self.registry == DOCKER_HUB { DOCKER_HUB_API } else { &self.registry }
+    }
+
+    /// Whether the registry is on this machine; Docker talks plain HTTP to those, and so do we.
+    pub fn is_loopback(&self) -> bool {
+        let host = match self.registry.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => self.registry.split(':').next().unwrap_or(""),
+        };
+        matches!(host, "localhost" | "127.0.0.1" | "::1")
+    }
+
+    /// `https://host` or, for a loopback registry, `http://host`.
+    pub fn api_base(&self) -> String {
+        let scheme = if self.is_loopback() { "http" } else { "https" };
+        format!("{scheme}://{}", self.api_host())
+    }
+
+    /// What the manifest is asked for by: the digest if pinned, else the tag (`latest` if none).
+    pub fn manifest_reference(&self) -> &str {
+        self.digest.as_deref().or(self.tag.as_deref()).unwrap_or("latest")
+    }
+
+    /// The repository path without Docker Hub's implicit `library/`, for comparing names.
+    pub fn short_path(&self) -> &str {
+        if self.registry == DOCKER_HUB {
+            self.repository.strip_prefix("library/").unwrap_or(&self.repository)
+        } else {
+            &self.repository
+        }
+    }
+
+    /// `registry/repository@digest`: exactly one image, whatever the tag points at later.
+    pub fn pinned(&self, digest: &str) -> String {
+        format!("{}/{}@{digest}", self.registry, self.repository)
+    }
+}
+
+/// Whether `s` is an image id rather than a name: `sha256:…` or a bare 12–64 hex string, which
+/// the engine would resolve to whatever local image has that id.
+pub fn looks_like_image_id(s: &str) -> bool {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    (s.starts_with("sha256:") || (12..=64).contains(&hex.len()))
+        && !hex.is_empty()
+        && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 fn valid_path_component(part: &str) -> bool {
     let bytes = part.as_bytes();
     if bytes.is_empty() || !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
@@ -79,6 +170,44 @@ fn valid_path_component(part: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::validate_image_reference as check;
+    use super::{ImageReference, looks_like_image_id};
+
+    fn split(r: &str) -> (String, String, Option<String>, Option<String>) {
+        let p = ImageReference::parse(r).unwrap();
+        (p.registry, p.repository, p.tag, p.digest)
+    }
+
+    #[test]
+    fn splits_host_repository_tag_and_digest() {
+        let s = |x: &str| x.to_owned();
+        assert_eq!(split("alpine"), (s("docker.io"), s("library/alpine"), None, None));
+        assert_eq!(split("team/model:v2"), (s("docker.io"), s("team/model"), Some(s("v2")), None));
+        assert_eq!(split("127.0.0.1:5000/m:1"), (s("127.0.0.1:5000"), s("m"), Some(s("1")), None));
+        assert_eq!(split("localhost/a/b"), (s("localhost"), s("a/b"), None, None));
+        assert_eq!(split("index.docker.io/x:1").0, "docker.io");
+        let d = format!("sha256:{}", "b".repeat(64));
+        assert_eq!(split(&format!("ghcr.io/o/m:t@{d}")), (s("ghcr.io"), s("o/m"), Some(s("t")), Some(d.clone())));
+        let hub = ImageReference::parse("alpine:3").unwrap();
+        assert_eq!(
+            (hub.api_base(), hub.manifest_reference(), hub.short_path()),
+            (s("https://registry-1.docker.io"), "3", "alpine")
+        );
+        assert_eq!(hub.pinned(&d), format!("docker.io/library/alpine@{d}"));
+        let local = ImageReference::parse("localhost:5000/m").unwrap();
+        assert_eq!((local.api_base(), local.manifest_reference()), (s("http://localhost:5000"), "latest"));
+        assert!(!ImageReference::parse("127.0.0.1.example.com/m").unwrap().is_loopback());
+        assert!(ImageReference::parse("Bad/Name").is_err());
+    }
+
+    #[test]
+    fn image_ids_are_recognised() {
+        for id in [format!("sha256:{}", "a".repeat(64)), "0123456789ab".into(), "f".repeat(64)] {
+            assert!(looks_like_image_id(&id), "{id}");
+        }
+        for name in ["model:1", "abc", "deadbeef", "0123456789abz", "sha256:"] {
+            assert!(!looks_like_image_id(name), "{name}");
+        }
+    }
 
     #[test]
     fn accepts_common_references() {

@@ -116,8 +116,18 @@ pub enum FailureKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ImageSource {
-    /// An image already present on the engine.
-    Reference { name: String },
+    /// An image in a registry, pinned at submit time: `name` is `registry/repository@sha256:…`,
+    /// the one image the runner pulls and runs, whatever the tag points at later.
+    Reference {
+        name: String,
+        /// The manifest digest `name` is pinned to. Events written before pinning lack it, and
+        /// the runner refuses to run those: an unpinned name could be anything on the engine.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
+        /// The name as the participant wrote it (`registry/repo:tag`), for them to recognise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requested: Option<String>,
+    },
     /// An uploaded `docker save` tarball, stored content-addressed.
     Tarball { path: String, sha256: String, size_bytes: u64 },
 }
@@ -147,6 +157,12 @@ mod tests {
         assert!(Running.transition(Cancelled).is_err(), "only queued work may be cancelled");
         assert!(Queued.transition(Complete).is_err());
         assert!(Evaluating.transition(Running).is_err());
+    }
+
+    #[test]
+    fn old_reference_events_read_as_unpinned() {
+        let old: ImageSource = serde_json::from_str(r#"{"kind":"reference","name":"m:1"}"#).unwrap();
+        assert_eq!(old, ImageSource::Reference { name: "m:1".into(), digest: None, requested: None });
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub async fn create(
     .insert(&state.db)
     .await?;
     tracing::info!(challenge = %spec.slug, "challenge created");
-    Ok((StatusCode::CREATED, Json(spec)))
+    Ok((StatusCode::CREATED, Json(spec.redacted())))
 }
 
 /// Creates or replaces the challenge named in the URL.
@@ -98,7 +98,7 @@ pub async fn upsert(
         StatusCode::CREATED
     };
     tracing::info!(challenge = %slug, created = status == StatusCode::CREATED, "challenge saved");
-    Ok((status, Json(spec)))
+    Ok((status, Json(spec.redacted())))
 }
 
 #[derive(Deserialize)]
@@ -142,7 +142,7 @@ pub async fn spec(
     _: Admin,
     UrlPath(slug): UrlPath<String>,
 ) -> ApiResult<Json<ChallengeSpec>> {
-    Ok(Json(load(&state, &slug).await?))
+    Ok(Json(load(&state, &slug).await?.redacted()))
 }
 
 #[derive(Serialize)]

@@ -7,7 +7,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use chrono::Utc;
-use darkroom_core::domain::image::validate_image_reference;
+use darkroom_core::domain::image::{ImageReference, looks_like_image_id};
 use darkroom_core::domain::{ChallengeSpec, ImageSource};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
@@ -19,14 +19,99 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller, Viewer};
 use crate::lifecycle::{self, CancelOutcome, CancelledBy};
 use crate::quota::{check_quota, open_phase};
+use crate::registry::{Login, PinError};
 use crate::state::AppState;
 use crate::tarball;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSubmission {
-    /// An image already present on the engine, e.g. `my-model:1`.
+    /// An image in an allowed registry, e.g. `ghcr.io/team/model:1`.
     image: String,
+}
+
+/// The first path component of every image the platform loads for a submission.
+const SUBMISSION_NAMESPACE: &str = "darkroom-submission";
+
+/// Turns a submitted name into the one image it names now: refuses what a participant may not
+/// run (ids, the platform's names, the evaluation image, registries not allowed) and pins the
+/// rest by digest through the registry's API.
+async fn pin(state: &AppState, spec: &ChallengeSpec, name: &str) -> ApiResult<ImageSource> {
+    let push_hint = |allowed: &[String]| {
+        format!(
+            "push your image to one of the allowed registries ({}) and submit its full name, e.g. '{}/you/model:1', or upload a 'docker save' archive",
+            allowed.join(", "),
+            allowed.first().map_or("registry.example.org", String::as_str)
+        )
+    };
+    let allowed = state.registries.allowed();
+    if looks_like_image_id(name) {
+        return Err(ApiError::field("image", format!("'{name}' is an image id, not a name"), push_hint(allowed)));
+    }
+    let image = ImageReference::parse(name).map_err(|problem| ApiError::field("image", problem, push_hint(allowed)))?;
+    if image.short_path().split('/').next() == Some(SUBMISSION_NAMESPACE) {
+        return Err(ApiError::field(
+            "image",
+            format!(
+                "'{name}' is in Darkroom's own namespace '{SUBMISSION_NAMESPACE}/', which holds other submissions' images"
+            ),
+            push_hint(allowed),
+        ));
+    }
+    // Compared by path whatever the registry: the evaluation image is never a participant's.
+    if let Ok(eval) = ImageReference::parse(&spec.evaluation.image)
+        && eval.short_path() == image.short_path()
+    {
+        return Err(ApiError::field(
+            "image",
+            format!("'{name}' names this challenge's evaluation image, which participants may not run"),
+            push_hint(allowed),
+        ));
+    }
+    if !state.registries.is_allowed(&image) {
+        let written = if name.starts_with(&image.registry) {
+            String::new()
+        } else {
+            " (a name without a host means Docker Hub)".into()
+        };
+        return Err(ApiError::field(
+            "image",
+            format!("registry '{}' of '{name}' is not one this service pulls from{written}", image.registry),
+            push_hint(allowed),
+        ));
+    }
+    let login = match &spec.registry {
+        Some(creds) => {
+            let password = creds.resolve_password().map_err(|e| {
+                tracing::error!(challenge = %spec.slug, error = %e, "registry login unusable");
+                ApiError::Unavailable(
+                    "this challenge's registry login is misconfigured; the organizer has been told, please retry later"
+                        .into(),
+                )
+            })?;
+            Some(Login { username: creds.username.clone(), password })
+        }
+        None => None,
+    };
+    let digest = match state.registries.pin(&image, login.as_ref()).await {
+        Ok(d) => d,
+        Err(e @ PinError::NotFound { .. }) => return Err(ApiError::field("image", e.to_string(), push_hint(allowed))),
+        Err(e @ PinError::Denied { .. }) => return Err(ApiError::denied("registry_denied", e.to_string())),
+        Err(e @ PinError::Unreachable { .. }) => {
+            tracing::warn!(registry = %image.registry, error = %e, "registry unreachable while pinning");
+            return Err(ApiError::BadGateway { code: "registry_unreachable", message: e.to_string() });
+        }
+    };
+    if let Some(wanted) = &image.digest
+        && *wanted != digest
+    {
+        return Err(ApiError::field(
+            "image",
+            format!("registry {} serves {digest} for '{name}', not the digest you named", image.registry),
+            "submit the digest 'docker push' printed, or the tag alone",
+        ));
+    }
+    Ok(ImageSource::Reference { name: image.pinned(&digest), digest: Some(digest), requested: Some(name.to_owned()) })
 }
 
 /// Checks that the challenge accepts a submission from `who` now: phase open, quota left.
@@ -72,10 +157,13 @@ pub async fn submit_image(
     ApiJson(body): ApiJson<ImageSubmission>,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
     let spec = load(&state, &slug).await?;
-    validate_image_reference(&body.image).map_err(|problem| {
-        ApiError::field("image", problem, "name a local image such as 'my-model:1', or upload a 'docker save' tarball")
-    })?;
-    accept(&state, &who, &spec, ImageSource::Reference { name: body.image }).await
+    // Refuse a closed phase or a spent quota before asking a registry anything.
+    check_admission(&state, &who, &spec).await?;
+    let image = pin(&state, &spec, body.image.trim()).await?;
+    if let ImageSource::Reference { name, .. } = &image {
+        tracing::info!(challenge = %spec.slug, requested = %body.image.trim(), pinned = %name, "image name pinned");
+    }
+    accept(&state, &who, &spec, image).await
 }
 
 /// The body is the raw `docker save` archive (`Content-Type: application/x-tar`).

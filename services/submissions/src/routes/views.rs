@@ -88,8 +88,17 @@ pub struct SubmissionView {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ImageView {
-    Reference { name: String },
-    Tarball { sha256: String, size_bytes: u64 },
+    /// `name` is the pinned `registry/repository@sha256:…` that runs; `requested` is what was
+    /// submitted.
+    Reference {
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        requested: Option<String>,
+    },
+    Tarball {
+        sha256: String,
+        size_bytes: u64,
+    },
     Unknown,
 }
 
@@ -104,7 +113,7 @@ pub struct TransitionView {
 impl SubmissionView {
     pub fn new(row: submission::Model, history: Option<Vec<transition::Model>>) -> Self {
         let image = match serde_json::from_str::<ImageSource>(&row.image) {
-            Ok(ImageSource::Reference { name }) => ImageView::Reference { name },
+            Ok(ImageSource::Reference { name, requested, .. }) => ImageView::Reference { name, requested },
             Ok(ImageSource::Tarball { sha256, size_bytes, .. }) => ImageView::Tarball { sha256, size_bytes },
             Err(_) => ImageView::Unknown,
         };

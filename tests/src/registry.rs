@@ -1,0 +1,56 @@
+//! The local image registry `scripts/setup.sh` starts (`DARKROOM_TEST_REGISTRY` overrides it),
+//! and a way to publish a name there without Docker.
+//!
+//! Submitting by name pins the name in a registry, so every API test that submits needs the
+//! name to exist there. [`publish`] pushes a tiny config-only image over the registry's HTTP API
+//! in milliseconds; tests that run an image use the real ones `scripts/build-images.sh` pushes.
+
+use sha2::{Digest, Sha256};
+
+/// `host:port` of the test registry.
+pub fn registry() -> String {
+    std::env::var("DARKROOM_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_owned())
+}
+
+/// `registry/name`, for images `scripts/build-images.sh` pushed.
+pub fn pushed(name: &str) -> String {
+    format!("{}/{name}", registry())
+}
+
+/// Publishes `repository:tag` (an image with no layers, never run) and returns the full name
+/// to submit. Different names get different configs, so their digests differ.
+pub async fn publish(name: &str) -> String {
+    let (repo, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
+    let base = format!("http://{}", registry());
+    let http = reqwest::Client::new();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Labels":{{"darkroom.test":"{name}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+    );
+    let digest = format!("sha256:{}", hex(&Sha256::digest(config.as_bytes())));
+    let start = http.post(format!("{base}/v2/{repo}/blobs/uploads/")).send().await.unwrap_or_else(|e| {
+        panic!("the registry at {base} is not reachable ({e}): start it with scripts/setup.sh or set DARKROOM_TEST_REGISTRY")
+    });
+    assert!(start.status().is_success(), "blob upload start: {}", start.status());
+    let location = start.headers()["location"].to_str().expect("a location").to_owned();
+    let location = if location.starts_with("http") { location } else { format!("{base}{location}") };
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = http.put(format!("{location}{sep}digest={digest}")).body(config.clone()).send().await.expect("blob put");
+    assert!(put.status().is_success(), "blob put: {}", put.status());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{digest}","size":{}}},"layers":[]}}"#,
+        config.len()
+    );
+    let put = http
+        .put(format!("{base}/v2/{repo}/manifests/{tag}"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest)
+        .send()
+        .await
+        .expect("manifest put");
+    assert!(put.status().is_success(), "manifest put: {} {}", put.status(), put.text().await.unwrap_or_default());
+    format!("{}/{repo}:{tag}", registry())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
