@@ -62,7 +62,8 @@ push() { # local tag
 }
 push darkroom-demo-baseline:1
 push darkroom-demo-weak:1
-for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output; do
+for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
+  many-files deep unreadable root volume; do
   push "darkroom-test-hostile:$mode"
 done
 push darkroom-test-noentry:1

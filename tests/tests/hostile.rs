@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use darkroom_core::config::RunnerBackend;
 use darkroom_tests::Stack;
+use darkroom_tests::registry::pushed;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -42,12 +43,12 @@ async fn the_sandbox_contains_root_volumes_and_hostile_outputs() {
     ];
     let mut ids = Vec::new();
     for (image, _, _) in &cases {
-        let (s, b) = stack.app.submit(&slug, &token, image).await;
+        let (s, b) = stack.app.submit(&slug, &token, &pushed(image)).await;
         assert_eq!(s, StatusCode::ACCEPTED, "{b}");
         ids.push(b["id"].as_str().unwrap().to_owned());
     }
     let good = stack.app.register("Alice").await;
-    let (_, g) = stack.app.submit(&slug, &good, "darkroom-demo-weak:1").await;
+    let (_, g) = stack.app.submit(&slug, &good, &pushed("darkroom-demo-weak:1")).await;
 
     let mut problems = Vec::new();
     for ((image, state, says), id) in cases.iter().zip(&ids) {
@@ -88,8 +89,8 @@ async fn hidden_logs_leave_only_the_class_of_failure() {
         })
         .await;
     let token = stack.app.register("Eve").await;
-    let (_, a) = stack.app.submit(&slug, &token, "darkroom-test-hostile:fail").await;
-    let (_, b) = stack.app.submit(&slug, &token, "darkroom-test-hostile:unreadable").await;
+    let (_, a) = stack.app.submit(&slug, &token, &pushed("darkroom-test-hostile:fail")).await;
+    let (_, b) = stack.app.submit(&slug, &token, &pushed("darkroom-test-hostile:unreadable")).await;
     let a: Value = stack.finished(a["id"].as_str().unwrap(), &token, 120).await;
     let b: Value = stack.finished(b["id"].as_str().unwrap(), &token, 120).await;
     assert_eq!(a["failure_reason"], "failed: the run ended with an error", "{a}");
