@@ -19,7 +19,7 @@
 //! After the load, the engine's image id must equal [`Rebuilt::image_id`] (the config's digest);
 //! the runner checks that.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path};
@@ -312,14 +312,14 @@ fn write_rebuilt(
     let mut out = tar::Builder::new(std::io::BufWriter::new(File::create(dst)?));
     let config_name = format!("{}.json", plan.config_digest);
     append(&mut out, &config_name, plan.config.len() as u64, plan.config.as_slice())?;
-    let mut written: BTreeMap<String, ()> = BTreeMap::new();
+    let mut written: HashSet<String> = HashSet::new();
     let mut layer_names = Vec::new();
     let mut total: u64 = 0;
     for (i, ((name, span), diff_id)) in plan.layers.iter().zip(&plan.diff_ids).enumerate() {
         let hex = &diff_id["sha256:".len()..];
         let layer_name = format!("{hex}/layer.tar");
         layer_names.push(layer_name.clone());
-        if written.insert(layer_name.clone(), ()).is_some() {
+        if !written.insert(layer_name.clone()) {
             continue;
         }
         let mut file = File::open(src)?;
