@@ -56,6 +56,12 @@ pub fn image_archive() -> Vec<u8> {
     fixture::tar(&valid_entries())
 }
 
+/// A small, well-formed archive whose one file holds `content`: distinct contents give distinct
+/// archives (stored under distinct hashes).
+pub fn image_archive_holding(content: &[u8]) -> Vec<u8> {
+    fixture::tar(&fixture::docker_save(&[fixture::layer(&[("predict", content)])], &["/predict"], &["team/model:1"]))
+}
+
 /// An archive that passes the upload's checks but whose layer is not the one its config
 /// describes, so the runner's rebuild refuses it.
 pub fn archive_with_wrong_diff_id() -> Vec<u8> {

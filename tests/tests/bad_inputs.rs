@@ -389,10 +389,10 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
         ),
         submit_name("an image id", format!("sha256:{}", "ab".repeat(32)), "is an image id"),
         submit_name("a short image id", "0123456789ab".into(), "is an image id"),
-        submit_name("the evaluation image's name", "darkroom-eval:1".into(), "evaluation image"),
+        submit_name("the evaluation image's name", "darkroom-demo-eval:1".into(), "evaluation image"),
         submit_name(
             "the evaluation image's name in the registry",
-            format!("{reg}/darkroom-eval:1"),
+            format!("{reg}/darkroom-demo-eval:1"),
             "evaluation image",
         ),
         submit_name("a registry that is not allowed", "ghcr.io/team/model:1".into(), "not one this service pulls from"),

@@ -246,6 +246,12 @@ pub struct SubmissionsConfig {
     pub registries: Vec<String>,
     /// How long one registry request (token or manifest) may take when pinning a name.
     pub registry_timeout_seconds: u64,
+    /// An uploaded archive is deleted this many hours after the last submission using it
+    /// became terminal (COMPLETE, FAILED, CANCELLED); until then the organizer can re-run it.
+    /// 0 deletes it at the first sweep after that. Never while a submission using it is active.
+    pub upload_retention_hours: u64,
+    /// How often stored uploads are swept (also once at start-up).
+    pub upload_sweep_interval_seconds: u64,
 }
 
 impl Default for SubmissionsConfig {
@@ -265,6 +271,8 @@ impl Default for SubmissionsConfig {
             watchdog_interval_seconds: 10,
             registries: vec!["docker.io".into(), "ghcr.io".into(), "quay.io".into()],
             registry_timeout_seconds: 15,
+            upload_retention_hours: 24,
+            upload_sweep_interval_seconds: 600,
         }
     }
 }

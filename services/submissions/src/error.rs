@@ -27,6 +27,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// What was asked for existed once and was removed for good (e.g. an expired upload).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -83,6 +86,7 @@ impl ApiError {
             ApiError::Denied { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Gone { code, .. } => (StatusCode::GONE, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),

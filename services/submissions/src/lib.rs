@@ -9,7 +9,8 @@
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
 //! - [`registry`] pins names submitted from a registry to a digest, over the registry's API.
-//! - [`tarball`] receives `docker save` uploads; [`db`] holds entities and migrations.
+//! - [`tarball`] receives `docker save` uploads; [`upload_sweep`] deletes them once no
+//!   submission can need them; [`db`] holds entities and migrations.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 
 pub mod auth;
@@ -28,4 +29,5 @@ pub mod run_log;
 pub mod startup;
 pub mod state;
 pub mod tarball;
+pub mod upload_sweep;
 pub mod watchdog;

@@ -21,8 +21,8 @@ pub struct Application {
 
 impl Application {
     /// Connects the database (migrating it), the NATS client (without waiting for the server),
-    /// starts the outbox relay, the state and run-log consumers and the watchdog, and binds the
-    /// listener.
+    /// starts the outbox relay, the state and run-log consumers, the watchdog and the upload
+    /// sweep, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
             .await
@@ -42,11 +42,13 @@ impl Application {
         let nats =
             darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await.map_err(anyhow::Error::msg)?;
         let wakeup = Arc::new(Notify::new());
+        let submit_lock = Arc::new(Mutex::new(()));
         let background = vec![
             tokio::spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
             tokio::spawn(crate::consumer::run(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
             tokio::spawn(crate::run_log::run(db.clone(), nats.clone(), config.nats.clone())),
             tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
+            tokio::spawn(crate::upload_sweep::run(db.clone(), sub.clone(), submit_lock.clone())),
         ];
         let registries =
             crate::registry::Registries::new(&sub.registries, Duration::from_secs(sub.registry_timeout_seconds.max(1)))
@@ -57,7 +59,7 @@ impl Application {
             config: Arc::new(sub.clone()),
             admin_token_hash: hash_token(&admin_token),
             outbox_wakeup: wakeup,
-            submit_lock: Arc::new(Mutex::new(())),
+            submit_lock,
             nats,
             scores,
             boards: Default::default(),

@@ -16,7 +16,9 @@ pub struct AppState {
     /// Wakes the outbox relay after a commit that added events.
     pub outbox_wakeup: Arc<Notify>,
     /// Serialises quota check + insert, so two concurrent submits cannot both take the last
-    /// slot. This service is the single writer of submissions, so a process-local lock suffices.
+    /// slot, and makes storing an upload + referencing it atomic for the upload sweep (which
+    /// holds it while it deletes). This service is the single writer of submissions, so a
+    /// process-local lock suffices.
     pub submit_lock: Arc<Mutex<()>>,
     pub nats: async_nats::Client,
     pub scores: Arc<dyn ScoreStore>,

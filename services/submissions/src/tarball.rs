@@ -21,37 +21,70 @@ pub struct StoredTarball {
     pub repo_tags: Vec<String>,
 }
 
-/// Streams `body` into `dir`, refusing more than `max_bytes`; checks it and moves it to
-/// `dir/sha256-<hex>.tar`. A refused upload leaves nothing behind.
-pub async fn receive(body: Body, dir: &Path, max_bytes: u64) -> Result<StoredTarball, ApiError> {
-    tokio::fs::create_dir_all(dir).await.map_err(|e| ApiError::Internal(e.into()))?;
-    let tmp = tempfile_in(dir);
-    let result = write_capped(body, &tmp, max_bytes).await;
-    let (sha256, size_bytes) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
-        }
-    };
-    let check_path = tmp.clone();
-    let checked =
-        tokio::task::spawn_blocking(move || inspect(&check_path)).await.map_err(|e| ApiError::Internal(e.into()))?;
-    let repo_tags = match checked {
-        Ok(tags) => tags,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
-        }
-    };
-    let path = dir.join(format!("sha256-{sha256}.tar"));
-    tokio::fs::rename(&tmp, &path).await.map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(StoredTarball { path, sha256, size_bytes, repo_tags })
+/// A checked upload still in its temporary file, which is removed when this is dropped unless
+/// [`Received::store`] moved it into place (so a refused submission or a dropped request leaves
+/// nothing behind).
+#[derive(Debug)]
+pub struct Received {
+    tmp: PathBuf,
+    dir: PathBuf,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub repo_tags: Vec<String>,
 }
 
-fn tempfile_in(dir: &Path) -> PathBuf {
-    dir.join(format!(".upload-{}.part", uuid::Uuid::new_v4()))
+impl Received {
+    /// Moves the upload to `dir/sha256-<hex>.tar`. Callers hold the submit lock from here until
+    /// the submission referencing it is inserted, so the upload sweep never sees the file
+    /// stored but unreferenced (or deletes an identical file that is about to be reused).
+    pub async fn store(mut self) -> Result<StoredTarball, ApiError> {
+        let path = self.dir.join(format!("sha256-{}.tar", self.sha256));
+        tokio::fs::rename(&self.tmp, &path).await.map_err(|e| ApiError::Internal(e.into()))?;
+        self.tmp = PathBuf::new();
+        Ok(StoredTarball {
+            path,
+            sha256: std::mem::take(&mut self.sha256),
+            size_bytes: self.size_bytes,
+            repo_tags: std::mem::take(&mut self.repo_tags),
+        })
+    }
 }
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Streams `body` into a temporary file in `dir`, refusing more than `max_bytes`, and checks
+/// it. A refused upload leaves nothing behind.
+pub async fn receive(body: Body, dir: &Path, max_bytes: u64) -> Result<Received, ApiError> {
+    tokio::fs::create_dir_all(dir).await.map_err(|e| ApiError::Internal(e.into()))?;
+    // The guard exists before the file does: an error or a dropped request removes it.
+    let mut received = Received {
+        tmp: tempfile_in(dir),
+        dir: dir.to_path_buf(),
+        sha256: String::new(),
+        size_bytes: 0,
+        repo_tags: Vec::new(),
+    };
+    (received.sha256, received.size_bytes) = write_capped(body, &received.tmp, max_bytes).await?;
+    let check_path = received.tmp.clone();
+    let checked =
+        tokio::task::spawn_blocking(move || inspect(&check_path)).await.map_err(|e| ApiError::Internal(e.into()))?;
+    received.repo_tags = checked?;
+    Ok(received)
+}
+
+/// The name of an upload's temporary file; [`crate::upload_sweep`] removes abandoned ones.
+fn tempfile_in(dir: &Path) -> PathBuf {
+    dir.join(format!("{PART_PREFIX}{}{PART_SUFFIX}", uuid::Uuid::new_v4()))
+}
+
+pub const PART_PREFIX: &str = ".upload-";
+pub const PART_SUFFIX: &str = ".part";
 
 async fn write_capped(body: Body, path: &Path, max_bytes: u64) -> Result<(String, u64), ApiError> {
     let mut file = tokio::fs::File::create(path).await.map_err(|e| ApiError::Internal(e.into()))?;

@@ -94,18 +94,25 @@ pub async fn rerun(
     let spec = load(&state, &original.challenge).await?;
     let image: ImageSource =
         serde_json::from_str(&original.image).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
-    if let ImageSource::Tarball { path, .. } = &image
-        && !tokio::fs::try_exists(path).await.unwrap_or(false)
-    {
-        return Err(ApiError::conflict(
-            "image_gone",
-            format!(
-                "the uploaded archive of submission '{id}' is no longer stored, so it cannot be re-run; ask the \
-                 participant to submit it again"
-            ),
-        ));
-    }
-    let row = lifecycle::rerun(&state.db, &spec, &original, image).await?;
+    // Under the submit lock, so the upload sweep cannot delete the archive between this check
+    // and the insert that makes it referenced by an active submission again.
+    let row = {
+        let _guard = state.submit_lock.lock().await;
+        if let ImageSource::Tarball { path, .. } = &image
+            && !tokio::fs::try_exists(path).await.unwrap_or(false)
+        {
+            return Err(ApiError::Gone {
+                code: "image_gone",
+                message: format!(
+                    "the uploaded archive of submission '{id}' was removed: archives are kept {} hour(s) after the \
+                     last submission using them finished (submissions.upload_retention_hours), so it cannot be \
+                     re-run; ask the participant to submit it again",
+                    state.config.upload_retention_hours
+                ),
+            });
+        }
+        lifecycle::rerun(&state.db, &spec, &original, image).await?
+    };
     state.outbox_wakeup.notify_one();
     tracing::info!(submission = %row.id, rerun_of = %original.id, challenge = %row.challenge, "submission re-run");
     Ok((StatusCode::ACCEPTED, Json(SubmissionView::new(row, None))))

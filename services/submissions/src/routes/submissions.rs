@@ -132,17 +132,36 @@ async fn check_admission(state: &AppState, who: &participant::Model, spec: &Chal
     Ok(phase.name.clone())
 }
 
+/// What a participant sent: a pinned name, or an upload not yet moved into the store.
+enum Incoming {
+    Pinned(ImageSource),
+    Upload(tarball::Received),
+}
+
 /// Re-checks admission and stores the submission under the submit lock, so concurrent submits
-/// cannot both take the last slot.
+/// cannot both take the last slot, and the upload sweep (which takes the same lock) never sees
+/// an upload stored but not yet referenced. A refused upload's temporary file is dropped.
 async fn accept(
     state: &AppState,
     who: &participant::Model,
     spec: &ChallengeSpec,
-    image: ImageSource,
+    incoming: Incoming,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
     let row = {
         let _guard = state.submit_lock.lock().await;
         let phase = check_admission(state, who, spec).await?;
+        let image = match incoming {
+            Incoming::Pinned(image) => image,
+            Incoming::Upload(received) => {
+                let stored = received.store().await?;
+                tracing::info!(sha256 = %stored.sha256, bytes = stored.size_bytes, tags = ?stored.repo_tags, "tarball stored");
+                ImageSource::Tarball {
+                    path: stored.path.display().to_string(),
+                    sha256: stored.sha256,
+                    size_bytes: stored.size_bytes,
+                }
+            }
+        };
         lifecycle::accept(&state.db, spec, &phase, &who.id, image).await?
     };
     state.outbox_wakeup.notify_one();
@@ -163,7 +182,7 @@ pub async fn submit_image(
     if let ImageSource::Reference { name, .. } = &image {
         tracing::info!(challenge = %spec.slug, requested = %body.image.trim(), pinned = %name, "image name pinned");
     }
-    accept(&state, &who, &spec, image).await
+    accept(&state, &who, &spec, Incoming::Pinned(image)).await
 }
 
 /// The body is the raw `docker save` archive (`Content-Type: application/x-tar`).
@@ -184,14 +203,8 @@ pub async fn submit_tarball(
     check_admission(&state, &who, &spec).await?;
     let body: Body = request.into_body();
     let uploads = state.config.data_dir.join("uploads");
-    let stored = tarball::receive(body, &uploads, state.config.max_upload_bytes).await?;
-    tracing::info!(sha256 = %stored.sha256, bytes = stored.size_bytes, tags = ?stored.repo_tags, "tarball stored");
-    let image = ImageSource::Tarball {
-        path: stored.path.display().to_string(),
-        sha256: stored.sha256,
-        size_bytes: stored.size_bytes,
-    };
-    accept(&state, &who, &spec, image).await
+    let received = tarball::receive(body, &uploads, state.config.max_upload_bytes).await?;
+    accept(&state, &who, &spec, Incoming::Upload(received)).await
 }
 
 #[derive(Deserialize)]
