@@ -118,16 +118,18 @@ darkroom challenge list
 darkroom challenge dataset nuclei-magnification | tail -n 3
 darkroom register "Baseline Lab" --save-token "$STATE/baseline.token" >/dev/null
 darkroom register "Quick Guess" --save-token "$STATE/weak.token" >/dev/null
-# Participants submit by name what they pushed to the registry (build-images.sh pushed both).
-# The Compose services sit on their own network, where the host's loopback registry is out of
-# reach, so there they upload 'docker save' archives instead.
-submit_as() { # token-file image
+# Participants submit as real ones would: Baseline Lab uploads a 'docker save' archive (the
+# platform rebuilds it before the engine sees it); Quick Guess submits the name it pushed to the
+# registry (build-images.sh pushed it), which the platform pins by digest. The Compose services
+# sit on their own network, where the host's loopback registry is out of reach, so there both
+# upload.
+submit_as() { # token-file image upload|push
   local how=(--image "$REGISTRY/$2")
-  if [ -n "$compose" ]; then docker save "$2" -o "$STATE/$1.tar"; how=(--tar "$STATE/$1.tar"); fi
+  if [ "$3" = upload ] || [ -n "$compose" ]; then docker save "$2" -o "$STATE/$1.tar"; how=(--tar "$STATE/$1.tar"); fi
   DARKROOM_TOKEN=$(cat "$STATE/$1.token") darkroom --json submit nuclei-magnification "${how[@]}" | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1
 }
-BASELINE_ID=$(submit_as baseline darkroom-demo-baseline:1)
-WEAK_ID=$(submit_as weak darkroom-demo-weak:1)
+BASELINE_ID=$(submit_as baseline darkroom-demo-baseline:1 upload)
+WEAK_ID=$(submit_as weak darkroom-demo-weak:1 push)
 
 say "6/6 both run beside the hidden data, are scored, and ranked"
 DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom status "$BASELINE_ID" --wait --timeout 600 || true
