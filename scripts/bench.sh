@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh                      all of them
 #   scripts/bench.sh training platform    some: training platform leaderboard footprint
-#                                         submissions frontend
+#                                         submissions frontend images
 #
 # `cargo test` (CI) runs each of them once in a small smoke mode instead.
 set -euo pipefail
@@ -17,7 +17,7 @@ scripts/setup.sh
 scripts/build-images.sh
 # The footprint benchmark starts the release binaries as separate processes.
 cargo build --release --quiet --workspace --bins
-for bench in "${@:-training platform leaderboard footprint submissions frontend}"; do
+for bench in "${@:-training platform leaderboard footprint submissions frontend images}"; do
   for b in $bench; do
     echo "== cargo bench --bench $b"
     cargo bench --quiet -p darkroom-benches --bench "$b"

@@ -6,6 +6,7 @@
 //!   submissions.
 //! - `leaderboard`: the read path over 100,000 scores from 10,000 participants.
 //! - `footprint`: resident memory of each service binary, idle and under load.
+//! - `images`: what checking and rebuilding a 500 MB upload adds to loading it.
 //! - `submissions`, `frontend`: the API and the web pages on their own.
 //!
 //! Each writes what it measured to `<target>/bench-results/<name>.json`, which the

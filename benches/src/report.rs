@@ -148,6 +148,32 @@ pub fn rows(results: &std::collections::BTreeMap<String, Value>) -> Vec<Row> {
             ));
         }
     }
+    if let Some(i) = results.get("image_load") {
+        // Informational: issue 13 asks what the rebuild costs, not for a target.
+        for (key, what) in [("plain", "plain layers"), ("gzip_layer", "gzip layer")] {
+            let r = &i[key];
+            if let (Some(over), Some(raw), Some(plat), Some(bytes)) = (
+                num(r, &["overhead_s"]),
+                num(r, &["pairs", "raw_docker_load", "median_ms"]),
+                num(r, &["pairs", "rebuild_and_load", "median_ms"]),
+                num(r, &["archive_bytes"]),
+            ) {
+                let mb = bytes / 1e6;
+                rows.push(row(
+                    &format!("Upload of {mb:.0} MB ({what}): rebuild + load over raw `docker load` (median of pairs)"),
+                    format!(
+                        "{over:+.2} s ({:.2} s, {:.0} MB/s vs {:.2} s, {:.0} MB/s)",
+                        plat / 1e3,
+                        mb / (plat / 1e3),
+                        raw / 1e3,
+                        mb / (raw / 1e3)
+                    ),
+                    "—",
+                    None,
+                ));
+            }
+        }
+    }
     if let Some(f) = results.get("footprint")
         && let Some(services) = f["services"].as_object()
     {
