@@ -307,7 +307,13 @@ fn engine_layers_size() -> u64 {
 #[ignore]
 async fn gc_after_100_submissions() {
     const N: usize = 100;
-    let stack = Stack::spawn_configured(RunnerBackend::Engine, |c| c.submissions.max_upload_bytes = 64 << 20).await;
+    // GC on: uploads go at the first sweep after their submission is terminal.
+    let stack = Stack::spawn_configured(RunnerBackend::Engine, |c| {
+        c.submissions.max_upload_bytes = 64 << 20;
+        c.submissions.upload_retention_hours = 0;
+        c.submissions.upload_sweep_interval_seconds = 1;
+    })
+    .await;
     let slug = stack.challenge("gc-100", |_| {}).await;
     let token = stack.app.register("Hundred").await;
     let base = saved("darkroom-demo-weak:1");
@@ -353,7 +359,14 @@ async fn gc_after_100_submissions() {
     let (scratch_bytes, scratch_files) = tree_size(&stack.runner_config.runner.work_dir.join("scratch"));
     let (runs_bytes, runs_files) = tree_size(&stack.runner_config.runner.work_dir);
     let (eval_bytes, eval_files) = tree_size(&stack.runner_config.evaluator.work_dir);
-    let (upload_bytes, upload_files) = tree_size(&stack.app.data_dir().join("data/uploads"));
+    let uploads = stack.app.data_dir().join("data/uploads");
+    for _ in 0..50 {
+        if tree_size(&uploads).1 == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (upload_bytes, upload_files) = tree_size(&uploads);
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
         "gc_after_100_submissions: {N} uploads sent in {:.1} s, all finished after {:.1} s: {states:?}",
@@ -385,6 +398,7 @@ async fn gc_after_100_submissions() {
     assert_eq!(images_left, 0, "no submission image left");
     assert_eq!(our_containers, 0, "no container left");
     assert_eq!(scratch_files, 0, "no rebuilt archive left");
+    assert_eq!(upload_files, 0, "no stored upload left");
 }
 
 fn docker_ok(args: &[&str]) -> bool {
