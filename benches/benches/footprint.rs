@@ -58,6 +58,7 @@ fn start(dir: &Path, nats: &NatsServer, api_port: u16, web_port: u16) -> Service
         ("DARKROOM_SUBMISSIONS__LISTEN", format!("127.0.0.1:{api_port}")),
         ("DARKROOM_SUBMISSIONS__DATA_DIR", dir.join("data").display().to_string()),
         ("DARKROOM_SUBMISSIONS__ADMIN_TOKEN", ADMIN.to_owned()),
+        ("DARKROOM_SUBMISSIONS__REGISTRIES", format!(r#"["{}"]"#, darkroom_tests::registry::registry())),
         ("DARKROOM_RUNNER__WORK_DIR", dir.join("runs").display().to_string()),
         ("DARKROOM_RUNNER__RUNNER_ID", format!("footprint-{}", uuid::Uuid::new_v4().simple())),
         ("DARKROOM_EVALUATOR__WORK_DIR", dir.join("evaluations").display().to_string()),
@@ -150,7 +151,7 @@ fn main() {
             let r: Value = http
                 .post(format!("{api}/api/v1/challenges/footprint/submissions"))
                 .bearer_auth(&token)
-                .json(&json!({ "image": "darkroom-demo-weak:1" }))
+                .json(&json!({ "image": format!("{}/darkroom-demo-weak:1", darkroom_tests::registry::registry()) }))
                 .send()
                 .await
                 .expect("submit")

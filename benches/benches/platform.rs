@@ -173,7 +173,7 @@ impl Bench {
     }
 
     async fn submit(&self, token: &str) -> String {
-        let (status, body) = self.stack.app.submit(SLUG, token, PARTICIPANT).await;
+        let (status, body) = self.stack.app.submit(SLUG, token, &darkroom_tests::registry::pushed(PARTICIPANT)).await;
         assert_eq!(status, 202, "{body}");
         body["id"].as_str().expect("id").to_owned()
     }

@@ -255,9 +255,18 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             for mut conn in listener.incoming().flatten() {
+                // Read the whole request first: closing a socket with unread bytes sends a
+                // reset, which the client may see before the answer.
+                let mut request = Vec::new();
                 let mut buf = [0u8; 1024];
-                let _ = conn.read(&mut buf);
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = conn.write_all(answer.as_bytes());
+                let _ = conn.shutdown(std::net::Shutdown::Write);
             }
         });
         addr
