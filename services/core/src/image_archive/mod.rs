@@ -11,15 +11,16 @@
 //!    one image, a manifest naming a missing file, and a config whose SHA-256 is not its name.
 //! 2. [`rebuild`] writes a new archive holding exactly one image: a manifest written here with
 //!    the platform's tag, the config under its digest, and each layer decompressed by Darkroom
-//!    (gzip, xz, zstd or plain), counted against `max_image_bytes` while it is read (a
-//!    decompression bomb stops at the limit) and checked against the config's `diff_ids`.
+//!    (gzip, zstd or plain), counted against `max_image_bytes` while it is read (a
+//!    decompression bomb stops at the limit; a layer listed twice counts twice), required to be
+//!    a tar stream (never compressed twice) and checked against the config's `diff_ids`.
 //!    Nothing else is copied: `repositories`, `index.json` and `oci-layout` are dropped, so the
 //!    engine never reads a name the participant chose.
 //!
 //! After the load, the engine's image id must equal [`Rebuilt::image_id`] (the config's digest);
 //! the runner checks that.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path};
@@ -118,8 +119,68 @@ fn digest_in_name(name: &str) -> Option<&str> {
     is_sha256_hex(hex).then_some(hex)
 }
 
+/// Most entries an archive may hold (a `docker save` has a handful per layer).
+const MAX_ENTRIES: usize = 100_000;
+/// Most bytes of one long-name or PAX metadata entry, which tar readers hold in memory.
+const MAX_METADATA_ENTRY: u64 = 64 << 10;
+/// Most layers of one image (overlay2 stacks at most 128).
+const MAX_LAYERS: usize = 125;
+
+/// Walks the raw 512-byte headers before any tar reader sees the archive: the `tar` crate
+/// reads GNU long names and PAX records whole into memory, so a multi-gigabyte one (or
+/// millions of entries) would exhaust the API's memory.
+fn prescan(file: &mut File) -> Result<(), ArchiveError> {
+    let mut header = [0u8; TAR_BLOCK];
+    let mut entries = 0usize;
+    loop {
+        let mut filled = 0;
+        while filled < TAR_BLOCK {
+            match file.read(&mut header[filled..])? {
+                0 => return Ok(()), // a truncated archive is the tar reader's to report
+                n => filled += n,
+            }
+        }
+        if header.iter().all(|b| *b == 0) {
+            return Ok(());
+        }
+        entries += 1;
+        if entries > MAX_ENTRIES {
+            return Err(refuse(format!(
+                "it holds more than {MAX_ENTRIES} entries; an image archive holds a few per layer"
+            )));
+        }
+        let size = header_size(&header[124..136]).ok_or_else(|| refuse("an entry's size field is not a number"))?;
+        if matches!(header[156], b'L' | b'K' | b'x' | b'g') && size > MAX_METADATA_ENTRY {
+            return Err(refuse(format!(
+                "a long-name or PAX metadata entry holds {size} bytes (at most {MAX_METADATA_ENTRY})"
+            )));
+        }
+        let padded = size.div_ceil(TAR_BLOCK as u64) * TAR_BLOCK as u64;
+        let skip = i64::try_from(padded).map_err(|_| refuse("an entry's size is out of range"))?;
+        file.seek(SeekFrom::Current(skip))?;
+    }
+}
+
+/// A tar header's size field: octal digits, or base-256 when the first byte's high bit is set.
+fn header_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 != 0 {
+        let mut value: u64 = u64::from(field[0] & 0x7f);
+        for b in &field[1..] {
+            value = value.checked_mul(256)?.checked_add(u64::from(*b))?;
+        }
+        return Some(value);
+    }
+    let digits: &[u8] = {
+        let trimmed = field.split(|b| *b == 0 || *b == b' ').find(|p| !p.is_empty());
+        trimmed.unwrap_or(b"0")
+    };
+    let text = std::str::from_utf8(digits).ok()?;
+    u64::from_str_radix(text, 8).ok()
+}
+
 /// Reads every entry of the archive at `path` and checks its shape (see the module docs).
 pub fn inspect(path: &Path) -> Result<ArchivePlan, ArchiveError> {
+    prescan(&mut File::open(path)?)?;
     let mut archive = tar::Archive::new(BufReader::new(File::open(path)?));
     let corrupt = |e: std::io::Error| refuse(format!("it is not a readable tar archive ({e})"));
     let mut spans: HashMap<String, Span> = HashMap::new();
@@ -181,6 +242,9 @@ pub fn inspect(path: &Path) -> Result<ArchivePlan, ArchiveError> {
         }
     }
     let image = entries.into_iter().next().expect("checked: one entry");
+    if image.layers.len() > MAX_LAYERS {
+        return Err(refuse(format!("the image has {} layers; at most {MAX_LAYERS} are accepted", image.layers.len())));
+    }
     let find = |referenced: &str| -> Result<(String, Span), ArchiveError> {
         let name = canonical(Path::new(referenced))
             .map_err(|why| refuse(format!("manifest.json names '{referenced}', which {why}")))?;
@@ -255,6 +319,23 @@ fn sniff(head: &[u8]) -> Compression {
     }
 }
 
+const TAR_BLOCK: usize = 512;
+
+/// Refuses a layer whose (decompressed) content does not start as a tar stream: compressed
+/// again (the engine would unpack the inner stream with no limit before its own checks) or
+/// not a layer at all.
+fn check_tar_start(head: &[u8], layer_no: usize, name: &str) -> Result<(), ArchiveError> {
+    let compressed = sniff(head) != Compression::None;
+    let tar = head.len() == TAR_BLOCK && (head.iter().all(|b| *b == 0) || &head[257..262] == b"ustar");
+    if compressed || !tar {
+        return Err(refuse(format!(
+            "layer {layer_no} ('{name}') is not a tar stream once decompressed{}",
+            if compressed { " (it is compressed twice)" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
 /// Counts and hashes what passes through, and fails once more than `budget` bytes did.
 struct Metered<W> {
     inner: W,
@@ -312,14 +393,23 @@ fn write_rebuilt(
     let mut out = tar::Builder::new(std::io::BufWriter::new(File::create(dst)?));
     let config_name = format!("{}.json", plan.config_digest);
     append(&mut out, &config_name, plan.config.len() as u64, plan.config.as_slice())?;
-    let mut written: HashSet<String> = HashSet::new();
+    let mut written: HashMap<String, u64> = HashMap::new();
     let mut layer_names = Vec::new();
     let mut total: u64 = 0;
     for (i, ((name, span), diff_id)) in plan.layers.iter().zip(&plan.diff_ids).enumerate() {
         let hex = &diff_id["sha256:".len()..];
         let layer_name = format!("{hex}/layer.tar");
         layer_names.push(layer_name.clone());
-        if !written.insert(layer_name.clone()) {
+        let layer_no = i + 1;
+        // The engine applies a layer once per position, so a repeated one costs its size again.
+        if let Some(&size) = written.get(&layer_name) {
+            total += size;
+            if total > max_image_bytes {
+                return Err(ArchiveError::TooLarge {
+                    limit: max_image_bytes,
+                    detail: format!("layer {layer_no} repeats an earlier one and its size counts again"),
+                });
+            }
             continue;
         }
         let mut file = File::open(src)?;
@@ -327,21 +417,22 @@ fn write_rebuilt(
         let mut reader = BufReader::new(file.take(span.size));
         let head = {
             use std::io::BufRead;
-            reader.fill_buf()?.get(..6).unwrap_or_default().to_vec()
+            let buf = reader.fill_buf()?;
+            buf[..buf.len().min(TAR_BLOCK)].to_vec()
         };
         let budget = max_image_bytes.saturating_sub(total);
         let too_large = |detail: String| ArchiveError::TooLarge { limit: max_image_bytes, detail };
-        let layer_no = i + 1;
         let (bytes, digest) = match sniff(&head) {
-            Compression::Bzip2 => {
+            Compression::Bzip2 | Compression::Xz => {
                 return Err(refuse(format!(
-                    "layer {layer_no} ('{name}') is bzip2-compressed; save the image with 'docker save' (plain or gzip layers)"
+                    "layer {layer_no} ('{name}') is bzip2- or xz-compressed; save the image with 'docker save' (plain or gzip layers)"
                 )));
             }
             Compression::None => {
                 if span.size > budget {
                     return Err(too_large(format!("layer {layer_no} ('{name}') alone is {} bytes", span.size)));
                 }
+                check_tar_start(&head, layer_no, name)?;
                 let mut hashing = HashingReader { inner: reader, hasher: Sha256::new() };
                 append(&mut out, &layer_name, span.size, &mut hashing)?;
                 (span.size, hex::encode(hashing.hasher.finalize()))
@@ -370,9 +461,13 @@ fn write_rebuilt(
                 };
                 let (bytes, digest) = (finished.written, hex::encode(finished.hasher.finalize()));
                 drop(finished.inner);
-                let appended = File::open(&spool_path)
-                    .map_err(ArchiveError::from)
-                    .and_then(|f| Ok(append(&mut out, &layer_name, bytes, BufReader::new(f))?));
+                let appended = File::open(&spool_path).map_err(ArchiveError::from).and_then(|mut f| {
+                    let mut head = Vec::new();
+                    (&mut f).take(TAR_BLOCK as u64).read_to_end(&mut head)?;
+                    check_tar_start(&head, layer_no, name)?;
+                    f.seek(SeekFrom::Start(0))?;
+                    Ok(append(&mut out, &layer_name, bytes, BufReader::new(f))?)
+                });
                 let _ = std::fs::remove_file(&spool_path);
                 appended?;
                 (bytes, digest)
@@ -384,6 +479,7 @@ fn write_rebuilt(
             )));
         }
         total += bytes;
+        written.insert(layer_name, bytes);
     }
     let manifest = serde_json::json!([{ "Config": config_name, "RepoTags": [tag], "Layers": layer_names }]);
     let manifest = serde_json::to_vec(&manifest).map_err(std::io::Error::other)?;
@@ -399,14 +495,7 @@ fn decompress(compression: Compression, reader: impl Read, out: &mut impl Write)
             let mut decoder = ruzstd::decoding::StreamingDecoder::new(reader).map_err(std::io::Error::other)?;
             std::io::copy(&mut decoder, out).map(drop)
         }
-        Compression::Xz => {
-            let mut reader = BufReader::new(reader);
-            lzma_rs::xz_decompress(&mut reader, out).map_err(|e| match e {
-                lzma_rs::error::Error::IoError(io) => io,
-                other => std::io::Error::other(format!("{other:?}")),
-            })
-        }
-        Compression::None | Compression::Bzip2 => unreachable!("handled by the caller"),
+        Compression::None | Compression::Bzip2 | Compression::Xz => unreachable!("handled by the caller"),
     }
 }
 

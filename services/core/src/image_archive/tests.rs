@@ -173,3 +173,46 @@ fn an_uncompressed_layer_over_the_limit_is_refused_before_copying() {
     let plan = inspect(&src).unwrap();
     assert!(matches!(rebuild(&src, &plan, &d.path().join("o.tar"), "t:1", 100), Err(ArchiveError::TooLarge { .. })));
 }
+
+#[test]
+fn a_layer_compressed_twice_is_refused() {
+    // The engine would gunzip the inner stream with no limit before checking anything.
+    let d = dir();
+    let plain = fixture::layer(&[("predict", b"#!/bin/true\n")]);
+    let once = fixture::gzip(&plain);
+    let src = write(&d, &fixture::with_compressed_layer(fixture::gzip(&once), &once));
+    let plan = inspect(&src).unwrap();
+    match rebuild(&src, &plan, &d.path().join("o.tar"), "t:1", 1 << 30) {
+        Err(ArchiveError::Refused(why)) => assert!(why.contains("compressed twice"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Nor may a plain layer be anything but a tar stream.
+    let not_tar = b"just some bytes that are no tar".repeat(40);
+    let src = write(&d, &fixture::docker_save(&[not_tar], &["/x"], &["t:1"]));
+    let plan = inspect(&src).unwrap();
+    assert!(
+        matches!(rebuild(&src, &plan, &d.path().join("o.tar"), "t:1", 1 << 30), Err(ArchiveError::Refused(w)) if w.contains("not a tar stream"))
+    );
+}
+
+#[test]
+fn a_layer_listed_again_counts_again() {
+    let d = dir();
+    let layer = fixture::layer(&[("big", &[7u8; 64 << 10])]);
+    let src = write(&d, &fixture::docker_save(&[layer.clone(), layer.clone(), layer.clone()], &["/x"], &["t:1"]));
+    let plan = inspect(&src).unwrap();
+    let limit = layer.len() as u64 * 2;
+    assert!(matches!(rebuild(&src, &plan, &d.path().join("o.tar"), "t:1", limit), Err(ArchiveError::TooLarge { .. })));
+    let rebuilt = rebuild(&src, &plan, &d.path().join("o.tar"), "t:1", limit * 2).unwrap();
+    assert_eq!(rebuilt.image_bytes, layer.len() as u64 * 3);
+}
+
+#[test]
+fn oversized_metadata_entries_and_too_many_layers_are_refused_before_parsing() {
+    let mut pax = valid();
+    pax.insert(0, Entry { name: "PaxHeaders/x".into(), data: vec![b'a'; 128 << 10], kind: tar::EntryType::XHeader });
+    assert!(refusal(&pax).contains("PAX metadata entry"), "{}", refusal(&pax));
+    let layers: Vec<Vec<u8>> = (0..126).map(|i| fixture::layer(&[(&format!("f{i}"), b"x")])).collect();
+    let many = fixture::docker_save(&layers, &["/x"], &["t:1"]);
+    assert!(refusal(&many).contains("126 layers"), "{}", refusal(&many));
+}
