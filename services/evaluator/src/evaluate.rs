@@ -177,9 +177,8 @@ async fn evaluate(
     };
     let result = async {
         let info = ctx.sandbox.image_info(&spec.image).await?;
-        if let Some(pinned) = &job.evaluation_image_id
-            && &info.id != pinned
-        {
+        // Fail closed: a submission of a challenge applied before pinning has nothing to check.
+        if job.evaluation_image_id.as_ref() != Some(&info.id) {
             return Err(EvalError::Moved { now: info.id });
         }
         // Run the image checked, not whatever the name points at a moment later. The
@@ -195,12 +194,19 @@ async fn evaluate(
             run,
             FailureKind::Platform,
             "the platform failed during evaluation: the organizer has been alerted",
-            Some(format!(
-                "the evaluation image '{}' now points at {now}, not at {} pinned when the challenge was applied; \
-                 restore the image, or apply the challenge again to pin the new one, then re-run the submission",
-                job.evaluation_image,
-                job.evaluation_image_id.as_deref().unwrap_or_default()
-            )),
+            Some(match &job.evaluation_image_id {
+                Some(pinned) => format!(
+                    "the evaluation image '{}' now points at {now}, not at {pinned} pinned when the challenge was \
+                     applied; restore the image, or apply the challenge again to pin the new one, then re-run the \
+                     submission",
+                    job.evaluation_image
+                ),
+                None => format!(
+                    "the challenge was applied before evaluation images were pinned, so '{}' ({now}) cannot be \
+                     checked; apply the challenge again to pin it, then re-run the submission",
+                    job.evaluation_image
+                ),
+            }),
             false,
         )),
         Err(EvalError::Sandbox(e)) => sandbox_verdict(run, e),

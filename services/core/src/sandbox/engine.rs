@@ -122,6 +122,11 @@ impl Sandbox {
                 DockerError::DockerResponseServerError { status_code: 404, .. } => {
                     SandboxError::ImageMissing(spec.image.clone())
                 }
+                // What the image declares made the container impossible: the participant's
+                // doing, charged, never a free platform retry.
+                DockerError::DockerResponseServerError { status_code: 400, message } if message.contains("mount") => {
+                    SandboxError::ImageRefused(message)
+                }
                 other => other.into(),
             })?;
         let id = created.id;
@@ -141,7 +146,7 @@ impl Sandbox {
                 DockerError::DockerResponseServerError { message, .. }
                     if message.contains("executable file not found") || message.contains("no such file") =>
                 {
-                    SandboxError::Refused(message)
+                    SandboxError::ImageRefused(format!("its entrypoint cannot be started: {message}"))
                 }
                 other => other.into(),
             });

@@ -101,8 +101,9 @@ impl Hardening {
         let mut volumes: Vec<String> = image
             .volumes
             .iter()
+            .filter(|v| v.starts_with('/'))
             .map(|v| normalise_target(v))
-            .filter(|v| v.starts_with('/') && v != "/" && !taken.contains(&v.as_str()))
+            .filter(|v| v != "/" && !taken.contains(&v.as_str()))
             .collect();
         volumes.sort();
         volumes.dedup();
@@ -240,9 +241,21 @@ impl Hardening {
     }
 }
 
+/// Cleans a path as the engine does (`//`, `.` and `..` resolved), so a declared volume such as
+/// `/output/.` is recognised as `/output` rather than failing the create as a duplicate mount
+/// (which would read as the platform's fault and be retried for free).
 fn normalise_target(path: &str) -> String {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() { path.to_owned() } else { trimmed.to_owned() }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// The user a participant's container runs as. Without `allow_root`, only a numeric, non-zero
@@ -434,6 +447,19 @@ mod tests {
         let scratch = find("/scratch").expect("a tmpfs over the declared volume");
         assert_eq!(scratch.tmpfs_options.unwrap().size_bytes, Some(32 << 20));
         assert_eq!(mounts.iter().filter(|m| m.target.as_deref() == Some("/tmp")).count(), 1);
+    }
+
+    #[test]
+    fn declared_volumes_are_cleaned_like_the_engine_does() {
+        let h =
+            Hardening::new(&spec(0), &image(None, &["/output/.", "//data", "/x/../output", "/scratch/", "rel"]), false)
+                .unwrap();
+        let body = serde_json::to_value(h.to_container_body()).unwrap();
+        let targets: Vec<&str> =
+            body["HostConfig"]["Mounts"].as_array().unwrap().iter().filter_map(|m| m["Target"].as_str()).collect();
+        assert_eq!(targets.iter().filter(|t| **t == "/output").count(), 1, "{targets:?}");
+        assert_eq!(targets.iter().filter(|t| **t == "/data").count(), 1, "{targets:?}");
+        assert!(targets.contains(&"/scratch") && !targets.iter().any(|t| t.contains("rel")), "{targets:?}");
     }
 
     #[test]

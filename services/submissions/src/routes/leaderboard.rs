@@ -101,8 +101,13 @@ pub async fn show(
                 submission_id: b.submission_id,
                 metrics: b.metrics,
                 submissions: b.submissions,
-                submitted_at: b.submitted_at,
-                scored_at: b.scored_at,
+                // Where logs are hidden, run times finer than a second are a side channel.
+                submitted_at: if spec.logs_visible {
+                    b.submitted_at
+                } else {
+                    super::views::whole_second(b.submitted_at)
+                },
+                scored_at: if spec.logs_visible { b.scored_at } else { super::views::whole_second(b.scored_at) },
             }
         })
         .collect();

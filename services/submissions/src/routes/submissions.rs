@@ -292,6 +292,25 @@ pub async fn show(
     }))
 }
 
+/// Writes the cancellation where runners and evaluators look before starting work, before the
+/// answer goes out: the `submission.cancelled` event (through the outbox) is the durable record,
+/// but a runner reads it only when its consumer gets to it. Best effort: with NATS down, the
+/// event still arrives later.
+async fn mark_cancelled_for_runners(state: &AppState, id: &str) {
+    let Ok(uuid) = uuid::Uuid::parse_str(id) else { return };
+    let js = async_nats::jetstream::new(state.nats.clone());
+    let put = async {
+        let runs = darkroom_core::bus::runs_bucket(&js).await?;
+        runs.put(darkroom_core::events::cancel_key(uuid), "1".into()).await?;
+        Ok::<_, async_nats::Error>(())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), put).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(submission = %id, error = %e, "cancellation not marked for runners yet"),
+        Err(_) => tracing::warn!(submission = %id, "cancellation not marked for runners yet (NATS slow)"),
+    }
+}
+
 pub async fn cancel(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -305,8 +324,16 @@ pub async fn cancel(
     match lifecycle::cancel(&state.db, &row.id, by).await? {
         Some(CancelOutcome::Cancelled(row)) => {
             state.outbox_wakeup.notify_one();
+            mark_cancelled_for_runners(&state, &row.id).await;
             tracing::info!(submission = %row.id, ?by, "submission cancelled");
-            Ok(Json(SubmissionView::new(*row, None)))
+            let view = SubmissionView::new(*row, None);
+            Ok(Json(match viewer {
+                Viewer::Participant(_) => {
+                    let logs_visible = load(&state, &view.challenge).await.map(|s| s.logs_visible).unwrap_or(false);
+                    view.for_participant(logs_visible)
+                }
+                Viewer::Organizer => view,
+            }))
         }
         Some(CancelOutcome::NotCancellable(s)) => Err(ApiError::conflict(
             "not_cancellable",

@@ -142,7 +142,7 @@ impl SubmissionView {
     /// The view with every time cut to the whole second: where a challenge hides logs, run
     /// times finer than that could carry information out of the hidden data.
     pub fn rounded_to_seconds(mut self) -> Self {
-        let cut = |t: DateTime<Utc>| t.with_nanosecond(0).unwrap_or(t);
+        let cut = whole_second;
         self.created_at = cut(self.created_at);
         self.updated_at = cut(self.updated_at);
         for t in self.history.iter_mut().flatten() {
@@ -155,6 +155,12 @@ impl SubmissionView {
     pub fn for_participant(self, logs_visible: bool) -> Self {
         if logs_visible { self } else { self.rounded_to_seconds() }
     }
+}
+
+/// `t` cut to the whole second: the precision participants and viewers get where a challenge
+/// hides logs.
+pub fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_nanosecond(0).unwrap_or(t)
 }
 
 /// A submission as the organizer sees it: the participant's view, plus whose it is and the
