@@ -404,3 +404,25 @@ async fn gc_after_100_submissions() {
 fn docker_ok(args: &[&str]) -> bool {
     std::process::Command::new("docker").args(args).output().is_ok_and(|o| o.status.success())
 }
+
+/// A runner that restarts removes the submission tags of attempts that finished (a crash
+/// between the run and the removal leaves them) and keeps those still claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_runner_sweeps_the_tags_of_finished_attempts() {
+    let mut stack = Stack::spawn(RunnerBackend::Engine).await;
+    stack.kill_runner().await;
+    let (done, running) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let tag = |id: uuid::Uuid| format!("darkroom-submission/{id}:1");
+    docker(&["tag", "darkroom-demo-weak:1", &tag(done)]);
+    docker(&["tag", "darkroom-demo-weak:1", &tag(running)]);
+    let js = async_nats::jetstream::new(async_nats::connect(stack.app.nats.url()).await.unwrap());
+    let runs = darkroom_core::bus::runs_bucket(&js).await.unwrap();
+    runs.put(format!("{done}.1"), "done".into()).await.unwrap();
+    runs.put(format!("{running}.1"), "claimed".into()).await.unwrap();
+    stack.start_runner().await;
+    let exists =
+        |t: &str| std::process::Command::new("docker").args(["image", "inspect", t]).output().unwrap().status.success();
+    assert!(!exists(&tag(done)), "a finished attempt's tag is swept");
+    assert!(exists(&tag(running)), "a claimed attempt's tag stays");
+    docker(&["rmi", &tag(running)]);
+}

@@ -39,12 +39,16 @@ async fn end_to_end_two_participants_are_scored_and_ranked() {
     let pinned = a["image"]["name"].as_str().unwrap();
     assert!(pinned.starts_with(&format!("{}@sha256:", pushed("darkroom-demo-baseline"))), "{a}");
     assert_eq!(a["image"]["requested"], pushed("darkroom-demo-baseline:1"));
-    let pulled = std::process::Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", pinned])
+    // (The pinned reference itself is released after the run; the pushed tag is the same image.)
+    let pushed_id = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", &pushed("darkroom-demo-baseline:1")])
         .output()
         .expect("docker runs");
-    let pulled_id = String::from_utf8_lossy(&pulled.stdout).trim().to_owned();
-    assert_eq!(doc.get_str("image_digest").unwrap(), pulled_id, "the score names the pinned image");
+    let pushed_id = String::from_utf8_lossy(&pushed_id.stdout).trim().to_owned();
+    assert_eq!(doc.get_str("image_digest").unwrap(), pushed_id, "the score names the pinned image");
+    let attempt_tag = format!("darkroom-submission/{}:1", a["id"].as_str().unwrap());
+    let held = std::process::Command::new("docker").args(["image", "inspect", &attempt_tag]).output().unwrap();
+    assert!(!held.status.success(), "the attempt's hold on the pulled image is released");
     assert_eq!(scores.count_documents(doc! {}).await.unwrap(), 2);
 
     let (s, board) = stack.app.call(Method::GET, &format!("/api/v1/challenges/{slug}/leaderboard"), None, None).await;

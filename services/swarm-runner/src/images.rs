@@ -18,9 +18,13 @@ use darkroom_core::sandbox::{ImageInfo, Sandbox, SandboxError};
 /// The repository every loaded upload is tagged in.
 pub const SUBMISSION_REPOSITORY: &str = "darkroom-submission";
 
-/// The tag a loaded archive gets.
+/// The tag a loaded archive or a pulled image gets for one attempt.
 pub fn submission_tag(job: &SubmissionCreated) -> String {
-    format!("{SUBMISSION_REPOSITORY}/{}:{}", job.submission_id, job.attempt)
+    format!("{}:{}", submission_repository(job), job.attempt)
+}
+
+fn submission_repository(job: &SubmissionCreated) -> String {
+    format!("{SUBMISSION_REPOSITORY}/{}", job.submission_id)
 }
 
 /// Makes the job's image available and describes it; returns the reference to run. `logins`
@@ -36,7 +40,11 @@ pub async fn prepare(
         // Runs by the pinned `registry/repo@sha256:…` rather than the local id: it is exact on
         // the engine (only a pull records a repo digest) and Swarm nodes resolve it too.
         ImageSource::Reference { name, digest, .. } => {
-            crate::pull::pull(sandbox, name, digest.as_deref(), logins).await?
+            let pinned = crate::pull::pull(sandbox, name, digest.as_deref(), logins).await?;
+            // Our tag holds the image for this attempt, so another attempt's release (which
+            // drops the pinned reference when no attempt holds the image) cannot take it away.
+            sandbox.tag(&pinned, &submission_repository(job), &job.attempt.to_string()).await?;
+            pinned
         }
         ImageSource::Tarball { path, .. } => {
             let tag = submission_tag(job);
@@ -86,10 +94,18 @@ fn rebuild(src: &Path, dst: &Path, tag: &str, max_image_bytes: u64) -> Result<St
     }
 }
 
-/// Removes the tag an attempt's upload was loaded under (and the image with it, unless a
-/// container still uses it). Pulled images carry no tag of ours and are left alone.
+/// Removes what an attempt put on the engine: its tag (and with it an uploaded image, unless a
+/// container still uses it) and, for a pulled image, the pinned reference once no other attempt
+/// holds the image (an image some other name also tags stays).
 pub async fn release(sandbox: &Sandbox, job: &SubmissionCreated) {
-    if matches!(job.image, ImageSource::Tarball { .. }) {
-        sandbox.remove_image(&submission_tag(job)).await;
+    sandbox.remove_image(&submission_tag(job)).await;
+    if let ImageSource::Reference { name, .. } = &job.image {
+        let held = sandbox
+            .image_tags(name)
+            .await
+            .is_some_and(|tags| tags.iter().any(|t| t.starts_with(&format!("{SUBMISSION_REPOSITORY}/"))));
+        if !held {
+            sandbox.remove_image(name).await;
+        }
     }
 }

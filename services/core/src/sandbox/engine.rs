@@ -248,15 +248,32 @@ impl Sandbox {
         }
     }
 
-    /// The tags on the engine in `repository` (`<repository>:<tag>` each).
-    pub async fn tags_in(&self, repository: &str) -> Result<Vec<String>, SandboxError> {
-        let pattern = format!("{repository}:*");
+    /// The tags of the image `reference` names; `None` when there is no such image.
+    pub async fn image_tags(&self, reference: &str) -> Option<Vec<String>> {
+        self.docker.inspect_image(reference).await.ok().map(|i| i.repo_tags.unwrap_or_default())
+    }
+
+    /// Tags the image `reference` names as `repository:tag`.
+    pub async fn tag(&self, reference: &str, repository: &str, tag: &str) -> Result<(), SandboxError> {
+        let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(repository).tag(tag).build();
+        match self.docker.tag_image(reference, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(SandboxError::ImageMissing(reference.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The tags on the engine under `namespace/` (`<namespace>/<name>:<tag>` each).
+    pub async fn tags_under(&self, namespace: &str) -> Result<Vec<String>, SandboxError> {
+        let pattern = format!("{namespace}/*");
         let filters: HashMap<&str, Vec<&str>> = HashMap::from([("reference", vec![pattern.as_str()])]);
         let images = self
             .docker
             .list_images(Some(bollard::query_parameters::ListImagesOptionsBuilder::default().filters(&filters).build()))
             .await?;
-        let prefix = format!("{repository}:");
+        let prefix = format!("{namespace}/");
         Ok(images.into_iter().flat_map(|i| i.repo_tags).filter(|t| t.starts_with(&prefix)).collect())
     }
 
