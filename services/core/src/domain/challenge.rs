@@ -194,12 +194,17 @@ fn default_pids() -> u32 {
     256
 }
 
+/// Files (any entry: regular file, folder, link…) `/output` may hold unless the spec says.
+pub const DEFAULT_OUTPUT_MAX_FILES: u64 = 10_000;
+/// How deep a path under `/output` may go unless the spec says (`a/b/c` is 3 deep).
+pub const DEFAULT_OUTPUT_MAX_DEPTH: u32 = 32;
+
 fn default_output_max_files() -> u64 {
-    10_000
+    DEFAULT_OUTPUT_MAX_FILES
 }
 
 fn default_output_max_depth() -> u32 {
-    32
+    DEFAULT_OUTPUT_MAX_DEPTH
 }
 
 impl Resources {

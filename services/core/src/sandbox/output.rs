@@ -8,10 +8,6 @@ use std::path::{Path, PathBuf};
 
 use super::SandboxError;
 
-/// Files (any entry: regular file, folder, link…) `/output` may hold by default.
-pub const DEFAULT_MAX_FILES: u64 = 10_000;
-/// How deep a path under `/output` may go by default (`a/b/c` is 3 deep).
-pub const DEFAULT_MAX_DEPTH: u32 = 32;
 /// Inodes beyond the file limit on the tmpfs: its root, and room for the walk to see that the
 /// limit was passed rather than the writes merely stopping at it.
 const INODE_SLACK: u64 = 16;
@@ -69,14 +65,6 @@ pub fn scan_output(root: &Path, limits: &OutputLimits) -> OutputScan {
         }
     }
     scan
-}
-
-/// Total bytes and number of regular files under `path`, within the default file and depth
-/// limits (see [`scan_output`]).
-pub fn dir_usage(path: &Path) -> (u64, usize) {
-    let limits = OutputLimits { max_files: DEFAULT_MAX_FILES, max_depth: DEFAULT_MAX_DEPTH };
-    let scan = scan_output(path, &limits);
-    (scan.bytes, scan.regular_files as usize)
 }
 
 /// Why an output could not be packed.
@@ -150,22 +138,6 @@ pub fn archive_to_file(root: &Path, dest: &Path) -> Result<u64, ArchiveError> {
     Ok(file.metadata().map_err(platform)?.len())
 }
 
-/// Packs `root` into an in-memory tar archive: for small outputs (tests, tools). The runner
-/// streams through [`archive_to_file`] instead.
-pub fn archive_dir(root: &Path) -> Result<Vec<u8>, SandboxError> {
-    let tmp = std::env::temp_dir().join(format!("darkroom-archive-{}.tar", uuid_like()));
-    let result = archive_to_file(root, &tmp).map_err(|e| SandboxError::Platform(e.to_string()));
-    let bytes = result.and_then(|_| std::fs::read(&tmp).map_err(SandboxError::from));
-    let _ = std::fs::remove_file(&tmp);
-    bytes
-}
-
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{}-{nanos}", std::process::id())
-}
-
 /// Unpacks an output archive into `dest`, refusing anything but regular files and folders and
 /// any path that would leave `dest`.
 pub fn extract_archive(bytes: &[u8], dest: &Path) -> Result<(), String> {
@@ -205,7 +177,7 @@ pub struct OutputDir {
 impl OutputDir {
     /// Creates `path` empty, writable by the container's user, with the default file limit.
     pub async fn create(path: PathBuf, cap_bytes: u64) -> Result<Self, SandboxError> {
-        Self::create_limited(path, cap_bytes, DEFAULT_MAX_FILES).await
+        Self::create_limited(path, cap_bytes, crate::domain::challenge::DEFAULT_OUTPUT_MAX_FILES).await
     }
 
     /// Creates `path` empty, writable by the container's user; a tmpfs holds at most
@@ -262,7 +234,7 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sandbox-{name}-{}", uuid_like()));
+        let d = tempfile::Builder::new().prefix(&format!("sandbox-{name}-")).tempdir().unwrap().keep();
         std::fs::create_dir_all(&d).unwrap();
         d
     }

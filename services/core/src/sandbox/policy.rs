@@ -338,16 +338,6 @@ pub fn bind_mounts(spec: &RunSpec) -> Vec<Mount> {
     mounts
 }
 
-/// The Engine host configuration for `spec` as a participant image with no declared user or
-/// volumes would get it (for tools and benchmarks that build their own container).
-pub fn host_config(spec: &RunSpec) -> HostConfig {
-    match Hardening::new(spec, &ImageInfo::default(), false) {
-        Ok(h) => h.to_host_config(),
-        // Unreachable: an image with no volumes is never refused.
-        Err(_) => HostConfig::default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
