@@ -11,12 +11,10 @@ use std::path::{Path, PathBuf};
 
 use darkroom_core::config::RegistryLogin;
 use darkroom_core::domain::ImageSource;
+use darkroom_core::domain::image::SUBMISSION_NAMESPACE;
 use darkroom_core::events::SubmissionCreated;
 use darkroom_core::image_archive::{self, ArchiveError};
 use darkroom_core::sandbox::{ImageInfo, Sandbox, SandboxError};
-
-/// The repository every loaded upload is tagged in.
-pub const SUBMISSION_REPOSITORY: &str = "darkroom-submission";
 
 /// The tag a loaded archive or a pulled image gets for one attempt.
 pub fn submission_tag(job: &SubmissionCreated) -> String {
@@ -24,7 +22,7 @@ pub fn submission_tag(job: &SubmissionCreated) -> String {
 }
 
 fn submission_repository(job: &SubmissionCreated) -> String {
-    format!("{SUBMISSION_REPOSITORY}/{}", job.submission_id)
+    format!("{SUBMISSION_NAMESPACE}/{}", job.submission_id)
 }
 
 /// Makes the job's image available and describes it; returns the reference to run. `logins`
@@ -103,7 +101,7 @@ pub async fn release(sandbox: &Sandbox, job: &SubmissionCreated) {
         let held = sandbox
             .image_tags(name)
             .await
-            .is_some_and(|tags| tags.iter().any(|t| t.starts_with(&format!("{SUBMISSION_REPOSITORY}/"))));
+            .is_some_and(|tags| tags.iter().any(|t| t.starts_with(&format!("{SUBMISSION_NAMESPACE}/"))));
         if !held {
             sandbox.remove_image(name).await;
         }

@@ -175,7 +175,7 @@ async fn handle_message(ctx: &Context, message: jetstream::Message) {
 /// the removal leaves them). Attempts still claimed may be running on another runner of this
 /// engine, so they stay; the runner that finds them abandoned removes them.
 async fn sweep_images(sandbox: &Sandbox, runs: &kv::Store) {
-    let tags = match sandbox.tags_under(crate::images::SUBMISSION_REPOSITORY).await {
+    let tags = match sandbox.tags_under(darkroom_core::domain::image::SUBMISSION_NAMESPACE).await {
         Ok(t) => t,
         Err(e) => return tracing::warn!(error = %e, "cannot list loaded submission images"),
     };

@@ -4,6 +4,10 @@
 //! (`[host[:port]/]path[:tag][@algo:hex]`): pulling in a regex engine for one pattern is not
 //! worth its build time, and the grammar is stable.
 
+/// The namespace of every image the platform holds for a submission
+/// (`darkroom-submission/<id>:<attempt>`): participants may never name it.
+pub const SUBMISSION_NAMESPACE: &str = "darkroom-submission";
+
 /// Checks a reference such as `eval:1.0`, `registry:5000/team/model@sha256:…`.
 pub fn validate_image_reference(reference: &str) -> Result<(), String> {
     if reference.is_empty() {

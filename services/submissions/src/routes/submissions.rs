@@ -7,7 +7,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use chrono::Utc;
-use darkroom_core::domain::image::{ImageReference, looks_like_image_id};
+use darkroom_core::domain::image::{ImageReference, SUBMISSION_NAMESPACE, looks_like_image_id};
 use darkroom_core::domain::{ChallengeSpec, ImageSource};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
@@ -29,9 +29,6 @@ pub struct ImageSubmission {
     /// An image in an allowed registry, e.g. `ghcr.io/team/model:1`.
     image: String,
 }
-
-/// The first path component of every image the platform loads for a submission.
-const SUBMISSION_NAMESPACE: &str = "darkroom-submission";
 
 /// Turns a submitted name into the one image it names now: refuses what a participant may not
 /// run (ids, the platform's names, the evaluation image, registries not allowed) and pins the
