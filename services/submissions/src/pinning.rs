@@ -30,8 +30,8 @@ pub async fn pin_evaluation_image(nats: &async_nats::Client, spec: &mut Challeng
             {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            Ok(Err(e)) => return Err(unavailable(&name, &e.to_string())),
-            Err(_) => return Err(unavailable(&name, "no answer in time")),
+            Ok(Err(e)) => return Err(unavailable(&name, &format!("no evaluator answered: {e}"))),
+            Err(_) => return Err(unavailable(&name, "no evaluator answered in time")),
         }
     };
     let answer: ResolvedImage = serde_json::from_slice(&reply.payload)
@@ -56,13 +56,15 @@ pub async fn pin_evaluation_image(nats: &async_nats::Client, spec: &mut Challeng
             format!("'{name}' is not on the evaluators' Docker engine"),
             "build or load it there ('docker build -t NAME …' or 'docker load'), then apply the challenge again",
         )),
-        ResolvedImage::Failed { message } => Err(unavailable(&name, &message)),
+        ResolvedImage::Failed { message } => {
+            Err(unavailable(&name, &format!("the evaluator could not ask its engine: {message}")))
+        }
     }
 }
 
 fn unavailable(name: &str, why: &str) -> ApiError {
     ApiError::Unavailable(format!(
-        "the evaluation image '{name}' could not be pinned: no evaluator answered ({why}); \
-         start the evaluator (it looks the image up on its engine) and apply the challenge again"
+        "the evaluation image '{name}' could not be pinned ({why}); make sure the evaluator runs and \
+         reaches its Docker engine (it looks the image up there), then apply the challenge again"
     ))
 }
