@@ -172,3 +172,15 @@ pub async fn runs_bucket(js: &jetstream::Context) -> Result<jetstream::kv::Store
     let config = jetstream::kv::Config { bucket: crate::events::RUNS_BUCKET.into(), history: 1, ..Default::default() };
     Ok(js.create_key_value(config).await?)
 }
+
+/// Records in the runs bucket that `submission_id` is cancelled.
+pub async fn mark_cancelled(runs: &jetstream::kv::Store, submission_id: uuid::Uuid) -> Result<(), async_nats::Error> {
+    runs.put(crate::events::cancel_key(submission_id), "1".into()).await?;
+    Ok(())
+}
+
+/// Whether `submission_id` is cancelled: runners ask before starting a container, evaluators
+/// before scoring.
+pub async fn is_cancelled(runs: &jetstream::kv::Store, submission_id: uuid::Uuid) -> Result<bool, async_nats::Error> {
+    Ok(runs.get(crate::events::cancel_key(submission_id)).await?.is_some())
+}

@@ -10,7 +10,7 @@ use chrono::Utc;
 use darkroom_core::bus::publish;
 use darkroom_core::config::EvaluatorConfig;
 use darkroom_core::domain::{FailureKind, Score};
-use darkroom_core::events::{RunFinished, ScoreRecorded, SubmissionFailed, cancel_key};
+use darkroom_core::events::{RunFinished, ScoreRecorded, SubmissionFailed};
 use darkroom_core::sandbox::{
     Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
 };
@@ -75,7 +75,7 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         return Ok(());
     }
     // A submission cancelled after its run finished is never scored.
-    if ctx.runs.get(cancel_key(run.submission_id)).await?.is_some() {
+    if darkroom_core::bus::is_cancelled(&ctx.runs, run.submission_id).await? {
         tracing::info!(submission = %id, "cancelled; not evaluated");
         return Ok(());
     }

@@ -19,10 +19,10 @@ use chrono::Utc;
 use darkroom_core::bus::publish;
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
-use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed, cancel_key};
+use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed};
 use darkroom_core::sandbox::{
-    ArchiveError, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputDir, OutputLimits, RunSpec, Sandbox, SandboxError,
-    archive_to_file, scan_output,
+    Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec, Sandbox,
+    SandboxError, archive_to_file, scan_output,
 };
 use tokio::sync::mpsc;
 
@@ -204,7 +204,7 @@ fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
 }
 
 async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_nats::Error> {
-    if ctx.runs.get(cancel_key(job.submission_id)).await?.is_some() {
+    if darkroom_core::bus::is_cancelled(&ctx.runs, job.submission_id).await? {
         tracing::info!(submission = %job.submission_id, "cancelled before it started");
         return Ok(Outcome::Cancelled);
     }
@@ -229,7 +229,7 @@ async fn run_prepared(
     info: ImageInfo,
 ) -> Result<Outcome, async_nats::Error> {
     // Loading a large upload takes a while; a cancel that arrived meanwhile wins.
-    if ctx.runs.get(cancel_key(job.submission_id)).await?.is_some() {
+    if darkroom_core::bus::is_cancelled(&ctx.runs, job.submission_id).await? {
         tracing::info!(submission = %job.submission_id, "cancelled while its image was loaded; not started");
         return Ok(Outcome::Cancelled);
     }
@@ -312,7 +312,7 @@ async fn run_prepared(
                     })),
                     // What the program left is charged to the participant; only the host's
                     // faults are refunded and retried.
-                    Err(ArchiveError::Participant(what)) => {
+                    Err(OutputArchiveError::Participant(what)) => {
                         let reason = if job.logs_visible {
                             format!("output not archivable: {what}")
                         } else {
@@ -323,7 +323,7 @@ async fn run_prepared(
                         };
                         failure(job, FailureKind::Participant, reason, false, Some(what))
                     }
-                    Err(ArchiveError::Platform(e)) => {
+                    Err(OutputArchiveError::Platform(e)) => {
                         failure(job, FailureKind::Platform, "the output could not be stored".into(), true, Some(e))
                     }
                 },
@@ -336,16 +336,20 @@ async fn run_prepared(
 
 /// Packs `/output` into a tar file next to the output folder and streams that file into the
 /// object store, so an output is never held whole in memory.
-async fn store_output(ctx: &Context, job: &SubmissionCreated, output: &OutputDir) -> Result<String, ArchiveError> {
+async fn store_output(
+    ctx: &Context,
+    job: &SubmissionCreated,
+    output: &OutputDir,
+) -> Result<String, OutputArchiveError> {
     let tar = ctx.config.work_dir.join(format!("{}.tar", container_name(job)));
     let stored = async {
         let (root, dest) = (output.path.clone(), tar.clone());
         tokio::task::spawn_blocking(move || archive_to_file(&root, &dest))
             .await
-            .map_err(|e| ArchiveError::Platform(e.to_string()))??;
+            .map_err(|e| OutputArchiveError::Platform(e.to_string()))??;
         let name = artifact_name(job);
-        let mut file = tokio::fs::File::open(&tar).await.map_err(|e| ArchiveError::Platform(e.to_string()))?;
-        ctx.outputs.put(name.as_str(), &mut file).await.map_err(|e| ArchiveError::Platform(e.to_string()))?;
+        let mut file = tokio::fs::File::open(&tar).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
+        ctx.outputs.put(name.as_str(), &mut file).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
         Ok(name)
     }
     .await;

@@ -130,7 +130,7 @@ impl Runner {
 async fn handle_cancel(ctx: &Context, message: jetstream::Message) {
     match serde_json::from_slice::<SubmissionCancelled>(&message.payload) {
         Ok(c) => {
-            if let Err(e) = ctx.runs.put(darkroom_core::events::cancel_key(c.submission_id), "1".into()).await {
+            if let Err(e) = darkroom_core::bus::mark_cancelled(&ctx.runs, c.submission_id).await {
                 tracing::warn!(error = %e, "cannot record a cancellation; it will be redelivered");
                 return;
             }

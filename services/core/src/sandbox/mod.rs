@@ -20,7 +20,9 @@ use std::time::Duration;
 use bollard::errors::Error as DockerError;
 
 pub use engine::{LineSink, Sandbox};
-pub use output::{ArchiveError, OutputDir, OutputLimits, OutputScan, archive_to_file, extract_archive, scan_output};
+pub use output::{
+    OutputArchiveError, OutputDir, OutputLimits, OutputScan, archive_to_file, extract_archive, scan_output,
+};
 pub use policy::{
     DEFAULT_USER, Hardening, LOG_MAX_FILES, LOG_MAX_SIZE, NOFILE_LIMIT, SWARM_GAPS, Tmpfs, bind_mounts,
     gpu_device_requests, gpu_generic_resources, resolve_user, thread_env,

@@ -69,7 +69,7 @@ pub fn scan_output(root: &Path, limits: &OutputLimits) -> OutputScan {
 
 /// Why an output could not be packed.
 #[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
+pub enum OutputArchiveError {
     /// Something the participant's program left in `/output`: theirs to fix.
     #[error("{0}")]
     Participant(String),
@@ -91,18 +91,18 @@ fn participants_io_error(e: &io::Error) -> bool {
 /// Packs the folder `root` into a tar archive written to `dest`, returning its size. Only
 /// regular files and folders may be in it: a link, fifo, socket or device is refused (an
 /// archive must never point outside itself, nor block its reader), as is a path the host
-/// cannot open or read; both are [`ArchiveError::Participant`]. Entries are written as they
+/// cannot open or read; both are [`OutputArchiveError::Participant`]. Entries are written as they
 /// are read, so memory stays constant whatever the output's size.
-pub fn archive_to_file(root: &Path, dest: &Path) -> Result<u64, ArchiveError> {
-    let platform = |e: io::Error| ArchiveError::Platform(format!("{}: {e}", dest.display()));
+pub fn archive_to_file(root: &Path, dest: &Path) -> Result<u64, OutputArchiveError> {
+    let platform = |e: io::Error| OutputArchiveError::Platform(format!("{}: {e}", dest.display()));
     let file = File::create(dest).map_err(platform)?;
     let mut builder = tar::Builder::new(BufWriter::new(file));
     builder.follow_symlinks(false);
     let describe = |rel: &Path, e: io::Error| {
         if participants_io_error(&e) {
-            ArchiveError::Participant(format!("/output/{} cannot be read: {e}", rel.display()))
+            OutputArchiveError::Participant(format!("/output/{} cannot be read: {e}", rel.display()))
         } else {
-            ArchiveError::Platform(format!("/output/{}: {e}", rel.display()))
+            OutputArchiveError::Platform(format!("/output/{}: {e}", rel.display()))
         }
     };
     let mut stack = vec![root.to_path_buf()];
@@ -123,7 +123,7 @@ pub fn archive_to_file(root: &Path, dest: &Path) -> Result<u64, ArchiveError> {
                 File::open(entry.path()).and_then(|mut f| builder.append_file(&rel, &mut f))
             } else {
                 let what = if kind.is_symlink() { "a link" } else { "not a regular file or folder" };
-                return Err(ArchiveError::Participant(format!(
+                return Err(OutputArchiveError::Participant(format!(
                     "/output/{} is {what}; /output may hold only regular files and folders",
                     rel.display()
                 )));
@@ -286,12 +286,12 @@ mod tests {
         let dest = root.with_extension("tar");
         std::os::unix::fs::symlink("/etc/passwd", root.join("evil")).unwrap();
         let err = archive_to_file(&root, &dest).unwrap_err();
-        assert!(matches!(&err, ArchiveError::Participant(r) if r.contains("/output/evil is a link")), "{err}");
+        assert!(matches!(&err, OutputArchiveError::Participant(r) if r.contains("/output/evil is a link")), "{err}");
         std::fs::remove_file(root.join("evil")).unwrap();
 
         let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
         let err = archive_to_file(&root, &dest).unwrap_err();
-        assert!(matches!(&err, ArchiveError::Participant(r) if r.contains("not a regular file")), "{err}");
+        assert!(matches!(&err, OutputArchiveError::Participant(r) if r.contains("not a regular file")), "{err}");
         std::fs::remove_file(root.join("sock")).unwrap();
 
         // A path longer than PATH_MAX, built one relative step at a time as a program can.
@@ -306,7 +306,7 @@ mod tests {
             .unwrap();
         assert!(made.success());
         let err = archive_to_file(&root, &dest).unwrap_err();
-        assert!(matches!(&err, ArchiveError::Participant(r) if r.contains("cannot be read")), "{err}");
+        assert!(matches!(&err, OutputArchiveError::Participant(r) if r.contains("cannot be read")), "{err}");
         let _ = std::process::Command::new("rm").arg("-rf").arg(&root).status();
         let _ = std::fs::remove_file(&dest);
     }

@@ -298,8 +298,7 @@ async fn mark_cancelled_for_runners(state: &AppState, id: &str) {
     let js = async_nats::jetstream::new(state.nats.clone());
     let put = async {
         let runs = darkroom_core::bus::runs_bucket(&js).await?;
-        runs.put(darkroom_core::events::cancel_key(uuid), "1".into()).await?;
-        Ok::<_, async_nats::Error>(())
+        darkroom_core::bus::mark_cancelled(&runs, uuid).await
     };
     match tokio::time::timeout(std::time::Duration::from_secs(2), put).await {
         Ok(Ok(())) => {}
