@@ -1,12 +1,13 @@
 //! Test harness: real servers on random ports, and the real app spawned in-process against them.
 //!
-//! - [`NatsServer`] runs `nats-server` (JetStream on, its own store) and can be stopped and
+//! - [`NatsServer`] runs `nats-server` (JetStream on, its own store and port) and can be stopped and
 //!   restarted on the same port and store.
 //! - [`Backend`] is a fresh SQLite file or a fresh database on the PostgreSQL server that
 //!   `scripts/setup.sh` starts (`DARKROOM_TEST_POSTGRES_URL` overrides where it is).
 //! - [`TestApp`] is the submissions service on a random port with helpers for its API.
 //! - [`registry`] is the local image registry names are submitted from.
 //! - [`Stack`] adds the swarm runner and the evaluator on the real Docker engine.
+//! - Each [`TestApp`] carries a watchdog that aborts a test binary whose test hangs.
 //! - [`web`] serves the web pages against either, and drives headless Chromium through them.
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod registry;
 mod stack;
 pub mod swarm;
 mod test_app;
+mod watchdog;
 pub mod web;
 
 pub use nats_server::{NatsServer, free_port};

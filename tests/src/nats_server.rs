@@ -1,12 +1,21 @@
+//! A real `nats-server` per test, on a port the server itself picked.
+//!
+//! Picking a "free" port and handing it to the server races with every other test doing the
+//! same: a server that lost the race exits, while the probe connects to the winner, and the test
+//! then talks to another test's server until that one is killed (seen in CI as a refused
+//! connection in one test and a test hung on reconnects in another). So the server binds port 0
+//! itself and reports the port it got in its ports file, which is written only after it listens.
+
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A `nats-server` with JetStream, on a free loopback port, with a private store.
+/// A `nats-server` with JetStream, on a loopback port of its own, with a private store.
 pub struct NatsServer {
     pub port: u16,
     store: tempfile::TempDir,
+    ports_dir: tempfile::TempDir,
     child: Option<Child>,
 }
 
@@ -22,14 +31,20 @@ fn binary() -> PathBuf {
     "nats-server".into()
 }
 
+/// A port that was free a moment ago, for servers that cannot report the port they bound.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 impl NatsServer {
     pub fn start() -> Self {
-        let mut s = Self { port: free_port(), store: tempfile::tempdir().expect("temp dir"), child: None };
-        s.spawn();
+        let mut s = Self {
+            port: 0,
+            store: tempfile::tempdir().expect("temp dir"),
+            ports_dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
+        s.port = s.spawn(-1);
         s
     }
 
@@ -37,20 +52,31 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    fn spawn(&mut self) {
-        let child = Command::new(binary())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+    /// Starts the server on `port` (-1: one it picks) and returns the port it listens on.
+    fn spawn(&mut self, port: i32) -> u16 {
+        let mut child = Command::new(binary())
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(self.store.path())
+            .arg("--ports_file_dir")
+            .arg(self.ports_dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server runs: install it with scripts/setup.sh (or set DARKROOM_NATS_SERVER)");
-        self.child = Some(child);
+        let ports_file = self.ports_dir.path().join(format!("nats-server_{}.ports", child.id()));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen on {} within 10 s", self.port);
+        let bound = loop {
+            if let Some(port) = listening_port(&ports_file) {
+                break port;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("nats-server exited ({status}) before listening on port {port}");
+            }
+            assert!(Instant::now() < deadline, "nats-server did not listen within 10 s");
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        self.child = Some(child);
+        bound
     }
 
     /// Kills the server (as a crash would) and waits until the port is closed.
@@ -64,8 +90,16 @@ impl NatsServer {
     /// Starts it again on the same port with the same store.
     pub fn restart(&mut self) {
         self.stop();
-        self.spawn();
+        let port = self.spawn(i32::from(self.port));
+        assert_eq!(port, self.port);
     }
+}
+
+/// The client port in a ports file (`{"nats":["nats://127.0.0.1:PORT"],…}`), once written whole.
+fn listening_port(file: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
+    ports["nats"][0].as_str()?.rsplit_once(':')?.1.parse().ok()
 }
 
 impl Drop for NatsServer {

@@ -37,6 +37,7 @@ pub struct TestApp {
     /// The evaluators' image resolver (the real one, on the real engine), which pins a
     /// challenge's evaluation image when it is applied.
     resolver: tokio::task::JoinHandle<()>,
+    _watchdog: crate::watchdog::Watchdog,
 }
 
 /// Serves evaluation-image resolutions from the real Docker engine, as an evaluator does.
@@ -92,6 +93,7 @@ impl TestApp {
         previous: Option<Parked>,
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
+        let watchdog = crate::watchdog::Watchdog::start();
         let (dir, database_url) = match previous {
             Some(p) => (p.dir, p.database_url),
             None => {
@@ -125,7 +127,17 @@ impl TestApp {
         let server = tokio::spawn(async move {
             app.run_until(std::future::pending()).await.expect("server runs");
         });
-        Self { addr, http: reqwest::Client::new(), nats, dir, database_url, config, server, resolver }
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            nats,
+            dir,
+            database_url,
+            config,
+            server,
+            resolver,
+            _watchdog: watchdog,
+        }
     }
 
     /// Stops the HTTP server and its background tasks, handing back NATS and the state, so the
