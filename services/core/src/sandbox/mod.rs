@@ -3,15 +3,17 @@
 //!
 //! - [`policy`]: the one [`Hardening`] description of a run (user, filesystem, capabilities,
 //!   limits, logs) and its two renderings, Engine `HostConfig` and Swarm `TaskSpec`.
-//! - [`engine`]: running and following a container on one Docker Engine.
+//! - [`run`]: running and following a container on one Docker Engine, and removing it.
+//! - [`image`]: what an image declares, loading rebuilt archives, and the per-attempt tags.
 //! - [`output`]: the host folder behind `/output`, the bounded walk that measures it, and the
 //!   streamed archive of it.
 //!
 //! The container is removed whatever happens.
 
-pub mod engine;
+pub mod image;
 pub mod output;
 pub mod policy;
+pub mod run;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +21,6 @@ use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
 
-pub use engine::{LineSink, Sandbox};
 pub use output::{
     OutputArchiveError, OutputDir, OutputLimits, OutputScan, archive_to_file, extract_archive, scan_output,
 };
@@ -27,6 +28,7 @@ pub use policy::{
     DEFAULT_USER, Hardening, LOG_MAX_FILES, LOG_MAX_SIZE, NOFILE_LIMIT, SWARM_GAPS, Tmpfs, bind_mounts,
     gpu_device_requests, gpu_generic_resources, resolve_user, thread_env,
 };
+pub use run::{LineSink, Sandbox};
 
 /// The label every sandboxed container carries: the owner's id, so a restarted service can find
 /// and remove what it left behind.
