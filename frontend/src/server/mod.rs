@@ -75,7 +75,7 @@ impl Frontend {
                 "no built browser code here: pages render but do not update live; run scripts/build-frontend.sh"
             );
         }
-        let nats = darkroom_core::bus::connect(&config.nats, "darkroom-frontend").await.map_err(anyhow::Error::msg)?;
+        let nats = darkroom_core::bus::connect(&config.nats, "darkroom-frontend").await?;
         let live = LiveHub::default();
         let state = PageState {
             leptos_options: leptos_options(site_root),

@@ -11,14 +11,22 @@ use crate::events::{Event, STREAM, STREAM_SUBJECTS};
 
 /// Connects without waiting for the server: when NATS is down the client keeps retrying in the
 /// background, and callers see errors until it is back.
-pub async fn connect(config: &NatsConfig, name: &str) -> Result<async_nats::Client, String> {
+pub async fn connect(config: &NatsConfig, name: &str) -> Result<async_nats::Client, ConnectError> {
     async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(2))
         .connect(&config.url)
         .await
-        .map_err(|e| format!("nats.url '{}': {e}", config.url))
+        .map_err(|error| ConnectError { url: config.url.clone(), error })
+}
+
+/// `nats.url` cannot be used (it does not parse, or names no server that can be tried).
+#[derive(Debug, thiserror::Error)]
+#[error("nats.url '{url}': {error}")]
+pub struct ConnectError {
+    pub url: String,
+    pub error: async_nats::ConnectError,
 }
 
 /// Creates the stream if it does not exist yet; idempotent.

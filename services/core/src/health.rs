@@ -41,6 +41,8 @@ impl Command {
     }
 }
 
+/// What goes wrong around a service's health: its command line, a probe of it, binding its
+/// endpoints.
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
     #[error(
@@ -53,7 +55,28 @@ pub enum HealthError {
     #[error("{key} = '{value}' is not an address: {problem}")]
     BadAddress { key: &'static str, value: String, problem: String },
     #[error("unhealthy: {0}")]
-    Unhealthy(String),
+    Unhealthy(ProbeError),
+    /// The health endpoints' address cannot be bound at start-up.
+    #[error("{key}: cannot listen on '{listen}': {error}")]
+    Bind { key: &'static str, listen: String, error: std::io::Error },
+}
+
+/// Why one probe of a health endpoint did not get a 200.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot connect to {addr}: {error}")]
+    Connect { addr: SocketAddr, error: std::io::Error },
+    /// The socket refused its timeouts.
+    #[error(transparent)]
+    Socket(std::io::Error),
+    #[error("cannot send to {addr}: {error}")]
+    Send { addr: SocketAddr, error: std::io::Error },
+    #[error("no answer from {addr}{path}: {error}")]
+    NoAnswer { addr: SocketAddr, path: String, error: std::io::Error },
+    #[error("{addr}{path} answered {code}: {body}")]
+    Status { addr: SocketAddr, path: String, code: String, body: String },
+    #[error("{addr}{path} answered something that is not HTTP: '{status_line}'")]
+    NotHttp { addr: SocketAddr, path: String, status_line: String },
 }
 
 /// Probes `path` on the address a service listens on (`key` names the setting, for errors).
@@ -80,22 +103,27 @@ pub fn healthcheck(key: &'static str, listen: &str, path: &str) -> Result<(), He
 /// One `GET` over HTTP/1.0 to a loopback service, healthy on a 200. Written out rather than
 /// taken from an HTTP client crate: it is one request on loopback, and the submissions service,
 /// the runners and the evaluator would otherwise each link a client only for this.
-pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
-    let mut stream =
-        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), ProbeError> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|error| ProbeError::Connect { addr, error })?;
+    stream.set_read_timeout(Some(timeout)).map_err(ProbeError::Socket)?;
+    stream.set_write_timeout(Some(timeout)).map_err(ProbeError::Socket)?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-        .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+        .map_err(|error| ProbeError::Send { addr, error })?;
     let mut answer = Vec::new();
-    stream.take(64 * 1024).read_to_end(&mut answer).map_err(|e| format!("no answer from {addr}{path}: {e}"))?;
+    stream.take(64 * 1024).read_to_end(&mut answer).map_err(|error| ProbeError::NoAnswer {
+        addr,
+        path: path.to_owned(),
+        error,
+    })?;
     let answer = String::from_utf8_lossy(&answer);
     let status = answer.lines().next().unwrap_or_default();
     let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.trim()).unwrap_or_default();
     match status.split_whitespace().nth(1) {
         Some("200") => Ok(()),
-        Some(code) => Err(format!("{addr}{path} answered {code}: {body}")),
-        None => Err(format!("{addr}{path} answered something that is not HTTP: '{status}'")),
+        Some(code) => {
+            Err(ProbeError::Status { addr, path: path.to_owned(), code: code.to_owned(), body: body.to_owned() })
+        }
+        None => Err(ProbeError::NotHttp { addr, path: path.to_owned(), status_line: status.to_owned() }),
     }
 }
 
@@ -174,13 +202,19 @@ mod serve {
 
     impl Endpoints {
         /// Binds `listen` (the setting `key`, for errors); an empty address serves none.
-        pub async fn bind(key: &str, listen: &str, readiness: Readiness) -> Result<Option<Self>, String> {
+        pub async fn bind(
+            key: &'static str,
+            listen: &str,
+            readiness: Readiness,
+        ) -> Result<Option<Self>, super::HealthError> {
             if listen.is_empty() {
                 return Ok(None);
             }
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| format!("{key}: cannot listen on '{listen}': {e}"))?;
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|error| super::HealthError::Bind {
+                key,
+                listen: listen.to_owned(),
+                error,
+            })?;
             Ok(Some(Self { listener, readiness }))
         }
 

@@ -150,7 +150,8 @@ async fn evaluate(
         tokio::task::spawn_blocking(move || extract_archive(&archive, &p)).await?
     };
     if let Err(e) = unpack {
-        return Ok(Err(failed(run, FailureKind::Participant, "the output could not be unpacked", Some(e), false)));
+        let detail = Some(e.to_string());
+        return Ok(Err(failed(run, FailureKind::Participant, "the output could not be unpacked", detail, false)));
     }
     let output = OutputDir::create(dir.join("output"), OUTPUT_CAP).await.map_err(|e| e.to_string())?;
     let spec = RunSpec {
@@ -220,7 +221,7 @@ async fn evaluate(
                     false,
                 )),
                 Ok(bytes) => match Score::from_score_json(&bytes, &job.metrics) {
-                    Err(detail) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(detail), false)),
+                    Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false)),
                     Ok(score) => Ok(ScoreDocument {
                         submission_id: run.submission_id.to_string(),
                         challenge: job.challenge.clone(),

@@ -32,8 +32,7 @@ impl Evaluator {
         if config.evaluator.concurrency == 0 {
             anyhow::bail!("evaluator.concurrency: must be at least 1");
         }
-        let client =
-            darkroom_core::bus::connect(&config.nats, "darkroom-evaluator").await.map_err(anyhow::Error::msg)?;
+        let client = darkroom_core::bus::connect(&config.nats, "darkroom-evaluator").await?;
         let js = jetstream::new(client.clone());
         let stream =
             retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
@@ -64,9 +63,8 @@ impl Evaluator {
                     Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
                 }),
             );
-        let health = health::Endpoints::bind("evaluator.health_listen", &config.evaluator.health_listen, readiness)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let health =
+            health::Endpoints::bind("evaluator.health_listen", &config.evaluator.health_listen, readiness).await?;
         let owner = format!("evaluator-{}", config.runner.runner_id);
         let removed = sandbox.remove_owned(&owner).await?;
         if !removed.is_empty() {

@@ -39,8 +39,7 @@ impl Application {
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("submissions.database_url: cannot open '{}'", redact(&url)))?;
-        let nats =
-            darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await.map_err(anyhow::Error::msg)?;
+        let nats = darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await?;
         let wakeup = Arc::new(Notify::new());
         let submit_lock = Arc::new(Mutex::new(()));
         let background = vec![

@@ -34,8 +34,7 @@ impl Runner {
         if config.runner.concurrency == 0 {
             anyhow::bail!("runner.concurrency: must be at least 1");
         }
-        let client =
-            darkroom_core::bus::connect(&config.nats, "darkroom-swarm-runner").await.map_err(anyhow::Error::msg)?;
+        let client = darkroom_core::bus::connect(&config.nats, "darkroom-swarm-runner").await?;
         let js = jetstream::new(client.clone());
         let stream =
             retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
@@ -52,9 +51,7 @@ impl Runner {
         let readiness = Readiness::default()
             .check("nats", health::nats_check(client))
             .check("docker", health::docker_check(sandbox.clone()));
-        let health = health::Endpoints::bind("runner.health_listen", &runner.health_listen, readiness)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let health = health::Endpoints::bind("runner.health_listen", &runner.health_listen, readiness).await?;
         sweep_images(&sandbox, &runs).await;
         let removed = sandbox.remove_owned(&runner.runner_id).await?;
         if !removed.is_empty() {

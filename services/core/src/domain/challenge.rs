@@ -68,15 +68,38 @@ impl std::fmt::Debug for RegistryCredentials {
 
 impl RegistryCredentials {
     /// The password, read from `password_file` when set.
-    pub fn resolve_password(&self) -> Result<String, String> {
+    pub fn resolve_password(&self) -> Result<String, SpecError> {
         match (&self.password, &self.password_file) {
             (_, Some(path)) => std::fs::read_to_string(path)
                 .map(|p| p.trim().to_owned())
-                .map_err(|e| format!("cannot read registry.password_file '{}': {e}", path.display())),
+                .map_err(|error| SpecError::PasswordFile { path: path.clone(), error }),
             (Some(p), None) => Ok(p.clone()),
-            (None, None) => Err("registry has a username but no password or password_file".into()),
+            (None, None) => Err(SpecError::NoPassword),
         }
     }
+}
+
+/// Why a spec file could not be read as a spec, or its registry password not be found. (What
+/// is wrong with a spec that parses is [`ChallengeSpec::validate`]'s list of [`FieldError`]s.)
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// TOML that is not a spec, in one line (toml's own text draws a multi-line snippet).
+    #[error("{}{message}", position(.line_column))]
+    Toml { line_column: Option<(usize, usize)>, message: String },
+    #[error(transparent)]
+    Yaml(serde_norway::Error),
+    #[error(transparent)]
+    Json(serde_json::Error),
+    #[error("unknown spec format '{0}': use a .toml, .yaml, .yml or .json file")]
+    UnknownFormat(String),
+    #[error("cannot read registry.password_file '{}': {error}", path.display())]
+    PasswordFile { path: PathBuf, error: std::io::Error },
+    #[error("registry has a username but no password or password_file")]
+    NoPassword,
+}
+
+fn position(line_column: &Option<(usize, usize)>) -> String {
+    line_column.map(|(line, column)| format!("line {line}, column {column}: ")).unwrap_or_default()
 }
 
 /// The hidden dataset, mounted read-only at `/data` in the participant's container.
@@ -293,21 +316,20 @@ pub fn is_valid_slug(s: &str) -> bool {
 
 impl ChallengeSpec {
     /// Parses a spec file's text; `format` is `toml`, `yaml`/`yml` or `json`.
-    pub fn parse(text: &str, format: &str) -> Result<Self, String> {
+    pub fn parse(text: &str, format: &str) -> Result<Self, SpecError> {
         match format {
             "toml" => toml::from_str(text).map_err(|e| {
-                // toml's Display draws a multi-line snippet; one line reads better in a CLI.
-                let at = e.span().map(|span| {
+                let line_column = e.span().map(|span| {
                     let before = &text[..span.start.min(text.len())];
                     let line = before.matches('\n').count() + 1;
                     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    format!("line {line}, column {column}: ")
+                    (line, column)
                 });
-                format!("{}{}", at.unwrap_or_default(), e.message().trim())
+                SpecError::Toml { line_column, message: e.message().trim().to_owned() }
             }),
-            "yaml" | "yml" => serde_norway::from_str(text).map_err(|e| e.to_string()),
-            "json" => serde_json::from_str(text).map_err(|e| e.to_string()),
-            other => Err(format!("unknown spec format '{other}': use a .toml, .yaml, .yml or .json file")),
+            "yaml" | "yml" => serde_norway::from_str(text).map_err(SpecError::Yaml),
+            "json" => serde_json::from_str(text).map_err(SpecError::Json),
+            other => Err(SpecError::UnknownFormat(other.to_owned())),
         }
     }
 
@@ -369,7 +391,11 @@ impl ChallengeSpec {
         }
 
         if let Err(problem) = validate_image_reference(&self.evaluation.image) {
-            err("evaluation.image", problem, "name an image such as 'my-eval:1.0' or 'registry:5000/eval@sha256:…'");
+            err(
+                "evaluation.image",
+                problem.to_string(),
+                "name an image such as 'my-eval:1.0' or 'registry:5000/eval@sha256:…'",
+            );
         }
 
         if self.metrics.is_empty() {
@@ -627,6 +653,13 @@ mod tests {
         let shown = serde_json::to_string(&spec.clone().redacted()).unwrap();
         assert!(!shown.contains("s3cret-pw") && shown.contains("bot"), "{shown}");
         assert_eq!(spec.registry.unwrap().resolve_password().unwrap(), "s3cret-pw");
+        let missing = creds(None, Some("/no/such/password"));
+        let e = missing.resolve_password().unwrap_err().to_string();
+        assert!(e.starts_with("cannot read registry.password_file '/no/such/password': "), "{e}");
+        assert_eq!(
+            creds(None, None).resolve_password().unwrap_err().to_string(),
+            "registry has a username but no password or password_file"
+        );
     }
 
     fn tmp() -> PathBuf {
@@ -682,7 +715,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_directions_are_rejected_by_the_parser() {
-        let err = ChallengeSpec::parse("slug = 'a'\ntitel = 'x'", "toml").unwrap_err();
+        let err = ChallengeSpec::parse("slug = 'a'\ntitel = 'x'", "toml").unwrap_err().to_string();
         assert!(err.starts_with("line 2, column 1: unknown field `titel`"), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
         let err = serde_json::from_str::<Direction>("\"bigger\"").unwrap_err().to_string();

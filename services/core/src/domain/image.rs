@@ -8,23 +8,47 @@
 /// (`darkroom-submission/<id>:<attempt>`): participants may never name it.
 pub const SUBMISSION_NAMESPACE: &str = "darkroom-submission";
 
+/// What is wrong with an image reference. The text is the problem reported on the field that
+/// holds it (`image`, `evaluation.image`), so it does not repeat the reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageReferenceError {
+    #[error("is empty")]
+    Empty,
+    #[error("is {0} characters long; Docker allows 255")]
+    TooLong(usize),
+    #[error("digest '{0}' lacks 'algorithm:'")]
+    DigestWithoutAlgorithm(String),
+    #[error("digest '{0}' is not sha256 followed by 64 lowercase hex digits")]
+    BadDigest(String),
+    #[error("tag '{0}' may only hold letters, digits, '_', '.' and '-' (at most 128)")]
+    BadTag(String),
+    #[error("registry host '{0}' is not a host name")]
+    BadHost(String),
+    #[error("registry port '{0}' is not a port number")]
+    BadPort(String),
+    #[error(
+        "'{0}' is not a valid name component: use lowercase letters and digits, separated by '.', '_', '__' or '-'"
+    )]
+    BadComponent(String),
+}
+
 /// Checks a reference such as `eval:1.0`, `registry:5000/team/model@sha256:…`.
-pub fn validate_image_reference(reference: &str) -> Result<(), String> {
+pub fn validate_image_reference(reference: &str) -> Result<(), ImageReferenceError> {
     if reference.is_empty() {
-        return Err("is empty".into());
+        return Err(ImageReferenceError::Empty);
     }
     if reference.len() > 255 {
-        return Err(format!("is {} characters long; Docker allows 255", reference.len()));
+        return Err(ImageReferenceError::TooLong(reference.len()));
     }
     let (name_tag, digest) = match reference.split_once('@') {
         Some((n, d)) => (n, Some(d)),
         None => (reference, None),
     };
     if let Some(d) = digest {
-        let (algo, hex) = d.split_once(':').ok_or_else(|| format!("digest '{d}' lacks 'algorithm:'"))?;
+        let (algo, hex) = d.split_once(':').ok_or_else(|| ImageReferenceError::DigestWithoutAlgorithm(d.to_owned()))?;
         if algo != "sha256" || hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         {
-            return Err(format!("digest '{d}' is not sha256 followed by 64 lowercase hex digits"));
+            return Err(ImageReferenceError::BadDigest(d.to_owned()));
         }
     }
     // The tag is after the last ':' that follows the last '/', so a registry port is not a tag.
@@ -39,7 +63,7 @@ pub fn validate_image_reference(reference: &str) -> Result<(), String> {
             && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
             && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !ok {
-            return Err(format!("tag '{tag}' may only hold letters, digits, '_', '.' and '-' (at most 128)"));
+            return Err(ImageReferenceError::BadTag(tag.to_owned()));
         }
     }
     let mut parts: Vec<&str> = name.split('/').collect();
@@ -50,20 +74,16 @@ pub fn validate_image_reference(reference: &str) -> Result<(), String> {
         let edges_ok =
             h.starts_with(|c: char| c.is_ascii_alphanumeric()) && h.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !edges_ok || h.contains("..") || !h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) {
-            return Err(format!("registry host '{host}' is not a host name"));
+            return Err(ImageReferenceError::BadHost(host.to_owned()));
         }
         if let Some(p) = port
             && p.parse::<u16>().is_err()
         {
-            return Err(format!("registry port '{p}' is not a port number"));
+            return Err(ImageReferenceError::BadPort(p.to_owned()));
         }
     }
-    for part in parts {
-        if !valid_path_component(part) {
-            return Err(format!(
-                "'{part}' is not a valid name component: use lowercase letters and digits, separated by '.', '_', '__' or '-'"
-            ));
-        }
+    if let Some(part) = parts.into_iter().find(|part| !valid_path_component(part)) {
+        return Err(ImageReferenceError::BadComponent(part.to_owned()));
     }
     Ok(())
 }
@@ -87,7 +107,7 @@ pub struct ImageReference {
 
 impl ImageReference {
     /// Checks the grammar ([`validate_image_reference`]) and splits the reference.
-    pub fn parse(reference: &str) -> Result<Self, String> {
+    pub fn parse(reference: &str) -> Result<Self, ImageReferenceError> {
         validate_image_reference(reference)?;
         let (name_tag, digest) = match reference.split_once('@') {
             Some((n, d)) => (n, Some(d.to_owned())),
@@ -226,6 +246,20 @@ mod tests {
         ] {
             assert_eq!(check(r), Ok(()), "{r}");
         }
+    }
+
+    #[test]
+    fn problems_read_as_before() {
+        assert_eq!(check("").unwrap_err().to_string(), "is empty");
+        assert_eq!(
+            check("a:b!").unwrap_err().to_string(),
+            "tag 'b!' may only hold letters, digits, '_', '.' and '-' (at most 128)"
+        );
+        assert_eq!(check("h:x/m").unwrap_err().to_string(), "registry port 'x' is not a port number");
+        assert_eq!(
+            check("UPPER").unwrap_err().to_string(),
+            "'UPPER' is not a valid name component: use lowercase letters and digits, separated by '.', '_', '__' or '-'"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ pub mod participant;
 pub mod score;
 pub mod submission;
 
-pub use challenge::{ChallengeSpec, Direction, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources};
+pub use challenge::{
+    ChallengeSpec, Direction, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources, SpecError,
+};
 pub use participant::{Participant, ParticipantName};
-pub use score::Score;
+pub use score::{Score, ScoreError};
 pub use submission::{FailureKind, ImageSource, SubmissionState, TransitionError};

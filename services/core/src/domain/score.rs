@@ -15,28 +15,48 @@ pub struct Score {
 /// The largest `score.json` accepted.
 pub const MAX_SCORE_BYTES: usize = 64 * 1024;
 
+/// Why a `score.json` was refused. The text is for the organizer, whose evaluation image wrote it.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("score.json is {0} bytes; at most {MAX_SCORE_BYTES} are read")]
+    TooLarge(usize),
+    #[error("score.json is not valid JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("score.json must be a JSON object of metrics, not {0}")]
+    NotAnObject(serde_json::Value),
+    #[error("score.json lacks metric '{0}'")]
+    Missing(String),
+    #[error("metric '{metric}' is {value}, not a number")]
+    NotANumber { metric: String, value: serde_json::Value },
+    #[error("metric '{0}' is not finite")]
+    NotFinite(String),
+    #[error("score.json has '{0}', which the challenge does not declare")]
+    Undeclared(String),
+}
+
 impl Score {
     /// Parses `score.json` and checks it against the challenge's metrics: a JSON object with
-    /// exactly the declared metrics, each a finite number. The error is for the organizer.
-    pub fn from_score_json(bytes: &[u8], metrics: &[Metric]) -> Result<Score, String> {
+    /// exactly the declared metrics, each a finite number.
+    pub fn from_score_json(bytes: &[u8], metrics: &[Metric]) -> Result<Score, ScoreError> {
         if bytes.len() > MAX_SCORE_BYTES {
-            return Err(format!("score.json is {} bytes; at most {MAX_SCORE_BYTES} are read", bytes.len()));
+            return Err(ScoreError::TooLarge(bytes.len()));
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("score.json is not valid JSON: {e}"))?;
-        let object =
-            value.as_object().ok_or_else(|| format!("score.json must be a JSON object of metrics, not {value}"))?;
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(ScoreError::NotJson)?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(ScoreError::NotAnObject(value));
+        };
         let mut out = BTreeMap::new();
         for m in metrics {
-            let v = object.get(&m.name).ok_or_else(|| format!("score.json lacks metric '{}'", m.name))?;
-            let number = v.as_f64().ok_or_else(|| format!("metric '{}' is {v}, not a number", m.name))?;
+            let v = object.get(&m.name).ok_or_else(|| ScoreError::Missing(m.name.clone()))?;
+            let number =
+                v.as_f64().ok_or_else(|| ScoreError::NotANumber { metric: m.name.clone(), value: v.clone() })?;
             if !number.is_finite() {
-                return Err(format!("metric '{}' is not finite", m.name));
+                return Err(ScoreError::NotFinite(m.name.clone()));
             }
             out.insert(m.name.clone(), number);
         }
         if let Some(extra) = object.keys().find(|k| !metrics.iter().any(|m| &m.name == *k)) {
-            return Err(format!("score.json has '{extra}', which the challenge does not declare"));
+            return Err(ScoreError::Undeclared(extra.clone()));
         }
         Ok(Score { metrics: out })
     }
@@ -69,8 +89,9 @@ mod tests {
             (br#"[0.9, 1]"#, "JSON object"),
             (b"NaN", "not valid JSON"),
             (br#"{"accuracy": 1e999, "roc_auc": 1}"#, "not valid JSON"),
+            (br#"{"accuracy": 0.9, "roc_auc": [1]}"#, "metric 'roc_auc' is [1], not a number"),
         ] {
-            let e = Score::from_score_json(bad, &metrics()).unwrap_err();
+            let e = Score::from_score_json(bad, &metrics()).unwrap_err().to_string();
             assert!(e.contains(says), "{e}");
         }
     }

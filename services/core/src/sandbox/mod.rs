@@ -22,7 +22,7 @@ use std::time::Duration;
 use bollard::errors::Error as DockerError;
 
 pub use output::{
-    OutputArchiveError, OutputDir, OutputLimits, OutputScan, archive_to_file, extract_archive, scan_output,
+    OutputArchiveError, OutputDir, OutputLimits, OutputScan, UnpackError, archive_to_file, extract_archive, scan_output,
 };
 pub use policy::{
     DEFAULT_USER, Hardening, LOG_MAX_FILES, LOG_MAX_SIZE, NOFILE_LIMIT, SWARM_GAPS, Tmpfs, bind_mounts,

@@ -138,29 +138,41 @@ pub fn archive_to_file(root: &Path, dest: &Path) -> Result<u64, OutputArchiveErr
     Ok(file.metadata().map_err(platform)?.len())
 }
 
+/// Why an output archive could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    /// The archive is not a readable tar, or `dest` cannot be written.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error("archive entry '{}' leaves the folder", .0.display())]
+    Escapes(PathBuf),
+    #[error("archive entry '{}' is a {kind:?}, not a file or folder", path.display())]
+    NotFileOrFolder { path: PathBuf, kind: tar::EntryType },
+}
+
 /// Unpacks an output archive into `dest`, refusing anything but regular files and folders and
 /// any path that would leave `dest`.
-pub fn extract_archive(bytes: &[u8], dest: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
+pub fn extract_archive(bytes: &[u8], dest: &Path) -> Result<(), UnpackError> {
+    std::fs::create_dir_all(dest)?;
     let mut archive = tar::Archive::new(bytes);
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
-        let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
         if path.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
-            return Err(format!("archive entry '{}' leaves the folder", path.display()));
+            return Err(UnpackError::Escapes(path));
         }
         let kind = entry.header().entry_type();
         let target = dest.join(&path);
         if kind.is_dir() {
-            std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&target)?;
         } else if kind.is_file() {
             if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                std::fs::create_dir_all(parent)?;
             }
-            let mut out = File::create(&target).map_err(|e| e.to_string())?;
-            io::copy(&mut entry, &mut out).map_err(|e| e.to_string())?;
+            let mut out = File::create(&target)?;
+            io::copy(&mut entry, &mut out)?;
         } else {
-            return Err(format!("archive entry '{}' is a {kind:?}, not a file or folder", path.display()));
+            return Err(UnpackError::NotFileOrFolder { path, kind });
         }
     }
     Ok(())
@@ -319,7 +331,8 @@ mod tests {
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         link.append_link(&mut h, "evil", "/etc/passwd").unwrap();
-        assert!(extract_archive(&link.into_inner().unwrap(), &dir).unwrap_err().contains("not a file"));
+        let e = extract_archive(&link.into_inner().unwrap(), &dir).unwrap_err().to_string();
+        assert_eq!(e, "archive entry 'evil' is a Symlink, not a file or folder");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -45,7 +45,8 @@ async fn pin(state: &AppState, spec: &ChallengeSpec, name: &str) -> ApiResult<Im
     if looks_like_image_id(name) {
         return Err(ApiError::field("image", format!("'{name}' is an image id, not a name"), push_hint(allowed)));
     }
-    let image = ImageReference::parse(name).map_err(|problem| ApiError::field("image", problem, push_hint(allowed)))?;
+    let image = ImageReference::parse(name)
+        .map_err(|problem| ApiError::field("image", problem.to_string(), push_hint(allowed)))?;
     if image.short_path().split('/').next() == Some(SUBMISSION_NAMESPACE) {
         return Err(ApiError::field(
             "image",
