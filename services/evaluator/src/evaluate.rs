@@ -79,18 +79,43 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         tracing::info!(submission = %id, "cancelled; not evaluated");
         return Ok(());
     }
-    match evaluate(ctx, run).await? {
+    match evaluate(ctx, run).await {
         Ok(doc) => {
             let outcome = ctx.scores.record(&doc).await?;
             tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
             publish(&ctx.js, &recorded(&doc, run.job.participant_id)).await?;
         }
-        Err(failure) => {
+        Err(EvaluationError::Failed(failure)) => {
             tracing::warn!(submission = %id, reason = %failure.reason, detail = ?failure.detail, "evaluation failed");
-            publish(&ctx.js, &failure).await?;
+            publish(&ctx.js, &*failure).await?;
         }
+        Err(EvaluationError::Transient(e)) => return Err(e),
     }
     Ok(())
+}
+
+/// Why a finished run yields no score document.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluationError {
+    /// The evaluation ended without a score, for a reason the submission's owner is told (the
+    /// failure is published; it says whose fault it is and whether it will be retried).
+    #[error("{}", .0.reason)]
+    Failed(Box<SubmissionFailed>),
+    /// Nothing durable happened (NATS, the object store or the host failed): redeliver the run.
+    #[error("{0}")]
+    Transient(async_nats::Error),
+}
+
+impl From<SubmissionFailed> for EvaluationError {
+    fn from(failure: SubmissionFailed) -> Self {
+        EvaluationError::Failed(Box::new(failure))
+    }
+}
+
+impl EvaluationError {
+    fn transient(e: impl Into<async_nats::Error>) -> Self {
+        EvaluationError::Transient(e.into())
+    }
 }
 
 /// Why the evaluation container did not run to an exit.
@@ -117,11 +142,8 @@ fn sandbox_verdict(run: &RunFinished, e: SandboxError) -> Result<ScoreDocument, 
     }
 }
 
-/// Runs the evaluation image. The outer `Err` is a transient failure to retry by redelivery.
-async fn evaluate(
-    ctx: &Context,
-    run: &RunFinished,
-) -> Result<Result<ScoreDocument, SubmissionFailed>, async_nats::Error> {
+/// Runs the evaluation image.
+async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<ScoreDocument, EvaluationError> {
     let job = &run.job;
     let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, run.attempt));
     let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -131,29 +153,30 @@ async fn evaluate(
     let archive = match ctx.outputs.get(run.output_artifact.as_str()).await {
         Ok(mut object) => {
             let mut bytes = Vec::new();
-            (&mut object).take(limit).read_to_end(&mut bytes).await?;
+            (&mut object).take(limit).read_to_end(&mut bytes).await.map_err(EvaluationError::transient)?;
             bytes
         }
         Err(e) if e.kind() == object_store::GetErrorKind::NotFound => {
-            return Ok(Err(failed(
+            return Err(failed(
                 run,
                 FailureKind::Platform,
                 "the run's output was lost; the run will be repeated",
                 Some(e.to_string()),
                 true,
-            )));
+            )
+            .into());
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(EvaluationError::transient(e)),
     };
     let unpack = {
         let p = predictions.clone();
-        tokio::task::spawn_blocking(move || extract_archive(&archive, &p)).await?
+        tokio::task::spawn_blocking(move || extract_archive(&archive, &p)).await.map_err(EvaluationError::transient)?
     };
     if let Err(e) = unpack {
         let detail = Some(e.to_string());
-        return Ok(Err(failed(run, FailureKind::Participant, "the output could not be unpacked", detail, false)));
+        return Err(failed(run, FailureKind::Participant, "the output could not be unpacked", detail, false).into());
     }
-    let output = OutputDir::create(dir.join("output"), OUTPUT_CAP).await.map_err(|e| e.to_string())?;
+    let output = OutputDir::create(dir.join("output"), OUTPUT_CAP).await.map_err(EvaluationError::transient)?;
     let spec = RunSpec {
         name: format!("darkroom-eval-{}-{}", run.submission_id, run.attempt),
         image: job.evaluation_image.clone(),
@@ -258,5 +281,5 @@ async fn evaluate(
     };
     output.destroy().await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
-    Ok(verdict)
+    verdict.map_err(EvaluationError::from)
 }
