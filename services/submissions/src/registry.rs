@@ -38,12 +38,56 @@ pub enum PinError {
     #[error(
         "registry {registry} refused access to '{reference}' ({detail}); make the repository public or ask the organizer to configure a registry login for this challenge"
     )]
-    Denied { reference: String, registry: String, detail: String },
+    Denied { reference: String, registry: String, detail: RegistryProblem },
     /// The registry could not be reached or answered with an error of its own.
     #[error(
         "registry {registry} could not be asked for '{reference}' ({detail}); retry later, or push to another allowed registry"
     )]
-    Unreachable { reference: String, registry: String, detail: String },
+    Unreachable { reference: String, registry: String, detail: RegistryProblem },
+}
+
+/// What went wrong in the exchange with a registry: the detail of a [`PinError`], in words
+/// that complete "registry X could not be asked (…)" or "refused access (…)".
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryProblem {
+    #[error("not an allowed registry")]
+    NotAllowed,
+    #[error("{}", describe(.0))]
+    Transport(reqwest::Error),
+    #[error("it answered {0}")]
+    Answered(StatusCode),
+    #[error("it answered {0} to GET")]
+    AnsweredGet(StatusCode),
+    #[error("it kept asking for credentials")]
+    KeptAsking,
+    #[error("it wants a login and the challenge has none")]
+    NoLogin,
+    #[error("it wants credentials of a kind Darkroom does not speak")]
+    UnknownScheme,
+    #[error("its token realm is not a URL")]
+    RealmNotUrl,
+    #[error("its token realm is not HTTPS")]
+    RealmNotHttps,
+    #[error("its token service: {}", describe(.0))]
+    TokenService(reqwest::Error),
+    #[error("its token service answered {0}")]
+    TokenServiceAnswered(StatusCode),
+    #[error("its token answer: {0}")]
+    TokenAnswer(reqwest::Error),
+    #[error("its token answer holds no token")]
+    NoToken,
+    #[error("its manifest is larger than 4 MiB")]
+    ManifestTooLarge,
+}
+
+impl RegistryProblem {
+    fn transport(e: reqwest::Error) -> Self {
+        RegistryProblem::Transport(e.without_url())
+    }
+
+    fn token_service(e: reqwest::Error) -> Self {
+        RegistryProblem::TokenService(e.without_url())
+    }
 }
 
 /// A token request as the registry describes it in its 401 answer.
@@ -125,14 +169,14 @@ impl Registries {
     /// The digest (`sha256:…`) the registry serves for `image` now.
     pub async fn pin(&self, image: &ImageReference, login: Option<&Login>) -> Result<String, PinError> {
         let shown = format!("{}/{}:{}", image.registry, image.repository, image.manifest_reference());
-        let unreachable = |detail: String| PinError::Unreachable {
+        let unreachable = |detail: RegistryProblem| PinError::Unreachable {
             reference: shown.clone(),
             registry: image.registry.clone(),
             detail,
         };
         if !self.is_allowed(image) {
             // Callers check first; this keeps the no-arbitrary-hosts rule in one place anyway.
-            return Err(unreachable("not an allowed registry".into()));
+            return Err(unreachable(RegistryProblem::NotAllowed));
         }
         let url = format!("{}/v2/{}/manifests/{}", image.api_base(), image.repository, image.manifest_reference());
         let mut auth: Option<String> = None;
@@ -141,7 +185,7 @@ impl Registries {
             if let Some(a) = &auth {
                 request = request.header(AUTHORIZATION, a);
             }
-            let response = request.send().await.map_err(|e| unreachable(describe(e)))?;
+            let response = request.send().await.map_err(|e| unreachable(RegistryProblem::transport(e)))?;
             match response.status() {
                 s if s.is_success() => {
                     if let Some(digest) = digest_header(response.headers()) {
@@ -163,13 +207,13 @@ impl Registries {
                     return Err(PinError::Denied {
                         reference: shown.clone(),
                         registry: image.registry.clone(),
-                        detail: format!("it answered {s}"),
+                        detail: RegistryProblem::Answered(s),
                     });
                 }
-                s => return Err(unreachable(format!("it answered {s}"))),
+                s => return Err(unreachable(RegistryProblem::Answered(s))),
             }
         }
-        Err(unreachable("it kept asking for credentials".into()))
+        Err(unreachable(RegistryProblem::KeptAsking))
     }
 
     /// The `Authorization` value that answers a 401's challenge.
@@ -178,18 +222,17 @@ impl Registries {
         image: &ImageReference,
         challenge: &str,
         login: Option<&Login>,
-    ) -> Result<String, String> {
+    ) -> Result<String, RegistryProblem> {
         if challenge.trim_start().get(..5).is_some_and(|s| s.eq_ignore_ascii_case("basic")) {
-            let login = login.ok_or("it wants a login and the challenge has none")?;
+            let login = login.ok_or(RegistryProblem::NoLogin)?;
             let basic = format!("{}:{}", login.username, login.password);
             return Ok(format!("Basic {}", base64(basic.as_bytes())));
         }
-        let bearer =
-            parse_bearer_challenge(challenge).ok_or("it wants credentials of a kind Darkroom does not speak")?;
-        let realm = reqwest::Url::parse(&bearer.realm).map_err(|_| "its token realm is not a URL".to_owned())?;
+        let bearer = parse_bearer_challenge(challenge).ok_or(RegistryProblem::UnknownScheme)?;
+        let realm = reqwest::Url::parse(&bearer.realm).map_err(|_| RegistryProblem::RealmNotUrl)?;
         let loopback = matches!(realm.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
         if realm.scheme() != "https" && !(realm.scheme() == "http" && loopback && image.is_loopback()) {
-            return Err("its token realm is not HTTPS".into());
+            return Err(RegistryProblem::RealmNotHttps);
         }
         let scope = bearer.scope.unwrap_or_else(|| format!("repository:{}:pull", image.repository));
         let mut query: Vec<(&str, &str)> = vec![("scope", &scope)];
@@ -200,37 +243,37 @@ impl Registries {
         if let Some(l) = login {
             request = request.basic_auth(&l.username, Some(&l.password));
         }
-        let response = request.send().await.map_err(|e| format!("its token service: {}", describe(e)))?;
+        let response = request.send().await.map_err(RegistryProblem::token_service)?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("its token service answered {status}"));
+            return Err(RegistryProblem::TokenServiceAnswered(status));
         }
         #[derive(serde::Deserialize)]
         struct Token {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let token: Token = response.json().await.map_err(|e| format!("its token answer: {e}"))?;
-        let token = token.token.or(token.access_token).ok_or("its token answer holds no token")?;
+        let token: Token = response.json().await.map_err(RegistryProblem::TokenAnswer)?;
+        let token = token.token.or(token.access_token).ok_or(RegistryProblem::NoToken)?;
         Ok(format!("Bearer {token}"))
     }
 
     /// Fetches the manifest and hashes it, for registries that send no digest header.
-    async fn digest_of_body(&self, url: &str, auth: Option<&str>) -> Result<String, String> {
+    async fn digest_of_body(&self, url: &str, auth: Option<&str>) -> Result<String, RegistryProblem> {
         let mut request = self.client.get(url).header(ACCEPT, MANIFEST_TYPES);
         if let Some(a) = auth {
             request = request.header(AUTHORIZATION, a);
         }
-        let mut response = request.send().await.map_err(describe)?;
+        let mut response = request.send().await.map_err(RegistryProblem::transport)?;
         if !response.status().is_success() {
-            return Err(format!("it answered {} to GET", response.status()));
+            return Err(RegistryProblem::AnsweredGet(response.status()));
         }
         let mut hasher = Sha256::new();
         let mut read = 0;
-        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+        while let Some(chunk) = response.chunk().await.map_err(RegistryProblem::transport)? {
             read += chunk.len();
             if read > MAX_MANIFEST_BYTES {
-                return Err("its manifest is larger than 4 MiB".into());
+                return Err(RegistryProblem::ManifestTooLarge);
             }
             hasher.update(&chunk);
         }
@@ -245,14 +288,15 @@ fn digest_header(headers: &HeaderMap) -> Option<String> {
     (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())).then(|| d.to_owned())
 }
 
-/// A transport error in a sentence, without the URL's query (which may hold a scope or token).
-fn describe(e: reqwest::Error) -> String {
+/// A transport error in a sentence. [`RegistryProblem::transport`] and
+/// [`RegistryProblem::token_service`] strip the URL first: its query may hold a scope or token.
+fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "it did not answer in time".into()
     } else if e.is_connect() {
         "it refused the connection or could not be found".into()
     } else {
-        e.without_url().to_string()
+        e.to_string()
     }
 }
 
@@ -300,6 +344,21 @@ mod tests {
         assert_eq!(parse_bearer_challenge(r#"Bearer service="x""#), None, "a challenge without a realm is useless");
         assert_eq!(parse_bearer_challenge("Bearer"), None);
         assert_eq!(parse_bearer_challenge(r#"Bearer realm="unterminated"#).unwrap().realm, "unterminated");
+    }
+
+    #[test]
+    fn problems_complete_the_pin_error_sentence() {
+        let e = PinError::Unreachable {
+            reference: "r.example/m:1".into(),
+            registry: "r.example".into(),
+            detail: RegistryProblem::AnsweredGet(StatusCode::BAD_GATEWAY),
+        };
+        assert_eq!(
+            e.to_string(),
+            "registry r.example could not be asked for 'r.example/m:1' (it answered 502 Bad Gateway to GET); retry \
+             later, or push to another allowed registry"
+        );
+        assert_eq!(RegistryProblem::NoLogin.to_string(), "it wants a login and the challenge has none");
     }
 
     #[test]
