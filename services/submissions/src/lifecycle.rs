@@ -166,7 +166,7 @@ pub async fn cancel(
     let Some(row) = submission::Entity::find_by_id(id.to_owned()).one(&txn).await? else {
         return Ok(None);
     };
-    let state: SubmissionState = row.state.parse().map_err(sea_orm::DbErr::Custom)?;
+    let state = row.state.parse::<SubmissionState>().map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
     if !state.can_become(SubmissionState::Cancelled) {
         return Ok(Some(CancelOutcome::NotCancellable(state)));
     }
@@ -236,7 +236,7 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
     let Some(row) = submission::Entity::find_by_id(id.clone()).one(&txn).await? else {
         return Ok(Applied::UnknownSubmission);
     };
-    let from: SubmissionState = row.state.parse().map_err(sea_orm::DbErr::Custom)?;
+    let from = row.state.parse::<SubmissionState>().map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
     if let Some(attempt) = event_attempt(event)
         && (attempt as i32) < row.attempt
     {

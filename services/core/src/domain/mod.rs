@@ -11,4 +11,4 @@ pub use challenge::{
 };
 pub use participant::{Participant, ParticipantName};
 pub use score::{Score, ScoreError};
-pub use submission::{FailureKind, ImageSource, SubmissionState, TransitionError};
+pub use submission::{FailureKind, ImageSource, SubmissionState, TransitionError, UnknownState};

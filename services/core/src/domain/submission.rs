@@ -85,15 +85,16 @@ impl fmt::Display for SubmissionState {
 }
 
 impl FromStr for SubmissionState {
-    type Err = String;
+    type Err = UnknownState;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|st| st.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
-            format!(
-                "unknown state '{s}'; expected one of QUEUED, PENDING, RUNNING, EVALUATING, COMPLETE, FAILED, CANCELLED"
-            )
-        })
+        Self::ALL.into_iter().find(|st| st.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| UnknownState(s.to_owned()))
     }
 }
+
+/// A state name that is none of [`SubmissionState::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown state '{0}'; expected one of QUEUED, PENDING, RUNNING, EVALUATING, COMPLETE, FAILED, CANCELLED")]
+pub struct UnknownState(pub String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a submission cannot go from {from} to {to}")]

@@ -39,7 +39,7 @@ pub async fn list(
         return Err(ApiError::bad_request("bad_query", format!("limit {limit} is not between 1 and 1000")));
     }
     let wanted = match q.state.as_deref() {
-        Some(s) => Some(s.parse::<SubmissionState>().map_err(|e| ApiError::bad_request("bad_query", e))?),
+        Some(s) => Some(s.parse::<SubmissionState>().map_err(|e| ApiError::bad_request("bad_query", e.to_string()))?),
         None => None,
     };
     load(&state, &slug).await?;
@@ -80,8 +80,7 @@ pub async fn rerun(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
     let original = visible(&state, &Viewer::Organizer, &id).await?;
-    let current: SubmissionState =
-        original.state.parse().map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let current = original.state.parse::<SubmissionState>().map_err(|e| ApiError::Internal(e.into()))?;
     if !current.is_terminal() {
         return Err(ApiError::conflict(
             "not_rerunnable",
