@@ -6,7 +6,7 @@ use darkroom_core::health::{self, Command};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Command::from_args()?;
-    let config = darkroom_core::config::Config::load()?;
+    let config = darkroom_core::config::FrontendSettings::load()?;
     if command == Command::Healthcheck {
         return Ok(health::healthcheck("frontend.listen", &config.frontend.listen, "/healthz")?);
     }

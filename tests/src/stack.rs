@@ -40,7 +40,7 @@ impl Stack {
         let data = app.dir.path().join("demo");
         darkroom_demo_data::generate(&data, 7, 800, 100, 64).expect("dataset generated");
         let evaluator = {
-            let e = darkroom_evaluator::Evaluator::build(config.clone()).await.expect("evaluator builds");
+            let e = darkroom_evaluator::Evaluator::build(config.clone().into()).await.expect("evaluator builds");
             tokio::spawn(async move {
                 e.run().await.expect("evaluator runs");
             })
@@ -52,7 +52,7 @@ impl Stack {
 
     /// Starts (again) the runner with this stack's configuration.
     pub async fn start_runner(&mut self) {
-        let r = darkroom_swarm_runner::Runner::build(self.runner_config.clone()).await.expect("runner builds");
+        let r = darkroom_swarm_runner::Runner::build(self.runner_config.clone().into()).await.expect("runner builds");
         self.runner = Some(tokio::spawn(async move {
             r.run().await.expect("runner runs");
         }));

@@ -30,8 +30,8 @@ pub struct TestApp {
     pub nats: NatsServer,
     pub dir: tempfile::TempDir,
     pub database_url: String,
-    /// The configuration the app runs with; the runner and evaluator of a [`crate::Stack`]
-    /// share it.
+    /// The configuration file the app's settings were taken from; the runner and evaluator of
+    /// a [`crate::Stack`] take theirs from it too.
     pub config: Config,
     server: tokio::task::JoinHandle<()>,
     /// The evaluators' image resolver (the real one, on the real engine), which pins a
@@ -119,10 +119,13 @@ impl TestApp {
         // The local registry only: no test may depend on Docker Hub (nor reach it).
         config.submissions.registries = vec![crate::registry::registry()];
         config.submissions.registry_timeout_seconds = 5;
+        // An evaluator built from this configuration (a Stack's, a test's own) removes the
+        // containers labelled with its id when it starts: never another test's.
+        config.evaluator.evaluator_id = format!("test-evaluator-{}", uuid::Uuid::new_v4().simple());
         tweak(&mut config);
         darkroom_core::telemetry::init(&config.log);
         let resolver = evaluation_image_resolver(&config.nats.url).await;
-        let app = Application::build(config.clone()).await.expect("the app builds");
+        let app = Application::build(config.clone().into()).await.expect("the app builds");
         let addr = format!("http://{}", app.local_addr());
         let server = tokio::spawn(async move {
             app.run_until(std::future::pending()).await.expect("server runs");

@@ -42,7 +42,7 @@ impl WebServer {
         config.frontend.listen = "127.0.0.1:0".into();
         config.frontend.api_url = api_url.to_owned();
         config.frontend.site_root = site_root();
-        let frontend = darkroom_frontend::server::Frontend::build(config).await.expect("the frontend builds");
+        let frontend = darkroom_frontend::server::Frontend::build(config.into()).await.expect("the frontend builds");
         let url = format!("http://{}", frontend.local_addr());
         let server = tokio::spawn(async move {
             frontend.run_until(std::future::pending()).await.expect("frontend runs");

@@ -221,8 +221,8 @@ async fn runner_and_evaluator_answer_health_probes() {
     config.runner.health_listen = "127.0.0.1:0".into();
     config.evaluator.work_dir = app.dir.path().join("evaluations");
     config.evaluator.health_listen = "127.0.0.1:0".into();
-    let runner = darkroom_swarm_runner::Runner::build(config.clone()).await.expect("runner builds");
-    let evaluator = darkroom_evaluator::Evaluator::build(config).await.expect("evaluator builds");
+    let runner = darkroom_swarm_runner::Runner::build(config.clone().into()).await.expect("runner builds");
+    let evaluator = darkroom_evaluator::Evaluator::build(config.into()).await.expect("evaluator builds");
     let addrs = [runner.health_addr().expect("runner health"), evaluator.health_addr().expect("evaluator health")];
     tokio::spawn(runner.run());
     tokio::spawn(evaluator.run());

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
-use darkroom_core::config::Config;
+use darkroom_core::config::FrontendSettings;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::services::ServeDir;
@@ -67,7 +67,7 @@ pub struct Frontend {
 }
 
 impl Frontend {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: FrontendSettings) -> anyhow::Result<Self> {
         let site_root = &config.frontend.site_root;
         if !site_root.join("pkg").join("darkroom.js").is_file() {
             tracing::warn!(

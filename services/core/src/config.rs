@@ -5,6 +5,12 @@
 //! `DARKROOM_<SECTION>__<KEY>`, e.g. `DARKROOM_SUBMISSIONS__ADMIN_TOKEN` or
 //! `DARKROOM_NATS__URL`. Every key is listed with its default in `darkroom.example.toml` at the
 //! repository root.
+//!
+//! One file may configure every service, and it is always checked whole: an unknown key in any
+//! section is an error naming it, whichever service reads the file. Each service then keeps
+//! only its own section and the shared ones (`log`, `nats`, and `mongodb` where scores are
+//! read or written): [`SubmissionsSettings`], [`RunnerSettings`], [`EvaluatorSettings`],
+//! [`FrontendSettings`]. No service can come to depend on another's keys.
 
 use std::path::PathBuf;
 
@@ -128,6 +134,9 @@ impl Default for RunnerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluatorConfig {
+    /// Identifies this evaluator's containers, so a restart cleans up only its own leftovers:
+    /// unique per evaluator sharing an engine, and unlike every `runner.runner_id` there.
+    pub evaluator_id: String,
     pub concurrency: usize,
     pub work_dir: PathBuf,
     /// Wall-clock limit of one evaluation container.
@@ -142,6 +151,7 @@ pub struct EvaluatorConfig {
 impl Default for EvaluatorConfig {
     fn default() -> Self {
         Self {
+            evaluator_id: "evaluator-1".into(),
             concurrency: 2,
             work_dir: PathBuf::from("./data/evaluations"),
             timeout_seconds: 600,
@@ -350,6 +360,49 @@ impl Config {
     }
 }
 
+/// Defines what one service reads (its fields are sections of [`Config`]), taken from a whole
+/// `Config` by `From` and loaded with [`Config::load`]'s checks.
+macro_rules! settings {
+    ($(#[$doc:meta])* $name:ident { $($section:ident: $ty:ty),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $name {
+            $(pub $section: $ty),+
+        }
+
+        impl From<Config> for $name {
+            fn from(config: Config) -> Self {
+                Self { $($section: config.$section),+ }
+            }
+        }
+
+        impl $name {
+            /// [`Config::load`] (the whole file checked), keeping this service's sections.
+            pub fn load() -> Result<Self, ConfigError> {
+                Config::load().map(Self::from)
+            }
+        }
+    };
+}
+
+settings!(
+    /// What the submissions service reads: the API and its database, the bus, the scores.
+    SubmissionsSettings { log: LogConfig, nats: NatsConfig, mongodb: MongoConfig, submissions: SubmissionsConfig }
+);
+settings!(
+    /// What a swarm runner reads.
+    RunnerSettings { log: LogConfig, nats: NatsConfig, runner: RunnerConfig }
+);
+settings!(
+    /// What an evaluator reads: the bus, the scores it writes, and its own section (which
+    /// holds its id; it has no runner section to borrow one from).
+    EvaluatorSettings { log: LogConfig, nats: NatsConfig, mongodb: MongoConfig, evaluator: EvaluatorConfig }
+);
+settings!(
+    /// What the web frontend reads: the bus for live scores, and its own section.
+    FrontendSettings { log: LogConfig, nats: NatsConfig, frontend: FrontendConfig }
+);
+
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment's Jail fixes the closures' error type
 mod tests {
@@ -408,6 +461,63 @@ mod tests {
             assert_eq!(Config::load().unwrap().submissions.registries, ["127.0.0.1:5000"]);
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_evaluator_has_an_id_of_its_own() {
+        figment::Jail::expect_with(|jail| {
+            let settings = EvaluatorSettings::load().unwrap();
+            assert_eq!(settings.evaluator.evaluator_id, "evaluator-1");
+            assert_ne!(settings.evaluator.evaluator_id, RunnerConfig::default().runner_id);
+            jail.set_env("DARKROOM_RUNNER__RUNNER_ID", "runner-a");
+            assert_eq!(EvaluatorSettings::load().unwrap().evaluator.evaluator_id, "evaluator-1");
+            jail.set_env("DARKROOM_EVALUATOR__EVALUATOR_ID", "evaluator-b");
+            let settings = EvaluatorSettings::load().unwrap();
+            assert_eq!(settings.evaluator.evaluator_id, "evaluator-b");
+            // Every section the evaluator reads, and no other: no runner section to borrow from.
+            let EvaluatorSettings { log: _, nats: _, mongodb: _, evaluator: _ } = settings;
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_any_section_is_named_whichever_service_loads() {
+        figment::Jail::expect_with(|jail| {
+            for section in ["log", "nats", "mongodb", "submissions", "runner", "evaluator", "frontend"] {
+                jail.create_file("darkroom.toml", &format!("[{section}]\nnot_a_{section}_key = 1"))?;
+                let refusals = [
+                    SubmissionsSettings::load().err(),
+                    RunnerSettings::load().err(),
+                    EvaluatorSettings::load().err(),
+                    FrontendSettings::load().err(),
+                ];
+                for e in refusals {
+                    let e = e.expect("an unknown key is refused").to_string();
+                    assert!(e.contains(&format!("not_a_{section}_key")), "{e}");
+                }
+            }
+            // The key the evaluator used to borrow is the runner's, not the evaluator's.
+            jail.create_file("darkroom.toml", "[evaluator]\nrunner_id = \"x\"")?;
+            assert!(EvaluatorSettings::load().unwrap_err().to_string().contains("runner_id"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_example_file_lists_the_defaults() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../darkroom.example.toml");
+        let c = Config::from_figment(Figment::from(Toml::file_exact(example))).unwrap();
+        assert_eq!(c, Config::default());
+        // Every key, not only right values for those listed.
+        let listed: toml::Table = toml::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+        for (section, keys) in toml::Table::try_from(Config::default()).unwrap() {
+            for key in keys.as_table().unwrap().keys() {
+                assert!(
+                    listed[&section].as_table().unwrap().contains_key(key),
+                    "{section}.{key} is not in the example"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! `darkroom-evaluator`: reads configuration (see `darkroom.example.toml`) and scores finished
 //! runs until stopped.
 
-use darkroom_core::config::Config;
+use darkroom_core::config::EvaluatorSettings;
 use darkroom_core::health::{self, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Command::from_args()?;
-    let config = Config::load()?;
+    let config = EvaluatorSettings::load()?;
     if command == Command::Healthcheck {
         return Ok(health::healthcheck("evaluator.health_listen", &config.evaluator.health_listen, "/readyz")?);
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, AckKind, object_store};
 use darkroom_core::bus::retry_until_ok;
-use darkroom_core::config::Config;
+use darkroom_core::config::EvaluatorSettings;
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
@@ -28,7 +28,7 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: EvaluatorSettings) -> anyhow::Result<Self> {
         if config.evaluator.concurrency == 0 {
             anyhow::bail!("evaluator.concurrency: must be at least 1");
         }
@@ -65,7 +65,7 @@ impl Evaluator {
             );
         let health =
             health::Endpoints::bind("evaluator.health_listen", &config.evaluator.health_listen, readiness).await?;
-        let owner = format!("evaluator-{}", config.runner.runner_id);
+        let owner = config.evaluator.evaluator_id.clone();
         let removed = sandbox.remove_owned(&owner).await?;
         if !removed.is_empty() {
             tracing::warn!(containers = ?removed, "removed evaluation containers left behind");

@@ -1,13 +1,13 @@
 //! `darkroom-submissions`: reads configuration (see `darkroom.example.toml`) and serves the API.
 
-use darkroom_core::config::Config;
+use darkroom_core::config::SubmissionsSettings;
 use darkroom_core::health::{self, Command, shutdown_signal};
 use darkroom_submissions::startup::Application;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Command::from_args()?;
-    let config = Config::load()?;
+    let config = SubmissionsSettings::load()?;
     if command == Command::Healthcheck {
         return Ok(health::healthcheck("submissions.listen", &config.submissions.listen, "/readyz")?);
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use darkroom_core::config::Config;
+use darkroom_core::config::SubmissionsSettings;
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Notify};
 
@@ -23,14 +23,14 @@ impl Application {
     /// Connects the database (migrating it), the NATS client (without waiting for the server),
     /// starts the outbox relay, the state and run-log consumers, the watchdog and the upload
     /// sweep, and binds the listener.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: SubmissionsSettings) -> anyhow::Result<Self> {
         let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
             .await
             .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?;
         Self::build_with_scores(config, Arc::new(scores)).await
     }
 
-    pub async fn build_with_scores(config: Config, scores: Arc<dyn ScoreStore>) -> anyhow::Result<Self> {
+    pub async fn build_with_scores(config: SubmissionsSettings, scores: Arc<dyn ScoreStore>) -> anyhow::Result<Self> {
         let sub = &config.submissions;
         let admin_token = sub.resolve_admin_token()?;
         std::fs::create_dir_all(&sub.data_dir)

@@ -1,13 +1,13 @@
 //! `darkroom-swarm-runner`: reads configuration (see `darkroom.example.toml`) and runs
 //! submissions until stopped.
 
-use darkroom_core::config::Config;
+use darkroom_core::config::RunnerSettings;
 use darkroom_core::health::{self, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Command::from_args()?;
-    let config = Config::load()?;
+    let config = RunnerSettings::load()?;
     if command == Command::Healthcheck {
         return Ok(health::healthcheck("runner.health_listen", &config.runner.health_listen, "/readyz")?);
     }

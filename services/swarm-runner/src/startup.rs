@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, AckKind, kv, object_store};
 use darkroom_core::bus::retry_until_ok;
-use darkroom_core::config::{Config, RunnerBackend};
+use darkroom_core::config::{RunnerBackend, RunnerSettings};
 use darkroom_core::events::{Event, OUTPUT_BUCKET, SubmissionCancelled, SubmissionCreated};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
@@ -30,7 +30,7 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: RunnerSettings) -> anyhow::Result<Self> {
         if config.runner.concurrency == 0 {
             anyhow::bail!("runner.concurrency: must be at least 1");
         }
