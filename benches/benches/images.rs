@@ -265,7 +265,7 @@ fn bench_upload(c: &mut Criterion, group: &str, upload: &Upload, pairs: usize, c
         let b = rt.block_on(platform_load(&sandbox, upload, scratch.path(), max_image_bytes));
         pair_list.push((a, b));
     }
-    let left = std::fs::read_dir(scratch.path()).map(|d| d.count()).unwrap_or(0);
+    let left = std::fs::read_dir(scratch.path()).map(Iterator::count).unwrap_or(0);
     assert_eq!(left, 0, "the runner leaves no rebuilt copy in its scratch folder");
     let mut overheads: Vec<f64> = pair_list.iter().map(|(a, b)| secs(*b) - secs(*a)).collect();
     overheads.sort_by(f64::total_cmp);

@@ -222,7 +222,7 @@ fn bench_pair(c: &mut Criterion, group_name: &str, job: Job, rt: &tokio::runtime
     let spread = |c: &[Duration], n: &[Duration]| {
         let base = percentile(n, 50.0).as_secs_f64();
         let r: Vec<f64> = c.iter().map(|d| d.as_secs_f64() / base).collect();
-        json!({ "min": r.iter().cloned().fold(f64::MAX, f64::min), "max": r.iter().cloned().fold(0.0, f64::max) })
+        json!({ "min": r.iter().copied().fold(f64::MAX, f64::min), "max": r.iter().copied().fold(0.0, f64::max) })
     };
     let result = json!({
         "native_wall": summary_ms(&native.wall),

@@ -98,7 +98,7 @@ pub fn SubmissionRows(submissions: Vec<Submission>, organizer: bool, back: Strin
     let cancel = ServerAction::<CancelSubmission>::new();
     let rerun = ServerAction::<RerunSubmission>::new();
     let error =
-        move || cancel.value().get().and_then(|r| r.err()).or_else(|| rerun.value().get().and_then(|r| r.err()));
+        move || cancel.value().get().and_then(Result::err).or_else(|| rerun.value().get().and_then(Result::err));
     view! {
         {move || error().map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
         <table class="submissions" id="submissions">

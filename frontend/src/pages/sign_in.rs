@@ -9,7 +9,7 @@ use crate::api::SignIn;
 #[component]
 pub fn SignInView() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
-    let error = move || sign_in.value().get().and_then(|r| r.err()).map(|e| server_message(&e));
+    let error = move || sign_in.value().get().and_then(Result::err).map(|e| server_message(&e));
     view! {
         <Title text="Sign in"/>
         <h1>"Sign in"</h1>

@@ -271,7 +271,7 @@ mod tests {
     use std::net::TcpListener;
 
     fn args(a: &[&str]) -> impl Iterator<Item = String> {
-        a.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter()
+        a.iter().map(ToString::to_string).collect::<Vec<_>>().into_iter()
     }
 
     #[test]

@@ -48,14 +48,14 @@ pub struct BoardCache {
 
 impl BoardCache {
     pub fn get(&self, challenge: &str, phase: &str, stamp: &Stamp) -> Option<Bytes> {
-        let boards = self.boards.lock().unwrap_or_else(|p| p.into_inner());
+        let boards = self.boards.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         boards.get(&(challenge.to_owned(), phase.to_owned())).filter(|(s, _)| s == stamp).map(|(_, body)| body.clone())
     }
 
     /// Keeps `body` for `stamp`. Rendered after reading the version, so a score recorded
     /// meanwhile at worst costs one more rendering, never a stale board.
     pub fn put(&self, challenge: &str, phase: &str, stamp: Stamp, body: Bytes) {
-        let mut boards = self.boards.lock().unwrap_or_else(|p| p.into_inner());
+        let mut boards = self.boards.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         boards.insert((challenge.to_owned(), phase.to_owned()), (stamp, body));
     }
 }

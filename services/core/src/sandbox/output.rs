@@ -112,7 +112,7 @@ pub fn archive_to_file(root: &Path, dest: &Path) -> Result<u64, OutputArchiveErr
             .map_err(|e| describe(&rel_dir, e))?
             .collect::<Result<_, _>>()
             .map_err(|e| describe(&rel_dir, e))?;
-        entries.sort_by_key(|e| e.file_name());
+        entries.sort_by_key(std::fs::DirEntry::file_name);
         for entry in entries {
             let rel = rel_dir.join(entry.file_name());
             let kind = entry.file_type().map_err(|e| describe(&rel, e))?;
