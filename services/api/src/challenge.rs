@@ -1,0 +1,252 @@
+//! Challenges as the API shows them, and the value types of a challenge's spec.
+//!
+//! [`Metric`], [`Direction`], [`Phase`], [`Quotas`], [`Resources`] and [`NodeType`] are the
+//! spec's own fields (the spec, in `darkroom_core::domain`, is built from them), so they deny
+//! unknown fields: an organizer's typo is named, not ignored. The public view of a challenge
+//! ([`PublicChallenge`]) carries them as they are, never the host paths or the evaluation image.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a challenge stands now: a phase is open, one is yet to come, or all have ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChallengeStatus {
+    Open,
+    Upcoming,
+    Closed,
+}
+
+impl ChallengeStatus {
+    /// The word, as on the wire: `open`, `upcoming`, `closed`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ChallengeStatus::Open => "open",
+            ChallengeStatus::Upcoming => "upcoming",
+            ChallengeStatus::Closed => "closed",
+        }
+    }
+}
+
+/// `GET /challenges[?status=]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeListQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ChallengeStatus>,
+}
+
+/// A line of `GET /challenges`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChallengeSummary {
+    pub slug: String,
+    pub title: String,
+    pub status: ChallengeStatus,
+    /// The open phase, else the latest started, else the first to come.
+    pub current_phase: Option<String>,
+}
+
+/// `GET /challenges/{slug}`: what anyone may read of a challenge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublicChallenge {
+    pub slug: String,
+    pub title: String,
+    /// Markdown.
+    pub description: String,
+    pub status: ChallengeStatus,
+    pub dataset_description: String,
+    pub metrics: Vec<Metric>,
+    /// The metric that orders the leaderboard; one of `metrics[].name`.
+    pub rank_by: String,
+    pub phases: Vec<Phase>,
+    pub quotas: Quotas,
+    pub resources: Resources,
+    pub node_type: NodeType,
+    /// Whether participants may read their own runs' logs.
+    pub logs_visible: bool,
+}
+
+/// One metric the evaluation image writes into `score.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    /// Key in `score.json`: `a-z`, `0-9`, `_`, starting with a letter.
+    pub name: String,
+    pub direction: Direction,
+}
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[default]
+    HigherIsBetter,
+    LowerIsBetter,
+}
+
+impl Direction {
+    /// True when `a` ranks strictly before `b`.
+    pub fn better(self, a: f64, b: f64) -> bool {
+        match self {
+            Direction::HigherIsBetter => a > b,
+            Direction::LowerIsBetter => a < b,
+        }
+    }
+
+    /// For people: `higher is better`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Direction::HigherIsBetter => "higher is better",
+            Direction::LowerIsBetter => "lower is better",
+        }
+    }
+}
+
+/// A time window in which submissions are accepted; leaderboards are per phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Submission limits per participant and phase. Absent means unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    /// At most this many submissions in any rolling 24 hours.
+    pub per_day: Option<u32>,
+    /// At most this many submissions in the whole phase.
+    pub total: Option<u32>,
+}
+
+/// Limits of the participant's container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub cpus: f64,
+    pub memory_mb: u64,
+    #[serde(default)]
+    pub gpus: u32,
+    pub wall_clock_seconds: u64,
+    pub output_max_mb: u64,
+    #[serde(default = "default_pids")]
+    pub pids: u32,
+    /// Entries (files and folders) `/output` may hold.
+    #[serde(default = "default_output_max_files")]
+    pub output_max_files: u64,
+    /// How deep a path under `/output` may go (`a/b/c.csv` is 3 deep).
+    #[serde(default = "default_output_max_depth")]
+    pub output_max_depth: u32,
+    /// Run images whose USER is root (or unset) as root. Off by default: such images run as
+    /// uid/gid 65534 (`nobody`), and named users too (their uid is the image's to choose).
+    #[serde(default)]
+    pub allow_root: bool,
+}
+
+fn default_pids() -> u32 {
+    256
+}
+
+/// Files (any entry: regular file, folder, link…) `/output` may hold unless the spec says.
+pub const DEFAULT_OUTPUT_MAX_FILES: u64 = 10_000;
+/// How deep a path under `/output` may go unless the spec says (`a/b/c` is 3 deep).
+pub const DEFAULT_OUTPUT_MAX_DEPTH: u32 = 32;
+
+fn default_output_max_files() -> u64 {
+    DEFAULT_OUTPUT_MAX_FILES
+}
+
+fn default_output_max_depth() -> u32 {
+    DEFAULT_OUTPUT_MAX_DEPTH
+}
+
+impl Resources {
+    /// The defaults of every optional field, with the required ones given.
+    pub fn new(cpus: f64, memory_mb: u64, wall_clock_seconds: u64, output_max_mb: u64) -> Self {
+        Self {
+            cpus,
+            memory_mb,
+            gpus: 0,
+            wall_clock_seconds,
+            output_max_mb,
+            pids: default_pids(),
+            output_max_files: default_output_max_files(),
+            output_max_depth: default_output_max_depth(),
+            allow_root: false,
+        }
+    }
+}
+
+/// The Swarm node label a run is placed on: `darkroom.node=<value>`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeType {
+    #[default]
+    Cpu,
+    Highcpu,
+    Highmem,
+    Gpu,
+}
+
+impl NodeType {
+    /// The label's value, as on the wire: `cpu`, `highcpu`, `highmem`, `gpu`.
+    pub fn label_value(self) -> &'static str {
+        match self {
+            NodeType::Cpu => "cpu",
+            NodeType::Highcpu => "highcpu",
+            NodeType::Highmem => "highmem",
+            NodeType::Gpu => "gpu",
+        }
+    }
+}
+
+/// `GET /challenges/{slug}/dataset`: names and sizes, relative to the dataset's root; never
+/// contents, never the host path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetListing {
+    pub description: String,
+    pub files: Vec<DatasetFile>,
+    pub file_count: u64,
+    pub total_bytes: u64,
+    /// True when there were more files than the listing shows.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetFile {
+    pub path: String,
+    pub size_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_types_keep_their_spelling() {
+        let m = Metric { name: "mae".into(), direction: Direction::LowerIsBetter };
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"name":"mae","direction":"lower_is_better"}"#);
+        assert_eq!(serde_json::to_string(&NodeType::Highmem).unwrap(), r#""highmem""#);
+        assert_eq!(serde_json::to_string(&ChallengeStatus::Upcoming).unwrap(), r#""upcoming""#);
+        assert_eq!(
+            serde_json::to_string(&Resources::new(1.5, 512, 60, 10)).unwrap(),
+            r#"{"cpus":1.5,"memory_mb":512,"gpus":0,"wall_clock_seconds":60,"output_max_mb":10,"pids":256,"output_max_files":10000,"output_max_depth":32,"allow_root":false}"#
+        );
+    }
+
+    #[test]
+    fn resources_written_before_the_output_and_root_limits_still_decode() {
+        let old = r#"{"cpus":1.0,"memory_mb":64,"gpus":0,"wall_clock_seconds":10,"output_max_mb":1,"pids":32}"#;
+        let r: Resources = serde_json::from_str(old).unwrap();
+        assert_eq!((r.output_max_files, r.output_max_depth, r.allow_root), (10_000, 32, false));
+    }
+
+    #[test]
+    fn the_status_query_reads_the_wire_words() {
+        let q: ChallengeListQuery = serde_json::from_str(r#"{"status":"closed"}"#).unwrap();
+        assert_eq!(q.status, Some(ChallengeStatus::Closed));
+        assert!(serde_json::from_str::<ChallengeListQuery>(r#"{"state":"open"}"#).is_err());
+    }
+}

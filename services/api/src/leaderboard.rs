@@ -1,0 +1,86 @@
+//! A phase's ranking (`GET /challenges/{slug}/leaderboard[?phase=]`) and the live feed's
+//! message that a new score is in.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::challenge::Direction;
+use crate::ids::SubmissionId;
+
+/// `GET /challenges/{slug}/leaderboard[?phase=]`; the current (or last) phase when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderboardQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+}
+
+/// The best score of each participant in one phase, best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leaderboard {
+    pub challenge: String,
+    pub phase: String,
+    pub rank_by: String,
+    pub direction: Direction,
+    pub entries: Vec<LeaderboardEntry>,
+}
+
+/// One participant's line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderboardEntry {
+    pub rank: u32,
+    /// The participant's name (`(unknown)` when the record is gone).
+    pub participant: String,
+    pub team: Option<String>,
+    /// The submission whose score this is.
+    pub submission_id: SubmissionId,
+    pub metrics: BTreeMap<String, f64>,
+    /// How many of the participant's submissions were scored in the phase.
+    pub submissions: u32,
+    /// Cut to the whole second where the challenge hides logs.
+    pub submitted_at: DateTime<Utc>,
+    pub scored_at: DateTime<Utc>,
+}
+
+/// The live feed's message (a server-sent `score` event on the pages' `/live/{slug}`): a score
+/// was recorded for this challenge and phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreUpdate {
+    pub challenge: String,
+    pub phase: String,
+    pub submission_id: SubmissionId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_board_keeps_its_wire_spelling() {
+        let at: DateTime<Utc> = "2028-01-02T03:04:05Z".parse().unwrap();
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: Direction::HigherIsBetter,
+            entries: vec![LeaderboardEntry {
+                rank: 1,
+                participant: "Ada".into(),
+                team: None,
+                submission_id: "0190a7c2-5b1e-7c3d-8e4f-0123456789ab".parse().unwrap(),
+                metrics: BTreeMap::from([("accuracy".into(), 0.5)]),
+                submissions: 2,
+                submitted_at: at,
+                scored_at: at,
+            }],
+        };
+        let json = serde_json::to_string(&board).unwrap();
+        assert_eq!(
+            json,
+            r#"{"challenge":"c","phase":"dev","rank_by":"accuracy","direction":"higher_is_better","entries":[{"rank":1,"participant":"Ada","team":null,"submission_id":"0190a7c2-5b1e-7c3d-8e4f-0123456789ab","metrics":{"accuracy":0.5},"submissions":2,"submitted_at":"2028-01-02T03:04:05Z","scored_at":"2028-01-02T03:04:05Z"}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Leaderboard>(&json).unwrap(), board);
+    }
+}

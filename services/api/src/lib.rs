@@ -1,0 +1,67 @@
+//! The shapes of Darkroom's HTTP API (`/api/v1`), defined once for everyone who speaks it: the
+//! submissions service serialises them, the web pages (on the server and in the browser's wasm),
+//! the `darkroom` CLI and the integration tests deserialise them.
+//!
+//! - [`ids`]: [`SubmissionId`] and [`ParticipantId`], typed UUIDs that parse fallibly.
+//! - [`challenge`]: a challenge as the public sees it and the value types of its spec (metrics
+//!   and their direction, phases, quotas, resources, node type), its dataset listing.
+//! - [`submission`]: the submission state machine, submissions as their owner and as the
+//!   organizer see them, the image and timeline views, the submit body and list queries.
+//! - [`leaderboard`]: a phase's ranking and the live feed's score update.
+//! - [`participant`]: registration and `/me`.
+//! - [`logs`]: a run's log lines.
+//! - [`error`]: the one error body every 4xx and 5xx carries.
+//!
+//! # What may be a dependency
+//!
+//! serde and chrono, which every shape needs, and `uuid` (without default features: no RNG, no
+//! `std`), because ids are part of the API's shapes: a [`SubmissionId`] is a UUID on the wire,
+//! and parsing it here is what makes an unparsable id an error instead of a default. uuid builds
+//! for `wasm32-unknown-unknown` without an RNG as long as no `v4`/`v7` generator is enabled;
+//! services mint ids with their own uuid (`SubmissionId::from(Uuid::now_v7())`). Anything more
+//! (HTTP, databases, configuration) belongs to the services, so that CI can build this crate for
+//! wasm (`cargo build -p darkroom-api --target wasm32-unknown-unknown`).
+//!
+//! # The wire format
+//!
+//! Field names, enum spellings and which optional fields are omitted rather than `null` are the
+//! API's contract; the integration tests check them as raw JSON, and this crate's unit tests pin
+//! a few spellings. Shapes built by the server never deny unknown fields unless they are also
+//! request bodies (request bodies and the spec's value types do: a typo is named, not ignored).
+//!
+//! # What is not here, and why
+//!
+//! - The challenge spec itself (`darkroom_core::domain::ChallengeSpec`, the body of
+//!   `POST`/`PUT /challenges` and the answer of `GET /challenges/{slug}/spec`): it is an
+//!   organizer's document with host paths and registry credentials, parsed from TOML or YAML and
+//!   validated against the host's filesystem, and nobody reads it field by field as a client.
+//!   It is built from this crate's value types ([`Metric`], [`Phase`], [`Quotas`],
+//!   [`Resources`], [`NodeType`]), so those are written once.
+//! - A `ChallengeSlug` newtype: a challenge's only identifier is its slug, a plain string in
+//!   URLs, events and score documents. Its rules are checked by the spec's validation, which
+//!   reports every problem of a spec at once; a validating newtype would fail deserialisation
+//!   at the first bad slug instead, and a non-validating one would only rename `String`.
+//! - The health endpoints (`/healthz`, `/readyz`): every service binary serves them, not only
+//!   the API, and their bodies are read by people, not clients.
+
+pub mod challenge;
+pub mod error;
+pub mod ids;
+pub mod leaderboard;
+pub mod logs;
+pub mod participant;
+pub mod submission;
+
+pub use challenge::{
+    ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES,
+    DatasetFile, DatasetListing, Direction, Metric, NodeType, Phase, PublicChallenge, Quotas, Resources,
+};
+pub use error::{ErrorBody, ErrorDetail, FieldError};
+pub use ids::{ParseIdError, ParticipantId, SubmissionId};
+pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreUpdate};
+pub use logs::{LogLine, RunLogView};
+pub use participant::{Me, Profile, Registered, Registration};
+pub use submission::{
+    ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery, SubmissionState,
+    SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,
+};

@@ -1,0 +1,389 @@
+//! Submissions: the states they move through, how their owner and the organizer see them, and
+//! what a participant sends.
+//!
+//! ```text
+//! QUEUED ──▶ PENDING ──▶ RUNNING ──▶ EVALUATING ──▶ COMPLETE
+//!   │  ▲        │  │        │  │          │  │
+//!   │  └────────┘  │        │  │          │  └──▶ FAILED
+//!   │  (retry after a      │  └──▶ FAILED  └─────▶ QUEUED (platform retry)
+//!   │   platform failure)  └─────▶ QUEUED (platform retry)
+//!   └──▶ RUNNING, FAILED, CANCELLED;  PENDING ──▶ QUEUED, FAILED, CANCELLED
+//! ```
+//! COMPLETE, FAILED and CANCELLED are terminal. The transitions are pure rules of the state
+//! itself, so they live with it: clients ask [`SubmissionState::is_cancellable`] and
+//! [`SubmissionState::is_terminal`] of the same table the service enforces.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ParticipantId, SubmissionId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubmissionState {
+    /// Accepted and waiting for a runner.
+    Queued,
+    /// Taken by a runner but waiting for capacity (a node of the right type, free slots).
+    Pending,
+    Running,
+    Evaluating,
+    Complete,
+    Failed,
+    Cancelled,
+}
+
+use SubmissionState::{Cancelled, Complete, Evaluating, Failed, Pending, Queued, Running};
+
+impl SubmissionState {
+    pub const ALL: [SubmissionState; 7] = [Queued, Pending, Running, Evaluating, Complete, Failed, Cancelled];
+
+    /// The word, as on the wire and in the database: `QUEUED`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queued => "QUEUED",
+            Pending => "PENDING",
+            Running => "RUNNING",
+            Evaluating => "EVALUATING",
+            Complete => "COMPLETE",
+            Failed => "FAILED",
+            Cancelled => "CANCELLED",
+        }
+    }
+
+    /// COMPLETE, FAILED or CANCELLED: nothing happens to it any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Complete | Failed | Cancelled)
+    }
+
+    /// Whether its owner or the organizer may still cancel it (no runner has started it).
+    pub fn is_cancellable(self) -> bool {
+        self.can_become(Cancelled)
+    }
+
+    /// Whether the state machine allows `self → to`.
+    pub fn can_become(self, to: SubmissionState) -> bool {
+        matches!(
+            (self, to),
+            (Queued, Pending | Running | Failed | Cancelled)
+                | (Pending, Queued | Running | Failed | Cancelled)
+                | (Running, Evaluating | Failed | Queued)
+                | (Evaluating, Complete | Failed | Queued)
+        )
+    }
+
+    /// The checked transition.
+    pub fn transition(self, to: SubmissionState) -> Result<SubmissionState, TransitionError> {
+        if self.can_become(to) { Ok(to) } else { Err(TransitionError { from: self, to }) }
+    }
+
+    /// How far along the happy path a state is; used to recognise stale, redelivered events.
+    pub fn progress(self) -> u8 {
+        match self {
+            Queued => 0,
+            Pending => 1,
+            Running => 2,
+            Evaluating => 3,
+            Complete | Failed | Cancelled => 4,
+        }
+    }
+}
+
+impl fmt::Display for SubmissionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word that is no [`SubmissionState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownState(pub String);
+
+impl fmt::Display for UnknownState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown state '{}'; expected one of QUEUED, PENDING, RUNNING, EVALUATING, COMPLETE, FAILED, CANCELLED",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownState {}
+
+/// Case-insensitive: `?state=failed` reads as FAILED.
+impl FromStr for SubmissionState {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|st| st.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| UnknownState(s.to_owned()))
+    }
+}
+
+/// A transition the state machine does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransitionError {
+    pub from: SubmissionState,
+    pub to: SubmissionState,
+}
+
+impl fmt::Display for TransitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a submission cannot go from {} to {}", self.from, self.to)
+    }
+}
+
+impl std::error::Error for TransitionError {}
+
+/// `POST /challenges/{slug}/submissions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitImage {
+    /// An image in an allowed registry, e.g. `ghcr.io/team/model:1`.
+    pub image: String,
+}
+
+/// `GET /submissions[?challenge=&limit=]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionListQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    /// 1 to 1000; 100 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// `GET /challenges/{slug}/submissions[?state=&limit=]` (organizer).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizerListQuery {
+    /// A [`SubmissionState`], in any case; read with its `FromStr` so a wrong word is answered
+    /// with the list of right ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// 1 to 1000; 200 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// A submission as its owner sees it (and, inside [`OrganizerSubmissionView`], the organizer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionView {
+    pub id: SubmissionId,
+    pub challenge: String,
+    pub phase: String,
+    pub state: SubmissionState,
+    pub failure_reason: Option<String>,
+    pub image: ImageView,
+    pub image_digest: Option<String>,
+    pub attempt: i32,
+    pub counts_against_quota: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Only in the answer about one submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<TransitionView>>,
+}
+
+/// The image as the participant gave it; the server-side tarball path stays private.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImageView {
+    /// `name` is the pinned `registry/repository@sha256:…` that runs; `requested` is what was
+    /// submitted.
+    Reference {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requested: Option<String>,
+    },
+    Tarball {
+        sha256: String,
+        size_bytes: u64,
+    },
+    /// What the service stored cannot be read back (it never shows the raw record).
+    Unknown,
+}
+
+impl ImageView {
+    /// For people: the name that runs, or the upload's short digest.
+    pub fn label(&self) -> String {
+        match self {
+            ImageView::Reference { name, .. } => name.clone(),
+            ImageView::Tarball { sha256, .. } => format!("upload sha256:{}", &sha256[..sha256.len().min(12)]),
+            ImageView::Unknown => "(unknown)".into(),
+        }
+    }
+}
+
+/// One line of a submission's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransitionView {
+    /// None on the first line (accepted).
+    pub from: Option<SubmissionState>,
+    pub to: SubmissionState,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A submission as the organizer sees it: the participant's view, plus whose it is and the
+/// failure detail participants never see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrganizerSubmissionView {
+    #[serde(flatten)]
+    pub submission: SubmissionView,
+    pub participant: ParticipantRef,
+    pub failure_detail: Option<String>,
+}
+
+/// Whose a submission is, in the organizer's views.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantRef {
+    pub id: ParticipantId,
+    /// `(unknown)` when the participant's record is gone.
+    pub name: String,
+    pub team: Option<String>,
+}
+
+/// `GET /submissions/{id}`: what the viewer may see of a submission. The organizer's answer is
+/// a superset of the owner's, so a client tells them apart by the `participant` field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ViewedSubmission {
+    // First: an untagged enum takes the first variant that reads, and an organizer's answer
+    // would also read as the participant's.
+    Organizer(OrganizerSubmissionView),
+    Participant(SubmissionView),
+}
+
+impl ViewedSubmission {
+    /// The fields both views share.
+    pub fn submission(&self) -> &SubmissionView {
+        match self {
+            ViewedSubmission::Organizer(o) => &o.submission,
+            ViewedSubmission::Participant(s) => s,
+        }
+    }
+
+    /// Whose it is: the organizer's view only.
+    pub fn participant(&self) -> Option<&ParticipantRef> {
+        match self {
+            ViewedSubmission::Organizer(o) => Some(&o.participant),
+            ViewedSubmission::Participant(_) => None,
+        }
+    }
+
+    /// The failure's detail: the organizer's view only.
+    pub fn failure_detail(&self) -> Option<&str> {
+        match self {
+            ViewedSubmission::Organizer(o) => o.failure_detail.as_deref(),
+            ViewedSubmission::Participant(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_complete_failed_and_cancelled_are_terminal_and_go_nowhere() {
+        let terminal: Vec<_> = SubmissionState::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        assert_eq!(terminal, [Complete, Failed, Cancelled]);
+        for from in terminal {
+            for to in SubmissionState::ALL {
+                assert!(!from.can_become(to), "{from} -> {to}");
+            }
+        }
+        let cancellable: Vec<_> = SubmissionState::ALL.into_iter().filter(|s| s.is_cancellable()).collect();
+        assert_eq!(cancellable, [Queued, Pending]);
+    }
+
+    #[test]
+    fn happy_path_and_failures() {
+        let mut s = Queued;
+        for to in [Pending, Running, Evaluating, Complete] {
+            s = s.transition(to).unwrap();
+        }
+        for from in [Queued, Pending, Running, Evaluating] {
+            assert!(from.can_become(Failed));
+        }
+        assert!(Running.transition(Cancelled).is_err(), "only queued work may be cancelled");
+        assert!(Queued.transition(Complete).is_err());
+        assert_eq!(
+            Evaluating.transition(Running).unwrap_err().to_string(),
+            "a submission cannot go from EVALUATING to RUNNING"
+        );
+    }
+
+    #[test]
+    fn states_parse_in_any_case_and_serialise_in_capitals() {
+        for s in SubmissionState::ALL {
+            assert_eq!(s.as_str().parse::<SubmissionState>(), Ok(s));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+        }
+        assert_eq!("failed".parse::<SubmissionState>(), Ok(Failed));
+        let e = "DONE".parse::<SubmissionState>().unwrap_err().to_string();
+        assert!(e.starts_with("unknown state 'DONE'; expected one of QUEUED"), "{e}");
+    }
+
+    fn view(history: Option<Vec<TransitionView>>) -> SubmissionView {
+        let at: DateTime<Utc> = "2028-01-02T03:04:05.678Z".parse().unwrap();
+        SubmissionView {
+            id: "0190a7c2-5b1e-7c3d-8e4f-0123456789ab".parse().unwrap(),
+            challenge: "c".into(),
+            phase: "dev".into(),
+            state: Queued,
+            failure_reason: None,
+            image: ImageView::Reference { name: "r/m@sha256:ab".into(), requested: None },
+            image_digest: None,
+            attempt: 1,
+            counts_against_quota: true,
+            created_at: at,
+            updated_at: at,
+            history,
+        }
+    }
+
+    #[test]
+    fn a_submission_keeps_its_wire_spelling() {
+        let json = serde_json::to_string(&view(None)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":"0190a7c2-5b1e-7c3d-8e4f-0123456789ab","challenge":"c","phase":"dev","state":"QUEUED","failure_reason":null,"image":{"kind":"reference","name":"r/m@sha256:ab"},"image_digest":null,"attempt":1,"counts_against_quota":true,"created_at":"2028-01-02T03:04:05.678Z","updated_at":"2028-01-02T03:04:05.678Z"}"#
+        );
+        assert_eq!(serde_json::from_str::<SubmissionView>(&json).unwrap(), view(None));
+        let tar = ImageView::Tarball { sha256: "0123456789abcdef".into(), size_bytes: 5 };
+        assert_eq!(
+            serde_json::to_string(&tar).unwrap(),
+            r#"{"kind":"tarball","sha256":"0123456789abcdef","size_bytes":5}"#
+        );
+        assert_eq!(tar.label(), "upload sha256:0123456789ab");
+    }
+
+    #[test]
+    fn the_organizers_view_flattens_and_reads_back_as_the_organizers() {
+        let at = view(None).created_at;
+        let history = vec![TransitionView { from: None, to: Queued, reason: Some("accepted".into()), at }];
+        let organizer = ViewedSubmission::Organizer(OrganizerSubmissionView {
+            submission: view(Some(history)),
+            participant: ParticipantRef {
+                id: "0190a7c2-0000-7000-8000-000000000001".parse().unwrap(),
+                name: "Ada".into(),
+                team: None,
+            },
+            failure_detail: None,
+        });
+        let json = serde_json::to_value(&organizer).unwrap();
+        assert_eq!(json["participant"]["name"], "Ada");
+        assert_eq!(json["history"][0]["from"], serde_json::Value::Null);
+        assert_eq!(json["history"][0]["to"], "QUEUED");
+        assert!(json.get("failure_detail").is_some_and(serde_json::Value::is_null));
+        let back: ViewedSubmission = serde_json::from_value(json).unwrap();
+        assert_eq!(back, organizer);
+        assert_eq!(back.participant().map(|p| p.name.as_str()), Some("Ada"));
+        let owner: ViewedSubmission = serde_json::from_value(serde_json::to_value(view(None)).unwrap()).unwrap();
+        assert!(matches!(owner, ViewedSubmission::Participant(_)) && owner.failure_detail().is_none());
+    }
+}
