@@ -7,6 +7,7 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
 
 use crate::config::NatsConfig;
+use crate::domain::SubmissionId;
 use crate::events::{Event, STREAM, STREAM_SUBJECTS};
 
 /// Connects without waiting for the server: when NATS is down the client keeps retrying in the
@@ -182,13 +183,13 @@ pub async fn runs_bucket(js: &jetstream::Context) -> Result<jetstream::kv::Store
 }
 
 /// Records in the runs bucket that `submission_id` is cancelled.
-pub async fn mark_cancelled(runs: &jetstream::kv::Store, submission_id: uuid::Uuid) -> Result<(), async_nats::Error> {
+pub async fn mark_cancelled(runs: &jetstream::kv::Store, submission_id: SubmissionId) -> Result<(), async_nats::Error> {
     runs.put(crate::events::cancel_key(submission_id), "1".into()).await?;
     Ok(())
 }
 
 /// Whether `submission_id` is cancelled: runners ask before starting a container, evaluators
 /// before scoring.
-pub async fn is_cancelled(runs: &jetstream::kv::Store, submission_id: uuid::Uuid) -> Result<bool, async_nats::Error> {
+pub async fn is_cancelled(runs: &jetstream::kv::Store, submission_id: SubmissionId) -> Result<bool, async_nats::Error> {
     Ok(runs.get(crate::events::cancel_key(submission_id)).await?.is_some())
 }

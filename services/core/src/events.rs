@@ -5,13 +5,11 @@
 //! payload carries an `event_id`, published as the `Nats-Msg-Id` header, so JetStream drops a
 //! republished duplicate and consumers can recognise a redelivered one.
 
+use crate::domain::challenge::{Metric, NodeType, Resources};
+use crate::domain::{FailureKind, ImageSource, ParticipantId, SubmissionId, SubmissionState};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-use crate::domain::challenge::{Metric, NodeType, Resources};
-use crate::domain::{FailureKind, ImageSource, SubmissionState};
 
 /// The one stream that carries every Darkroom event.
 pub const STREAM: &str = "DARKROOM";
@@ -26,7 +24,7 @@ pub trait Event: Serialize + DeserializeOwned {
     const SUBJECT: &'static str;
     /// Unique per logical event; the `Nats-Msg-Id` header.
     fn event_id(&self) -> &str;
-    fn submission_id(&self) -> Uuid;
+    fn submission_id(&self) -> SubmissionId;
 }
 
 macro_rules! event {
@@ -36,7 +34,7 @@ macro_rules! event {
             fn event_id(&self) -> &str {
                 &self.event_id
             }
-            fn submission_id(&self) -> Uuid {
+            fn submission_id(&self) -> SubmissionId {
                 self.submission_id
             }
         }
@@ -48,12 +46,12 @@ macro_rules! event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionCreated {
     pub event_id: String,
-    pub submission_id: Uuid,
+    pub submission_id: SubmissionId,
     /// 1 for the first run; a platform retry publishes the next attempt.
     pub attempt: u32,
     pub challenge: String,
     pub phase: String,
-    pub participant_id: Uuid,
+    pub participant_id: ParticipantId,
     pub image: ImageSource,
     pub dataset_host_path: String,
     pub ground_truth_host_path: String,
@@ -72,7 +70,7 @@ pub struct SubmissionCreated {
 event!(SubmissionCreated, "darkroom.submission.created.v1");
 
 impl SubmissionCreated {
-    pub fn event_id_for(submission_id: Uuid, attempt: u32) -> String {
+    pub fn event_id_for(submission_id: SubmissionId, attempt: u32) -> String {
         format!("submission-created-{submission_id}-{attempt}")
     }
 }
@@ -81,7 +79,7 @@ impl SubmissionCreated {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionCancelled {
     pub event_id: String,
-    pub submission_id: Uuid,
+    pub submission_id: SubmissionId,
     pub at: DateTime<Utc>,
 }
 event!(SubmissionCancelled, "darkroom.submission.cancelled.v1");
@@ -90,7 +88,7 @@ event!(SubmissionCancelled, "darkroom.submission.cancelled.v1");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunPending {
     pub event_id: String,
-    pub submission_id: Uuid,
+    pub submission_id: SubmissionId,
     pub attempt: u32,
     pub reason: String,
     pub at: DateTime<Utc>,
@@ -100,7 +98,7 @@ event!(RunPending, "darkroom.run.pending.v1");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunStarted {
     pub event_id: String,
-    pub submission_id: Uuid,
+    pub submission_id: SubmissionId,
     pub attempt: u32,
     /// The image digest that actually ran.
     pub image_digest: Option<String>,
@@ -113,7 +111,7 @@ event!(RunStarted, "darkroom.run.started.v1");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunLog {
     pub event_id: String,
-    pub submission_id: Uuid,
+    pub submission_id: SubmissionId,
     pub attempt: u32,
     pub lines: Vec<String>,
     pub at: DateTime<Utc>,
@@ -124,7 +122,7 @@ event!(RunLog, "darkroom.run.log.v1");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunFinished {
     pub event_id: String,
-    pub submission_id: Uuid,
+    pub submission_id: SubmissionId,
     pub attempt: u32,
     pub exit_code: i64,
     pub duration_ms: u64,
@@ -150,7 +148,7 @@ pub const RUNS_BUCKET: &str = "darkroom-runs";
 
 /// The key in [`RUNS_BUCKET`] that marks a submission cancelled: runners look before starting a
 /// container, evaluators before scoring.
-pub fn cancel_key(submission_id: Uuid) -> String {
+pub fn cancel_key(submission_id: SubmissionId) -> String {
     format!("{submission_id}.cancelled")
 }
 
@@ -160,10 +158,10 @@ pub struct ScoreRecorded {
     pub event_id: String,
     #[serde(default)]
     pub attempt: u32,
-    pub submission_id: Uuid,
+    pub submission_id: SubmissionId,
     pub challenge: String,
     pub phase: String,
-    pub participant_id: Uuid,
+    pub participant_id: ParticipantId,
     pub metrics: std::collections::BTreeMap<String, f64>,
     pub at: DateTime<Utc>,
 }
@@ -173,7 +171,7 @@ event!(ScoreRecorded, "darkroom.score.recorded.v1");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionFailed {
     pub event_id: String,
-    pub submission_id: Uuid,
+    pub submission_id: SubmissionId,
     pub attempt: u32,
     pub kind: FailureKind,
     /// Shown to the participant.
@@ -220,7 +218,7 @@ impl StateEvent {
         })
     }
 
-    pub fn submission_id(&self) -> Uuid {
+    pub fn submission_id(&self) -> SubmissionId {
         match self {
             StateEvent::Pending(e) => e.submission_id,
             StateEvent::Started(e) => e.submission_id,
@@ -261,7 +259,7 @@ mod tests {
 
     #[test]
     fn decode_routes_by_subject_and_names_bad_payloads() {
-        let id = Uuid::new_v4();
+        let id = SubmissionId::from(uuid::Uuid::new_v4());
         let started = RunStarted {
             event_id: "e1".into(),
             submission_id: id,

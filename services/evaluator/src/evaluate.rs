@@ -31,14 +31,16 @@ pub struct Context {
 /// The most `score.json` may weigh, and so the cap of the evaluator's `/output`.
 const OUTPUT_CAP: u64 = 1 << 20;
 
-fn recorded(doc: &ScoreDocument, participant: uuid::Uuid) -> ScoreRecorded {
+/// The event for `doc`, the score of `run`'s submission: its ids are the run's, typed, rather
+/// than read back from the document's text.
+fn recorded(doc: &ScoreDocument, run: &RunFinished) -> ScoreRecorded {
     ScoreRecorded {
         event_id: format!("score-recorded-{}", doc.submission_id),
         attempt: doc.attempt,
-        submission_id: doc.submission_id.parse().unwrap_or_default(),
+        submission_id: run.submission_id,
         challenge: doc.challenge.clone(),
         phase: doc.phase.clone(),
-        participant_id: participant,
+        participant_id: run.job.participant_id,
         metrics: doc.metrics.clone(),
         at: Utc::now(),
     }
@@ -71,7 +73,7 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         tracing::info!(submission = %id, "already scored; finishing its leaderboard update and publishing it again");
         // A crash may have come between the insert and the leaderboard update.
         ctx.scores.record(&doc).await?;
-        publish(&ctx.js, &recorded(&doc, run.job.participant_id)).await?;
+        publish(&ctx.js, &recorded(&doc, run)).await?;
         return Ok(());
     }
     // A submission cancelled after its run finished is never scored.
@@ -83,7 +85,7 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         Ok(doc) => {
             let outcome = ctx.scores.record(&doc).await?;
             tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
-            publish(&ctx.js, &recorded(&doc, run.job.participant_id)).await?;
+            publish(&ctx.js, &recorded(&doc, run)).await?;
         }
         Err(EvaluationError::Failed(failure)) => {
             tracing::warn!(submission = %id, reason = %failure.reason, detail = ?failure.detail, "evaluation failed");

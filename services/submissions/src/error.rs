@@ -1,4 +1,5 @@
-//! The API's one error shape: `{"error": {"code", "message", "details"?, "retry_at"?}}`.
+//! The API's one error shape, `{"error": {"code", "message", "details"?, "retry_at"?}}`
+//! (`darkroom_api::ErrorBody`), and the status each failure answers with.
 //!
 //! Every rejection — ours, axum's extractors', an unknown route — leaves through [`ApiError`], so
 //! a client always gets JSON that says what is wrong and how to fix it.
@@ -7,8 +8,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use darkroom_core::domain::FieldError;
-use serde::Serialize;
+use darkroom_api::{ErrorBody, ErrorDetail, FieldError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -43,21 +43,6 @@ pub enum ApiError {
     BadGateway { code: &'static str, message: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a [FieldError]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retry_at: Option<DateTime<Utc>>,
 }
 
 impl ApiError {
@@ -119,11 +104,12 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let (details, retry_at) = match &self {
-            ApiError::Invalid(fields) => (Some(fields.as_slice()), None),
+            ApiError::Invalid(fields) => (Some(fields.clone()), None),
             ApiError::QuotaExceeded { retry_at, .. } => (None, *retry_at),
             _ => (None, None),
         };
-        let mut response = (status, Json(Body { error: Inner { code, message, details, retry_at } })).into_response();
+        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message, details, retry_at } };
+        let mut response = (status, Json(body)).into_response();
         if let ApiError::QuotaExceeded { retry_at: Some(at), .. } = &self {
             let secs = (*at - Utc::now()).num_seconds().max(1);
             if let Ok(v) = secs.to_string().parse() {

@@ -3,6 +3,7 @@
 //! cancellation, and the state events the runners publish.
 
 use chrono::Utc;
+use darkroom_api::{ParticipantId, SubmissionId};
 use darkroom_core::domain::{ChallengeSpec, FailureKind, ImageSource, SubmissionState};
 use darkroom_core::events::{StateEvent, SubmissionCancelled, SubmissionCreated};
 use sea_orm::{
@@ -17,17 +18,22 @@ use crate::outbox;
 /// Platform failures are retried this many times in all before the submission fails for good.
 pub const MAX_ATTEMPTS: i32 = 3;
 
-/// The event a runner needs, built from the challenge and the stored submission.
-pub fn created_event(spec: &ChallengeSpec, row: &submission::Model, image: ImageSource) -> SubmissionCreated {
-    let id = Uuid::parse_str(&row.id).unwrap_or_default();
+/// The event a runner needs, built from the challenge and the stored submission; a row whose
+/// ids do not read is an error.
+pub fn created_event(
+    spec: &ChallengeSpec,
+    row: &submission::Model,
+    image: ImageSource,
+) -> Result<SubmissionCreated, sea_orm::DbErr> {
+    let id = row.submission_id()?;
     let attempt = row.attempt.max(1) as u32;
-    SubmissionCreated {
+    Ok(SubmissionCreated {
         event_id: SubmissionCreated::event_id_for(id, attempt),
         submission_id: id,
         attempt,
         challenge: spec.slug.clone(),
         phase: row.phase.clone(),
-        participant_id: Uuid::parse_str(&row.participant_id).unwrap_or_default(),
+        participant_id: row.owner_id()?,
         image,
         dataset_host_path: spec.dataset.host_path.display().to_string(),
         ground_truth_host_path: spec.ground_truth.host_path.display().to_string(),
@@ -39,19 +45,19 @@ pub fn created_event(spec: &ChallengeSpec, row: &submission::Model, image: Image
         node_type: spec.node_type,
         logs_visible: spec.logs_visible,
         created_at: row.created_at,
-    }
+    })
 }
 
 async fn record_transition(
     conn: &impl ConnectionTrait,
-    submission_id: &str,
+    submission_id: SubmissionId,
     from: Option<SubmissionState>,
     to: SubmissionState,
     reason: Option<String>,
     event_id: String,
 ) -> Result<(), sea_orm::DbErr> {
     transition::ActiveModel {
-        submission_id: Set(submission_id.to_owned()),
+        submission_id: Set(submission_id.to_string()),
         from_state: Set(from.map(|s| s.as_str().to_owned())),
         to_state: Set(to.as_str().to_owned()),
         reason: Set(reason),
@@ -70,7 +76,7 @@ pub async fn accept(
     db: &DatabaseConnection,
     spec: &ChallengeSpec,
     phase: &str,
-    participant_id: &str,
+    participant_id: ParticipantId,
     image: ImageSource,
 ) -> Result<submission::Model, sea_orm::DbErr> {
     enqueue_new(db, spec, NewSubmission { phase, participant_id, image, counts_against_quota: true, reason: None })
@@ -91,7 +97,7 @@ pub async fn rerun(
     let reason = format!("re-run of {} requested by the organizer", original.id);
     let new = NewSubmission {
         phase: &original.phase,
-        participant_id: &original.participant_id,
+        participant_id: original.owner_id()?,
         image,
         counts_against_quota: false,
         reason: Some(reason),
@@ -102,7 +108,7 @@ pub async fn rerun(
 /// What differs between an accepted submission and a re-run.
 struct NewSubmission<'a> {
     phase: &'a str,
-    participant_id: &'a str,
+    participant_id: ParticipantId,
     image: ImageSource,
     counts_against_quota: bool,
     /// The first history line's reason.
@@ -115,14 +121,14 @@ async fn enqueue_new(
     new: NewSubmission<'_>,
 ) -> Result<submission::Model, sea_orm::DbErr> {
     let now = Utc::now();
-    let id = Uuid::now_v7().to_string();
+    let id = SubmissionId::from(Uuid::now_v7());
     let image_json = serde_json::to_string(&new.image).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
     let txn = db.begin().await?;
     let row = submission::ActiveModel {
-        id: Set(id.clone()),
+        id: Set(id.to_string()),
         challenge: Set(spec.slug.clone()),
         phase: Set(new.phase.to_owned()),
-        participant_id: Set(new.participant_id.to_owned()),
+        participant_id: Set(new.participant_id.to_string()),
         image: Set(image_json),
         state: Set(SubmissionState::Queued.as_str().to_owned()),
         failure_reason: Set(None),
@@ -135,8 +141,8 @@ async fn enqueue_new(
     }
     .insert(&txn)
     .await?;
-    record_transition(&txn, &id, None, SubmissionState::Queued, new.reason, format!("accepted-{id}")).await?;
-    outbox::enqueue(&txn, &created_event(spec, &row, new.image)).await?;
+    record_transition(&txn, id, None, SubmissionState::Queued, new.reason, format!("accepted-{id}")).await?;
+    outbox::enqueue(&txn, &created_event(spec, &row, new.image)?).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -159,14 +165,15 @@ pub enum CancelOutcome {
 /// transaction so a concurrent RUNNING event is not overwritten.
 pub async fn cancel(
     db: &DatabaseConnection,
-    id: &str,
+    submission_id: SubmissionId,
     by: CancelledBy,
 ) -> Result<Option<CancelOutcome>, sea_orm::DbErr> {
+    let id = submission_id.to_string();
     let txn = db.begin().await?;
-    let Some(row) = submission::Entity::find_by_id(id.to_owned()).one(&txn).await? else {
+    let Some(row) = submission::Entity::find_by_id(id.clone()).one(&txn).await? else {
         return Ok(None);
     };
-    let state = row.state.parse::<SubmissionState>().map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    let state = row.current_state()?;
     if !state.can_become(SubmissionState::Cancelled) {
         return Ok(Some(CancelOutcome::NotCancellable(state)));
     }
@@ -175,13 +182,13 @@ pub async fn cancel(
         .col_expr(submission::Column::State, SubmissionState::Cancelled.as_str().into())
         .col_expr(submission::Column::CountsAgainstQuota, false.into())
         .col_expr(submission::Column::UpdatedAt, now.into())
-        .filter(submission::Column::Id.eq(id))
+        .filter(submission::Column::Id.eq(&id))
         .filter(submission::Column::State.eq(state.as_str()))
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
         // Someone moved it meanwhile; report what it is now.
-        let now_state = submission::Entity::find_by_id(id.to_owned())
+        let now_state = submission::Entity::find_by_id(id.clone())
             .one(&txn)
             .await?
             .and_then(|r| r.state.parse().ok())
@@ -193,14 +200,18 @@ pub async fn cancel(
         CancelledBy::Participant => "cancelled by the participant",
         CancelledBy::Organizer => "cancelled by the organizer",
     };
-    record_transition(&txn, id, Some(state), SubmissionState::Cancelled, Some(reason.into()), event_id.clone()).await?;
-    outbox::enqueue(
+    record_transition(
         &txn,
-        &SubmissionCancelled { event_id, submission_id: Uuid::parse_str(id).unwrap_or_default(), at: now },
+        submission_id,
+        Some(state),
+        SubmissionState::Cancelled,
+        Some(reason.into()),
+        event_id.clone(),
     )
     .await?;
+    outbox::enqueue(&txn, &SubmissionCancelled { event_id, submission_id, at: now }).await?;
     txn.commit().await?;
-    let row = submission::Entity::find_by_id(id.to_owned()).one(db).await?.expect("row read in this transaction");
+    let row = submission::Entity::find_by_id(id).one(db).await?.expect("row read in this transaction");
     Ok(Some(CancelOutcome::Cancelled(Box::new(row))))
 }
 
@@ -227,7 +238,8 @@ pub enum Applied {
 
 /// Applies one state event idempotently.
 pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applied, sea_orm::DbErr> {
-    let id = event.submission_id().to_string();
+    let submission_id = event.submission_id();
+    let id = submission_id.to_string();
     let event_id = event.event_id().to_owned();
     let txn = db.begin().await?;
     if transition::Entity::find().filter(transition::Column::EventId.eq(&event_id)).one(&txn).await?.is_some() {
@@ -236,7 +248,7 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
     let Some(row) = submission::Entity::find_by_id(id.clone()).one(&txn).await? else {
         return Ok(Applied::UnknownSubmission);
     };
-    let from = row.state.parse::<SubmissionState>().map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    let from = row.current_state()?;
     if let Some(attempt) = event_attempt(event)
         && (attempt as i32) < row.attempt
     {
@@ -301,14 +313,14 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
         .one(&txn)
         .await?
         .ok_or_else(|| sea_orm::DbErr::Custom(format!("submission {id} vanished")))?;
-    record_transition(&txn, &id, Some(from), to, reason, event_id).await?;
+    record_transition(&txn, submission_id, Some(from), to, reason, event_id).await?;
     if let Some(attempt) = requeue_attempt {
         let image: ImageSource =
             serde_json::from_str(&updated.image).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
         let Some(spec) = crate::db::challenge_spec(&txn, &updated.challenge).await? else {
             return Err(sea_orm::DbErr::Custom(format!("challenge '{}' vanished", updated.challenge)));
         };
-        outbox::enqueue(&txn, &created_event(&spec, &updated, image)).await?;
+        outbox::enqueue(&txn, &created_event(&spec, &updated, image)?).await?;
         txn.commit().await?;
         return Ok(Applied::Requeued { attempt });
     }

@@ -10,15 +10,14 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind};
-use chrono::{DateTime, Utc};
 use darkroom_core::bus::{consume, durable_consumer, ensure_stream, retry_until_ok};
 use darkroom_core::config::NatsConfig;
+use darkroom_core::domain::SubmissionId;
 use darkroom_core::events::{Event, RunLog};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, TryInsertResult,
 };
-use serde::Serialize;
 
 use crate::db::entities::{run_log, submission};
 
@@ -122,14 +121,8 @@ pub async fn store(db: &DatabaseConnection, event: &RunLog) -> Result<Stored, Db
     })
 }
 
-/// One line of a run's output.
-#[derive(Debug, Clone, Serialize)]
-pub struct LogLine {
-    pub attempt: u32,
-    /// When the runner published the batch the line came in.
-    pub at: DateTime<Utc>,
-    pub line: String,
-}
+/// One line of a run's output: the API's shape.
+pub use darkroom_api::LogLine;
 
 /// The last lines of a submission's runs, oldest first.
 #[derive(Debug)]
@@ -140,11 +133,11 @@ pub struct Tail {
 }
 
 /// The last `max` lines of a submission (every attempt), ordered by batch time then arrival.
-pub async fn tail(db: &DatabaseConnection, submission_id: &str, max: usize) -> Result<Tail, DbErr> {
+pub async fn tail(db: &DatabaseConnection, submission_id: SubmissionId, max: usize) -> Result<Tail, DbErr> {
     // Every stored batch holds at least one line, so `max + 1` batches are enough to know
     // whether more than `max` lines exist.
     let rows = run_log::Entity::find()
-        .filter(run_log::Column::SubmissionId.eq(submission_id))
+        .filter(run_log::Column::SubmissionId.eq(submission_id.to_string()))
         .order_by_desc(run_log::Column::At)
         .order_by_desc(run_log::Column::Id)
         .limit(max as u64 + 1)

@@ -68,9 +68,19 @@ pub fn expired(
         _ => return None,
     };
     let deadline = row.updated_at + chrono::Duration::seconds(limit as i64);
-    (now > deadline).then(|| SubmissionFailed {
+    if now <= deadline {
+        return None;
+    }
+    let submission_id = match row.submission_id() {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(submission = %row.id, error = %e, "deadline expired, but the row's id does not read; left as it is");
+            return None;
+        }
+    };
+    Some(SubmissionFailed {
         event_id: format!("deadline-{}-{}-{}", row.id, row.attempt, state.as_str()),
-        submission_id: row.id.parse().unwrap_or_default(),
+        submission_id,
         attempt: row.attempt.max(1) as u32,
         kind: FailureKind::Platform,
         reason,

@@ -3,11 +3,20 @@
 //! The spec is parsed strictly (`deny_unknown_fields`, so a typo is named, not ignored) and then
 //! [`ChallengeSpec::validate`] reports every problem at once, each with the field's path, what is
 //! wrong and how to fix it.
+//!
+//! The spec's value types (metrics, phases, quotas, resources, node type) and [`FieldError`] are
+//! the API's too, so they are defined once, in `darkroom_api`, and re-exported here; what stays
+//! is the spec document and its rules (validation, phase windows).
 
 use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use darkroom_api::{
+    DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, Direction, FieldError, Metric, NodeType, Phase, Quotas,
+    Resources,
+};
 
 use super::image::validate_image_reference;
 
@@ -134,42 +143,6 @@ pub struct Evaluation {
     pub image_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Metric {
-    /// Key in `score.json`: `a-z`, `0-9`, `_`, starting with a letter.
-    pub name: String,
-    pub direction: Direction,
-}
-
-/// Which way a metric improves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    #[default]
-    HigherIsBetter,
-    LowerIsBetter,
-}
-
-impl Direction {
-    /// True when `a` ranks strictly before `b`.
-    pub fn better(self, a: f64, b: f64) -> bool {
-        match self {
-            Direction::HigherIsBetter => a > b,
-            Direction::LowerIsBetter => a < b,
-        }
-    }
-}
-
-/// A time window in which submissions are accepted; leaderboards are per phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Phase {
-    pub name: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-}
-
 /// Where `now` falls relative to a challenge's phases.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PhaseWindow<'a> {
@@ -177,116 +150,6 @@ pub enum PhaseWindow<'a> {
     NotYetOpen(&'a Phase),
     Between { next: &'a Phase },
     Closed { last: &'a Phase },
-}
-
-/// Submission limits per participant and phase. Absent means unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Quotas {
-    /// At most this many submissions in any rolling 24 hours.
-    pub per_day: Option<u32>,
-    /// At most this many submissions in the whole phase.
-    pub total: Option<u32>,
-}
-
-/// Limits of the participant's container.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resources {
-    pub cpus: f64,
-    pub memory_mb: u64,
-    #[serde(default)]
-    pub gpus: u32,
-    pub wall_clock_seconds: u64,
-    pub output_max_mb: u64,
-    #[serde(default = "default_pids")]
-    pub pids: u32,
-    /// Entries (files and folders) `/output` may hold.
-    #[serde(default = "default_output_max_files")]
-    pub output_max_files: u64,
-    /// How deep a path under `/output` may go (`a/b/c.csv` is 3 deep).
-    #[serde(default = "default_output_max_depth")]
-    pub output_max_depth: u32,
-    /// Run images whose USER is root (or unset) as root. Off by default: such images run as
-    /// uid/gid 65534 (`nobody`), and named users too (their uid is the image's to choose).
-    #[serde(default)]
-    pub allow_root: bool,
-}
-
-fn default_pids() -> u32 {
-    256
-}
-
-/// Files (any entry: regular file, folder, link…) `/output` may hold unless the spec says.
-pub const DEFAULT_OUTPUT_MAX_FILES: u64 = 10_000;
-/// How deep a path under `/output` may go unless the spec says (`a/b/c` is 3 deep).
-pub const DEFAULT_OUTPUT_MAX_DEPTH: u32 = 32;
-
-fn default_output_max_files() -> u64 {
-    DEFAULT_OUTPUT_MAX_FILES
-}
-
-fn default_output_max_depth() -> u32 {
-    DEFAULT_OUTPUT_MAX_DEPTH
-}
-
-impl Resources {
-    /// The defaults of every optional field, with the required ones given.
-    pub fn new(cpus: f64, memory_mb: u64, wall_clock_seconds: u64, output_max_mb: u64) -> Self {
-        Self {
-            cpus,
-            memory_mb,
-            gpus: 0,
-            wall_clock_seconds,
-            output_max_mb,
-            pids: default_pids(),
-            output_max_files: default_output_max_files(),
-            output_max_depth: default_output_max_depth(),
-            allow_root: false,
-        }
-    }
-}
-
-/// The Swarm node label a run is placed on: `darkroom.node=<value>`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeType {
-    #[default]
-    Cpu,
-    Highcpu,
-    Highmem,
-    Gpu,
-}
-
-impl NodeType {
-    pub fn label_value(self) -> &'static str {
-        match self {
-            NodeType::Cpu => "cpu",
-            NodeType::Highcpu => "highcpu",
-            NodeType::Highmem => "highmem",
-            NodeType::Gpu => "gpu",
-        }
-    }
-}
-
-/// One problem with an input: which field, what is wrong, how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    pub field: String,
-    pub problem: String,
-    pub fix: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self { field: field.into(), problem: problem.into(), fix: fix.into() }
-    }
-}
-
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} ({})", self.field, self.problem, self.fix)
-    }
 }
 
 const MAX_TITLE: usize = 200;
@@ -666,13 +529,6 @@ mod tests {
         let d = std::env::temp_dir().join(format!("darkroom-core-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&d).unwrap();
         d
-    }
-
-    #[test]
-    fn resources_written_before_the_output_and_root_limits_still_decode() {
-        let old = r#"{"cpus":1.0,"memory_mb":64,"gpus":0,"wall_clock_seconds":10,"output_max_mb":1,"pids":32}"#;
-        let r: Resources = serde_json::from_str(old).unwrap();
-        assert_eq!((r.output_max_files, r.output_max_depth, r.allow_root), (10_000, 32, false));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The domain model shared by the services.
+//! The domain model shared by the services. The value types the API shows (metrics, phases,
+//! quotas, resources, states, ids) are `darkroom_api`'s, re-exported here so that the services
+//! name one type wherever they reach it from.
 
 pub mod challenge;
 pub mod image;
@@ -9,6 +11,7 @@ pub mod submission;
 pub use challenge::{
     ChallengeSpec, Direction, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources, SpecError,
 };
+pub use darkroom_api::{ParticipantId, SubmissionId};
 pub use participant::{Participant, ParticipantName};
 pub use score::{Score, ScoreError};
 pub use submission::{FailureKind, ImageSource, SubmissionState, TransitionError, UnknownState};

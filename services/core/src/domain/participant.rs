@@ -1,13 +1,13 @@
 //! Participants and teams.
 
 use chrono::{DateTime, Utc};
+use darkroom_api::ParticipantId;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// A registered participant. Their token is shown once at registration; only its hash is kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Participant {
-    pub id: Uuid,
+    pub id: ParticipantId,
     pub name: String,
     /// Participants who give the same team name share a leaderboard line's label.
     pub team: Option<String>,

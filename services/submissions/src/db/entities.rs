@@ -43,6 +43,13 @@ pub mod participant {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        /// `id`, typed.
+        pub fn participant_id(&self) -> Result<darkroom_api::ParticipantId, DbErr> {
+            crate::db::parse_column("participants.id", &self.id)
+        }
+    }
 }
 
 pub mod submission {
@@ -75,6 +82,23 @@ pub mod submission {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        /// `id`, typed.
+        pub fn submission_id(&self) -> Result<darkroom_api::SubmissionId, DbErr> {
+            crate::db::parse_column("submissions.id", &self.id)
+        }
+
+        /// `participant_id`, typed: whose submission it is.
+        pub fn owner_id(&self) -> Result<darkroom_api::ParticipantId, DbErr> {
+            crate::db::parse_column("submissions.participant_id", &self.participant_id)
+        }
+
+        /// `state`, typed.
+        pub fn current_state(&self) -> Result<darkroom_api::SubmissionState, DbErr> {
+            crate::db::parse_column("submissions.state", &self.state)
+        }
+    }
 }
 
 pub mod transition {

@@ -1,7 +1,9 @@
 //! Relational state: the entities, their migrations and the connection.
 //!
 //! Ids are stored as hyphenated UUID text and times as timestamps with time zone, so one schema
-//! serves SQLite and PostgreSQL alike.
+//! serves SQLite and PostgreSQL alike. Text becomes the API's types at this boundary, through
+//! [`parse_column`]: the entities' typed accessors (`submission::Model::submission_id`, …) return
+//! an error for a value that does not parse, never a default.
 
 pub mod entities;
 pub mod migration;
@@ -29,6 +31,16 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     }
     migration::Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// Reads a text column as the type it holds (an id, a state). A value that does not parse is a
+/// corrupt row: the error names the column and the value.
+pub fn parse_column<T>(column: &str, value: &str) -> Result<T, DbErr>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e| DbErr::Custom(format!("{column} holds '{value}', which does not read: {e}")))
 }
 
 /// The stored, validated spec of a challenge.

@@ -6,11 +6,11 @@ use axum::Json;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use chrono::Utc;
+use darkroom_api::{ChallengeListQuery, ChallengeSummary, DatasetFile, DatasetListing, PublicChallenge};
 use darkroom_core::domain::ChallengeSpec;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
-use serde::{Deserialize, Serialize};
 
-use super::views::{ChallengeStatus, ChallengeSummary, PublicChallenge, status_of};
+use super::views::{public_challenge, summary};
 use crate::db::entities::challenge;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiJson, ApiQuery};
@@ -101,15 +101,9 @@ pub async fn upsert(
     Ok((status, Json(spec.redacted())))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    status: Option<ChallengeStatus>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<ChallengeListQuery>,
 ) -> ApiResult<Json<Vec<ChallengeSummary>>> {
     let now = Utc::now();
     let rows = challenge::Entity::find().order_by_asc(challenge::Column::CreatedAt).all(&state.db).await?;
@@ -119,21 +113,16 @@ pub async fn list(
             tracing::error!(challenge = %row.slug, "stored spec does not parse; left out of the list");
             continue;
         };
-        let status = status_of(&spec, now);
-        if q.status.is_none_or(|s| s == status) {
-            out.push(ChallengeSummary {
-                current_phase: spec.current_or_last_phase(now).map(|p| p.name.clone()),
-                slug: spec.slug,
-                title: spec.title,
-                status,
-            });
+        let line = summary(spec, now);
+        if q.status.is_none_or(|s| s == line.status) {
+            out.push(line);
         }
     }
     Ok(Json(out))
 }
 
 pub async fn show(State(state): State<AppState>, UrlPath(slug): UrlPath<String>) -> ApiResult<Json<PublicChallenge>> {
-    Ok(Json(PublicChallenge::new(load(&state, &slug).await?, Utc::now())))
+    Ok(Json(public_challenge(load(&state, &slug).await?, Utc::now())))
 }
 
 /// The full spec, host paths included: organizers only.
@@ -143,22 +132,6 @@ pub async fn spec(
     UrlPath(slug): UrlPath<String>,
 ) -> ApiResult<Json<ChallengeSpec>> {
     Ok(Json(load(&state, &slug).await?.redacted()))
-}
-
-#[derive(Serialize)]
-pub struct DatasetListing {
-    pub description: String,
-    pub files: Vec<DatasetFile>,
-    pub file_count: u64,
-    pub total_bytes: u64,
-    /// True when there were more files than the listing shows.
-    pub truncated: bool,
-}
-
-#[derive(Serialize)]
-pub struct DatasetFile {
-    pub path: String,
-    pub size_bytes: u64,
 }
 
 /// Names and sizes of the dataset's files, relative to the dataset root; never their contents,

@@ -6,10 +6,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use darkroom_core::domain::Direction;
+use chrono::Utc;
+use darkroom_api::{Direction, Leaderboard, LeaderboardEntry, LeaderboardQuery};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde::{Deserialize, Serialize};
 
 use super::challenges::load;
 use crate::db::entities::participant;
@@ -17,33 +16,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::leaderboard::Stamp;
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LeaderboardQuery {
-    phase: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Leaderboard {
-    challenge: String,
-    phase: String,
-    rank_by: String,
-    direction: Direction,
-    entries: Vec<LeaderboardEntry>,
-}
-
-#[derive(Serialize)]
-pub struct LeaderboardEntry {
-    rank: u32,
-    participant: String,
-    team: Option<String>,
-    submission_id: String,
-    metrics: std::collections::BTreeMap<String, f64>,
-    submissions: u32,
-    submitted_at: DateTime<Utc>,
-    scored_at: DateTime<Utc>,
-}
 
 /// Most lines a leaderboard shows.
 const LIMIT: usize = 1000;
@@ -94,11 +66,16 @@ pub async fn show(
         .map(|(i, b)| {
             let (participant, team) =
                 names.get(&b.participant_id).cloned().unwrap_or_else(|| ("(unknown)".into(), None));
-            LeaderboardEntry {
+            // Written by the evaluator from a typed id; text that does not read is a corrupt
+            // score store, and a board with a line missing would rank the others wrongly.
+            let submission_id = b.submission_id.parse().map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("score store of '{slug}': a best score's submission_id: {e}"))
+            })?;
+            Ok(LeaderboardEntry {
                 rank: i as u32 + 1,
                 participant,
                 team,
-                submission_id: b.submission_id,
+                submission_id,
                 metrics: b.metrics,
                 submissions: b.submissions,
                 // Where logs are hidden, run times finer than a second are a side channel.
@@ -108,9 +85,9 @@ pub async fn show(
                     super::views::whole_second(b.submitted_at)
                 },
                 scored_at: if spec.logs_visible { b.scored_at } else { super::views::whole_second(b.scored_at) },
-            }
+            })
         })
-        .collect();
+        .collect::<ApiResult<Vec<_>>>()?;
     let board =
         Leaderboard { challenge: slug, phase: phase.name.clone(), rank_by: spec.rank_by.clone(), direction, entries };
     let body = Bytes::from(serde_json::to_vec(&board).map_err(|e| ApiError::Internal(e.into()))?);

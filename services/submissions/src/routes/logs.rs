@@ -3,26 +3,17 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Serialize;
+use darkroom_api::RunLogView;
 
 use super::challenges::load;
 use super::submissions::visible;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Viewer;
-use crate::run_log::{self, LogLine};
+use crate::run_log;
 use crate::state::AppState;
 
 /// Most lines one answer carries: the last ones.
 const MAX_LINES: usize = 5000;
-
-#[derive(Serialize)]
-pub struct RunLogView {
-    submission_id: String,
-    logs_visible: bool,
-    lines: Vec<LogLine>,
-    /// True when older lines were left out.
-    truncated: bool,
-}
 
 pub async fn show(
     State(state): State<AppState>,
@@ -41,9 +32,10 @@ pub async fn show(
             ),
         ));
     }
-    let tail = run_log::tail(&state.db, &row.id, MAX_LINES).await?;
+    let submission_id = row.submission_id()?;
+    let tail = run_log::tail(&state.db, submission_id, MAX_LINES).await?;
     Ok(Json(RunLogView {
-        submission_id: row.id,
+        submission_id,
         logs_visible: spec.logs_visible,
         lines: tail.lines,
         truncated: tail.truncated,

@@ -5,26 +5,18 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use darkroom_core::domain::{ImageSource, SubmissionState};
+use darkroom_api::{OrganizerListQuery, OrganizerSubmissionView, SubmissionState, SubmissionView};
+use darkroom_core::domain::ImageSource;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::Deserialize;
 
 use super::challenges::load;
 use super::submissions::visible;
-use super::views::{OrganizerSubmissionView, SubmissionView};
+use super::views::{organizer_view, submission_view};
 use crate::db::entities::{participant, submission};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiQuery, Viewer};
 use crate::lifecycle;
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    state: Option<String>,
-    #[serde(default)]
-    limit: Option<u64>,
-}
 
 /// Every participant's submissions to a challenge, newest first, with whose each is and the
 /// failure detail.
@@ -32,7 +24,7 @@ pub async fn list(
     State(state): State<AppState>,
     _: Admin,
     Path(slug): Path<String>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<OrganizerListQuery>,
 ) -> ApiResult<Json<Vec<OrganizerSubmissionView>>> {
     let limit = q.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
@@ -63,14 +55,14 @@ pub async fn list(
         .into_iter()
         .map(|p| (p.id.clone(), p))
         .collect();
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| {
-                let owner = owners.get(&r.participant_id);
-                OrganizerSubmissionView::new(r, None, owner)
-            })
-            .collect(),
-    ))
+    let views = rows
+        .into_iter()
+        .map(|r| {
+            let owner = owners.get(&r.participant_id);
+            organizer_view(r, None, owner)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Json(views))
 }
 
 /// Queues a finished submission again as a new submission (see [`lifecycle::rerun`]).
@@ -80,7 +72,7 @@ pub async fn rerun(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
     let original = visible(&state, &Viewer::Organizer, &id).await?;
-    let current = original.state.parse::<SubmissionState>().map_err(|e| ApiError::Internal(e.into()))?;
+    let current = original.current_state()?;
     if !current.is_terminal() {
         return Err(ApiError::conflict(
             "not_rerunnable",
@@ -114,5 +106,5 @@ pub async fn rerun(
     };
     state.outbox_wakeup.notify_one();
     tracing::info!(submission = %row.id, rerun_of = %original.id, challenge = %row.challenge, "submission re-run");
-    Ok((StatusCode::ACCEPTED, Json(SubmissionView::new(row, None))))
+    Ok((StatusCode::ACCEPTED, Json(submission_view(row, None)?)))
 }

@@ -4,49 +4,17 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use darkroom_api::{Me, ParticipantId, Registered, Registration};
 use darkroom_core::domain::ParticipantName;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use serde::{Deserialize, Serialize};
 
+use super::views::profile;
 use crate::auth::{hash_token, new_token};
 use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Viewer};
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Registration {
-    name: String,
-    #[serde(default)]
-    team: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Registered {
-    id: String,
-    name: String,
-    team: Option<String>,
-    /// Shown only in this answer: keep it, it cannot be recovered.
-    token: String,
-}
-
-/// Who holds the token: `{"role": "organizer"}`, or `{"role": "participant", ...profile}`.
-#[derive(Serialize)]
-#[serde(tag = "role", rename_all = "lowercase")]
-pub enum Me {
-    Organizer,
-    Participant(Profile),
-}
-
-#[derive(Serialize)]
-pub struct Profile {
-    id: String,
-    name: String,
-    team: Option<String>,
-    created_at: DateTime<Utc>,
-}
 
 pub async fn register(
     State(state): State<AppState>,
@@ -61,9 +29,9 @@ pub async fn register(
         return Err(ApiError::conflict("name_taken", format!("the name '{}' is taken; choose another", name.as_str())));
     }
     let token = new_token();
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = ParticipantId::from(uuid::Uuid::now_v7());
     let inserted = participant::ActiveModel {
-        id: Set(id.clone()),
+        id: Set(id.to_string()),
         name: Set(name.as_str().to_owned()),
         team: Set(team.clone()),
         token_hash: Set(hash_token(&token)),
@@ -85,11 +53,9 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(Registered { id, name: name.as_str().to_owned(), team, token })))
 }
 
-pub async fn me(viewer: Viewer) -> Json<Me> {
-    Json(match viewer {
+pub async fn me(viewer: Viewer) -> ApiResult<Json<Me>> {
+    Ok(Json(match viewer {
         Viewer::Organizer => Me::Organizer,
-        Viewer::Participant(p) => {
-            Me::Participant(Profile { id: p.id, name: p.name, team: p.team, created_at: p.created_at })
-        }
-    })
+        Viewer::Participant(p) => Me::Participant(profile(p)?),
+    }))
 }

@@ -7,13 +7,13 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use chrono::Utc;
+use darkroom_api::{SubmissionId, SubmissionListQuery, SubmissionView, SubmitImage, ViewedSubmission};
 use darkroom_core::domain::image::{ImageReference, SUBMISSION_NAMESPACE, looks_like_image_id};
 use darkroom_core::domain::{ChallengeSpec, ImageSource};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::Deserialize;
 
 use super::challenges::load;
-use super::views::{OrganizerSubmissionView, SubmissionView, ViewedSubmission};
+use super::views::{for_participant, organizer_view, submission_view};
 use crate::db::entities::{participant, submission, transition};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller, Viewer};
@@ -22,13 +22,6 @@ use crate::quota::{check_quota, open_phase};
 use crate::registry::{Login, PinError};
 use crate::state::AppState;
 use crate::tarball;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImageSubmission {
-    /// An image in an allowed registry, e.g. `ghcr.io/team/model:1`.
-    image: String,
-}
 
 /// Turns a submitted name into the one image it names now: refuses what a participant may not
 /// run (ids, the platform's names, the evaluation image, registries not allowed) and pins the
@@ -160,18 +153,18 @@ async fn accept(
                 }
             }
         };
-        lifecycle::accept(&state.db, spec, &phase, &who.id, image).await?
+        lifecycle::accept(&state.db, spec, &phase, who.participant_id()?, image).await?
     };
     state.outbox_wakeup.notify_one();
     tracing::info!(submission = %row.id, challenge = %row.challenge, participant = %who.id, "submission accepted");
-    Ok((StatusCode::ACCEPTED, Json(SubmissionView::new(row, None))))
+    Ok((StatusCode::ACCEPTED, Json(submission_view(row, None)?)))
 }
 
 pub async fn submit_image(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(slug): Path<String>,
-    ApiJson(body): ApiJson<ImageSubmission>,
+    ApiJson(body): ApiJson<SubmitImage>,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
     let spec = load(&state, &slug).await?;
     // Refuse a closed phase or a spent quota before asking a registry anything.
@@ -205,18 +198,10 @@ pub async fn submit_tarball(
     accept(&state, &who, &spec, Incoming::Upload(received)).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    challenge: Option<String>,
-    #[serde(default)]
-    limit: Option<u64>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<SubmissionListQuery>,
 ) -> ApiResult<Json<Vec<SubmissionView>>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -236,7 +221,7 @@ pub async fn list(
             logs_visible.insert(r.challenge.clone(), visible);
         }
         let visible = logs_visible.get(&r.challenge).copied().unwrap_or(false);
-        views.push(SubmissionView::new(r, None).for_participant(visible));
+        views.push(for_participant(submission_view(r, None)?, visible));
     }
     Ok(Json(views))
 }
@@ -252,10 +237,11 @@ pub(super) async fn visible(state: &AppState, viewer: &Viewer, id: &str) -> ApiR
             "no submission '{id}'; list a challenge's with GET /api/v1/challenges/{{slug}}/submissions"
         )),
     };
-    if uuid::Uuid::parse_str(id).is_err() {
+    // Text that is no submission id names no submission: the same answer as someone else's.
+    let Ok(submission_id) = id.parse::<SubmissionId>() else {
         return Err(not_found());
-    }
-    submission::Entity::find_by_id(id.to_owned())
+    };
+    submission::Entity::find_by_id(submission_id.to_string())
         .one(&state.db)
         .await?
         .filter(|s| match viewer {
@@ -281,11 +267,11 @@ pub async fn show(
     Ok(Json(match viewer {
         Viewer::Participant(_) => {
             let logs_visible = load(&state, &row.challenge).await.map(|s| s.logs_visible).unwrap_or(false);
-            ViewedSubmission::Participant(SubmissionView::new(row, Some(history)).for_participant(logs_visible))
+            ViewedSubmission::Participant(for_participant(submission_view(row, Some(history))?, logs_visible))
         }
         Viewer::Organizer => {
             let owner = participant::Entity::find_by_id(row.participant_id.clone()).one(&state.db).await?;
-            ViewedSubmission::Organizer(OrganizerSubmissionView::new(row, Some(history), owner.as_ref()))
+            ViewedSubmission::Organizer(organizer_view(row, Some(history), owner.as_ref())?)
         }
     }))
 }
@@ -294,12 +280,11 @@ pub async fn show(
 /// answer goes out: the `submission.cancelled` event (through the outbox) is the durable record,
 /// but a runner reads it only when its consumer gets to it. Best effort: with NATS down, the
 /// event still arrives later.
-async fn mark_cancelled_for_runners(state: &AppState, id: &str) {
-    let Ok(uuid) = uuid::Uuid::parse_str(id) else { return };
+async fn mark_cancelled_for_runners(state: &AppState, id: SubmissionId) {
     let js = async_nats::jetstream::new(state.nats.clone());
     let put = async {
         let runs = darkroom_core::bus::runs_bucket(&js).await?;
-        darkroom_core::bus::mark_cancelled(&runs, uuid).await
+        darkroom_core::bus::mark_cancelled(&runs, id).await
     };
     match tokio::time::timeout(std::time::Duration::from_secs(2), put).await {
         Ok(Ok(())) => {}
@@ -318,16 +303,17 @@ pub async fn cancel(
         Viewer::Organizer => CancelledBy::Organizer,
         Viewer::Participant(_) => CancelledBy::Participant,
     };
-    match lifecycle::cancel(&state.db, &row.id, by).await? {
+    let submission_id = row.submission_id()?;
+    match lifecycle::cancel(&state.db, submission_id, by).await? {
         Some(CancelOutcome::Cancelled(row)) => {
             state.outbox_wakeup.notify_one();
-            mark_cancelled_for_runners(&state, &row.id).await;
+            mark_cancelled_for_runners(&state, submission_id).await;
             tracing::info!(submission = %row.id, ?by, "submission cancelled");
-            let view = SubmissionView::new(*row, None);
+            let view = submission_view(*row, None)?;
             Ok(Json(match viewer {
                 Viewer::Participant(_) => {
                     let logs_visible = load(&state, &view.challenge).await.map(|s| s.logs_visible).unwrap_or(false);
-                    view.for_participant(logs_visible)
+                    for_participant(view, logs_visible)
                 }
                 Viewer::Organizer => view,
             }))
