@@ -166,11 +166,11 @@ fn build_upload(dir: &Path, name: &str, noise_bytes: u64, gzip: bool, seed: u64)
 fn job(upload: &Upload) -> SubmissionCreated {
     SubmissionCreated {
         event_id: format!("bench-images-{}", uuid::Uuid::new_v4()),
-        submission_id: uuid::Uuid::new_v4(),
+        submission_id: uuid::Uuid::new_v4().into(),
         attempt: 1,
         challenge: "bench-images".into(),
         phase: "dev".into(),
-        participant_id: uuid::Uuid::nil(),
+        participant_id: uuid::Uuid::nil().into(),
         image: ImageSource::Tarball {
             path: upload.path.display().to_string(),
             sha256: String::new(),

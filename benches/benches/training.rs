@@ -98,11 +98,11 @@ async fn image_binary_sha256(sandbox: &Sandbox, image: &str) -> String {
 fn request(job: &Job, n: usize) -> SubmissionCreated {
     SubmissionCreated {
         event_id: format!("bench-{n}"),
-        submission_id: uuid::Uuid::new_v4(),
+        submission_id: uuid::Uuid::new_v4().into(),
         attempt: 1,
         challenge: "bench".into(),
         phase: "dev".into(),
-        participant_id: uuid::Uuid::new_v4(),
+        participant_id: uuid::Uuid::new_v4().into(),
         // Only `run_spec` reads this event: the bench times the sandboxed run of a local image,
         // not the runner's pull, so no pinned digest is needed.
         image: ImageSource::Reference { name: job.image.clone(), digest: None, requested: None },

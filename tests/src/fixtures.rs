@@ -104,7 +104,7 @@ pub fn archive_without_manifest() -> Vec<u8> {
 }
 
 /// A `submission.created` payload for hand-made events in tests.
-pub fn job(submission_id: uuid::Uuid, challenge: &str) -> darkroom_core::events::SubmissionCreated {
+pub fn job(submission_id: darkroom_api::SubmissionId, challenge: &str) -> darkroom_core::events::SubmissionCreated {
     use darkroom_core::domain::challenge::{Metric, NodeType, Resources};
     use darkroom_core::domain::{Direction, ImageSource};
     darkroom_core::events::SubmissionCreated {
@@ -113,7 +113,7 @@ pub fn job(submission_id: uuid::Uuid, challenge: &str) -> darkroom_core::events:
         attempt: 1,
         challenge: challenge.into(),
         phase: "dev".into(),
-        participant_id: uuid::Uuid::nil(),
+        participant_id: uuid::Uuid::nil().into(),
         image: ImageSource::Reference { name: "m:1".into(), digest: None, requested: None },
         dataset_host_path: "/nonexistent".into(),
         ground_truth_host_path: "/nonexistent".into(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
 use chrono::Utc;
+use darkroom_api::SubmissionId;
 use darkroom_core::domain::FailureKind;
 use darkroom_core::domain::ImageSource;
 use darkroom_core::events::{
@@ -71,7 +72,7 @@ async fn submission_created_arrives_exactly_once_across_a_nats_outage(backend: B
     app.nats.stop();
     let (s, sub) = app.submit(&slug, &token, &published("m:1").await).await;
     assert_eq!(s, StatusCode::ACCEPTED, "accepting must not need NATS: {sub}");
-    let id: Uuid = sub["id"].as_str().unwrap().parse().unwrap();
+    let id: SubmissionId = sub["id"].as_str().unwrap().parse().unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await; // the relay tries and fails meanwhile
     app.nats.restart();
 
@@ -115,7 +116,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     let token = app.register("Ada").await;
     let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
     let id_str = sub["id"].as_str().unwrap().to_owned();
-    let id: Uuid = id_str.parse().unwrap();
+    let id: SubmissionId = id_str.parse().unwrap();
     let url = app.nats.url();
     let now = Utc::now();
 
@@ -140,7 +141,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
         submission_id: id,
         challenge: slug.clone(),
         phase: "dev".into(),
-        participant_id: Uuid::nil(),
+        participant_id: Uuid::nil().into(),
         metrics: Default::default(),
         at: now,
     };
@@ -194,7 +195,7 @@ async fn platform_failures_are_retried_and_never_charged(backend: Backend) {
     let token = app.register("Ada").await;
     let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
     let id_str = sub["id"].as_str().unwrap().to_owned();
-    let id: Uuid = id_str.parse().unwrap();
+    let id: SubmissionId = id_str.parse().unwrap();
     let url = app.nats.url();
     for attempt in 1..=3u32 {
         let started = RunStarted {
@@ -299,7 +300,8 @@ async fn organizer_reruns_finished_submissions_as_new_ones(backend: Backend) {
 
     // Exactly one submission.created per re-run, for the new ids, with the same image.
     let url = app.nats.url();
-    let (na, nt): (Uuid, Uuid) = (new_id.parse().unwrap(), new_t["id"].as_str().unwrap().parse().unwrap());
+    let (na, nt): (SubmissionId, SubmissionId) =
+        (new_id.parse().unwrap(), new_t["id"].as_str().unwrap().parse().unwrap());
     wait_until(|| async {
         let all = created_messages(&url, Duration::from_millis(300)).await;
         all.iter().any(|e| e.submission_id == na) && all.iter().any(|e| e.submission_id == nt)
@@ -308,7 +310,7 @@ async fn organizer_reruns_finished_submissions_as_new_ones(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(1500)).await; // room for a duplicate to show up
     let all = created_messages(&url, Duration::from_millis(500)).await;
     assert_eq!(all.len(), 6, "4 accepted + 2 re-runs: {all:?}");
-    let of = |id: Uuid| all.iter().filter(|e| e.submission_id == id).collect::<Vec<_>>();
+    let of = |id: SubmissionId| all.iter().filter(|e| e.submission_id == id).collect::<Vec<_>>();
     let (ea, et) = (of(na), of(nt));
     assert_eq!((ea.len(), et.len()), (1, 1), "{all:?}");
     assert_eq!(ea[0].attempt, 1);
@@ -334,7 +336,7 @@ async fn publish_raw(nats_url: &str, subject: &'static str, msg_id: Option<&str>
     js.publish_with_headers(subject, headers, payload.into()).await.expect("publish").await.expect("ack");
 }
 
-fn log_batch(id: Uuid, n: u32, attempt: u32, secs: i64, lines: &[&str]) -> RunLog {
+fn log_batch(id: SubmissionId, n: u32, attempt: u32, secs: i64, lines: &[&str]) -> RunLog {
     RunLog {
         event_id: format!("run-log-{id}-{attempt}-{n}"),
         submission_id: id,
@@ -365,7 +367,7 @@ async fn run_logs_arrive_once_each_in_order(backend: Backend) {
     let bob = app.register("Bob").await;
     let (_, sub) = app.submit(&slug, &alice, &published("m:1").await).await;
     let id_str = sub["id"].as_str().unwrap().to_owned();
-    let id: Uuid = id_str.parse().unwrap();
+    let id: SubmissionId = id_str.parse().unwrap();
     let url = app.nats.url();
 
     let (s, empty) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}/logs"), Some(&alice), None).await;
@@ -383,7 +385,7 @@ async fn run_logs_arrive_once_each_in_order(backend: Backend) {
     publish_raw(&url, RunLog::SUBJECT, None, serde_json::to_vec(&first).unwrap()).await;
     publish_raw(&url, RunLog::SUBJECT, Some("another-id"), serde_json::to_vec(&first).unwrap()).await;
     publish_raw(&url, RunLog::SUBJECT, None, b"not json".to_vec()).await;
-    app.publish(&log_batch(Uuid::now_v7(), 1, 1, 1, &["nobody's"])).await;
+    app.publish(&log_batch(Uuid::now_v7().into(), 1, 1, 1, &["nobody's"])).await;
     app.publish(&retry).await;
 
     // One consumer, in stream order: once the last batch shows, every earlier one was handled.

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
+use darkroom_api::SubmissionId;
 use darkroom_core::domain::FailureKind;
 use darkroom_core::events::SubmissionFailed;
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use uuid::Uuid;
 
 on_both_backends!(uploads_are_swept_once_no_submission_needs_them);
 
@@ -83,7 +83,7 @@ async fn uploads_are_swept_once_no_submission_needs_them(backend: Backend) {
 
     let failed = SubmissionFailed {
         event_id: format!("failed-{own}"),
-        submission_id: own.parse::<Uuid>().unwrap(),
+        submission_id: own.parse::<SubmissionId>().unwrap(),
         attempt: 1,
         kind: FailureKind::Participant,
         reason: "exited with status 1".into(),
