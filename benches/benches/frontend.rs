@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
+use darkroom_api::{Direction, Leaderboard, LeaderboardEntry, Metric, ScoreUpdate};
 use darkroom_frontend::components::LeaderboardTable;
-use darkroom_frontend::model::{Direction, Leaderboard, LeaderboardEntry, Metric, ScoreUpdate};
 use darkroom_frontend::server::live::LiveHub;
 use futures::StreamExt;
 use leptos::prelude::*;
@@ -21,7 +21,7 @@ fn board(rows: usize) -> (Leaderboard, Vec<Metric>) {
             rank: i as u32 + 1,
             participant: format!("participant-{i:05}"),
             team: (i % 3 == 0).then(|| format!("team-{}", i / 3)),
-            submission_id: format!("0190a7c2-0000-7000-8000-{i:012}"),
+            submission_id: format!("0190a7c2-0000-7000-8000-{i:012}").parse().expect("a UUID"),
             metrics: BTreeMap::from([
                 ("accuracy".to_owned(), 1.0 - i as f64 / rows as f64),
                 ("roc_auc".to_owned(), 0.99 - i as f64 / (2 * rows) as f64),
@@ -91,8 +91,8 @@ fn live_fanout(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for i in 0..iters {
                     let start = Instant::now();
-                    let update =
-                        ScoreUpdate { challenge: "bench".into(), phase: "dev".into(), submission_id: i.to_string() };
+                    let submission_id = uuid::Uuid::from_u128(u128::from(i)).into();
+                    let update = ScoreUpdate { challenge: "bench".into(), phase: "dev".into(), submission_id };
                     assert_eq!(hub.publish(update), SUBSCRIBERS);
                     for _ in 0..SUBSCRIBERS {
                         done_rx.recv().await.expect("a subscriber answered");

@@ -2,11 +2,61 @@
 //! submissions API with the visitor's token (an HttpOnly cookie set by [`SignIn`]) and returns
 //! only what that visitor may see. The browser calls the same functions over HTTP when it
 //! re-fetches (a live leaderboard refresh, an organizer's action).
+//!
+//! What they return is the API's own shapes (`darkroom_api`), grouped per page by the structs
+//! below: these are the pages' contract with their server, not the HTTP API's.
 
+use chrono::{DateTime, Utc};
+use darkroom_api::{
+    ChallengeSummary, DatasetListing, Leaderboard, Me, Metric, OrganizerSubmissionView, PublicChallenge, RunLogView,
+    SubmissionView, ViewedSubmission,
+};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::*;
+/// A challenge page's data, fetched in one round trip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChallengePage {
+    pub challenge: PublicChallenge,
+    /// None when the dataset cannot be listed right now; the page says so.
+    pub dataset: Option<DatasetListing>,
+    /// The server's clock when the page was made, so countdowns agree before the browser ticks.
+    pub now: DateTime<Utc>,
+}
+
+/// A leaderboard page: the board plus what the page needs around it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderboardPage {
+    pub title: String,
+    pub metrics: Vec<Metric>,
+    pub phases: Vec<String>,
+    pub board: Leaderboard,
+}
+
+/// One submission with what its owner (or the organizer) may see of its run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionPage {
+    pub submission: ViewedSubmission,
+    /// None where the organizer keeps logs private.
+    pub logs: Option<RunLogView>,
+    pub organizer: bool,
+}
+
+/// A participant's own page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MyPage {
+    pub name: String,
+    pub team: Option<String>,
+    pub submissions: Vec<SubmissionView>,
+}
+
+/// The organizer's view of one challenge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrganizerPage {
+    pub slug: String,
+    pub title: String,
+    pub submissions: Vec<OrganizerSubmissionView>,
+}
 
 /// A page's data, or why there is none. Failures of the platform itself (the API unreachable)
 /// are `Err(ServerFnError)` and render as the server-error page.
@@ -36,9 +86,9 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
     crate::server::fns::load_leaderboard(slug, phase).await
 }
 
-/// Who is signed in, if anyone.
+/// Who is signed in, if anyone (the API's `/me`).
 #[server(prefix = "/fn", endpoint = "viewer")]
-pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+pub async fn current_viewer() -> Result<Option<Me>, ServerFnError> {
     crate::server::fns::current_viewer().await
 }
 

@@ -1,12 +1,12 @@
 //! The document shell, the routes and the layout every page shares.
 
+use darkroom_api::Me;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::api::{SignOut, current_viewer};
-use crate::model::Viewer;
 use crate::pages::{
     challenge::ChallengeView, challenges::ChallengeList, errors::NotFound, leaderboard::LeaderboardView, me::MyView,
     organizer::OrganizerView, sign_in::SignInView, submission::SubmissionDetail,
@@ -33,7 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 /// Who is signed in, asked once per page load and shared by the header and the pages.
 #[derive(Clone, Copy)]
-pub struct SignedIn(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+pub struct SignedIn(pub Resource<Result<Option<Me>, ServerFnError>>);
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -76,14 +76,14 @@ fn Header() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         match who.await.ok().flatten() {
-                            Some(Viewer::Participant { name, .. }) => view! {
+                            Some(Me::Participant(p)) => view! {
                                 <A href="/me">"My submissions"</A>
-                                <span class="who">{format!("Signed in as {name}")}</span>
+                                <span class="who">{format!("Signed in as {}", p.name)}</span>
                                 <ActionForm action=sign_out attr:class="inline">
                                     <button type="submit">"Sign out"</button>
                                 </ActionForm>
                             }.into_any(),
-                            Some(Viewer::Organizer) => view! {
+                            Some(Me::Organizer) => view! {
                                 <span class="who">"Signed in as the organizer"</span>
                                 <ActionForm action=sign_out attr:class="inline">
                                     <button type="submit">"Sign out"</button>

@@ -1,9 +1,9 @@
 //! Pieces several pages share: the leaderboard table, state badges, the timeline, messages.
 
+use darkroom_api::{Leaderboard, Metric, SubmissionState, TransitionView, ViewedSubmission};
 use leptos::prelude::*;
 
 use crate::format;
-use crate::model::{Leaderboard, Metric, Submission, Transition};
 
 /// The ranking as a table: rank, participant or team, the primary metric first, then the
 /// others, the number of submissions and when the best one was made. Pure, so the server
@@ -64,14 +64,14 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
 
 /// A submission's state as a coloured word (the colour only repeats what the word says).
 #[component]
-pub fn StateBadge(state: String) -> impl IntoView {
-    let class = format!("state state-{}", state.to_lowercase());
-    view! { <span class=class>{state}</span> }
+pub fn StateBadge(state: SubmissionState) -> impl IntoView {
+    let class = format!("state state-{}", state.as_str().to_lowercase());
+    view! { <span class=class>{state.as_str()}</span> }
 }
 
 /// The states a submission went through, oldest first.
 #[component]
-pub fn Timeline(history: Vec<Transition>) -> impl IntoView {
+pub fn Timeline(history: Vec<TransitionView>) -> impl IntoView {
     view! {
         <ol class="timeline">
             {history
@@ -93,7 +93,7 @@ pub fn Timeline(history: Vec<Transition>) -> impl IntoView {
 
 /// One line per submission; `organizer` adds who submitted it and the re-run action.
 #[component]
-pub fn SubmissionRows(submissions: Vec<Submission>, organizer: bool, back: String) -> impl IntoView {
+pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back: String) -> impl IntoView {
     use crate::api::{CancelSubmission, RerunSubmission};
     let cancel = ServerAction::<CancelSubmission>::new();
     let rerun = ServerAction::<RerunSubmission>::new();
@@ -116,19 +116,21 @@ pub fn SubmissionRows(submissions: Vec<Submission>, organizer: bool, back: Strin
             <tbody>
                 {submissions
                     .into_iter()
-                    .map(|s| {
-                        let href = format!("/submissions/{}", s.id);
-                        let who = s.participant.as_ref().map(|p| p.name.clone()).unwrap_or_default();
-                        let cancellable = s.is_cancellable();
-                        let finished = s.is_finished();
-                        let (id1, id2, back1, back2) = (s.id.clone(), s.id.clone(), back.clone(), back.clone());
+                    .map(|viewed| {
+                        let who = viewed.participant().map(|p| p.name.clone()).unwrap_or_default();
+                        let s = viewed.submission();
+                        let id = s.id.to_string();
+                        let href = format!("/submissions/{id}");
+                        let cancellable = s.state.is_cancellable();
+                        let finished = s.state.is_terminal();
+                        let (id1, id2, back1, back2) = (id.clone(), id.clone(), back.clone(), back.clone());
                         view! {
-                            <tr data-submission=s.id.clone()>
+                            <tr data-submission=id>
                                 <td><a href=href>{format::time(s.created_at)}</a></td>
                                 {organizer.then(|| view! { <td>{who}</td> })}
                                 <td>{format!("{} / {}", s.challenge, s.phase)}</td>
                                 <td class="image">{s.image.label()}</td>
-                                <td><StateBadge state=s.state.clone()/></td>
+                                <td><StateBadge state=s.state/></td>
                                 <td>{s.failure_reason.clone().unwrap_or_default()}</td>
                                 <td class="actions">
                                     {cancellable.then(|| view! {
@@ -162,7 +164,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::model::{Direction, LeaderboardEntry};
+    use darkroom_api::{Direction, LeaderboardEntry};
 
     fn render(board: Leaderboard, metrics: Vec<Metric>) -> String {
         let _ = any_spawner::Executor::init_tokio();
@@ -174,7 +176,7 @@ mod tests {
             rank,
             participant: name.into(),
             team: team.map(Into::into),
-            submission_id: format!("sub-{rank}"),
+            submission_id: format!("0190a7c2-0000-7000-8000-{rank:012}").parse().unwrap(),
             metrics: BTreeMap::from([("accuracy".into(), accuracy), ("roc_auc".into(), 0.5)]),
             submissions: 3,
             submitted_at: Utc::now(),

@@ -3,9 +3,11 @@
 //!
 //! - [`app`]: the shell, the router and the layout every page shares.
 //! - [`pages`]: one module per page; each reads through [`api`].
-//! - [`api`]: server functions, the pages' only way to data. On the server they call the
-//!   submissions API (the same one the CLI uses) with the visitor's token from a cookie.
-//! - [`model`]: the API's JSON as the pages see it; [`format`]: numbers and times as text.
+//! - [`api`]: server functions, the pages' only way to data, and the page data they return. On
+//!   the server they call the submissions API (the same one the CLI uses) with the visitor's
+//!   token from a cookie; its answers are `darkroom_api`'s types, which build for the browser's
+//!   wasm too, so server and browser read one definition of each shape.
+//! - [`format`]: numbers and times as text.
 //! - `server` (ssr): configuration, start-up, the API client and the live score feed.
 //! - `live` (hydrate): the browser end of the live feed.
 
@@ -16,7 +18,6 @@ pub mod api;
 pub mod app;
 pub mod components;
 pub mod format;
-pub mod model;
 pub mod pages;
 
 #[cfg(feature = "hydrate")]

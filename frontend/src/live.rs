@@ -1,13 +1,13 @@
 //! The browser end of the live feed: an `EventSource` on `/live/<slug>` that bumps the
 //! leaderboard's refresh counter when a score of the shown phase (or any, after a gap) arrives.
 
+use darkroom_api::ScoreUpdate;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
-use crate::model::ScoreUpdate;
 use crate::pages::leaderboard::LiveState;
 
 /// Follows `slug`'s feed for as long as the calling component lives.

@@ -2,16 +2,16 @@
 //! file listing (names and sizes, never contents or host paths), metrics and rules.
 
 use chrono::{DateTime, Utc};
+use darkroom_api::{DatasetListing, Me, Phase, PublicChallenge};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::render;
-use crate::api::load_challenge;
+use crate::api::{ChallengePage, load_challenge};
 use crate::app::SignedIn;
 use crate::format;
-use crate::model::{Challenge, ChallengePage, DatasetListing, Phase, Viewer};
 
 #[component]
 pub fn ChallengeView() -> impl IntoView {
@@ -53,7 +53,7 @@ fn Page(page: ChallengePage) -> impl IntoView {
                     {move || {
                         let all = all.clone();
                         Suspend::new(async move {
-                            matches!(who.await, Ok(Some(Viewer::Organizer)))
+                            matches!(who.await, Ok(Some(Me::Organizer)))
                                 .then(|| view! { " · " <A href=all>"All submissions"</A> })
                         })
                     }}
@@ -94,7 +94,7 @@ fn Phases(phases: Vec<Phase>, clock: RwSignal<DateTime<Utc>>) -> impl IntoView {
 }
 
 #[component]
-fn Metrics(challenge: Challenge) -> impl IntoView {
+fn Metrics(challenge: PublicChallenge) -> impl IntoView {
     let rank_by = challenge.rank_by.clone();
     view! {
         <section id="metrics">
@@ -110,7 +110,7 @@ fn Metrics(challenge: Challenge) -> impl IntoView {
 }
 
 #[component]
-fn Rules(challenge: Challenge) -> impl IntoView {
+fn Rules(challenge: PublicChallenge) -> impl IntoView {
     let q = challenge.quotas;
     let r = challenge.resources;
     let per_day = q.per_day.map(|n| format!("{n} per rolling 24 hours")).unwrap_or_else(|| "no daily limit".into());
@@ -129,7 +129,7 @@ fn Rules(challenge: Challenge) -> impl IntoView {
                 <dt>"Your container gets"</dt>
                 <dd>{format!(
                     "{} CPU, {} MiB memory{gpus}, {} to run, {} MiB of output, on a {} node; no network; the dataset read-only at /data; write predictions to /output.",
-                    r.cpus, r.memory_mb, format::duration(r.wall_clock_seconds as i64), r.output_max_mb, challenge.node_type
+                    r.cpus, r.memory_mb, format::duration(r.wall_clock_seconds as i64), r.output_max_mb, challenge.node_type.label_value()
                 )}</dd>
                 <dt>"Logs"</dt><dd>{logs}</dd>
             </dl>

@@ -1,5 +1,6 @@
 //! `/`: every challenge, grouped as open, upcoming and closed.
 
+use darkroom_api::{ChallengeStatus, ChallengeSummary};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -7,7 +8,6 @@ use leptos_router::components::A;
 use super::errors::ServerError;
 use super::server_message;
 use crate::api::list_challenges;
-use crate::model::{ChallengeStatus, ChallengeSummary};
 
 #[component]
 pub fn ChallengeList() -> impl IntoView {

@@ -8,9 +8,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::render;
-use crate::api::load_leaderboard;
+use crate::api::{LeaderboardPage, load_leaderboard};
 use crate::components::LeaderboardTable;
-use crate::model::LeaderboardPage;
 
 /// Where the live feed stands, shown to the viewer and read by the browser tests.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,12 +1,12 @@
 //! `/me`: the signed-in participant's own submissions (never anyone else's).
 
+use darkroom_api::ViewedSubmission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::render;
-use crate::api::load_my_submissions;
+use crate::api::{MyPage, load_my_submissions};
 use crate::components::SubmissionRows;
-use crate::model::MyPage;
 
 #[component]
 pub fn MyView() -> impl IntoView {
@@ -33,7 +33,7 @@ fn Page(page: MyPage) -> impl IntoView {
                 <p class="empty">"You have not submitted anything yet. Submit with "<code>"darkroom submit"</code>"."</p>
             }.into_any()
         } else {
-            view! { <div class="table-scroll"><SubmissionRows submissions=page.submissions organizer=false back="/me".to_string()/></div> }.into_any()
+            view! { <div class="table-scroll"><SubmissionRows submissions=page.submissions.into_iter().map(ViewedSubmission::Participant).collect() organizer=false back="/me".to_string()/></div> }.into_any()
         }}
     }
 }

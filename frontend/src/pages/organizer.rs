@@ -1,15 +1,15 @@
 //! `/challenges/:slug/submissions`: the organizer's view of every submission of a challenge,
 //! with who sent it, failure details, and cancel / re-run.
 
+use darkroom_api::ViewedSubmission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::render;
-use crate::api::load_all_submissions;
+use crate::api::{OrganizerPage, load_all_submissions};
 use crate::components::SubmissionRows;
-use crate::model::OrganizerPage;
 
 #[component]
 pub fn OrganizerView() -> impl IntoView {
@@ -35,7 +35,7 @@ fn Page(page: OrganizerPage) -> impl IntoView {
             <A href=format!("/challenges/{}", page.slug)>"About this challenge"</A>
         </p>
         <div class="table-scroll">
-            <SubmissionRows submissions=page.submissions organizer=true back/>
+            <SubmissionRows submissions=page.submissions.into_iter().map(ViewedSubmission::Organizer).collect() organizer=true back/>
         </div>
     }
 }

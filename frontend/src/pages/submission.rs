@@ -7,10 +7,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::render;
-use crate::api::load_submission;
+use crate::api::{SubmissionPage, load_submission};
 use crate::components::{StateBadge, SubmissionRows, Timeline};
 use crate::format;
-use crate::model::SubmissionPage;
 
 #[component]
 pub fn SubmissionDetail() -> impl IntoView {
@@ -26,15 +25,16 @@ pub fn SubmissionDetail() -> impl IntoView {
 
 #[component]
 fn Page(page: SubmissionPage) -> impl IntoView {
-    let SubmissionPage { submission: s, logs, organizer } = page;
+    let SubmissionPage { submission: viewed, logs, organizer } = page;
+    let detail = viewed.failure_detail().map(str::to_owned).filter(|_| organizer);
+    let s = viewed.submission().clone();
     let back = format!("/submissions/{}", s.id);
     let history = s.history.clone().unwrap_or_default();
-    let detail = s.failure_detail.clone().filter(|_| organizer);
     view! {
         <Title text="Submission"/>
-        <h1>"Submission "<code>{s.id.clone()}</code></h1>
+        <h1>"Submission "<code>{s.id.to_string()}</code></h1>
         <p>
-            <StateBadge state=s.state.clone()/>
+            <StateBadge state=s.state/>
             {format!(" · {} / phase {} · attempt {} · {}", s.challenge, s.phase, s.attempt, s.image.label())}
             {(!s.counts_against_quota).then_some(" · not counted against the quota")}
         </p>
@@ -46,7 +46,7 @@ fn Page(page: SubmissionPage) -> impl IntoView {
             <Timeline history/>
         </section>
         <section id="actions">
-            <SubmissionRows submissions=vec![s] organizer back/>
+            <SubmissionRows submissions=vec![viewed] organizer back/>
         </section>
         <section id="logs">
             <h2>"Log"</h2>

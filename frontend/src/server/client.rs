@@ -1,7 +1,7 @@
 //! The submissions API, as the pages' server calls it: the same endpoints and JSON as the CLI.
 
+use darkroom_api::ErrorBody;
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// Why the API gave no answer the page can use.
@@ -20,16 +20,6 @@ pub enum ApiError {
     /// The API is unreachable or failed; the visitor can only try again later.
     #[error("{0}")]
     Unavailable(String),
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    message: String,
 }
 
 #[derive(Clone)]

@@ -3,17 +3,16 @@
 
 use axum::http::StatusCode;
 use chrono::Utc;
+use darkroom_api::{
+    ChallengeSummary, DatasetListing, Leaderboard, Me, OrganizerSubmissionView, PublicChallenge, RunLogView,
+    SubmissionView, ViewedSubmission,
+};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
-use serde::Deserialize;
 
 use super::client::{ApiClient, ApiError};
 use super::session;
-use crate::api::Fetched;
-use crate::model::{
-    Challenge, ChallengePage, ChallengeSummary, DatasetListing, Leaderboard, LeaderboardPage, MyPage, OrganizerPage,
-    RunLogs, Submission, SubmissionPage, Viewer,
-};
+use crate::api::{ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, SubmissionPage};
 
 fn api() -> Result<ApiClient, ServerFnError> {
     use_context::<ApiClient>().ok_or_else(|| ServerFnError::new("the page server was started without its API client"))
@@ -84,7 +83,7 @@ pub async fn list_challenges() -> Result<Vec<ChallengeSummary>, ServerFnError> {
 pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, ServerFnError> {
     let api = api()?;
     let path = format!("/challenges/{}", segment(&slug));
-    let challenge = match fetched(api.get::<Challenge>(&path, None).await)? {
+    let challenge = match fetched(api.get::<PublicChallenge>(&path, None).await)? {
         Ok(c) => c,
         Err(absent) => return Ok(absent.into()),
     };
@@ -96,7 +95,7 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
 pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fetched<LeaderboardPage>, ServerFnError> {
     let api = api()?;
     let path = format!("/challenges/{}", segment(&slug));
-    let challenge = match fetched(api.get::<Challenge>(&path, None).await)? {
+    let challenge = match fetched(api.get::<PublicChallenge>(&path, None).await)? {
         Ok(c) => c,
         Err(absent) => return Ok(absent.into()),
     };
@@ -113,26 +112,11 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
     }))
 }
 
-#[derive(Deserialize)]
-struct Me {
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    team: Option<String>,
+async fn who(api: &ApiClient, token: &str) -> Result<Me, ApiError> {
+    api.get("/me", Some(token)).await
 }
 
-async fn who(api: &ApiClient, token: &str) -> Result<Viewer, ApiError> {
-    let me: Me = api.get("/me", Some(token)).await?;
-    Ok(match (me.role.as_deref(), me.name) {
-        (Some("organizer"), _) => Viewer::Organizer,
-        (_, Some(name)) => Viewer::Participant { name, team: me.team },
-        _ => return Err(ApiError::Unavailable("the API's /me answer names no participant".into())),
-    })
-}
-
-pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+pub async fn current_viewer() -> Result<Option<Me>, ServerFnError> {
     let Some(token) = session::token() else { return Ok(None) };
     match who(&api()?, &token).await {
         Ok(v) => Ok(Some(v)),
@@ -152,8 +136,8 @@ pub async fn sign_in(token: String) -> Result<(), ServerFnError> {
         Ok(viewer) => {
             session::remember(Some(token));
             leptos_axum::redirect(match viewer {
-                Viewer::Organizer => "/",
-                Viewer::Participant { .. } => "/me",
+                Me::Organizer => "/",
+                Me::Participant(_) => "/me",
             });
             Ok(())
         }
@@ -174,8 +158,8 @@ pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
     let Some(token) = session::token() else { return signed_out() };
     let api = api()?;
     let (name, team) = match who(&api, &token).await {
-        Ok(Viewer::Participant { name, team }) => (name, team),
-        Ok(Viewer::Organizer) => {
+        Ok(Me::Participant(p)) => (p.name, p.team),
+        Ok(Me::Organizer) => {
             set_status(StatusCode::FORBIDDEN);
             return Ok(Fetched::Refused(
                 "you are signed in as the organizer: open a challenge and follow 'All submissions'".into(),
@@ -188,7 +172,7 @@ pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
             };
         }
     };
-    let submissions = match fetched(api.get::<Vec<Submission>>("/submissions?limit=200", Some(&token)).await)? {
+    let submissions = match fetched(api.get::<Vec<SubmissionView>>("/submissions?limit=200", Some(&token)).await)? {
         Ok(s) => s,
         Err(absent) => return Ok(absent.into()),
     };
@@ -199,15 +183,15 @@ pub async fn load_submission(id: String) -> Result<Fetched<SubmissionPage>, Serv
     let Some(token) = session::token() else { return signed_out() };
     let api = api()?;
     let path = format!("/submissions/{}", segment(&id));
-    let submission = match fetched(api.get::<Submission>(&path, Some(&token)).await)? {
+    let submission = match fetched(api.get::<ViewedSubmission>(&path, Some(&token)).await)? {
         Ok(s) => s,
         Err(absent) => return Ok(absent.into()),
     };
     // The API adds the owner's name only for the organizer: no second call to ask who this is.
-    let organizer = submission.participant.is_some();
+    let organizer = matches!(submission, ViewedSubmission::Organizer(_));
     // Hidden logs (403) simply leave the section out; any other failure leaves it out too,
     // rather than failing the whole page.
-    let logs = api.get::<RunLogs>(&format!("{path}/logs"), Some(&token)).await.ok();
+    let logs = api.get::<RunLogView>(&format!("{path}/logs"), Some(&token)).await.ok();
     Ok(Fetched::Found(SubmissionPage { submission, logs, organizer }))
 }
 
@@ -215,15 +199,16 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
     let Some(token) = session::token() else { return signed_out() };
     let api = api()?;
     let path = format!("/challenges/{}", segment(&slug));
-    let challenge = match fetched(api.get::<Challenge>(&path, None).await)? {
+    let challenge = match fetched(api.get::<PublicChallenge>(&path, None).await)? {
         Ok(c) => c,
         Err(absent) => return Ok(absent.into()),
     };
-    let submissions =
-        match fetched(api.get::<Vec<Submission>>(&format!("{path}/submissions?limit=1000"), Some(&token)).await)? {
-            Ok(s) => s,
-            Err(absent) => return Ok(absent.into()),
-        };
+    let submissions = match fetched(
+        api.get::<Vec<OrganizerSubmissionView>>(&format!("{path}/submissions?limit=1000"), Some(&token)).await,
+    )? {
+        Ok(s) => s,
+        Err(absent) => return Ok(absent.into()),
+    };
     Ok(Fetched::Found(OrganizerPage { slug: challenge.slug, title: challenge.title, submissions }))
 }
 
@@ -237,8 +222,9 @@ async fn act(id: &str, action: &str, back: &str) -> Result<(), ServerFnError> {
     let Some(token) = session::token() else {
         return Err(ServerFnError::new("sign in first: your session has ended"));
     };
+    // Both actions answer with the submission as it is now.
     api()?
-        .post::<serde_json::Value>(&format!("/submissions/{}/{action}", segment(id)), Some(&token))
+        .post::<SubmissionView>(&format!("/submissions/{}/{action}", segment(id)), Some(&token))
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     leptos_axum::redirect(back_to(back));

@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use darkroom_api::ScoreUpdate;
 use darkroom_core::events::{Event, ScoreRecorded};
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-
-use crate::model::ScoreUpdate;
 
 /// An update as every subscriber sends it: serialised once at publish, not once per viewer.
 struct Encoded {
@@ -93,11 +92,8 @@ pub async fn follow_scores(nats: async_nats::Client, hub: LiveHub) {
     while let Some(message) = subscription.next().await {
         match serde_json::from_slice::<ScoreRecorded>(&message.payload) {
             Ok(score) => {
-                let update = ScoreUpdate {
-                    challenge: score.challenge,
-                    phase: score.phase,
-                    submission_id: score.submission_id.to_string(),
-                };
+                let update =
+                    ScoreUpdate { challenge: score.challenge, phase: score.phase, submission_id: score.submission_id };
                 let reached = hub.publish(update);
                 tracing::debug!(submission = %score.submission_id, reached, "score pushed to leaderboards");
             }
