@@ -1,11 +1,16 @@
-//! A thin HTTP client for the submissions API that turns error answers into one readable line.
+//! A thin HTTP client for the submissions API that turns error answers (`darkroom_api`'s
+//! `ErrorBody`) into one readable line. Answers come back as the server's JSON, which `--json`
+//! prints as it is; [`read`] turns it into the API's types for the tables.
 
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
+use darkroom_api::ErrorBody;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub struct Api {
@@ -44,7 +49,7 @@ impl Api {
         self.send(self.request(Method::GET, path)).await
     }
 
-    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> anyhow::Result<Value> {
+    pub async fn send_json(&self, method: Method, path: &str, body: &impl Serialize) -> anyhow::Result<Value> {
         self.send(self.request(method, path).json(body)).await
     }
 
@@ -101,10 +106,19 @@ async fn decode(response: Response) -> anyhow::Result<Value> {
     if status.is_success() {
         return Ok(body);
     }
-    let message =
-        body.pointer("/error/message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| body.to_string());
+    let message = match serde_json::from_value::<ErrorBody>(body.clone()) {
+        Ok(e) => e.error.message,
+        Err(_) => body.to_string(),
+    };
     match status {
         StatusCode::TOO_MANY_REQUESTS => bail!("{message}"),
         _ => bail!("{message} (HTTP {})", status.as_u16()),
     }
+}
+
+/// An answer read as the API type it should be; one that is not is the server's fault (or a
+/// version mismatch), said in one line.
+pub fn read<T: DeserializeOwned>(answer: &Value) -> anyhow::Result<T> {
+    T::deserialize(answer)
+        .map_err(|e| anyhow!("the server answered something this darkroom cannot read ({e}): {answer}"))
 }

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use darkroom_api::{Registered, Registration, SubmissionState, SubmitImage, ViewedSubmission};
 use darkroom_core::domain::ChallengeSpec;
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::api::Api;
+use crate::api::{Api, read};
 use crate::output;
 
 #[derive(Parser)]
@@ -92,79 +94,71 @@ enum ChallengeCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let api = Api::new(&cli.server, cli.token.clone())?;
     let json = cli.json;
-    let print = |v: &Value, table: fn(&Value) -> String| {
-        if json { println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()) } else { print!("{}", table(v)) }
-    };
     match cli.command {
         Command::Challenge(c) => match c {
             ChallengeCommand::Create { spec } => {
                 api.needs_token("challenge create")?;
                 let spec = read_spec(&spec)?;
-                let v = api.send_json(Method::POST, "/challenges", &serde_json::to_value(&spec)?).await?;
-                print(&v, output::challenge_saved);
+                let v = api.send_json(Method::POST, "/challenges", &spec).await?;
+                show(json, &v, output::challenge_saved)?;
             }
             ChallengeCommand::Apply { spec } => {
                 api.needs_token("challenge apply")?;
                 let spec = read_spec(&spec)?;
-                let v = api
-                    .send_json(Method::PUT, &format!("/challenges/{}", spec.slug), &serde_json::to_value(&spec)?)
-                    .await?;
-                print(&v, output::challenge_saved);
+                let v = api.send_json(Method::PUT, &format!("/challenges/{}", spec.slug), &spec).await?;
+                show(json, &v, output::challenge_saved)?;
             }
-            ChallengeCommand::List => print(&api.get("/challenges").await?, output::challenges),
+            ChallengeCommand::List => show(json, &api.get("/challenges").await?, output::challenges)?,
             ChallengeCommand::Show { slug } => {
-                print(&api.get(&format!("/challenges/{slug}")).await?, output::challenge)
+                show(json, &api.get(&format!("/challenges/{slug}")).await?, output::challenge)?
             }
             ChallengeCommand::Dataset { slug } => {
-                print(&api.get(&format!("/challenges/{slug}/dataset")).await?, output::dataset)
+                show(json, &api.get(&format!("/challenges/{slug}/dataset")).await?, output::dataset)?
             }
         },
         Command::Register { name, team, save_token } => {
-            let v = api.send_json(Method::POST, "/participants", &json!({ "name": name, "team": team })).await?;
+            let v = api.send_json(Method::POST, "/participants", &Registration { name, team }).await?;
             if let Some(path) = save_token {
-                let token = v["token"].as_str().unwrap_or_default();
-                write_secret(&path, token)?;
+                let registered: Registered = read(&v)?;
+                write_secret(&path, &registered.token)?;
             }
-            print(&v, output::registered);
+            show(json, &v, output::registered)?;
         }
         Command::Submit { challenge, image, tar } => {
             api.needs_token("submit")?;
             let v = match (image, tar) {
                 (Some(image), None) => {
-                    api.send_json(
-                        Method::POST,
-                        &format!("/challenges/{challenge}/submissions"),
-                        &json!({ "image": image }),
-                    )
-                    .await?
+                    api.send_json(Method::POST, &format!("/challenges/{challenge}/submissions"), &SubmitImage { image })
+                        .await?
                 }
                 (None, Some(tar)) => api.upload(&format!("/challenges/{challenge}/submissions/tarball"), &tar).await?,
                 _ => bail!("give exactly one of --image NAME or --tar FILE"),
             };
-            print(&v, output::submission);
+            show(json, &v, output::submission)?;
         }
         Command::Status { id: Some(id), wait, timeout, .. } => {
             api.needs_token("status")?;
             let path = format!("/submissions/{id}");
             let mut v = api.get(&path).await?;
+            let mut state = read::<ViewedSubmission>(&v)?.submission().state;
             if wait {
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-                let mut last = String::new();
-                while !is_terminal(&v) {
-                    let state = v["state"].as_str().unwrap_or("?").to_owned();
-                    if state != last && !json {
+                let mut last = None;
+                while !state.is_terminal() {
+                    if last != Some(state) && !json {
                         eprintln!("{id}: {state}");
-                        last = state;
+                        last = Some(state);
                     }
                     if tokio::time::Instant::now() > deadline {
-                        bail!("submission {id} is still {last} after {timeout} s");
+                        bail!("submission {id} is still {state} after {timeout} s");
                     }
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     v = api.get(&path).await?;
+                    state = read::<ViewedSubmission>(&v)?.submission().state;
                 }
             }
-            print(&v, output::submission);
-            if wait && v["state"] != "COMPLETE" {
+            show(json, &v, output::submission)?;
+            if wait && state != SubmissionState::Complete {
                 std::process::exit(2);
             }
         }
@@ -174,28 +168,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(c) => format!("/submissions?challenge={c}"),
                 None => "/submissions".to_owned(),
             };
-            print(&api.get(&path).await?, output::submissions);
+            show(json, &api.get(&path).await?, output::submissions)?;
         }
         Command::Cancel { id } => {
             api.needs_token("cancel")?;
-            print(
+            show(
+                json,
                 &api.send_json(Method::POST, &format!("/submissions/{id}/cancel"), &json!({})).await?,
                 output::submission,
-            );
+            )?;
         }
         Command::Leaderboard { challenge, phase } => {
             let path = match phase {
                 Some(p) => format!("/challenges/{challenge}/leaderboard?phase={p}"),
                 None => format!("/challenges/{challenge}/leaderboard"),
             };
-            print(&api.get(&path).await?, output::leaderboard);
+            show(json, &api.get(&path).await?, output::leaderboard)?;
         }
     }
     Ok(())
 }
 
-fn is_terminal(v: &Value) -> bool {
-    matches!(v["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED"))
+/// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.
+fn show<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(answer)?);
+    } else {
+        print!("{}", table(&read(answer)?));
+    }
+    Ok(())
 }
 
 /// Reads a spec file; relative host paths are taken relative to the spec file's folder, so a

@@ -1,131 +1,130 @@
-//! Human-readable renderings of the API's answers.
+//! Human-readable renderings of the API's answers, read as `darkroom_api`'s types. Times and
+//! enum words are printed as the server wrote them on the wire.
 
 use std::fmt::Write;
 
-use serde_json::Value;
+use chrono::{DateTime, SecondsFormat, Utc};
+use darkroom_api::{
+    ChallengeSummary, DatasetListing, Leaderboard, PublicChallenge, Registered, SubmissionView, ViewedSubmission,
+};
+use darkroom_core::domain::ChallengeSpec;
+use serde::Serialize;
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
+/// A time as the API writes it (RFC 3339, UTC, `Z`).
+fn at(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-pub fn challenge_saved(v: &Value) -> String {
-    format!("challenge '{}' saved: {}\n", s(&v["slug"]), s(&v["title"]))
+/// A unit enum's word as the API writes it (`higher_is_better`).
+fn wire(value: &impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => other.map(|v| v.to_string()).unwrap_or_else(|_| "-".into()),
+    }
 }
 
-pub fn challenges(v: &Value) -> String {
+pub fn challenge_saved(spec: &ChallengeSpec) -> String {
+    format!("challenge '{}' saved: {}\n", spec.slug, spec.title)
+}
+
+pub fn challenges(list: &Vec<ChallengeSummary>) -> String {
     let mut out = format!("{:<24} {:<9} {:<12} TITLE\n", "SLUG", "STATUS", "PHASE");
-    for c in v.as_array().into_iter().flatten() {
+    for c in list {
         let _ = writeln!(
             out,
             "{:<24} {:<9} {:<12} {}",
-            s(&c["slug"]),
-            s(&c["status"]),
-            s(&c["current_phase"]),
-            s(&c["title"])
+            c.slug,
+            c.status.label(),
+            c.current_phase.as_deref().unwrap_or("-"),
+            c.title
         );
     }
     out
 }
 
-pub fn challenge(v: &Value) -> String {
+pub fn challenge(c: &PublicChallenge) -> String {
     let mut out = format!(
         "{} ({}) — {}\n\n{}\n\nDataset: {}\nPhases:\n",
-        s(&v["title"]),
-        s(&v["slug"]),
-        s(&v["status"]),
-        s(&v["description"]),
-        s(&v["dataset_description"])
+        c.title,
+        c.slug,
+        c.status.label(),
+        c.description,
+        c.dataset_description
     );
-    for p in v["phases"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "  {:<12} {} → {}", s(&p["name"]), s(&p["starts_at"]), s(&p["ends_at"]));
+    for p in &c.phases {
+        let _ = writeln!(out, "  {:<12} {} → {}", p.name, at(p.starts_at), at(p.ends_at));
     }
-    let _ = writeln!(out, "Ranked by: {}", s(&v["rank_by"]));
+    let _ = writeln!(out, "Ranked by: {}", c.rank_by);
     out
 }
 
-pub fn dataset(v: &Value) -> String {
+pub fn dataset(d: &DatasetListing) -> String {
     let mut out = String::new();
-    for f in v["files"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "{:>12}  {}", f["size_bytes"].as_u64().unwrap_or(0), s(&f["path"]));
+    for f in &d.files {
+        let _ = writeln!(out, "{:>12}  {}", f.size_bytes, f.path);
     }
     let _ = writeln!(
         out,
         "{} files, {} bytes{}",
-        v["file_count"],
-        v["total_bytes"],
-        if v["truncated"] == true { " (listing truncated)" } else { "" }
+        d.file_count,
+        d.total_bytes,
+        if d.truncated { " (listing truncated)" } else { "" }
     );
     out
 }
 
-pub fn registered(v: &Value) -> String {
+pub fn registered(r: &Registered) -> String {
     format!(
         "registered '{}' (id {})\nyour token (shown once, keep it):\n  {}\nuse it with: export DARKROOM_TOKEN={}\n",
-        s(&v["name"]),
-        s(&v["id"]),
-        s(&v["token"]),
-        s(&v["token"])
+        r.name, r.id, r.token, r.token
     )
 }
 
-pub fn submission(v: &Value) -> String {
-    let mut out = format!(
-        "submission {}  {}  (challenge {}, phase {})\n",
-        s(&v["id"]),
-        s(&v["state"]),
-        s(&v["challenge"]),
-        s(&v["phase"])
-    );
-    if let Some(reason) = v["failure_reason"].as_str() {
+pub fn submission(viewed: &ViewedSubmission) -> String {
+    let s = viewed.submission();
+    let mut out = format!("submission {}  {}  (challenge {}, phase {})\n", s.id, s.state, s.challenge, s.phase);
+    if let Some(reason) = &s.failure_reason {
         let _ = writeln!(out, "  reason: {reason}");
     }
-    for t in v["history"].as_array().into_iter().flatten() {
+    for t in s.history.iter().flatten() {
         let _ = writeln!(
             out,
             "  {}  {} → {}{}",
-            s(&t["at"]),
-            s(&t["from"]),
-            s(&t["to"]),
-            t["reason"].as_str().map(|r| format!("  ({r})")).unwrap_or_default()
+            at(t.at),
+            t.from.map_or("-", |f| f.as_str()),
+            t.to,
+            t.reason.as_ref().map(|r| format!("  ({r})")).unwrap_or_default()
         );
     }
     out
 }
 
-pub fn submissions(v: &Value) -> String {
+pub fn submissions(list: &Vec<SubmissionView>) -> String {
     let mut out = format!("{:<38} {:<20} {:<11} SUBMITTED\n", "ID", "CHALLENGE", "STATE");
-    for x in v.as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "{:<38} {:<20} {:<11} {}",
-            s(&x["id"]),
-            s(&x["challenge"]),
-            s(&x["state"]),
-            s(&x["created_at"])
-        );
+    for x in list {
+        let _ = writeln!(out, "{:<38} {:<20} {:<11} {}", x.id, x.challenge, x.state, at(x.created_at));
     }
     out
 }
 
-pub fn leaderboard(v: &Value) -> String {
-    let rank_by = s(&v["rank_by"]).to_owned();
+pub fn leaderboard(board: &Leaderboard) -> String {
+    let rank_by = &board.rank_by;
     let mut out =
-        format!("{} — phase {} — ranked by {} ({})\n", s(&v["challenge"]), s(&v["phase"]), rank_by, s(&v["direction"]));
-    let entries = v["entries"].as_array().cloned().unwrap_or_default();
-    if entries.is_empty() {
+        format!("{} — phase {} — ranked by {} ({})\n", board.challenge, board.phase, rank_by, wire(&board.direction));
+    if board.entries.is_empty() {
         out.push_str("no scores yet\n");
         return out;
     }
     let _ = writeln!(out, "{:>4}  {:<24} {:>10}  {:>5}  BEST AT", "RANK", "PARTICIPANT", rank_by, "SUBS");
-    for e in entries {
+    for e in &board.entries {
         let _ = writeln!(
             out,
             "{:>4}  {:<24} {:>10.4}  {:>5}  {}",
-            e["rank"],
-            s(&e["participant"]),
-            e["metrics"][&rank_by].as_f64().unwrap_or(f64::NAN),
-            e["submissions"],
-            s(&e["scored_at"])
+            e.rank,
+            e.participant,
+            e.metrics.get(rank_by).copied().unwrap_or(f64::NAN),
+            e.submissions,
+            at(e.scored_at)
         );
     }
     out
