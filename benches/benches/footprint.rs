@@ -15,9 +15,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use darkroom_api::{Registered, Registration, SubmissionView, SubmitImage};
 use darkroom_benches::{pick, profile_dir, runtime, write_results};
 use darkroom_tests::{NatsServer, free_port, mongo_url};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SERVICES: [&str; 4] = ["submissions", "swarm-runner", "evaluator", "frontend"];
 const ADMIN: &str = "footprint-admin-token-0123456789";
@@ -136,29 +137,30 @@ fn main() {
         let resp =
             http.post(format!("{api}/api/v1/challenges")).bearer_auth(ADMIN).json(&spec).send().await.expect("create");
         assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
-        let reg: Value = http
+        let reg: Registered = http
             .post(format!("{api}/api/v1/participants"))
-            .json(&json!({ "name": "Footprint Lab" }))
+            .json(&Registration { name: "Footprint Lab".into(), team: None })
             .send()
             .await
             .expect("register")
             .json()
             .await
             .expect("token");
-        let token = reg["token"].as_str().expect("token").to_owned();
+        let token = reg.token;
         let mut ids = Vec::new();
         for _ in 0..n {
-            let r: Value = http
+            let image = format!("{}/darkroom-demo-weak:1", darkroom_tests::registry::registry());
+            let r: SubmissionView = http
                 .post(format!("{api}/api/v1/challenges/footprint/submissions"))
                 .bearer_auth(&token)
-                .json(&json!({ "image": format!("{}/darkroom-demo-weak:1", darkroom_tests::registry::registry()) }))
+                .json(&SubmitImage { image })
                 .send()
                 .await
                 .expect("submit")
                 .json()
                 .await
                 .expect("accepted");
-            ids.push(r["id"].as_str().expect("id").to_owned());
+            ids.push(r.id);
         }
         let pids: Vec<(&str, u32)> = services.children.iter().map(|(n, c)| (*n, c.id())).collect();
         let mut peaks: BTreeMap<&str, u64> = BTreeMap::new();
@@ -176,7 +178,7 @@ fn main() {
             }
             let mut done = 0;
             for id in &ids {
-                let s: Value = http
+                let s: SubmissionView = http
                     .get(format!("{api}/api/v1/submissions/{id}"))
                     .bearer_auth(&token)
                     .send()
@@ -185,7 +187,7 @@ fn main() {
                     .json()
                     .await
                     .expect("json");
-                done += matches!(s["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED")) as usize;
+                done += s.state.is_terminal() as usize;
             }
             if done == ids.len() {
                 break;

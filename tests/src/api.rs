@@ -1,9 +1,13 @@
 //! Calls to a running submissions API, wherever it runs: in-process ([`crate::TestApp`]) or in
-//! a container (the Compose test).
+//! a container (the Compose test). Answers come back as raw JSON, which the tests check as the
+//! wire format; where a helper itself reads a field, it reads the answer as `darkroom_api`'s
+//! type.
 
 use std::time::Duration;
 
+use darkroom_api::ViewedSubmission;
 use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Sends JSON (or nothing) to `url` and returns the status and the parsed body (the raw text
@@ -34,7 +38,8 @@ pub async fn wait_finished(http: &reqwest::Client, base: &str, id: &str, token: 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         let (_, body) = call(http, Method::GET, format!("{base}/api/v1/submissions/{id}"), Some(token), None).await;
-        if matches!(body["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED")) {
+        let finished = ViewedSubmission::deserialize(&body).is_ok_and(|s| s.submission().state.is_terminal());
+        if finished {
             return body;
         }
         assert!(tokio::time::Instant::now() < deadline, "submission not finished after {secs} s: {body}");

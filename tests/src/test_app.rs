@@ -1,9 +1,11 @@
 use std::path::PathBuf;
 
+use darkroom_api::Registered;
 use darkroom_core::config::Config;
 use darkroom_submissions::startup::Application;
 use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::NatsServer;
@@ -184,7 +186,7 @@ impl TestApp {
     pub async fn register(&self, name: &str) -> String {
         let (status, body) = self.call(Method::POST, "/api/v1/participants", None, Some(json!({ "name": name }))).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["token"].as_str().expect("a token").to_owned()
+        Registered::deserialize(&body).expect("a registration").token
     }
 
     pub async fn submit(&self, slug: &str, token: &str, image: &str) -> (StatusCode, Value) {
