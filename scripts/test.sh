@@ -43,5 +43,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The service binaries, which the footprint benchmark's smoke run starts as processes.
 echo "[test] cargo build --bins"
 cargo build --workspace --bins --quiet
+# The API's shapes are read by the browser's wasm too: the crate must keep building for it.
+echo "[test] cargo build darkroom-api (wasm32)"
+cargo build -q -p darkroom-api --target wasm32-unknown-unknown
 echo "[test] cargo test"
 cargo test --workspace --all-targets --no-fail-fast
