@@ -58,10 +58,11 @@ macro_rules! uuid_id {
             }
         }
 
-        /// The hyphenated lowercase form, as on the wire.
+        /// The hyphenated lowercase form, as on the wire; honours width and alignment
+        /// (`{:<38}`), which `Uuid`'s own `Display` ignores.
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0.hyphenated(), f)
+                f.pad(self.0.hyphenated().encode_lower(&mut Uuid::encode_buffer()))
             }
         }
 
@@ -109,6 +110,7 @@ mod tests {
     fn ids_read_and_write_the_bare_uuid_string() {
         let id: SubmissionId = TEXT.parse().unwrap();
         assert_eq!(id.to_string(), TEXT);
+        assert_eq!(format!("[{id:<38}]"), format!("[{TEXT}  ]"), "tables pad ids");
         assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{TEXT}\""));
         assert_eq!(serde_json::from_str::<SubmissionId>(&format!("\"{TEXT}\"")).unwrap(), id);
         assert_eq!(Uuid::from(id), Uuid::parse_str(TEXT).unwrap());

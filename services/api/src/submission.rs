@@ -91,9 +91,10 @@ impl SubmissionState {
     }
 }
 
+/// The wire word; honours width and alignment (`{:<11}`).
 impl fmt::Display for SubmissionState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -324,6 +325,7 @@ mod tests {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
         }
         assert_eq!("failed".parse::<SubmissionState>(), Ok(Failed));
+        assert_eq!(format!("[{Queued:<8}]"), "[QUEUED  ]");
         let e = "DONE".parse::<SubmissionState>().unwrap_err().to_string();
         assert!(e.starts_with("unknown state 'DONE'; expected one of QUEUED"), "{e}");
     }
