@@ -56,3 +56,21 @@ pub async fn challenge_spec(
         .map(Some)
         .map_err(|e| DbErr::Custom(format!("stored spec of challenge '{slug}' does not parse: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use darkroom_api::{ParticipantId, SubmissionId, SubmissionState};
+
+    use super::parse_column;
+
+    #[test]
+    fn a_corrupt_column_is_an_error_not_a_default() {
+        let e = parse_column::<SubmissionId>("submissions.id", "not-a-uuid").unwrap_err().to_string();
+        assert!(e.contains("submissions.id holds 'not-a-uuid'") && e.contains("not a submission id"), "{e}");
+        assert!(parse_column::<ParticipantId>("submissions.participant_id", "").is_err());
+        let e = parse_column::<SubmissionState>("submissions.state", "DONE").unwrap_err().to_string();
+        assert!(e.contains("unknown state 'DONE'"), "{e}");
+        let id = "0190a7c2-5b1e-7c3d-8e4f-0123456789ab";
+        assert_eq!(parse_column::<SubmissionId>("submissions.id", id).unwrap().to_string(), id);
+    }
+}
