@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::EventsOptions;
 use criterion::{Criterion, SamplingMode};
+use darkroom_api::{Leaderboard, OrganizerSubmissionView, SubmissionView};
 use darkroom_benches::{ms, percentile, pick, runtime, summary_ms, write_results};
 use darkroom_core::config::RunnerBackend;
 use darkroom_core::events::{Event, ScoreRecorded};
@@ -344,31 +345,24 @@ async fn burst(bench: &Bench, n: usize) -> Value {
             .call(Method::GET, &format!("/api/v1/challenges/{SLUG}/submissions?limit=1000"), Some(ADMIN_TOKEN), None)
             .await;
         assert_eq!(status, 200, "{rows}");
-        let mine: Vec<Value> = rows
-            .as_array()
-            .expect("a list")
-            .iter()
-            .filter(|r| ids.contains(r["id"].as_str().unwrap_or("")))
-            .cloned()
-            .collect();
-        let done =
-            mine.iter().filter(|r| matches!(r["state"].as_str(), Some("COMPLETE" | "FAILED" | "CANCELLED"))).count();
+        let rows: Vec<OrganizerSubmissionView> = serde_json::from_value(rows).expect("the organizer's list");
+        let mine: Vec<SubmissionView> =
+            rows.into_iter().map(|r| r.submission).filter(|s| ids.contains(&s.id.to_string())).collect();
+        let done = mine.iter().filter(|s| s.state.is_terminal()).count();
         if done == n {
             break mine;
         }
         assert!(Instant::now() < deadline, "{done} of {n} terminal after {:?}", started.elapsed());
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let time =
-        |r: &Value, k: &str| r[k].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).expect("time");
-    let first = rows.iter().map(|r| time(r, "created_at")).min().expect("rows");
-    let last = rows.iter().map(|r| time(r, "updated_at")).max().expect("rows");
+    let first = rows.iter().map(|r| r.created_at).min().expect("rows");
+    let last = rows.iter().map(|r| r.updated_at).max().expect("rows");
     let makespan = (last - first).to_std().unwrap_or_default();
     let latencies: Vec<Duration> =
-        rows.iter().map(|r| (time(r, "updated_at") - time(r, "created_at")).to_std().unwrap_or_default()).collect();
+        rows.iter().map(|r| (r.updated_at - r.created_at).to_std().unwrap_or_default()).collect();
     let mut states: HashMap<String, usize> = HashMap::new();
     for r in &rows {
-        *states.entry(r["state"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+        *states.entry(r.state.as_str().to_owned()).or_default() += 1;
     }
     // Scored exactly once: one score document per submission, and the board counted each once.
     let scores = bench.stack.scores().await;
@@ -378,11 +372,9 @@ async fn burst(bench: &Bench, n: usize) -> Value {
     let in_burst = scored.iter().filter(|s| ids.contains(*s)).count();
     let distinct: HashSet<&String> = scored.iter().filter(|s| ids.contains(*s)).collect();
     let (_, board) = app.call(Method::GET, &format!("/api/v1/challenges/{SLUG}/leaderboard"), None, None).await;
-    let counted = board["entries"]
-        .as_array()
-        .and_then(|e| e.iter().find(|l| ids.contains(l["submission_id"].as_str().unwrap_or(""))))
-        .and_then(|l| l["submissions"].as_u64())
-        .unwrap_or(0);
+    let board: Leaderboard = serde_json::from_value(board).expect("a leaderboard");
+    let counted =
+        board.entries.iter().find(|l| ids.contains(&l.submission_id.to_string())).map_or(0, |l| l.submissions);
     assert_eq!(states.get("COMPLETE").copied().unwrap_or(0), n, "every submission COMPLETE: {states:?}");
     assert_eq!(in_burst, n, "one score per submission");
     assert_eq!(distinct.len(), n, "none scored twice");
