@@ -1,14 +1,20 @@
-//! The JetStream side every service shares: connecting, the one stream, and publishing an
-//! event so that it is durable before the caller moves on.
+//! The JetStream side every service shares: connecting, the one stream, publishing an event
+//! so that it is durable before the caller moves on, and consuming through a [`Worker`] (see
+//! [`worker`]), the only way a service reads the stream.
 
 use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
 
+use crate::backoff::Backoff;
 use crate::config::NatsConfig;
 use crate::domain::SubmissionId;
 use crate::events::{Event, STREAM, STREAM_SUBJECTS};
+
+pub mod worker;
+
+pub use worker::{Durable, Handler, MessageContext, Outcome, StopSignal, Worker};
 
 /// Connects without waiting for the server: when NATS is down the client keeps retrying in the
 /// background, and callers see errors until it is back.
@@ -47,26 +53,57 @@ pub async fn ensure_stream(js: &jetstream::Context, config: &NatsConfig) -> Resu
 /// backoff for up to about a minute: when this returns `Ok`, the event is stored.
 pub async fn publish<E: Event>(js: &jetstream::Context, event: &E) -> Result<(), async_nats::Error> {
     let payload = serde_json::to_vec(event)?;
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut attempt = 0;
     loop {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", event.event_id());
-        let result = async {
-            let ack = js.publish_with_headers(E::SUBJECT, headers, payload.clone().into()).await?;
-            tokio::time::timeout(Duration::from_secs(5), ack).await.map_err(|_| "no publish ack within 5 s")??;
-            Ok::<(), async_nats::Error>(())
-        }
-        .await;
-        match result {
+        match publish_payload(js, E::SUBJECT, event.event_id(), &payload).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < 12 => {
+                let delay = backoff.next();
                 tracing::warn!(error = %e, subject = E::SUBJECT, retry_in = ?delay, "publish failed; retrying");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
                 attempt += 1;
             }
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How long a publish waits for JetStream's ack.
+const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Publishes an already serialized `payload` on `subject` with `msg_id` as its `Nats-Msg-Id`
+/// and waits for JetStream's ack, once: [`publish`] retries it, the outbox relay retries its
+/// rows in its own loop.
+pub async fn publish_payload(
+    js: &jetstream::Context,
+    subject: &str,
+    msg_id: &str,
+    payload: &[u8],
+) -> Result<(), async_nats::Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", msg_id);
+    let ack = js.publish_with_headers(subject.to_owned(), headers, payload.to_vec().into()).await?;
+    tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await.map_err(|_| "no publish ack within 5 s")??;
+    Ok(())
+}
+
+/// Retries a start-up step with backoff until it succeeds, so a service can start before
+/// NATS does.
+pub async fn retry_until_ok<T, E, F>(what: &str, mut step: impl FnMut() -> F) -> T
+where
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    loop {
+        match step().await {
+            Ok(v) => return v,
+            Err(e) => {
+                let delay = backoff.next();
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot set up {what}");
+                tokio::time::sleep(delay).await;
+            }
         }
     }
 }
@@ -130,26 +167,6 @@ pub async fn consume<F, Fut>(
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Retries a start-up step with backoff until it succeeds, so a service can start before
-/// NATS does.
-pub async fn retry_until_ok<T, E, F>(what: &str, mut step: impl FnMut() -> F) -> T
-where
-    E: std::fmt::Display,
-    F: std::future::Future<Output = Result<T, E>>,
-{
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match step().await {
-            Ok(v) => return v,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot set up {what}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
     }
 }
 

@@ -20,15 +20,28 @@ pub const STATE_SUBJECTS: [&str; 5] =
     [RunPending::SUBJECT, RunStarted::SUBJECT, RunFinished::SUBJECT, ScoreRecorded::SUBJECT, SubmissionFailed::SUBJECT];
 
 /// A payload with its subject; implemented by every event type.
+///
+/// Each type also says how its `event_id` is spelled (`event_id_for` and the like): the id is
+/// derived from the event's natural key (submission, attempt, batch…), so a republished or
+/// redelivered event carries the same id and JetStream's duplicate window and the consumers'
+/// idempotence recognise it. Publishers call those functions and never format an id.
 pub trait Event: Serialize + DeserializeOwned {
     const SUBJECT: &'static str;
     /// Unique per logical event; the `Nats-Msg-Id` header.
     fn event_id(&self) -> &str;
     fn submission_id(&self) -> SubmissionId;
+    /// The run attempt the event is about, for those that name one.
+    fn attempt(&self) -> Option<u32>;
 }
 
 macro_rules! event {
     ($ty:ident, $subject:literal) => {
+        event!($ty, $subject, |_e| None);
+    };
+    ($ty:ident, $subject:literal, attempt) => {
+        event!($ty, $subject, |e| Some(e.attempt));
+    };
+    ($ty:ident, $subject:literal, |$e:ident| $attempt:expr) => {
         impl Event for $ty {
             const SUBJECT: &'static str = $subject;
             fn event_id(&self) -> &str {
@@ -37,8 +50,31 @@ macro_rules! event {
             fn submission_id(&self) -> SubmissionId {
                 self.submission_id
             }
+            fn attempt(&self) -> Option<u32> {
+                let $e = self;
+                $attempt
+            }
         }
     };
+}
+
+/// What a consumer takes off the stream: decoded from a message's subject and payload. Every
+/// [`Event`] decodes from its JSON; [`StateEvent`] picks its type by subject.
+pub trait Decode: Sized {
+    fn decode(subject: &str, payload: &[u8]) -> Result<Self, DecodeError>;
+    /// The submission the message is about, and its attempt where it names one: the fields of
+    /// the span its handling runs in.
+    fn submission(&self) -> (SubmissionId, Option<u32>);
+}
+
+impl<E: Event> Decode for E {
+    fn decode(subject: &str, payload: &[u8]) -> Result<Self, DecodeError> {
+        serde_json::from_slice(payload).map_err(|source| DecodeError::Payload { subject: subject.into(), source })
+    }
+
+    fn submission(&self) -> (SubmissionId, Option<u32>) {
+        (self.submission_id(), self.attempt())
+    }
 }
 
 /// An accepted submission, with everything a runner needs so it never reads another service's
@@ -67,9 +103,10 @@ pub struct SubmissionCreated {
     pub logs_visible: bool,
     pub created_at: DateTime<Utc>,
 }
-event!(SubmissionCreated, "darkroom.submission.created.v1");
+event!(SubmissionCreated, "darkroom.submission.created.v1", attempt);
 
 impl SubmissionCreated {
+    /// One request per attempt.
     pub fn event_id_for(submission_id: SubmissionId, attempt: u32) -> String {
         format!("submission-created-{submission_id}-{attempt}")
     }
@@ -84,6 +121,13 @@ pub struct SubmissionCancelled {
 }
 event!(SubmissionCancelled, "darkroom.submission.cancelled.v1");
 
+impl SubmissionCancelled {
+    /// A submission is cancelled once; the transition it records carries the same id.
+    pub fn event_id_for(submission_id: SubmissionId) -> String {
+        format!("cancelled-{submission_id}")
+    }
+}
+
 /// A runner holds the submission but waits for capacity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunPending {
@@ -93,7 +137,7 @@ pub struct RunPending {
     pub reason: String,
     pub at: DateTime<Utc>,
 }
-event!(RunPending, "darkroom.run.pending.v1");
+event!(RunPending, "darkroom.run.pending.v1", attempt);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunStarted {
@@ -105,7 +149,13 @@ pub struct RunStarted {
     pub node: Option<String>,
     pub at: DateTime<Utc>,
 }
-event!(RunStarted, "darkroom.run.started.v1");
+event!(RunStarted, "darkroom.run.started.v1", attempt);
+
+impl RunStarted {
+    pub fn event_id_for(submission_id: SubmissionId, attempt: u32) -> String {
+        format!("run-started-{submission_id}-{attempt}")
+    }
+}
 
 /// A line (or a capped batch of lines) of the participant's output, only where allowed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,7 +166,14 @@ pub struct RunLog {
     pub lines: Vec<String>,
     pub at: DateTime<Utc>,
 }
-event!(RunLog, "darkroom.run.log.v1");
+event!(RunLog, "darkroom.run.log.v1", attempt);
+
+impl RunLog {
+    /// `batch` counts an attempt's batches from 1.
+    pub fn event_id_for(submission_id: SubmissionId, attempt: u32, batch: u64) -> String {
+        format!("run-log-{submission_id}-{attempt}-{batch}")
+    }
+}
 
 /// The participant's container exited successfully and its output is stored for evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,7 +191,13 @@ pub struct RunFinished {
     /// The request this run answered, so the evaluator needs no other source.
     pub job: SubmissionCreated,
 }
-event!(RunFinished, "darkroom.run.finished.v1");
+event!(RunFinished, "darkroom.run.finished.v1", attempt);
+
+impl RunFinished {
+    pub fn event_id_for(submission_id: SubmissionId, attempt: u32) -> String {
+        format!("run-finished-{submission_id}-{attempt}")
+    }
+}
 
 /// The JetStream object store holding participants' output archives. An object store rather
 /// than a shared folder: runners and evaluators may sit on different Swarm nodes with no common
@@ -165,7 +228,14 @@ pub struct ScoreRecorded {
     pub metrics: std::collections::BTreeMap<String, f64>,
     pub at: DateTime<Utc>,
 }
-event!(ScoreRecorded, "darkroom.score.recorded.v1");
+event!(ScoreRecorded, "darkroom.score.recorded.v1", attempt);
+
+impl ScoreRecorded {
+    /// One score per submission, whichever attempt earned it.
+    pub fn event_id_for(submission_id: SubmissionId) -> String {
+        format!("score-recorded-{submission_id}")
+    }
+}
 
 /// A run or an evaluation failed, with a reason the participant can read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,7 +252,29 @@ pub struct SubmissionFailed {
     pub retrying: bool,
     pub at: DateTime<Utc>,
 }
-event!(SubmissionFailed, "darkroom.submission.failed.v1");
+event!(SubmissionFailed, "darkroom.submission.failed.v1", attempt);
+
+/// Who failed a submission: each publishes at most one failure per attempt (per state, for
+/// the deadlines), and its id says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedBy {
+    /// The runner: the run failed, or the runner handed it back.
+    Runner,
+    /// The evaluator: the evaluation failed.
+    Evaluator,
+    /// The submissions service's watchdog: the submission outstayed its deadline in `state`.
+    Deadline(SubmissionState),
+}
+
+impl SubmissionFailed {
+    pub fn event_id_for(submission_id: SubmissionId, attempt: u32, by: FailedBy) -> String {
+        match by {
+            FailedBy::Runner => format!("run-failed-{submission_id}-{attempt}"),
+            FailedBy::Evaluator => format!("eval-failed-{submission_id}-{attempt}"),
+            FailedBy::Deadline(state) => format!("deadline-{submission_id}-{attempt}-{}", state.as_str()),
+        }
+    }
+}
 
 /// A state event decoded from any of [`STATE_SUBJECTS`].
 #[derive(Debug, Clone, PartialEq)]
@@ -203,21 +295,31 @@ pub enum DecodeError {
     Payload { subject: String, source: serde_json::Error },
 }
 
-impl StateEvent {
-    pub fn decode(subject: &str, payload: &[u8]) -> Result<Self, DecodeError> {
-        fn de<T: Event>(subject: &str, payload: &[u8]) -> Result<T, DecodeError> {
-            serde_json::from_slice(payload).map_err(|source| DecodeError::Payload { subject: subject.into(), source })
-        }
+impl Decode for StateEvent {
+    fn decode(subject: &str, payload: &[u8]) -> Result<Self, DecodeError> {
         Ok(match subject {
-            RunPending::SUBJECT => StateEvent::Pending(de(subject, payload)?),
-            RunStarted::SUBJECT => StateEvent::Started(de(subject, payload)?),
-            RunFinished::SUBJECT => StateEvent::Finished(Box::new(de(subject, payload)?)),
-            ScoreRecorded::SUBJECT => StateEvent::Scored(de(subject, payload)?),
-            SubmissionFailed::SUBJECT => StateEvent::Failed(de(subject, payload)?),
+            RunPending::SUBJECT => StateEvent::Pending(Decode::decode(subject, payload)?),
+            RunStarted::SUBJECT => StateEvent::Started(Decode::decode(subject, payload)?),
+            RunFinished::SUBJECT => StateEvent::Finished(Box::new(Decode::decode(subject, payload)?)),
+            ScoreRecorded::SUBJECT => StateEvent::Scored(Decode::decode(subject, payload)?),
+            SubmissionFailed::SUBJECT => StateEvent::Failed(Decode::decode(subject, payload)?),
             other => return Err(DecodeError::UnknownSubject(other.into())),
         })
     }
 
+    fn submission(&self) -> (SubmissionId, Option<u32>) {
+        let attempt = match self {
+            StateEvent::Pending(e) => e.attempt,
+            StateEvent::Started(e) => e.attempt,
+            StateEvent::Finished(e) => e.attempt,
+            StateEvent::Scored(e) => e.attempt,
+            StateEvent::Failed(e) => e.attempt,
+        };
+        (self.submission_id(), Some(attempt))
+    }
+}
+
+impl StateEvent {
     pub fn submission_id(&self) -> SubmissionId {
         match self {
             StateEvent::Pending(e) => e.submission_id,
@@ -274,6 +376,48 @@ mod tests {
         assert_eq!(ev.submission_id(), id);
         assert!(matches!(StateEvent::decode("darkroom.nope.v1", &bytes), Err(DecodeError::UnknownSubject(_))));
         assert!(matches!(StateEvent::decode(RunFinished::SUBJECT, &bytes), Err(DecodeError::Payload { .. })));
+    }
+
+    /// Deduplication across restarts and releases compares these strings: they must never
+    /// change.
+    #[test]
+    fn event_ids_keep_their_spelling() {
+        let id = SubmissionId::from(uuid::Uuid::parse_str("0190f1a2-0000-7000-8000-00000000000a").unwrap());
+        assert_eq!(SubmissionCreated::event_id_for(id, 2), format!("submission-created-{id}-2"));
+        assert_eq!(SubmissionCancelled::event_id_for(id), format!("cancelled-{id}"));
+        assert_eq!(RunStarted::event_id_for(id, 1), format!("run-started-{id}-1"));
+        assert_eq!(RunLog::event_id_for(id, 1, 3), format!("run-log-{id}-1-3"));
+        assert_eq!(RunFinished::event_id_for(id, 1), format!("run-finished-{id}-1"));
+        assert_eq!(ScoreRecorded::event_id_for(id), format!("score-recorded-{id}"));
+        assert_eq!(SubmissionFailed::event_id_for(id, 1, FailedBy::Runner), format!("run-failed-{id}-1"));
+        assert_eq!(SubmissionFailed::event_id_for(id, 3, FailedBy::Evaluator), format!("eval-failed-{id}-3"));
+        assert_eq!(
+            SubmissionFailed::event_id_for(id, 1, FailedBy::Deadline(SubmissionState::Running)),
+            format!("deadline-{id}-1-RUNNING")
+        );
+    }
+
+    #[test]
+    fn a_decoded_message_names_its_submission_and_attempt() {
+        let id = SubmissionId::from(uuid::Uuid::new_v4());
+        let cancelled = SubmissionCancelled { event_id: "c".into(), submission_id: id, at: Utc::now() };
+        let bytes = serde_json::to_vec(&cancelled).unwrap();
+        let back = <SubmissionCancelled as Decode>::decode(SubmissionCancelled::SUBJECT, &bytes).unwrap();
+        assert_eq!(back.submission(), (id, None));
+        let failed = SubmissionFailed {
+            event_id: "f".into(),
+            submission_id: id,
+            attempt: 4,
+            kind: FailureKind::Platform,
+            reason: "r".into(),
+            detail: None,
+            retrying: true,
+            at: Utc::now(),
+        };
+        let bytes = serde_json::to_vec(&failed).unwrap();
+        assert_eq!(StateEvent::decode(SubmissionFailed::SUBJECT, &bytes).unwrap().submission(), (id, Some(4)));
+        let garbage = <RunLog as Decode>::decode(RunLog::SUBJECT, b"not json").unwrap_err();
+        assert!(garbage.to_string().contains(RunLog::SUBJECT), "{garbage}");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - [`telemetry`]: structured `tracing` output.
 //! - [`health`]: the `healthcheck` subcommand; with feature `health`, health endpoints and stop
 //!   signals for the service binaries.
-//! - `bus` (feature `nats`): connecting to JetStream, the stream, durable publishing.
+//! - [`backoff`]: the one exponential backoff every retry loop waits with.
+//! - `bus` (feature `nats`): connecting to JetStream, the stream, durable publishing, and the
+//!   worker every consumer runs its typed handler in.
 //! - `scores` (feature `mongodb`): the score store and the leaderboard query.
 //! - `sandbox` (feature `docker`): the hardened container run shared by the runner and the
 //!   evaluator. Both live here because the shape fixes one shared crate; the features keep
@@ -15,6 +17,7 @@
 //! - `image_archive` (feature `archive`): participants' `docker save` uploads, checked (by the
 //!   submissions service on upload) and rebuilt (by the runner before the engine sees them).
 
+pub mod backoff;
 #[cfg(feature = "nats")]
 pub mod bus;
 pub mod config;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind};
 use darkroom_core::config::NatsConfig;
-use darkroom_core::events::{STATE_SUBJECTS, StateEvent};
+use darkroom_core::events::{Decode, STATE_SUBJECTS, StateEvent};
 use futures::StreamExt;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
