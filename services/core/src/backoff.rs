@@ -27,6 +27,10 @@ impl Backoff {
     }
 
     /// The delay to wait now; the one after it is longer, up to the cap.
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "there is always a next delay: an Iterator's None would never come"
+    )]
     pub fn next(&mut self) -> Duration {
         let now = self.next.min(self.max);
         self.next = now.saturating_mul(self.factor).min(self.max);

@@ -1,17 +1,17 @@
 //! Applies the runners' state events from a durable JetStream consumer.
 //!
 //! A message is acknowledged once its outcome is committed — or once it is known to need no
-//! change (duplicate, stale, impossible, undecodable): those are logged and acknowledged, so a
-//! bad event can never crash the service or loop forever. Only a database error asks JetStream
-//! to redeliver, after a delay.
+//! change (duplicate, stale, impossible): those are logged and acknowledged; an undecodable
+//! one the bus worker drops with its reason. So a bad event can never crash the service or
+//! loop forever. Only a database error asks JetStream to redeliver, after a delay.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind};
+use async_nats::jetstream;
+use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker};
 use darkroom_core::config::NatsConfig;
-use darkroom_core::events::{Decode, STATE_SUBJECTS, StateEvent};
-use futures::StreamExt;
+use darkroom_core::events::{STATE_SUBJECTS, StateEvent};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
@@ -19,67 +19,41 @@ use crate::lifecycle::{self, Applied};
 
 pub const DURABLE_NAME: &str = "submissions-state";
 
-/// Consumes forever, reconnecting with backoff when NATS goes away.
+/// Consumes forever, one event at a time in stream order; the worker reconnects with backoff
+/// when NATS goes away.
 pub async fn run(db: DatabaseConnection, client: async_nats::Client, nats: NatsConfig, outbox_wakeup: Arc<Notify>) {
-    let js = jetstream::new(client);
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match consume(&db, &js, &nats, &outbox_wakeup).await {
-            Ok(()) => backoff = Duration::from_millis(200),
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "state consumer interrupted");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
+    let durable = Durable {
+        name: DURABLE_NAME,
+        subjects: &STATE_SUBJECTS,
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: None,
+    };
+    Worker::new(jetstream::new(client), &nats, durable, ApplyState { db, outbox_wakeup }).run().await;
 }
 
-async fn consume(
-    db: &DatabaseConnection,
-    js: &jetstream::Context,
-    nats: &NatsConfig,
-    outbox_wakeup: &Notify,
-) -> anyhow::Result<()> {
-    let stream = darkroom_core::bus::ensure_stream(js, nats).await.map_err(|e| anyhow::anyhow!(e))?;
-    let consumer =
-        darkroom_core::bus::durable_consumer(&stream, DURABLE_NAME, &STATE_SUBJECTS, Duration::from_secs(30), None)
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
-    let mut messages = consumer.messages().await.map_err(|e| anyhow::anyhow!(e))?;
-    tracing::info!(consumer = DURABLE_NAME, "consuming state events");
-    while let Some(message) = messages.next().await {
-        let message = message.map_err(|e| anyhow::anyhow!(e))?;
-        let subject = message.subject.as_str();
-        let event = match StateEvent::decode(subject, &message.payload) {
-            Ok(ev) => ev,
-            Err(e) => {
-                tracing::error!(error = %e, subject, "undecodable state event dropped");
-                ack(&message, AckKind::Ack).await;
-                continue;
-            }
-        };
-        match lifecycle::apply(db, &event).await {
+/// Applies one state event; applying is idempotent, so a redelivery changes nothing.
+struct ApplyState {
+    db: DatabaseConnection,
+    outbox_wakeup: Arc<Notify>,
+}
+
+impl Handler for ApplyState {
+    type Event = StateEvent;
+
+    async fn handle(&self, event: StateEvent, _: &MessageContext) -> Outcome {
+        match lifecycle::apply(&self.db, &event).await {
             Ok(outcome) => {
                 log_outcome(&event, &outcome);
                 if matches!(outcome, Applied::Requeued { .. }) {
-                    outbox_wakeup.notify_one();
+                    self.outbox_wakeup.notify_one();
                 }
-                ack(&message, AckKind::Ack).await;
+                Outcome::Ack
             }
-            Err(e) => {
-                tracing::warn!(error = %e, event_id = event.event_id(), "state event not applied; redelivery in 2 s");
-                ack(&message, AckKind::Nak(Some(Duration::from_secs(2)))).await;
-            }
+            Err(e) => Outcome::Retry {
+                after: Duration::from_secs(2),
+                reason: format!("state event {} not applied: {e}", event.event_id()),
+            },
         }
-    }
-    Ok(())
-}
-
-async fn ack(message: &jetstream::Message, kind: AckKind) {
-    if let Err(e) = message.ack_with(kind).await {
-        // Redelivery after ack_wait is harmless: applying is idempotent.
-        tracing::warn!(error = %e, "could not acknowledge a state event");
     }
 }
 

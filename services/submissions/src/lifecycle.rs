@@ -195,7 +195,7 @@ pub async fn cancel(
             .unwrap_or(state);
         return Ok(Some(CancelOutcome::NotCancellable(now_state)));
     }
-    let event_id = format!("cancelled-{id}");
+    let event_id = SubmissionCancelled::event_id_for(submission_id);
     let reason = match by {
         CancelledBy::Participant => "cancelled by the participant",
         CancelledBy::Organizer => "cancelled by the organizer",

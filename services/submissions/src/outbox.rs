@@ -4,14 +4,15 @@
 //! Nothing accepted is lost when NATS is down: the row waits and the relay retries with backoff.
 //! Nothing is published twice: each message carries its `Nats-Msg-Id`, so a publish repeated
 //! after a crash between "acked by JetStream" and "marked published" is dropped by the stream's
-//! duplicate window, and consumers are idempotent beyond it.
+//! duplicate window, and consumers are idempotent beyond it. Rows are published through
+//! `core::bus`, as every other event is.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::HeaderMap;
 use async_nats::jetstream;
 use chrono::Utc;
+use darkroom_core::backoff::Backoff;
 use darkroom_core::config::NatsConfig;
 use darkroom_core::events::Event;
 use sea_orm::{
@@ -40,39 +41,37 @@ pub async fn enqueue<E: Event>(conn: &impl ConnectionTrait, event: &E) -> Result
 }
 
 const BATCH: u64 = 256;
-const ACK_TIMEOUT: Duration = Duration::from_secs(5);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Publishes pending rows forever: woken by `wakeup` after commits, and every second anyway.
 pub async fn run_relay(db: DatabaseConnection, client: async_nats::Client, nats: NatsConfig, wakeup: Arc<Notify>) {
     let js = jetstream::new(client);
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut stream_ready = false;
     loop {
         if !stream_ready {
             match darkroom_core::bus::ensure_stream(&js, &nats).await {
                 Ok(_) => stream_ready = true,
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "JetStream not reachable; outbox events wait");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    let delay = backoff.next();
+                    tracing::warn!(error = %e, retry_in = ?delay, "JetStream not reachable; outbox events wait");
+                    tokio::time::sleep(delay).await;
                     continue;
                 }
             }
         }
         match publish_pending(&db, &js).await {
             Ok(0) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 let _ = tokio::time::timeout(Duration::from_secs(1), wakeup.notified()).await;
             }
             Ok(n) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 tracing::debug!(published = n, "outbox batch published");
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "outbox publish failed; will retry");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let delay = backoff.next();
+                tracing::warn!(error = %e, retry_in = ?delay, "outbox publish failed; will retry");
+                tokio::time::sleep(delay).await;
             }
         }
     }
@@ -88,23 +87,13 @@ async fn publish_pending(db: &DatabaseConnection, js: &jetstream::Context) -> an
         .await?;
     let mut published = 0;
     for row in rows {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", row.msg_id.as_str());
-        let result = async {
-            let ack =
-                js.publish_with_headers(row.subject.clone(), headers, row.payload.clone().into_bytes().into()).await?;
-            tokio::time::timeout(ACK_TIMEOUT, ack)
-                .await
-                .map_err(|_| anyhow::anyhow!("no publish ack within 5 s"))??;
-            anyhow::Ok(())
-        }
-        .await;
+        let result = darkroom_core::bus::publish_payload(js, &row.subject, &row.msg_id, row.payload.as_bytes()).await;
         if let Err(e) = result {
             let attempts = row.attempts + 1;
             let mut active: outbox::ActiveModel = row.into();
             active.attempts = Set(attempts);
             active.update(db).await?;
-            return Err(e);
+            return Err(anyhow::anyhow!(e));
         }
         let mut active: outbox::ActiveModel = row.into();
         active.published_at = Set(Some(Utc::now()));

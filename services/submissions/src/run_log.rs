@@ -3,14 +3,15 @@
 //!
 //! The consumer `submissions-logs` is separate from `submissions-state`, so however much a run
 //! prints, it never delays a state change. Storing is idempotent: a batch is keyed by its
-//! `event_id`, so a redelivered or republished batch is acknowledged and ignored. Undecodable
-//! payloads, empty batches and batches of unknown submissions are logged and acknowledged; only
-//! a database error asks JetStream to redeliver, after a delay.
+//! `event_id`, so a redelivered or republished batch is acknowledged and ignored. Empty batches
+//! and batches of unknown submissions are logged and acknowledged, undecodable payloads dropped
+//! by the bus worker with their reason; only a database error asks JetStream to redeliver,
+//! after a delay.
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind};
-use darkroom_core::bus::{consume, durable_consumer, ensure_stream, retry_until_ok};
+use async_nats::jetstream;
+use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker};
 use darkroom_core::config::NatsConfig;
 use darkroom_core::domain::SubmissionId;
 use darkroom_core::events::{Event, RunLog};
@@ -23,62 +24,50 @@ use crate::db::entities::{run_log, submission};
 
 pub const DURABLE_NAME: &str = "submissions-logs";
 
-const ACK_WAIT: Duration = Duration::from_secs(30);
-
-/// Consumes `run.log` forever; waits for NATS at start-up and reconnects when it goes away.
+/// Consumes `run.log` forever; the worker waits for NATS at start-up and reconnects when it
+/// goes away.
 pub async fn run(db: DatabaseConnection, client: async_nats::Client, nats: NatsConfig) {
-    let js = jetstream::new(client);
-    let stream = retry_until_ok("the JetStream stream", || ensure_stream(&js, &nats)).await;
-    let consumer = retry_until_ok("the run-log consumer", || {
-        durable_consumer(&stream, DURABLE_NAME, &[RunLog::SUBJECT], ACK_WAIT, None)
-    })
-    .await;
-    tracing::info!(consumer = DURABLE_NAME, "consuming run logs");
+    let durable = Durable {
+        name: DURABLE_NAME,
+        subjects: &[RunLog::SUBJECT],
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: None,
+    };
     // One at a time: batches are small inserts, and arrival order breaks ties between batches
     // stamped with the same time.
-    consume(consumer, 1, move |message| {
-        let db = db.clone();
-        async move { handle(&db, message).await }
-    })
-    .await;
+    Worker::new(jetstream::new(client), &nats, durable, StoreLogs { db }).run().await;
 }
 
-async fn handle(db: &DatabaseConnection, message: jetstream::Message) {
-    let event: RunLog = match serde_json::from_slice(&message.payload) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, subject = %message.subject, "undecodable run log dropped");
-            ack(&message, AckKind::Ack).await;
-            return;
-        }
-    };
-    match store(db, &event).await {
-        Ok(outcome) => {
-            let submission = event.submission_id.to_string();
-            match outcome {
-                Stored::Inserted => {
-                    tracing::debug!(%submission, event_id = %event.event_id, lines = event.lines.len(), "run log stored")
+/// Stores one batch; storing is idempotent, so a redelivery changes nothing.
+struct StoreLogs {
+    db: DatabaseConnection,
+}
+
+impl Handler for StoreLogs {
+    type Event = RunLog;
+
+    async fn handle(&self, event: RunLog, _: &MessageContext) -> Outcome {
+        match store(&self.db, &event).await {
+            Ok(outcome) => {
+                let (submission, event_id) = (event.submission_id, &event.event_id);
+                match outcome {
+                    Stored::Inserted => {
+                        tracing::debug!(%submission, event_id, lines = event.lines.len(), "run log stored")
+                    }
+                    Stored::Duplicate | Stored::Empty => {
+                        tracing::debug!(%submission, event_id, ?outcome, "run log needs no change")
+                    }
+                    Stored::UnknownSubmission => {
+                        tracing::warn!(%submission, event_id, "run log of an unknown submission ignored")
+                    }
                 }
-                Stored::Duplicate | Stored::Empty => {
-                    tracing::debug!(%submission, event_id = %event.event_id, ?outcome, "run log needs no change")
-                }
-                Stored::UnknownSubmission => {
-                    tracing::warn!(%submission, event_id = %event.event_id, "run log of an unknown submission ignored")
-                }
+                Outcome::Ack
             }
-            ack(&message, AckKind::Ack).await;
+            Err(e) => Outcome::Retry {
+                after: Duration::from_secs(2),
+                reason: format!("run log {} not stored: {e}", event.event_id),
+            },
         }
-        Err(e) => {
-            tracing::warn!(error = %e, event_id = %event.event_id, "run log not stored; redelivery in 2 s");
-            ack(&message, AckKind::Nak(Some(Duration::from_secs(2)))).await;
-        }
-    }
-}
-
-async fn ack(message: &jetstream::Message, kind: AckKind) {
-    if let Err(e) = message.ack_with(kind).await {
-        // Redelivery after ack_wait is harmless: storing is idempotent.
-        tracing::warn!(error = %e, "could not acknowledge a run log");
     }
 }
 

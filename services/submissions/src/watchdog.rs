@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use darkroom_core::config::SubmissionsConfig;
 use darkroom_core::domain::{FailureKind, SubmissionState};
-use darkroom_core::events::{StateEvent, SubmissionFailed};
+use darkroom_core::events::{FailedBy, StateEvent, SubmissionFailed};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::Notify;
 
@@ -78,10 +78,11 @@ pub fn expired(
             return None;
         }
     };
+    let attempt = row.attempt.max(1) as u32;
     Some(SubmissionFailed {
-        event_id: format!("deadline-{}-{}-{}", row.id, row.attempt, state.as_str()),
+        event_id: SubmissionFailed::event_id_for(submission_id, attempt, FailedBy::Deadline(state)),
         submission_id,
-        attempt: row.attempt.max(1) as u32,
+        attempt,
         kind: FailureKind::Platform,
         reason,
         detail: Some(format!("{state} since {}", row.updated_at.to_rfc3339())),
