@@ -82,6 +82,11 @@ pub struct RunnerConfig {
     /// The node types (challenge `node_type`) this runner takes; empty takes every type. On a
     /// cluster, a runner per labelled node serves that node's type and passes the others on.
     pub node_types: Vec<NodeType>,
+    /// On SIGTERM the runner takes no new request and lets running containers finish for up
+    /// to this long; it then stops the rest and hands them back as platform failures, retried
+    /// and not charged. Give the container that long plus some seconds to stop (Compose's
+    /// `stop_grace_period`).
+    pub drain_seconds: u64,
     /// Address of `/healthz` and `/readyz` (NATS and the Docker engine answer); empty serves
     /// none. `darkroom-swarm-runner healthcheck` probes it.
     pub health_listen: String,
@@ -124,6 +129,7 @@ impl Default for RunnerConfig {
             failure_log_lines: 10,
             ack_wait_seconds: 30,
             node_types: Vec::new(),
+            drain_seconds: 60,
             health_listen: String::new(),
             max_image_bytes: 8 << 30,
             registry_logins: Vec::new(),
