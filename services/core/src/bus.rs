@@ -108,68 +108,6 @@ where
     }
 }
 
-/// Runs `work` while telling JetStream every `every` that `message` is still being worked on,
-/// so a long job is not redelivered; when the caller's task dies, the progress stops with it
-/// and the message is redelivered after its ack wait.
-pub async fn with_progress<F: std::future::Future>(
-    message: &jetstream::Message,
-    every: Duration,
-    work: F,
-) -> F::Output {
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            out = &mut work => return out,
-            _ = tokio::time::sleep(every) => {
-                let _ = message.ack_with(jetstream::AckKind::Progress).await;
-            }
-        }
-    }
-}
-
-/// Pulls from `consumer` forever and runs `handle` on each message, at most `concurrency` at
-/// once. The handlers belong to the returned future: dropping it (a crash, a shutdown) stops
-/// them mid-way, and their unacknowledged messages go to the next consumer.
-pub async fn consume<F, Fut>(
-    consumer: jetstream::consumer::Consumer<jetstream::consumer::pull::Config>,
-    concurrency: usize,
-    handle: F,
-) where
-    F: Fn(jetstream::Message) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    use futures::StreamExt;
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut jobs = tokio::task::JoinSet::new();
-    loop {
-        let mut messages = match consumer.messages().await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot pull messages; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        while let Some(message) = messages.next().await {
-            let message = match message {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "message stream interrupted");
-                    break;
-                }
-            };
-            let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-            while jobs.try_join_next().is_some() {}
-            let work = handle(message);
-            jobs.spawn(async move {
-                work.await;
-                drop(permit);
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// The durable pull consumer `name` on `subjects`, with explicit acks; `max_ack_pending`
 /// bounds how many messages it holds unacknowledged (the server's default when `None`).
 pub async fn durable_consumer(

@@ -10,7 +10,7 @@ use chrono::Utc;
 use darkroom_core::bus::publish;
 use darkroom_core::config::EvaluatorConfig;
 use darkroom_core::domain::{FailureKind, Score};
-use darkroom_core::events::{RunFinished, ScoreRecorded, SubmissionFailed};
+use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
 use darkroom_core::sandbox::{
     Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
 };
@@ -35,7 +35,7 @@ const OUTPUT_CAP: u64 = 1 << 20;
 /// than read back from the document's text.
 fn recorded(doc: &ScoreDocument, run: &RunFinished) -> ScoreRecorded {
     ScoreRecorded {
-        event_id: format!("score-recorded-{}", doc.submission_id),
+        event_id: ScoreRecorded::event_id_for(run.submission_id),
         attempt: doc.attempt,
         submission_id: run.submission_id,
         challenge: doc.challenge.clone(),
@@ -54,7 +54,7 @@ fn failed(
     retrying: bool,
 ) -> SubmissionFailed {
     SubmissionFailed {
-        event_id: format!("eval-failed-{}-{}", run.submission_id, run.attempt),
+        event_id: SubmissionFailed::event_id_for(run.submission_id, run.attempt, FailedBy::Evaluator),
         submission_id: run.submission_id,
         attempt: run.attempt,
         kind,

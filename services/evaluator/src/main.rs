@@ -13,8 +13,6 @@ async fn main() -> anyhow::Result<()> {
     }
     darkroom_core::telemetry::init(&config.log);
     let evaluator = darkroom_evaluator::Evaluator::build(config).await?;
-    tokio::select! {
-        r = evaluator.run() => r,
-        _ = health::shutdown_signal() => Ok(()),
-    }
+    // SIGTERM: no new evaluation; those in flight finish first.
+    evaluator.run_until(health::shutdown_signal()).await
 }

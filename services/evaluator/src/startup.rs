@@ -1,12 +1,14 @@
-//! Connects NATS, the outputs object store, MongoDB and the engine; consumes finished runs.
+//! Connects NATS, the outputs object store, MongoDB and the engine; consumes finished runs
+//! until told to stop, then finishes the evaluations in flight.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, AckKind, object_store};
-use darkroom_core::bus::retry_until_ok;
-use darkroom_core::config::EvaluatorSettings;
+use async_nats::jetstream::{self, object_store};
+use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker, retry_until_ok};
+use darkroom_core::config::{EvaluatorSettings, NatsConfig};
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
@@ -16,6 +18,10 @@ use crate::evaluate::{self, Context};
 
 pub const DURABLE_NAME: &str = "evaluator";
 const ACK_WAIT: Duration = Duration::from_secs(30);
+/// On shutdown, how long beyond its container's `timeout_seconds` an evaluation in flight may
+/// take (fetching the output, starting the container, storing the score) before it is
+/// abandoned and redelivered to another evaluator. Compose's `stop_grace_period` covers it.
+pub const DRAIN_MARGIN: Duration = Duration::from_secs(30);
 
 pub struct Evaluator {
     ctx: Arc<Context>,
@@ -23,7 +29,7 @@ pub struct Evaluator {
     client: async_nats::Client,
     /// The health endpoints, when `evaluator.health_listen` is set.
     health: Option<health::Endpoints>,
-    stream: jetstream::stream::Stream,
+    nats: NatsConfig,
     concurrency: usize,
 }
 
@@ -34,8 +40,7 @@ impl Evaluator {
         }
         let client = darkroom_core::bus::connect(&config.nats, "darkroom-evaluator").await?;
         let js = jetstream::new(client.clone());
-        let stream =
-            retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
+        retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
         let runs = retry_until_ok("the runs bucket", || darkroom_core::bus::runs_bucket(&js)).await;
         let outputs = retry_until_ok("the outputs object store", || async {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
@@ -77,7 +82,7 @@ impl Evaluator {
             health,
             concurrency: config.evaluator.concurrency,
             ctx: Arc::new(Context { js, runs, outputs, scores, sandbox, config: config.evaluator.clone(), owner }),
-            stream,
+            nats: config.nats.clone(),
         })
     }
 
@@ -86,53 +91,57 @@ impl Evaluator {
         self.health.as_ref().and_then(health::Endpoints::local_addr)
     }
 
-    pub async fn run(mut self) -> anyhow::Result<()> {
+    /// Consumes forever.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Consumes until `shutdown` resolves (SIGTERM in the binary), then takes no new run and
+    /// finishes the evaluations in flight, each bounded by `evaluator.timeout_seconds` plus
+    /// [`DRAIN_MARGIN`]; one still going then is redelivered to another evaluator.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         if let Some(endpoints) = self.health.take() {
             endpoints.spawn();
         }
         let resolver = crate::resolver::serve(self.client.clone(), self.ctx.sandbox.clone());
-        tokio::spawn(async move {
+        let resolver = tokio::spawn(async move {
             if let Err(e) = resolver.await {
                 tracing::error!(error = %e, "the evaluation image resolver stopped");
             }
         });
-        let consumer = darkroom_core::bus::durable_consumer(
-            &self.stream,
-            DURABLE_NAME,
-            &[RunFinished::SUBJECT],
-            ACK_WAIT,
-            Some(self.concurrency as i64),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
+        let durable = Durable {
+            name: DURABLE_NAME,
+            subjects: &[RunFinished::SUBJECT],
+            ack_wait: ACK_WAIT,
+            max_ack_pending: Some(self.concurrency as i64),
+        };
+        let drain = Duration::from_secs(self.ctx.config.timeout_seconds) + DRAIN_MARGIN;
         tracing::info!(concurrency = self.concurrency, "evaluator consuming");
-        let ctx = self.ctx;
-        darkroom_core::bus::consume(consumer, self.concurrency, move |message| {
-            let ctx = ctx.clone();
-            async move { handle_message(&ctx, message).await }
-        })
-        .await;
+        Worker::new(self.ctx.js.clone(), &self.nats, durable, Evaluate { ctx: self.ctx })
+            .concurrency(self.concurrency)
+            .run_until(shutdown, drain)
+            .await;
+        resolver.abort();
+        tracing::info!("evaluator stopped");
         Ok(())
     }
 }
 
-async fn handle_message(ctx: &Context, message: jetstream::Message) {
-    let run: RunFinished = match serde_json::from_slice(&message.payload) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "undecodable run.finished dropped");
-            let _ = message.ack().await;
-            return;
-        }
-    };
-    let result = darkroom_core::bus::with_progress(&message, ACK_WAIT / 3, evaluate::handle(ctx, &run)).await;
-    match result {
-        Ok(()) => {
-            let _ = message.double_ack().await;
-        }
-        Err(e) => {
-            tracing::error!(submission = %run.submission_id, error = %e, "evaluation not durable; will be redelivered");
-            let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+/// Scores one finished run.
+struct Evaluate {
+    ctx: Arc<Context>,
+}
+
+impl Handler for Evaluate {
+    type Event = RunFinished;
+
+    async fn handle(&self, run: RunFinished, _: &MessageContext) -> Outcome {
+        match evaluate::handle(&self.ctx, &run).await {
+            Ok(()) => Outcome::Ack,
+            Err(e) => Outcome::Retry {
+                after: Duration::from_secs(5),
+                reason: format!("evaluation not durable; it will be redelivered: {e}"),
+            },
         }
     }
 }

@@ -8,6 +8,10 @@
 //! 4. Judge the outcome; store the output archive in the object store; publish `run.finished`
 //!    or `submission.failed` with the participant's reason.
 //! 5. Mark the claim `done`. Only then is the request acknowledged (by the caller).
+//!
+//! When the runner shuts down and its drain time runs out (`stop` is raised), a run still going
+//! is stopped, its container removed, and it is handed back as a platform failure that is
+//! retried and not charged; the claim is marked `done` as for any outcome.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,15 +20,16 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv, object_store};
 use chrono::Utc;
-use darkroom_core::bus::publish;
+use darkroom_core::bus::{StopSignal, publish};
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
-use darkroom_core::events::{RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed};
+use darkroom_core::events::{FailedBy, RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed};
 use darkroom_core::sandbox::{
     Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec, Sandbox,
     SandboxError, archive_to_file, scan_output,
 };
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::backend::Backend;
 use crate::failure::{Rules, Verdict, judge};
@@ -62,9 +67,9 @@ const CLAIMED: &str = "claimed";
 /// A claim whose outcome is published.
 pub const DONE: &str = "done";
 
-/// Handles one request. `Err` means the outcome could not be made durable (NATS down): the
-/// request must not be acknowledged, so it is redelivered.
-pub async fn handle(ctx: &Context, job: &SubmissionCreated) -> Result<(), async_nats::Error> {
+/// Handles one request; `stop` asks it to hand the run back. `Err` means the outcome could not
+/// be made durable (NATS down): the request must not be acknowledged, so it is redelivered.
+pub async fn handle(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Result<(), async_nats::Error> {
     let key = claim_key(job);
     match ctx.runs.create(&key, CLAIMED.into()).await {
         Ok(_) => {}
@@ -78,14 +83,14 @@ pub async fn handle(ctx: &Context, job: &SubmissionCreated) -> Result<(), async_
             ctx.sandbox.remove(&container_name(job)).await;
             crate::images::release(&ctx.sandbox, job).await;
             tracing::warn!(submission = %job.submission_id, attempt = job.attempt, "found an abandoned run; retrying it as a new attempt");
-            let failure = platform_failure(job, "the runner stopped during the run", true, None);
+            let failure = platform_failure(job, STOPPED_DURING_THE_RUN, true, None);
             publish(&ctx.js, &failure).await?;
             ctx.runs.put(&key, DONE.into()).await?;
             return Ok(());
         }
         Err(e) => return Err(e.into()),
     }
-    let outcome = run(ctx, job).await;
+    let outcome = run(ctx, job, stop).await;
     match outcome {
         Ok(Outcome::Finished(event)) => publish(&ctx.js, event.as_ref()).await?,
         Ok(Outcome::Failed(event)) => publish(&ctx.js, event.as_ref()).await?,
@@ -110,7 +115,7 @@ fn failure(
     detail: Option<String>,
 ) -> Outcome {
     Outcome::Failed(Box::new(SubmissionFailed {
-        event_id: format!("run-failed-{}-{}", job.submission_id, job.attempt),
+        event_id: SubmissionFailed::event_id_for(job.submission_id, job.attempt, FailedBy::Runner),
         submission_id: job.submission_id,
         attempt: job.attempt,
         kind,
@@ -119,6 +124,15 @@ fn failure(
         retrying,
         at: Utc::now(),
     }))
+}
+
+/// What the participant reads of a run the runner gave up: it went away (a crash found on
+/// redelivery) or shut down before the run ended.
+const STOPPED_DURING_THE_RUN: &str = "the runner stopped during the run";
+
+/// A run given up because the runner shuts down: retried, not charged.
+fn handed_back(job: &SubmissionCreated, detail: &str) -> Outcome {
+    Outcome::Failed(Box::new(platform_failure(job, STOPPED_DURING_THE_RUN, true, Some(detail.to_owned()))))
 }
 
 fn platform_failure(job: &SubmissionCreated, reason: &str, retrying: bool, detail: Option<String>) -> SubmissionFailed {
@@ -203,7 +217,7 @@ fn sandbox_failure(job: &SubmissionCreated, e: SandboxError) -> Outcome {
     }
 }
 
-async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_nats::Error> {
+async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Result<Outcome, async_nats::Error> {
     if darkroom_core::bus::is_cancelled(&ctx.runs, job.submission_id).await? {
         tracing::info!(submission = %job.submission_id, "cancelled before it started");
         return Ok(Outcome::Cancelled);
@@ -214,7 +228,7 @@ async fn run(ctx: &Context, job: &SubmissionCreated) -> Result<Outcome, async_na
         crate::images::prepare(&ctx.sandbox, job, &scratch, ctx.config.max_image_bytes, &ctx.config.registry_logins)
             .await;
     let outcome = match prepared {
-        Ok((image, info)) => run_prepared(ctx, job, image, info).await,
+        Ok((image, info)) => run_prepared(ctx, job, image, info, stop).await,
         Err(e) => Ok(sandbox_failure(job, e)),
     };
     crate::images::release(&ctx.sandbox, job).await;
@@ -227,7 +241,12 @@ async fn run_prepared(
     job: &SubmissionCreated,
     image: String,
     info: ImageInfo,
+    stop: &StopSignal,
 ) -> Result<Outcome, async_nats::Error> {
+    if stop.is_raised() {
+        tracing::info!("the runner is shutting down; handed back before it started");
+        return Ok(handed_back(job, "the runner shut down before the run started"));
+    }
     // Loading a large upload takes a while; a cancel that arrived meanwhile wins.
     if darkroom_core::bus::is_cancelled(&ctx.runs, job.submission_id).await? {
         tracing::info!(submission = %job.submission_id, "cancelled while its image was loaded; not started");
@@ -251,7 +270,7 @@ async fn run_prepared(
     publish(
         &ctx.js,
         &RunStarted {
-            event_id: format!("run-started-{}-{}", job.submission_id, job.attempt),
+            event_id: RunStarted::event_id_for(job.submission_id, job.attempt),
             submission_id: job.submission_id,
             attempt: job.attempt,
             image_digest: Some(info.id.clone()),
@@ -263,7 +282,9 @@ async fn run_prepared(
     tracing::info!(submission = %job.submission_id, attempt = job.attempt, image = %spec.image, "run started");
 
     let (lines_tx, lines_rx) = mpsc::unbounded_channel::<String>();
-    let log_task = job.logs_visible.then(|| tokio::spawn(publish_logs(ctx.js.clone(), job.clone(), lines_rx)));
+    let log_task = job.logs_visible.then(|| {
+        tokio::spawn(publish_logs(ctx.js.clone(), job.clone(), lines_rx).instrument(tracing::Span::current()))
+    });
     let mut budget = LogBudget::new(ctx.config.log_lines_per_second, ctx.config.log_max_bytes);
     let visible = job.logs_visible;
     let mut on_line = move |line: &str| {
@@ -271,14 +292,22 @@ async fn run_prepared(
             let _ = lines_tx.send(l);
         }
     };
-    let result = ctx.backend.run(&spec, &hardening, job.node_type, &mut on_line).await;
+    let result = tokio::select! {
+        result = ctx.backend.run(&spec, &hardening, job.node_type, &mut on_line) => Some(result),
+        () = stop.raised() => None,
+    };
     drop(on_line);
+    if result.is_none() {
+        tracing::warn!("drain time over; the run is stopped and handed back");
+        ctx.backend.abandon(&spec).await;
+    }
     if let Some(task) = log_task {
         let _ = task.await;
     }
     let outcome = match result {
-        Err(e) => sandbox_failure(job, e),
-        Ok(run) => {
+        None => handed_back(job, "the runner shut down and its drain time ran out"),
+        Some(Err(e)) => sandbox_failure(job, e),
+        Some(Ok(run)) => {
             let limits = OutputLimits { max_files: r.output_max_files, max_depth: r.output_max_depth };
             let scan = {
                 let path = output.path.clone();
@@ -299,7 +328,7 @@ async fn run_prepared(
                 Verdict::Failed { reason, detail } => failure(job, FailureKind::Participant, reason, false, detail),
                 Verdict::Success => match store_output(ctx, job, &output).await {
                     Ok(name) => Outcome::Finished(Box::new(RunFinished {
-                        event_id: format!("run-finished-{}-{}", job.submission_id, job.attempt),
+                        event_id: RunFinished::event_id_for(job.submission_id, job.attempt),
                         submission_id: job.submission_id,
                         attempt: job.attempt,
                         exit_code: 0,
@@ -379,7 +408,7 @@ async fn publish_logs(js: jetstream::Context, job: SubmissionCreated, mut lines:
         }
         batch_no += 1;
         let event = RunLog {
-            event_id: format!("run-log-{}-{}-{batch_no}", job.submission_id, job.attempt),
+            event_id: RunLog::event_id_for(job.submission_id, job.attempt, batch_no),
             submission_id: job.submission_id,
             attempt: job.attempt,
             lines: batch,

@@ -13,11 +13,7 @@ async fn main() -> anyhow::Result<()> {
     }
     darkroom_core::telemetry::init(&config.log);
     let runner = darkroom_swarm_runner::Runner::build(config).await?;
-    tokio::select! {
-        r = runner.run() => r,
-        _ = health::shutdown_signal() => {
-            tracing::info!("stopping; unfinished runs are redelivered to the next runner");
-            Ok(())
-        }
-    }
+    // SIGTERM drains: no new run, running ones finish within runner.drain_seconds, the rest
+    // are handed back (retried, not charged).
+    runner.run_until(health::shutdown_signal()).await
 }

@@ -1,13 +1,14 @@
 //! Connects everything the runner needs, removes what a previous run of it left behind, and
-//! consumes requests with bounded concurrency.
+//! consumes requests with bounded concurrency until it is told to stop, then drains.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, AckKind, kv, object_store};
-use darkroom_core::bus::retry_until_ok;
-use darkroom_core::config::{RunnerBackend, RunnerSettings};
+use async_nats::jetstream::{self, kv, object_store};
+use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker, retry_until_ok};
+use darkroom_core::config::{NatsConfig, RunnerBackend, RunnerSettings};
 use darkroom_core::events::{Event, OUTPUT_BUCKET, SubmissionCancelled, SubmissionCreated};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
@@ -18,14 +19,12 @@ use crate::job::{self, Context};
 pub const DURABLE_NAME: &str = "swarm-runner";
 /// The consumer of cancellations, shared by every runner.
 pub const CANCELS_DURABLE_NAME: &str = "swarm-runner-cancels";
-/// How long a request for another node type waits before JetStream offers it again.
-const PASS_ON_DELAY: Duration = Duration::from_secs(2);
 
 pub struct Runner {
     ctx: Arc<Context>,
     /// The health endpoints, when `runner.health_listen` is set.
     health: Option<health::Endpoints>,
-    stream: jetstream::stream::Stream,
+    nats: NatsConfig,
     concurrency: usize,
 }
 
@@ -36,8 +35,7 @@ impl Runner {
         }
         let client = darkroom_core::bus::connect(&config.nats, "darkroom-swarm-runner").await?;
         let js = jetstream::new(client.clone());
-        let stream =
-            retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
+        retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
         let runs = retry_until_ok("the runs bucket", || darkroom_core::bus::runs_bucket(&js)).await;
         let outputs = retry_until_ok("the outputs object store", || async {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
@@ -71,7 +69,7 @@ impl Runner {
             health,
             concurrency: runner.concurrency,
             ctx: Arc::new(Context { js, runs, outputs, sandbox, backend, config: runner.clone() }),
-            stream,
+            nats: config.nats.clone(),
         })
     }
 
@@ -81,89 +79,104 @@ impl Runner {
     }
 
     /// Consumes forever; each request is acknowledged only after its outcome is published.
-    pub async fn run(mut self) -> anyhow::Result<()> {
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Consumes until `shutdown` resolves (SIGTERM in the binary), then drains: takes no new
+    /// request, lets the runs in flight finish for up to `runner.drain_seconds`, then stops the
+    /// rest and hands them back as platform failures, retried and not charged. Each request is
+    /// acknowledged only after its outcome is published, so nothing is lost or run twice.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         if let Some(endpoints) = self.health.take() {
             endpoints.spawn();
         }
-        // The server hands out no more requests than we run at once, so none waits for a slot
-        // (unacknowledged, it would be redelivered meanwhile).
+        let js = self.ctx.js.clone();
         // Cancellations have a consumer of their own: on the requests' consumer they would
         // queue behind the runs that fill its slots, and arrive after the run they cancel.
-        let cancels = darkroom_core::bus::durable_consumer(
-            &self.stream,
-            CANCELS_DURABLE_NAME,
-            &[SubmissionCancelled::SUBJECT],
-            Duration::from_secs(30),
-            None,
+        let cancels = Worker::new(
+            js.clone(),
+            &self.nats,
+            Durable {
+                name: CANCELS_DURABLE_NAME,
+                subjects: &[SubmissionCancelled::SUBJECT],
+                ack_wait: Duration::from_secs(30),
+                max_ack_pending: None,
+            },
+            RecordCancellation { ctx: self.ctx.clone() },
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create the cancellations consumer: {e}"))?;
-        let cancel_ctx = self.ctx.clone();
-        tokio::spawn(darkroom_core::bus::consume(cancels, 4, move |message| {
-            let ctx = cancel_ctx.clone();
-            async move { handle_cancel(&ctx, message).await }
-        }));
-        let consumer = darkroom_core::bus::durable_consumer(
-            &self.stream,
-            DURABLE_NAME,
-            &[SubmissionCreated::SUBJECT],
-            Duration::from_secs(self.ctx.config.ack_wait_seconds.max(1)),
-            Some(self.concurrency as i64),
+        .concurrency(4);
+        // The server hands out no more requests than we run at once, so none waits for a slot
+        // (unacknowledged, it would be redelivered meanwhile).
+        let requests = Worker::new(
+            js,
+            &self.nats,
+            Durable {
+                name: DURABLE_NAME,
+                subjects: &[SubmissionCreated::SUBJECT],
+                ack_wait: Duration::from_secs(self.ctx.config.ack_wait_seconds.max(1)),
+                max_ack_pending: Some(self.concurrency as i64),
+            },
+            RunRequest { ctx: self.ctx.clone() },
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create the consumer: {e}"))?;
+        .concurrency(self.concurrency);
         tracing::info!(concurrency = self.concurrency, backend = ?self.ctx.config.backend, "runner consuming");
-        let ctx = self.ctx;
-        darkroom_core::bus::consume(consumer, self.concurrency, move |message| {
-            let ctx = ctx.clone();
-            async move { handle_message(&ctx, message).await }
-        })
-        .await;
+        let drain = Duration::from_secs(self.ctx.config.drain_seconds);
+        // Cancellations are recorded while the runs drain, and stop with them.
+        let (drained, drained_rx) = tokio::sync::oneshot::channel::<()>();
+        let requests = async move {
+            requests.run_until(shutdown, drain).await;
+            drop(drained);
+        };
+        let cancels = cancels.run_until(
+            async {
+                let _ = drained_rx.await;
+            },
+            Duration::from_secs(5),
+        );
+        tokio::join!(requests, cancels);
+        tracing::info!("runner stopped");
         Ok(())
     }
 }
 
 /// Records a cancellation where every runner and evaluator looks before starting work.
-async fn handle_cancel(ctx: &Context, message: jetstream::Message) {
-    match serde_json::from_slice::<SubmissionCancelled>(&message.payload) {
-        Ok(c) => {
-            if let Err(e) = darkroom_core::bus::mark_cancelled(&ctx.runs, c.submission_id).await {
-                tracing::warn!(error = %e, "cannot record a cancellation; it will be redelivered");
-                return;
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "undecodable cancellation dropped"),
-    }
-    let _ = message.ack().await;
+struct RecordCancellation {
+    ctx: Arc<Context>,
 }
 
-async fn handle_message(ctx: &Context, message: jetstream::Message) {
-    let job: SubmissionCreated = match serde_json::from_slice(&message.payload) {
-        Ok(j) => j,
-        Err(e) => {
-            tracing::error!(error = %e, "undecodable request dropped");
-            let _ = message.ack().await;
-            return;
-        }
-    };
-    if !job::serves(&ctx.config.node_types, job.node_type) {
-        // Another runner serves this node type; JetStream offers the request to the next one.
-        tracing::debug!(submission = %job.submission_id, node_type = ?job.node_type, "not this runner's node type");
-        let _ = message.ack_with(AckKind::Nak(Some(PASS_ON_DELAY))).await;
-        return;
-    }
-    // Keep the request ours while it runs, however long that is.
-    let every = Duration::from_secs(ctx.config.ack_wait_seconds.max(1)).div_f32(3.0);
-    let result = darkroom_core::bus::with_progress(&message, every, job::handle(ctx, &job)).await;
-    match result {
-        Ok(()) => {
-            if let Err(e) = message.double_ack().await {
-                tracing::warn!(error = %e, "ack lost; the redelivery will be recognised as handled");
+impl Handler for RecordCancellation {
+    type Event = SubmissionCancelled;
+
+    async fn handle(&self, cancelled: SubmissionCancelled, _: &MessageContext) -> Outcome {
+        match darkroom_core::bus::mark_cancelled(&self.ctx.runs, cancelled.submission_id).await {
+            Ok(()) => Outcome::Ack,
+            Err(e) => {
+                Outcome::Retry { after: Duration::from_secs(2), reason: format!("cannot record the cancellation: {e}") }
             }
         }
-        Err(e) => {
-            tracing::error!(submission = %job.submission_id, error = %e, "outcome not durable; the request will be redelivered");
-            let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+    }
+}
+
+/// Runs one request, or passes it on to a runner of its node type.
+struct RunRequest {
+    ctx: Arc<Context>,
+}
+
+impl Handler for RunRequest {
+    type Event = SubmissionCreated;
+
+    async fn handle(&self, job: SubmissionCreated, message: &MessageContext) -> Outcome {
+        if !job::serves(&self.ctx.config.node_types, job.node_type) {
+            tracing::debug!(node_type = ?job.node_type, "not this runner's node type");
+            return Outcome::PassOn;
+        }
+        match job::handle(&self.ctx, &job, &message.stop).await {
+            Ok(()) => Outcome::Ack,
+            Err(e) => Outcome::Retry {
+                after: Duration::from_secs(5),
+                reason: format!("outcome not durable; the request will be redelivered: {e}"),
+            },
         }
     }
 }

@@ -22,6 +22,10 @@ impl Backend for EngineBackend {
         self.sandbox.run(spec, hardening, on_line).await
     }
 
+    async fn abandon(&self, spec: &RunSpec) {
+        self.sandbox.remove(&spec.name).await;
+    }
+
     fn describe(&self, _node_type: NodeType) -> String {
         format!("engine:{}", self.runner_id)
     }

@@ -20,6 +20,10 @@ pub trait Backend: Send + Sync {
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError>;
 
+    /// Removes what a run of `spec` created, still running or not: the runner gave the run up
+    /// (dropped its `run`) because it is shutting down.
+    async fn abandon(&self, spec: &RunSpec);
+
     /// Where runs land, for the `node` of `run.started`.
     fn describe(&self, node_type: NodeType) -> String;
 }

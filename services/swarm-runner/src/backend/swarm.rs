@@ -34,6 +34,11 @@ pub struct SwarmBackend {
     pub on_pending: std::sync::Arc<dyn Fn(String) + Send + Sync>,
 }
 
+/// The internal overlay network of the run `service`.
+fn network_name(service: &str) -> String {
+    format!("{service}-net")
+}
+
 /// `node.labels.darkroom.node==<type>`.
 pub fn placement_constraints(node_type: NodeType) -> Vec<String> {
     vec![format!("node.labels.{NODE_LABEL}=={}", node_type.label_value())]
@@ -77,7 +82,7 @@ impl Backend for SwarmBackend {
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError> {
         let docker = self.sandbox.docker();
-        let network = format!("{}-net", spec.name);
+        let network = network_name(&spec.name);
         let _ = docker.delete_service(&spec.name).await;
         let _ = docker.remove_network(&network).await;
         docker
@@ -95,15 +100,12 @@ impl Backend for SwarmBackend {
             self.sandbox.follow(&container, spec.limits.wall_clock, on_line).await
         }
         .await;
-        let _ = docker.delete_service(&spec.name).await;
-        // The network can be removed once the task's container is gone.
-        for _ in 0..50 {
-            if docker.remove_network(&network).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.remove_service(&spec.name).await;
         result
+    }
+
+    async fn abandon(&self, spec: &RunSpec) {
+        self.remove_service(&spec.name).await;
     }
 
     fn describe(&self, node_type: NodeType) -> String {
@@ -112,6 +114,20 @@ impl Backend for SwarmBackend {
 }
 
 impl SwarmBackend {
+    /// Removes the run's service (which stops its task) and then its network.
+    async fn remove_service(&self, service: &str) {
+        let docker = self.sandbox.docker();
+        let _ = docker.delete_service(service).await;
+        // The network can be removed once the task's container is gone.
+        let network = network_name(service);
+        for _ in 0..50 {
+            if docker.remove_network(&network).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Polls the service's task until it has a container, or fails once placement has waited
     /// longer than `placement_timeout`.
     async fn wait_for_container(&self, service: &str) -> Result<String, SandboxError> {
