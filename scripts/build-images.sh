@@ -9,6 +9,9 @@
 #   darkroom-test-noentry:1    an image with neither entrypoint nor command
 #   darkroom-test-hostile:root   `USER 0:0`, reports its uid
 #   darkroom-test-hostile:volume declares `VOLUME /scratch` and fills it
+#   darkroom-test-hostile:slow   a well-behaved participant that takes 8 s (drain tests)
+#   darkroom-test-hostile:slow-score  an evaluation image that takes 3 s and scores 0.5 (local
+#                                only, like every evaluation image)
 #
 # The participant images (baseline, weak, hostile, noentry) are also pushed, as a participant
 # would, to the local registry `scripts/setup.sh` starts (DARKROOM_REGISTRY, default
@@ -45,7 +48,7 @@ image darkroom-demo-baseline:1 predict '["/predict", "--model", "cnn"]'
 image darkroom-demo-weak:1 predict '["/predict", "--model", "threshold"]'
 image darkroom-demo-eval:1 evaluate '["/evaluate"]'
 for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
-  many-files deep unreadable; do
+  many-files deep unreadable slow slow-score; do
   image "darkroom-test-hostile:$mode" hostile "[\"/hostile\", \"$mode\"]"
 done
 image darkroom-test-hostile:root hostile '["/hostile", "root"]' 0:0
@@ -63,7 +66,7 @@ push() { # local tag
 push darkroom-demo-baseline:1
 push darkroom-demo-weak:1
 for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
-  many-files deep unreadable root volume; do
+  many-files deep unreadable root volume slow; do
   push "darkroom-test-hostile:$mode"
 done
 push darkroom-test-noentry:1

@@ -19,6 +19,8 @@
 //! | `many-files` | creates 100,000 files in `/output` |
 //! | `deep` | writes a file 40 folders deep in `/output` |
 //! | `unreadable` | leaves a socket and a mode-000 file in `/output` beside its predictions |
+//! | `slow` | behaves as `ok`, after sleeping 8 s: a run still going when its runner stops |
+//! | `slow-score` | an evaluation image: sleeps 3 s, then writes a `score.json` (accuracy and roc_auc 0.5) |
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -59,12 +61,26 @@ fn main() {
             println!("wrote 40 folders deep");
         }
         "unreadable" => unreadable(),
+        "slow" => {
+            println!("thinking for {} s", SLOW.as_secs());
+            std::thread::sleep(SLOW);
+            predictions();
+        }
+        "slow-score" => {
+            std::thread::sleep(SLOW_SCORE);
+            std::fs::write("/output/score.json", br#"{"accuracy": 0.5, "roc_auc": 0.5}"#).expect("write score");
+            println!("scored");
+        }
         other => {
             eprintln!("unknown mode '{other}'");
             std::process::exit(64);
         }
     }
 }
+
+/// How long `slow` runs and `slow-score` evaluates.
+const SLOW: Duration = Duration::from_secs(8);
+const SLOW_SCORE: Duration = Duration::from_secs(3);
 
 fn predictions() {
     std::fs::write("/output/predictions.csv", "id,p40x\n").expect("write predictions");
