@@ -10,7 +10,7 @@
 #   darkroom-test-hostile:root   `USER 0:0`, reports its uid
 #   darkroom-test-hostile:volume declares `VOLUME /scratch` and fills it
 #   darkroom-test-hostile:slow   a well-behaved participant that takes 8 s (drain tests)
-#   darkroom-test-hostile:slow-score  an evaluation image that takes 3 s and scores 0.5 (local
+#   darkroom-test-eval:slow      an evaluation image that takes 3 s and scores 0.5 (local
 #                                only, like every evaluation image)
 #
 # The participant images (baseline, weak, hostile, noentry) are also pushed, as a participant
@@ -48,12 +48,14 @@ image darkroom-demo-baseline:1 predict '["/predict", "--model", "cnn"]'
 image darkroom-demo-weak:1 predict '["/predict", "--model", "threshold"]'
 image darkroom-demo-eval:1 evaluate '["/evaluate"]'
 for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
-  many-files deep unreadable slow slow-score; do
+  many-files deep unreadable slow; do
   image "darkroom-test-hostile:$mode" hostile "[\"/hostile\", \"$mode\"]"
 done
 image darkroom-test-hostile:root hostile '["/hostile", "root"]' 0:0
 image darkroom-test-hostile:volume hostile '["/hostile", "volume"]' 65534:65534 'VOLUME /scratch'
 image darkroom-test-noentry:1 hostile ''
+# A name of its own: participants may not submit the repository a challenge evaluates with.
+image darkroom-test-eval:slow hostile '["/hostile", "slow-score"]'
 
 REGISTRY=${DARKROOM_REGISTRY:-127.0.0.1:5000}
 (exec 3<>"/dev/tcp/${REGISTRY%:*}/${REGISTRY##*:}") 2>/dev/null \

@@ -11,8 +11,8 @@ use crate::{Backend, TestApp};
 pub struct Stack {
     pub app: TestApp,
     pub runner_config: Config,
-    runner: Option<tokio::task::JoinHandle<()>>,
-    evaluator: tokio::task::JoinHandle<()>,
+    runner: Option<Service>,
+    evaluator: Option<Service>,
     /// Where [`Stack::dataset`] wrote the small demo dataset.
     pub data: PathBuf,
 }
@@ -39,13 +39,8 @@ impl Stack {
         tweak(&mut config);
         let data = app.dir.path().join("demo");
         darkroom_demo_data::generate(&data, 7, 800, 100, 64).expect("dataset generated");
-        let evaluator = {
-            let e = darkroom_evaluator::Evaluator::build(config.clone().into()).await.expect("evaluator builds");
-            tokio::spawn(async move {
-                e.run().await.expect("evaluator runs");
-            })
-        };
-        let mut stack = Self { app, runner_config: config, runner: None, evaluator, data };
+        let mut stack = Self { app, runner_config: config, runner: None, evaluator: None, data };
+        stack.start_evaluator().await;
         stack.start_runner().await;
         stack
     }
@@ -53,16 +48,34 @@ impl Stack {
     /// Starts (again) the runner with this stack's configuration.
     pub async fn start_runner(&mut self) {
         let r = darkroom_swarm_runner::Runner::build(self.runner_config.clone().into()).await.expect("runner builds");
-        self.runner = Some(tokio::spawn(async move {
-            r.run().await.expect("runner runs");
-        }));
+        self.runner = Some(Service::spawn(|stop| async move { r.run_until(stop).await.expect("runner runs") }));
     }
 
     /// Kills the runner as a crash would: its runs stop mid-way, nothing is cleaned up.
     pub async fn kill_runner(&mut self) {
         if let Some(r) = self.runner.take() {
-            r.abort();
-            let _ = r.await;
+            r.kill().await;
+        }
+    }
+
+    /// Stops the runner as SIGTERM does, and waits until it has drained.
+    pub async fn stop_runner(&mut self) {
+        if let Some(r) = self.runner.take() {
+            r.stop().await;
+        }
+    }
+
+    /// Starts (again) the evaluator with this stack's configuration.
+    pub async fn start_evaluator(&mut self) {
+        let e =
+            darkroom_evaluator::Evaluator::build(self.runner_config.clone().into()).await.expect("evaluator builds");
+        self.evaluator = Some(Service::spawn(|stop| async move { e.run_until(stop).await.expect("evaluator runs") }));
+    }
+
+    /// Stops the evaluator as SIGTERM does, and waits until it has finished its evaluations.
+    pub async fn stop_evaluator(&mut self) {
+        if let Some(e) = self.evaluator.take() {
+            e.stop().await;
         }
     }
 
@@ -88,6 +101,27 @@ impl Stack {
         crate::api::wait_finished(&self.app.http, &self.app.addr, id, token, secs).await
     }
 
+    /// How many containers the runner owns (running or not).
+    pub fn runner_containers(&self) -> usize {
+        containers_owned_by(&self.runner_config.runner.runner_id)
+    }
+
+    /// How many containers the evaluator owns (running or not).
+    pub fn evaluator_containers(&self) -> usize {
+        containers_owned_by(&self.runner_config.evaluator.evaluator_id)
+    }
+
+    /// Waits up to 10 s for `containers` to say `n`.
+    pub async fn wait_for_containers(&self, n: usize, containers: impl Fn(&Self) -> usize) {
+        for _ in 0..100 {
+            if containers(self) == n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(containers(self), n, "containers never reached the expected count");
+    }
+
     /// The scores collection of this stack's MongoDB database.
     pub async fn scores(&self) -> mongodb::Collection<mongodb::bson::Document> {
         let client = mongodb::Client::with_uri_str(&self.runner_config.mongodb.url).await.expect("mongo client");
@@ -97,9 +131,49 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        if let Some(r) = self.runner.take() {
-            r.abort();
+        for service in [self.runner.take(), self.evaluator.take()].into_iter().flatten() {
+            service.task.abort();
         }
-        self.evaluator.abort();
+    }
+}
+
+fn containers_owned_by(owner: &str) -> usize {
+    let label = format!("label={}={owner}", darkroom_core::sandbox::OWNER_LABEL);
+    let out =
+        std::process::Command::new("docker").args(["ps", "-aq", "--filter", &label]).output().expect("docker runs");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// The runner or the evaluator in a task of its own, with the stop signal the binary gets
+/// from SIGTERM.
+struct Service {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Service {
+    fn spawn<F, Fut>(run_until: F) -> Self
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Only an explicit stop: a dropped sender (a killed service) signals nothing.
+        let signal = Box::pin(async move {
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        });
+        Self { task: tokio::spawn(run_until(signal)), stop }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("the service stops cleanly");
+    }
+
+    async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
     }
 }
