@@ -45,8 +45,25 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// Each request's span: its method and path (not the query), and, once a handler knows it, the
+/// submission it is about ([`record_submission`]), so one submission's requests and events can
+/// be followed through the logs.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        submission = tracing::field::Empty,
+    )
+}
+
+/// Names the submission the current request handles in its span.
+fn record_submission(id: impl std::fmt::Display) {
+    tracing::Span::current().record("submission", tracing::field::display(id));
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -156,6 +156,7 @@ async fn accept(
         lifecycle::accept(&state.db, spec, &phase, who.participant_id()?, image).await?
     };
     state.outbox_wakeup.notify_one();
+    super::record_submission(&row.id);
     tracing::info!(submission = %row.id, challenge = %row.challenge, participant = %who.id, "submission accepted");
     Ok((StatusCode::ACCEPTED, Json(submission_view(row, None)?)))
 }
@@ -241,6 +242,7 @@ pub(super) async fn visible(state: &AppState, viewer: &Viewer, id: &str) -> ApiR
     let Ok(submission_id) = id.parse::<SubmissionId>() else {
         return Err(not_found());
     };
+    super::record_submission(submission_id);
     submission::Entity::find_by_id(submission_id.to_string())
         .one(&state.db)
         .await?
