@@ -13,6 +13,7 @@
 //! redelivered after its ack wait, as after a crash.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -164,35 +165,23 @@ impl<H: Handler> Worker<H> {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         tokio::pin!(shutdown);
         loop {
-            let pulled = tokio::select! {
-                biased;
-                () = &mut shutdown => return,
-                pulled = self.messages() => pulled,
-            };
+            let Some(pulled) = unless(shutdown.as_mut(), self.messages()).await else { return };
             let failure = match pulled {
                 Err(e) => format!("cannot pull messages: {e}"),
                 Ok(mut messages) => {
                     tracing::info!(consumer = name, concurrency = self.concurrency, "consuming");
                     loop {
-                        let next = tokio::select! {
-                            biased;
-                            () = &mut shutdown => return,
-                            next = messages.next() => next,
-                        };
+                        let Some(next) = unless(shutdown.as_mut(), messages.next()).await else { return };
                         let message = match next {
                             Some(Ok(m)) => m,
                             Some(Err(e)) => break format!("message stream interrupted: {e}"),
                             None => break "message stream ended".to_owned(),
                         };
                         backoff.reset();
-                        let permit = tokio::select! {
-                            biased;
-                            () = &mut shutdown => {
-                                // Not started: whoever pulls next takes it at once.
-                                let _ = message.ack_with(AckKind::Nak(None)).await;
-                                return;
-                            }
-                            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                        let Some(permit) = unless(shutdown.as_mut(), permits.clone().acquire_owned()).await else {
+                            // Not started: whoever pulls next takes it at once.
+                            let _ = message.ack_with(AckKind::Nak(None)).await;
+                            return;
                         };
                         while jobs.try_join_next().is_some() {}
                         let delivery = Delivery {
@@ -201,16 +190,14 @@ impl<H: Handler> Worker<H> {
                             progress_every: (self.durable.ack_wait / 3).max(Duration::from_millis(100)),
                             stop: stop.clone(),
                         };
-                        jobs.spawn(delivery.handle(message, permit));
+                        jobs.spawn(delivery.handle(message, permit.expect("the semaphore is never closed")));
                     }
                 }
             };
             let delay = backoff.next();
             tracing::warn!(consumer = name, error = %failure, retry_in = ?delay, "consumer interrupted; reconnecting");
-            tokio::select! {
-                biased;
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(delay) => {}
+            if unless(shutdown.as_mut(), tokio::time::sleep(delay)).await.is_none() {
+                return;
             }
         }
     }
@@ -222,6 +209,15 @@ impl<H: Handler> Worker<H> {
         let d = &self.durable;
         let consumer = super::durable_consumer(&stream, d.name, d.subjects, d.ack_wait, d.max_ack_pending).await?;
         Ok(consumer.messages().await?)
+    }
+}
+
+/// What `work` gives, or `None` when `shutdown` comes first.
+async fn unless<F: Future>(shutdown: Pin<&mut impl Future<Output = ()>>, work: F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        () = shutdown => None,
+        out = work => Some(out),
     }
 }
 
@@ -303,5 +299,31 @@ async fn with_progress<F: Future>(message: &jetstream::Message, every: Duration,
                 let _ = message.ack_with(AckKind::Progress).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stop_signal_is_raised_once_sent_and_never_without() {
+        let (tx, rx) = watch::channel(false);
+        let stop = StopSignal(rx);
+        assert!(!stop.is_raised());
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), stop.raised()).await.expect("raised");
+        assert!(stop.is_raised());
+        let never = StopSignal::never();
+        assert!(tokio::time::timeout(Duration::from_millis(50), never.raised()).await.is_err());
+        assert!(!never.is_raised());
+    }
+
+    #[tokio::test]
+    async fn unless_gives_the_work_or_nothing_once_shut_down() {
+        let open = std::pin::pin!(std::future::pending::<()>());
+        assert_eq!(unless(open, async { 7 }).await, Some(7));
+        let closed = std::pin::pin!(async {});
+        assert_eq!(unless(closed, std::future::pending::<u8>()).await, None);
     }
 }
