@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use darkroom_core::backoff::Backoff;
 use darkroom_core::domain::image::ImageReference;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
@@ -19,6 +20,9 @@ use sha2::{Digest, Sha256};
 const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
      application/vnd.docker.distribution.manifest.list.v2+json, \
      application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+
+/// How often a manifest read that the registry failed (5xx) is tried in all.
+const SERVER_ERROR_ATTEMPTS: u32 = 3;
 
 /// The most manifest bytes read when the registry sends no digest header.
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
@@ -181,11 +185,10 @@ impl Registries {
         let url = format!("{}/v2/{}/manifests/{}", image.api_base(), image.repository, image.manifest_reference());
         let mut auth: Option<String> = None;
         for round in 0..2 {
-            let mut request = self.client.head(&url).header(ACCEPT, MANIFEST_TYPES);
-            if let Some(a) = &auth {
-                request = request.header(AUTHORIZATION, a);
-            }
-            let response = request.send().await.map_err(|e| unreachable(RegistryProblem::transport(e)))?;
+            let response = self
+                .head_manifest(&url, auth.as_deref())
+                .await
+                .map_err(|e| unreachable(RegistryProblem::transport(e)))?;
             match response.status() {
                 s if s.is_success() => {
                     if let Some(digest) = digest_header(response.headers()) {
@@ -214,6 +217,27 @@ impl Registries {
             }
         }
         Err(unreachable(RegistryProblem::KeptAsking))
+    }
+
+    /// HEADs a manifest, asking again after a short wait when the registry answers 5xx: a
+    /// registry can fail a read while a push to the same tag is under way (Distribution's
+    /// filesystem store does), and a participant should not see that as a refusal.
+    async fn head_manifest(&self, url: &str, auth: Option<&str>) -> Result<reqwest::Response, reqwest::Error> {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
+        let mut attempt = 1;
+        loop {
+            let mut request = self.client.head(url).header(ACCEPT, MANIFEST_TYPES);
+            if let Some(a) = auth {
+                request = request.header(AUTHORIZATION, a);
+            }
+            let response = request.send().await?;
+            if !response.status().is_server_error() || attempt == SERVER_ERROR_ATTEMPTS {
+                return Ok(response);
+            }
+            tracing::warn!(url, status = %response.status(), "registry failed a manifest read; asking again");
+            tokio::time::sleep(backoff.next()).await;
+            attempt += 1;
+        }
     }
 
     /// The `Authorization` value that answers a 401's challenge.
@@ -320,6 +344,52 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A registry on loopback that fails the first `failures` manifest reads with 500.
+    async fn flaky_registry(failures: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let reads = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = reads.clone();
+        let app = axum::Router::new().route(
+            "/v2/team/model/manifests/v1",
+            axum::routing::head(move || {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < failures {
+                        (StatusCode::INTERNAL_SERVER_ERROR, [("docker-content-digest", "")])
+                    } else {
+                        (
+                            StatusCode::OK,
+                            [(
+                                "docker-content-digest",
+                                "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+                            )],
+                        )
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (addr.to_string(), reads)
+    }
+
+    #[tokio::test]
+    async fn a_registry_failing_a_read_is_asked_again_a_bounded_number_of_times() {
+        let (host, reads) = flaky_registry(2).await;
+        let client = Registries::new(std::slice::from_ref(&host), Duration::from_secs(5)).unwrap();
+        let image = ImageReference::parse(&format!("{host}/team/model:v1")).unwrap();
+        assert!(client.pin(&image, None).await.unwrap().starts_with("sha256:1111"));
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+        let (host, reads) = flaky_registry(usize::MAX).await;
+        let client = Registries::new(std::slice::from_ref(&host), Duration::from_secs(5)).unwrap();
+        let image = ImageReference::parse(&format!("{host}/team/model:v1")).unwrap();
+        let e = client.pin(&image, None).await.unwrap_err().to_string();
+        assert!(e.contains("answered 500 Internal Server Error") && e.contains("retry later"), "{e}");
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), SERVER_ERROR_ATTEMPTS as usize);
+    }
 
     #[test]
     fn bearer_challenges_parse() {
