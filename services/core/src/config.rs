@@ -11,6 +11,9 @@
 //! only its own section and the shared ones (`log`, `nats`, and `mongodb` where scores are
 //! read or written): [`SubmissionsSettings`], [`RunnerSettings`], [`EvaluatorSettings`],
 //! [`FrontendSettings`]. No service can come to depend on another's keys.
+//!
+//! One file on purpose (about 400 lines of code, tests below): every key, its default and its
+//! check sit together, which is what `darkroom.example.toml` and its completeness test mirror.
 
 use std::path::PathBuf;
 

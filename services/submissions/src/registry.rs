@@ -7,6 +7,7 @@
 //! challenge's login, if any) and ask again. Only hosts in `submissions.registries` are ever
 //! contacted for manifests, redirects are not followed, and a token realm must be HTTPS (or
 //! loopback), so a participant cannot point the service at an arbitrary address.
+//! (About 350 lines of code; the tests below serve real HTTP on loopback.)
 
 use std::time::Duration;
 

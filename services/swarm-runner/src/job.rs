@@ -23,7 +23,7 @@ use chrono::Utc;
 use darkroom_core::bus::{StopSignal, publish};
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
-use darkroom_core::events::{FailedBy, RunFinished, RunLog, RunStarted, SubmissionCreated, SubmissionFailed};
+use darkroom_core::events::{FailedBy, RunFinished, RunStarted, SubmissionCreated, SubmissionFailed};
 use darkroom_core::sandbox::{
     Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec, Sandbox,
     SandboxError, archive_to_file, scan_output,
@@ -283,7 +283,9 @@ async fn run_prepared(
 
     let (lines_tx, lines_rx) = mpsc::unbounded_channel::<String>();
     let log_task = job.logs_visible.then(|| {
-        tokio::spawn(publish_logs(ctx.js.clone(), job.clone(), lines_rx).instrument(tracing::Span::current()))
+        tokio::spawn(
+            crate::logs::publish_logs(ctx.js.clone(), job.clone(), lines_rx).instrument(tracing::Span::current()),
+        )
     });
     let mut budget = LogBudget::new(ctx.config.log_lines_per_second, ctx.config.log_max_bytes);
     let visible = job.logs_visible;
@@ -384,40 +386,6 @@ async fn store_output(
     .await;
     let _ = tokio::fs::remove_file(&tar).await;
     stored
-}
-
-/// Batches admitted lines into `run.log` events, one every half second at most.
-async fn publish_logs(js: jetstream::Context, job: SubmissionCreated, mut lines: mpsc::UnboundedReceiver<String>) {
-    let mut batch_no = 0u64;
-    let mut open = true;
-    while open {
-        let mut batch = Vec::new();
-        let deadline = tokio::time::sleep(Duration::from_millis(500));
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                line = lines.recv() => match line {
-                    Some(l) => batch.push(l),
-                    None => { open = false; break; }
-                },
-                _ = &mut deadline => break,
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        batch_no += 1;
-        let event = RunLog {
-            event_id: RunLog::event_id_for(job.submission_id, job.attempt, batch_no),
-            submission_id: job.submission_id,
-            attempt: job.attempt,
-            lines: batch,
-            at: Utc::now(),
-        };
-        if let Err(e) = publish(&js, &event).await {
-            tracing::warn!(error = %e, "log batch lost");
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,14 @@
 //! Publishing a run's log lines, capped: at most `lines_per_second` lines and `max_bytes` bytes
-//! per run, each line at most 1,000 characters, in batches. What is dropped is counted and said.
+//! per run, each line at most 1,000 characters, in batches (`run.log` events, one every half
+//! second at most). What is dropped is counted and said.
 
 use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use chrono::Utc;
+use darkroom_core::bus::publish;
+use darkroom_core::events::{RunLog, SubmissionCreated};
+use tokio::sync::mpsc;
 
 /// Decides which lines are published; pure so it is easy to test.
 pub struct LogBudget {
@@ -34,6 +41,40 @@ impl LogBudget {
         self.in_window += 1;
         self.bytes += line.len() as u64;
         Some(line)
+    }
+}
+
+/// Batches admitted lines into `run.log` events, one every half second at most.
+pub async fn publish_logs(js: jetstream::Context, job: SubmissionCreated, mut lines: mpsc::UnboundedReceiver<String>) {
+    let mut batch_no = 0u64;
+    let mut open = true;
+    while open {
+        let mut batch = Vec::new();
+        let deadline = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                line = lines.recv() => match line {
+                    Some(l) => batch.push(l),
+                    None => { open = false; break; }
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        batch_no += 1;
+        let event = RunLog {
+            event_id: RunLog::event_id_for(job.submission_id, job.attempt, batch_no),
+            submission_id: job.submission_id,
+            attempt: job.attempt,
+            lines: batch,
+            at: Utc::now(),
+        };
+        if let Err(e) = publish(&js, &event).await {
+            tracing::warn!(error = %e, "log batch lost");
+        }
     }
 }
 

@@ -7,6 +7,9 @@
 //! The spec's value types (metrics, phases, quotas, resources, node type) and [`FieldError`] are
 //! the API's too, so they are defined once, in `darkroom_api`, and re-exported here; what stays
 //! is the spec document and its rules (validation, phase windows).
+//!
+//! One file on purpose (about 460 lines of code, tests below): each rule's message sits beside
+//! the field it checks, and the validator reports every problem of a spec at once.
 
 use std::path::{Component, Path, PathBuf};
 
