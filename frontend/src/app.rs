@@ -4,6 +4,7 @@ use darkroom_api::Me;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::hooks::use_location;
 use leptos_router::{SsrMode, path};
 
 use crate::api::{SignOut, current_viewer};
@@ -31,17 +32,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Who is signed in, asked once per page load and shared by the header and the pages.
+/// Who is signed in, shared by the header and the pages. Asked again on every navigation:
+/// signing in or out in the hydrated page navigates without reloading, and a header asked once
+/// per page load went on saying "Sign in" on the participant's own page.
 #[derive(Clone, Copy)]
 pub struct SignedIn(pub Resource<Result<Option<Me>, ServerFnError>>);
+
+/// Provides [`SignedIn`] to everything inside the router.
+#[component]
+fn Session(children: Children) -> impl IntoView {
+    let location = use_location();
+    provide_context(SignedIn(Resource::new(move || location.pathname.get(), |_| current_viewer())));
+    children()
+}
 
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(SignedIn(Resource::new(|| (), |_| current_viewer())));
     view! {
         <Title formatter=|page: String| format!("{page} · Darkroom")/>
         <Router>
+            <Session>
             <a class="skip" href="#main">"Skip to content"</a>
             <Header/>
             <main id="main">
@@ -59,6 +70,7 @@ pub fn App() -> impl IntoView {
             <footer>
                 <p>"Darkroom runs your container beside data nobody may download; only scores leave."</p>
             </footer>
+            </Session>
         </Router>
     }
 }

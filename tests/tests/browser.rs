@@ -87,6 +87,14 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     c.find(Locator::Css("#token")).await.unwrap().send_keys(&first).await.unwrap();
     c.find(Locator::Css("#sign-in button[type=submit]")).await.unwrap().click().await.unwrap();
     browser.wait_until("my submissions", "document.querySelector('#submissions')", 15).await;
+    // The header follows the sign-in, which navigated without reloading the page.
+    browser
+        .wait_until(
+            "header names who signed in",
+            "document.querySelector('header .who')?.textContent.startsWith('Signed in as')",
+            5,
+        )
+        .await;
     let mine = browser
         .eval("Array.from(document.querySelectorAll('#submissions tbody tr')).map(r => r.dataset.submission)")
         .await;

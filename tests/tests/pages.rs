@@ -272,3 +272,20 @@ async fn forms_work_without_scripts_sign_in_cancel_and_rerun() {
     let (_, mine) = app.call(Method::GET, "/api/v1/submissions", Some(&alice), None).await;
     assert_eq!(mine.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_header_names_who_is_signed_in_on_every_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |_| {}).await;
+    let alice = app.register("Alice").await;
+    let (_, a) = app.submit("pages", &alice, &publish("alice-model:1").await).await;
+    let a = a["id"].as_str().unwrap().to_owned();
+    for path in ["/", "/me", "/challenges/pages", "/challenges/pages/leaderboard", &format!("/submissions/{a}")] {
+        let (status, html) = page(&web, path, Some(&alice)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        let header = &html[..html.find("</header>").unwrap_or_else(|| panic!("{path} has no header:\n{html}"))];
+        assert!(header.contains("Signed in as Alice"), "{path}'s header does not say who is signed in:\n{header}");
+        assert!(!header.contains("href=\"/sign-in\""), "{path}'s header offers to sign in:\n{header}");
+    }
+}
