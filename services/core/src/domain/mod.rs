@@ -4,6 +4,7 @@
 
 pub mod challenge;
 pub mod image;
+pub mod ladder;
 pub mod participant;
 pub mod score;
 pub mod submission;
