@@ -2,6 +2,7 @@
 //! quotas, resources, states, ids) are `darkroom_api`'s, re-exported here so that the services
 //! name one type wherever they reach it from.
 
+pub mod bootstrap;
 pub mod challenge;
 pub mod image;
 pub mod ladder;
