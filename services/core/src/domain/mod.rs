@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod challenge;
+pub mod commitment;
 pub mod image;
 pub mod ladder;
 pub mod participant;

@@ -1,0 +1,267 @@
+//! The commitment to a sealed board: at a phase's close the platform publishes
+//! `SHA-256(salt ‖ canonical bytes of the board)` (hex), and at the reveal the board and the
+//! salt, so anyone can check the revealed board is the one computed at the close.
+//!
+//! **Canonical bytes** are the board's JSON written by one fixed rule:
+//! - object keys sorted by their UTF-8 bytes, at every level; no whitespace anywhere;
+//! - strings escaped as serde_json escapes them (`"`, `\`, control characters; other
+//!   characters as raw UTF-8);
+//! - integers (ranks) in decimal; floats (metrics) as serde_json prints an `f64`: the shortest
+//!   decimal that reads back as the same `f64` (ryu), with `.0` on integral values and an
+//!   exponent for very large or small ones (`0.1`, `1.0`, `1e-7`, `1e+21`);
+//! - a row's absent optional fields are left out (not written as `null`);
+//! - NaN and infinities are refused (JSON has no spelling for them).
+//!
+//! Two boards with the same content give the same bytes, whatever the map order in memory; a
+//! metric differing in its last digit gives different bytes.
+//!
+//! **Salt**: 32 random bytes, written as 64 lowercase hex digits; drawn by the caller's
+//! generator (a CSPRNG such as the OS's: it keeps the board unguessable until the reveal).
+//! The salt bytes (not their hex) come first in the hashed input.
+//!
+//! Pure: no I/O, no clock.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use rand_chacha::rand_core::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+/// A board as committed and revealed. Rows in rank order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Board {
+    pub rows: Vec<BoardRow>,
+}
+
+/// One line of a board: for the private board, the private rank and metrics, with the public
+/// rank beside them (the "shake-up").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoardRow {
+    pub rank: u32,
+    /// The participant's (or team's) name as shown.
+    pub participant: String,
+    pub submission_id: String,
+    /// Metric name → value.
+    pub metrics: BTreeMap<String, f64>,
+    /// The rank the same participant had on the public board, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_rank: Option<u32>,
+}
+
+/// Why a board cannot be committed or a commitment does not hold.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum CommitmentError {
+    #[error("metric {metric:?} of {participant:?} is not a finite number")]
+    NotFinite { participant: String, metric: String },
+    #[error("a salt is 64 hex digits (32 bytes)")]
+    BadSalt,
+    #[error("a commitment is 64 hex digits (a SHA-256)")]
+    BadCommitment,
+    #[error("the board and salt do not match the commitment")]
+    Mismatch,
+}
+
+/// 32 bytes mixed into the commitment.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Salt(pub [u8; 32]);
+
+impl Salt {
+    /// A salt from `rng`, which should be cryptographically secure (e.g. `rand::rngs::OsRng`
+    /// or `rand::rng()`).
+    pub fn generate(rng: &mut impl RngCore) -> Self {
+        let mut bytes = [0; 32];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+}
+
+impl fmt::Display for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Salt({self})")
+    }
+}
+
+impl FromStr for Salt {
+    type Err = CommitmentError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(s, &mut bytes).map_err(|_| CommitmentError::BadSalt)?;
+        Ok(Self(bytes))
+    }
+}
+
+/// A SHA-256 over salt and board, shown as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Commitment(pub [u8; 32]);
+
+impl fmt::Display for Commitment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Commitment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Commitment({self})")
+    }
+}
+
+impl FromStr for Commitment {
+    type Err = CommitmentError;
+    /// Accepts upper- or lowercase hex.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(s, &mut bytes).map_err(|_| CommitmentError::BadCommitment)?;
+        Ok(Self(bytes))
+    }
+}
+
+/// The board's canonical JSON bytes (see the module's documentation for the rule).
+pub fn canonical_bytes(board: &Board) -> Result<Vec<u8>, CommitmentError> {
+    for row in &board.rows {
+        if let Some((metric, _)) = row.metrics.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(CommitmentError::NotFinite { participant: row.participant.clone(), metric: metric.clone() });
+        }
+    }
+    let value = serde_json::to_value(board).expect("a board with finite metrics is JSON");
+    let mut out = Vec::with_capacity(128 * board.rows.len() + 16);
+    write_canonical(&value, &mut out);
+    Ok(out)
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(k, out);
+                out.push(b':');
+                write_canonical(v, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(b']');
+        }
+        Value::String(s) => write_string(s, out),
+        // Numbers (ryu for floats), booleans and null as serde_json writes them.
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(serde_json::to_string(s).expect("a string is JSON").as_bytes());
+}
+
+/// SHA-256 over the salt's 32 bytes followed by the board's canonical bytes.
+pub fn commit(board: &Board, salt: &Salt) -> Result<Commitment, CommitmentError> {
+    let bytes = canonical_bytes(board)?;
+    let mut hash = Sha256::new();
+    hash.update(salt.0);
+    hash.update(&bytes);
+    Ok(Commitment(hash.finalize().into()))
+}
+
+/// Ok when `board` and `salt` give `commitment`.
+pub fn verify(board: &Board, salt: &Salt, commitment: &Commitment) -> Result<(), CommitmentError> {
+    if commit(board, salt)? == *commitment { Ok(()) } else { Err(CommitmentError::Mismatch) }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha8Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    use super::*;
+
+    fn board() -> Board {
+        let row = |rank, name: &str, acc: f64, public_rank| BoardRow {
+            rank,
+            participant: name.into(),
+            submission_id: format!("0190-{rank}"),
+            metrics: BTreeMap::from([("accuracy".into(), acc), ("f1".into(), acc - 0.01)]),
+            public_rank,
+        };
+        Board { rows: vec![row(1, "Lab \"A\" ü", 0.9123456789, Some(2)), row(2, "B", 0.9, None)] }
+    }
+
+    fn salt() -> Salt {
+        Salt::generate(&mut ChaCha8Rng::seed_from_u64(9))
+    }
+
+    #[test]
+    fn canonical_bytes_are_sorted_compact_and_fixed() {
+        let bytes = String::from_utf8(canonical_bytes(&board()).unwrap()).unwrap();
+        assert_eq!(
+            bytes,
+            r#"{"rows":[{"metrics":{"accuracy":0.9123456789,"f1":0.9023456789},"participant":"Lab \"A\" ü","public_rank":2,"rank":1,"submission_id":"0190-1"},{"metrics":{"accuracy":0.9,"f1":0.89},"participant":"B","rank":2,"submission_id":"0190-2"}]}"#
+        );
+        let mut b = board();
+        b.rows[1].metrics.insert("accuracy".into(), 1.0);
+        b.rows[1].metrics.insert("f1".into(), 1e-7);
+        let bytes = String::from_utf8(canonical_bytes(&b).unwrap()).unwrap();
+        assert!(bytes.contains(r#"{"accuracy":1.0,"f1":1e-7}"#), "{bytes}");
+    }
+
+    #[test]
+    fn a_commitment_verifies_and_fails_on_any_change() {
+        let (board, salt) = (board(), salt());
+        let c = commit(&board, &salt).unwrap();
+        assert_eq!(verify(&board, &salt, &c), Ok(()));
+        // Through its text form, as published and typed back.
+        let c2: Commitment = c.to_string().to_uppercase().parse().unwrap();
+        let s2: Salt = salt.to_string().parse().unwrap();
+        assert_eq!(verify(&board, &s2, &c2), Ok(()));
+
+        // A metric differing in its last digit.
+        let mut changed = board.clone();
+        changed.rows[0].metrics.insert("accuracy".into(), 0.9123456788);
+        assert_eq!(verify(&changed, &salt, &c), Err(CommitmentError::Mismatch));
+        // One byte of a name.
+        let mut changed = board.clone();
+        changed.rows[1].participant = "C".into();
+        assert_eq!(verify(&changed, &salt, &c), Err(CommitmentError::Mismatch));
+        // The public rank.
+        let mut changed = board.clone();
+        changed.rows[0].public_rank = Some(1);
+        assert_eq!(verify(&changed, &salt, &c), Err(CommitmentError::Mismatch));
+        // Another salt, by one bit.
+        let mut other = salt;
+        other.0[31] ^= 1;
+        assert_eq!(verify(&board, &other, &c), Err(CommitmentError::Mismatch));
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        assert_eq!("abc".parse::<Salt>(), Err(CommitmentError::BadSalt));
+        assert_eq!("zz".repeat(32).parse::<Commitment>(), Err(CommitmentError::BadCommitment));
+        let mut b = board();
+        b.rows[1].metrics.insert("f1".into(), f64::NAN);
+        assert_eq!(
+            canonical_bytes(&b),
+            Err(CommitmentError::NotFinite { participant: "B".into(), metric: "f1".into() })
+        );
+    }
+}
