@@ -8,6 +8,7 @@ pub mod commitment;
 pub mod image;
 pub mod ladder;
 pub mod participant;
+pub mod rounding;
 pub mod score;
 pub mod submission;
 
