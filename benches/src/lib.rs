@@ -8,6 +8,7 @@
 //! - `footprint`: resident memory of each service binary, idle and under load.
 //! - `images`: what checking and rebuilding a 500 MB upload adds to loading it.
 //! - `submissions`, `frontend`: the API and the web pages on their own.
+//! - `private_board`: a phase's close over 10,000 participants (board, commitment, bootstrap).
 //!
 //! Each writes what it measured to `<target>/bench-results/<name>.json`, which the
 //! `bench-report` binary turns into BENCHMARKS.md's table and its plot. Run with `--bench`
