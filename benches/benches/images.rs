@@ -180,7 +180,7 @@ fn job(upload: &Upload) -> SubmissionCreated {
         ground_truth_host_path: "/nonexistent".into(),
         evaluation_image: "darkroom-demo-eval:1".into(),
         evaluation_image_id: None,
-        metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
+        metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
         rank_by: "accuracy".into(),
         resources: Resources::new(1.0, 256, 60, 4),
         node_type: NodeType::Cpu,

@@ -110,7 +110,7 @@ fn request(job: &Job, n: usize) -> SubmissionCreated {
         ground_truth_host_path: job.data.join("ground-truth").display().to_string(),
         evaluation_image: "darkroom-demo-eval:1".into(),
         evaluation_image_id: None,
-        metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
+        metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
         rank_by: "accuracy".into(),
         resources: Resources { gpus: job.gpus, ..Resources::new(job.cpus, 2048, 3600, 16) },
         node_type: if job.gpus > 0 { NodeType::Gpu } else { NodeType::Cpu },

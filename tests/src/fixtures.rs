@@ -119,7 +119,7 @@ pub fn job(submission_id: darkroom_api::SubmissionId, challenge: &str) -> darkro
         ground_truth_host_path: "/nonexistent".into(),
         evaluation_image: "eval:1".into(),
         evaluation_image_id: None,
-        metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
+        metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
         rank_by: "accuracy".into(),
         resources: Resources { pids: 32, ..Resources::new(1.0, 64, 10, 1) },
         node_type: NodeType::Cpu,

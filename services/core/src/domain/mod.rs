@@ -9,7 +9,8 @@ pub mod score;
 pub mod submission;
 
 pub use challenge::{
-    ChallengeSpec, Direction, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources, SpecError,
+    Aggregate, ChallengeSpec, Direction, Feedback, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources,
+    Reveal, SpecError,
 };
 pub use darkroom_api::{ParticipantId, SubmissionId};
 pub use participant::{Participant, ParticipantName};

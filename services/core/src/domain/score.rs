@@ -68,10 +68,7 @@ mod tests {
     use crate::domain::Direction;
 
     fn metrics() -> Vec<Metric> {
-        vec![
-            Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter },
-            Metric { name: "roc_auc".into(), direction: Direction::HigherIsBetter },
-        ]
+        vec![Metric::new("accuracy", Direction::HigherIsBetter), Metric::new("roc_auc", Direction::HigherIsBetter)]
     }
 
     #[test]
