@@ -2,17 +2,19 @@
 //! quotas, resources, states, ids) are `darkroom_api`'s, re-exported here so that the services
 //! name one type wherever they reach it from.
 
+pub mod cases;
 pub mod challenge;
 pub mod image;
 pub mod participant;
 pub mod score;
 pub mod submission;
 
+pub use cases::{Case, Cases, CasesError, Split};
 pub use challenge::{
     Aggregate, ChallengeSpec, Direction, Feedback, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources,
     Reveal, SpecError,
 };
 pub use darkroom_api::{ParticipantId, SubmissionId};
 pub use participant::{Participant, ParticipantName};
-pub use score::{Score, ScoreError};
+pub use score::{EvaluationOutput, OutputError, Score, ScoreError, Scoring, SplitScore};
 pub use submission::{FailureKind, ImageSource, SubmissionState, TransitionError, UnknownState};
