@@ -182,6 +182,7 @@ fn job(upload: &Upload) -> SubmissionCreated {
         evaluation_image_id: None,
         metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
         rank_by: "accuracy".into(),
+        scoring: Default::default(),
         resources: Resources::new(1.0, 256, 60, 4),
         node_type: NodeType::Cpu,
         logs_visible: false,

@@ -112,6 +112,7 @@ fn request(job: &Job, n: usize) -> SubmissionCreated {
         evaluation_image_id: None,
         metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
         rank_by: "accuracy".into(),
+        scoring: Default::default(),
         resources: Resources { gpus: job.gpus, ..Resources::new(job.cpus, 2048, 3600, 16) },
         node_type: if job.gpus > 0 { NodeType::Gpu } else { NodeType::Cpu },
         logs_visible: true,

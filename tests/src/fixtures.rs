@@ -121,6 +121,7 @@ pub fn job(submission_id: darkroom_api::SubmissionId, challenge: &str) -> darkro
         evaluation_image_id: None,
         metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
         rank_by: "accuracy".into(),
+        scoring: Default::default(),
         resources: Resources { pids: 32, ..Resources::new(1.0, 64, 10, 1) },
         node_type: NodeType::Cpu,
         logs_visible: false,
