@@ -24,7 +24,7 @@ pub fn spec(dir: &Path, slug: &str) -> Value {
         "ground_truth": { "host_path": truth },
         "evaluation": { "image": "darkroom-demo-eval:1" },
         "metrics": [
-            { "name": "accuracy", "direction": "higher_is_better" },
+            { "name": "accuracy", "direction": "higher_is_better", "aggregate": "mean" },
             { "name": "roc_auc", "direction": "higher_is_better" }
         ],
         "rank_by": "accuracy",
