@@ -12,6 +12,8 @@
 #   darkroom-test-hostile:slow   a well-behaved participant that takes 8 s (drain tests)
 #   darkroom-test-eval:slow      an evaluation image that takes 3 s and scores 0.5 (local
 #                                only, like every evaluation image)
+#   darkroom-test-eval:copy      an evaluation image that writes the score.json and cases.csv
+#                                found in the ground truth's eval-output/ (a test's choice)
 #
 # The participant images (baseline, weak, hostile, noentry) are also pushed, as a participant
 # would, to the local registry `scripts/setup.sh` starts (DARKROOM_REGISTRY, default
@@ -56,6 +58,7 @@ image darkroom-test-hostile:volume hostile '["/hostile", "volume"]' 65534:65534 
 image darkroom-test-noentry:1 hostile ''
 # A name of its own: participants may not submit the repository a challenge evaluates with.
 image darkroom-test-eval:slow hostile '["/hostile", "slow-score"]'
+image darkroom-test-eval:copy hostile '["/hostile", "copy-score"]'
 
 REGISTRY=${DARKROOM_REGISTRY:-127.0.0.1:5000}
 (exec 3<>"/dev/tcp/${REGISTRY%:*}/${REGISTRY##*:}") 2>/dev/null \

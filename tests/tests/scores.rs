@@ -98,3 +98,33 @@ async fn boards_missing_from_an_older_database_are_rebuilt_from_its_scores() {
     assert_eq!(store.rebuild_boards_if_missing().await.unwrap(), 0, "only when the boards are missing");
     assert_eq!(board(&store).await, vec![line("alice", "a2", 2), line("bob", "b1", 1)]);
 }
+
+/// Contract v2: the private split is stored sealed (the public read type has no field for it),
+/// many cases span chunks and read back in order, and a second record writes nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_score_keeps_its_private_split_and_its_cases_in_chunks() {
+    use darkroom_core::domain::{Case, Cases};
+    let (store, _) = store().await;
+    let hi = Direction::HigherIsBetter;
+    let n = darkroom_core::scores::CASES_PER_CHUNK * 2 + 7;
+    let case = |i: usize| Case { id: format!("case-{i}"), value: (i % 4) as f64 / 4.0 };
+    let cases = Cases { public: (0..n).map(case).collect(), private: (0..3).map(case).collect() };
+    let private = BTreeMap::from([("loss".to_owned(), 0.123)]);
+    let a = score("a1", "alice", 0.5, hi, 0);
+    assert_eq!(store.record_evaluation(&a, Some(&private), Some(&cases)).await.unwrap(), Recorded::New);
+    store.record(&score("a2", "alice", 0.25, hi, 1)).await.unwrap(); // flat: no private split
+    assert_eq!(store.record_evaluation(&a, Some(&private), Some(&cases)).await.unwrap(), Recorded::AlreadyScored);
+
+    assert_eq!(store.cases("a1").await.unwrap().as_ref(), Some(&cases));
+    assert_eq!(store.cases("a2").await.unwrap(), None);
+    let sealed = store.private_scores("c", "dev").await.unwrap();
+    let alice = &sealed["alice"];
+    assert_eq!(alice.iter().map(|s| s.submission_id.as_str()).collect::<Vec<_>>(), ["a1", "a2"]);
+    assert_eq!((alice[0].private_metrics.as_ref(), alice[1].private_metrics.as_ref()), (Some(&private), None));
+    assert_eq!(alice[0].metrics["loss"], 0.5);
+    // Public reads: the score as before, the board with the public value only.
+    assert_eq!(store.get("a1").await.unwrap(), Some(a));
+    let lines = store.leaderboard("c", "dev", 10).await.unwrap();
+    assert!(!format!("{lines:?}").contains("0.123"), "{lines:?}");
+    assert_eq!(lines[0].submissions, 2);
+}

@@ -9,7 +9,7 @@
 //! services, subjects, payloads and the spelling of every event id, is read in one place.
 
 use crate::domain::challenge::{Metric, NodeType, Resources};
-use crate::domain::{FailureKind, ImageSource, ParticipantId, SubmissionId, SubmissionState};
+use crate::domain::{FailureKind, ImageSource, ParticipantId, Scoring, SubmissionId, SubmissionState};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,10 @@ pub struct SubmissionCreated {
     pub evaluation_image_id: Option<String>,
     pub metrics: Vec<Metric>,
     pub rank_by: String,
+    /// What the evaluator checks of the phase's settings (private split, Ladder); absent in
+    /// events from before evaluation contract v2, which scored as the defaults do.
+    #[serde(default)]
+    pub scoring: Scoring,
     pub resources: Resources,
     pub node_type: NodeType,
     pub logs_visible: bool,
@@ -421,6 +425,26 @@ mod tests {
         assert_eq!(StateEvent::decode(SubmissionFailed::SUBJECT, &bytes).unwrap().submission(), (id, Some(4)));
         let garbage = <RunLog as Decode>::decode(RunLog::SUBJECT, b"not json").unwrap_err();
         assert!(garbage.to_string().contains(RunLog::SUBJECT), "{garbage}");
+    }
+
+    /// Events published before evaluation contract v2 carry no `scoring` nor metric aggregate:
+    /// they decode to the defaults, which score as before.
+    #[test]
+    fn a_submission_created_before_contract_v2_decodes_to_the_defaults() {
+        let old = r#"{"event_id":"e","submission_id":"0190f1a2-0000-7000-8000-00000000000a","attempt":1,
+            "challenge":"c","phase":"dev","participant_id":"0190f1a2-0000-7000-8000-00000000000b",
+            "image":{"kind":"reference","name":"m:1"},"dataset_host_path":"/d","ground_truth_host_path":"/g",
+            "evaluation_image":"e:1","metrics":[{"name":"accuracy","direction":"higher_is_better"}],
+            "rank_by":"accuracy","resources":{"cpus":1.0,"memory_mb":64,"gpus":0,"wall_clock_seconds":10,
+            "output_max_mb":1,"pids":32},"node_type":"cpu","logs_visible":false,
+            "created_at":"2026-01-01T00:00:00Z"}"#;
+        let event = <SubmissionCreated as Decode>::decode(SubmissionCreated::SUBJECT, old.as_bytes()).unwrap();
+        assert_eq!(event.scoring, Scoring::default());
+        assert_eq!(event.metrics[0].aggregate, None);
+        let mut new = event.clone();
+        new.scoring.private_split = true;
+        let back: SubmissionCreated = serde_json::from_slice(&serde_json::to_vec(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
     }
 
     #[test]

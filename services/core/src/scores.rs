@@ -12,6 +12,14 @@
 //!   server; see BENCHMARKS.md).
 //! - `board_versions`: a counter per phase, bumped after each record, so a reader can keep a
 //!   rendered leaderboard until the counter moves ([`ScoreStore::board_version`]).
+//! - `cases`: the per-case values of `cases.csv` (evaluation contract v2), in chunks of
+//!   [`CASES_PER_CHUNK`] per submission and split (a document holds at most 16 MiB), written
+//!   before the score so a score that says it has cases has them all.
+//!
+//! Sealed values: a score's private split is stored in the score document as `private_metrics`,
+//! which the public read type [`ScoreDocument`] does not have (and [`ScoreStore::get`] does not
+//! even fetch); only [`ScoreStore::private_scores`] and [`ScoreStore::cases`] read sealed data,
+//! for the organizer and the close of a phase.
 //!
 //! Every step of a record is idempotent, so a redelivered evaluation repairs whatever a crash
 //! between the steps left undone: the insert is guarded by the unique index, the best-score
@@ -28,6 +36,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Direction;
 
+mod sealed;
+pub use sealed::{CASES_PER_CHUNK, SealedScore};
+
 /// The key of a participant's line in `boards`: one per challenge, phase and participant.
 fn board_id(challenge: &str, phase: &str, participant: &str) -> String {
     format!("{challenge}/{phase}/{participant}")
@@ -40,7 +51,7 @@ fn version_id(challenge: &str, phase: &str) -> String {
 /// A leaderboard line's fields from the score it shows. Times in milliseconds, not dates: the
 /// test server turns dates written by an update into strings.
 fn line_fields(score: &ScoreDocument, key: f64) -> Document {
-    let metrics: Document = score.metrics.iter().map(|(k, v)| (k.clone(), bson::Bson::Double(*v))).collect();
+    let metrics = metrics_document(&score.metrics);
     doc! {
         "challenge": &score.challenge,
         "phase": &score.phase,
@@ -104,6 +115,7 @@ pub struct ScoreStore {
     scores: Collection<ScoreDocument>,
     boards: Collection<Document>,
     versions: Collection<Document>,
+    cases: Collection<Document>,
 }
 
 const DUPLICATE_KEY: i32 = 11000;
@@ -128,6 +140,7 @@ impl ScoreStore {
             scores: db.collection("scores"),
             boards: db.collection("boards"),
             versions: db.collection("board_versions"),
+            cases: db.collection("cases"),
         })
     }
 
@@ -146,6 +159,14 @@ impl ScoreStore {
                 IndexModel::builder()
                     .keys(doc! { "challenge": 1, "phase": 1, "rank_key": -1, "submitted_ms": 1 })
                     .options(IndexOptions::builder().name("leaderboard".to_owned()).build())
+                    .build(),
+            )
+            .await?;
+        self.cases
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "submission_id": 1, "split": 1, "chunk": 1 })
+                    .options(IndexOptions::builder().name("cases_of_submission".to_owned()).build())
                     .build(),
             )
             .await?;
@@ -276,8 +297,12 @@ impl ScoreStore {
         Ok(n)
     }
 
+    /// A submission's score, public split only: the sealed private split is not even fetched.
     pub async fn get(&self, submission_id: &str) -> mongodb::error::Result<Option<ScoreDocument>> {
-        self.scores.find_one(doc! { "submission_id": submission_id }).await
+        self.scores
+            .find_one(doc! { "submission_id": submission_id })
+            .projection(doc! { "private_metrics": 0, "cases": 0 })
+            .await
     }
 
     /// Best score per participant in a phase, best first; ties go to the earlier submission.
@@ -301,13 +326,16 @@ impl ScoreStore {
     }
 }
 
+fn metrics_document(metrics: &BTreeMap<String, f64>) -> Document {
+    metrics.iter().map(|(k, v)| (k.clone(), bson::Bson::Double(*v))).collect()
+}
+
+fn metrics_from(d: &Document) -> BTreeMap<String, f64> {
+    d.iter().filter_map(|(k, v)| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)).map(|f| (k.clone(), f))).collect()
+}
+
 fn best_from(d: &Document) -> Option<BestScore> {
-    let metrics = d
-        .get_document("metrics")
-        .ok()?
-        .iter()
-        .filter_map(|(k, v)| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)).map(|f| (k.clone(), f)))
-        .collect();
+    let metrics = metrics_from(d.get_document("metrics").ok()?);
     Some(BestScore {
         participant_id: d.get_str("participant_id").ok()?.to_owned(),
         submission_id: d.get_str("submission_id").ok()?.to_owned(),

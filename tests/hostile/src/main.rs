@@ -21,6 +21,7 @@
 //! | `unreadable` | leaves a socket and a mode-000 file in `/output` beside its predictions |
 //! | `slow` | behaves as `ok`, after sleeping 8 s: a run still going when its runner stops |
 //! | `slow-score` | an evaluation image: sleeps 3 s, then writes a `score.json` (accuracy and roc_auc 0.5) |
+//! | `copy-score` | an evaluation image: copies `score.json` and `cases.csv` (when there) from the ground truth's `eval-output/` to `/output`, so a test chooses what the evaluation writes |
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -70,6 +71,14 @@ fn main() {
             std::thread::sleep(SLOW_SCORE);
             std::fs::write("/output/score.json", br#"{"accuracy": 0.5, "roc_auc": 0.5}"#).expect("write score");
             println!("scored");
+        }
+        "copy-score" => {
+            for name in ["score.json", "cases.csv"] {
+                if let Ok(bytes) = std::fs::read(format!("/input/ground-truth/eval-output/{name}")) {
+                    std::fs::write(format!("/output/{name}"), bytes).expect("write the chosen output");
+                }
+            }
+            println!("copied");
         }
         other => {
             eprintln!("unknown mode '{other}'");

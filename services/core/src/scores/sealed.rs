@@ -1,0 +1,143 @@
+//! The sealed side of the score store (evaluation contract v2): a score's private split and its
+//! per-case values, written by the evaluator and read only for the organizer and the close of a
+//! phase. Nothing here is reachable from a participant's route; the public reads are beside
+//! [`ScoreStore::get`] and [`ScoreStore::leaderboard`] in the parent module.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{self, Document, doc};
+use serde::Serialize;
+
+use super::{Recorded, ScoreDocument, ScoreStore, from_millis, is_duplicate_key, metrics_document, metrics_from};
+use crate::domain::{Case, Cases, Split};
+
+/// A score with its sealed private split: the organizer's view, never a participant's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SealedScore {
+    pub submission_id: String,
+    pub participant_id: String,
+    /// The public split (what the board shows).
+    pub metrics: BTreeMap<String, f64>,
+    /// The private split; `None` when the evaluation wrote the flat form.
+    pub private_metrics: Option<BTreeMap<String, f64>>,
+    pub submitted_at: DateTime<Utc>,
+    pub scored_at: DateTime<Utc>,
+}
+
+/// Per-case values are stored in chunks of this many cases.
+pub const CASES_PER_CHUNK: usize = 50_000;
+
+impl ScoreStore {
+    /// Stores an evaluation of contract v2: the per-case values first, then the score with its
+    /// sealed private split, then the leaderboard update as [`ScoreStore::record`] does.
+    /// Idempotent: once the score is stored nothing is written again, and before that each
+    /// chunk of cases is replaced by its id, so a redelivered evaluation duplicates nothing.
+    pub async fn record_evaluation(
+        &self,
+        score: &ScoreDocument,
+        private_metrics: Option<&BTreeMap<String, f64>>,
+        cases: Option<&Cases>,
+    ) -> mongodb::error::Result<Recorded> {
+        if self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some() {
+            self.update_board(score).await?;
+            return Ok(Recorded::AlreadyScored);
+        }
+        if let Some(cases) = cases {
+            self.write_cases(&score.submission_id, cases).await?;
+        }
+        let mut stored = bson::to_document(score).map_err(|e| mongodb::error::Error::custom(e.to_string()))?;
+        if let Some(private) = private_metrics {
+            stored.insert("private_metrics", metrics_document(private));
+        }
+        if let Some(cases) = cases {
+            stored.insert("cases", doc! { "public": cases.public.len() as i64, "private": cases.private.len() as i64 });
+        }
+        let recorded = match self.scores.clone_with_type::<Document>().insert_one(stored).await {
+            Ok(_) => Recorded::New,
+            Err(e) if is_duplicate_key(&e) => Recorded::AlreadyScored,
+            Err(e) => return Err(e),
+        };
+        self.update_board(score).await?;
+        Ok(recorded)
+    }
+
+    async fn write_cases(&self, submission_id: &str, cases: &Cases) -> mongodb::error::Result<()> {
+        for split in [Split::Public, Split::Private] {
+            let chunks = cases.split(split).chunks(CASES_PER_CHUNK);
+            let count = chunks.len() as i64;
+            for (n, chunk) in chunks.enumerate() {
+                let id = format!("{submission_id}/{split}/{n}");
+                let ids: Vec<&str> = chunk.iter().map(|c| c.id.as_str()).collect();
+                let values: Vec<f64> = chunk.iter().map(|c| c.value).collect();
+                let d = doc! {
+                    "_id": &id, "submission_id": submission_id, "split": split.label(), "chunk": n as i64,
+                    "ids": ids, "values": values,
+                };
+                self.cases.replace_one(doc! { "_id": &id }, d).upsert(true).await?;
+            }
+            // Chunks an earlier, longer attempt left behind.
+            let stale = doc! { "submission_id": submission_id, "split": split.label(), "chunk": { "$gte": count } };
+            self.cases.delete_many(stale).await?;
+        }
+        Ok(())
+    }
+
+    /// The per-case values stored for a submission; `None` when its evaluation wrote no
+    /// `cases.csv`. Sealed: for the organizer and the platform (the Ladder, intervals), never
+    /// for a participant's route.
+    pub async fn cases(&self, submission_id: &str) -> mongodb::error::Result<Option<Cases>> {
+        let mut cursor =
+            self.cases.find(doc! { "submission_id": submission_id }).sort(doc! { "split": 1, "chunk": 1 }).await?;
+        let mut out = Cases::default();
+        let mut any = false;
+        while let Some(d) = cursor.try_next().await? {
+            any = true;
+            let bad = |what: &str| mongodb::error::Error::custom(format!("cases of {submission_id}: {what}"));
+            let ids = d.get_array("ids").map_err(|_| bad("no ids"))?;
+            let values = d.get_array("values").map_err(|_| bad("no values"))?;
+            let target = match d.get_str("split") {
+                Ok("public") => &mut out.public,
+                Ok("private") => &mut out.private,
+                _ => return Err(bad("unknown split")),
+            };
+            for (id, value) in ids.iter().zip(values) {
+                let (Some(id), Some(value)) = (id.as_str(), value.as_f64()) else { return Err(bad("bad case")) };
+                target.push(Case { id: id.to_owned(), value });
+            }
+        }
+        Ok(any.then_some(out))
+    }
+
+    /// Every score of a phase with its sealed private split, per participant (by participant
+    /// id), each participant's in submission order. A score exists only for a COMPLETE
+    /// submission. For closing a phase and the organizer; never for a participant's route.
+    pub async fn private_scores(
+        &self,
+        challenge: &str,
+        phase: &str,
+    ) -> mongodb::error::Result<BTreeMap<String, Vec<SealedScore>>> {
+        let mut cursor = self
+            .scores
+            .clone_with_type::<Document>()
+            .find(doc! { "challenge": challenge, "phase": phase })
+            .sort(doc! { "submitted_at": 1, "submission_id": 1 })
+            .await?;
+        let mut out: BTreeMap<String, Vec<SealedScore>> = BTreeMap::new();
+        while let Some(d) = cursor.try_next().await? {
+            let text = |k: &str| d.get_str(k).map(str::to_owned).unwrap_or_default();
+            let time = |k: &str| d.get_datetime(k).map(|t| from_millis(t.timestamp_millis())).unwrap_or_default();
+            let sealed = SealedScore {
+                submission_id: text("submission_id"),
+                participant_id: text("participant_id"),
+                metrics: d.get_document("metrics").map(metrics_from).unwrap_or_default(),
+                private_metrics: d.get_document("private_metrics").ok().map(metrics_from),
+                submitted_at: time("submitted_at"),
+                scored_at: time("scored_at"),
+            };
+            out.entry(sealed.participant_id.clone()).or_default().push(sealed);
+        }
+        Ok(out)
+    }
+}
