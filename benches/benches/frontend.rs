@@ -31,10 +31,8 @@ fn board(rows: usize) -> (Leaderboard, Vec<Metric>) {
             scored_at: now,
         })
         .collect();
-    let metrics = vec![
-        Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter },
-        Metric { name: "roc_auc".into(), direction: Direction::HigherIsBetter },
-    ];
+    let metrics =
+        vec![Metric::new("accuracy", Direction::HigherIsBetter), Metric::new("roc_auc", Direction::HigherIsBetter)];
     let board = Leaderboard {
         challenge: "bench".into(),
         phase: "dev".into(),

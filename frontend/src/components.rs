@@ -185,7 +185,7 @@ mod tests {
     }
 
     fn metrics() -> Vec<Metric> {
-        ["roc_auc", "accuracy"].map(|name| Metric { name: name.into(), direction: Direction::HigherIsBetter }).to_vec()
+        ["roc_auc", "accuracy"].map(|name| Metric::new(name, Direction::HigherIsBetter)).to_vec()
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub fn spec(dir: &Path, slug: &str) -> Value {
         "ground_truth": { "host_path": truth },
         "evaluation": { "image": "darkroom-demo-eval:1" },
         "metrics": [
-            { "name": "accuracy", "direction": "higher_is_better" },
+            { "name": "accuracy", "direction": "higher_is_better", "aggregate": "mean" },
             { "name": "roc_auc", "direction": "higher_is_better" }
         ],
         "rank_by": "accuracy",
@@ -119,8 +119,9 @@ pub fn job(submission_id: darkroom_api::SubmissionId, challenge: &str) -> darkro
         ground_truth_host_path: "/nonexistent".into(),
         evaluation_image: "eval:1".into(),
         evaluation_image_id: None,
-        metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
+        metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
         rank_by: "accuracy".into(),
+        scoring: Default::default(),
         resources: Resources { pids: 32, ..Resources::new(1.0, 64, 10, 1) },
         node_type: NodeType::Cpu,
         logs_visible: false,

@@ -1,8 +1,15 @@
 //! `evaluate`: the demo's evaluation image. Reads the participant's
 //! `/input/predictions/predictions.csv` (`id,p40x`) and the hidden
-//! `/input/ground-truth/test_labels.csv` (`id,label`), writes `/output/score.json` with
-//! `accuracy` (at p ≥ 0.5) and `roc_auc`. Any problem with the predictions is an error naming
-//! the line, and a non-zero exit.
+//! `/input/ground-truth/test_labels.csv` (`id,label`) and writes, per evaluation contract v2
+//! (`docs/evaluation-contract.md`):
+//! - `/output/score.json`: `{"public": {…}, "private": {…}}`, `accuracy` (at p ≥ 0.5) and
+//!   `roc_auc` on each half of the test set. The halves are fixed: a case is private when the
+//!   FNV-1a hash of its id (a fixed seed) is odd, so about half are, the same at every run;
+//! - `/output/cases.csv`: each case's accuracy (1 when right, 0 when wrong), of which
+//!   `accuracy` is the mean (declared `aggregate = "mean"` in the demo's spec).
+//!
+//! Only the public split is printed: the output of an evaluation may reach a failure's detail.
+//! Any problem with the predictions is an error naming the line, and a non-zero exit.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,7 +20,7 @@ fn main() {
     if let Err(e) = run(
         Path::new("/input/predictions/predictions.csv"),
         Path::new("/input/ground-truth/test_labels.csv"),
-        Path::new("/output/score.json"),
+        Path::new("/output"),
     ) {
         eprintln!("evaluation error: {e:#}");
         std::process::exit(1);
@@ -23,18 +30,44 @@ fn main() {
 fn run(predictions: &Path, truth: &Path, out: &Path) -> anyhow::Result<()> {
     let truth = read_truth(truth)?;
     let predicted = read_predictions(predictions)?;
-    let mut pairs = Vec::with_capacity(truth.len());
+    let mut splits: [Vec<(&str, f64, bool)>; 2] = [Vec::new(), Vec::new()];
     for (id, label) in &truth {
         let p = predicted.get(id).with_context(|| format!("predictions.csv has no line for '{id}'"))?;
-        pairs.push((*p, *label));
+        splits[is_private(id) as usize].push((id, *p, *label));
     }
     if let Some(extra) = predicted.keys().find(|id| !truth.contains_key(*id)) {
         bail!("predictions.csv names '{extra}', which is not a test patch");
     }
-    let score = serde_json::json!({ "accuracy": accuracy(&pairs), "roc_auc": roc_auc(&pairs) });
-    std::fs::write(out, serde_json::to_vec(&score)?).with_context(|| format!("writing {}", out.display()))?;
-    println!("{score}");
+    let score = |cases: &[(&str, f64, bool)]| {
+        let pairs: Vec<(f64, bool)> = cases.iter().map(|(_, p, y)| (*p, *y)).collect();
+        serde_json::json!({ "accuracy": accuracy(&pairs), "roc_auc": roc_auc(&pairs) })
+    };
+    let [public, private] = &mut splits;
+    // Sorted, so both files are the same bytes at every run.
+    public.sort_by(|a, b| a.0.cmp(b.0));
+    private.sort_by(|a, b| a.0.cmp(b.0));
+    let scores = serde_json::json!({ "public": score(public), "private": score(private) });
+    let mut cases = String::from("split,case_id,value\n");
+    for (split, rows) in [("public", &*public), ("private", &*private)] {
+        for (id, p, y) in rows {
+            cases.push_str(&format!("{split},{id},{}\n", u8::from((*p >= 0.5) == *y)));
+        }
+    }
+    let write = |name: &str, bytes: &[u8]| {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+    };
+    write("score.json", &serde_json::to_vec(&scores)?)?;
+    write("cases.csv", cases.as_bytes())?;
+    println!("public: {}", scores["public"]);
     Ok(())
+}
+
+/// Whether a case belongs to the private half: FNV-1a (64 bit) of its id is odd. Fixed, so a
+/// case stays in its half whatever the predictions, the run or the machine.
+fn is_private(id: &str) -> bool {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    hash & 1 == 1
 }
 
 fn read_truth(path: &Path) -> anyhow::Result<HashMap<String, bool>> {
@@ -123,8 +156,38 @@ mod tests {
         ] {
             let p = dir.join("p.csv");
             std::fs::write(&p, preds).unwrap();
-            let e = run(&p, &truth, &dir.join("s.json")).unwrap_err().to_string();
+            let e = run(&p, &truth, &dir).unwrap_err().to_string();
             assert!(e.contains(says), "{e}");
         }
+    }
+
+    #[test]
+    fn writes_both_splits_and_the_cases_they_are_the_mean_of() {
+        let dir = std::env::temp_dir().join(format!("eval-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ids: Vec<String> = (0..200).map(|i| format!("patch_{i:04}")).collect();
+        let truth: String = ids.iter().enumerate().map(|(i, id)| format!("{id},{}\n", ["20x", "40x"][i % 2])).collect();
+        std::fs::write(dir.join("t.csv"), format!("id,label\n{truth}")).unwrap();
+        let preds: String = ids.iter().enumerate().map(|(i, id)| format!("{id},{}\n", [0.2, 0.9][i % 3 % 2])).collect();
+        std::fs::write(dir.join("p.csv"), format!("id,p40x\n{preds}")).unwrap();
+        run(&dir.join("p.csv"), &dir.join("t.csv"), &dir).unwrap();
+        let score: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("score.json")).unwrap()).unwrap();
+        let cases = std::fs::read_to_string(dir.join("cases.csv")).unwrap();
+        assert!(cases.starts_with("split,case_id,value\n"));
+        let private = ids.iter().filter(|id| is_private(id)).count();
+        assert!((70..=130).contains(&private), "{private} of 200 private");
+        for split in ["public", "private"] {
+            let values: Vec<f64> = cases
+                .lines()
+                .filter_map(|l| l.strip_prefix(&format!("{split},")))
+                .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+                .collect();
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            assert_eq!(mean, score[split]["accuracy"].as_f64().unwrap(), "{split}");
+        }
+        // The same split at every run.
+        let before = cases;
+        run(&dir.join("p.csv"), &dir.join("t.csv"), &dir).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("cases.csv")).unwrap(), before);
     }
 }

@@ -73,6 +73,31 @@ pub struct Metric {
     /// Key in `score.json`: `a-z`, `0-9`, `_`, starting with a letter.
     pub name: String,
     pub direction: Direction,
+    /// How the metric is computed from the test cases. `mean`: it is the mean of a per-case
+    /// value, which the evaluation image may write into `cases.csv` (the Ladder needs that).
+    /// Absent: not said (any other formula, such as ROC AUC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Aggregate>,
+}
+
+impl Metric {
+    /// A metric with no aggregate declared.
+    pub fn new(name: impl Into<String>, direction: Direction) -> Self {
+        Self { name: name.into(), direction, aggregate: None }
+    }
+
+    /// Whether the metric is declared the mean of its per-case values.
+    pub fn is_mean(&self) -> bool {
+        self.aggregate == Some(Aggregate::Mean)
+    }
+}
+
+/// How a metric is computed from the per-case values the evaluation writes into `cases.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// The metric is the arithmetic mean of the per-case values (accuracy, MAE, log loss…).
+    Mean,
 }
 
 /// Which way a metric improves.
@@ -103,12 +128,90 @@ impl Direction {
 }
 
 /// A time window in which submissions are accepted; leaderboards are per phase.
+///
+/// The settings after the window say how the phase is scored and shown (evaluation contract
+/// v2, `docs/evaluation-contract.md`); each is optional and its default is the behaviour from
+/// before they existed. None is secret: the public view of a challenge shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
     pub name: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// The evaluation writes a public and a private split (`{"public": {…}, "private": {…}}`);
+    /// private values are sealed until the reveal. Off: one score, all of it public.
+    #[serde(default)]
+    pub private_split: bool,
+    /// What participants see of the public score.
+    #[serde(default)]
+    pub feedback: Feedback,
+    /// Decimal places of the public score in `rounded` feedback (0 to 12); required there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u32>,
+    /// How many submissions a participant may select for the final (private) ranking.
+    #[serde(default = "default_final_selections")]
+    pub final_selections: u32,
+    /// When the private board is published: at the phase's close, or by the organizer.
+    #[serde(default)]
+    pub reveal: Reveal,
+}
+
+fn default_final_selections() -> u32 {
+    DEFAULT_FINAL_SELECTIONS
+}
+
+/// How many submissions a participant selects for the final ranking unless the phase says.
+pub const DEFAULT_FINAL_SELECTIONS: u32 = 2;
+
+impl Phase {
+    /// A phase with every setting at its default (today's behaviour).
+    pub fn new(name: impl Into<String>, starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Self {
+        Self {
+            name: name.into(),
+            starts_at,
+            ends_at,
+            private_split: false,
+            feedback: Feedback::Raw,
+            decimals: None,
+            final_selections: DEFAULT_FINAL_SELECTIONS,
+            reveal: Reveal::AtClose,
+        }
+    }
+}
+
+/// What participants see of the public score after each submission.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feedback {
+    /// The score as the evaluation wrote it.
+    #[default]
+    Raw,
+    /// The score rounded on the server to the phase's `decimals`.
+    Rounded,
+    /// Blum & Hardt's Ladder: a new score is released only when it improves significantly.
+    Ladder,
+}
+
+impl Feedback {
+    /// The word, as on the wire: `raw`, `rounded`, `ladder`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Feedback::Raw => "raw",
+            Feedback::Rounded => "rounded",
+            Feedback::Ladder => "ladder",
+        }
+    }
+}
+
+/// When a phase's private board is published.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reveal {
+    /// As soon as the phase closes.
+    #[default]
+    AtClose,
+    /// When the organizer reveals it.
+    Manual,
 }
 
 /// Submission limits per participant and phase. Absent means unlimited.
@@ -226,8 +329,13 @@ mod tests {
 
     #[test]
     fn value_types_keep_their_spelling() {
-        let m = Metric { name: "mae".into(), direction: Direction::LowerIsBetter };
+        let m = Metric::new("mae", Direction::LowerIsBetter);
         assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"name":"mae","direction":"lower_is_better"}"#);
+        let m = Metric { aggregate: Some(Aggregate::Mean), ..m };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"name":"mae","direction":"lower_is_better","aggregate":"mean"}"#
+        );
         assert_eq!(serde_json::to_string(&NodeType::Highmem).unwrap(), r#""highmem""#);
         assert_eq!(serde_json::to_string(&ChallengeStatus::Upcoming).unwrap(), r#""upcoming""#);
         assert_eq!(
@@ -241,6 +349,23 @@ mod tests {
         let old = r#"{"cpus":1.0,"memory_mb":64,"gpus":0,"wall_clock_seconds":10,"output_max_mb":1,"pids":32}"#;
         let r: Resources = serde_json::from_str(old).unwrap();
         assert_eq!((r.output_max_files, r.output_max_depth, r.allow_root), (10_000, 32, false));
+    }
+
+    #[test]
+    fn phases_written_before_the_settings_decode_to_todays_behaviour() {
+        let old = r#"{"name":"dev","starts_at":"2026-01-01T00:00:00Z","ends_at":"2026-02-01T00:00:00Z"}"#;
+        let p: Phase = serde_json::from_str(old).unwrap();
+        assert_eq!(p, Phase::new("dev", p.starts_at, p.ends_at));
+        let new = r#"{"name":"dev","starts_at":"2026-01-01T00:00:00Z","ends_at":"2026-02-01T00:00:00Z",
+            "private_split":true,"feedback":"rounded","decimals":3,"final_selections":1,"reveal":"manual"}"#;
+        let p: Phase = serde_json::from_str(new).unwrap();
+        assert_eq!(
+            (p.private_split, p.feedback, p.decimals, p.final_selections, p.reveal),
+            (true, Feedback::Rounded, Some(3), 1, Reveal::Manual)
+        );
+        assert!(serde_json::from_str::<Phase>(&new.replace("rounded", "exact")).is_err());
+        let shown = serde_json::to_string(&Phase::new("dev", p.starts_at, p.ends_at)).unwrap();
+        assert!(shown.ends_with(r#""private_split":false,"feedback":"raw","final_selections":2,"reveal":"at_close"}"#));
     }
 
     #[test]

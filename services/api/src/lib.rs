@@ -53,8 +53,9 @@ pub mod participant;
 pub mod submission;
 
 pub use challenge::{
-    ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES,
-    DatasetFile, DatasetListing, Direction, Metric, NodeType, Phase, PublicChallenge, Quotas, Resources,
+    Aggregate, ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_FINAL_SELECTIONS,
+    DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, DatasetFile, DatasetListing, Direction, Feedback, Metric,
+    NodeType, Phase, PublicChallenge, Quotas, Resources, Reveal,
 };
 pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use ids::{ParseIdError, ParticipantId, SubmissionId};

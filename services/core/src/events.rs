@@ -9,7 +9,7 @@
 //! services, subjects, payloads and the spelling of every event id, is read in one place.
 
 use crate::domain::challenge::{Metric, NodeType, Resources};
-use crate::domain::{FailureKind, ImageSource, ParticipantId, SubmissionId, SubmissionState};
+use crate::domain::{FailureKind, ImageSource, ParticipantId, Scoring, SubmissionId, SubmissionState};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,10 @@ pub struct SubmissionCreated {
     pub evaluation_image_id: Option<String>,
     pub metrics: Vec<Metric>,
     pub rank_by: String,
+    /// What the evaluator checks of the phase's settings (private split, Ladder); absent in
+    /// events from before evaluation contract v2, which scored as the defaults do.
+    #[serde(default)]
+    pub scoring: Scoring,
     pub resources: Resources,
     pub node_type: NodeType,
     pub logs_visible: bool,

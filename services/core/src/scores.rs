@@ -12,6 +12,14 @@
 //!   server; see BENCHMARKS.md).
 //! - `board_versions`: a counter per phase, bumped after each record, so a reader can keep a
 //!   rendered leaderboard until the counter moves ([`ScoreStore::board_version`]).
+//! - `cases`: the per-case values of `cases.csv` (evaluation contract v2), in chunks of
+//!   [`CASES_PER_CHUNK`] per submission and split (a document holds at most 16 MiB), written
+//!   before the score so a score that says it has cases has them all.
+//!
+//! Sealed values: a score's private split is stored in the score document as `private_metrics`,
+//! which the public read type [`ScoreDocument`] does not have (and [`ScoreStore::get`] does not
+//! even fetch); only [`ScoreStore::private_scores`] and [`ScoreStore::cases`] read sealed data,
+//! for the organizer and the close of a phase.
 //!
 //! Every step of a record is idempotent, so a redelivered evaluation repairs whatever a crash
 //! between the steps left undone: the insert is guarded by the unique index, the best-score
@@ -26,7 +34,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Direction;
+use crate::domain::{Case, Cases, Direction, Split};
 
 /// The key of a participant's line in `boards`: one per challenge, phase and participant.
 fn board_id(challenge: &str, phase: &str, participant: &str) -> String {
@@ -40,7 +48,7 @@ fn version_id(challenge: &str, phase: &str) -> String {
 /// A leaderboard line's fields from the score it shows. Times in milliseconds, not dates: the
 /// test server turns dates written by an update into strings.
 fn line_fields(score: &ScoreDocument, key: f64) -> Document {
-    let metrics: Document = score.metrics.iter().map(|(k, v)| (k.clone(), bson::Bson::Double(*v))).collect();
+    let metrics = metrics_document(&score.metrics);
     doc! {
         "challenge": &score.challenge,
         "phase": &score.phase,
@@ -93,6 +101,22 @@ pub struct BestScore {
     pub scored_at: DateTime<Utc>,
 }
 
+/// A score with its sealed private split: the organizer's view, never a participant's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SealedScore {
+    pub submission_id: String,
+    pub participant_id: String,
+    /// The public split (what the board shows).
+    pub metrics: BTreeMap<String, f64>,
+    /// The private split; `None` when the evaluation wrote the flat form.
+    pub private_metrics: Option<BTreeMap<String, f64>>,
+    pub submitted_at: DateTime<Utc>,
+    pub scored_at: DateTime<Utc>,
+}
+
+/// Per-case values are stored in chunks of this many cases.
+pub const CASES_PER_CHUNK: usize = 50_000;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Recorded {
     New,
@@ -104,6 +128,7 @@ pub struct ScoreStore {
     scores: Collection<ScoreDocument>,
     boards: Collection<Document>,
     versions: Collection<Document>,
+    cases: Collection<Document>,
 }
 
 const DUPLICATE_KEY: i32 = 11000;
@@ -128,6 +153,7 @@ impl ScoreStore {
             scores: db.collection("scores"),
             boards: db.collection("boards"),
             versions: db.collection("board_versions"),
+            cases: db.collection("cases"),
         })
     }
 
@@ -149,6 +175,14 @@ impl ScoreStore {
                     .build(),
             )
             .await?;
+        self.cases
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "submission_id": 1, "split": 1, "chunk": 1 })
+                    .options(IndexOptions::builder().name("cases_of_submission".to_owned()).build())
+                    .build(),
+            )
+            .await?;
         Ok(())
     }
 
@@ -166,6 +200,117 @@ impl ScoreStore {
         };
         self.update_board(score).await?;
         Ok(recorded)
+    }
+
+    /// Stores an evaluation of contract v2: the per-case values first, then the score with its
+    /// sealed private split, then the leaderboard update as [`ScoreStore::record`] does.
+    /// Idempotent: once the score is stored nothing is written again, and before that each
+    /// chunk of cases is replaced by its id, so a redelivered evaluation duplicates nothing.
+    pub async fn record_evaluation(
+        &self,
+        score: &ScoreDocument,
+        private_metrics: Option<&BTreeMap<String, f64>>,
+        cases: Option<&Cases>,
+    ) -> mongodb::error::Result<Recorded> {
+        if self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some() {
+            self.update_board(score).await?;
+            return Ok(Recorded::AlreadyScored);
+        }
+        if let Some(cases) = cases {
+            self.write_cases(&score.submission_id, cases).await?;
+        }
+        let mut stored = bson::to_document(score).map_err(|e| mongodb::error::Error::custom(e.to_string()))?;
+        if let Some(private) = private_metrics {
+            stored.insert("private_metrics", metrics_document(private));
+        }
+        if let Some(cases) = cases {
+            stored.insert("cases", doc! { "public": cases.public.len() as i64, "private": cases.private.len() as i64 });
+        }
+        let recorded = match self.scores.clone_with_type::<Document>().insert_one(stored).await {
+            Ok(_) => Recorded::New,
+            Err(e) if is_duplicate_key(&e) => Recorded::AlreadyScored,
+            Err(e) => return Err(e),
+        };
+        self.update_board(score).await?;
+        Ok(recorded)
+    }
+
+    async fn write_cases(&self, submission_id: &str, cases: &Cases) -> mongodb::error::Result<()> {
+        for split in [Split::Public, Split::Private] {
+            let chunks = cases.split(split).chunks(CASES_PER_CHUNK);
+            let count = chunks.len() as i64;
+            for (n, chunk) in chunks.enumerate() {
+                let id = format!("{submission_id}/{split}/{n}");
+                let ids: Vec<&str> = chunk.iter().map(|c| c.id.as_str()).collect();
+                let values: Vec<f64> = chunk.iter().map(|c| c.value).collect();
+                let d = doc! {
+                    "_id": &id, "submission_id": submission_id, "split": split.label(), "chunk": n as i64,
+                    "ids": ids, "values": values,
+                };
+                self.cases.replace_one(doc! { "_id": &id }, d).upsert(true).await?;
+            }
+            // Chunks an earlier, longer attempt left behind.
+            let stale = doc! { "submission_id": submission_id, "split": split.label(), "chunk": { "$gte": count } };
+            self.cases.delete_many(stale).await?;
+        }
+        Ok(())
+    }
+
+    /// The per-case values stored for a submission; `None` when its evaluation wrote no
+    /// `cases.csv`. Sealed: for the organizer and the platform (the Ladder, intervals), never
+    /// for a participant's route.
+    pub async fn cases(&self, submission_id: &str) -> mongodb::error::Result<Option<Cases>> {
+        let mut cursor =
+            self.cases.find(doc! { "submission_id": submission_id }).sort(doc! { "split": 1, "chunk": 1 }).await?;
+        let mut out = Cases::default();
+        let mut any = false;
+        while let Some(d) = cursor.try_next().await? {
+            any = true;
+            let bad = |what: &str| mongodb::error::Error::custom(format!("cases of {submission_id}: {what}"));
+            let ids = d.get_array("ids").map_err(|_| bad("no ids"))?;
+            let values = d.get_array("values").map_err(|_| bad("no values"))?;
+            let target = match d.get_str("split") {
+                Ok("public") => &mut out.public,
+                Ok("private") => &mut out.private,
+                _ => return Err(bad("unknown split")),
+            };
+            for (id, value) in ids.iter().zip(values) {
+                let (Some(id), Some(value)) = (id.as_str(), value.as_f64()) else { return Err(bad("bad case")) };
+                target.push(Case { id: id.to_owned(), value });
+            }
+        }
+        Ok(any.then_some(out))
+    }
+
+    /// Every score of a phase with its sealed private split, per participant (by participant
+    /// id), each participant's in submission order. A score exists only for a COMPLETE
+    /// submission. For closing a phase and the organizer; never for a participant's route.
+    pub async fn private_scores(
+        &self,
+        challenge: &str,
+        phase: &str,
+    ) -> mongodb::error::Result<BTreeMap<String, Vec<SealedScore>>> {
+        let mut cursor = self
+            .scores
+            .clone_with_type::<Document>()
+            .find(doc! { "challenge": challenge, "phase": phase })
+            .sort(doc! { "submitted_at": 1, "submission_id": 1 })
+            .await?;
+        let mut out: BTreeMap<String, Vec<SealedScore>> = BTreeMap::new();
+        while let Some(d) = cursor.try_next().await? {
+            let text = |k: &str| d.get_str(k).map(str::to_owned).unwrap_or_default();
+            let time = |k: &str| d.get_datetime(k).map(|t| from_millis(t.timestamp_millis())).unwrap_or_default();
+            let sealed = SealedScore {
+                submission_id: text("submission_id"),
+                participant_id: text("participant_id"),
+                metrics: d.get_document("metrics").map(metrics_from).unwrap_or_default(),
+                private_metrics: d.get_document("private_metrics").ok().map(metrics_from),
+                submitted_at: time("submitted_at"),
+                scored_at: time("scored_at"),
+            };
+            out.entry(sealed.participant_id.clone()).or_default().push(sealed);
+        }
+        Ok(out)
     }
 
     /// Offers `score` as its participant's best, counts it, and bumps the phase's version.
@@ -276,8 +421,12 @@ impl ScoreStore {
         Ok(n)
     }
 
+    /// A submission's score, public split only: the sealed private split is not even fetched.
     pub async fn get(&self, submission_id: &str) -> mongodb::error::Result<Option<ScoreDocument>> {
-        self.scores.find_one(doc! { "submission_id": submission_id }).await
+        self.scores
+            .find_one(doc! { "submission_id": submission_id })
+            .projection(doc! { "private_metrics": 0, "cases": 0 })
+            .await
     }
 
     /// Best score per participant in a phase, best first; ties go to the earlier submission.
@@ -301,13 +450,16 @@ impl ScoreStore {
     }
 }
 
+fn metrics_document(metrics: &BTreeMap<String, f64>) -> Document {
+    metrics.iter().map(|(k, v)| (k.clone(), bson::Bson::Double(*v))).collect()
+}
+
+fn metrics_from(d: &Document) -> BTreeMap<String, f64> {
+    d.iter().filter_map(|(k, v)| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)).map(|f| (k.clone(), f))).collect()
+}
+
 fn best_from(d: &Document) -> Option<BestScore> {
-    let metrics = d
-        .get_document("metrics")
-        .ok()?
-        .iter()
-        .filter_map(|(k, v)| v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)).map(|f| (k.clone(), f)))
-        .collect();
+    let metrics = metrics_from(d.get_document("metrics").ok()?);
     Some(BestScore {
         participant_id: d.get_str("participant_id").ok()?.to_owned(),
         submission_id: d.get_str("submission_id").ok()?.to_owned(),

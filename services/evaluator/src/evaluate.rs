@@ -9,7 +9,9 @@ use async_nats::jetstream::{self, kv, object_store};
 use chrono::Utc;
 use darkroom_core::bus::publish;
 use darkroom_core::config::EvaluatorConfig;
-use darkroom_core::domain::{FailureKind, Score};
+use darkroom_core::domain::cases::MAX_CASES_BYTES;
+use darkroom_core::domain::score::MAX_SCORE_BYTES;
+use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind};
 use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
 use darkroom_core::sandbox::{
     Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
@@ -28,8 +30,16 @@ pub struct Context {
     pub owner: String,
 }
 
-/// The most `score.json` may weigh, and so the cap of the evaluator's `/output`.
-const OUTPUT_CAP: u64 = 1 << 20;
+/// The most `score.json` and `cases.csv` may weigh together, and so the cap of the evaluator's
+/// `/output` (a larger file fails the write inside the container, or the size check here).
+const OUTPUT_CAP: u64 = (MAX_SCORE_BYTES + MAX_CASES_BYTES) as u64;
+
+/// A score and what the organizer alone may see of it: the private split and the cases.
+struct Scored {
+    doc: ScoreDocument,
+    private_metrics: Option<std::collections::BTreeMap<String, f64>>,
+    cases: Option<Cases>,
+}
 
 /// The event for `doc`, the score of `run`'s submission: its ids are the run's, typed, rather
 /// than read back from the document's text.
@@ -82,8 +92,9 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         return Ok(());
     }
     match evaluate(ctx, run).await {
-        Ok(doc) => {
-            let outcome = ctx.scores.record(&doc).await?;
+        Ok(Scored { doc, private_metrics, cases }) => {
+            let outcome = ctx.scores.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref()).await?;
+            // Public metrics only: the private split never reaches a log.
             tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
             publish(&ctx.js, &recorded(&doc, run)).await?;
         }
@@ -135,7 +146,7 @@ impl From<SandboxError> for EvalError {
     }
 }
 
-fn sandbox_verdict(run: &RunFinished, e: SandboxError) -> Result<ScoreDocument, SubmissionFailed> {
+fn sandbox_verdict(run: &RunFinished, e: SandboxError) -> Result<Scored, SubmissionFailed> {
     match e {
         SandboxError::Platform(detail) => {
             Err(failed(run, FailureKind::Platform, "the platform failed during evaluation", Some(detail), true))
@@ -145,7 +156,7 @@ fn sandbox_verdict(run: &RunFinished, e: SandboxError) -> Result<ScoreDocument, 
 }
 
 /// Runs the evaluation image.
-async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<ScoreDocument, EvaluationError> {
+async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, EvaluationError> {
     let job = &run.job;
     let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, run.attempt));
     let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -197,7 +208,7 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<ScoreDocument, Eva
             pids: 256,
             gpus: 0,
             tmp_size_mb: 64,
-            output_max_mb: 1,
+            output_max_mb: OUTPUT_CAP.div_ceil(1 << 20),
             wall_clock: Duration::from_secs(ctx.config.timeout_seconds),
         },
     };
@@ -245,27 +256,34 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<ScoreDocument, Eva
                     Some(format!("the evaluation wrote no /output/score.json: {e}")),
                     false,
                 )),
-                Ok(bytes) => match Score::from_score_json(&bytes, &job.metrics) {
-                    Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false)),
-                    Ok(score) => Ok(ScoreDocument {
-                        submission_id: run.submission_id.to_string(),
-                        challenge: job.challenge.clone(),
-                        phase: job.phase.clone(),
-                        participant_id: job.participant_id.to_string(),
-                        attempt: run.attempt,
-                        rank_value: score.metrics.get(&job.rank_by).copied().unwrap_or(f64::NAN),
-                        direction: job
-                            .metrics
-                            .iter()
-                            .find(|m| m.name == job.rank_by)
-                            .map(|m| m.direction)
-                            .unwrap_or_default(),
-                        metrics: score.metrics,
-                        submitted_at: to_bson_time(job.created_at),
-                        scored_at: to_bson_time(Utc::now()),
-                        image_digest: run.image_digest.clone(),
-                        evaluation_image: job.evaluation_image.clone(),
-                        evaluation_image_digest: Some(info.id),
+                Ok(bytes) => match read_cases(&output.path).await.and_then(|cases| {
+                    EvaluationOutput::check(&bytes, cases.as_deref(), &job.metrics, &job.rank_by, job.scoring)
+                        .map_err(|e| e.to_string())
+                }) {
+                    Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e), false)),
+                    Ok(EvaluationOutput { score, cases }) => Ok(Scored {
+                        doc: ScoreDocument {
+                            submission_id: run.submission_id.to_string(),
+                            challenge: job.challenge.clone(),
+                            phase: job.phase.clone(),
+                            participant_id: job.participant_id.to_string(),
+                            attempt: run.attempt,
+                            rank_value: score.public.metrics.get(&job.rank_by).copied().unwrap_or(f64::NAN),
+                            direction: job
+                                .metrics
+                                .iter()
+                                .find(|m| m.name == job.rank_by)
+                                .map(|m| m.direction)
+                                .unwrap_or_default(),
+                            metrics: score.public.metrics,
+                            submitted_at: to_bson_time(job.created_at),
+                            scored_at: to_bson_time(Utc::now()),
+                            image_digest: run.image_digest.clone(),
+                            evaluation_image: job.evaluation_image.clone(),
+                            evaluation_image_digest: Some(info.id),
+                        },
+                        private_metrics: score.private.map(|p| p.metrics),
+                        cases,
                     }),
                 },
             },
@@ -284,4 +302,14 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<ScoreDocument, Eva
     output.destroy().await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
     verdict.map_err(EvaluationError::from)
+}
+
+/// `/output/cases.csv` if the evaluation wrote one (it is optional); a file that cannot be read
+/// is the evaluation's failure, as an unreadable `score.json` is.
+async fn read_cases(output: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    match tokio::fs::read(output.join("cases.csv")).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("the evaluation's /output/cases.csv cannot be read: {e}")),
+    }
 }

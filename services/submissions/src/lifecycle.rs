@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use darkroom_api::{ParticipantId, SubmissionId};
-use darkroom_core::domain::{ChallengeSpec, FailureKind, ImageSource, SubmissionState};
+use darkroom_core::domain::{ChallengeSpec, FailureKind, ImageSource, Scoring, SubmissionState};
 use darkroom_core::events::{StateEvent, SubmissionCancelled, SubmissionCreated};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -41,6 +41,7 @@ pub fn created_event(
         evaluation_image_id: spec.evaluation.image_id.clone(),
         metrics: spec.metrics.clone(),
         rank_by: spec.rank_by.clone(),
+        scoring: spec.phase(&row.phase).map(Scoring::of).unwrap_or_default(),
         resources: spec.resources.clone(),
         node_type: spec.node_type,
         logs_visible: spec.logs_visible,

@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     fn phase(now: DateTime<Utc>) -> Phase {
-        Phase { name: "dev".into(), starts_at: now - Duration::days(5), ends_at: now + Duration::days(5) }
+        Phase::new("dev", now - Duration::days(5), now + Duration::days(5))
     }
 
     #[test]

@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use darkroom_api::{
-    DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, Direction, FieldError, Metric, NodeType, Phase, Quotas,
-    Resources,
+    Aggregate, DEFAULT_FINAL_SELECTIONS, DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, Direction, Feedback,
+    FieldError, Metric, NodeType, Phase, Quotas, Resources, Reveal,
 };
 
 use super::image::validate_image_reference;
@@ -163,6 +163,8 @@ const MAX_WALL_CLOCK_SECONDS: u64 = 7 * 24 * 3600;
 const MAX_GPUS: u32 = 16;
 const MAX_OUTPUT_FILES: u64 = 1_000_000;
 const MAX_OUTPUT_DEPTH: u32 = 64;
+/// The most decimal places `rounded` feedback may show.
+pub const MAX_DECIMALS: u32 = 12;
 
 /// Whether a name is a lowercase identifier (`a-z0-9_`, starting with a letter), as metric and
 /// phase names must be so they can be used in URLs and documents.
@@ -316,6 +318,7 @@ impl ChallengeSpec {
                     "make the phase end after it starts",
                 );
             }
+            self.check_phase_settings(i, p, &mut err);
             for (j, o) in self.phases[..i].iter().enumerate() {
                 if p.starts_at < o.ends_at && o.starts_at < p.ends_at {
                     err(
@@ -402,6 +405,50 @@ impl ChallengeSpec {
         errors
     }
 
+    /// The evaluation contract v2 settings of `phases[i]`: each rule names the field and the fix.
+    fn check_phase_settings(&self, i: usize, p: &Phase, err: &mut impl FnMut(&str, String, &str)) {
+        match (p.feedback, p.decimals) {
+            (Feedback::Rounded, None) => err(
+                &format!("phases[{i}].decimals"),
+                "is missing, but feedback is \"rounded\"".into(),
+                "give the decimal places participants see, such as decimals = 3",
+            ),
+            (_, Some(d)) if d > MAX_DECIMALS => err(
+                &format!("phases[{i}].decimals"),
+                format!("{d} is not between 0 and {MAX_DECIMALS}"),
+                "give between 0 and 12 decimal places",
+            ),
+            _ => {}
+        }
+        if p.feedback == Feedback::Ladder {
+            if !p.private_split {
+                err(
+                    &format!("phases[{i}].feedback"),
+                    "is \"ladder\" but private_split is off: the Ladder protects a private split".into(),
+                    "set private_split = true on the phase (the evaluation then writes both splits)",
+                );
+            }
+            if !self.metric(&self.rank_by).is_some_and(Metric::is_mean) {
+                err(
+                    &format!("phases[{i}].feedback"),
+                    format!(
+                        "is \"ladder\" but the rank_by metric '{}' is not declared aggregate = \"mean\"",
+                        self.rank_by
+                    ),
+                    "declare aggregate = \"mean\" on the ranking metric (the Ladder compares per-case values), or \
+                     choose feedback = \"raw\" or \"rounded\"",
+                );
+            }
+        }
+        if p.final_selections == 0 {
+            err(
+                &format!("phases[{i}].final_selections"),
+                "is 0, so no submission could count in the final ranking".into(),
+                "give at least 1, or remove it for the default of 2",
+            );
+        }
+    }
+
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| m.name == name)
     }
@@ -482,15 +529,11 @@ mod tests {
             dataset: Dataset { host_path: data, description: String::new() },
             ground_truth: GroundTruth { host_path: truth },
             evaluation: Evaluation { image: "eval:1".into(), image_id: None },
-            metrics: vec![Metric { name: "accuracy".into(), direction: Direction::HigherIsBetter }],
+            metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
             rank_by: "accuracy".into(),
             phases: vec![
-                Phase { name: "dev".into(), starts_at: t0, ends_at: t0 + chrono::Duration::days(10) },
-                Phase {
-                    name: "final".into(),
-                    starts_at: t0 + chrono::Duration::days(20),
-                    ends_at: t0 + chrono::Duration::days(30),
-                },
+                Phase::new("dev", t0, t0 + chrono::Duration::days(10)),
+                Phase::new("final", t0 + chrono::Duration::days(20), t0 + chrono::Duration::days(30)),
             ],
             quotas: Quotas { per_day: Some(2), total: Some(10) },
             resources: Resources { pids: 64, ..Resources::new(1.0, 512, 60, 10) },
@@ -563,6 +606,9 @@ mod tests {
             ("resources.output_max_files", Box::new(|s| s.resources.output_max_files = 0)),
             ("resources.output_max_depth", Box::new(|s| s.resources.output_max_depth = 65)),
             ("node_type", Box::new(|s| s.resources.gpus = 1)),
+            ("phases[0].decimals", Box::new(|s| s.phases[0].feedback = Feedback::Rounded)),
+            ("phases[1].decimals", Box::new(|s| s.phases[1].decimals = Some(13))),
+            ("phases[0].final_selections", Box::new(|s| s.phases[0].final_selections = 0)),
         ];
         for (field, mutate) in cases {
             let mut spec = sample(&dir);
@@ -570,6 +616,59 @@ mod tests {
             let errors = spec.validate();
             assert!(errors.iter().any(|e| e.field == field), "expected an error on {field}, got {errors:?}");
         }
+    }
+
+    #[test]
+    fn the_ladder_needs_a_private_split_and_a_mean_ranking_metric() {
+        let mut spec = sample(&tmp());
+        spec.phases[0].feedback = Feedback::Ladder;
+        let messages: Vec<String> = spec.validate().iter().map(|e| format!("{}: {}", e.field, e.problem)).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("phases[0].feedback: is \"ladder\" but private_split is off"), "{messages:?}");
+        assert!(messages[1].contains("'accuracy' is not declared aggregate = \"mean\""), "{messages:?}");
+        spec.phases[0].private_split = true;
+        spec.metrics[0].aggregate = Some(Aggregate::Mean);
+        assert_eq!(spec.validate(), vec![]);
+        spec.phases[1].feedback = Feedback::Rounded;
+        spec.phases[1].decimals = Some(0);
+        assert_eq!(spec.validate(), vec![]);
+    }
+
+    #[test]
+    fn specs_without_the_phase_settings_keep_todays_behaviour() {
+        let toml = r#"
+            slug = "s-1"
+            title = "t"
+            description = "d"
+            rank_by = "acc"
+            dataset = { host_path = "/d" }
+            ground_truth = { host_path = "/g" }
+            evaluation = { image = "e:1" }
+            resources = { cpus = 1.0, memory_mb = 64, wall_clock_seconds = 10, output_max_mb = 1 }
+            [[metrics]]
+            name = "acc"
+            direction = "higher_is_better"
+            [[phases]]
+            name = "dev"
+            starts_at = "2026-01-01T00:00:00Z"
+            ends_at = "2026-02-01T00:00:00Z"
+        "#;
+        let spec = ChallengeSpec::parse(toml, "toml").unwrap();
+        assert_eq!(spec.phases[0], Phase::new("dev", spec.phases[0].starts_at, spec.phases[0].ends_at));
+        assert_eq!(spec.metrics[0], Metric::new("acc", Direction::HigherIsBetter));
+        let yaml = "slug: s-1\ntitle: t\ndescription: d\nrank_by: acc\ndataset: {host_path: /d}\n\
+                    ground_truth: {host_path: /g}\nevaluation: {image: 'e:1'}\n\
+                    resources: {cpus: 1.0, memory_mb: 64, wall_clock_seconds: 10, output_max_mb: 1}\n\
+                    metrics: [{name: acc, direction: higher_is_better, aggregate: mean}]\n\
+                    phases: [{name: dev, starts_at: '2026-01-01T00:00:00Z', ends_at: '2026-02-01T00:00:00Z', \
+                    private_split: true, feedback: ladder, reveal: manual, final_selections: 3}]\n";
+        let spec = ChallengeSpec::parse(yaml, "yaml").unwrap();
+        assert!(spec.metrics[0].is_mean());
+        let p = &spec.phases[0];
+        assert_eq!(
+            (p.private_split, p.feedback, p.reveal, p.final_selections),
+            (true, Feedback::Ladder, Reveal::Manual, 3)
+        );
     }
 
     #[test]

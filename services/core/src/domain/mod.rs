@@ -3,6 +3,7 @@
 //! name one type wherever they reach it from.
 
 pub mod bootstrap;
+pub mod cases;
 pub mod challenge;
 pub mod commitment;
 pub mod image;
@@ -12,10 +13,12 @@ pub mod rounding;
 pub mod score;
 pub mod submission;
 
+pub use cases::{Case, Cases, CasesError, Split};
 pub use challenge::{
-    ChallengeSpec, Direction, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources, SpecError,
+    Aggregate, ChallengeSpec, Direction, Feedback, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources,
+    Reveal, SpecError,
 };
 pub use darkroom_api::{ParticipantId, SubmissionId};
 pub use participant::{Participant, ParticipantName};
-pub use score::{Score, ScoreError};
+pub use score::{EvaluationOutput, OutputError, Score, ScoreError, Scoring, SplitScore};
 pub use submission::{FailureKind, ImageSource, SubmissionState, TransitionError, UnknownState};
