@@ -63,6 +63,6 @@ pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreUpda
 pub use logs::{LogLine, RunLogView};
 pub use participant::{Me, Profile, Registered, Registration};
 pub use submission::{
-    ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery, SubmissionState,
-    SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,
+    FeedbackScore, ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery,
+    SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,
 };

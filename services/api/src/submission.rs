@@ -13,6 +13,7 @@
 //! itself, so they live with it: clients ask [`SubmissionState::is_cancellable`] and
 //! [`SubmissionState::is_terminal`] of the same table the service enforces.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -186,6 +187,21 @@ pub struct SubmissionView {
     /// Only in the answer about one submission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<TransitionView>>,
+    /// What a COMPLETE submission scored, as its phase's feedback mode shows it (absent
+    /// otherwise). Public split only: no private value is ever in a submission's view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<FeedbackScore>,
+}
+
+/// A submission's public score in its phase's feedback mode: `raw` the metrics as the
+/// evaluation wrote them, `rounded` each rounded on the server to the phase's `decimals`,
+/// `ladder` the participant's released ladder score after this submission, with the note
+/// "no significant improvement" when this one's own score was not released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackScore {
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The image as the participant gave it; the server-side tarball path stays private.
@@ -345,6 +361,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             history,
+            score: None,
         }
     }
 

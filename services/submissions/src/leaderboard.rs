@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bytes::Bytes;
-pub use darkroom_core::scores::BestScore;
+pub use darkroom_core::domain::Cases;
+pub use darkroom_core::scores::{BestScore, ScoreDocument};
 
 /// Reads ranked scores: best per participant in a phase, ordered by the ranking metric.
 #[async_trait::async_trait]
@@ -17,6 +18,18 @@ pub trait ScoreStore: Send + Sync {
 
     /// Moves whenever a score of the phase is recorded.
     async fn board_version(&self, challenge: &str, phase: &str) -> anyhow::Result<i64>;
+
+    /// Every score of a phase (one participant's when given), public split only, in the order
+    /// they were scored.
+    async fn phase_scores(
+        &self,
+        challenge: &str,
+        phase: &str,
+        participant: Option<&str>,
+    ) -> anyhow::Result<Vec<ScoreDocument>>;
+
+    /// A submission's public per-case values, the private split not fetched.
+    async fn public_cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>>;
 }
 
 #[async_trait::async_trait]
@@ -27,6 +40,19 @@ impl ScoreStore for darkroom_core::scores::ScoreStore {
 
     async fn board_version(&self, challenge: &str, phase: &str) -> anyhow::Result<i64> {
         Ok(darkroom_core::scores::ScoreStore::board_version(self, challenge, phase).await?)
+    }
+
+    async fn phase_scores(
+        &self,
+        challenge: &str,
+        phase: &str,
+        participant: Option<&str>,
+    ) -> anyhow::Result<Vec<ScoreDocument>> {
+        Ok(darkroom_core::scores::ScoreStore::phase_scores(self, challenge, phase, participant).await?)
+    }
+
+    async fn public_cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>> {
+        Ok(darkroom_core::scores::ScoreStore::public_cases(self, submission_id).await?)
     }
 }
 

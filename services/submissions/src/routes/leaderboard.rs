@@ -1,4 +1,4 @@
-//! The public leaderboard of a challenge's phase.
+//! The public leaderboard of a challenge's phase, in its feedback mode (see [`crate::feedback`]).
 
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -14,6 +14,7 @@ use super::challenges::load;
 use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
+use crate::feedback::{self, Mode};
 use crate::leaderboard::Stamp;
 use crate::state::AppState;
 
@@ -46,12 +47,25 @@ pub async fn show(
     // The version first: a score recorded after it only makes the next request render again.
     let stamp = Stamp {
         version: state.scores.board_version(&slug, &phase.name).await.map_err(unavailable)?,
-        shape: format!("{}/{direction:?}", spec.rank_by),
+        shape: format!("{}/{direction:?}/{:?}", spec.rank_by, Mode::of(phase)),
     };
     if let Some(body) = state.boards.get(&slug, &phase.name, &stamp) {
         return Ok(json_body(body));
     }
-    let best = state.scores.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?;
+    let best = match Mode::of(phase) {
+        // Raw: the store's board of best scores, as it always was.
+        Mode::Raw => state.scores.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?,
+        // Rounded and ladder: ranked by the feedback score, never by a value participants cannot see.
+        mode => {
+            let (scores, shown) =
+                feedback::read(state.scores.as_ref(), mode, &slug, &phase.name, &spec.rank_by, direction, None)
+                    .await
+                    .map_err(unavailable)?;
+            let mut rows = feedback::board(mode, direction, &spec.rank_by, &scores, &shown);
+            rows.truncate(LIMIT);
+            rows
+        }
+    };
     let ids: Vec<&str> = best.iter().map(|b| b.participant_id.as_str()).collect();
     let names: HashMap<String, (String, Option<String>)> = participant::Entity::find()
         .filter(participant::Column::Id.is_in(ids))
