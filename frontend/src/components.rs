@@ -1,6 +1,6 @@
 //! Pieces several pages share: the leaderboard table, state badges, the timeline, messages.
 
-use darkroom_api::{Leaderboard, Metric, SubmissionState, TransitionView, ViewedSubmission};
+use darkroom_api::{FeedbackScore, Leaderboard, Metric, SubmissionState, TransitionView, ViewedSubmission};
 use leptos::prelude::*;
 
 use crate::format;
@@ -91,6 +91,20 @@ pub fn Timeline(history: Vec<TransitionView>) -> impl IntoView {
     }
 }
 
+/// A COMPLETE submission's feedback score as the API gave it (already in the phase's mode:
+/// raw, rounded on the server, or the ladder's released score), with the ladder's note.
+#[component]
+pub fn FeedbackScoreText(score: Option<FeedbackScore>) -> impl IntoView {
+    score.map(|f| {
+        let metrics =
+            f.metrics.iter().map(|(name, v)| format!("{name} {}", format::metric(*v))).collect::<Vec<_>>().join(" · ");
+        view! {
+            <span class="metrics">{metrics}</span>
+            {f.note.map(|n| view! { <span class="note">{format!(" ({n})")}</span> })}
+        }
+    })
+}
+
 /// One line per submission; `organizer` adds who submitted it and the re-run action.
 #[component]
 pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back: String) -> impl IntoView {
@@ -109,6 +123,7 @@ pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back:
                     <th scope="col">"Challenge / phase"</th>
                     <th scope="col">"Image"</th>
                     <th scope="col">"State"</th>
+                    <th scope="col">"Score"</th>
                     <th scope="col">"Reason"</th>
                     <th scope="col">"Actions"</th>
                 </tr>
@@ -131,6 +146,7 @@ pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back:
                                 <td>{format!("{} / {}", s.challenge, s.phase)}</td>
                                 <td class="image">{s.image.label()}</td>
                                 <td><StateBadge state=s.state/></td>
+                                <td class="score"><FeedbackScoreText score=s.score.clone()/></td>
                                 <td>{s.failure_reason.clone().unwrap_or_default()}</td>
                                 <td class="actions">
                                     {cancellable.then(|| view! {

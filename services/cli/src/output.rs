@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Leaderboard, PublicChallenge, Registered, SubmissionView, ViewedSubmission,
+    ChallengeSummary, DatasetListing, FeedbackScore, Leaderboard, PublicChallenge, Registered, SubmissionView,
+    ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -83,6 +84,9 @@ pub fn registered(r: &Registered) -> String {
 pub fn submission(viewed: &ViewedSubmission) -> String {
     let s = viewed.submission();
     let mut out = format!("submission {}  {}  (challenge {}, phase {})\n", s.id, s.state, s.challenge, s.phase);
+    if let Some(score) = &s.score {
+        let _ = writeln!(out, "  score: {}", feedback_score(score));
+    }
     if let Some(reason) = &s.failure_reason {
         let _ = writeln!(out, "  reason: {reason}");
     }
@@ -100,11 +104,20 @@ pub fn submission(viewed: &ViewedSubmission) -> String {
 }
 
 pub fn submissions(list: &Vec<SubmissionView>) -> String {
-    let mut out = format!("{:<38} {:<20} {:<11} SUBMITTED\n", "ID", "CHALLENGE", "STATE");
+    let mut out = format!("{:<38} {:<20} {:<11} {:<24} SCORE\n", "ID", "CHALLENGE", "STATE", "SUBMITTED");
     for x in list {
-        let _ = writeln!(out, "{:<38} {:<20} {:<11} {}", x.id, x.challenge, x.state, at(x.created_at));
+        let score = x.score.as_ref().map(feedback_score).unwrap_or_else(|| "-".into());
+        let _ = writeln!(out, "{:<38} {:<20} {:<11} {:<24} {score}", x.id, x.challenge, x.state, at(x.created_at));
     }
     out
+}
+
+/// A submission's feedback score as the server sent it: each metric with the digits it has
+/// (the server already rounded it in `rounded` mode), then the ladder's note.
+fn feedback_score(score: &FeedbackScore) -> String {
+    let metrics: Vec<String> = score.metrics.iter().map(|(name, v)| format!("{name} {v}")).collect();
+    let note = score.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default();
+    format!("{}{note}", metrics.join("  "))
 }
 
 pub fn leaderboard(board: &Leaderboard) -> String {
@@ -128,4 +141,22 @@ pub fn leaderboard(board: &Leaderboard) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn a_score_prints_the_digits_the_server_sent_and_the_note() {
+        let score = FeedbackScore {
+            metrics: BTreeMap::from([("accuracy".into(), 0.62), ("roc_auc".into(), 0.5)]),
+            note: Some("no significant improvement".into()),
+        };
+        assert_eq!(feedback_score(&score), "accuracy 0.62  roc_auc 0.5  (no significant improvement)");
+        let raw = FeedbackScore { metrics: BTreeMap::from([("accuracy".into(), 0.123456)]), note: None };
+        assert_eq!(feedback_score(&raw), "accuracy 0.123456");
+    }
 }
