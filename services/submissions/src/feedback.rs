@@ -126,11 +126,13 @@ pub fn board(
             Direction::LowerIsBetter => -v,
         })
     };
-    // participant → (key, line); `submissions` counts every score of theirs.
+    // participant → (key, line); `submissions` counts their rankable scores, as the raw board does.
     let mut lines: HashMap<&str, (f64, BestScore)> = HashMap::new();
     let mut counts: HashMap<&str, u32> = HashMap::new();
     for s in scores {
-        *counts.entry(s.participant_id.as_str()).or_default() += 1;
+        if s.rank_value.is_finite() {
+            *counts.entry(s.participant_id.as_str()).or_default() += 1;
+        }
         let Some(f) = feedback.get(&s.submission_id) else { continue };
         // In ladder mode only the submission whose score was released stands for the participant.
         if mode == Mode::Ladder && f.note.is_some() {
@@ -254,7 +256,7 @@ mod tests {
         let rows = board(mode, Direction::HigherIsBetter, "accuracy", &scores, &f);
         let shown: Vec<_> =
             rows.iter().map(|r| (r.submission_id.as_str(), r.metrics["accuracy"], r.submissions)).collect();
-        assert_eq!(shown, [("p1", 0.831, 2), ("q1", 0.831, 1)]);
+        assert_eq!(shown, [("p1", 0.831, 2), ("q1", 0.831, 1)], "r's NaN is neither ranked nor counted");
     }
 
     #[test]
