@@ -43,12 +43,19 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
                         };
                         let value = |name: &str| e.metrics.get(name).map(|v| format::metric(*v)).unwrap_or_else(|| "–".into());
                         let main = value(&primary);
+                        // Raw boards of a mean metric: the 95 % bootstrap interval, and ties with #1.
+                        let interval = e.interval.map(|i| view! {
+                            <span class="interval" title="95 % paired-bootstrap interval">
+                                {format!(" [{}, {}]", format::metric(i.low), format::metric(i.high))}
+                            </span>
+                            {i.tied_with_first.then(|| view! { <span class="tied">" tied with #1"</span> })}
+                        });
                         let rest = others.iter().map(|m| view! { <td class="num">{value(m)}</td> }).collect_view();
                         view! {
                             <tr data-participant=e.participant.clone()>
                                 <td class="rank">{e.rank}</td>
                                 <th scope="row">{who}</th>
-                                <td class="num primary">{main}</td>
+                                <td class="num primary">{main}{interval}</td>
                                 {rest}
                                 <td class="num">{e.submissions}</td>
                                 <td><time datetime=e.submitted_at.to_rfc3339()>{format::time(e.submitted_at)}</time></td>
@@ -197,6 +204,7 @@ mod tests {
             submissions: 3,
             submitted_at: Utc::now(),
             scored_at: Utc::now(),
+            interval: None,
         }
     }
 
@@ -221,6 +229,22 @@ mod tests {
         assert!(acc < auc, "{html}");
         assert!(html.contains("0.9500") && html.contains("0.5000"));
         assert!(html.contains("<th scope=\"row\">"), "participants are row headers: {html}");
+    }
+
+    #[test]
+    fn intervals_and_ties_with_first_show_beside_the_primary_metric() {
+        let mut second = entry(2, "Bob", None, 0.6);
+        second.interval = Some(darkroom_api::ScoreInterval { low: 0.55, high: 0.65, tied_with_first: true });
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: Direction::HigherIsBetter,
+            entries: vec![entry(1, "Ada", None, 0.62), second],
+        };
+        let html = render(board, metrics());
+        assert!(html.contains(" [0.5500, 0.6500]") && html.contains("tied with #1"), "{html}");
+        assert_eq!(html.matches("class=\"interval\"").count(), 1, "{html}");
     }
 
     #[test]

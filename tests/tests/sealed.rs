@@ -7,7 +7,8 @@
 //! anonymous visitor can reach is read (listed in [`participant_reachable`]) and no private value
 //! may appear in any answer, as the API prints it (serde_json) or as the pages print it (four
 //! decimals). Then `rounded` shows no digit past its decimals and `ladder` keeps the released
-//! score with its note for a submission that does not improve.
+//! score with its note for a submission that does not improve, and the raw board carries
+//! bootstrap intervals.
 
 use std::time::Duration;
 
@@ -305,4 +306,23 @@ async fn nothing_sealed_reaches_a_participant_and_feedback_modes_hold() {
     let (_, page) =
         get(&reqwest::Client::new(), web.url(&format!("/submissions/{ladder_second}")), None, Some(&ada)).await;
     assert!(page.contains("no significant improvement"), "the submission page lacks the note:\n{page}");
+
+    // Raw, with cases: a second participant with the same predictions is tied with #1, and both
+    // rows carry their 95 % bootstrap interval (from the public cases: public accuracy inside).
+    submit_and_finish(&stack, &raw, &bob).await;
+    let (_, board) = stack.app.call(Method::GET, &format!("/api/v1/challenges/{raw}/leaderboard"), None, None).await;
+    let entries = board["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{board}");
+    for e in entries {
+        let (low, high, accuracy) =
+            (e["interval"]["low"].as_f64(), e["interval"]["high"].as_f64(), e["metrics"]["accuracy"].as_f64());
+        assert!(low <= accuracy && accuracy <= high, "{board}");
+    }
+    assert_eq!(
+        (&entries[0]["interval"]["tied_with_first"], &entries[1]["interval"]["tied_with_first"]),
+        (&json!(false), &json!(true)),
+        "{board}"
+    );
+    let (_, page) = get(&reqwest::Client::new(), web.url(&format!("/challenges/{raw}/leaderboard")), None, None).await;
+    assert!(page.contains("tied with #1"), "the leaderboard page lacks the tie:\n{page}");
 }

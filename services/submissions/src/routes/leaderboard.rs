@@ -15,6 +15,7 @@ use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::feedback::{self, Mode};
+use crate::intervals;
 use crate::leaderboard::Stamp;
 use crate::state::AppState;
 
@@ -66,6 +67,14 @@ pub async fn show(
             rows
         }
     };
+    // Raw boards of a mean metric: each row's bootstrap interval where the cases allow it.
+    let rank_metric_is_mean = spec.metric(&spec.rank_by).is_some_and(darkroom_api::Metric::is_mean);
+    let mut intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {
+        intervals::of_board(state.scores.as_ref(), &best, direction).await
+    } else {
+        vec![None; best.len()]
+    }
+    .into_iter();
     let ids: Vec<&str> = best.iter().map(|b| b.participant_id.as_str()).collect();
     let names: HashMap<String, (String, Option<String>)> = participant::Entity::find()
         .filter(participant::Column::Id.is_in(ids))
@@ -99,6 +108,7 @@ pub async fn show(
                     super::views::whole_second(b.submitted_at)
                 },
                 scored_at: if spec.logs_visible { b.scored_at } else { super::views::whole_second(b.scored_at) },
+                interval: intervals.next().flatten(),
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
