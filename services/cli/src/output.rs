@@ -130,9 +130,14 @@ pub fn leaderboard(board: &Leaderboard) -> String {
     }
     let _ = writeln!(out, "{:>4}  {:<24} {:>10}  {:>5}  BEST AT", "RANK", "PARTICIPANT", rank_by, "SUBS");
     for e in &board.entries {
+        // Raw boards of a mean metric: the 95 % bootstrap interval and ties with #1.
+        let interval = e
+            .interval
+            .map(|i| format!("  [{:.4}, {:.4}]{}", i.low, i.high, if i.tied_with_first { " tied with #1" } else { "" }))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:>4}  {:<24} {:>10.4}  {:>5}  {}",
+            "{:>4}  {:<24} {:>10.4}  {:>5}  {}{interval}",
             e.rank,
             e.participant,
             e.metrics.get(rank_by).copied().unwrap_or(f64::NAN),
@@ -158,5 +163,35 @@ mod tests {
         assert_eq!(feedback_score(&score), "accuracy 0.62  roc_auc 0.5  (no significant improvement)");
         let raw = FeedbackScore { metrics: BTreeMap::from([("accuracy".into(), 0.123456)]), note: None };
         assert_eq!(feedback_score(&raw), "accuracy 0.123456");
+    }
+
+    #[test]
+    fn board_rows_with_an_interval_say_so_and_name_ties_with_first() {
+        let at: DateTime<Utc> = "2028-01-02T03:04:05Z".parse().unwrap();
+        let entry = |rank: u32, interval| darkroom_api::LeaderboardEntry {
+            rank,
+            participant: format!("p{rank}"),
+            team: None,
+            submission_id: format!("0190a7c2-0000-7000-8000-{rank:012}").parse().unwrap(),
+            metrics: BTreeMap::from([("accuracy".into(), 0.5)]),
+            submissions: 1,
+            submitted_at: at,
+            scored_at: at,
+            interval,
+        };
+        let tie = darkroom_api::ScoreInterval { low: 0.4, high: 0.6, tied_with_first: true };
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: darkroom_api::Direction::HigherIsBetter,
+            entries: vec![entry(1, None), entry(2, Some(tie))],
+        };
+        let text = leaderboard(&board);
+        assert!(text.lines().nth(2).unwrap().ends_with("2028-01-02T03:04:05Z"), "{text}");
+        assert!(
+            text.lines().nth(3).unwrap().ends_with("2028-01-02T03:04:05Z  [0.4000, 0.6000] tied with #1"),
+            "{text}"
+        );
     }
 }
