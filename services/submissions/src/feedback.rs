@@ -184,11 +184,11 @@ pub async fn read(
     let scores = store.phase_scores(challenge, phase, participant).await?;
     let mut cases = HashMap::new();
     if mode == Mode::Ladder {
-        for s in &scores {
-            if let Some(c) = store.public_cases(&s.submission_id).await?
-                && let Ok(values) = c.values(Split::Public)
-            {
-                cases.insert(s.submission_id.clone(), values);
+        let ids: Vec<String> = scores.iter().map(|s| s.submission_id.clone()).collect();
+        for (id, c) in store.public_cases(&ids).await? {
+            // Values the Ladder cannot take leave the submission off the ladder (see `feedback`).
+            if let Ok(values) = c.values(Split::Public) {
+                cases.insert(id, values);
             }
         }
     }

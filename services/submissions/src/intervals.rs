@@ -29,18 +29,19 @@ pub async fn of_board(store: &dyn ScoreStore, rows: &[BestScore], direction: Dir
     if rows.len() < 2 {
         return none;
     }
+    let ids: Vec<String> = rows.iter().map(|r| r.submission_id.clone()).collect();
+    let mut found = match store.public_cases(&ids).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "per-case values unreadable; board shown without intervals");
+            return none;
+        }
+    };
     let mut values: Vec<CaseValues> = Vec::with_capacity(rows.len());
-    for row in rows {
-        match store.public_cases(&row.submission_id).await {
-            Ok(Some(cases)) => match cases.values(Split::Public) {
-                Ok(v) => values.push(v),
-                Err(_) => return none,
-            },
-            Ok(None) => return none,
-            Err(e) => {
-                tracing::warn!(error = %e, "per-case values unreadable; board shown without intervals");
-                return none;
-            }
+    for id in &ids {
+        match found.remove(id).map(|c| c.values(Split::Public)) {
+            Some(Ok(v)) => values.push(v),
+            _ => return none,
         }
     }
     if values.iter().any(|v| values[0].check_same_cases(v).is_err()) || rows.len() * values[0].len() > MAX_CELLS {
@@ -91,8 +92,8 @@ mod tests {
         async fn phase_scores(&self, _: &str, _: &str, _: Option<&str>) -> anyhow::Result<Vec<ScoreDocument>> {
             Ok(vec![])
         }
-        async fn public_cases(&self, id: &str) -> anyhow::Result<Option<Cases>> {
-            Ok(self.0.get(id).cloned())
+        async fn public_cases(&self, ids: &[String]) -> anyhow::Result<HashMap<String, Cases>> {
+            Ok(ids.iter().filter_map(|id| Some((id.clone(), self.0.get(id)?.clone()))).collect())
         }
     }
 

@@ -28,8 +28,9 @@ pub trait ScoreStore: Send + Sync {
         participant: Option<&str>,
     ) -> anyhow::Result<Vec<ScoreDocument>>;
 
-    /// A submission's public per-case values, the private split not fetched.
-    async fn public_cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>>;
+    /// Public per-case values of submissions, by submission id (absent: none written), the
+    /// private split not fetched.
+    async fn public_cases(&self, submission_ids: &[String]) -> anyhow::Result<HashMap<String, Cases>>;
 }
 
 #[async_trait::async_trait]
@@ -51,8 +52,8 @@ impl ScoreStore for darkroom_core::scores::ScoreStore {
         Ok(darkroom_core::scores::ScoreStore::phase_scores(self, challenge, phase, participant).await?)
     }
 
-    async fn public_cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>> {
-        Ok(darkroom_core::scores::ScoreStore::public_cases(self, submission_id).await?)
+    async fn public_cases(&self, submission_ids: &[String]) -> anyhow::Result<HashMap<String, Cases>> {
+        Ok(darkroom_core::scores::ScoreStore::public_cases(self, submission_ids).await?)
     }
 }
 
