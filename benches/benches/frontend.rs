@@ -40,6 +40,7 @@ fn board(rows: usize) -> (Leaderboard, Vec<Metric>) {
         rank_by: "accuracy".into(),
         direction: Direction::HigherIsBetter,
         entries,
+        decimals: None,
     };
     (board, metrics)
 }

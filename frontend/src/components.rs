@@ -13,6 +13,7 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
     let others: Vec<String> = metrics.iter().map(|m| m.name.clone()).filter(|n| *n != board.rank_by).collect();
     let primary = board.rank_by.clone();
     let header_others = others.clone();
+    let decimals = board.decimals;
     if board.entries.is_empty() {
         return view! {
             <p class="empty" id="leaderboard-empty">"No scores yet in this phase. The first one will appear here."</p>
@@ -41,7 +42,7 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
                             Some(team) => format!("{} ({team})", e.participant),
                             None => e.participant.clone(),
                         };
-                        let value = |name: &str| e.metrics.get(name).map(|v| format::metric(*v)).unwrap_or_else(|| "–".into());
+                        let value = |name: &str| e.metrics.get(name).map(|v| format::metric_to(*v, decimals)).unwrap_or_else(|| "–".into());
                         let main = value(&primary);
                         // Raw boards of a mean metric: the 95 % bootstrap interval, and ties with #1.
                         let interval = e.interval.map(|i| view! {
@@ -103,8 +104,12 @@ pub fn Timeline(history: Vec<TransitionView>) -> impl IntoView {
 #[component]
 pub fn FeedbackScoreText(score: Option<FeedbackScore>) -> impl IntoView {
     score.map(|f| {
-        let metrics =
-            f.metrics.iter().map(|(name, v)| format!("{name} {}", format::metric(*v))).collect::<Vec<_>>().join(" · ");
+        let metrics = f
+            .metrics
+            .iter()
+            .map(|(name, v)| format!("{name} {}", format::metric_to(*v, f.decimals)))
+            .collect::<Vec<_>>()
+            .join(" · ");
         view! {
             <span class="metrics">{metrics}</span>
             {f.note.map(|n| view! { <span class="note">{format!(" ({n})")}</span> })}
@@ -220,6 +225,7 @@ mod tests {
             rank_by: "accuracy".into(),
             direction: Direction::HigherIsBetter,
             entries: vec![entry(1, "Ada", Some("Lab <A>"), 0.95), entry(2, "Bob", None, 0.6)],
+            decimals: None,
         };
         let html = render(board, metrics());
         let (ada, bob) = (html.find("Ada (Lab &lt;A&gt;)").unwrap(), html.find("Bob").unwrap());
@@ -241,10 +247,25 @@ mod tests {
             rank_by: "accuracy".into(),
             direction: Direction::HigherIsBetter,
             entries: vec![entry(1, "Ada", None, 0.62), second],
+            decimals: None,
         };
         let html = render(board, metrics());
         assert!(html.contains(" [0.5500, 0.6500]") && html.contains("tied with #1"), "{html}");
         assert_eq!(html.matches("class=\"interval\"").count(), 1, "{html}");
+    }
+
+    #[test]
+    fn rounded_boards_print_exactly_their_decimals() {
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: Direction::HigherIsBetter,
+            entries: vec![entry(1, "Ada", None, 0.62)],
+            decimals: Some(2),
+        };
+        let html = render(board, metrics());
+        assert!(html.contains(">0.62<") && html.contains(">0.50<") && !html.contains("0.6200"), "{html}");
     }
 
     #[test]
@@ -255,6 +276,7 @@ mod tests {
             rank_by: "accuracy".into(),
             direction: Direction::LowerIsBetter,
             entries: vec![],
+            decimals: None,
         };
         assert!(render(board, metrics()).contains("No scores yet"));
     }

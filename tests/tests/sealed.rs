@@ -285,11 +285,18 @@ async fn nothing_sealed_reaches_a_participant_and_feedback_modes_hold() {
         })
         .collect();
     assert!(!unrounded.is_empty(), "the public values are already rounded: the test proves nothing");
+    // Pages print exactly the decimals: 0.56, never 0.5600.
+    let padded: Vec<String> = values(&public).into_iter().map(|v| format!("{:.4}", round_to(v, DECIMALS))).collect();
+    let mut pages_with_score = 0;
     for a in participant_reachable(&stack, &web, &rounded, &rounded_id, &cy, &bob).await {
-        for n in &unrounded {
-            assert!(!has_number(&a.body, n), "{} shows the unrounded public value {n}:\n{}", a.what, a.body);
+        for n in unrounded.iter().chain(&padded) {
+            assert!(!has_number(&a.body, n), "{} shows {n}, past {DECIMALS} decimals:\n{}", a.what, a.body);
         }
+        let accuracy = format!("{:.2}", round_to(public.get_f64("accuracy").unwrap(), DECIMALS));
+        pages_with_score += usize::from(a.what.starts_with("page") && has_number(&a.body, &accuracy));
     }
+    // The leaderboard (anonymous and signed in), My submissions, the submission page.
+    assert!(pages_with_score >= 4, "the rounded score is on {pages_with_score} pages only");
 
     // Ladder: the second submission did not improve: the released score and the note.
     let (_, first) =

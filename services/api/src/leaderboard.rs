@@ -25,6 +25,10 @@ pub struct Leaderboard {
     pub rank_by: String,
     pub direction: Direction,
     pub entries: Vec<LeaderboardEntry>,
+    /// In `rounded` feedback, the phase's decimals: every value has at most this many, and
+    /// clients print exactly this many (absent in `raw` and `ladder`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u32>,
 }
 
 /// One participant's line.
@@ -90,6 +94,7 @@ mod tests {
                 scored_at: at,
                 interval: None,
             }],
+            decimals: None,
         };
         let json = serde_json::to_string(&board).unwrap();
         assert_eq!(

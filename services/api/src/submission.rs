@@ -202,6 +202,10 @@ pub struct FeedbackScore {
     pub metrics: BTreeMap<String, f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// In `rounded` feedback, the phase's decimals: the values have at most this many, and
+    /// clients print exactly this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u32>,
 }
 
 /// The image as the participant gave it; the server-side tarball path stays private.

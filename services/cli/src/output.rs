@@ -137,12 +137,13 @@ pub fn leaderboard(board: &Leaderboard) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:>4}  {:<24} {:>10.4}  {:>5}  {}{interval}",
+            "{:>4}  {:<24} {:>10.prec$}  {:>5}  {}{interval}",
             e.rank,
             e.participant,
             e.metrics.get(rank_by).copied().unwrap_or(f64::NAN),
             e.submissions,
-            at(e.scored_at)
+            at(e.scored_at),
+            prec = board.decimals.unwrap_or(4) as usize
         );
     }
     out
@@ -159,9 +160,11 @@ mod tests {
         let score = FeedbackScore {
             metrics: BTreeMap::from([("accuracy".into(), 0.62), ("roc_auc".into(), 0.5)]),
             note: Some("no significant improvement".into()),
+            decimals: None,
         };
         assert_eq!(feedback_score(&score), "accuracy 0.62  roc_auc 0.5  (no significant improvement)");
-        let raw = FeedbackScore { metrics: BTreeMap::from([("accuracy".into(), 0.123456)]), note: None };
+        let raw =
+            FeedbackScore { metrics: BTreeMap::from([("accuracy".into(), 0.123456)]), note: None, decimals: None };
         assert_eq!(feedback_score(&raw), "accuracy 0.123456");
     }
 
@@ -186,6 +189,7 @@ mod tests {
             rank_by: "accuracy".into(),
             direction: darkroom_api::Direction::HigherIsBetter,
             entries: vec![entry(1, None), entry(2, Some(tie))],
+            decimals: None,
         };
         let text = leaderboard(&board);
         assert!(text.lines().nth(2).unwrap().ends_with("2028-01-02T03:04:05Z"), "{text}");

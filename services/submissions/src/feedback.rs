@@ -51,6 +51,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The decimals values are rounded to, in `rounded`.
+    pub fn decimals(self) -> Option<u32> {
+        match self {
+            Mode::Rounded(d) => Some(d),
+            Mode::Raw | Mode::Ladder => None,
+        }
+    }
+
     pub fn of(phase: &Phase) -> Self {
         match phase.feedback {
             Feedback::Raw => Mode::Raw,
@@ -69,8 +77,11 @@ pub fn feedback(
     scores: &[ScoreDocument],
     cases: &HashMap<String, CaseValues>,
 ) -> HashMap<String, FeedbackScore> {
-    let shown =
-        |metrics: BTreeMap<String, f64>, note: Option<&str>| FeedbackScore { metrics, note: note.map(str::to_owned) };
+    let shown = |metrics: BTreeMap<String, f64>, note: Option<&str>| FeedbackScore {
+        metrics,
+        note: note.map(str::to_owned),
+        decimals: mode.decimals(),
+    };
     match mode {
         Mode::Raw => scores.iter().map(|s| (s.submission_id.clone(), shown(s.metrics.clone(), None))).collect(),
         Mode::Rounded(decimals) => scores
@@ -239,7 +250,10 @@ mod tests {
         let raw = feedback(Mode::Raw, Direction::HigherIsBetter, "accuracy", &scores, &HashMap::new());
         assert_eq!(raw["a"].metrics, scores[0].metrics);
         let rounded = feedback(Mode::Rounded(3), Direction::HigherIsBetter, "accuracy", &scores, &HashMap::new());
-        assert_eq!(serde_json::to_string(&rounded["a"]).unwrap(), r#"{"metrics":{"accuracy":0.123,"roc_auc":0.988}}"#);
+        assert_eq!(
+            serde_json::to_string(&rounded["a"]).unwrap(),
+            r#"{"metrics":{"accuracy":0.123,"roc_auc":0.988},"decimals":3}"#
+        );
     }
 
     #[test]

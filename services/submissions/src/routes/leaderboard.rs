@@ -112,8 +112,14 @@ pub async fn show(
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let board =
-        Leaderboard { challenge: slug, phase: phase.name.clone(), rank_by: spec.rank_by.clone(), direction, entries };
+    let board = Leaderboard {
+        challenge: slug,
+        phase: phase.name.clone(),
+        rank_by: spec.rank_by.clone(),
+        direction,
+        entries,
+        decimals: Mode::of(phase).decimals(),
+    };
     let body = Bytes::from(serde_json::to_vec(&board).map_err(|e| ApiError::Internal(e.into()))?);
     state.boards.put(&board.challenge, &board.phase, stamp, body.clone());
     Ok(json_body(body))
