@@ -377,6 +377,18 @@ mod tests {
             r#"{"id":"0190a7c2-5b1e-7c3d-8e4f-0123456789ab","challenge":"c","phase":"dev","state":"QUEUED","failure_reason":null,"image":{"kind":"reference","name":"r/m@sha256:ab"},"image_digest":null,"attempt":1,"counts_against_quota":true,"created_at":"2028-01-02T03:04:05.678Z","updated_at":"2028-01-02T03:04:05.678Z"}"#
         );
         assert_eq!(serde_json::from_str::<SubmissionView>(&json).unwrap(), view(None));
+        let mut scored = view(None);
+        scored.score = Some(FeedbackScore {
+            metrics: BTreeMap::from([("accuracy".into(), 0.5)]),
+            note: Some("no significant improvement".into()),
+            decimals: None,
+        });
+        let json = serde_json::to_string(&scored).unwrap();
+        assert!(
+            json.ends_with(r#","score":{"metrics":{"accuracy":0.5},"note":"no significant improvement"}}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<SubmissionView>(&json).unwrap(), scored);
         let tar = ImageView::Tarball { sha256: "0123456789abcdef".into(), size_bytes: 5 };
         assert_eq!(
             serde_json::to_string(&tar).unwrap(),
