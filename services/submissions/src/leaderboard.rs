@@ -71,6 +71,10 @@ pub struct Stamp {
 #[derive(Default)]
 pub struct BoardCache {
     boards: Mutex<HashMap<(String, String), (Stamp, Bytes)>>,
+    /// Held while a `rounded` or `ladder` board is replayed from every score of its phase (a few
+    /// hundred ms per 2,000 scores): viewers arriving meanwhile wait and take it from the cache
+    /// instead of replaying it again each.
+    pub replaying: tokio::sync::Mutex<()>,
 }
 
 impl BoardCache {

@@ -53,6 +53,16 @@ pub async fn show(
     if let Some(body) = state.boards.get(&slug, &phase.name, &stamp) {
         return Ok(json_body(body));
     }
+    // Replays one at a time, kept until this board is cached; a board rendered meanwhile is taken.
+    let replaying = match Mode::of(phase) {
+        Mode::Raw => None,
+        Mode::Rounded(_) | Mode::Ladder => Some(state.boards.replaying.lock().await),
+    };
+    if replaying.is_some()
+        && let Some(body) = state.boards.get(&slug, &phase.name, &stamp)
+    {
+        return Ok(json_body(body));
+    }
     let best = match Mode::of(phase) {
         // Raw: the store's board of best scores, as it always was.
         Mode::Raw => state.scores.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?,
