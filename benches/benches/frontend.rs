@@ -29,6 +29,7 @@ fn board(rows: usize) -> (Leaderboard, Vec<Metric>) {
             submissions: (i % 20) as u32 + 1,
             submitted_at: now,
             scored_at: now,
+            interval: None,
         })
         .collect();
     let metrics =
@@ -39,6 +40,7 @@ fn board(rows: usize) -> (Leaderboard, Vec<Metric>) {
         rank_by: "accuracy".into(),
         direction: Direction::HigherIsBetter,
         entries,
+        decimals: None,
     };
     (board, metrics)
 }

@@ -1,6 +1,6 @@
 //! Pieces several pages share: the leaderboard table, state badges, the timeline, messages.
 
-use darkroom_api::{Leaderboard, Metric, SubmissionState, TransitionView, ViewedSubmission};
+use darkroom_api::{FeedbackScore, Leaderboard, Metric, SubmissionState, TransitionView, ViewedSubmission};
 use leptos::prelude::*;
 
 use crate::format;
@@ -13,6 +13,7 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
     let others: Vec<String> = metrics.iter().map(|m| m.name.clone()).filter(|n| *n != board.rank_by).collect();
     let primary = board.rank_by.clone();
     let header_others = others.clone();
+    let decimals = board.decimals;
     if board.entries.is_empty() {
         return view! {
             <p class="empty" id="leaderboard-empty">"No scores yet in this phase. The first one will appear here."</p>
@@ -41,14 +42,21 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
                             Some(team) => format!("{} ({team})", e.participant),
                             None => e.participant.clone(),
                         };
-                        let value = |name: &str| e.metrics.get(name).map(|v| format::metric(*v)).unwrap_or_else(|| "–".into());
+                        let value = |name: &str| e.metrics.get(name).map(|v| format::metric_to(*v, decimals)).unwrap_or_else(|| "–".into());
                         let main = value(&primary);
+                        // Raw boards of a mean metric: the 95 % bootstrap interval, and ties with #1.
+                        let interval = e.interval.map(|i| view! {
+                            <span class="interval" title="95 % paired-bootstrap interval">
+                                {format!(" [{}, {}]", format::metric(i.low), format::metric(i.high))}
+                            </span>
+                            {i.tied_with_first.then(|| view! { <span class="tied">" tied with #1"</span> })}
+                        });
                         let rest = others.iter().map(|m| view! { <td class="num">{value(m)}</td> }).collect_view();
                         view! {
                             <tr data-participant=e.participant.clone()>
                                 <td class="rank">{e.rank}</td>
                                 <th scope="row">{who}</th>
-                                <td class="num primary">{main}</td>
+                                <td class="num primary">{main}{interval}</td>
                                 {rest}
                                 <td class="num">{e.submissions}</td>
                                 <td><time datetime=e.submitted_at.to_rfc3339()>{format::time(e.submitted_at)}</time></td>
@@ -91,6 +99,24 @@ pub fn Timeline(history: Vec<TransitionView>) -> impl IntoView {
     }
 }
 
+/// A COMPLETE submission's feedback score as the API gave it (already in the phase's mode:
+/// raw, rounded on the server, or the ladder's released score), with the ladder's note.
+#[component]
+pub fn FeedbackScoreText(score: Option<FeedbackScore>) -> impl IntoView {
+    score.map(|f| {
+        let metrics = f
+            .metrics
+            .iter()
+            .map(|(name, v)| format!("{name} {}", format::metric_to(*v, f.decimals)))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        view! {
+            <span class="metrics">{metrics}</span>
+            {f.note.map(|n| view! { <span class="note">{format!(" ({n})")}</span> })}
+        }
+    })
+}
+
 /// One line per submission; `organizer` adds who submitted it and the re-run action.
 #[component]
 pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back: String) -> impl IntoView {
@@ -109,6 +135,7 @@ pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back:
                     <th scope="col">"Challenge / phase"</th>
                     <th scope="col">"Image"</th>
                     <th scope="col">"State"</th>
+                    <th scope="col">"Score"</th>
                     <th scope="col">"Reason"</th>
                     <th scope="col">"Actions"</th>
                 </tr>
@@ -131,6 +158,7 @@ pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back:
                                 <td>{format!("{} / {}", s.challenge, s.phase)}</td>
                                 <td class="image">{s.image.label()}</td>
                                 <td><StateBadge state=s.state/></td>
+                                <td class="score"><FeedbackScoreText score=s.score.clone()/></td>
                                 <td>{s.failure_reason.clone().unwrap_or_default()}</td>
                                 <td class="actions">
                                     {cancellable.then(|| view! {
@@ -181,6 +209,7 @@ mod tests {
             submissions: 3,
             submitted_at: Utc::now(),
             scored_at: Utc::now(),
+            interval: None,
         }
     }
 
@@ -196,6 +225,7 @@ mod tests {
             rank_by: "accuracy".into(),
             direction: Direction::HigherIsBetter,
             entries: vec![entry(1, "Ada", Some("Lab <A>"), 0.95), entry(2, "Bob", None, 0.6)],
+            decimals: None,
         };
         let html = render(board, metrics());
         let (ada, bob) = (html.find("Ada (Lab &lt;A&gt;)").unwrap(), html.find("Bob").unwrap());
@@ -208,6 +238,37 @@ mod tests {
     }
 
     #[test]
+    fn intervals_and_ties_with_first_show_beside_the_primary_metric() {
+        let mut second = entry(2, "Bob", None, 0.6);
+        second.interval = Some(darkroom_api::ScoreInterval { low: 0.55, high: 0.65, tied_with_first: true });
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: Direction::HigherIsBetter,
+            entries: vec![entry(1, "Ada", None, 0.62), second],
+            decimals: None,
+        };
+        let html = render(board, metrics());
+        assert!(html.contains(" [0.5500, 0.6500]") && html.contains("tied with #1"), "{html}");
+        assert_eq!(html.matches("class=\"interval\"").count(), 1, "{html}");
+    }
+
+    #[test]
+    fn rounded_boards_print_exactly_their_decimals() {
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: Direction::HigherIsBetter,
+            entries: vec![entry(1, "Ada", None, 0.62)],
+            decimals: Some(2),
+        };
+        let html = render(board, metrics());
+        assert!(html.contains(">0.62<") && html.contains(">0.50<") && !html.contains("0.6200"), "{html}");
+    }
+
+    #[test]
     fn an_empty_board_says_so() {
         let board = Leaderboard {
             challenge: "c".into(),
@@ -215,6 +276,7 @@ mod tests {
             rank_by: "accuracy".into(),
             direction: Direction::LowerIsBetter,
             entries: vec![],
+            decimals: None,
         };
         assert!(render(board, metrics()).contains("No scores yet"));
     }

@@ -20,6 +20,15 @@ pub fn metric(value: f64) -> String {
     format!("{value:.4}")
 }
 
+/// A metric's value with the decimals the server rounded it to (`rounded` feedback), never a
+/// digit more; four without.
+pub fn metric_to(value: f64, decimals: Option<u32>) -> String {
+    match decimals {
+        Some(d) => format!("{value:.prec$}", prec = d as usize),
+        None => metric(value),
+    }
+}
+
 /// `2026-11-23 14:05 UTC`.
 pub fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()

@@ -128,3 +128,35 @@ async fn a_sealed_score_keeps_its_private_split_and_its_cases_in_chunks() {
     assert!(!format!("{lines:?}").contains("0.123"), "{lines:?}");
     assert_eq!(lines[0].submissions, 2);
 }
+
+/// What the feedback modes read: a phase's scores in scoring order without the sealed split,
+/// and many submissions' public cases in one call without the private ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_reads_see_the_public_split_only() {
+    use darkroom_core::domain::{Case, Cases};
+    let (store, _) = store().await;
+    let cases = |public: f64, private: f64| Cases {
+        public: (0..3).map(|i| Case { id: format!("c{i}"), value: public }).collect(),
+        private: (0..3).map(|i| Case { id: format!("c{i}"), value: private }).collect(),
+    };
+    let private = BTreeMap::from([("loss".to_owned(), 0.987)]);
+    // Scored out of submission order: b (minute 0) before a (minute 5).
+    for (s, who, minutes, c) in
+        [("b", "p", 0, Some(cases(0.5, 0.987))), ("a", "p", 5, Some(cases(0.25, 0.987))), ("q1", "q", 1, None)]
+    {
+        let doc = score(s, who, 0.5, Direction::LowerIsBetter, minutes);
+        store.record_evaluation(&doc, Some(&private), c.as_ref()).await.expect("recorded");
+    }
+    let all = store.phase_scores("c", "dev", None).await.unwrap();
+    assert_eq!(all.iter().map(|s| s.submission_id.as_str()).collect::<Vec<_>>(), ["b", "q1", "a"]);
+    let p = store.phase_scores("c", "dev", Some("p")).await.unwrap();
+    assert_eq!(p.iter().map(|s| s.submission_id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+    assert!(all.iter().all(|s| s.metrics["loss"] == 0.5), "public metrics only");
+
+    let ids = ["a", "b", "q1", "nope"].map(String::from);
+    let found = store.public_cases(&ids).await.unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found["a"].public.iter().all(|c| c.value == 0.25) && found["a"].public.len() == 3);
+    assert!(found.values().all(|c| c.private.is_empty()), "the private split is never fetched");
+    assert_eq!(store.cases("b").await.unwrap().unwrap(), cases(0.5, 0.987), "the sealed read has both");
+}

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::render;
 use crate::api::{SubmissionPage, load_submission};
-use crate::components::{StateBadge, SubmissionRows, Timeline};
+use crate::components::{FeedbackScoreText, StateBadge, SubmissionRows, Timeline};
 use crate::format;
 
 #[component]
@@ -38,6 +38,7 @@ fn Page(page: SubmissionPage) -> impl IntoView {
             {format!(" · {} / phase {} · attempt {} · {}", s.challenge, s.phase, s.attempt, s.image.label())}
             {(!s.counts_against_quota).then_some(" · not counted against the quota")}
         </p>
+        {s.score.clone().map(|score| view! { <p id="score"><strong>"Score: "</strong><FeedbackScoreText score=Some(score)/></p> })}
         <p><A href=format!("/challenges/{}/leaderboard", s.challenge)>"Leaderboard"</A></p>
         {s.failure_reason.clone().map(|r| view! { <p class="error" id="failure-reason"><strong>"Why it failed: "</strong>{r}</p> })}
         {detail.map(|d| view! { <details open><summary>"Detail for the organizer"</summary><pre>{d}</pre></details> })}

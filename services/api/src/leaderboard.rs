@@ -25,6 +25,10 @@ pub struct Leaderboard {
     pub rank_by: String,
     pub direction: Direction,
     pub entries: Vec<LeaderboardEntry>,
+    /// In `rounded` feedback, the phase's decimals: every value has at most this many, and
+    /// clients print exactly this many (absent in `raw` and `ladder`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u32>,
 }
 
 /// One participant's line.
@@ -42,6 +46,20 @@ pub struct LeaderboardEntry {
     /// Cut to the whole second where the challenge hides logs.
     pub submitted_at: DateTime<Utc>,
     pub scored_at: DateTime<Utc>,
+    /// The 95 % paired-bootstrap interval of the ranking metric, on the public board in `raw`
+    /// feedback where the evaluation wrote per-case values (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<ScoreInterval>,
+}
+
+/// A row's 95 % paired-bootstrap interval (seeded, so the same board always shows the same
+/// intervals) and whether it cannot be told apart from #1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreInterval {
+    pub low: f64,
+    pub high: f64,
+    /// The interval of this row's difference from #1 holds 0 (never true for #1 itself).
+    pub tied_with_first: bool,
 }
 
 /// The live feed's message (a server-sent `score` event on the pages' `/live/{slug}`): a score
@@ -74,7 +92,9 @@ mod tests {
                 submissions: 2,
                 submitted_at: at,
                 scored_at: at,
+                interval: None,
             }],
+            decimals: None,
         };
         let json = serde_json::to_string(&board).unwrap();
         assert_eq!(
@@ -82,5 +102,10 @@ mod tests {
             r#"{"challenge":"c","phase":"dev","rank_by":"accuracy","direction":"higher_is_better","entries":[{"rank":1,"participant":"Ada","team":null,"submission_id":"0190a7c2-5b1e-7c3d-8e4f-0123456789ab","metrics":{"accuracy":0.5},"submissions":2,"submitted_at":"2028-01-02T03:04:05Z","scored_at":"2028-01-02T03:04:05Z"}]}"#
         );
         assert_eq!(serde_json::from_str::<Leaderboard>(&json).unwrap(), board);
+        let mut with = board.clone();
+        with.entries[0].interval = Some(ScoreInterval { low: 0.25, high: 0.75, tied_with_first: false });
+        let json = serde_json::to_string(&with).unwrap();
+        assert!(json.ends_with(r#""interval":{"low":0.25,"high":0.75,"tied_with_first":false}}]}"#), "{json}");
+        assert_eq!(serde_json::from_str::<Leaderboard>(&json).unwrap(), with);
     }
 }

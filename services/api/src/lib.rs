@@ -59,10 +59,10 @@ pub use challenge::{
 };
 pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use ids::{ParseIdError, ParticipantId, SubmissionId};
-pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreUpdate};
+pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreInterval, ScoreUpdate};
 pub use logs::{LogLine, RunLogView};
 pub use participant::{Me, Profile, Registered, Registration};
 pub use submission::{
-    ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery, SubmissionState,
-    SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,
+    FeedbackScore, ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery,
+    SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,
 };

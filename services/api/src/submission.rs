@@ -13,6 +13,7 @@
 //! itself, so they live with it: clients ask [`SubmissionState::is_cancellable`] and
 //! [`SubmissionState::is_terminal`] of the same table the service enforces.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -186,6 +187,25 @@ pub struct SubmissionView {
     /// Only in the answer about one submission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<TransitionView>>,
+    /// What a COMPLETE submission scored, as its phase's feedback mode shows it (absent
+    /// otherwise). Public split only: no private value is ever in a submission's view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<FeedbackScore>,
+}
+
+/// A submission's public score in its phase's feedback mode: `raw` the metrics as the
+/// evaluation wrote them, `rounded` each rounded on the server to the phase's `decimals`,
+/// `ladder` the participant's released ladder score after this submission, with the note
+/// "no significant improvement" when this one's own score was not released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackScore {
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// In `rounded` feedback, the phase's decimals: the values have at most this many, and
+    /// clients print exactly this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u32>,
 }
 
 /// The image as the participant gave it; the server-side tarball path stays private.
@@ -345,6 +365,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             history,
+            score: None,
         }
     }
 
@@ -356,6 +377,18 @@ mod tests {
             r#"{"id":"0190a7c2-5b1e-7c3d-8e4f-0123456789ab","challenge":"c","phase":"dev","state":"QUEUED","failure_reason":null,"image":{"kind":"reference","name":"r/m@sha256:ab"},"image_digest":null,"attempt":1,"counts_against_quota":true,"created_at":"2028-01-02T03:04:05.678Z","updated_at":"2028-01-02T03:04:05.678Z"}"#
         );
         assert_eq!(serde_json::from_str::<SubmissionView>(&json).unwrap(), view(None));
+        let mut scored = view(None);
+        scored.score = Some(FeedbackScore {
+            metrics: BTreeMap::from([("accuracy".into(), 0.5)]),
+            note: Some("no significant improvement".into()),
+            decimals: None,
+        });
+        let json = serde_json::to_string(&scored).unwrap();
+        assert!(
+            json.ends_with(r#","score":{"metrics":{"accuracy":0.5},"note":"no significant improvement"}}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<SubmissionView>(&json).unwrap(), scored);
         let tar = ImageView::Tarball { sha256: "0123456789abcdef".into(), size_bytes: 5 };
         assert_eq!(
             serde_json::to_string(&tar).unwrap(),

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Leaderboard, PublicChallenge, Registered, SubmissionView, ViewedSubmission,
+    ChallengeSummary, DatasetListing, FeedbackScore, Leaderboard, PublicChallenge, Registered, SubmissionView,
+    ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -83,6 +84,9 @@ pub fn registered(r: &Registered) -> String {
 pub fn submission(viewed: &ViewedSubmission) -> String {
     let s = viewed.submission();
     let mut out = format!("submission {}  {}  (challenge {}, phase {})\n", s.id, s.state, s.challenge, s.phase);
+    if let Some(score) = &s.score {
+        let _ = writeln!(out, "  score: {}", feedback_score(score));
+    }
     if let Some(reason) = &s.failure_reason {
         let _ = writeln!(out, "  reason: {reason}");
     }
@@ -100,11 +104,20 @@ pub fn submission(viewed: &ViewedSubmission) -> String {
 }
 
 pub fn submissions(list: &Vec<SubmissionView>) -> String {
-    let mut out = format!("{:<38} {:<20} {:<11} SUBMITTED\n", "ID", "CHALLENGE", "STATE");
+    let mut out = format!("{:<38} {:<20} {:<11} {:<24} SCORE\n", "ID", "CHALLENGE", "STATE", "SUBMITTED");
     for x in list {
-        let _ = writeln!(out, "{:<38} {:<20} {:<11} {}", x.id, x.challenge, x.state, at(x.created_at));
+        let score = x.score.as_ref().map(feedback_score).unwrap_or_else(|| "-".into());
+        let _ = writeln!(out, "{:<38} {:<20} {:<11} {:<24} {score}", x.id, x.challenge, x.state, at(x.created_at));
     }
     out
+}
+
+/// A submission's feedback score as the server sent it: each metric with the digits it has
+/// (the server already rounded it in `rounded` mode), then the ladder's note.
+fn feedback_score(score: &FeedbackScore) -> String {
+    let metrics: Vec<String> = score.metrics.iter().map(|(name, v)| format!("{name} {v}")).collect();
+    let note = score.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default();
+    format!("{}{note}", metrics.join("  "))
 }
 
 pub fn leaderboard(board: &Leaderboard) -> String {
@@ -117,15 +130,72 @@ pub fn leaderboard(board: &Leaderboard) -> String {
     }
     let _ = writeln!(out, "{:>4}  {:<24} {:>10}  {:>5}  BEST AT", "RANK", "PARTICIPANT", rank_by, "SUBS");
     for e in &board.entries {
+        // Raw boards of a mean metric: the 95 % bootstrap interval and ties with #1.
+        let interval = e
+            .interval
+            .map(|i| format!("  [{:.4}, {:.4}]{}", i.low, i.high, if i.tied_with_first { " tied with #1" } else { "" }))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:>4}  {:<24} {:>10.4}  {:>5}  {}",
+            "{:>4}  {:<24} {:>10.prec$}  {:>5}  {}{interval}",
             e.rank,
             e.participant,
             e.metrics.get(rank_by).copied().unwrap_or(f64::NAN),
             e.submissions,
-            at(e.scored_at)
+            at(e.scored_at),
+            prec = board.decimals.unwrap_or(4) as usize
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn a_score_prints_the_digits_the_server_sent_and_the_note() {
+        let score = FeedbackScore {
+            metrics: BTreeMap::from([("accuracy".into(), 0.62), ("roc_auc".into(), 0.5)]),
+            note: Some("no significant improvement".into()),
+            decimals: None,
+        };
+        assert_eq!(feedback_score(&score), "accuracy 0.62  roc_auc 0.5  (no significant improvement)");
+        let raw =
+            FeedbackScore { metrics: BTreeMap::from([("accuracy".into(), 0.123456)]), note: None, decimals: None };
+        assert_eq!(feedback_score(&raw), "accuracy 0.123456");
+    }
+
+    #[test]
+    fn board_rows_with_an_interval_say_so_and_name_ties_with_first() {
+        let at: DateTime<Utc> = "2028-01-02T03:04:05Z".parse().unwrap();
+        let entry = |rank: u32, interval| darkroom_api::LeaderboardEntry {
+            rank,
+            participant: format!("p{rank}"),
+            team: None,
+            submission_id: format!("0190a7c2-0000-7000-8000-{rank:012}").parse().unwrap(),
+            metrics: BTreeMap::from([("accuracy".into(), 0.5)]),
+            submissions: 1,
+            submitted_at: at,
+            scored_at: at,
+            interval,
+        };
+        let tie = darkroom_api::ScoreInterval { low: 0.4, high: 0.6, tied_with_first: true };
+        let board = Leaderboard {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            rank_by: "accuracy".into(),
+            direction: darkroom_api::Direction::HigherIsBetter,
+            entries: vec![entry(1, None), entry(2, Some(tie))],
+            decimals: None,
+        };
+        let text = leaderboard(&board);
+        assert!(text.lines().nth(2).unwrap().ends_with("2028-01-02T03:04:05Z"), "{text}");
+        assert!(
+            text.lines().nth(3).unwrap().ends_with("2028-01-02T03:04:05Z  [0.4000, 0.6000] tied with #1"),
+            "{text}"
+        );
+    }
 }

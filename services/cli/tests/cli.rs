@@ -3,7 +3,9 @@
 
 use std::process::Output;
 
-use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures};
+use darkroom_core::config::RunnerBackend;
+use darkroom_tests::registry::pushed;
+use darkroom_tests::{ADMIN_TOKEN, Backend, Stack, TestApp, fixtures};
 
 async fn darkroom(app: &TestApp, token: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_darkroom"));
@@ -102,4 +104,33 @@ async fn failures_are_one_clear_line() {
         .await
         .unwrap();
     assert_one_line_error(&o, "cannot reach the Darkroom server");
+}
+
+/// `status` prints what each COMPLETE submission scored, in the phase's feedback mode: here the
+/// Ladder, whose second, identical submission keeps the first's score with the note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_prints_the_feedback_score_and_the_ladder_note() {
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack
+        .challenge("cli-ladder", |s| {
+            s["phases"][0]["private_split"] = serde_json::json!(true);
+            s["phases"][0]["feedback"] = serde_json::json!("ladder");
+        })
+        .await;
+    let token = stack.app.register("Ada").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (_, s) = stack.app.submit(&slug, &token, &pushed("darkroom-demo-weak:1")).await;
+        let id = s["id"].as_str().unwrap().to_owned();
+        assert_eq!(stack.finished(&id, &token, 240).await["state"], "COMPLETE");
+        ids.push(id);
+    }
+    let first = stdout(&darkroom(&stack.app, Some(&token), &["status", &ids[0]]).await);
+    let score_line = first.lines().find(|l| l.trim_start().starts_with("score: accuracy ")).expect(&first).to_owned();
+    assert!(!score_line.contains("no significant improvement"), "{first}");
+    let second = stdout(&darkroom(&stack.app, Some(&token), &["status", &ids[1]]).await);
+    assert!(second.contains(&format!("{score_line}  (no significant improvement)")), "{second}");
+    let list = stdout(&darkroom(&stack.app, Some(&token), &["status"]).await);
+    assert!(list.lines().next().is_some_and(|h| h.ends_with("SCORE")), "{list}");
+    assert_eq!(list.matches("(no significant improvement)").count(), 1, "{list}");
 }

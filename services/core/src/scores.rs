@@ -124,6 +124,11 @@ pub fn to_bson_time(t: DateTime<Utc>) -> bson::DateTime {
     bson::DateTime::from_millis(t.timestamp_millis())
 }
 
+/// A stored time as a chrono time (to the millisecond, as stored).
+pub fn from_bson_time(t: bson::DateTime) -> DateTime<Utc> {
+    from_millis(t.timestamp_millis())
+}
+
 fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
@@ -302,6 +307,28 @@ impl ScoreStore {
         self.scores
             .find_one(doc! { "submission_id": submission_id })
             .projection(doc! { "private_metrics": 0, "cases": 0 })
+            .await
+    }
+
+    /// Every score of a phase (of one participant when given), public split only, in the order
+    /// they were scored (ties by submission id): what the `rounded` and `ladder` feedback modes
+    /// are computed from.
+    pub async fn phase_scores(
+        &self,
+        challenge: &str,
+        phase: &str,
+        participant: Option<&str>,
+    ) -> mongodb::error::Result<Vec<ScoreDocument>> {
+        let mut filter = doc! { "challenge": challenge, "phase": phase };
+        if let Some(p) = participant {
+            filter.insert("participant_id", p);
+        }
+        self.scores
+            .find(filter)
+            .projection(doc! { "private_metrics": 0, "cases": 0 })
+            .sort(doc! { "scored_at": 1, "submission_id": 1 })
+            .await?
+            .try_collect()
             .await
     }
 

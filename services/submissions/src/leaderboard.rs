@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bytes::Bytes;
-pub use darkroom_core::scores::BestScore;
+pub use darkroom_core::domain::Cases;
+pub use darkroom_core::scores::{BestScore, ScoreDocument};
 
 /// Reads ranked scores: best per participant in a phase, ordered by the ranking metric.
 #[async_trait::async_trait]
@@ -17,6 +18,19 @@ pub trait ScoreStore: Send + Sync {
 
     /// Moves whenever a score of the phase is recorded.
     async fn board_version(&self, challenge: &str, phase: &str) -> anyhow::Result<i64>;
+
+    /// Every score of a phase (one participant's when given), public split only, in the order
+    /// they were scored.
+    async fn phase_scores(
+        &self,
+        challenge: &str,
+        phase: &str,
+        participant: Option<&str>,
+    ) -> anyhow::Result<Vec<ScoreDocument>>;
+
+    /// Public per-case values of submissions, by submission id (absent: none written), the
+    /// private split not fetched.
+    async fn public_cases(&self, submission_ids: &[String]) -> anyhow::Result<HashMap<String, Cases>>;
 }
 
 #[async_trait::async_trait]
@@ -27,6 +41,19 @@ impl ScoreStore for darkroom_core::scores::ScoreStore {
 
     async fn board_version(&self, challenge: &str, phase: &str) -> anyhow::Result<i64> {
         Ok(darkroom_core::scores::ScoreStore::board_version(self, challenge, phase).await?)
+    }
+
+    async fn phase_scores(
+        &self,
+        challenge: &str,
+        phase: &str,
+        participant: Option<&str>,
+    ) -> anyhow::Result<Vec<ScoreDocument>> {
+        Ok(darkroom_core::scores::ScoreStore::phase_scores(self, challenge, phase, participant).await?)
+    }
+
+    async fn public_cases(&self, submission_ids: &[String]) -> anyhow::Result<HashMap<String, Cases>> {
+        Ok(darkroom_core::scores::ScoreStore::public_cases(self, submission_ids).await?)
     }
 }
 
@@ -44,6 +71,10 @@ pub struct Stamp {
 #[derive(Default)]
 pub struct BoardCache {
     boards: Mutex<HashMap<(String, String), (Stamp, Bytes)>>,
+    /// Held while a `rounded` or `ladder` board is replayed from every score of its phase (a few
+    /// hundred ms per 2,000 scores): viewers arriving meanwhile wait and take it from the cache
+    /// instead of replaying it again each.
+    pub replaying: tokio::sync::Mutex<()>,
 }
 
 impl BoardCache {

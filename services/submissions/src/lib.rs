@@ -11,6 +11,8 @@
 //! - [`registry`] pins names submitted from a registry to a digest, over the registry's API.
 //! - [`tarball`] receives `docker save` uploads; [`upload_sweep`] deletes them once no
 //!   submission can need them; [`db`] holds entities and migrations.
+//! - [`feedback`] what participants and the public board see of each score (raw, rounded,
+//!   ladder); [`intervals`] the bootstrap intervals of the raw public board.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 
 pub mod auth;
@@ -18,6 +20,8 @@ pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod feedback;
+pub mod intervals;
 pub mod leaderboard;
 pub mod lifecycle;
 pub mod outbox;

@@ -7,6 +7,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::ladder::{CaseValues, LadderError};
+
 /// The largest `cases.csv` read.
 pub const MAX_CASES_BYTES: usize = 16 << 20;
 /// The most lines (cases of both splits) a `cases.csv` may hold.
@@ -68,6 +70,12 @@ impl Cases {
     pub fn mean(&self, split: Split) -> Option<f64> {
         let cases = self.split(split);
         (!cases.is_empty()).then(|| cases.iter().map(|c| c.value).sum::<f64>() / cases.len() as f64)
+    }
+
+    /// A split's cases as the Ladder and the intervals take them (sorted by id, checked): the one
+    /// place the stored cases become [`CaseValues`].
+    pub fn values(&self, split: Split) -> Result<CaseValues, LadderError> {
+        CaseValues::new(self.split(split).iter().map(|c| (c.id.clone(), c.value)))
     }
 
     /// Parses `cases.csv`: the header `split,case_id,value`, then one line per case; the split is
@@ -168,6 +176,12 @@ mod tests {
         assert_eq!((cases.mean(Split::Public), cases.mean(Split::Private)), (Some(0.75), Some(0.0)));
         let empty = Cases::from_cases_csv(b"split,case_id,value\n").unwrap();
         assert_eq!(empty.mean(Split::Public), None);
+        let values = cases.values(Split::Public).unwrap();
+        assert_eq!(
+            (values.ids(), values.values(), values.mean()),
+            (&["a".to_owned(), "b".to_owned()][..], &[1.0, 0.5][..], 0.75)
+        );
+        assert!(cases.values(Split::Private).is_err(), "one case is too few for the Ladder");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! phase. Nothing here is reachable from a participant's route; the public reads are beside
 //! [`ScoreStore::get`] and [`ScoreStore::leaderboard`] in the parent module.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -88,18 +88,33 @@ impl ScoreStore {
     /// `cases.csv`. Sealed: for the organizer and the platform (the Ladder, intervals), never
     /// for a participant's route.
     pub async fn cases(&self, submission_id: &str) -> mongodb::error::Result<Option<Cases>> {
-        let mut cursor =
-            self.cases.find(doc! { "submission_id": submission_id }).sort(doc! { "split": 1, "chunk": 1 }).await?;
-        let mut out = Cases::default();
-        let mut any = false;
+        Ok(self.read_cases(doc! { "submission_id": submission_id }).await?.remove(submission_id))
+    }
+
+    /// The public split's per-case values of many submissions at once (the Ladder's and the
+    /// intervals' input), by submission id, the private split not even fetched; a submission
+    /// whose evaluation wrote no public cases is absent. One query per 1,000 submissions.
+    pub async fn public_cases(&self, submission_ids: &[String]) -> mongodb::error::Result<HashMap<String, Cases>> {
+        let mut out = HashMap::new();
+        for ids in submission_ids.chunks(1000) {
+            let filter = doc! { "submission_id": { "$in": ids }, "split": Split::Public.label() };
+            out.extend(self.read_cases(filter).await?);
+        }
+        Ok(out)
+    }
+
+    async fn read_cases(&self, filter: Document) -> mongodb::error::Result<HashMap<String, Cases>> {
+        let mut cursor = self.cases.find(filter).sort(doc! { "submission_id": 1, "split": 1, "chunk": 1 }).await?;
+        let mut out: HashMap<String, Cases> = HashMap::new();
         while let Some(d) = cursor.try_next().await? {
-            any = true;
+            let submission_id = d.get_str("submission_id").unwrap_or_default();
             let bad = |what: &str| mongodb::error::Error::custom(format!("cases of {submission_id}: {what}"));
             let ids = d.get_array("ids").map_err(|_| bad("no ids"))?;
             let values = d.get_array("values").map_err(|_| bad("no values"))?;
+            let cases = out.entry(submission_id.to_owned()).or_default();
             let target = match d.get_str("split") {
-                Ok("public") => &mut out.public,
-                Ok("private") => &mut out.private,
+                Ok("public") => &mut cases.public,
+                Ok("private") => &mut cases.private,
                 _ => return Err(bad("unknown split")),
             };
             for (id, value) in ids.iter().zip(values) {
@@ -107,7 +122,7 @@ impl ScoreStore {
                 target.push(Case { id: id.to_owned(), value });
             }
         }
-        Ok(any.then_some(out))
+        Ok(out)
     }
 
     /// Every score of a phase with its sealed private split, per participant (by participant

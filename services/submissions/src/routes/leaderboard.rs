@@ -1,4 +1,4 @@
-//! The public leaderboard of a challenge's phase.
+//! The public leaderboard of a challenge's phase, in its feedback mode (see [`crate::feedback`]).
 
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -14,6 +14,8 @@ use super::challenges::load;
 use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
+use crate::feedback::{self, Mode};
+use crate::intervals;
 use crate::leaderboard::Stamp;
 use crate::state::AppState;
 
@@ -46,12 +48,43 @@ pub async fn show(
     // The version first: a score recorded after it only makes the next request render again.
     let stamp = Stamp {
         version: state.scores.board_version(&slug, &phase.name).await.map_err(unavailable)?,
-        shape: format!("{}/{direction:?}", spec.rank_by),
+        shape: format!("{}/{direction:?}/{:?}", spec.rank_by, Mode::of(phase)),
     };
     if let Some(body) = state.boards.get(&slug, &phase.name, &stamp) {
         return Ok(json_body(body));
     }
-    let best = state.scores.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?;
+    // Replays one at a time, kept until this board is cached; a board rendered meanwhile is taken.
+    let replaying = match Mode::of(phase) {
+        Mode::Raw => None,
+        Mode::Rounded(_) | Mode::Ladder => Some(state.boards.replaying.lock().await),
+    };
+    if replaying.is_some()
+        && let Some(body) = state.boards.get(&slug, &phase.name, &stamp)
+    {
+        return Ok(json_body(body));
+    }
+    let best = match Mode::of(phase) {
+        // Raw: the store's board of best scores, as it always was.
+        Mode::Raw => state.scores.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?,
+        // Rounded and ladder: ranked by the feedback score, never by a value participants cannot see.
+        mode => {
+            let (scores, shown) =
+                feedback::read(state.scores.as_ref(), mode, &slug, &phase.name, &spec.rank_by, direction, None)
+                    .await
+                    .map_err(unavailable)?;
+            let mut rows = feedback::board(mode, direction, &spec.rank_by, &scores, &shown);
+            rows.truncate(LIMIT);
+            rows
+        }
+    };
+    // Raw boards of a mean metric: each row's bootstrap interval where the cases allow it.
+    let rank_metric_is_mean = spec.metric(&spec.rank_by).is_some_and(darkroom_api::Metric::is_mean);
+    let mut intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {
+        intervals::of_board(state.scores.as_ref(), &best, direction).await
+    } else {
+        vec![None; best.len()]
+    }
+    .into_iter();
     let ids: Vec<&str> = best.iter().map(|b| b.participant_id.as_str()).collect();
     let names: HashMap<String, (String, Option<String>)> = participant::Entity::find()
         .filter(participant::Column::Id.is_in(ids))
@@ -85,11 +118,18 @@ pub async fn show(
                     super::views::whole_second(b.submitted_at)
                 },
                 scored_at: if spec.logs_visible { b.scored_at } else { super::views::whole_second(b.scored_at) },
+                interval: intervals.next().flatten(),
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let board =
-        Leaderboard { challenge: slug, phase: phase.name.clone(), rank_by: spec.rank_by.clone(), direction, entries };
+    let board = Leaderboard {
+        challenge: slug,
+        phase: phase.name.clone(),
+        rank_by: spec.rank_by.clone(),
+        direction,
+        entries,
+        decimals: Mode::of(phase).decimals(),
+    };
     let body = Bytes::from(serde_json::to_vec(&board).map_err(|e| ApiError::Internal(e.into()))?);
     state.boards.put(&board.challenge, &board.phase, stamp, body.clone());
     Ok(json_body(body))

@@ -7,7 +7,11 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use chrono::Utc;
-use darkroom_api::{SubmissionId, SubmissionListQuery, SubmissionView, SubmitImage, ViewedSubmission};
+use std::collections::HashMap;
+
+use darkroom_api::{
+    Direction, SubmissionId, SubmissionListQuery, SubmissionState, SubmissionView, SubmitImage, ViewedSubmission,
+};
 use darkroom_core::domain::image::{ImageReference, SUBMISSION_NAMESPACE, looks_like_image_id};
 use darkroom_core::domain::{ChallengeSpec, ImageSource};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -17,6 +21,7 @@ use super::views::{for_participant, organizer_view, submission_view};
 use crate::db::entities::{participant, submission, transition};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller, Viewer};
+use crate::feedback::{self, Mode};
 use crate::lifecycle::{self, CancelOutcome, CancelledBy};
 use crate::quota::{check_quota, open_phase};
 use crate::registry::{Login, PinError};
@@ -224,6 +229,7 @@ pub async fn list(
         let visible = logs_visible.get(&r.challenge).copied().unwrap_or(false);
         views.push(for_participant(submission_view(r, None)?, visible));
     }
+    attach_scores(&state, &mut views, &who.id, false).await;
     Ok(Json(views))
 }
 
@@ -266,16 +272,59 @@ pub async fn show(
         .order_by_asc(transition::Column::Id)
         .all(&state.db)
         .await?;
+    let owner_id = row.participant_id.clone();
     Ok(Json(match viewer {
         Viewer::Participant(_) => {
             let logs_visible = load(&state, &row.challenge).await.map(|s| s.logs_visible).unwrap_or(false);
-            ViewedSubmission::Participant(for_participant(submission_view(row, Some(history))?, logs_visible))
+            let mut views = [for_participant(submission_view(row, Some(history))?, logs_visible)];
+            attach_scores(&state, &mut views, &owner_id, false).await;
+            let [view] = views;
+            ViewedSubmission::Participant(view)
         }
         Viewer::Organizer => {
             let owner = participant::Entity::find_by_id(row.participant_id.clone()).one(&state.db).await?;
-            ViewedSubmission::Organizer(organizer_view(row, Some(history), owner.as_ref())?)
+            let mut view = organizer_view(row, Some(history), owner.as_ref())?;
+            attach_scores(&state, std::slice::from_mut(&mut view.submission), &owner_id, true).await;
+            ViewedSubmission::Organizer(view)
         }
     }))
+}
+
+/// Sets each COMPLETE view's `score`: the participant's feedback in the phase's mode (each
+/// challenge and phase read once), or for the organizer (`raw_public`) the public metrics as
+/// written. Never a private value: the reads fetch the public split only. Scores that cannot be
+/// read right now leave `score` absent rather than failing the view.
+async fn attach_scores(state: &AppState, views: &mut [SubmissionView], participant_id: &str, raw_public: bool) {
+    let mut phases: Vec<(String, String)> = views
+        .iter()
+        .filter(|v| v.state == SubmissionState::Complete)
+        .map(|v| (v.challenge.clone(), v.phase.clone()))
+        .collect();
+    phases.sort();
+    phases.dedup();
+    let mut shown = HashMap::new();
+    for (slug, phase_name) in phases {
+        let Ok(spec) = load(state, &slug).await else { continue };
+        let Some(phase) = spec.phase(&phase_name) else { continue };
+        let mode = if raw_public { Mode::Raw } else { Mode::of(phase) };
+        let direction = spec.metric(&spec.rank_by).map(|m| m.direction).unwrap_or(Direction::HigherIsBetter);
+        let read = feedback::read(
+            state.scores.as_ref(),
+            mode,
+            &slug,
+            &phase_name,
+            &spec.rank_by,
+            direction,
+            Some(participant_id),
+        );
+        match read.await {
+            Ok((_, scores)) => shown.extend(scores),
+            Err(e) => tracing::warn!(challenge = %slug, error = %e, "scores unreadable; submissions shown without"),
+        }
+    }
+    for view in views.iter_mut().filter(|v| v.state == SubmissionState::Complete) {
+        view.score = shown.remove(&view.id.to_string());
+    }
 }
 
 /// Writes the cancellation where runners and evaluators look before starting work, before the

@@ -78,6 +78,7 @@ pub fn submission_view(
         created_at: row.created_at,
         updated_at: row.updated_at,
         history,
+        score: None,
     })
 }
 
@@ -152,6 +153,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             history: Some(vec![TransitionView { from: None, to: SubmissionState::Running, reason: None, at }]),
+            score: None,
         };
         let hidden = for_participant(view(), false);
         let whole = DateTime::parse_from_rfc3339("2028-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
