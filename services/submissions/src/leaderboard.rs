@@ -4,11 +4,13 @@
 //! The store is behind a trait so the API does not care where scores live and unit tests can
 //! use a fake.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use darkroom_core::domain::Cases;
 pub use darkroom_core::scores::BestScore;
+use darkroom_core::scores::SealedScore;
 
 /// Reads ranked scores: best per participant in a phase, ordered by the ranking metric.
 #[async_trait::async_trait]
@@ -17,6 +19,13 @@ pub trait ScoreStore: Send + Sync {
 
     /// Moves whenever a score of the phase is recorded.
     async fn board_version(&self, challenge: &str, phase: &str) -> anyhow::Result<i64>;
+
+    /// Every score of the phase with its sealed private split, per participant id. For closing
+    /// a phase only.
+    async fn private_scores(&self, challenge: &str, phase: &str) -> anyhow::Result<BTreeMap<String, Vec<SealedScore>>>;
+
+    /// A submission's sealed per-case values, if its evaluation wrote any. For closing a phase.
+    async fn cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>>;
 }
 
 #[async_trait::async_trait]
@@ -27,6 +36,14 @@ impl ScoreStore for darkroom_core::scores::ScoreStore {
 
     async fn board_version(&self, challenge: &str, phase: &str) -> anyhow::Result<i64> {
         Ok(darkroom_core::scores::ScoreStore::board_version(self, challenge, phase).await?)
+    }
+
+    async fn private_scores(&self, challenge: &str, phase: &str) -> anyhow::Result<BTreeMap<String, Vec<SealedScore>>> {
+        Ok(darkroom_core::scores::ScoreStore::private_scores(self, challenge, phase).await?)
+    }
+
+    async fn cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>> {
+        Ok(darkroom_core::scores::ScoreStore::cases(self, submission_id).await?)
     }
 }
 
