@@ -251,3 +251,54 @@ async fn a_short_phase_closes_itself_after_the_submissions_in_flight_and_reveals
     assert_eq!(verify(&revealed), Ok(()));
     assert!(revealed.get("intervals").is_none(), "no per-case values, no intervals: {revealed}");
 }
+
+/// The leaderboard page's Private tab: open, then sealed with the commitment (no private value,
+/// even to the organizer's session), then the revealed board beside the public ranks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_private_tab_shows_the_commitment_then_the_board() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = darkroom_tests::web::WebServer::spawn(&app.config, &app.addr).await;
+    let slug = app
+        .create_challenge("tabs", |s| {
+            s["phases"][0]["name"] = json!("main");
+            s["phases"][0]["private_split"] = json!(true);
+            s["phases"][0]["reveal"] = json!("manual");
+        })
+        .await;
+    let ada = app.register("Ada").await;
+    let a1 = submitted(&app, &slug, &ada, "tabs-model:1").await;
+    complete(&app, &ada, &a1, &Evaluation { public: 0.8, private: ADA_PRIVATE[1], private_cases: None }).await;
+    let page = |cookie: Option<&str>| {
+        let mut req =
+            reqwest::Client::new().get(web.url(&format!("/challenges/{slug}/leaderboard?phase=main&board=private")));
+        if let Some(t) = cookie {
+            req = req.header("cookie", format!("darkroom_token={t}"));
+        }
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page(None).await;
+    assert!(html.contains("data-state=\"open\"") && html.contains(">Private</a>"), "{html}");
+
+    let (_, sealed) = app
+        .call(Method::POST, &format!("/api/v1/challenges/{slug}/phases/main/close"), Some(ADMIN_TOKEN), Some(json!({})))
+        .await;
+    for cookie in [None, Some(ada.as_str()), Some(ADMIN_TOKEN)] {
+        let html = page(cookie).await;
+        assert!(
+            html.contains("data-state=\"sealed\"") && html.contains(sealed["commitment"].as_str().unwrap()),
+            "{html}"
+        );
+        assert_no_private_value(&html, "the private tab before the reveal");
+        assert!(!html.contains("0.7531"), "the private score as the page would print it: {html}");
+    }
+    app.call(
+        Method::POST,
+        &format!("/api/v1/challenges/{slug}/phases/main/reveal"),
+        Some(ADMIN_TOKEN),
+        Some(json!({})),
+    )
+    .await;
+    let html = page(None).await;
+    assert!(html.contains("data-state=\"revealed\"") && html.contains("data-participant=\"Ada\""), "{html}");
+    assert!(html.contains("0.7531"), "the revealed private score: {html}");
+}

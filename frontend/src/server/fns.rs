@@ -4,8 +4,8 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Leaderboard, Me, OrganizerSubmissionView, PublicChallenge, RunLogView,
-    SubmissionView, ViewedSubmission,
+    ChallengeSummary, DatasetListing, Leaderboard, Me, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
+    RunLogView, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -104,11 +104,16 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
         Ok(b) => b,
         Err(absent) => return Ok(absent.into()),
     };
+    // Asked without the visitor's token: the page shows what the public may see, even to the
+    // organizer (whose sealed board stays in the API and the CLI).
+    let private_path = format!("{path}/phases/{}/private-board", segment(&board.phase));
+    let private = api.get::<PrivateBoard>(&private_path, None).await.ok();
     Ok(Fetched::Found(LeaderboardPage {
         title: challenge.title,
         metrics: challenge.metrics,
         phases: challenge.phases.into_iter().map(|p| p.name).collect(),
         board,
+        private,
     }))
 }
 
