@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use darkroom_api::{
     ChallengeSummary, DatasetListing, Leaderboard, Me, Metric, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
-    RunLogView, SubmissionView, ViewedSubmission,
+    RunLogView, Selections, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,8 @@ pub struct MyPage {
     pub name: String,
     pub team: Option<String>,
     pub submissions: Vec<SubmissionView>,
+    /// The final selections of each phase the participant submitted to.
+    pub selections: Vec<Selections>,
 }
 
 /// The organizer's view of one challenge.

@@ -278,6 +278,16 @@ async fn the_private_tab_shows_the_commitment_then_the_board() {
     };
     let html = page(None).await;
     assert!(html.contains("data-state=\"open\"") && html.contains(">Private</a>"), "{html}");
+    // The participant's page lists their selections per phase.
+    let me = || async {
+        let req = reqwest::Client::new().get(web.url("/me")).header("cookie", format!("darkroom_token={ada}"));
+        req.send().await.unwrap().text().await.unwrap()
+    };
+    assert!(me().await.contains("none selected: your 2 best by public score count"));
+    let selections = format!("/api/v1/challenges/{slug}/phases/main/selections");
+    app.call(Method::PUT, &selections, Some(&ada), Some(json!({ "submissions": [a1] }))).await;
+    let html = me().await;
+    assert!(html.contains("id=\"final-selections\"") && html.contains(&format!("1 of at most 2: {a1}")), "{html}");
 
     let (_, sealed) = app
         .call(Method::POST, &format!("/api/v1/challenges/{slug}/phases/main/close"), Some(ADMIN_TOKEN), Some(json!({})))
