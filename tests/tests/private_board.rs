@@ -116,9 +116,14 @@ async fn selections_sealed_board_and_manual_reveal(backend: Backend) {
     let close = format!("/api/v1/challenges/{slug}/phases/main/close");
     let (status, _) = app.call(Method::POST, &close, Some(&ada), Some(json!({}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, sealed) = app.call(Method::POST, &close, Some(ADMIN_TOKEN), Some(json!({}))).await;
-    assert_eq!(status, StatusCode::OK, "{sealed}");
+    // Two closes at once (as two instances would race): one row wins, both answer it.
+    let ((status, sealed), (other_status, other)) = tokio::join!(
+        app.call(Method::POST, &close, Some(ADMIN_TOKEN), Some(json!({}))),
+        app.call(Method::POST, &close, Some(ADMIN_TOKEN), Some(json!({})))
+    );
+    assert_eq!((status, other_status), (StatusCode::OK, StatusCode::OK), "{sealed} {other}");
     assert_eq!(sealed["state"], "sealed", "{sealed}");
+    assert_eq!(sealed, other, "one close wins");
     let commitment = sealed["commitment"].as_str().unwrap().to_owned();
     assert_eq!(commitment.len(), 64);
     // The organizer sees the board: Ada's line is a2 (her best selected privately; a3 was
