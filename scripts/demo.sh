@@ -9,7 +9,8 @@
 # It sets up the servers (scripts/setup.sh), builds Darkroom and the demo's images, generates
 # the hidden dataset, starts the submissions service, the swarm runner and the evaluator on a
 # fresh state folder (.demo/), creates the demo challenge as the organizer, registers two
-# participants, submits their images, waits until both are scored and prints the leaderboard.
+# participants, submits their images, waits until both are scored, prints the leaderboard, closes the phase and prints the
+# revealed private board with its commitment check.
 # The web pages run too: open the printed address while it runs (or with --keep, afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,11 +31,11 @@ REGISTRY=${DARKROOM_REGISTRY:-127.0.0.1:5000}
 export DARKROOM_SERVER=http://127.0.0.1:$PORT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "1/6 servers (Docker, NATS, MongoDB wire protocol, PostgreSQL)"
+say "1/7 servers (Docker, NATS, MongoDB wire protocol, PostgreSQL)"
 START=$(date +%s)
 scripts/setup.sh
 
-say "2/6 build"
+say "2/7 build"
 cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-cli -p darkroom-demo-data \
   -p darkroom-frontend
 BIN=$CARGO_TARGET_DIR/debug
@@ -42,7 +43,7 @@ scripts/build-images.sh
 scripts/build-frontend.sh
 if [ -n "$compose" ]; then compose/local/build.sh; fi
 
-say "3/6 the hidden dataset (seeded, generated once)"
+say "3/7 the hidden dataset (seeded, generated once)"
 if [ ! -f demo/data/ground-truth/test_labels.csv ]; then
   "$BIN/darkroom-demo-data" --out demo/data --seed 42
 else
@@ -64,7 +65,7 @@ wait_ready() { # liveness check command...
 }
 
 if [ -n "$compose" ]; then
-  say "4/6 the stack under Docker Compose: NATS, MongoDB, PostgreSQL and the four services"
+  say "4/7 the stack under Docker Compose: NATS, MongoDB, PostgreSQL and the four services"
   printf %s "$ADMIN_TOKEN" >"$STATE/admin_token"
   chown 65534 "$STATE/admin_token"; chmod 0400 "$STATE/admin_token"
   export COMPOSE_PROJECT_NAME=darkroom-demo
@@ -77,7 +78,7 @@ if [ -n "$compose" ]; then
   dc ps
   wait_ready true
 else
-  say "4/6 the services: submissions, swarm runner, evaluator, web pages"
+  say "4/7 the services: submissions, swarm runner, evaluator, web pages"
   export DARKROOM_SUBMISSIONS__LISTEN=127.0.0.1:$PORT
   export DARKROOM_SUBMISSIONS__DATA_DIR=$STATE
   export DARKROOM_SUBMISSIONS__ADMIN_TOKEN=$ADMIN_TOKEN
@@ -112,7 +113,7 @@ darkroom() { "$BIN/darkroom" "$@"; }
 
 echo "web pages: $WEB (the leaderboard updates live as scores arrive)"
 
-say "5/6 the organizer creates the challenge; two participants register and submit"
+say "5/7 the organizer creates the challenge; two participants register and submit"
 DARKROOM_TOKEN=$ADMIN_TOKEN darkroom challenge apply demo/challenge.toml
 darkroom challenge list
 darkroom challenge dataset nuclei-magnification | tail -n 3
@@ -131,7 +132,7 @@ submit_as() { # token-file image upload|push
 BASELINE_ID=$(submit_as baseline darkroom-demo-baseline:1 upload)
 WEAK_ID=$(submit_as weak darkroom-demo-weak:1 push)
 
-say "6/6 both run beside the hidden data, are scored, and ranked"
+say "6/7 both run beside the hidden data, are scored, and ranked"
 DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom status "$BASELINE_ID" --wait --timeout 600 || true
 DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom status "$WEAK_ID" --wait --timeout 600 || true
 echo
@@ -140,6 +141,13 @@ echo
 # The same ranking, as the web page renders it.
 curl -fsS "$WEB/challenges/nuclei-magnification/leaderboard" | grep -o 'data-participant="[^"]*"' \
   | sed 's/data-participant=/web leaderboard row: /' || echo "the web leaderboard did not render; see the logs in $STATE/"
+
+say "7/7 the organizer closes the phase: the private board, its commitment, and the check"
+# The phase reveals at close (its default): the board is committed (SHA-256 over salt and board)
+# and published at once; anyone can recompute the commitment.
+DARKROOM_TOKEN=$ADMIN_TOKEN darkroom phase close nuclei-magnification dev
+echo
+darkroom verify-board nuclei-magnification dev
 echo
 echo "demo finished in $(( $(date +%s) - START )) s; logs in $STATE/"
 if [ -n "$keep" ] && [ -n "$compose" ]; then

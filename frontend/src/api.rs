@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Leaderboard, Me, Metric, OrganizerSubmissionView, PublicChallenge, RunLogView,
-    SubmissionView, ViewedSubmission,
+    ChallengeSummary, DatasetListing, Leaderboard, Me, Metric, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
+    RunLogView, Selections, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,9 @@ pub struct LeaderboardPage {
     pub metrics: Vec<Metric>,
     pub phases: Vec<String>,
     pub board: Leaderboard,
+    /// The phase's private board as the public sees it (open, sealed, revealed); None when it
+    /// cannot be read right now.
+    pub private: Option<PrivateBoard>,
 }
 
 /// One submission with what its owner (or the organizer) may see of its run.
@@ -48,6 +51,8 @@ pub struct MyPage {
     pub name: String,
     pub team: Option<String>,
     pub submissions: Vec<SubmissionView>,
+    /// The final selections of each phase the participant submitted to.
+    pub selections: Vec<Selections>,
 }
 
 /// The organizer's view of one challenge.

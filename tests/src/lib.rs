@@ -6,6 +6,7 @@
 //!   `scripts/setup.sh` starts (`DARKROOM_TEST_POSTGRES_URL` overrides where it is).
 //! - [`TestApp`] is the submissions service on a random port with helpers for its API.
 //! - [`registry`] is the local image registry names are submitted from.
+//! - [`scoring`] brings a submission to COMPLETE with a chosen (split) score, without Docker.
 //! - [`Stack`] adds the swarm runner and the evaluator on the real Docker engine.
 //! - Each [`TestApp`] carries a watchdog that aborts a test binary whose test hangs.
 //! - [`web`] serves the web pages against either, and drives headless Chromium through them.
@@ -14,6 +15,7 @@ pub mod api;
 pub mod fixtures;
 mod nats_server;
 pub mod registry;
+pub mod scoring;
 mod stack;
 pub mod swarm;
 mod test_app;

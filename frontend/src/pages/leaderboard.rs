@@ -47,6 +47,7 @@ pub fn LeaderboardView() -> impl IntoView {
     let query = use_query_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let phase = move || query.read().get("phase").filter(|p| !p.is_empty());
+    let private = move || query.read().get("board").is_some_and(|b| b == "private");
     let refresh = RwSignal::new(0u64);
     let live = RwSignal::new(LiveState::Static);
     let page = Resource::new(move || (slug(), phase(), refresh.get()), |(s, p, _)| load_leaderboard(s, p));
@@ -56,7 +57,9 @@ pub fn LeaderboardView() -> impl IntoView {
         // Transition keeps the current board on screen while a refreshed one is fetched.
         <Transition fallback=|| view! { <p>"Loading the leaderboard…"</p> }>
             {move || Suspend::new(async move {
-                render("leaderboard", page.await, move |p| view! { <Board page=p live/> }.into_any())
+                render("leaderboard", page.await, move |p| {
+                    if private() { view! { <Private page=p/> }.into_any() } else { view! { <Board page=p live/> }.into_any() }
+                })
             })}
         </Transition>
     }
@@ -64,7 +67,7 @@ pub fn LeaderboardView() -> impl IntoView {
 
 #[component]
 fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
-    let LeaderboardPage { title, metrics, phases, board } = page;
+    let LeaderboardPage { title, metrics, phases, board, .. } = page;
     let slug = board.challenge.clone();
     let current = board.phase.clone();
     view! {
@@ -87,8 +90,88 @@ fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
                 }).collect_view()}
             </nav>
         })}
+        <Tabs slug=slug.clone() phase=current.clone() private=false/>
         <div class="table-scroll" aria-live="polite">
             <LeaderboardTable board metrics/>
         </div>
+    }
+}
+
+/// Public / Private, for the phase shown.
+#[component]
+fn Tabs(slug: String, phase: String, private: bool) -> impl IntoView {
+    let base = format!("/challenges/{slug}/leaderboard?phase={phase}");
+    view! {
+        <nav class="phases board-tabs" aria-label="Boards">
+            <a href=base.clone() aria-current=(!private).then_some("page")>"Public"</a>
+            <a href=format!("{base}&board=private") aria-current=private.then_some("page")>"Private"</a>
+        </nav>
+    }
+}
+
+/// The private board: sealed (the commitment) until the reveal, then the board with the public
+/// rank beside the private one.
+#[component]
+fn Private(page: LeaderboardPage) -> impl IntoView {
+    use darkroom_api::PrivateBoard;
+    let LeaderboardPage { title, board, private, .. } = page;
+    let (slug, phase) = (board.challenge.clone(), board.phase.clone());
+    let body = match private {
+        None => view! { <p>"The private board cannot be read right now; try again in a moment."</p> }.into_any(),
+        Some(PrivateBoard::Open { ends_at, .. }) => view! {
+            <p id="private-state" data-state="open">
+                "Sealed until the phase closes (" {crate::format::time(ends_at)} "): private scores are computed on data nobody gets feedback on."
+            </p>
+        }
+        .into_any(),
+        Some(PrivateBoard::Sealed { commitment, closed_at, .. }) => view! {
+            <p id="private-state" data-state="sealed">
+                "Closed " {crate::format::time(closed_at)} ". Sealed until reveal; commitment (SHA-256 of salt and board): "
+                <code id="commitment">{commitment}</code>
+            </p>
+        }
+        .into_any(),
+        Some(PrivateBoard::Revealed { rank_by, board, commitment, revealed_at, intervals, .. }) => view! {
+            <p id="private-state" data-state="revealed">
+                "Revealed " {crate::format::time(revealed_at)} "; commitment " <code id="commitment">{commitment}</code>
+                " (check it with " <code>"darkroom verify-board"</code> ")."
+            </p>
+            <div class="table-scroll">
+                <table class="board private-board">
+                    <thead><tr>
+                        <th>"Rank"</th><th>"Public rank"</th><th>"Participant"</th><th>{rank_by.clone()}</th><th>"95 % interval"</th>
+                    </tr></thead>
+                    <tbody>
+                        {board.rows.into_iter().map(|r| {
+                            let interval = intervals.iter().find(|i| i.rank == r.rank).map(|i| format!(
+                                "{} – {}{}",
+                                crate::format::metric(i.low),
+                                crate::format::metric(i.high),
+                                if i.tied_with_leader { " (tied with #1)" } else { "" }
+                            ));
+                            let value = r.metrics.get(&rank_by).copied().map(crate::format::metric).unwrap_or_default();
+                            let name = r.participant.clone();
+                            view! {
+                                <tr data-participant=name>
+                                    <td>{r.rank}</td>
+                                    <td>{r.public_rank.map(|p| p.to_string()).unwrap_or_else(|| "–".into())}</td>
+                                    <td>{r.participant}</td>
+                                    <td>{value}</td>
+                                    <td>{interval}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any(),
+    };
+    view! {
+        <Title text=format!("Private leaderboard · {title}")/>
+        <h1>{title}" — leaderboard"</h1>
+        <p><A href=format!("/challenges/{slug}")>"About this challenge"</A></p>
+        <Tabs slug phase private=true/>
+        {body}
     }
 }

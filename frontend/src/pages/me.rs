@@ -35,5 +35,32 @@ fn Page(page: MyPage) -> impl IntoView {
         } else {
             view! { <div class="table-scroll"><SubmissionRows submissions=page.submissions.into_iter().map(ViewedSubmission::Participant).collect() organizer=false back="/me".to_string()/></div> }.into_any()
         }}
+        <FinalSelections selections=page.selections/>
     }
+}
+
+/// Which submissions count for each phase's private board (`darkroom select` changes them).
+#[component]
+fn FinalSelections(selections: Vec<darkroom_api::Selections>) -> impl IntoView {
+    (!selections.is_empty()).then(|| {
+        view! {
+            <h2>"Final selections"</h2>
+            <ul id="final-selections">
+                {selections.into_iter().map(|s| {
+                    let ids: Vec<String> = s.submissions.iter().map(ToString::to_string).collect();
+                    let chosen = if ids.is_empty() {
+                        format!("none selected: your {} best by public score count", s.limit)
+                    } else {
+                        format!("{} of at most {}: {}", ids.len(), s.limit, ids.join(", "))
+                    };
+                    let closed = if s.closed { " (closed)" } else { " (change with darkroom select ID…)" };
+                    view! {
+                        <li data-phase=format!("{}/{}", s.challenge, s.phase)>
+                            {format!("{} · phase {}: {chosen}{closed}", s.challenge, s.phase)}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+    })
 }

@@ -4,8 +4,8 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Leaderboard, Me, OrganizerSubmissionView, PublicChallenge, RunLogView,
-    SubmissionView, ViewedSubmission,
+    ChallengeSummary, DatasetListing, Leaderboard, Me, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
+    RunLogView, Selections, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -104,11 +104,16 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
         Ok(b) => b,
         Err(absent) => return Ok(absent.into()),
     };
+    // Asked without the visitor's token: the page shows what the public may see, even to the
+    // organizer (whose sealed board stays in the API and the CLI).
+    let private_path = format!("{path}/phases/{}/private-board", segment(&board.phase));
+    let private = api.get::<PrivateBoard>(&private_path, None).await.ok();
     Ok(Fetched::Found(LeaderboardPage {
         title: challenge.title,
         metrics: challenge.metrics,
         phases: challenge.phases.into_iter().map(|p| p.name).collect(),
         board,
+        private,
     }))
 }
 
@@ -176,7 +181,18 @@ pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
         Ok(s) => s,
         Err(absent) => return Ok(absent.into()),
     };
-    Ok(Fetched::Found(MyPage { name, team, submissions }))
+    let mut phases: Vec<(&str, &str)> = submissions.iter().map(|s| (s.challenge.as_str(), s.phase.as_str())).collect();
+    phases.sort_unstable();
+    phases.dedup();
+    let mut selections = Vec::new();
+    for (challenge, phase) in phases {
+        let path = format!("/challenges/{}/phases/{}/selections", segment(challenge), segment(phase));
+        // A phase whose selections cannot be read right now is left out, not the whole page.
+        if let Ok(s) = api.get::<Selections>(&path, Some(&token)).await {
+            selections.push(s);
+        }
+    }
+    Ok(Fetched::Found(MyPage { name, team, submissions, selections }))
 }
 
 pub async fn load_submission(id: String) -> Result<Fetched<SubmissionPage>, ServerFnError> {

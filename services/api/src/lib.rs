@@ -8,6 +8,7 @@
 //! - [`submission`]: the submission state machine, submissions as their owner and as the
 //!   organizer see them, the image and timeline views, the submit body and list queries.
 //! - [`leaderboard`]: a phase's ranking and the live feed's score update.
+//! - [`final_board`]: final selections, and the private board sealed until the reveal.
 //! - [`participant`]: registration and `/me`.
 //! - [`logs`]: a run's log lines.
 //! - [`error`]: the one error body every 4xx and 5xx carries.
@@ -46,6 +47,7 @@
 
 pub mod challenge;
 pub mod error;
+pub mod final_board;
 pub mod ids;
 pub mod leaderboard;
 pub mod logs;
@@ -58,6 +60,7 @@ pub use challenge::{
     NodeType, Phase, PublicChallenge, Quotas, Resources, Reveal,
 };
 pub use error::{ErrorBody, ErrorDetail, FieldError};
+pub use final_board::{FinalBoard, FinalBoardRow, PrivateBoard, RowInterval, Selections, SelectionsRequest};
 pub use ids::{ParseIdError, ParticipantId, SubmissionId};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreInterval, ScoreUpdate};
 pub use logs::{LogLine, RunLogView};

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use darkroom_api::{Registered, Registration, SubmissionState, SubmitImage, ViewedSubmission};
+use darkroom_api::{
+    Leaderboard, Registered, Registration, SelectionsRequest, SubmissionState, SubmitImage, ViewedSubmission,
+};
 use darkroom_core::domain::ChallengeSpec;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -69,12 +71,34 @@ enum Command {
     },
     /// Cancel a submission that has not started.
     Cancel { id: String },
-    /// A challenge's leaderboard.
+    /// A challenge's leaderboard (the public one, or with --private the final board).
     Leaderboard {
         challenge: String,
         #[arg(long)]
         phase: Option<String>,
+        /// The private board: sealed until the reveal (its commitment is shown), then revealed.
+        #[arg(long)]
+        private: bool,
     },
+    /// Select your final submissions of a phase (replaces your selection; the phase is the
+    /// submissions'). None selected: your best by public score count.
+    Select {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Organizer commands on a phase (use the admin token).
+    #[command(subcommand)]
+    Phase(PhaseCommand),
+    /// Checks a revealed private board against the commitment published at the close.
+    VerifyBoard { challenge: String, phase: String },
+}
+
+#[derive(Subcommand)]
+enum PhaseCommand {
+    /// Close a phase now: the private board is computed and committed.
+    Close { challenge: String, phase: String },
+    /// Publish a closed phase's private board and salt.
+    Reveal { challenge: String, phase: String },
 }
 
 #[derive(Subcommand)]
@@ -178,12 +202,68 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 output::submission,
             )?;
         }
-        Command::Leaderboard { challenge, phase } => {
-            let path = match phase {
+        Command::Leaderboard { challenge, phase, private } => {
+            let path = match &phase {
                 Some(p) => format!("/challenges/{challenge}/leaderboard?phase={p}"),
                 None => format!("/challenges/{challenge}/leaderboard"),
             };
-            show(json, &api.get(&path).await?, output::leaderboard)?;
+            if private {
+                let phase = match phase {
+                    Some(p) => p,
+                    None => read::<Leaderboard>(&api.get(&path).await?)?.phase,
+                };
+                let v = api.get(&format!("/challenges/{challenge}/phases/{phase}/private-board")).await?;
+                show(json, &v, output::private_board)?;
+            } else {
+                show(json, &api.get(&path).await?, output::leaderboard)?;
+            }
+        }
+        Command::Select { ids } => {
+            api.needs_token("select")?;
+            let mut phase: Option<(String, String)> = None;
+            let mut submissions = Vec::new();
+            for id in &ids {
+                let s = read::<ViewedSubmission>(&api.get(&format!("/submissions/{id}")).await?)?.submission().clone();
+                let here = (s.challenge.clone(), s.phase.clone());
+                if let Some(first) = &phase
+                    && *first != here
+                {
+                    bail!(
+                        "submission {id} is in phase '{}' of '{}', the others in phase '{}' of '{}'; select one phase's at a time",
+                        here.1,
+                        here.0,
+                        first.1,
+                        first.0
+                    );
+                }
+                phase = Some(here);
+                submissions.push(s.id);
+            }
+            let (challenge, phase) = phase.context("give at least one submission id")?;
+            let v = api
+                .send_json(
+                    Method::PUT,
+                    &format!("/challenges/{challenge}/phases/{phase}/selections"),
+                    &SelectionsRequest { submissions },
+                )
+                .await?;
+            show(json, &v, output::selections)?;
+        }
+        Command::Phase(c) => {
+            api.needs_token("phase")?;
+            let (verb, challenge, phase) = match c {
+                PhaseCommand::Close { challenge, phase } => ("close", challenge, phase),
+                PhaseCommand::Reveal { challenge, phase } => ("reveal", challenge, phase),
+            };
+            let v = api
+                .send_json(Method::POST, &format!("/challenges/{challenge}/phases/{phase}/{verb}"), &json!({}))
+                .await?;
+            show(json, &v, output::private_board)?;
+        }
+        Command::VerifyBoard { challenge, phase } => {
+            let v = api.get(&format!("/challenges/{challenge}/phases/{phase}/private-board")).await?;
+            let line = verify_board(&v)?;
+            println!("{line}");
         }
     }
     Ok(())
@@ -197,6 +277,27 @@ fn show<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String
         print!("{}", table(&read(answer)?));
     }
     Ok(())
+}
+
+/// Recomputes the commitment of a revealed board from its own bytes: the `board` as served (not
+/// re-rendered by this client's types) and the salt. Fails naming what does not hold.
+pub fn verify_board(answer: &Value) -> anyhow::Result<String> {
+    use darkroom_core::domain::commitment::{self, Board, Commitment, Salt};
+    let state = answer.get("state").and_then(Value::as_str).unwrap_or("?");
+    if state != "revealed" {
+        bail!("the private board is {state}, not revealed: nothing to verify yet");
+    }
+    let field = |k: &str| answer.get(k).and_then(Value::as_str).with_context(|| format!("the answer has no '{k}'"));
+    let board: Board = serde_json::from_value(answer["board"].clone()).context("the revealed board does not read")?;
+    let salt: Salt = field("salt")?.parse()?;
+    let claimed: Commitment = field("commitment")?.parse()?;
+    let computed = commitment::commit(&board, &salt)?;
+    if computed != claimed {
+        bail!(
+            "MISMATCH: the revealed board and salt give commitment {computed}, but {claimed} was published at the close"
+        );
+    }
+    Ok(format!("OK: {} rows; SHA-256(salt ‖ board) = {claimed}, as published at the close", board.rows.len()))
 }
 
 /// Reads a spec file; relative host paths are taken relative to the spec file's folder, so a

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, FeedbackScore, Leaderboard, PublicChallenge, Registered, SubmissionView,
-    ViewedSubmission,
+    ChallengeSummary, DatasetListing, FeedbackScore, FinalBoard, Leaderboard, PrivateBoard, PublicChallenge,
+    Registered, RowInterval, Selections, SubmissionView, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -145,6 +145,94 @@ pub fn leaderboard(board: &Leaderboard) -> String {
             at(e.scored_at),
             prec = board.decimals.unwrap_or(4) as usize
         );
+    }
+    out
+}
+
+pub fn selections(s: &Selections) -> String {
+    let mut out = format!(
+        "final selections in phase '{}' of '{}': {} of at most {}{}\n",
+        s.phase,
+        s.challenge,
+        s.submissions.len(),
+        s.limit,
+        if s.closed { " (closed)" } else { "" }
+    );
+    for id in &s.submissions {
+        let _ = writeln!(out, "  {id}");
+    }
+    if s.submissions.is_empty() {
+        let _ = writeln!(out, "  none: your {} best by public score count", s.limit);
+    }
+    out
+}
+
+fn final_rows(out: &mut String, board: &FinalBoard, rank_by: Option<&str>, intervals: &[RowInterval]) {
+    let metric = rank_by.or_else(|| board.rows.first().and_then(|r| r.metrics.keys().next().map(String::as_str)));
+    let metric = metric.unwrap_or("score");
+    let _ = writeln!(
+        out,
+        "{:>4}  {:>6}  {:<24} {:>10}  {:<21} SUBMISSION",
+        "RANK", "PUBLIC", "PARTICIPANT", metric, "95% INTERVAL"
+    );
+    for r in &board.rows {
+        let interval = intervals.iter().find(|i| i.rank == r.rank).map_or(String::new(), |i| {
+            format!("[{:.4}, {:.4}]{}", i.low, i.high, if i.tied_with_leader { " tied #1" } else { "" })
+        });
+        let _ = writeln!(
+            out,
+            "{:>4}  {:>6}  {:<24} {:>10.4}  {:<21} {}",
+            r.rank,
+            r.public_rank.map_or("-".into(), |p| p.to_string()),
+            r.participant,
+            r.metrics.get(metric).copied().unwrap_or(f64::NAN),
+            interval,
+            r.submission_id
+        );
+    }
+    if board.rows.is_empty() {
+        out.push_str("no participant has a private score\n");
+    }
+}
+
+pub fn private_board(b: &PrivateBoard) -> String {
+    let mut out = String::new();
+    match b {
+        PrivateBoard::Open { challenge, phase, ends_at } => {
+            let _ = writeln!(out, "{challenge} — phase {phase} — private board: open until {}", at(*ends_at));
+        }
+        PrivateBoard::Sealed { challenge, phase, commitment, closed_at, board } => {
+            let _ = writeln!(
+                out,
+                "{challenge} — phase {phase} — private board: sealed until reveal (closed {})\ncommitment {commitment}",
+                at(*closed_at)
+            );
+            if let Some(board) = board {
+                out.push_str("(organizer's view, not public yet)\n");
+                final_rows(&mut out, board, None, &[]);
+            }
+        }
+        PrivateBoard::Revealed {
+            challenge,
+            phase,
+            rank_by,
+            direction,
+            board,
+            salt,
+            commitment,
+            closed_at,
+            revealed_at,
+            intervals,
+        } => {
+            let _ = writeln!(
+                out,
+                "{challenge} — phase {phase} — private board, ranked by {rank_by} ({}); closed {}, revealed {}\ncommitment {commitment}\nsalt       {salt}",
+                wire(direction),
+                at(*closed_at),
+                at(*revealed_at)
+            );
+            final_rows(&mut out, board, Some(rank_by), intervals);
+        }
     }
     out
 }

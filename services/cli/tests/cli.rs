@@ -134,3 +134,51 @@ async fn status_prints_the_feedback_score_and_the_ladder_note() {
     assert!(list.lines().next().is_some_and(|h| h.ends_with("SCORE")), "{list}");
     assert_eq!(list.matches("(no significant improvement)").count(), 1, "{list}");
 }
+
+/// select, leaderboard --private, phase close / reveal and verify-board against the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn final_selections_close_reveal_and_verify() {
+    use darkroom_tests::scoring::{Evaluation, complete};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_challenge("cli-final", |s| {
+        s["phases"][0]["name"] = "main".into();
+        s["phases"][0]["private_split"] = true.into();
+        s["phases"][0]["reveal"] = "manual".into();
+    })
+    .await;
+    let token = app.register("Ada").await;
+    let image = darkroom_tests::registry::publish("cli-final-model:1").await;
+    let (_, sub) = app.submit("cli-final", &token, &image).await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    complete(&app, &token, &id, &Evaluation { public: 0.81, private: 0.777123, private_cases: None }).await;
+
+    let o = darkroom(&app, Some(&token), &["select", &id]).await;
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).contains("final selections in phase 'main' of 'cli-final': 1 of at most 2"), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&id));
+    let o = darkroom(&app, Some(&token), &["select", &id, "0190a7c2-5b1e-7c3d-8e4f-0123456789ab"]).await;
+    assert_one_line_error(&o, "no submission");
+    let o = darkroom(&app, None, &["leaderboard", "cli-final", "--private"]).await;
+    assert!(stdout(&o).contains("private board: open until"), "{o:?}");
+    let o = darkroom(&app, Some(&token), &["phase", "close", "cli-final", "main"]).await;
+    assert_one_line_error(&o, "admin token");
+
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["phase", "close", "cli-final", "main"]).await;
+    assert!(stdout(&o).contains("sealed until reveal") && stdout(&o).contains("organizer's view"), "{o:?}");
+    let o = darkroom(&app, Some(&token), &["leaderboard", "cli-final", "--private"]).await;
+    let out = stdout(&o);
+    assert!(out.contains("sealed until reveal") && out.contains("commitment "), "{out}");
+    assert!(!out.contains("0.7771"), "a participant sees no private value before the reveal: {out}");
+    let o = darkroom(&app, None, &["verify-board", "cli-final", "main"]).await;
+    assert_one_line_error(&o, "sealed, not revealed");
+    let o = darkroom(&app, Some(&token), &["select", &id]).await;
+    assert_one_line_error(&o, "selections can no longer change");
+
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["phase", "reveal", "cli-final", "main"]).await;
+    assert!(o.status.success(), "{o:?}");
+    let o = darkroom(&app, None, &["leaderboard", "cli-final", "--phase", "main", "--private"]).await;
+    let out = stdout(&o);
+    assert!(out.contains("Ada") && out.contains("0.7771") && out.contains("salt "), "{out}");
+    let o = darkroom(&app, None, &["verify-board", "cli-final", "main"]).await;
+    assert!(o.status.success() && stdout(&o).starts_with("OK: 1 rows"), "{o:?}");
+}

@@ -155,3 +155,20 @@ where
         participant_by_token(&state, token).await.map(Viewer::Participant)
     }
 }
+
+/// Whether the request carries the organizer's token, on public endpoints that show the
+/// organizer more (the sealed private board). Any other token, or none, is the public: never a
+/// rejection.
+pub struct MaybeOrganizer(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeOrganizer
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        Ok(MaybeOrganizer(bearer(parts).is_ok_and(|t| hash_token(t) == state.admin_token_hash)))
+    }
+}

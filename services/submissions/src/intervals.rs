@@ -95,6 +95,16 @@ mod tests {
         async fn public_cases(&self, ids: &[String]) -> anyhow::Result<HashMap<String, Cases>> {
             Ok(ids.iter().filter_map(|id| Some((id.clone(), self.0.get(id)?.clone()))).collect())
         }
+        async fn private_scores(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> anyhow::Result<std::collections::BTreeMap<String, Vec<darkroom_core::scores::SealedScore>>> {
+            unreachable!("intervals read public cases only")
+        }
+        async fn cases(&self, _: &str) -> anyhow::Result<Option<Cases>> {
+            unreachable!("intervals read public cases only")
+        }
     }
 
     fn row(id: &str) -> BestScore {

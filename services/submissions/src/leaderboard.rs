@@ -4,11 +4,12 @@
 //! The store is behind a trait so the API does not care where scores live and unit tests can
 //! use a fake.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use bytes::Bytes;
 pub use darkroom_core::domain::Cases;
+use darkroom_core::scores::SealedScore;
 pub use darkroom_core::scores::{BestScore, ScoreDocument};
 
 /// Reads ranked scores: best per participant in a phase, ordered by the ranking metric.
@@ -31,6 +32,13 @@ pub trait ScoreStore: Send + Sync {
     /// Public per-case values of submissions, by submission id (absent: none written), the
     /// private split not fetched.
     async fn public_cases(&self, submission_ids: &[String]) -> anyhow::Result<HashMap<String, Cases>>;
+
+    /// Every score of the phase with its sealed private split, per participant id. For closing
+    /// a phase only.
+    async fn private_scores(&self, challenge: &str, phase: &str) -> anyhow::Result<BTreeMap<String, Vec<SealedScore>>>;
+
+    /// A submission's sealed per-case values, if its evaluation wrote any. For closing a phase.
+    async fn cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>>;
 }
 
 #[async_trait::async_trait]
@@ -54,6 +62,14 @@ impl ScoreStore for darkroom_core::scores::ScoreStore {
 
     async fn public_cases(&self, submission_ids: &[String]) -> anyhow::Result<HashMap<String, Cases>> {
         Ok(darkroom_core::scores::ScoreStore::public_cases(self, submission_ids).await?)
+    }
+
+    async fn private_scores(&self, challenge: &str, phase: &str) -> anyhow::Result<BTreeMap<String, Vec<SealedScore>>> {
+        Ok(darkroom_core::scores::ScoreStore::private_scores(self, challenge, phase).await?)
+    }
+
+    async fn cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>> {
+        Ok(darkroom_core::scores::ScoreStore::cases(self, submission_id).await?)
     }
 }
 

@@ -21,8 +21,8 @@ pub struct Application {
 
 impl Application {
     /// Connects the database (migrating it), the NATS client (without waiting for the server),
-    /// starts the outbox relay, the state and run-log consumers, the watchdog and the upload
-    /// sweep, and binds the listener.
+    /// starts the outbox relay, the state and run-log consumers, the watchdog, the upload
+    /// sweep and the phase closer, and binds the listener.
     pub async fn build(config: SubmissionsSettings) -> anyhow::Result<Self> {
         let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
             .await
@@ -48,6 +48,7 @@ impl Application {
             tokio::spawn(crate::run_log::run(db.clone(), nats.clone(), config.nats.clone())),
             tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
             tokio::spawn(crate::upload_sweep::run(db.clone(), sub.clone(), submit_lock.clone())),
+            tokio::spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone())),
         ];
         let registries =
             crate::registry::Registries::new(&sub.registries, Duration::from_secs(sub.registry_timeout_seconds.max(1)))

@@ -177,3 +177,60 @@ pub mod run_log {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod final_selection {
+    use sea_orm::entity::prelude::*;
+
+    /// One submission a participant selected for the final (private) ranking of its phase. A
+    /// submission is selected at most once (unique `submission_id`).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "final_selections")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub challenge: String,
+        pub phase: String,
+        pub participant_id: String,
+        #[sea_orm(unique)]
+        pub submission_id: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod phase_close {
+    use sea_orm::entity::prelude::*;
+
+    /// A closed phase: the private board computed at the close, its salt and commitment, and
+    /// when it was revealed. Unique per (challenge, phase): the first close wins.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "phase_closes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub challenge: String,
+        pub phase: String,
+        pub closed_at: ChronoDateTimeUtc,
+        /// `deadline` (the platform, at `ends_at`) or `organizer` (an early close).
+        pub closed_by: String,
+        /// The committed board (`commitment::Board`) as JSON.
+        #[sea_orm(column_type = "Text")]
+        pub board: String,
+        /// 64 hex digits; secret until `revealed_at`.
+        pub salt: String,
+        pub commitment: String,
+        /// The rows' bootstrap intervals (`Vec<darkroom_api::RowInterval>`) as JSON, if any.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub intervals: Option<String>,
+        pub revealed_at: Option<ChronoDateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -8,7 +8,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_init::Migration), Box::new(m20261124_000001_run_log::Migration)]
+        vec![
+            Box::new(m20261123_000001_init::Migration),
+            Box::new(m20261124_000001_run_log::Migration),
+            Box::new(m20261130_000001_final_board::Migration),
+        ]
     }
 }
 
@@ -290,6 +294,118 @@ mod m20261124_000001_run_log {
 
         async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
             m.drop_table(Table::drop().table(RunLog::Table).to_owned()).await
+        }
+    }
+}
+
+/// Final selections and phase closes (issue 15). A close's row is unique per challenge and
+/// phase: of several API instances closing at once, one insert wins and the others read it.
+mod m20261130_000001_final_board {
+    use sea_orm_migration::prelude::*;
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261130_000001_final_board"
+        }
+    }
+
+    #[derive(DeriveIden)]
+    enum Submissions {
+        Table,
+        Id,
+    }
+
+    #[derive(DeriveIden)]
+    enum FinalSelections {
+        Table,
+        Id,
+        Challenge,
+        Phase,
+        ParticipantId,
+        SubmissionId,
+        CreatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum PhaseCloses {
+        Table,
+        Id,
+        Challenge,
+        Phase,
+        ClosedAt,
+        ClosedBy,
+        Board,
+        Salt,
+        Commitment,
+        Intervals,
+        RevealedAt,
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.create_table(
+                Table::create()
+                    .table(FinalSelections::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(FinalSelections::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(FinalSelections::Challenge).string_len(64).not_null())
+                    .col(ColumnDef::new(FinalSelections::Phase).string_len(64).not_null())
+                    .col(ColumnDef::new(FinalSelections::ParticipantId).string_len(36).not_null())
+                    .col(ColumnDef::new(FinalSelections::SubmissionId).string_len(36).not_null().unique_key())
+                    .col(ColumnDef::new(FinalSelections::CreatedAt).timestamp_with_time_zone().not_null())
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(FinalSelections::Table, FinalSelections::SubmissionId)
+                            .to(Submissions::Table, Submissions::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+            m.create_index(
+                Index::create()
+                    .name("idx_final_selections_owner")
+                    .table(FinalSelections::Table)
+                    .col(FinalSelections::Challenge)
+                    .col(FinalSelections::Phase)
+                    .col(FinalSelections::ParticipantId)
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                Table::create()
+                    .table(PhaseCloses::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(PhaseCloses::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(ColumnDef::new(PhaseCloses::Challenge).string_len(64).not_null())
+                    .col(ColumnDef::new(PhaseCloses::Phase).string_len(64).not_null())
+                    .col(ColumnDef::new(PhaseCloses::ClosedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(PhaseCloses::ClosedBy).string_len(16).not_null())
+                    .col(ColumnDef::new(PhaseCloses::Board).text().not_null())
+                    .col(ColumnDef::new(PhaseCloses::Salt).string_len(64).not_null())
+                    .col(ColumnDef::new(PhaseCloses::Commitment).string_len(64).not_null())
+                    .col(ColumnDef::new(PhaseCloses::Intervals).text().null())
+                    .col(ColumnDef::new(PhaseCloses::RevealedAt).timestamp_with_time_zone().null())
+                    .to_owned(),
+            )
+            .await?;
+            m.create_index(
+                Index::create()
+                    .name("idx_phase_closes_unique")
+                    .table(PhaseCloses::Table)
+                    .col(PhaseCloses::Challenge)
+                    .col(PhaseCloses::Phase)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+        }
+
+        async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.drop_table(Table::drop().table(PhaseCloses::Table).to_owned()).await?;
+            m.drop_table(Table::drop().table(FinalSelections::Table).to_owned()).await
         }
     }
 }

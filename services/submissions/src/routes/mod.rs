@@ -1,6 +1,7 @@
 //! The HTTP API. Handlers stay thin: parse, authorise, call the domain, shape the answer.
 
 mod challenges;
+mod final_board;
 mod health;
 mod leaderboard;
 mod logs;
@@ -31,6 +32,13 @@ pub fn router(state: AppState) -> Router {
             // The upload streams to disk under its own cap (max_upload_bytes).
             post(submissions::submit_tarball).layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/challenges/{slug}/phases/{phase}/selections",
+            get(final_board::show_selections).put(final_board::put_selections),
+        )
+        .route("/challenges/{slug}/phases/{phase}/close", post(final_board::close))
+        .route("/challenges/{slug}/phases/{phase}/reveal", post(final_board::reveal))
+        .route("/challenges/{slug}/phases/{phase}/private-board", get(final_board::private_board))
         .route("/participants", post(participants::register))
         .route("/me", get(participants::me))
         .route("/submissions", get(submissions::list))

@@ -125,6 +125,7 @@ async fn check_admission(state: &AppState, who: &participant::Model, spec: &Chal
         .all(&state.db)
         .await?;
     check_quota(&spec.quotas, phase, counted, now)?;
+    super::final_board::check_not_closed(state, &spec.slug, &phase.name).await?;
     Ok(phase.name.clone())
 }
 
