@@ -185,7 +185,7 @@ async fn selections_sealed_board_and_manual_reveal(backend: Backend) {
     let intervals = revealed["intervals"].as_array().expect("intervals");
     assert_eq!(intervals.len(), 2, "{text}");
     assert!(intervals[0]["low"].as_f64().unwrap() < 0.75 && 0.75 < intervals[0]["high"].as_f64().unwrap(), "{text}");
-    assert_eq!(intervals[1]["tied_with_leader"], true, "{text}");
+    assert_eq!(intervals[1]["tied_with_first"], true, "{text}");
 
     // One byte changed anywhere in the board breaks the check: a name, a digit of a metric.
     let board_text = serde_json::to_string(&revealed["board"]).unwrap();

@@ -145,9 +145,9 @@ fn Private(page: LeaderboardPage) -> impl IntoView {
                         {board.rows.into_iter().map(|r| {
                             let interval = intervals.iter().find(|i| i.rank == r.rank).map(|i| format!(
                                 "{} – {}{}",
-                                crate::format::metric(i.low),
-                                crate::format::metric(i.high),
-                                if i.tied_with_leader { " (tied with #1)" } else { "" }
+                                crate::format::metric(i.interval.low),
+                                crate::format::metric(i.interval.high),
+                                if i.interval.tied_with_first { " (tied with #1)" } else { "" }
                             ));
                             let value = r.metrics.get(&rank_by).copied().map(crate::format::metric).unwrap_or_default();
                             let name = r.participant.clone();

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::challenge::Direction;
 use crate::ids::SubmissionId;
+use crate::leaderboard::ScoreInterval;
 
 /// `PUT /challenges/{slug}/phases/{phase}/selections`: replaces the caller's final selections.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,16 +54,15 @@ pub struct FinalBoardRow {
     pub public_rank: Option<u32>,
 }
 
-/// A 95 % paired-bootstrap interval of a revealed row's ranking metric (not committed: it is
-/// computed from the sealed per-case values with a fixed seed, so it is reproducible).
+/// A revealed row's 95 % paired-bootstrap interval, the same [`ScoreInterval`] the public board
+/// shows, beside the committed board (not committed itself: it is computed from the sealed
+/// per-case values with a fixed seed, so it is reproducible).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowInterval {
     /// The row it belongs to.
     pub rank: u32,
-    pub low: f64,
-    pub high: f64,
-    /// Not separable from #1: the interval of (row − leader) holds 0.
-    pub tied_with_leader: bool,
+    #[serde(flatten)]
+    pub interval: ScoreInterval,
 }
 
 /// `GET /challenges/{slug}/phases/{phase}/private-board` (and the answer of close / reveal).

@@ -177,7 +177,8 @@ fn final_rows(out: &mut String, board: &FinalBoard, rank_by: Option<&str>, inter
     );
     for r in &board.rows {
         let interval = intervals.iter().find(|i| i.rank == r.rank).map_or(String::new(), |i| {
-            format!("[{:.4}, {:.4}]{}", i.low, i.high, if i.tied_with_leader { " tied #1" } else { "" })
+            let i = &i.interval;
+            format!("[{:.4}, {:.4}]{}", i.low, i.high, if i.tied_with_first { " tied #1" } else { "" })
         });
         let _ = writeln!(
             out,

@@ -125,12 +125,7 @@ pub fn intervals(board: &Board, cases: &[Option<(Vec<String>, Vec<f64>)>], direc
         Ok(found) => found
             .into_iter()
             .zip(&board.rows)
-            .map(|(i, row)| RowInterval {
-                rank: row.rank,
-                low: i.low,
-                high: i.high,
-                tied_with_leader: i.tied_with_leader,
-            })
+            .map(|(i, row)| RowInterval { rank: row.rank, interval: (&i).into() })
             .collect(),
         Err(e) => {
             tracing::warn!(error = %e, "no bootstrap intervals for the private board");
@@ -237,8 +232,8 @@ mod tests {
         let cases = vec![Some((ids.clone(), lead)), Some((ids, second)), None];
         let found = intervals(&b, &cases, Direction::HigherIsBetter);
         assert_eq!(found.len(), 2);
-        assert!(found[0].low <= 0.9 && 0.9 <= found[0].high && !found[0].tied_with_leader);
-        assert!(found[1].tied_with_leader, "0.9 vs 0.8 on 50 cases is not separable");
+        assert!(found[0].interval.low <= 0.9 && 0.9 <= found[0].interval.high && !found[0].interval.tied_with_first);
+        assert!(found[1].interval.tied_with_first, "0.9 vs 0.8 on 50 cases is not separable");
         assert_eq!(found, intervals(&b, &cases, Direction::HigherIsBetter), "seeded");
         assert!(intervals(&b, &[None], Direction::HigherIsBetter).is_empty());
 

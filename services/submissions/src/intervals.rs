@@ -53,10 +53,7 @@ pub async fn of_board(store: &dyn ScoreStore, rows: &[BestScore], direction: Dir
     })
     .await;
     match computed {
-        Ok(Ok(intervals)) => intervals
-            .into_iter()
-            .map(|i| Some(ScoreInterval { low: i.low, high: i.high, tied_with_first: i.tied_with_leader }))
-            .collect(),
+        Ok(Ok(intervals)) => intervals.into_iter().map(|i| Some((&i).into())).collect(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "bootstrap refused the board's cases; shown without intervals");
             none

@@ -86,6 +86,13 @@ pub struct RowInterval {
     pub tied_with_leader: bool,
 }
 
+/// What a board shows of it: the interval of the mean and whether it is tied with #1.
+impl From<&RowInterval> for darkroom_api::ScoreInterval {
+    fn from(i: &RowInterval) -> Self {
+        Self { low: i.low, high: i.high, tied_with_first: i.tied_with_leader }
+    }
+}
+
 /// Intervals for every row of a board. `rows[r][i]` is row `r`'s value on case `i`: the caller
 /// pairs the rows by case id first (every row must hold the same cases in the same order, e.g.
 /// [`CaseValues::values`](super::ladder::CaseValues::values) of rows whose
