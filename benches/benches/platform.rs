@@ -252,7 +252,8 @@ impl Bench {
         let score: Value = serde_json::from_slice(&std::fs::read(out.path.join("score.json")).expect("score.json"))
             .expect("score JSON");
         let took = t0.elapsed();
-        assert!(score["accuracy"].is_number(), "{score}");
+        // Evaluation contract v2: the demo's evaluator writes the public and private splits.
+        assert!(score["public"]["accuracy"].is_number() && score["private"]["accuracy"].is_number(), "{score}");
         out.destroy().await;
         took
     }

@@ -15,7 +15,7 @@ use criterion::{Criterion, SamplingMode};
 use darkroom_benches::{ms, pick, write_results};
 use darkroom_core::domain::Direction;
 use darkroom_core::domain::bootstrap::{BootstrapConfig, paired_bootstrap};
-use darkroom_core::domain::commitment::{Board, BoardRow, Salt, commit};
+use darkroom_core::domain::commitment::{FinalBoard, FinalBoardRow, Salt, commit};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
@@ -60,13 +60,13 @@ fn ranked(entrants: &[Entrant], key: impl Fn(&Selection) -> f64) -> Vec<(&Entran
     best
 }
 
-fn private_board(entrants: &[Entrant], salt: &Salt) -> (Board, String) {
+fn private_board(entrants: &[Entrant], salt: &Salt) -> (FinalBoard, String) {
     let public_rank: BTreeMap<&str, u32> =
         ranked(entrants, |s| s.public).iter().enumerate().map(|(i, (e, _))| (e.name.as_str(), i as u32 + 1)).collect();
     let rows = ranked(entrants, |s| s.private)
         .into_iter()
         .enumerate()
-        .map(|(i, (e, s))| BoardRow {
+        .map(|(i, (e, s))| FinalBoardRow {
             rank: i as u32 + 1,
             participant: e.name.clone(),
             submission_id: s.submission_id.clone(),
@@ -74,7 +74,7 @@ fn private_board(entrants: &[Entrant], salt: &Salt) -> (Board, String) {
             public_rank: public_rank.get(e.name.as_str()).copied(),
         })
         .collect();
-    let board = Board { rows };
+    let board = FinalBoard { rows };
     let commitment = commit(&board, salt).expect("finite metrics").to_string();
     (board, commitment)
 }

@@ -20,6 +20,11 @@ pub fn pushed(name: &str) -> String {
 /// Publishes `repository:tag` (an image with no layers, never run) and returns the full name
 /// to submit. Different names get different configs, so their digests differ.
 pub async fn publish(name: &str) -> String {
+    // One push at a time per test binary: Distribution's filesystem store fails concurrent
+    // pushes of the same blob and tag ("DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN"), and parallel
+    // tests publish the same names.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (repo, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
     let base = format!("http://{}", registry());
     let http = reqwest::Client::new();

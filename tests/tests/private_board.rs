@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use darkroom_core::domain::commitment::{self, Board, Commitment, CommitmentError, Salt};
+use darkroom_core::domain::commitment::{self, Commitment, CommitmentError, Salt};
 use darkroom_tests::registry::publish;
 use darkroom_tests::scoring::{Evaluation, complete, start};
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp};
@@ -46,7 +46,7 @@ fn assert_no_private_value(text: &str, route: &str) {
 
 /// Checks a revealed answer against its commitment, from the raw board JSON as served.
 fn verify(answer: &Value) -> Result<(), CommitmentError> {
-    let board: Board = serde_json::from_value(answer["board"].clone()).unwrap();
+    let board: darkroom_api::FinalBoard = serde_json::from_value(answer["board"].clone()).unwrap();
     let salt: Salt = answer["salt"].as_str().unwrap().parse().unwrap();
     let commitment: Commitment = answer["commitment"].as_str().unwrap().parse().unwrap();
     commitment::verify(&board, &salt, &commitment)

@@ -33,8 +33,8 @@ pub struct Selections {
     pub closed: bool,
 }
 
-/// The committed private board: rows in private rank order. Its JSON is exactly what the
-/// commitment covers (`darkroom_core::domain::commitment::Board`): recompute
+/// The committed private board: rows in private rank order. Its canonical JSON is exactly what
+/// the commitment covers (`darkroom_core::domain::commitment`): recompute
 /// `SHA-256(salt ‖ canonical bytes)` over it to check a reveal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinalBoard {
@@ -46,6 +46,7 @@ pub struct FinalBoard {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinalBoardRow {
     pub rank: u32,
+    /// The participant's (or team's) name as shown.
     pub participant: String,
     pub submission_id: String,
     /// Private metrics (the whole score where the phase has no private split).

@@ -282,13 +282,14 @@ fn show<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String
 /// Recomputes the commitment of a revealed board from its own bytes: the `board` as served (not
 /// re-rendered by this client's types) and the salt. Fails naming what does not hold.
 pub fn verify_board(answer: &Value) -> anyhow::Result<String> {
-    use darkroom_core::domain::commitment::{self, Board, Commitment, Salt};
+    use darkroom_core::domain::commitment::{self, Commitment, FinalBoard, Salt};
     let state = answer.get("state").and_then(Value::as_str).unwrap_or("?");
     if state != "revealed" {
         bail!("the private board is {state}, not revealed: nothing to verify yet");
     }
     let field = |k: &str| answer.get(k).and_then(Value::as_str).with_context(|| format!("the answer has no '{k}'"));
-    let board: Board = serde_json::from_value(answer["board"].clone()).context("the revealed board does not read")?;
+    let board: FinalBoard =
+        serde_json::from_value(answer["board"].clone()).context("the revealed board does not read")?;
     let salt: Salt = field("salt")?.parse()?;
     let claimed: Commitment = field("commitment")?.parse()?;
     let computed = commitment::commit(&board, &salt)?;

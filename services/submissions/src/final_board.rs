@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use darkroom_api::{Direction, RowInterval};
 use darkroom_core::domain::bootstrap::{BootstrapConfig, paired_bootstrap};
-use darkroom_core::domain::commitment::{Board, BoardRow};
+use darkroom_core::domain::commitment::{FinalBoard, FinalBoardRow};
 use darkroom_core::scores::SealedScore;
 
 /// Rows that get a bootstrap interval: the top of the board.
@@ -51,7 +51,7 @@ struct Candidate<'a> {
 }
 
 /// The private board, best first.
-pub fn compute(input: &BoardInput<'_>) -> Board {
+pub fn compute(input: &BoardInput<'_>) -> FinalBoard {
     let value_of = |m: &BTreeMap<String, f64>| m.get(input.rank_by).copied().filter(|v| v.is_finite());
     // Earlier submissions first on equal values: a stable sort of scores in submission order.
     let order = |a: f64, b: f64| {
@@ -89,7 +89,7 @@ pub fn compute(input: &BoardInput<'_>) -> Board {
     let rows = candidates
         .into_iter()
         .enumerate()
-        .map(|(i, c)| BoardRow {
+        .map(|(i, c)| FinalBoardRow {
             rank: i as u32 + 1,
             participant: input.names.get(c.participant_id).cloned().unwrap_or_else(|| "(unknown)".into()),
             submission_id: c.score.submission_id.clone(),
@@ -97,7 +97,7 @@ pub fn compute(input: &BoardInput<'_>) -> Board {
             public_rank: input.public_ranks.get(c.participant_id).copied(),
         })
         .collect();
-    Board { rows }
+    FinalBoard { rows }
 }
 
 /// Resamples for `rows × cases` within the caps, or `None` when even [`MIN_RESAMPLES`] would
@@ -112,7 +112,11 @@ pub fn interval_budget(rows: usize, cases: usize) -> Option<usize> {
 /// Intervals for the top rows whose per-case values (`cases[r]`, sorted by case id, as
 /// `CaseValues` keeps them) cover the same cases as the leader's; stops at the first row
 /// without them. Empty when the leader has none or the caps leave too few resamples.
-pub fn intervals(board: &Board, cases: &[Option<(Vec<String>, Vec<f64>)>], direction: Direction) -> Vec<RowInterval> {
+pub fn intervals(
+    board: &FinalBoard,
+    cases: &[Option<(Vec<String>, Vec<f64>)>],
+    direction: Direction,
+) -> Vec<RowInterval> {
     let Some(Some((leader_ids, _))) = cases.first() else { return Vec::new() };
     let rows: Vec<&[f64]> = cases
         .iter()
@@ -217,14 +221,14 @@ mod tests {
 
     #[test]
     fn intervals_stop_at_the_first_row_without_the_leaders_cases_and_respect_the_caps() {
-        let row = |rank| BoardRow {
+        let row = |rank| FinalBoardRow {
             rank,
             participant: format!("p{rank}"),
             submission_id: format!("s{rank}"),
             metrics: BTreeMap::new(),
             public_rank: None,
         };
-        let b = Board { rows: vec![row(1), row(2), row(3)] };
+        let b = FinalBoard { rows: vec![row(1), row(2), row(3)] };
         let ids: Vec<String> = (0..50).map(|i| format!("c{i:02}")).collect();
         let lead: Vec<f64> = (0..50).map(|i| if i % 10 == 0 { 0.0 } else { 1.0 }).collect();
         // 0.8, wrong on other cases than the leader (differences of both signs).

@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use darkroom_api::{Direction, FinalBoard, PrivateBoard, RowInterval};
 use darkroom_core::config::SubmissionsConfig;
-use darkroom_core::domain::commitment::{self, Board, Salt};
+use darkroom_core::domain::commitment::{self, Salt};
 use darkroom_core::domain::ladder::CaseValues;
 use darkroom_core::domain::{ChallengeSpec, Phase, SubmissionState};
 use sea_orm::sea_query::Expr;
@@ -148,7 +148,7 @@ pub async fn close(
 /// has no split) from the top down until one is missing, and bootstraps them off the runtime.
 async fn intervals(
     scores: &Arc<dyn ScoreStore>,
-    board: &Board,
+    board: &FinalBoard,
     private_split: bool,
     direction: Direction,
 ) -> anyhow::Result<Vec<RowInterval>> {

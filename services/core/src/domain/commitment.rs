@@ -21,36 +21,17 @@
 //!
 //! Pure: no I/O, no clock.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use rand_chacha::rand_core::RngCore;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-/// A board as committed and revealed. Rows in rank order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Board {
-    pub rows: Vec<BoardRow>,
-}
-
-/// One line of a board: for the private board, the private rank and metrics, with the public
-/// rank beside them (the "shake-up").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BoardRow {
-    pub rank: u32,
-    /// The participant's (or team's) name as shown.
-    pub participant: String,
-    pub submission_id: String,
-    /// Metric name → value.
-    pub metrics: BTreeMap<String, f64>,
-    /// The rank the same participant had on the public board, where there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_rank: Option<u32>,
-}
+/// The board committed at the close and served at the reveal is the API's: its JSON is what
+/// anyone recomputes the commitment over, so there is one definition of it.
+pub use darkroom_api::{FinalBoard, FinalBoardRow};
 
 /// Why a board cannot be committed or a commitment does not hold.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -127,7 +108,7 @@ impl FromStr for Commitment {
 }
 
 /// The board's canonical JSON bytes (see the module's documentation for the rule).
-pub fn canonical_bytes(board: &Board) -> Result<Vec<u8>, CommitmentError> {
+pub fn canonical_bytes(board: &FinalBoard) -> Result<Vec<u8>, CommitmentError> {
     for row in &board.rows {
         if let Some((metric, _)) = row.metrics.iter().find(|(_, v)| !v.is_finite()) {
             return Err(CommitmentError::NotFinite { participant: row.participant.clone(), metric: metric.clone() });
@@ -176,7 +157,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 }
 
 /// SHA-256 over the salt's 32 bytes followed by the board's canonical bytes.
-pub fn commit(board: &Board, salt: &Salt) -> Result<Commitment, CommitmentError> {
+pub fn commit(board: &FinalBoard, salt: &Salt) -> Result<Commitment, CommitmentError> {
     let bytes = canonical_bytes(board)?;
     let mut hash = Sha256::new();
     hash.update(salt.0);
@@ -185,26 +166,28 @@ pub fn commit(board: &Board, salt: &Salt) -> Result<Commitment, CommitmentError>
 }
 
 /// Ok when `board` and `salt` give `commitment`.
-pub fn verify(board: &Board, salt: &Salt, commitment: &Commitment) -> Result<(), CommitmentError> {
+pub fn verify(board: &FinalBoard, salt: &Salt, commitment: &Commitment) -> Result<(), CommitmentError> {
     if commit(board, salt)? == *commitment { Ok(()) } else { Err(CommitmentError::Mismatch) }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use rand_chacha::ChaCha8Rng;
     use rand_chacha::rand_core::SeedableRng;
 
     use super::*;
 
-    fn board() -> Board {
-        let row = |rank, name: &str, acc: f64, public_rank| BoardRow {
+    fn board() -> FinalBoard {
+        let row = |rank, name: &str, acc: f64, public_rank| FinalBoardRow {
             rank,
             participant: name.into(),
             submission_id: format!("0190-{rank}"),
             metrics: BTreeMap::from([("accuracy".into(), acc), ("f1".into(), acc - 0.01)]),
             public_rank,
         };
-        Board { rows: vec![row(1, "Lab \"A\" ü", 0.9123456789, Some(2)), row(2, "B", 0.9, None)] }
+        FinalBoard { rows: vec![row(1, "Lab \"A\" ü", 0.9123456789, Some(2)), row(2, "B", 0.9, None)] }
     }
 
     fn salt() -> Salt {
