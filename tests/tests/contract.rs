@@ -148,6 +148,6 @@ async fn outputs_that_break_the_contract_fail_with_the_reason_for_the_organizer(
         let (_, list) =
             stack.app.call(Method::GET, &format!("/api/v1/challenges/{slug}/submissions"), ADMIN, None).await;
         let detail = list[0]["failure_detail"].as_str().unwrap_or_default();
-        assert!(detail.contains(says), "{slug}: the organizer reads '{detail}', not '{says}'");
+        assert!(detail.contains(says), "{slug}: the organizer reads '{detail}', not '{says}': {}", list[0]);
     }
 }

@@ -16,6 +16,10 @@ use darkroom_core::events::SubmissionCreated;
 use darkroom_core::image_archive::{self, ArchiveError};
 use darkroom_core::sandbox::{ImageInfo, Sandbox, SandboxError};
 
+/// How often an image is pulled for one attempt when another attempt's release removes it
+/// between the pull and our tag.
+const PULLS_BEFORE_GIVING_UP: u32 = 3;
+
 /// The tag a loaded archive or a pulled image gets for one attempt.
 pub fn submission_tag(job: &SubmissionCreated) -> String {
     format!("{}:{}", submission_repository(job), job.attempt)
@@ -38,11 +42,19 @@ pub async fn prepare(
         // Runs by the pinned `registry/repo@sha256:…` rather than the local id: it is exact on
         // the engine (only a pull records a repo digest) and Swarm nodes resolve it too.
         ImageSource::Reference { name, digest, .. } => {
-            let pinned = crate::pull::pull(sandbox, name, digest.as_deref(), logins).await?;
             // Our tag holds the image for this attempt, so another attempt's release (which
             // drops the pinned reference when no attempt holds the image) cannot take it away.
-            sandbox.tag(&pinned, &submission_repository(job), &job.attempt.to_string()).await?;
-            pinned
+            // That release can still land between our pull and our tag (it saw no attempt
+            // holding the image yet): the tag then finds no image, and we pull again.
+            let mut pulls = 1;
+            loop {
+                let pinned = crate::pull::pull(sandbox, name, digest.as_deref(), logins).await?;
+                match sandbox.tag(&pinned, &submission_repository(job), &job.attempt.to_string()).await {
+                    Ok(()) => break pinned,
+                    Err(SandboxError::ImageMissing(_)) if pulls < PULLS_BEFORE_GIVING_UP => pulls += 1,
+                    Err(e) => return Err(e),
+                }
+            }
         }
         ImageSource::Tarball { path, .. } => {
             let tag = submission_tag(job);
