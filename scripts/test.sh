@@ -31,6 +31,10 @@ pg="psql -h 127.0.0.1 -p ${DARKROOM_PG_PORT:-55432} -U postgres -qAt"
 for db in $($pg -c "SELECT datname FROM pg_database WHERE datname LIKE 'darkroom\_test\_%'"); do
   $pg -c "DROP DATABASE \"$db\"" >/dev/null
 done
+# Submission tags an interrupted earlier run left on the engine (a test that panics drops its
+# runner mid-run); tests check that their runs leave none behind.
+# By name, not id: the tag shares its image with the test images it was pulled from.
+docker images --format '{{.Repository}}:{{.Tag}}' 'darkroom-submission/*' | xargs -r docker rmi >/dev/null 2>&1 || true
 scripts/build-images.sh
 # The wasm the browser tests hydrate pages with.
 scripts/build-frontend.sh
