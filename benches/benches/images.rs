@@ -208,13 +208,15 @@ async fn raw_load(sandbox: &Sandbox, upload: &Upload) -> Duration {
 /// The platform's path, exactly as the runner takes it for an uploaded submission.
 async fn platform_load(sandbox: &Sandbox, upload: &Upload, scratch: &Path, max_image_bytes: u64) -> Duration {
     let job = job(upload);
+    let locks = images::ImageLocks::default();
     let start = Instant::now();
-    let (reference, info) =
-        images::prepare(sandbox, &job, scratch, max_image_bytes, &[]).await.expect("the runner prepares the upload");
+    let (reference, info) = images::prepare(sandbox, &locks, &job, scratch, max_image_bytes, &[])
+        .await
+        .expect("the runner prepares the upload");
     let took = start.elapsed();
     assert_eq!(reference, images::submission_tag(&job));
     assert_eq!(info.id, upload.image_id, "the rebuilt image is the uploaded one");
-    images::release(sandbox, &job).await;
+    images::release(sandbox, &locks, &job).await;
     remove(upload);
     took
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::EventsOptions;
 use criterion::{Criterion, SamplingMode};
-use darkroom_api::{Leaderboard, OrganizerSubmissionView, SubmissionView};
+use darkroom_api::{Leaderboard, OrganizerSubmissionView, SubmissionState, SubmissionView};
 use darkroom_benches::{ms, percentile, pick, runtime, summary_ms, write_results};
 use darkroom_core::config::RunnerBackend;
 use darkroom_core::events::{Event, ScoreRecorded};
@@ -347,15 +347,27 @@ async fn burst(bench: &Bench, n: usize) -> Value {
             .await;
         assert_eq!(status, 200, "{rows}");
         let rows: Vec<OrganizerSubmissionView> = serde_json::from_value(rows).expect("the organizer's list");
-        let mine: Vec<SubmissionView> =
-            rows.into_iter().map(|r| r.submission).filter(|s| ids.contains(&s.id.to_string())).collect();
-        let done = mine.iter().filter(|s| s.state.is_terminal()).count();
+        let mine: Vec<OrganizerSubmissionView> =
+            rows.into_iter().filter(|r| ids.contains(&r.submission.id.to_string())).collect();
+        let done = mine.iter().filter(|r| r.submission.state.is_terminal()).count();
         if done == n {
             break mine;
         }
         assert!(Instant::now() < deadline, "{done} of {n} terminal after {:?}", started.elapsed());
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    // Why any did not complete: the organizer's view holds the platform's detail.
+    let failures: Vec<String> = rows
+        .iter()
+        .filter(|r| r.submission.state != SubmissionState::Complete)
+        .map(|r| {
+            format!(
+                "{} {:?} (attempt {}): {:?}",
+                r.submission.id, r.submission.failure_reason, r.submission.attempt, r.failure_detail
+            )
+        })
+        .collect();
+    let rows: Vec<SubmissionView> = rows.into_iter().map(|r| r.submission).collect();
     let first = rows.iter().map(|r| r.created_at).min().expect("rows");
     let last = rows.iter().map(|r| r.updated_at).max().expect("rows");
     let makespan = (last - first).to_std().unwrap_or_default();
@@ -376,7 +388,7 @@ async fn burst(bench: &Bench, n: usize) -> Value {
     let board: Leaderboard = serde_json::from_value(board).expect("a leaderboard");
     let counted =
         board.entries.iter().find(|l| ids.contains(&l.submission_id.to_string())).map_or(0, |l| l.submissions);
-    assert_eq!(states.get("COMPLETE").copied().unwrap_or(0), n, "every submission COMPLETE: {states:?}");
+    assert_eq!(states.get("COMPLETE").copied().unwrap_or(0), n, "every submission COMPLETE: {states:?}; {failures:#?}");
     assert_eq!(in_burst, n, "one score per submission");
     assert_eq!(distinct.len(), n, "none scored twice");
     assert_eq!(counted as usize, n, "the leaderboard counted each once");

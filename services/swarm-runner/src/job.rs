@@ -43,6 +43,7 @@ pub struct Context {
     pub sandbox: Sandbox,
     pub backend: Arc<dyn Backend>,
     pub config: RunnerConfig,
+    pub image_locks: crate::images::ImageLocks,
 }
 
 pub fn container_name(job: &SubmissionCreated) -> String {
@@ -81,7 +82,7 @@ pub async fn handle(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -
             }
             // A runner took it and died before finishing: clean up, let the platform retry.
             ctx.sandbox.remove(&container_name(job)).await;
-            crate::images::release(&ctx.sandbox, job).await;
+            crate::images::release(&ctx.sandbox, &ctx.image_locks, job).await;
             tracing::warn!(submission = %job.submission_id, attempt = job.attempt, "found an abandoned run; retrying it as a new attempt");
             let failure = platform_failure(job, STOPPED_DURING_THE_RUN, true, None);
             publish(&ctx.js, &failure).await?;
@@ -224,14 +225,20 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
     }
     let scratch = ctx.config.work_dir.join("scratch");
     tokio::fs::create_dir_all(&scratch).await?;
-    let prepared =
-        crate::images::prepare(&ctx.sandbox, job, &scratch, ctx.config.max_image_bytes, &ctx.config.registry_logins)
-            .await;
+    let prepared = crate::images::prepare(
+        &ctx.sandbox,
+        &ctx.image_locks,
+        job,
+        &scratch,
+        ctx.config.max_image_bytes,
+        &ctx.config.registry_logins,
+    )
+    .await;
     let outcome = match prepared {
         Ok((image, info)) => run_prepared(ctx, job, image, info, stop).await,
         Err(e) => Ok(sandbox_failure(job, e)),
     };
-    crate::images::release(&ctx.sandbox, job).await;
+    crate::images::release(&ctx.sandbox, &ctx.image_locks, job).await;
     outcome
 }
 

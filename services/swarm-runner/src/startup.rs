@@ -68,7 +68,15 @@ impl Runner {
         Ok(Self {
             health,
             concurrency: runner.concurrency,
-            ctx: Arc::new(Context { js, runs, outputs, sandbox, backend, config: runner.clone() }),
+            ctx: Arc::new(Context {
+                js,
+                runs,
+                outputs,
+                sandbox,
+                backend,
+                config: runner.clone(),
+                image_locks: Default::default(),
+            }),
             nats: config.nats.clone(),
         })
     }
