@@ -130,6 +130,17 @@ pub async fn cancel_submission(id: String, back: String) -> Result<(), ServerFnE
     crate::server::fns::cancel_submission(id, back).await
 }
 
+/// Replaces the participant's final selections in a phase with the ticked submissions; none
+/// ticked clears them (the platform then counts their N best by public score).
+#[server(prefix = "/fn", endpoint = "select")]
+pub async fn select_finals(
+    challenge: String,
+    phase: String,
+    #[server(default)] submissions: Vec<String>,
+) -> Result<(), ServerFnError> {
+    crate::server::fns::select_finals(challenge, phase, submissions).await
+}
+
 /// Queues a finished submission again as a new one (organizer only).
 #[server(prefix = "/fn", endpoint = "rerun")]
 pub async fn rerun_submission(id: String, back: String) -> Result<(), ServerFnError> {

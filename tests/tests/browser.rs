@@ -103,6 +103,22 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     assert!(!text.contains(b["id"].as_str().unwrap()), "another participant's submission is visible");
     browser.screenshot("4-my-submissions").await;
 
+    // She ticks her submission as a final selection and saves, with the page's scripts.
+    let id = a["id"].as_str().unwrap();
+    c.find(Locator::Css(&format!("#final-selections input[value='{id}']"))).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#final-selections button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser
+        .wait_until(
+            "the selection is saved",
+            &format!("document.querySelector('.selection-summary')?.textContent.includes('1 of at most 2: {id}')"),
+            15,
+        )
+        .await;
+    let checked =
+        browser.eval(&format!("document.querySelector(\"#final-selections input[value='{id}']\").checked")).await;
+    assert_eq!(checked, serde_json::json!(true));
+    browser.screenshot("4b-final-selection").await;
+
     // Her submission's page: the state timeline.
     c.goto(&web.url(&format!("/submissions/{}", a["id"].as_str().unwrap()))).await.unwrap();
     browser.wait_until("timeline", "document.querySelector('.timeline li')", 10).await;

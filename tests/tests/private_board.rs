@@ -317,3 +317,117 @@ async fn the_private_tab_shows_the_commitment_then_the_board() {
     assert!(html.contains("data-state=\"revealed\"") && html.contains("data-participant=\"Ada\""), "{html}");
     assert!(html.contains("0.7531"), "the revealed private score: {html}");
 }
+
+/// The checkboxes on the participant's page, posted as a browser without scripts posts them:
+/// ticking saves, un-ticking clears, and every choice the API refuses (a rival's submission,
+/// too many, not an id, no session, a closed phase) changes nothing and is not a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_tick_their_finals_on_their_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = darkroom_tests::web::WebServer::spawn(&app.config, &app.addr).await;
+    let slug = app
+        .create_challenge("ticks", |s| {
+            s["phases"][0]["name"] = json!("main");
+            s["phases"][0]["private_split"] = json!(true);
+            s["phases"][0]["final_selections"] = json!(1);
+            s["phases"][0]["reveal"] = json!("manual");
+        })
+        .await;
+    let (ada, bob) = (app.register("Ada").await, app.register("Bob").await);
+    let mut mine = Vec::new();
+    for i in 0..2 {
+        let id = submitted(&app, &slug, &ada, &format!("ticks-model:{i}")).await;
+        complete(&app, &ada, &id, &Evaluation { public: 0.8, private: 0.7, private_cases: None }).await;
+        mine.push(id);
+    }
+    let rival = submitted(&app, &slug, &bob, "ticks-rival:1").await;
+    complete(&app, &bob, &rival, &Evaluation { public: 0.9, private: 0.9, private_cases: None }).await;
+    let queued = submitted(&app, &slug, &ada, "ticks-model:q").await;
+
+    let html = |token: String| {
+        let req = reqwest::Client::new().get(web.url("/me")).header("cookie", format!("darkroom_token={token}"));
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    // The `<input …>` tag of the checkbox for `id`, if the page has one.
+    let checkbox = |html: &str, id: &str| -> Option<String> {
+        html.split("<input")
+            .skip(1)
+            .map(|tag| tag[..tag.find('>').unwrap_or(tag.len())].to_owned())
+            .find(|tag| tag.contains("type=\"checkbox\"") && tag.contains(&format!("value=\"{id}\"")))
+    };
+    let page = html(ada.clone()).await;
+    for id in &mine {
+        let input = checkbox(&page, id).unwrap_or_else(|| panic!("no checkbox for {id}: {page}"));
+        assert!(input.contains("type=\"checkbox\"") && !input.contains("checked"), "{input}");
+    }
+    assert!(checkbox(&page, &queued).is_none(), "only COMPLETE submissions can be selected: {page}");
+    assert!(checkbox(&page, &rival).is_none(), "a rival's submission is never offered: {page}");
+    assert!(page.contains("Select up to 1") && page.contains("Save final selections"), "{page}");
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers([(reqwest::header::ACCEPT, "text/html".parse().unwrap())].into_iter().collect())
+        .build()
+        .unwrap();
+    let post = |token: Option<&str>, ticked: Vec<(String, String)>| {
+        let mut form = vec![("challenge".to_owned(), slug.clone()), ("phase".to_owned(), "main".to_owned())];
+        form.extend(ticked);
+        let mut req = http.post(web.url("/fn/select")).header("referer", web.url("/me")).form(&form);
+        if let Some(t) = token {
+            req = req.header("cookie", format!("darkroom_token={t}"));
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status(), resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned())
+        }
+    };
+    let selected = || async {
+        let path = format!("/api/v1/challenges/{slug}/phases/main/selections");
+        let (_, s) = app.call(Method::GET, &path, Some(&ada), None).await;
+        s["submissions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    // Tick the second box (the form numbers each box; an unticked one is simply absent).
+    let (status, location) = post(Some(&ada), vec![("submissions[1]".into(), mine[1].clone())]).await;
+    assert!(status.is_redirection() && location == "/me", "{status} {location}");
+    assert_eq!(selected().await, vec![mine[1].clone()]);
+    let page = html(ada.clone()).await;
+    assert!(checkbox(&page, &mine[1]).is_some_and(|i| i.contains("checked")), "{page}");
+    assert!(page.contains(&format!("1 of at most 1: {}", mine[1])), "{page}");
+
+    // Refused, and nothing changes: a rival's submission, one too many, not an id, a queued
+    // one, no session. The form comes back with the API's reason on it.
+    for (token, ticked, reason) in [
+        (Some(ada.as_str()), vec![rival.clone()], "you have no submission"),
+        (Some(ada.as_str()), mine.clone(), "at most 1 final selections"),
+        (Some(ada.as_str()), vec!["../../admin".to_owned()], "is not a submission id"),
+        (Some(ada.as_str()), vec![queued.clone()], "only COMPLETE submissions can be selected"),
+        (None, vec![mine[0].clone()], "sign in first"),
+        (Some(bob.as_str()), vec![mine[0].clone()], "you have no submission"),
+    ] {
+        let form = ticked.into_iter().enumerate().map(|(i, id)| (format!("submissions[{i}]"), id)).collect();
+        let (status, location) = post(token, form).await;
+        assert!(location.contains("__err="), "{reason}: a refusal must not look like a success ({status} {location})");
+        assert_eq!(selected().await, vec![mine[1].clone()], "'{reason}' changed Ada's selections");
+        if let Some(token) = token {
+            let req = reqwest::Client::new().get(&location).header("cookie", format!("darkroom_token={token}"));
+            let page = req.send().await.unwrap().text().await.unwrap();
+            let shown = page.find("id=\"select-error\"").map(|at| &page[at..at + 400.min(page.len() - at)]);
+            assert!(shown.is_some_and(|e| e.contains(reason)), "the page does not say '{reason}': {shown:?}");
+        }
+    }
+    // Nothing ticked clears them: her best by public score count again.
+    let (status, location) = post(Some(&ada), vec![]).await;
+    assert!(status.is_redirection() && location == "/me", "{status} {location}");
+    assert!(selected().await.is_empty());
+    assert!(html(ada.clone()).await.contains("none selected: your 1 best by public score count"));
+
+    // Closed: the boxes are disabled, there is no save button, and a post is refused.
+    let close = format!("/api/v1/challenges/{slug}/phases/main/close");
+    let (status, _) = app.call(Method::POST, &close, Some(ADMIN_TOKEN), Some(json!({}))).await;
+    assert!(status.is_success(), "{status}");
+    let page = html(ada.clone()).await;
+    assert!(page.contains("<fieldset disabled") && !page.contains("Save final selections"), "{page}");
+    let (status, location) = post(Some(&ada), vec![("submissions[0]".into(), mine[0].clone())]).await;
+    assert_ne!(location, "/me", "a selection after the close must be refused ({status})");
+    assert!(selected().await.is_empty());
+}

@@ -2,6 +2,7 @@
 
 use darkroom_api::ErrorBody;
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Why the API gave no answer the page can use.
@@ -38,18 +39,36 @@ impl ApiClient {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T, ApiError> {
-        self.send(Method::GET, path, token).await
+        self.send(Method::GET, path, token, None::<&()>).await
     }
 
     pub async fn post<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T, ApiError> {
-        self.send(Method::POST, path, token).await
+        self.send(Method::POST, path, token, None::<&()>).await
     }
 
-    async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, token: Option<&str>) -> Result<T, ApiError> {
+    pub async fn put<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        self.send(Method::PUT, path, token, Some(body)).await
+    }
+
+    async fn send<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
         let url = format!("{}/api/v1{path}", self.base);
         let mut request = self.http.request(method, &url);
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
         }
         let response = request.send().await.map_err(|e| {
             tracing::warn!(%url, error = %e, "submissions API unreachable");

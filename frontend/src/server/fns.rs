@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
     ChallengeSummary, DatasetListing, Leaderboard, Me, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
-    RunLogView, Selections, SubmissionView, ViewedSubmission,
+    RunLogView, Selections, SelectionsRequest, SubmissionId, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -253,4 +253,22 @@ pub async fn cancel_submission(id: String, back: String) -> Result<(), ServerFnE
 
 pub async fn rerun_submission(id: String, back: String) -> Result<(), ServerFnError> {
     act(&id, "rerun", &back).await
+}
+
+pub async fn select_finals(challenge: String, phase: String, submissions: Vec<String>) -> Result<(), ServerFnError> {
+    let Some(token) = session::token() else {
+        return Err(ServerFnError::new("sign in first: your session has ended"));
+    };
+    let submissions = submissions
+        .iter()
+        .map(|id| id.parse::<SubmissionId>().map_err(|e| ServerFnError::new(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let path = format!("/challenges/{}/phases/{}/selections", segment(&challenge), segment(&phase));
+    // The API checks everything else (owner, COMPLETE, phase, limit, closed) and says why.
+    api()?
+        .put::<Selections, _>(&path, Some(&token), &SelectionsRequest { submissions })
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect("/me");
+    Ok(())
 }
