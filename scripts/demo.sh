@@ -9,7 +9,7 @@
 # It sets up the servers (scripts/setup.sh), builds Darkroom and the demo's images, generates
 # the hidden dataset, starts the submissions service, the swarm runner and the evaluator on a
 # fresh state folder (.demo/), creates the demo challenge as the organizer, registers two
-# participants, submits their images, waits until both are scored, prints the leaderboard, closes the phase and prints the
+# participants, who join it and submit their images, waits until both are scored, prints the leaderboard, closes the phase and prints the
 # revealed private board with its commitment check.
 # The web pages run too: open the printed address while it runs (or with --keep, afterwards).
 set -euo pipefail
@@ -113,12 +113,14 @@ darkroom() { "$BIN/darkroom" "$@"; }
 
 echo "web pages: $WEB (the leaderboard updates live as scores arrive)"
 
-say "5/7 the organizer creates the challenge; two participants register and submit"
+say "5/7 the organizer creates the challenge; two participants register, join and submit"
 DARKROOM_TOKEN=$ADMIN_TOKEN darkroom challenge apply demo/challenge.toml
 darkroom challenge list
 darkroom challenge dataset nuclei-magnification | tail -n 3
 darkroom register "Baseline Lab" --save-token "$STATE/baseline.token" >/dev/null
 darkroom register "Quick Guess" --save-token "$STATE/weak.token" >/dev/null
+# Each joins the challenge first, accepting its rules (`darkroom challenge show` prints them).
+for who in baseline weak; do DARKROOM_TOKEN=$(cat "$STATE/$who.token") darkroom join nuclei-magnification --yes; done
 # Participants submit as real ones would: Baseline Lab uploads a 'docker save' archive (the
 # platform rebuilds it before the engine sees it); Quick Guess submits the name it pushed to the
 # registry (build-images.sh pushed it), which the platform pins by digest. The Compose services

@@ -147,6 +147,14 @@ fn main() {
             .await
             .expect("token");
         let token = reg.token;
+        let joined = http
+            .post(format!("{api}/api/v1/challenges/footprint/join"))
+            .bearer_auth(&token)
+            .json(&darkroom_api::JoinRequest { accept_rules: true, code: None })
+            .send()
+            .await
+            .expect("join");
+        assert_eq!(joined.status(), 200, "{}", joined.text().await.unwrap_or_default());
         let mut ids = Vec::new();
         for _ in 0..n {
             let image = format!("{}/darkroom-demo-weak:1", darkroom_tests::registry::registry());

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Leaderboard, Me, Metric, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
-    RunLogView, Selections, SubmissionView, ViewedSubmission,
+    ChallengeSummary, DatasetListing, Enrollment, Leaderboard, Me, Metric, OrganizerEnrollment,
+    OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -20,8 +20,16 @@ pub struct ChallengePage {
     pub challenge: PublicChallenge,
     /// None when the dataset cannot be listed right now; the page says so.
     pub dataset: Option<DatasetListing>,
+    /// Where the visitor stands with the challenge, if they are a signed-in participant.
+    pub participant: Option<ParticipantStanding>,
     /// The server's clock when the page was made, so countdowns agree before the browser ticks.
     pub now: DateTime<Utc>,
+}
+
+/// A signed-in participant's enrollment in the challenge they look at (None: not joined).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantStanding {
+    pub enrollment: Option<Enrollment>,
 }
 
 /// A leaderboard page: the board plus what the page needs around it.
@@ -61,6 +69,8 @@ pub struct OrganizerPage {
     pub slug: String,
     pub title: String,
     pub submissions: Vec<OrganizerSubmissionView>,
+    /// Participants waiting for approval (approval challenges), oldest first.
+    pub pending: Vec<OrganizerEnrollment>,
 }
 
 /// A page's data, or why there is none. Failures of the platform itself (the API unreachable)
@@ -128,6 +138,24 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
 #[server(prefix = "/fn", endpoint = "cancel")]
 pub async fn cancel_submission(id: String, back: String) -> Result<(), ServerFnError> {
     crate::server::fns::cancel_submission(id, back).await
+}
+
+/// Joins the challenge for the signed-in participant, who ticked that they accept its rules
+/// (and gave the invite code where the challenge needs one); back to the challenge's page.
+#[server(prefix = "/fn", endpoint = "join")]
+pub async fn join_challenge(
+    slug: String,
+    #[server(default)] accept_rules: bool,
+    #[server(default)] code: String,
+) -> Result<(), ServerFnError> {
+    crate::server::fns::join_challenge(slug, accept_rules, code).await
+}
+
+/// The organizer approves (`verb` = `approve`) or rejects (`reject`) a participant's request to
+/// join; back to the organizer's page.
+#[server(prefix = "/fn", endpoint = "decide")]
+pub async fn decide_enrollment(slug: String, participant: String, verb: String) -> Result<(), ServerFnError> {
+    crate::server::fns::decide_enrollment(slug, participant, verb).await
 }
 
 /// Replaces the participant's final selections in a phase with the ticked submissions; none

@@ -58,6 +58,7 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
     let (_, b) = app.submit(&quiet, &bob, &publish("m:1").await).await;
     let bobs_quiet_sub = b["id"].as_str().unwrap().to_owned();
     let (_, alices) = app.submit(&slug, &alice, &publish("m:1").await).await;
+    app.join(&slug, &bob).await;
     let alice_sub = alices["id"].as_str().unwrap().to_owned();
 
     let admin = || Some(ADMIN_TOKEN.to_owned());

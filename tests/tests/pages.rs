@@ -289,3 +289,101 @@ async fn the_header_names_who_is_signed_in_on_every_page() {
         assert!(!header.contains("href=\"/sign-in\""), "{path}'s header offers to sign in:\n{header}");
     }
 }
+
+/// A plain form post as a browser without scripts sends it (HTML accepted, redirects not
+/// followed, the page it came from as Referer); returns the status and where it redirects.
+async fn post_form(
+    web: &WebServer,
+    path: &str,
+    token: Option<&str>,
+    from: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut req = http.post(web.url(path)).header("accept", "text/html").header("referer", web.url(from)).form(form);
+    if let Some(t) = token {
+        req = req.header("cookie", format!("darkroom_token={t}"));
+    }
+    let resp = req.send().await.unwrap();
+    let location = resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+    (resp.status(), location)
+}
+
+/// Joining from the challenge's page, and the organizer approving from theirs: the forms work
+/// without scripts, a form without the rules ticked or with a bad code joins nobody and shows
+/// why, and a participant's post to the organizer's form changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_join_and_the_organizer_approves_from_the_pages() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let invite = app.create_challenge("page-invite", |s| s["enrollment"] = json!("invite")).await;
+    let approval = app
+        .create_challenge("page-approval", |s| {
+            s["enrollment"] = json!("approval");
+            s["rules"] = json!("No sharing of predictions between teams.");
+        })
+        .await;
+    let (ada, bo) = (app.register("Ada").await, app.register("Bo").await);
+    let app = &app;
+    let enrollment = |slug: String, token: String| async move {
+        app.call(Method::GET, &format!("/api/v1/challenges/{slug}/enrollment"), Some(&token), None).await
+    };
+
+    // Visitors are asked to sign in; a participant gets the form (with a code field where needed).
+    let (_, html) = page(&web, &format!("/challenges/{approval}"), None).await;
+    assert!(html.contains("as a participant to join") && !html.contains("id=\"join\""), "{html}");
+    let (_, html) = page(&web, &format!("/challenges/{approval}"), Some(&ada)).await;
+    at(&html, "id=\"join\"");
+    at(&html, "No sharing of predictions between teams.");
+    assert!(!html.contains("name=\"code\""), "{html}");
+    let (_, html) = page(&web, &format!("/challenges/{invite}"), Some(&ada)).await;
+    at(&html, "name=\"code\"");
+
+    // Refused: the rules not ticked; a wrong code. Nobody joined, and the page says why.
+    let from = format!("/challenges/{invite}");
+    let (_, location) =
+        post_form(&web, "/fn/join", Some(&ada), &from, &[("slug", &invite), ("code", "dri_wrong")]).await;
+    assert!(location.contains("__err="), "{location}");
+    let (_, location) = post_form(
+        &web,
+        "/fn/join",
+        Some(&ada),
+        &from,
+        &[("slug", &invite), ("code", "dri_wrong"), ("accept_rules", "true")],
+    )
+    .await;
+    let shown = reqwest::Client::new().get(&location).header("cookie", format!("darkroom_token={ada}")).send().await;
+    let shown = shown.unwrap().text().await.unwrap();
+    assert!(shown.contains("id=\"join-error\"") && shown.contains("not an invite code"), "{shown}");
+    assert_eq!(enrollment(invite.clone(), ada.clone()).await.0, StatusCode::NOT_FOUND);
+
+    // Asking to join the approval challenge: pending, shown on the page.
+    let from = format!("/challenges/{approval}");
+    let (status, location) =
+        post_form(&web, "/fn/join", Some(&ada), &from, &[("slug", &approval), ("accept_rules", "true")]).await;
+    assert!(status.is_redirection() && location == from, "{status} {location}");
+    let (_, html) = page(&web, &from, Some(&ada)).await;
+    at(&html, "data-state=\"pending\"");
+
+    // The organizer's page lists her; a participant's post of the organizer's form is refused.
+    let organizer_page = format!("/challenges/{approval}/submissions");
+    let (_, html) = page(&web, &organizer_page, Some(ADMIN_TOKEN)).await;
+    at(&html, "id=\"pending-enrollments\"");
+    let ada_id = participant_id(app, &ada).await;
+    at(&html, &format!("data-participant=\"{ada_id}\""));
+    let decide = [("slug", approval.as_str()), ("participant", ada_id.as_str()), ("verb", "approve")];
+    let (_, location) = post_form(&web, "/fn/decide", Some(&bo), &organizer_page, &decide).await;
+    assert!(location.contains("__err="), "{location}");
+    let odd = [("slug", approval.as_str()), ("participant", ada_id.as_str()), ("verb", "delete")];
+    let (_, location) = post_form(&web, "/fn/decide", Some(ADMIN_TOKEN), &organizer_page, &odd).await;
+    assert!(location.contains("__err="), "{location}");
+    assert_eq!(enrollment(approval.clone(), ada.clone()).await.1["state"], "pending");
+
+    let (status, location) = post_form(&web, "/fn/decide", Some(ADMIN_TOKEN), &organizer_page, &decide).await;
+    assert!(status.is_redirection() && location == organizer_page, "{status} {location}");
+    assert_eq!(enrollment(approval.clone(), ada.clone()).await.1["state"], "active");
+    let (_, html) = page(&web, &from, Some(&ada)).await;
+    at(&html, "data-state=\"active\"");
+    let (_, html) = page(&web, &organizer_page, Some(ADMIN_TOKEN)).await;
+    assert!(!html.contains("id=\"pending-enrollments\""), "nobody waits any more: {html}");
+}

@@ -2,32 +2,38 @@
 //! file listing (names and sizes, never contents or host paths), metrics and rules.
 
 use chrono::{DateTime, Utc};
-use darkroom_api::{DatasetListing, Me, Phase, PublicChallenge};
+use darkroom_api::{DatasetListing, EnrollmentMode, EnrollmentState, Me, Phase, PublicChallenge};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use super::render;
-use crate::api::{ChallengePage, load_challenge};
+use super::{render, server_message};
+use crate::api::{ChallengePage, JoinChallenge, ParticipantStanding, load_challenge};
 use crate::app::SignedIn;
 use crate::format;
 
 #[component]
 pub fn ChallengeView() -> impl IntoView {
     let params = use_params_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
-    let page = Resource::new(slug, load_challenge);
+    let join = ServerAction::<JoinChallenge>::new();
+    // Joining reloads the page's data (with scripts, the redirect back here would not).
+    let page = Resource::new(
+        move || (params.read().get("slug").unwrap_or_default(), join.version().get()),
+        |(slug, _)| load_challenge(slug),
+    );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move { render("challenge", page.await, |p| view! { <Page page=p/> }.into_any()) })}
+            {move || Suspend::new(async move {
+                render("challenge", page.await, move |p| view! { <Page page=p join/> }.into_any())
+            })}
         </Suspense>
     }
 }
 
 #[component]
-fn Page(page: ChallengePage) -> impl IntoView {
-    let ChallengePage { challenge: c, dataset, now } = page;
+fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>) -> impl IntoView {
+    let ChallengePage { challenge: c, dataset, participant, now } = page;
     // The server's clock renders the page; the browser's takes over once hydrated.
     let clock = RwSignal::new(now);
     #[cfg(feature = "hydrate")]
@@ -60,11 +66,71 @@ fn Page(page: ChallengePage) -> impl IntoView {
                 </Suspense>
             </p>
             {paragraphs.into_iter().map(|p| view! { <p>{p}</p> }).collect_view()}
+            <Join challenge=c.clone() participant join/>
             <Phases phases=c.phases.clone() clock/>
             <Metrics challenge=c.clone()/>
             <Rules challenge=c.clone()/>
             <Dataset description=c.dataset_description.clone() listing=dataset/>
         </article>
+    }
+}
+
+/// Joining: a participant ticks that they accept the rules (and gives the invite code where the
+/// challenge needs one); once joined, where they stand. A plain form post without scripts.
+#[component]
+fn Join(
+    challenge: PublicChallenge,
+    participant: Option<ParticipantStanding>,
+    join: ServerAction<JoinChallenge>,
+) -> impl IntoView {
+    let error = move || join.value().get().and_then(Result::err).map(|e| server_message(&e));
+    let how = match challenge.enrollment {
+        EnrollmentMode::Open => "Anyone registered may join.",
+        EnrollmentMode::Invite => "This challenge admits participants by invitation: you need the organizer's code.",
+        EnrollmentMode::Approval => "The organizer approves each participant before they can submit.",
+    };
+    let body = match participant {
+        None => view! {
+            <p>{how}" "<A href="/sign-in">"Sign in"</A>" as a participant to join."</p>
+        }
+        .into_any(),
+        Some(ParticipantStanding { enrollment: Some(e) }) => {
+            let (class, text) = match e.state {
+                EnrollmentState::Active => ("joined", "You have joined this challenge: you can submit to it."),
+                EnrollmentState::Pending => {
+                    ("pending", "You asked to join: you can submit once the organizer approves.")
+                }
+                EnrollmentState::Rejected => ("rejected", "The organizer rejected your request to join."),
+            };
+            view! { <p class=format!("enrollment enrollment-{class}") data-state=e.state.as_str()>{text}</p> }
+                .into_any()
+        }
+        Some(ParticipantStanding { enrollment: None }) => {
+            let invite = challenge.enrollment == EnrollmentMode::Invite;
+            view! {
+                <p>{how}</p>
+                <ActionForm action=join attr:class="stack" attr:id="join">
+                    <input type="hidden" name="slug" value=challenge.slug.clone()/>
+                    {invite.then(|| view! {
+                        <label for="invite-code">"Invite code"</label>
+                        <input id="invite-code" name="code" type="text" autocomplete="off" required/>
+                    })}
+                    <label class="check">
+                        <input type="checkbox" name="accept_rules" value="true" required/>
+                        " I have read the rules below and accept them"
+                    </label>
+                    <button type="submit">"Join"</button>
+                </ActionForm>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <section id="enrollment">
+            <h2>"Join"</h2>
+            {body}
+            {move || error().map(|e| view! { <p class="error" role="alert" id="join-error">{e}</p> })}
+        </section>
     }
 }
 
@@ -124,6 +190,10 @@ fn Rules(challenge: PublicChallenge) -> impl IntoView {
     view! {
         <section id="rules">
             <h2>"Rules"</h2>
+            {challenge.rules.clone().map(|rules| {
+                let paragraphs: Vec<String> = rules.split("\n\n").map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+                view! { <div class="challenge-rules">{paragraphs.into_iter().map(|p| view! { <p>{p}</p> }).collect_view()}</div> }
+            })}
             <dl>
                 <dt>"Submissions"</dt><dd>{format!("{per_day}; {total}. Failures caused by the platform do not count.")}</dd>
                 <dt>"Your container gets"</dt>

@@ -46,6 +46,15 @@ impl ApiClient {
         self.send(Method::POST, path, token, None::<&()>).await
     }
 
+    pub async fn post_json<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
     pub async fn put<T: DeserializeOwned, B: Serialize>(
         &self,
         path: &str,

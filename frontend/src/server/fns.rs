@@ -4,15 +4,16 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Leaderboard, Me, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
-    RunLogView, Selections, SelectionsRequest, SubmissionId, SubmissionView, ViewedSubmission,
+    ChallengeSummary, DatasetListing, Enrollment, EnrollmentDecision, JoinRequest, Leaderboard, Me,
+    OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
+    SelectionsRequest, SubmissionId, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
 use super::client::{ApiClient, ApiError};
 use super::session;
-use crate::api::{ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, SubmissionPage};
+use crate::api::{ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, ParticipantStanding, SubmissionPage};
 
 fn api() -> Result<ApiClient, ServerFnError> {
     use_context::<ApiClient>().ok_or_else(|| ServerFnError::new("the page server was started without its API client"))
@@ -89,7 +90,16 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
     };
     // The page is still worth showing when the dataset can't be listed (a worker's disk away).
     let dataset = api.get::<DatasetListing>(&format!("{path}/dataset"), None).await.ok();
-    Ok(Fetched::Found(ChallengePage { challenge, dataset, now: Utc::now() }))
+    // A participant's own enrollment; the organizer (401 here) and visitors have none.
+    let participant = match session::token() {
+        Some(token) => match api.get::<Enrollment>(&format!("{path}/enrollment"), Some(&token)).await {
+            Ok(e) => Some(ParticipantStanding { enrollment: Some(e) }),
+            Err(ApiError::NotFound(_)) => Some(ParticipantStanding { enrollment: None }),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    Ok(Fetched::Found(ChallengePage { challenge, dataset, participant, now: Utc::now() }))
 }
 
 pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fetched<LeaderboardPage>, ServerFnError> {
@@ -225,7 +235,13 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
         Ok(s) => s,
         Err(absent) => return Ok(absent.into()),
     };
-    Ok(Fetched::Found(OrganizerPage { slug: challenge.slug, title: challenge.title, submissions }))
+    let pending = match fetched(
+        api.get::<Vec<OrganizerEnrollment>>(&format!("{path}/enrollments?state=pending"), Some(&token)).await,
+    )? {
+        Ok(p) => p,
+        Err(absent) => return Ok(absent.into()),
+    };
+    Ok(Fetched::Found(OrganizerPage { slug: challenge.slug, title: challenge.title, submissions, pending }))
 }
 
 /// Only same-site paths (and only header-safe characters) are followed back after an action.
@@ -235,9 +251,7 @@ fn back_to(back: &str) -> &str {
 }
 
 async fn act(id: &str, action: &str, back: &str) -> Result<(), ServerFnError> {
-    let Some(token) = session::token() else {
-        return Err(ServerFnError::new("sign in first: your session has ended"));
-    };
+    let token = session_token()?;
     // Both actions answer with the submission as it is now.
     api()?
         .post::<SubmissionView>(&format!("/submissions/{}/{action}", segment(id)), Some(&token))
@@ -256,9 +270,7 @@ pub async fn rerun_submission(id: String, back: String) -> Result<(), ServerFnEr
 }
 
 pub async fn select_finals(challenge: String, phase: String, submissions: Vec<String>) -> Result<(), ServerFnError> {
-    let Some(token) = session::token() else {
-        return Err(ServerFnError::new("sign in first: your session has ended"));
-    };
+    let token = session_token()?;
     let submissions = submissions
         .iter()
         .map(|id| id.parse::<SubmissionId>().map_err(|e| ServerFnError::new(e.to_string())))
@@ -270,5 +282,36 @@ pub async fn select_finals(challenge: String, phase: String, submissions: Vec<St
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     leptos_axum::redirect("/me");
+    Ok(())
+}
+
+fn session_token() -> Result<String, ServerFnError> {
+    session::token().ok_or_else(|| ServerFnError::new("sign in first: your session has ended"))
+}
+
+pub async fn join_challenge(slug: String, accept_rules: bool, code: String) -> Result<(), ServerFnError> {
+    let token = session_token()?;
+    let code = Some(code.trim().to_owned()).filter(|c| !c.is_empty());
+    let path = format!("/challenges/{}/join", segment(&slug));
+    // The API checks the rules were accepted and the code, and says why not.
+    api()?
+        .post_json::<Enrollment, _>(&path, Some(&token), &JoinRequest { accept_rules, code })
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(&format!("/challenges/{}", segment(&slug)));
+    Ok(())
+}
+
+pub async fn decide_enrollment(slug: String, participant: String, verb: String) -> Result<(), ServerFnError> {
+    let token = session_token()?;
+    if !matches!(verb.as_str(), "approve" | "reject") {
+        return Err(ServerFnError::new(format!("'{verb}' is not a decision: approve or reject")));
+    }
+    let path = format!("/challenges/{}/enrollments/{}/{verb}", segment(&slug), segment(&participant));
+    api()?
+        .post_json::<EnrollmentDecision, _>(&path, Some(&token), &serde_json::json!({}))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(&format!("/challenges/{}/submissions", segment(&slug)));
     Ok(())
 }

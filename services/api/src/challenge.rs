@@ -64,6 +64,20 @@ pub struct PublicChallenge {
     pub node_type: NodeType,
     /// Whether participants may read their own runs' logs.
     pub logs_visible: bool,
+    /// How participants join (they accept [`Self::rules`] by joining).
+    #[serde(default)]
+    pub enrollment: crate::EnrollmentMode,
+    /// Markdown; where absent, the description is the rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<String>,
+}
+
+impl PublicChallenge {
+    /// What a participant accepts by joining: the rules, or the description where there are
+    /// none.
+    pub fn rules_text(&self) -> &str {
+        self.rules.as_deref().unwrap_or(&self.description)
+    }
 }
 
 /// One metric the evaluation image writes into `score.json`.

@@ -10,6 +10,8 @@
 //! - [`leaderboard`]: a phase's ranking and the live feed's score update.
 //! - [`final_board`]: final selections, and the private board sealed until the reveal.
 //! - [`participant`]: registration and `/me`.
+//! - [`enrollment`]: joining a challenge (open, by invite code, or by approval), invites and the
+//!   organizer's approval list.
 //! - [`logs`]: a run's log lines.
 //! - [`error`]: the one error body every 4xx and 5xx carries.
 //!
@@ -46,6 +48,7 @@
 //!   the API, and their bodies are read by people, not clients.
 
 pub mod challenge;
+pub mod enrollment;
 pub mod error;
 pub mod final_board;
 pub mod ids;
@@ -58,6 +61,10 @@ pub use challenge::{
     Aggregate, ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_FINAL_SELECTIONS,
     DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, DatasetFile, DatasetListing, Direction, Feedback, Metric,
     NodeType, Phase, PublicChallenge, Quotas, Resources, Reveal,
+};
+pub use enrollment::{
+    Enrollment, EnrollmentDecision, EnrollmentListQuery, EnrollmentMode, EnrollmentState, Invite, InviteRequest,
+    JoinRequest, OrganizerEnrollment,
 };
 pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use final_board::{FinalBoard, FinalBoardRow, PrivateBoard, RowInterval, Selections, SelectionsRequest};

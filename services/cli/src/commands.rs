@@ -1,12 +1,14 @@
 //! The command tree and what each command does.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use darkroom_api::{
-    Leaderboard, Registered, Registration, SelectionsRequest, SubmissionState, SubmitImage, ViewedSubmission,
+    InviteRequest, JoinRequest, Leaderboard, PublicChallenge, Registered, Registration, SelectionsRequest,
+    SubmissionState, SubmitImage, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use reqwest::Method;
@@ -46,6 +48,22 @@ enum Command {
         #[arg(long)]
         save_token: Option<PathBuf>,
     },
+    /// Join a challenge (before submitting to it), accepting its rules; they are printed first.
+    Join {
+        challenge: String,
+        /// The invite code the organizer gave you (challenges that admit by invitation).
+        #[arg(long)]
+        code: Option<String>,
+        /// Accept the rules without being asked (needed when not run in a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Organizer: who joined a challenge, and approving or rejecting them (use the admin token).
+    #[command(subcommand)]
+    Enrollment(EnrollmentCommand),
+    /// Organizer: invite codes for challenges that admit by invitation (use the admin token).
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// Submit an image to a challenge.
     Submit {
         challenge: String,
@@ -102,6 +120,37 @@ enum PhaseCommand {
 }
 
 #[derive(Subcommand)]
+enum EnrollmentCommand {
+    /// Everyone who joined or asked to join, oldest first.
+    List {
+        challenge: String,
+        /// Only these: active, pending or rejected.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Let a participant submit (approval challenges; also undoes a rejection).
+    Approve { challenge: String, participant: String },
+    /// Refuse a participant: they cannot submit.
+    Reject { challenge: String, participant: String },
+}
+
+#[derive(Subcommand)]
+enum InviteCommand {
+    /// Mint a code; it is printed once.
+    Create {
+        challenge: String,
+        /// How many participants it may admit.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// It admits nobody after this many hours (default: never expires).
+        #[arg(long)]
+        expires_in_hours: Option<u32>,
+    },
+    /// A challenge's codes and how often each was used (the codes themselves are not stored).
+    List { challenge: String },
+}
+
+#[derive(Subcommand)]
 enum ChallengeCommand {
     /// Create a challenge from a spec file (.toml, .yaml or .json).
     Create { spec: PathBuf },
@@ -147,6 +196,69 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 write_secret(&path, &registered.token)?;
             }
             show(json, &v, output::registered)?;
+        }
+        Command::Join { challenge, code, yes } => {
+            api.needs_token("join")?;
+            if !yes {
+                // Asked only on a terminal, after the rules; a script says --yes, having read
+                // them with `challenge show`, and its errors stay one line.
+                let c: PublicChallenge = read(&api.get(&format!("/challenges/{challenge}")).await?)?;
+                let question = format!("Accept the rules of '{}' and join?", c.slug);
+                if !std::io::stdin().is_terminal() {
+                    bail!(
+                        "not joined: pass --yes to accept the rules of '{}' (read them with darkroom challenge show {})",
+                        c.slug,
+                        c.slug
+                    );
+                }
+                eprintln!("The rules of '{}' ({}):\n\n{}\n", c.slug, c.title, output::safe(c.rules_text()));
+                if !confirm(&question)? {
+                    bail!("not joined: the rules of '{}' were not accepted", c.slug);
+                }
+            }
+            let v = api
+                .send_json(
+                    Method::POST,
+                    &format!("/challenges/{challenge}/join"),
+                    &JoinRequest { accept_rules: true, code },
+                )
+                .await?;
+            show(json, &v, output::enrollment)?;
+        }
+        Command::Enrollment(c) => {
+            api.needs_token("enrollment")?;
+            match c {
+                EnrollmentCommand::List { challenge, state } => {
+                    let path = match state {
+                        Some(s) => format!("/challenges/{challenge}/enrollments?state={s}"),
+                        None => format!("/challenges/{challenge}/enrollments"),
+                    };
+                    show(json, &api.get(&path).await?, output::enrollments)?;
+                }
+                EnrollmentCommand::Approve { challenge, participant } => {
+                    let path = format!("/challenges/{challenge}/enrollments/{participant}/approve");
+                    show(json, &api.send_json(Method::POST, &path, &json!({})).await?, output::decision)?;
+                }
+                EnrollmentCommand::Reject { challenge, participant } => {
+                    let path = format!("/challenges/{challenge}/enrollments/{participant}/reject");
+                    show(json, &api.send_json(Method::POST, &path, &json!({})).await?, output::decision)?;
+                }
+            }
+        }
+        Command::Invite(c) => {
+            api.needs_token("invite")?;
+            match c {
+                InviteCommand::Create { challenge, uses, expires_in_hours } => {
+                    let expires_at =
+                        expires_in_hours.map(|h| chrono::Utc::now() + chrono::Duration::hours(i64::from(h)));
+                    let request = InviteRequest { uses: Some(uses), expires_at };
+                    let v = api.send_json(Method::POST, &format!("/challenges/{challenge}/invites"), &request).await?;
+                    show(json, &v, output::invite)?;
+                }
+                InviteCommand::List { challenge } => {
+                    show(json, &api.get(&format!("/challenges/{challenge}/invites")).await?, output::invites)?;
+                }
+            }
         }
         Command::Submit { challenge, image, tar } => {
             api.needs_token("submit")?;
@@ -267,6 +379,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Asks on the terminal.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.

@@ -5,8 +5,9 @@ use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, FeedbackScore, FinalBoard, Leaderboard, PrivateBoard, PublicChallenge,
-    Registered, RowInterval, Selections, SubmissionView, ViewedSubmission,
+    ChallengeSummary, DatasetListing, Enrollment, EnrollmentDecision, EnrollmentState, FeedbackScore, FinalBoard,
+    Invite, Leaderboard, OrganizerEnrollment, PrivateBoard, PublicChallenge, Registered, RowInterval, Selections,
+    SubmissionView, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -56,6 +57,10 @@ pub fn challenge(c: &PublicChallenge) -> String {
         let _ = writeln!(out, "  {:<12} {} → {}", p.name, at(p.starts_at), at(p.ends_at));
     }
     let _ = writeln!(out, "Ranked by: {}", c.rank_by);
+    let _ = writeln!(out, "Joining: {} (darkroom join {})", wire(&c.enrollment), c.slug);
+    if let Some(rules) = &c.rules {
+        let _ = writeln!(out, "\nRules (accepted by joining):\n{}", safe(rules));
+    }
     out
 }
 
@@ -234,6 +239,63 @@ pub fn private_board(b: &PrivateBoard) -> String {
             );
             final_rows(&mut out, board, Some(rank_by), intervals);
         }
+    }
+    out
+}
+
+/// Text from the server made safe for a terminal: control characters (which could move the
+/// cursor or recolour the screen) become `?`; newlines and tabs stay.
+pub fn safe(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '?' } else { c }).collect()
+}
+
+pub fn enrollment(e: &Enrollment) -> String {
+    match e.state {
+        EnrollmentState::Active => format!("joined '{}': you can submit to it\n", e.challenge),
+        EnrollmentState::Pending => format!(
+            "asked to join '{}': pending until the organizer approves; you can submit once they do\n",
+            e.challenge
+        ),
+        EnrollmentState::Rejected => format!("the organizer of '{}' rejected your request to join\n", e.challenge),
+    }
+}
+
+pub fn enrollments(list: &Vec<OrganizerEnrollment>) -> String {
+    let mut out = format!("{:<36} {:<24} {:<9} {:<20} INVITE\n", "PARTICIPANT", "NAME", "STATE", "JOINED");
+    for e in list {
+        let _ = writeln!(
+            out,
+            "{:<36} {:<24} {:<9} {:<20} {}",
+            e.participant.id,
+            safe(&e.participant.name),
+            e.enrollment.state.as_str(),
+            at(e.enrollment.joined_at),
+            e.invite.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}
+
+pub fn decision(d: &EnrollmentDecision) -> String {
+    format!("participant {} is now {} in '{}'\n", d.participant, d.enrollment.state.as_str(), d.enrollment.challenge)
+}
+
+pub fn invite(i: &Invite) -> String {
+    let expires = i.expires_at.map_or_else(|| "never expires".to_owned(), |t| format!("expires {}", at(t)));
+    match &i.code {
+        Some(code) => format!(
+            "invite {} for '{}' ({} use(s), {expires}):\n{code}\nShown once: give it to the participant (darkroom join {} --code {code}).\n",
+            i.id, i.challenge, i.uses, i.challenge
+        ),
+        None => format!("invite {} for '{}': used {} of {}, {expires}\n", i.id, i.challenge, i.used, i.uses),
+    }
+}
+
+pub fn invites(list: &Vec<Invite>) -> String {
+    let mut out = format!("{:<16} {:>6} {:>6} {:<22} CREATED\n", "INVITE", "USED", "USES", "EXPIRES");
+    for i in list {
+        let expires = i.expires_at.map_or_else(|| "never".to_owned(), at);
+        let _ = writeln!(out, "{:<16} {:>6} {:>6} {:<22} {}", i.id, i.used, i.uses, expires, at(i.created_at));
     }
     out
 }

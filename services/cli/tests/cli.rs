@@ -52,6 +52,15 @@ async fn organizer_and_participant_flow() {
 
     let tar = dir.path().join("image.tar");
     std::fs::write(&tar, fixtures::image_archive()).unwrap();
+    // Not joined yet: the refusal says how; without a terminal, joining needs --yes.
+    let o = darkroom(&app, Some(&token), &["submit", "cli-challenge", "--tar", tar.to_str().unwrap()]).await;
+    assert_one_line_error(&o, "darkroom join cli-challenge");
+    let o = darkroom(&app, Some(&token), &["join", "cli-challenge"]).await;
+    assert_one_line_error(&o, "pass --yes to accept the rules of 'cli-challenge'");
+    let o = darkroom(&app, None, &["challenge", "show", "cli-challenge"]).await;
+    assert!(stdout(&o).contains("Joining: open (darkroom join cli-challenge)"), "{}", stdout(&o));
+    let o = darkroom(&app, Some(&token), &["join", "cli-challenge", "--yes"]).await;
+    assert!(o.status.success() && stdout(&o).contains("joined 'cli-challenge'"), "{o:?}");
     let o = darkroom(&app, Some(&token), &["--json", "submit", "cli-challenge", "--tar", tar.to_str().unwrap()]).await;
     assert!(o.status.success(), "{o:?}");
     let sub: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -181,4 +190,40 @@ async fn final_selections_close_reveal_and_verify() {
     assert!(out.contains("Ada") && out.contains("0.7771") && out.contains("salt "), "{out}");
     let o = darkroom(&app, None, &["verify-board", "cli-final", "main"]).await;
     assert!(o.status.success() && stdout(&o).starts_with("OK: 1 rows"), "{o:?}");
+}
+
+/// The organizer admits participants from the CLI: an approval challenge's pending list,
+/// approve and reject; an invite code minted, shown once, and used to join.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizer_admits_participants_from_the_cli() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let approval = app.create_challenge("cli-approval", |s| s["enrollment"] = serde_json::json!("approval")).await;
+    let invite = app.create_challenge("cli-invite", |s| s["enrollment"] = serde_json::json!("invite")).await;
+    let (ada, bo) = (app.register("Ada").await, app.register("Bo").await);
+
+    let o = darkroom(&app, Some(&ada), &["join", &approval, "--yes"]).await;
+    assert!(o.status.success() && stdout(&o).contains("pending until the organizer approves"), "{o:?}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["enrollment", "list", &approval, "--state", "pending"]).await;
+    let listed = stdout(&o);
+    assert!(listed.contains("Ada") && listed.contains("pending"), "{listed}");
+    let ada_id = listed.lines().nth(1).and_then(|l| l.split_whitespace().next()).unwrap().to_owned();
+    let o = darkroom(&app, Some(&ada), &["enrollment", "approve", &approval, &ada_id]).await;
+    assert_one_line_error(&o, "admin token");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["enrollment", "approve", &approval, &ada_id]).await;
+    assert!(stdout(&o).contains("is now active"), "{o:?}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["enrollment", "reject", &approval, "not-an-id"]).await;
+    assert_one_line_error(&o, "not");
+
+    let o = darkroom(&app, Some(&bo), &["join", &invite, "--yes"]).await;
+    assert_one_line_error(&o, "--code");
+    let o =
+        darkroom(&app, Some(ADMIN_TOKEN), &["invite", "create", &invite, "--uses", "1", "--expires-in-hours", "24"])
+            .await;
+    let minted = stdout(&o);
+    let code =
+        minted.lines().find(|l| l.starts_with("dri_")).unwrap_or_else(|| panic!("no code in {minted}")).to_owned();
+    let o = darkroom(&app, Some(&bo), &["join", &invite, "--yes", "--code", &code]).await;
+    assert!(o.status.success() && stdout(&o).contains("joined 'cli-invite'"), "{o:?}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["invite", "list", &invite]).await;
+    assert!(stdout(&o).contains("     1      1") && !stdout(&o).contains(&code), "{}", stdout(&o));
 }

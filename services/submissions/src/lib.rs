@@ -3,8 +3,8 @@
 //!
 //! - [`startup`] wires configuration, database, NATS and the router into a running app.
 //! - [`routes`] the HTTP API; [`extract`] and [`error`] make every failure a clear JSON answer.
-//! - [`lifecycle`] accepts, re-runs, cancels and moves submissions; [`quota`] decides who may
-//!   submit.
+//! - [`lifecycle`] accepts, re-runs, cancels and moves submissions; [`enrollment`] who has
+//!   joined a challenge and may submit to it, [`quota`] how often.
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod consumer;
 pub mod db;
+pub mod enrollment;
 pub mod error;
 pub mod extract;
 pub mod feedback;

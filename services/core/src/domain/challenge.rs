@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use darkroom_api::{
-    Aggregate, DEFAULT_FINAL_SELECTIONS, DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, Direction, Feedback,
-    FieldError, Metric, NodeType, Phase, Quotas, Resources, Reveal,
+    Aggregate, DEFAULT_FINAL_SELECTIONS, DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, Direction, EnrollmentMode,
+    Feedback, FieldError, Metric, NodeType, Phase, Quotas, Resources, Reveal,
 };
 
 use super::image::validate_image_reference;
@@ -48,6 +48,13 @@ pub struct ChallengeSpec {
     /// Whether participants may read their own containers' logs. Off for confidential data.
     #[serde(default)]
     pub logs_visible: bool,
+    /// How participants join: `open` (default), `invite` (with a code the organizer mints) or
+    /// `approval` (the organizer approves each one). Everyone joins before submitting.
+    #[serde(default)]
+    pub enrollment: EnrollmentMode,
+    /// The rules a participant accepts by joining (Markdown); absent: the description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<String>,
     /// Credentials for reading participants' images from a private registry when they submit
     /// by name. Never shown: API answers carry [`ChallengeSpec::redacted`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +237,9 @@ impl ChallengeSpec {
         }
         if self.description.len() > MAX_DESCRIPTION {
             err("description", "is longer than 100,000 characters".into(), "shorten it or link to a page");
+        }
+        if self.rules.as_ref().is_some_and(|r| r.len() > MAX_DESCRIPTION) {
+            err("rules", "is longer than 100,000 characters".into(), "shorten them or link to a page");
         }
 
         check_host_dir("dataset.host_path", &self.dataset.host_path, true, &mut err);
@@ -539,6 +549,8 @@ mod tests {
             resources: Resources { pids: 64, ..Resources::new(1.0, 512, 60, 10) },
             node_type: NodeType::Cpu,
             logs_visible: false,
+            enrollment: EnrollmentMode::Open,
+            rules: None,
             registry: None,
         }
     }

@@ -234,3 +234,51 @@ pub mod phase_close {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod enrollment {
+    use sea_orm::entity::prelude::*;
+
+    /// A participant's enrollment in a challenge (`state`: `EnrollmentState::as_str`). Unique
+    /// per (challenge, participant).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "enrollments")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub challenge: String,
+        pub participant_id: String,
+        pub state: String,
+        pub invite_id: Option<String>,
+        pub joined_at: ChronoDateTimeUtc,
+        pub decided_at: Option<ChronoDateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod invite {
+    use sea_orm::entity::prelude::*;
+
+    /// An invite code of a challenge, stored as the SHA-256 of the code; `used` counts joins.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invites")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub challenge: String,
+        #[sea_orm(unique)]
+        pub code_hash: String,
+        pub uses: i32,
+        pub used: i32,
+        pub expires_at: Option<ChronoDateTimeUtc>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

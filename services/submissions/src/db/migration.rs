@@ -1,7 +1,9 @@
-//! Schema migrations, applied at start-up. Add a new module per change; never edit one that
-//! has shipped.
+//! Schema migrations, applied at start-up. Add a new module per change (newer ones in their own
+//! file under `migration/`); never edit one that has shipped.
 
 use sea_orm_migration::prelude::*;
+
+mod m20261201_000001_enrollment;
 
 pub struct Migrator;
 
@@ -12,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_init::Migration),
             Box::new(m20261124_000001_run_log::Migration),
             Box::new(m20261130_000001_final_board::Migration),
+            Box::new(m20261201_000001_enrollment::Migration),
         ]
     }
 }

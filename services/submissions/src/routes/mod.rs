@@ -1,6 +1,7 @@
 //! The HTTP API. Handlers stay thin: parse, authorise, call the domain, shape the answer.
 
 mod challenges;
+mod enrollment;
 mod final_board;
 mod health;
 mod leaderboard;
@@ -39,6 +40,12 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/phases/{phase}/close", post(final_board::close))
         .route("/challenges/{slug}/phases/{phase}/reveal", post(final_board::reveal))
         .route("/challenges/{slug}/phases/{phase}/private-board", get(final_board::private_board))
+        .route("/challenges/{slug}/join", post(enrollment::join))
+        .route("/challenges/{slug}/enrollment", get(enrollment::mine))
+        .route("/challenges/{slug}/enrollments", get(enrollment::list))
+        .route("/challenges/{slug}/enrollments/{participant}/approve", post(enrollment::approve))
+        .route("/challenges/{slug}/enrollments/{participant}/reject", post(enrollment::reject))
+        .route("/challenges/{slug}/invites", get(enrollment::invites).post(enrollment::mint))
         .route("/participants", post(participants::register))
         .route("/me", get(participants::me))
         .route("/submissions", get(submissions::list))

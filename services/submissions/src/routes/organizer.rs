@@ -45,16 +45,7 @@ pub async fn list(
         .limit(limit)
         .all(&state.db)
         .await?;
-    let mut ids: Vec<&str> = rows.iter().map(|r| r.participant_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let owners: HashMap<String, participant::Model> = participant::Entity::find()
-        .filter(participant::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
+    let owners = participants_by_id(&state, rows.iter().map(|r| r.participant_id.as_str())).await?;
     let views = rows
         .into_iter()
         .map(|r| {
@@ -63,6 +54,23 @@ pub async fn list(
         })
         .collect::<Result<_, _>>()?;
     Ok(Json(views))
+}
+
+/// The participants with these ids, by id (one query, whatever the number of rows naming them).
+pub(super) async fn participants_by_id<'a>(
+    state: &AppState,
+    ids: impl Iterator<Item = &'a str>,
+) -> ApiResult<HashMap<String, participant::Model>> {
+    let mut ids: Vec<&str> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(participant::Entity::find()
+        .filter(participant::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect())
 }
 
 /// Queues a finished submission again as a new submission (see [`lifecycle::rerun`]).

@@ -110,10 +110,12 @@ async fn pin(state: &AppState, spec: &ChallengeSpec, name: &str) -> ApiResult<Im
     Ok(ImageSource::Reference { name: image.pinned(&digest), digest: Some(digest), requested: Some(name.to_owned()) })
 }
 
-/// Checks that the challenge accepts a submission from `who` now: phase open, quota left.
+/// Checks that the challenge accepts a submission from `who` now: phase open (first: joining
+/// would not help), joined, quota left.
 async fn check_admission(state: &AppState, who: &participant::Model, spec: &ChallengeSpec) -> ApiResult<String> {
     let now = Utc::now();
     let phase = open_phase(spec, now)?;
+    crate::enrollment::admit(&state.db, spec, &who.id).await?;
     let counted: Vec<_> = submission::Entity::find()
         .select_only()
         .column(submission::Column::CreatedAt)

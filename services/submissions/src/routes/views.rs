@@ -48,6 +48,8 @@ pub fn public_challenge(spec: ChallengeSpec, now: DateTime<Utc>) -> PublicChalle
         resources: spec.resources,
         node_type: spec.node_type,
         logs_visible: spec.logs_visible,
+        enrollment: spec.enrollment,
+        rules: spec.rules,
     }
 }
 
@@ -97,12 +99,20 @@ pub fn organizer_view(
     history: Option<Vec<transition::Model>>,
     owner: Option<&participant::Model>,
 ) -> Result<OrganizerSubmissionView, DbErr> {
-    let participant = match owner {
-        Some(p) => ParticipantRef { id: p.participant_id()?, name: p.name.clone(), team: p.team.clone() },
-        None => ParticipantRef { id: row.owner_id()?, name: "(unknown)".into(), team: None },
-    };
+    let participant = participant_ref(owner, row.owner_id()?)?;
     let failure_detail = row.failure_detail.clone();
     Ok(OrganizerSubmissionView { submission: submission_view(row, history)?, participant, failure_detail })
+}
+
+/// Whose something is, in the organizer's views; `id` stands when the record is gone.
+pub fn participant_ref(
+    owner: Option<&participant::Model>,
+    id: darkroom_api::ParticipantId,
+) -> Result<ParticipantRef, DbErr> {
+    Ok(match owner {
+        Some(p) => ParticipantRef { id: p.participant_id()?, name: p.name.clone(), team: p.team.clone() },
+        None => ParticipantRef { id, name: "(unknown)".into(), team: None },
+    })
 }
 
 /// A participant as they see themselves (`/me`).
