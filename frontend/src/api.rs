@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Enrollment, Leaderboard, Me, Metric, OrganizerEnrollment,
+    ChallengeSummary, DatasetListing, DuplicateImage, Enrollment, Leaderboard, Me, Metric, OrganizerEnrollment,
     OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
@@ -71,6 +71,9 @@ pub struct OrganizerPage {
     pub submissions: Vec<OrganizerSubmissionView>,
     /// Participants waiting for approval (approval challenges), oldest first.
     pub pending: Vec<OrganizerEnrollment>,
+    /// Images more than one team (or lone participant) submitted: likely one person behind
+    /// several accounts.
+    pub duplicates: Vec<DuplicateImage>,
 }
 
 /// A page's data, or why there is none. Failures of the platform itself (the API unreachable)

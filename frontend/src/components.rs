@@ -38,10 +38,7 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
                     .entries
                     .into_iter()
                     .map(|e| {
-                        let who = match &e.team {
-                            Some(team) => format!("{} ({team})", e.participant),
-                            None => e.participant.clone(),
-                        };
+                        let who = e.entrant();
                         let value = |name: &str| e.metrics.get(name).map(|v| format::metric_to(*v, decimals)).unwrap_or_else(|| "–".into());
                         let main = value(&primary);
                         // Raw boards of a mean metric: the 95 % bootstrap interval, and ties with #1.

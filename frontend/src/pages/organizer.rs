@@ -1,7 +1,7 @@
 //! `/challenges/:slug/submissions`: the organizer's view of every submission of a challenge,
 //! with who sent it, failure details, and cancel / re-run.
 
-use darkroom_api::{OrganizerEnrollment, ViewedSubmission};
+use darkroom_api::{DuplicateImage, OrganizerEnrollment, ViewedSubmission};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -41,6 +41,7 @@ fn Page(page: OrganizerPage, decide: ServerAction<DecideEnrollment>) -> impl Int
             <A href=format!("/challenges/{}", page.slug)>"About this challenge"</A>
         </p>
         <Pending slug=page.slug.clone() pending=page.pending decide/>
+        <SharedImages duplicates=page.duplicates/>
         <div class="table-scroll">
             <SubmissionRows submissions=page.submissions.into_iter().map(ViewedSubmission::Organizer).collect() organizer=true back/>
         </div>
@@ -77,6 +78,26 @@ fn Pending(slug: String, pending: Vec<OrganizerEnrollment>, decide: ServerAction
                                 {form("approve", "Approve")}" "{form("reject", "Reject")}
                             </li>
                         }
+                    }).collect_view()}
+                </ul>
+            </section>
+        }
+    })
+}
+
+/// The flag for images several teams (or lone participants) submitted: likely one person with
+/// several accounts, each with its own quota.
+#[component]
+fn SharedImages(duplicates: Vec<DuplicateImage>) -> impl IntoView {
+    (!duplicates.is_empty()).then(|| {
+        view! {
+            <section id="shared-images" class="notice">
+                <h2>{format!("Shared images ({})", duplicates.len())}</h2>
+                <p>"Each image below was submitted by more than one team or participant: possibly one person with several accounts."</p>
+                <ul>
+                    {duplicates.into_iter().map(|d| {
+                        let who: Vec<String> = d.entrants.iter().map(|e| format!("{} ({})", e.name, e.submissions.len())).collect();
+                        view! { <li data-digest=d.digest.clone()><code>{d.digest.clone()}</code>{format!(": {}", who.join(", "))}</li> }
                     }).collect_view()}
                 </ul>
             </section>

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Enrollment, EnrollmentDecision, JoinRequest, Leaderboard, Me,
+    ChallengeSummary, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision, JoinRequest, Leaderboard, Me,
     OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
     SelectionsRequest, SubmissionId, SubmissionView, ViewedSubmission,
 };
@@ -241,7 +241,12 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
         Ok(p) => p,
         Err(absent) => return Ok(absent.into()),
     };
-    Ok(Fetched::Found(OrganizerPage { slug: challenge.slug, title: challenge.title, submissions, pending }))
+    let duplicates =
+        match fetched(api.get::<Vec<DuplicateImage>>(&format!("{path}/duplicate-images"), Some(&token)).await)? {
+            Ok(d) => d,
+            Err(absent) => return Ok(absent.into()),
+        };
+    Ok(Fetched::Found(OrganizerPage { slug: challenge.slug, title: challenge.title, submissions, pending, duplicates }))
 }
 
 /// Only same-site paths (and only header-safe characters) are followed back after an action.

@@ -70,6 +70,16 @@ pub struct PublicChallenge {
     /// Markdown; where absent, the description is the rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<String>,
+    /// Most members of a team; 1: no teams.
+    #[serde(default = "one")]
+    pub max_team_size: u32,
+    /// After this, teams no longer change members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_deadline: Option<DateTime<Utc>>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl PublicChallenge {

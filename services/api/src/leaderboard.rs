@@ -52,6 +52,17 @@ pub struct LeaderboardEntry {
     pub interval: Option<ScoreInterval>,
 }
 
+impl LeaderboardEntry {
+    /// Who the line is, for people: the team with the member whose score it is, or the
+    /// participant.
+    pub fn entrant(&self) -> String {
+        match &self.team {
+            Some(team) => format!("{team} ({})", self.participant),
+            None => self.participant.clone(),
+        }
+    }
+}
+
 /// A row's 95 % paired-bootstrap interval (seeded, so the same board always shows the same
 /// intervals) and whether it cannot be told apart from #1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

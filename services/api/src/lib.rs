@@ -12,6 +12,7 @@
 //! - [`participant`]: registration and `/me`.
 //! - [`enrollment`]: joining a challenge (open, by invite code, or by approval), invites and the
 //!   organizer's approval list.
+//! - [`team`]: teams within a challenge, and images two teams both submitted.
 //! - [`logs`]: a run's log lines.
 //! - [`error`]: the one error body every 4xx and 5xx carries.
 //!
@@ -56,6 +57,7 @@ pub mod leaderboard;
 pub mod logs;
 pub mod participant;
 pub mod submission;
+pub mod team;
 
 pub use challenge::{
     Aggregate, ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_FINAL_SELECTIONS,
@@ -76,3 +78,4 @@ pub use submission::{
     FeedbackScore, ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery,
     SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,
 };
+pub use team::{CreateTeam, DuplicateEntrant, DuplicateImage, Team, TeamCode, TeamMember};

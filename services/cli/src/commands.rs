@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use darkroom_api::{
-    InviteRequest, JoinRequest, Leaderboard, PublicChallenge, Registered, Registration, SelectionsRequest,
-    SubmissionState, SubmitImage, ViewedSubmission,
+    CreateTeam, InviteRequest, JoinRequest, Leaderboard, PublicChallenge, Registered, Registration, SelectionsRequest,
+    SubmissionState, SubmitImage, TeamCode, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use reqwest::Method;
@@ -58,6 +58,9 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Your team in a challenge whose teams are allowed: create, join, leave, merge.
+    #[command(subcommand)]
+    Team(TeamCommand),
     /// Organizer: who joined a challenge, and approving or rejecting them (use the admin token).
     #[command(subcommand)]
     Enrollment(EnrollmentCommand),
@@ -117,6 +120,24 @@ enum PhaseCommand {
     Close { challenge: String, phase: String },
     /// Publish a closed phase's private board and salt.
     Reveal { challenge: String, phase: String },
+}
+
+#[derive(Subcommand)]
+enum TeamCommand {
+    /// Create a team and captain it; prints the code others join with, once.
+    Create { challenge: String, name: String },
+    /// Join the team whose code the captain gave you.
+    Join { challenge: String, code: String },
+    /// Your team, its members, and whether it has submitted.
+    Show { challenge: String },
+    /// Leave your team (only before its first submission).
+    Leave { challenge: String },
+    /// Captain: remove a member (only before the team's first submission).
+    Remove { challenge: String, participant: String },
+    /// Captain: a new code (the old one stops working).
+    Code { challenge: String },
+    /// Captain: merge your team into the team whose code this is.
+    Merge { challenge: String, code: String },
 }
 
 #[derive(Subcommand)]
@@ -224,6 +245,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .await?;
             show(json, &v, output::enrollment)?;
+        }
+        Command::Team(c) => {
+            api.needs_token("team")?;
+            let base = |challenge: &str| format!("/challenges/{challenge}");
+            let v = match c {
+                TeamCommand::Create { challenge, name } => {
+                    api.send_json(Method::POST, &format!("{}/teams", base(&challenge)), &CreateTeam { name }).await?
+                }
+                TeamCommand::Join { challenge, code } => {
+                    api.send_json(Method::POST, &format!("{}/teams/join", base(&challenge)), &TeamCode { code }).await?
+                }
+                TeamCommand::Show { challenge } => api.get(&format!("{}/team", base(&challenge))).await?,
+                TeamCommand::Leave { challenge } => {
+                    api.send_json(Method::POST, &format!("{}/team/leave", base(&challenge)), &json!({})).await?;
+                    println!("you left your team of '{challenge}'");
+                    return Ok(());
+                }
+                TeamCommand::Remove { challenge, participant } => {
+                    api.send_json(
+                        Method::DELETE,
+                        &format!("{}/team/members/{participant}", base(&challenge)),
+                        &json!({}),
+                    )
+                    .await?
+                }
+                TeamCommand::Code { challenge } => {
+                    api.send_json(Method::POST, &format!("{}/team/code", base(&challenge)), &json!({})).await?
+                }
+                TeamCommand::Merge { challenge, code } => {
+                    api.send_json(Method::POST, &format!("{}/team/merge", base(&challenge)), &TeamCode { code }).await?
+                }
+            };
+            show(json, &v, output::team)?;
         }
         Command::Enrollment(c) => {
             api.needs_token("enrollment")?;

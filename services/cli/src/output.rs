@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
     ChallengeSummary, DatasetListing, Enrollment, EnrollmentDecision, EnrollmentState, FeedbackScore, FinalBoard,
     Invite, Leaderboard, OrganizerEnrollment, PrivateBoard, PublicChallenge, Registered, RowInterval, Selections,
-    SubmissionView, ViewedSubmission,
+    SubmissionView, Team, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -133,7 +133,7 @@ pub fn leaderboard(board: &Leaderboard) -> String {
         out.push_str("no scores yet\n");
         return out;
     }
-    let _ = writeln!(out, "{:>4}  {:<24} {:>10}  {:>5}  BEST AT", "RANK", "PARTICIPANT", rank_by, "SUBS");
+    let _ = writeln!(out, "{:>4}  {:<24} {:>10}  {:>5}  BEST AT", "RANK", "TEAM / PARTICIPANT", rank_by, "SUBS");
     for e in &board.entries {
         // Raw boards of a mean metric: the 95 % bootstrap interval and ties with #1.
         let interval = e
@@ -144,7 +144,7 @@ pub fn leaderboard(board: &Leaderboard) -> String {
             out,
             "{:>4}  {:<24} {:>10.prec$}  {:>5}  {}{interval}",
             e.rank,
-            e.participant,
+            safe(&e.entrant()),
             e.metrics.get(rank_by).copied().unwrap_or(f64::NAN),
             e.submissions,
             at(e.scored_at),
@@ -272,6 +272,24 @@ pub fn enrollments(list: &Vec<OrganizerEnrollment>) -> String {
             at(e.enrollment.joined_at),
             e.invite.as_deref().unwrap_or("-")
         );
+    }
+    out
+}
+
+pub fn team(t: &Team) -> String {
+    let mut out = format!(
+        "team '{}' of '{}': {} of at most {} member(s){}\n",
+        safe(&t.name),
+        t.challenge,
+        t.members.len(),
+        t.max_size,
+        if t.has_submitted { "; it has submitted, so its members are fixed" } else { "" }
+    );
+    for m in &t.members {
+        let _ = writeln!(out, "  {} {}{}", m.id, safe(&m.name), if m.captain { " (captain)" } else { "" });
+    }
+    if let Some(code) = &t.code {
+        let _ = writeln!(out, "code (shown once): {code}\nOthers join with: darkroom team join {} {code}", t.challenge);
     }
     out
 }

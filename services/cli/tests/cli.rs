@@ -227,3 +227,33 @@ async fn organizer_admits_participants_from_the_cli() {
     let o = darkroom(&app, Some(ADMIN_TOKEN), &["invite", "list", &invite]).await;
     assert!(stdout(&o).contains("     1      1") && !stdout(&o).contains(&code), "{}", stdout(&o));
 }
+
+/// Teams from the CLI: the captain's code, shown once, lets another participant in; leaving
+/// before any submission works, and every refusal is one line naming the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_form_teams_from_the_cli() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let slug = app.create_challenge("cli-teams", |s| s["max_team_size"] = serde_json::json!(2)).await;
+    let (ada, bo, cy) = (app.register("Ada").await, app.register("Bo").await, app.register("Cy").await);
+    for t in [&ada, &bo, &cy] {
+        app.join(&slug, t).await;
+    }
+    let o = darkroom(&app, Some(&ada), &["team", "create", &slug, "Lab Ada"]).await;
+    let created = stdout(&o);
+    let code = created
+        .lines()
+        .find_map(|l| l.strip_prefix("code (shown once): "))
+        .unwrap_or_else(|| panic!("no code in {created}"))
+        .to_owned();
+    let o = darkroom(&app, Some(&bo), &["team", "join", &slug, &code]).await;
+    assert!(o.status.success(), "{o:?}");
+    let o = darkroom(&app, Some(&cy), &["team", "join", &slug, &code]).await;
+    assert_one_line_error(&o, "allows at most 2 (max_team_size)");
+    let o = darkroom(&app, Some(&bo), &["team", "show", &slug]).await;
+    let shown = stdout(&o);
+    assert!(shown.contains("2 of at most 2") && shown.contains("Ada (captain)") && !shown.contains(&code), "{shown}");
+    let o = darkroom(&app, Some(&bo), &["team", "leave", &slug]).await;
+    assert!(stdout(&o).contains("you left your team"), "{o:?}");
+    let o = darkroom(&app, Some(&bo), &["team", "show", &slug]).await;
+    assert_one_line_error(&o, "you are in no team");
+}

@@ -114,6 +114,7 @@ pub async fn join(
         invite_id: Set(invite_id),
         joined_at: Set(now),
         decided_at: Set(None),
+        team_id: Set(None),
         ..Default::default()
     }
     .insert(&txn)

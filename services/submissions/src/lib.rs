@@ -4,7 +4,8 @@
 //! - [`startup`] wires configuration, database, NATS and the router into a running app.
 //! - [`routes`] the HTTP API; [`extract`] and [`error`] make every failure a clear JSON answer.
 //! - [`lifecycle`] accepts, re-runs, cancels and moves submissions; [`enrollment`] who has
-//!   joined a challenge and may submit to it, [`quota`] how often.
+//!   joined a challenge and may submit to it, [`teams`] who submits together, [`quota`] how
+//!   often.
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
@@ -36,5 +37,6 @@ pub mod run_log;
 pub mod startup;
 pub mod state;
 pub mod tarball;
+pub mod teams;
 pub mod upload_sweep;
 pub mod watchdog;

@@ -33,20 +33,38 @@ pub fn open_phase(spec: &ChallengeSpec, now: DateTime<Utc>) -> Result<&Phase, Ap
     }
 }
 
-/// Checks the quotas against the creation times of the participant's counted submissions in
-/// this phase. The daily quota is a rolling 24 hours, so the next slot opens 24 hours after the
-/// submission that would have to drop out of the window.
+/// Whose submissions a quota counts, for its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Participant,
+    Team,
+}
+
+impl Counted {
+    fn whose(self) -> &'static str {
+        match self {
+            Counted::Participant => "you have",
+            Counted::Team => "your team has",
+        }
+    }
+}
+
+/// Checks the quotas against the creation times of the participant's (or their team's) counted
+/// submissions in this phase. The daily quota is a rolling 24 hours, so the next slot opens 24
+/// hours after the submission that would have to drop out of the window.
 pub fn check_quota(
     quotas: &Quotas,
     phase: &Phase,
     mut counted: Vec<DateTime<Utc>>,
+    who: Counted,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    let whose = who.whose();
     if let Some(total) = quotas.total
         && counted.len() >= total as usize
     {
         return Err(ApiError::QuotaExceeded {
-            message: format!("you have used all {total} submissions of phase '{}'", phase.name),
+            message: format!("{whose} used all {total} submissions of phase '{}'", phase.name),
             retry_at: None,
         });
     }
@@ -58,7 +76,7 @@ pub fn check_quota(
             let retry_at = counted[counted.len() - per_day as usize] + Duration::hours(24);
             return Err(ApiError::QuotaExceeded {
                 message: format!(
-                    "you have used your {per_day} submissions of the last 24 hours; the next slot opens at {}",
+                    "{whose} used the {per_day} submissions of the last 24 hours; the next slot opens at {}",
                     retry_at.to_rfc3339()
                 ),
                 retry_at: Some(retry_at),
@@ -81,11 +99,11 @@ mod tests {
         let now = Utc::now();
         let q = Quotas { per_day: Some(2), total: None };
         let earlier = vec![now - Duration::hours(30), now - Duration::hours(20), now - Duration::hours(1)];
-        match check_quota(&q, &phase(now), earlier, now) {
+        match check_quota(&q, &phase(now), earlier, Counted::Participant, now) {
             Err(ApiError::QuotaExceeded { retry_at: Some(at), .. }) => assert_eq!(at, now + Duration::hours(4)),
             other => panic!("{other:?}"),
         }
-        assert!(check_quota(&q, &phase(now), vec![now - Duration::hours(25)], now).is_ok());
+        assert!(check_quota(&q, &phase(now), vec![now - Duration::hours(25)], Counted::Team, now).is_ok());
     }
 
     #[test]
@@ -93,9 +111,9 @@ mod tests {
         let now = Utc::now();
         let q = Quotas { per_day: None, total: Some(1) };
         assert!(matches!(
-            check_quota(&q, &phase(now), vec![now - Duration::days(3)], now),
+            check_quota(&q, &phase(now), vec![now - Duration::days(3)], Counted::Participant, now),
             Err(ApiError::QuotaExceeded { retry_at: None, .. })
         ));
-        assert!(check_quota(&q, &phase(now), vec![], now).is_ok());
+        assert!(check_quota(&q, &phase(now), vec![], Counted::Participant, now).is_ok());
     }
 }

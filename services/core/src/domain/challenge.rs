@@ -55,11 +55,25 @@ pub struct ChallengeSpec {
     /// The rules a participant accepts by joining (Markdown); absent: the description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<String>,
+    /// Most members of a team (default 1: no teams, everyone competes alone).
+    #[serde(default = "one_member")]
+    pub max_team_size: u32,
+    /// After this, teams no longer change members (joins and merges refused); absent: they may
+    /// until the challenge ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_deadline: Option<DateTime<Utc>>,
     /// Credentials for reading participants' images from a private registry when they submit
     /// by name. Never shown: API answers carry [`ChallengeSpec::redacted`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryCredentials>,
 }
+
+fn one_member() -> u32 {
+    1
+}
+
+/// Teams larger than this are a different kind of event.
+const MAX_TEAM_SIZE: u32 = 100;
 
 /// A registry login the platform uses on participants' behalf to pin submitted names.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -240,6 +254,20 @@ impl ChallengeSpec {
         }
         if self.rules.as_ref().is_some_and(|r| r.len() > MAX_DESCRIPTION) {
             err("rules", "is longer than 100,000 characters".into(), "shorten them or link to a page");
+        }
+        if !(1..=MAX_TEAM_SIZE).contains(&self.max_team_size) {
+            err(
+                "max_team_size",
+                format!("{} is not between 1 and {MAX_TEAM_SIZE}", self.max_team_size),
+                "give the most members a team may have (1: no teams)",
+            );
+        }
+        if self.merge_deadline.is_some() && self.max_team_size <= 1 {
+            err(
+                "merge_deadline",
+                "is set, but max_team_size is 1 (no teams)".into(),
+                "raise max_team_size to allow teams, or remove merge_deadline",
+            );
         }
 
         check_host_dir("dataset.host_path", &self.dataset.host_path, true, &mut err);
@@ -551,6 +579,8 @@ mod tests {
             logs_visible: false,
             enrollment: EnrollmentMode::Open,
             rules: None,
+            max_team_size: 1,
+            merge_deadline: None,
             registry: None,
         }
     }

@@ -251,6 +251,8 @@ pub mod enrollment {
         pub invite_id: Option<String>,
         pub joined_at: ChronoDateTimeUtc,
         pub decided_at: Option<ChronoDateTimeUtc>,
+        /// The participant's team in this challenge, if any.
+        pub team_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -274,6 +276,30 @@ pub mod invite {
         pub uses: i32,
         pub used: i32,
         pub expires_at: Option<ChronoDateTimeUtc>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod team {
+    use sea_orm::entity::prelude::*;
+
+    /// A team of a challenge; its members are the enrollments naming it. `code_hash`: the
+    /// SHA-256 of the code that lets others join or merge into it.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "teams")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub challenge: String,
+        pub name: String,
+        pub captain_id: String,
+        #[sea_orm(unique)]
+        pub code_hash: String,
         pub created_at: ChronoDateTimeUtc,
     }
 

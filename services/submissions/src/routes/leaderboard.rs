@@ -45,10 +45,17 @@ pub async fn show(
         tracing::error!(error = %e, "score store unavailable");
         ApiError::Unavailable("scores cannot be read right now; try again in a moment".into())
     };
+    // Who is in which team changes the board as a new score does.
+    let teams = if spec.max_team_size > 1 { Some(crate::teams::Lineup::read(&state.db, &slug).await?) } else { None };
     // The version first: a score recorded after it only makes the next request render again.
     let stamp = Stamp {
         version: state.scores.board_version(&slug, &phase.name).await.map_err(unavailable)?,
-        shape: format!("{}/{direction:?}/{:?}", spec.rank_by, Mode::of(phase)),
+        shape: format!(
+            "{}/{direction:?}/{:?}/{}",
+            spec.rank_by,
+            Mode::of(phase),
+            teams.as_ref().map_or(0, crate::teams::Lineup::fingerprint)
+        ),
     };
     if let Some(body) = state.boards.get(&slug, &phase.name, &stamp) {
         return Ok(json_body(body));
@@ -79,12 +86,17 @@ pub async fn show(
     };
     // Raw boards of a mean metric: each row's bootstrap interval where the cases allow it.
     let rank_metric_is_mean = spec.metric(&spec.rank_by).is_some_and(darkroom_api::Metric::is_mean);
-    let mut intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {
+    let intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {
         intervals::of_board(state.scores.as_ref(), &best, direction).await
     } else {
         vec![None; best.len()]
-    }
-    .into_iter();
+    };
+    // With teams, each team's line is its best member's, counting all members' submissions.
+    let (best, intervals, team_names) = match &teams {
+        Some(lineup) => lineup.fold(best, intervals),
+        None => (best, intervals, HashMap::new()),
+    };
+    let mut intervals = intervals.into_iter();
     let ids: Vec<&str> = best.iter().map(|b| b.participant_id.as_str()).collect();
     let names: HashMap<String, (String, Option<String>)> = participant::Entity::find()
         .filter(participant::Column::Id.is_in(ids))
@@ -97,8 +109,9 @@ pub async fn show(
         .into_iter()
         .enumerate()
         .map(|(i, b)| {
-            let (participant, team) =
+            let (participant, label) =
                 names.get(&b.participant_id).cloned().unwrap_or_else(|| ("(unknown)".into(), None));
+            let team = team_names.get(&b.participant_id).cloned().or(label);
             // Written by the evaluator from a typed id; text that does not read is a corrupt
             // score store, and a board with a line missing would rank the others wrongly.
             let submission_id = b.submission_id.parse().map_err(|e| {

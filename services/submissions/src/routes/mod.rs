@@ -9,6 +9,7 @@ mod logs;
 mod organizer;
 mod participants;
 mod submissions;
+mod teams;
 mod views;
 
 use axum::Router;
@@ -46,6 +47,14 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/enrollments/{participant}/approve", post(enrollment::approve))
         .route("/challenges/{slug}/enrollments/{participant}/reject", post(enrollment::reject))
         .route("/challenges/{slug}/invites", get(enrollment::invites).post(enrollment::mint))
+        .route("/challenges/{slug}/teams", post(teams::create))
+        .route("/challenges/{slug}/teams/join", post(teams::join))
+        .route("/challenges/{slug}/team", get(teams::mine))
+        .route("/challenges/{slug}/team/leave", post(teams::leave))
+        .route("/challenges/{slug}/team/code", post(teams::renew_code))
+        .route("/challenges/{slug}/team/merge", post(teams::merge))
+        .route("/challenges/{slug}/team/members/{participant}", axum::routing::delete(teams::remove))
+        .route("/challenges/{slug}/duplicate-images", get(teams::duplicates))
         .route("/participants", post(participants::register))
         .route("/me", get(participants::me))
         .route("/submissions", get(submissions::list))

@@ -23,7 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller, Viewer};
 use crate::feedback::{self, Mode};
 use crate::lifecycle::{self, CancelOutcome, CancelledBy};
-use crate::quota::{check_quota, open_phase};
+use crate::quota::{Counted, check_quota, open_phase};
 use crate::registry::{Login, PinError};
 use crate::state::AppState;
 use crate::tarball;
@@ -116,17 +116,20 @@ async fn check_admission(state: &AppState, who: &participant::Model, spec: &Chal
     let now = Utc::now();
     let phase = open_phase(spec, now)?;
     crate::enrollment::admit(&state.db, spec, &who.id).await?;
+    // A team's members share its quota.
+    let members = crate::teams::entrant_members(&state.db, &spec.slug, &who.id).await?;
     let counted: Vec<_> = submission::Entity::find()
         .select_only()
         .column(submission::Column::CreatedAt)
-        .filter(submission::Column::ParticipantId.eq(&who.id))
+        .filter(submission::Column::ParticipantId.is_in(members.iter().map(String::as_str)))
         .filter(submission::Column::Challenge.eq(&spec.slug))
         .filter(submission::Column::Phase.eq(&phase.name))
         .filter(submission::Column::CountsAgainstQuota.eq(true))
         .into_tuple::<chrono::DateTime<Utc>>()
         .all(&state.db)
         .await?;
-    check_quota(&spec.quotas, phase, counted, now)?;
+    let who = if members.len() > 1 { Counted::Team } else { Counted::Participant };
+    check_quota(&spec.quotas, phase, counted, who, now)?;
     super::final_board::check_not_closed(state, &spec.slug, &phase.name).await?;
     Ok(phase.name.clone())
 }

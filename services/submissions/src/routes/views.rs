@@ -50,6 +50,8 @@ pub fn public_challenge(spec: ChallengeSpec, now: DateTime<Utc>) -> PublicChalle
         logs_visible: spec.logs_visible,
         enrollment: spec.enrollment,
         rules: spec.rules,
+        max_team_size: spec.max_team_size,
+        merge_deadline: spec.merge_deadline,
     }
 }
 
