@@ -14,6 +14,7 @@ on_both_backends!(
     members_change_only_before_the_first_submission,
     merges_follow_the_submission_count_rule_and_the_deadline,
     the_board_shows_teams_and_the_organizer_sees_shared_images,
+    a_team_selects_its_finals_together_and_has_one_private_line,
 );
 
 async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
@@ -263,4 +264,60 @@ async fn the_board_shows_teams_and_the_organizer_sees_shared_images(backend: Bac
     assert!(html.contains("id=\"shared-images\"") && html.contains("Cy (1), Lab A (2)"), "{html}");
     let html = get(format!("/challenges/{slug}/leaderboard"), None).await;
     assert!(html.contains("Lab A (Bo)"), "{html}");
+}
+
+async fn a_team_selects_its_finals_together_and_has_one_private_line(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app
+        .create_challenge("team-finals", |s| {
+            s["max_team_size"] = json!(2);
+            s["phases"][0]["name"] = json!("main");
+            s["phases"][0]["private_split"] = json!(true);
+            s["phases"][0]["reveal"] = json!("manual");
+        })
+        .await;
+    let (ada, bo, cy) = (app.register("Ada").await, app.register("Bo").await, app.register("Cy").await);
+    let code = team(&app, &slug, &ada, "Lab A").await;
+    assert_eq!(join_team(&app, &slug, &bo, &code).await.0, StatusCode::OK);
+    let mut ids = Vec::new();
+    for (token, public, private) in [(&ada, 0.9, 0.6), (&ada, 0.8, 0.7), (&bo, 0.7, 0.95), (&cy, 0.85, 0.8)] {
+        let (s, sub) = app.submit(&slug, token, &publish("finals-model:1").await).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{sub}");
+        let id = sub["id"].as_str().unwrap().to_owned();
+        complete(&app, token, &id, &Evaluation { public, private, private_cases: None }).await;
+        ids.push(id);
+    }
+    let path = format!("/api/v1/challenges/{slug}/phases/main/selections");
+    let selected = |token: String| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            let (_, s) = app.call(Method::GET, &path, Some(&token), None).await;
+            s["submissions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    // Bo selects his teammate's submission and his own: the team's choice, seen by Ada too.
+    let (s, b) = app.call(Method::PUT, &path, Some(&bo), Some(json!({ "submissions": [ids[1], ids[2]] }))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(selected(ada.clone()).await, vec![ids[1].clone(), ids[2].clone()]);
+    // The limit is the team's, not each member's; Cy's submission is not theirs to select.
+    let (s, b) =
+        app.call(Method::PUT, &path, Some(&ada), Some(json!({ "submissions": [ids[0], ids[1], ids[2]] }))).await;
+    refused(&(s, b), StatusCode::CONFLICT, "too_many_selections");
+    let (s, b) = app.call(Method::PUT, &path, Some(&ada), Some(json!({ "submissions": [ids[3]] }))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+
+    let close = format!("/api/v1/challenges/{slug}/phases/main/close");
+    let (s, closed) = app.call(Method::POST, &close, Some(ADMIN_TOKEN), Some(json!({}))).await;
+    assert!(s.is_success(), "{closed}");
+    let (_, board) = app
+        .call(Method::GET, &format!("/api/v1/challenges/{slug}/phases/main/private-board"), Some(ADMIN_TOKEN), None)
+        .await;
+    let rows: Vec<(String, String)> = board["board"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["participant"].as_str().unwrap().to_owned(), r["submission_id"].as_str().unwrap().to_owned()))
+        .collect();
+    // One line for Lab A (its best selected: Bo's 0.95), one for Cy.
+    assert_eq!(rows, vec![("Lab A".to_owned(), ids[2].clone()), ("Cy".to_owned(), ids[3].clone())], "{board}");
 }

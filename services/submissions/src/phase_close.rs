@@ -28,6 +28,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Pa
 use crate::db::entities::{challenge, final_selection, participant, phase_close, submission};
 use crate::final_board::{self, BoardInput};
 use crate::leaderboard::ScoreStore;
+use darkroom_core::scores::SealedScore;
 
 /// Who closed a phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +85,18 @@ pub async fn close(
         return Ok(done);
     }
     let direction = spec.metric(&spec.rank_by).map(|m| m.direction).unwrap_or(Direction::HigherIsBetter);
-    let sealed = scores.private_scores(&spec.slug, &phase.name).await?;
+    // The board ranks entrants: a team (its members' scores and selections together, under the
+    // team's name) or a participant in none.
+    let lineup = crate::teams::Lineup::read(db, &spec.slug).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let by_participant = scores.private_scores(&spec.slug, &phase.name).await?;
+    let owners: Vec<String> = by_participant.keys().cloned().collect();
+    let mut sealed: BTreeMap<String, Vec<SealedScore>> = BTreeMap::new();
+    for (participant, mut theirs) in by_participant {
+        sealed.entry(lineup.entrant(&participant)).or_default().append(&mut theirs);
+    }
+    for theirs in sealed.values_mut() {
+        theirs.sort_by(|a, b| a.submitted_at.cmp(&b.submitted_at).then(a.submission_id.cmp(&b.submission_id)));
+    }
     let mut selections: HashMap<String, Vec<String>> = HashMap::new();
     for s in final_selection::Entity::find()
         .filter(final_selection::Column::Challenge.eq(&spec.slug))
@@ -92,23 +104,18 @@ pub async fn close(
         .all(db)
         .await?
     {
-        selections.entry(s.participant_id).or_default().push(s.submission_id);
+        selections.entry(lineup.entrant(&s.participant_id)).or_default().push(s.submission_id);
     }
-    let ids: Vec<&String> = sealed.keys().collect();
-    let names: HashMap<String, String> = participant::Entity::find()
-        .filter(participant::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
-        .collect();
-    let public_ranks: HashMap<String, u32> = scores
-        .leaderboard(&spec.slug, &phase.name, 1_000_000)
-        .await?
-        .into_iter()
-        .enumerate()
-        .map(|(i, b)| (b.participant_id, i as u32 + 1))
-        .collect();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for p in participant::Entity::find().filter(participant::Column::Id.is_in(owners)).all(db).await? {
+        let name = lineup.team_name(&p.id).map_or_else(|| p.name.clone(), str::to_owned);
+        names.insert(lineup.entrant(&p.id), name);
+    }
+    let best = scores.leaderboard(&spec.slug, &phase.name, 1_000_000).await?;
+    let rows = best.len();
+    let (best, _, _) = lineup.fold(best, vec![(); rows]);
+    let public_ranks: HashMap<String, u32> =
+        best.into_iter().enumerate().map(|(i, b)| (lineup.entrant(&b.participant_id), i as u32 + 1)).collect();
     let board = final_board::compute(&BoardInput {
         rank_by: &spec.rank_by,
         direction,

@@ -107,6 +107,16 @@ impl Lineup {
         Ok(Self { teams })
     }
 
+    /// Who competes for `participant`: their team's id, or their own id.
+    pub fn entrant(&self, participant: &str) -> String {
+        self.teams.get(participant).map_or_else(|| participant.to_owned(), |(team, _)| team.clone())
+    }
+
+    /// The name of `participant`'s team, if they are in one.
+    pub fn team_name(&self, participant: &str) -> Option<&str> {
+        self.teams.get(participant).map(|(_, name)| name.as_str())
+    }
+
     /// Changes whenever anyone joins, leaves or changes team (for the board cache).
     pub fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};

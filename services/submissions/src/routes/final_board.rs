@@ -29,12 +29,14 @@ fn internal(e: anyhow::Error) -> ApiError {
     ApiError::Internal(e)
 }
 
+/// The final selections of `who`'s team (any member's choice stands for all), or theirs alone.
 async fn selections_of(state: &AppState, slug: &str, phase: &Phase, who: &str) -> ApiResult<Selections> {
     let close = phase_close::find(&state.db, slug, &phase.name).await?;
+    let members = crate::teams::entrant_members(&state.db, slug, who).await?;
     let rows = final_selection::Entity::find()
         .filter(final_selection::Column::Challenge.eq(slug))
         .filter(final_selection::Column::Phase.eq(&phase.name))
-        .filter(final_selection::Column::ParticipantId.eq(who))
+        .filter(final_selection::Column::ParticipantId.is_in(members))
         .order_by_asc(final_selection::Column::Id)
         .all(&state.db)
         .await?;
@@ -62,7 +64,8 @@ pub async fn show_selections(
     Ok(Json(selections_of(&state, &slug, phase, &who.id).await?))
 }
 
-/// `PUT /challenges/{slug}/phases/{phase}/selections`: replaces the caller's final selections.
+/// `PUT /challenges/{slug}/phases/{phase}/selections`: replaces the final selections of the
+/// caller's team (or the caller's): up to N of the team's COMPLETE submissions of the phase.
 pub async fn put_selections(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -97,10 +100,11 @@ pub async fn put_selections(
             ),
         ));
     }
+    let members = crate::teams::entrant_members(&state.db, &slug, &who.id).await?;
     let found = submission::Entity::find().filter(submission::Column::Id.is_in(wanted.clone())).all(&state.db).await?;
     for id in &wanted {
         // Someone else's submission reads as one that does not exist: ids are not disclosed.
-        let Some(row) = found.iter().find(|r| &r.id == id && r.participant_id == who.id) else {
+        let Some(row) = found.iter().find(|r| &r.id == id && members.contains(&r.participant_id)) else {
             return Err(ApiError::NotFound(format!(
                 "you have no submission '{id}'; list yours with GET /api/v1/submissions"
             )));
@@ -126,7 +130,7 @@ pub async fn put_selections(
     final_selection::Entity::delete_many()
         .filter(final_selection::Column::Challenge.eq(&slug))
         .filter(final_selection::Column::Phase.eq(&phase.name))
-        .filter(final_selection::Column::ParticipantId.eq(&who.id))
+        .filter(final_selection::Column::ParticipantId.is_in(members.iter().map(String::as_str)))
         .exec(&txn)
         .await?;
     for id in &wanted {
