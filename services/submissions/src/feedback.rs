@@ -68,6 +68,15 @@ impl Mode {
     }
 }
 
+/// Whose ladder a participant's scores climb: their team's where they are in one (a team gets
+/// one Ladder, not one per member), else their own.
+pub type Entrant<'a> = &'a (dyn Fn(&str) -> String + Sync);
+
+/// Each participant is their own entrant (challenges without teams).
+pub fn alone(participant: &str) -> String {
+    participant.to_owned()
+}
+
 /// Each scored submission's feedback (by submission id) given the phase's scores in the order
 /// they were scored and, for the Ladder, their public per-case values.
 pub fn feedback(
@@ -76,6 +85,7 @@ pub fn feedback(
     rank_by: &str,
     scores: &[ScoreDocument],
     cases: &HashMap<String, CaseValues>,
+    entrant: Entrant<'_>,
 ) -> HashMap<String, FeedbackScore> {
     let shown = |metrics: BTreeMap<String, f64>, note: Option<&str>| FeedbackScore {
         metrics,
@@ -92,12 +102,12 @@ pub fn feedback(
             })
             .collect(),
         Mode::Ladder => {
-            // Per participant: their ladder and the metrics shown with its released score.
-            let mut ladders: HashMap<&str, (Ladder, Option<Metrics>)> = HashMap::new();
+            // Per entrant: their ladder and the metrics shown with its released score.
+            let mut ladders: HashMap<String, (Ladder, Option<Metrics>)> = HashMap::new();
             let mut out = HashMap::with_capacity(scores.len());
             for s in scores {
                 let (ladder, current) =
-                    ladders.entry(s.participant_id.as_str()).or_insert_with(|| (Ladder::new(direction), None));
+                    ladders.entry(entrant(&s.participant_id)).or_insert_with(|| (Ladder::new(direction), None));
                 let outcome = cases.get(&s.submission_id).map(|c| ladder.submit(c.clone()));
                 let score = match outcome {
                     Some(Ok(o)) if o.released_new_score() => {
@@ -181,8 +191,9 @@ pub fn board(
     rows.into_iter().map(|(_, line)| line).collect()
 }
 
-/// Reads a phase's scores (one participant's when given) and their feedback; the per-case
-/// values are read only in `ladder` mode, public split only.
+/// Reads a phase's scores (only these participants' when given: one, or a team's members) and
+/// their feedback; the per-case values are read only in `ladder` mode, public split only.
+#[allow(clippy::too_many_arguments)]
 pub async fn read(
     store: &dyn ScoreStore,
     mode: Mode,
@@ -190,9 +201,18 @@ pub async fn read(
     phase: &str,
     rank_by: &str,
     direction: Direction,
-    participant: Option<&str>,
+    participants: Option<&[String]>,
+    entrant: Entrant<'_>,
 ) -> anyhow::Result<(Vec<ScoreDocument>, HashMap<String, FeedbackScore>)> {
-    let scores = store.phase_scores(challenge, phase, participant).await?;
+    let scores = match participants {
+        Some([one]) => store.phase_scores(challenge, phase, Some(one)).await?,
+        Some(members) => {
+            let mut all = store.phase_scores(challenge, phase, None).await?;
+            all.retain(|s| members.contains(&s.participant_id));
+            all
+        }
+        None => store.phase_scores(challenge, phase, None).await?,
+    };
     let mut cases = HashMap::new();
     if mode == Mode::Ladder {
         let ids: Vec<String> = scores.iter().map(|s| s.submission_id.clone()).collect();
@@ -203,7 +223,7 @@ pub async fn read(
             }
         }
     }
-    let shown = feedback(mode, direction, rank_by, &scores, &cases);
+    let shown = feedback(mode, direction, rank_by, &scores, &cases, entrant);
     Ok((scores, shown))
 }
 
@@ -247,9 +267,10 @@ mod tests {
     #[test]
     fn raw_is_the_stored_metrics_and_rounded_never_prints_a_digit_past_the_decimals() {
         let scores = vec![score("a", "p", 0, 0.123456789, 0.987654321)];
-        let raw = feedback(Mode::Raw, Direction::HigherIsBetter, "accuracy", &scores, &HashMap::new());
+        let raw = feedback(Mode::Raw, Direction::HigherIsBetter, "accuracy", &scores, &HashMap::new(), &alone);
         assert_eq!(raw["a"].metrics, scores[0].metrics);
-        let rounded = feedback(Mode::Rounded(3), Direction::HigherIsBetter, "accuracy", &scores, &HashMap::new());
+        let rounded =
+            feedback(Mode::Rounded(3), Direction::HigherIsBetter, "accuracy", &scores, &HashMap::new(), &alone);
         assert_eq!(
             serde_json::to_string(&rounded["a"]).unwrap(),
             r#"{"metrics":{"accuracy":0.123,"roc_auc":0.988},"decimals":3}"#
@@ -266,7 +287,7 @@ mod tests {
             score("r1", "r", 3, f64::NAN, 0.5),
         ];
         let mode = Mode::Rounded(3);
-        let f = feedback(mode, Direction::HigherIsBetter, "accuracy", &scores, &HashMap::new());
+        let f = feedback(mode, Direction::HigherIsBetter, "accuracy", &scores, &HashMap::new(), &alone);
         let rows = board(mode, Direction::HigherIsBetter, "accuracy", &scores, &f);
         let shown: Vec<_> =
             rows.iter().map(|r| (r.submission_id.as_str(), r.metrics["accuracy"], r.submissions)).collect();
@@ -290,7 +311,7 @@ mod tests {
             ("p3".to_owned(), cases(100, 90)),
             ("p4".to_owned(), cases(100, 20)),
         ]);
-        let f = feedback(Mode::Ladder, Direction::HigherIsBetter, "accuracy", &scores, &values);
+        let f = feedback(Mode::Ladder, Direction::HigherIsBetter, "accuracy", &scores, &values, &alone);
         let seen = |id: &str| (f[id].metrics["accuracy"], f[id].metrics["roc_auc"], f[id].note.as_deref());
         assert_eq!(seen("p1"), (0.5, 0.1, None));
         assert_eq!(seen("p2"), (0.5, 0.1, Some(NO_SIGNIFICANT_IMPROVEMENT)), "p2's own 0.51 and 0.3 stay hidden");
@@ -302,14 +323,14 @@ mod tests {
             rows.iter().map(|r| (r.submission_id.as_str(), r.metrics["accuracy"], r.submissions)).collect();
         assert_eq!(shown, [("p3", 0.9, 4), ("q1", 0.4, 1)]);
         // Replaying gives the same answer: nothing depends on state kept between reads.
-        assert_eq!(feedback(Mode::Ladder, Direction::HigherIsBetter, "accuracy", &scores, &values), f);
+        assert_eq!(feedback(Mode::Ladder, Direction::HigherIsBetter, "accuracy", &scores, &values, &alone), f);
     }
 
     #[test]
     fn a_submission_without_usable_cases_keeps_the_current_ladder_score() {
         let scores = vec![score("a", "p", 0, 0.3, 0.1), score("b", "p", 1, 0.9, 0.9), score("c", "p", 2, 0.9, 0.9)];
         let values = HashMap::from([("b".to_owned(), cases(10, 3)), ("c".to_owned(), cases(12, 11))]);
-        let f = feedback(Mode::Ladder, Direction::HigherIsBetter, "accuracy", &scores, &values);
+        let f = feedback(Mode::Ladder, Direction::HigherIsBetter, "accuracy", &scores, &values, &alone);
         assert!(!f.contains_key("a"), "nothing released yet: nothing to show");
         assert_eq!(f["b"].metrics["accuracy"], 0.3);
         assert_eq!((f["c"].metrics["accuracy"], f["c"].note.as_deref()), (0.3, Some(NOT_ON_THE_LADDER)));
@@ -319,7 +340,21 @@ mod tests {
     fn lower_is_better_ladders_release_smaller_values() {
         let scores = vec![score("a", "p", 0, 0.5, 0.0), score("b", "p", 1, 0.1, 0.0)];
         let values = HashMap::from([("a".to_owned(), cases(100, 50)), ("b".to_owned(), cases(100, 10))]);
-        let f = feedback(Mode::Ladder, Direction::LowerIsBetter, "accuracy", &scores, &values);
+        let f = feedback(Mode::Ladder, Direction::LowerIsBetter, "accuracy", &scores, &values, &alone);
         assert_eq!((f["b"].metrics["accuracy"], f["b"].note.as_deref()), (0.1, None));
+    }
+
+    #[test]
+    fn a_team_climbs_one_ladder_not_one_per_member() {
+        // p and q are one team: q's copy of p's released submission is no improvement on the
+        // team's ladder, where on a ladder of q's own it would have been released.
+        let scores = vec![score("p1", "p", 0, 0.5, 0.1), score("q1", "q", 1, 0.51, 0.2)];
+        let values = HashMap::from([("p1".to_owned(), cases(100, 50)), ("q1".to_owned(), right_in(100, 10..61))]);
+        let team = |who: &str| if who == "p" || who == "q" { "team".to_owned() } else { who.to_owned() };
+        let together = feedback(Mode::Ladder, Direction::HigherIsBetter, "accuracy", &scores, &values, &team);
+        assert_eq!(together["q1"].note.as_deref(), Some(NO_SIGNIFICANT_IMPROVEMENT));
+        assert_eq!(together["q1"].metrics["accuracy"], 0.5);
+        let apart = feedback(Mode::Ladder, Direction::HigherIsBetter, "accuracy", &scores, &values, &alone);
+        assert_eq!((apart["q1"].metrics["accuracy"], apart["q1"].note.as_deref()), (0.51, None));
     }
 }

@@ -75,10 +75,21 @@ pub async fn show(
         Mode::Raw => state.scores.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?,
         // Rounded and ladder: ranked by the feedback score, never by a value participants cannot see.
         mode => {
-            let (scores, shown) =
-                feedback::read(state.scores.as_ref(), mode, &slug, &phase.name, &spec.rank_by, direction, None)
-                    .await
-                    .map_err(unavailable)?;
+            let (scores, shown) = {
+                let entrant = |p: &str| teams.as_ref().map_or_else(|| p.to_owned(), |l| l.entrant(p));
+                feedback::read(
+                    state.scores.as_ref(),
+                    mode,
+                    &slug,
+                    &phase.name,
+                    &spec.rank_by,
+                    direction,
+                    None,
+                    &entrant,
+                )
+                .await
+                .map_err(unavailable)?
+            };
             let mut rows = feedback::board(mode, direction, &spec.rank_by, &scores, &shown);
             rows.truncate(LIMIT);
             rows

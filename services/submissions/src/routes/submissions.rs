@@ -314,6 +314,15 @@ async fn attach_scores(state: &AppState, views: &mut [SubmissionView], participa
         let Some(phase) = spec.phase(&phase_name) else { continue };
         let mode = if raw_public { Mode::Raw } else { Mode::of(phase) };
         let direction = spec.metric(&spec.rank_by).map(|m| m.direction).unwrap_or(Direction::HigherIsBetter);
+        // A team climbs one Ladder: its members' scores are read and replayed together.
+        let members = match crate::teams::entrant_members(&state.db, &slug, participant_id).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(challenge = %slug, error = %e, "team unreadable; submissions shown without scores");
+                continue;
+            }
+        };
+        let entrant = |p: &str| if members.iter().any(|m| m == p) { String::new() } else { p.to_owned() };
         let read = feedback::read(
             state.scores.as_ref(),
             mode,
@@ -321,7 +330,8 @@ async fn attach_scores(state: &AppState, views: &mut [SubmissionView], participa
             &phase_name,
             &spec.rank_by,
             direction,
-            Some(participant_id),
+            Some(&members),
+            &entrant,
         );
         match read.await {
             Ok((_, scores)) => shown.extend(scores),
