@@ -119,6 +119,19 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     assert_eq!(checked, serde_json::json!(true));
     browser.screenshot("4b-final-selection").await;
 
+    // She joins another challenge from its page: ticks the rules, clicks Join, and the page
+    // says she has joined, without a reload.
+    let other = stack.challenge("joinable", |s| s["title"] = serde_json::json!("Joinable")).await;
+    c.goto(&web.url(&format!("/challenges/{other}"))).await.unwrap();
+    browser.wait_until("join form", "document.querySelector('#join input[name=accept_rules]')", 10).await;
+    browser.eval("(window.__stillHere = true)").await;
+    c.find(Locator::Css("#join input[name=accept_rules]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#join button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser
+        .wait_until("joined", "document.querySelector('#enrollment [data-state]')?.dataset.state === 'active'", 15)
+        .await;
+    browser.screenshot("4c-joined").await;
+
     // Her submission's page: the state timeline.
     c.goto(&web.url(&format!("/submissions/{}", a["id"].as_str().unwrap()))).await.unwrap();
     browser.wait_until("timeline", "document.querySelector('.timeline li')", 10).await;
