@@ -17,6 +17,8 @@ pub struct NatsServer {
     store: tempfile::TempDir,
     ports_dir: tempfile::TempDir,
     child: Option<Child>,
+    /// A configuration file (users and permissions) and the environment it reads.
+    config: Option<(PathBuf, Vec<(String, String)>)>,
 }
 
 fn binary() -> PathBuf {
@@ -38,11 +40,23 @@ pub fn free_port() -> u16 {
 
 impl NatsServer {
     pub fn start() -> Self {
+        Self::start_configured(None)
+    }
+
+    /// A server reading `config` (e.g. compose/nats/nats.conf, its users and permissions), with
+    /// `env` set for the variables it names; ports and store as [`NatsServer::start`]'s.
+    pub fn start_with_config(config: &Path, env: &[(&str, &str)]) -> Self {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::start_configured(Some((config.to_path_buf(), env)))
+    }
+
+    fn start_configured(config: Option<(PathBuf, Vec<(String, String)>)>) -> Self {
         let mut s = Self {
             port: 0,
             store: tempfile::tempdir().expect("temp dir"),
             ports_dir: tempfile::tempdir().expect("temp dir"),
             child: None,
+            config,
         };
         s.port = s.spawn(-1);
         s
@@ -54,7 +68,11 @@ impl NatsServer {
 
     /// Starts the server on `port` (-1: one it picks) and returns the port it listens on.
     fn spawn(&mut self, port: i32) -> u16 {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        if let Some((config, env)) = &self.config {
+            command.arg("-c").arg(config).envs(env.iter().map(|(k, v)| (k, v)));
+        }
+        let mut child = command
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(self.store.path())
             .arg("--ports_file_dir")

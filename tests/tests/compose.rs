@@ -30,6 +30,18 @@ struct Project {
     _dir: tempfile::TempDir,
 }
 
+/// The stack's NATS users (compose/nats/nats.conf), each with a password from the environment.
+const NATS_USERS: [&str; 4] = ["submissions", "runner", "evaluator", "frontend"];
+
+fn nats_password_var(user: &str) -> &'static str {
+    match user {
+        "submissions" => "DARKROOM_NATS_SUBMISSIONS_PASSWORD",
+        "runner" => "DARKROOM_NATS_RUNNER_PASSWORD",
+        "evaluator" => "DARKROOM_NATS_EVALUATOR_PASSWORD",
+        _ => "DARKROOM_NATS_FRONTEND_PASSWORD",
+    }
+}
+
 impl Project {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -52,6 +64,10 @@ impl Project {
             ("DARKROOM_RUNNER_ID", name.clone()),
             ("DARKROOM_LOG_FILTER", "info,darkroom=debug".into()),
         ];
+        let mut env = env;
+        for who in NATS_USERS {
+            env.push((nats_password_var(who), uuid::Uuid::new_v4().simple().to_string()));
+        }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
         Self {
             name,
@@ -170,7 +186,11 @@ async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_c
         let (s, p) =
             call(&http, Method::POST, format!("{api}/api/v1/participants"), None, Some(json!({ "name": name }))).await;
         assert_eq!(s, StatusCode::CREATED, "{p}");
-        tokens.push(p["token"].as_str().unwrap().to_owned());
+        let token = p["token"].as_str().unwrap().to_owned();
+        let join = format!("{api}/api/v1/challenges/compose/join");
+        let (s, joined) = call(&http, Method::POST, join, Some(&token), Some(json!({ "accept_rules": true }))).await;
+        assert_eq!(s, StatusCode::OK, "{joined}");
+        tokens.push(token);
     }
     // Both upload the same `docker save` archive (stored once, by content), which the runner
     // reads from the submissions service's volume. Names are pinned in a registry, and the
@@ -187,8 +207,10 @@ async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_c
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::ACCEPTED);
-        uploaded.push(res.json::<Value>().await.unwrap());
+        let status = res.status();
+        let body = res.json::<Value>().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        uploaded.push(body);
     }
 
     // Mid-way: the submissions service restarts (SIGTERM, then a new process on the same

@@ -19,21 +19,28 @@ pub use worker::{Durable, Handler, MessageContext, Outcome, StopSignal, Worker};
 /// Connects without waiting for the server: when NATS is down the client keeps retrying in the
 /// background, and callers see errors until it is back.
 pub async fn connect(config: &NatsConfig, name: &str) -> Result<async_nats::Client, ConnectError> {
-    async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some((user, password)) = config.credentials()? {
+        options = async_nats::ConnectOptions::with_user_and_password(user, password);
+    }
+    options
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(2))
         .connect(&config.url)
         .await
-        .map_err(|error| ConnectError { url: config.url.clone(), error })
+        .map_err(|error| ConnectError::Server { url: config.url.clone(), error })
 }
 
-/// `nats.url` cannot be used (it does not parse, or names no server that can be tried).
+/// NATS cannot be used as configured.
 #[derive(Debug, thiserror::Error)]
-#[error("nats.url '{url}': {error}")]
-pub struct ConnectError {
-    pub url: String,
-    pub error: async_nats::ConnectError,
+pub enum ConnectError {
+    /// `nats.url` does not parse, or names no server that can be tried.
+    #[error("nats.url '{url}': {error}")]
+    Server { url: String, error: async_nats::ConnectError },
+    /// The credentials cannot be read.
+    #[error(transparent)]
+    Credentials(#[from] crate::config::ConfigError),
 }
 
 /// Creates the stream if it does not exist yet; idempotent.

@@ -15,7 +15,7 @@
 //! One file on purpose (about 400 lines of code, tests below): every key, its default and its
 //! check sit together, which is what `darkroom.example.toml` and its completeness test mirror.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -216,18 +216,70 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NatsConfig {
     pub url: String,
     /// How long JetStream remembers a `Nats-Msg-Id` to drop a republished duplicate.
     pub duplicate_window_seconds: u64,
+    /// The service's NATS user, where the server requires one (Compose gives each service its
+    /// own, with the subjects it may publish and subscribe to).
+    pub user: Option<String>,
+    /// The user's password; prefer `password_file`.
+    pub password: Option<String>,
+    /// A file holding the password (a Docker secret); wins over `password`.
+    pub password_file: Option<PathBuf>,
 }
 
 impl Default for NatsConfig {
     fn default() -> Self {
-        Self { url: "nats://127.0.0.1:4222".into(), duplicate_window_seconds: 3600 }
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            duplicate_window_seconds: 3600,
+            user: None,
+            password: None,
+            password_file: None,
+        }
     }
+}
+
+impl std::fmt::Debug for NatsConfig {
+    // A password must not reach a log through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &self.url)
+            .field("duplicate_window_seconds", &self.duplicate_window_seconds)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_file", &self.password_file)
+            .finish()
+    }
+}
+
+impl NatsConfig {
+    /// The user and password to connect with, if a user is set.
+    pub fn credentials(&self) -> Result<Option<(String, String)>, ConfigError> {
+        let Some(user) = &self.user else { return Ok(None) };
+        let password = match &self.password_file {
+            Some(path) => read_secret_file("nats.password_file", path)?,
+            None => self.password.clone().ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "nats.user is '{user}' but no password is set: set nats.password_file (or nats.password)"
+                ))
+            })?,
+        };
+        Ok(Some((user.clone(), password)))
+    }
+}
+
+/// A secret kept in a file (a Docker secret, say), without surrounding whitespace.
+pub fn read_secret_file(setting: &str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map(|s| s.trim().to_owned()).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "{setting}: cannot read '{}': {e}; point it at a readable file holding the secret",
+            path.display()
+        ))
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -308,13 +360,7 @@ impl SubmissionsConfig {
     /// The admin token, read from `admin_token_file` when set.
     pub fn resolve_admin_token(&self) -> Result<String, ConfigError> {
         let token = match &self.admin_token_file {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::Invalid(format!(
-                    "submissions.admin_token_file: cannot read '{}': {e}; point it at a readable file holding the token",
-                    path.display()
-                )))?
-                .trim()
-                .to_owned(),
+            Some(path) => read_secret_file("submissions.admin_token_file", path)?,
             None => self.admin_token.clone(),
         };
         if token.len() < 16 {
