@@ -15,7 +15,9 @@
 //! One file on purpose (about 400 lines of code, tests below): every key, its default and its
 //! check sit together, which is what `darkroom.example.toml` and its completeness test mirror.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -271,6 +273,43 @@ pub struct SubmissionsConfig {
     pub upload_retention_hours: u64,
     /// How often stored uploads are swept (also once at start-up).
     pub upload_sweep_interval_seconds: u64,
+    /// Requests one client address may make to the routes a stranger can hammer (registration,
+    /// submitting a name, uploading an archive), counted together.
+    pub rate_limit_per_address: RateLimit,
+    /// Requests one bearer token may make to those of the routes that take one (submitting,
+    /// uploading), whatever address they come from.
+    pub rate_limit_per_token: RateLimit,
+    /// Reverse proxies in front of the API, by address. A request whose TCP peer is one of
+    /// them counts against the last address of its `X-Forwarded-For` that is not one of them;
+    /// any other request against its peer, whatever its headers say. Empty: always the peer.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests allowed at once, before any wait.
+    pub burst: u32,
+    /// Requests allowed per minute once the burst is spent; 0 switches the limit off.
+    pub per_minute: u32,
+}
+
+impl RateLimit {
+    /// The burst and the time one request's allowance takes to come back, or `None` when the
+    /// limit is off. `key` names the setting in the error.
+    pub fn quota(&self, key: &str) -> Result<Option<(u32, Duration)>, ConfigError> {
+        if self.per_minute == 0 {
+            return Ok(None);
+        }
+        if self.burst == 0 {
+            return Err(ConfigError::Invalid(format!(
+                "{key}.burst: must be at least 1 while per_minute is {}; raise it, or set per_minute = 0 to switch the limit off",
+                self.per_minute
+            )));
+        }
+        Ok(Some((self.burst, Duration::from_secs(60) / self.per_minute)))
+    }
 }
 
 impl Default for SubmissionsConfig {
@@ -292,6 +331,9 @@ impl Default for SubmissionsConfig {
             registry_timeout_seconds: 15,
             upload_retention_hours: 24,
             upload_sweep_interval_seconds: 600,
+            rate_limit_per_address: RateLimit { burst: 30, per_minute: 60 },
+            rate_limit_per_token: RateLimit { burst: 10, per_minute: 10 },
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! - [`startup`] wires configuration, database, NATS and the router into a running app.
 //! - [`routes`] the HTTP API; [`extract`] and [`error`] make every failure a clear JSON answer.
 //! - [`lifecycle`] accepts, re-runs, cancels and moves submissions; [`quota`] decides who may
-//!   submit.
+//!   submit; [`rate_limit`] how often one address or token may call the routes that register
+//!   and submit.
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
@@ -29,6 +30,7 @@ pub mod outbox;
 pub mod phase_close;
 pub mod pinning;
 pub mod quota;
+pub mod rate_limit;
 pub mod registry;
 pub mod routes;
 pub mod run_log;

@@ -39,6 +39,7 @@ impl Application {
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("submissions.database_url: cannot open '{}'", redact(&url)))?;
+        let limits = crate::rate_limit::RateLimits::new(sub)?;
         let nats = darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await?;
         let wakeup = Arc::new(Notify::new());
         let submit_lock = Arc::new(Mutex::new(()));
@@ -49,6 +50,7 @@ impl Application {
             tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
             tokio::spawn(crate::upload_sweep::run(db.clone(), sub.clone(), submit_lock.clone())),
             tokio::spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone())),
+            tokio::spawn(limits.clone().forget_idle_clients(Duration::from_secs(60))),
         ];
         let registries =
             crate::registry::Registries::new(&sub.registries, Duration::from_secs(sub.registry_timeout_seconds.max(1)))
@@ -63,6 +65,7 @@ impl Application {
             nats,
             scores,
             boards: Default::default(),
+            limits,
         };
         let listener = TcpListener::bind(&sub.listen)
             .await
@@ -80,7 +83,9 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "submissions API listening");
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        // The peer address is what the rate limits count by.
+        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         for task in self.background {
             task.abort();
         }

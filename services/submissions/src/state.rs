@@ -25,4 +25,6 @@ pub struct AppState {
     pub boards: Arc<BoardCache>,
     /// Pins submitted image names to digests; talks only to `submissions.registries`.
     pub registries: crate::registry::Registries,
+    /// The per-address and per-token limits on registration and submitting.
+    pub limits: crate::rate_limit::RateLimits,
 }

@@ -1,0 +1,102 @@
+//! The platform's edges under abuse: rate limits per address and per token. Clients on other
+//! loopback addresses (127.0.0.x) stand for other machines.
+
+use std::net::IpAddr;
+
+use darkroom_core::config::RateLimit;
+use darkroom_tests::{Backend, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A client whose connections come from `address` (any 127.0.0.0/8 address reaches the app).
+fn client_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder().local_address(address.parse::<IpAddr>().unwrap()).build().expect("client")
+}
+
+/// Sends `body` as JSON from `client` and returns status, `Retry-After` and the parsed body.
+async fn post(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Option<u64>, Value) {
+    let mut req = client.post(app.url(path)).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("request sent");
+    let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().expect("whole seconds"));
+    (resp.status(), retry_after, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn register(app: &TestApp, client: &reqwest::Client, name: &str) -> (StatusCode, Option<u64>, Value) {
+    post(app, client, "/api/v1/participants", None, json!({ "name": name })).await
+}
+
+/// A refusal of the limits: 429 in the API's error shape, saying whose limit and when to retry.
+fn assert_limited(answer: &(StatusCode, Option<u64>, Value), whose: &str, period_secs: u64) {
+    let (status, retry_after, body) = answer;
+    assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(whose) && message.contains("retry in"), "{message}");
+    let secs = retry_after.expect("a Retry-After header");
+    assert!((1..=period_secs + 1).contains(&secs), "Retry-After {secs} for a bucket refilled every {period_secs} s");
+    assert!(body["error"]["retry_at"].is_string(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_and_submits_are_rate_limited_per_address_and_per_token() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| {
+        c.submissions.rate_limit_per_address = RateLimit { burst: 4, per_minute: 1 };
+        c.submissions.rate_limit_per_token = RateLimit { burst: 2, per_minute: 1 };
+    })
+    .await;
+    let slug = app.create_challenge("limited", |s| s["quotas"] = json!({})).await;
+
+    // Registration: a burst from one address, then 429; another address is not affected.
+    let first = client_from("127.0.0.2");
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        let (status, _, body) = register(&app, &first, &format!("First {i}")).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        tokens.push(body["token"].as_str().unwrap().to_owned());
+    }
+    assert_limited(&register(&app, &first, "First 5").await, "from your address", 60);
+    let second = client_from("127.0.0.3");
+    let (status, _, body) = register(&app, &second, "Second").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Submits: one token's burst from several addresses, then 429 for that token only. The
+    // submits name an image the handler refuses (no registry is asked): the limiter counts
+    // every request it lets through, whatever the handler answers.
+    let submit = format!("/api/v1/challenges/{slug}/submissions");
+    let image = json!({ "image": "Not A Name!" });
+    let (a, b) = (&tokens[0], &tokens[1]);
+    for client in [client_from("127.0.0.4"), client_from("127.0.0.5")] {
+        let (status, _, body) = post(&app, &client, &submit, Some(a), image.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+    let third = client_from("127.0.0.6");
+    assert_limited(&post(&app, &third, &submit, Some(a), image.clone()).await, "with your token", 60);
+    // The same address with another token is let through to the handler.
+    let (status, _, body) = post(&app, &third, &submit, Some(b), image.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // The upload route counts against the same token bucket, before reading any body.
+    let upload = format!("/api/v1/challenges/{slug}/submissions/tarball");
+    let resp = third.post(app.url(&upload)).bearer_auth(a).body(vec![0u8; 1024]).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    // No token on a limited route: 401 as the handler says it, not a limiter's error.
+    let (status, _, body) = post(&app, &third, &submit, None, image.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Bearer"), "{body}");
+
+    // The address limit covers submits too: the first address spent its burst registering.
+    assert_limited(&post(&app, &first, &submit, Some(b), image).await, "from your address", 60);
+    // Routes without a limit are not counted.
+    let (status, body) = app.call(Method::GET, "/api/v1/challenges", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let resp = first.get(app.url("/api/v1/challenges")).send().await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
