@@ -1,12 +1,16 @@
-//! The platform's edges under abuse: rate limits per address and per token. Clients on other
-//! loopback addresses (127.0.0.x) stand for other machines.
+//! The platform's edges under abuse: rate limits per address and per token, slow clients.
+//! Clients on other loopback addresses (127.0.0.x) stand for other machines.
 
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use darkroom_core::config::RateLimit;
+use darkroom_tests::web::WebServer;
 use darkroom_tests::{Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// A client whose connections come from `address` (any 127.0.0.0/8 address reaches the app).
 fn client_from(address: &str) -> reqwest::Client {
@@ -99,4 +103,63 @@ async fn registration_and_submits_are_rate_limited_per_address_and_per_token() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let resp = first.get(app.url("/api/v1/challenges")).send().await.expect("sent");
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// Connects to the server at `base` (`http://host:port`), writes `sent` and then nothing more;
+/// returns what the server wrote before it closed the connection, and when it closed. Panics
+/// if it is still open after `limit`.
+async fn stall_after(base: &str, sent: &[u8], limit: Duration) -> (String, Duration) {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).await.expect("connect");
+    stream.write_all(sent).await.expect("write");
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut received)).await;
+    assert!(read.is_ok(), "the connection is still open after {limit:?}; the server sent {received:?}");
+    (String::from_utf8_lossy(&received).into_owned(), started.elapsed())
+}
+
+/// A request line and headers cut off half way, as a slowloris client sends them.
+const HALF_A_REQUEST: &[u8] = b"GET /api/v1/challenges HTTP/1.1\r\nHost: darkroom\r\nAccept: appl";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_and_stalled_bodies_are_cut_off_on_both_servers() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| {
+        c.http.header_read_timeout_seconds = 1;
+        c.http.body_idle_timeout_seconds = 1;
+    })
+    .await;
+    let pages = WebServer::spawn(&app.config, &app.addr).await;
+    for (server, base) in [("API", &app.addr), ("pages", &pages.url)] {
+        // Half a request, then silence: closed after the header timeout, not before.
+        let (_, after) = stall_after(base, HALF_A_REQUEST, Duration::from_secs(5)).await;
+        assert!(after >= Duration::from_millis(900), "{server}: closed after {after:?}, before the timeout");
+        // A connection that sends nothing at all is closed the same way.
+        let (sent, after) = stall_after(base, b"", Duration::from_secs(5)).await;
+        assert!(after >= Duration::from_millis(900), "{server}: closed after {after:?}: {sent}");
+    }
+    // A complete request on a healthy connection is still answered.
+    let (status, body) = app.call(Method::GET, "/api/v1/challenges", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A body that stops coming: the request fails with an error saying so, on the JSON routes
+    // and on the upload, and the upload leaves no partial file behind.
+    let slug = app.create_challenge("stalled", |s| s["quotas"] = json!({})).await;
+    let token = app.register("Staller").await;
+    let json_head = "POST /api/v1/participants HTTP/1.1\r\nHost: darkroom\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":";
+    let (answer, _) = stall_after(&app.addr, json_head.as_bytes(), Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("unreadable_body") && answer.contains("timeout"), "{answer}");
+    let upload_head = format!(
+        "POST /api/v1/challenges/{slug}/submissions/tarball HTTP/1.1\r\nHost: darkroom\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/x-tar\r\nContent-Length: 1000000\r\n\r\n"
+    );
+    let mut sent = upload_head.into_bytes();
+    sent.extend_from_slice(&[0u8; 4096]);
+    let (answer, _) = stall_after(&app.addr, &sent, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("upload_interrupted") && answer.contains("timeout"), "{answer}");
+    let uploads = app.config.submissions.data_dir.join("uploads");
+    let left: Vec<_> =
+        std::fs::read_dir(&uploads).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "the stalled upload left {left:?} in {}", uploads.display());
 }

@@ -8,9 +8,9 @@
 //!
 //! One file may configure every service, and it is always checked whole: an unknown key in any
 //! section is an error naming it, whichever service reads the file. Each service then keeps
-//! only its own section and the shared ones (`log`, `nats`, and `mongodb` where scores are
-//! read or written): [`SubmissionsSettings`], [`RunnerSettings`], [`EvaluatorSettings`],
-//! [`FrontendSettings`]. No service can come to depend on another's keys.
+//! only its own section and the shared ones (`log`, `nats`, `mongodb` where scores are read
+//! or written, `http` where HTTP is served): [`SubmissionsSettings`], [`RunnerSettings`],
+//! [`EvaluatorSettings`], [`FrontendSettings`]. No service can come to depend on another's keys.
 //!
 //! One file on purpose (about 400 lines of code, tests below): every key, its default and its
 //! check sit together, which is what `darkroom.example.toml` and its completeness test mirror.
@@ -31,6 +31,7 @@ pub struct Config {
     pub log: LogConfig,
     pub nats: NatsConfig,
     pub mongodb: MongoConfig,
+    pub http: HttpConfig,
     pub submissions: SubmissionsConfig,
     pub runner: RunnerConfig,
     pub evaluator: EvaluatorConfig,
@@ -48,6 +49,25 @@ pub struct MongoConfig {
 impl Default for MongoConfig {
     fn default() -> Self {
         Self { url: "mongodb://127.0.0.1:27017".into(), database: "darkroom".into() }
+    }
+}
+
+/// How long the HTTP servers (the submissions API, the web pages) wait for a slow client.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A request's line and headers must have arrived this long after the server started
+    /// reading them (a new connection, or the end of the previous request); then the
+    /// connection is closed. At least 1.
+    pub header_read_timeout_seconds: u64,
+    /// A request body that sends nothing for this long fails the request. Measured between
+    /// chunks, not over the whole body, so a large upload at a steady pace is never cut.
+    pub body_idle_timeout_seconds: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { header_read_timeout_seconds: 10, body_idle_timeout_seconds: 30 }
     }
 }
 
@@ -438,7 +458,13 @@ macro_rules! settings {
 
 settings!(
     /// What the submissions service reads: the API and its database, the bus, the scores.
-    SubmissionsSettings { log: LogConfig, nats: NatsConfig, mongodb: MongoConfig, submissions: SubmissionsConfig }
+    SubmissionsSettings {
+        log: LogConfig,
+        nats: NatsConfig,
+        mongodb: MongoConfig,
+        http: HttpConfig,
+        submissions: SubmissionsConfig,
+    }
 );
 settings!(
     /// What a swarm runner reads.
@@ -450,8 +476,9 @@ settings!(
     EvaluatorSettings { log: LogConfig, nats: NatsConfig, mongodb: MongoConfig, evaluator: EvaluatorConfig }
 );
 settings!(
-    /// What the web frontend reads: the bus for live scores, and its own section.
-    FrontendSettings { log: LogConfig, nats: NatsConfig, frontend: FrontendConfig }
+    /// What the web frontend reads: the bus for live scores, the HTTP timeouts, and its own
+    /// section.
+    FrontendSettings { log: LogConfig, nats: NatsConfig, http: HttpConfig, frontend: FrontendConfig }
 );
 
 #[cfg(test)]
@@ -534,7 +561,7 @@ mod tests {
     #[test]
     fn an_unknown_key_in_any_section_is_named_whichever_service_loads() {
         figment::Jail::expect_with(|jail| {
-            for section in ["log", "nats", "mongodb", "submissions", "runner", "evaluator", "frontend"] {
+            for section in ["log", "nats", "mongodb", "http", "submissions", "runner", "evaluator", "frontend"] {
                 jail.create_file("darkroom.toml", &format!("[{section}]\nnot_a_{section}_key = 1"))?;
                 let refusals = [
                     SubmissionsSettings::load().err(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use darkroom_core::config::SubmissionsSettings;
+use darkroom_core::config::{HttpConfig, SubmissionsSettings};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Notify};
 
@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    http: HttpConfig,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -70,7 +71,7 @@ impl Application {
         let listener = TcpListener::bind(&sub.listen)
             .await
             .with_context(|| format!("submissions.listen: cannot listen on '{}'", sub.listen))?;
-        Ok(Self { listener, router: crate::routes::router(state), background })
+        Ok(Self { listener, router: crate::routes::router(state), http: config.http.clone(), background })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -83,13 +84,11 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "submissions API listening");
-        // The peer address is what the rate limits count by.
-        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        darkroom_core::http::serve(self.listener, self.router, &self.http, shutdown).await;
         for task in self.background {
             task.abort();
         }
-        result.context("HTTP server failed")
+        Ok(())
     }
 }
 
