@@ -1,12 +1,13 @@
-//! The platform's edges under abuse: rate limits per address and per token, slow clients.
-//! Clients on other loopback addresses (127.0.0.x) stand for other machines.
+//! The platform's edges under abuse: rate limits per address and per token, slow clients,
+//! concurrent uploads. Clients on other loopback addresses (127.0.0.x) stand for other
+//! machines.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use darkroom_core::config::RateLimit;
 use darkroom_tests::web::WebServer;
-use darkroom_tests::{Backend, TestApp};
+use darkroom_tests::{Backend, TestApp, fixtures};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -162,4 +163,71 @@ async fn slow_headers_and_stalled_bodies_are_cut_off_on_both_servers() {
     let left: Vec<_> =
         std::fs::read_dir(&uploads).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "the stalled upload left {left:?} in {}", uploads.display());
+}
+
+/// The files in the app's uploads folder whose names start with `prefix`.
+fn uploads_named(app: &TestApp, prefix: &str) -> Vec<String> {
+    let dir = app.config.submissions.data_dir.join("uploads");
+    let names = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+    names.map(|n| n.filter(|n| n.starts_with(prefix)).collect()).unwrap_or_default()
+}
+
+/// Starts an upload as `token` and keeps it going (a chunk now and then, never finishing)
+/// until the returned task is aborted, which drops the connection.
+async fn upload_in_progress(app: &TestApp, slug: &str, token: &str) -> tokio::task::JoinHandle<()> {
+    let mut stream = TcpStream::connect(app.addr.trim_start_matches("http://")).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/challenges/{slug}/submissions/tarball HTTP/1.1\r\nHost: darkroom\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/x-tar\r\nContent-Length: 1000000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    tokio::spawn(async move {
+        loop {
+            if stream.write_all(&[0u8; 1024]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
+
+/// Waits up to 5 s for `check` to hold.
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_in_progress_are_capped_per_participant_and_leave_nothing_when_they_fail() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| c.submissions.max_concurrent_uploads = 2).await;
+    let slug = app.create_challenge("uploads", |s| s["quotas"] = json!({})).await;
+    let (ada, bob) = (app.register("Ada").await, app.register("Bob").await);
+
+    let held = [upload_in_progress(&app, &slug, &ada).await, upload_in_progress(&app, &slug, &ada).await];
+    eventually("two partial uploads on disk", || uploads_named(&app, ".upload-").len() == 2).await;
+    // A third from the same participant: refused before a byte of it is written.
+    let (status, body) = app.upload(&slug, &ada, "application/x-tar", fixtures::image_archive()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_uploads", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("when one of them has finished"), "{body}");
+    assert_eq!(uploads_named(&app, "").len(), 2, "the refused upload wrote nothing");
+    // Another participant is not held up by the first one's uploads.
+    let (status, body) = app.upload(&slug, &bob, "application/x-tar", fixtures::image_archive()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(uploads_named(&app, "sha256-").len(), 1);
+
+    // Uploads that break off (the client hangs up) leave no partial file and free their slots.
+    for upload in held {
+        upload.abort();
+    }
+    eventually("no partial upload left", || uploads_named(&app, ".upload-").is_empty()).await;
+    // An upload that fails its checks leaves nothing either.
+    let (status, body) = app.upload(&slug, &ada, "application/x-tar", b"not an archive".repeat(100)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(uploads_named(&app, "").len(), 1, "only Bob's stored archive: {:?}", uploads_named(&app, ""));
+    let (status, body) = app.upload(&slug, &ada, "application/x-tar", fixtures::image_archive_holding(b"ada")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "the slots are free again: {body}");
 }

@@ -268,6 +268,9 @@ pub struct SubmissionsConfig {
     pub admin_token_file: Option<PathBuf>,
     /// Largest accepted `docker save` upload.
     pub max_upload_bytes: u64,
+    /// Uploads one participant may have in progress at once; one more is refused (429) before
+    /// anything is written. At least 1.
+    pub max_concurrent_uploads: usize,
     /// Largest accepted JSON body.
     pub max_json_bytes: usize,
     /// Most entries listed from a dataset directory.
@@ -341,6 +344,7 @@ impl Default for SubmissionsConfig {
             admin_token: String::new(),
             admin_token_file: None,
             max_upload_bytes: 4 << 30,
+            max_concurrent_uploads: 2,
             max_json_bytes: 256 << 10,
             max_listing_entries: 10_000,
             queue_deadline_seconds: 24 * 3600,

@@ -40,6 +40,10 @@ pub enum ApiError {
     /// the next one is allowed.
     #[error("{message}")]
     RateLimited { message: String, retry_after: std::time::Duration },
+    /// Too much at once from one client, with no time to name: retry when something it has
+    /// in progress ends (e.g. `too_many_uploads`).
+    #[error("{message}")]
+    Busy { code: &'static str, message: String },
     #[error("{0}")]
     Unavailable(String),
     /// A service we depend on for this request (a participant's registry) failed.
@@ -80,6 +84,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Busy { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

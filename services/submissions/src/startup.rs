@@ -67,6 +67,7 @@ impl Application {
             scores,
             boards: Default::default(),
             limits,
+            uploads: crate::tarball::UploadSlots::new(sub.max_concurrent_uploads)?,
         };
         let listener = TcpListener::bind(&sub.listen)
             .await
