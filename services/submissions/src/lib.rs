@@ -14,10 +14,13 @@
 //!   submission can need them; [`db`] holds entities and migrations.
 //! - [`feedback`] what participants and the public board see of each score (raw, rounded,
 //!   ladder); [`intervals`] the bootstrap intervals of the raw public board.
+//! - [`dataset`] lists a challenge's dataset on apply and on the organizer's refresh, and
+//!   serves the stored listing.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 
 pub mod auth;
 pub mod consumer;
+pub mod dataset;
 pub mod db;
 pub mod error;
 pub mod extract;

@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}", get(challenges::show).put(challenges::upsert))
         .route("/challenges/{slug}/spec", get(challenges::spec))
         .route("/challenges/{slug}/dataset", get(challenges::dataset))
+        .route("/challenges/{slug}/dataset/refresh", post(challenges::refresh_dataset))
         .route("/challenges/{slug}/leaderboard", get(leaderboard::show))
         .route(
             "/challenges/{slug}/submissions",
