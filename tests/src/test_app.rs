@@ -128,6 +128,9 @@ impl TestApp {
         // An evaluator built from this configuration (a Stack's, a test's own) removes the
         // containers labelled with its id when it starts: never another test's.
         config.evaluator.evaluator_id = format!("test-evaluator-{}", uuid::Uuid::new_v4().simple());
+        // Tests keep their datasets in temporary folders (this app's and their own).
+        config.runner.data_roots = vec![std::env::temp_dir()];
+        config.evaluator.data_roots = vec![std::env::temp_dir()];
         tweak(&mut config);
         darkroom_core::telemetry::init(&config.log);
         let resolver = evaluation_image_resolver(&config.nats.url).await;

@@ -121,6 +121,10 @@ pub struct RunnerConfig {
     /// Logins for pulling submitted images from private registries, by registry host. The
     /// runner reads them here rather than from events, so no secret travels through NATS.
     pub registry_logins: Vec<RegistryLogin>,
+    /// The folders datasets may be mounted from (absolute). A run whose dataset path resolves
+    /// (`..` and links followed) outside all of them fails as a platform error, before any
+    /// container exists: a forged request cannot mount the host's `/`.
+    pub data_roots: Vec<PathBuf>,
 }
 
 /// A pull login for one registry host.
@@ -158,6 +162,7 @@ impl Default for RunnerConfig {
             health_listen: String::new(),
             max_image_bytes: 8 << 30,
             registry_logins: Vec::new(),
+            data_roots: vec![PathBuf::from(DEFAULT_DATA_ROOT)],
         }
     }
 }
@@ -177,7 +182,13 @@ pub struct EvaluatorConfig {
     /// Address of `/healthz` and `/readyz` (NATS, the Docker engine and MongoDB answer); empty
     /// serves none. `darkroom-evaluator healthcheck` probes it.
     pub health_listen: String,
+    /// The folders ground truths may be mounted from, as `runner.data_roots` for datasets.
+    pub data_roots: Vec<PathBuf>,
 }
+
+/// Where datasets and ground truths live unless `data_roots` says otherwise: the folder the
+/// Compose files mount (`DARKROOM_DATA_ROOT`).
+pub const DEFAULT_DATA_ROOT: &str = "/srv/darkroom/data";
 
 impl Default for EvaluatorConfig {
     fn default() -> Self {
@@ -189,6 +200,7 @@ impl Default for EvaluatorConfig {
             memory_mb: 1024,
             cpus: 1.0,
             health_listen: String::new(),
+            data_roots: vec![PathBuf::from(DEFAULT_DATA_ROOT)],
         }
     }
 }
