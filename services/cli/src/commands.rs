@@ -263,7 +263,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::VerifyBoard { challenge, phase } => {
             let v = api.get(&format!("/challenges/{challenge}/phases/{phase}/private-board")).await?;
             let line = verify_board(&v)?;
-            println!("{line}");
+            println!("{}", output::terminal_safe(&line));
         }
     }
     Ok(())
@@ -272,9 +272,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.
 fn show<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(answer)?);
+        println!("{}", output::terminal_safe(&serde_json::to_string_pretty(answer)?));
     } else {
-        print!("{}", table(&read(answer)?));
+        print!("{}", output::terminal_safe(&table(&read(answer)?)));
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Human-readable renderings of the API's answers, read as `darkroom_api`'s types. Times and
-//! enum words are printed as the server wrote them on the wire.
+//! enum words are printed as the server wrote them on the wire. Whatever reaches the terminal
+//! (a table, the JSON, an error) goes through [`terminal_safe`] first.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -10,6 +12,32 @@ use darkroom_api::{
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
+
+/// `text` from the server with every character that could steer a terminal written as a
+/// visible `\uXXXX`: C0 controls (the escape that starts an ANSI sequence, carriage return,
+/// backspace, bell) except newline and tab, DEL, C1 controls (U+0080–U+009F, among them the
+/// one-character CSI) and the bidirectional overrides and isolates that reorder what a line
+/// shows. A failure reason, a name or a log line can then neither move the cursor, nor
+/// retitle the window, nor hide text. In JSON output the same form is a JSON escape, so the
+/// printed JSON still decodes to exactly what the server sent.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    let steers = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(steers) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if steers(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A time as the API writes it (RFC 3339, UTC, `Z`).
 fn at(t: DateTime<Utc>) -> String {
@@ -286,5 +314,31 @@ mod tests {
             text.lines().nth(3).unwrap().ends_with("2028-01-02T03:04:05Z  [0.4000, 0.6000] tied with #1"),
             "{text}"
         );
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn controls_that_steer_a_terminal_are_shown_not_obeyed() {
+        let hostile = "ok\x1b[2J\x1b]0;owned\x07 \r\x08\u{9b}31m \u{202e}txt.exe\u{2066}\x7f\nnext\tcell";
+        let shown = terminal_safe(hostile);
+        assert_eq!(
+            shown,
+            "ok\\u001b[2J\\u001b]0;owned\\u0007 \\u000d\\u0008\\u009b31m \\u202etxt.exe\\u2066\\u007f\nnext\tcell"
+        );
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n' && c != '\t'), "{shown}");
+        assert!(matches!(terminal_safe("Zoë, 20X → 40X\n"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_stays_the_same_json() {
+        let value = serde_json::json!({ "reason": "a\u{9b}b\u{202e}c\x7f", "n": 1 });
+        let printed = serde_json::to_string_pretty(&value).unwrap();
+        let shown = terminal_safe(&printed);
+        assert!(!shown.contains('\u{9b}') && !shown.contains('\u{202e}'), "{shown}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&shown).unwrap(), value);
     }
 }
