@@ -146,7 +146,13 @@ async fn run_container(job: &Job, backend: &EngineBackend, config: &RunnerConfig
     let req = request(job, n);
     let output =
         OutputDir::create(job.work.path().join(format!("container-out-{n}")), 16 << 20).await.expect("output dir");
-    let spec = darkroom_swarm_runner::job::run_spec(&req, config, job.image.clone(), output.path.clone());
+    let spec = darkroom_swarm_runner::job::run_spec(
+        &req,
+        config,
+        req.dataset_host_path.clone().into(),
+        job.image.clone(),
+        output.path.clone(),
+    );
     let info = backend.sandbox.image_info(&spec.image).await.expect("the image is on the engine");
     let hardening = Hardening::new(&spec, &info, false).expect("the image is allowed");
     let mut sink = |_: &str| {};

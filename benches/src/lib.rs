@@ -9,6 +9,7 @@
 //! - `images`: what checking and rebuilding a 500 MB upload adds to loading it.
 //! - `submissions`, `frontend`: the API and the web pages on their own.
 //! - `private_board`: a phase's close over 10,000 participants (board, commitment, bootstrap).
+//! - `rate_limit`: what the per-address and per-token limits add to one submit request.
 //!
 //! Each writes what it measured to `<target>/bench-results/<name>.json`, which the
 //! `bench-report` binary turns into BENCHMARKS.md's table and its plot. Run with `--bench`

@@ -225,7 +225,7 @@ mod tests {
             decimals: None,
         };
         let html = render(board, metrics());
-        let (ada, bob) = (html.find("Ada (Lab &lt;A&gt;)").unwrap(), html.find("Bob").unwrap());
+        let (ada, bob) = (html.find("Lab &lt;A&gt; (Ada)").unwrap(), html.find("Bob").unwrap());
         assert!(ada < bob, "{html}");
         // Header: Rank, Participant, accuracy (primary), then roc_auc.
         let (acc, auc) = (html.find(">accuracy<").unwrap(), html.find(">roc_auc<").unwrap());

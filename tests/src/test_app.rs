@@ -121,9 +121,16 @@ impl TestApp {
         // The local registry only: no test may depend on Docker Hub (nor reach it).
         config.submissions.registries = vec![crate::registry::registry()];
         config.submissions.registry_timeout_seconds = 5;
+        // Every test calls from one address, faster than any client should: no rate limits
+        // but where a test (tests/edges.rs) sets them.
+        config.submissions.rate_limit_per_address.per_minute = 0;
+        config.submissions.rate_limit_per_token.per_minute = 0;
         // An evaluator built from this configuration (a Stack's, a test's own) removes the
         // containers labelled with its id when it starts: never another test's.
         config.evaluator.evaluator_id = format!("test-evaluator-{}", uuid::Uuid::new_v4().simple());
+        // Tests keep their datasets in temporary folders (this app's and their own).
+        config.runner.data_roots = vec![std::env::temp_dir()];
+        config.evaluator.data_roots = vec![std::env::temp_dir()];
         tweak(&mut config);
         darkroom_core::telemetry::init(&config.log);
         let resolver = evaluation_image_resolver(&config.nats.url).await;

@@ -19,6 +19,7 @@ on_both_backends!(
     me_tells_organizer_from_participant,
     organizer_lists_every_submission_of_a_challenge,
     organizer_shows_and_cancels_any_submission,
+    dataset_listings_are_stored_and_refreshed_by_the_organizer,
 );
 
 async fn health_and_readiness(backend: Backend) {
@@ -285,4 +286,53 @@ async fn organizer_shows_and_cancels_any_submission(backend: Backend) {
     let (s, e) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), ADMIN, None).await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("CANCELLED"), "{e}");
+}
+
+async fn dataset_listings_are_stored_and_refreshed_by_the_organizer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("listed", |_| {}).await;
+    let dataset = format!("/api/v1/challenges/{slug}/dataset");
+    let refresh = format!("/api/v1/challenges/{slug}/dataset/refresh");
+    let data = app.data_dir().join(format!("{slug}-data"));
+    let (s, listed) = app.call(Method::GET, &dataset, None, None).await;
+    assert_eq!(s, StatusCode::OK, "{listed}");
+    assert_eq!(listed["file_count"], 2);
+
+    // The files change: readers keep the listing made when the challenge was applied.
+    std::fs::write(data.join("train/more.csv"), "id,label\n2,40x\n").unwrap();
+    std::fs::remove_file(data.join("README.txt")).unwrap();
+    let (s, b) = app.call(Method::GET, &dataset, None, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b, listed, "an anonymous request walked the dataset again");
+
+    // Only the organizer may refresh it; then everyone reads the new listing.
+    let participant = app.register("Curious").await;
+    let (s, b) = app.call(Method::POST, &refresh, None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+    let (s, b) = app.call(Method::POST, &refresh, Some(&participant), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    let (s, refreshed) = app.call(Method::POST, &refresh, ADMIN, None).await;
+    assert_eq!(s, StatusCode::OK, "{refreshed}");
+    let paths: Vec<&str> = refreshed["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["train/labels.csv", "train/more.csv"]);
+    assert_eq!(refreshed["description"], "grayscale patches");
+    let (s, b) = app.call(Method::GET, &dataset, None, None).await;
+    assert_eq!((s, &b), (StatusCode::OK, &refreshed));
+
+    // A dataset that cannot be listed: readers get 503, the organizer's refresh says why.
+    std::fs::remove_dir_all(&data).unwrap();
+    let (s, b) = app.call(Method::POST, &refresh, ADMIN, None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["error"]["details"][0]["field"], "dataset.host_path", "{b}");
+    let (s, b) = app.call(Method::GET, &dataset, None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert!(!b.to_string().contains(data.to_str().unwrap()), "the host path leaked: {b}");
+
+    // Applying the spec again (which writes the fixture's two files anew) lists it again.
+    let spec = fixtures::spec(&app.data_dir(), &slug);
+    let (s, b) = app.call(Method::PUT, &format!("/api/v1/challenges/{slug}"), ADMIN, Some(spec)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = app.call(Method::GET, &dataset, None, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b, listed);
 }

@@ -103,3 +103,87 @@ async fn hidden_logs_leave_only_the_class_of_failure() {
         assert_eq!(parsed.timestamp_subsec_nanos(), 0, "{at}");
     }
 }
+
+/// Forged run requests naming host folders outside the data roots: `/`, `/etc`, a `..` that
+/// climbs out of a root, a link inside a root pointing out. The runner (dataset) and the
+/// evaluator (ground truth) fail each as a platform error naming the path and the setting, and
+/// create no container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_requests_cannot_mount_host_folders_outside_the_data_roots() {
+    use darkroom_core::domain::{FailureKind, ImageSource};
+    use darkroom_core::events::{Event, RunFinished, SubmissionCreated, SubmissionFailed};
+    use futures::StreamExt;
+
+    let started = chrono::Utc::now().timestamp();
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let link = stack.app.dir.path().join("escape");
+    std::os::unix::fs::symlink("/etc", &link).unwrap();
+    let climb = format!("{}/../../etc", stack.app.dir.path().display());
+    let forged_paths = ["/".to_owned(), "/etc".to_owned(), climb, link.display().to_string()];
+    let client = async_nats::connect(stack.app.nats.url()).await.expect("connect to NATS");
+    let mut failures = client.subscribe(SubmissionFailed::SUBJECT).await.expect("subscribe");
+    client.flush().await.expect("flush");
+
+    let mut expected = Vec::new();
+    for path in &forged_paths {
+        let id = darkroom_api::SubmissionId::from(uuid::Uuid::now_v7());
+        let mut job = darkroom_tests::fixtures::job(id, "forged");
+        job.event_id = SubmissionCreated::event_id_for(id, 1);
+        job.image = ImageSource::Reference { name: pushed("darkroom-demo-weak:1"), digest: None, requested: None };
+        job.dataset_host_path = path.clone();
+        stack.app.publish(&job).await;
+        expected.push((id, path.clone(), "runner.data_roots"));
+
+        let id = darkroom_api::SubmissionId::from(uuid::Uuid::now_v7());
+        let mut job = darkroom_tests::fixtures::job(id, "forged");
+        job.evaluation_image = "darkroom-demo-eval:1".into();
+        job.ground_truth_host_path = path.clone();
+        let finished = RunFinished {
+            event_id: RunFinished::event_id_for(id, 1),
+            submission_id: id,
+            attempt: 1,
+            exit_code: 0,
+            duration_ms: 1,
+            peak_memory_bytes: None,
+            output_artifact: format!("{id}-1.tar"),
+            image_digest: None,
+            at: chrono::Utc::now(),
+            job,
+        };
+        stack.app.publish(&finished).await;
+        expected.push((id, path.clone(), "evaluator.data_roots"));
+    }
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = std::collections::HashMap::new();
+    while seen.len() < expected.len() {
+        let message = tokio::time::timeout_at(deadline, failures.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {} forged requests failed: {seen:?}", seen.len(), expected.len()))
+            .expect("the subscription stays open");
+        let failure: SubmissionFailed = serde_json::from_slice(&message.payload).expect("a failure");
+        seen.insert(failure.submission_id, failure);
+    }
+    for (id, path, setting) in &expected {
+        let failure = &seen[id];
+        assert_eq!((failure.kind, failure.retrying), (FailureKind::Platform, false), "{failure:?}");
+        let detail = failure.detail.as_deref().unwrap_or("");
+        assert!(detail.contains(&format!("'{path}'")) && detail.contains(setting), "{path}: {detail}");
+        assert!(!failure.reason.contains(path.as_str()), "the participant read the host path: {failure:?}");
+    }
+    // Nothing reached the engine: no container was ever created for either service.
+    for owner in [&stack.runner_config.runner.runner_id, &stack.runner_config.evaluator.evaluator_id] {
+        let created = docker_lines(&[
+            "events",
+            "--since",
+            &started.to_string(),
+            "--until",
+            &chrono::Utc::now().timestamp().to_string(),
+            "--filter",
+            "event=create",
+            "--filter",
+            &format!("label=darkroom.owner={owner}"),
+        ]);
+        assert!(created.is_empty(), "containers created for {owner}: {created:?}");
+    }
+}

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
-use darkroom_core::config::FrontendSettings;
+use darkroom_core::config::{FrontendSettings, HttpConfig};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::services::ServeDir;
@@ -64,6 +64,7 @@ pub struct Frontend {
     router: Router,
     live: LiveHub,
     nats: async_nats::Client,
+    http: HttpConfig,
 }
 
 impl Frontend {
@@ -85,7 +86,7 @@ impl Frontend {
         let listener = tokio::net::TcpListener::bind(&config.frontend.listen)
             .await
             .with_context(|| format!("frontend.listen: cannot listen on '{}'", config.frontend.listen))?;
-        Ok(Self { listener, router: router(state), live, nats })
+        Ok(Self { listener, router: router(state), live, nats, http: config.http })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -98,8 +99,8 @@ impl Frontend {
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "frontend listening");
         let feed = tokio::spawn(live::follow_scores(self.nats, self.live));
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        darkroom_core::http::serve(self.listener, self.router, &self.http, shutdown).await;
         feed.abort();
-        served.context("the page server stopped")
+        Ok(())
     }
 }

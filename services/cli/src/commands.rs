@@ -232,7 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         c.slug
                     );
                 }
-                eprintln!("The rules of '{}' ({}):\n\n{}\n", c.slug, c.title, output::safe(c.rules_text()));
+                eprintln!("The rules of '{}' ({}):\n\n{}\n", c.slug, c.title, output::terminal_safe(c.rules_text()));
                 if !confirm(&question)? {
                     bail!("not joined: the rules of '{}' were not accepted", c.slug);
                 }
@@ -429,7 +429,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::VerifyBoard { challenge, phase } => {
             let v = api.get(&format!("/challenges/{challenge}/phases/{phase}/private-board")).await?;
             let line = verify_board(&v)?;
-            println!("{line}");
+            println!("{}", output::terminal_safe(&line));
         }
     }
     Ok(())
@@ -448,9 +448,9 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 /// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.
 fn show<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(answer)?);
+        println!("{}", output::terminal_safe(&serde_json::to_string_pretty(answer)?));
     } else {
-        print!("{}", table(&read(answer)?));
+        print!("{}", output::terminal_safe(&table(&read(answer)?)));
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ use clap::Parser;
 async fn main() {
     let cli = commands::Cli::parse();
     if let Err(e) = commands::run(cli).await {
-        eprintln!("error: {e:#}");
+        // Errors quote the server's messages: as much the server's text as any table.
+        eprintln!("error: {}", output::terminal_safe(&format!("{e:#}")));
         std::process::exit(1);
     }
 }

@@ -1,6 +1,8 @@
 //! Human-readable renderings of the API's answers, read as `darkroom_api`'s types. Times and
-//! enum words are printed as the server wrote them on the wire.
+//! enum words are printed as the server wrote them on the wire. Whatever reaches the terminal
+//! (a table, the JSON, an error) goes through [`terminal_safe`] first.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -11,6 +13,32 @@ use darkroom_api::{
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
+
+/// `text` from the server with every character that could steer a terminal written as a
+/// visible `\uXXXX`: C0 controls (the escape that starts an ANSI sequence, carriage return,
+/// backspace, bell) except newline and tab, DEL, C1 controls (U+0080–U+009F, among them the
+/// one-character CSI) and the bidirectional overrides and isolates that reorder what a line
+/// shows. A failure reason, a name or a log line can then neither move the cursor, nor
+/// retitle the window, nor hide text. In JSON output the same form is a JSON escape, so the
+/// printed JSON still decodes to exactly what the server sent.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    let steers = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(steers) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if steers(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A time as the API writes it (RFC 3339, UTC, `Z`).
 fn at(t: DateTime<Utc>) -> String {
@@ -59,7 +87,7 @@ pub fn challenge(c: &PublicChallenge) -> String {
     let _ = writeln!(out, "Ranked by: {}", c.rank_by);
     let _ = writeln!(out, "Joining: {} (darkroom join {})", wire(&c.enrollment), c.slug);
     if let Some(rules) = &c.rules {
-        let _ = writeln!(out, "\nRules (accepted by joining):\n{}", safe(rules));
+        let _ = writeln!(out, "\nRules (accepted by joining):\n{}", rules);
     }
     out
 }
@@ -144,7 +172,7 @@ pub fn leaderboard(board: &Leaderboard) -> String {
             out,
             "{:>4}  {:<24} {:>10.prec$}  {:>5}  {}{interval}",
             e.rank,
-            safe(&e.entrant()),
+            e.entrant(),
             e.metrics.get(rank_by).copied().unwrap_or(f64::NAN),
             e.submissions,
             at(e.scored_at),
@@ -243,12 +271,6 @@ pub fn private_board(b: &PrivateBoard) -> String {
     out
 }
 
-/// Text from the server made safe for a terminal: control characters (which could move the
-/// cursor or recolour the screen) become `?`; newlines and tabs stay.
-pub fn safe(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '?' } else { c }).collect()
-}
-
 pub fn enrollment(e: &Enrollment) -> String {
     match e.state {
         EnrollmentState::Active => format!("joined '{}': you can submit to it\n", e.challenge),
@@ -267,7 +289,7 @@ pub fn enrollments(list: &Vec<OrganizerEnrollment>) -> String {
             out,
             "{:<36} {:<24} {:<9} {:<20} {}",
             e.participant.id,
-            safe(&e.participant.name),
+            e.participant.name,
             e.enrollment.state.as_str(),
             at(e.enrollment.joined_at),
             e.invite.as_deref().unwrap_or("-")
@@ -279,14 +301,14 @@ pub fn enrollments(list: &Vec<OrganizerEnrollment>) -> String {
 pub fn team(t: &Team) -> String {
     let mut out = format!(
         "team '{}' of '{}': {} of at most {} member(s){}\n",
-        safe(&t.name),
+        t.name,
         t.challenge,
         t.members.len(),
         t.max_size,
         if t.has_submitted { "; it has submitted, so its members are fixed" } else { "" }
     );
     for m in &t.members {
-        let _ = writeln!(out, "  {} {}{}", m.id, safe(&m.name), if m.captain { " (captain)" } else { "" });
+        let _ = writeln!(out, "  {} {}{}", m.id, m.name, if m.captain { " (captain)" } else { "" });
     }
     if let Some(code) = &t.code {
         let _ = writeln!(out, "code (shown once): {code}\nOthers join with: darkroom team join {} {code}", t.challenge);
@@ -366,5 +388,31 @@ mod tests {
             text.lines().nth(3).unwrap().ends_with("2028-01-02T03:04:05Z  [0.4000, 0.6000] tied with #1"),
             "{text}"
         );
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn controls_that_steer_a_terminal_are_shown_not_obeyed() {
+        let hostile = "ok\x1b[2J\x1b]0;owned\x07 \r\x08\u{9b}31m \u{202e}txt.exe\u{2066}\x7f\nnext\tcell";
+        let shown = terminal_safe(hostile);
+        assert_eq!(
+            shown,
+            "ok\\u001b[2J\\u001b]0;owned\\u0007 \\u000d\\u0008\\u009b31m \\u202etxt.exe\\u2066\\u007f\nnext\tcell"
+        );
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n' && c != '\t'), "{shown}");
+        assert!(matches!(terminal_safe("Zoë, 20X → 40X\n"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_stays_the_same_json() {
+        let value = serde_json::json!({ "reason": "a\u{9b}b\u{202e}c\x7f", "n": 1 });
+        let printed = serde_json::to_string_pretty(&value).unwrap();
+        let shown = terminal_safe(&printed);
+        assert!(!shown.contains('\u{9b}') && !shown.contains('\u{202e}'), "{shown}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&shown).unwrap(), value);
     }
 }

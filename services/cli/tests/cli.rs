@@ -257,3 +257,31 @@ async fn participants_form_teams_from_the_cli() {
     let o = darkroom(&app, Some(&bo), &["team", "show", &slug]).await;
     assert_one_line_error(&o, "you are in no team");
 }
+
+/// Text from the server that would steer a terminal (an escape sequence clearing the screen
+/// and retitling the window, a carriage return, a one-character CSI, a bidirectional override)
+/// is printed as visible `\uXXXX`, in tables and in JSON alike, and the JSON still reads back
+/// to what the server sent. Names holding such characters are refused at registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_the_server_cannot_steer_the_terminal() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let hostile = "Fine print\x1b[2J\x1b]0;owned\x07\rhidden\u{9b}31m \u{202e}gnp.exe";
+    let slug = app.create_challenge("cli-hostile", |s| s["description"] = serde_json::json!(hostile)).await;
+    let steers = |text: &str| text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202e}');
+
+    let table = darkroom(&app, None, &["challenge", "show", &slug]).await;
+    assert!(table.status.success(), "{table:?}");
+    let shown = stdout(&table);
+    assert!(!steers(&shown), "{shown:?}");
+    assert!(shown.contains(r"Fine print\u001b[2J\u001b]0;owned\u0007\u000dhidden\u009b31m \u202egnp.exe"), "{shown}");
+
+    let json = darkroom(&app, None, &["--json", "challenge", "show", &slug]).await;
+    let shown = stdout(&json);
+    assert!(!steers(&shown), "{shown:?}");
+    let read: serde_json::Value = serde_json::from_str(&shown).expect("still JSON");
+    assert_eq!(read["description"], hostile);
+
+    let o = darkroom(&app, None, &["register", "Ada\u{202e}ecalevoL"]).await;
+    assert_one_line_error(&o, "U+202E");
+    assert!(!steers(&String::from_utf8_lossy(&o.stderr)), "{o:?}");
+}

@@ -8,14 +8,16 @@
 //!
 //! One file may configure every service, and it is always checked whole: an unknown key in any
 //! section is an error naming it, whichever service reads the file. Each service then keeps
-//! only its own section and the shared ones (`log`, `nats`, and `mongodb` where scores are
-//! read or written): [`SubmissionsSettings`], [`RunnerSettings`], [`EvaluatorSettings`],
-//! [`FrontendSettings`]. No service can come to depend on another's keys.
+//! only its own section and the shared ones (`log`, `nats`, `mongodb` where scores are read
+//! or written, `http` where HTTP is served): [`SubmissionsSettings`], [`RunnerSettings`],
+//! [`EvaluatorSettings`], [`FrontendSettings`]. No service can come to depend on another's keys.
 //!
 //! One file on purpose (about 400 lines of code, tests below): every key, its default and its
 //! check sit together, which is what `darkroom.example.toml` and its completeness test mirror.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -29,6 +31,7 @@ pub struct Config {
     pub log: LogConfig,
     pub nats: NatsConfig,
     pub mongodb: MongoConfig,
+    pub http: HttpConfig,
     pub submissions: SubmissionsConfig,
     pub runner: RunnerConfig,
     pub evaluator: EvaluatorConfig,
@@ -46,6 +49,25 @@ pub struct MongoConfig {
 impl Default for MongoConfig {
     fn default() -> Self {
         Self { url: "mongodb://127.0.0.1:27017".into(), database: "darkroom".into() }
+    }
+}
+
+/// How long the HTTP servers (the submissions API, the web pages) wait for a slow client.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A request's line and headers must have arrived this long after the server started
+    /// reading them (a new connection, or the end of the previous request); then the
+    /// connection is closed. At least 1.
+    pub header_read_timeout_seconds: u64,
+    /// A request body that sends nothing for this long fails the request. Measured between
+    /// chunks, not over the whole body, so a large upload at a steady pace is never cut.
+    pub body_idle_timeout_seconds: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { header_read_timeout_seconds: 10, body_idle_timeout_seconds: 30 }
     }
 }
 
@@ -99,6 +121,10 @@ pub struct RunnerConfig {
     /// Logins for pulling submitted images from private registries, by registry host. The
     /// runner reads them here rather than from events, so no secret travels through NATS.
     pub registry_logins: Vec<RegistryLogin>,
+    /// The folders datasets may be mounted from (absolute). A run whose dataset path resolves
+    /// (`..` and links followed) outside all of them fails as a platform error, before any
+    /// container exists: a forged request cannot mount the host's `/`.
+    pub data_roots: Vec<PathBuf>,
 }
 
 /// A pull login for one registry host.
@@ -136,6 +162,7 @@ impl Default for RunnerConfig {
             health_listen: String::new(),
             max_image_bytes: 8 << 30,
             registry_logins: Vec::new(),
+            data_roots: vec![PathBuf::from(DEFAULT_DATA_ROOT)],
         }
     }
 }
@@ -155,7 +182,13 @@ pub struct EvaluatorConfig {
     /// Address of `/healthz` and `/readyz` (NATS, the Docker engine and MongoDB answer); empty
     /// serves none. `darkroom-evaluator healthcheck` probes it.
     pub health_listen: String,
+    /// The folders ground truths may be mounted from, as `runner.data_roots` for datasets.
+    pub data_roots: Vec<PathBuf>,
 }
+
+/// Where datasets and ground truths live unless `data_roots` says otherwise: the folder the
+/// Compose files mount (`DARKROOM_DATA_ROOT`).
+pub const DEFAULT_DATA_ROOT: &str = "/srv/darkroom/data";
 
 impl Default for EvaluatorConfig {
     fn default() -> Self {
@@ -167,6 +200,7 @@ impl Default for EvaluatorConfig {
             memory_mb: 1024,
             cpus: 1.0,
             health_listen: String::new(),
+            data_roots: vec![PathBuf::from(DEFAULT_DATA_ROOT)],
         }
     }
 }
@@ -298,6 +332,9 @@ pub struct SubmissionsConfig {
     pub admin_token_file: Option<PathBuf>,
     /// Largest accepted `docker save` upload.
     pub max_upload_bytes: u64,
+    /// Uploads one participant may have in progress at once; one more is refused (429) before
+    /// anything is written. At least 1.
+    pub max_concurrent_uploads: usize,
     /// Largest accepted JSON body.
     pub max_json_bytes: usize,
     /// Most entries listed from a dataset directory.
@@ -323,6 +360,43 @@ pub struct SubmissionsConfig {
     pub upload_retention_hours: u64,
     /// How often stored uploads are swept (also once at start-up).
     pub upload_sweep_interval_seconds: u64,
+    /// Requests one client address may make to the routes a stranger can hammer (registration,
+    /// submitting a name, uploading an archive), counted together.
+    pub rate_limit_per_address: RateLimit,
+    /// Requests one bearer token may make to those of the routes that take one (submitting,
+    /// uploading), whatever address they come from.
+    pub rate_limit_per_token: RateLimit,
+    /// Reverse proxies in front of the API, by address. A request whose TCP peer is one of
+    /// them counts against the last address of its `X-Forwarded-For` that is not one of them;
+    /// any other request against its peer, whatever its headers say. Empty: always the peer.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests allowed at once, before any wait.
+    pub burst: u32,
+    /// Requests allowed per minute once the burst is spent; 0 switches the limit off.
+    pub per_minute: u32,
+}
+
+impl RateLimit {
+    /// The burst and the time one request's allowance takes to come back, or `None` when the
+    /// limit is off. `key` names the setting in the error.
+    pub fn quota(&self, key: &str) -> Result<Option<(u32, Duration)>, ConfigError> {
+        if self.per_minute == 0 {
+            return Ok(None);
+        }
+        if self.burst == 0 {
+            return Err(ConfigError::Invalid(format!(
+                "{key}.burst: must be at least 1 while per_minute is {}; raise it, or set per_minute = 0 to switch the limit off",
+                self.per_minute
+            )));
+        }
+        Ok(Some((self.burst, Duration::from_secs(60) / self.per_minute)))
+    }
 }
 
 impl Default for SubmissionsConfig {
@@ -334,6 +408,7 @@ impl Default for SubmissionsConfig {
             admin_token: String::new(),
             admin_token_file: None,
             max_upload_bytes: 4 << 30,
+            max_concurrent_uploads: 2,
             max_json_bytes: 256 << 10,
             max_listing_entries: 10_000,
             queue_deadline_seconds: 24 * 3600,
@@ -344,6 +419,9 @@ impl Default for SubmissionsConfig {
             registry_timeout_seconds: 15,
             upload_retention_hours: 24,
             upload_sweep_interval_seconds: 600,
+            rate_limit_per_address: RateLimit { burst: 30, per_minute: 60 },
+            rate_limit_per_token: RateLimit { burst: 10, per_minute: 10 },
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -442,7 +520,13 @@ macro_rules! settings {
 
 settings!(
     /// What the submissions service reads: the API and its database, the bus, the scores.
-    SubmissionsSettings { log: LogConfig, nats: NatsConfig, mongodb: MongoConfig, submissions: SubmissionsConfig }
+    SubmissionsSettings {
+        log: LogConfig,
+        nats: NatsConfig,
+        mongodb: MongoConfig,
+        http: HttpConfig,
+        submissions: SubmissionsConfig,
+    }
 );
 settings!(
     /// What a swarm runner reads.
@@ -454,8 +538,9 @@ settings!(
     EvaluatorSettings { log: LogConfig, nats: NatsConfig, mongodb: MongoConfig, evaluator: EvaluatorConfig }
 );
 settings!(
-    /// What the web frontend reads: the bus for live scores, and its own section.
-    FrontendSettings { log: LogConfig, nats: NatsConfig, frontend: FrontendConfig }
+    /// What the web frontend reads: the bus for live scores, the HTTP timeouts, and its own
+    /// section.
+    FrontendSettings { log: LogConfig, nats: NatsConfig, http: HttpConfig, frontend: FrontendConfig }
 );
 
 #[cfg(test)]
@@ -538,7 +623,7 @@ mod tests {
     #[test]
     fn an_unknown_key_in_any_section_is_named_whichever_service_loads() {
         figment::Jail::expect_with(|jail| {
-            for section in ["log", "nats", "mongodb", "submissions", "runner", "evaluator", "frontend"] {
+            for section in ["log", "nats", "mongodb", "http", "submissions", "runner", "evaluator", "frontend"] {
                 jail.create_file("darkroom.toml", &format!("[{section}]\nnot_a_{section}_key = 1"))?;
                 let refusals = [
                     SubmissionsSettings::load().err(),

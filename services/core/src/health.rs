@@ -242,9 +242,7 @@ mod serve {
                 }
             }),
         );
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the health endpoints stopped");
-        }
+        crate::http::serve(listener, app, &crate::config::HttpConfig::default(), std::future::pending()).await;
     }
 
     /// Resolves on Ctrl-C or SIGTERM (what `docker stop` and Swarm send).

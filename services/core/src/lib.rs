@@ -8,6 +8,7 @@
 //! - [`health`]: the `healthcheck` subcommand; with feature `health`, health endpoints and stop
 //!   signals for the service binaries.
 //! - [`backoff`]: the one exponential backoff every retry loop waits with.
+//! - `http` (feature `http`): the one way HTTP is served, with timeouts for slow clients.
 //! - `bus` (feature `nats`): connecting to JetStream, the stream, durable publishing, and the
 //!   worker every consumer runs its typed handler in.
 //! - `scores` (feature `mongodb`): the score store and the leaderboard query.
@@ -24,6 +25,8 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod health;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "archive")]
 pub mod image_archive;
 #[cfg(feature = "docker")]

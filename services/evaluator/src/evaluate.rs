@@ -14,7 +14,7 @@ use darkroom_core::domain::score::MAX_SCORE_BYTES;
 use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind};
 use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
 use darkroom_core::sandbox::{
-    Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
+    DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
 };
 use darkroom_core::scores::{ScoreDocument, ScoreStore, to_bson_time};
 use tokio::io::AsyncReadExt;
@@ -158,6 +158,20 @@ fn sandbox_verdict(run: &RunFinished, e: SandboxError) -> Result<Scored, Submiss
 /// Runs the evaluation image.
 async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, EvaluationError> {
     let job = &run.job;
+    // Before anything else: a request naming ground truth outside the data roots (forged, or a
+    // challenge applied with a path this evaluator must not mount) runs no container.
+    let roots = DataRoots::new(&ctx.config.data_roots, "evaluator.data_roots");
+    let ground_truth = roots.confine("ground truth", &job.ground_truth_host_path).map_err(|refused| {
+        tracing::error!(submission = %run.submission_id, error = %refused, "ground truth outside the data roots; not evaluated");
+        failed(
+            run,
+            FailureKind::Platform,
+            "the challenge's ground truth cannot be mounted on this platform; the organizer has been told, and it does \
+             not count against your quota",
+            Some(refused.to_string()),
+            false,
+        )
+    })?;
     let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, run.attempt));
     let _ = tokio::fs::remove_dir_all(&dir).await;
     let predictions = dir.join("predictions");
@@ -199,7 +213,7 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
         ]),
         inputs: vec![
             (predictions.clone(), "/input/predictions".to_owned()),
-            (job.ground_truth_host_path.clone().into(), "/input/ground-truth".to_owned()),
+            (ground_truth, "/input/ground-truth".to_owned()),
         ],
         output: output.path.clone(),
         limits: Limits {

@@ -36,6 +36,14 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{message}")]
     QuotaExceeded { message: String, retry_at: Option<DateTime<Utc>> },
+    /// Too many requests from one address or token in a short time; `retry_after` says when
+    /// the next one is allowed.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: std::time::Duration },
+    /// Too much at once from one client, with no time to name: retry when something it has
+    /// in progress ends (e.g. `too_many_uploads`).
+    #[error("{message}")]
+    Busy { code: &'static str, message: String },
     #[error("{0}")]
     Unavailable(String),
     /// A service we depend on for this request (a participant's registry) failed.
@@ -75,6 +83,8 @@ impl ApiError {
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Busy { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -103,18 +113,21 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let now = Utc::now();
         let (details, retry_at) = match &self {
             ApiError::Invalid(fields) => (Some(fields.clone()), None),
             ApiError::QuotaExceeded { retry_at, .. } => (None, *retry_at),
+            ApiError::RateLimited { retry_after, .. } => {
+                (None, chrono::TimeDelta::from_std(*retry_after).ok().map(|wait| now + wait))
+            }
             _ => (None, None),
         };
         let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message, details, retry_at } };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::QuotaExceeded { retry_at: Some(at), .. } = &self {
-            let secs = (*at - Utc::now()).num_seconds().max(1);
-            if let Ok(v) = secs.to_string().parse() {
-                response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-            }
+        if let Some(at) = retry_at {
+            // Whole seconds, rounded up: a client that waits that long is let in.
+            let secs = ((at - now).num_milliseconds().max(0) as u64).div_ceil(1000).max(1);
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         response
     }

@@ -4,6 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -71,9 +72,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
+/// The bearer token of a request, or 401 saying what the header must look like.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
         .get(AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthorized("missing 'Authorization: Bearer <token>' header".into()))?;
     value
@@ -96,7 +97,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer(parts)?;
+        let token = bearer(&parts.headers)?;
         // Comparing hashes keeps the comparison's time independent of the secret's prefix.
         if hash_token(token) == state.admin_token_hash {
             Ok(Admin)
@@ -128,7 +129,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer(parts)?;
+        let token = bearer(&parts.headers)?;
         participant_by_token(&state, token).await.map(Caller)
     }
 }
@@ -148,7 +149,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer(parts)?;
+        let token = bearer(&parts.headers)?;
         if hash_token(token) == state.admin_token_hash {
             return Ok(Viewer::Organizer);
         }
@@ -169,6 +170,6 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        Ok(MaybeOrganizer(bearer(parts).is_ok_and(|t| hash_token(t) == state.admin_token_hash)))
+        Ok(MaybeOrganizer(bearer(&parts.headers).is_ok_and(|t| hash_token(t) == state.admin_token_hash)))
     }
 }

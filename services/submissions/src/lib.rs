@@ -5,7 +5,8 @@
 //! - [`routes`] the HTTP API; [`extract`] and [`error`] make every failure a clear JSON answer.
 //! - [`lifecycle`] accepts, re-runs, cancels and moves submissions; [`enrollment`] who has
 //!   joined a challenge and may submit to it, [`teams`] who submits together, [`quota`] how
-//!   often.
+//!   often; [`rate_limit`] how often one address or token may call the routes that register,
+//!   join and submit.
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
@@ -14,10 +15,13 @@
 //!   submission can need them; [`db`] holds entities and migrations.
 //! - [`feedback`] what participants and the public board see of each score (raw, rounded,
 //!   ladder); [`intervals`] the bootstrap intervals of the raw public board.
+//! - [`dataset`] lists a challenge's dataset on apply and on the organizer's refresh, and
+//!   serves the stored listing.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 
 pub mod auth;
 pub mod consumer;
+pub mod dataset;
 pub mod db;
 pub mod enrollment;
 pub mod error;
@@ -31,6 +35,7 @@ pub mod outbox;
 pub mod phase_close;
 pub mod pinning;
 pub mod quota;
+pub mod rate_limit;
 pub mod registry;
 pub mod routes;
 pub mod run_log;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use darkroom_core::config::SubmissionsSettings;
+use darkroom_core::config::{HttpConfig, SubmissionsSettings};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Notify};
 
@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    http: HttpConfig,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -39,6 +40,7 @@ impl Application {
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("submissions.database_url: cannot open '{}'", redact(&url)))?;
+        let limits = crate::rate_limit::RateLimits::new(sub)?;
         let nats = darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await?;
         let wakeup = Arc::new(Notify::new());
         let submit_lock = Arc::new(Mutex::new(()));
@@ -49,6 +51,7 @@ impl Application {
             tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
             tokio::spawn(crate::upload_sweep::run(db.clone(), sub.clone(), submit_lock.clone())),
             tokio::spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone())),
+            tokio::spawn(limits.clone().forget_idle_clients(Duration::from_secs(60))),
         ];
         let registries =
             crate::registry::Registries::new(&sub.registries, Duration::from_secs(sub.registry_timeout_seconds.max(1)))
@@ -63,11 +66,13 @@ impl Application {
             nats,
             scores,
             boards: Default::default(),
+            limits,
+            uploads: crate::tarball::UploadSlots::new(sub.max_concurrent_uploads)?,
         };
         let listener = TcpListener::bind(&sub.listen)
             .await
             .with_context(|| format!("submissions.listen: cannot listen on '{}'", sub.listen))?;
-        Ok(Self { listener, router: crate::routes::router(state), background })
+        Ok(Self { listener, router: crate::routes::router(state), http: config.http.clone(), background })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -80,11 +85,11 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "submissions API listening");
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        darkroom_core::http::serve(self.listener, self.router, &self.http, shutdown).await;
         for task in self.background {
             task.abort();
         }
-        result.context("HTTP server failed")
+        Ok(())
     }
 }
 

@@ -25,4 +25,8 @@ pub struct AppState {
     pub boards: Arc<BoardCache>,
     /// Pins submitted image names to digests; talks only to `submissions.registries`.
     pub registries: crate::registry::Registries,
+    /// Uploads in progress per participant, at most `max_concurrent_uploads` each.
+    pub uploads: crate::tarball::UploadSlots,
+    /// The per-address and per-token limits on registration and submitting.
+    pub limits: crate::rate_limit::RateLimits,
 }

@@ -1,16 +1,76 @@
 //! Uploaded `docker save` tarballs: streamed to disk under a size cap (never held whole in
-//! memory), hashed on the way, checked for the image-archive shape, and stored by content hash.
-//! The runner checks it again and rebuilds it before the engine sees it.
+//! memory), hashed on the way, checked for the image-archive shape, and stored by content hash;
+//! at most `max_concurrent_uploads` at once per participant ([`UploadSlots`]). The runner
+//! checks it again and rebuilds it before the engine sees it.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Body;
+use darkroom_core::config::ConfigError;
 use darkroom_core::image_archive::{self, ArchiveError};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::ApiError;
+
+/// Uploads in progress per participant, capped, so one participant cannot hold many slow
+/// uploads (each a connection, a task and a growing file) at once.
+#[derive(Debug, Clone)]
+pub struct UploadSlots {
+    cap: usize,
+    in_progress: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl UploadSlots {
+    pub fn new(cap: usize) -> Result<Self, ConfigError> {
+        if cap == 0 {
+            return Err(ConfigError::Invalid(
+                "submissions.max_concurrent_uploads: must be at least 1 (uploads per participant at once)".into(),
+            ));
+        }
+        Ok(Self { cap, in_progress: Default::default() })
+    }
+
+    /// One of `participant`'s slots until the slot is dropped, or 429 when all are taken.
+    pub fn take(&self, participant: &str) -> Result<UploadSlot, ApiError> {
+        let mut in_progress = self.in_progress.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = in_progress.entry(participant.to_owned()).or_default();
+        if *count >= self.cap {
+            return Err(ApiError::Busy {
+                code: "too_many_uploads",
+                message: format!(
+                    "you have {} uploads in progress, the most this server takes at once from one participant; \
+                     send this one again when one of them has finished",
+                    self.cap
+                ),
+            });
+        }
+        *count += 1;
+        Ok(UploadSlot { slots: self.clone(), participant: participant.to_owned() })
+    }
+}
+
+/// A participant's upload in progress; frees its slot when dropped, however the upload ends.
+#[derive(Debug)]
+pub struct UploadSlot {
+    slots: UploadSlots,
+    participant: String,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut in_progress = self.slots.in_progress.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = in_progress.get_mut(&self.participant) {
+            *count -= 1;
+            if *count == 0 {
+                in_progress.remove(&self.participant);
+            }
+        }
+    }
+}
 
 /// A stored, checked upload.
 #[derive(Debug, Clone)]
@@ -128,5 +188,22 @@ pub fn inspect(path: &Path) -> Result<Vec<String>, ApiError> {
                 "the upload is not an image archive Darkroom accepts: {refused}; create it with 'docker save IMAGE -o image.tar'"
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_slots_are_capped_per_participant_and_freed_on_drop() {
+        let slots = UploadSlots::new(2).unwrap();
+        let (a1, _a2) = (slots.take("a").unwrap(), slots.take("a").unwrap());
+        let refused = slots.take("a").unwrap_err();
+        assert!(matches!(refused, ApiError::Busy { code: "too_many_uploads", .. }), "{refused:?}");
+        let _b = slots.take("b").expect("another participant has slots of their own");
+        drop(a1);
+        let _a3 = slots.take("a").expect("a finished upload frees its slot");
+        assert!(UploadSlots::new(0).unwrap_err().to_string().contains("max_concurrent_uploads"));
     }
 }

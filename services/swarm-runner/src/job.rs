@@ -25,8 +25,8 @@ use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
 use darkroom_core::events::{FailedBy, RunFinished, RunStarted, SubmissionCreated, SubmissionFailed};
 use darkroom_core::sandbox::{
-    Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec, Sandbox,
-    SandboxError, archive_to_file, scan_output,
+    DataRoots, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec,
+    Sandbox, SandboxError, archive_to_file, scan_output,
 };
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -143,9 +143,16 @@ fn platform_failure(job: &SubmissionCreated, reason: &str, retrying: bool, detai
     }
 }
 
-/// The container a request asks for: the challenge's dataset read-only at `/data`, `output`
-/// at `/output`, the challenge's limits. The benchmarks launch through it too.
-pub fn run_spec(job: &SubmissionCreated, config: &RunnerConfig, image: String, output: PathBuf) -> RunSpec {
+/// The container a request asks for: the challenge's dataset (`dataset`, the request's path as
+/// [`DataRoots::confine`] resolved it) read-only at `/data`, `output` at `/output`, the
+/// challenge's limits. The benchmarks launch through it too.
+pub fn run_spec(
+    job: &SubmissionCreated,
+    config: &RunnerConfig,
+    dataset: PathBuf,
+    image: String,
+    output: PathBuf,
+) -> RunSpec {
     let r = &job.resources;
     RunSpec {
         name: container_name(job),
@@ -155,7 +162,7 @@ pub fn run_spec(job: &SubmissionCreated, config: &RunnerConfig, image: String, o
             ("darkroom.submission".to_owned(), job.submission_id.to_string()),
             ("darkroom.attempt".to_owned(), job.attempt.to_string()),
         ]),
-        inputs: vec![(job.dataset_host_path.clone().into(), "/data".to_owned())],
+        inputs: vec![(dataset, "/data".to_owned())],
         output,
         limits: Limits {
             cpus: r.cpus,
@@ -223,6 +230,25 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
         tracing::info!(submission = %job.submission_id, "cancelled before it started");
         return Ok(Outcome::Cancelled);
     }
+    // Before anything else touches the engine: a request naming a folder outside the data
+    // roots (forged, or a challenge applied with a path this runner must not mount) fails here.
+    let dataset = match DataRoots::new(&ctx.config.data_roots, "runner.data_roots")
+        .confine("dataset", &job.dataset_host_path)
+    {
+        Ok(path) => path,
+        Err(refused) => {
+            tracing::error!(submission = %job.submission_id, error = %refused, "dataset outside the data roots; not run");
+            return Ok(failure(
+                job,
+                FailureKind::Platform,
+                "the challenge's dataset cannot be mounted on this platform; the organizer has been told, and it does \
+                 not count against your quota"
+                    .into(),
+                false,
+                Some(refused.to_string()),
+            ));
+        }
+    };
     let scratch = ctx.config.work_dir.join("scratch");
     tokio::fs::create_dir_all(&scratch).await?;
     let prepared = crate::images::prepare(
@@ -235,7 +261,7 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
     )
     .await;
     let outcome = match prepared {
-        Ok((image, info)) => run_prepared(ctx, job, image, info, stop).await,
+        Ok((image, info)) => run_prepared(ctx, job, dataset, image, info, stop).await,
         Err(e) => Ok(sandbox_failure(job, e)),
     };
     crate::images::release(&ctx.sandbox, &ctx.image_locks, job).await;
@@ -246,6 +272,7 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
 async fn run_prepared(
     ctx: &Context,
     job: &SubmissionCreated,
+    dataset: PathBuf,
     image: String,
     info: ImageInfo,
     stop: &StopSignal,
@@ -266,7 +293,7 @@ async fn run_prepared(
             Ok(o) => o,
             Err(e) => return Ok(sandbox_failure(job, e)),
         };
-    let spec = run_spec(job, &ctx.config, image, output.path.clone());
+    let spec = run_spec(job, &ctx.config, dataset, image, output.path.clone());
     let hardening = match Hardening::new(&spec, &info, r.allow_root) {
         Ok(h) => h,
         Err(e) => {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use darkroom_api::ParticipantId;
 use serde::{Deserialize, Serialize};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// A registered participant. Their token is shown once at registration; only its hash is kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,12 +15,37 @@ pub struct Participant {
     pub created_at: DateTime<Utc>,
 }
 
-/// A display name: 2–64 printable characters, no leading or trailing space.
+/// A display name: 2–64 printable characters, no leading or trailing space, nothing invisible.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParticipantName(String);
 
+/// Whether `c` is invisible yet changes what is shown: controls (Cc), format characters (Cf:
+/// bidirectional overrides and isolates such as U+202E and U+2066–U+2069, zero-width spaces and
+/// joiners, the byte-order mark) and line or paragraph separators. A name holding one could
+/// pass for another on a leaderboard, or reorder the text around it.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
 impl ParticipantName {
     pub fn parse(field: &str, s: &str) -> Result<Self, super::FieldError> {
+        if let Some(c) = s.chars().find(|&c| is_invisible(c)) {
+            return Err(super::FieldError::new(
+                field,
+                format!(
+                    "'{}' holds U+{:04X}, an invisible control or formatting character",
+                    s.escape_debug(),
+                    u32::from(c)
+                ),
+                "type the name without invisible characters (direction marks, zero-width spaces or joiners, byte-order marks)",
+            ));
+        }
         let ok = (2..=64).contains(&s.chars().count())
             && s.trim() == s
             && !s.chars().any(|c| c.is_control() || matches!(c, '<' | '>' | '/' | '\\'));
@@ -50,5 +76,27 @@ mod tests {
         for bad in ["", "a", " padded", "<script>", "a/b", "tab\there", &"x".repeat(65)] {
             assert!(ParticipantName::parse("name", bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_by_code_point() {
+        for (bad, code) in [
+            ("Ada\u{202E}ecalevol", "U+202E"),
+            ("Ad\u{200B}a", "U+200B"),
+            ("\u{2066}Ada\u{2069}", "U+2066"),
+            ("Ada\u{2069}", "U+2069"),
+            ("\u{FEFF}Ada", "U+FEFF"),
+            ("Ada\u{200D}B", "U+200D"),
+            ("Ada\u{1b}[2J", "U+001B"),
+            ("Ada\u{9b}31m", "U+009B"),
+            ("Ada\u{2028}Bob", "U+2028"),
+            ("Ada\u{E0041}", "U+E0041"),
+        ] {
+            let e = ParticipantName::parse("team", bad).expect_err(bad);
+            assert_eq!(e.field, "team");
+            assert!(e.problem.contains(code) && e.problem.contains("invisible"), "{bad:?}: {e}");
+            assert!(e.fix.contains("without invisible characters"), "{e}");
+        }
+        assert!(ParticipantName::parse("name", "Ada Lovelace-Byron (Team Ω)").is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! The hardened container run shared by the swarm runner (participants) and the evaluator
 //! (organizers' images).
 //!
+//! - [`data_roots`]: the host folders hidden data may be mounted from.
 //! - [`policy`]: the one [`Hardening`] description of a run (user, filesystem, capabilities,
 //!   limits, logs) and its two renderings, Engine `HostConfig` and Swarm `TaskSpec`.
 //! - [`run`]: running and following a container on one Docker Engine, and removing it.
@@ -10,6 +11,7 @@
 //!
 //! The container is removed whatever happens.
 
+pub mod data_roots;
 pub mod image;
 pub mod output;
 pub mod policy;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
 
+pub use data_roots::{DataRoots, OutsideDataRoots};
 pub use output::{
     OutputArchiveError, OutputDir, OutputLimits, OutputScan, UnpackError, archive_to_file, extract_archive, scan_output,
 };

@@ -308,3 +308,29 @@ pub mod team {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod dataset_listing {
+    use sea_orm::entity::prelude::*;
+
+    /// A challenge's dataset listing as last computed (on apply, or the organizer's refresh):
+    /// the listing, or why the dataset could not be listed.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "dataset_listings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub challenge: String,
+        /// `darkroom_api::DatasetListing` as JSON (its description left empty: the spec's is
+        /// served), or none when listing failed.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub listing: Option<String>,
+        /// Why listing failed, for the organizer's logs.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub error: Option<String>,
+        pub listed_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_final_board::Migration),
             Box::new(m20261201_000001_enrollment::Migration),
             Box::new(m20261201_000002_teams::Migration),
+            Box::new(m20261201_000001_dataset_listings::Migration),
         ]
     }
 }
@@ -411,6 +412,50 @@ mod m20261130_000001_final_board {
         async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
             m.drop_table(Table::drop().table(PhaseCloses::Table).to_owned()).await?;
             m.drop_table(Table::drop().table(FinalSelections::Table).to_owned()).await
+        }
+    }
+}
+
+/// Dataset listings, computed when a challenge is applied or the organizer asks, and served
+/// from here: an anonymous request never walks the dataset (issue 16).
+mod m20261201_000001_dataset_listings {
+    use sea_orm_migration::prelude::*;
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261201_000001_dataset_listings"
+        }
+    }
+
+    #[derive(DeriveIden)]
+    enum DatasetListings {
+        Table,
+        Challenge,
+        Listing,
+        Error,
+        ListedAt,
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.create_table(
+                Table::create()
+                    .table(DatasetListings::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(DatasetListings::Challenge).string_len(64).not_null().primary_key())
+                    .col(ColumnDef::new(DatasetListings::Listing).text().null())
+                    .col(ColumnDef::new(DatasetListings::Error).text().null())
+                    .col(ColumnDef::new(DatasetListings::ListedAt).timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await
+        }
+
+        async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.drop_table(Table::drop().table(DatasetListings::Table).to_owned()).await
         }
     }
 }

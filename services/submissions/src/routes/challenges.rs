@@ -1,12 +1,10 @@
 //! Challenges: organizers create and update them from a spec; everyone reads them.
 
-use std::path::Path;
-
 use axum::Json;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use darkroom_api::{ChallengeListQuery, ChallengeSummary, DatasetFile, DatasetListing, PublicChallenge};
+use darkroom_api::{ChallengeListQuery, ChallengeSummary, DatasetListing, PublicChallenge};
 use darkroom_core::domain::ChallengeSpec;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
 
@@ -56,6 +54,7 @@ pub async fn create(
     }
     .insert(&state.db)
     .await?;
+    list_applied(&state, &spec).await?;
     tracing::info!(challenge = %spec.slug, "challenge created");
     Ok((StatusCode::CREATED, Json(spec.redacted())))
 }
@@ -97,6 +96,7 @@ pub async fn upsert(
         .await?;
         StatusCode::CREATED
     };
+    list_applied(&state, &spec).await?;
     tracing::info!(challenge = %slug, created = status == StatusCode::CREATED, "challenge saved");
     Ok((status, Json(spec.redacted())))
 }
@@ -134,46 +134,39 @@ pub async fn spec(
     Ok(Json(load(&state, &slug).await?.redacted()))
 }
 
-/// Names and sizes of the dataset's files, relative to the dataset root; never their contents,
-/// never the host path, and links are not followed.
+/// Names and sizes of the dataset's files, as stored when the challenge was applied or last
+/// refreshed: an anonymous request never walks the dataset.
 pub async fn dataset(State(state): State<AppState>, UrlPath(slug): UrlPath<String>) -> ApiResult<Json<DatasetListing>> {
     let spec = load(&state, &slug).await?;
-    let max = state.config.max_listing_entries;
-    let root = spec.dataset.host_path.clone();
-    let description = spec.dataset.description.clone();
-    let listing = tokio::task::spawn_blocking(move || list_files(&root, max))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(|e| {
-            tracing::error!(challenge = %slug, error = %e, "dataset cannot be listed");
-            ApiError::Unavailable(format!(
-                "the dataset of '{slug}' cannot be listed right now; the organizer has been told"
-            ))
-        })?;
-    Ok(Json(DatasetListing { description, ..listing }))
+    Ok(Json(crate::dataset::stored(&state.db, &spec, state.config.max_listing_entries).await?))
 }
 
-fn list_files(root: &Path, max: usize) -> std::io::Result<DatasetListing> {
-    let mut files = Vec::new();
-    let (mut count, mut total) = (0u64, 0u64);
-    for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
-        let entry = entry.map_err(std::io::Error::other)?;
-        if !entry.file_type().is_file() {
-            continue;
+/// Lists the dataset again (after the organizer changed its files) and stores the listing.
+pub async fn refresh_dataset(
+    State(state): State<AppState>,
+    _: Admin,
+    UrlPath(slug): UrlPath<String>,
+) -> ApiResult<Json<DatasetListing>> {
+    let spec = load(&state, &slug).await?;
+    match crate::dataset::refresh(&state.db, &spec, state.config.max_listing_entries).await? {
+        Ok(listing) => {
+            tracing::info!(challenge = %slug, files = listing.file_count, "dataset listing refreshed");
+            Ok(Json(listing))
         }
-        let size = entry.metadata().map_err(std::io::Error::other)?.len();
-        count += 1;
-        total += size;
-        if files.len() < max {
-            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-            files.push(DatasetFile { path: rel.display().to_string(), size_bytes: size });
-        }
+        Err(problem) => Err(ApiError::field(
+            "dataset.host_path",
+            problem,
+            format!(
+                "make the folder readable on the API's host (or fix the path with PUT /api/v1/challenges/{slug}), then refresh again"
+            ),
+        )),
     }
-    Ok(DatasetListing {
-        description: String::new(),
-        truncated: count as usize > files.len(),
-        files,
-        file_count: count,
-        total_bytes: total,
-    })
+}
+
+/// Stores the listing of a challenge just applied. A dataset that cannot be listed does not
+/// refuse the spec (the API's host may see the dataset later); it is logged, readers get 503
+/// and the organizer's refresh says why.
+async fn list_applied(state: &AppState, spec: &ChallengeSpec) -> ApiResult<()> {
+    crate::dataset::refresh(&state.db, spec, state.config.max_listing_entries).await?.ok();
+    Ok(())
 }

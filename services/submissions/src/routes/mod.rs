@@ -22,17 +22,22 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let json_limit = state.config.max_json_bytes;
+    let limits = &state.limits;
     let api = Router::new()
         .route("/challenges", get(challenges::list).post(challenges::create))
         .route("/challenges/{slug}", get(challenges::show).put(challenges::upsert))
         .route("/challenges/{slug}/spec", get(challenges::spec))
         .route("/challenges/{slug}/dataset", get(challenges::dataset))
+        .route("/challenges/{slug}/dataset/refresh", post(challenges::refresh_dataset))
         .route("/challenges/{slug}/leaderboard", get(leaderboard::show))
-        .route("/challenges/{slug}/submissions", get(organizer::list).post(submissions::submit_image))
+        .route(
+            "/challenges/{slug}/submissions",
+            get(organizer::list).merge(post(submissions::submit_image).layer(limits.by_address_and_token())),
+        )
         .route(
             "/challenges/{slug}/submissions/tarball",
             // The upload streams to disk under its own cap (max_upload_bytes).
-            post(submissions::submit_tarball).layer(DefaultBodyLimit::disable()),
+            post(submissions::submit_tarball).layer((limits.by_address_and_token(), DefaultBodyLimit::disable())),
         )
         .route(
             "/challenges/{slug}/phases/{phase}/selections",
@@ -41,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/phases/{phase}/close", post(final_board::close))
         .route("/challenges/{slug}/phases/{phase}/reveal", post(final_board::reveal))
         .route("/challenges/{slug}/phases/{phase}/private-board", get(final_board::private_board))
-        .route("/challenges/{slug}/join", post(enrollment::join))
+        .route("/challenges/{slug}/join", post(enrollment::join).layer(limits.by_address_and_token()))
         .route("/challenges/{slug}/enrollment", get(enrollment::mine))
         .route("/challenges/{slug}/enrollments", get(enrollment::list))
         .route("/challenges/{slug}/enrollments/{participant}/approve", post(enrollment::approve))
@@ -55,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/team/merge", post(teams::merge))
         .route("/challenges/{slug}/team/members/{participant}", axum::routing::delete(teams::remove))
         .route("/challenges/{slug}/duplicate-images", get(teams::duplicates))
-        .route("/participants", post(participants::register))
+        .route("/participants", post(participants::register).layer(limits.by_address()))
         .route("/me", get(participants::me))
         .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::show))

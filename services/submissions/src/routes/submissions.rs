@@ -204,6 +204,7 @@ pub async fn submit_tarball(
     }
     // Refuse early, before the participant uploads gigabytes for nothing.
     check_admission(&state, &who, &spec).await?;
+    let _slot = state.uploads.take(&who.id)?;
     let body: Body = request.into_body();
     let uploads = state.config.data_dir.join("uploads");
     let received = tarball::receive(body, &uploads, state.config.max_upload_bytes).await?;
