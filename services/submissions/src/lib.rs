@@ -13,6 +13,7 @@
 //!   submission can need them; [`db`] holds entities and migrations.
 //! - [`feedback`] what participants and the public board see of each score (raw, rounded,
 //!   ladder); [`intervals`] the bootstrap intervals of the raw public board.
+//! - [`sessions`] web sessions: what the pages' cookie holds instead of a token.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod quota;
 pub mod registry;
 pub mod routes;
 pub mod run_log;
+pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod tarball;

@@ -4,6 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261201_000001_enrollment;
+mod m20261202_000001_sessions;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_run_log::Migration),
             Box::new(m20261130_000001_final_board::Migration),
             Box::new(m20261201_000001_enrollment::Migration),
+            Box::new(m20261202_000001_sessions::Migration),
         ]
     }
 }

@@ -8,13 +8,14 @@ mod leaderboard;
 mod logs;
 mod organizer;
 mod participants;
+mod sessions;
 mod submissions;
 mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -48,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/invites", get(enrollment::invites).post(enrollment::mint))
         .route("/participants", post(participants::register))
         .route("/me", get(participants::me))
+        .route("/sessions", post(sessions::open))
+        .route("/sessions/current", delete(sessions::revoke))
         .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::show))
         .route("/submissions/{id}/cancel", post(submissions::cancel))
