@@ -30,11 +30,8 @@ pub fn is_session(bearer: &str) -> bool {
 pub async fn open(state: &AppState, token_hash: String, organizer: bool) -> Result<SessionCreated, ApiError> {
     let now = Utc::now();
     session::Entity::delete_many().filter(session::Column::ExpiresAt.lt(now)).exec(&state.db).await?;
-    let seconds = if organizer {
-        state.config.organizer_session_seconds
-    } else {
-        state.config.participant_session_seconds
-    };
+    let seconds =
+        if organizer { state.config.organizer_session_seconds } else { state.config.participant_session_seconds };
     // Checked at start-up (`check_sessions`); capped anyway so no setting overflows a timestamp.
     let longest = Duration::days(3650);
     let lifetime = i64::try_from(seconds).ok().and_then(Duration::try_seconds).unwrap_or(longest).min(longest);

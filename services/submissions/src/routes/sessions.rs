@@ -14,7 +14,10 @@ use crate::extract::Bearer;
 use crate::sessions;
 use crate::state::AppState;
 
-pub async fn open(State(state): State<AppState>, Bearer(token): Bearer) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
+pub async fn open(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
     // A session opening another would outlive its own expiry (and the organizer's cap).
     if sessions::is_session(&token) {
         return Err(ApiError::Forbidden(
