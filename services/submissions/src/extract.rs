@@ -88,7 +88,7 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 /// Whom a bearer credential stands for, once it is known to be valid.
-enum Holder {
+pub(crate) enum Holder {
     Organizer,
     Participant(participant::Model),
 }
@@ -111,7 +111,7 @@ async fn token_hash_behind(state: &AppState, bearer: &str) -> Result<(String, bo
 
 /// The organizer or the participant a bearer credential (token or session) stands for; 401 for
 /// one nobody holds.
-async fn holder(state: &AppState, bearer: &str) -> Result<Holder, ApiError> {
+pub(crate) async fn holder(state: &AppState, bearer: &str) -> Result<Holder, ApiError> {
     let (token_hash, session) = token_hash_behind(state, bearer).await?;
     // Comparing hashes keeps the comparison's time independent of the secret's prefix.
     if token_hash == state.admin_token_hash {

@@ -5,12 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use darkroom_api::SessionCreated;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::auth::hash_token;
-use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Bearer;
+use crate::extract::{Bearer, Holder, holder};
 use crate::sessions;
 use crate::state::AppState;
 
@@ -24,19 +21,10 @@ pub async fn open(
             "a session cannot open another session: sign in with your token (from 'darkroom register')".into(),
         ));
     }
-    let token_hash = hash_token(&token);
-    let organizer = token_hash == state.admin_token_hash;
-    if !organizer
-        && participant::Entity::find()
-            .filter(participant::Column::TokenHash.eq(token_hash.as_str()))
-            .one(&state.db)
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::Unauthorized(
-            "unknown token: check the token you saved at registration, or register again".into(),
-        ));
-    }
+    let (token_hash, organizer) = match holder(&state, &token).await? {
+        Holder::Organizer => (state.admin_token_hash.clone(), true),
+        Holder::Participant(p) => (p.token_hash, false),
+    };
     let created = sessions::open(&state, token_hash, organizer).await?;
     tracing::info!(organizer, expires_at = %created.expires_at, "web session opened");
     Ok((StatusCode::CREATED, Json(created)))
