@@ -313,8 +313,8 @@ async fn nothing_sealed_reaches_a_participant_and_feedback_modes_hold() {
     assert_eq!(board["entries"][0]["submission_id"], ladder_first.as_str(), "{board}");
     assert_eq!(board["entries"][0]["submissions"], 2, "{board}");
     assert_eq!(board["entries"][0]["metrics"], first["score"]["metrics"], "{board}");
-    let (_, page) =
-        get(&reqwest::Client::new(), web.url(&format!("/submissions/{ladder_second}")), None, Some(&ada)).await;
+    let ada_visit = web.sign_in(&ada).await;
+    let (_, page) = web.get(&format!("/submissions/{ladder_second}"), Some(&ada_visit.cookie)).await;
     assert!(page.contains("no significant improvement"), "the submission page lacks the note:\n{page}");
 
     // Raw, with cases: a second participant with the same predictions is tied with #1, and both
