@@ -1,5 +1,6 @@
 //! Server functions: what the pages may ask for. Each runs on the server, calls the
-//! submissions API with the visitor's token (an HttpOnly cookie set by [`SignIn`]) and returns
+//! submissions API with the visitor's session (its secret in an HttpOnly cookie set by
+//! [`SignIn`]; the token itself is never kept) and returns
 //! only what that visitor may see. The browser calls the same functions over HTTP when it
 //! re-fetches (a live leaderboard refresh, an organizer's action).
 //!
@@ -76,6 +77,15 @@ pub struct OrganizerPage {
     pub duplicates: Vec<DuplicateImage>,
 }
 
+/// Who is visiting, and the CSRF token their forms carry (see `server::session`): one round trip
+/// for the header and every form on the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Visitor {
+    /// Who is signed in (the API's `/me`), if anyone.
+    pub me: Option<Me>,
+    pub csrf: String,
+}
+
 /// A page's data, or why there is none. Failures of the platform itself (the API unreachable)
 /// are `Err(ServerFnError)` and render as the server-error page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,22 +114,26 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
     crate::server::fns::load_leaderboard(slug, phase).await
 }
 
-/// Who is signed in, if anyone (the API's `/me`).
+/// Who is signed in, if anyone, and the CSRF token of the visitor's forms.
 #[server(prefix = "/fn", endpoint = "viewer")]
-pub async fn current_viewer() -> Result<Option<Me>, ServerFnError> {
-    crate::server::fns::current_viewer().await
+pub async fn current_visitor() -> Result<Visitor, ServerFnError> {
+    crate::server::fns::current_visitor().await
 }
 
-/// Checks the token with the API, keeps it in an HttpOnly cookie and goes to the visitor's
-/// page; a wrong token comes back as an error the form shows.
+// Every action below takes `csrf`, the hidden field of its form, and refuses to act without the
+// visitor's (a missing one reads as empty, so the refusal says what is wrong).
+
+/// Opens a session with the token, keeps the session's secret (never the token) in an HttpOnly
+/// cookie and goes to the visitor's page; a wrong token comes back as an error the form shows.
 #[server(prefix = "/fn", endpoint = "sign-in")]
-pub async fn sign_in(token: String) -> Result<(), ServerFnError> {
-    crate::server::fns::sign_in(token).await
+pub async fn sign_in(token: String, #[server(default)] csrf: String) -> Result<(), ServerFnError> {
+    crate::server::fns::sign_in(token, csrf).await
 }
 
+/// Ends the session in the API and clears the cookie.
 #[server(prefix = "/fn", endpoint = "sign-out")]
-pub async fn sign_out() -> Result<(), ServerFnError> {
-    crate::server::fns::sign_out().await
+pub async fn sign_out(#[server(default)] csrf: String) -> Result<(), ServerFnError> {
+    crate::server::fns::sign_out(csrf).await
 }
 
 #[server(prefix = "/fn", endpoint = "me")]
@@ -139,8 +153,8 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
 
 /// Cancels a QUEUED or PENDING submission (its owner or the organizer).
 #[server(prefix = "/fn", endpoint = "cancel")]
-pub async fn cancel_submission(id: String, back: String) -> Result<(), ServerFnError> {
-    crate::server::fns::cancel_submission(id, back).await
+pub async fn cancel_submission(id: String, back: String, #[server(default)] csrf: String) -> Result<(), ServerFnError> {
+    crate::server::fns::cancel_submission(id, back, csrf).await
 }
 
 /// Joins the challenge for the signed-in participant, who ticked that they accept its rules
@@ -150,15 +164,21 @@ pub async fn join_challenge(
     slug: String,
     #[server(default)] accept_rules: bool,
     #[server(default)] code: String,
+    #[server(default)] csrf: String,
 ) -> Result<(), ServerFnError> {
-    crate::server::fns::join_challenge(slug, accept_rules, code).await
+    crate::server::fns::join_challenge(slug, accept_rules, code, csrf).await
 }
 
 /// The organizer approves (`verb` = `approve`) or rejects (`reject`) a participant's request to
 /// join; back to the organizer's page.
 #[server(prefix = "/fn", endpoint = "decide")]
-pub async fn decide_enrollment(slug: String, participant: String, verb: String) -> Result<(), ServerFnError> {
-    crate::server::fns::decide_enrollment(slug, participant, verb).await
+pub async fn decide_enrollment(
+    slug: String,
+    participant: String,
+    verb: String,
+    #[server(default)] csrf: String,
+) -> Result<(), ServerFnError> {
+    crate::server::fns::decide_enrollment(slug, participant, verb, csrf).await
 }
 
 /// Replaces the participant's final selections in a phase with the ticked submissions; none
@@ -168,12 +188,13 @@ pub async fn select_finals(
     challenge: String,
     phase: String,
     #[server(default)] submissions: Vec<String>,
+    #[server(default)] csrf: String,
 ) -> Result<(), ServerFnError> {
-    crate::server::fns::select_finals(challenge, phase, submissions).await
+    crate::server::fns::select_finals(challenge, phase, submissions, csrf).await
 }
 
 /// Queues a finished submission again as a new one (organizer only).
 #[server(prefix = "/fn", endpoint = "rerun")]
-pub async fn rerun_submission(id: String, back: String) -> Result<(), ServerFnError> {
-    crate::server::fns::rerun_submission(id, back).await
+pub async fn rerun_submission(id: String, back: String, #[server(default)] csrf: String) -> Result<(), ServerFnError> {
+    crate::server::fns::rerun_submission(id, back, csrf).await
 }

@@ -7,7 +7,7 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::hooks::use_location;
 use leptos_router::{SsrMode, path};
 
-use crate::api::{SignOut, current_viewer};
+use crate::api::{SignOut, Visitor, current_visitor};
 use crate::pages::{
     challenge::ChallengeView, challenges::ChallengeList, errors::NotFound, leaderboard::LeaderboardView, me::MyView,
     organizer::OrganizerView, sign_in::SignInView, submission::SubmissionDetail,
@@ -32,17 +32,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Who is signed in, shared by the header and the pages. Asked again on every navigation:
-/// signing in or out in the hydrated page navigates without reloading, and a header asked once
-/// per page load went on saying "Sign in" on the participant's own page.
+/// Who is signed in and their forms' CSRF token, shared by the header, the pages and their
+/// forms. Asked again on every navigation: signing in or out in the hydrated page navigates
+/// without reloading, and a header asked once per page load went on saying "Sign in" on the
+/// participant's own page (and its forms would have carried the old session's token).
 #[derive(Clone, Copy)]
-pub struct SignedIn(pub Resource<Result<Option<Me>, ServerFnError>>);
+pub struct SignedIn(pub Resource<Result<Visitor, ServerFnError>>);
 
 /// Provides [`SignedIn`] to everything inside the router.
 #[component]
 fn Session(children: Children) -> impl IntoView {
     let location = use_location();
-    provide_context(SignedIn(Resource::new(move || location.pathname.get(), |_| current_viewer())));
+    provide_context(SignedIn(Resource::new(move || location.pathname.get(), |_| current_visitor())));
     children()
 }
 
@@ -87,19 +88,24 @@ fn Header() -> impl IntoView {
                 <A href="/">"Challenges"</A>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        match who.await.ok().flatten() {
+                        let Ok(Visitor { me, csrf }) = who.await else {
+                            return view! { <A href="/sign-in">"Sign in"</A> }.into_any();
+                        };
+                        let form = move || view! {
+                            <ActionForm action=sign_out attr:class="inline" attr:id="sign-out">
+                                <input type="hidden" name="csrf" value=csrf/>
+                                <button type="submit">"Sign out"</button>
+                            </ActionForm>
+                        };
+                        match me {
                             Some(Me::Participant(p)) => view! {
                                 <A href="/me">"My submissions"</A>
                                 <span class="who">{format!("Signed in as {}", p.name)}</span>
-                                <ActionForm action=sign_out attr:class="inline">
-                                    <button type="submit">"Sign out"</button>
-                                </ActionForm>
+                                {form()}
                             }.into_any(),
                             Some(Me::Organizer) => view! {
                                 <span class="who">"Signed in as the organizer"</span>
-                                <ActionForm action=sign_out attr:class="inline">
-                                    <button type="submit">"Sign out"</button>
-                                </ActionForm>
+                                {form()}
                             }.into_any(),
                             None => view! { <A href="/sign-in">"Sign in"</A> }.into_any(),
                         }

@@ -1,8 +1,10 @@
-//! Pieces several pages share: the leaderboard table, state badges, the timeline, messages.
+//! Pieces several pages share: the leaderboard table, state badges, the timeline, messages, the
+//! forms' CSRF field.
 
 use darkroom_api::{FeedbackScore, Leaderboard, Metric, SubmissionState, TransitionView, ViewedSubmission};
 use leptos::prelude::*;
 
+use crate::app::SignedIn;
 use crate::format;
 
 /// The ranking as a table: rank, participant or team, the primary metric first, then the
@@ -65,6 +67,21 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
         </table>
     }
     .into_any()
+}
+
+/// The hidden CSRF field of a form that changes something (see `server::session`): the
+/// visitor's token, from the round trip that says who is signed in ([`SignedIn`]).
+#[component]
+pub fn CsrfField() -> impl IntoView {
+    let SignedIn(visitor) = expect_context::<SignedIn>();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let csrf = visitor.await.map(|v| v.csrf).unwrap_or_default();
+                view! { <input type="hidden" name="csrf" value=csrf/> }
+            })}
+        </Suspense>
+    }
 }
 
 /// A submission's state as a coloured word (the colour only repeats what the word says).
@@ -160,6 +177,7 @@ pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back:
                                 <td class="actions">
                                     {cancellable.then(|| view! {
                                         <ActionForm action=cancel attr:class="inline">
+                                            <CsrfField/>
                                             <input type="hidden" name="id" value=id1/>
                                             <input type="hidden" name="back" value=back1/>
                                             <button type="submit">"Cancel"</button>
@@ -167,6 +185,7 @@ pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back:
                                     })}
                                     {(organizer && finished).then(|| view! {
                                         <ActionForm action=rerun attr:class="inline">
+                                            <CsrfField/>
                                             <input type="hidden" name="id" value=id2/>
                                             <input type="hidden" name="back" value=back2/>
                                             <button type="submit">"Re-run"</button>

@@ -5,7 +5,7 @@
 //! - [`pages`]: one module per page; each reads through [`api`].
 //! - [`api`]: server functions, the pages' only way to data, and the page data they return. On
 //!   the server they call the submissions API (the same one the CLI uses) with the visitor's
-//!   token from a cookie; its answers are `darkroom_api`'s types, which build for the browser's
+//!   session from a cookie (never their token); its answers are `darkroom_api`'s types, which build for the browser's
 //!   wasm too, so server and browser read one definition of each shape.
 //! - [`format`]: numbers and times as text.
 //! - `server` (ssr): configuration, start-up, the API client and the live score feed.

@@ -38,10 +38,16 @@ pub struct WebServer {
 impl WebServer {
     /// Serves pages from the API at `api_url`, following scores on `base`'s NATS.
     pub async fn spawn(base: &Config, api_url: &str) -> Self {
+        Self::spawn_configured(base, api_url, |_| {}).await
+    }
+
+    /// [`WebServer::spawn`] with `tweak` applied to the configuration (the live feed's caps).
+    pub async fn spawn_configured(base: &Config, api_url: &str, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = base.clone();
         config.frontend.listen = "127.0.0.1:0".into();
         config.frontend.api_url = api_url.to_owned();
         config.frontend.site_root = site_root();
+        tweak(&mut config);
         let frontend = darkroom_frontend::server::Frontend::build(config.into()).await.expect("the frontend builds");
         let url = format!("http://{}", frontend.local_addr());
         let server = tokio::spawn(async move {
@@ -53,6 +59,112 @@ impl WebServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
+
+    /// Signs in with `token` as a browser without scripts does: opens the sign-in page (which
+    /// sets the CSRF cookie and renders the same token in the form), posts the form with both,
+    /// keeps the session cookie the answer sets, and reads the session's CSRF token from the
+    /// sign-out form of the page it lands on. Panics when any step fails.
+    pub async fn sign_in(&self, token: &str) -> Visit {
+        let outcome = self.try_sign_in(token).await;
+        let (status, set_cookie) = (outcome.status, outcome.set_cookie.clone());
+        outcome.visit.unwrap_or_else(|| panic!("signing in failed ({status}): no session cookie in {set_cookie:?}"))
+    }
+
+    /// The sign-in form posted as [`WebServer::sign_in`] does, whatever the answer.
+    pub async fn try_sign_in(&self, token: &str) -> SignInOutcome {
+        let http = no_redirects();
+        let form_page = http.get(self.url("/sign-in")).send().await.expect("sign-in page");
+        let csrf_cookie = cookie_pairs(form_page.headers()).into_iter().find(|c| c.starts_with("darkroom_csrf="));
+        let html = form_page.text().await.expect("sign-in page body");
+        let csrf = csrf_field(&html).unwrap_or_else(|| panic!("no CSRF field on the sign-in form:\n{html}"));
+        let mut post = http
+            .post(self.url("/fn/sign-in"))
+            .header("accept", "text/html")
+            .header("referer", self.url("/sign-in"))
+            .form(&[("token", token), ("csrf", csrf.as_str())]);
+        if let Some(c) = &csrf_cookie {
+            post = post.header("cookie", c);
+        }
+        let answer = post.send().await.expect("sign-in post");
+        let status = answer.status();
+        let location = answer.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+        let set_cookie: Vec<String> =
+            answer.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect();
+        let session = cookie_pairs(answer.headers())
+            .into_iter()
+            .find(|c| c.starts_with("darkroom_session=") && c.len() > "darkroom_session=".len());
+        let visit = match session {
+            Some(cookie) => {
+                let (_, html) = self.get("/", Some(&cookie)).await;
+                let csrf = csrf_field(&html).unwrap_or_else(|| panic!("no sign-out form with a CSRF field:\n{html}"));
+                Some(Visit { cookie, csrf })
+            }
+            None => None,
+        };
+        SignInOutcome { status, location, set_cookie, visit }
+    }
+
+    /// GETs a page, with `cookie` (`name=value`) as the Cookie header if given.
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> (reqwest::StatusCode, String) {
+        let mut req = reqwest::Client::new().get(self.url(path));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let resp = req.send().await.expect("page request");
+        (resp.status(), resp.text().await.expect("page body"))
+    }
+}
+
+/// A signed-in visitor as a browser keeps them: the session cookie and their forms' CSRF token.
+#[derive(Debug, Clone)]
+pub struct Visit {
+    /// `darkroom_session=<secret>`, as a Cookie header sends it.
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Visit {
+    /// The session secret the cookie holds.
+    pub fn secret(&self) -> &str {
+        self.cookie.split_once('=').map_or("", |(_, v)| v)
+    }
+}
+
+/// What a sign-in post answered.
+pub struct SignInOutcome {
+    pub status: reqwest::StatusCode,
+    pub location: String,
+    /// Every Set-Cookie header, whole (attributes included).
+    pub set_cookie: Vec<String>,
+    /// The session, when the answer set one.
+    pub visit: Option<Visit>,
+}
+
+/// A client as a browser without scripts: redirects are not followed, so tests see them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client")
+}
+
+/// The `name=value` part of each Set-Cookie header.
+pub fn cookie_pairs(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next().map(|p| p.trim().to_owned()))
+        .collect()
+}
+
+/// The value of the first hidden `csrf` field in a rendered page, as a browser would send it.
+pub fn csrf_field(html: &str) -> Option<String> {
+    html.split("<input").skip(1).map(|tag| &tag[..tag.find('>').unwrap_or(tag.len())]).find_map(|tag| {
+        if !tag.contains("name=\"csrf\"") {
+            return None;
+        }
+        let start = tag.find("value=\"")? + "value=\"".len();
+        let end = tag[start..].find('"')? + start;
+        Some(tag[start..end].to_owned())
+    })
 }
 
 impl Drop for WebServer {

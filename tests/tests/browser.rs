@@ -142,3 +142,58 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     browser.screenshot("5-submission-timeline").await;
     browser.close().await;
 }
+
+/// A leaderboard the live feed refuses (its cap reached) says so and re-reads the board on a
+/// timer instead: a new score appears without a reload, within the polling interval (30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaderboard_refused_the_live_feed_polls_instead() {
+    use darkroom_core::scores::{ScoreDocument, ScoreStore, to_bson_time};
+    use darkroom_tests::{Backend, TestApp};
+    assert!(
+        site_root().join("pkg/darkroom_bg.wasm").is_file(),
+        "no browser code in {}: run scripts/build-frontend.sh first",
+        site_root().display()
+    );
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn_configured(&app.config, &app.addr, |c| c.frontend.live_max_total = 0).await;
+    let slug = app.create_challenge("polled", |_| {}).await;
+    let browser = Browser::start("polling-leaderboard").await;
+    let c = &browser.client;
+    c.goto(&web.url(&format!("/challenges/{slug}/leaderboard"))).await.unwrap();
+    browser.wait_until("board shown", "document.querySelector('#leaderboard-empty')", 10).await;
+    browser
+        .wait_until("falls back to polling", "document.querySelector('#live-status')?.dataset.live === 'polling'", 20)
+        .await;
+    let status = browser.eval("document.querySelector('#live-status').textContent").await;
+    assert!(status.as_str().is_some_and(|s| s.contains("every 30 seconds")), "{status}");
+    browser.eval("(window.__stillHere = true)").await;
+
+    // A score recorded now (as an evaluator records it) shows up at the next poll.
+    let token = app.register("Polled Lab").await;
+    let (_, sub) = app.submit(&slug, &token, &darkroom_tests::registry::publish("polled-model:1").await).await;
+    let (_, me) = app.call(reqwest::Method::GET, "/api/v1/me", Some(&token), None).await;
+    let store = ScoreStore::new(&app.config.mongodb.url, &app.config.mongodb.database).await.expect("mongo");
+    let now = to_bson_time(chrono::Utc::now());
+    store
+        .record(&ScoreDocument {
+            submission_id: sub["id"].as_str().unwrap().to_owned(),
+            challenge: slug.clone(),
+            phase: "dev".into(),
+            participant_id: me["id"].as_str().unwrap().to_owned(),
+            attempt: 1,
+            metrics: [("accuracy".to_owned(), 0.9), ("roc_auc".to_owned(), 0.8)].into(),
+            rank_value: 0.9,
+            direction: darkroom_core::domain::Direction::HigherIsBetter,
+            submitted_at: now,
+            scored_at: now,
+            image_digest: None,
+            evaluation_image: "darkroom-eval:1".into(),
+            evaluation_image_digest: None,
+        })
+        .await
+        .expect("score recorded");
+    browser.wait_until("the polled board shows the score", &format!("{RANKING}.length === 1"), 45).await;
+    assert_eq!(browser.eval("window.__stillHere === true").await, serde_json::json!(true), "the page was reloaded");
+    browser.screenshot("polling-board").await;
+    browser.close().await;
+}

@@ -4,19 +4,14 @@
 use chrono::{Duration, Utc};
 use darkroom_core::scores::{ScoreDocument, ScoreStore};
 use darkroom_tests::registry::publish;
-use darkroom_tests::web::WebServer;
+use darkroom_tests::web::{Visit, WebServer, no_redirects};
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// GETs a page, with the visitor's token as the session cookie if given.
-async fn page(web: &WebServer, path: &str, token: Option<&str>) -> (StatusCode, String) {
-    let mut req = reqwest::Client::new().get(web.url(path));
-    if let Some(t) = token {
-        req = req.header("cookie", format!("darkroom_token={t}"));
-    }
-    let resp = req.send().await.expect("page request");
-    (resp.status(), resp.text().await.expect("page body"))
+/// GETs a page, as the signed-in visitor if given.
+async fn page(web: &WebServer, path: &str, visit: Option<&Visit>) -> (StatusCode, String) {
+    web.get(path, visit.map(|v| v.cookie.as_str())).await
 }
 
 /// `needle`'s position in `html`, failing with the page when it is absent.
@@ -114,7 +109,8 @@ async fn challenge_page_shows_phases_dataset_metrics_rules_and_no_secrets() {
     assert!(!html.contains("sha256:"), "the evaluation image id leaked:\n{html}");
     assert!(!html.contains("All submissions"), "a visitor sees the organizer's link");
 
-    let (status, html) = page(&web, "/challenges/pages", Some(ADMIN_TOKEN)).await;
+    let organizer = web.sign_in(ADMIN_TOKEN).await;
+    let (status, html) = page(&web, "/challenges/pages", Some(&organizer)).await;
     assert_eq!(status, StatusCode::OK);
     at(&html, "href=\"/challenges/pages/submissions\"");
 }
@@ -176,6 +172,7 @@ async fn participants_see_only_their_own_submissions_and_organizers_see_all() {
     let (_, a) = app.submit("pages", &alice, &publish("alice-model:1").await).await;
     let (_, b) = app.submit("pages", &bob, &publish("bob-model:7").await).await;
     let (a, b) = (a["id"].as_str().unwrap().to_owned(), b["id"].as_str().unwrap().to_owned());
+    let (alice, organizer) = (web.sign_in(&alice).await, web.sign_in(ADMIN_TOKEN).await);
 
     // Signed out: a clear request to sign in, with 401.
     let (status, html) = page(&web, "/me", None).await;
@@ -197,7 +194,7 @@ async fn participants_see_only_their_own_submissions_and_organizers_see_all() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The organizer's view lists both with their owners; a participant is refused.
-    let (status, html) = page(&web, "/challenges/pages/submissions", Some(ADMIN_TOKEN)).await;
+    let (status, html) = page(&web, "/challenges/pages/submissions", Some(&organizer)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     for needle in [&a, &b, "Alice", "Bob", "Cancel"] {
         at(&html, needle);
@@ -215,62 +212,244 @@ async fn forms_work_without_scripts_sign_in_cancel_and_rerun() {
     let alice = app.register("Alice").await;
     let (_, a) = app.submit("pages", &alice, &publish("alice-model:1").await).await;
     let a = a["id"].as_str().unwrap().to_owned();
-    // A browser without scripts: plain form posts that accept HTML, redirects not followed.
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("accept", "text/html".parse().unwrap());
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap();
 
-    // Sign-in: a wrong token is refused; the right one sets an HttpOnly cookie and goes to /me.
-    let resp = http.post(web.url("/fn/sign-in")).form(&[("token", "not-a-token")]).send().await.unwrap();
-    assert!(!resp.headers().contains_key("set-cookie"));
-    let resp = http.post(web.url("/fn/sign-in")).form(&[("token", alice.as_str())]).send().await.unwrap();
-    assert!(resp.status().is_redirection(), "{}", resp.status());
-    assert_eq!(resp.headers()["location"], "/me");
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with(&format!("darkroom_token={alice}")) && cookie.contains("HttpOnly"), "{cookie}");
+    // Sign-in: a wrong token is refused and sets no session; the right one sets an HttpOnly,
+    // SameSite=Strict cookie (not Secure over http) holding a session, and goes to /me.
+    let wrong = web.try_sign_in("not-a-token").await;
+    assert!(wrong.visit.is_none(), "{:?}", wrong.set_cookie);
+    let signed = web.try_sign_in(&alice).await;
+    assert!(signed.status.is_redirection(), "{}", signed.status);
+    assert_eq!(signed.location, "/me");
+    let cookie = signed.set_cookie.iter().find(|c| c.starts_with("darkroom_session=")).expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Secure") && !cookie.contains(&alice), "{cookie}");
+    let alice_visit = signed.visit.expect("signed in");
+    let organizer = web.sign_in(ADMIN_TOKEN).await;
 
     // Cancel from her page (a plain form post), then the organizer re-runs it.
-    let cancel = http
-        .post(web.url("/fn/cancel"))
-        .header("cookie", format!("darkroom_token={alice}"))
-        .form(&[("id", a.as_str()), ("back", "/me")])
-        .send()
-        .await
-        .unwrap();
-    assert!(cancel.status().is_redirection(), "{}", cancel.status());
+    let (status, _) = post_form(&web, "/fn/cancel", Some(&alice_visit), "/me", &[("id", &a), ("back", "/me")]).await;
+    assert!(status.is_redirection(), "{status}");
     let sub = app.wait_for(&a, &alice, |s| s["state"] == "CANCELLED").await;
     assert_eq!(sub["state"], "CANCELLED");
 
-    let rerun = http
-        .post(web.url("/fn/rerun"))
-        .header("cookie", format!("darkroom_token={ADMIN_TOKEN}"))
-        .form(&[("id", a.as_str()), ("back", "//evil.example/\r\nx")])
-        .send()
-        .await
-        .unwrap();
-    assert!(rerun.status().is_redirection(), "{}", rerun.status());
-    assert_eq!(rerun.headers()["location"], "/", "an off-site 'back' must not be followed");
+    let from = "/challenges/pages/submissions";
+    let rerun = [("id", a.as_str()), ("back", "//evil.example/\r\nx")];
+    let (status, location) = post_form(&web, "/fn/rerun", Some(&organizer), from, &rerun).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(location, "/", "an off-site 'back' must not be followed");
     let (_, mine) = app.call(Method::GET, "/api/v1/submissions", Some(&alice), None).await;
     let mine = mine.as_array().unwrap();
     assert_eq!(mine.len(), 2, "the re-run is a new submission: {mine:?}");
     assert!(mine.iter().any(|s| s["state"] == "QUEUED" && s["counts_against_quota"] == false));
 
     // A participant cannot re-run: the API refuses and nothing new appears.
-    let refused = http
-        .post(web.url("/fn/rerun"))
-        .header("cookie", format!("darkroom_token={alice}"))
-        .form(&[("id", a.as_str()), ("back", "/me")])
+    let (status, location) =
+        post_form(&web, "/fn/rerun", Some(&alice_visit), "/me", &[("id", &a), ("back", "/me")]).await;
+    assert_ne!(location, "/me", "a refused re-run must not look like a success ({status})");
+    let (_, mine) = app.call(Method::GET, "/api/v1/submissions", Some(&alice), None).await;
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+}
+
+/// The cookie holds a session, never the token: the API takes the session's secret in place of
+/// the token, but no forged one, and none once signed out (replaying the old cookie included);
+/// a session cannot open another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_stand_in_for_the_token_until_signed_out() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |_| {}).await;
+    let alice = app.register("Alice").await;
+    let (_, a) = app.submit("pages", &alice, &publish("alice-model:1").await).await;
+    let a = a["id"].as_str().unwrap().to_owned();
+    let visit = web.sign_in(&alice).await;
+    let secret = visit.secret().to_owned();
+    assert!(secret.starts_with("drs_") && secret.len() == 68, "{secret}");
+    assert!(!visit.cookie.contains(&alice) && !alice.contains(&secret), "the cookie carries the token");
+
+    // The API accepts the session as it would the token; a forged session and the token's
+    // hash are unknown.
+    let (status, me) = app.call(Method::GET, "/api/v1/me", Some(&secret), None).await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Alice")), "{me}");
+    let forged = format!("drs_{}", "ab".repeat(32));
+    let (status, body) = app.call(Method::GET, "/api/v1/me", Some(&forged), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("sign in again"), "{body}");
+    let (status, _) = web.get("/me", Some(&format!("darkroom_session={forged}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = app.call(Method::POST, "/api/v1/sessions", Some(&secret), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a session opened another: {body}");
+
+    // Signing out (the header's form) revokes it and clears the cookie.
+    let http = no_redirects();
+    let answer = http
+        .post(web.url("/fn/sign-out"))
+        .header("accept", "text/html")
+        .header("referer", web.url("/me"))
+        .header("cookie", &visit.cookie)
+        .form(&[("csrf", visit.csrf.as_str())])
         .send()
         .await
         .unwrap();
-    let location = refused.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
-    assert_ne!(location, "/me", "a refused re-run must not look like a success ({})", refused.status());
-    let (_, mine) = app.call(Method::GET, "/api/v1/submissions", Some(&alice), None).await;
-    assert_eq!(mine.as_array().unwrap().len(), 2);
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    assert_eq!(answer.headers()["location"], "/");
+    let cleared: Vec<_> = answer.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(cleared.iter().any(|c| c.starts_with("darkroom_session=;") && c.contains("Max-Age=0")), "{cleared:?}");
+    let (status, body) = app.call(Method::GET, "/api/v1/me", Some(&secret), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked session still works: {body}");
+
+    // The old cookie replayed: signed out on the pages, and its forms change nothing.
+    let (status, html) = page(&web, "/me", Some(&visit)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    at(&html, "Sign in to see this page");
+    let replay = [("id", a.as_str()), ("back", "/me"), ("csrf", visit.csrf.as_str())];
+    let (_, location) = post(&web, "/fn/cancel", Some(&visit.cookie), "/me", &replay).await;
+    assert!(location.contains("__err="), "{location}");
+    let (_, sub) = app.call(Method::GET, &format!("/api/v1/submissions/{a}"), Some(&alice), None).await;
+    assert_eq!(sub["state"], "QUEUED");
+    // The token itself still works, and signs in again.
+    assert_eq!(app.call(Method::GET, "/api/v1/me", Some(&alice), None).await.0, StatusCode::OK);
+    assert_ne!(web.sign_in(&alice).await.secret(), secret);
+}
+
+/// An organizer's session lasts `organizer_session_seconds` (at most 12 hours): after it, the
+/// API and the pages refuse it, saying it expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizer_sessions_expire() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |c| c.submissions.organizer_session_seconds = 2).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |_| {}).await;
+    let alice = app.register("Alice").await;
+    let (organizer, participant) = (web.sign_in(ADMIN_TOKEN).await, web.sign_in(&alice).await);
+    let (status, body) =
+        app.call(Method::GET, "/api/v1/challenges/pages/submissions", Some(organizer.secret()), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (status, body) =
+        app.call(Method::GET, "/api/v1/challenges/pages/submissions", Some(organizer.secret()), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
+    let (status, html) = page(&web, "/challenges/pages/submissions", Some(&organizer)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{html}");
+    // The participant's session (30 days by default) is unaffected.
+    let (status, _) = page(&web, "/me", Some(&participant)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Every state-changing form carries a CSRF token: a post without it, or with another
+/// session's, is refused and changes nothing; the page's own succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_their_csrf_token_change_nothing() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |_| {}).await;
+    let (alice, bob) = (app.register("Alice").await, app.register("Bob").await);
+    let (_, a) = app.submit("pages", &alice, &publish("alice-model:1").await).await;
+    let a = a["id"].as_str().unwrap().to_owned();
+    let (alice_visit, bob_visit) = (web.sign_in(&alice).await, web.sign_in(&bob).await);
+    let state = || async { app.call(Method::GET, &format!("/api/v1/submissions/{a}"), Some(&alice), None).await.1 };
+
+    // The form on her page carries her session's token, and it is not her session's secret.
+    let (_, html) = page(&web, "/me", Some(&alice_visit)).await;
+    let field = darkroom_tests::web::csrf_field(&html).expect("a CSRF field");
+    assert_eq!(field, alice_visit.csrf);
+    assert!(!html.contains(alice_visit.secret()), "the page shows the session secret");
+
+    let cancel = |csrf: Option<&str>| {
+        let mut form = vec![("id", a.as_str()), ("back", "/me")];
+        form.extend(csrf.map(|c| ("csrf", c)));
+        let form: Vec<(String, String)> = form.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let (web, cookie) = (&web, alice_visit.cookie.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            post(web, "/fn/cancel", Some(&cookie), "/me", &form).await
+        }
+    };
+    for (csrf, why) in [(None, "without its CSRF token"), (Some(bob_visit.csrf.as_str()), "is not your session")] {
+        let (_, location) = cancel(csrf).await;
+        assert!(location.contains("__err="), "a post {why} looked like a success: {location}");
+        let shown = web.get(&location.replace(&web.url(""), ""), Some(&alice_visit.cookie)).await.1;
+        assert!(shown.contains(why), "the page does not say the form {why}");
+        assert_eq!(state().await["state"], "QUEUED", "a post {why} cancelled the submission");
+    }
+    let (status, location) = cancel(Some(&alice_visit.csrf)).await;
+    assert!(status.is_redirection() && location == "/me", "{status} {location}");
+    app.wait_for(&a, &alice, |s| s["state"] == "CANCELLED").await;
+
+    // Sign-in (no session yet) repeats the CSRF cookie in its form: without the cookie, or
+    // with a field that does not match it, nobody is signed in.
+    let (_, html) = web.get("/sign-in", None).await;
+    let field = darkroom_tests::web::csrf_field(&html).expect("a CSRF field on the sign-in form");
+    let without_cookie = [("token", alice.as_str()), ("csrf", field.as_str())];
+    let (_, location) = post(&web, "/fn/sign-in", None, "/sign-in", &without_cookie).await;
+    assert!(location.contains("__err="), "{location}");
+    let zeros = "0".repeat(64);
+    let mismatched = [("token", alice.as_str()), ("csrf", zeros.as_str())];
+    let (_, location) =
+        post(&web, "/fn/sign-in", Some(&format!("darkroom_csrf={field}")), "/sign-in", &mismatched).await;
+    assert!(location.contains("__err="), "{location}");
+
+    // Sign-out without the token leaves the session alive.
+    let (_, location) = post(&web, "/fn/sign-out", Some(&bob_visit.cookie), "/", &[]).await;
+    assert!(location.contains("__err="), "{location}");
+    assert_eq!(app.call(Method::GET, "/api/v1/me", Some(bob_visit.secret()), None).await.0, StatusCode::OK);
+}
+
+/// The live feed admits `live_max_per_client` feeds per client address and `live_max_total` in
+/// all; the next is refused with 429 or 503 and a message; a closed feed frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_feed_caps_subscribers_per_address_and_in_total() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn_configured(&app.config, &app.addr, |c| {
+        c.frontend.live_max_per_client = 2;
+        c.frontend.live_max_total = 3;
+    })
+    .await;
+    app.create_challenge("pages", |_| {}).await;
+    let url = web.url("/live/pages");
+    // Each client its own loopback address (Linux routes all of 127/8 to the loopback device).
+    let from = |address: &str| {
+        reqwest::Client::builder().local_address(address.parse::<std::net::IpAddr>().unwrap()).build().unwrap()
+    };
+    let open = |client: reqwest::Client| {
+        let url = url.clone();
+        async move { client.get(url).send().await.expect("live feed request") }
+    };
+    let (one, two) = (from("127.0.0.1"), from("127.0.0.2"));
+    let first = open(one.clone()).await;
+    let second = open(one.clone()).await;
+    for feed in [&first, &second] {
+        assert_eq!(feed.status(), StatusCode::OK);
+        assert_eq!(feed.headers()["content-type"], "text/event-stream");
+    }
+    let refused = open(one.clone()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let message = refused.text().await.unwrap();
+    assert!(message.contains("live_max_per_client") && message.contains("re-reads the board"), "{message}");
+
+    // Another address is still admitted, up to the total.
+    let third = open(two.clone()).await;
+    assert_eq!(third.status(), StatusCode::OK);
+    let refused = open(from("127.0.0.3")).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let message = refused.text().await.unwrap();
+    assert!(message.contains("live_max_total"), "{message}");
+
+    // A feed that closes frees its place (once the server notices the connection is gone).
+    drop(first);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let again = open(one.clone()).await;
+        if again.status() == StatusCode::OK {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "a closed feed never freed its place: {}", again.status());
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    drop((second, third));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,6 +460,7 @@ async fn the_header_names_who_is_signed_in_on_every_page() {
     let alice = app.register("Alice").await;
     let (_, a) = app.submit("pages", &alice, &publish("alice-model:1").await).await;
     let a = a["id"].as_str().unwrap().to_owned();
+    let alice = web.sign_in(&alice).await;
     for path in ["/", "/me", "/challenges/pages", "/challenges/pages/leaderboard", &format!("/submissions/{a}")] {
         let (status, html) = page(&web, path, Some(&alice)).await;
         assert_eq!(status, StatusCode::OK, "{path}: {html}");
@@ -291,22 +471,46 @@ async fn the_header_names_who_is_signed_in_on_every_page() {
 }
 
 /// A plain form post as a browser without scripts sends it (HTML accepted, redirects not
-/// followed, the page it came from as Referer); returns the status and where it redirects.
-async fn post_form(
+/// followed, the page it came from as Referer), with `cookie` (`name=value`) and exactly the
+/// fields given; returns the status and where it redirects.
+async fn post(
     web: &WebServer,
     path: &str,
-    token: Option<&str>,
+    cookie: Option<&str>,
     from: &str,
     form: &[(&str, &str)],
 ) -> (StatusCode, String) {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut req = http.post(web.url(path)).header("accept", "text/html").header("referer", web.url(from)).form(form);
-    if let Some(t) = token {
-        req = req.header("cookie", format!("darkroom_token={t}"));
+    let mut req =
+        no_redirects().post(web.url(path)).header("accept", "text/html").header("referer", web.url(from)).form(form);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
     }
     let resp = req.send().await.unwrap();
     let location = resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
     (resp.status(), location)
+}
+
+/// [`post`] as a signed-in visitor's browser sends a form of the page `from`: with the session
+/// cookie and the CSRF token read from that page's form.
+async fn post_form(
+    web: &WebServer,
+    path: &str,
+    visit: Option<&Visit>,
+    from: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut fields = form.to_vec();
+    let csrf = match visit {
+        Some(v) => {
+            let (_, html) = page(web, from, Some(v)).await;
+            Some(darkroom_tests::web::csrf_field(&html).unwrap_or_else(|| panic!("no CSRF field on {from}:\n{html}")))
+        }
+        None => None,
+    };
+    if let Some(c) = &csrf {
+        fields.push(("csrf", c));
+    }
+    post(web, path, visit.map(|v| v.cookie.as_str()), from, &fields).await
 }
 
 /// Joining from the challenge's page, and the organizer approving from theirs: the forms work
@@ -323,7 +527,9 @@ async fn participants_join_and_the_organizer_approves_from_the_pages() {
             s["rules"] = json!("No sharing of predictions between teams.");
         })
         .await;
-    let (ada, bo) = (app.register("Ada").await, app.register("Bo").await);
+    let (ada_token, bo_token) = (app.register("Ada").await, app.register("Bo").await);
+    let (ada, bo, organizer) =
+        (web.sign_in(&ada_token).await, web.sign_in(&bo_token).await, web.sign_in(ADMIN_TOKEN).await);
     let app = &app;
     let enrollment = |slug: String, token: String| async move {
         app.call(Method::GET, &format!("/api/v1/challenges/{slug}/enrollment"), Some(&token), None).await
@@ -352,10 +558,9 @@ async fn participants_join_and_the_organizer_approves_from_the_pages() {
         &[("slug", &invite), ("code", "dri_wrong"), ("accept_rules", "true")],
     )
     .await;
-    let shown = reqwest::Client::new().get(&location).header("cookie", format!("darkroom_token={ada}")).send().await;
-    let shown = shown.unwrap().text().await.unwrap();
+    let (_, shown) = web.get(&location.replace(&web.url(""), ""), Some(&ada.cookie)).await;
     assert!(shown.contains("id=\"join-error\"") && shown.contains("not an invite code"), "{shown}");
-    assert_eq!(enrollment(invite.clone(), ada.clone()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(enrollment(invite.clone(), ada_token.clone()).await.0, StatusCode::NOT_FOUND);
 
     // Asking to join the approval challenge: pending, shown on the page.
     let from = format!("/challenges/{approval}");
@@ -367,23 +572,23 @@ async fn participants_join_and_the_organizer_approves_from_the_pages() {
 
     // The organizer's page lists her; a participant's post of the organizer's form is refused.
     let organizer_page = format!("/challenges/{approval}/submissions");
-    let (_, html) = page(&web, &organizer_page, Some(ADMIN_TOKEN)).await;
+    let (_, html) = page(&web, &organizer_page, Some(&organizer)).await;
     at(&html, "id=\"pending-enrollments\"");
-    let ada_id = participant_id(app, &ada).await;
+    let ada_id = participant_id(app, &ada_token).await;
     at(&html, &format!("data-participant=\"{ada_id}\""));
     let decide = [("slug", approval.as_str()), ("participant", ada_id.as_str()), ("verb", "approve")];
     let (_, location) = post_form(&web, "/fn/decide", Some(&bo), &organizer_page, &decide).await;
     assert!(location.contains("__err="), "{location}");
     let odd = [("slug", approval.as_str()), ("participant", ada_id.as_str()), ("verb", "delete")];
-    let (_, location) = post_form(&web, "/fn/decide", Some(ADMIN_TOKEN), &organizer_page, &odd).await;
+    let (_, location) = post_form(&web, "/fn/decide", Some(&organizer), &organizer_page, &odd).await;
     assert!(location.contains("__err="), "{location}");
-    assert_eq!(enrollment(approval.clone(), ada.clone()).await.1["state"], "pending");
+    assert_eq!(enrollment(approval.clone(), ada_token.clone()).await.1["state"], "pending");
 
-    let (status, location) = post_form(&web, "/fn/decide", Some(ADMIN_TOKEN), &organizer_page, &decide).await;
+    let (status, location) = post_form(&web, "/fn/decide", Some(&organizer), &organizer_page, &decide).await;
     assert!(status.is_redirection() && location == organizer_page, "{status} {location}");
-    assert_eq!(enrollment(approval.clone(), ada.clone()).await.1["state"], "active");
+    assert_eq!(enrollment(approval.clone(), ada_token.clone()).await.1["state"], "active");
     let (_, html) = page(&web, &from, Some(&ada)).await;
     at(&html, "data-state=\"active\"");
-    let (_, html) = page(&web, &organizer_page, Some(ADMIN_TOKEN)).await;
+    let (_, html) = page(&web, &organizer_page, Some(&organizer)).await;
     assert!(!html.contains("id=\"pending-enrollments\""), "nobody waits any more: {html}");
 }

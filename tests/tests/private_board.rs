@@ -273,21 +273,19 @@ async fn the_private_tab_shows_the_commitment_then_the_board() {
     let ada = app.register("Ada").await;
     let a1 = submitted(&app, &slug, &ada, "tabs-model:1").await;
     complete(&app, &ada, &a1, &Evaluation { public: 0.8, private: ADA_PRIVATE[1], private_cases: None }).await;
+    let (ada_visit, organizer) = (web.sign_in(&ada).await, web.sign_in(ADMIN_TOKEN).await);
     let page = |cookie: Option<&str>| {
         let mut req =
             reqwest::Client::new().get(web.url(&format!("/challenges/{slug}/leaderboard?phase=main&board=private")));
-        if let Some(t) = cookie {
-            req = req.header("cookie", format!("darkroom_token={t}"));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
         }
         async move { req.send().await.unwrap().text().await.unwrap() }
     };
     let html = page(None).await;
     assert!(html.contains("data-state=\"open\"") && html.contains(">Private</a>"), "{html}");
     // The participant's page lists their selections per phase.
-    let me = || async {
-        let req = reqwest::Client::new().get(web.url("/me")).header("cookie", format!("darkroom_token={ada}"));
-        req.send().await.unwrap().text().await.unwrap()
-    };
+    let me = || async { web.get("/me", Some(&ada_visit.cookie)).await.1 };
     assert!(me().await.contains("none selected: your 2 best by public score count"));
     let selections = format!("/api/v1/challenges/{slug}/phases/main/selections");
     app.call(Method::PUT, &selections, Some(&ada), Some(json!({ "submissions": [a1] }))).await;
@@ -297,7 +295,7 @@ async fn the_private_tab_shows_the_commitment_then_the_board() {
     let (_, sealed) = app
         .call(Method::POST, &format!("/api/v1/challenges/{slug}/phases/main/close"), Some(ADMIN_TOKEN), Some(json!({})))
         .await;
-    for cookie in [None, Some(ada.as_str()), Some(ADMIN_TOKEN)] {
+    for cookie in [None, Some(ada_visit.cookie.as_str()), Some(organizer.cookie.as_str())] {
         let html = page(cookie).await;
         assert!(
             html.contains("data-state=\"sealed\"") && html.contains(sealed["commitment"].as_str().unwrap()),
@@ -344,9 +342,10 @@ async fn participants_tick_their_finals_on_their_page() {
     complete(&app, &bob, &rival, &Evaluation { public: 0.9, private: 0.9, private_cases: None }).await;
     let queued = submitted(&app, &slug, &ada, "ticks-model:q").await;
 
-    let html = |token: String| {
-        let req = reqwest::Client::new().get(web.url("/me")).header("cookie", format!("darkroom_token={token}"));
-        async move { req.send().await.unwrap().text().await.unwrap() }
+    let (ada_visit, bob_visit) = (web.sign_in(&ada).await, web.sign_in(&bob).await);
+    let html = |visit: darkroom_tests::web::Visit| {
+        let web = &web;
+        async move { web.get("/me", Some(&visit.cookie)).await.1 }
     };
     // The `<input …>` tag of the checkbox for `id`, if the page has one.
     let checkbox = |html: &str, id: &str| -> Option<String> {
@@ -355,7 +354,7 @@ async fn participants_tick_their_finals_on_their_page() {
             .map(|tag| tag[..tag.find('>').unwrap_or(tag.len())].to_owned())
             .find(|tag| tag.contains("type=\"checkbox\"") && tag.contains(&format!("value=\"{id}\"")))
     };
-    let page = html(ada.clone()).await;
+    let page = html(ada_visit.clone()).await;
     for id in &mine {
         let input = checkbox(&page, id).unwrap_or_else(|| panic!("no checkbox for {id}: {page}"));
         assert!(input.contains("type=\"checkbox\"") && !input.contains("checked"), "{input}");
@@ -369,14 +368,21 @@ async fn participants_tick_their_finals_on_their_page() {
         .default_headers([(reqwest::header::ACCEPT, "text/html".parse().unwrap())].into_iter().collect())
         .build()
         .unwrap();
-    let post = |token: Option<&str>, ticked: Vec<(String, String)>| {
+    // As a browser posts the form: the session cookie, and the CSRF token read from the page.
+    let post = |visit: Option<&darkroom_tests::web::Visit>, ticked: Vec<(String, String)>| {
         let mut form = vec![("challenge".to_owned(), slug.clone()), ("phase".to_owned(), "main".to_owned())];
         form.extend(ticked);
-        let mut req = http.post(web.url("/fn/select")).header("referer", web.url("/me")).form(&form);
-        if let Some(t) = token {
-            req = req.header("cookie", format!("darkroom_token={t}"));
-        }
+        let mut req = http.post(web.url("/fn/select")).header("referer", web.url("/me"));
+        let visit = visit.cloned();
+        let web = &web;
         async move {
+            if let Some(v) = &visit {
+                let page = web.get("/me", Some(&v.cookie)).await.1;
+                let csrf = darkroom_tests::web::csrf_field(&page).expect("a CSRF field on the participant's page");
+                form.push(("csrf".to_owned(), csrf));
+                req = req.header("cookie", &v.cookie);
+            }
+            let req = req.form(&form);
             let resp = req.send().await.unwrap();
             (resp.status(), resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned())
         }
@@ -387,47 +393,47 @@ async fn participants_tick_their_finals_on_their_page() {
         s["submissions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect::<Vec<_>>()
     };
     // Tick the second box (the form numbers each box; an unticked one is simply absent).
-    let (status, location) = post(Some(&ada), vec![("submissions[1]".into(), mine[1].clone())]).await;
+    let (status, location) = post(Some(&ada_visit), vec![("submissions[1]".into(), mine[1].clone())]).await;
     assert!(status.is_redirection() && location == "/me", "{status} {location}");
     assert_eq!(selected().await, vec![mine[1].clone()]);
-    let page = html(ada.clone()).await;
+    let page = html(ada_visit.clone()).await;
     assert!(checkbox(&page, &mine[1]).is_some_and(|i| i.contains("checked")), "{page}");
     assert!(page.contains(&format!("1 of at most 1: {}", mine[1])), "{page}");
 
     // Refused, and nothing changes: a rival's submission, one too many, not an id, a queued
     // one, no session. The form comes back with the API's reason on it.
-    for (token, ticked, reason) in [
-        (Some(ada.as_str()), vec![rival.clone()], "you have no submission"),
-        (Some(ada.as_str()), mine.clone(), "at most 1 final selections"),
-        (Some(ada.as_str()), vec!["../../admin".to_owned()], "is not a submission id"),
-        (Some(ada.as_str()), vec![queued.clone()], "only COMPLETE submissions can be selected"),
+    for (visit, ticked, reason) in [
+        (Some(&ada_visit), vec![rival.clone()], "you have no submission"),
+        (Some(&ada_visit), mine.clone(), "at most 1 final selections"),
+        (Some(&ada_visit), vec!["../../admin".to_owned()], "is not a submission id"),
+        (Some(&ada_visit), vec![queued.clone()], "only COMPLETE submissions can be selected"),
         (None, vec![mine[0].clone()], "sign in first"),
-        (Some(bob.as_str()), vec![mine[0].clone()], "you have no submission"),
+        (Some(&bob_visit), vec![mine[0].clone()], "you have no submission"),
     ] {
         let form = ticked.into_iter().enumerate().map(|(i, id)| (format!("submissions[{i}]"), id)).collect();
-        let (status, location) = post(token, form).await;
+        let (status, location) = post(visit, form).await;
         assert!(location.contains("__err="), "{reason}: a refusal must not look like a success ({status} {location})");
         assert_eq!(selected().await, vec![mine[1].clone()], "'{reason}' changed Ada's selections");
-        if let Some(token) = token {
-            let req = reqwest::Client::new().get(&location).header("cookie", format!("darkroom_token={token}"));
+        if let Some(visit) = visit {
+            let req = reqwest::Client::new().get(&location).header("cookie", &visit.cookie);
             let page = req.send().await.unwrap().text().await.unwrap();
             let shown = page.find("id=\"select-error\"").map(|at| &page[at..at + 400.min(page.len() - at)]);
             assert!(shown.is_some_and(|e| e.contains(reason)), "the page does not say '{reason}': {shown:?}");
         }
     }
     // Nothing ticked clears them: her best by public score count again.
-    let (status, location) = post(Some(&ada), vec![]).await;
+    let (status, location) = post(Some(&ada_visit), vec![]).await;
     assert!(status.is_redirection() && location == "/me", "{status} {location}");
     assert!(selected().await.is_empty());
-    assert!(html(ada.clone()).await.contains("none selected: your 1 best by public score count"));
+    assert!(html(ada_visit.clone()).await.contains("none selected: your 1 best by public score count"));
 
     // Closed: the boxes are disabled, there is no save button, and a post is refused.
     let close = format!("/api/v1/challenges/{slug}/phases/main/close");
     let (status, _) = app.call(Method::POST, &close, Some(ADMIN_TOKEN), Some(json!({}))).await;
     assert!(status.is_success(), "{status}");
-    let page = html(ada.clone()).await;
+    let page = html(ada_visit.clone()).await;
     assert!(page.contains("<fieldset disabled") && !page.contains("Save final selections"), "{page}");
-    let (status, location) = post(Some(&ada), vec![("submissions[0]".into(), mine[0].clone())]).await;
+    let (status, location) = post(Some(&ada_visit), vec![("submissions[0]".into(), mine[0].clone())]).await;
     assert_ne!(location, "/me", "a selection after the close must be refused ({status})");
     assert!(selected().await.is_empty());
 }

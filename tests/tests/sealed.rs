@@ -37,7 +37,7 @@ async fn get(http: &reqwest::Client, url: String, bearer: Option<&str>, cookie: 
         req = req.bearer_auth(t);
     }
     if let Some(t) = cookie {
-        req = req.header("cookie", format!("darkroom_token={t}"));
+        req = req.header("cookie", t);
     }
     let resp = req.send().await.expect("request sent");
     (resp.status(), resp.text().await.expect("body read"))
@@ -125,6 +125,9 @@ async fn participant_reachable(
     let (status, body) =
         stack.app.call(Method::POST, &format!("/api/v1/submissions/{id}/rerun"), Some(token), None).await;
     push(format!("API POST /submissions/{id}/rerun (participant)"), (status, body.to_string()));
+    // The pages as each participant's browser sees them once signed in (the cookie: a session).
+    let (mine, theirs) = (web.sign_in(token).await, web.sign_in(other).await);
+    let (token, other) = (mine.cookie.as_str(), theirs.cookie.as_str());
     for (path, cookie) in [
         ("/".to_owned(), None),
         (format!("/challenges/{slug}"), None),
@@ -310,8 +313,8 @@ async fn nothing_sealed_reaches_a_participant_and_feedback_modes_hold() {
     assert_eq!(board["entries"][0]["submission_id"], ladder_first.as_str(), "{board}");
     assert_eq!(board["entries"][0]["submissions"], 2, "{board}");
     assert_eq!(board["entries"][0]["metrics"], first["score"]["metrics"], "{board}");
-    let (_, page) =
-        get(&reqwest::Client::new(), web.url(&format!("/submissions/{ladder_second}")), None, Some(&ada)).await;
+    let ada_visit = web.sign_in(&ada).await;
+    let (_, page) = web.get(&format!("/submissions/{ladder_second}"), Some(&ada_visit.cookie)).await;
     assert!(page.contains("no significant improvement"), "the submission page lacks the note:\n{page}");
 
     // Raw, with cases: a second participant with the same predictions is tied with #1, and both

@@ -253,16 +253,10 @@ async fn the_board_shows_teams_and_the_organizer_sees_shared_images(backend: Bac
 
     // The organizer's page flags it too; the public board page names the team.
     let web = darkroom_tests::web::WebServer::spawn(&app.config, &app.addr).await;
-    let get = |path: String, token: Option<&str>| {
-        let mut req = reqwest::Client::new().get(web.url(&path));
-        if let Some(t) = token {
-            req = req.header("cookie", format!("darkroom_token={t}"));
-        }
-        async move { req.send().await.unwrap().text().await.unwrap() }
-    };
-    let html = get(format!("/challenges/{slug}/submissions"), Some(ADMIN_TOKEN)).await;
+    let organizer = web.sign_in(ADMIN_TOKEN).await;
+    let (_, html) = web.get(&format!("/challenges/{slug}/submissions"), Some(&organizer.cookie)).await;
     assert!(html.contains("id=\"shared-images\"") && html.contains("Cy (1), Lab A (2)"), "{html}");
-    let html = get(format!("/challenges/{slug}/leaderboard"), None).await;
+    let (_, html) = web.get(&format!("/challenges/{slug}/leaderboard"), None).await;
     assert!(html.contains("Lab A (Bo)"), "{html}");
 }
 

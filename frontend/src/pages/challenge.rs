@@ -9,8 +9,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::{render, server_message};
-use crate::api::{ChallengePage, JoinChallenge, ParticipantStanding, load_challenge};
+use crate::api::{ChallengePage, JoinChallenge, ParticipantStanding, Visitor, load_challenge};
 use crate::app::SignedIn;
+use crate::components::CsrfField;
 use crate::format;
 
 #[component]
@@ -59,7 +60,7 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>) -> impl IntoView
                     {move || {
                         let all = all.clone();
                         Suspend::new(async move {
-                            matches!(who.await, Ok(Some(Me::Organizer)))
+                            matches!(who.await, Ok(Visitor { me: Some(Me::Organizer), .. }))
                                 .then(|| view! { " · " <A href=all>"All submissions"</A> })
                         })
                     }}
@@ -110,6 +111,7 @@ fn Join(
             view! {
                 <p>{how}</p>
                 <ActionForm action=join attr:class="stack" attr:id="join">
+                    <CsrfField/>
                     <input type="hidden" name="slug" value=challenge.slug.clone()/>
                     {invite.then(|| view! {
                         <label for="invite-code">"Invite code"</label>

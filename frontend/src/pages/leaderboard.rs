@@ -19,6 +19,8 @@ pub enum LiveState {
     Connecting,
     Live,
     Offline,
+    /// The server refused the feed (too many open): the board is re-read every 30 s.
+    Polling,
 }
 
 impl LiveState {
@@ -28,6 +30,7 @@ impl LiveState {
             LiveState::Connecting => "connecting",
             LiveState::Live => "live",
             LiveState::Offline => "offline",
+            LiveState::Polling => "polling",
         }
     }
 
@@ -37,6 +40,7 @@ impl LiveState {
             LiveState::Connecting => "Connecting…",
             LiveState::Live => "Live: new scores appear by themselves",
             LiveState::Offline => "Offline: reconnecting…",
+            LiveState::Polling => "Live updates are busy: the board refreshes every 30 seconds",
         }
     }
 }

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use super::{render, server_message};
 use crate::api::{MyPage, SelectFinals, load_my_submissions};
-use crate::components::{FeedbackScoreText, SubmissionRows};
+use crate::components::{CsrfField, FeedbackScoreText, SubmissionRows};
 use crate::format;
 
 #[component]
@@ -101,6 +101,7 @@ fn PhaseSelections(
             } else {
                 view! {
                     <ActionForm action=action attr:class="selections">
+                        <CsrfField/>
                         <input type="hidden" name="challenge" value=challenge/>
                         <input type="hidden" name="phase" value=phase/>
                         <fieldset disabled=closed>

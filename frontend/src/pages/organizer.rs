@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{render, server_message};
 use crate::api::{DecideEnrollment, OrganizerPage, load_all_submissions};
-use crate::components::SubmissionRows;
+use crate::components::{CsrfField, SubmissionRows};
 use crate::format;
 
 #[component]
@@ -65,6 +65,7 @@ fn Pending(slug: String, pending: Vec<OrganizerEnrollment>, decide: ServerAction
                             let (slug, participant) = (slug.clone(), participant.clone());
                             view! {
                                 <ActionForm action=decide attr:class="inline">
+                                    <CsrfField/>
                                     <input type="hidden" name="slug" value=slug/>
                                     <input type="hidden" name="participant" value=participant/>
                                     <input type="hidden" name="verb" value=verb/>

@@ -5,6 +5,7 @@ use leptos_meta::Title;
 
 use super::server_message;
 use crate::api::SignIn;
+use crate::components::CsrfField;
 
 #[component]
 pub fn SignInView() -> impl IntoView {
@@ -14,9 +15,10 @@ pub fn SignInView() -> impl IntoView {
         <Title text="Sign in"/>
         <h1>"Sign in"</h1>
         <ActionForm action=sign_in attr:class="stack" attr:id="sign-in">
+            <CsrfField/>
             <label for="token">"Your token"</label>
             <input id="token" name="token" type="password" autocomplete="current-password" required/>
-            <p class="hint">"The token "<code>"darkroom register"</code>" printed once. It is kept in a cookie scripts cannot read."</p>
+            <p class="hint">"The token "<code>"darkroom register"</code>" printed once. Only a session is kept, in a cookie scripts cannot read; signing out ends it."</p>
             <button type="submit">"Sign in"</button>
         </ActionForm>
         {move || error().map(|e| view! { <p class="error" role="alert" id="sign-in-error">{e}</p> })}

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
-    /// No token, or one the API no longer knows.
+    /// No credential, or one the API no longer accepts (an unknown token, an expired session).
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -64,6 +64,11 @@ impl ApiClient {
         self.send(Method::PUT, path, token, Some(body)).await
     }
 
+    /// A DELETE answered with 204 and no body.
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Result<(), ApiError> {
+        self.send(Method::DELETE, path, token, None::<&()>).await
+    }
+
     async fn send<T: DeserializeOwned, B: Serialize>(
         &self,
         method: Method,
@@ -84,6 +89,13 @@ impl ApiClient {
             ApiError::Unavailable("the submissions service cannot be reached right now; try again in a moment".into())
         })?;
         let status = response.status();
+        if status == StatusCode::NO_CONTENT {
+            // No body to read: only a `()` (or another type that reads from `null`) expects this.
+            return serde_json::from_value(serde_json::Value::Null).map_err(|_| {
+                tracing::error!(%url, "the submissions API answered 204 where a body was expected");
+                ApiError::Unavailable("the submissions service answered nothing where this page expected data".into())
+            });
+        }
         if status.is_success() {
             return response.json::<T>().await.map_err(|e| {
                 tracing::error!(%url, error = %e, "unexpected answer from the submissions API");

@@ -1,19 +1,22 @@
-//! The server functions' bodies (see [`crate::api`]): API calls made with the visitor's token,
-//! shaped into page data, with the HTTP status the page should carry.
+//! The server functions' bodies (see [`crate::api`]): API calls made with the visitor's session
+//! (its secret is the bearer credential), shaped into page data, with the HTTP status the page
+//! should carry. Every action checks the form's CSRF token first ([`session::check_csrf`]).
 
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
     ChallengeSummary, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision, JoinRequest, Leaderboard, Me,
     OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
-    SelectionsRequest, SubmissionId, SubmissionView, ViewedSubmission,
+    SelectionsRequest, SessionCreated, SubmissionId, SubmissionView, ViewedSubmission,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
 use super::client::{ApiClient, ApiError};
 use super::session;
-use crate::api::{ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, ParticipantStanding, SubmissionPage};
+use crate::api::{
+    ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, ParticipantStanding, SubmissionPage, Visitor,
+};
 
 fn api() -> Result<ApiClient, ServerFnError> {
     use_context::<ApiClient>().ok_or_else(|| ServerFnError::new("the page server was started without its API client"))
@@ -91,7 +94,7 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
     // The page is still worth showing when the dataset can't be listed (a worker's disk away).
     let dataset = api.get::<DatasetListing>(&format!("{path}/dataset"), None).await.ok();
     // A participant's own enrollment; the organizer (401 here) and visitors have none.
-    let participant = match session::token() {
+    let participant = match session::secret() {
         Some(token) => match api.get::<Enrollment>(&format!("{path}/enrollment"), Some(&token)).await {
             Ok(e) => Some(ParticipantStanding { enrollment: Some(e) }),
             Err(ApiError::NotFound(_)) => Some(ParticipantStanding { enrollment: None }),
@@ -131,46 +134,59 @@ async fn who(api: &ApiClient, token: &str) -> Result<Me, ApiError> {
     api.get("/me", Some(token)).await
 }
 
-pub async fn current_viewer() -> Result<Option<Me>, ServerFnError> {
-    let Some(token) = session::token() else { return Ok(None) };
-    match who(&api()?, &token).await {
-        Ok(v) => Ok(Some(v)),
+pub async fn current_visitor() -> Result<Visitor, ServerFnError> {
+    let csrf = session::csrf_token();
+    let Some(secret) = session::secret() else { return Ok(Visitor { me: None, csrf }) };
+    match who(&api()?, &secret).await {
+        Ok(me) => Ok(Visitor { me: Some(me), csrf }),
         Err(ApiError::Unavailable(m)) => Err(ServerFnError::new(m)),
-        Err(_) => Ok(None),
+        Err(_) => Ok(Visitor { me: None, csrf }),
     }
 }
 
-pub async fn sign_in(token: String) -> Result<(), ServerFnError> {
+pub async fn sign_in(token: String, csrf: String) -> Result<(), ServerFnError> {
+    session::check_csrf(&csrf)?;
     let token = token.trim();
     if !session::plausible(token) {
         return Err(ServerFnError::new(
             "that is not a Darkroom token: paste the token 'darkroom register' printed (letters and digits)",
         ));
     }
-    match who(&api()?, token).await {
-        Ok(viewer) => {
-            session::remember(Some(token));
-            leptos_axum::redirect(match viewer {
-                Me::Organizer => "/",
-                Me::Participant(_) => "/me",
-            });
-            Ok(())
+    let api = api()?;
+    let created = match api.post::<SessionCreated>("/sessions", Some(token)).await {
+        Ok(created) => created,
+        Err(ApiError::Unavailable(m)) => return Err(ServerFnError::new(m)),
+        Err(_) => {
+            return Err(ServerFnError::new(
+                "this token is not known: check the token you saved at registration, or register again",
+            ));
         }
-        Err(ApiError::Unavailable(m)) => Err(ServerFnError::new(m)),
-        Err(_) => Err(ServerFnError::new(
-            "this token is not known: check the token you saved at registration, or register again",
-        )),
+    };
+    // Signing in over an earlier session ends it rather than leaving it valid in no cookie.
+    if let Some(previous) = session::secret() {
+        let _ = api.delete("/sessions/current", Some(&previous)).await;
     }
+    session::remember(&created.secret, (created.expires_at - Utc::now()).num_seconds());
+    leptos_axum::redirect(if created.organizer { "/" } else { "/me" });
+    Ok(())
 }
 
-pub async fn sign_out() -> Result<(), ServerFnError> {
-    session::remember(None);
+pub async fn sign_out(csrf: String) -> Result<(), ServerFnError> {
+    session::check_csrf(&csrf)?;
+    if let Some(secret) = session::secret() {
+        // Revoked in the API, so the cookie is worth nothing even where a copy of it survives.
+        match api()?.delete("/sessions/current", Some(&secret)).await {
+            Ok(()) | Err(ApiError::Unauthorized(_)) => {}
+            Err(e) => return Err(ServerFnError::new(format!("could not sign you out: {e}; try again"))),
+        }
+    }
+    session::forget();
     leptos_axum::redirect("/");
     Ok(())
 }
 
 pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
-    let Some(token) = session::token() else { return signed_out() };
+    let Some(token) = session::secret() else { return signed_out() };
     let api = api()?;
     let (name, team) = match who(&api, &token).await {
         Ok(Me::Participant(p)) => (p.name, p.team),
@@ -206,7 +222,7 @@ pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
 }
 
 pub async fn load_submission(id: String) -> Result<Fetched<SubmissionPage>, ServerFnError> {
-    let Some(token) = session::token() else { return signed_out() };
+    let Some(token) = session::secret() else { return signed_out() };
     let api = api()?;
     let path = format!("/submissions/{}", segment(&id));
     let submission = match fetched(api.get::<ViewedSubmission>(&path, Some(&token)).await)? {
@@ -222,7 +238,7 @@ pub async fn load_submission(id: String) -> Result<Fetched<SubmissionPage>, Serv
 }
 
 pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>, ServerFnError> {
-    let Some(token) = session::token() else { return signed_out() };
+    let Some(token) = session::secret() else { return signed_out() };
     let api = api()?;
     let path = format!("/challenges/{}", segment(&slug));
     let challenge = match fetched(api.get::<PublicChallenge>(&path, None).await)? {
@@ -255,8 +271,8 @@ fn back_to(back: &str) -> &str {
     if same_site && back.len() <= 512 && back.bytes().all(|b| b.is_ascii_graphic()) { back } else { "/" }
 }
 
-async fn act(id: &str, action: &str, back: &str) -> Result<(), ServerFnError> {
-    let token = session_token()?;
+async fn act(id: &str, action: &str, back: &str, csrf: &str) -> Result<(), ServerFnError> {
+    let token = session_for_form(csrf)?;
     // Both actions answer with the submission as it is now.
     api()?
         .post::<SubmissionView>(&format!("/submissions/{}/{action}", segment(id)), Some(&token))
@@ -266,16 +282,21 @@ async fn act(id: &str, action: &str, back: &str) -> Result<(), ServerFnError> {
     Ok(())
 }
 
-pub async fn cancel_submission(id: String, back: String) -> Result<(), ServerFnError> {
-    act(&id, "cancel", &back).await
+pub async fn cancel_submission(id: String, back: String, csrf: String) -> Result<(), ServerFnError> {
+    act(&id, "cancel", &back, &csrf).await
 }
 
-pub async fn rerun_submission(id: String, back: String) -> Result<(), ServerFnError> {
-    act(&id, "rerun", &back).await
+pub async fn rerun_submission(id: String, back: String, csrf: String) -> Result<(), ServerFnError> {
+    act(&id, "rerun", &back, &csrf).await
 }
 
-pub async fn select_finals(challenge: String, phase: String, submissions: Vec<String>) -> Result<(), ServerFnError> {
-    let token = session_token()?;
+pub async fn select_finals(
+    challenge: String,
+    phase: String,
+    submissions: Vec<String>,
+    csrf: String,
+) -> Result<(), ServerFnError> {
+    let token = session_for_form(&csrf)?;
     let submissions = submissions
         .iter()
         .map(|id| id.parse::<SubmissionId>().map_err(|e| ServerFnError::new(e.to_string())))
@@ -290,12 +311,15 @@ pub async fn select_finals(challenge: String, phase: String, submissions: Vec<St
     Ok(())
 }
 
-fn session_token() -> Result<String, ServerFnError> {
-    session::token().ok_or_else(|| ServerFnError::new("sign in first: your session has ended"))
+/// The session a form acts with, once its CSRF token is checked.
+fn session_for_form(csrf: &str) -> Result<String, ServerFnError> {
+    let secret = session::secret().ok_or_else(|| ServerFnError::new("sign in first: your session has ended"))?;
+    session::check_csrf(csrf)?;
+    Ok(secret)
 }
 
-pub async fn join_challenge(slug: String, accept_rules: bool, code: String) -> Result<(), ServerFnError> {
-    let token = session_token()?;
+pub async fn join_challenge(slug: String, accept_rules: bool, code: String, csrf: String) -> Result<(), ServerFnError> {
+    let token = session_for_form(&csrf)?;
     let code = Some(code.trim().to_owned()).filter(|c| !c.is_empty());
     let path = format!("/challenges/{}/join", segment(&slug));
     // The API checks the rules were accepted and the code, and says why not.
@@ -307,8 +331,13 @@ pub async fn join_challenge(slug: String, accept_rules: bool, code: String) -> R
     Ok(())
 }
 
-pub async fn decide_enrollment(slug: String, participant: String, verb: String) -> Result<(), ServerFnError> {
-    let token = session_token()?;
+pub async fn decide_enrollment(
+    slug: String,
+    participant: String,
+    verb: String,
+    csrf: String,
+) -> Result<(), ServerFnError> {
+    let token = session_for_form(&csrf)?;
     if !matches!(verb.as_str(), "approve" | "reject") {
         return Err(ServerFnError::new(format!("'{verb}' is not a decision: approve or reject")));
     }

@@ -4,7 +4,7 @@
 pub mod client;
 pub(crate) mod fns;
 pub mod live;
-mod session;
+pub mod session;
 
 use std::net::SocketAddr;
 
@@ -18,7 +18,8 @@ use tower_http::services::ServeDir;
 
 use crate::app::{App, shell};
 use client::ApiClient;
-use live::LiveHub;
+use live::{LiveGate, LiveHub};
+use session::CookiePolicy;
 
 /// What every request handler may need.
 #[derive(Clone, axum::extract::FromRef)]
@@ -26,19 +27,27 @@ pub struct PageState {
     pub leptos_options: LeptosOptions,
     pub api: ApiClient,
     pub live: LiveHub,
+    pub gate: LiveGate,
+    /// How cookies are named and flagged (from `frontend.public_url`).
+    pub cookies: CookiePolicy,
 }
 
-/// The routes, without a listener: used by [`Frontend`] and by tests and benchmarks.
+/// The routes, without a listener: used by [`Frontend`] and by tests and benchmarks. Serve them
+/// with the client's address (`into_make_service_with_connect_info::<SocketAddr>`): the live
+/// feed's caps count per address.
 pub fn router(state: PageState) -> Router {
     let routes = generate_route_list(App);
-    let api = state.api.clone();
+    let (api, cookies) = (state.api.clone(), state.cookies);
     let pkg = std::path::Path::new(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
     let options = state.leptos_options.clone();
     Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(api.clone()),
+            move || {
+                provide_context(api.clone());
+                provide_context(cookies);
+            },
             move || shell(options.clone()),
         )
         .route("/live/{slug}", get(live::sse))
@@ -82,6 +91,8 @@ impl Frontend {
             leptos_options: leptos_options(site_root),
             api: ApiClient::new(&config.frontend.api_url),
             live: live.clone(),
+            gate: LiveGate::new(config.frontend.live_max_per_client, config.frontend.live_max_total),
+            cookies: CookiePolicy::for_public_url(&config.frontend.public_url),
         };
         let listener = tokio::net::TcpListener::bind(&config.frontend.listen)
             .await

@@ -1,38 +1,164 @@
-//! The visitor's token, kept in an HttpOnly cookie so page scripts never see it and every
-//! server-rendered page can act for the visitor. `SameSite=Strict` keeps other sites from
-//! sending it along with a forged form.
+//! The visitor's web session and the forms' CSRF tokens.
+//!
+//! At sign-in the page server trades the visitor's token for a session with the API
+//! (`POST /api/v1/sessions`) and keeps only the session's secret, in an HttpOnly cookie: page
+//! scripts never see it, the token is never stored, and the secret stops working when the
+//! session expires or is signed out. The cookie is `SameSite=Strict` and, when the pages are
+//! served over https (`frontend.public_url`), `Secure` and named `__Host-…`, which no subdomain
+//! can set or shadow.
+//!
+//! Every form that changes something carries a CSRF token in a hidden field, checked before the
+//! server function acts ([`check_csrf`]). For a signed-in visitor it is derived from the session
+//! secret (SHA-256 of a label and the secret): another site can neither read the secret nor so
+//! compute the token, the page server keeps no state and needs no key of its own, and the
+//! token changes with every session. A visitor without a session (the sign-in form) gets a
+//! random token in a cookie of its own, which the form must repeat (double submit).
 
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderValue, request::Parts};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
 
-const COOKIE_NAME: &str = "darkroom_token";
+const SESSION_COOKIE: &str = "darkroom_session";
+const CSRF_COOKIE: &str = "darkroom_csrf";
 
-/// The token the request carries, if any.
-pub fn token() -> Option<String> {
+/// How the page server's cookies are named and flagged, from the address visitors use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CookiePolicy {
+    /// Served over https: `Secure` and the `__Host-` prefix.
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    pub fn for_public_url(public_url: &str) -> Self {
+        Self { secure: public_url.trim().to_ascii_lowercase().starts_with("https://") }
+    }
+
+    fn name(self, base: &str) -> String {
+        if self.secure { format!("__Host-{base}") } else { base.to_owned() }
+    }
+
+    /// `name=value` with the attributes every cookie here has; `max_age` in seconds, `None` for
+    /// one that lasts as long as the browser keeps it (the CSRF cookie).
+    fn set(self, base: &str, value: &str, max_age: Option<i64>) {
+        let mut cookie = format!("{}={value}; Path=/; HttpOnly; SameSite=Strict", self.name(base));
+        if let Some(age) = max_age {
+            cookie.push_str(&format!("; Max-Age={}", age.max(0)));
+        }
+        if self.secure {
+            cookie.push_str("; Secure");
+        }
+        if let (Some(response), Ok(value)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&cookie)) {
+            response.append_header(SET_COOKIE, value);
+        }
+    }
+}
+
+fn policy() -> CookiePolicy {
+    use_context::<CookiePolicy>().unwrap_or_default()
+}
+
+/// The value of the request's cookie `base` (under this policy's name), if any.
+fn cookie(base: &str) -> Option<String> {
+    let name = policy().name(base);
     let parts = use_context::<Parts>()?;
     parts.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|header| {
         header.split(';').map(str::trim).find_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            (name == COOKIE_NAME && !value.is_empty()).then(|| value.to_owned())
+            let (n, value) = pair.split_once('=')?;
+            (n == name && plausible(value)).then(|| value.to_owned())
         })
     })
 }
 
-/// Sets (or, with `None`, clears) the cookie on the response.
-pub fn remember(token: Option<&str>) {
-    let cookie = match token {
-        Some(t) => format!("{COOKIE_NAME}={t}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000"),
-        None => format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    };
-    if let (Some(response), Ok(value)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&cookie)) {
-        response.append_header(SET_COOKIE, value);
-    }
+/// The session secret the request carries, if any (whether the API still accepts it is the
+/// API's to say).
+pub fn secret() -> Option<String> {
+    cookie(SESSION_COOKIE)
 }
 
-/// Tokens are printable ASCII without `;`, so anything else is refused before it reaches a
-/// header.
+/// Keeps the session's secret in the cookie for `max_age` seconds (until the session expires).
+pub fn remember(secret: &str, max_age: i64) {
+    policy().set(SESSION_COOKIE, secret, Some(max_age));
+}
+
+/// Clears the session cookie.
+pub fn forget() {
+    policy().set(SESSION_COOKIE, "", Some(0));
+}
+
+/// The token a session's forms carry: SHA-256 of a label and the secret, so it reveals nothing
+/// of the secret (it is printed into pages) and differs from the hash the API stores.
+fn derived(secret: &str) -> String {
+    hex::encode(Sha256::digest(format!("darkroom form token v1\n{secret}").as_bytes()))
+}
+
+/// The CSRF token for this visitor's forms: the session's, or else the double-submit cookie's,
+/// minting that cookie on the response when the visitor has none yet.
+pub fn csrf_token() -> String {
+    if let Some(secret) = secret() {
+        return derived(&secret);
+    }
+    if let Some(token) = cookie(CSRF_COOKIE) {
+        return token;
+    }
+    let mut random = [0u8; 32];
+    rand::rng().fill_bytes(&mut random);
+    let token = hex::encode(random);
+    policy().set(CSRF_COOKIE, &token, None);
+    token
+}
+
+/// Refuses a form whose CSRF token is missing or is not this visitor's.
+pub fn check_csrf(sent: &str) -> Result<(), ServerFnError> {
+    if sent.is_empty() {
+        return Err(ServerFnError::new(
+            "this form was sent without its CSRF token, so nothing was done: reload the page and send the form again",
+        ));
+    }
+    let expected = match secret() {
+        Some(secret) => derived(&secret),
+        None => cookie(CSRF_COOKIE).ok_or_else(|| {
+            ServerFnError::new(
+                "this form's CSRF cookie is missing, so nothing was done: allow cookies for this site, reload the page and send the form again",
+            )
+        })?,
+    };
+    // Comparing hashes keeps the comparison's time independent of the token's prefix.
+    if Sha256::digest(sent.as_bytes()) != Sha256::digest(expected.as_bytes()) {
+        return Err(ServerFnError::new(
+            "this form's CSRF token is not your session's (a form from another site, or an old page), so nothing was done: reload the page and send it again",
+        ));
+    }
+    Ok(())
+}
+
+/// Tokens and secrets are printable ASCII without `;`, so anything else is refused before it
+/// reaches a header.
 pub fn plausible(token: &str) -> bool {
     !token.is_empty() && token.len() <= 512 && token.bytes().all(|b| b.is_ascii_graphic() && b != b';')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_makes_cookies_secure_and_host_prefixed() {
+        let secure = CookiePolicy::for_public_url("HTTPS://darkroom.example");
+        assert!(secure.secure);
+        assert_eq!(secure.name(SESSION_COOKIE), "__Host-darkroom_session");
+        let plain = CookiePolicy::for_public_url("http://127.0.0.1:3000");
+        assert_eq!(plain.name(SESSION_COOKIE), "darkroom_session");
+    }
+
+    #[test]
+    fn the_form_token_is_not_the_secret_nor_its_stored_hash() {
+        let secret = "drs_0123";
+        let token = derived(secret);
+        assert!(!token.contains(secret));
+        assert_ne!(token, hex::encode(Sha256::digest(secret.as_bytes())));
+        assert_ne!(token, derived("drs_0124"));
+    }
 }

@@ -9,7 +9,7 @@
 //!   organizer see them, the image and timeline views, the submit body and list queries.
 //! - [`leaderboard`]: a phase's ranking and the live feed's score update.
 //! - [`final_board`]: final selections, and the private board sealed until the reveal.
-//! - [`participant`]: registration and `/me`.
+//! - [`participant`]: registration, `/me` and web sessions.
 //! - [`enrollment`]: joining a challenge (open, by invite code, or by approval), invites and the
 //!   organizer's approval list.
 //! - [`team`]: teams within a challenge, and images two teams both submitted.
@@ -73,7 +73,7 @@ pub use final_board::{FinalBoard, FinalBoardRow, PrivateBoard, RowInterval, Sele
 pub use ids::{ParseIdError, ParticipantId, SubmissionId};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreInterval, ScoreUpdate};
 pub use logs::{LogLine, RunLogView};
-pub use participant::{Me, Profile, Registered, Registration};
+pub use participant::{Me, Profile, Registered, Registration, SessionCreated};
 pub use submission::{
     FeedbackScore, ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery,
     SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,

@@ -1,4 +1,5 @@
-//! Registration (`POST /participants`) and who a token belongs to (`GET /me`).
+//! Registration (`POST /participants`), who a token belongs to (`GET /me`), and web sessions
+//! (`POST /sessions`), which stand in for a token in the web pages' cookie.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,17 @@ pub struct Registered {
 pub enum Me {
     Organizer,
     Participant(Profile),
+}
+
+/// `POST /sessions`: a web session opened with a participant's or the organizer's token. The
+/// secret is a bearer credential in place of the token until `expires_at` or until it is revoked
+/// (`DELETE /sessions/current`); it is shown only in this answer and stored hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCreated {
+    pub secret: String,
+    pub expires_at: DateTime<Utc>,
+    /// Whether the token was the organizer's (their sessions are shorter).
+    pub organizer: bool,
 }
 
 /// A participant as they see themselves.

@@ -216,6 +216,15 @@ pub struct FrontendConfig {
     /// Holds `pkg/` (the wasm, its JS glue and the stylesheet) written by
     /// `scripts/build-frontend.sh`. Without it pages still render, only not live.
     pub site_root: PathBuf,
+    /// The address visitors reach the pages at. When it is `https://…`, the session cookie is
+    /// `Secure` and named with the `__Host-` prefix (no subdomain can set or shadow it).
+    pub public_url: String,
+    /// Live leaderboard feeds (`/live/{slug}`) one client address may hold open at once; the
+    /// next is refused with 429 and the page polls instead.
+    pub live_max_per_client: usize,
+    /// Live feeds the page server holds open at once, from everyone; the next is refused with
+    /// 503 and the page polls instead.
+    pub live_max_total: usize,
 }
 
 impl Default for FrontendConfig {
@@ -224,6 +233,9 @@ impl Default for FrontendConfig {
             listen: "127.0.0.1:3000".into(),
             api_url: "http://127.0.0.1:8080".into(),
             site_root: PathBuf::from("./target/site"),
+            public_url: "http://127.0.0.1:3000".into(),
+            live_max_per_client: 16,
+            live_max_total: 4096,
         }
     }
 }
@@ -370,6 +382,11 @@ pub struct SubmissionsConfig {
     /// them counts against the last address of its `X-Forwarded-For` that is not one of them;
     /// any other request against its peer, whatever its headers say. Empty: always the peer.
     pub trusted_proxies: Vec<IpAddr>,
+    /// How long a participant's web session (`POST /api/v1/sessions`) lasts.
+    pub participant_session_seconds: u64,
+    /// How long an organizer's web session lasts: at most [`MAX_ORGANIZER_SESSION_SECONDS`],
+    /// since it stands in for the admin token.
+    pub organizer_session_seconds: u64,
 }
 
 /// A token bucket: `burst` requests at once, refilled at `per_minute`.
@@ -399,6 +416,9 @@ impl RateLimit {
     }
 }
 
+/// 12 hours: the longest an organizer's web session may last.
+pub const MAX_ORGANIZER_SESSION_SECONDS: u64 = 12 * 3600;
+
 impl Default for SubmissionsConfig {
     fn default() -> Self {
         Self {
@@ -422,6 +442,8 @@ impl Default for SubmissionsConfig {
             rate_limit_per_address: RateLimit { burst: 30, per_minute: 60 },
             rate_limit_per_token: RateLimit { burst: 10, per_minute: 10 },
             trusted_proxies: Vec::new(),
+            participant_session_seconds: 30 * 24 * 3600,
+            organizer_session_seconds: MAX_ORGANIZER_SESSION_SECONDS,
         }
     }
 }
@@ -433,6 +455,23 @@ impl SubmissionsConfig {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// Checks the session lifetimes: neither zero, the organizer's at most 12 hours.
+    pub fn check_sessions(&self) -> Result<(), ConfigError> {
+        if self.participant_session_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "submissions.participant_session_seconds: must be at least 1; the default is 2592000 (30 days)".into(),
+            ));
+        }
+        if !(1..=MAX_ORGANIZER_SESSION_SECONDS).contains(&self.organizer_session_seconds) {
+            return Err(ConfigError::Invalid(format!(
+                "submissions.organizer_session_seconds: {} is outside 1..={MAX_ORGANIZER_SESSION_SECONDS}; an organizer's \
+                 web session may last at most 12 hours",
+                self.organizer_session_seconds
+            )));
+        }
+        Ok(())
     }
 
     /// The admin token, read from `admin_token_file` when set.
@@ -664,5 +703,14 @@ mod tests {
     fn short_admin_tokens_are_refused() {
         let c = SubmissionsConfig { admin_token: "short".into(), ..Default::default() };
         assert!(c.resolve_admin_token().unwrap_err().to_string().contains("DARKROOM_SUBMISSIONS__ADMIN_TOKEN"));
+    }
+
+    #[test]
+    fn organizer_sessions_last_at_most_twelve_hours() {
+        assert!(SubmissionsConfig::default().check_sessions().is_ok());
+        let long = SubmissionsConfig { organizer_session_seconds: 12 * 3600 + 1, ..Default::default() };
+        assert!(long.check_sessions().unwrap_err().to_string().contains("at most 12 hours"));
+        let none = SubmissionsConfig { participant_session_seconds: 0, ..Default::default() };
+        assert!(none.check_sessions().unwrap_err().to_string().contains("participant_session_seconds"));
     }
 }

@@ -1,6 +1,7 @@
 //! Request extractors that turn every rejection into an [`ApiError`]: JSON bodies (with the
-//! path of a wrong field), query strings, and the bearer tokens: the organizer's ([`Admin`]), a
-//! participant's ([`Caller`]), or either ([`Viewer`]).
+//! path of a wrong field), query strings, and the bearer credentials: the organizer's
+//! ([`Admin`]), a participant's ([`Caller`]), or either ([`Viewer`]). A credential is a token or
+//! a web session's secret ([`crate::sessions`]), which stands for the token that opened it.
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
@@ -13,6 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::hash_token;
 use crate::db::entities::participant;
 use crate::error::ApiError;
+use crate::sessions;
 use crate::state::AppState;
 
 /// A JSON body. Wrong syntax, a wrong type or a missing field answers 400 naming the field.
@@ -86,7 +88,51 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into()))
 }
 
-/// An organizer: the bearer token matches the configured admin token.
+/// Whom a bearer credential stands for, once it is known to be valid.
+pub(crate) enum Holder {
+    Organizer,
+    Participant(participant::Model),
+}
+
+/// The hash of the token a bearer credential stands for: the credential's own for a token; for
+/// a session secret ([`sessions`]), that of the token that opened it, once the session is known
+/// to be live (401 saying to sign in again when it is not).
+async fn token_hash_behind(state: &AppState, bearer: &str) -> Result<(String, bool), ApiError> {
+    if !sessions::is_session(bearer) {
+        return Ok((hash_token(bearer), false));
+    }
+    let session = sessions::find(state, bearer).await?;
+    if session.organizer && session.token_hash != state.admin_token_hash {
+        return Err(ApiError::Unauthorized(
+            "the organizer's token changed since this session began; sign in again with the new one".into(),
+        ));
+    }
+    Ok((session.token_hash, true))
+}
+
+/// The organizer or the participant a bearer credential (token or session) stands for; 401 for
+/// one nobody holds.
+pub(crate) async fn holder(state: &AppState, bearer: &str) -> Result<Holder, ApiError> {
+    let (token_hash, session) = token_hash_behind(state, bearer).await?;
+    // Comparing hashes keeps the comparison's time independent of the secret's prefix.
+    if token_hash == state.admin_token_hash {
+        return Ok(Holder::Organizer);
+    }
+    participant::Entity::find()
+        .filter(participant::Column::TokenHash.eq(token_hash))
+        .one(&state.db)
+        .await?
+        .map(Holder::Participant)
+        .ok_or_else(|| {
+            ApiError::Unauthorized(if session {
+                "this session's participant is no longer known; sign in again".into()
+            } else {
+                "unknown participant token: register first, or check the token you saved".into()
+            })
+        })
+}
+
+/// An organizer: the bearer is the configured admin token, or a live session opened with it.
 pub struct Admin;
 
 impl<S: Send + Sync> FromRequestParts<S> for Admin
@@ -97,9 +143,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer(&parts.headers)?;
-        // Comparing hashes keeps the comparison's time independent of the secret's prefix.
-        if hash_token(token) == state.admin_token_hash {
+        let bearer = bearer(&parts.headers)?;
+        // A participant's token (or an unknown one) is refused without a lookup, as before
+        // sessions; an expired or revoked session is 401, so the page asks to sign in again.
+        let (token_hash, _) = token_hash_behind(&state, bearer).await?;
+        if token_hash == state.admin_token_hash {
             Ok(Admin)
         } else {
             Err(ApiError::Forbidden("this endpoint needs the organizer's admin token".into()))
@@ -107,18 +155,8 @@ where
     }
 }
 
-/// The participant whose token hashes to `token`'s hash, or 401 saying how to get one.
-async fn participant_by_token(state: &AppState, token: &str) -> Result<participant::Model, ApiError> {
-    participant::Entity::find()
-        .filter(participant::Column::TokenHash.eq(hash_token(token)))
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Unauthorized("unknown participant token: register first, or check the token you saved".into())
-        })
-}
-
-/// A registered participant, found by the hash of their bearer token.
+/// A registered participant, found by the hash of their bearer token (or of the token behind
+/// their session).
 pub struct Caller(pub participant::Model);
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller
@@ -129,13 +167,18 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer(&parts.headers)?;
-        participant_by_token(&state, token).await.map(Caller)
+        match holder(&state, bearer(&parts.headers)?).await? {
+            Holder::Participant(p) => Ok(Caller(p)),
+            Holder::Organizer => Err(ApiError::Unauthorized(
+                "this endpoint is a participant's: the organizer's token or session is not one; use a participant token"
+                    .into(),
+            )),
+        }
     }
 }
 
-/// Whoever holds a known token, on endpoints both roles use: the organizer (the admin token,
-/// compared first, as [`Admin`] does) or a registered participant. Any other token is 401.
+/// Whoever holds a known token or live session, on endpoints both roles use: the organizer or
+/// a registered participant. Anything else is 401.
 pub enum Viewer {
     Organizer,
     Participant(participant::Model),
@@ -149,17 +192,16 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer(&parts.headers)?;
-        if hash_token(token) == state.admin_token_hash {
-            return Ok(Viewer::Organizer);
-        }
-        participant_by_token(&state, token).await.map(Viewer::Participant)
+        Ok(match holder(&state, bearer(&parts.headers)?).await? {
+            Holder::Organizer => Viewer::Organizer,
+            Holder::Participant(p) => Viewer::Participant(p),
+        })
     }
 }
 
-/// Whether the request carries the organizer's token, on public endpoints that show the
-/// organizer more (the sealed private board). Any other token, or none, is the public: never a
-/// rejection.
+/// Whether the request carries the organizer's token (or a live session opened with it), on
+/// public endpoints that show the organizer more (the sealed private board). Any other
+/// credential, or none, is the public: never a rejection.
 pub struct MaybeOrganizer(pub bool);
 
 impl<S: Send + Sync> FromRequestParts<S> for MaybeOrganizer
@@ -170,6 +212,24 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        Ok(MaybeOrganizer(bearer(&parts.headers).is_ok_and(|t| hash_token(t) == state.admin_token_hash)))
+        let Ok(bearer) = bearer(&parts.headers) else { return Ok(MaybeOrganizer(false)) };
+        let organizer = match token_hash_behind(&state, bearer).await {
+            Ok((token_hash, _)) => token_hash == state.admin_token_hash,
+            Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
+            Err(_) => false,
+        };
+        Ok(MaybeOrganizer(organizer))
+    }
+}
+
+/// The bearer credential itself, for the session endpoints: opening one needs a token,
+/// revoking one needs its secret.
+pub struct Bearer(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        bearer(&parts.headers).map(|b| Bearer(b.to_owned()))
     }
 }

@@ -17,6 +17,7 @@
 //!   ladder); [`intervals`] the bootstrap intervals of the raw public board.
 //! - [`dataset`] lists a challenge's dataset on apply and on the organizer's refresh, and
 //!   serves the stored listing.
+//! - [`sessions`] web sessions: what the pages' cookie holds instead of a token.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 
 pub mod auth;
@@ -39,6 +40,7 @@ pub mod rate_limit;
 pub mod registry;
 pub mod routes;
 pub mod run_log;
+pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod tarball;

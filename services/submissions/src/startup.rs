@@ -34,6 +34,7 @@ impl Application {
     pub async fn build_with_scores(config: SubmissionsSettings, scores: Arc<dyn ScoreStore>) -> anyhow::Result<Self> {
         let sub = &config.submissions;
         let admin_token = sub.resolve_admin_token()?;
+        sub.check_sessions()?;
         std::fs::create_dir_all(&sub.data_dir)
             .with_context(|| format!("submissions.data_dir: cannot create '{}'", sub.data_dir.display()))?;
         let url = sub.effective_database_url();

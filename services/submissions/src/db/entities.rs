@@ -334,3 +334,26 @@ pub mod dataset_listing {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod session {
+    use sea_orm::entity::prelude::*;
+
+    /// A web session: the SHA-256 of its secret (the secret itself is never stored), the hash
+    /// of the token that opened it, and when it stops being accepted.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub secret_hash: String,
+        /// The participant's `token_hash`, or the admin token's hash for the organizer.
+        pub token_hash: String,
+        pub organizer: bool,
+        pub created_at: ChronoDateTimeUtc,
+        pub expires_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

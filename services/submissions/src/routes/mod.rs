@@ -8,6 +8,7 @@ mod leaderboard;
 mod logs;
 mod organizer;
 mod participants;
+mod sessions;
 mod submissions;
 mod teams;
 mod views;
@@ -15,7 +16,7 @@ mod views;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/duplicate-images", get(teams::duplicates))
         .route("/participants", post(participants::register).layer(limits.by_address()))
         .route("/me", get(participants::me))
+        .route("/sessions", post(sessions::open))
+        .route("/sessions/current", delete(sessions::revoke))
         .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::show))
         .route("/submissions/{id}/cancel", post(submissions::cancel))

@@ -1,0 +1,45 @@
+//! `POST /sessions` opens a web session with a token; `DELETE /sessions/current` ends the
+//! session whose secret is the bearer (sign-out). See [`crate::sessions`].
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use darkroom_api::SessionCreated;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Bearer, Holder, holder};
+use crate::sessions;
+use crate::state::AppState;
+
+pub async fn open(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
+    // A session opening another would outlive its own expiry (and the organizer's cap).
+    if sessions::is_session(&token) {
+        return Err(ApiError::Forbidden(
+            "a session cannot open another session: sign in with your token (from 'darkroom register')".into(),
+        ));
+    }
+    let (token_hash, organizer) = match holder(&state, &token).await? {
+        Holder::Organizer => (state.admin_token_hash.clone(), true),
+        Holder::Participant(p) => (p.token_hash, false),
+    };
+    let created = sessions::open(&state, token_hash, organizer).await?;
+    tracing::info!(organizer, expires_at = %created.expires_at, "web session opened");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn revoke(State(state): State<AppState>, Bearer(secret): Bearer) -> ApiResult<StatusCode> {
+    if !sessions::is_session(&secret) {
+        return Err(ApiError::bad_request(
+            "not_a_session",
+            format!(
+                "the bearer is not a session secret (they start with '{}'); a token cannot be signed out",
+                sessions::PREFIX
+            ),
+        ));
+    }
+    sessions::revoke(&state, &secret).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
