@@ -99,6 +99,8 @@ else
   export DARKROOM_RUNNER__WORK_DIR=$STATE/runs
   export DARKROOM_RUNNER__RUNNER_ID=demo-runner
   export DARKROOM_EVALUATOR__WORK_DIR=$STATE/evaluations
+  # The key scripts/setup.sh created: the demo's receipts are signed with it.
+  export DARKROOM_EVALUATOR__RECEIPT_KEY_FILE=${DARKROOM_STATE_DIR:-/var/lib/darkroom}/receipt_signing_key
   # The demo's dataset and ground truth are the only folders the runner and evaluator mount.
   export DARKROOM_RUNNER__DATA_ROOTS="[\"$PWD/demo/data\"]" DARKROOM_EVALUATOR__DATA_ROOTS="[\"$PWD/demo/data\"]"
   export DARKROOM_FRONTEND__LISTEN=127.0.0.1:$WEB_PORT

@@ -63,6 +63,7 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
         output_artifact: "none".into(),
         image_digest: None,
         at: Utc::now(),
+        runner: None,
         job,
     };
     app.publish(&finished).await;
@@ -92,7 +93,7 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
         public: Vec::new(),
         private: values.iter().enumerate().map(|(i, v)| Case { id: format!("case-{i:03}"), value: *v }).collect(),
     });
-    store.record_evaluation(&doc, Some(&private), cases.as_ref()).await.expect("score recorded");
+    store.record_evaluation(&doc, Some(&private), cases.as_ref(), None).await.expect("score recorded");
     let scored = ScoreRecorded {
         event_id: ScoreRecorded::event_id_for(submission_id),
         attempt: 1,
