@@ -70,6 +70,8 @@ if [ -n "$compose" ]; then
   chown 65534 "$STATE/admin_token"; chmod 0400 "$STATE/admin_token"
   export COMPOSE_PROJECT_NAME=darkroom-demo
   export DARKROOM_DATA_ROOT=$PWD/demo/data DARKROOM_WORK_ROOT=$STATE/work DARKROOM_ADMIN_TOKEN_FILE=$STATE/admin_token
+  # The receipt key scripts/setup.sh created, as the evaluator's secret.
+  export DARKROOM_RECEIPT_KEY_FILE=${DARKROOM_STATE_DIR:-/var/lib/darkroom}/receipt_signing_key
   export DARKROOM_BIND=127.0.0.1 DARKROOM_API_PORT=$PORT DARKROOM_WEB_PORT=$WEB_PORT DARKROOM_RUNNER_ID=demo-compose
   # One NATS user per service (compose/nats/nats.conf), each with its own password.
   for who in SUBMISSIONS RUNNER EVALUATOR FRONTEND; do
