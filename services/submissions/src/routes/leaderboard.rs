@@ -32,7 +32,7 @@ pub async fn show(
 
 /// The board's JSON (a [`Leaderboard`]), from the cache while the phase's version holds.
 pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) -> ApiResult<Bytes> {
-    let spec = load(&state, &slug).await?;
+    let spec = load(state, &slug).await?;
     let phase = match q.phase {
         Some(name) => spec.phase(&name).ok_or_else(|| {
             let names: Vec<&str> = spec.phases.iter().map(|p| p.name.as_str()).collect();
