@@ -50,6 +50,7 @@ impl Evaluator {
         // Every score this evaluator records gets a receipt signed with this key: no key, no start.
         let signer = ReceiptSigner::from_file(&config.evaluator.receipt_key_file)
             .context("evaluator.receipt_key_file (DARKROOM_EVALUATOR__RECEIPT_KEY_FILE)")?;
+        tracing::info!(key_id = %signer.public_key().key_id, "signing score receipts");
         let scores = ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
             .await
             .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?
