@@ -50,6 +50,11 @@ impl Project {
         let secret = dir.path().join("admin_token");
         std::fs::write(&secret, TOKEN).unwrap();
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o444)).unwrap();
+        // The evaluator's receipt signing key (an Ed25519 seed as 64 hex digits), a secret too.
+        let receipt_key = dir.path().join("receipt_signing_key");
+        std::fs::write(&receipt_key, format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
+            .unwrap();
+        std::fs::set_permissions(&receipt_key, std::fs::Permissions::from_mode(0o444)).unwrap();
         let data_root = dir.path().join("data");
         let (api_port, web_port) = (free_port(), free_port());
         let name = format!("darkroom-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -58,6 +63,7 @@ impl Project {
             ("DARKROOM_DATA_ROOT", data_root.display().to_string()),
             ("DARKROOM_WORK_ROOT", dir.path().join("work").display().to_string()),
             ("DARKROOM_ADMIN_TOKEN_FILE", secret.display().to_string()),
+            ("DARKROOM_RECEIPT_KEY_FILE", receipt_key.display().to_string()),
             ("DARKROOM_BIND", "127.0.0.1".into()),
             ("DARKROOM_API_PORT", api_port.to_string()),
             ("DARKROOM_WEB_PORT", web_port.to_string()),
