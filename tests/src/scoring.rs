@@ -69,7 +69,7 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
     app.wait_for(id, token, |b| b["state"] == "EVALUATING").await;
 
     let participant = participant_id(app, token).await;
-    let store = ScoreStore::new(&app.config.mongodb.url, &app.config.mongodb.database).await.expect("mongo");
+    let store = ScoreStore::new(&app.config.mongodb).await.expect("mongo");
     let now = Utc::now();
     let metrics = BTreeMap::from([("accuracy".to_owned(), evaluation.public), ("roc_auc".to_owned(), 0.5)]);
     let private = BTreeMap::from([("accuracy".to_owned(), evaluation.private), ("roc_auc".to_owned(), 0.5)]);

@@ -46,9 +46,7 @@ impl Evaluator {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
         })
         .await;
-        let scores = ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
-            .await
-            .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?;
+        let scores = ScoreStore::new(&config.mongodb).await?;
         scores.ensure_indexes().await.with_context(|| format!("cannot reach MongoDB at {}", config.mongodb.url))?;
         let replayed =
             scores.rebuild_boards_if_missing().await.context("cannot build the leaderboards from the scores")?;
