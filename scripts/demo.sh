@@ -73,9 +73,15 @@ if [ -n "$compose" ]; then
   # The receipt key scripts/setup.sh created, as the evaluator's secret.
   export DARKROOM_RECEIPT_KEY_FILE=${DARKROOM_STATE_DIR:-/var/lib/darkroom}/receipt_signing_key
   export DARKROOM_BIND=127.0.0.1 DARKROOM_API_PORT=$PORT DARKROOM_WEB_PORT=$WEB_PORT DARKROOM_RUNNER_ID=demo-compose
-  # One NATS user per service (compose/nats/nats.conf), each with its own password.
+  # One NATS user per service (compose/nats/nats.conf), each with its own password; the stores'
+  # passwords in secret files, readable by the stores' and the services' users.
   for who in SUBMISSIONS RUNNER EVALUATOR FRONTEND; do
     export "DARKROOM_NATS_${who}_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+  done
+  for store in POSTGRES MONGO; do
+    file=$STATE/${store,,}_password
+    head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$file"; chmod 0444 "$file"
+    export "DARKROOM_${store}_PASSWORD_FILE=$file"
   done
   dc() { docker-compose -f compose/compose.yml -f compose/compose.local.yml --ansi never "$@"; }
   stop() { dc logs --no-color >"$STATE/compose.log" 2>&1 || true; dc down --volumes --timeout 10 >/dev/null 2>&1 || true; }

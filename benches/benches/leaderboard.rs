@@ -81,7 +81,7 @@ fn main() {
     let (participants, scores) = pick((10_000, 100_000), (100, 1_000));
     let app = rt.block_on(TestApp::spawn(Backend::Sqlite));
     rt.block_on(app.create_challenge(SLUG, |s| s["quotas"] = json!({})));
-    let store = rt.block_on(ScoreStore::new(&app.config.mongodb.url, &app.config.mongodb.database)).expect("store");
+    let store = rt.block_on(ScoreStore::new(&app.config.mongodb)).expect("store");
     rt.block_on(store.ensure_indexes()).expect("indexes");
     let ids = rt.block_on(seed(&app, &store, participants, scores));
     let url = app.url(&format!("/api/v1/challenges/{SLUG}/leaderboard?phase={PHASE}"));

@@ -10,7 +10,8 @@
 use chrono::{DateTime, Utc};
 use darkroom_api::{
     ChallengeSummary, DatasetListing, DuplicateImage, Enrollment, Leaderboard, Me, Metric, OrganizerEnrollment,
-    OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections, SubmissionView, ViewedSubmission,
+    OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections, SubmissionView, Team,
+    ViewedSubmission,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -27,10 +28,14 @@ pub struct ChallengePage {
     pub now: DateTime<Utc>,
 }
 
-/// A signed-in participant's enrollment in the challenge they look at (None: not joined).
+/// A signed-in participant's enrollment in the challenge they look at (None: not joined), and
+/// their team there (None: in none, or the challenge has no teams).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParticipantStanding {
     pub enrollment: Option<Enrollment>,
+    pub team: Option<Team>,
+    /// Whether the visitor captains `team`: the captain's controls show only then.
+    pub captain: bool,
 }
 
 /// A leaderboard page: the board plus what the page needs around it.
@@ -167,6 +172,22 @@ pub async fn join_challenge(
     #[server(default)] csrf: String,
 ) -> Result<(), ServerFnError> {
     crate::server::fns::join_challenge(slug, accept_rules, code, csrf).await
+}
+
+/// What a participant does with teams in a challenge, by `verb`: `create` a team (`name`), `join`
+/// one or `merge` theirs into one (the other team's `code`), `leave`, or, as captain, `code` (a
+/// new invite code; the old one stops working) and `remove` a `member`. Returns the team's
+/// invite code where the API shows one (create, code): once, so the page shows it then.
+#[server(prefix = "/fn", endpoint = "team")]
+pub async fn team_action(
+    slug: String,
+    verb: String,
+    #[server(default)] name: String,
+    #[server(default)] code: String,
+    #[server(default)] member: String,
+    #[server(default)] csrf: String,
+) -> Result<Option<String>, ServerFnError> {
+    crate::server::fns::team_action(slug, verb, name, code, member, csrf).await
 }
 
 /// The organizer approves (`verb` = `approve`) or rejects (`reject`) a participant's request to

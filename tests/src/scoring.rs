@@ -76,10 +76,7 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
 
     let participant = participant_id(app, token).await;
     let signer = ReceiptSigner::from_file(&app.config.evaluator.receipt_key_file).expect("the app's receipt key");
-    let store = ScoreStore::new(&app.config.mongodb.url, &app.config.mongodb.database)
-        .await
-        .expect("mongo")
-        .with_signer(std::sync::Arc::new(signer));
+    let store = ScoreStore::new(&app.config.mongodb).await.expect("mongo").with_signer(std::sync::Arc::new(signer));
     store.publish_key().await.expect("key listed");
     let now = Utc::now();
     let metrics = BTreeMap::from([("accuracy".to_owned(), evaluation.public), ("roc_auc".to_owned(), 0.5)]);

@@ -172,7 +172,7 @@ async fn a_leaderboard_refused_the_live_feed_polls_instead() {
     let token = app.register("Polled Lab").await;
     let (_, sub) = app.submit(&slug, &token, &darkroom_tests::registry::publish("polled-model:1").await).await;
     let (_, me) = app.call(reqwest::Method::GET, "/api/v1/me", Some(&token), None).await;
-    let store = ScoreStore::new(&app.config.mongodb.url, &app.config.mongodb.database).await.expect("mongo");
+    let store = ScoreStore::new(&app.config.mongodb).await.expect("mongo");
     let now = to_bson_time(chrono::Utc::now());
     store
         .record(&ScoreDocument {

@@ -1,7 +1,8 @@
 //! The whole stack under Docker Compose, as an organizer deploys it: `compose/compose.yml` with
 //! `compose/compose.local.yml` (every image built on this host). Up with healthchecks passing,
-//! two submissions (an image name and an uploaded archive) to scores on the leaderboard while
-//! the submissions service restarts mid-way, then down with every volume. Needs the images of
+//! the stores out of reach of the services that do not use them, two submissions (an image name
+//! and an uploaded archive) to scores on the leaderboard while the submissions service restarts
+//! mid-way, then down with every volume. Needs the images of
 //! `compose/local/build.sh` and `scripts/build-images.sh`.
 
 use std::os::unix::fs::PermissionsExt;
@@ -47,14 +48,19 @@ impl Project {
         let dir = tempfile::tempdir().unwrap();
         // The services run as "nobody" and read the data through these folders.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let secret = dir.path().join("admin_token");
-        std::fs::write(&secret, TOKEN).unwrap();
-        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o444)).unwrap();
-        // The evaluator's receipt signing key (an Ed25519 seed as 64 hex digits), a secret too.
-        let receipt_key = dir.path().join("receipt_signing_key");
-        std::fs::write(&receipt_key, format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
-            .unwrap();
-        std::fs::set_permissions(&receipt_key, std::fs::Permissions::from_mode(0o444)).unwrap();
+        // The secrets compose/setup.sh would write, readable by the containers' own users.
+        let secret = |name: &str, value: &str| {
+            let file = dir.path().join(name);
+            std::fs::write(&file, value).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+            file.display().to_string()
+        };
+        let admin_token = secret("admin_token", TOKEN);
+        let postgres_password = secret("postgres_password", &uuid::Uuid::new_v4().simple().to_string());
+        let mongo_password = secret("mongo_password", &uuid::Uuid::new_v4().simple().to_string());
+        // The evaluator's receipt signing key: an Ed25519 seed as 64 hex digits.
+        let seed = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let receipt_key = secret("receipt_signing_key", &seed);
         let data_root = dir.path().join("data");
         let (api_port, web_port) = (free_port(), free_port());
         let name = format!("darkroom-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -62,8 +68,10 @@ impl Project {
             ("COMPOSE_PROJECT_NAME", name.clone()),
             ("DARKROOM_DATA_ROOT", data_root.display().to_string()),
             ("DARKROOM_WORK_ROOT", dir.path().join("work").display().to_string()),
-            ("DARKROOM_ADMIN_TOKEN_FILE", secret.display().to_string()),
-            ("DARKROOM_RECEIPT_KEY_FILE", receipt_key.display().to_string()),
+            ("DARKROOM_ADMIN_TOKEN_FILE", admin_token),
+            ("DARKROOM_POSTGRES_PASSWORD_FILE", postgres_password),
+            ("DARKROOM_MONGO_PASSWORD_FILE", mongo_password),
+            ("DARKROOM_RECEIPT_KEY_FILE", receipt_key),
             ("DARKROOM_BIND", "127.0.0.1".into()),
             ("DARKROOM_API_PORT", api_port.to_string()),
             ("DARKROOM_WEB_PORT", web_port.to_string()),
@@ -137,6 +145,31 @@ impl Project {
         }
     }
 
+    fn container(&self, service: &str) -> String {
+        String::from_utf8(self.compose(&["ps", "-q", service]).stdout).unwrap().trim().to_owned()
+    }
+
+    /// What a TCP connection from inside `from`'s network namespace to `host:port` meets, as
+    /// busybox's nc says it (the NATS image carries a busybox): "bad address" when the name
+    /// does not resolve there, "can't connect" or "timed out" when no connection is made (the
+    /// `-w` limit is on connecting only), nothing when it connects.
+    fn reach(&self, from: &str, host: &str, port: u16) -> String {
+        let out = Command::new("docker")
+            .args(["run", "--rm", "--network", &format!("container:{}", self.container(from))])
+            .args(["--entrypoint", "/bin/busybox", "darkroom-local/nats:2"])
+            .args(["timeout", "4", "/bin/busybox", "nc", "-w", "2", host, &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("docker runs");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// `service`'s address on its (one) network.
+    fn address(&self, service: &str) -> String {
+        let format = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}";
+        docker(&["inspect", "--format", format, &self.container(service)]).trim().to_owned()
+    }
+
     fn volumes(&self) -> Vec<String> {
         docker(&["volume", "ls", "-q", "--filter", &format!("label=com.docker.compose.project={}", self.name)])
             .lines()
@@ -171,6 +204,29 @@ async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_c
     // Up: Compose itself waits for the healthy dependencies; then every service reports healthy.
     project.compose_ok(&["up", "-d", "--no-build"]);
     project.wait_healthy(120);
+
+    // The stores are out of reach of the services that do not use them, by name and by
+    // address: PostgreSQL of all but the API, MongoDB of the runner and the page server. (The
+    // healthy API has already logged in to PostgreSQL with the password from its secret: its
+    // URL carries none, and the server refuses connections without one.)
+    let (postgres, mongo) = (project.address("postgres"), project.address("mongo"));
+    for (from, host, port, reachable) in [
+        ("submissions", "postgres", 5432, true),
+        ("submissions", "mongo", 27017, true),
+        ("evaluator", "mongo", 27017, true),
+        ("evaluator", "postgres", 5432, false),
+        ("swarm-runner", "postgres", 5432, false),
+        ("swarm-runner", "mongo", 27017, false),
+        ("frontend", "postgres", 5432, false),
+        ("frontend", "mongo", 27017, false),
+        ("frontend", postgres.as_str(), 5432, false),
+        ("frontend", mongo.as_str(), 27017, false),
+        ("swarm-runner", mongo.as_str(), 27017, false),
+    ] {
+        let said = project.reach(from, host, port);
+        let refused = ["bad address", "can't connect", "timed out"].iter().any(|no| said.contains(no));
+        assert_eq!(!refused, reachable, "{from} -> {host}:{port}: {said:?}");
+    }
 
     let http = reqwest::Client::new();
     let api = project.api.clone();

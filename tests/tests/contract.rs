@@ -52,7 +52,7 @@ async fn a_split_score_is_stored_sealed_with_its_cases() {
 
     // Stored: the private split beside the public one, and every case.
     let config = &stack.runner_config.mongodb;
-    let store = ScoreStore::new(&config.url, &config.database).await.unwrap();
+    let store = ScoreStore::new(config).await.unwrap();
     let sealed = store.private_scores(&slug, "dev").await.unwrap();
     assert_eq!(sealed.len(), 1, "{sealed:?}");
     let mine = &sealed.values().next().unwrap()[0];

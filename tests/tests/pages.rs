@@ -25,7 +25,7 @@ async fn participant_id(app: &TestApp, token: &str) -> String {
 }
 
 async fn record_score(app: &TestApp, submission: &str, participant: &str, accuracy: f64) {
-    let store = ScoreStore::new(&app.config.mongodb.url, &app.config.mongodb.database).await.expect("mongo");
+    let store = ScoreStore::new(&app.config.mongodb).await.expect("mongo");
     let now = Utc::now();
     let doc = ScoreDocument {
         submission_id: submission.to_owned(),
@@ -591,4 +591,76 @@ async fn participants_join_and_the_organizer_approves_from_the_pages() {
     at(&html, "data-state=\"active\"");
     let (_, html) = page(&web, &organizer_page, Some(&organizer)).await;
     assert!(!html.contains("id=\"pending-enrollments\""), "nobody waits any more: {html}");
+}
+
+/// Teams from the challenge's page, without scripts: a joined participant creates a team, another
+/// joins it with the captain's code, the captain sees a removal form the member does not, a
+/// wrong code shows why, and leaving works until the team submits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_form_and_leave_teams_from_the_challenge_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let slug = app.create_challenge("page-teams", |s| s["max_team_size"] = json!(3)).await;
+    let solo = app.create_challenge("page-solo", |_| {}).await;
+    let (ada_token, bo_token) = (app.register("Ada").await, app.register("Bo").await);
+    for token in [&ada_token, &bo_token] {
+        app.join(&slug, token).await;
+        app.join(&solo, token).await;
+    }
+    let (ada, bo) = (web.sign_in(&ada_token).await, web.sign_in(&bo_token).await);
+    let from = format!("/challenges/{slug}");
+    let team_of = |token: String| {
+        let app = &app;
+        let slug = slug.clone();
+        async move { app.call(Method::GET, &format!("/api/v1/challenges/{slug}/team"), Some(&token), None).await }
+    };
+
+    // No team section where the challenge has no teams; here, the forms to create or join one.
+    let (_, html) = page(&web, &format!("/challenges/{solo}"), Some(&ada)).await;
+    assert!(!html.contains("id=\"team\""), "{html}");
+    let (_, html) = page(&web, &from, Some(&ada)).await;
+    at(&html, "id=\"team\"");
+    at(&html, "team-create");
+    at(&html, "Teams of up to 3 members");
+
+    let (status, _) =
+        post_form(&web, "/fn/team", Some(&ada), &from, &[("slug", &slug), ("verb", "create"), ("name", "Owls")]).await;
+    assert!(status.is_redirection(), "{status}");
+    let (s, team) = team_of(ada_token.clone()).await;
+    assert_eq!((s, team["name"].as_str()), (StatusCode::OK, Some("Owls")), "{team}");
+
+    // A wrong code joins nobody and the page says why; the captain's code joins Bo.
+    let wrong = [("slug", slug.as_str()), ("verb", "join"), ("code", "nope")];
+    let (_, location) = post_form(&web, "/fn/team", Some(&bo), &from, &wrong).await;
+    let (_, shown) = web.get(&location.replace(&web.url(""), ""), Some(&bo.cookie)).await;
+    assert!(shown.contains("id=\"team-error\""), "{location}\n{shown}");
+    assert_eq!(team_of(bo_token.clone()).await.0, StatusCode::NOT_FOUND);
+    let (s, renewed) =
+        app.call(Method::POST, &format!("/api/v1/challenges/{slug}/team/code"), Some(&ada_token), None).await;
+    assert_eq!(s, StatusCode::OK, "{renewed}");
+    let code = renewed["code"].as_str().unwrap();
+    let (status, _) =
+        post_form(&web, "/fn/team", Some(&bo), &from, &[("slug", &slug), ("verb", "join"), ("code", code)]).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(team_of(bo_token.clone()).await.1["members"].as_array().unwrap().len(), 2);
+
+    // The captain has the removal and merge forms; the member only the one to leave.
+    let (_, html) = page(&web, &from, Some(&ada)).await;
+    for form in ["team-remove", "team-merge", "team-code", "team-leave"] {
+        at(&html, form);
+    }
+    assert_eq!(html.matches("(captain)").count(), 1, "{html}");
+    let (_, html) = page(&web, &from, Some(&bo)).await;
+    at(&html, "team-leave");
+    assert!(!html.contains("team-remove") && !html.contains("team-merge"), "{html}");
+
+    // A member's post of the captain's form is refused by the API; Bo then leaves.
+    let bo_id = participant_id(&app, &bo_token).await;
+    let remove = [("slug", slug.as_str()), ("verb", "remove"), ("member", bo_id.as_str())];
+    let (_, location) = post_form(&web, "/fn/team", Some(&bo), &from, &remove).await;
+    assert!(location.contains("__err="), "{location}");
+    let (status, _) = post_form(&web, "/fn/team", Some(&bo), &from, &[("slug", &slug), ("verb", "leave")]).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(team_of(bo_token).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(team_of(ada_token).await.1["members"].as_array().unwrap().len(), 1);
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use darkroom_api::{ExportedBoard, Leaderboard, ReceiptChainPage, ReceiptKeys, SignedReceipt};
-use darkroom_core::config::RunnerBackend;
+use darkroom_core::config::{MongoConfig, RunnerBackend};
 use darkroom_core::digest::sha256_hex;
 use darkroom_core::domain::Direction;
 use darkroom_core::domain::receipt::{self, KeyRing, ReceiptSigner, Values, VerifyError};
@@ -213,8 +213,9 @@ async fn concurrent_evaluators_append_one_linear_chain_and_a_crash_loses_no_rece
     let database = format!("darkroom_receipts_{}", uuid::Uuid::new_v4().simple());
     let signer = Arc::new(ReceiptSigner::from_seed([5; 32]));
     let mut stores = Vec::new();
+    let config = MongoConfig { url: mongo_url(), database: database.clone(), ..MongoConfig::default() };
     for _ in 0..4 {
-        let store = ScoreStore::new(&mongo_url(), &database).await.unwrap().with_signer(signer.clone());
+        let store = ScoreStore::new(&config).await.unwrap().with_signer(signer.clone());
         store.ensure_indexes().await.unwrap();
         stores.push(store);
     }
@@ -253,7 +254,7 @@ async fn concurrent_evaluators_append_one_linear_chain_and_a_crash_loses_no_rece
     // A crash between the score and its receipt: a store without the key stands for the
     // evaluator that died after storing the score (with its claims) and before appending.
     let (doc, pending) = claims(99, &participant);
-    let crashed = ScoreStore::new(&mongo_url(), &database).await.unwrap();
+    let crashed = ScoreStore::new(&config).await.unwrap();
     assert_eq!(crashed.record_evaluation(&doc, None, None, Some(&pending)).await.unwrap(), Recorded::New);
     assert_eq!(store.receipt(&doc.submission_id).await.unwrap(), None);
     // The redelivery finds the score and appends the receipt from the stored claims, once.

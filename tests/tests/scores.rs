@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, TimeZone, Utc};
+use darkroom_core::config::MongoConfig;
 use darkroom_core::domain::Direction;
 use darkroom_core::scores::{Recorded, ScoreDocument, ScoreStore, to_bson_time};
 use darkroom_tests::mongo_url;
 
 async fn store() -> (ScoreStore, String) {
     let database = format!("darkroom_scores_{}", uuid::Uuid::new_v4().simple());
-    let store = ScoreStore::new(&mongo_url(), &database).await.expect("client");
+    let config = MongoConfig { url: mongo_url(), database: database.clone(), ..MongoConfig::default() };
+    let store = ScoreStore::new(&config).await.expect("client");
     store.ensure_indexes().await.expect("indexes");
     (store, database)
 }

@@ -2,8 +2,13 @@
 # First start: create the cluster with the official image's variables; then run the server.
 set -eu
 : "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}"
+# As the official image: the password from a file (a secret) when POSTGRES_PASSWORD_FILE is set.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+  [ -r "$POSTGRES_PASSWORD_FILE" ] || { echo "POSTGRES_PASSWORD_FILE: cannot read $POSTGRES_PASSWORD_FILE (make it readable by uid $(id -u))" >&2; exit 1; }
+  POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+fi
 if [ -z "${POSTGRES_PASSWORD:-}" ]; then
-  echo "POSTGRES_PASSWORD is not set: set it in the service's environment" >&2
+  echo "POSTGRES_PASSWORD is not set: set it (or POSTGRES_PASSWORD_FILE) in the service's environment" >&2
   exit 1
 fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then

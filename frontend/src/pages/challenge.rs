@@ -9,7 +9,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::{render, server_message};
-use crate::api::{ChallengePage, JoinChallenge, ParticipantStanding, Visitor, load_challenge};
+use crate::api::{ChallengePage, JoinChallenge, ParticipantStanding, TeamAction, Visitor, load_challenge};
 use crate::app::SignedIn;
 use crate::components::CsrfField;
 use crate::format;
@@ -18,22 +18,24 @@ use crate::format;
 pub fn ChallengeView() -> impl IntoView {
     let params = use_params_map();
     let join = ServerAction::<JoinChallenge>::new();
-    // Joining reloads the page's data (with scripts, the redirect back here would not).
+    let team = ServerAction::<TeamAction>::new();
+    // Joining or a team action reloads the page's data (with scripts, the redirect back here
+    // would not).
     let page = Resource::new(
-        move || (params.read().get("slug").unwrap_or_default(), join.version().get()),
-        |(slug, _)| load_challenge(slug),
+        move || (params.read().get("slug").unwrap_or_default(), join.version().get(), team.version().get()),
+        |(slug, _, _)| load_challenge(slug),
     );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                render("challenge", page.await, move |p| view! { <Page page=p join/> }.into_any())
+                render("challenge", page.await, move |p| view! { <Page page=p join team/> }.into_any())
             })}
         </Suspense>
     }
 }
 
 #[component]
-fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>) -> impl IntoView {
+fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerAction<TeamAction>) -> impl IntoView {
     let ChallengePage { challenge: c, dataset, participant, now } = page;
     // The server's clock renders the page; the browser's takes over once hydrated.
     let clock = RwSignal::new(now);
@@ -67,7 +69,11 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>) -> impl IntoView
                 </Suspense>
             </p>
             {paragraphs.into_iter().map(|p| view! { <p>{p}</p> }).collect_view()}
-            <Join challenge=c.clone() participant join/>
+            <Join challenge=c.clone() participant=participant.clone() join/>
+            {participant.filter(|_| c.max_team_size > 1).and_then(|p| {
+                let joined = p.enrollment.as_ref().is_some_and(|e| e.state == EnrollmentState::Active);
+                joined.then(|| view! { <Teams challenge=c.clone() standing=p action=team/> })
+            })}
             <Phases phases=c.phases.clone() clock/>
             <Metrics challenge=c.clone()/>
             <Rules challenge=c.clone()/>
@@ -95,7 +101,7 @@ fn Join(
             <p>{how}" "<A href="/sign-in">"Sign in"</A>" as a participant to join."</p>
         }
         .into_any(),
-        Some(ParticipantStanding { enrollment: Some(e) }) => {
+        Some(ParticipantStanding { enrollment: Some(e), .. }) => {
             let (class, text) = match e.state {
                 EnrollmentState::Active => ("joined", "You have joined this challenge: you can submit to it."),
                 EnrollmentState::Pending => {
@@ -106,7 +112,7 @@ fn Join(
             view! { <p class=format!("enrollment enrollment-{class}") data-state=e.state.as_str()>{text}</p> }
                 .into_any()
         }
-        Some(ParticipantStanding { enrollment: None }) => {
+        Some(ParticipantStanding { enrollment: None, .. }) => {
             let invite = challenge.enrollment == EnrollmentMode::Invite;
             view! {
                 <p>{how}</p>
@@ -132,6 +138,89 @@ fn Join(
             <h2>"Join"</h2>
             {body}
             {move || error().map(|e| view! { <p class="error" role="alert" id="join-error">{e}</p> })}
+        </section>
+    }
+}
+
+/// A joined participant's team: its members and, by the rules of the challenge, the forms to
+/// create or join one, to leave, and the captain's (a new invite code, removals, a merge). Each
+/// is a form post the API judges; its refusal (which rule) shows here.
+#[component]
+fn Teams(challenge: PublicChallenge, standing: ParticipantStanding, action: ServerAction<TeamAction>) -> impl IntoView {
+    let error = move || action.value().get().and_then(Result::err).map(|e| server_message(&e));
+    // Shown once, as the API shows it once (create, or the captain's new code).
+    let code = move || action.value().get().and_then(Result::ok).flatten();
+    let slug = StoredValue::new(challenge.slug.clone());
+    let limits = format!(
+        "Teams of up to {} members{}.",
+        challenge.max_team_size,
+        challenge.merge_deadline.map(|d| format!("; members change until {}", format::time(d))).unwrap_or_default()
+    );
+    // Each form carries its verb as a class too (`team-create`, …): several `remove` forms
+    // share a page, so no id.
+    let form = move |verb: &'static str, fields: AnyView, label: &'static str| {
+        view! {
+            <ActionForm action attr:class=format!("stack team-{verb}")>
+                <CsrfField/>
+                <input type="hidden" name="slug" value=slug.get_value()/>
+                <input type="hidden" name="verb" value=verb/>
+                {fields}
+                <button type="submit">{label}</button>
+            </ActionForm>
+        }
+    };
+    let code_field = |id: &'static str| {
+        view! {
+            <label for=id>"The other team's invite code"</label>
+            <input id=id name="code" type="text" autocomplete="off" required/>
+        }
+        .into_any()
+    };
+    let body = match standing.team {
+        None => view! {
+            <p>"You are in no team: you compete alone until you create or join one."</p>
+            {form("create", view! {
+                <label for="team-name">"Team name"</label>
+                <input id="team-name" name="name" type="text" maxlength="64" required/>
+            }.into_any(), "Create a team")}
+            {form("join", view! {
+                <label for="team-code">"Invite code"</label>
+                <input id="team-code" name="code" type="text" autocomplete="off" required/>
+            }.into_any(), "Join a team")}
+        }
+        .into_any(),
+        Some(team) => {
+            let fixed = team.has_submitted;
+            let captain = standing.captain;
+            view! {
+                <p>"Your team: "<strong class="team-name">{team.name.clone()}</strong>
+                    {format!(" ({} of {} members)", team.members.len(), team.max_size)}</p>
+                <ul class="team-members">
+                    {team.members.iter().map(move |m| {
+                        let remove = (captain && !m.captain && !fixed).then(move || form("remove",
+                            view! { <input type="hidden" name="member" value=m.id.to_string()/> }.into_any(), "Remove"));
+                        view! { <li>{m.name.clone()}{m.captain.then_some(" (captain)")}{remove}</li> }
+                    }).collect_view()}
+                </ul>
+                {fixed.then(|| view! { <p>"Your team has submitted: its members are fixed."</p> })}
+                {(!fixed).then(move || form("leave", ().into_any(), "Leave the team"))}
+                {captain.then(move || view! {
+                    {form("code", ().into_any(), "Show a new invite code")}
+                    {form("merge", code_field("merge-code"), "Merge into that team")}
+                })}
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <section id="team">
+            <h2>"Team"</h2>
+            <p>{limits}</p>
+            {body}
+            {move || code().map(|c| view! {
+                <p class="team-code" role="status">"Your team's invite code (shown once; a new one replaces it): "<code id="team-invite-code">{c}</code></p>
+            })}
+            {move || error().map(|e| view! { <p class="error" role="alert" id="team-error">{e}</p> })}
         </section>
     }
 }

@@ -66,6 +66,11 @@ impl ApiClient {
 
     /// A DELETE answered with 204 and no body.
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Result<(), ApiError> {
+        self.delete_for(path, token).await
+    }
+
+    /// A DELETE answered with a body (what remains, say).
+    pub async fn delete_for<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T, ApiError> {
         self.send(Method::DELETE, path, token, None::<&()>).await
     }
 

@@ -5,9 +5,10 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision, JoinRequest, Leaderboard, Me,
-    OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
-    SelectionsRequest, SessionCreated, SubmissionId, SubmissionView, ViewedSubmission,
+    ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision, EnrollmentState,
+    JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
+    RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId, SubmissionView, Team, TeamCode,
+    ViewedSubmission,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -93,11 +94,26 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
     };
     // The page is still worth showing when the dataset can't be listed (a worker's disk away).
     let dataset = api.get::<DatasetListing>(&format!("{path}/dataset"), None).await.ok();
-    // A participant's own enrollment; the organizer (401 here) and visitors have none.
+    // A participant's own enrollment and team; the organizer (401 here) and visitors have none.
     let participant = match session::secret() {
         Some(token) => match api.get::<Enrollment>(&format!("{path}/enrollment"), Some(&token)).await {
-            Ok(e) => Some(ParticipantStanding { enrollment: Some(e) }),
-            Err(ApiError::NotFound(_)) => Some(ParticipantStanding { enrollment: None }),
+            Ok(e) => {
+                let teams = challenge.max_team_size > 1 && e.state == EnrollmentState::Active;
+                // 404: in no team yet, which the page offers to change.
+                let team = match teams {
+                    true => api.get::<Team>(&format!("{path}/team"), Some(&token)).await.ok(),
+                    false => None,
+                };
+                let captain = match &team {
+                    Some(t) => match api.get::<Me>("/me", Some(&token)).await {
+                        Ok(Me::Participant(me)) => t.members.iter().any(|m| m.captain && m.id == me.id),
+                        _ => false,
+                    },
+                    None => false,
+                };
+                Some(ParticipantStanding { enrollment: Some(e), team, captain })
+            }
+            Err(ApiError::NotFound(_)) => Some(ParticipantStanding { enrollment: None, team: None, captain: false }),
             Err(_) => None,
         },
         None => None,
@@ -329,6 +345,40 @@ pub async fn join_challenge(slug: String, accept_rules: bool, code: String, csrf
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     leptos_axum::redirect(&format!("/challenges/{}", segment(&slug)));
     Ok(())
+}
+
+pub async fn team_action(
+    slug: String,
+    verb: String,
+    name: String,
+    code: String,
+    member: String,
+    csrf: String,
+) -> Result<Option<String>, ServerFnError> {
+    let token = session_for_form(&csrf)?;
+    let api = api()?;
+    let base = format!("/challenges/{}", segment(&slug));
+    let token = Some(token.as_str());
+    let code = TeamCode { code: code.trim().to_owned() };
+    // The API applies the rules (size, deadline, the merge quota, captaincy) and says which one.
+    let team: Option<Team> = match verb.as_str() {
+        "create" => {
+            Some(api.post_json(&format!("{base}/teams"), token, &CreateTeam { name: name.trim().into() }).await)
+        }
+        "join" => Some(api.post_json(&format!("{base}/teams/join"), token, &code).await),
+        "merge" => Some(api.post_json(&format!("{base}/team/merge"), token, &code).await),
+        "code" => Some(api.post(&format!("{base}/team/code"), token).await),
+        "leave" => api.post::<()>(&format!("{base}/team/leave"), token).await.map(|()| None).transpose(),
+        "remove" => Some(api.delete_for(&format!("{base}/team/members/{}", segment(&member)), token).await),
+        other => {
+            return Err(ServerFnError::new(format!(
+                "'{other}' is not a team action: create, join, merge, leave, code or remove"
+            )));
+        }
+    }
+    .transpose()
+    .map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(team.and_then(|t| t.code))
 }
 
 pub async fn decide_enrollment(

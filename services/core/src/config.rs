@@ -44,11 +44,31 @@ pub struct MongoConfig {
     /// Where scores live; the submissions service reads leaderboards from it.
     pub url: String,
     pub database: String,
+    /// The user to authenticate as (SCRAM, against the `admin` database unless the URL names
+    /// an `authSource`), where the server requires one. Unset or empty: no authentication.
+    pub user: Option<String>,
+    /// The user's password; prefer `password_file`.
+    pub password: Option<Secret>,
+    /// A file holding the password (a Docker secret); wins over `password`.
+    pub password_file: Option<PathBuf>,
 }
 
 impl Default for MongoConfig {
     fn default() -> Self {
-        Self { url: "mongodb://127.0.0.1:27017".into(), database: "darkroom".into() }
+        Self {
+            url: "mongodb://127.0.0.1:27017".into(),
+            database: "darkroom".into(),
+            user: None,
+            password: None,
+            password_file: None,
+        }
+    }
+}
+
+impl MongoConfig {
+    /// The user and password to authenticate with, if a user is set.
+    pub fn credentials(&self) -> Result<Option<(String, String)>, ConfigError> {
+        login("mongodb", self.user.as_deref(), self.password.as_ref(), self.password_file.as_deref())
     }
 }
 
@@ -268,17 +288,17 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NatsConfig {
     pub url: String,
     /// How long JetStream remembers a `Nats-Msg-Id` to drop a republished duplicate.
     pub duplicate_window_seconds: u64,
     /// The service's NATS user, where the server requires one (Compose gives each service its
-    /// own, with the subjects it may publish and subscribe to).
+    /// own, with the subjects it may publish and subscribe to). Unset or empty: no user.
     pub user: Option<String>,
     /// The user's password; prefer `password_file`.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// A file holding the password (a Docker secret); wins over `password`.
     pub password_file: Option<PathBuf>,
 }
@@ -295,33 +315,54 @@ impl Default for NatsConfig {
     }
 }
 
-impl std::fmt::Debug for NatsConfig {
-    // A password must not reach a log through `{:?}`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsConfig")
-            .field("url", &self.url)
-            .field("duplicate_window_seconds", &self.duplicate_window_seconds)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("password_file", &self.password_file)
-            .finish()
-    }
-}
-
 impl NatsConfig {
     /// The user and password to connect with, if a user is set.
     pub fn credentials(&self) -> Result<Option<(String, String)>, ConfigError> {
-        let Some(user) = &self.user else { return Ok(None) };
-        let password = match &self.password_file {
-            Some(path) => read_secret_file("nats.password_file", path)?,
-            None => self.password.clone().ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "nats.user is '{user}' but no password is set: set nats.password_file (or nats.password)"
-                ))
-            })?,
-        };
-        Ok(Some((user.clone(), password)))
+        login("nats", self.user.as_deref(), self.password.as_ref(), self.password_file.as_deref())
     }
+}
+
+/// A password or token from the configuration: serialised as itself, never shown by `{:?}`, so
+/// printing a configuration cannot leak it into a log.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The one way a store's client (NATS, MongoDB) gets its login: none without a user (or with an
+/// empty one, so an environment can switch a file's user off); then the password from
+/// `password_file` when set, else the inline one, else an error naming the section.
+fn login(
+    section: &str,
+    user: Option<&str>,
+    password: Option<&Secret>,
+    password_file: Option<&Path>,
+) -> Result<Option<(String, String)>, ConfigError> {
+    let Some(user) = user.filter(|u| !u.is_empty()) else { return Ok(None) };
+    let password = match password_file {
+        Some(path) => read_secret_file(&format!("{section}.password_file"), path)?,
+        None => password.map(|p| p.expose().to_owned()).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "{section}.user is '{user}' but no password is set: set {section}.password_file (or {section}.password)"
+            ))
+        })?,
+    };
+    Ok(Some((user.to_owned(), password)))
 }
 
 /// A secret kept in a file (a Docker secret, say), without surrounding whitespace.
@@ -348,6 +389,9 @@ pub struct SubmissionsConfig {
     pub admin_token: String,
     /// A file holding the admin token (a Docker secret, for instance); wins over `admin_token`.
     pub admin_token_file: Option<PathBuf>,
+    /// A file holding the password of a `postgres://` `database_url` (a Docker secret), so the
+    /// URL itself carries none; wins over a password in the URL.
+    pub database_password_file: Option<PathBuf>,
     /// Largest accepted `docker save` upload.
     pub max_upload_bytes: u64,
     /// Uploads one participant may have in progress at once; one more is refused (429) before
@@ -433,6 +477,7 @@ impl Default for SubmissionsConfig {
             database_url: String::new(),
             admin_token: String::new(),
             admin_token_file: None,
+            database_password_file: None,
             max_upload_bytes: 4 << 30,
             max_concurrent_uploads: 2,
             max_json_bytes: 256 << 10,
@@ -455,12 +500,38 @@ impl Default for SubmissionsConfig {
 }
 
 impl SubmissionsConfig {
-    pub fn effective_database_url(&self) -> String {
+    /// The database to open: `database_url` (SQLite under `data_dir` when empty), with the
+    /// password from `database_password_file` when one is set.
+    pub fn effective_database_url(&self) -> Result<String, ConfigError> {
         if self.database_url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("darkroom.db").display())
-        } else {
-            self.database_url.clone()
+            if self.database_password_file.is_some() {
+                return Err(ConfigError::Invalid(
+                    "submissions.database_password_file is set but database_url is empty (SQLite has no password): \
+                     set database_url to postgres://USER@HOST:PORT/DATABASE"
+                        .into(),
+                ));
+            }
+            return Ok(format!("sqlite://{}?mode=rwc", self.data_dir.join("darkroom.db").display()));
         }
+        let Some(path) = &self.database_password_file else { return Ok(self.database_url.clone()) };
+        let password = read_secret_file("submissions.database_password_file", path)?;
+        let mut url = url::Url::parse(&self.database_url).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "submissions.database_url: not a URL ({e}); write it as postgres://USER@HOST:PORT/DATABASE"
+            ))
+        })?;
+        if url.scheme() != "postgres" && url.scheme() != "postgresql" {
+            return Err(ConfigError::Invalid(format!(
+                "submissions.database_password_file is set but database_url is a {}:// URL; only postgres:// \
+                 URLs take a password",
+                url.scheme()
+            )));
+        }
+        // `Url` percent-encodes the password, so any character a secret holds survives.
+        url.set_password(Some(&password)).map_err(|()| {
+            ConfigError::Invalid("submissions.database_url: names no host, so it cannot take a password".into())
+        })?;
+        Ok(url.into())
     }
 
     /// Checks the session lifetimes: neither zero, the organizer's at most 12 hours.
@@ -703,6 +774,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn store_logins_come_from_a_secret_file_and_never_show_in_debug() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("mongo_password", "s3cret:with/odd@chars\n")?;
+            jail.set_env("DARKROOM_MONGODB__USER", "darkroom");
+            jail.set_env("DARKROOM_MONGODB__PASSWORD_FILE", "mongo_password");
+            jail.set_env("DARKROOM_NATS__USER", "runner");
+            jail.set_env("DARKROOM_NATS__PASSWORD", "inline-pass");
+            let c = Config::load().unwrap();
+            let mongo = c.mongodb.credentials().unwrap();
+            assert_eq!(mongo, Some(("darkroom".into(), "s3cret:with/odd@chars".into())));
+            assert_eq!(c.nats.credentials().unwrap(), Some(("runner".into(), "inline-pass".into())));
+            let shown = format!("{c:?}");
+            // An empty user from the environment switches the file's login off.
+            jail.set_env("DARKROOM_MONGODB__USER", "");
+            assert_eq!(Config::load().unwrap().mongodb.credentials().unwrap(), None);
+            assert!(!shown.contains("inline-pass") && shown.contains("<redacted>"), "{shown}");
+            Ok(())
+        });
+        // An empty user switches a file's login off (Compose's local MongoDB has no users).
+        let off = MongoConfig { user: Some(String::new()), ..MongoConfig::default() };
+        assert_eq!(off.credentials().unwrap(), None);
+        let missing = MongoConfig { user: Some("darkroom".into()), ..MongoConfig::default() };
+        let e = missing.credentials().unwrap_err().to_string();
+        assert!(e.contains("mongodb.user is 'darkroom'") && e.contains("mongodb.password_file"), "{e}");
+        let unreadable = MongoConfig { password_file: Some("/nonexistent/pw".into()), ..missing };
+        let e = unreadable.credentials().unwrap_err().to_string();
+        assert!(e.contains("mongodb.password_file: cannot read '/nonexistent/pw'"), "{e}");
+    }
+
+    #[test]
+    fn the_database_password_comes_from_a_file_percent_encoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pg");
+        std::fs::write(&file, "p@ss/w:rd#1\n").unwrap();
+        let sub = SubmissionsConfig {
+            database_url: "postgres://darkroom@postgres:5432/darkroom".into(),
+            database_password_file: Some(file.clone()),
+            ..SubmissionsConfig::default()
+        };
+        assert_eq!(
+            sub.effective_database_url().unwrap(),
+            "postgres://darkroom:p%40ss%2Fw%3Ard%231@postgres:5432/darkroom"
+        );
+        // Without a file the URL is used as written; SQLite takes no password.
+        let plain = SubmissionsConfig { database_password_file: None, ..sub.clone() };
+        assert_eq!(plain.effective_database_url().unwrap(), "postgres://darkroom@postgres:5432/darkroom");
+        let sqlite = SubmissionsConfig { database_url: "sqlite://x.db".into(), ..sub.clone() };
+        let e = sqlite.effective_database_url().unwrap_err().to_string();
+        assert!(e.contains("only postgres:// URLs take a password"), "{e}");
+        let empty = SubmissionsConfig { database_url: String::new(), ..sub };
+        let e = empty.effective_database_url().unwrap_err().to_string();
+        assert!(e.contains("database_url is empty"), "{e}");
     }
 
     #[test]

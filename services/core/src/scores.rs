@@ -30,6 +30,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+
+use crate::config::{ConfigError, MongoConfig};
 use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 use mongodb::options::IndexOptions;
@@ -147,14 +149,35 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// Why a [`ScoreStore`] could not be set up from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("mongodb.url: '{url}' is not a MongoDB URL ({source}); write it as mongodb://HOST:PORT")]
+    Url { url: String, source: mongodb::error::Error },
+    #[error(transparent)]
+    Login(#[from] ConfigError),
+}
+
 impl ScoreStore {
-    /// A client for `url`; it connects on first use, so a service starts while MongoDB is down.
-    pub async fn new(url: &str, database: &str) -> mongodb::error::Result<Self> {
-        let mut options = mongodb::options::ClientOptions::parse(url).await?;
+    /// A client for the configured server, logged in as its user when one is set; it connects
+    /// on first use, so a service starts while MongoDB is down.
+    pub async fn new(config: &MongoConfig) -> Result<Self, ConnectError> {
+        let mut options = mongodb::options::ClientOptions::parse(&config.url)
+            .await
+            .map_err(|source| ConnectError::Url { url: config.url.clone(), source })?;
         options.server_selection_timeout = Some(std::time::Duration::from_secs(5));
         options.app_name = Some("darkroom".into());
-        let client = mongodb::Client::with_options(options)?;
-        let db = client.database(database);
+        if let Some((user, password)) = config.credentials()? {
+            // The driver's default source (the URL's authSource, else `admin`) and mechanism
+            // (negotiated SCRAM), as for the official image's root user.
+            let mut credential = options.credential.take().unwrap_or_default();
+            credential.username = Some(user);
+            credential.password = Some(password);
+            options.credential = Some(credential);
+        }
+        let client = mongodb::Client::with_options(options)
+            .map_err(|source| ConnectError::Url { url: config.url.clone(), source })?;
+        let db = client.database(&config.database);
         Ok(Self {
             scores: db.collection("scores"),
             boards: db.collection("boards"),

@@ -51,10 +51,7 @@ impl Evaluator {
         let signer = ReceiptSigner::from_file(&config.evaluator.receipt_key_file)
             .context("evaluator.receipt_key_file (DARKROOM_EVALUATOR__RECEIPT_KEY_FILE)")?;
         tracing::info!(key_id = %signer.public_key().key_id, "signing score receipts");
-        let scores = ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
-            .await
-            .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?
-            .with_signer(Arc::new(signer));
+        let scores = ScoreStore::new(&config.mongodb).await?.with_signer(Arc::new(signer));
         scores.ensure_indexes().await.with_context(|| format!("cannot reach MongoDB at {}", config.mongodb.url))?;
         scores.publish_key().await.context("cannot list the receipt signing key in MongoDB")?;
         let replayed =

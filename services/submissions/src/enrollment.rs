@@ -37,8 +37,9 @@ fn join_hint(slug: &str) -> String {
     format!("darkroom join {slug} (or POST /api/v1/challenges/{slug}/join with {{\"accept_rules\": true}})")
 }
 
-/// Refuses a submission from a participant who may not submit to `spec`, saying why.
-pub async fn admit(db: &impl ConnectionTrait, spec: &ChallengeSpec, participant: &str) -> ApiResult<()> {
+/// Refuses a submission from a participant who may not submit to `spec`, saying why; else their
+/// (active) enrollment, which also names their team.
+pub async fn admit(db: &impl ConnectionTrait, spec: &ChallengeSpec, participant: &str) -> ApiResult<enrollment::Model> {
     let slug = &spec.slug;
     let Some(row) = find(db, slug, participant).await? else {
         return Err(ApiError::denied(
@@ -47,7 +48,7 @@ pub async fn admit(db: &impl ConnectionTrait, spec: &ChallengeSpec, participant:
         ));
     };
     match view(&row)?.state {
-        EnrollmentState::Active => Ok(()),
+        EnrollmentState::Active => Ok(row),
         EnrollmentState::Pending => Err(ApiError::denied(
             "enrollment_pending",
             format!(

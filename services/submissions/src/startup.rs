@@ -25,9 +25,7 @@ impl Application {
     /// starts the outbox relay, the state and run-log consumers, the watchdog, the upload
     /// sweep and the phase closer, and binds the listener.
     pub async fn build(config: SubmissionsSettings) -> anyhow::Result<Self> {
-        let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb.url, &config.mongodb.database)
-            .await
-            .with_context(|| format!("mongodb.url: '{}' is not a MongoDB URL", config.mongodb.url))?;
+        let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb).await?;
         Self::build_with_scores(config, Arc::new(scores)).await
     }
 
@@ -37,7 +35,7 @@ impl Application {
         sub.check_sessions()?;
         std::fs::create_dir_all(&sub.data_dir)
             .with_context(|| format!("submissions.data_dir: cannot create '{}'", sub.data_dir.display()))?;
-        let url = sub.effective_database_url();
+        let url = sub.effective_database_url()?;
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("submissions.database_url: cannot open '{}'", redact(&url)))?;

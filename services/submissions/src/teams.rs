@@ -50,9 +50,17 @@ pub async fn member_ids(db: &impl ConnectionTrait, team_id: &str) -> ApiResult<V
 
 /// Whose submissions count together with `participant`'s: their team's members, or only them.
 pub async fn entrant_members(db: &impl ConnectionTrait, slug: &str, participant: &str) -> ApiResult<Vec<String>> {
-    match team_of(db, slug, participant).await? {
-        Some(team) => member_ids(db, &team.id).await,
+    match crate::enrollment::find(db, slug, participant).await? {
+        Some(row) => members_of(db, &row).await,
         None => Ok(vec![participant.to_owned()]),
+    }
+}
+
+/// [`entrant_members`] from an enrollment already read (the submit path's, from its admission).
+pub async fn members_of(db: &impl ConnectionTrait, row: &enrollment::Model) -> ApiResult<Vec<String>> {
+    match &row.team_id {
+        Some(team) => member_ids(db, team).await,
+        None => Ok(vec![row.participant_id.clone()]),
     }
 }
 
@@ -223,10 +231,7 @@ async fn active_enrollment(
     spec: &ChallengeSpec,
     who: &participant::Model,
 ) -> ApiResult<enrollment::Model> {
-    crate::enrollment::admit(db, spec, &who.id).await?;
-    crate::enrollment::find(db, &spec.slug, &who.id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("admitted without an enrollment")))
+    crate::enrollment::admit(db, spec, &who.id).await
 }
 
 fn not_in_a_team(spec: &ChallengeSpec) -> ApiError {

@@ -115,9 +115,9 @@ async fn pin(state: &AppState, spec: &ChallengeSpec, name: &str) -> ApiResult<Im
 async fn check_admission(state: &AppState, who: &participant::Model, spec: &ChallengeSpec) -> ApiResult<String> {
     let now = Utc::now();
     let phase = open_phase(spec, now)?;
-    crate::enrollment::admit(&state.db, spec, &who.id).await?;
+    let enrollment = crate::enrollment::admit(&state.db, spec, &who.id).await?;
     // A team's members share its quota.
-    let members = crate::teams::entrant_members(&state.db, &spec.slug, &who.id).await?;
+    let members = crate::teams::members_of(&state.db, &enrollment).await?;
     let counted: Vec<_> = submission::Entity::find()
         .select_only()
         .column(submission::Column::CreatedAt)
