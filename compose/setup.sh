@@ -10,6 +10,8 @@
 #   secrets/admin_token         the organizer token        (uid 65534, 0400: the API alone)
 #   secrets/postgres_password   PostgreSQL's password      (0444: the database server and the API)
 #   secrets/mongo_password      MongoDB's password         (0444: the store, the API, the evaluator)
+#   secrets/receipt_signing_key the Ed25519 seed receipts  (0400, root: the evaluator alone)
+#                               are signed with, 64 hex digits (docs/receipts.md)
 #
 # secrets/ itself is 0700: on the host only root reads them; the engine bind-mounts each file
 # into its containers at /run/secrets/, where the services' own users must read them.
@@ -44,3 +46,10 @@ secret() { # name mode [owner]
 secret admin_token 0400 65534
 secret postgres_password 0444
 secret mongo_password 0444
+# Not a password but a key: 32 random bytes as 64 hex digits. Never replaced, so receipts keep
+# verifying under the key listed at /api/v1/keys.
+if [ ! -e secrets/receipt_signing_key ]; then
+  (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >secrets/receipt_signing_key)
+  log "wrote secrets/receipt_signing_key"
+fi
+chmod 0400 secrets/receipt_signing_key

@@ -70,6 +70,8 @@ if [ -n "$compose" ]; then
   chown 65534 "$STATE/admin_token"; chmod 0400 "$STATE/admin_token"
   export COMPOSE_PROJECT_NAME=darkroom-demo
   export DARKROOM_DATA_ROOT=$PWD/demo/data DARKROOM_WORK_ROOT=$STATE/work DARKROOM_ADMIN_TOKEN_FILE=$STATE/admin_token
+  # The receipt key scripts/setup.sh created, as the evaluator's secret.
+  export DARKROOM_RECEIPT_KEY_FILE=${DARKROOM_STATE_DIR:-/var/lib/darkroom}/receipt_signing_key
   export DARKROOM_BIND=127.0.0.1 DARKROOM_API_PORT=$PORT DARKROOM_WEB_PORT=$WEB_PORT DARKROOM_RUNNER_ID=demo-compose
   # One NATS user per service (compose/nats/nats.conf), each with its own password; the stores'
   # passwords in secret files, readable by the stores' and the services' users.
@@ -105,6 +107,8 @@ else
   export DARKROOM_RUNNER__WORK_DIR=$STATE/runs
   export DARKROOM_RUNNER__RUNNER_ID=demo-runner
   export DARKROOM_EVALUATOR__WORK_DIR=$STATE/evaluations
+  # The key scripts/setup.sh created: the demo's receipts are signed with it.
+  export DARKROOM_EVALUATOR__RECEIPT_KEY_FILE=${DARKROOM_STATE_DIR:-/var/lib/darkroom}/receipt_signing_key
   # The demo's dataset and ground truth are the only folders the runner and evaluator mount.
   export DARKROOM_RUNNER__DATA_ROOTS="[\"$PWD/demo/data\"]" DARKROOM_EVALUATOR__DATA_ROOTS="[\"$PWD/demo/data\"]"
   export DARKROOM_FRONTEND__LISTEN=127.0.0.1:$WEB_PORT

@@ -17,6 +17,9 @@
 #                  participants push images they submit   HTTP, which the engine allows for loopback
 #                  by name
 # and installs (not started) Chromium + chromedriver for the browser tests.
+# It also creates, if absent, the key score receipts are signed with for local runs and tests:
+#   $STATE/receipt_signing_key     an Ed25519 seed, 64 hex digits, mode 0600
+#                                  (the evaluator's evaluator.receipt_key_file; see docs/receipts.md)
 #
 # Debian's own nats-server (2.9) is too old for async-nats' key-value API, hence the PyPI build.
 set -euo pipefail
@@ -92,8 +95,19 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 running() { [ -f "$PIDS/$1" ] && kill -0 "$(cat "$PIDS/$1")" 2>/dev/null; }
 
+# The receipt signing key for local runs and tests (Compose has its own: compose/README.md).
+# Never overwritten: receipts signed with it stay verifiable.
+receipt_key() {
+  local key=$STATE/receipt_signing_key
+  if [ ! -s "$key" ]; then
+    log "creating the receipt signing key $key"
+    (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$key.tmp" && mv "$key.tmp" "$key")
+  fi
+}
+
 start_all() {
   mkdir -p "$LOGS" "$PIDS"
+  receipt_key
   # Docker Engine
   if ! docker info >/dev/null 2>&1; then
     log "starting dockerd"

@@ -41,6 +41,7 @@ fn board(rows: usize) -> (Leaderboard, Vec<Metric>) {
         direction: Direction::HigherIsBetter,
         entries,
         decimals: None,
+        chain: None,
     };
     (board, metrics)
 }

@@ -242,6 +242,7 @@ mod tests {
             direction: Direction::HigherIsBetter,
             entries: vec![entry(1, "Ada", Some("Lab <A>"), 0.95), entry(2, "Bob", None, 0.6)],
             decimals: None,
+            chain: None,
         };
         let html = render(board, metrics());
         let (ada, bob) = (html.find("Lab &lt;A&gt; (Ada)").unwrap(), html.find("Bob").unwrap());
@@ -264,6 +265,7 @@ mod tests {
             direction: Direction::HigherIsBetter,
             entries: vec![entry(1, "Ada", None, 0.62), second],
             decimals: None,
+            chain: None,
         };
         let html = render(board, metrics());
         assert!(html.contains(" [0.5500, 0.6500]") && html.contains("tied with #1"), "{html}");
@@ -279,6 +281,7 @@ mod tests {
             direction: Direction::HigherIsBetter,
             entries: vec![entry(1, "Ada", None, 0.62)],
             decimals: Some(2),
+            chain: None,
         };
         let html = render(board, metrics());
         assert!(html.contains(">0.62<") && html.contains(">0.50<") && !html.contains("0.6200"), "{html}");
@@ -293,6 +296,7 @@ mod tests {
             direction: Direction::LowerIsBetter,
             entries: vec![],
             decimals: None,
+            chain: None,
         };
         assert!(render(board, metrics()).contains("No scores yet"));
     }

@@ -1,14 +1,19 @@
 //! Brings a submission to COMPLETE without Docker: the runner's and evaluator's events by hand,
 //! and the evaluation (public and sealed private split, optional per-case values) written to the
-//! app's score store as the evaluator writes it.
+//! app's score store as the evaluator writes it, receipt included (signed with the app's key).
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
 use darkroom_api::SubmissionId;
+use darkroom_core::digest::sha256_hex;
+use darkroom_core::domain::commitment::Salt;
+use darkroom_core::domain::receipt::{
+    ReceiptClaims, ReceiptSigner, SealedValues, limits_of, metrics_text, seal, time_text,
+};
 use darkroom_core::domain::{Case, Cases, Direction};
 use darkroom_core::events::{RunFinished, RunStarted, ScoreRecorded};
-use darkroom_core::scores::{ScoreDocument, ScoreStore, to_bson_time};
+use darkroom_core::scores::{PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
 use reqwest::Method;
 
 use crate::TestApp;
@@ -63,13 +68,16 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
         output_artifact: "none".into(),
         image_digest: None,
         at: Utc::now(),
+        runner: None,
         job,
     };
     app.publish(&finished).await;
     app.wait_for(id, token, |b| b["state"] == "EVALUATING").await;
 
     let participant = participant_id(app, token).await;
-    let store = ScoreStore::new(&app.config.mongodb).await.expect("mongo");
+    let signer = ReceiptSigner::from_file(&app.config.evaluator.receipt_key_file).expect("the app's receipt key");
+    let store = ScoreStore::new(&app.config.mongodb).await.expect("mongo").with_signer(std::sync::Arc::new(signer));
+    store.publish_key().await.expect("key listed");
     let now = Utc::now();
     let metrics = BTreeMap::from([("accuracy".to_owned(), evaluation.public), ("roc_auc".to_owned(), 0.5)]);
     let private = BTreeMap::from([("accuracy".to_owned(), evaluation.private), ("roc_auc".to_owned(), 0.5)]);
@@ -92,7 +100,8 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
         public: Vec::new(),
         private: values.iter().enumerate().map(|(i, v)| Case { id: format!("case-{i:03}"), value: *v }).collect(),
     });
-    store.record_evaluation(&doc, Some(&private), cases.as_ref()).await.expect("score recorded");
+    let receipt = pending_receipt(&doc, Some(&private));
+    store.record_evaluation(&doc, Some(&private), cases.as_ref(), Some(&receipt)).await.expect("score recorded");
     let scored = ScoreRecorded {
         event_id: ScoreRecorded::event_id_for(submission_id),
         attempt: 1,
@@ -105,4 +114,48 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
     };
     app.publish(&scored).await;
     app.wait_for(id, token, |b| b["state"] == "COMPLETE").await;
+}
+
+/// The receipt claims an evaluator would make for `doc` (a raw phase), its private split sealed
+/// when given; the files' hashes stand in for the ones a real evaluation hashes.
+pub fn pending_receipt(doc: &ScoreDocument, private: Option<&BTreeMap<String, f64>>) -> PendingReceipt {
+    let score_json = sha256_hex(format!("{}/score.json", doc.submission_id).as_bytes());
+    let (score_json_sha256, sealed, salt) = match private {
+        None => (Some(score_json), None, None),
+        Some(private) => {
+            let salt = Salt([9; 32]);
+            let values = SealedValues {
+                public_metrics: None,
+                private_metrics: Some(metrics_text(private)),
+                score_json_sha256: score_json,
+                cases_csv_sha256: None,
+            };
+            (None, Some(seal(&values, &salt)), Some(salt))
+        }
+    };
+    let claims = ReceiptClaims {
+        submission_id: doc.submission_id.parse().expect("a submission id"),
+        participant_id: doc.participant_id.parse().expect("a participant id"),
+        phase: doc.phase.clone(),
+        attempt: doc.attempt,
+        image_digest: doc.image_digest.clone(),
+        evaluation_image: doc.evaluation_image.clone(),
+        evaluation_image_id: doc.evaluation_image_digest.clone(),
+        dataset_fingerprint: None,
+        ground_truth_fingerprint: None,
+        output_archive_sha256: sha256_hex(format!("{}/output.tar", doc.submission_id).as_bytes()),
+        score_json_sha256,
+        cases_csv_sha256: None,
+        sealed,
+        metrics: metrics_text(&doc.metrics),
+        limits: limits_of(&crate::fixtures::job(doc.submission_id.parse().expect("an id"), &doc.challenge).resources),
+        sandbox_policy: darkroom_core::sandbox::POLICY_VERSION,
+        runner: None,
+        evaluator: "test-evaluator".into(),
+        darkroom_version: env!("CARGO_PKG_VERSION").into(),
+        submitted_at: time_text(from_bson_time(doc.submitted_at)),
+        run_finished_at: time_text(from_bson_time(doc.scored_at)),
+        scored_at: time_text(from_bson_time(doc.scored_at)),
+    };
+    PendingReceipt { claims, salt }
 }

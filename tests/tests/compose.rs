@@ -58,6 +58,9 @@ impl Project {
         let admin_token = secret("admin_token", TOKEN);
         let postgres_password = secret("postgres_password", &uuid::Uuid::new_v4().simple().to_string());
         let mongo_password = secret("mongo_password", &uuid::Uuid::new_v4().simple().to_string());
+        // The evaluator's receipt signing key: an Ed25519 seed as 64 hex digits.
+        let seed = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let receipt_key = secret("receipt_signing_key", &seed);
         let data_root = dir.path().join("data");
         let (api_port, web_port) = (free_port(), free_port());
         let name = format!("darkroom-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -68,6 +71,7 @@ impl Project {
             ("DARKROOM_ADMIN_TOKEN_FILE", admin_token),
             ("DARKROOM_POSTGRES_PASSWORD_FILE", postgres_password),
             ("DARKROOM_MONGO_PASSWORD_FILE", mongo_password),
+            ("DARKROOM_RECEIPT_KEY_FILE", receipt_key),
             ("DARKROOM_BIND", "127.0.0.1".into()),
             ("DARKROOM_API_PORT", api_port.to_string()),
             ("DARKROOM_WEB_PORT", web_port.to_string()),

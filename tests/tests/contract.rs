@@ -66,7 +66,7 @@ async fn a_split_score_is_stored_sealed_with_its_cases() {
     assert_eq!(public.metrics["accuracy"], 0.625);
 
     // A redelivered evaluation writes nothing twice.
-    let again = store.record_evaluation(&public, mine.private_metrics.as_ref(), Some(&stored)).await.unwrap();
+    let again = store.record_evaluation(&public, mine.private_metrics.as_ref(), Some(&stored), None).await.unwrap();
     assert_eq!(again, Recorded::AlreadyScored);
     assert_eq!(store.cases(&id).await.unwrap().unwrap(), stored);
 

@@ -159,6 +159,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
         output_artifact: "sha256-x".into(),
         image_digest: None,
         at: now,
+        runner: None,
         job: darkroom_tests::fixtures::job(id, &slug),
     };
     publish(&url, &finished).await;

@@ -148,6 +148,7 @@ async fn forged_requests_cannot_mount_host_folders_outside_the_data_roots() {
             output_artifact: format!("{id}-1.tar"),
             image_digest: None,
             at: chrono::Utc::now(),
+            runner: None,
             job,
         };
         stack.app.publish(&finished).await;

@@ -113,9 +113,9 @@ async fn a_sealed_score_keeps_its_private_split_and_its_cases_in_chunks() {
     let cases = Cases { public: (0..n).map(case).collect(), private: (0..3).map(case).collect() };
     let private = BTreeMap::from([("loss".to_owned(), 0.123)]);
     let a = score("a1", "alice", 0.5, hi, 0);
-    assert_eq!(store.record_evaluation(&a, Some(&private), Some(&cases)).await.unwrap(), Recorded::New);
+    assert_eq!(store.record_evaluation(&a, Some(&private), Some(&cases), None).await.unwrap(), Recorded::New);
     store.record(&score("a2", "alice", 0.25, hi, 1)).await.unwrap(); // flat: no private split
-    assert_eq!(store.record_evaluation(&a, Some(&private), Some(&cases)).await.unwrap(), Recorded::AlreadyScored);
+    assert_eq!(store.record_evaluation(&a, Some(&private), Some(&cases), None).await.unwrap(), Recorded::AlreadyScored);
 
     assert_eq!(store.cases("a1").await.unwrap().as_ref(), Some(&cases));
     assert_eq!(store.cases("a2").await.unwrap(), None);
@@ -147,7 +147,7 @@ async fn feedback_reads_see_the_public_split_only() {
         [("b", "p", 0, Some(cases(0.5, 0.987))), ("a", "p", 5, Some(cases(0.25, 0.987))), ("q1", "q", 1, None)]
     {
         let doc = score(s, who, 0.5, Direction::LowerIsBetter, minutes);
-        store.record_evaluation(&doc, Some(&private), c.as_ref()).await.expect("recorded");
+        store.record_evaluation(&doc, Some(&private), c.as_ref(), None).await.expect("recorded");
     }
     let all = store.phase_scores("c", "dev", None).await.unwrap();
     assert_eq!(all.iter().map(|s| s.submission_id.as_str()).collect::<Vec<_>>(), ["b", "q1", "a"]);

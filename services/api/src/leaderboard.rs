@@ -29,6 +29,10 @@ pub struct Leaderboard {
     /// clients print exactly this many (absent in `raw` and `ladder`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decimals: Option<u32>,
+    /// The head of the challenge's receipt chain when the board was read (absent: no receipt
+    /// yet). A verifier checks the chain it walks reaches this head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<crate::receipt::ChainHead>,
 }
 
 /// One participant's line.
@@ -106,6 +110,7 @@ mod tests {
                 interval: None,
             }],
             decimals: None,
+            chain: None,
         };
         let json = serde_json::to_string(&board).unwrap();
         assert_eq!(

@@ -9,6 +9,7 @@
 //!   organizer see them, the image and timeline views, the submit body and list queries.
 //! - [`leaderboard`]: a phase's ranking and the live feed's score update.
 //! - [`final_board`]: final selections, and the private board sealed until the reveal.
+//! - [`receipt`]: score receipts, their signing keys, a challenge's chain and board exports.
 //! - [`participant`]: registration, `/me` and web sessions.
 //! - [`enrollment`]: joining a challenge (open, by invite code, or by approval), invites and the
 //!   organizer's approval list.
@@ -56,6 +57,7 @@ pub mod ids;
 pub mod leaderboard;
 pub mod logs;
 pub mod participant;
+pub mod receipt;
 pub mod submission;
 pub mod team;
 
@@ -74,6 +76,11 @@ pub use ids::{ParseIdError, ParticipantId, SubmissionId};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreInterval, ScoreUpdate};
 pub use logs::{LogLine, RunLogView};
 pub use participant::{Me, Profile, Registered, Registration, SessionCreated};
+pub use receipt::{
+    ChainHead, ExportFormat, ExportQuery, ExportedBoard, ExportedRow, GENESIS_HASH, MAX_CHAIN_PAGE, RECEIPT_FORMAT,
+    Receipt, ReceiptChainPage, ReceiptChainQuery, ReceiptClaims, ReceiptKey, ReceiptKeys, ReceiptLimits, SealedValues,
+    SignedReceipt,
+};
 pub use submission::{
     FeedbackScore, ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery,
     SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,

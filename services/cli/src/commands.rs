@@ -112,6 +112,25 @@ enum Command {
     Phase(PhaseCommand),
     /// Checks a revealed private board against the commitment published at the close.
     VerifyBoard { challenge: String, phase: String },
+    /// Checks score receipts here, trusting nothing the server computed: a submission's
+    /// (signature, place in its challenge's chain, what the board shows), or with --board a
+    /// whole board (every receipt of the chain, every row backed). Exits non-zero naming what
+    /// failed.
+    Verify {
+        /// The submission whose receipt to check (yours, or any as organizer).
+        #[arg(required_unless_present = "board", conflicts_with = "board")]
+        submission: Option<String>,
+        /// Walk this challenge's chain and check every row of its board.
+        #[arg(long, value_name = "SLUG")]
+        board: Option<String>,
+        /// The board's phase (default: the current or last one).
+        #[arg(long, requires = "board")]
+        phase: Option<String>,
+        /// Trust only this public key (64 hex digits), e.g. one the organizer published,
+        /// instead of the keys the server lists at /api/v1/keys.
+        #[arg(long, env = "DARKROOM_RECEIPT_KEY")]
+        key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -430,6 +449,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let v = api.get(&format!("/challenges/{challenge}/phases/{phase}/private-board")).await?;
             let line = verify_board(&v)?;
             println!("{}", output::terminal_safe(&line));
+        }
+        Command::Verify { submission, board, phase, key } => {
+            let report = match (submission, board) {
+                (Some(id), _) => crate::verify::submission(&api, &id, key.as_deref()).await?,
+                (None, Some(slug)) => crate::verify::whole_board(&api, &slug, phase.as_deref(), key.as_deref()).await?,
+                (None, None) => bail!("name a submission, or a board with --board SLUG"),
+            };
+            if json {
+                println!("{}", output::terminal_safe(&serde_json::to_string_pretty(&report)?));
+            } else if report.ok {
+                println!("{}", output::terminal_safe(&report.line()));
+            }
+            if let Some(failure) = report.failure {
+                bail!("verification failed: {failure}");
+            }
         }
     }
     Ok(())

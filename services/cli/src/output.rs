@@ -381,6 +381,7 @@ mod tests {
             direction: darkroom_api::Direction::HigherIsBetter,
             entries: vec![entry(1, None), entry(2, Some(tie))],
             decimals: None,
+            chain: None,
         };
         let text = leaderboard(&board);
         assert!(text.lines().nth(2).unwrap().ends_with("2028-01-02T03:04:05Z"), "{text}");

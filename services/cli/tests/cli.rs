@@ -285,3 +285,58 @@ async fn text_from_the_server_cannot_steer_the_terminal() {
     assert_one_line_error(&o, "U+202E");
     assert!(!steers(&String::from_utf8_lossy(&o.stderr)), "{o:?}");
 }
+
+/// `darkroom verify`: a submission's receipt and a whole board check out, as a line or JSON;
+/// a key that did not sign them, or a board value changed in MongoDB, fails in one line naming
+/// what failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_checks_receipts_and_names_what_failed() {
+    use darkroom_tests::scoring::{Evaluation, complete};
+    use mongodb::bson::{Document, doc};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_challenge("cli-receipts", |s| s["phases"][0]["name"] = "main".into()).await;
+    let token = app.register("Ada").await;
+    let image = darkroom_tests::registry::publish("cli-receipts-model:1").await;
+    let (_, sub) = app.submit("cli-receipts", &token, &image).await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    complete(&app, &token, &id, &Evaluation { public: 0.81, private: 0.7, private_cases: None }).await;
+
+    let o = darkroom(&app, Some(&token), &["verify", &id]).await;
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).starts_with(&format!("OK: receipt of {id} verifies")), "{}", stdout(&o));
+    assert!(stdout(&o).contains("chain of 1 receipts") && stdout(&o).contains("board row 1"), "{}", stdout(&o));
+    let o = darkroom(&app, None, &["verify", "--board", "cli-receipts"]).await;
+    assert!(stdout(&o).starts_with("OK: cli-receipts main: chain of 1 receipts"), "{o:?}");
+    let o = darkroom(&app, None, &["verify", "--board", "cli-receipts", "--phase", "main", "--json"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!((report["ok"].as_bool(), report["board_rows_checked"].as_u64()), (Some(true), Some(1)), "{report}");
+    // Not a participant's: the submission's receipt needs a token.
+    let o = darkroom(&app, None, &["verify", &id]).await;
+    assert_one_line_error(&o, "needs a token");
+
+    // A pinned key that did not sign.
+    let other = darkroom_core::domain::receipt::ReceiptSigner::from_seed([1; 32]).public_key().public_key.clone();
+    let o = darkroom(&app, None, &["verify", "--board", "cli-receipts", "--key", &other]).await;
+    assert_one_line_error(&o, &format!("verification failed: receipt #1 ({id}): signed by key"));
+
+    // A board value changed behind the service's back.
+    let db = mongodb::Client::with_uri_str(darkroom_tests::mongo_url())
+        .await
+        .unwrap()
+        .database(&app.config.mongodb.database);
+    db.collection::<Document>("boards")
+        .update_one(doc! { "submission_id": &id }, doc! { "$set": { "metrics": { "accuracy": 0.9, "roc_auc": 0.5 } } })
+        .await
+        .unwrap();
+    db.collection::<Document>("board_versions")
+        .update_many(doc! {}, doc! { "$inc": { "version": 1_i64 } })
+        .await
+        .unwrap();
+    let o = darkroom(&app, None, &["verify", "--board", "cli-receipts"]).await;
+    assert_one_line_error(
+        &o,
+        &format!("verification failed: board row 1 ({id}): board shows accuracy = 0.9, the receipt says 0.81"),
+    );
+    let o = darkroom(&app, Some(&token), &["verify", &id]).await;
+    assert_one_line_error(&o, "board shows accuracy = 0.9");
+}

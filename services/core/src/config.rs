@@ -204,6 +204,11 @@ pub struct EvaluatorConfig {
     pub health_listen: String,
     /// The folders ground truths may be mounted from, as `runner.data_roots` for datasets.
     pub data_roots: Vec<PathBuf>,
+    /// The Ed25519 seed (64 hex digits) every score receipt is signed with (issue 17); its
+    /// public key is listed at `GET /api/v1/keys`. `scripts/setup.sh` creates one for local
+    /// runs; Compose mounts the secret `secrets/receipt_signing_key`. Missing or malformed, the
+    /// evaluator does not start, and says how to make one.
+    pub receipt_key_file: PathBuf,
 }
 
 /// Where datasets and ground truths live unless `data_roots` says otherwise: the folder the
@@ -221,6 +226,7 @@ impl Default for EvaluatorConfig {
             cpus: 1.0,
             health_listen: String::new(),
             data_roots: vec![PathBuf::from(DEFAULT_DATA_ROOT)],
+            receipt_key_file: PathBuf::from("./data/receipt_signing_key"),
         }
     }
 }

@@ -195,6 +195,10 @@ pub struct RunFinished {
     pub output_artifact: String,
     pub image_digest: Option<String>,
     pub at: DateTime<Utc>,
+    /// The runner that ran it (its `runner.runner_id`), for the score's receipt; absent in
+    /// events from before receipts.
+    #[serde(default)]
+    pub runner: Option<String>,
     /// The request this run answered, so the evaluator needs no other source.
     pub job: SubmissionCreated,
 }

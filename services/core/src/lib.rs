@@ -7,6 +7,7 @@
 //! - [`telemetry`]: structured `tracing` output.
 //! - [`health`]: the `healthcheck` subcommand; with feature `health`, health endpoints and stop
 //!   signals for the service binaries.
+//! - [`digest`]: the one SHA-256-as-hex helper.
 //! - [`backoff`]: the one exponential backoff every retry loop waits with.
 //! - `http` (feature `http`): the one way HTTP is served, with timeouts for slow clients.
 //! - `bus` (feature `nats`): connecting to JetStream, the stream, durable publishing, and the
@@ -22,6 +23,7 @@ pub mod backoff;
 #[cfg(feature = "nats")]
 pub mod bus;
 pub mod config;
+pub mod digest;
 pub mod domain;
 pub mod events;
 pub mod health;

@@ -12,6 +12,8 @@
 //!   server; see BENCHMARKS.md).
 //! - `board_versions`: a counter per phase, bumped after each record, so a reader can keep a
 //!   rendered leaderboard until the counter moves ([`ScoreStore::board_version`]).
+//! - `receipts` and `receipt_keys`: each score's signed receipt in its challenge's hash chain,
+//!   and the keys they are signed with (see the `receipts` submodule).
 //! - `cases`: the per-case values of `cases.csv` (evaluation contract v2), in chunks of
 //!   [`CASES_PER_CHUNK`] per submission and split (a document holds at most 16 MiB), written
 //!   before the score so a score that says it has cases has them all.
@@ -38,7 +40,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Direction;
 
+mod receipts;
 mod sealed;
+pub use receipts::PendingReceipt;
 pub use sealed::{CASES_PER_CHUNK, SealedScore};
 
 /// The key of a participant's line in `boards`: one per challenge, phase and participant.
@@ -118,6 +122,16 @@ pub struct ScoreStore {
     boards: Collection<Document>,
     versions: Collection<Document>,
     cases: Collection<Document>,
+    receipts: Collection<Document>,
+    receipt_keys: Collection<Document>,
+    /// Signs the receipts of the scores this store records (the evaluator's store only).
+    signer: Option<std::sync::Arc<crate::domain::receipt::ReceiptSigner>>,
+}
+
+/// What the public reads of a score leave out: the sealed split, the cases' summary, and the
+/// receipt's pending claims and sealed salt.
+fn public_projection() -> Document {
+    doc! { "private_metrics": 0, "cases": 0, "receipt_claims": 0, "receipt_salt": 0 }
 }
 
 const DUPLICATE_KEY: i32 = 11000;
@@ -169,6 +183,9 @@ impl ScoreStore {
             boards: db.collection("boards"),
             versions: db.collection("board_versions"),
             cases: db.collection("cases"),
+            receipts: db.collection("receipts"),
+            receipt_keys: db.collection("receipt_keys"),
+            signer: None,
         })
     }
 
@@ -198,7 +215,7 @@ impl ScoreStore {
                     .build(),
             )
             .await?;
-        Ok(())
+        self.ensure_receipt_indexes().await
     }
 
     pub async fn ping(&self) -> mongodb::error::Result<()> {
@@ -206,13 +223,16 @@ impl ScoreStore {
     }
 
     /// Stores a score and brings its phase's leaderboard up to date. Recording a submission
-    /// again stores nothing new but finishes the leaderboard update a crash may have cut short.
+    /// again stores nothing new but finishes what a crash may have cut short: the receipt (when
+    /// the stored score has claims and this store a signer), then the leaderboard update.
     pub async fn record(&self, score: &ScoreDocument) -> mongodb::error::Result<Recorded> {
         let recorded = match self.scores.insert_one(score).await {
             Ok(_) => Recorded::New,
             Err(e) if is_duplicate_key(&e) => Recorded::AlreadyScored,
             Err(e) => return Err(e),
         };
+        // The receipt before the board: a board row is never shown without its receipt.
+        self.ensure_receipt(&score.submission_id).await?;
         self.update_board(score).await?;
         Ok(recorded)
     }
@@ -327,10 +347,7 @@ impl ScoreStore {
 
     /// A submission's score, public split only: the sealed private split is not even fetched.
     pub async fn get(&self, submission_id: &str) -> mongodb::error::Result<Option<ScoreDocument>> {
-        self.scores
-            .find_one(doc! { "submission_id": submission_id })
-            .projection(doc! { "private_metrics": 0, "cases": 0 })
-            .await
+        self.scores.find_one(doc! { "submission_id": submission_id }).projection(public_projection()).await
     }
 
     /// Every score of a phase (of one participant when given), public split only, in the order
@@ -348,7 +365,7 @@ impl ScoreStore {
         }
         self.scores
             .find(filter)
-            .projection(doc! { "private_metrics": 0, "cases": 0 })
+            .projection(public_projection())
             .sort(doc! { "scored_at": 1, "submission_id": 1 })
             .await?
             .try_collect()

@@ -9,14 +9,20 @@ use async_nats::jetstream::{self, kv, object_store};
 use chrono::Utc;
 use darkroom_core::bus::publish;
 use darkroom_core::config::EvaluatorConfig;
+use darkroom_core::digest::sha256_hex;
 use darkroom_core::domain::cases::MAX_CASES_BYTES;
+use darkroom_core::domain::commitment::Salt;
+use darkroom_core::domain::receipt::{
+    ReceiptClaims, SealedValues, limits_of, metrics_text, seal, time_text, whole_second,
+};
 use darkroom_core::domain::score::MAX_SCORE_BYTES;
-use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind};
+use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind, Feedback};
 use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
+use darkroom_core::sandbox::POLICY_VERSION;
 use darkroom_core::sandbox::{
     DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
 };
-use darkroom_core::scores::{ScoreDocument, ScoreStore, to_bson_time};
+use darkroom_core::scores::{PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
 use tokio::io::AsyncReadExt;
 
 pub struct Context {
@@ -34,11 +40,76 @@ pub struct Context {
 /// `/output` (a larger file fails the write inside the container, or the size check here).
 const OUTPUT_CAP: u64 = (MAX_SCORE_BYTES + MAX_CASES_BYTES) as u64;
 
-/// A score and what the organizer alone may see of it: the private split and the cases.
+/// A score and what the organizer alone may see of it: the private split and the cases; and
+/// its receipt's claims, signed and chained when it is recorded.
 struct Scored {
     doc: ScoreDocument,
     private_metrics: Option<std::collections::BTreeMap<String, f64>>,
     cases: Option<Cases>,
+    receipt: PendingReceipt,
+}
+
+/// The hashes of what the evaluation read and wrote, for the receipt.
+struct Hashes {
+    output_archive: String,
+    score_json: String,
+    cases_csv: Option<String>,
+}
+
+/// The receipt's claims for `doc`: what ran, on what, under which limits, and what came out.
+/// A private split (and so the files that hold it) is committed to by a salted hash only.
+fn pending_receipt(
+    ctx: &Context,
+    run: &RunFinished,
+    doc: &ScoreDocument,
+    private: Option<&std::collections::BTreeMap<String, f64>>,
+    hashes: Hashes,
+) -> PendingReceipt {
+    let job = &run.job;
+    // Exact public values are as sealed as private ones where the phase shows them rounded or
+    // through the Ladder.
+    let hidden_public = (job.scoring.feedback != Feedback::Raw).then(|| metrics_text(&doc.metrics));
+    let (metrics, score_json_sha256, cases_csv_sha256, sealed, salt) = if private.is_none() && hidden_public.is_none() {
+        (metrics_text(&doc.metrics), Some(hashes.score_json), hashes.cases_csv, None, None)
+    } else {
+        let salt = Salt::generate(&mut rand::rng());
+        let values = SealedValues {
+            public_metrics: hidden_public,
+            private_metrics: private.map(metrics_text),
+            score_json_sha256: hashes.score_json,
+            cases_csv_sha256: hashes.cases_csv,
+        };
+        let metrics = if values.public_metrics.is_some() { Default::default() } else { metrics_text(&doc.metrics) };
+        (metrics, None, None, Some(seal(&values, &salt)), Some(salt))
+    };
+    // Where logs are hidden, times finer than a second are a side channel (as on the board).
+    let time = |t: chrono::DateTime<Utc>| time_text(if job.logs_visible { t } else { whole_second(t) });
+    let claims = ReceiptClaims {
+        submission_id: run.submission_id,
+        participant_id: job.participant_id,
+        phase: job.phase.clone(),
+        attempt: run.attempt,
+        image_digest: run.image_digest.clone(),
+        evaluation_image: job.evaluation_image.clone(),
+        evaluation_image_id: doc.evaluation_image_digest.clone(),
+        // Filled once challenges are applied with fingerprints (issue 17, "Fingerprints").
+        dataset_fingerprint: None,
+        ground_truth_fingerprint: None,
+        output_archive_sha256: hashes.output_archive,
+        score_json_sha256,
+        cases_csv_sha256,
+        sealed,
+        metrics,
+        limits: limits_of(&job.resources),
+        sandbox_policy: POLICY_VERSION,
+        runner: run.runner.clone(),
+        evaluator: ctx.config.evaluator_id.clone(),
+        darkroom_version: env!("CARGO_PKG_VERSION").to_owned(),
+        submitted_at: time(from_bson_time(doc.submitted_at)),
+        run_finished_at: time(run.at),
+        scored_at: time(from_bson_time(doc.scored_at)),
+    };
+    PendingReceipt { claims, salt }
 }
 
 /// The event for `doc`, the score of `run`'s submission: its ids are the run's, typed, rather
@@ -92,8 +163,9 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         return Ok(());
     }
     match evaluate(ctx, run).await {
-        Ok(Scored { doc, private_metrics, cases }) => {
-            let outcome = ctx.scores.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref()).await?;
+        Ok(Scored { doc, private_metrics, cases, receipt }) => {
+            let outcome =
+                ctx.scores.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref(), Some(&receipt)).await?;
             // Public metrics only: the private split never reaches a log.
             tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
             publish(&ctx.js, &recorded(&doc, run)).await?;
@@ -195,6 +267,7 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
         }
         Err(e) => return Err(EvaluationError::transient(e)),
     };
+    let output_archive_sha256 = sha256_hex(&archive);
     let unpack = {
         let p = predictions.clone();
         tokio::task::spawn_blocking(move || extract_archive(&archive, &p)).await.map_err(EvaluationError::transient)?
@@ -271,12 +344,14 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
                     false,
                 )),
                 Ok(bytes) => match read_cases(&output.path).await.and_then(|cases| {
+                    let cases_csv = cases.as_deref().map(sha256_hex);
                     EvaluationOutput::check(&bytes, cases.as_deref(), &job.metrics, &job.rank_by, job.scoring)
+                        .map(|checked| (checked, cases_csv))
                         .map_err(|e| e.to_string())
                 }) {
                     Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e), false)),
-                    Ok(EvaluationOutput { score, cases }) => Ok(Scored {
-                        doc: ScoreDocument {
+                    Ok((EvaluationOutput { score, cases }, cases_csv)) => {
+                        let doc = ScoreDocument {
                             submission_id: run.submission_id.to_string(),
                             challenge: job.challenge.clone(),
                             phase: job.phase.clone(),
@@ -295,10 +370,13 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
                             image_digest: run.image_digest.clone(),
                             evaluation_image: job.evaluation_image.clone(),
                             evaluation_image_digest: Some(info.id),
-                        },
-                        private_metrics: score.private.map(|p| p.metrics),
-                        cases,
-                    }),
+                        };
+                        let private_metrics = score.private.map(|p| p.metrics);
+                        let hashes =
+                            Hashes { output_archive: output_archive_sha256, score_json: sha256_hex(&bytes), cases_csv };
+                        let receipt = pending_receipt(ctx, run, &doc, private_metrics.as_ref(), hashes);
+                        Ok(Scored { doc, private_metrics, cases, receipt })
+                    }
                 },
             },
             other => Err(failed(

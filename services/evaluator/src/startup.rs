@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use async_nats::jetstream::{self, object_store};
 use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker, retry_until_ok};
 use darkroom_core::config::{EvaluatorSettings, NatsConfig};
+use darkroom_core::domain::receipt::ReceiptSigner;
 use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
@@ -46,8 +47,13 @@ impl Evaluator {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
         })
         .await;
-        let scores = ScoreStore::new(&config.mongodb).await?;
+        // Every score this evaluator records gets a receipt signed with this key: no key, no start.
+        let signer = ReceiptSigner::from_file(&config.evaluator.receipt_key_file)
+            .context("evaluator.receipt_key_file (DARKROOM_EVALUATOR__RECEIPT_KEY_FILE)")?;
+        tracing::info!(key_id = %signer.public_key().key_id, "signing score receipts");
+        let scores = ScoreStore::new(&config.mongodb).await?.with_signer(Arc::new(signer));
         scores.ensure_indexes().await.with_context(|| format!("cannot reach MongoDB at {}", config.mongodb.url))?;
+        scores.publish_key().await.context("cannot list the receipt signing key in MongoDB")?;
         let replayed =
             scores.rebuild_boards_if_missing().await.context("cannot build the leaderboards from the scores")?;
         if replayed > 0 {

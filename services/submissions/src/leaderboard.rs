@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use darkroom_api::{ChainHead, ReceiptKey, SignedReceipt};
 pub use darkroom_core::domain::Cases;
 use darkroom_core::scores::SealedScore;
 pub use darkroom_core::scores::{BestScore, ScoreDocument};
@@ -39,6 +40,31 @@ pub trait ScoreStore: Send + Sync {
 
     /// A submission's sealed per-case values, if its evaluation wrote any. For closing a phase.
     async fn cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>>;
+
+    /// The public keys receipts are signed with (none in a store that keeps no receipts).
+    async fn receipt_keys(&self) -> anyhow::Result<Vec<ReceiptKey>> {
+        Ok(Vec::new())
+    }
+
+    /// A submission's receipt, if its score has one.
+    async fn receipt(&self, _submission_id: &str) -> anyhow::Result<Option<SignedReceipt>> {
+        Ok(None)
+    }
+
+    /// Up to `limit` receipts of a challenge's chain after place `after`, in order.
+    async fn chain(&self, _challenge: &str, _after: u64, _limit: u32) -> anyhow::Result<Vec<SignedReceipt>> {
+        Ok(Vec::new())
+    }
+
+    /// The head of a challenge's chain.
+    async fn chain_head(&self, _challenge: &str) -> anyhow::Result<Option<ChainHead>> {
+        Ok(None)
+    }
+
+    /// The receipt hash of each of these submissions that has one.
+    async fn receipt_hashes(&self, _submission_ids: &[String]) -> anyhow::Result<HashMap<String, String>> {
+        Ok(HashMap::new())
+    }
 }
 
 #[async_trait::async_trait]
@@ -70,6 +96,26 @@ impl ScoreStore for darkroom_core::scores::ScoreStore {
 
     async fn cases(&self, submission_id: &str) -> anyhow::Result<Option<Cases>> {
         Ok(darkroom_core::scores::ScoreStore::cases(self, submission_id).await?)
+    }
+
+    async fn receipt_keys(&self) -> anyhow::Result<Vec<ReceiptKey>> {
+        Ok(darkroom_core::scores::ScoreStore::receipt_keys(self).await?)
+    }
+
+    async fn receipt(&self, submission_id: &str) -> anyhow::Result<Option<SignedReceipt>> {
+        Ok(darkroom_core::scores::ScoreStore::receipt(self, submission_id).await?)
+    }
+
+    async fn chain(&self, challenge: &str, after: u64, limit: u32) -> anyhow::Result<Vec<SignedReceipt>> {
+        Ok(darkroom_core::scores::ScoreStore::chain(self, challenge, after, limit).await?)
+    }
+
+    async fn chain_head(&self, challenge: &str) -> anyhow::Result<Option<ChainHead>> {
+        Ok(darkroom_core::scores::ScoreStore::chain_head(self, challenge).await?)
+    }
+
+    async fn receipt_hashes(&self, submission_ids: &[String]) -> anyhow::Result<HashMap<String, String>> {
+        Ok(darkroom_core::scores::ScoreStore::receipt_hashes(self, submission_ids).await?)
     }
 }
 

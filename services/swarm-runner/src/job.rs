@@ -373,6 +373,7 @@ async fn run_prepared(
                         output_artifact: name,
                         image_digest: Some(info.id.clone()),
                         at: Utc::now(),
+                        runner: Some(ctx.config.runner_id.clone()),
                         job: job.clone(),
                     })),
                     // What the program left is charged to the participant; only the host's

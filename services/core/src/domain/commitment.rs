@@ -2,15 +2,9 @@
 //! `SHA-256(salt ‖ canonical bytes of the board)` (hex), and at the reveal the board and the
 //! salt, so anyone can check the revealed board is the one computed at the close.
 //!
-//! **Canonical bytes** are the board's JSON written by one fixed rule:
-//! - object keys sorted by their UTF-8 bytes, at every level; no whitespace anywhere;
-//! - strings escaped as serde_json escapes them (`"`, `\`, control characters; other
-//!   characters as raw UTF-8);
-//! - integers (ranks) in decimal; floats (metrics) as serde_json prints an `f64`: the shortest
-//!   decimal that reads back as the same `f64` (ryu), with `.0` on integral values and an
-//!   exponent for very large or small ones (`0.1`, `1.0`, `1e-7`, `1e+21`);
-//! - a row's absent optional fields are left out (not written as `null`);
-//! - NaN and infinities are refused (JSON has no spelling for them).
+//! **Canonical bytes** are the board's JSON written by the rule of [`super::canonical`] (keys
+//! sorted, no whitespace, floats as ryu's shortest decimal, absent optional fields left out);
+//! NaN and infinities are refused (JSON has no spelling for them).
 //!
 //! Two boards with the same content give the same bytes, whatever the map order in memory; a
 //! metric differing in its last digit gives different bytes.
@@ -25,9 +19,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use rand_chacha::rand_core::RngCore;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
+
+use super::canonical::write_canonical;
 
 /// The board committed at the close and served at the reveal is the API's: its JSON is what
 /// anyone recomputes the commitment over, so there is one definition of it.
@@ -120,49 +115,18 @@ pub fn canonical_bytes(board: &FinalBoard) -> Result<Vec<u8>, CommitmentError> {
     Ok(out)
 }
 
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(k, out);
-                out.push(b':');
-                write_canonical(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(b']');
-        }
-        Value::String(s) => write_string(s, out),
-        // Numbers (ryu for floats), booleans and null as serde_json writes them.
-        other => out.extend_from_slice(other.to_string().as_bytes()),
-    }
-}
-
-fn write_string(s: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(serde_json::to_string(s).expect("a string is JSON").as_bytes());
-}
-
 /// SHA-256 over the salt's 32 bytes followed by the board's canonical bytes.
 pub fn commit(board: &FinalBoard, salt: &Salt) -> Result<Commitment, CommitmentError> {
-    let bytes = canonical_bytes(board)?;
+    Ok(commit_bytes(&canonical_bytes(board)?, salt))
+}
+
+/// SHA-256 over the salt's 32 bytes followed by `bytes`: the one salted commitment, over a
+/// board here and over a receipt's sealed values in [`super::receipt`].
+pub fn commit_bytes(bytes: &[u8], salt: &Salt) -> Commitment {
     let mut hash = Sha256::new();
     hash.update(salt.0);
-    hash.update(&bytes);
-    Ok(Commitment(hash.finalize().into()))
+    hash.update(bytes);
+    Commitment(hash.finalize().into())
 }
 
 /// Ok when `board` and `salt` give `commitment`.

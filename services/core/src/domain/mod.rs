@@ -3,12 +3,14 @@
 //! name one type wherever they reach it from.
 
 pub mod bootstrap;
+pub mod canonical;
 pub mod cases;
 pub mod challenge;
 pub mod commitment;
 pub mod image;
 pub mod ladder;
 pub mod participant;
+pub mod receipt;
 pub mod rounding;
 pub mod score;
 pub mod submission;

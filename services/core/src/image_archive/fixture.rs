@@ -3,8 +3,6 @@
 //! Compiled for this crate's tests and, behind the `archive-fixtures` feature, for the
 //! integration tests; never part of a service binary.
 
-use sha2::{Digest, Sha256};
-
 /// One archive entry: its raw name (written into the header as is, so `..` and absolute names
 /// can be tried), its content, and its type.
 #[derive(Debug, Clone)]
@@ -32,9 +30,7 @@ pub fn layer(files: &[(&str, &[u8])]) -> Vec<u8> {
     b.into_inner().expect("in memory")
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
+pub use crate::digest::sha256_hex;
 
 /// The entries of a one-image `docker save` archive: layers (uncompressed, as Engine 20.10
 /// saves them), a config named by its digest, `manifest.json` with `tags`, and `repositories`.

@@ -28,7 +28,7 @@ pub use output::{
     OutputArchiveError, OutputDir, OutputLimits, OutputScan, UnpackError, archive_to_file, extract_archive, scan_output,
 };
 pub use policy::{
-    DEFAULT_USER, Hardening, LOG_MAX_FILES, LOG_MAX_SIZE, NOFILE_LIMIT, SWARM_GAPS, Tmpfs, bind_mounts,
+    DEFAULT_USER, Hardening, LOG_MAX_FILES, LOG_MAX_SIZE, NOFILE_LIMIT, POLICY_VERSION, SWARM_GAPS, Tmpfs, bind_mounts,
     gpu_device_requests, gpu_generic_resources, resolve_user, thread_env,
 };
 pub use run::{LineSink, Sandbox};

@@ -10,7 +10,9 @@ use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 use serde::Serialize;
 
-use super::{Recorded, ScoreDocument, ScoreStore, from_millis, is_duplicate_key, metrics_document, metrics_from};
+use super::{
+    PendingReceipt, Recorded, ScoreDocument, ScoreStore, from_millis, is_duplicate_key, metrics_document, metrics_from,
+};
 use crate::domain::{Case, Cases, Split};
 
 /// A score with its sealed private split: the organizer's view, never a participant's.
@@ -31,7 +33,8 @@ pub const CASES_PER_CHUNK: usize = 50_000;
 
 impl ScoreStore {
     /// Stores an evaluation of contract v2: the per-case values first, then the score with its
-    /// sealed private split, then the leaderboard update as [`ScoreStore::record`] does.
+    /// sealed private split and its receipt's claims, then the receipt and the leaderboard
+    /// update as [`ScoreStore::record`] does.
     /// Idempotent: once the score is stored nothing is written again, and before that each
     /// chunk of cases is replaced by its id, so a redelivered evaluation duplicates nothing.
     pub async fn record_evaluation(
@@ -39,8 +42,10 @@ impl ScoreStore {
         score: &ScoreDocument,
         private_metrics: Option<&BTreeMap<String, f64>>,
         cases: Option<&Cases>,
+        receipt: Option<&PendingReceipt>,
     ) -> mongodb::error::Result<Recorded> {
         if self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some() {
+            self.ensure_receipt(&score.submission_id).await?;
             self.update_board(score).await?;
             return Ok(Recorded::AlreadyScored);
         }
@@ -54,11 +59,20 @@ impl ScoreStore {
         if let Some(cases) = cases {
             stored.insert("cases", doc! { "public": cases.public.len() as i64, "private": cases.private.len() as i64 });
         }
+        if let Some(pending) = receipt {
+            let claims =
+                serde_json::to_string(&pending.claims).map_err(|e| mongodb::error::Error::custom(e.to_string()))?;
+            stored.insert("receipt_claims", claims);
+            if let Some(salt) = &pending.salt {
+                stored.insert("receipt_salt", salt.to_string());
+            }
+        }
         let recorded = match self.scores.clone_with_type::<Document>().insert_one(stored).await {
             Ok(_) => Recorded::New,
             Err(e) if is_duplicate_key(&e) => Recorded::AlreadyScored,
             Err(e) => return Err(e),
         };
+        self.ensure_receipt(&score.submission_id).await?;
         self.update_board(score).await?;
         Ok(recorded)
     }

@@ -27,7 +27,12 @@ pub async fn show(
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<LeaderboardQuery>,
 ) -> ApiResult<Response> {
-    let spec = load(&state, &slug).await?;
+    Ok(json_body(render(&state, slug, q).await?))
+}
+
+/// The board's JSON (a [`Leaderboard`]), from the cache while the phase's version holds.
+pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) -> ApiResult<Bytes> {
+    let spec = load(state, &slug).await?;
     let phase = match q.phase {
         Some(name) => spec.phase(&name).ok_or_else(|| {
             let names: Vec<&str> = spec.phases.iter().map(|p| p.name.as_str()).collect();
@@ -58,7 +63,7 @@ pub async fn show(
         ),
     };
     if let Some(body) = state.boards.get(&slug, &phase.name, &stamp) {
-        return Ok(json_body(body));
+        return Ok(body);
     }
     // Replays one at a time, kept until this board is cached; a board rendered meanwhile is taken.
     let replaying = match Mode::of(phase) {
@@ -68,7 +73,7 @@ pub async fn show(
     if replaying.is_some()
         && let Some(body) = state.boards.get(&slug, &phase.name, &stamp)
     {
-        return Ok(json_body(body));
+        return Ok(body);
     }
     let best = match Mode::of(phase) {
         // Raw: the store's board of best scores, as it always was.
@@ -146,7 +151,11 @@ pub async fn show(
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
+    // Read after the rows: every row's receipt was appended before its row was written, so the
+    // chain up to this head backs them all.
+    let chain = state.scores.chain_head(&slug).await.map_err(unavailable)?;
     let board = Leaderboard {
+        chain,
         challenge: slug,
         phase: phase.name.clone(),
         rank_by: spec.rank_by.clone(),
@@ -156,7 +165,7 @@ pub async fn show(
     };
     let body = Bytes::from(serde_json::to_vec(&board).map_err(|e| ApiError::Internal(e.into()))?);
     state.boards.put(&board.challenge, &board.phase, stamp, body.clone());
-    Ok(json_body(body))
+    Ok(body)
 }
 
 fn json_body(body: Bytes) -> Response {

@@ -8,6 +8,7 @@ mod leaderboard;
 mod logs;
 mod organizer;
 mod participants;
+mod receipts;
 mod sessions;
 mod submissions;
 mod teams;
@@ -31,6 +32,9 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/dataset", get(challenges::dataset))
         .route("/challenges/{slug}/dataset/refresh", post(challenges::refresh_dataset))
         .route("/challenges/{slug}/leaderboard", get(leaderboard::show))
+        .route("/challenges/{slug}/leaderboard/export", get(receipts::export))
+        .route("/challenges/{slug}/receipts", get(receipts::chain))
+        .route("/keys", get(receipts::keys))
         .route(
             "/challenges/{slug}/submissions",
             get(organizer::list).merge(post(submissions::submit_image).layer(limits.by_address_and_token())),
@@ -69,7 +73,8 @@ pub fn router(state: AppState) -> Router {
         .route("/submissions/{id}", get(submissions::show))
         .route("/submissions/{id}/cancel", post(submissions::cancel))
         .route("/submissions/{id}/rerun", post(organizer::rerun))
-        .route("/submissions/{id}/logs", get(logs::show));
+        .route("/submissions/{id}/logs", get(logs::show))
+        .route("/submissions/{id}/receipt", get(receipts::of_submission));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -3,7 +3,7 @@
 //! organizer's views carry whose a submission is and its failure detail. Text columns become
 //! typed ids and states here, and one that does not read is an error, never a default.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use darkroom_api::{
     ChallengeStatus, ChallengeSummary, ImageView, OrganizerSubmissionView, ParticipantRef, Profile, PublicChallenge,
     SubmissionView, TransitionView,
@@ -137,11 +137,8 @@ pub fn for_participant(mut view: SubmissionView, logs_visible: bool) -> Submissi
     view
 }
 
-/// `t` cut to the whole second: the precision participants and viewers get where a challenge
-/// hides logs.
-pub fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.with_nanosecond(0).unwrap_or(t)
-}
+/// `t` cut to the whole second (one rule with the receipts').
+pub use darkroom_core::domain::receipt::whole_second;
 
 #[cfg(test)]
 mod tests {

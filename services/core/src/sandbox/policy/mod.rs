@@ -17,6 +17,11 @@ use bollard::models::{
 
 use super::{ImageInfo, RunSpec, SandboxError};
 
+/// The version of this policy, recorded in every score receipt (issue 17): bump it with any
+/// change to what [`Hardening`] renders (a limit, a mount, a capability, a default), so a
+/// receipt says which sandbox a score was computed in.
+pub const POLICY_VERSION: u32 = 1;
+
 /// The user a container runs as when its image names none, or names root: `nobody`.
 pub const DEFAULT_USER: &str = "65534:65534";
 /// Open files per process: enough for any sane model, far below the host's.

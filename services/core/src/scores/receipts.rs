@@ -1,0 +1,209 @@
+//! The receipts side of the score store (issue 17): each recorded score's signed receipt, in
+//! its challenge's hash chain, and the public keys they are signed with.
+//!
+//! Two collections:
+//! - `receipts`: one document per receipted score, `_id` the submission id (so a submission
+//!   has at most one receipt), with a unique index on `(challenge, seq)` (so a challenge's
+//!   chain has one receipt per place: linear however many evaluators append at once). The
+//!   signed receipt is stored as its canonical JSON text, never re-encoded by the database.
+//! - `receipt_keys`: every public key an evaluator has signed with (rotation keeps the old
+//!   ones), served at `GET /api/v1/keys`.
+//!
+//! Appending is crash-safe and idempotent: the receipt's claims are stored in the score
+//! document, in the same insert as the score, before any receipt exists; each record (the first
+//! or a redelivered one) then appends the receipt if the submission has none: read the head,
+//! insert at `head + 1` naming its hash, and on a duplicate key (another evaluator took that
+//! place, or this submission was receipted meanwhile) read again. A crash before the insert
+//! leaves the claims to the redelivery; after it, the receipt is found and kept.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use mongodb::IndexModel;
+use mongodb::bson::{Document, doc};
+use mongodb::options::IndexOptions;
+
+use super::{ScoreStore, is_duplicate_key};
+use crate::domain::commitment::Salt;
+use crate::domain::receipt::{
+    ChainHead, GENESIS_HASH, RECEIPT_FORMAT, Receipt, ReceiptClaims, ReceiptKey, ReceiptSigner, SignedReceipt,
+};
+
+/// What the evaluator hands the store with a score: the receipt's claims, and the salt of its
+/// sealed commitment (kept sealed with the private split).
+#[derive(Debug, Clone)]
+pub struct PendingReceipt {
+    pub claims: ReceiptClaims,
+    pub salt: Option<Salt>,
+}
+
+/// How often an append retries after losing its place to another evaluator before giving up
+/// (the evaluation is then redelivered, and tries again).
+const MAX_APPEND_TRIES: usize = 64;
+
+fn bad(what: impl std::fmt::Display) -> mongodb::error::Error {
+    mongodb::error::Error::custom(format!("receipt store: {what}"))
+}
+
+fn int(d: &Document, key: &str) -> Option<i64> {
+    d.get_i64(key).ok().or_else(|| d.get_i32(key).ok().map(i64::from))
+}
+
+fn signed_from(d: &Document) -> mongodb::error::Result<SignedReceipt> {
+    let text = |k: &str| d.get_str(k).map_err(|_| bad(format!("a receipt without '{k}'")));
+    let receipt: Receipt = serde_json::from_str(text("receipt")?).map_err(bad)?;
+    Ok(SignedReceipt {
+        receipt,
+        key_id: text("key_id")?.to_owned(),
+        signature: text("signature")?.to_owned(),
+        hash: text("hash")?.to_owned(),
+    })
+}
+
+impl ScoreStore {
+    /// This store signs receipts with `signer` (the evaluator's); without one it records
+    /// scores without receipts (readers and tests).
+    pub fn with_signer(mut self, signer: Arc<ReceiptSigner>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    pub(super) async fn ensure_receipt_indexes(&self) -> mongodb::error::Result<()> {
+        self.receipts
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "challenge": 1, "seq": 1 })
+                    .options(IndexOptions::builder().unique(true).name("chain_place_unique".to_owned()).build())
+                    .build(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Lists the signer's public key at `GET /keys` (idempotent).
+    pub async fn publish_key(&self) -> mongodb::error::Result<()> {
+        let Some(signer) = &self.signer else { return Ok(()) };
+        let key = signer.public_key();
+        let set = doc! { "algorithm": &key.algorithm, "public_key": &key.public_key };
+        self.receipt_keys.update_one(doc! { "_id": &key.key_id }, doc! { "$set": set }).upsert(true).await?;
+        Ok(())
+    }
+
+    /// Every public key receipts were signed with, by id.
+    pub async fn receipt_keys(&self) -> mongodb::error::Result<Vec<ReceiptKey>> {
+        let docs: Vec<Document> = self.receipt_keys.find(doc! {}).sort(doc! { "_id": 1 }).await?.try_collect().await?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                Some(ReceiptKey {
+                    key_id: d.get_str("_id").ok()?.to_owned(),
+                    algorithm: d.get_str("algorithm").ok()?.to_owned(),
+                    public_key: d.get_str("public_key").ok()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    /// Appends the receipt of a stored score if it has claims and no receipt yet.
+    pub(super) async fn ensure_receipt(&self, submission_id: &str) -> mongodb::error::Result<()> {
+        let Some(signer) = &self.signer else { return Ok(()) };
+        if self.receipts.find_one(doc! { "_id": submission_id }).projection(doc! { "_id": 1 }).await?.is_some() {
+            return Ok(());
+        }
+        let Some(score) = self
+            .scores
+            .clone_with_type::<Document>()
+            .find_one(doc! { "submission_id": submission_id })
+            .projection(doc! { "challenge": 1, "receipt_claims": 1 })
+            .await?
+        else {
+            return Ok(());
+        };
+        // A score recorded before receipts existed has none to append.
+        let Ok(claims) = score.get_str("receipt_claims") else { return Ok(()) };
+        let claims: ReceiptClaims = serde_json::from_str(claims).map_err(bad)?;
+        let challenge = score.get_str("challenge").map_err(|_| bad("a score without its challenge"))?.to_owned();
+        for _ in 0..MAX_APPEND_TRIES {
+            let (seq, prev) = match self.chain_head(&challenge).await? {
+                Some(head) => (head.length + 1, head.hash),
+                None => (1, GENESIS_HASH.to_owned()),
+            };
+            let signed = signer.sign(Receipt {
+                format: RECEIPT_FORMAT,
+                challenge: challenge.clone(),
+                seq,
+                prev,
+                claims: claims.clone(),
+            });
+            let text = String::from_utf8(crate::domain::receipt::signed_bytes(&signed.receipt)).map_err(bad)?;
+            let stored = doc! {
+                "_id": submission_id, "challenge": &challenge, "seq": seq as i64, "hash": &signed.hash,
+                "key_id": &signed.key_id, "signature": &signed.signature, "receipt": text,
+            };
+            match self.receipts.insert_one(stored).await {
+                Ok(_) => {
+                    tracing::info!(submission = submission_id, challenge, seq, hash = %signed.hash, "receipt appended");
+                    return Ok(());
+                }
+                Err(e) if is_duplicate_key(&e) => {
+                    if self.receipts.find_one(doc! { "_id": submission_id }).await?.is_some() {
+                        return Ok(());
+                    }
+                    tracing::debug!(submission = submission_id, seq, "chain place taken; reading the head again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(bad(format!("could not append the receipt of {submission_id} after {MAX_APPEND_TRIES} tries")))
+    }
+
+    /// The head of a challenge's chain: its last receipt's place and hash.
+    pub async fn chain_head(&self, challenge: &str) -> mongodb::error::Result<Option<ChainHead>> {
+        let last = self
+            .receipts
+            .find_one(doc! { "challenge": challenge })
+            .sort(doc! { "seq": -1 })
+            .projection(doc! { "seq": 1, "hash": 1 })
+            .await?;
+        last.map(|d| {
+            let length = int(&d, "seq").ok_or_else(|| bad("a receipt without its seq"))? as u64;
+            let hash = d.get_str("hash").map_err(|_| bad("a receipt without its hash"))?.to_owned();
+            Ok(ChainHead { length, hash })
+        })
+        .transpose()
+    }
+
+    /// A submission's receipt, if its score has one.
+    pub async fn receipt(&self, submission_id: &str) -> mongodb::error::Result<Option<SignedReceipt>> {
+        self.receipts.find_one(doc! { "_id": submission_id }).await?.as_ref().map(signed_from).transpose()
+    }
+
+    /// Up to `limit` receipts of a challenge after place `after`, in order.
+    pub async fn chain(&self, challenge: &str, after: u64, limit: u32) -> mongodb::error::Result<Vec<SignedReceipt>> {
+        let docs: Vec<Document> = self
+            .receipts
+            .find(doc! { "challenge": challenge, "seq": { "$gt": after as i64 } })
+            .sort(doc! { "seq": 1 })
+            .limit(i64::from(limit))
+            .await?
+            .try_collect()
+            .await?;
+        docs.iter().map(signed_from).collect()
+    }
+
+    /// The receipt hash of each of these submissions that has one.
+    pub async fn receipt_hashes(&self, submission_ids: &[String]) -> mongodb::error::Result<HashMap<String, String>> {
+        let mut out = HashMap::with_capacity(submission_ids.len());
+        for ids in submission_ids.chunks(1000) {
+            let mut cursor =
+                self.receipts.find(doc! { "_id": { "$in": ids } }).projection(doc! { "_id": 1, "hash": 1 }).await?;
+            while let Some(d) = cursor.try_next().await? {
+                if let (Ok(id), Ok(hash)) = (d.get_str("_id"), d.get_str("hash")) {
+                    out.insert(id.to_owned(), hash.to_owned());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
