@@ -167,6 +167,10 @@ DARKROOM_TOKEN=$ADMIN_TOKEN darkroom phase close nuclei-magnification dev
 echo
 darkroom verify-board nuclei-magnification dev
 echo
+# Each board row is backed by an Ed25519-signed receipt in the challenge's hash chain, which
+# anyone can check against the published key (docs/receipts.md).
+darkroom verify --board nuclei-magnification --phase dev
+echo
 echo "demo finished in $(( $(date +%s) - START )) s; logs in $STATE/"
 if [ -n "$keep" ] && [ -n "$compose" ]; then
   echo "The stack keeps running (docker-compose -p $COMPOSE_PROJECT_NAME); the API is at $DARKROOM_SERVER, the pages at $WEB."
