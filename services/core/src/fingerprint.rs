@@ -303,6 +303,7 @@ impl fmt::Display for Mismatch {
             e.digest, e.files, e.bytes, n.digest, n.files, n.bytes
         )?;
         match &self.changes {
+            Some(c) if c.count() == 1 => write!(f, "1 file differs: {c}")?,
             Some(c) if c.count() > 0 => write!(f, "{} files differ: {c}", c.count())?,
             _ => write!(f, "this host kept no record of the data as applied, so it cannot name the files that differ")?,
         }
