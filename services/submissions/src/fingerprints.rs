@@ -3,10 +3,11 @@
 //! runner and the evaluator check the data against them before running anything.
 //!
 //! The manifests are cached under `<data_dir>/fingerprints`, so applying again reads only files
-//! whose size or mtime changed. The request waits for the computation (a 10 GB tree takes tens
-//! of seconds; see BENCHMARKS.md); progress is logged every few seconds, and an organizer who
-//! wants to watch a large tree being read runs `darkroom challenge fingerprint SPEC` first on
-//! the same host, which shows it and prints the same digests.
+//! whose size or mtime changed. The request waits for the computation (a 10 GB tree takes
+//! about 15 s on the build machine, cold; see BENCHMARKS.md); progress is logged every few
+//! seconds, and an organizer who wants to watch a large tree being read runs `darkroom
+//! challenge fingerprint SPEC` first on the same host, which shows it and prints the same
+//! digests.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
