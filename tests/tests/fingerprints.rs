@@ -33,7 +33,8 @@ async fn applying_a_challenge_stores_both_fingerprints_and_shows_the_datasets_on
     std::os::unix::fs::symlink("/etc/passwd", app.dir.path().join("fp-api-data/train/passwd")).unwrap();
     let mut reapply = spec.clone();
     reapply["dataset"].as_object_mut().unwrap().remove("fingerprint");
-    let (s, body) = app.call(Method::PUT, &format!("/api/v1/challenges/{slug}"), Some(ADMIN_TOKEN), Some(reapply)).await;
+    let (s, body) =
+        app.call(Method::PUT, &format!("/api/v1/challenges/{slug}"), Some(ADMIN_TOKEN), Some(reapply)).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["details"][0]["field"], "dataset.host_path", "{body}");
     assert!(body.to_string().contains("'train/passwd' is a symbolic link"), "{body}");

@@ -25,7 +25,7 @@
 //! (path, size, mtime) is unchanged and hashes only the others, so the check before each run is
 //! a stat walk. Its limit, by design: a file rewritten with the same size and the same mtime (a
 //! deliberate `touch -d`, or a clock that did not move) is not re-read; [`Cache::compute`] with
-//! `full` re-reads everything, as `darkroom challenge fingerprint --full` does.
+//! `full` re-reads everything, and `darkroom challenge fingerprint` never uses a cache.
 //!
 //! **Naming what changed.** The cache keeps the manifest that matched the fingerprint a check
 //! expected; a later mismatch is compared with it, file by file ([`Changes`]). A host that never
