@@ -178,6 +178,8 @@ fn job(upload: &Upload) -> SubmissionCreated {
         },
         dataset_host_path: "/nonexistent".into(),
         ground_truth_host_path: "/nonexistent".into(),
+        dataset_fingerprint: None,
+        ground_truth_fingerprint: None,
         evaluation_image: "darkroom-demo-eval:1".into(),
         evaluation_image_id: None,
         metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],

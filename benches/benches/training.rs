@@ -108,6 +108,8 @@ fn request(job: &Job, n: usize) -> SubmissionCreated {
         image: ImageSource::Reference { name: job.image.clone(), digest: None, requested: None },
         dataset_host_path: job.data.join("dataset").display().to_string(),
         ground_truth_host_path: job.data.join("ground-truth").display().to_string(),
+        dataset_fingerprint: None,
+        ground_truth_fingerprint: None,
         evaluation_image: "darkroom-demo-eval:1".into(),
         evaluation_image_id: None,
         metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],

@@ -117,6 +117,8 @@ pub fn job(submission_id: darkroom_api::SubmissionId, challenge: &str) -> darkro
         image: ImageSource::Reference { name: "m:1".into(), digest: None, requested: None },
         dataset_host_path: "/nonexistent".into(),
         ground_truth_host_path: "/nonexistent".into(),
+        dataset_fingerprint: None,
+        ground_truth_fingerprint: None,
         evaluation_image: "eval:1".into(),
         evaluation_image_id: None,
         metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],

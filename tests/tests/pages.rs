@@ -106,7 +106,14 @@ async fn challenge_page_shows_phases_dataset_metrics_rules_and_no_secrets() {
     let dir = app.data_dir().display().to_string();
     assert!(!html.contains(&dir), "a host path leaked:\n{html}");
     assert!(!html.contains("darkroom-demo-eval:1"), "the evaluation image leaked:\n{html}");
-    assert!(!html.contains("sha256:"), "the evaluation image id leaked:\n{html}");
+    // The dataset's fingerprint is shown; the evaluation image id and the ground truth's
+    // fingerprint are not.
+    let (_, spec) = app.call(Method::GET, "/api/v1/challenges/pages/spec", Some(ADMIN_TOKEN), None).await;
+    at(&html, &format!("sha256:{}", spec["dataset"]["fingerprint"]["digest"].as_str().unwrap()));
+    let image_id = spec["evaluation"]["image_id"].as_str().unwrap();
+    assert!(!html.contains(image_id.trim_start_matches("sha256:")), "the evaluation image id leaked:\n{html}");
+    let truth = spec["ground_truth"]["fingerprint"]["digest"].as_str().unwrap();
+    assert!(!html.contains(truth), "the ground truth's fingerprint leaked:\n{html}");
     assert!(!html.contains("All submissions"), "a visitor sees the organizer's link");
 
     let organizer = web.sign_in(ADMIN_TOKEN).await;

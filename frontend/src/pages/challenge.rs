@@ -1,8 +1,9 @@
 //! `/challenges/:slug`: what the challenge asks, its phases with a countdown, the dataset's
-//! file listing (names and sizes, never contents or host paths), metrics and rules.
+//! file listing (names and sizes, never contents or host paths) and fingerprint (never the ground
+//! truth's: that one is the organizer's), metrics and rules.
 
 use chrono::{DateTime, Utc};
-use darkroom_api::{DatasetListing, EnrollmentMode, EnrollmentState, Me, Phase, PublicChallenge};
+use darkroom_api::{DatasetListing, EnrollmentMode, EnrollmentState, Me, Phase, PublicChallenge, TreeFingerprint};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -77,7 +78,7 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
             <Phases phases=c.phases.clone() clock/>
             <Metrics challenge=c.clone()/>
             <Rules challenge=c.clone()/>
-            <Dataset description=c.dataset_description.clone() listing=dataset/>
+            <Dataset description=c.dataset_description.clone() listing=dataset fingerprint=c.dataset_fingerprint.clone()/>
         </article>
     }
 }
@@ -299,11 +300,21 @@ fn Rules(challenge: PublicChallenge) -> impl IntoView {
 }
 
 #[component]
-fn Dataset(description: String, listing: Option<DatasetListing>) -> impl IntoView {
+fn Dataset(
+    description: String,
+    listing: Option<DatasetListing>,
+    fingerprint: Option<TreeFingerprint>,
+) -> impl IntoView {
     view! {
         <section id="dataset">
             <h2>"Dataset"</h2>
             <p>{description}</p>
+            {fingerprint.map(|f| view! {
+                <p class="fingerprint" title="SHA-256 over the sorted (path, size, SHA-256) of every file, taken when the challenge was applied; every run checks the data against it">
+                    "Fingerprint: "<code>{format!("sha256:{}", f.digest)}</code>
+                    {format!(" ({} files, {})", f.files, format::bytes(f.bytes))}
+                </p>
+            })}
             {match listing {
                 None => view! { <p class="empty">"The file listing is not available right now."</p> }.into_any(),
                 Some(l) => view! {

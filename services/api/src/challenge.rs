@@ -76,6 +76,23 @@ pub struct PublicChallenge {
     /// After this, teams no longer change members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_deadline: Option<DateTime<Utc>>,
+    /// The dataset's fingerprint, taken when the challenge was applied; every run checks the
+    /// data against it first. Absent for a challenge applied before fingerprints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_fingerprint: Option<TreeFingerprint>,
+}
+
+/// The fingerprint of a folder of hidden data: SHA-256 over the sorted list of (relative path,
+/// size, SHA-256 of contents) of its files, as `darkroom_core::fingerprint` computes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeFingerprint {
+    /// Lowercase hex SHA-256.
+    pub digest: String,
+    /// How many files it covers.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
 }
 
 fn one() -> u32 {

@@ -64,7 +64,7 @@ pub mod team;
 pub use challenge::{
     Aggregate, ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_FINAL_SELECTIONS,
     DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, DatasetFile, DatasetListing, Direction, Feedback, Metric,
-    NodeType, Phase, PublicChallenge, Quotas, Resources, Reveal,
+    NodeType, Phase, PublicChallenge, Quotas, Resources, Reveal, TreeFingerprint,
 };
 pub use enrollment::{
     Enrollment, EnrollmentDecision, EnrollmentListQuery, EnrollmentMode, EnrollmentState, Invite, InviteRequest,

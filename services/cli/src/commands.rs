@@ -202,6 +202,9 @@ enum ChallengeCommand {
     Show { slug: String },
     /// List a challenge's dataset files (names and sizes).
     Dataset { slug: String },
+    /// Fingerprint a spec's dataset and ground truth here, reading every file, with progress:
+    /// the digests `apply` stores when the data on the server's host is the same.
+    Fingerprint { spec: PathBuf },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -212,14 +215,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ChallengeCommand::Create { spec } => {
                 api.needs_token("challenge create")?;
                 let spec = read_spec(&spec)?;
-                let v = api.send_json(Method::POST, "/challenges", &spec).await?;
+                let v = while_fingerprinted(api.send_json(Method::POST, "/challenges", &spec)).await?;
                 show(json, &v, output::challenge_saved)?;
             }
             ChallengeCommand::Apply { spec } => {
                 api.needs_token("challenge apply")?;
                 let spec = read_spec(&spec)?;
-                let v = api.send_json(Method::PUT, &format!("/challenges/{}", spec.slug), &spec).await?;
+                let v = while_fingerprinted(api.send_json(Method::PUT, &format!("/challenges/{}", spec.slug), &spec))
+                    .await?;
                 show(json, &v, output::challenge_saved)?;
+            }
+            ChallengeCommand::Fingerprint { spec } => {
+                let spec = read_spec(&spec)?;
+                let mut found = serde_json::Map::new();
+                for (what, root) in
+                    [("dataset", &spec.dataset.host_path), ("ground_truth", &spec.ground_truth.host_path)]
+                {
+                    found.insert(what.into(), serde_json::to_value(fingerprint_here(what, root).await?)?);
+                }
+                show(json, &Value::Object(found), output::fingerprints)?;
             }
             ChallengeCommand::List => show(json, &api.get("/challenges").await?, output::challenges)?,
             ChallengeCommand::Show { slug } => {
@@ -513,6 +527,48 @@ pub fn verify_board(answer: &Value) -> anyhow::Result<String> {
 
 /// Reads a spec file; relative host paths are taken relative to the spec file's folder, so a
 /// challenge folder can be moved as a whole.
+/// Waits for an apply, with a spinner on a terminal: the server fingerprints the data before it
+/// answers, which takes a while for a large tree (it reports no progress over HTTP; `darkroom
+/// challenge fingerprint` shows it when run on the data's host).
+async fn while_fingerprinted(
+    request: impl std::future::Future<Output = anyhow::Result<Value>>,
+) -> anyhow::Result<Value> {
+    if !std::io::stderr().is_terminal() {
+        return request.await;
+    }
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(
+        "the server fingerprints the dataset and the ground truth (files changed since the last apply are read)",
+    );
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    let answer = request.await;
+    spinner.finish_and_clear();
+    answer
+}
+
+/// Fingerprints `root` here, reading every file, with a progress bar on stderr.
+async fn fingerprint_here(what: &'static str, root: &Path) -> anyhow::Result<darkroom_api::TreeFingerprint> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("fingerprinting the {}", what.replace('_', " ")));
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let (progress, owned) = (bar.clone(), root.to_path_buf());
+    let computed = tokio::task::spawn_blocking(move || {
+        darkroom_core::fingerprint::fingerprint(&owned, None, &mut |p| {
+            progress.set_length(p.bytes_total);
+            progress.set_position(p.bytes_done);
+        })
+    })
+    .await?;
+    bar.finish_and_clear();
+    let (manifest, _) = computed.with_context(|| format!("the {what} '{}'", root.display()))?;
+    Ok(manifest.fingerprint)
+}
+
 fn read_spec(path: &Path) -> anyhow::Result<ChallengeSpec> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read spec '{}'", path.display()))?;
     let format = path.extension().and_then(|e| e.to_str()).unwrap_or("");

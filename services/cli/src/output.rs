@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
     ChallengeSummary, DatasetListing, Enrollment, EnrollmentDecision, EnrollmentState, FeedbackScore, FinalBoard,
     Invite, Leaderboard, OrganizerEnrollment, PrivateBoard, PublicChallenge, Registered, RowInterval, Selections,
-    SubmissionView, Team, ViewedSubmission,
+    SubmissionView, Team, TreeFingerprint, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -54,7 +54,23 @@ fn wire(value: &impl Serialize) -> String {
 }
 
 pub fn challenge_saved(spec: &ChallengeSpec) -> String {
-    format!("challenge '{}' saved: {}\n", spec.slug, spec.title)
+    let mut out = format!("challenge '{}' saved: {}\n", spec.slug, spec.title);
+    for (what, fp) in [("dataset", &spec.dataset.fingerprint), ("ground truth", &spec.ground_truth.fingerprint)] {
+        if let Some(fp) = fp {
+            let _ = writeln!(out, "{what:<13} {}", fingerprint(fp));
+        }
+    }
+    out
+}
+
+/// "sha256:… (12 files, 3.4 MB)".
+fn fingerprint(fp: &TreeFingerprint) -> String {
+    format!("sha256:{} ({} files, {} bytes)", fp.digest, fp.files, fp.bytes)
+}
+
+/// `darkroom challenge fingerprint`: `{"dataset": …, "ground_truth": …}`.
+pub fn fingerprints(found: &std::collections::BTreeMap<String, TreeFingerprint>) -> String {
+    found.iter().map(|(what, fp)| format!("{:<13} {}\n", what.replace('_', " "), fingerprint(fp))).collect()
 }
 
 pub fn challenges(list: &Vec<ChallengeSummary>) -> String {
@@ -81,6 +97,9 @@ pub fn challenge(c: &PublicChallenge) -> String {
         c.description,
         c.dataset_description
     );
+    if let Some(fp) = &c.dataset_fingerprint {
+        let _ = writeln!(out, "Dataset fingerprint: {}", fingerprint(fp));
+    }
     for p in &c.phases {
         let _ = writeln!(out, "  {:<12} {} → {}", p.name, at(p.starts_at), at(p.ends_at));
     }

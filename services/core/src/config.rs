@@ -107,7 +107,8 @@ pub struct RunnerConfig {
     pub backend: RunnerBackend,
     /// Runs at once on this runner.
     pub concurrency: usize,
-    /// Per-run scratch folders (the participant's `/output`) live here.
+    /// Per-run scratch folders (the participant's `/output`) live here, and under
+    /// `fingerprints/` the manifests the check of the dataset before each run reuses.
     pub work_dir: PathBuf,
     /// Identifies this runner's containers, so a restart cleans up only its own leftovers.
     pub runner_id: String,
@@ -194,6 +195,8 @@ pub struct EvaluatorConfig {
     /// unique per evaluator sharing an engine, and unlike every `runner.runner_id` there.
     pub evaluator_id: String,
     pub concurrency: usize,
+    /// Per-evaluation scratch folders live here, and under `fingerprints/` the manifests the
+    /// check of the ground truth before each evaluation reuses.
     pub work_dir: PathBuf,
     /// Wall-clock limit of one evaluation container.
     pub timeout_seconds: u64,
@@ -380,7 +383,8 @@ pub fn read_secret_file(setting: &str, path: &Path) -> Result<String, ConfigErro
 pub struct SubmissionsConfig {
     /// Address the HTTP API listens on; port 0 picks a free one.
     pub listen: String,
-    /// Holds the SQLite file (by default) and uploaded image tarballs.
+    /// Holds the SQLite file (by default), uploaded image tarballs and, under `fingerprints/`,
+    /// the manifests of the challenges' data (see `fingerprint`).
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/darkroom.db`.
     pub database_url: String,

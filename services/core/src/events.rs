@@ -8,7 +8,7 @@
 //! One file on purpose (about 360 lines of code, tests below): the whole contract between the
 //! services, subjects, payloads and the spelling of every event id, is read in one place.
 
-use crate::domain::challenge::{Metric, NodeType, Resources};
+use crate::domain::challenge::{Metric, NodeType, Resources, TreeFingerprint};
 use crate::domain::{FailureKind, ImageSource, ParticipantId, Scoring, SubmissionId, SubmissionState};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -94,6 +94,14 @@ pub struct SubmissionCreated {
     pub image: ImageSource,
     pub dataset_host_path: String,
     pub ground_truth_host_path: String,
+    /// The dataset's fingerprint taken when the challenge was applied: the runner checks the
+    /// data against it before starting the container (absent in events from before
+    /// fingerprints, and for challenges applied before them: not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_fingerprint: Option<TreeFingerprint>,
+    /// The same for the ground truth, checked by the evaluator before evaluating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground_truth_fingerprint: Option<TreeFingerprint>,
     pub evaluation_image: String,
     /// The id `evaluation_image` was pinned to when the challenge was applied (absent in events
     /// from before pinning).
@@ -445,8 +453,10 @@ mod tests {
         let event = <SubmissionCreated as Decode>::decode(SubmissionCreated::SUBJECT, old.as_bytes()).unwrap();
         assert_eq!(event.scoring, Scoring::default());
         assert_eq!(event.metrics[0].aggregate, None);
+        assert_eq!((&event.dataset_fingerprint, &event.ground_truth_fingerprint), (&None, &None));
         let mut new = event.clone();
         new.scoring.private_split = true;
+        new.dataset_fingerprint = Some(TreeFingerprint { digest: "ab".repeat(32), files: 2, bytes: 10 });
         let back: SubmissionCreated = serde_json::from_slice(&serde_json::to_vec(&new).unwrap()).unwrap();
         assert_eq!(back, new);
     }

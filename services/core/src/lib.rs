@@ -4,6 +4,8 @@
 //! - [`events`]: the JetStream subjects and their versioned payloads, the only contract between
 //!   services.
 //! - [`config`]: one configuration file plus environment overrides for every service.
+//! - [`fingerprint`]: the SHA-256 fingerprint of a folder of hidden data, cached by (path, size,
+//!   mtime), and the check before each run that it did not change.
 //! - [`telemetry`]: structured `tracing` output.
 //! - [`health`]: the `healthcheck` subcommand; with feature `health`, health endpoints and stop
 //!   signals for the service binaries.
@@ -26,6 +28,7 @@ pub mod config;
 pub mod digest;
 pub mod domain;
 pub mod events;
+pub mod fingerprint;
 pub mod health;
 #[cfg(feature = "http")]
 pub mod http;

@@ -1,6 +1,8 @@
 //! Scoring one finished run, idempotently: a submission that already has a score document is
 //! not evaluated again; its `score.recorded` is simply published again (same event id, so
-//! JetStream drops it if the first one arrived).
+//! JetStream drops it if the first one arrived). Before the evaluation image runs, the ground
+//! truth is checked against the fingerprint taken when the challenge was applied; data that
+//! changed fails the evaluation as the platform's fault, naming the files for the organizer.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use darkroom_core::domain::receipt::{
 use darkroom_core::domain::score::MAX_SCORE_BYTES;
 use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind, Feedback};
 use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
+use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::POLICY_VERSION;
 use darkroom_core::sandbox::{
     DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
@@ -92,8 +95,10 @@ fn pending_receipt(
         image_digest: run.image_digest.clone(),
         evaluation_image: job.evaluation_image.clone(),
         evaluation_image_id: doc.evaluation_image_digest.clone(),
-        // Filled once challenges are applied with fingerprints (issue 17, "Fingerprints").
-        dataset_fingerprint: None,
+        // The dataset's fingerprint is public (the challenge page shows it). The ground truth's
+        // is not written here: receipts are public, and a plain hash of a small ground truth
+        // could be matched by trying labellings (see docs/adr/0009).
+        dataset_fingerprint: job.dataset_fingerprint.as_ref().map(|f| f.digest.clone()),
         ground_truth_fingerprint: None,
         output_archive_sha256: hashes.output_archive,
         score_json_sha256,
@@ -244,6 +249,18 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
             false,
         )
     })?;
+    // The ground truth must be what was fingerprinted when the challenge was applied.
+    let checked = {
+        let cache = Cache::new(ctx.config.work_dir.join("fingerprints"));
+        let (root, expected) = (ground_truth.clone(), job.ground_truth_fingerprint.clone());
+        tokio::task::spawn_blocking(move || check_before_run(&cache, "ground truth", &root, expected.as_ref()))
+            .await
+            .map_err(EvaluationError::transient)?
+    };
+    if let Err(detail) = checked {
+        tracing::error!(submission = %run.submission_id, error = %detail, "ground truth changed since the challenge was applied; not evaluated");
+        return Err(failed(run, FailureKind::Platform, CHANGED_REASON, Some(detail), false).into());
+    }
     let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, run.attempt));
     let _ = tokio::fs::remove_dir_all(&dir).await;
     let predictions = dir.join("predictions");

@@ -19,6 +19,7 @@
 //!   serves the stored listing.
 //! - [`sessions`] web sessions: what the pages' cookie holds instead of a token.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
+//! - [`fingerprints`] fingerprints a challenge's dataset and ground truth on apply.
 
 pub mod auth;
 pub mod consumer;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod extract;
 pub mod feedback;
 pub mod final_board;
+pub mod fingerprints;
 pub mod intervals;
 pub mod leaderboard;
 pub mod lifecycle;

@@ -37,6 +37,8 @@ pub fn created_event(
         image,
         dataset_host_path: spec.dataset.host_path.display().to_string(),
         ground_truth_host_path: spec.ground_truth.host_path.display().to_string(),
+        dataset_fingerprint: spec.dataset.fingerprint.clone(),
+        ground_truth_fingerprint: spec.ground_truth.fingerprint.clone(),
         evaluation_image: spec.evaluation.image.clone(),
         evaluation_image_id: spec.evaluation.image_id.clone(),
         metrics: spec.metrics.clone(),

@@ -3,6 +3,8 @@
 //! 1. Claim `<submission>.<attempt>` in the runs bucket (an atomic create). A redelivered
 //!    request finds the claim: `done` means it was handled; `claimed` means a runner died
 //!    mid-run, so its container is removed and a retrying platform failure is published.
+//!    Then check the dataset against the fingerprint taken when the challenge was applied
+//!    ([`darkroom_core::fingerprint`]); data that changed fails the run as the platform's fault.
 //! 2. Get the image onto the engine (load an archive under our own tag, or find the named one).
 //! 3. Publish `run.started`, run the sandbox with logs capped and published where allowed.
 //! 4. Judge the outcome; store the output archive in the object store; publish `run.finished`
@@ -24,6 +26,7 @@ use darkroom_core::bus::{StopSignal, publish};
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
 use darkroom_core::events::{FailedBy, RunFinished, RunStarted, SubmissionCreated, SubmissionFailed};
+use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::{
     DataRoots, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec,
     Sandbox, SandboxError, archive_to_file, scan_output,
@@ -56,6 +59,11 @@ pub fn claim_key(job: &SubmissionCreated) -> String {
 
 pub fn artifact_name(job: &SubmissionCreated) -> String {
     format!("{}-{}.tar", job.submission_id, job.attempt)
+}
+
+/// Where this runner keeps the manifests of the datasets it checks.
+pub fn fingerprint_cache(config: &RunnerConfig) -> Cache {
+    Cache::new(config.work_dir.join("fingerprints"))
 }
 
 /// Whether a runner configured for `node_types` takes a run for `wanted` (none configured:
@@ -249,6 +257,17 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
             ));
         }
     };
+    // The data must be what was fingerprinted when the challenge was applied: a stat walk,
+    // reading only files whose size or mtime changed.
+    let checked = {
+        let (cache, root, expected) =
+            (fingerprint_cache(&ctx.config), dataset.clone(), job.dataset_fingerprint.clone());
+        tokio::task::spawn_blocking(move || check_before_run(&cache, "dataset", &root, expected.as_ref())).await?
+    };
+    if let Err(detail) = checked {
+        tracing::error!(submission = %job.submission_id, error = %detail, "dataset changed since the challenge was applied; not run");
+        return Ok(failure(job, FailureKind::Platform, CHANGED_REASON.into(), false, Some(detail)));
+    }
     let scratch = ctx.config.work_dir.join("scratch");
     tokio::fs::create_dir_all(&scratch).await?;
     let prepared = crate::images::prepare(

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use darkroom_api::{
     Aggregate, DEFAULT_FINAL_SELECTIONS, DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, Direction, EnrollmentMode,
-    Feedback, FieldError, Metric, NodeType, Phase, Quotas, Resources, Reveal,
+    Feedback, FieldError, Metric, NodeType, Phase, Quotas, Resources, Reveal, TreeFingerprint,
 };
 
 use super::image::validate_image_reference;
@@ -144,6 +144,10 @@ pub struct Dataset {
     /// What participants read about the data (format, splits, labels).
     #[serde(default)]
     pub description: String,
+    /// Set by the platform when the challenge is applied (an organizer may give it to insist on
+    /// one): see [`crate::fingerprint`]. Every run checks the data against it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<TreeFingerprint>,
 }
 
 /// The hidden labels, seen only by the evaluation container.
@@ -152,6 +156,10 @@ pub struct Dataset {
 pub struct GroundTruth {
     /// Absolute path on the worker nodes; must not lie inside the dataset.
     pub host_path: PathBuf,
+    /// As [`Dataset::fingerprint`], checked before every evaluation; shown to the organizer
+    /// only (a hash of a few hidden labels could be found by trying every labelling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<TreeFingerprint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -564,8 +572,8 @@ mod tests {
             slug: "nuclei".into(),
             title: "Nuclei".into(),
             description: "d".into(),
-            dataset: Dataset { host_path: data, description: String::new() },
-            ground_truth: GroundTruth { host_path: truth },
+            dataset: Dataset { host_path: data, description: String::new(), fingerprint: None },
+            ground_truth: GroundTruth { host_path: truth, fingerprint: None },
             evaluation: Evaluation { image: "eval:1".into(), image_id: None },
             metrics: vec![Metric::new("accuracy", Direction::HigherIsBetter)],
             rank_by: "accuracy".into(),

@@ -44,6 +44,7 @@ pub async fn create(
         ));
     }
     pin_evaluation_image(&state.nats, &mut spec).await?;
+    crate::fingerprints::take(&state.config, &mut spec).await?;
     let now = Utc::now();
     challenge::ActiveModel {
         slug: Set(spec.slug.clone()),
@@ -75,6 +76,7 @@ pub async fn upsert(
     }
     validated(&spec)?;
     pin_evaluation_image(&state.nats, &mut spec).await?;
+    crate::fingerprints::take(&state.config, &mut spec).await?;
     let now = Utc::now();
     let existing = challenge::Entity::find_by_id(slug.clone()).one(&state.db).await?;
     let status = if let Some(row) = existing {

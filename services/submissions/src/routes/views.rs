@@ -41,6 +41,7 @@ pub fn public_challenge(spec: ChallengeSpec, now: DateTime<Utc>) -> PublicChalle
         title: spec.title,
         description: spec.description,
         dataset_description: spec.dataset.description,
+        dataset_fingerprint: spec.dataset.fingerprint,
         metrics: spec.metrics,
         rank_by: spec.rank_by,
         phases: spec.phases,
