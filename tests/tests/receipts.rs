@@ -83,6 +83,12 @@ async fn a_scored_submission_has_a_receipt_that_verifies_and_tampering_is_named(
     assert_eq!(c.sandbox_policy, darkroom_core::sandbox::POLICY_VERSION);
     assert_eq!((c.limits.cpus.as_str(), c.limits.memory_mb, c.limits.pids), ("1.0", 256, 64));
     assert_eq!(c.sealed, None, "nothing sealed in a raw phase without a private split");
+    // The dataset's fingerprint as applied (public on the challenge); the ground truth's stays
+    // out of a public receipt.
+    let (_, public) = stack.app.call(Method::GET, &format!("/api/v1/challenges/{slug}"), None, None).await;
+    let applied = public["dataset_fingerprint"]["digest"].as_str().expect("the challenge was fingerprinted");
+    assert_eq!(c.dataset_fingerprint.as_deref(), Some(applied), "{c:?}");
+    assert_eq!(c.ground_truth_fingerprint, None);
     // Someone else's receipt is as hidden as their submission.
     let (s, _) = stack.app.call(Method::GET, &format!("/api/v1/submissions/{id}/receipt"), Some(&bob), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
