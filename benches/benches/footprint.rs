@@ -63,6 +63,7 @@ fn start(dir: &Path, nats: &NatsServer, api_port: u16, web_port: u16) -> Service
         ("DARKROOM_RUNNER__WORK_DIR", dir.join("runs").display().to_string()),
         ("DARKROOM_RUNNER__RUNNER_ID", format!("footprint-{}", uuid::Uuid::new_v4().simple())),
         ("DARKROOM_EVALUATOR__WORK_DIR", dir.join("evaluations").display().to_string()),
+        ("DARKROOM_EVALUATOR__RECEIPT_KEY_FILE", darkroom_tests::fixtures::receipt_key(dir).display().to_string()),
         ("DARKROOM_FRONTEND__LISTEN", format!("127.0.0.1:{web_port}")),
         ("DARKROOM_FRONTEND__API_URL", format!("http://127.0.0.1:{api_port}")),
         ("DARKROOM_FRONTEND__SITE_ROOT", dir.join("site").display().to_string()),

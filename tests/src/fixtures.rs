@@ -130,3 +130,14 @@ pub fn job(submission_id: darkroom_api::SubmissionId, challenge: &str) -> darkro
         created_at: Utc::now(),
     }
 }
+
+/// A receipt signing key in `dir` (64 random hex digits, as `scripts/setup.sh` writes one), kept
+/// if one is already there so a restarted evaluator signs with the same key; returns its path.
+pub fn receipt_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("receipt_signing_key");
+    if !path.exists() {
+        let seed = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        std::fs::write(&path, seed).expect("receipt key written");
+    }
+    path
+}

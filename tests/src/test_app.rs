@@ -132,11 +132,7 @@ impl TestApp {
         config.runner.data_roots = vec![std::env::temp_dir()];
         config.evaluator.data_roots = vec![std::env::temp_dir()];
         // The app's own receipt signing key, kept across a restart on the same state.
-        config.evaluator.receipt_key_file = dir.path().join("receipt_signing_key");
-        if !config.evaluator.receipt_key_file.exists() {
-            let seed = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-            std::fs::write(&config.evaluator.receipt_key_file, seed).expect("receipt key written");
-        }
+        config.evaluator.receipt_key_file = crate::fixtures::receipt_key(dir.path());
         tweak(&mut config);
         darkroom_core::telemetry::init(&config.log);
         let resolver = evaluation_image_resolver(&config.nats.url).await;

@@ -38,7 +38,9 @@ struct Args {
     output: PathBuf,
     #[arg(long, default_value_t = 3)]
     epochs: usize,
-    #[arg(long, default_value_t = 42)]
+    /// Seeds every random draw of training. Darkroom sets DARKROOM_SEED for each submission (the
+    /// same for every attempt and re-run), so a run on the platform repeats bit for bit.
+    #[arg(long, env = "DARKROOM_SEED", default_value_t = 42)]
     seed: u64,
     /// Where the CNN trains. The CPU's thread count comes from RAYON_NUM_THREADS, which
     /// Darkroom sets to the challenge's CPU limit.

@@ -21,9 +21,9 @@ use darkroom_core::domain::score::MAX_SCORE_BYTES;
 use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind, Feedback};
 use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
 use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
-use darkroom_core::sandbox::POLICY_VERSION;
 use darkroom_core::sandbox::{
-    DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, RunSpec, Sandbox, SandboxError, extract_archive,
+    DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunSpec, Sandbox, SandboxError,
+    extract_archive, run_seed,
 };
 use darkroom_core::scores::{PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
 use tokio::io::AsyncReadExt;
@@ -315,6 +315,8 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
             output_max_mb: OUTPUT_CAP.div_ceil(1 << 20),
             wall_clock: Duration::from_secs(ctx.config.timeout_seconds),
         },
+        // The participant's run's seed: an evaluation that samples (a bootstrap, say) repeats too.
+        seed: run_seed(run.submission_id),
     };
     let result = async {
         let info = ctx.sandbox.image_info(&spec.image).await?;

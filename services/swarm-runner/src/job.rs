@@ -29,7 +29,7 @@ use darkroom_core::events::{FailedBy, RunFinished, RunStarted, SubmissionCreated
 use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::{
     DataRoots, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec,
-    Sandbox, SandboxError, archive_to_file, scan_output,
+    Sandbox, SandboxError, archive_to_file, run_seed, scan_output,
 };
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -181,6 +181,7 @@ pub fn run_spec(
             output_max_mb: r.output_max_mb,
             wall_clock: Duration::from_secs(r.wall_clock_seconds),
         },
+        seed: run_seed(job.submission_id),
     }
 }
 

@@ -29,7 +29,7 @@ pub use output::{
 };
 pub use policy::{
     DEFAULT_USER, Hardening, LOG_MAX_FILES, LOG_MAX_SIZE, NOFILE_LIMIT, POLICY_VERSION, SWARM_GAPS, Tmpfs, bind_mounts,
-    gpu_device_requests, gpu_generic_resources, resolve_user, thread_env,
+    gpu_device_requests, gpu_generic_resources, resolve_user, run_env, thread_env,
 };
 pub use run::{LineSink, Sandbox};
 
@@ -99,6 +99,16 @@ pub struct Limits {
     pub wall_clock: Duration,
 }
 
+/// The seed a run of `submission` gets as `DARKROOM_SEED`: the first 8 bytes (big-endian) of
+/// SHA-256 over `darkroom-seed:` and the submission id. Derived, not drawn, so every attempt of a
+/// submission, and a re-run from its receipt (which names the submission), gets the same one:
+/// a participant who seeds their randomness from it makes their run repeatable.
+pub fn run_seed(submission: darkroom_api::SubmissionId) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("darkroom-seed:{submission}").as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
+}
+
 /// One container to run.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
@@ -111,6 +121,8 @@ pub struct RunSpec {
     /// Host folder mounted at `/output`; see [`OutputDir`].
     pub output: PathBuf,
     pub limits: Limits,
+    /// Given to the container as `DARKROOM_SEED` ([`run_seed`]).
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

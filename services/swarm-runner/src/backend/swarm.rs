@@ -189,6 +189,7 @@ mod tests {
                 output_max_mb: 1,
                 wall_clock: Duration::from_secs(1),
             },
+            seed: 1,
         };
         let image = ImageInfo { id: "sha256:x".into(), has_entrypoint: true, ..Default::default() };
         let hardening = Hardening::new(&spec, &image, false).unwrap();

@@ -19,8 +19,8 @@ use super::{ImageInfo, RunSpec, SandboxError};
 
 /// The version of this policy, recorded in every score receipt (issue 17): bump it with any
 /// change to what [`Hardening`] renders (a limit, a mount, a capability, a default), so a
-/// receipt says which sandbox a score was computed in.
-pub const POLICY_VERSION: u32 = 1;
+/// receipt says which sandbox a score was computed in. 2: `DARKROOM_SEED` in the environment.
+pub const POLICY_VERSION: u32 = 2;
 
 /// The user a container runs as when its image names none, or names root: `nobody`.
 pub const DEFAULT_USER: &str = "65534:65534";
@@ -125,7 +125,7 @@ impl Hardening {
         Ok(Self {
             image: spec.image.clone(),
             labels: spec.labels.clone(),
-            env: thread_env(l.cpus),
+            env: run_env(l.cpus, spec.seed),
             user: resolve_user(image.user.as_deref(), allow_root),
             read_only_rootfs: true,
             cap_drop: vec!["ALL".into()],
@@ -326,6 +326,13 @@ pub fn thread_env(cpus: f64) -> Vec<String> {
             .iter()
             .map(|k| format!("{k}={threads}")),
     );
+    env
+}
+
+/// What every container's environment holds: [`thread_env`] and `DARKROOM_SEED`.
+pub fn run_env(cpus: f64, seed: u64) -> Vec<String> {
+    let mut env = thread_env(cpus);
+    env.push(format!("DARKROOM_SEED={seed}"));
     env
 }
 

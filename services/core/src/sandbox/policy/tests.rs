@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use darkroom_api::SubmissionId;
+
 use super::*;
 use crate::sandbox::Limits;
 
@@ -23,6 +25,7 @@ fn spec(gpus: u32) -> RunSpec {
             output_max_mb: 8,
             wall_clock: Duration::from_secs(5),
         },
+        seed: 7,
     }
 }
 
@@ -183,4 +186,18 @@ fn engine_and_swarm_renderings_agree_field_by_field() {
             log_options: _,
         } = &h;
     }
+}
+
+#[test]
+fn every_run_gets_its_submissions_seed() {
+    let hardening = Hardening::new(&spec(0), &image(None, &[]), false).unwrap();
+    assert!(hardening.env.contains(&"DARKROOM_SEED=7".to_owned()), "{:?}", hardening.env);
+    // Derived from the submission: the same for every attempt, apart for another submission.
+    let (a, b) = (SubmissionId::from(uuid::Uuid::new_v4()), SubmissionId::from(uuid::Uuid::new_v4()));
+    assert_eq!(crate::sandbox::run_seed(a), crate::sandbox::run_seed(a));
+    assert_ne!(crate::sandbox::run_seed(a), crate::sandbox::run_seed(b));
+    // The documented derivation, pinned (computed independently: the first 8 bytes of
+    // sha256("darkroom-seed:00000000-0000-0000-0000-000000000001") with Python's hashlib).
+    let fixed: SubmissionId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
+    assert_eq!(crate::sandbox::run_seed(fixed), 0x6347_76d9_0f1c_63fa);
 }
