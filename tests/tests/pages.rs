@@ -671,3 +671,37 @@ async fn participants_form_and_leave_teams_from_the_challenge_page() {
     assert_eq!(team_of(bo_token).await.0, StatusCode::NOT_FOUND);
     assert_eq!(team_of(ada_token).await.1["members"].as_array().unwrap().len(), 1);
 }
+
+/// The board's download links: the page links both formats, and the page server passes the
+/// API's export through (a browser cannot reach the API itself), each row with its receipt
+/// hash column; an unknown format or challenge is a 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leaderboard_page_offers_its_board_as_csv_and_json() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |_| {}).await;
+    let token = app.register("Export Lab").await;
+    let (_, sub) = app.submit("pages", &token, &publish("some-model:1").await).await;
+    record_score(&app, sub["id"].as_str().unwrap(), &participant_id(&app, &token).await, 0.875).await;
+
+    let (_, html) = page(&web, "/challenges/pages/leaderboard", None).await;
+    at(&html, "href=\"/challenges/pages/export/csv?phase=dev\"");
+    at(&html, "href=\"/challenges/pages/export/json?phase=dev\"");
+
+    let csv = reqwest::get(web.url("/challenges/pages/export/csv?phase=dev")).await.unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    let kind = csv.headers()["content-type"].to_str().unwrap().to_owned();
+    let disposition = csv.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("text/csv") && disposition.contains("pages-dev.csv"), "{kind} {disposition}");
+    let text = csv.text().await.unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("receipt_hash") && text.contains("Export Lab") && text.contains("0.875"), "{text}");
+
+    let json: serde_json::Value =
+        reqwest::get(web.url("/challenges/pages/export/json")).await.unwrap().json().await.unwrap();
+    assert_eq!(json["rows"][0]["participant"], "Export Lab", "{json}");
+    for missing in ["/challenges/pages/export/xml", "/challenges/nope/export/csv"] {
+        let status = reqwest::get(web.url(missing)).await.unwrap().status();
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    }
+}

@@ -98,6 +98,14 @@ fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
         <div class="table-scroll" aria-live="polite">
             <LeaderboardTable board metrics/>
         </div>
+        // Plain links (rel=external: not the router's) to files, each row with its receipt's hash.
+        <p class="export" id="export">
+            "Download this board: "
+            <a href=format!("/challenges/{slug}/export/csv?phase={current}") rel="external" download="">"CSV"</a>
+            " · "
+            <a href=format!("/challenges/{slug}/export/json?phase={current}") rel="external" download="">"JSON"</a>
+            " (each row with the hash of its signed receipt; "<code>"darkroom verify --board"</code>" checks them)"
+        </p>
     }
 }
 

@@ -74,6 +74,21 @@ impl ApiClient {
         self.send(Method::DELETE, path, token, None::<&()>).await
     }
 
+    /// A public GET whose answer is passed on as it came (a board export): its content type,
+    /// its content disposition, and its bytes.
+    pub async fn get_file(&self, path: &str) -> Result<(String, Option<String>, axum::body::Bytes), ApiError> {
+        let response = self.answer(Method::GET, path, None, None::<&()>).await?;
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let kind = header(reqwest::header::CONTENT_TYPE).unwrap_or_else(|| "application/octet-stream".into());
+        let disposition = header(reqwest::header::CONTENT_DISPOSITION);
+        let url = format!("{}/api/v1{path}", self.base);
+        let bytes = response.bytes().await.map_err(|e| {
+            tracing::warn!(%url, error = %e, "submissions API stopped mid-answer");
+            ApiError::Unavailable("the submissions service stopped answering; try again in a moment".into())
+        })?;
+        Ok((kind, disposition, bytes))
+    }
+
     async fn send<T: DeserializeOwned, B: Serialize>(
         &self,
         method: Method,
@@ -81,6 +96,30 @@ impl ApiClient {
         token: Option<&str>,
         body: Option<&B>,
     ) -> Result<T, ApiError> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let response = self.answer(method, path, token, body).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            // No body to read: only a `()` (or another type that reads from `null`) expects this.
+            return serde_json::from_value(serde_json::Value::Null).map_err(|_| {
+                tracing::error!(%url, "the submissions API answered 204 where a body was expected");
+                ApiError::Unavailable("the submissions service answered nothing where this page expected data".into())
+            });
+        }
+        response.json::<T>().await.map_err(|e| {
+            tracing::error!(%url, error = %e, "unexpected answer from the submissions API");
+            ApiError::Unavailable("the submissions service answered something this page cannot read".into())
+        })
+    }
+
+    /// Sends the request; a success is returned to be read, a failure becomes the error its
+    /// status and body say.
+    async fn answer<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, ApiError> {
         let url = format!("{}/api/v1{path}", self.base);
         let mut request = self.http.request(method, &url);
         if let Some(token) = token {
@@ -94,18 +133,8 @@ impl ApiClient {
             ApiError::Unavailable("the submissions service cannot be reached right now; try again in a moment".into())
         })?;
         let status = response.status();
-        if status == StatusCode::NO_CONTENT {
-            // No body to read: only a `()` (or another type that reads from `null`) expects this.
-            return serde_json::from_value(serde_json::Value::Null).map_err(|_| {
-                tracing::error!(%url, "the submissions API answered 204 where a body was expected");
-                ApiError::Unavailable("the submissions service answered nothing where this page expected data".into())
-            });
-        }
         if status.is_success() {
-            return response.json::<T>().await.map_err(|e| {
-                tracing::error!(%url, error = %e, "unexpected answer from the submissions API");
-                ApiError::Unavailable("the submissions service answered something this page cannot read".into())
-            });
+            return Ok(response);
         }
         let message = match response.json::<ErrorBody>().await {
             Ok(body) => body.error.message,

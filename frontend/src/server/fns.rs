@@ -30,7 +30,7 @@ fn set_status(status: StatusCode) {
 }
 
 /// Path segments come from URLs; percent-encode them so none can reach another endpoint.
-fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

@@ -1,7 +1,9 @@
 //! The page server: axum serving the Leptos pages (server-rendered, then hydrated), their
-//! server functions, the built browser code under `/pkg`, and the live feed under `/live`.
+//! server functions, the built browser code under `/pkg`, the live feed under `/live`, and the
+//! boards' exports.
 
 pub mod client;
+mod export;
 pub(crate) mod fns;
 pub mod live;
 pub mod session;
@@ -51,6 +53,7 @@ pub fn router(state: PageState) -> Router {
             move || shell(options.clone()),
         )
         .route("/live/{slug}", get(live::sse))
+        .route("/challenges/{slug}/export/{format}", get(export::board))
         .route("/healthz", get(|| async { "ok" }))
         .nest_service("/pkg", ServeDir::new(pkg))
         .fallback(leptos_axum::file_and_error_handler::<PageState, _>(shell))

@@ -1,0 +1,46 @@
+//! `/challenges/{slug}/export/{csv|json}?phase=`: a board's export, for the pages' download
+//! links. The API's export (each row with its receipt's hash) passed through as it came, since a
+//! browser cannot reach the API's internal address.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::client::{ApiClient, ApiError};
+use super::fns::segment;
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    phase: Option<String>,
+}
+
+pub async fn board(
+    State(api): State<ApiClient>,
+    Path((slug, format)): Path<(String, String)>,
+    Query(q): Query<ExportQuery>,
+) -> Response {
+    if !matches!(format.as_str(), "csv" | "json") {
+        let message = format!("'{format}' is not an export format: csv or json");
+        return (StatusCode::NOT_FOUND, message).into_response();
+    }
+    let phase = q.phase.filter(|p| !p.is_empty()).map(|p| format!("&phase={}", segment(&p))).unwrap_or_default();
+    let path = format!("/challenges/{}/leaderboard/export?format={format}{phase}", segment(&slug));
+    match api.get_file(&path).await {
+        Ok((kind, disposition, bytes)) => {
+            let mut response = ([(header::CONTENT_TYPE, kind)], bytes).into_response();
+            if let Some(d) = disposition.and_then(|d| d.parse().ok()) {
+                response.headers_mut().insert(header::CONTENT_DISPOSITION, d);
+            }
+            response
+        }
+        Err(e) => {
+            let status = match e {
+                ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+                ApiError::Unavailable(_) => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, e.to_string()).into_response()
+        }
+    }
+}
