@@ -34,8 +34,6 @@ pub struct ChallengePage {
 pub struct ParticipantStanding {
     pub enrollment: Option<Enrollment>,
     pub team: Option<Team>,
-    /// Whether the visitor captains `team`: the captain's controls show only then.
-    pub captain: bool,
 }
 
 /// A leaderboard page: the board plus what the page needs around it.

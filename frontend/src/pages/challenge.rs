@@ -191,24 +191,39 @@ fn Teams(challenge: PublicChallenge, standing: ParticipantStanding, action: Serv
         }
         .into_any(),
         Some(team) => {
-            let fixed = team.has_submitted;
-            let captain = standing.captain;
+            // Whether the visitor captains it, from who the header already knows is signed in.
+            let SignedIn(who) = expect_context::<SignedIn>();
+            let team = StoredValue::new(team);
             view! {
-                <p>"Your team: "<strong class="team-name">{team.name.clone()}</strong>
-                    {format!(" ({} of {} members)", team.members.len(), team.max_size)}</p>
-                <ul class="team-members">
-                    {team.members.iter().map(move |m| {
-                        let remove = (captain && !m.captain && !fixed).then(move || form("remove",
-                            view! { <input type="hidden" name="member" value=m.id.to_string()/> }.into_any(), "Remove"));
-                        view! { <li>{m.name.clone()}{m.captain.then_some(" (captain)")}{remove}</li> }
-                    }).collect_view()}
-                </ul>
-                {fixed.then(|| view! { <p>"Your team has submitted: its members are fixed."</p> })}
-                {(!fixed).then(move || form("leave", ().into_any(), "Leave the team"))}
-                {captain.then(move || view! {
-                    {form("code", ().into_any(), "Show a new invite code")}
-                    {form("merge", code_field("merge-code"), "Merge into that team")}
-                })}
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let team = team.get_value();
+                        let captain = match who.await {
+                            Ok(Visitor { me: Some(Me::Participant(me)), .. }) => {
+                                team.members.iter().any(|m| m.captain && m.id == me.id)
+                            }
+                            _ => false,
+                        };
+                        let fixed = team.has_submitted;
+                        view! {
+                            <p>"Your team: "<strong class="team-name">{team.name.clone()}</strong>
+                                {format!(" ({} of {} members)", team.members.len(), team.max_size)}</p>
+                            <ul class="team-members">
+                                {team.members.iter().map(move |m| {
+                                    let remove = (captain && !m.captain && !fixed).then(move || form("remove",
+                                        view! { <input type="hidden" name="member" value=m.id.to_string()/> }.into_any(), "Remove"));
+                                    view! { <li>{m.name.clone()}{m.captain.then_some(" (captain)")}{remove}</li> }
+                                }).collect_view()}
+                            </ul>
+                            {fixed.then(|| view! { <p>"Your team has submitted: its members are fixed."</p> })}
+                            {(!fixed).then(move || form("leave", ().into_any(), "Leave the team"))}
+                            {captain.then(move || view! {
+                                {form("code", ().into_any(), "Show a new invite code")}
+                                {form("merge", code_field("merge-code"), "Merge into that team")}
+                            })}
+                        }
+                    })}
+                </Suspense>
             }
             .into_any()
         }

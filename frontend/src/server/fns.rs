@@ -104,16 +104,9 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
                     true => api.get::<Team>(&format!("{path}/team"), Some(&token)).await.ok(),
                     false => None,
                 };
-                let captain = match &team {
-                    Some(t) => match api.get::<Me>("/me", Some(&token)).await {
-                        Ok(Me::Participant(me)) => t.members.iter().any(|m| m.captain && m.id == me.id),
-                        _ => false,
-                    },
-                    None => false,
-                };
-                Some(ParticipantStanding { enrollment: Some(e), team, captain })
+                Some(ParticipantStanding { enrollment: Some(e), team })
             }
-            Err(ApiError::NotFound(_)) => Some(ParticipantStanding { enrollment: None, team: None, captain: false }),
+            Err(ApiError::NotFound(_)) => Some(ParticipantStanding { enrollment: None, team: None }),
             Err(_) => None,
         },
         None => None,
