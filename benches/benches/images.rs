@@ -189,6 +189,7 @@ fn job(upload: &Upload) -> SubmissionCreated {
         node_type: NodeType::Cpu,
         logs_visible: false,
         created_at: Utc::now(),
+        verification: None,
     }
 }
 

@@ -119,6 +119,7 @@ fn request(job: &Job, n: usize) -> SubmissionCreated {
         node_type: if job.gpus > 0 { NodeType::Gpu } else { NodeType::Cpu },
         logs_visible: true,
         created_at: Utc::now(),
+        verification: None,
     }
 }
 

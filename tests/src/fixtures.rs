@@ -128,6 +128,7 @@ pub fn job(submission_id: darkroom_api::SubmissionId, challenge: &str) -> darkro
         node_type: NodeType::Cpu,
         logs_visible: false,
         created_at: Utc::now(),
+        verification: None,
     }
 }
 

@@ -13,7 +13,7 @@ use darkroom_core::domain::receipt::{
 };
 use darkroom_core::domain::{Case, Cases, Direction};
 use darkroom_core::events::{RunFinished, RunStarted, ScoreRecorded};
-use darkroom_core::scores::{PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
+use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
 use reqwest::Method;
 
 use crate::TestApp;
@@ -120,7 +120,7 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
 /// when given; the files' hashes stand in for the ones a real evaluation hashes.
 pub fn pending_receipt(doc: &ScoreDocument, private: Option<&BTreeMap<String, f64>>) -> PendingReceipt {
     let score_json = sha256_hex(format!("{}/score.json", doc.submission_id).as_bytes());
-    let (score_json_sha256, sealed, salt) = match private {
+    let (score_json_sha256, sealed, opening) = match private {
         None => (Some(score_json), None, None),
         Some(private) => {
             let salt = Salt([9; 32]);
@@ -130,7 +130,7 @@ pub fn pending_receipt(doc: &ScoreDocument, private: Option<&BTreeMap<String, f6
                 score_json_sha256: score_json,
                 cases_csv_sha256: None,
             };
-            (None, Some(seal(&values, &salt)), Some(salt))
+            (None, Some(seal(&values, &salt)), Some(Opening { salt, values }))
         }
     };
     let claims = ReceiptClaims {
@@ -157,5 +157,5 @@ pub fn pending_receipt(doc: &ScoreDocument, private: Option<&BTreeMap<String, f6
         run_finished_at: time_text(from_bson_time(doc.scored_at)),
         scored_at: time_text(from_bson_time(doc.scored_at)),
     };
-    PendingReceipt { claims, salt }
+    PendingReceipt { claims, opening }
 }

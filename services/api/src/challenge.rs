@@ -119,12 +119,17 @@ pub struct Metric {
     /// Absent: not said (any other formula, such as ROC AUC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<Aggregate>,
+    /// How far a verification re-run's value may be from the recorded one (absolute) and still
+    /// count as reproduced, for an evaluation or a model that is not bit-for-bit deterministic.
+    /// Absent: the re-run must give the very same value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_tolerance: Option<f64>,
 }
 
 impl Metric {
-    /// A metric with no aggregate declared.
+    /// A metric with no aggregate and no re-run tolerance declared.
     pub fn new(name: impl Into<String>, direction: Direction) -> Self {
-        Self { name: name.into(), direction, aggregate: None }
+        Self { name: name.into(), direction, aggregate: None, rerun_tolerance: None }
     }
 
     /// Whether the metric is declared the mean of its per-case values.

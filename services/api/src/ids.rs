@@ -88,6 +88,12 @@ uuid_id!(
     "participant"
 );
 
+uuid_id!(
+    /// An organizer's verification re-run of a scored submission: minted (UUIDv7) when asked.
+    VerificationId,
+    "verification"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

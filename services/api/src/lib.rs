@@ -15,6 +15,7 @@
 //!   organizer's approval list.
 //! - [`team`]: teams within a challenge, and images two teams both submitted.
 //! - [`logs`]: a run's log lines.
+//! - [`verification`]: an organizer's re-run of a scored submission and how it compares.
 //! - [`error`]: the one error body every 4xx and 5xx carries.
 //!
 //! # What may be a dependency
@@ -60,6 +61,7 @@ pub mod participant;
 pub mod receipt;
 pub mod submission;
 pub mod team;
+pub mod verification;
 
 pub use challenge::{
     Aggregate, ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_FINAL_SELECTIONS,
@@ -72,7 +74,7 @@ pub use enrollment::{
 };
 pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use final_board::{FinalBoard, FinalBoardRow, PrivateBoard, RowInterval, Selections, SelectionsRequest};
-pub use ids::{ParseIdError, ParticipantId, SubmissionId};
+pub use ids::{ParseIdError, ParticipantId, SubmissionId, VerificationId};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreInterval, ScoreUpdate};
 pub use logs::{LogLine, RunLogView};
 pub use participant::{Me, Profile, Registered, Registration, SessionCreated};
@@ -86,3 +88,4 @@ pub use submission::{
     SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,
 };
 pub use team::{CreateTeam, DuplicateEntrant, DuplicateImage, Team, TeamCode, TeamMember};
+pub use verification::{Condition, MetricComparison, RerunReport, RerunVerdict, Verification, VerificationState};

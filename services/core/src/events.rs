@@ -11,6 +11,7 @@
 use crate::domain::challenge::{Metric, NodeType, Resources, TreeFingerprint};
 use crate::domain::{FailureKind, ImageSource, ParticipantId, Scoring, SubmissionId, SubmissionState};
 use chrono::{DateTime, Utc};
+use darkroom_api::VerificationId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -117,6 +118,11 @@ pub struct SubmissionCreated {
     pub node_type: NodeType,
     pub logs_visible: bool,
     pub created_at: DateTime<Utc>,
+    /// Set when this is an organizer's verification re-run of a scored submission rather than
+    /// a run of it: the runner then publishes its outcome as [`RunVerified`] only (no state
+    /// event, no logs), so the submission, its score and the board are never touched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationId>,
 }
 event!(SubmissionCreated, "darkroom.submission.created.v1", attempt);
 
@@ -124,6 +130,48 @@ impl SubmissionCreated {
     /// One request per attempt.
     pub fn event_id_for(submission_id: SubmissionId, attempt: u32) -> String {
         format!("submission-created-{submission_id}-{attempt}")
+    }
+
+    /// The request of a verification re-run.
+    pub fn verification_event_id(verification: VerificationId) -> String {
+        format!("verification-requested-{verification}")
+    }
+
+    /// Which run of the submission this is: its attempt number, or `verify-<id>` for a
+    /// verification re-run. It names the run's claim, container, image tag, work folders and
+    /// output object, so a re-run never collides with the runs it re-checks.
+    pub fn run_label(&self) -> String {
+        match self.verification {
+            Some(v) => format!("verify-{v}"),
+            None => self.attempt.to_string(),
+        }
+    }
+}
+
+/// How a verification re-run's participant container ended: run and stored (the output is
+/// evaluated next), or not (the reason is the failure a submission would have read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationRun {
+    Finished(Box<RunFinished>),
+    Failed(Box<SubmissionFailed>),
+}
+
+/// A runner ran a verification re-run ([`SubmissionCreated::verification`]); the evaluator
+/// evaluates it and stores the comparison. A `run.*` subject: only runners may publish it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunVerified {
+    pub event_id: String,
+    pub submission_id: SubmissionId,
+    pub verification_id: VerificationId,
+    pub outcome: VerificationRun,
+}
+event!(RunVerified, "darkroom.run.verified.v1");
+
+impl RunVerified {
+    /// One outcome per verification.
+    pub fn event_id_for(verification: VerificationId) -> String {
+        format!("run-verified-{verification}")
     }
 }
 

@@ -14,6 +14,8 @@
 //!   rendered leaderboard until the counter moves ([`ScoreStore::board_version`]).
 //! - `receipts` and `receipt_keys`: each score's signed receipt in its challenge's hash chain,
 //!   and the keys they are signed with (see the `receipts` submodule).
+//! - `verifications`: the results of organizers' verification re-runs (the `verifications`
+//!   submodule).
 //! - `cases`: the per-case values of `cases.csv` (evaluation contract v2), in chunks of
 //!   [`CASES_PER_CHUNK`] per submission and split (a document holds at most 16 MiB), written
 //!   before the score so a score that says it has cases has them all.
@@ -42,8 +44,10 @@ use crate::domain::Direction;
 
 mod receipts;
 mod sealed;
-pub use receipts::PendingReceipt;
+mod verifications;
+pub use receipts::{Opening, PendingReceipt};
 pub use sealed::{CASES_PER_CHUNK, SealedScore};
+pub use verifications::{OriginalScore, StoredVerification, VerificationResult};
 
 /// The key of a participant's line in `boards`: one per challenge, phase and participant.
 fn board_id(challenge: &str, phase: &str, participant: &str) -> String {
@@ -131,7 +135,7 @@ pub struct ScoreStore {
 /// What the public reads of a score leave out: the sealed split, the cases' summary, and the
 /// receipt's pending claims and sealed salt.
 fn public_projection() -> Document {
-    doc! { "private_metrics": 0, "cases": 0, "receipt_claims": 0, "receipt_salt": 0 }
+    doc! { "private_metrics": 0, "cases": 0, "receipt_claims": 0, "receipt_salt": 0, "receipt_sealed_values": 0 }
 }
 
 const DUPLICATE_KEY: i32 = 11000;

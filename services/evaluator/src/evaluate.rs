@@ -25,7 +25,7 @@ use darkroom_core::sandbox::{
     DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunSpec, Sandbox, SandboxError,
     extract_archive, run_seed,
 };
-use darkroom_core::scores::{PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
+use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
 use tokio::io::AsyncReadExt;
 
 pub struct Context {
@@ -45,11 +45,13 @@ const OUTPUT_CAP: u64 = (MAX_SCORE_BYTES + MAX_CASES_BYTES) as u64;
 
 /// A score and what the organizer alone may see of it: the private split and the cases; and
 /// its receipt's claims, signed and chained when it is recorded.
-struct Scored {
-    doc: ScoreDocument,
-    private_metrics: Option<std::collections::BTreeMap<String, f64>>,
-    cases: Option<Cases>,
-    receipt: PendingReceipt,
+pub(crate) struct Scored {
+    pub doc: ScoreDocument,
+    pub private_metrics: Option<std::collections::BTreeMap<String, f64>>,
+    pub cases: Option<Cases>,
+    pub receipt: PendingReceipt,
+    /// Hex SHA-256 of the evaluation's `score.json` (a verification re-run compares it).
+    pub score_json_sha256: String,
 }
 
 /// The hashes of what the evaluation read and wrote, for the receipt.
@@ -72,19 +74,21 @@ fn pending_receipt(
     // Exact public values are as sealed as private ones where the phase shows them rounded or
     // through the Ladder.
     let hidden_public = (job.scoring.feedback != Feedback::Raw).then(|| metrics_text(&doc.metrics));
-    let (metrics, score_json_sha256, cases_csv_sha256, sealed, salt) = if private.is_none() && hidden_public.is_none() {
-        (metrics_text(&doc.metrics), Some(hashes.score_json), hashes.cases_csv, None, None)
-    } else {
-        let salt = Salt::generate(&mut rand::rng());
-        let values = SealedValues {
-            public_metrics: hidden_public,
-            private_metrics: private.map(metrics_text),
-            score_json_sha256: hashes.score_json,
-            cases_csv_sha256: hashes.cases_csv,
+    let (metrics, score_json_sha256, cases_csv_sha256, sealed, opening) =
+        if private.is_none() && hidden_public.is_none() {
+            (metrics_text(&doc.metrics), Some(hashes.score_json), hashes.cases_csv, None, None)
+        } else {
+            let salt = Salt::generate(&mut rand::rng());
+            let values = SealedValues {
+                public_metrics: hidden_public,
+                private_metrics: private.map(metrics_text),
+                score_json_sha256: hashes.score_json,
+                cases_csv_sha256: hashes.cases_csv,
+            };
+            let metrics = if values.public_metrics.is_some() { Default::default() } else { metrics_text(&doc.metrics) };
+            let sealed = seal(&values, &salt);
+            (metrics, None, None, Some(sealed), Some(Opening { salt, values }))
         };
-        let metrics = if values.public_metrics.is_some() { Default::default() } else { metrics_text(&doc.metrics) };
-        (metrics, None, None, Some(seal(&values, &salt)), Some(salt))
-    };
     // Where logs are hidden, times finer than a second are a side channel (as on the board).
     let time = |t: chrono::DateTime<Utc>| time_text(if job.logs_visible { t } else { whole_second(t) });
     let claims = ReceiptClaims {
@@ -114,7 +118,7 @@ fn pending_receipt(
         run_finished_at: time(run.at),
         scored_at: time(from_bson_time(doc.scored_at)),
     };
-    PendingReceipt { claims, salt }
+    PendingReceipt { claims, opening }
 }
 
 /// The event for `doc`, the score of `run`'s submission: its ids are the run's, typed, rather
@@ -168,7 +172,7 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         return Ok(());
     }
     match evaluate(ctx, run).await {
-        Ok(Scored { doc, private_metrics, cases, receipt }) => {
+        Ok(Scored { doc, private_metrics, cases, receipt, .. }) => {
             let outcome =
                 ctx.scores.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref(), Some(&receipt)).await?;
             // Public metrics only: the private split never reaches a log.
@@ -232,8 +236,8 @@ fn sandbox_verdict(run: &RunFinished, e: SandboxError) -> Result<Scored, Submiss
     }
 }
 
-/// Runs the evaluation image.
-async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, EvaluationError> {
+/// Runs the evaluation image on `run`'s output: a submission's run, or a verification re-run.
+pub(crate) async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, EvaluationError> {
     let job = &run.job;
     // Before anything else: a request naming ground truth outside the data roots (forged, or a
     // challenge applied with a path this evaluator must not mount) runs no container.
@@ -261,7 +265,7 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
         tracing::error!(submission = %run.submission_id, error = %detail, "ground truth changed since the challenge was applied; not evaluated");
         return Err(failed(run, FailureKind::Platform, CHANGED_REASON, Some(detail), false).into());
     }
-    let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, run.attempt));
+    let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, job.run_label()));
     let _ = tokio::fs::remove_dir_all(&dir).await;
     let predictions = dir.join("predictions");
     // The participant's output, bounded by their cap (plus tar framing).
@@ -295,7 +299,7 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
     }
     let output = OutputDir::create(dir.join("output"), OUTPUT_CAP).await.map_err(EvaluationError::transient)?;
     let spec = RunSpec {
-        name: format!("darkroom-eval-{}-{}", run.submission_id, run.attempt),
+        name: format!("darkroom-eval-{}-{}", run.submission_id, job.run_label()),
         image: job.evaluation_image.clone(),
         labels: HashMap::from([
             (OWNER_LABEL.to_owned(), ctx.owner.clone()),
@@ -391,10 +395,14 @@ async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, Evaluation
                             evaluation_image_digest: Some(info.id),
                         };
                         let private_metrics = score.private.map(|p| p.metrics);
-                        let hashes =
-                            Hashes { output_archive: output_archive_sha256, score_json: sha256_hex(&bytes), cases_csv };
+                        let score_json_sha256 = sha256_hex(&bytes);
+                        let hashes = Hashes {
+                            output_archive: output_archive_sha256,
+                            score_json: score_json_sha256.clone(),
+                            cases_csv,
+                        };
                         let receipt = pending_receipt(ctx, run, &doc, private_metrics.as_ref(), hashes);
-                        Ok(Scored { doc, private_metrics, cases, receipt })
+                        Ok(Scored { doc, private_metrics, cases, receipt, score_json_sha256 })
                     }
                 },
             },

@@ -10,14 +10,19 @@ use async_nats::jetstream::{self, object_store};
 use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker, retry_until_ok};
 use darkroom_core::config::{EvaluatorSettings, NatsConfig};
 use darkroom_core::domain::receipt::ReceiptSigner;
-use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
+use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished, RunVerified};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 use darkroom_core::scores::ScoreStore;
+use futures::FutureExt;
 
 use crate::evaluate::{self, Context};
 
 pub const DURABLE_NAME: &str = "evaluator";
+/// The durable consumer of verification re-runs' outcomes: its own, so a re-run never waits
+/// behind a queue of scores (nor they behind it), and a consumer created before re-runs existed
+/// keeps its subjects.
+pub const VERIFICATIONS_DURABLE_NAME: &str = "evaluator-verifications";
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// On shutdown, how long beyond its container's `timeout_seconds` an evaluation in flight may
 /// take (fetching the output, starting the container, storing the score) before it is
@@ -119,15 +124,44 @@ impl Evaluator {
             ack_wait: ACK_WAIT,
             max_ack_pending: Some(self.concurrency as i64),
         };
+        let verifications = Durable {
+            name: VERIFICATIONS_DURABLE_NAME,
+            subjects: &[RunVerified::SUBJECT],
+            ack_wait: ACK_WAIT,
+            max_ack_pending: Some(1),
+        };
         let drain = Duration::from_secs(self.ctx.config.timeout_seconds) + DRAIN_MARGIN;
         tracing::info!(concurrency = self.concurrency, "evaluator consuming");
-        Worker::new(self.ctx.js.clone(), &self.nats, durable, Evaluate { ctx: self.ctx })
+        let shutdown = shutdown.shared();
+        let scores = Worker::new(self.ctx.js.clone(), &self.nats, durable, Evaluate { ctx: self.ctx.clone() })
             .concurrency(self.concurrency)
-            .run_until(shutdown, drain)
-            .await;
+            .run_until(shutdown.clone(), drain);
+        // One re-run at a time: they are rare, and each runs an evaluation container.
+        let reruns = Worker::new(self.ctx.js.clone(), &self.nats, verifications, Verify { ctx: self.ctx })
+            .run_until(shutdown, drain);
+        tokio::join!(scores, reruns);
         resolver.abort();
         tracing::info!("evaluator stopped");
         Ok(())
+    }
+}
+
+/// Judges one verification re-run.
+struct Verify {
+    ctx: Arc<Context>,
+}
+
+impl Handler for Verify {
+    type Event = RunVerified;
+
+    async fn handle(&self, event: RunVerified, _: &MessageContext) -> Outcome {
+        match crate::verify::handle(&self.ctx, &event).await {
+            Ok(()) => Outcome::Ack,
+            Err(e) => Outcome::Retry {
+                after: Duration::from_secs(5),
+                reason: format!("verification not durable; it will be redelivered: {e}"),
+            },
+        }
     }
 }
 

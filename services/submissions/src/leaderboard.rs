@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use darkroom_api::{ChainHead, ReceiptKey, SignedReceipt};
+use darkroom_api::{ChainHead, ReceiptKey, SignedReceipt, VerificationId};
 pub use darkroom_core::domain::Cases;
-use darkroom_core::scores::SealedScore;
 pub use darkroom_core::scores::{BestScore, ScoreDocument};
+use darkroom_core::scores::{SealedScore, StoredVerification};
 
 /// Reads ranked scores: best per participant in a phase, ordered by the ranking metric.
 #[async_trait::async_trait]
@@ -65,6 +65,11 @@ pub trait ScoreStore: Send + Sync {
     async fn receipt_hashes(&self, _submission_ids: &[String]) -> anyhow::Result<HashMap<String, String>> {
         Ok(HashMap::new())
     }
+
+    /// A verification re-run's result, once the evaluator stored one. Organizer only.
+    async fn verification(&self, _id: VerificationId) -> anyhow::Result<Option<StoredVerification>> {
+        Ok(None)
+    }
 }
 
 #[async_trait::async_trait]
@@ -116,6 +121,10 @@ impl ScoreStore for darkroom_core::scores::ScoreStore {
 
     async fn receipt_hashes(&self, submission_ids: &[String]) -> anyhow::Result<HashMap<String, String>> {
         Ok(darkroom_core::scores::ScoreStore::receipt_hashes(self, submission_ids).await?)
+    }
+
+    async fn verification(&self, id: VerificationId) -> anyhow::Result<Option<StoredVerification>> {
+        Ok(darkroom_core::scores::ScoreStore::verification(self, id).await?)
     }
 }
 

@@ -48,6 +48,7 @@ pub fn created_event(
         node_type: spec.node_type,
         logs_visible: spec.logs_visible,
         created_at: row.created_at,
+        verification: None,
     })
 }
 

@@ -42,7 +42,7 @@ impl ImageLocks {
 
 /// The tag a loaded archive or a pulled image gets for one attempt.
 pub fn submission_tag(job: &SubmissionCreated) -> String {
-    format!("{}:{}", submission_repository(job), job.attempt)
+    format!("{}:{}", submission_repository(job), job.run_label())
 }
 
 fn submission_repository(job: &SubmissionCreated) -> String {
@@ -81,7 +81,7 @@ pub async fn prepare(
         }
         ImageSource::Tarball { path, .. } => {
             let tag = submission_tag(job);
-            let copy = scratch.join(format!("{}-{}.tar", job.submission_id, job.attempt));
+            let copy = scratch.join(format!("{}-{}.tar", job.submission_id, job.run_label()));
             let (src, dst, t) = (PathBuf::from(path), copy.clone(), tag.clone());
             let rebuilt = tokio::task::spawn_blocking(move || rebuild(&src, &dst, &t, max_image_bytes))
                 .await

@@ -25,7 +25,9 @@ use chrono::Utc;
 use darkroom_core::bus::{StopSignal, publish};
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
-use darkroom_core::events::{FailedBy, RunFinished, RunStarted, SubmissionCreated, SubmissionFailed};
+use darkroom_core::events::{
+    FailedBy, RunFinished, RunStarted, RunVerified, SubmissionCreated, SubmissionFailed, VerificationRun,
+};
 use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::{
     DataRoots, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec,
@@ -50,15 +52,15 @@ pub struct Context {
 }
 
 pub fn container_name(job: &SubmissionCreated) -> String {
-    format!("darkroom-run-{}-{}", job.submission_id, job.attempt)
+    format!("darkroom-run-{}-{}", job.submission_id, job.run_label())
 }
 
 pub fn claim_key(job: &SubmissionCreated) -> String {
-    format!("{}.{}", job.submission_id, job.attempt)
+    format!("{}.{}", job.submission_id, job.run_label())
 }
 
 pub fn artifact_name(job: &SubmissionCreated) -> String {
-    format!("{}-{}.tar", job.submission_id, job.attempt)
+    format!("{}-{}.tar", job.submission_id, job.run_label())
 }
 
 /// Where this runner keeps the manifests of the datasets it checks.
@@ -93,21 +95,36 @@ pub async fn handle(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -
             crate::images::release(&ctx.sandbox, &ctx.image_locks, job).await;
             tracing::warn!(submission = %job.submission_id, attempt = job.attempt, "found an abandoned run; retrying it as a new attempt");
             let failure = platform_failure(job, STOPPED_DURING_THE_RUN, true, None);
-            publish(&ctx.js, &failure).await?;
+            announce(ctx, job, Outcome::Failed(Box::new(failure))).await?;
             ctx.runs.put(&key, DONE.into()).await?;
             return Ok(());
         }
         Err(e) => return Err(e.into()),
     }
-    let outcome = run(ctx, job, stop).await;
-    match outcome {
-        Ok(Outcome::Finished(event)) => publish(&ctx.js, event.as_ref()).await?,
-        Ok(Outcome::Failed(event)) => publish(&ctx.js, event.as_ref()).await?,
-        Ok(Outcome::Cancelled) => {}
-        Err(e) => return Err(e),
-    }
+    let outcome = run(ctx, job, stop).await?;
+    announce(ctx, job, outcome).await?;
     ctx.runs.put(&key, DONE.into()).await?;
     Ok(())
+}
+
+/// Publishes a run's outcome: a submission's as its state event, a verification re-run's as
+/// [`RunVerified`] alone, which only the evaluator reads.
+async fn announce(ctx: &Context, job: &SubmissionCreated, outcome: Outcome) -> Result<(), async_nats::Error> {
+    let run = match (job.verification, outcome) {
+        (_, Outcome::Cancelled) => return Ok(()),
+        (None, Outcome::Finished(event)) => return publish(&ctx.js, event.as_ref()).await,
+        (None, Outcome::Failed(event)) => return publish(&ctx.js, event.as_ref()).await,
+        (Some(_), Outcome::Finished(event)) => VerificationRun::Finished(event),
+        (Some(_), Outcome::Failed(event)) => VerificationRun::Failed(event),
+    };
+    let verification_id = job.verification.expect("matched a verification above");
+    let event = RunVerified {
+        event_id: RunVerified::event_id_for(verification_id),
+        submission_id: job.submission_id,
+        verification_id,
+        outcome: run,
+    };
+    publish(&ctx.js, &event).await
 }
 
 enum Outcome {
@@ -321,28 +338,29 @@ async fn run_prepared(
             return Ok(sandbox_failure(job, e));
         }
     };
-    publish(
-        &ctx.js,
-        &RunStarted {
+    // A verification re-run moves no submission's state and shows nobody its logs.
+    let verifying = job.verification.is_some();
+    if !verifying {
+        let started = RunStarted {
             event_id: RunStarted::event_id_for(job.submission_id, job.attempt),
             submission_id: job.submission_id,
             attempt: job.attempt,
             image_digest: Some(info.id.clone()),
             node: Some(ctx.backend.describe(job.node_type)),
             at: Utc::now(),
-        },
-    )
-    .await?;
-    tracing::info!(submission = %job.submission_id, attempt = job.attempt, image = %spec.image, "run started");
+        };
+        publish(&ctx.js, &started).await?;
+    }
+    tracing::info!(submission = %job.submission_id, run = %job.run_label(), image = %spec.image, "run started");
 
     let (lines_tx, lines_rx) = mpsc::unbounded_channel::<String>();
-    let log_task = job.logs_visible.then(|| {
+    let log_task = (job.logs_visible && !verifying).then(|| {
         tokio::spawn(
             crate::logs::publish_logs(ctx.js.clone(), job.clone(), lines_rx).instrument(tracing::Span::current()),
         )
     });
     let mut budget = LogBudget::new(ctx.config.log_lines_per_second, ctx.config.log_max_bytes);
-    let visible = job.logs_visible;
+    let visible = job.logs_visible && !verifying;
     let mut on_line = move |line: &str| {
         if visible && let Some(l) = budget.admit(line, Instant::now()) {
             let _ = lines_tx.send(l);

@@ -330,6 +330,16 @@ impl ChallengeSpec {
                     "give each metric a distinct name",
                 );
             }
+            if let Some(t) = m.rerun_tolerance
+                && !(t.is_finite() && t >= 0.0)
+            {
+                err(
+                    &format!("metrics[{i}].rerun_tolerance"),
+                    format!("{t} is not a tolerance"),
+                    "write the largest absolute difference a re-run may show, a number >= 0 (0: exactly equal), or \
+                     leave it out",
+                );
+            }
         }
         if !self.metrics.iter().any(|m| m.name == self.rank_by) {
             err(
@@ -644,6 +654,8 @@ mod tests {
             ("ground_truth.host_path", Box::new(|s| s.ground_truth.host_path = s.dataset.host_path.join("x"))),
             ("evaluation.image", Box::new(|s| s.evaluation.image = "UPPER/Case".into())),
             ("metrics", Box::new(|s| s.metrics.clear())),
+            ("metrics[0].rerun_tolerance", Box::new(|s| s.metrics[0].rerun_tolerance = Some(-0.1))),
+            ("metrics[0].rerun_tolerance", Box::new(|s| s.metrics[0].rerun_tolerance = Some(f64::INFINITY))),
             ("rank_by", Box::new(|s| s.rank_by = "auc".into())),
             ("phases[1]", Box::new(|s| s.phases[1].starts_at = s.phases[0].starts_at)),
             ("phases[0].ends_at", Box::new(|s| s.phases[0].ends_at = s.phases[0].starts_at)),

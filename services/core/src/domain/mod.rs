@@ -11,6 +11,7 @@ pub mod image;
 pub mod ladder;
 pub mod participant;
 pub mod receipt;
+pub mod rerun;
 pub mod rounding;
 pub mod score;
 pub mod submission;

@@ -30,12 +30,20 @@ use crate::domain::receipt::{
     ChainHead, GENESIS_HASH, RECEIPT_FORMAT, Receipt, ReceiptClaims, ReceiptKey, ReceiptSigner, SignedReceipt,
 };
 
-/// What the evaluator hands the store with a score: the receipt's claims, and the salt of its
-/// sealed commitment (kept sealed with the private split).
+/// What the evaluator hands the store with a score: the receipt's claims, and the opening of
+/// its sealed commitment where it has one (kept sealed with the private split).
 #[derive(Debug, Clone)]
 pub struct PendingReceipt {
     pub claims: ReceiptClaims,
-    pub salt: Option<Salt>,
+    pub opening: Option<Opening>,
+}
+
+/// What opens a receipt's `sealed` commitment: `seal(values, salt)` is the commitment. Stored
+/// with the score, sealed like the private split: the reveal and a verification re-run read it.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub salt: Salt,
+    pub values: crate::domain::receipt::SealedValues,
 }
 
 /// How often an append retries after losing its place to another evaluator before giving up

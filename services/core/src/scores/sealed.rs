@@ -63,8 +63,11 @@ impl ScoreStore {
             let claims =
                 serde_json::to_string(&pending.claims).map_err(|e| mongodb::error::Error::custom(e.to_string()))?;
             stored.insert("receipt_claims", claims);
-            if let Some(salt) = &pending.salt {
-                stored.insert("receipt_salt", salt.to_string());
+            if let Some(opening) = &pending.opening {
+                stored.insert("receipt_salt", opening.salt.to_string());
+                let values =
+                    serde_json::to_string(&opening.values).map_err(|e| mongodb::error::Error::custom(e.to_string()))?;
+                stored.insert("receipt_sealed_values", values);
             }
         }
         let recorded = match self.scores.clone_with_type::<Document>().insert_one(stored).await {

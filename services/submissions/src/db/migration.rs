@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261201_000001_enrollment;
 mod m20261201_000002_teams;
 mod m20261202_000001_sessions;
+mod m20261203_000001_verifications;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_teams::Migration),
             Box::new(m20261201_000001_dataset_listings::Migration),
             Box::new(m20261202_000001_sessions::Migration),
+            Box::new(m20261203_000001_verifications::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod receipts;
 mod sessions;
 mod submissions;
 mod teams;
+mod verifications;
 mod views;
 
 use axum::Router;
@@ -74,7 +75,9 @@ pub fn router(state: AppState) -> Router {
         .route("/submissions/{id}/cancel", post(submissions::cancel))
         .route("/submissions/{id}/rerun", post(organizer::rerun))
         .route("/submissions/{id}/logs", get(logs::show))
-        .route("/submissions/{id}/receipt", get(receipts::of_submission));
+        .route("/submissions/{id}/receipt", get(receipts::of_submission))
+        .route("/submissions/{id}/verifications", post(verifications::start))
+        .route("/verifications/{id}", get(verifications::show));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

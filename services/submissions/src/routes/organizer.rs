@@ -91,28 +91,39 @@ pub async fn rerun(
         ));
     }
     let spec = load(&state, &original.challenge).await?;
-    let image: ImageSource =
-        serde_json::from_str(&original.image).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let image = image_of(&original)?;
     // Under the submit lock, so the upload sweep cannot delete the archive between this check
     // and the insert that makes it referenced by an active submission again.
     let row = {
         let _guard = state.submit_lock.lock().await;
-        if let ImageSource::Tarball { path, .. } = &image
-            && !tokio::fs::try_exists(path).await.unwrap_or(false)
-        {
-            return Err(ApiError::Gone {
-                code: "image_gone",
-                message: format!(
-                    "the uploaded archive of submission '{id}' was removed: archives are kept {} hour(s) after the \
-                     last submission using them finished (submissions.upload_retention_hours), so it cannot be \
-                     re-run; ask the participant to submit it again",
-                    state.config.upload_retention_hours
-                ),
-            });
-        }
+        ensure_kept(&state, &image, "re-run; ask the participant to submit it again").await?;
         lifecycle::rerun(&state.db, &spec, &original, image).await?
     };
     state.outbox_wakeup.notify_one();
     tracing::info!(submission = %row.id, rerun_of = %original.id, challenge = %row.challenge, "submission re-run");
     Ok((StatusCode::ACCEPTED, Json(submission_view(row, None)?)))
+}
+
+/// The image a stored submission ran.
+pub(super) fn image_of(row: &submission::Model) -> ApiResult<ImageSource> {
+    serde_json::from_str(&row.image).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))
+}
+
+/// Refuses, as 410 Gone, to run an upload the sweep already removed; `what_then` ends the
+/// message ("re-run; ask …"). Call it under the submit lock, with the insert that follows, so
+/// the sweep cannot remove the archive in between.
+pub(super) async fn ensure_kept(state: &AppState, image: &ImageSource, what_then: &str) -> ApiResult<()> {
+    match image {
+        ImageSource::Tarball { path, .. } if !tokio::fs::try_exists(path).await.unwrap_or(false) => {
+            Err(ApiError::Gone {
+                code: "image_gone",
+                message: format!(
+                    "the uploaded archive was removed: archives are kept {} hour(s) after the last submission using \
+                     them finished (submissions.upload_retention_hours), so it cannot be {what_then}",
+                    state.config.upload_retention_hours
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
 }
