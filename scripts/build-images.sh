@@ -10,6 +10,7 @@
 #   darkroom-test-hostile:root   `USER 0:0`, reports its uid
 #   darkroom-test-hostile:volume declares `VOLUME /scratch` and fills it
 #   darkroom-test-hostile:slow   a well-behaved participant that takes 8 s (drain tests)
+#   darkroom-test-hostile:noisy  random predictions each run (verification re-run tests)
 #   darkroom-test-eval:slow      an evaluation image that takes 3 s and scores 0.5 (local
 #                                only, like every evaluation image)
 #   darkroom-test-eval:copy      an evaluation image that writes the score.json and cases.csv
@@ -50,7 +51,7 @@ image darkroom-demo-baseline:1 predict '["/predict", "--model", "cnn"]'
 image darkroom-demo-weak:1 predict '["/predict", "--model", "threshold"]'
 image darkroom-demo-eval:1 evaluate '["/evaluate"]'
 for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
-  many-files deep unreadable slow; do
+  many-files deep unreadable slow noisy; do
   image "darkroom-test-hostile:$mode" hostile "[\"/hostile\", \"$mode\"]"
 done
 image darkroom-test-hostile:root hostile '["/hostile", "root"]' 0:0
@@ -71,7 +72,7 @@ push() { # local tag
 push darkroom-demo-baseline:1
 push darkroom-demo-weak:1
 for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
-  many-files deep unreadable root volume slow; do
+  many-files deep unreadable root volume slow noisy; do
   push "darkroom-test-hostile:$mode"
 done
 push darkroom-test-noentry:1

@@ -10,7 +10,8 @@
 # the hidden dataset, starts the submissions service, the swarm runner and the evaluator on a
 # fresh state folder (.demo/), creates the demo challenge as the organizer, registers two
 # participants, who join it and submit their images, waits until both are scored, prints the leaderboard, closes the phase and prints the
-# revealed private board with its commitment check.
+# revealed private board with its commitment check, checks every receipt and re-runs the CNN to
+# show it reproduces its score bit for bit.
 # The web pages run too: open the printed address while it runs (or with --keep, afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -160,7 +161,7 @@ echo
 curl -fsS "$WEB/challenges/nuclei-magnification/leaderboard" | grep -o 'data-participant="[^"]*"' \
   | sed 's/data-participant=/web leaderboard row: /' || echo "the web leaderboard did not render; see the logs in $STATE/"
 
-say "7/7 the organizer closes the phase: the private board, its commitment, and the check"
+say "7/7 the organizer closes the phase: the private board, its commitment, the receipts and a re-run"
 # The phase reveals at close (its default): the board is committed (SHA-256 over salt and board)
 # and published at once; anyone can recompute the commitment.
 DARKROOM_TOKEN=$ADMIN_TOKEN darkroom phase close nuclei-magnification dev
@@ -170,6 +171,10 @@ echo
 # Each board row is backed by an Ed25519-signed receipt in the challenge's hash chain, which
 # anyone can check against the published key (docs/receipts.md).
 darkroom verify --board nuclei-magnification --phase dev
+echo
+# The organizer re-runs the CNN under its receipt's conditions (same image, data, limits and
+# DARKROOM_SEED): seeded, it reproduces its score.json byte for byte.
+DARKROOM_TOKEN=$ADMIN_TOKEN darkroom verify "$BASELINE_ID" --rerun
 echo
 echo "demo finished in $(( $(date +%s) - START )) s; logs in $STATE/"
 if [ -n "$keep" ] && [ -n "$compose" ]; then

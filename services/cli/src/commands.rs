@@ -114,8 +114,9 @@ enum Command {
     VerifyBoard { challenge: String, phase: String },
     /// Checks score receipts here, trusting nothing the server computed: a submission's
     /// (signature, place in its challenge's chain, what the board shows), or with --board a
-    /// whole board (every receipt of the chain, every row backed). Exits non-zero naming what
-    /// failed.
+    /// whole board (every receipt of the chain, every row backed). With --rerun (organizer) the
+    /// submission is then run again under its receipt's conditions and the result compared,
+    /// metric by metric. Exits non-zero naming what failed.
     Verify {
         /// The submission whose receipt to check (yours, or any as organizer).
         #[arg(required_unless_present = "board", conflicts_with = "board")]
@@ -130,6 +131,13 @@ enum Command {
         /// instead of the keys the server lists at /api/v1/keys.
         #[arg(long, env = "DARKROOM_RECEIPT_KEY")]
         key: Option<String>,
+        /// Organizer: also re-run the submission (same image, evaluation image, data, limits and
+        /// seed) and compare its score.json and metrics with the recorded ones.
+        #[arg(long, requires = "submission")]
+        rerun: bool,
+        /// How long --rerun waits for the re-run to end.
+        #[arg(long, default_value_t = 30, requires = "rerun")]
+        wait_minutes: u64,
     },
 }
 
@@ -464,12 +472,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let line = verify_board(&v)?;
             println!("{}", output::terminal_safe(&line));
         }
-        Command::Verify { submission, board, phase, key } => {
-            let report = match (submission, board) {
-                (Some(id), _) => crate::verify::submission(&api, &id, key.as_deref()).await?,
+        Command::Verify { submission, board, phase, key, rerun, wait_minutes } => {
+            let report = match (&submission, board) {
+                (Some(id), _) => crate::verify::submission(&api, id, key.as_deref()).await?,
                 (None, Some(slug)) => crate::verify::whole_board(&api, &slug, phase.as_deref(), key.as_deref()).await?,
                 (None, None) => bail!("name a submission, or a board with --board SLUG"),
             };
+            if let (true, Some(id), true) = (rerun, &submission, report.ok) {
+                let wait = std::time::Duration::from_secs(wait_minutes.saturating_mul(60));
+                let verification = crate::rerun::run(&api, id, wait, json).await?;
+                if json {
+                    let both = json!({ "receipt": report, "rerun": verification });
+                    println!("{}", output::terminal_safe(&serde_json::to_string_pretty(&both)?));
+                } else {
+                    println!("{}", output::terminal_safe(&report.line()));
+                    print!("{}", output::terminal_safe(&crate::rerun::text(&verification)));
+                }
+                if let Some(failure) = crate::rerun::failure(&verification) {
+                    bail!("verification failed: {failure}");
+                }
+                return Ok(());
+            }
             if json {
                 println!("{}", output::terminal_safe(&serde_json::to_string_pretty(&report)?));
             } else if report.ok {

@@ -6,6 +6,7 @@
 mod api;
 mod commands;
 mod output;
+mod rerun;
 mod verify;
 
 use clap::Parser;

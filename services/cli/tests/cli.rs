@@ -340,3 +340,60 @@ async fn verify_checks_receipts_and_names_what_failed() {
     let o = darkroom(&app, Some(&token), &["verify", &id]).await;
     assert_one_line_error(&o, "board shows accuracy = 0.9");
 }
+
+/// `verify --rerun` (issue 17): the demo's CNN, seeded with `DARKROOM_SEED`, re-runs to the very
+/// same `score.json` bytes, private split included (sealed in its receipt); a participant whose
+/// predictions are random is reported, metric by metric, as not reproduced. Neither re-run
+/// touches the submission, its receipt or the board, and only the organizer may start one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_rerun_reproduces_the_demo_cnn_and_names_what_a_noisy_run_changed() {
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack
+        .challenge("cli-rerun", |s| {
+            s["phases"][0]["private_split"] = serde_json::json!(true);
+            s["resources"]["memory_mb"] = serde_json::json!(512);
+        })
+        .await;
+    let token = stack.app.register("Ada").await;
+    let other = stack.app.register("Bob").await;
+    let (_, cnn) = stack.app.submit(&slug, &token, &pushed("darkroom-demo-baseline:1")).await;
+    let (_, noisy) = stack.app.submit(&slug, &other, &pushed("darkroom-test-hostile:noisy")).await;
+    let (cnn, noisy) = (cnn["id"].as_str().unwrap().to_owned(), noisy["id"].as_str().unwrap().to_owned());
+    assert_eq!(stack.finished(&cnn, &token, 240).await["state"], "COMPLETE");
+    assert_eq!(stack.finished(&noisy, &other, 240).await["state"], "COMPLETE");
+    let chain_before = stdout(&darkroom(&stack.app, None, &["verify", "--board", &slug]).await);
+    assert!(chain_before.starts_with(&format!("OK: {slug} dev: chain of 2 receipts")), "{chain_before}");
+
+    // Only the organizer re-runs.
+    let o = darkroom(&stack.app, Some(&token), &["verify", &cnn, "--rerun"]).await;
+    assert_one_line_error(&o, "403");
+
+    let o = darkroom(&stack.app, Some(ADMIN_TOKEN), &["verify", &cnn, "--rerun"]).await;
+    let out = stdout(&o);
+    assert!(o.status.success(), "{o:?}");
+    assert!(out.contains(&format!("re-run of {cnn}: REPRODUCED: score.json is byte for byte the same")), "{out}");
+    assert!(out.contains(" private ") && !out.contains("  NO\n"), "both splits compared, all equal: {out}");
+
+    let o = darkroom(&stack.app, Some(ADMIN_TOKEN), &["verify", &noisy, "--rerun", "--json"]).await;
+    assert!(!o.status.success(), "{o:?}");
+    assert_one_line_error(&o, "verification failed: the re-run's metrics differ: ");
+    let both: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let report = &both["rerun"]["report"];
+    assert_eq!(report["verdict"], "different", "{both}");
+    assert_eq!(report["score_json_identical"], false);
+    assert!(report["conditions"].as_array().unwrap().iter().all(|c| c["same"] == true), "{report}");
+    let metrics = report["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 4, "accuracy and roc_auc in both splits: {report}");
+    assert!(metrics.iter().any(|m| m["within"] == false && m["difference"].as_f64().unwrap() > 0.0), "{report}");
+
+    // A check, not a score: the board, its chain and the submissions are as they were.
+    let chain_after = stdout(&darkroom(&stack.app, None, &["verify", "--board", &slug]).await);
+    assert_eq!(chain_after, chain_before);
+    assert_eq!(stack.scores().await.count_documents(mongodb::bson::doc! {}).await.unwrap(), 2);
+    for (id, t) in [(&cnn, &token), (&noisy, &other)] {
+        let sub = stack.finished(id, t, 5).await;
+        assert_eq!(sub["history"].as_array().unwrap().len(), 4, "no new state: {sub}");
+    }
+    stack.wait_for_containers(0, Stack::runner_containers).await;
+    stack.wait_for_containers(0, Stack::evaluator_containers).await;
+}

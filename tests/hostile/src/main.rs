@@ -20,6 +20,7 @@
 //! | `deep` | writes a file 40 folders deep in `/output` |
 //! | `unreadable` | leaves a socket and a mode-000 file in `/output` beside its predictions |
 //! | `slow` | behaves as `ok`, after sleeping 8 s: a run still going when its runner stops |
+//! | `noisy` | a nondeterministic participant: a random `p40x` for every test patch in `/data/test/images`, seeded from the clock rather than `DARKROOM_SEED`, so no two runs agree |
 //! | `slow-score` | an evaluation image: sleeps 3 s, then writes a `score.json` (accuracy and roc_auc 0.5) |
 //! | `copy-score` | an evaluation image: copies `score.json` and `cases.csv` (when there) from the ground truth's `eval-output/` to `/output`, so a test chooses what the evaluation writes |
 
@@ -67,6 +68,7 @@ fn main() {
             std::thread::sleep(SLOW);
             predictions();
         }
+        "noisy" => noisy(),
         "slow-score" => {
             std::thread::sleep(SLOW_SCORE);
             std::fs::write("/output/score.json", br#"{"accuracy": 0.5, "roc_auc": 0.5}"#).expect("write score");
@@ -90,6 +92,31 @@ fn main() {
 /// How long `slow` runs and `slow-score` evaluates.
 const SLOW: Duration = Duration::from_secs(8);
 const SLOW_SCORE: Duration = Duration::from_secs(3);
+
+fn noisy() {
+    use std::hash::{BuildHasher, Hasher};
+    // std's hasher keys are random per process: a source of noise without a crate.
+    let mut state = std::collections::hash_map::RandomState::new().build_hasher();
+    state.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    let mut x = state.finish() | 1;
+    let mut names: Vec<String> = std::fs::read_dir("/data/test/images")
+        .expect("the dataset's test patches")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter_map(|n| n.strip_suffix(".pgm").map(str::to_owned))
+        .collect();
+    names.sort();
+    let mut csv = String::from("id,p40x\n");
+    for id in names {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        csv.push_str(&format!("{id},{:.6}\n", (x >> 11) as f64 / (1u64 << 53) as f64));
+    }
+    std::fs::write("/output/predictions.csv", csv).expect("write predictions");
+    println!("guessed");
+}
 
 fn predictions() {
     std::fs::write("/output/predictions.csv", "id,p40x\n").expect("write predictions");
