@@ -83,12 +83,21 @@ async fn a_scored_submission_has_a_receipt_that_verifies_and_tampering_is_named(
     assert_eq!(c.sandbox_policy, darkroom_core::sandbox::POLICY_VERSION);
     assert_eq!((c.limits.cpus.as_str(), c.limits.memory_mb, c.limits.pids), ("1.0", 256, 64));
     assert_eq!(c.sealed, None, "nothing sealed in a raw phase without a private split");
-    // The dataset's fingerprint as applied (public on the challenge); the ground truth's stays
-    // out of a public receipt.
+    // The dataset's fingerprint as applied (public on the challenge); the ground truth's only as
+    // the commitment keyed by the evaluator's key, never its plain digest.
     let (_, public) = stack.app.call(Method::GET, &format!("/api/v1/challenges/{slug}"), None, None).await;
     let applied = public["dataset_fingerprint"]["digest"].as_str().expect("the challenge was fingerprinted");
     assert_eq!(c.dataset_fingerprint.as_deref(), Some(applied), "{c:?}");
-    assert_eq!(c.ground_truth_fingerprint, None);
+    let (_, spec) = stack
+        .app
+        .call(Method::GET, &format!("/api/v1/challenges/{slug}/spec"), Some(darkroom_tests::ADMIN_TOKEN), None)
+        .await;
+    let truth_digest =
+        spec["ground_truth"]["fingerprint"]["digest"].as_str().expect("the ground truth was fingerprinted");
+    let key = ReceiptSigner::from_file(&stack.runner_config.evaluator.receipt_key_file).unwrap().ground_truth_key();
+    let committed = receipt::ground_truth_commitment(&key, &slug, truth_digest);
+    assert_eq!(c.ground_truth_fingerprint.as_deref(), Some(committed.as_str()), "{c:?}");
+    assert!(!serde_json::to_string(&signed).unwrap().contains(truth_digest), "the plain digest stays out");
     // Someone else's receipt is as hidden as their submission.
     let (s, _) = stack.app.call(Method::GET, &format!("/api/v1/submissions/{id}/receipt"), Some(&bob), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -97,6 +106,8 @@ async fn a_scored_submission_has_a_receipt_that_verifies_and_tampering_is_named(
     assert_eq!(verify_board(&stack, &slug).await, Ok(2), "two participants' best rows");
     let page: ReceiptChainPage = get(&stack, &format!("/api/v1/challenges/{slug}/receipts"), None).await;
     assert_eq!(page.receipts.iter().map(|r| r.receipt.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    // One ground truth, one commitment, in every receipt of the chain.
+    assert!(page.receipts.iter().all(|r| r.receipt.claims.ground_truth_fingerprint == c.ground_truth_fingerprint));
     assert!(page.receipts.contains(&signed));
     let board: Leaderboard = get(&stack, &format!("/api/v1/challenges/{slug}/leaderboard"), None).await;
     assert_eq!(board.chain, page.head);

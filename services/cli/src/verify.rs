@@ -29,6 +29,9 @@ pub struct Report {
     /// The submission's row on its board (`verify SUBMISSION`): its rank, or absent when the
     /// board shows another of the participant's scores.
     pub board_rank: Option<u32>,
+    /// How many different ground-truth commitments the phase's receipts name (`--board`): more
+    /// than one means the hidden ground truth (or the signing key) changed during the phase.
+    pub ground_truth_commitments: usize,
     /// What failed, in one line.
     pub failure: Option<String>,
 }
@@ -46,6 +49,7 @@ impl Report {
             board_rows_checked: 0,
             values_compared: false,
             board_rank: None,
+            ground_truth_commitments: 0,
             failure: None,
         }
     }
@@ -71,10 +75,17 @@ impl Report {
                 format!("OK: receipt of {id} verifies ({keys}); it is in the {chain}; {board}")
             }
             None => format!(
-                "OK: {} {}: {chain} verifies ({keys}); all {} board rows are backed by receipts ({values})",
+                "OK: {} {}: {chain} verifies ({keys}); all {} board rows are backed by receipts ({values}){}",
                 self.challenge,
                 self.phase.as_deref().unwrap_or(""),
-                self.board_rows_checked
+                self.board_rows_checked,
+                match self.ground_truth_commitments {
+                    0 | 1 => String::new(),
+                    n => format!(
+                        "; note: its receipts name {n} different ground truths (it changed during the phase, or the \
+                         signing key did)"
+                    ),
+                }
             ),
         }
     }
@@ -189,6 +200,7 @@ pub async fn whole_board(
     };
     let values = values_of(api, challenge, &board.phase).await?;
     report.values_compared = values == Values::Exact;
+    report.ground_truth_commitments = chain.ground_truth_commitments(&board.phase);
     match receipt::verify_board(&board, &chain, values) {
         Ok(rows) => {
             report.board_rows_checked = rows;

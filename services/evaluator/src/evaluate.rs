@@ -15,7 +15,8 @@ use darkroom_core::digest::sha256_hex;
 use darkroom_core::domain::cases::MAX_CASES_BYTES;
 use darkroom_core::domain::commitment::Salt;
 use darkroom_core::domain::receipt::{
-    ReceiptClaims, SealedValues, limits_of, metrics_text, seal, time_text, whole_second,
+    GroundTruthKey, ReceiptClaims, SealedValues, ground_truth_commitment, limits_of, metrics_text, seal, time_text,
+    whole_second,
 };
 use darkroom_core::domain::score::MAX_SCORE_BYTES;
 use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind, Feedback};
@@ -37,6 +38,8 @@ pub struct Context {
     pub sandbox: Sandbox,
     pub config: EvaluatorConfig,
     pub owner: String,
+    /// Keys the receipts' commitment to the ground truth (derived from the signing key).
+    pub ground_truth_key: GroundTruthKey,
 }
 
 /// The most `score.json` and `cases.csv` may weigh together, and so the cap of the evaluator's
@@ -99,11 +102,13 @@ fn pending_receipt(
         image_digest: run.image_digest.clone(),
         evaluation_image: job.evaluation_image.clone(),
         evaluation_image_id: doc.evaluation_image_digest.clone(),
-        // The dataset's fingerprint is public (the challenge page shows it). The ground truth's
-        // is not written here: receipts are public, and a plain hash of a small ground truth
-        // could be matched by trying labellings (see docs/adr/0009).
+        // The dataset's fingerprint is public (the challenge page shows it); the ground truth's
+        // only as a keyed commitment (see `ground_truth_commitment` and docs/adr/0009).
         dataset_fingerprint: job.dataset_fingerprint.as_ref().map(|f| f.digest.clone()),
-        ground_truth_fingerprint: None,
+        ground_truth_fingerprint: job
+            .ground_truth_fingerprint
+            .as_ref()
+            .map(|f| ground_truth_commitment(&ctx.ground_truth_key, &job.challenge, &f.digest)),
         output_archive_sha256: hashes.output_archive,
         score_json_sha256,
         cases_csv_sha256,

@@ -56,6 +56,7 @@ impl Evaluator {
         let signer = ReceiptSigner::from_file(&config.evaluator.receipt_key_file)
             .context("evaluator.receipt_key_file (DARKROOM_EVALUATOR__RECEIPT_KEY_FILE)")?;
         tracing::info!(key_id = %signer.public_key().key_id, "signing score receipts");
+        let ground_truth_key = signer.ground_truth_key();
         let scores = ScoreStore::new(&config.mongodb).await?.with_signer(Arc::new(signer));
         scores.ensure_indexes().await.with_context(|| format!("cannot reach MongoDB at {}", config.mongodb.url))?;
         scores.publish_key().await.context("cannot list the receipt signing key in MongoDB")?;
@@ -90,7 +91,16 @@ impl Evaluator {
             client,
             health,
             concurrency: config.evaluator.concurrency,
-            ctx: Arc::new(Context { js, runs, outputs, scores, sandbox, config: config.evaluator.clone(), owner }),
+            ctx: Arc::new(Context {
+                js,
+                runs,
+                outputs,
+                scores,
+                sandbox,
+                config: config.evaluator.clone(),
+                owner,
+                ground_truth_key,
+            }),
             nats: config.nats.clone(),
         })
     }

@@ -152,6 +152,14 @@ impl ReceiptSigner {
         &self.public
     }
 
+    /// The key of this signer's ground-truth commitments ([`ground_truth_commitment`]).
+    pub fn ground_truth_key(&self) -> GroundTruthKey {
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut hasher, GROUND_TRUTH_KEY_LABEL);
+        sha2::Digest::update(&mut hasher, self.key.to_bytes());
+        GroundTruthKey(sha2::Digest::finalize(hasher).into())
+    }
+
     /// Signs `receipt`.
     pub fn sign(&self, receipt: Receipt) -> SignedReceipt {
         let bytes = signed_bytes(&receipt);
@@ -163,6 +171,42 @@ impl ReceiptSigner {
             receipt,
         }
     }
+}
+
+/// Where the ground-truth commitments' key comes from: SHA-256 of this label and the signing
+/// seed. One secret to keep, not two; the derived key reveals nothing of the seed, so it can be
+/// published once the competition is over, letting anyone check the commitments.
+const GROUND_TRUTH_KEY_LABEL: &[u8] = b"darkroom ground-truth commitment key v1\n";
+
+/// The HMAC key of the ground-truth commitments (see [`ReceiptSigner::ground_truth_key`]).
+#[derive(Clone)]
+pub struct GroundTruthKey([u8; 32]);
+
+impl GroundTruthKey {
+    /// The key as 64 hex digits, for an organizer who publishes it after the competition.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for GroundTruthKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GroundTruthKey(…)")
+    }
+}
+
+/// A receipt's `ground_truth_fingerprint`: hex HMAC-SHA256 under `key` of
+/// `challenge ‖ "\n" ‖ the fingerprint's digest`. Receipts are public, and a plain hash of a
+/// small ground truth could be matched by trying labellings; keyed, it is useless to a guesser,
+/// yet the same for every receipt while the ground truth stays the same, so a change shows in
+/// the chain (as does a new signing key: receipts name theirs).
+pub fn ground_truth_commitment(key: &GroundTruthKey, challenge: &str, digest: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key.0).expect("HMAC takes a key of any length");
+    mac.update(challenge.as_bytes());
+    mac.update(b"\n");
+    mac.update(digest.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// What a verification found wrong: each names the receipt, link or board row.
@@ -272,6 +316,20 @@ pub struct VerifiedChain {
 impl VerifiedChain {
     pub fn len(&self) -> u64 {
         self.receipts.len() as u64
+    }
+
+    /// How many different ground-truth commitments the receipts of `phase` name: 1 while the
+    /// ground truth (and the signing key) stayed the same, more if it changed mid-phase.
+    pub fn ground_truth_commitments(&self, phase: &str) -> usize {
+        let mut seen: Vec<&str> = self
+            .receipts
+            .iter()
+            .filter(|r| r.receipt.claims.phase == phase)
+            .filter_map(|r| r.receipt.claims.ground_truth_fingerprint.as_deref())
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
     }
 
     pub fn is_empty(&self) -> bool {

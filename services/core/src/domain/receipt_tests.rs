@@ -337,3 +337,36 @@ fn the_key_file_is_64_hex_digits_and_problems_say_how_to_fix_them() {
     let ring = KeyRing::pinned(&signer().public_key().public_key).unwrap();
     assert_eq!(ring.ids(), vec![signer().public_key().key_id.as_str()]);
 }
+
+#[test]
+fn the_ground_truth_commitment_is_keyed_stable_and_tells_changes_apart() {
+    let signer = ReceiptSigner::from_seed([7; 32]);
+    let key = signer.ground_truth_key();
+    let a = ground_truth_commitment(&key, "c", "aa");
+    assert_eq!(a.len(), 64);
+    assert_eq!(a, ground_truth_commitment(&signer.ground_truth_key(), "c", "aa"), "the same for every receipt");
+    assert_ne!(a, ground_truth_commitment(&key, "c", "ab"), "a changed ground truth shows");
+    assert_ne!(a, ground_truth_commitment(&key, "d", "aa"), "bound to its challenge");
+    let other = ReceiptSigner::from_seed([8; 32]).ground_truth_key();
+    assert_ne!(a, ground_truth_commitment(&other, "c", "aa"), "useless without the key");
+    assert_ne!(a, crate::digest::sha256_hex(b"aa"), "not the plain digest's hash");
+}
+
+#[test]
+fn a_ground_truth_changed_mid_phase_shows_as_two_commitments() {
+    let s = signer();
+    let key = s.ground_truth_key();
+    let mut out: Vec<SignedReceipt> = Vec::new();
+    for (i, truth) in [(1u8, "t1"), (2, "t1"), (3, "t2")] {
+        let prev = out.last().map_or(GENESIS_HASH.to_owned(), |r| r.hash.clone());
+        let claims = ReceiptClaims {
+            ground_truth_fingerprint: Some(ground_truth_commitment(&key, "c", truth)),
+            ..claims(i, 0.5)
+        };
+        out.push(s.sign(Receipt { format: RECEIPT_FORMAT, challenge: "c".into(), seq: u64::from(i), prev, claims }));
+    }
+    let two = verify_chain("c", out.clone(), &keys()).unwrap();
+    assert_eq!((two.ground_truth_commitments("dev"), two.ground_truth_commitments("final")), (2, 0));
+    let one = verify_chain("c", out[..2].to_vec(), &keys()).unwrap();
+    assert_eq!(one.ground_truth_commitments("dev"), 1);
+}
