@@ -76,7 +76,7 @@ pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use final_board::{FinalBoard, FinalBoardRow, PrivateBoard, RowInterval, Selections, SelectionsRequest};
 pub use ids::{ParseIdError, ParticipantId, SubmissionId, VerificationId};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreInterval, ScoreUpdate};
-pub use logs::{LogLine, RunLogView};
+pub use logs::{LogLine, LogsQuery, RunLogView};
 pub use participant::{Me, Profile, Registered, Registration, SessionCreated};
 pub use receipt::{
     ChainHead, ExportFormat, ExportQuery, ExportedBoard, ExportedRow, GENESIS_HASH, MAX_CHAIN_PAGE, RECEIPT_FORMAT,

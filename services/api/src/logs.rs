@@ -1,5 +1,7 @@
-//! A run's log lines (`GET /submissions/{id}/logs`): the owner's where the challenge shows
-//! logs, always the organizer's.
+//! A run's log lines (`GET /submissions/{id}/logs[?after=CURSOR]`): the owner's where the
+//! challenge shows logs, always the organizer's. Without `after`, the last lines; with it, the
+//! lines stored since that answer's `cursor`, oldest first (how `darkroom logs --follow` reads a
+//! run while it goes on).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,18 @@ pub struct RunLogView {
     pub lines: Vec<LogLine>,
     /// True when older lines were left out.
     pub truncated: bool,
+    /// Where this answer ends: ask again with `?after=` it for the lines stored since (0 when
+    /// there are none yet).
+    #[serde(default)]
+    pub cursor: i64,
+}
+
+/// `?after=`: the `cursor` of an earlier answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
 }
 
 /// One line of a run's output.

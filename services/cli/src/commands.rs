@@ -92,6 +92,29 @@ enum Command {
     },
     /// Cancel a submission that has not started.
     Cancel { id: String },
+    /// A submission's run output (where the organizer shows logs; organizers: always): the
+    /// last lines, or with --follow every line as it comes, until the submission ends.
+    Logs {
+        id: String,
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Organizer: a challenge's submissions, newest first, with whose each is and why it failed.
+    Submissions {
+        challenge: String,
+        /// Only these: QUEUED, PENDING, RUNNING, EVALUATING, COMPLETE, FAILED or CANCELLED.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 200)]
+        limit: u64,
+    },
+    /// Organizer: queue a finished submission again, as a new submission that does not count
+    /// against the participant's quota.
+    Rerun { id: String },
+    /// Print the completion script of a shell, e.g. `darkroom completions bash >
+    /// /etc/bash_completion.d/darkroom`.
+    Completions { shell: clap_complete::Shell },
     /// A challenge's leaderboard (the public one, or with --private the final board).
     Leaderboard {
         challenge: String,
@@ -400,6 +423,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => "/submissions".to_owned(),
             };
             show(json, &api.get(&path).await?, output::submissions)?;
+        }
+        Command::Logs { id, follow } => {
+            api.needs_token("logs")?;
+            crate::logs::show(&api, &id, follow, json).await?;
+        }
+        Command::Submissions { challenge, state, limit } => {
+            api.needs_token("submissions")?;
+            let mut path = format!("/challenges/{challenge}/submissions?limit={limit}");
+            if let Some(s) = state {
+                path.push_str(&format!("&state={s}"));
+            }
+            show(json, &api.get(&path).await?, output::organizer_submissions)?;
+        }
+        Command::Rerun { id } => {
+            api.needs_token("rerun")?;
+            let v = api.send_json(Method::POST, &format!("/submissions/{id}/rerun"), &json!({})).await?;
+            show(json, &v, output::submission)?;
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "darkroom", &mut std::io::stdout());
         }
         Command::Cancel { id } => {
             api.needs_token("cancel")?;

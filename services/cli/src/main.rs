@@ -5,6 +5,7 @@
 
 mod api;
 mod commands;
+mod logs;
 mod output;
 mod rerun;
 mod verify;

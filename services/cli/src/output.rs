@@ -8,8 +8,8 @@ use std::fmt::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
     ChallengeSummary, DatasetListing, Enrollment, EnrollmentDecision, EnrollmentState, FeedbackScore, FinalBoard,
-    Invite, Leaderboard, OrganizerEnrollment, PrivateBoard, PublicChallenge, Registered, RowInterval, Selections,
-    SubmissionView, Team, TreeFingerprint, ViewedSubmission,
+    Invite, Leaderboard, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, Registered,
+    RowInterval, Selections, SubmissionView, Team, TreeFingerprint, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -151,6 +151,31 @@ pub fn submission(viewed: &ViewedSubmission) -> String {
             t.to,
             t.reason.as_ref().map(|r| format!("  ({r})")).unwrap_or_default()
         );
+    }
+    out
+}
+
+/// The organizer's list: whose each submission is, its state, and why it failed.
+pub fn organizer_submissions(list: &Vec<OrganizerSubmissionView>) -> String {
+    let mut out = format!(
+        "{:<38} {:<24} {:<11} {:<24} SCORE / FAILURE
+",
+        "ID", "PARTICIPANT", "STATE", "SUBMITTED"
+    );
+    for x in list {
+        let s = &x.submission;
+        let who = match &x.participant.team {
+            Some(team) => format!("{} ({team})", x.participant.name),
+            None => x.participant.name.clone(),
+        };
+        let last = match (&s.score, &s.failure_reason) {
+            (Some(score), _) => feedback_score(score),
+            // Reasons and details may run over lines (a run's last output): the table shows the
+            // first; `--json` or `status ID` has them whole.
+            (None, Some(reason)) => reason.lines().next().unwrap_or_default().to_owned(),
+            (None, None) => "-".into(),
+        };
+        let _ = writeln!(out, "{:<38} {:<24} {:<11} {:<24} {last}", s.id, who, s.state, at(s.created_at));
     }
     out
 }

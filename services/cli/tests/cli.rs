@@ -397,3 +397,67 @@ async fn verify_rerun_reproduces_the_demo_cnn_and_names_what_a_noisy_run_changed
     stack.wait_for_containers(0, Stack::runner_containers).await;
     stack.wait_for_containers(0, Stack::evaluator_containers).await;
 }
+
+/// The organizer's everyday commands (issue 18): `logs --follow` prints a run's lines as they
+/// come and ends with the submission; `submissions` lists a challenge's with whose and why;
+/// `rerun` queues one again; `completions` prints each shell's script. Participants are refused
+/// the organizer's commands in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizer_follows_logs_lists_and_reruns_from_the_cli() {
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack.challenge("cli-ops", |_| {}).await;
+    let token = stack.app.register("Ada").await;
+    let (_, failing) = stack.app.submit(&slug, &token, &pushed("darkroom-test-hostile:fail")).await;
+    let failing = failing["id"].as_str().unwrap().to_owned();
+    // Followed from before it runs to its end, by its owner (the challenge shows logs).
+    let follow = tokio::process::Command::new(env!("CARGO_BIN_EXE_darkroom"))
+        .args(["logs", &failing, "--follow"])
+        .env("DARKROOM_SERVER", &stack.app.addr)
+        .env("DARKROOM_TOKEN", &token)
+        .output();
+    let followed = tokio::time::timeout(std::time::Duration::from_secs(180), follow)
+        .await
+        .expect("--follow ends when the submission does")
+        .unwrap();
+    assert!(followed.status.success(), "{followed:?}");
+    let lines: Vec<String> = stdout(&followed).lines().map(str::to_owned).collect();
+    let steps: Vec<&String> = lines.iter().filter(|l| l.contains("step ")).collect();
+    assert_eq!(steps, ["[attempt 1] step 1 of 3", "[attempt 1] step 2 of 3", "[attempt 1] step 3 of 3"], "{lines:?}");
+    let o = darkroom(&stack.app, Some(&token), &["--json", "logs", &failing]).await;
+    let first: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).expect("JSON lines");
+    assert_eq!((first["attempt"].as_u64(), first["line"].as_str()), (Some(1), Some("step 1 of 3")), "{first}");
+
+    let (_, good) = stack.app.submit(&slug, &token, &pushed("darkroom-demo-weak:1")).await;
+    let good = good["id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.finished(&good, &token, 180).await["state"], "COMPLETE");
+
+    let o = darkroom(&stack.app, Some(ADMIN_TOKEN), &["submissions", &slug]).await;
+    let table = stdout(&o);
+    assert!(o.status.success(), "{o:?}");
+    let row =
+        |id: &str| table.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id}: {table}")).to_owned();
+    assert!(row(&failing).contains("Ada") && row(&failing).contains("FAILED"), "{table}");
+    assert!(row(&good).contains("COMPLETE") && row(&good).contains("accuracy"), "{table}");
+    let o = darkroom(&stack.app, Some(ADMIN_TOKEN), &["--json", "submissions", &slug, "--state", "failed"]).await;
+    let only: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(only.iter().map(|s| s["id"].as_str().unwrap()).collect::<Vec<_>>(), [failing.as_str()]);
+    assert!(only[0]["failure_detail"].is_string(), "the organizer reads the detail: {}", only[0]);
+    assert_one_line_error(
+        &darkroom(&stack.app, Some(ADMIN_TOKEN), &["submissions", &slug, "--state", "done"]).await,
+        "COMPLETE",
+    );
+    assert_one_line_error(&darkroom(&stack.app, Some(&token), &["submissions", &slug]).await, "403");
+
+    assert_one_line_error(&darkroom(&stack.app, Some(&token), &["rerun", &failing]).await, "403");
+    let o = darkroom(&stack.app, Some(ADMIN_TOKEN), &["--json", "rerun", &failing]).await;
+    let again: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_ne!(again["id"].as_str(), Some(failing.as_str()), "a new submission: {again}");
+    assert_eq!(again["state"], "QUEUED");
+    assert!(stack.finished(again["id"].as_str().unwrap(), &token, 180).await["state"] == "FAILED");
+
+    for (shell, says) in [("bash", "_darkroom()"), ("zsh", "#compdef darkroom"), ("fish", "complete -c darkroom")] {
+        let o = darkroom(&stack.app, None, &["completions", shell]).await;
+        assert!(o.status.success() && stdout(&o).contains(says), "{shell}: {}", stdout(&o));
+        assert!(stdout(&o).contains("verify") && stdout(&o).contains("logs"), "{shell}: every command");
+    }
+}

@@ -119,6 +119,43 @@ pub struct Tail {
     pub lines: Vec<LogLine>,
     /// True when older lines were left out.
     pub truncated: bool,
+    /// The newest batch's id: lines stored later come [`since`] it.
+    pub cursor: i64,
+}
+
+fn lines_of(row: &run_log::Model) -> Vec<String> {
+    serde_json::from_str(&row.lines).unwrap_or_else(|e| {
+        tracing::error!(event_id = %row.event_id, error = %e, "stored run log does not parse; left out");
+        Vec::new()
+    })
+}
+
+/// The lines of batches stored after batch `after` (their arrival order), at most about `max`
+/// (whole batches): `truncated` says more are waiting at the returned cursor.
+pub async fn since(
+    db: &DatabaseConnection,
+    submission_id: SubmissionId,
+    after: i64,
+    max: usize,
+) -> Result<Tail, DbErr> {
+    let rows = run_log::Entity::find()
+        .filter(run_log::Column::SubmissionId.eq(submission_id.to_string()))
+        .filter(run_log::Column::Id.gt(after))
+        .order_by_asc(run_log::Column::Id)
+        .limit(max as u64 + 1)
+        .all(db)
+        .await?;
+    let (mut lines, mut cursor, mut truncated) = (Vec::new(), after, false);
+    for row in rows {
+        if lines.len() >= max {
+            truncated = true;
+            break;
+        }
+        let attempt = row.attempt.max(0) as u32;
+        lines.extend(lines_of(&row).into_iter().map(|line| LogLine { attempt, at: row.at, line }));
+        cursor = row.id;
+    }
+    Ok(Tail { lines, truncated, cursor })
 }
 
 /// The last `max` lines of a submission (every attempt), ordered by batch time then arrival.
@@ -134,15 +171,9 @@ pub async fn tail(db: &DatabaseConnection, submission_id: SubmissionId, max: usi
         .await?;
     let mut newest_first = Vec::new();
     let mut truncated = false;
+    let cursor = rows.iter().map(|r| r.id).max().unwrap_or(0);
     'rows: for row in rows {
-        let lines: Vec<String> = match serde_json::from_str(&row.lines) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(event_id = %row.event_id, error = %e, "stored run log does not parse; left out");
-                continue;
-            }
-        };
-        for line in lines.into_iter().rev() {
+        for line in lines_of(&row).into_iter().rev() {
             if newest_first.len() == max {
                 truncated = true;
                 break 'rows;
@@ -151,5 +182,5 @@ pub async fn tail(db: &DatabaseConnection, submission_id: SubmissionId, max: usi
         }
     }
     newest_first.reverse();
-    Ok(Tail { lines: newest_first, truncated })
+    Ok(Tail { lines: newest_first, truncated, cursor })
 }

@@ -3,12 +3,12 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use darkroom_api::RunLogView;
+use darkroom_api::{LogsQuery, RunLogView};
 
 use super::challenges::load;
 use super::submissions::visible;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Viewer;
+use crate::extract::{ApiQuery, Viewer};
 use crate::run_log;
 use crate::state::AppState;
 
@@ -19,6 +19,7 @@ pub async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> ApiResult<Json<RunLogView>> {
     let row = visible(&state, &viewer, &id).await?;
     let spec = load(&state, &row.challenge).await?;
@@ -33,11 +34,15 @@ pub async fn show(
         ));
     }
     let submission_id = row.submission_id()?;
-    let tail = run_log::tail(&state.db, submission_id, MAX_LINES).await?;
+    let tail = match q.after {
+        Some(after) => run_log::since(&state.db, submission_id, after, MAX_LINES).await?,
+        None => run_log::tail(&state.db, submission_id, MAX_LINES).await?,
+    };
     Ok(Json(RunLogView {
         submission_id,
         logs_visible: spec.logs_visible,
         lines: tail.lines,
         truncated: tail.truncated,
+        cursor: tail.cursor,
     }))
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use darkroom_api::{OrganizerListQuery, OrganizerSubmissionView, SubmissionState, SubmissionView};
+use darkroom_api::{FeedbackScore, OrganizerListQuery, OrganizerSubmissionView, SubmissionState, SubmissionView};
 use darkroom_core::domain::ImageSource;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -46,14 +46,40 @@ pub async fn list(
         .all(&state.db)
         .await?;
     let owners = participants_by_id(&state, rows.iter().map(|r| r.participant_id.as_str())).await?;
-    let views = rows
+    let mut views: Vec<OrganizerSubmissionView> = rows
         .into_iter()
         .map(|r| {
             let owner = owners.get(&r.participant_id);
             organizer_view(r, None, owner)
         })
         .collect::<Result<_, _>>()?;
+    attach_exact_scores(&state, &slug, &mut views).await;
     Ok(Json(views))
+}
+
+/// The organizer reads every COMPLETE submission's exact public score, whatever the phase
+/// shows participants: one read per phase listed. Scores that cannot be read are left out
+/// (logged), as on the participants' lists.
+async fn attach_exact_scores(state: &AppState, slug: &str, views: &mut [OrganizerSubmissionView]) {
+    let mut phases: Vec<String> = views
+        .iter()
+        .filter(|v| v.submission.state == SubmissionState::Complete)
+        .map(|v| v.submission.phase.clone())
+        .collect();
+    phases.sort();
+    phases.dedup();
+    let mut scores = HashMap::new();
+    for phase in phases {
+        match state.scores.phase_scores(slug, &phase, None).await {
+            Ok(docs) => scores.extend(docs.into_iter().map(|d| (d.submission_id, d.metrics))),
+            Err(e) => tracing::warn!(challenge = %slug, %phase, error = %e, "scores unreadable; listed without"),
+        }
+    }
+    for v in views.iter_mut() {
+        if let Some(metrics) = scores.remove(&v.submission.id.to_string()) {
+            v.submission.score = Some(FeedbackScore { metrics, note: None, decimals: None });
+        }
+    }
 }
 
 /// The participants with these ids, by id (one query, whatever the number of rows naming them).
