@@ -15,6 +15,7 @@
 //!   organizer's approval list.
 //! - [`team`]: teams within a challenge, and images two teams both submitted.
 //! - [`logs`]: a run's log lines.
+//! - [`token`]: scoped, expiring tokens a holder mints for scripts and co-organizers.
 //! - [`verification`]: an organizer's re-run of a scored submission and how it compares.
 //! - [`error`]: the one error body every 4xx and 5xx carries.
 //!
@@ -61,6 +62,7 @@ pub mod participant;
 pub mod receipt;
 pub mod submission;
 pub mod team;
+pub mod token;
 pub mod verification;
 
 pub use challenge::{
@@ -88,4 +90,5 @@ pub use submission::{
     SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,
 };
 pub use team::{CreateTeam, DuplicateEntrant, DuplicateImage, Team, TeamCode, TeamMember};
+pub use token::{DEFAULT_TOKEN_HOURS, MAX_TOKEN_HOURS, MintToken, MintedToken, TokenScope, TokenView};
 pub use verification::{Condition, MetricComparison, RerunReport, RerunVerdict, Verification, VerificationState};

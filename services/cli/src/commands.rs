@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use darkroom_api::{
-    CreateTeam, InviteRequest, JoinRequest, Leaderboard, PublicChallenge, Registered, Registration, SelectionsRequest,
-    SubmissionState, SubmitImage, TeamCode, ViewedSubmission,
+    CreateTeam, InviteRequest, JoinRequest, Leaderboard, MintToken, PublicChallenge, Registered, Registration,
+    SelectionsRequest, SubmissionState, SubmitImage, TeamCode, TokenScope, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use reqwest::Method;
@@ -67,6 +67,10 @@ enum Command {
     /// Organizer: invite codes for challenges that admit by invitation (use the admin token).
     #[command(subcommand)]
     Invite(InviteCommand),
+    /// Scoped tokens that expire: for a script, CI, or (organizer) a read-only co-organizer.
+    /// Managed with your own token.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Submit an image to a challenge.
     Submit {
         challenge: String,
@@ -203,6 +207,31 @@ enum EnrollmentCommand {
     Approve { challenge: String, participant: String },
     /// Refuse a participant: they cannot submit.
     Reject { challenge: String, participant: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint one; it is printed once.
+    Create {
+        /// What it may do: read, submit (participants), organize (the organizer); repeat for
+        /// more than one.
+        #[arg(long = "scope", required = true, value_parser = parse_scope)]
+        scopes: Vec<TokenScope>,
+        /// It stops working after this many hours (at most a year).
+        #[arg(long, default_value_t = darkroom_api::DEFAULT_TOKEN_HOURS)]
+        expires_in_hours: u32,
+        /// What it is for, shown in the list.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Your live scoped tokens (never their secrets).
+    List,
+    /// Revoke one by its id.
+    Revoke { id: String },
+}
+
+fn parse_scope(s: &str) -> Result<TokenScope, String> {
+    TokenScope::parse(s).ok_or_else(|| format!("'{s}' is not a scope: read, submit or organize"))
 }
 
 #[derive(Subcommand)]
@@ -423,6 +452,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => "/submissions".to_owned(),
             };
             show(json, &api.get(&path).await?, output::submissions)?;
+        }
+        Command::Token(c) => {
+            api.needs_token("token")?;
+            match c {
+                TokenCommand::Create { scopes, expires_in_hours, label } => {
+                    let body = MintToken { scopes, expires_in_hours: Some(expires_in_hours), label };
+                    show(json, &api.send_json(Method::POST, "/tokens", &body).await?, output::minted_token)?;
+                }
+                TokenCommand::List => show(json, &api.get("/tokens").await?, output::tokens)?,
+                TokenCommand::Revoke { id } => {
+                    api.send_json(Method::DELETE, &format!("/tokens/{id}"), &json!({})).await?;
+                    println!("token {id} revoked");
+                }
+            }
         }
         Command::Logs { id, follow } => {
             api.needs_token("logs")?;

@@ -8,8 +8,9 @@ use std::fmt::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
     ChallengeSummary, DatasetListing, Enrollment, EnrollmentDecision, EnrollmentState, FeedbackScore, FinalBoard,
-    Invite, Leaderboard, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, Registered,
-    RowInterval, Selections, SubmissionView, Team, TreeFingerprint, ViewedSubmission,
+    Invite, Leaderboard, MintedToken, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
+    Registered, RowInterval, Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint,
+    ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -151,6 +152,31 @@ pub fn submission(viewed: &ViewedSubmission) -> String {
             t.to,
             t.reason.as_ref().map(|r| format!("  ({r})")).unwrap_or_default()
         );
+    }
+    out
+}
+
+/// A minted token: the secret once, and what it may do until when.
+pub fn minted_token(t: &MintedToken) -> String {
+    format!(
+        "{}\n  (shown once) id {}, may {}, expires {}{}\n",
+        t.token,
+        t.view.id,
+        scopes(&t.view.scopes),
+        at(t.view.expires_at),
+        t.view.label.as_ref().map(|l| format!(", '{l}'")).unwrap_or_default()
+    )
+}
+
+fn scopes(s: &[TokenScope]) -> String {
+    s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+")
+}
+
+pub fn tokens(list: &Vec<TokenView>) -> String {
+    let mut out = format!("{:<38} {:<16} {:<24} LABEL\n", "ID", "SCOPES", "EXPIRES");
+    for t in list {
+        let label = t.label.as_deref().unwrap_or("-");
+        let _ = writeln!(out, "{:<38} {:<16} {:<24} {label}", t.id, scopes(&t.scopes), at(t.expires_at));
     }
     out
 }

@@ -461,3 +461,25 @@ async fn organizer_follows_logs_lists_and_reruns_from_the_cli() {
         assert!(stdout(&o).contains("verify") && stdout(&o).contains("logs"), "{shell}: every command");
     }
 }
+
+/// `darkroom token create|list|revoke`: the secret printed once, listed without it, revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_minted_listed_and_revoked_from_the_cli() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.register("Ada").await;
+    let o = darkroom(&app, Some(&token), &["token", "create", "--scope", "read", "--label", "ci job"]).await;
+    assert!(o.status.success(), "{o:?}");
+    let scoped = stdout(&o).lines().next().unwrap().to_owned();
+    assert!(scoped.starts_with("drt_") && stdout(&o).contains("may read"), "{}", stdout(&o));
+    let o = darkroom(&app, Some(&token), &["--json", "token", "list"]).await;
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!((list.len(), list[0]["label"].as_str()), (1, Some("ci job")));
+    assert!(!stdout(&o).contains(&scoped), "never listed with its secret");
+    // The scoped token reads but neither mints nor submits.
+    assert!(darkroom(&app, Some(&scoped), &["status"]).await.status.success());
+    assert_one_line_error(&darkroom(&app, Some(&scoped), &["token", "list"]).await, "your own token only");
+    let id = list[0]["id"].as_str().unwrap();
+    let o = darkroom(&app, Some(&token), &["token", "revoke", id]).await;
+    assert!(stdout(&o).contains("revoked"), "{o:?}");
+    assert_one_line_error(&darkroom(&app, Some(&scoped), &["status"]).await, "revoked or never existed");
+}

@@ -1,7 +1,9 @@
 //! Request extractors that turn every rejection into an [`ApiError`]: JSON bodies (with the
 //! path of a wrong field), query strings, and the bearer credentials: the organizer's
-//! ([`Admin`]), a participant's ([`Caller`]), or either ([`Viewer`]). A credential is a token or
-//! a web session's secret ([`crate::sessions`]), which stands for the token that opened it.
+//! ([`Admin`]), a participant's ([`Caller`]), or either ([`Viewer`]). A credential is a token, a
+//! web session's secret ([`crate::sessions`]), which stands for the token that opened it, or a
+//! scoped token ([`crate::scoped_tokens`]), which stands for the token that minted it but may
+//! only read (`GET`) or write what its scopes say.
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
@@ -14,8 +16,9 @@ use serde::de::DeserializeOwned;
 use crate::auth::hash_token;
 use crate::db::entities::participant;
 use crate::error::ApiError;
-use crate::sessions;
 use crate::state::AppState;
+use crate::{scoped_tokens, sessions};
+use darkroom_api::TokenScope;
 
 /// A JSON body. Wrong syntax, a wrong type or a missing field answers 400 naming the field.
 pub struct ApiJson<T>(pub T);
@@ -94,12 +97,25 @@ pub(crate) enum Holder {
     Participant(participant::Model),
 }
 
-/// The hash of the token a bearer credential stands for: the credential's own for a token; for
-/// a session secret ([`sessions`]), that of the token that opened it, once the session is known
-/// to be live (401 saying to sign in again when it is not).
-async fn token_hash_behind(state: &AppState, bearer: &str) -> Result<(String, bool), ApiError> {
+/// A bearer credential, once known to be valid: the hash of the token it stands for (its own
+/// for a token; for a session or a scoped token, that of the token that opened or minted it),
+/// and what it may do (`None`: all its holder may; a scoped token: its scopes).
+pub(crate) struct Credential {
+    pub token_hash: String,
+    pub session: bool,
+    pub scopes: Option<Vec<TokenScope>>,
+}
+
+/// What `bearer` is (401 saying to sign in again, or to mint a new token, when it is a session
+/// or scoped token no longer live).
+pub(crate) async fn credential(state: &AppState, bearer: &str) -> Result<Credential, ApiError> {
+    if scoped_tokens::is_scoped(bearer) {
+        let token = scoped_tokens::find(state, bearer).await?;
+        let scopes = scoped_tokens::scopes_of(&token);
+        return Ok(Credential { token_hash: token.owner_token_hash, session: false, scopes: Some(scopes) });
+    }
     if !sessions::is_session(bearer) {
-        return Ok((hash_token(bearer), false));
+        return Ok(Credential { token_hash: hash_token(bearer), session: false, scopes: None });
     }
     let session = sessions::find(state, bearer).await?;
     if session.organizer && session.token_hash != state.admin_token_hash {
@@ -107,32 +123,39 @@ async fn token_hash_behind(state: &AppState, bearer: &str) -> Result<(String, bo
             "the organizer's token changed since this session began; sign in again with the new one".into(),
         ));
     }
-    Ok((session.token_hash, true))
+    Ok(Credential { token_hash: session.token_hash, session: true, scopes: None })
 }
 
-/// The organizer or the participant a bearer credential (token or session) stands for; 401 for
-/// one nobody holds.
-pub(crate) async fn holder(state: &AppState, bearer: &str) -> Result<Holder, ApiError> {
-    let (token_hash, session) = token_hash_behind(state, bearer).await?;
+/// The organizer or the participant a credential stands for; 401 for one nobody holds.
+pub(crate) async fn holder_of(state: &AppState, credential: &Credential) -> Result<Holder, ApiError> {
     // Comparing hashes keeps the comparison's time independent of the secret's prefix.
-    if token_hash == state.admin_token_hash {
+    if credential.token_hash == state.admin_token_hash {
         return Ok(Holder::Organizer);
     }
     participant::Entity::find()
-        .filter(participant::Column::TokenHash.eq(token_hash))
+        .filter(participant::Column::TokenHash.eq(&credential.token_hash))
         .one(&state.db)
         .await?
         .map(Holder::Participant)
         .ok_or_else(|| {
-            ApiError::Unauthorized(if session {
+            ApiError::Unauthorized(if credential.session {
                 "this session's participant is no longer known; sign in again".into()
+            } else if credential.scopes.is_some() {
+                "this scoped token's participant is no longer known".into()
             } else {
                 "unknown participant token: register first, or check the token you saved".into()
             })
         })
 }
 
-/// An organizer: the bearer is the configured admin token, or a live session opened with it.
+/// The organizer or the participant a bearer credential (token, session or scoped token)
+/// stands for; 401 for one nobody holds.
+pub(crate) async fn holder(state: &AppState, bearer: &str) -> Result<Holder, ApiError> {
+    holder_of(state, &credential(state, bearer).await?).await
+}
+
+/// An organizer: the bearer is the configured admin token, a live session opened with it, or a
+/// scoped token it minted whose scopes allow the request (`read` to read, `organize` to change).
 pub struct Admin;
 
 impl<S: Send + Sync> FromRequestParts<S> for Admin
@@ -146,17 +169,17 @@ where
         let bearer = bearer(&parts.headers)?;
         // A participant's token (or an unknown one) is refused without a lookup, as before
         // sessions; an expired or revoked session is 401, so the page asks to sign in again.
-        let (token_hash, _) = token_hash_behind(&state, bearer).await?;
-        if token_hash == state.admin_token_hash {
-            Ok(Admin)
-        } else {
-            Err(ApiError::Forbidden("this endpoint needs the organizer's admin token".into()))
+        let credential = credential(&state, bearer).await?;
+        if credential.token_hash != state.admin_token_hash {
+            return Err(ApiError::Forbidden("this endpoint needs the organizer's admin token".into()));
         }
+        scoped_tokens::check(credential.scopes.as_deref(), scoped_tokens::needed(&parts.method, true))?;
+        Ok(Admin)
     }
 }
 
 /// A registered participant, found by the hash of their bearer token (or of the token behind
-/// their session).
+/// their session or scoped token, whose scopes must allow the request).
 pub struct Caller(pub participant::Model);
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller
@@ -167,8 +190,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        match holder(&state, bearer(&parts.headers)?).await? {
-            Holder::Participant(p) => Ok(Caller(p)),
+        let credential = credential(&state, bearer(&parts.headers)?).await?;
+        match holder_of(&state, &credential).await? {
+            Holder::Participant(p) => {
+                scoped_tokens::check(credential.scopes.as_deref(), scoped_tokens::needed(&parts.method, false))?;
+                Ok(Caller(p))
+            }
             Holder::Organizer => Err(ApiError::Unauthorized(
                 "this endpoint is a participant's: the organizer's token or session is not one; use a participant token"
                     .into(),
@@ -192,10 +219,14 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        Ok(match holder(&state, bearer(&parts.headers)?).await? {
+        let credential = credential(&state, bearer(&parts.headers)?).await?;
+        let viewer = match holder_of(&state, &credential).await? {
             Holder::Organizer => Viewer::Organizer,
             Holder::Participant(p) => Viewer::Participant(p),
-        })
+        };
+        let organizer = matches!(viewer, Viewer::Organizer);
+        scoped_tokens::check(credential.scopes.as_deref(), scoped_tokens::needed(&parts.method, organizer))?;
+        Ok(viewer)
     }
 }
 
@@ -213,8 +244,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let Ok(bearer) = bearer(&parts.headers) else { return Ok(MaybeOrganizer(false)) };
-        let organizer = match token_hash_behind(&state, bearer).await {
-            Ok((token_hash, _)) => token_hash == state.admin_token_hash,
+        let organizer = match credential(&state, bearer).await {
+            Ok(c) => {
+                c.token_hash == state.admin_token_hash
+                    && scoped_tokens::check(c.scopes.as_deref(), scoped_tokens::needed(&parts.method, true)).is_ok()
+            }
             Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
             Err(_) => false,
         };

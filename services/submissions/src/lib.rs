@@ -42,6 +42,7 @@ pub mod rate_limit;
 pub mod registry;
 pub mod routes;
 pub mod run_log;
+pub mod scoped_tokens;
 pub mod sessions;
 pub mod startup;
 pub mod state;

@@ -377,3 +377,29 @@ pub mod verification {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod api_token {
+    use sea_orm::entity::prelude::*;
+
+    /// A scoped token: the SHA-256 of its secret, the hash of the token that minted it (whose
+    /// holder it stands for), its scopes (comma-separated) and when it stops being accepted.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub secret_hash: String,
+        #[sea_orm(unique)]
+        pub id: String,
+        pub owner_token_hash: String,
+        pub organizer: bool,
+        pub scopes: String,
+        pub label: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+        pub expires_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -7,6 +7,7 @@ mod m20261201_000001_enrollment;
 mod m20261201_000002_teams;
 mod m20261202_000001_sessions;
 mod m20261203_000001_verifications;
+mod m20261203_000002_api_tokens;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_dataset_listings::Migration),
             Box::new(m20261202_000001_sessions::Migration),
             Box::new(m20261203_000001_verifications::Migration),
+            Box::new(m20261203_000002_api_tokens::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod receipts;
 mod sessions;
 mod submissions;
 mod teams;
+mod tokens;
 mod verifications;
 mod views;
 
@@ -70,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(participants::me))
         .route("/sessions", post(sessions::open))
         .route("/sessions/current", delete(sessions::revoke))
+        .route("/tokens", post(tokens::mint).get(tokens::list))
+        .route("/tokens/{id}", delete(tokens::revoke))
         .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::show))
         .route("/submissions/{id}/cancel", post(submissions::cancel))

@@ -8,8 +8,8 @@ use darkroom_api::SessionCreated;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Bearer, Holder, holder};
-use crate::sessions;
 use crate::state::AppState;
+use crate::{scoped_tokens, sessions};
 
 pub async fn open(
     State(state): State<AppState>,
@@ -19,6 +19,12 @@ pub async fn open(
     if sessions::is_session(&token) {
         return Err(ApiError::Forbidden(
             "a session cannot open another session: sign in with your token (from 'darkroom register')".into(),
+        ));
+    }
+    // A session stands for a whole token; a scoped one would outgrow its scopes through it.
+    if scoped_tokens::is_scoped(&token) {
+        return Err(ApiError::Forbidden(
+            "a scoped token cannot open a session: sign in with your own token (from 'darkroom register')".into(),
         ));
     }
     let (token_hash, organizer) = match holder(&state, &token).await? {

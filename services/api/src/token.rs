@@ -1,0 +1,83 @@
+//! Scoped tokens (issue 18): a participant or the organizer mints a token that may do less than
+//! their own and expires, for a script, a CI job or a co-organizer.
+//!
+//! - `POST /tokens` ([`MintToken`] → [`MintedToken`], the secret shown once), `GET /tokens`
+//!   ([`TokenView`]s), `DELETE /tokens/{id}`: with the holder's own token only (not a session,
+//!   not a scoped token), so a stolen cookie or a leaked scoped token cannot outgrow itself.
+//! - A scoped token (`drt_…`) stands for the token that minted it, limited to its scopes:
+//!   `read` (every `GET`), `submit` (a participant's writes: submit, cancel, join, teams, final
+//!   selections), `organize` (the organizer's writes). A participant mints `read`/`submit`, the
+//!   organizer `read`/`organize`; a read-only organizer token is how a co-organizer follows a
+//!   challenge without changing it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The longest a scoped token may live: a year. Longer-lived access is the holder's own token.
+pub const MAX_TOKEN_HOURS: u32 = 24 * 365;
+/// How long a scoped token lives when the request does not say: 30 days.
+pub const DEFAULT_TOKEN_HOURS: u32 = 24 * 30;
+
+/// What a scoped token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    Read,
+    Submit,
+    Organize,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Submit => "submit",
+            TokenScope::Organize => "organize",
+        }
+    }
+
+    /// The scope named `s` (`read`, `submit`, `organize`), if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        [TokenScope::Read, TokenScope::Submit, TokenScope::Organize].into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `POST /tokens`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintToken {
+    pub scopes: Vec<TokenScope>,
+    /// 1 to [`MAX_TOKEN_HOURS`]; [`DEFAULT_TOKEN_HOURS`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_hours: Option<u32>,
+    /// What it is for (shown in the list), e.g. `ci` or `co-organizer Bob`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A scoped token as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    /// What `DELETE /tokens/{id}` names.
+    pub id: String,
+    pub scopes: Vec<TokenScope>,
+    pub organizer: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The answer of `POST /tokens`: the token, shown this once, and what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MintedToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub view: TokenView,
+}

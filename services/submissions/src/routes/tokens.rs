@@ -1,0 +1,56 @@
+//! `POST /tokens`, `GET /tokens`, `DELETE /tokens/{id}`: a holder's scoped tokens
+//! ([`crate::scoped_tokens`]), managed with the holder's own token only.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use darkroom_api::{MintToken, MintedToken, TokenView};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Bearer, Holder, credential, holder_of};
+use crate::scoped_tokens;
+use crate::state::AppState;
+
+/// The holder of `bearer` when it is their own token: `(token hash, organizer)`. A session or a
+/// scoped token is refused, so neither can mint something that outlives or outgrows it.
+async fn own_token(state: &AppState, bearer: &str) -> ApiResult<(String, bool)> {
+    let credential = credential(state, bearer).await?;
+    if credential.session || credential.scopes.is_some() {
+        return Err(ApiError::Forbidden(
+            "scoped tokens are managed with your own token only (not a web session or a scoped token): use the \
+             token 'darkroom register' gave you, or the admin token"
+                .into(),
+        ));
+    }
+    Ok(match holder_of(state, &credential).await? {
+        Holder::Organizer => (credential.token_hash, true),
+        Holder::Participant(p) => (p.token_hash, false),
+    })
+}
+
+pub async fn mint(
+    State(state): State<AppState>,
+    Bearer(bearer): Bearer,
+    ApiJson(request): ApiJson<MintToken>,
+) -> ApiResult<(StatusCode, Json<MintedToken>)> {
+    let (owner, organizer) = own_token(&state, &bearer).await?;
+    let minted = scoped_tokens::mint(&state, owner, organizer, request).await?;
+    tracing::info!(organizer, token = %minted.view.id, scopes = ?minted.view.scopes, "scoped token minted");
+    Ok((StatusCode::CREATED, Json(minted)))
+}
+
+pub async fn list(State(state): State<AppState>, Bearer(bearer): Bearer) -> ApiResult<Json<Vec<TokenView>>> {
+    let (owner, _) = own_token(&state, &bearer).await?;
+    Ok(Json(scoped_tokens::list(&state, &owner).await?))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Bearer(bearer): Bearer,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let (owner, _) = own_token(&state, &bearer).await?;
+    scoped_tokens::revoke(&state, &owner, &id).await?;
+    tracing::info!(token = %id, "scoped token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,117 @@
+//! Scoped tokens (issue 18) against the real service and PostgreSQL: a participant's `read`
+//! token reads but cannot submit, a `submit` token submits; the organizer's read-only token lets
+//! a co-organizer follow a challenge without changing it; expiry, revocation and a rotated admin
+//! token end a token; and nothing scoped can mint, open a session, or outgrow its scopes.
+
+use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp};
+use reqwest::{Method, StatusCode};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+async fn mint(app: &TestApp, holder: &str, body: Value) -> (StatusCode, Value) {
+    app.call(Method::POST, "/api/v1/tokens", Some(holder), Some(body)).await
+}
+
+fn code(body: &Value) -> Option<&str> {
+    body["error"]["code"].as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_tokens_do_what_their_scopes_say_until_they_expire_or_are_revoked() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let slug = app.create_challenge("scoped", |_| {}).await;
+    let ada = app.register("Ada").await;
+    app.join(&slug, &ada).await;
+    let image = darkroom_tests::registry::publish("scoped-model:1").await;
+
+    // A participant's read token reads, and is refused every write, naming the scope.
+    let (s, read) = mint(&app, &ada, json!({ "scopes": ["read"], "expires_in_hours": 2, "label": "dashboard" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{read}");
+    let read_token = read["token"].as_str().unwrap().to_owned();
+    assert!(read_token.starts_with("drt_"), "{read}");
+    assert_eq!((read["scopes"].clone(), read["organizer"].clone()), (json!(["read"]), json!(false)));
+    let (s, me) = app.call(Method::GET, "/api/v1/me", Some(&read_token), None).await;
+    assert_eq!((s, me["name"].as_str()), (StatusCode::OK, Some("Ada")), "{me}");
+    let (s, refused) = app.submit(&slug, &read_token, &image).await;
+    assert_eq!((s, code(&refused)), (StatusCode::FORBIDDEN, Some("token_scope")), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("needs 'submit'"), "{refused}");
+    // A submit token submits (and reads what it submitted only with read too).
+    let (_, submit) = mint(&app, &ada, json!({ "scopes": ["submit", "read"] })).await;
+    let submit_token = submit["token"].as_str().unwrap().to_owned();
+    let (s, sub) = app.submit(&slug, &submit_token, &image).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{sub}");
+    let (s, _) = app
+        .call(Method::GET, &format!("/api/v1/submissions/{}", sub["id"].as_str().unwrap()), Some(&read_token), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "the read token reads its holder's submission");
+
+    // Nothing scoped (or a session) mints, lists or opens a session.
+    for bearer in [&read_token, &submit_token] {
+        let (s, body) = mint(&app, bearer, json!({ "scopes": ["read"] })).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+        let (s, body) = app.call(Method::POST, "/api/v1/sessions", Some(bearer), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    }
+    let (_, session) = app.call(Method::POST, "/api/v1/sessions", Some(&ada), None).await;
+    let (s, _) = mint(&app, session["secret"].as_str().unwrap(), json!({ "scopes": ["read"] })).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a session does not mint");
+
+    // What may not be minted, each said.
+    for (holder, body, says) in [
+        (&ada, json!({ "scopes": ["organize"] }), "cannot mint a 'organize' token"),
+        (&ada, json!({ "scopes": [] }), "at least one scope"),
+        (&ada, json!({ "scopes": ["read"], "expires_in_hours": 0 }), "between 1 and 8760"),
+        (&ada, json!({ "scopes": ["read"], "expires_in_hours": 9000 }), "between 1 and 8760"),
+        (&ada, json!({ "scopes": ["admin"] }), "scopes"),
+    ] {
+        let (s, body) = mint(&app, holder, body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(says), "{says}: {body}");
+    }
+    let (s, body) = mint(&app, ADMIN_TOKEN, json!({ "scopes": ["submit"] })).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the organizer does not submit: {body}");
+
+    // The organizer's read-only token: a co-organizer follows the challenge and changes nothing.
+    let (s, co) = mint(&app, ADMIN_TOKEN, json!({ "scopes": ["read"], "label": "co-organizer Bob" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{co}");
+    let co_token = co["token"].as_str().unwrap().to_owned();
+    let (s, list) =
+        app.call(Method::GET, &format!("/api/v1/challenges/{slug}/submissions"), Some(&co_token), None).await;
+    assert_eq!((s, list.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{list}");
+    let (s, spec) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/spec"), Some(&co_token), None).await;
+    assert_eq!(s, StatusCode::OK, "{spec}");
+    let (s, body) = app.call(Method::PUT, &format!("/api/v1/challenges/{slug}"), Some(&co_token), Some(spec)).await;
+    assert_eq!((s, code(&body)), (StatusCode::FORBIDDEN, Some("token_scope")), "{body}");
+    let (s, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/submissions/{}/cancel", sub["id"].as_str().unwrap()),
+            Some(&co_token),
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&body)), (StatusCode::FORBIDDEN, Some("token_scope")), "{body}");
+
+    // Listed without secrets; revoked, a token is unknown.
+    let (_, mine) = app.call(Method::GET, "/api/v1/tokens", Some(&ada), None).await;
+    let mine = mine.as_array().unwrap().clone();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    assert!(mine.iter().all(|t| t.get("token").is_none()), "{mine:?}");
+    let (s, _) =
+        app.call(Method::DELETE, &format!("/api/v1/tokens/{}", read["id"].as_str().unwrap()), Some(&ada), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, body) = app.call(Method::GET, "/api/v1/me", Some(&read_token), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    let (s, _) =
+        app.call(Method::DELETE, &format!("/api/v1/tokens/{}", co["id"].as_str().unwrap()), Some(&ada), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "someone else's token is not yours to revoke");
+
+    // Expired: refused, saying so.
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    db.execute_unprepared("UPDATE api_tokens SET expires_at = now() - interval '1 minute'").await.unwrap();
+    let (s, body) = app.call(Method::GET, "/api/v1/me", Some(&submit_token), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
+    let (_, mine) = app.call(Method::GET, "/api/v1/tokens", Some(&ada), None).await;
+    assert_eq!(mine, json!([]), "expired tokens are not listed");
+}
