@@ -55,10 +55,18 @@ pub fn router(state: PageState) -> Router {
         .route("/live/{slug}", get(live::sse))
         .route("/challenges/{slug}/export/{format}", get(export::board))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn(darkroom_core::metrics::track_http))
         .nest_service("/pkg", ServeDir::new(pkg))
         .fallback(leptos_axum::file_and_error_handler::<PageState, _>(shell))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `GET /metrics`: the page server's Prometheus metrics (page latency by route, live feeds).
+async fn metrics(axum::extract::State(state): axum::extract::State<PageState>) -> String {
+    darkroom_core::metrics::live_subscribers(state.gate.open());
+    darkroom_core::metrics::render()
 }
 
 /// Leptos options for pages served from `site_root` (where `pkg/` was built).
@@ -88,6 +96,7 @@ impl Frontend {
                 "no built browser code here: pages render but do not update live; run scripts/build-frontend.sh"
             );
         }
+        darkroom_core::metrics::install();
         let nats = darkroom_core::bus::connect(&config.nats, "darkroom-frontend").await?;
         let live = LiveHub::default();
         let state = PageState {

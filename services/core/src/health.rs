@@ -192,12 +192,16 @@ mod serve {
         }
     }
 
-    /// A service's `/healthz` (the process answers) and `/readyz` (every check passes), bound
-    /// at start-up so a taken port is a startup error rather than a silent one, and served once
-    /// the service runs.
+    /// Run before `/metrics` renders, to refresh what is measured at scrape time (consumer lag).
+    pub type Scrape = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+    /// A service's `/healthz` (the process answers), `/readyz` (every check passes) and
+    /// `/metrics` (Prometheus, [`crate::metrics`]), bound at start-up so a taken port is a
+    /// startup error rather than a silent one, and served once the service runs.
     pub struct Endpoints {
         listener: tokio::net::TcpListener,
         readiness: Readiness,
+        scrape: Option<Scrape>,
     }
 
     impl Endpoints {
@@ -215,33 +219,53 @@ mod serve {
                 listen: listen.to_owned(),
                 error,
             })?;
-            Ok(Some(Self { listener, readiness }))
+            crate::metrics::install();
+            Ok(Some(Self { listener, readiness, scrape: None }))
         }
 
         pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
             self.listener.local_addr().ok()
         }
 
+        /// Runs `scrape` before each `/metrics` answer.
+        pub fn on_scrape(mut self, scrape: Scrape) -> Self {
+            self.scrape = Some(scrape);
+            self
+        }
+
         /// Serves the endpoints in the background until the process ends.
         pub fn spawn(self) {
-            tokio::spawn(serve(self.listener, self.readiness));
+            tokio::spawn(serve(self.listener, self.readiness, self.scrape));
         }
     }
 
-    async fn serve(listener: tokio::net::TcpListener, readiness: Readiness) {
+    async fn serve(listener: tokio::net::TcpListener, readiness: Readiness, scrape: Option<Scrape>) {
         let readiness = Arc::new(readiness);
-        let app = axum::Router::new().route("/healthz", get(|| async { Json(json!({ "status": "ok" })) })).route(
-            "/readyz",
-            get(move || {
-                let readiness = readiness.clone();
-                async move {
-                    let (ready, mut report) = readiness.run().await;
-                    report.insert("status".into(), Value::String(if ready { "ready" } else { "unavailable" }.into()));
-                    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-                    (code, Json(Value::Object(report)))
+        let metrics = get(move || {
+            let scrape = scrape.clone();
+            async move {
+                if let Some(scrape) = scrape {
+                    scrape().await;
                 }
-            }),
-        );
+                crate::metrics::render()
+            }
+        });
+        let app = axum::Router::new()
+            .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+            .route(
+                "/readyz",
+                get(move || {
+                    let readiness = readiness.clone();
+                    async move {
+                        let (ready, mut report) = readiness.run().await;
+                        report
+                            .insert("status".into(), Value::String(if ready { "ready" } else { "unavailable" }.into()));
+                        let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+                        (code, Json(Value::Object(report)))
+                    }
+                }),
+            )
+            .route("/metrics", metrics);
         crate::http::serve(listener, app, &crate::config::HttpConfig::default(), std::future::pending()).await;
     }
 

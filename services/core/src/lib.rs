@@ -12,6 +12,8 @@
 //! - [`digest`]: the one SHA-256-as-hex helper.
 //! - [`backoff`]: the one exponential backoff every retry loop waits with.
 //! - `http` (feature `http`): the one way HTTP is served, with timeouts for slow clients.
+//! - `metrics` (feature `http`): every Prometheus metric's name and how it is recorded, and the
+//!   `/metrics` text each service serves.
 //! - `bus` (feature `nats`): connecting to JetStream, the stream, durable publishing, and the
 //!   worker every consumer runs its typed handler in.
 //! - `scores` (feature `mongodb`): the score store and the leaderboard query.
@@ -34,6 +36,8 @@ pub mod health;
 pub mod http;
 #[cfg(feature = "archive")]
 pub mod image_archive;
+#[cfg(feature = "http")]
+pub mod metrics;
 #[cfg(feature = "docker")]
 pub mod sandbox;
 #[cfg(feature = "mongodb")]

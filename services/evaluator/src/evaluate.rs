@@ -176,7 +176,17 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         tracing::info!(submission = %id, "cancelled; not evaluated");
         return Ok(());
     }
-    match evaluate(ctx, run).await {
+    let started = std::time::Instant::now();
+    let verdict = evaluate(ctx, run).await;
+    match &verdict {
+        Ok(_) => darkroom_core::metrics::evaluation_ended("scored", started.elapsed()),
+        Err(EvaluationError::Failed(f)) => {
+            darkroom_core::metrics::evaluation_ended("failed", started.elapsed());
+            darkroom_core::metrics::failed("evaluator", f.kind.as_str());
+        }
+        Err(EvaluationError::Transient(_)) => {}
+    }
+    match verdict {
         Ok(Scored { doc, private_metrics, cases, receipt, .. }) => {
             let outcome =
                 ctx.scores.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref(), Some(&receipt)).await?;

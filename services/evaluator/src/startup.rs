@@ -78,8 +78,18 @@ impl Evaluator {
                     Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
                 }),
             );
-        let health =
-            health::Endpoints::bind("evaluator.health_listen", &config.evaluator.health_listen, readiness).await?;
+        let lag_js = js.clone();
+        let health = health::Endpoints::bind("evaluator.health_listen", &config.evaluator.health_listen, readiness)
+            .await?
+            .map(|endpoints| {
+                endpoints.on_scrape(Arc::new(move || {
+                    let js = lag_js.clone();
+                    Box::pin(async move {
+                        let consumers = [DURABLE_NAME, VERIFICATIONS_DURABLE_NAME];
+                        darkroom_core::metrics::record_consumer_lag(&js, &consumers).await;
+                    })
+                }))
+            });
         let owner = config.evaluator.evaluator_id.clone();
         let removed = sandbox.remove_owned(&owner).await?;
         if !removed.is_empty() {

@@ -326,6 +326,7 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
         };
         outbox::enqueue(&txn, &created_event(&spec, &updated, image)?).await?;
         txn.commit().await?;
+        darkroom_core::metrics::retried();
         return Ok(Applied::Requeued { attempt });
     }
     txn.commit().await?;

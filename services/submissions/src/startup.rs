@@ -71,6 +71,7 @@ impl Application {
         let listener = TcpListener::bind(&sub.listen)
             .await
             .with_context(|| format!("submissions.listen: cannot listen on '{}'", sub.listen))?;
+        darkroom_core::metrics::install();
         Ok(Self { listener, router: crate::routes::router(state), http: config.http.clone(), background })
     }
 

@@ -101,7 +101,16 @@ pub async fn handle(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -
         }
         Err(e) => return Err(e.into()),
     }
+    let started = Instant::now();
     let outcome = run(ctx, job, stop).await?;
+    match &outcome {
+        Outcome::Finished(_) => darkroom_core::metrics::run_ended("finished", started.elapsed()),
+        Outcome::Failed(f) => {
+            darkroom_core::metrics::run_ended("failed", started.elapsed());
+            darkroom_core::metrics::failed("runner", f.kind.as_str());
+        }
+        Outcome::Cancelled => darkroom_core::metrics::run_ended("cancelled", started.elapsed()),
+    }
     announce(ctx, job, outcome).await?;
     ctx.runs.put(&key, DONE.into()).await?;
     Ok(())

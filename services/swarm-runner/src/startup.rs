@@ -49,7 +49,16 @@ impl Runner {
         let readiness = Readiness::default()
             .check("nats", health::nats_check(client))
             .check("docker", health::docker_check(sandbox.clone()));
-        let health = health::Endpoints::bind("runner.health_listen", &runner.health_listen, readiness).await?;
+        let lag_js = js.clone();
+        let health =
+            health::Endpoints::bind("runner.health_listen", &runner.health_listen, readiness).await?.map(|endpoints| {
+                endpoints.on_scrape(std::sync::Arc::new(move || {
+                    let js = lag_js.clone();
+                    Box::pin(async move {
+                        darkroom_core::metrics::record_consumer_lag(&js, &[DURABLE_NAME, CANCELS_DURABLE_NAME]).await;
+                    })
+                }))
+            });
         sweep_images(&sandbox, &runs).await;
         let removed = sandbox.remove_owned(&runner.runner_id).await?;
         if !removed.is_empty() {

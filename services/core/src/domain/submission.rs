@@ -17,6 +17,17 @@ pub enum FailureKind {
     Platform,
 }
 
+impl FailureKind {
+    /// As spelled on the wire (`participant`, `evaluation`, `platform`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Participant => "participant",
+            FailureKind::Evaluation => "evaluation",
+            FailureKind::Platform => "platform",
+        }
+    }
+}
+
 /// What a submission asks to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

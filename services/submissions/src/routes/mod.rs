@@ -6,6 +6,7 @@ mod final_board;
 mod health;
 mod leaderboard;
 mod logs;
+mod metrics;
 mod organizer;
 mod participants;
 mod receipts;
@@ -84,7 +85,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::show))
         .nest("/api/v1", api)
+        .route_layer(axum::middleware::from_fn(darkroom_core::metrics::track_http))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
