@@ -19,13 +19,16 @@ use serde::{Deserialize, Serialize};
 /// A challenge page's data, fetched in one round trip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChallengePage {
+    /// The challenge, its `description` and `dataset_description` emptied: the page carries
+    /// them as HTML below instead.
     pub challenge: PublicChallenge,
     /// The challenge's description (Markdown) as sanitised HTML, rendered on the server (see
     /// `server::markdown`): the browser sets this same string, it never renders Markdown.
     pub description_html: String,
     /// The dataset's description, likewise.
     pub dataset_html: String,
-    /// None when the dataset cannot be listed right now; the page says so.
+    /// None when the dataset cannot be listed right now; the page says so. Its `description`
+    /// is emptied too (it is `dataset_html`).
     pub dataset: Option<DatasetListing>,
     /// Where the visitor stands with the challenge, if they are a signed-in participant.
     pub participant: Option<ParticipantStanding>,

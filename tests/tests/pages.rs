@@ -815,8 +815,14 @@ async fn the_leaderboard_charts_the_best_score_over_time_as_the_board_shows_it()
     at(chart, "<title>#2 Bob Lab: accuracy 0.70</title>");
     assert!(!chart.contains("0.8765") && !chart.contains("0.612"), "exact values leaked:\n{chart}");
     // Export buttons beside the board.
-    at(&html, "class=\"button\" href=\"/challenges/pages/export/csv?phase=dev\"");
-    at(&html, "class=\"button\" href=\"/challenges/pages/export/json?phase=dev\"");
+    for format in ["csv", "json"] {
+        at(
+            &html,
+            &format!(
+                "<a href=\"/challenges/pages/export/{format}?phase=dev\" rel=\"external\" download=\"\" class=\"button\">"
+            ),
+        );
+    }
 }
 
 /// A participant's page charts their scored submissions over time, one point each, with the

@@ -112,8 +112,15 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
         },
         None => None,
     };
-    let description_html = super::markdown::to_html(&challenge.description);
-    let dataset_html = super::markdown::to_html(&challenge.dataset_description);
+    let mut challenge = challenge;
+    // The HTML replaces the Markdown in the page's data: the browser never needs the raw text,
+    // and it is not sent twice.
+    let description_html = super::markdown::to_html(&std::mem::take(&mut challenge.description));
+    let dataset_html = super::markdown::to_html(&std::mem::take(&mut challenge.dataset_description));
+    let mut dataset = dataset;
+    if let Some(listing) = dataset.as_mut() {
+        listing.description.clear();
+    }
     Ok(Fetched::Found(ChallengePage {
         challenge,
         description_html,
