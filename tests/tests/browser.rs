@@ -205,9 +205,12 @@ async fn at_both_widths(browser: &Browser, name: &str) {
     c.set_window_size(1280, 900).await.unwrap();
     browser.screenshot(&format!("{name}-1280")).await;
     c.set_window_size(390, 844).await.unwrap();
-    let overflow = browser.eval("document.documentElement.scrollWidth > window.innerWidth").await;
-    assert_eq!(overflow, serde_json::json!(false), "{name}: the page is wider than a phone");
     browser.screenshot(&format!("{name}-390")).await;
+    let overflow = browser.eval("document.documentElement.scrollWidth > window.innerWidth").await;
+    // What sticks out, to say what to fix.
+    let wide = "Array.from(document.querySelectorAll('body *')).filter(e => !e.parentElement?.closest('.table-scroll') && e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 40))";
+    let culprits = if overflow == serde_json::json!(true) { browser.eval(wide).await } else { serde_json::json!([]) };
+    assert_eq!(overflow, serde_json::json!(false), "{name}: the page is wider than a phone: {culprits}");
     c.set_window_size(1280, 900).await.unwrap();
 }
 
@@ -271,10 +274,10 @@ async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
     assert_eq!(browser.eval(&format!("document.querySelector(\"{train}\").open")).await, false);
     let labels =
         "Array.from(document.querySelectorAll('#file-tree li.file code')).find(c => c.textContent === 'labels.csv')";
-    assert_eq!(browser.eval(&format!("{labels}.offsetParent === null")).await, true, "closed folders hide files");
+    assert_eq!(browser.eval(&format!("{labels}.checkVisibility()")).await, false, "closed folders hide files");
     c.find(Locator::Css(&format!("{train} > summary"))).await.unwrap().click().await.unwrap();
     browser.wait_until("the folder opens", &format!("document.querySelector(\"{train}\").open"), 5).await;
-    assert_eq!(browser.eval(&format!("{labels}.offsetParent !== null")).await, true, "an open folder shows files");
+    assert_eq!(browser.eval(&format!("{labels}.checkVisibility()")).await, true, "an open folder shows files");
     at_both_widths(&browser, "2-challenge").await;
 
     // The leaderboard: a series per line; a third participant's score adds one, live.

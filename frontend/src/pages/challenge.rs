@@ -245,6 +245,8 @@ fn Phases(phases: Vec<Phase>, clock: RwSignal<DateTime<Utc>>) -> impl IntoView {
     view! {
         <section id="phases">
             <h2>"Phases"</h2>
+            // Scrolls sideways on a phone rather than widening the page.
+            <div class="table-scroll">
             <table>
                 <thead><tr><th scope="col">"Phase"</th><th scope="col">"Opens"</th><th scope="col">"Closes"</th><th scope="col">"Now"</th></tr></thead>
                 <tbody>
@@ -261,6 +263,7 @@ fn Phases(phases: Vec<Phase>, clock: RwSignal<DateTime<Utc>>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+            </div>
         </section>
     }
 }
