@@ -9,9 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, DuplicateImage, Enrollment, Leaderboard, Me, Metric, OrganizerEnrollment,
-    OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections, SubmissionView, Team,
-    ViewedSubmission,
+    BoardHistory, ChallengeSummary, DatasetListing, Direction, DuplicateImage, Enrollment, Leaderboard, Me, Metric,
+    OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
+    SubmissionView, Team, ViewedSubmission,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,8 +19,16 @@ use serde::{Deserialize, Serialize};
 /// A challenge page's data, fetched in one round trip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChallengePage {
+    /// The challenge, its `description` and `dataset_description` emptied: the page carries
+    /// them as HTML below instead.
     pub challenge: PublicChallenge,
-    /// None when the dataset cannot be listed right now; the page says so.
+    /// The challenge's description (Markdown) as sanitised HTML, rendered on the server (see
+    /// `server::markdown`): the browser sets this same string, it never renders Markdown.
+    pub description_html: String,
+    /// The dataset's description, likewise.
+    pub dataset_html: String,
+    /// None when the dataset cannot be listed right now; the page says so. Its `description`
+    /// is emptied too (it is `dataset_html`).
     pub dataset: Option<DatasetListing>,
     /// Where the visitor stands with the challenge, if they are a signed-in participant.
     pub participant: Option<ParticipantStanding>,
@@ -46,6 +54,9 @@ pub struct LeaderboardPage {
     /// The phase's private board as the public sees it (open, sealed, revealed); None when it
     /// cannot be read right now.
     pub private: Option<PrivateBoard>,
+    /// The best score over time of the board's top lines, read with the board (so a live
+    /// refresh redraws the chart too); None when it cannot be read right now.
+    pub history: Option<BoardHistory>,
 }
 
 /// One submission with what its owner (or the organizer) may see of its run.
@@ -63,8 +74,18 @@ pub struct MyPage {
     pub name: String,
     pub team: Option<String>,
     pub submissions: Vec<SubmissionView>,
+    /// How each challenge the participant submitted to ranks (for the charts of their scores).
+    pub ranking: Vec<Ranking>,
     /// The final selections of each phase the participant submitted to.
     pub selections: Vec<Selections>,
+}
+
+/// What a challenge ranks by: the metric and which way it improves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranking {
+    pub challenge: String,
+    pub rank_by: String,
+    pub direction: Direction,
 }
 
 /// The organizer's view of one challenge.

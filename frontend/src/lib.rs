@@ -7,7 +7,8 @@
 //!   the server they call the submissions API (the same one the CLI uses) with the visitor's
 //!   session from a cookie (never their token); its answers are `darkroom_api`'s types, which build for the browser's
 //!   wasm too, so server and browser read one definition of each shape.
-//! - [`format`]: numbers and times as text.
+//! - [`format`]: numbers and times as text; [`chart`]: scores over time as SVG;
+//!   [`dataset_tree`]: a dataset's file listing as folders with counts and sizes.
 //! - `server` (ssr): configuration, start-up, the API client and the live score feed.
 //! - `live` (hydrate): the browser end of the live feed.
 
@@ -16,7 +17,9 @@
 
 pub mod api;
 pub mod app;
+pub mod chart;
 pub mod components;
+pub mod dataset_tree;
 pub mod format;
 pub mod pages;
 

@@ -197,3 +197,135 @@ async fn a_leaderboard_refused_the_live_feed_polls_instead() {
     browser.screenshot("polling-board").await;
     browser.close().await;
 }
+
+/// Saves `name` at desktop (1280 px) and phone (390 px) width, checking at phone width that
+/// nothing makes the page wider than the screen; back to desktop width after.
+async fn at_both_widths(browser: &Browser, name: &str) {
+    let c = &browser.client;
+    c.set_window_size(1280, 900).await.unwrap();
+    browser.screenshot(&format!("{name}-1280")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    browser.screenshot(&format!("{name}-390")).await;
+    let overflow = browser.eval("document.documentElement.scrollWidth > window.innerWidth").await;
+    // What sticks out, to say what to fix.
+    let wide = "Array.from(document.querySelectorAll('body *')).filter(e => !e.parentElement?.closest('.table-scroll') && e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 40))";
+    let culprits = if overflow == serde_json::json!(true) { browser.eval(wide).await } else { serde_json::json!([]) };
+    assert_eq!(overflow, serde_json::json!(false), "{name}: the page is wider than a phone: {culprits}");
+    c.set_window_size(1280, 900).await.unwrap();
+}
+
+/// The pictures and the descriptions in a real browser, and every page at desktop and phone
+/// width (screenshots under `<target>/test-output/screenshots/pages/`, which `.ci/run` keeps):
+/// the leaderboard's chart has a series per line and gains one live when a new participant
+/// scores; the participant's chart marks their best; a description's `<script>` and `onerror`
+/// never run; the dataset's folders open with a click.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
+    use darkroom_tests::scoring::{Evaluation, complete};
+    use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp};
+    assert!(
+        site_root().join("pkg/darkroom_bg.wasm").is_file(),
+        "no browser code in {}: run scripts/build-frontend.sh first",
+        site_root().display()
+    );
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let slug = app
+        .create_challenge("pictures", |s| {
+            s["title"] = serde_json::json!("Pictured Nuclei");
+            s["description"] = serde_json::json!(
+                "## Task\n\nTell **20X** from 40X.\n\n<script>window.__xss = 1</script>\n\n<img src=x onerror=\"window.__xss = 2\">"
+            );
+            let data = std::path::PathBuf::from(s["dataset"]["host_path"].as_str().unwrap());
+            std::fs::create_dir_all(data.join("train/images")).unwrap();
+            std::fs::write(data.join("train/images/a.png"), [0u8; 1024]).unwrap();
+        })
+        .await;
+    let score = |token: String, accuracy: f64| {
+        let (app, slug) = (&app, slug.clone());
+        async move {
+            let (_, sub) = app.submit(&slug, &token, &darkroom_tests::registry::publish("pictured:1").await).await;
+            let id = sub["id"].as_str().unwrap().to_owned();
+            complete(app, &token, &id, &Evaluation { public: accuracy, private: accuracy, private_cases: None }).await;
+            id
+        }
+    };
+    let (ada, bob, cy) = (app.register("Ada Lab").await, app.register("Bob Lab").await, app.register("Cy Lab").await);
+    score(ada.clone(), 0.6).await;
+    let best = score(ada.clone(), 0.82).await;
+    score(ada.clone(), 0.7).await;
+    score(bob.clone(), 0.75).await;
+
+    let browser = Browser::start("pages").await;
+    let c = &browser.client;
+    c.goto(&web.url("/")).await.unwrap();
+    browser.wait_until("challenge list", "document.querySelector('#challenges-open')", 10).await;
+    at_both_widths(&browser, "1-challenges").await;
+
+    // The challenge: the description's markup without its script; the tree opens with a click.
+    c.goto(&web.url(&format!("/challenges/{slug}"))).await.unwrap();
+    browser.wait_until("challenge page", "document.querySelector('#description h4')", 10).await;
+    let hydrated = "document.querySelector('#phases .countdown').textContent";
+    let shown = browser.eval(hydrated).await;
+    browser.wait_until("hydrated (countdown ticks)", &format!("{hydrated} !== {shown}"), 5).await;
+    assert_eq!(browser.eval("window.__xss === undefined").await, serde_json::json!(true), "a script ran");
+    assert_eq!(browser.eval("document.querySelectorAll('#description script, #description img').length").await, 0);
+    let train = "#file-tree details[data-path='train/']";
+    assert_eq!(browser.eval(&format!("document.querySelector(\"{train}\").open")).await, false);
+    let labels =
+        "Array.from(document.querySelectorAll('#file-tree li.file code')).find(c => c.textContent === 'labels.csv')";
+    assert_eq!(browser.eval(&format!("{labels}.checkVisibility()")).await, false, "closed folders hide files");
+    c.find(Locator::Css(&format!("{train} > summary"))).await.unwrap().click().await.unwrap();
+    browser.wait_until("the folder opens", &format!("document.querySelector(\"{train}\").open"), 5).await;
+    assert_eq!(browser.eval(&format!("{labels}.checkVisibility()")).await, true, "an open folder shows files");
+    at_both_widths(&browser, "2-challenge").await;
+
+    // The leaderboard: a series per line; a third participant's score adds one, live.
+    let series = "document.querySelectorAll('#board-chart svg g.series').length";
+    c.goto(&web.url(&format!("/challenges/{slug}/leaderboard"))).await.unwrap();
+    browser.wait_until("live", "document.querySelector('#live-status')?.dataset.live === 'live'", 20).await;
+    assert_eq!(browser.eval(series).await, 2);
+    let titles = "Array.from(document.querySelectorAll('#board-chart g.series > title')).map(t => t.textContent)";
+    assert_eq!(
+        browser.eval(titles).await,
+        serde_json::json!(["#1 Ada Lab: accuracy 0.8200", "#2 Bob Lab: accuracy 0.7500"])
+    );
+    browser.eval("(window.__stillHere = true)").await;
+    score(cy.clone(), 0.9).await;
+    browser.wait_until("the chart gains a series live", &format!("{series} === 3"), 20).await;
+    assert_eq!(browser.eval("window.__stillHere === true").await, true, "the page was reloaded");
+    assert_eq!(browser.eval("document.querySelectorAll('#export a.button').length").await, 2);
+    at_both_widths(&browser, "3-leaderboard").await;
+    c.goto(&web.url(&format!("/challenges/{slug}/leaderboard?phase=dev&board=private"))).await.unwrap();
+    browser.wait_until("private board", "document.querySelector('#private-state')", 10).await;
+    at_both_widths(&browser, "4-private-board").await;
+
+    // Ada's page: her three scores, the best marked.
+    c.goto(&web.url("/sign-in")).await.unwrap();
+    browser.wait_until("sign-in form", "document.querySelector('#token')", 10).await;
+    at_both_widths(&browser, "5-sign-in").await;
+    c.find(Locator::Css("#token")).await.unwrap().send_keys(&ada).await.unwrap();
+    c.find(Locator::Css("#sign-in button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_until("her chart", "document.querySelector('#my-charts svg')", 15).await;
+    assert_eq!(browser.eval("document.querySelectorAll('#my-charts g.series').length").await, 1);
+    assert_eq!(browser.eval("document.querySelectorAll('#my-charts circle.point').length").await, 3);
+    let marked = browser.eval("document.querySelector('#my-charts .best > title').textContent").await;
+    assert!(marked.as_str().is_some_and(|t| t.starts_with("Current best: 0.8200")), "{marked}");
+    at_both_widths(&browser, "6-my-submissions").await;
+    c.goto(&web.url(&format!("/submissions/{best}"))).await.unwrap();
+    browser.wait_until("timeline", "document.querySelector('.timeline li')", 10).await;
+    at_both_widths(&browser, "7-submission").await;
+
+    // The organizer's page.
+    c.find(Locator::Css("#sign-out button")).await.unwrap().click().await.unwrap();
+    browser.wait_until("signed out", "!document.querySelector('#sign-out')", 10).await;
+    c.goto(&web.url("/sign-in")).await.unwrap();
+    browser.wait_until("sign-in form", "document.querySelector('#token')", 10).await;
+    c.find(Locator::Css("#token")).await.unwrap().send_keys(ADMIN_TOKEN).await.unwrap();
+    c.find(Locator::Css("#sign-in button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_until("organizer signed in", "document.querySelector('header .who')", 15).await;
+    c.goto(&web.url(&format!("/challenges/{slug}/submissions"))).await.unwrap();
+    browser.wait_until("all submissions", "document.querySelector('#submissions')", 10).await;
+    at_both_widths(&browser, "8-organizer").await;
+    browser.close().await;
+}

@@ -705,3 +705,150 @@ async fn the_leaderboard_page_offers_its_board_as_csv_and_json() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     }
 }
+
+/// The challenge's and the dataset's descriptions are Markdown, rendered on the server and
+/// sanitised: headings, lists, code and links stay (links with rel=nofollow), no script, event
+/// handler, `javascript:` link or outside image survives. The dataset's files are a tree of
+/// folders (`<details>`, so it opens without scripts) each with its count and size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn descriptions_are_sanitised_markdown_and_the_dataset_is_a_folder_tree() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |s| {
+        s["description"] = json!(
+            "# The task\n\nTell **20X** from 40X.\n\n- fast\n- fair\n\n<script>window.__xss = 1</script>\n\n\
+             <img src=x onerror=\"window.__xss = 2\">\n\n[rules](https://example.org/rules) [bad](javascript:alert(1))"
+        );
+        s["dataset"]["description"] =
+            json!("Grayscale `64x64` patches:\n\n| split | files |\n|---|---|\n| train | 3 |");
+        let data = std::path::PathBuf::from(s["dataset"]["host_path"].as_str().unwrap());
+        std::fs::create_dir_all(data.join("train/images")).unwrap();
+        std::fs::write(data.join("train/images/a.png"), [0u8; 1024]).unwrap();
+        std::fs::write(data.join("train/images/b.png"), [0u8; 2048]).unwrap();
+        std::fs::write(data.join("train/notes.bin"), [0u8; 2048]).unwrap();
+    })
+    .await;
+
+    let (status, html) = page(&web, "/challenges/pages", None).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let description = &html[at(&html, "id=\"description\"")..at(&html, "id=\"enrollment\"")];
+    for needle in [
+        "<h3>The task</h3>",
+        "<strong>20X</strong>",
+        "<li>fast</li>",
+        "href=\"https://example.org/rules\" rel=\"noopener noreferrer nofollow\"",
+    ] {
+        at(description, needle);
+    }
+    let lower = html.to_lowercase();
+    for gone in ["__xss", "onerror", "javascript:", "<img"] {
+        assert!(!lower.contains(gone), "{gone} survived:\n{description}");
+    }
+    // The only scripts are the page's own (hydration), none from the description.
+    assert!(!description.contains("<script"), "{description}");
+    let dataset = &html[at(&html, "id=\"dataset\"")..];
+    at(dataset, "<code>64x64</code>");
+    at(dataset, "<td>train</td>");
+
+    // The tree: train/ holds 4 files (labels.csv, notes.bin and images/ with 2) of 5.0 KiB,
+    // images/ 2 files of 3.0 KiB; both closed until opened.
+    let tree = &dataset[at(dataset, "id=\"file-tree\"")..];
+    assert_eq!(tree.matches("<details").count(), 2, "{tree}");
+    assert!(!tree.contains("<details open"), "{tree}");
+    let (train, train_counts) = (at(tree, "train/</code>"), at(tree, "4 files, 5.0 KiB"));
+    let (images, images_counts) = (at(tree, "images/</code>"), at(tree, "2 files, 3.0 KiB"));
+    assert!(train < train_counts && train_counts < images && images < images_counts, "{tree}");
+    at(tree, "data-path=\"train/images/\"");
+    let (png, readme) = (at(tree, "a.png"), at(tree, "README.txt"));
+    assert!(png < readme, "folders come before the root's files:\n{tree}");
+}
+
+/// The leaderboard's chart: the API's history of the board's top lines (a point each time a
+/// line's best improved, the last one the board's value), drawn on the server as SVG with one
+/// series per line. In `rounded` feedback the chart has the board's digits only, and where logs
+/// are hidden its times are whole seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leaderboard_charts_the_best_score_over_time_as_the_board_shows_it() {
+    use darkroom_tests::scoring::{Evaluation, complete};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |s| {
+        s["phases"][0]["feedback"] = json!("rounded");
+        s["phases"][0]["decimals"] = json!(2);
+        s["logs_visible"] = json!(false);
+    })
+    .await;
+    let (_, empty) = app.call(Method::GET, "/api/v1/challenges/pages/leaderboard/history", None, None).await;
+    assert_eq!(empty["series"], json!([]), "{empty}");
+
+    // Ada: 0.612, then 0.5 (no better), then 0.8765; Bob: 0.7.
+    let (ada, bob) = (app.register("Ada Lab").await, app.register("Bob Lab").await);
+    for (token, accuracy) in [(&ada, 0.612), (&bob, 0.7), (&ada, 0.5), (&ada, 0.8765)] {
+        let (_, sub) = app.submit("pages", token, &publish("some-model:1").await).await;
+        let evaluation = Evaluation { public: accuracy, private: accuracy, private_cases: None };
+        complete(&app, token, sub["id"].as_str().unwrap(), &evaluation).await;
+    }
+    let (status, history) = app.call(Method::GET, "/api/v1/challenges/pages/leaderboard/history", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!((history["phase"].as_str(), history["decimals"].as_u64()), (Some("dev"), Some(2)), "{history}");
+    let series = history["series"].as_array().unwrap();
+    let names: Vec<&str> = series.iter().map(|s| s["participant"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Ada Lab", "Bob Lab"], "in the board's order");
+    let values = |i: usize| -> Vec<f64> {
+        series[i]["points"].as_array().unwrap().iter().map(|p| p["value"].as_f64().unwrap()).collect()
+    };
+    assert_eq!(values(0), [0.61, 0.88], "improvements only, rounded as the board shows them");
+    assert_eq!(values(1), [0.7]);
+    let (_, board) = app.call(Method::GET, "/api/v1/challenges/pages/leaderboard", None, None).await;
+    assert_eq!(board["entries"][0]["metrics"]["accuracy"].as_f64(), Some(0.88), "the last point is the board's");
+    for point in series.iter().flat_map(|s| s["points"].as_array().unwrap()) {
+        let at: chrono::DateTime<Utc> = point["at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(at.timestamp_subsec_nanos(), 0, "finer than a second where logs are hidden: {point}");
+    }
+
+    let (status, html) = page(&web, "/challenges/pages/leaderboard", None).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let chart = &html[at(&html, "id=\"board-chart\"")..];
+    let chart = &chart[..at(chart, "</figure>")];
+    assert_eq!(chart.matches("<g class=\"series\"").count(), 2, "{chart}");
+    at(chart, "<title>#1 Ada Lab: accuracy 0.88</title>");
+    at(chart, "<title>#2 Bob Lab: accuracy 0.70</title>");
+    assert!(!chart.contains("0.8765") && !chart.contains("0.612"), "exact values leaked:\n{chart}");
+    // Export buttons beside the board.
+    for format in ["csv", "json"] {
+        at(
+            &html,
+            &format!(
+                "<a href=\"/challenges/pages/export/{format}?phase=dev\" rel=\"external\" download=\"\" class=\"button\">"
+            ),
+        );
+    }
+}
+
+/// A participant's page charts their scored submissions over time, one point each, with the
+/// current best marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_participant_page_charts_their_scores_with_the_best_marked() {
+    use darkroom_tests::scoring::{Evaluation, complete};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |_| {}).await;
+    let ada = app.register("Ada").await;
+    for accuracy in [0.6, 0.91, 0.7] {
+        let (_, sub) = app.submit("pages", &ada, &publish("some-model:1").await).await;
+        let evaluation = Evaluation { public: accuracy, private: accuracy, private_cases: None };
+        complete(&app, &ada, sub["id"].as_str().unwrap(), &evaluation).await;
+    }
+    // A submission not scored yet is no point.
+    app.submit("pages", &ada, &publish("some-model:1").await).await;
+    let visit = web.sign_in(&ada).await;
+    let (status, html) = page(&web, "/me", Some(&visit)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let chart = &html[at(&html, "id=\"my-charts\"")..];
+    let chart = &chart[..at(chart, "</figure>")];
+    at(chart, "data-phase=\"pages / dev\"");
+    assert_eq!(chart.matches("<g class=\"series\"").count(), 1, "{chart}");
+    assert_eq!(chart.matches("class=\"point\"").count(), 3, "{chart}");
+    assert_eq!(chart.matches("class=\"best-marker\"").count(), 1, "{chart}");
+    at(chart, "<title>Current best: 0.9100 (");
+}

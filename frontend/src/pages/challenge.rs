@@ -13,7 +13,7 @@ use super::{render, server_message};
 use crate::api::{ChallengePage, JoinChallenge, ParticipantStanding, TeamAction, Visitor, load_challenge};
 use crate::app::SignedIn;
 use crate::components::CsrfField;
-use crate::format;
+use crate::{dataset_tree, format};
 
 #[component]
 pub fn ChallengeView() -> impl IntoView {
@@ -37,7 +37,7 @@ pub fn ChallengeView() -> impl IntoView {
 
 #[component]
 fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerAction<TeamAction>) -> impl IntoView {
-    let ChallengePage { challenge: c, dataset, participant, now } = page;
+    let ChallengePage { challenge: c, description_html, dataset_html, dataset, participant, now } = page;
     // The server's clock renders the page; the browser's takes over once hydrated.
     let clock = RwSignal::new(now);
     #[cfg(feature = "hydrate")]
@@ -50,8 +50,6 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
     let board = format!("/challenges/{}/leaderboard", c.slug);
     let all = format!("/challenges/{}/submissions", c.slug);
     let SignedIn(who) = expect_context::<SignedIn>();
-    let paragraphs: Vec<String> =
-        c.description.split("\n\n").map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
     view! {
         <Title text=c.title.clone()/>
         <article class="challenge" id="challenge">
@@ -69,7 +67,8 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
                     }}
                 </Suspense>
             </p>
-            {paragraphs.into_iter().map(|p| view! { <p>{p}</p> }).collect_view()}
+            // Sanitised on the server (see `server::markdown`); the same string hydrates.
+            <div class="markdown" id="description" inner_html=description_html></div>
             <Join challenge=c.clone() participant=participant.clone() join/>
             {participant.filter(|_| c.max_team_size > 1).and_then(|p| {
                 let joined = p.enrollment.as_ref().is_some_and(|e| e.state == EnrollmentState::Active);
@@ -78,7 +77,7 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
             <Phases phases=c.phases.clone() clock/>
             <Metrics challenge=c.clone()/>
             <Rules challenge=c.clone()/>
-            <Dataset description=c.dataset_description.clone() listing=dataset fingerprint=c.dataset_fingerprint.clone()/>
+            <Dataset description_html=dataset_html listing=dataset fingerprint=c.dataset_fingerprint.clone()/>
         </article>
     }
 }
@@ -246,6 +245,8 @@ fn Phases(phases: Vec<Phase>, clock: RwSignal<DateTime<Utc>>) -> impl IntoView {
     view! {
         <section id="phases">
             <h2>"Phases"</h2>
+            // Scrolls sideways on a phone rather than widening the page.
+            <div class="table-scroll">
             <table>
                 <thead><tr><th scope="col">"Phase"</th><th scope="col">"Opens"</th><th scope="col">"Closes"</th><th scope="col">"Now"</th></tr></thead>
                 <tbody>
@@ -262,6 +263,7 @@ fn Phases(phases: Vec<Phase>, clock: RwSignal<DateTime<Utc>>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+            </div>
         </section>
     }
 }
@@ -316,14 +318,14 @@ fn Rules(challenge: PublicChallenge) -> impl IntoView {
 
 #[component]
 fn Dataset(
-    description: String,
+    description_html: String,
     listing: Option<DatasetListing>,
     fingerprint: Option<TreeFingerprint>,
 ) -> impl IntoView {
     view! {
         <section id="dataset">
             <h2>"Dataset"</h2>
-            <p>{description}</p>
+            <div class="markdown" id="dataset-description" inner_html=description_html></div>
             {fingerprint.map(|f| view! {
                 <p class="fingerprint" title="SHA-256 over the sorted (path, size, SHA-256) of every file, taken when the challenge was applied; every run checks the data against it">
                     "Fingerprint: "<code>{format!("sha256:{}", f.digest)}</code>
@@ -335,16 +337,42 @@ fn Dataset(
                 Some(l) => view! {
                     <p>{format!("{} files, {} in total{}.", l.file_count, format::bytes(l.total_bytes),
                         if l.truncated { " (the first files are listed)" } else { "" })}</p>
-                    <table class="files">
-                        <thead><tr><th scope="col">"File"</th><th scope="col" class="num">"Size"</th></tr></thead>
-                        <tbody>
-                            {l.files.into_iter().map(|f| view! {
-                                <tr><td><code>{f.path}</code></td><td class="num">{format::bytes(f.size_bytes)}</td></tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
+                    <FileTree files=l.files/>
                 }.into_any(),
             }}
         </section>
     }
+}
+
+/// The dataset's files as folders that open and close without scripts (`<details>`), each
+/// saying how many files it holds and their size; a folder's own files come after its
+/// subfolders.
+#[component]
+fn FileTree(files: Vec<darkroom_api::DatasetFile>) -> impl IntoView {
+    let root = dataset_tree::build(&files);
+    view! { <div class="file-tree" id="file-tree">{folder_contents(root)}</div> }
+}
+
+/// A folder's subfolders (each a `<details>`) and files, as a list.
+fn folder_contents(folder: dataset_tree::Folder) -> AnyView {
+    view! {
+        <ul>
+            {folder.folders.into_iter().map(|(name, sub)| {
+                let path = sub.path.clone();
+                let summary = format!("{} {}, {}", sub.file_count, if sub.file_count == 1 { "file" } else { "files" }, format::bytes(sub.total_bytes));
+                view! {
+                    <li class="folder">
+                        <details data-path=path>
+                            <summary><code>{format!("{name}/")}</code>" "<span class="counts">{summary}</span></summary>
+                            {folder_contents(sub)}
+                        </details>
+                    </li>
+                }
+            }).collect_view()}
+            {folder.files.into_iter().map(|(name, size)| view! {
+                <li class="file"><code>{name}</code>" "<span class="size">{format::bytes(size)}</span></li>
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }

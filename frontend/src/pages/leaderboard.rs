@@ -8,7 +8,10 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::render;
+use darkroom_api::BoardHistory;
+
 use crate::api::{LeaderboardPage, load_leaderboard};
+use crate::chart::{self, Chart, Point, Series, Style};
 use crate::components::LeaderboardTable;
 
 /// Where the live feed stands, shown to the viewer and read by the browser tests.
@@ -71,7 +74,7 @@ pub fn LeaderboardView() -> impl IntoView {
 
 #[component]
 fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
-    let LeaderboardPage { title, metrics, phases, board, .. } = page;
+    let LeaderboardPage { title, metrics, phases, board, history, .. } = page;
     let slug = board.challenge.clone();
     let current = board.phase.clone();
     view! {
@@ -98,15 +101,60 @@ fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
         <div class="table-scroll" aria-live="polite">
             <LeaderboardTable board metrics/>
         </div>
-        // Plain links (rel=external: not the router's) to files, each row with its receipt's hash.
+        {history.map(|history| view! { <BoardChart history/> })}
+        <ExportButtons
+            base=format!("/challenges/{slug}/export")
+            query=format!("phase={current}")
+            note="each row with the hash of its signed receipt; darkroom verify --board checks them"
+        />
+    }
+}
+
+/// The board's downloads as buttons: plain links (rel=external: not the router's) to files the
+/// page server passes through from the API.
+#[component]
+fn ExportButtons(base: String, query: String, note: &'static str) -> impl IntoView {
+    view! {
         <p class="export" id="export">
             "Download this board: "
-            <a href=format!("/challenges/{slug}/export/csv?phase={current}") rel="external" download="">"CSV"</a>
-            " · "
-            <a href=format!("/challenges/{slug}/export/json?phase={current}") rel="external" download="">"JSON"</a>
-            " (each row with the hash of its signed receipt; "<code>"darkroom verify --board"</code>" checks them)"
+            <a class="button" href=format!("{base}/csv?{query}") rel="external" download="">"CSV"</a>
+            " "
+            <a class="button" href=format!("{base}/json?{query}") rel="external" download="">"JSON"</a>
+            " "<span class="hint">{format!("({note})")}</span>
         </p>
     }
+}
+
+/// The best score over time of the board's top lines (a step each time one improved), drawn
+/// on the server from the values the board shows; re-read and redrawn with the board when a
+/// live update arrives.
+#[component]
+fn BoardChart(history: BoardHistory) -> impl IntoView {
+    let drawn: Vec<Series> = history
+        .series
+        .iter()
+        .map(|s| Series {
+            name: format!("#{} {}", s.rank, s.entrant()),
+            points: s.points.iter().map(|p| Point { at: p.at, value: p.value }).collect(),
+        })
+        .collect();
+    let count = drawn.len();
+    let chart = Chart {
+        title: format!("Best {} over time of the top {count} ({})", history.rank_by, history.direction.label()),
+        metric: history.rank_by.clone(),
+        decimals: history.decimals,
+        style: Style::Steps,
+        series: drawn,
+        best: None,
+    };
+    chart::svg(&chart).map(|svg| {
+        view! {
+            <figure class="chart-figure" id="board-chart">
+                <figcaption>{format!("Best {} over time, top {count}", history.rank_by)}</figcaption>
+                <div class="chart-box" inner_html=svg></div>
+            </figure>
+        }
+    })
 }
 
 /// Public / Private, for the phase shown.
@@ -128,6 +176,7 @@ fn Private(page: LeaderboardPage) -> impl IntoView {
     use darkroom_api::PrivateBoard;
     let LeaderboardPage { title, board, private, .. } = page;
     let (slug, phase) = (board.challenge.clone(), board.phase.clone());
+    let (export_slug, export_phase) = (slug.clone(), phase.clone());
     let body = match private {
         None => view! { <p>"The private board cannot be read right now; try again in a moment."</p> }.into_any(),
         Some(PrivateBoard::Open { ends_at, .. }) => view! {
@@ -148,6 +197,11 @@ fn Private(page: LeaderboardPage) -> impl IntoView {
                 "Revealed " {crate::format::time(revealed_at)} "; commitment " <code id="commitment">{commitment}</code>
                 " (check it with " <code>"darkroom verify-board"</code> ")."
             </p>
+            <ExportButtons
+                base=format!("/challenges/{export_slug}/export")
+                query=format!("phase={export_phase}&board=private")
+                note="JSON: the revealed board as the API serves it, with the salt and commitment darkroom verify-board checks"
+            />
             <div class="table-scroll">
                 <table class="board private-board">
                     <thead><tr>

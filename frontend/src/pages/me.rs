@@ -1,11 +1,12 @@
 //! `/me`: the signed-in participant's own submissions (never anyone else's).
 
-use darkroom_api::{Selections, SubmissionState, SubmissionView, ViewedSubmission};
+use darkroom_api::{Direction, Selections, SubmissionState, SubmissionView, ViewedSubmission};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{render, server_message};
-use crate::api::{MyPage, SelectFinals, load_my_submissions};
+use crate::api::{MyPage, Ranking, SelectFinals, load_my_submissions};
+use crate::chart::{self, Chart, Point, Series, Style};
 use crate::components::{CsrfField, FeedbackScoreText, SubmissionRows};
 use crate::format;
 
@@ -42,6 +43,7 @@ fn Page(page: MyPage, select: ServerAction<SelectFinals>) -> impl IntoView {
             let rows = page.submissions.iter().cloned().map(ViewedSubmission::Participant).collect();
             view! { <div class="table-scroll"><SubmissionRows submissions=rows organizer=false back="/me".to_string()/></div> }.into_any()
         }}
+        <ScoreCharts submissions=page.submissions.clone() ranking=page.ranking/>
         <FinalSelections selections=page.selections submissions=page.submissions select=select/>
     }
 }
@@ -129,4 +131,76 @@ fn PhaseSelections(
             }}
         </section>
     }
+}
+
+/// Per challenge and phase, the participant's scored submissions over time (when each was
+/// submitted, the ranking metric as their feedback shows it), the current best marked.
+#[component]
+fn ScoreCharts(submissions: Vec<SubmissionView>, ranking: Vec<Ranking>) -> impl IntoView {
+    let charts: Vec<(String, String)> = score_charts(&submissions, &ranking);
+    (!charts.is_empty()).then(|| {
+        view! {
+            <h2>"Your scores over time"</h2>
+            <div id="my-charts">
+                {charts.into_iter().map(|(phase, svg)| {
+                    let caption = phase.clone();
+                    view! {
+                        <figure class="chart-figure my-chart" data-phase=phase>
+                            <figcaption>{caption}</figcaption>
+                            <div class="chart-box" inner_html=svg></div>
+                        </figure>
+                    }
+                }).collect_view()}
+            </div>
+        }
+    })
+}
+
+/// `(challenge/phase, svg)` for each phase with a scored submission, in the order of the phases'
+/// first submissions.
+fn score_charts(submissions: &[SubmissionView], ranking: &[Ranking]) -> Vec<(String, String)> {
+    let mut phases: Vec<(&str, &str)> = Vec::new();
+    let mut sorted: Vec<&SubmissionView> = submissions.iter().collect();
+    sorted.sort_by_key(|s| s.created_at);
+    for s in &sorted {
+        if !phases.contains(&(s.challenge.as_str(), s.phase.as_str())) {
+            phases.push((s.challenge.as_str(), s.phase.as_str()));
+        }
+    }
+    phases
+        .into_iter()
+        .filter_map(|(challenge, phase)| {
+            let rank = ranking.iter().find(|r| r.challenge == challenge)?;
+            let scored: Vec<(&SubmissionView, f64)> = sorted
+                .iter()
+                .filter(|s| s.challenge == challenge && s.phase == phase)
+                .filter_map(|s| Some((*s, s.score.as_ref()?.metrics.get(&rank.rank_by).copied()?)))
+                .filter(|(_, v)| v.is_finite())
+                .collect();
+            let decimals = scored.iter().find_map(|(s, _)| s.score.as_ref()?.decimals);
+            let best = scored
+                .iter()
+                .copied()
+                .reduce(|a, b| {
+                    let better = match rank.direction {
+                        Direction::HigherIsBetter => b.1 > a.1,
+                        Direction::LowerIsBetter => b.1 < a.1,
+                    };
+                    if better { b } else { a }
+                })
+                .map(|(s, value)| Point { at: s.created_at, value });
+            let chart = Chart {
+                title: format!("Your {} in {challenge} / {phase}, by when you submitted", rank.rank_by),
+                metric: rank.rank_by.clone(),
+                decimals,
+                style: Style::Dots,
+                series: vec![Series {
+                    name: "Your submissions".into(),
+                    points: scored.iter().map(|(s, value)| Point { at: s.created_at, value: *value }).collect(),
+                }],
+                best,
+            };
+            Some((format!("{challenge} / {phase}"), chart::svg(&chart)?))
+        })
+        .collect()
 }

@@ -47,7 +47,9 @@ fn Page(page: SubmissionPage) -> impl IntoView {
             <Timeline history/>
         </section>
         <section id="actions">
+            <div class="table-scroll">
             <SubmissionRows submissions=vec![viewed] organizer back/>
+            </div>
         </section>
         <section id="logs">
             <h2>"Log"</h2>

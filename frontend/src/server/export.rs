@@ -1,4 +1,4 @@
-//! `/challenges/{slug}/export/{csv|json}?phase=`: a board's export, for the pages' download
+//! `/challenges/{slug}/export/{csv|json}?phase=[&board=private]`: a board's export, for the pages' download
 //! links. The API's export (each row with its receipt's hash) passed through as it came, since a
 //! browser cannot reach the API's internal address.
 
@@ -13,6 +13,8 @@ use super::fns::segment;
 #[derive(Deserialize)]
 pub struct ExportQuery {
     phase: Option<String>,
+    /// `private`: the phase's revealed private board (see [`super::private_export`]).
+    board: Option<String>,
 }
 
 pub async fn board(
@@ -23,6 +25,9 @@ pub async fn board(
     if !matches!(format.as_str(), "csv" | "json") {
         let message = format!("'{format}' is not an export format: csv or json");
         return (StatusCode::NOT_FOUND, message).into_response();
+    }
+    if q.board.as_deref() == Some("private") {
+        return super::private_export::board(&api, &slug, q.phase.as_deref(), &format).await;
     }
     let phase = q.phase.filter(|p| !p.is_empty()).map(|p| format!("&phase={}", segment(&p))).unwrap_or_default();
     let path = format!("/challenges/{}/leaderboard/export?format={format}{phase}", segment(&slug));

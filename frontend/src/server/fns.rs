@@ -5,10 +5,10 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision, EnrollmentState,
-    JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
-    RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId, SubmissionView, Team, TeamCode,
-    ViewedSubmission,
+    BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
+    EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard,
+    PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId, SubmissionView, Team,
+    TeamCode, ViewedSubmission,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -16,7 +16,8 @@ use leptos_axum::ResponseOptions;
 use super::client::{ApiClient, ApiError};
 use super::session;
 use crate::api::{
-    ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, ParticipantStanding, SubmissionPage, Visitor,
+    ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, ParticipantStanding, Ranking, SubmissionPage,
+    Visitor,
 };
 
 fn api() -> Result<ApiClient, ServerFnError> {
@@ -111,7 +112,23 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
         },
         None => None,
     };
-    Ok(Fetched::Found(ChallengePage { challenge, dataset, participant, now: Utc::now() }))
+    let mut challenge = challenge;
+    // The HTML replaces the Markdown in the page's data: the browser never needs the raw text,
+    // and it is not sent twice.
+    let description_html = super::markdown::to_html(&std::mem::take(&mut challenge.description));
+    let dataset_html = super::markdown::to_html(&std::mem::take(&mut challenge.dataset_description));
+    let mut dataset = dataset;
+    if let Some(listing) = dataset.as_mut() {
+        listing.description.clear();
+    }
+    Ok(Fetched::Found(ChallengePage {
+        challenge,
+        description_html,
+        dataset_html,
+        dataset,
+        participant,
+        now: Utc::now(),
+    }))
 }
 
 pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fetched<LeaderboardPage>, ServerFnError> {
@@ -130,12 +147,16 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
     // organizer (whose sealed board stays in the API and the CLI).
     let private_path = format!("{path}/phases/{}/private-board", segment(&board.phase));
     let private = api.get::<PrivateBoard>(&private_path, None).await.ok();
+    // The chart beside the board; the board stands alone when its history cannot be read.
+    let history_path = format!("{path}/leaderboard/history?phase={}", segment(&board.phase));
+    let history = api.get::<BoardHistory>(&history_path, None).await.ok();
     Ok(Fetched::Found(LeaderboardPage {
         title: challenge.title,
         metrics: challenge.metrics,
         phases: challenge.phases.into_iter().map(|p| p.name).collect(),
         board,
         private,
+        history,
     }))
 }
 
@@ -216,6 +237,17 @@ pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
         Ok(s) => s,
         Err(absent) => return Ok(absent.into()),
     };
+    let mut challenges: Vec<&str> = submissions.iter().map(|s| s.challenge.as_str()).collect();
+    challenges.sort_unstable();
+    challenges.dedup();
+    let mut ranking = Vec::new();
+    for slug in challenges {
+        // A challenge that cannot be read right now only goes without its chart.
+        if let Ok(c) = api.get::<PublicChallenge>(&format!("/challenges/{}", segment(slug)), None).await {
+            let direction = c.metrics.iter().find(|m| m.name == c.rank_by).map(|m| m.direction).unwrap_or_default();
+            ranking.push(Ranking { challenge: c.slug, rank_by: c.rank_by, direction });
+        }
+    }
     let mut phases: Vec<(&str, &str)> = submissions.iter().map(|s| (s.challenge.as_str(), s.phase.as_str())).collect();
     phases.sort_unstable();
     phases.dedup();
@@ -227,7 +259,7 @@ pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
             selections.push(s);
         }
     }
-    Ok(Fetched::Found(MyPage { name, team, submissions, selections }))
+    Ok(Fetched::Found(MyPage { name, team, submissions, ranking, selections }))
 }
 
 pub async fn load_submission(id: String) -> Result<Fetched<SubmissionPage>, ServerFnError> {

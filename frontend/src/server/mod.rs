@@ -1,11 +1,13 @@
 //! The page server: axum serving the Leptos pages (server-rendered, then hydrated), their
 //! server functions, the built browser code under `/pkg`, the live feed under `/live`, and the
-//! boards' exports.
+//! boards' exports; descriptions' Markdown is rendered here ([`markdown`]).
 
 pub mod client;
 mod export;
 pub(crate) mod fns;
 pub mod live;
+pub mod markdown;
+mod private_export;
 pub mod session;
 
 use std::net::SocketAddr;

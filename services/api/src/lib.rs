@@ -8,6 +8,7 @@
 //! - [`submission`]: the submission state machine, submissions as their owner and as the
 //!   organizer see them, the image and timeline views, the submit body and list queries.
 //! - [`leaderboard`]: a phase's ranking and the live feed's score update.
+//! - [`board_history`]: the best score over time of a board's top lines, for charts.
 //! - [`final_board`]: final selections, and the private board sealed until the reveal.
 //! - [`receipt`]: score receipts, their signing keys, a challenge's chain and board exports.
 //! - [`participant`]: registration, `/me` and web sessions.
@@ -51,6 +52,7 @@
 //! - The health endpoints (`/healthz`, `/readyz`): every service binary serves them, not only
 //!   the API, and their bodies are read by people, not clients.
 
+pub mod board_history;
 pub mod challenge;
 pub mod enrollment;
 pub mod error;
@@ -65,6 +67,7 @@ pub mod team;
 pub mod token;
 pub mod verification;
 
+pub use board_history::{BoardHistory, HISTORY_TOP, HistoryPoint, HistorySeries};
 pub use challenge::{
     Aggregate, ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_FINAL_SELECTIONS,
     DEFAULT_OUTPUT_MAX_DEPTH, DEFAULT_OUTPUT_MAX_FILES, DatasetFile, DatasetListing, Direction, Feedback, Metric,

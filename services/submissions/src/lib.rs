@@ -14,7 +14,8 @@
 //! - [`tarball`] receives `docker save` uploads; [`upload_sweep`] deletes them once no
 //!   submission can need them; [`db`] holds entities and migrations.
 //! - [`feedback`] what participants and the public board see of each score (raw, rounded,
-//!   ladder); [`intervals`] the bootstrap intervals of the raw public board.
+//!   ladder); [`intervals`] the bootstrap intervals of the raw public board; [`board_history`]
+//!   the best score over time of the board's top lines.
 //! - [`dataset`] lists a challenge's dataset on apply and on the organizer's refresh, and
 //!   serves the stored listing.
 //! - [`sessions`] web sessions: what the pages' cookie holds instead of a token.
@@ -22,6 +23,7 @@
 //! - [`fingerprints`] fingerprints a challenge's dataset and ground truth on apply.
 
 pub mod auth;
+pub mod board_history;
 pub mod consumer;
 pub mod dataset;
 pub mod db;

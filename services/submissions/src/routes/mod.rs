@@ -1,5 +1,6 @@
 //! The HTTP API. Handlers stay thin: parse, authorise, call the domain, shape the answer.
 
+mod board_history;
 mod challenges;
 mod enrollment;
 mod final_board;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/dataset/refresh", post(challenges::refresh_dataset))
         .route("/challenges/{slug}/leaderboard", get(leaderboard::show))
         .route("/challenges/{slug}/leaderboard/export", get(receipts::export))
+        .route("/challenges/{slug}/leaderboard/history", get(board_history::show))
         .route("/challenges/{slug}/receipts", get(receipts::chain))
         .route("/keys", get(receipts::keys))
         .route(
