@@ -6,9 +6,11 @@
 //!
 //! - [`startup`] connects NATS, the object store, MongoDB and the engine, and consumes.
 //! - [`evaluate`] scores one finished run.
+//! - [`rescore`] scores a phase's submissions again with a new evaluation image.
 //! - [`resolver`] tells the submissions service which image id an evaluation image has here.
 
 pub mod evaluate;
+pub mod rescore;
 pub mod resolver;
 pub mod startup;
 

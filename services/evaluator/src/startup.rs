@@ -10,14 +10,17 @@ use async_nats::jetstream::{self, object_store};
 use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker, retry_until_ok};
 use darkroom_core::config::{EvaluatorSettings, NatsConfig};
 use darkroom_core::domain::receipt::ReceiptSigner;
-use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished};
+use darkroom_core::events::{Event, OUTPUT_BUCKET, RescoreItem, RunFinished};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 use darkroom_core::scores::ScoreStore;
+use futures::FutureExt;
 
 use crate::evaluate::{self, Context};
 
 pub const DURABLE_NAME: &str = "evaluator";
+/// The durable consumer of rescore items ([`crate::rescore`]), beside the finished runs'.
+pub const RESCORE_DURABLE_NAME: &str = "evaluator-rescore";
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// On shutdown, how long beyond its container's `timeout_seconds` an evaluation in flight may
 /// take (fetching the output, starting the container, storing the score) before it is
@@ -119,12 +122,22 @@ impl Evaluator {
             ack_wait: ACK_WAIT,
             max_ack_pending: Some(self.concurrency as i64),
         };
+        let rescore_durable = Durable {
+            name: RESCORE_DURABLE_NAME,
+            subjects: &[RescoreItem::SUBJECT],
+            ack_wait: ACK_WAIT,
+            max_ack_pending: Some(self.concurrency as i64),
+        };
         let drain = Duration::from_secs(self.ctx.config.timeout_seconds) + DRAIN_MARGIN;
         tracing::info!(concurrency = self.concurrency, "evaluator consuming");
-        Worker::new(self.ctx.js.clone(), &self.nats, durable, Evaluate { ctx: self.ctx })
+        let shutdown = shutdown.shared();
+        let runs = Worker::new(self.ctx.js.clone(), &self.nats, durable, Evaluate { ctx: self.ctx.clone() })
             .concurrency(self.concurrency)
-            .run_until(shutdown, drain)
-            .await;
+            .run_until(shutdown.clone(), drain);
+        // Rescore items one at a time: they wait behind new runs for the engine, never ahead.
+        let rescores = Worker::new(self.ctx.js.clone(), &self.nats, rescore_durable, Rescore { ctx: self.ctx })
+            .run_until(shutdown, drain);
+        tokio::join!(runs, rescores);
         resolver.abort();
         tracing::info!("evaluator stopped");
         Ok(())
@@ -145,6 +158,25 @@ impl Handler for Evaluate {
             Err(e) => Outcome::Retry {
                 after: Duration::from_secs(5),
                 reason: format!("evaluation not durable; it will be redelivered: {e}"),
+            },
+        }
+    }
+}
+
+/// Scores one rescore item ([`crate::rescore`]).
+struct Rescore {
+    ctx: Arc<Context>,
+}
+
+impl Handler for Rescore {
+    type Event = RescoreItem;
+
+    async fn handle(&self, item: RescoreItem, message: &MessageContext) -> Outcome {
+        match crate::rescore::handle_item(&self.ctx, &item, message.delivered).await {
+            crate::rescore::ItemOutcome::Scored | crate::rescore::ItemOutcome::Failed => Outcome::Ack,
+            crate::rescore::ItemOutcome::Retry(reason) => Outcome::Retry {
+                after: Duration::from_secs(5),
+                reason: format!("rescore not durable; it will be redelivered: {reason}"),
             },
         }
     }
