@@ -6,6 +6,7 @@
 mod api;
 mod commands;
 mod output;
+mod rescore;
 mod verify;
 
 use clap::Parser;
