@@ -1,5 +1,6 @@
 //! Connects NATS, the outputs object store, MongoDB and the engine; consumes finished runs
-//! until told to stop, then finishes the evaluations in flight.
+//! (durable `evaluator`) and rescore items (durable `evaluator-rescore`, see
+//! [`crate::rescore`]) until told to stop, then finishes the evaluations in flight.
 
 use std::future::Future;
 use std::sync::Arc;

@@ -74,7 +74,6 @@ fn state_of(state: StoredState) -> RescoreState {
 /// that arrive while it runs are rescored too).
 pub fn progress(rescore: &Rescore, from_scored: &HashSet<String>) -> RescoreProgress {
     let done: HashSet<&String> = rescore.done.iter().collect();
-    let failed: HashSet<&String> = rescore.failed_ids.iter().collect();
     let total = from_scored.iter().chain(rescore.done.iter()).chain(rescore.failed_ids.iter()).collect::<HashSet<_>>();
     RescoreProgress {
         challenge: rescore.challenge.clone(),
@@ -87,12 +86,9 @@ pub fn progress(rescore: &Rescore, from_scored: &HashSet<String>) -> RescoreProg
         total: total.len() as u64,
         scored: done.len() as u64,
         failed: rescore
-            .failed
-            .iter()
-            .filter(|f| failed.contains(&f.submission_id))
-            .filter_map(|f| {
-                Some(RescoreFailure { submission_id: f.submission_id.parse().ok()?, reason: f.reason.clone() })
-            })
+            .failures()
+            .into_iter()
+            .filter_map(|f| Some(RescoreFailure { submission_id: f.submission_id.parse().ok()?, reason: f.reason }))
             .collect(),
         requested_at: DateTime::from_timestamp_millis(rescore.requested_ms).unwrap_or_default(),
         switched_at: rescore.switched_ms.and_then(DateTime::from_timestamp_millis),
@@ -141,11 +137,8 @@ mod tests {
             evaluation_image_id: format!("sha256:{generation}"),
             state,
             done: done.iter().map(|s| (*s).to_owned()).collect(),
-            failed: failed
-                .iter()
-                .map(|s| darkroom_core::scores::RescoreFailure { submission_id: (*s).to_owned(), reason: "r".into() })
-                .collect(),
             failed_ids: failed.iter().map(|s| (*s).to_owned()).collect(),
+            failed_reasons: failed.iter().map(|_| "r".to_owned()).collect(),
             requested_ms: 0,
             switched_ms: None,
         }

@@ -68,12 +68,12 @@ pub struct Rescore {
     /// Submissions re-recorded in full (score, receipt, board line).
     #[serde(default)]
     pub done: Vec<String>,
-    #[serde(default)]
-    pub failed: Vec<RescoreFailure>,
-    /// The ids in `failed`, for the idempotent filter (the test server cannot match inside
-    /// `failed`'s documents).
+    /// The submissions that failed, and beside them (same index) why: two arrays of text
+    /// pushed in one update, since the test server stores a pushed document as a string.
     #[serde(default)]
     pub failed_ids: Vec<String>,
+    #[serde(default)]
+    pub failed_reasons: Vec<String>,
     /// Milliseconds (the test server turns dates written by an update into strings).
     pub requested_ms: i64,
     #[serde(default)]
@@ -81,6 +81,18 @@ pub struct Rescore {
 }
 
 impl Rescore {
+    /// The failed submissions with their reasons.
+    pub fn failures(&self) -> Vec<RescoreFailure> {
+        self.failed_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| RescoreFailure {
+                submission_id: id.clone(),
+                reason: self.failed_reasons.get(i).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+
     pub fn id_for(challenge: &str, phase: &str, generation: u32) -> String {
         format!("{challenge}/{phase}/{generation}")
     }
@@ -216,11 +228,10 @@ impl ScoreStore {
         reason: &str,
     ) -> mongodb::error::Result<()> {
         let id = Rescore::id_for(challenge, phase, generation);
-        let failure = doc! { "submission_id": submission_id, "reason": reason };
         self.rescores_collection()
             .update_one(
                 doc! { "_id": &id, "failed_ids": { "$nin": [submission_id] } },
-                doc! { "$push": { "failed": failure, "failed_ids": submission_id } },
+                doc! { "$push": { "failed_ids": submission_id, "failed_reasons": reason } },
             )
             .await?;
         Ok(())

@@ -113,8 +113,8 @@ pub async fn request(
         evaluation_image_id: image_id,
         state: RescoreState::Running,
         done: Vec::new(),
-        failed: Vec::new(),
         failed_ids: Vec::new(),
+        failed_reasons: Vec::new(),
         requested_ms: chrono::Utc::now().timestamp_millis(),
         switched_ms: None,
     };
