@@ -264,3 +264,82 @@ async fn a_rescore_switches_the_board_atomically_keeps_the_old_one_and_survives_
     assert_eq!(values(&board), new);
     assert_eq!(verify_board(&stack, &slug, None).await, SUBMISSIONS / 2);
 }
+
+/// A rescore whose image fails every evaluation lists each submission with its reason, never
+/// switches the board, and a later rescore (the next generation, from the board's head) can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_rescores_are_listed_with_their_reason_and_keep_the_board() {
+    let stack = Stack::spawn(RunnerBackend::Engine).await;
+    let truth = stack.app.dir.path().join("truth");
+    std::fs::create_dir_all(truth.join("eval-output")).unwrap();
+    std::fs::write(truth.join("eval-output/score.json"), SCORE).unwrap();
+    let slug = stack
+        .challenge("rescore-fails", |s| {
+            s["ground_truth"]["host_path"] = json!(truth);
+            s["evaluation"]["image"] = json!("darkroom-test-eval:copy");
+        })
+        .await;
+    let rescores = format!("/api/v1/challenges/{slug}/phases/dev/rescores");
+    let token = stack.app.register("Ada Lab").await;
+    let mut ids = HashSet::new();
+    for _ in 0..3 {
+        let (s, sub) = stack.app.submit(&slug, &token, &pushed("darkroom-test-hostile:ok")).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{sub}");
+        let id = sub["id"].as_str().unwrap().to_owned();
+        assert_eq!(stack.finished(&id, &token, 180).await["state"], "COMPLETE");
+        ids.insert(id);
+    }
+
+    // An "evaluation image" that writes predictions, not a score.json: every evaluation fails.
+    let (s, body) = stack
+        .app
+        .call(
+            Method::POST,
+            &rescores,
+            Some(ADMIN_TOKEN),
+            Some(json!({ "evaluation_image": "darkroom-test-hostile:ok" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let started = Instant::now();
+    let failed = loop {
+        let p = progress(&stack, &slug).await;
+        if p.state != RescoreState::Running {
+            break p;
+        }
+        assert!(started.elapsed() < Duration::from_secs(180), "the rescore never finished: {p:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(failed.state, RescoreState::Incomplete, "{failed:?}");
+    assert_eq!((failed.total, failed.scored), (3, 0), "{failed:?}");
+    let listed: HashSet<String> = failed.failed.iter().map(|f| f.submission_id.to_string()).collect();
+    assert_eq!(listed, ids, "every submission listed");
+    assert!(
+        failed.failed.iter().all(|f| f.reason.contains("evaluation error") && f.reason.contains("score.json")),
+        "{failed:?}"
+    );
+    let board: Leaderboard = get(&stack, &format!("/api/v1/challenges/{slug}/leaderboard"), None).await;
+    assert_eq!(values(&board), (1, BTreeSet::from([OLD.to_string()]), 1), "the board stayed");
+    assert_eq!(board.generations.iter().map(|g| g.state.as_str()).collect::<Vec<_>>(), ["current", "incomplete"]);
+
+    // A new rescore starts from the board's head into the next generation, and switches.
+    let (s, body) = stack
+        .app
+        .call(Method::POST, &rescores, Some(ADMIN_TOKEN), Some(json!({ "evaluation_image": NEW_IMAGE })))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let next: RescoreProgress = serde_json::from_value(body).unwrap();
+    assert_eq!((next.generation, next.from_generation), (3, 1));
+    let switched = loop {
+        let p = progress(&stack, &slug).await;
+        if p.state != RescoreState::Running {
+            break p;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "the rescore never finished: {p:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!((switched.state, switched.scored), (RescoreState::Switched, 3), "{switched:?}");
+    let board: Leaderboard = get(&stack, &format!("/api/v1/challenges/{slug}/leaderboard"), None).await;
+    assert_eq!(values(&board), (3, BTreeSet::from([NEW.to_string()]), 1));
+    assert_eq!(verify_board(&stack, &slug, None).await, 1);
+}
