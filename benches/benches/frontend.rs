@@ -42,6 +42,8 @@ fn board(rows: usize) -> (Leaderboard, Vec<Metric>) {
         entries,
         decimals: None,
         chain: None,
+        evaluator: None,
+        generations: Vec::new(),
     };
     (board, metrics)
 }

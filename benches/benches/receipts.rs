@@ -59,6 +59,7 @@ fn claims(i: usize, accuracy: f64, sealed: bool) -> ReceiptClaims {
         submitted_at: time_text(t),
         run_finished_at: time_text(t + chrono::Duration::seconds(60)),
         scored_at: time_text(t + chrono::Duration::seconds(65)),
+        generation: None,
     }
 }
 
@@ -110,6 +111,8 @@ fn chain_and_board(n: usize) -> (Vec<SignedReceipt>, Leaderboard) {
         entries,
         decimals: None,
         chain: head,
+        evaluator: None,
+        generations: Vec::new(),
     };
     (chain, board)
 }

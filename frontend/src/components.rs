@@ -243,6 +243,8 @@ mod tests {
             entries: vec![entry(1, "Ada", Some("Lab <A>"), 0.95), entry(2, "Bob", None, 0.6)],
             decimals: None,
             chain: None,
+            evaluator: None,
+            generations: Vec::new(),
         };
         let html = render(board, metrics());
         let (ada, bob) = (html.find("Lab &lt;A&gt; (Ada)").unwrap(), html.find("Bob").unwrap());
@@ -266,6 +268,8 @@ mod tests {
             entries: vec![entry(1, "Ada", None, 0.62), second],
             decimals: None,
             chain: None,
+            evaluator: None,
+            generations: Vec::new(),
         };
         let html = render(board, metrics());
         assert!(html.contains(" [0.5500, 0.6500]") && html.contains("tied with #1"), "{html}");
@@ -282,6 +286,8 @@ mod tests {
             entries: vec![entry(1, "Ada", None, 0.62)],
             decimals: Some(2),
             chain: None,
+            evaluator: None,
+            generations: Vec::new(),
         };
         let html = render(board, metrics());
         assert!(html.contains(">0.62<") && html.contains(">0.50<") && !html.contains("0.6200"), "{html}");
@@ -297,6 +303,8 @@ mod tests {
             entries: vec![],
             decimals: None,
             chain: None,
+            evaluator: None,
+            generations: Vec::new(),
         };
         assert!(render(board, metrics()).contains("No scores yet"));
     }

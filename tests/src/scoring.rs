@@ -156,6 +156,7 @@ pub fn pending_receipt(doc: &ScoreDocument, private: Option<&BTreeMap<String, f6
         submitted_at: time_text(from_bson_time(doc.submitted_at)),
         run_finished_at: time_text(from_bson_time(doc.scored_at)),
         scored_at: time_text(from_bson_time(doc.scored_at)),
+        generation: None,
     };
     PendingReceipt { claims, opening }
 }

@@ -72,6 +72,14 @@ impl Stack {
         self.evaluator = Some(Service::spawn(|stop| async move { e.run_until(stop).await.expect("evaluator runs") }));
     }
 
+    /// Kills the evaluator as a crash (SIGKILL) would: its evaluations stop mid-way, nothing is
+    /// acknowledged or cleaned up.
+    pub async fn kill_evaluator(&mut self) {
+        if let Some(e) = self.evaluator.take() {
+            e.kill().await;
+        }
+    }
+
     /// Stops the evaluator as SIGTERM does, and waits until it has finished its evaluations.
     pub async fn stop_evaluator(&mut self) {
         if let Some(e) = self.evaluator.take() {

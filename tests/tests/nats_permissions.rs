@@ -90,6 +90,10 @@ async fn each_service_publishes_only_its_own_events_and_the_pages_only_listen() 
     assert_eq!(heard.unwrap().payload.as_ref(), b"forged");
     assert_eq!(publish(&runner, &mut runner_errors, "darkroom.run.finished.v1").await, None);
     assert_eq!(publish(&submissions, &mut submissions_errors, "darkroom.submission.created.v1").await, None);
+    // Rescore items: the submissions service (a request) and the evaluator (late scores) only.
+    assert_eq!(publish(&submissions, &mut submissions_errors, "darkroom.rescore.item.v1").await, None);
+    assert_eq!(publish(&evaluator, &mut evaluator_errors, "darkroom.rescore.item.v1").await, None);
+    assert!(publish(&runner, &mut runner_errors, "darkroom.rescore.item.v1").await.is_some(), "runner rescored");
     let forgeries = [
         ("runner", ["darkroom.score.recorded.v1", "darkroom.submission.created.v1"]),
         ("evaluator", ["darkroom.run.finished.v1", "darkroom.submission.cancelled.v1"]),

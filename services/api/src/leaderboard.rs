@@ -15,6 +15,10 @@ use crate::ids::SubmissionId;
 pub struct LeaderboardQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
+    /// The evaluator generation to read (`?evaluator=N`; see [`crate::rescore`]); the phase's
+    /// current one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluator: Option<u32>,
 }
 
 /// The best score of each participant in one phase, best first.
@@ -33,6 +37,21 @@ pub struct Leaderboard {
     /// yet). A verifier checks the chain it walks reaches this head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<crate::receipt::ChainHead>,
+    /// The evaluator generation the rows come from (absent: 1, the board as scored
+    /// originally). Its rows are backed by that generation's receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluator: Option<u32>,
+    /// The phase's board generations when a rescore made more than one (absent otherwise),
+    /// so a previous one stays discoverable (`?evaluator=N`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generations: Vec<crate::rescore::BoardGeneration>,
+}
+
+impl Leaderboard {
+    /// The evaluator generation of its rows (1 when the board does not say).
+    pub fn generation(&self) -> u32 {
+        self.evaluator.unwrap_or(1)
+    }
 }
 
 /// One participant's line.
@@ -111,6 +130,8 @@ mod tests {
             }],
             decimals: None,
             chain: None,
+            evaluator: None,
+            generations: Vec::new(),
         };
         let json = serde_json::to_string(&board).unwrap();
         assert_eq!(

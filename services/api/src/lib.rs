@@ -62,6 +62,7 @@ pub mod leaderboard;
 pub mod logs;
 pub mod participant;
 pub mod receipt;
+pub mod rescore;
 pub mod submission;
 pub mod team;
 pub mod token;
@@ -88,6 +89,7 @@ pub use receipt::{
     Receipt, ReceiptChainPage, ReceiptChainQuery, ReceiptClaims, ReceiptKey, ReceiptKeys, ReceiptLimits, SealedValues,
     SignedReceipt,
 };
+pub use rescore::{BoardGeneration, RescoreFailure, RescoreList, RescoreProgress, RescoreRequest, RescoreState};
 pub use submission::{
     FeedbackScore, ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, SubmissionListQuery,
     SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState, ViewedSubmission,

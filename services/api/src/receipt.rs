@@ -98,6 +98,10 @@ pub struct ReceiptClaims {
     pub submitted_at: String,
     pub run_finished_at: String,
     pub scored_at: String,
+    /// The board generation this score belongs to when a rescore recorded it (2, 3, …);
+    /// absent for the original evaluation, so receipts from before rescores read the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u32>,
 }
 
 /// The participant's resource limits as the run had them. `cpus` is a decimal string.
@@ -201,6 +205,9 @@ pub struct ExportQuery {
     /// `json` (the default) or `csv`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<ExportFormat>,
+    /// The evaluator generation to export (the phase's current one when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluator: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

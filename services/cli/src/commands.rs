@@ -154,6 +154,10 @@ enum Command {
         /// The board's phase (default: the current or last one).
         #[arg(long, requires = "board")]
         phase: Option<String>,
+        /// The board's evaluator generation (default: the phase's current one; 1 is the board
+        /// as scored originally, a rescore makes the next).
+        #[arg(long, requires = "board")]
+        evaluator: Option<u32>,
         /// Trust only this public key (64 hex digits), e.g. one the organizer published,
         /// instead of the keys the server lists at /api/v1/keys.
         #[arg(long, env = "DARKROOM_RECEIPT_KEY")]
@@ -265,6 +269,20 @@ enum ChallengeCommand {
     /// Fingerprint a spec's dataset and ground truth here, reading every file, with progress:
     /// the digests `apply` stores when the data on the server's host is the same.
     Fingerprint { spec: PathBuf },
+    /// Evaluate every scored submission of a phase again with a new evaluation image (admin
+    /// token): the board switches to it once every one is re-scored, and the previous board
+    /// stays readable (`leaderboard?evaluator=N`). Without --image, shows the phase's rescores.
+    Rescore {
+        slug: String,
+        #[arg(long)]
+        phase: String,
+        /// The new evaluation image, as the evaluators' engine names it (e.g. eval:2).
+        #[arg(long)]
+        image: Option<String>,
+        /// Follow the progress until the rescore switches the board or ends with failures.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -294,6 +312,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     found.insert(what.into(), serde_json::to_value(fingerprint_here(what, root).await?)?);
                 }
                 show(json, &Value::Object(found), output::fingerprints)?;
+            }
+            ChallengeCommand::Rescore { slug, phase, image, wait } => {
+                api.needs_token("challenge rescore")?;
+                crate::rescore::run(&api, json, &slug, &phase, image.as_deref(), wait).await?;
             }
             ChallengeCommand::List => show(json, &api.get("/challenges").await?, output::challenges)?,
             ChallengeCommand::Show { slug } => {
@@ -559,10 +581,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let line = verify_board(&v)?;
             println!("{}", output::terminal_safe(&line));
         }
-        Command::Verify { submission, board, phase, key, rerun, wait_minutes } => {
+        Command::Verify { submission, board, phase, evaluator, key, rerun, wait_minutes } => {
             let report = match (&submission, board) {
                 (Some(id), _) => crate::verify::submission(&api, id, key.as_deref()).await?,
-                (None, Some(slug)) => crate::verify::whole_board(&api, &slug, phase.as_deref(), key.as_deref()).await?,
+                (None, Some(slug)) => {
+                    crate::verify::whole_board(&api, &slug, phase.as_deref(), evaluator, key.as_deref()).await?
+                }
                 (None, None) => bail!("name a submission, or a board with --board SLUG"),
             };
             if let (true, Some(id), true) = (rerun, &submission, report.ok) {

@@ -8,6 +8,7 @@ mod commands;
 mod logs;
 mod output;
 mod rerun;
+mod rescore;
 mod verify;
 
 use clap::Parser;

@@ -452,6 +452,8 @@ mod tests {
             entries: vec![entry(1, None), entry(2, Some(tie))],
             decimals: None,
             chain: None,
+            evaluator: None,
+            generations: Vec::new(),
         };
         let text = leaderboard(&board);
         assert!(text.lines().nth(2).unwrap().ends_with("2028-01-02T03:04:05Z"), "{text}");

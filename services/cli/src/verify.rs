@@ -126,8 +126,12 @@ async fn values_of(api: &Api, challenge: &str, phase: &str) -> anyhow::Result<Va
     Ok(c.phases.iter().find(|p| p.name == phase).map_or(Values::Exact, |p| Values::of(p.feedback)))
 }
 
-async fn board(api: &Api, challenge: &str, phase: Option<&str>) -> anyhow::Result<Leaderboard> {
-    let query = phase.map(|p| format!("?phase={p}")).unwrap_or_default();
+/// The board of `phase` (the current one when absent) in evaluator generation `evaluator`
+/// (the phase's current one when absent).
+async fn board(api: &Api, challenge: &str, phase: Option<&str>, evaluator: Option<u32>) -> anyhow::Result<Leaderboard> {
+    let mut query: Vec<String> = phase.map(|p| format!("phase={p}")).into_iter().collect();
+    query.extend(evaluator.map(|n| format!("evaluator={n}")));
+    let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
     read(&api.get(&format!("/challenges/{challenge}/leaderboard{query}")).await?)
 }
 
@@ -162,7 +166,8 @@ pub async fn submission(api: &Api, id: &str, pinned: Option<&str>) -> anyhow::Re
     let Some(chain) = walk(&challenge, whole_chain(api, &challenge).await?, &keys, &mut report) else {
         return Ok(report);
     };
-    let board = board(api, &challenge, Some(&phase)).await?;
+    // The board of the receipt's generation (the original's, unless a rescore recorded it).
+    let board = board(api, &challenge, Some(&phase), Some(signed.receipt.claims.generation.unwrap_or(1))).await?;
     let values = values_of(api, &challenge, &phase).await?;
     report.values_compared = values == Values::Exact;
     let checked = chain.check_member(&signed).and_then(|()| {
@@ -183,16 +188,18 @@ pub async fn submission(api: &Api, id: &str, pinned: Option<&str>) -> anyhow::Re
     Ok(report)
 }
 
-/// `darkroom verify --board SLUG [--phase P]`: the whole chain, and every board row backed.
+/// `darkroom verify --board SLUG [--phase P] [--evaluator N]`: the whole chain, and every
+/// board row backed by a receipt of the board's evaluator generation.
 pub async fn whole_board(
     api: &Api,
     challenge: &str,
     phase: Option<&str>,
+    evaluator: Option<u32>,
     pinned: Option<&str>,
 ) -> anyhow::Result<Report> {
     let mut report = Report::new(challenge);
     // The board first: the chain read after it holds its head (receipts are only appended).
-    let board = board(api, challenge, phase).await?;
+    let board = board(api, challenge, phase, evaluator).await?;
     report.phase = Some(board.phase.clone());
     let keys = keys(api, pinned, &mut report).await?;
     let Some(chain) = walk(challenge, whole_chain(api, challenge).await?, &keys, &mut report) else {

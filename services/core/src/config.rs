@@ -426,6 +426,10 @@ pub struct SubmissionsConfig {
     pub upload_retention_hours: u64,
     /// How often stored uploads are swept (also once at start-up).
     pub upload_sweep_interval_seconds: u64,
+    /// Participants' output archives (the JetStream object store `darkroom-outputs`) are kept
+    /// for their phase's life plus this many hours, so a rescore can evaluate them again, then
+    /// deleted by a sweep every `upload_sweep_interval_seconds`. Default 720 (30 days).
+    pub output_retention_hours: u64,
     /// Requests one client address may make to the routes a stranger can hammer (registration,
     /// submitting a name, uploading an archive), counted together.
     pub rate_limit_per_address: RateLimit,
@@ -494,6 +498,7 @@ impl Default for SubmissionsConfig {
             registry_timeout_seconds: 15,
             upload_retention_hours: 24,
             upload_sweep_interval_seconds: 600,
+            output_retention_hours: 720,
             rate_limit_per_address: RateLimit { burst: 30, per_minute: 60 },
             rate_limit_per_token: RateLimit { burst: 10, per_minute: 10 },
             trusted_proxies: Vec::new(),

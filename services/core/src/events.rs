@@ -538,3 +538,52 @@ pub enum ResolvedImage {
     /// The engine could not be asked.
     Failed { message: String },
 }
+
+/// One submission to evaluate again for a rescore of its phase with a new evaluation image
+/// (issue 17, see `docs/rescore.md`): published by the submissions service through its outbox
+/// when the organizer asks, and by the evaluator for a score recorded in the old generation
+/// while (or after) the rescore runs. The evaluator's durable consumer `evaluator-rescore`
+/// records it into `generation` with a new receipt, once however often it is delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RescoreItem {
+    pub event_id: String,
+    pub submission_id: SubmissionId,
+    pub challenge: String,
+    pub phase: String,
+    /// The board generation to record into (2 for the first rescore).
+    pub generation: u32,
+    pub evaluation_image: String,
+    /// The id the image was pinned to when the rescore was requested.
+    pub evaluation_image_id: String,
+    /// The finished run the submission's score was evaluated from (its output is still in the
+    /// [`OUTPUT_BUCKET`]).
+    pub run: Box<RunFinished>,
+}
+event!(RescoreItem, "darkroom.rescore.item.v1", |e| Some(e.run.attempt));
+
+impl RescoreItem {
+    /// One item per rescore generation and submission.
+    pub fn event_id_for(challenge: &str, phase: &str, generation: u32, submission_id: SubmissionId) -> String {
+        format!("rescore-{challenge}-{phase}-{generation}-{submission_id}")
+    }
+
+    /// The run as the rescore evaluates it: the same output, the new evaluation image.
+    pub fn run_with_new_image(&self) -> RunFinished {
+        let mut run = (*self.run).clone();
+        run.job.evaluation_image = self.evaluation_image.clone();
+        run.job.evaluation_image_id = Some(self.evaluation_image_id.clone());
+        run
+    }
+}
+
+#[cfg(test)]
+mod rescore_tests {
+    use super::*;
+
+    #[test]
+    fn a_rescore_item_id_names_its_generation_and_submission() {
+        let id = SubmissionId::from(uuid::Uuid::parse_str("0190f1a2-0000-7000-8000-00000000000a").unwrap());
+        assert_eq!(RescoreItem::event_id_for("c", "dev", 2, id), format!("rescore-c-dev-2-{id}"));
+        assert!(RescoreItem::SUBJECT.starts_with("darkroom.") && RescoreItem::SUBJECT.ends_with(".v1"));
+    }
+}

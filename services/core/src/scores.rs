@@ -42,9 +42,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Direction;
 
+mod generations;
 mod receipts;
 mod sealed;
 mod verifications;
+pub use generations::{Rescore, RescoreFailure, RescoreState, Started};
 pub use receipts::{Opening, PendingReceipt};
 pub use sealed::{CASES_PER_CHUNK, SealedScore};
 pub use verifications::{OriginalScore, StoredVerification, VerificationResult};
@@ -122,6 +124,12 @@ pub enum Recorded {
 
 #[derive(Clone)]
 pub struct ScoreStore {
+    /// The database, for the collections shared by every generation (see the `generations`
+    /// submodule).
+    db: mongodb::Database,
+    /// Which evaluator generation of the boards this view reads and writes: 1 (as scored
+    /// originally, the unsuffixed collections) unless [`ScoreStore::generation`] says otherwise.
+    generation: u32,
     scores: Collection<ScoreDocument>,
     boards: Collection<Document>,
     versions: Collection<Document>,
@@ -183,6 +191,8 @@ impl ScoreStore {
             .map_err(|source| ConnectError::Url { url: config.url.clone(), source })?;
         let db = client.database(&config.database);
         Ok(Self {
+            generation: 1,
+            db: db.clone(),
             scores: db.collection("scores"),
             boards: db.collection("boards"),
             versions: db.collection("board_versions"),

@@ -49,12 +49,12 @@ const OUTPUT_CAP: u64 = (MAX_SCORE_BYTES + MAX_CASES_BYTES) as u64;
 /// A score and what the organizer alone may see of it: the private split and the cases; and
 /// its receipt's claims, signed and chained when it is recorded.
 pub(crate) struct Scored {
-    pub doc: ScoreDocument,
-    pub private_metrics: Option<std::collections::BTreeMap<String, f64>>,
-    pub cases: Option<Cases>,
-    pub receipt: PendingReceipt,
+    pub(crate) doc: ScoreDocument,
+    pub(crate) private_metrics: Option<std::collections::BTreeMap<String, f64>>,
+    pub(crate) cases: Option<Cases>,
+    pub(crate) receipt: PendingReceipt,
     /// Hex SHA-256 of the evaluation's `score.json` (a verification re-run compares it).
-    pub score_json_sha256: String,
+    pub(crate) score_json_sha256: String,
 }
 
 /// The hashes of what the evaluation read and wrote, for the receipt.
@@ -122,6 +122,8 @@ fn pending_receipt(
         submitted_at: time(from_bson_time(doc.submitted_at)),
         run_finished_at: time(run.at),
         scored_at: time(from_bson_time(doc.scored_at)),
+        // Set by the caller when it records into a rescore's generation.
+        generation: None,
     };
     PendingReceipt { claims, opening }
 }
@@ -168,6 +170,20 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         tracing::info!(submission = %id, "already scored; finishing its leaderboard update and publishing it again");
         // A crash may have come between the insert and the leaderboard update.
         ctx.scores.record(&doc).await?;
+        kept(ctx, &ctx.scores, run, 1).await?;
+        publish(&ctx.js, &recorded(&doc, run)).await?;
+        return Ok(());
+    }
+    // Once a rescore switched the phase's board, its runs are scored into that generation by
+    // its image (see crate::rescore).
+    let (generation, store, run) = crate::rescore::head_target(ctx, run).await?;
+    let run = &*run;
+    if generation > 1
+        && let Some(doc) = store.get(&id).await?
+    {
+        tracing::info!(submission = %id, generation, "already scored; finishing its record and publishing it again");
+        store.record(&doc).await?;
+        kept(ctx, &store, run, generation).await?;
         publish(&ctx.js, &recorded(&doc, run)).await?;
         return Ok(());
     }
@@ -187,11 +203,15 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         Err(EvaluationError::Transient(_)) => {}
     }
     match verdict {
-        Ok(Scored { doc, private_metrics, cases, receipt, .. }) => {
+        Ok(Scored { doc, private_metrics, cases, mut receipt, .. }) => {
+            if generation > 1 {
+                receipt.claims.generation = Some(generation);
+            }
             let outcome =
-                ctx.scores.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref(), Some(&receipt)).await?;
+                store.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref(), Some(&receipt)).await?;
             // Public metrics only: the private split never reaches a log.
             tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
+            kept(ctx, &store, run, generation).await?;
             publish(&ctx.js, &recorded(&doc, run)).await?;
         }
         Err(EvaluationError::Failed(failure)) => {
@@ -201,6 +221,13 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         Err(EvaluationError::Transient(e)) => return Err(e),
     }
     Ok(())
+}
+
+/// After a score is recorded in `generation`: keeps its run for a later rescore, and hands
+/// it to a rescore that started from that generation (see [`crate::rescore::propagate`]).
+async fn kept(ctx: &Context, store: &ScoreStore, run: &RunFinished, generation: u32) -> Result<(), async_nats::Error> {
+    store.keep_run(&run.submission_id.to_string(), &serde_json::to_string(run)?).await?;
+    crate::rescore::propagate(ctx, run, generation).await
 }
 
 /// Why a finished run yields no score document.

@@ -6,10 +6,12 @@
 //!
 //! - [`startup`] connects NATS, the object store, MongoDB and the engine, and consumes.
 //! - [`evaluate`] scores one finished run.
+//! - [`rescore`] scores a phase's submissions again with a new evaluation image.
 //! - [`resolver`] tells the submissions service which image id an evaluation image has here.
 //! - [`verify`] evaluates an organizer's verification re-run and compares it with the original.
 
 pub mod evaluate;
+pub mod rescore;
 pub mod resolver;
 pub mod startup;
 pub mod verify;

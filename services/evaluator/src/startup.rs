@@ -1,5 +1,6 @@
 //! Connects NATS, the outputs object store, MongoDB and the engine; consumes finished runs
-//! until told to stop, then finishes the evaluations in flight.
+//! (durable `evaluator`) and rescore items (durable `evaluator-rescore`, see
+//! [`crate::rescore`]) until told to stop, then finishes the evaluations in flight.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use async_nats::jetstream::{self, object_store};
 use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker, retry_until_ok};
 use darkroom_core::config::{EvaluatorSettings, NatsConfig};
 use darkroom_core::domain::receipt::ReceiptSigner;
-use darkroom_core::events::{Event, OUTPUT_BUCKET, RunFinished, RunVerified};
+use darkroom_core::events::{Event, OUTPUT_BUCKET, RescoreItem, RunFinished, RunVerified};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 use darkroom_core::scores::ScoreStore;
@@ -23,6 +24,8 @@ pub const DURABLE_NAME: &str = "evaluator";
 /// behind a queue of scores (nor they behind it), and a consumer created before re-runs existed
 /// keeps its subjects.
 pub const VERIFICATIONS_DURABLE_NAME: &str = "evaluator-verifications";
+/// The durable consumer of rescore items ([`crate::rescore`]), beside the finished runs'.
+pub const RESCORE_DURABLE_NAME: &str = "evaluator-rescore";
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// On shutdown, how long beyond its container's `timeout_seconds` an evaluation in flight may
 /// take (fetching the output, starting the container, storing the score) before it is
@@ -85,7 +88,7 @@ impl Evaluator {
                 endpoints.on_scrape(Arc::new(move || {
                     let js = lag_js.clone();
                     Box::pin(async move {
-                        let consumers = [DURABLE_NAME, VERIFICATIONS_DURABLE_NAME];
+                        let consumers = [DURABLE_NAME, VERIFICATIONS_DURABLE_NAME, RESCORE_DURABLE_NAME];
                         darkroom_core::metrics::record_consumer_lag(&js, &consumers).await;
                     })
                 }))
@@ -150,16 +153,25 @@ impl Evaluator {
             ack_wait: ACK_WAIT,
             max_ack_pending: Some(1),
         };
+        let rescore_durable = Durable {
+            name: RESCORE_DURABLE_NAME,
+            subjects: &[RescoreItem::SUBJECT],
+            ack_wait: ACK_WAIT,
+            max_ack_pending: Some(self.concurrency as i64),
+        };
         let drain = Duration::from_secs(self.ctx.config.timeout_seconds) + DRAIN_MARGIN;
         tracing::info!(concurrency = self.concurrency, "evaluator consuming");
         let shutdown = shutdown.shared();
-        let scores = Worker::new(self.ctx.js.clone(), &self.nats, durable, Evaluate { ctx: self.ctx.clone() })
+        let runs = Worker::new(self.ctx.js.clone(), &self.nats, durable, Evaluate { ctx: self.ctx.clone() })
             .concurrency(self.concurrency)
             .run_until(shutdown.clone(), drain);
         // One re-run at a time: they are rare, and each runs an evaluation container.
-        let reruns = Worker::new(self.ctx.js.clone(), &self.nats, verifications, Verify { ctx: self.ctx })
+        let reruns = Worker::new(self.ctx.js.clone(), &self.nats, verifications, Verify { ctx: self.ctx.clone() })
+            .run_until(shutdown.clone(), drain);
+        // Rescore items one at a time: they wait behind new runs for the engine, never ahead.
+        let rescores = Worker::new(self.ctx.js.clone(), &self.nats, rescore_durable, Rescore { ctx: self.ctx })
             .run_until(shutdown, drain);
-        tokio::join!(scores, reruns);
+        tokio::join!(runs, reruns, rescores);
         resolver.abort();
         tracing::info!("evaluator stopped");
         Ok(())
@@ -199,6 +211,25 @@ impl Handler for Evaluate {
             Err(e) => Outcome::Retry {
                 after: Duration::from_secs(5),
                 reason: format!("evaluation not durable; it will be redelivered: {e}"),
+            },
+        }
+    }
+}
+
+/// Scores one rescore item ([`crate::rescore`]).
+struct Rescore {
+    ctx: Arc<Context>,
+}
+
+impl Handler for Rescore {
+    type Event = RescoreItem;
+
+    async fn handle(&self, item: RescoreItem, message: &MessageContext) -> Outcome {
+        match crate::rescore::handle_item(&self.ctx, &item, message.delivered).await {
+            crate::rescore::ItemOutcome::Scored | crate::rescore::ItemOutcome::Failed => Outcome::Ack,
+            crate::rescore::ItemOutcome::Retry(reason) => Outcome::Retry {
+                after: Duration::from_secs(5),
+                reason: format!("rescore not durable; it will be redelivered: {reason}"),
             },
         }
     }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use darkroom_api::{ChainHead, ReceiptKey, SignedReceipt, VerificationId};
 pub use darkroom_core::domain::Cases;
 pub use darkroom_core::scores::{BestScore, ScoreDocument};
-use darkroom_core::scores::{SealedScore, StoredVerification};
+use darkroom_core::scores::{Rescore, SealedScore, Started, StoredVerification};
 
 /// Reads ranked scores: best per participant in a phase, ordered by the ranking metric.
 #[async_trait::async_trait]
@@ -70,6 +70,56 @@ pub trait ScoreStore: Send + Sync {
     async fn verification(&self, _id: VerificationId) -> anyhow::Result<Option<StoredVerification>> {
         Ok(None)
     }
+
+    // Rescores (issue 17, see crate::rescore and docs/rescore.md): evaluator generations of a
+    // phase's board. A store without them (the unit tests' fakes) has generation 1 only.
+
+    /// The generation the phase's board shows (1 until a rescore switched it).
+    async fn board_head(&self, _challenge: &str, _phase: &str) -> anyhow::Result<u32> {
+        Ok(1)
+    }
+
+    /// This store at another generation; `None` where generations do not exist.
+    fn at_generation(&self, _generation: u32) -> Option<std::sync::Arc<dyn ScoreStore>> {
+        None
+    }
+
+    /// Every rescore of a phase, oldest first.
+    async fn rescores(&self, _challenge: &str, _phase: &str) -> anyhow::Result<Vec<Rescore>> {
+        Ok(Vec::new())
+    }
+
+    /// The submissions scored in this generation of the phase.
+    async fn scored_ids(&self, _challenge: &str, _phase: &str) -> anyhow::Result<std::collections::HashSet<String>> {
+        Ok(Default::default())
+    }
+
+    /// Each score of this generation of the phase, with its kept finished run (JSON) if any.
+    async fn kept_runs(&self, _challenge: &str, _phase: &str) -> anyhow::Result<Vec<(String, Option<String>)>> {
+        Ok(Vec::new())
+    }
+
+    /// Records a requested rescore.
+    async fn start_rescore(&self, _rescore: &Rescore) -> anyhow::Result<Started> {
+        anyhow::bail!("this score store keeps no rescores")
+    }
+
+    /// Lists a submission as failed in a rescore.
+    async fn rescore_failed(
+        &self,
+        _challenge: &str,
+        _phase: &str,
+        _generation: u32,
+        _submission_id: &str,
+        _reason: &str,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Switches the board if the rescore is complete (or marks it incomplete).
+    async fn try_switch(&self, _challenge: &str, _phase: &str, _generation: u32) -> anyhow::Result<Option<Rescore>> {
+        Ok(None)
+    }
 }
 
 #[async_trait::async_trait]
@@ -125,6 +175,46 @@ impl ScoreStore for darkroom_core::scores::ScoreStore {
 
     async fn verification(&self, id: VerificationId) -> anyhow::Result<Option<StoredVerification>> {
         Ok(darkroom_core::scores::ScoreStore::verification(self, id).await?)
+    }
+
+    async fn board_head(&self, challenge: &str, phase: &str) -> anyhow::Result<u32> {
+        Ok(darkroom_core::scores::ScoreStore::board_head(self, challenge, phase).await?)
+    }
+
+    fn at_generation(&self, generation: u32) -> Option<std::sync::Arc<dyn ScoreStore>> {
+        Some(std::sync::Arc::new(darkroom_core::scores::ScoreStore::generation(self, generation)))
+    }
+
+    async fn rescores(&self, challenge: &str, phase: &str) -> anyhow::Result<Vec<Rescore>> {
+        Ok(darkroom_core::scores::ScoreStore::rescores(self, challenge, phase).await?)
+    }
+
+    async fn scored_ids(&self, challenge: &str, phase: &str) -> anyhow::Result<std::collections::HashSet<String>> {
+        Ok(darkroom_core::scores::ScoreStore::scored_ids(self, challenge, phase).await?)
+    }
+
+    async fn kept_runs(&self, challenge: &str, phase: &str) -> anyhow::Result<Vec<(String, Option<String>)>> {
+        Ok(darkroom_core::scores::ScoreStore::kept_runs(self, challenge, phase).await?)
+    }
+
+    async fn start_rescore(&self, rescore: &Rescore) -> anyhow::Result<Started> {
+        Ok(darkroom_core::scores::ScoreStore::start_rescore(self, rescore).await?)
+    }
+
+    async fn rescore_failed(
+        &self,
+        challenge: &str,
+        phase: &str,
+        generation: u32,
+        submission_id: &str,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        Ok(darkroom_core::scores::ScoreStore::rescore_failed(self, challenge, phase, generation, submission_id, reason)
+            .await?)
+    }
+
+    async fn try_switch(&self, challenge: &str, phase: &str, generation: u32) -> anyhow::Result<Option<Rescore>> {
+        Ok(darkroom_core::scores::ScoreStore::try_switch(self, challenge, phase, generation).await?)
     }
 }
 

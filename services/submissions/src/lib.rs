@@ -21,6 +21,8 @@
 //! - [`sessions`] web sessions: what the pages' cookie holds instead of a token.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 //! - [`fingerprints`] fingerprints a challenge's dataset and ground truth on apply.
+//! - [`output_sweep`] deletes participants' outputs once their phase's retention is over.
+//! - [`rescore`] which evaluator generation of a phase's board a reader reads (rescores).
 
 pub mod auth;
 pub mod board_history;
@@ -37,11 +39,13 @@ pub mod intervals;
 pub mod leaderboard;
 pub mod lifecycle;
 pub mod outbox;
+pub mod output_sweep;
 pub mod phase_close;
 pub mod pinning;
 pub mod quota;
 pub mod rate_limit;
 pub mod registry;
+pub mod rescore;
 pub mod routes;
 pub mod run_log;
 pub mod scoped_tokens;

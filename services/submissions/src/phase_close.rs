@@ -88,6 +88,8 @@ pub async fn close(
     // The board ranks entrants: a team (its members' scores and selections together, under the
     // team's name) or a participant in none.
     let lineup = crate::teams::Lineup::read(db, &spec.slug).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The board's current evaluator generation, read once (see crate::rescore).
+    let scores = &crate::rescore::current(scores, &spec.slug, &phase.name).await?;
     let by_participant = scores.private_scores(&spec.slug, &phase.name).await?;
     let owners: Vec<String> = by_participant.keys().cloned().collect();
     let mut sealed: BTreeMap<String, Vec<SealedScore>> = BTreeMap::new();

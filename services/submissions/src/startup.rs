@@ -49,6 +49,7 @@ impl Application {
             tokio::spawn(crate::run_log::run(db.clone(), nats.clone(), config.nats.clone())),
             tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
             tokio::spawn(crate::upload_sweep::run(db.clone(), sub.clone(), submit_lock.clone())),
+            tokio::spawn(crate::output_sweep::run(db.clone(), nats.clone(), sub.clone())),
             tokio::spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone())),
             tokio::spawn(limits.clone().forget_idle_clients(Duration::from_secs(60))),
         ];

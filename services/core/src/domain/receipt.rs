@@ -310,7 +310,13 @@ pub fn verify_receipt(signed: &SignedReceipt, keys: &KeyRing) -> Result<(), Veri
 pub struct VerifiedChain {
     pub challenge: String,
     receipts: Vec<SignedReceipt>,
-    by_submission: HashMap<SubmissionId, usize>,
+    /// By submission and board generation (a rescored submission has one receipt in each).
+    by_submission: HashMap<(SubmissionId, u32), usize>,
+}
+
+/// The board generation a receipt belongs to (1: the original evaluation).
+fn generation_of(r: &Receipt) -> u32 {
+    r.claims.generation.unwrap_or(1)
 }
 
 impl VerifiedChain {
@@ -341,8 +347,14 @@ impl VerifiedChain {
         self.receipts.last().map(|r| ChainHead { length: r.receipt.seq, hash: r.hash.clone() })
     }
 
+    /// A submission's receipt of the original evaluation (generation 1).
     pub fn receipt_of(&self, submission: SubmissionId) -> Option<&SignedReceipt> {
-        self.by_submission.get(&submission).map(|&i| &self.receipts[i])
+        self.receipt_of_generation(submission, 1)
+    }
+
+    /// A submission's receipt in a board generation (a rescore's).
+    pub fn receipt_of_generation(&self, submission: SubmissionId, generation: u32) -> Option<&SignedReceipt> {
+        self.by_submission.get(&(submission, generation)).map(|&i| &self.receipts[i])
     }
 
     /// The chain holds `head` (a head served earlier, with a board): receipt `head.length`
@@ -359,7 +371,7 @@ impl VerifiedChain {
     /// The served receipt of a submission is the one in the chain at its place.
     pub fn check_member(&self, signed: &SignedReceipt) -> Result<(), VerifyError> {
         let submission = signed.receipt.claims.submission_id;
-        match self.receipt_of(submission) {
+        match self.receipt_of_generation(submission, generation_of(&signed.receipt)) {
             Some(r) if r == signed => Ok(()),
             _ => Err(VerifyError::NotInChain { submission, seq: signed.receipt.seq }),
         }
@@ -394,7 +406,7 @@ pub fn verify_chain(
         if r.prev != prev {
             return Err(VerifyError::Link { seq, prev: r.prev.clone(), expected: prev.to_owned() });
         }
-        if let Some(first) = by_submission.insert(submission, i) {
+        if let Some(first) = by_submission.insert((submission, generation_of(r)), i) {
             return Err(VerifyError::Duplicate { submission, first: first as u64 + 1, second: seq });
         }
         prev = &signed.hash;
@@ -492,7 +504,7 @@ pub fn verify_board(board: &Leaderboard, chain: &VerifiedChain, values: Values) 
         }
         previous = value;
         let receipt = chain
-            .receipt_of(row.submission_id)
+            .receipt_of_generation(row.submission_id, board.generation())
             .ok_or(VerifyError::NotBacked { rank: row.rank, submission: row.submission_id })?;
         check_row(row, &board.phase, receipt, values)?;
     }
@@ -511,6 +523,10 @@ pub enum OnBoard {
 /// The row of `signed`'s submission on `board`, if any, shows what the receipt says.
 pub fn check_on_board(signed: &SignedReceipt, board: &Leaderboard, values: Values) -> Result<OnBoard, VerifyError> {
     let submission = signed.receipt.claims.submission_id;
+    // A receipt of another evaluator generation backs no row of this board.
+    if generation_of(&signed.receipt) != board.generation() {
+        return Ok(OnBoard::NotShown);
+    }
     match board.entries.iter().find(|row| row.submission_id == submission) {
         Some(row) => check_row(row, &board.phase, signed, values).map(|()| OnBoard::Shown { rank: row.rank }),
         None => Ok(OnBoard::NotShown),

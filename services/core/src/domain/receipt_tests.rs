@@ -44,6 +44,7 @@ fn claims(n: u8, accuracy: f64) -> ReceiptClaims {
         submitted_at: time_text(at(n.into())),
         run_finished_at: time_text(at(u32::from(n) + 1)),
         scored_at: time_text(at(u32::from(n) + 2)),
+        generation: None,
     }
 }
 
@@ -98,6 +99,8 @@ fn board(chain: &[SignedReceipt]) -> Leaderboard {
             .collect(),
         decimals: None,
         chain: chain.last().map(|r| ChainHead { length: r.receipt.seq, hash: r.hash.clone() }),
+        evaluator: None,
+        generations: Vec::new(),
     }
 }
 

@@ -116,7 +116,8 @@ impl ScoreStore {
     /// Appends the receipt of a stored score if it has claims and no receipt yet.
     pub(super) async fn ensure_receipt(&self, submission_id: &str) -> mongodb::error::Result<()> {
         let Some(signer) = &self.signer else { return Ok(()) };
-        if self.receipts.find_one(doc! { "_id": submission_id }).projection(doc! { "_id": 1 }).await?.is_some() {
+        let receipt_id = self.receipt_id(submission_id);
+        if self.receipts.find_one(doc! { "_id": &receipt_id }).projection(doc! { "_id": 1 }).await?.is_some() {
             return Ok(());
         }
         let Some(score) = self
@@ -146,7 +147,7 @@ impl ScoreStore {
             });
             let text = String::from_utf8(crate::domain::receipt::signed_bytes(&signed.receipt)).map_err(bad)?;
             let stored = doc! {
-                "_id": submission_id, "challenge": &challenge, "seq": seq as i64, "hash": &signed.hash,
+                "_id": &receipt_id, "challenge": &challenge, "seq": seq as i64, "hash": &signed.hash,
                 "key_id": &signed.key_id, "signature": &signed.signature, "receipt": text,
             };
             match self.receipts.insert_one(stored).await {
@@ -155,7 +156,7 @@ impl ScoreStore {
                     return Ok(());
                 }
                 Err(e) if is_duplicate_key(&e) => {
-                    if self.receipts.find_one(doc! { "_id": submission_id }).await?.is_some() {
+                    if self.receipts.find_one(doc! { "_id": &receipt_id }).await?.is_some() {
                         return Ok(());
                     }
                     tracing::debug!(submission = submission_id, seq, "chain place taken; reading the head again");
@@ -182,9 +183,24 @@ impl ScoreStore {
         .transpose()
     }
 
-    /// A submission's receipt, if its score has one.
+    /// A submission's receipt in this store's generation, if its score has one.
     pub async fn receipt(&self, submission_id: &str) -> mongodb::error::Result<Option<SignedReceipt>> {
-        self.receipts.find_one(doc! { "_id": submission_id }).await?.as_ref().map(signed_from).transpose()
+        self.receipts
+            .find_one(doc! { "_id": self.receipt_id(submission_id) })
+            .await?
+            .as_ref()
+            .map(signed_from)
+            .transpose()
+    }
+
+    /// The `_id` of a submission's receipt in this store's generation: the submission id in
+    /// generation 1 (as before rescores existed), `{submission}@{generation}` after, so a
+    /// rescored submission has one receipt per generation.
+    pub(super) fn receipt_id(&self, submission_id: &str) -> String {
+        match self.generation {
+            1 => submission_id.to_owned(),
+            g => format!("{submission_id}@{g}"),
+        }
     }
 
     /// Up to `limit` receipts of a challenge after place `after`, in order.
@@ -200,15 +216,20 @@ impl ScoreStore {
         docs.iter().map(signed_from).collect()
     }
 
-    /// The receipt hash of each of these submissions that has one.
+    /// The receipt hash of each of these submissions that has one (in this store's
+    /// generation), by submission id.
     pub async fn receipt_hashes(&self, submission_ids: &[String]) -> mongodb::error::Result<HashMap<String, String>> {
         let mut out = HashMap::with_capacity(submission_ids.len());
-        for ids in submission_ids.chunks(1000) {
+        let by_receipt: HashMap<String, &String> = submission_ids.iter().map(|s| (self.receipt_id(s), s)).collect();
+        let receipt_ids: Vec<&String> = by_receipt.keys().collect();
+        for ids in receipt_ids.chunks(1000) {
             let mut cursor =
                 self.receipts.find(doc! { "_id": { "$in": ids } }).projection(doc! { "_id": 1, "hash": 1 }).await?;
             while let Some(d) = cursor.try_next().await? {
-                if let (Ok(id), Ok(hash)) = (d.get_str("_id"), d.get_str("hash")) {
-                    out.insert(id.to_owned(), hash.to_owned());
+                if let (Ok(id), Ok(hash)) = (d.get_str("_id"), d.get_str("hash"))
+                    && let Some(submission) = by_receipt.get(id)
+                {
+                    out.insert((*submission).clone(), hash.to_owned());
                 }
             }
         }

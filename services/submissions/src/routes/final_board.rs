@@ -14,7 +14,7 @@ use crate::extract::{Admin, ApiJson, Caller, MaybeOrganizer};
 use crate::phase_close::{self, ClosedBy};
 use crate::state::AppState;
 
-fn phase_of<'a>(spec: &'a ChallengeSpec, name: &str) -> ApiResult<&'a Phase> {
+pub(super) fn phase_of<'a>(spec: &'a ChallengeSpec, name: &str) -> ApiResult<&'a Phase> {
     spec.phase(name).ok_or_else(|| {
         let names: Vec<&str> = spec.phases.iter().map(|p| p.name.as_str()).collect();
         ApiError::NotFound(format!(

@@ -50,13 +50,22 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
         tracing::error!(error = %e, "score store unavailable");
         ApiError::Unavailable("scores cannot be read right now; try again in a moment".into())
     };
+    // The generation once (the phase's head, or `?evaluator=N`), then only its store: a reader
+    // never mixes rows of two evaluators (see crate::rescore).
+    let crate::rescore::AtGeneration { generation, store } =
+        crate::rescore::at(&state.scores, &slug, &phase.name, q.evaluator).await?;
+    let rescores = state.scores.rescores(&slug, &phase.name).await.map_err(unavailable)?;
+    let rescores_shape: String = rescores
+        .iter()
+        .map(|r| format!("{}:{:?}:{}:{};", r.generation, r.state, r.done.len(), r.failed_ids.len()))
+        .collect();
     // Who is in which team changes the board as a new score does.
     let teams = if spec.max_team_size > 1 { Some(crate::teams::Lineup::read(&state.db, &slug).await?) } else { None };
     // The version first: a score recorded after it only makes the next request render again.
     let stamp = Stamp {
-        version: state.scores.board_version(&slug, &phase.name).await.map_err(unavailable)?,
+        version: store.board_version(&slug, &phase.name).await.map_err(unavailable)?,
         shape: format!(
-            "{}/{direction:?}/{:?}/{}",
+            "g{generation}/{rescores_shape}/{}/{direction:?}/{:?}/{}",
             spec.rank_by,
             Mode::of(phase),
             teams.as_ref().map_or(0, crate::teams::Lineup::fingerprint)
@@ -77,23 +86,14 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     }
     let best = match Mode::of(phase) {
         // Raw: the store's board of best scores, as it always was.
-        Mode::Raw => state.scores.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?,
+        Mode::Raw => store.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?,
         // Rounded and ladder: ranked by the feedback score, never by a value participants cannot see.
         mode => {
             let (scores, shown) = {
                 let entrant = |p: &str| teams.as_ref().map_or_else(|| p.to_owned(), |l| l.entrant(p));
-                feedback::read(
-                    state.scores.as_ref(),
-                    mode,
-                    &slug,
-                    &phase.name,
-                    &spec.rank_by,
-                    direction,
-                    None,
-                    &entrant,
-                )
-                .await
-                .map_err(unavailable)?
+                feedback::read(store.as_ref(), mode, &slug, &phase.name, &spec.rank_by, direction, None, &entrant)
+                    .await
+                    .map_err(unavailable)?
             };
             let mut rows = feedback::board(mode, direction, &spec.rank_by, &scores, &shown);
             rows.truncate(LIMIT);
@@ -103,7 +103,7 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     // Raw boards of a mean metric: each row's bootstrap interval where the cases allow it.
     let rank_metric_is_mean = spec.metric(&spec.rank_by).is_some_and(darkroom_api::Metric::is_mean);
     let intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {
-        intervals::of_board(state.scores.as_ref(), &best, direction).await
+        intervals::of_board(store.as_ref(), &best, direction).await
     } else {
         vec![None; best.len()]
     };
@@ -154,7 +154,19 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     // Read after the rows: every row's receipt was appended before its row was written, so the
     // chain up to this head backs them all.
     let chain = state.scores.chain_head(&slug).await.map_err(unavailable)?;
+    // The generations, when a rescore made more than one (the old ones stay readable).
+    let mut scored = Vec::new();
+    let head = match q.evaluator {
+        Some(_) if !rescores.is_empty() => state.scores.board_head(&slug, &phase.name).await.map_err(unavailable)?,
+        _ => generation,
+    };
+    for g in rescores.iter().map(|r| r.generation).chain((!rescores.is_empty()).then_some(1)) {
+        let at = crate::rescore::at(&state.scores, &slug, &phase.name, Some(g)).await?;
+        scored.push((g, at.store.scored_ids(&slug, &phase.name).await.map_err(unavailable)?.len() as u64));
+    }
     let board = Leaderboard {
+        evaluator: (generation > 1 || !rescores.is_empty()).then_some(generation),
+        generations: crate::rescore::generations(&rescores, head, &scored),
         chain,
         challenge: slug,
         phase: phase.name.clone(),

@@ -11,6 +11,7 @@ mod metrics;
 mod organizer;
 mod participants;
 mod receipts;
+mod rescores;
 mod sessions;
 mod submissions;
 mod teams;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             get(final_board::show_selections).put(final_board::put_selections),
         )
         .route("/challenges/{slug}/phases/{phase}/close", post(final_board::close))
+        .route("/challenges/{slug}/phases/{phase}/rescores", get(rescores::list).post(rescores::request))
         .route("/challenges/{slug}/phases/{phase}/reveal", post(final_board::reveal))
         .route("/challenges/{slug}/phases/{phase}/private-board", get(final_board::private_board))
         .route("/challenges/{slug}/join", post(enrollment::join).layer(limits.by_address_and_token()))

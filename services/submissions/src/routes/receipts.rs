@@ -63,10 +63,14 @@ pub async fn export(
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-    let body = super::leaderboard::render(&state, slug, LeaderboardQuery { phase: q.phase }).await?;
+    let query = LeaderboardQuery { phase: q.phase, evaluator: q.evaluator };
+    let body = super::leaderboard::render(&state, slug, query).await?;
     let board: Leaderboard = serde_json::from_slice(&body).map_err(|e| ApiError::Internal(e.into()))?;
     let ids: Vec<String> = board.entries.iter().map(|e| e.submission_id.to_string()).collect();
-    let hashes = state.scores.receipt_hashes(&ids).await.map_err(unavailable)?;
+    // The receipts of the board's generation (a rescored board's rows have their own).
+    let store =
+        crate::rescore::at(&state.scores, &board.challenge, &board.phase, Some(board.generation())).await?.store;
+    let hashes = store.receipt_hashes(&ids).await.map_err(unavailable)?;
     let exported = ExportedBoard {
         rows: board
             .entries

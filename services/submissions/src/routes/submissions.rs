@@ -324,8 +324,16 @@ async fn attach_scores(state: &AppState, views: &mut [SubmissionView], participa
             }
         };
         let entrant = |p: &str| if members.iter().any(|m| m == p) { String::new() } else { p.to_owned() };
+        // The phase's current evaluator generation (see crate::rescore).
+        let store = match crate::rescore::current(&state.scores, &slug, &phase_name).await {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::warn!(challenge = %slug, error = %e, "scores unreadable; submissions shown without");
+                continue;
+            }
+        };
         let read = feedback::read(
-            state.scores.as_ref(),
+            store.as_ref(),
             mode,
             &slug,
             &phase_name,
