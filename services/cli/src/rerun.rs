@@ -37,10 +37,12 @@ pub async fn run(api: &Api, id: &str, wait: Duration, quiet: bool) -> anyhow::Re
                 started.id
             );
         }
-        if !quiet {
-            eprintln!("  still running ({} s)", began.elapsed().as_secs());
-        }
         tokio::time::sleep(POLL).await;
+        // A line every ten seconds says it is alive without flooding the terminal.
+        let waited = began.elapsed().as_secs();
+        if !quiet && waited / 10 != (waited - POLL.as_secs().min(waited)) / 10 {
+            eprintln!("  still running ({waited} s)");
+        }
     }
 }
 
