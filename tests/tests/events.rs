@@ -373,7 +373,10 @@ async fn run_logs_arrive_once_each_in_order(backend: Backend) {
 
     let (s, empty) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}/logs"), Some(&alice), None).await;
     assert_eq!(s, StatusCode::OK, "{empty}");
-    assert_eq!(empty, json!({ "submission_id": id_str, "logs_visible": true, "lines": [], "truncated": false }));
+    assert_eq!(
+        empty,
+        json!({ "submission_id": id_str, "logs_visible": true, "lines": [], "truncated": false, "cursor": 0 })
+    );
 
     // Published out of time order, with the first batch three times over (once as the runner
     // sends it, then with no Nats-Msg-Id and with another one, so JetStream keeps every copy),

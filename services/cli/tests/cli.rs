@@ -394,6 +394,14 @@ async fn verify_rerun_reproduces_the_demo_cnn_and_names_what_a_noisy_run_changed
         let sub = stack.finished(id, t, 5).await;
         assert_eq!(sub["history"].as_array().unwrap().len(), 4, "no new state: {sub}");
     }
+    // Neither the runs nor the re-runs leave a tag of theirs on the engine.
+    for id in [&cnn, &noisy] {
+        let tags = std::process::Command::new("docker")
+            .args(["images", "-q", &format!("darkroom-submission/{id}")])
+            .output()
+            .expect("docker runs");
+        assert_eq!(String::from_utf8_lossy(&tags.stdout).trim(), "", "{id} left a tag");
+    }
     stack.wait_for_containers(0, Stack::runner_containers).await;
     stack.wait_for_containers(0, Stack::evaluator_containers).await;
 }

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::DateTime;
-use darkroom_api::{BoardGeneration, RescoreFailure, RescoreProgress, RescoreState};
-use darkroom_core::scores::{Rescore, RescoreState as StoredState};
+use darkroom_api::{BoardGeneration, RescoreProgress};
+use darkroom_core::scores::Rescore;
 
 use crate::error::{ApiError, ApiResult};
 use crate::leaderboard::ScoreStore;
@@ -62,14 +62,6 @@ pub async fn current(
     Ok(if head == 1 { scores.clone() } else { scores.at_generation(head).unwrap_or_else(|| scores.clone()) })
 }
 
-fn state_of(state: StoredState) -> RescoreState {
-    match state {
-        StoredState::Running => RescoreState::Running,
-        StoredState::Switched => RescoreState::Switched,
-        StoredState::Incomplete => RescoreState::Incomplete,
-    }
-}
-
 /// A rescore's progress: `total` is what the generation it started from holds now (scores
 /// that arrive while it runs are rescored too).
 pub fn progress(rescore: &Rescore, from_scored: &HashSet<String>) -> RescoreProgress {
@@ -82,14 +74,10 @@ pub fn progress(rescore: &Rescore, from_scored: &HashSet<String>) -> RescoreProg
         from_generation: rescore.from_generation,
         evaluation_image: rescore.evaluation_image.clone(),
         evaluation_image_id: rescore.evaluation_image_id.clone(),
-        state: state_of(rescore.state),
+        state: rescore.state,
         total: total.len() as u64,
         scored: done.len() as u64,
-        failed: rescore
-            .failures()
-            .into_iter()
-            .filter_map(|f| Some(RescoreFailure { submission_id: f.submission_id.parse().ok()?, reason: f.reason }))
-            .collect(),
+        failed: rescore.failures(),
         requested_at: DateTime::from_timestamp_millis(rescore.requested_ms).unwrap_or_default(),
         switched_at: rescore.switched_ms.and_then(DateTime::from_timestamp_millis),
     }
@@ -124,9 +112,11 @@ pub fn generations(rescores: &[Rescore], head: u32, scored: &[(u32, u64)]) -> Ve
 
 #[cfg(test)]
 mod tests {
+    use darkroom_api::RescoreState;
+
     use super::*;
 
-    fn rescore(generation: u32, state: StoredState, done: &[&str], failed: &[&str]) -> Rescore {
+    fn rescore(generation: u32, state: RescoreState, done: &[&str], failed: &[&str]) -> Rescore {
         Rescore {
             id: Rescore::id_for("c", "dev", generation),
             challenge: "c".into(),
@@ -147,7 +137,7 @@ mod tests {
     #[test]
     fn progress_counts_what_the_old_generation_holds_now() {
         let old: HashSet<String> = ["a", "b", "c", "d"].iter().map(|s| (*s).to_owned()).collect();
-        let p = progress(&rescore(2, StoredState::Running, &["a", "b"], &[]), &old);
+        let p = progress(&rescore(2, RescoreState::Running, &["a", "b"], &[]), &old);
         assert_eq!((p.total, p.scored, p.failed.len()), (4, 2, 0));
         assert_eq!(p.state, RescoreState::Running);
     }
@@ -155,10 +145,10 @@ mod tests {
     #[test]
     fn generations_name_the_current_one() {
         assert!(generations(&[], 1, &[]).is_empty());
-        let all = generations(&[rescore(2, StoredState::Switched, &[], &[])], 2, &[(1, 20), (2, 20)]);
+        let all = generations(&[rescore(2, RescoreState::Switched, &[], &[])], 2, &[(1, 20), (2, 20)]);
         let states: Vec<(u32, &str, u64)> = all.iter().map(|g| (g.generation, g.state.as_str(), g.scored)).collect();
         assert_eq!(states, vec![(1, "previous", 20), (2, "current", 20)]);
-        let running = generations(&[rescore(2, StoredState::Running, &[], &[])], 1, &[(1, 20), (2, 3)]);
+        let running = generations(&[rescore(2, RescoreState::Running, &[], &[])], 1, &[(1, 20), (2, 3)]);
         assert_eq!(running[0].state, "current");
         assert_eq!(running[1].state, "running");
     }

@@ -72,7 +72,7 @@ pub async fn prepare(
             let mut pulls = 1;
             loop {
                 let pinned = crate::pull::pull(sandbox, name, digest.as_deref(), logins).await?;
-                match sandbox.tag(&pinned, &submission_repository(job), &job.attempt.to_string()).await {
+                match sandbox.tag(&pinned, &submission_repository(job), &job.run_label()).await {
                     Ok(()) => break pinned,
                     Err(SandboxError::ImageMissing(_)) if pulls < PULLS_BEFORE_GIVING_UP => pulls += 1,
                     Err(e) => return Err(e),

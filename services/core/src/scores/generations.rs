@@ -31,24 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{ScoreStore, is_duplicate_key};
 
-/// Where a rescore stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RescoreState {
-    /// Submissions are being evaluated again.
-    Running,
-    /// Every submission is re-scored; the board shows this generation.
-    Switched,
-    /// Every submission was tried, some failed: the board stays on the previous generation.
-    Incomplete,
-}
-
-/// A submission a rescore could not score, and why (for the organizer).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RescoreFailure {
-    pub submission_id: String,
-    pub reason: String,
-}
+/// Where a rescore stands and what it could not score: the API's types, stored as spelled on
+/// the wire.
+pub use darkroom_api::{RescoreFailure, RescoreState};
 
 /// A rescore of a phase: its document in `rescores`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,13 +67,17 @@ pub struct Rescore {
 
 impl Rescore {
     /// The failed submissions with their reasons.
+    /// Each failed submission with its reason (an id that does not parse, which only a hand
+    /// edit of the store could leave, is left out).
     pub fn failures(&self) -> Vec<RescoreFailure> {
         self.failed_ids
             .iter()
             .enumerate()
-            .map(|(i, id)| RescoreFailure {
-                submission_id: id.clone(),
-                reason: self.failed_reasons.get(i).cloned().unwrap_or_default(),
+            .filter_map(|(i, id)| {
+                Some(RescoreFailure {
+                    submission_id: id.parse().ok()?,
+                    reason: self.failed_reasons.get(i).cloned().unwrap_or_default(),
+                })
             })
             .collect()
     }
