@@ -103,7 +103,7 @@ pub fn generations(rescores: &[Rescore], head: u32, scored: &[(u32, u64)]) -> Ve
         generation: r.generation,
         evaluation_image: Some(r.evaluation_image.clone()),
         evaluation_image_id: Some(r.evaluation_image_id.clone()),
-        state: label(r.generation, if r.generation < head { "previous" } else { state_of(r.state).as_str() }),
+        state: label(r.generation, if r.generation < head { "previous" } else { r.state.as_str() }),
         scored: count(r.generation),
         failed: r.failed_ids.len() as u64,
     }));
