@@ -12,6 +12,7 @@
 #   secrets/mongo_password      MongoDB's password         (0444: the store, the API, the evaluator)
 #   secrets/receipt_signing_key the Ed25519 seed receipts  (0400, root: the evaluator alone)
 #                               are signed with, 64 hex digits (docs/receipts.md)
+#   secrets/grafana_password    Grafana's admin password   (0444: Grafana, `monitoring` profile)
 #
 # secrets/ itself is 0700: on the host only root reads them; the engine bind-mounts each file
 # into its containers at /run/secrets/, where the services' own users must read them.
@@ -46,6 +47,7 @@ secret() { # name mode [owner]
 secret admin_token 0400 65534
 secret postgres_password 0444
 secret mongo_password 0444
+secret grafana_password 0444
 # Not a password but a key: 32 random bytes as 64 hex digits. Never replaced, so receipts keep
 # verifying under the key listed at /api/v1/keys.
 if [ ! -e secrets/receipt_signing_key ]; then

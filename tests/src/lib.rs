@@ -26,6 +26,13 @@ pub use nats_server::{NatsServer, free_port};
 pub use stack::Stack;
 pub use test_app::{Backend, TestApp, mongo_url};
 
+/// The HTTP client every test request goes through: a request that gets no answer fails after
+/// a minute with its URL (reqwest names it), instead of hanging until the watchdog aborts the
+/// whole binary without saying which request it was.
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(60))
+}
+
 /// Runs an async test body once per database backend.
 #[macro_export]
 macro_rules! on_both_backends {

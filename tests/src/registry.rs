@@ -27,7 +27,7 @@ pub async fn publish(name: &str) -> String {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (repo, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
     let base = format!("http://{}", registry());
-    let http = reqwest::Client::new();
+    let http = crate::http_client().build().expect("an HTTP client");
     let config = format!(
         r#"{{"architecture":"amd64","os":"linux","config":{{"Labels":{{"darkroom.test":"{name}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
     );

@@ -143,7 +143,7 @@ impl TestApp {
         });
         Self {
             addr,
-            http: reqwest::Client::new(),
+            http: crate::http_client().build().expect("an HTTP client"),
             nats,
             dir,
             database_url,

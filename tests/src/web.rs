@@ -106,7 +106,7 @@ impl WebServer {
 
     /// GETs a page, with `cookie` (`name=value`) as the Cookie header if given.
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> (reqwest::StatusCode, String) {
-        let mut req = reqwest::Client::new().get(self.url(path));
+        let mut req = crate::http_client().build().expect("an HTTP client").get(self.url(path));
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
@@ -142,7 +142,7 @@ pub struct SignInOutcome {
 
 /// A client as a browser without scripts: redirects are not followed, so tests see them.
 pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client")
+    crate::http_client().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client")
 }
 
 /// The `name=value` part of each Set-Cookie header.

@@ -8,6 +8,7 @@ pub(crate) mod fns;
 pub mod live;
 pub mod markdown;
 mod private_export;
+mod render_guard;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -54,6 +55,8 @@ pub fn router(state: PageState) -> Router {
             },
             move || shell(options.clone()),
         )
+        // Only the pages (and server functions, which it passes through): added before the rest.
+        .route_layer(axum::middleware::from_fn(render_guard::guard))
         .route("/live/{slug}", get(live::sse))
         .route("/challenges/{slug}/export/{format}", get(export::board))
         .route("/healthz", get(|| async { "ok" }))

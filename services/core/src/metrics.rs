@@ -14,6 +14,7 @@
 //! | `darkroom_failures_total` | counter | `by`, `kind` | the runner and the evaluator |
 //! | `darkroom_consumer_pending` | gauge | `consumer` | each service for its durable consumers, at each scrape |
 //! | `darkroom_live_subscribers` | gauge | — | the pages' live feed |
+//! | `darkroom_page_render_retries_total` | counter | — | the pages, when a render stalled and was retried |
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -34,6 +35,22 @@ const EVALUATION_DURATION: &str = "darkroom_evaluation_duration_seconds";
 const FAILURES: &str = "darkroom_failures_total";
 const CONSUMER_PENDING: &str = "darkroom_consumer_pending";
 const LIVE_SUBSCRIBERS: &str = "darkroom_live_subscribers";
+const PAGE_RENDER_RETRIES: &str = "darkroom_page_render_retries_total";
+/// Every metric above, for what must cover them all (the Compose profile's dashboard).
+pub const NAMES: [&str; 12] = [
+    HTTP_REQUESTS,
+    HTTP_DURATION,
+    SUBMISSIONS,
+    QUEUE_DEPTH,
+    QUEUE_OLDEST,
+    RETRIES,
+    RUN_DURATION,
+    EVALUATION_DURATION,
+    FAILURES,
+    CONSUMER_PENDING,
+    LIVE_SUBSCRIBERS,
+    PAGE_RENDER_RETRIES,
+];
 
 /// Buckets of the run and evaluation histograms, in seconds: a few seconds to the hours a
 /// training job may take.
@@ -79,6 +96,7 @@ fn describe() {
     metrics::describe_counter!(FAILURES, "failed runs and evaluations, by who failed and the failure's kind");
     metrics::describe_gauge!(CONSUMER_PENDING, "JetStream messages not yet delivered or acknowledged");
     metrics::describe_gauge!(LIVE_SUBSCRIBERS, "browsers following a live leaderboard");
+    metrics::describe_counter!(PAGE_RENDER_RETRIES, "page renders that stalled and were rendered again");
 }
 
 /// The metrics in the Prometheus text exposition format (what `GET /metrics` answers).
@@ -156,6 +174,11 @@ pub async fn record_consumer_lag(js: &async_nats::jetstream::Context, consumers:
 /// Browsers following live leaderboards now.
 pub fn live_subscribers(n: usize) {
     metrics::gauge!(LIVE_SUBSCRIBERS).set(n as f64);
+}
+
+/// A page's render stalled and was started again (the pages' render guard).
+pub fn page_render_retried() {
+    metrics::counter!(PAGE_RENDER_RETRIES).increment(1);
 }
 
 #[cfg(test)]
