@@ -431,9 +431,16 @@ async fn organizer_follows_logs_lists_and_reruns_from_the_cli() {
     let lines: Vec<String> = stdout(&followed).lines().map(str::to_owned).collect();
     let steps: Vec<&String> = lines.iter().filter(|l| l.contains("step ")).collect();
     assert_eq!(steps, ["[attempt 1] step 1 of 3", "[attempt 1] step 2 of 3", "[attempt 1] step 3 of 3"], "{lines:?}");
+    // One JSON object per line. The engine copies stdout and stderr on separate pipes, so only
+    // each stream's own order is certain: the steps (stdout) in order, the stderr line anywhere.
     let o = darkroom(&stack.app, Some(&token), &["--json", "logs", &failing]).await;
-    let first: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).expect("JSON lines");
-    assert_eq!((first["attempt"].as_u64(), first["line"].as_str()), (Some(1), Some("step 1 of 3")), "{first}");
+    let json: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    let said = |v: &serde_json::Value| (v["attempt"].as_u64(), v["line"].as_str().map(str::to_owned));
+    let steps: Vec<_> =
+        json.iter().filter(|v| v["line"].as_str().is_some_and(|l| l.starts_with("step "))).map(said).collect();
+    assert_eq!(steps, (1..=3).map(|i| (Some(1), Some(format!("step {i} of 3")))).collect::<Vec<_>>(), "{json:?}");
+    assert!(json.iter().any(|v| v["line"] == "something broke in the participant's code"), "{json:?}");
 
     let (_, good) = stack.app.submit(&slug, &token, &pushed("darkroom-demo-weak:1")).await;
     let good = good["id"].as_str().unwrap().to_owned();
