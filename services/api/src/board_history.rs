@@ -16,6 +16,7 @@ use crate::ids::SubmissionId;
 pub const HISTORY_TOP: usize = 10;
 
 /// The history of a phase's top lines, in the board's order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoardHistory {
     pub challenge: String,
@@ -29,6 +30,7 @@ pub struct BoardHistory {
 }
 
 /// One board line's best score over time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistorySeries {
     /// The line's rank on the board now.
@@ -50,6 +52,7 @@ impl HistorySeries {
 }
 
 /// A new best: when it was scored, its value of the ranking metric, and which submission it was.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPoint {
     pub at: DateTime<Utc>,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Where a challenge stands now: a phase is open, one is yet to come, or all have ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChallengeStatus {
@@ -29,6 +30,7 @@ impl ChallengeStatus {
 }
 
 /// `GET /challenges[?status=]`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeListQuery {
@@ -37,6 +39,7 @@ pub struct ChallengeListQuery {
 }
 
 /// A line of `GET /challenges`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChallengeSummary {
     pub slug: String,
@@ -47,6 +50,7 @@ pub struct ChallengeSummary {
 }
 
 /// `GET /challenges/{slug}`: what anyone may read of a challenge.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PublicChallenge {
     pub slug: String,
@@ -84,6 +88,7 @@ pub struct PublicChallenge {
 
 /// The fingerprint of a folder of hidden data: SHA-256 over the sorted list of (relative path,
 /// size, SHA-256 of contents) of its files, as `darkroom_core::fingerprint` computes it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TreeFingerprint {
@@ -108,6 +113,7 @@ impl PublicChallenge {
 }
 
 /// One metric the evaluation image writes into `score.json`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metric {
@@ -139,6 +145,7 @@ impl Metric {
 }
 
 /// How a metric is computed from the per-case values the evaluation writes into `cases.csv`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
@@ -147,6 +154,7 @@ pub enum Aggregate {
 }
 
 /// Which way a metric improves.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -178,6 +186,7 @@ impl Direction {
 /// The settings after the window say how the phase is scored and shown (evaluation contract
 /// v2, `docs/evaluation-contract.md`); each is optional and its default is the behaviour from
 /// before they existed. None is secret: the public view of a challenge shows them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
@@ -226,6 +235,7 @@ impl Phase {
 }
 
 /// What participants see of the public score after each submission.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Feedback {
@@ -250,6 +260,7 @@ impl Feedback {
 }
 
 /// When a phase's private board is published.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reveal {
@@ -261,6 +272,7 @@ pub enum Reveal {
 }
 
 /// Submission limits per participant and phase. Absent means unlimited.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quotas {
@@ -271,6 +283,7 @@ pub struct Quotas {
 }
 
 /// Limits of the participant's container.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
@@ -329,6 +342,7 @@ impl Resources {
 }
 
 /// The Swarm node label a run is placed on: `darkroom.node=<value>`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeType {
@@ -353,6 +367,7 @@ impl NodeType {
 
 /// `GET /challenges/{slug}/dataset`: names and sizes, relative to the dataset's root; never
 /// contents, never the host path.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetListing {
     pub description: String,
@@ -363,6 +378,7 @@ pub struct DatasetListing {
     pub truncated: bool,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetFile {
     pub path: String,

@@ -10,6 +10,7 @@ use crate::submission::ParticipantRef;
 
 /// How participants join a challenge (the spec's `enrollment`). Whatever the mode, a
 /// participant joins before submitting and accepts the challenge's rules by joining.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentMode {
@@ -33,6 +34,7 @@ impl EnrollmentMode {
 }
 
 /// Where a participant stands with a challenge they asked to join.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentState {
@@ -63,6 +65,7 @@ impl EnrollmentState {
 }
 
 /// `POST /challenges/{slug}/join`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
@@ -76,6 +79,7 @@ pub struct JoinRequest {
 }
 
 /// A participant's enrollment in one challenge, as they see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Enrollment {
     pub challenge: String,
@@ -88,6 +92,7 @@ pub struct Enrollment {
 }
 
 /// An enrollment in the organizer's list: who, and with which invite.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrganizerEnrollment {
     #[serde(flatten)]
@@ -99,6 +104,7 @@ pub struct OrganizerEnrollment {
 }
 
 /// `GET /challenges/{slug}/enrollments?state=pending`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollmentListQuery {
@@ -107,6 +113,7 @@ pub struct EnrollmentListQuery {
 
 /// `POST /challenges/{slug}/enrollments/{participant}/approve` or `/reject` answers with the
 /// participant's enrollment as it is now.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrollmentDecision {
     pub participant: ParticipantId,
@@ -115,6 +122,7 @@ pub struct EnrollmentDecision {
 }
 
 /// `POST /challenges/{slug}/invites`: mints an invite code.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
@@ -127,6 +135,7 @@ pub struct InviteRequest {
 }
 
 /// An invite code. The code itself is shown once, when it is minted; it is stored hashed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invite {
     /// Names the invite in lists and enrollments.

@@ -12,6 +12,7 @@ use crate::ids::SubmissionId;
 use crate::leaderboard::ScoreInterval;
 
 /// `PUT /challenges/{slug}/phases/{phase}/selections`: replaces the caller's final selections.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SelectionsRequest {
@@ -21,6 +22,7 @@ pub struct SelectionsRequest {
 }
 
 /// A participant's final selections in a phase.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selections {
     pub challenge: String,
@@ -36,6 +38,7 @@ pub struct Selections {
 /// The committed private board: rows in private rank order. Its canonical JSON is exactly what
 /// the commitment covers (`darkroom_core::domain::commitment`): recompute
 /// `SHA-256(salt ‖ canonical bytes)` over it to check a reveal.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinalBoard {
     pub rows: Vec<FinalBoardRow>,
@@ -43,6 +46,7 @@ pub struct FinalBoard {
 
 /// One participant's line on the private board: their best final selection by the private
 /// score, with their rank on the public board beside it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinalBoardRow {
     pub rank: u32,
@@ -58,6 +62,7 @@ pub struct FinalBoardRow {
 /// A revealed row's 95 % paired-bootstrap interval, the same [`ScoreInterval`] the public board
 /// shows, beside the committed board (not committed itself: it is computed from the sealed
 /// per-case values with a fixed seed, so it is reproducible).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowInterval {
     /// The row it belongs to.
@@ -67,6 +72,7 @@ pub struct RowInterval {
 }
 
 /// `GET /challenges/{slug}/phases/{phase}/private-board` (and the answer of close / reveal).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum PrivateBoard {

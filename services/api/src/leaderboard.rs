@@ -10,6 +10,7 @@ use crate::challenge::Direction;
 use crate::ids::SubmissionId;
 
 /// `GET /challenges/{slug}/leaderboard[?phase=]`; the current (or last) phase when absent.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaderboardQuery {
@@ -22,6 +23,7 @@ pub struct LeaderboardQuery {
 }
 
 /// The best score of each participant in one phase, best first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Leaderboard {
     pub challenge: String,
@@ -55,6 +57,7 @@ impl Leaderboard {
 }
 
 /// One participant's line.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaderboardEntry {
     pub rank: u32,
@@ -88,6 +91,7 @@ impl LeaderboardEntry {
 
 /// A row's 95 % paired-bootstrap interval (seeded, so the same board always shows the same
 /// intervals) and whether it cannot be told apart from #1.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ScoreInterval {
     pub low: f64,
@@ -98,6 +102,7 @@ pub struct ScoreInterval {
 
 /// The live feed's message (a server-sent `score` event on the pages' `/live/{slug}`): a score
 /// was recorded for this challenge and phase.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreUpdate {
     pub challenge: String,

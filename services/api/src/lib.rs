@@ -30,6 +30,11 @@
 //! (HTTP, databases, configuration) belongs to the services, so that CI can build this crate for
 //! wasm (`cargo build -p darkroom-api --target wasm32-unknown-unknown`).
 //!
+//! The one exception is behind the `openapi` feature, off by default: `utoipa`'s `ToSchema` on
+//! every shape (and `IntoParams` on the query strings), from which the submissions service
+//! derives the API's OpenAPI document (`services/submissions/src/routes/openapi.rs`). Only that
+//! service turns it on, so the wasm and the CLI never build it.
+//!
 //! # The wire format
 //!
 //! Field names, enum spellings and which optional fields are omitted rather than `null` are the

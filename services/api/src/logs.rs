@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::SubmissionId;
 
 /// The last lines of a submission's runs (every attempt), oldest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunLogView {
     pub submission_id: SubmissionId,
@@ -23,6 +24,7 @@ pub struct RunLogView {
 }
 
 /// `?after=`: the `cursor` of an earlier answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogsQuery {
@@ -31,6 +33,7 @@ pub struct LogsQuery {
 }
 
 /// One line of a run's output.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLine {
     pub attempt: u32,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::ParticipantId;
 
 /// `POST /participants`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
@@ -17,6 +18,7 @@ pub struct Registration {
 }
 
 /// The answer to a registration: the only time the token is shown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registered {
     pub id: ParticipantId,
@@ -27,6 +29,7 @@ pub struct Registered {
 }
 
 /// `GET /me`: `{"role": "organizer"}`, or `{"role": "participant", ...profile}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
 pub enum Me {
@@ -37,6 +40,7 @@ pub enum Me {
 /// `POST /sessions`: a web session opened with a participant's or the organizer's token. The
 /// secret is a bearer credential in place of the token until `expires_at` or until it is revoked
 /// (`DELETE /sessions/current`); it is shown only in this answer and stored hashed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionCreated {
     pub secret: String,
@@ -46,6 +50,7 @@ pub struct SessionCreated {
 }
 
 /// A participant as they see themselves.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
     pub id: ParticipantId,

@@ -32,6 +32,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// The signed document: one recorded score, its place in its challenge's chain, and the
 /// previous receipt's hash. Its canonical JSON is what the signature and the hash cover.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
@@ -46,6 +47,7 @@ pub struct Receipt {
 }
 
 /// What was scored, on what, by whom, and what came out.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptClaims {
@@ -105,6 +107,7 @@ pub struct ReceiptClaims {
 }
 
 /// The participant's resource limits as the run had them. `cpus` is a decimal string.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptLimits {
@@ -122,6 +125,7 @@ pub struct ReceiptLimits {
 /// What a receipt's `sealed` commits to: `SHA-256(salt ‖ canonical JSON of this)`, the salt's
 /// 32 bytes first (the board commitment's rule). Kept sealed with the private split; revealing
 /// it and the salt lets anyone check the commitment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealedValues {
@@ -138,6 +142,7 @@ pub struct SealedValues {
 
 /// A receipt as served: the signed document, the signature and its key, and its hash (which
 /// a verifier recomputes rather than trusts).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedReceipt {
     pub receipt: Receipt,
@@ -150,12 +155,14 @@ pub struct SignedReceipt {
 }
 
 /// `GET /keys`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptKeys {
     pub keys: Vec<ReceiptKey>,
 }
 
 /// A public key receipts may be signed with.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptKey {
     /// The first 16 hex digits of the SHA-256 of the public key's 32 bytes.
@@ -167,6 +174,7 @@ pub struct ReceiptKey {
 }
 
 /// The last receipt of a challenge's chain: its length and hash.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainHead {
     pub length: u64,
@@ -175,6 +183,7 @@ pub struct ChainHead {
 
 /// `GET /challenges/{slug}/receipts?after=&limit=`: receipts with `seq > after` (0 when absent),
 /// at most `limit` (default and maximum [`MAX_CHAIN_PAGE`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptChainQuery {
@@ -188,6 +197,7 @@ pub struct ReceiptChainQuery {
 pub const MAX_CHAIN_PAGE: u32 = 1000;
 
 /// One page of a challenge's chain, in sequence order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptChainPage {
     pub challenge: String,
@@ -197,6 +207,7 @@ pub struct ReceiptChainPage {
 }
 
 /// `GET /challenges/{slug}/leaderboard/export?phase=&format=`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
@@ -210,6 +221,7 @@ pub struct ExportQuery {
     pub evaluator: Option<u32>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
@@ -218,6 +230,7 @@ pub enum ExportFormat {
 }
 
 /// A board as exported: the leaderboard's rows, each with the hash of the receipt behind it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportedBoard {
     pub challenge: String,
@@ -231,6 +244,7 @@ pub struct ExportedBoard {
 }
 
 /// One exported row.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportedRow {
     pub rank: u32,

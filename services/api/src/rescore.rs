@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::SubmissionId;
 
 /// `POST /challenges/{slug}/phases/{phase}/rescores`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RescoreRequest {
@@ -14,6 +15,7 @@ pub struct RescoreRequest {
 }
 
 /// Where a rescore stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RescoreState {
@@ -36,6 +38,7 @@ impl RescoreState {
 }
 
 /// A submission the rescore could not score.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RescoreFailure {
     pub submission_id: SubmissionId,
@@ -44,6 +47,7 @@ pub struct RescoreFailure {
 
 /// A rescore's progress (`GET /challenges/{slug}/phases/{phase}/rescores`, and the answer to
 /// the request).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RescoreProgress {
     pub challenge: String,
@@ -65,12 +69,14 @@ pub struct RescoreProgress {
 }
 
 /// Every rescore of a phase, oldest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RescoreList {
     pub rescores: Vec<RescoreProgress>,
 }
 
 /// One evaluator generation of a phase's board, as a leaderboard lists them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoardGeneration {
     pub generation: u32,

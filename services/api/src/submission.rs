@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ParticipantId, SubmissionId};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SubmissionState {
@@ -139,6 +140,7 @@ impl fmt::Display for TransitionError {
 impl std::error::Error for TransitionError {}
 
 /// `POST /challenges/{slug}/submissions`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitImage {
@@ -147,6 +149,7 @@ pub struct SubmitImage {
 }
 
 /// `GET /submissions[?challenge=&limit=]`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionListQuery {
@@ -158,6 +161,7 @@ pub struct SubmissionListQuery {
 }
 
 /// `GET /challenges/{slug}/submissions[?state=&limit=]` (organizer).
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizerListQuery {
@@ -171,6 +175,7 @@ pub struct OrganizerListQuery {
 }
 
 /// A submission as its owner sees it (and, inside [`OrganizerSubmissionView`], the organizer).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionView {
     pub id: SubmissionId,
@@ -197,6 +202,7 @@ pub struct SubmissionView {
 /// evaluation wrote them, `rounded` each rounded on the server to the phase's `decimals`,
 /// `ladder` the participant's released ladder score after this submission, with the note
 /// "no significant improvement" when this one's own score was not released.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackScore {
     pub metrics: BTreeMap<String, f64>,
@@ -209,6 +215,7 @@ pub struct FeedbackScore {
 }
 
 /// The image as the participant gave it; the server-side tarball path stays private.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ImageView {
@@ -239,6 +246,7 @@ impl ImageView {
 }
 
 /// One line of a submission's history.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransitionView {
     /// None on the first line (accepted).
@@ -250,6 +258,7 @@ pub struct TransitionView {
 
 /// A submission as the organizer sees it: the participant's view, plus whose it is and the
 /// failure detail participants never see.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrganizerSubmissionView {
     #[serde(flatten)]
@@ -259,6 +268,7 @@ pub struct OrganizerSubmissionView {
 }
 
 /// Whose a submission is, in the organizer's views.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParticipantRef {
     pub id: ParticipantId,
@@ -269,6 +279,7 @@ pub struct ParticipantRef {
 
 /// `GET /submissions/{id}`: what the viewer may see of a submission. The organizer's answer is
 /// a superset of the owner's, so a client tells them apart by the `participant` field.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ViewedSubmission {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{ParticipantId, SubmissionId};
 
 /// `POST /challenges/{slug}/teams`: the caller creates a team and becomes its captain.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
@@ -16,6 +17,7 @@ pub struct CreateTeam {
 
 /// `POST /challenges/{slug}/teams/join` (the caller joins the team whose code this is) and
 /// `POST /challenges/{slug}/team/merge` (the caller's team, by its captain, merges into it).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeamCode {
@@ -23,6 +25,7 @@ pub struct TeamCode {
 }
 
 /// One member of a team.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamMember {
     pub id: ParticipantId,
@@ -31,6 +34,7 @@ pub struct TeamMember {
 }
 
 /// A team as its members see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Team {
     pub id: String,
@@ -51,6 +55,7 @@ pub struct Team {
 
 /// `GET /challenges/{slug}/duplicate-images` (organizer): one image digest submitted by more
 /// than one team (or participant outside teams) — a likely multi-account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DuplicateImage {
     pub digest: String,
@@ -58,6 +63,7 @@ pub struct DuplicateImage {
 }
 
 /// Who submitted a [`DuplicateImage`]: a team, or a participant in none.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DuplicateEntrant {
     /// The team's name, or the participant's where they are in no team.

@@ -19,6 +19,7 @@ pub const MAX_TOKEN_HOURS: u32 = 24 * 365;
 pub const DEFAULT_TOKEN_HOURS: u32 = 24 * 30;
 
 /// What a scoped token may do.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenScope {
@@ -49,6 +50,7 @@ impl std::fmt::Display for TokenScope {
 }
 
 /// `POST /tokens`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MintToken {
@@ -62,6 +64,7 @@ pub struct MintToken {
 }
 
 /// A scoped token as listed: never its secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenView {
     /// What `DELETE /tokens/{id}` names.
@@ -75,6 +78,7 @@ pub struct TokenView {
 }
 
 /// The answer of `POST /tokens`: the token, shown this once, and what it is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MintedToken {
     pub token: String,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{SubmissionId, VerificationId};
 
 /// Where a verification re-run stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationState {
@@ -29,6 +30,7 @@ pub enum VerificationState {
 }
 
 /// One verification re-run as the organizer reads it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
     pub id: VerificationId,
@@ -47,6 +49,7 @@ pub struct Verification {
 }
 
 /// The outcome of a comparison, from the best to the worst.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RerunVerdict {
@@ -62,6 +65,7 @@ pub enum RerunVerdict {
 }
 
 /// How a re-run compares with the original score and its receipt.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RerunReport {
     pub verdict: RerunVerdict,
@@ -77,6 +81,7 @@ pub struct RerunReport {
 }
 
 /// One metric, originally and on the re-run.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
     pub name: String,
@@ -96,6 +101,7 @@ pub struct MetricComparison {
 }
 
 /// One condition the receipt states about the run, and whether the re-run met it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
     /// What is compared: `image_digest`, `evaluation_image_id`, `dataset_fingerprint`, `limits`,

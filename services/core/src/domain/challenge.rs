@@ -24,6 +24,7 @@ pub use darkroom_api::{
 use super::image::validate_image_reference;
 
 /// The whole challenge definition, as read from TOML, YAML or JSON.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeSpec {
@@ -76,6 +77,7 @@ fn one_member() -> u32 {
 const MAX_TEAM_SIZE: u32 = 100;
 
 /// A registry login the platform uses on participants' behalf to pin submitted names.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryCredentials {
@@ -85,6 +87,7 @@ pub struct RegistryCredentials {
     pub password: Option<String>,
     /// A file on the submissions service's host holding the password (a Docker secret, say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub password_file: Option<PathBuf>,
 }
 
@@ -136,10 +139,12 @@ fn position(line_column: &Option<(usize, usize)>) -> String {
 }
 
 /// The hidden dataset, mounted read-only at `/data` in the participant's container.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
     /// Absolute path on the worker nodes. Never shown to participants.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub host_path: PathBuf,
     /// What participants read about the data (format, splits, labels).
     #[serde(default)]
@@ -151,10 +156,12 @@ pub struct Dataset {
 }
 
 /// The hidden labels, seen only by the evaluation container.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroundTruth {
     /// Absolute path on the worker nodes; must not lie inside the dataset.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub host_path: PathBuf,
     /// As [`Dataset::fingerprint`], checked before every evaluation; shown to the organizer
     /// only (a hash of a few hidden labels could be found by trying every labelling).
@@ -162,6 +169,7 @@ pub struct GroundTruth {
     pub fingerprint: Option<TreeFingerprint>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Evaluation {

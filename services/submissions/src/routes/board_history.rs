@@ -15,6 +15,7 @@ use bytes::Bytes;
 use darkroom_api::{BoardHistory, HISTORY_TOP, HistoryPoint, HistorySeries, Leaderboard, LeaderboardQuery};
 
 use super::challenges::load;
+use super::openapi::{self as doc, SlugPath};
 use crate::board_history::new_bests;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
@@ -22,6 +23,19 @@ use crate::feedback::{self, Mode};
 use crate::leaderboard::Stamp;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/leaderboard/history",
+    operation_id = "leaderboard_history",
+    summary = "The best score over time of the board's top lines",
+    params(SlugPath, LeaderboardQuery),
+    responses(
+        (status = 200, description = "A series per top line, oldest point first", body = BoardHistory),
+        (status = 400, response = doc::BadRequest),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,

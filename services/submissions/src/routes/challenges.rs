@@ -8,6 +8,7 @@ use darkroom_api::{ChallengeListQuery, ChallengeSummary, DatasetListing, PublicC
 use darkroom_core::domain::ChallengeSpec;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
 
+use super::openapi::{self as doc, SlugPath};
 use super::views::{public_challenge, summary};
 use crate::db::entities::challenge;
 use crate::error::{ApiError, ApiResult};
@@ -31,6 +32,25 @@ fn to_json(spec: &ChallengeSpec) -> ApiResult<String> {
     serde_json::to_string(spec).map_err(|e| ApiError::Internal(e.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/challenges",
+    operation_id = "create_challenge",
+    summary = "Create a challenge from a spec",
+    request_body = ChallengeSpec,
+    responses(
+        (status = 201, description = "Created: the spec as stored (no registry password), with fingerprints and the pinned evaluation image", body = ChallengeSpec),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     _: Admin,
@@ -61,6 +81,26 @@ pub async fn create(
 }
 
 /// Creates or replaces the challenge named in the URL.
+#[utoipa::path(
+    put,
+    path = "/challenges/{slug}",
+    operation_id = "put_challenge",
+    summary = "Create or replace the challenge named in the URL",
+    params(SlugPath),
+    request_body = ChallengeSpec,
+    responses(
+        (status = 200, description = "Replaced: the spec as stored", body = ChallengeSpec),
+        (status = 201, description = "Created: the spec as stored", body = ChallengeSpec),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn upsert(
     State(state): State<AppState>,
     _: Admin,
@@ -103,6 +143,17 @@ pub async fn upsert(
     Ok((status, Json(spec.redacted())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/challenges",
+    operation_id = "list_challenges",
+    summary = "List challenges, optionally by status",
+    params(ChallengeListQuery),
+    responses(
+        (status = 200, description = "The challenges, oldest first", body = Vec<ChallengeSummary>),
+        (status = 400, response = doc::BadRequest),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ChallengeListQuery>,
@@ -123,11 +174,36 @@ pub async fn list(
     Ok(Json(out))
 }
 
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}",
+    operation_id = "show_challenge",
+    summary = "A challenge as the public sees it",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "The public view: no host paths, no evaluation image", body = PublicChallenge),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
 pub async fn show(State(state): State<AppState>, UrlPath(slug): UrlPath<String>) -> ApiResult<Json<PublicChallenge>> {
     Ok(Json(public_challenge(load(&state, &slug).await?, Utc::now())))
 }
 
 /// The full spec, host paths included: organizers only.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/spec",
+    operation_id = "challenge_spec",
+    summary = "The full spec, host paths included",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "The spec (no registry password)", body = ChallengeSpec),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn spec(
     State(state): State<AppState>,
     _: Admin,
@@ -138,12 +214,39 @@ pub async fn spec(
 
 /// Names and sizes of the dataset's files, as stored when the challenge was applied or last
 /// refreshed: an anonymous request never walks the dataset.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/dataset",
+    operation_id = "challenge_dataset",
+    summary = "The dataset's file names and sizes",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "As listed when the challenge was applied or last refreshed", body = DatasetListing),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
 pub async fn dataset(State(state): State<AppState>, UrlPath(slug): UrlPath<String>) -> ApiResult<Json<DatasetListing>> {
     let spec = load(&state, &slug).await?;
     Ok(Json(crate::dataset::stored(&state.db, &spec, state.config.max_listing_entries).await?))
 }
 
 /// Lists the dataset again (after the organizer changed its files) and stores the listing.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/dataset/refresh",
+    operation_id = "refresh_dataset",
+    summary = "List the dataset again and serve that listing",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "The new listing", body = DatasetListing),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 422, response = doc::Unprocessable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn refresh_dataset(
     State(state): State<AppState>,
     _: Admin,

@@ -12,6 +12,7 @@ use darkroom_api::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::challenges::load;
+use super::openapi::{self as doc, MemberPath, SlugPath};
 use super::organizer::participants_by_id;
 use super::views::participant_ref;
 use crate::db::entities::{self, invite};
@@ -22,6 +23,26 @@ use crate::state::AppState;
 
 /// `POST /challenges/{slug}/join`: 200 with the enrollment (`active`, or `pending` where the
 /// organizer approves).
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/join",
+    operation_id = "join_challenge",
+    summary = "Join a challenge, accepting its rules",
+    params(SlugPath),
+    request_body = JoinRequest,
+    responses(
+        (status = 200, description = "The enrollment: `active`, or `pending` the organizer's approval", body = Enrollment),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn join(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -33,6 +54,20 @@ pub async fn join(
 }
 
 /// `GET /challenges/{slug}/enrollment`: the caller's own.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/enrollment",
+    operation_id = "my_enrollment",
+    summary = "The caller's enrollment",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "The enrollment", body = Enrollment),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn mine(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -47,6 +82,21 @@ pub async fn mine(
 
 /// `GET /challenges/{slug}/enrollments[?state=pending]`: everyone who joined or asked to, oldest
 /// first.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/enrollments",
+    operation_id = "list_enrollments",
+    summary = "Who joined or asked to, with the invite used",
+    params(SlugPath, EnrollmentListQuery),
+    responses(
+        (status = 200, description = "The enrollments", body = Vec<OrganizerEnrollment>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Admin,
@@ -90,6 +140,20 @@ async fn decide(
 }
 
 /// `POST /challenges/{slug}/enrollments/{participant}/approve`.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/enrollments/{participant}/approve",
+    operation_id = "approve_enrollment",
+    summary = "Approve a request to join",
+    params(MemberPath),
+    responses(
+        (status = 200, description = "The participant's enrollment now", body = EnrollmentDecision),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn approve(
     State(state): State<AppState>,
     _: Admin,
@@ -99,6 +163,20 @@ pub async fn approve(
 }
 
 /// `POST /challenges/{slug}/enrollments/{participant}/reject`.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/enrollments/{participant}/reject",
+    operation_id = "reject_enrollment",
+    summary = "Reject a request to join",
+    params(MemberPath),
+    responses(
+        (status = 200, description = "The participant's enrollment now", body = EnrollmentDecision),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn reject(
     State(state): State<AppState>,
     _: Admin,
@@ -108,6 +186,25 @@ pub async fn reject(
 }
 
 /// `POST /challenges/{slug}/invites`: 201 with the code, shown this once.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/invites",
+    operation_id = "mint_invite",
+    summary = "Mint an invite code",
+    params(SlugPath),
+    request_body = InviteRequest,
+    responses(
+        (status = 201, description = "The invite, with its code (shown this once)", body = Invite),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn mint(
     State(state): State<AppState>,
     _: Admin,
@@ -119,6 +216,20 @@ pub async fn mint(
 }
 
 /// `GET /challenges/{slug}/invites`: the challenge's invites and their use, without codes.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/invites",
+    operation_id = "list_invites",
+    summary = "A challenge's invites and their use counts (no codes)",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "The invites", body = Vec<Invite>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn invites(
     State(state): State<AppState>,
     _: Admin,

@@ -8,6 +8,7 @@ use darkroom_core::domain::{ChallengeSpec, Phase};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::challenges::load;
+use super::openapi::{self as doc, PhasePath};
 use crate::db::entities::{final_selection, submission};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiJson, Caller, MaybeOrganizer};
@@ -54,6 +55,20 @@ async fn selections_of(state: &AppState, slug: &str, phase: &Phase, who: &str) -
 }
 
 /// `GET /challenges/{slug}/phases/{phase}/selections`: the caller's final selections.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/phases/{phase}/selections",
+    operation_id = "show_selections",
+    summary = "The caller's final selections in a phase",
+    params(PhasePath),
+    responses(
+        (status = 200, description = "The selections", body = Selections),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn show_selections(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -66,6 +81,25 @@ pub async fn show_selections(
 
 /// `PUT /challenges/{slug}/phases/{phase}/selections`: replaces the final selections of the
 /// caller's team (or the caller's): up to N of the team's COMPLETE submissions of the phase.
+#[utoipa::path(
+    put,
+    path = "/challenges/{slug}/phases/{phase}/selections",
+    operation_id = "put_selections",
+    summary = "Replace the caller's final selections",
+    params(PhasePath),
+    request_body = SelectionsRequest,
+    responses(
+        (status = 200, description = "The selections now", body = Selections),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn put_selections(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -151,6 +185,21 @@ pub async fn put_selections(
 
 /// `POST /challenges/{slug}/phases/{phase}/close` (organizer): closes the phase now. Closing a
 /// closed phase answers its close unchanged.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/phases/{phase}/close",
+    operation_id = "close_phase",
+    summary = "Close a phase now and seal its private board",
+    params(PhasePath),
+    responses(
+        (status = 200, description = "The sealed board", body = PrivateBoard),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn close(
     State(state): State<AppState>,
     _: Admin,
@@ -176,6 +225,21 @@ pub async fn close(
 
 /// `POST /challenges/{slug}/phases/{phase}/reveal` (organizer): publishes a closed phase's board
 /// and salt. Revealing twice changes nothing.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/phases/{phase}/reveal",
+    operation_id = "reveal_phase",
+    summary = "Publish a closed phase's sealed board",
+    params(PhasePath),
+    responses(
+        (status = 200, description = "The revealed board", body = PrivateBoard),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn reveal(
     State(state): State<AppState>,
     _: Admin,
@@ -200,6 +264,18 @@ pub async fn reveal(
 
 /// `GET /challenges/{slug}/phases/{phase}/private-board`: open, sealed (commitment only; the
 /// organizer also sees the board) or revealed (board, salt, commitment, intervals).
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/phases/{phase}/private-board",
+    operation_id = "private_board",
+    summary = "A phase's private board: open, sealed or revealed",
+    params(PhasePath),
+    responses(
+        (status = 200, description = "The board as the caller may see it (the organizer sees a sealed board too)", body = PrivateBoard),
+        (status = 404, response = doc::NotFound),
+    ),
+    security((), ("bearer" = ["organizer"])),
+)]
 pub async fn private_board(
     State(state): State<AppState>,
     MaybeOrganizer(organizer): MaybeOrganizer,

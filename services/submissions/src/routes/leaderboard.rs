@@ -11,6 +11,7 @@ use darkroom_api::{Direction, Leaderboard, LeaderboardEntry, LeaderboardQuery};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::challenges::load;
+use super::openapi::{self as doc, SlugPath};
 use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
@@ -22,6 +23,19 @@ use crate::state::AppState;
 /// Most lines a leaderboard shows.
 const LIMIT: usize = 1000;
 
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/leaderboard",
+    operation_id = "leaderboard",
+    summary = "A phase's ranked best scores, in its feedback mode",
+    params(SlugPath, LeaderboardQuery),
+    responses(
+        (status = 200, description = "The board, with the receipt chain's head", body = Leaderboard),
+        (status = 400, response = doc::BadRequest),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use darkroom_api::{LogsQuery, RunLogView};
 
 use super::challenges::load;
+use super::openapi::{self as doc, SubmissionPath};
 use super::submissions::visible;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, Viewer};
@@ -15,6 +16,21 @@ use crate::state::AppState;
 /// Most lines one answer carries: the last ones.
 const MAX_LINES: usize = 5000;
 
+#[utoipa::path(
+    get,
+    path = "/submissions/{id}/logs",
+    operation_id = "submission_logs",
+    summary = "A run's log lines; `?after=` a cursor for the lines since",
+    params(SubmissionPath, LogsQuery),
+    responses(
+        (status = 200, description = "The lines, with the cursor to ask again from", body = RunLogView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn show(
     State(state): State<AppState>,
     viewer: Viewer,

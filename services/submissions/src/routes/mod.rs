@@ -8,6 +8,7 @@ mod health;
 mod leaderboard;
 mod logs;
 mod metrics;
+pub mod openapi;
 mod organizer;
 mod participants;
 mod receipts;
@@ -85,7 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route("/submissions/{id}/logs", get(logs::show))
         .route("/submissions/{id}/receipt", get(receipts::of_submission))
         .route("/submissions/{id}/verifications", post(verifications::start))
-        .route("/verifications/{id}", get(verifications::show));
+        .route("/verifications/{id}", get(verifications::show))
+        .route("/openapi.json", get(openapi::serve));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

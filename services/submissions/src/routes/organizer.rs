@@ -10,6 +10,7 @@ use darkroom_core::domain::ImageSource;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::challenges::load;
+use super::openapi::{self as doc, SlugPath, SubmissionPath};
 use super::submissions::visible;
 use super::views::{organizer_view, submission_view};
 use crate::db::entities::{participant, submission};
@@ -20,6 +21,21 @@ use crate::state::AppState;
 
 /// Every participant's submissions to a challenge, newest first, with whose each is and the
 /// failure detail.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/submissions",
+    operation_id = "challenge_submissions",
+    summary = "Every submission of a challenge, with its participant and failure detail",
+    params(SlugPath, OrganizerListQuery),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<OrganizerSubmissionView>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Admin,
@@ -100,6 +116,22 @@ pub(super) async fn participants_by_id<'a>(
 }
 
 /// Queues a finished submission again as a new submission (see [`lifecycle::rerun`]).
+#[utoipa::path(
+    post,
+    path = "/submissions/{id}/rerun",
+    operation_id = "rerun_submission",
+    summary = "Queue a finished submission again, as a new one not counted against quota",
+    params(SubmissionPath),
+    responses(
+        (status = 202, description = "The new submission, queued", body = SubmissionView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 410, response = doc::Gone),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn rerun(
     State(state): State<AppState>,
     _: Admin,

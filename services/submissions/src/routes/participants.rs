@@ -9,6 +9,7 @@ use darkroom_api::{Me, ParticipantId, Registered, Registration};
 use darkroom_core::domain::ParticipantName;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
+use super::openapi::{self as doc};
 use super::views::profile;
 use crate::auth::{hash_token, new_token};
 use crate::db::entities::participant;
@@ -16,6 +17,22 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Viewer};
 use crate::state::AppState;
 
+#[utoipa::path(
+    post,
+    path = "/participants",
+    operation_id = "register",
+    summary = "Register as a participant",
+    request_body = Registration,
+    responses(
+        (status = 201, description = "Registered: the token, shown this once", body = Registered),
+        (status = 400, response = doc::BadRequest),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(r): ApiJson<Registration>,
@@ -53,6 +70,18 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(Registered { id, name: name.as_str().to_owned(), team, token })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "me",
+    summary = "Who the credential belongs to",
+    responses(
+        (status = 200, description = "The organizer (`role: organizer`) or the participant's profile (`role: participant`)", body = Me),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn me(viewer: Viewer) -> ApiResult<Json<Me>> {
     Ok(Json(match viewer {
         Viewer::Organizer => Me::Organizer,

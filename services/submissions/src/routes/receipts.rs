@@ -12,6 +12,7 @@ use darkroom_api::{
 };
 
 use super::challenges::load;
+use super::openapi::{self as doc, SlugPath, SubmissionPath};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, Viewer};
 use crate::state::AppState;
@@ -22,11 +23,36 @@ fn unavailable(e: anyhow::Error) -> ApiError {
 }
 
 /// `GET /keys`: every public key receipts were signed with. Public.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    operation_id = "receipt_keys",
+    summary = "The public keys receipts are signed with",
+    responses(
+        (status = 200, description = "Every key, by `key_id`", body = ReceiptKeys),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
 pub async fn keys(State(state): State<AppState>) -> ApiResult<Json<ReceiptKeys>> {
     Ok(Json(ReceiptKeys { keys: state.scores.receipt_keys().await.map_err(unavailable)? }))
 }
 
 /// `GET /submissions/{id}/receipt`: for whoever may see the submission (its owner, organizers).
+#[utoipa::path(
+    get,
+    path = "/submissions/{id}/receipt",
+    operation_id = "submission_receipt",
+    summary = "A scored submission's signed receipt",
+    params(SubmissionPath),
+    responses(
+        (status = 200, description = "The receipt, its signature and hash", body = SignedReceipt),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn of_submission(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -44,6 +70,19 @@ pub async fn of_submission(
 
 /// `GET /challenges/{slug}/receipts?after=&limit=`: a page of the chain. Public, as the boards
 /// it backs are; the receipts hold no sealed value, only commitments to them.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/receipts",
+    operation_id = "receipt_chain",
+    summary = "A page of the challenge's receipt chain",
+    params(SlugPath, ReceiptChainQuery),
+    responses(
+        (status = 200, description = "Receipts with `seq > after`, in sequence order", body = ReceiptChainPage),
+        (status = 400, response = doc::BadRequest),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
 pub async fn chain(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -58,6 +97,19 @@ pub async fn chain(
 
 /// `GET /challenges/{slug}/leaderboard/export?phase=&format=json|csv`: the board, each row with
 /// its receipt's hash.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/leaderboard/export",
+    operation_id = "export_leaderboard",
+    summary = "The board with each row's receipt hash, as JSON or CSV",
+    params(SlugPath, ExportQuery),
+    responses(
+        (status = 200, description = "The exported board (`format=json`, the default) or its CSV (`format=csv`)", content((ExportedBoard = "application/json"), (String = "text/csv"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
 pub async fn export(
     State(state): State<AppState>,
     Path(slug): Path<String>,

@@ -17,6 +17,7 @@ use darkroom_core::scores::{Rescore, RescoreState, Started};
 use sea_orm::TransactionTrait;
 
 use super::challenges::load;
+use super::openapi::{self as doc, PhasePath};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiJson};
 use crate::state::AppState;
@@ -38,6 +39,21 @@ async fn progress_of(state: &AppState, rescore: &Rescore) -> ApiResult<RescorePr
 
 /// `GET /challenges/{slug}/phases/{phase}/rescores`: every rescore of the phase, oldest
 /// first, with its progress and failures. Organizers only.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/phases/{phase}/rescores",
+    operation_id = "list_rescores",
+    summary = "Every rescore of a phase, oldest first",
+    params(PhasePath),
+    responses(
+        (status = 200, description = "Their progress", body = RescoreList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Admin,
@@ -54,6 +70,27 @@ pub async fn list(
 
 /// `POST /challenges/{slug}/phases/{phase}/rescores`: evaluates every scored submission of the
 /// phase again with `evaluation_image` into a new board generation. Organizers only.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/phases/{phase}/rescores",
+    operation_id = "request_rescore",
+    summary = "Re-score a phase with a new evaluation image",
+    params(PhasePath),
+    request_body = RescoreRequest,
+    responses(
+        (status = 202, description = "Started (or the one already running)", body = RescoreProgress),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn request(
     State(state): State<AppState>,
     _: Admin,

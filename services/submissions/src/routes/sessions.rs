@@ -6,11 +6,24 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use darkroom_api::SessionCreated;
 
+use super::openapi::{self as doc};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Bearer, Holder, holder};
 use crate::state::AppState;
 use crate::{scoped_tokens, sessions};
 
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    operation_id = "open_session",
+    summary = "Open a web session with a token (not a session)",
+    responses(
+        (status = 201, description = "The session: its secret, shown this once", body = SessionCreated),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn open(
     State(state): State<AppState>,
     Bearer(token): Bearer,
@@ -36,6 +49,19 @@ pub async fn open(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/sessions/current",
+    operation_id = "revoke_session",
+    summary = "Revoke the session whose secret is the bearer (sign out)",
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn revoke(State(state): State<AppState>, Bearer(secret): Bearer) -> ApiResult<StatusCode> {
     if !sessions::is_session(&secret) {
         return Err(ApiError::bad_request(

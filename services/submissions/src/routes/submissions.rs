@@ -17,6 +17,7 @@ use darkroom_core::domain::{ChallengeSpec, ImageSource};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::challenges::load;
+use super::openapi::{self as doc, SlugPath, SubmissionPath};
 use super::views::{for_participant, organizer_view, submission_view};
 use crate::db::entities::{participant, submission, transition};
 use crate::error::{ApiError, ApiResult};
@@ -172,6 +173,28 @@ async fn accept(
     Ok((StatusCode::ACCEPTED, Json(submission_view(row, None)?)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/submissions",
+    operation_id = "submit_image",
+    summary = "Submit an image by name",
+    params(SlugPath),
+    request_body = SubmitImage,
+    responses(
+        (status = 202, description = "Accepted and queued: the name pinned by digest", body = SubmissionView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 502, response = doc::BadGateway),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn submit_image(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -189,6 +212,26 @@ pub async fn submit_image(
 }
 
 /// The body is the raw `docker save` archive (`Content-Type: application/x-tar`).
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/submissions/tarball",
+    operation_id = "submit_tarball",
+    summary = "Submit an image as a `docker save` archive",
+    params(SlugPath),
+    request_body(content = inline(doc::ImageArchive), description = "The output of `docker save`", content_type = "application/x-tar"),
+    responses(
+        (status = 202, description = "Accepted and queued", body = SubmissionView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn submit_tarball(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -211,6 +254,20 @@ pub async fn submit_tarball(
     accept(&state, &who, &spec, Incoming::Upload(received)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/submissions",
+    operation_id = "my_submissions",
+    summary = "The caller's own submissions",
+    params(SubmissionListQuery),
+    responses(
+        (status = 200, description = "Newest first, each COMPLETE one with its score in the phase's feedback mode", body = Vec<SubmissionView>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -268,6 +325,20 @@ pub(super) async fn visible(state: &AppState, viewer: &Viewer, id: &str) -> ApiR
 
 /// One submission with its history; the organizer's answer also names the participant and
 /// carries the failure detail.
+#[utoipa::path(
+    get,
+    path = "/submissions/{id}",
+    operation_id = "show_submission",
+    summary = "One submission with its state history",
+    params(SubmissionPath),
+    responses(
+        (status = 200, description = "The owner's view, or the organizer's (with `participant` and `failure_detail`)", body = ViewedSubmission),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -369,6 +440,21 @@ async fn mark_cancelled_for_runners(state: &AppState, id: SubmissionId) {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/submissions/{id}/cancel",
+    operation_id = "cancel_submission",
+    summary = "Cancel a submission while QUEUED or PENDING",
+    params(SubmissionPath),
+    responses(
+        (status = 200, description = "Cancelled", body = SubmissionView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     viewer: Viewer,

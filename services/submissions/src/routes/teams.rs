@@ -10,6 +10,7 @@ use darkroom_api::{CreateTeam, DuplicateEntrant, DuplicateImage, Team, TeamCode}
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::challenges::load;
+use super::openapi::{self as doc, MemberPath, SlugPath};
 use super::organizer::participants_by_id;
 use crate::db::entities::{enrollment, submission, team};
 use crate::error::{ApiError, ApiResult};
@@ -18,6 +19,26 @@ use crate::state::AppState;
 use crate::teams;
 
 /// `POST /challenges/{slug}/teams`: 201 with the team and its code (shown this once).
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/teams",
+    operation_id = "create_team",
+    summary = "Create a team and become its captain",
+    params(SlugPath),
+    request_body = CreateTeam,
+    responses(
+        (status = 201, description = "The team, with its code (shown to the captain)", body = Team),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -29,6 +50,25 @@ pub async fn create(
 }
 
 /// `POST /challenges/{slug}/teams/join`: the caller joins the team whose code this is.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/teams/join",
+    operation_id = "join_team",
+    summary = "Join the team whose code this is",
+    params(SlugPath),
+    request_body = TeamCode,
+    responses(
+        (status = 200, description = "The team", body = Team),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn join(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -40,6 +80,20 @@ pub async fn join(
 }
 
 /// `GET /challenges/{slug}/team`: the caller's team.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/team",
+    operation_id = "my_team",
+    summary = "The caller's team",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "The team", body = Team),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn mine(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -53,6 +107,21 @@ pub async fn mine(
 }
 
 /// `POST /challenges/{slug}/team/leave`: 204.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/team/leave",
+    operation_id = "leave_team",
+    summary = "Leave the caller's team",
+    params(SlugPath),
+    responses(
+        (status = 204, description = "Left"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn leave(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -64,6 +133,20 @@ pub async fn leave(
 }
 
 /// `POST /challenges/{slug}/team/code`: the captain's new code (the old one stops working).
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/team/code",
+    operation_id = "renew_team_code",
+    summary = "Renew the team's code (captain)",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "The team, with its new code", body = Team),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn renew_code(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -75,6 +158,25 @@ pub async fn renew_code(
 
 /// `POST /challenges/{slug}/team/merge`: the caller's team (by its captain) merges into the team
 /// whose code this is.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/team/merge",
+    operation_id = "merge_team",
+    summary = "Merge the caller's team into the team whose code this is (captain)",
+    params(SlugPath),
+    request_body = TeamCode,
+    responses(
+        (status = 200, description = "The merged team", body = Team),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn merge(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -86,6 +188,21 @@ pub async fn merge(
 }
 
 /// `DELETE /challenges/{slug}/team/members/{participant}`: the captain removes a member.
+#[utoipa::path(
+    delete,
+    path = "/challenges/{slug}/team/members/{participant}",
+    operation_id = "remove_team_member",
+    summary = "Remove a member from the team (captain)",
+    params(MemberPath),
+    responses(
+        (status = 200, description = "The team now", body = Team),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    ),
+    security(("bearer" = ["participant"])),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -97,6 +214,20 @@ pub async fn remove(
 
 /// `GET /challenges/{slug}/duplicate-images`: image digests submitted by more than one team (or
 /// participant in no team) — likely one person behind several accounts.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/duplicate-images",
+    operation_id = "duplicate_images",
+    summary = "Images submitted by more than one team",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "Each image digest with who submitted it", body = Vec<DuplicateImage>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn duplicates(
     State(state): State<AppState>,
     _: Admin,

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use darkroom_api::{MintToken, MintedToken, TokenView};
 
+use super::openapi::{self as doc, TokenPath};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Bearer, Holder, credential, holder_of};
 use crate::scoped_tokens;
@@ -28,6 +29,23 @@ async fn own_token(state: &AppState, bearer: &str) -> ApiResult<(String, bool)> 
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    operation_id = "mint_token",
+    summary = "Mint a scoped token, with the holder's own token",
+    request_body = MintToken,
+    responses(
+        (status = 201, description = "The token, shown this once, and what it may do", body = MintedToken),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn mint(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
@@ -39,11 +57,37 @@ pub async fn mint(
     Ok((StatusCode::CREATED, Json(minted)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    operation_id = "list_tokens",
+    summary = "The holder's scoped tokens (never their secrets)",
+    responses(
+        (status = 200, description = "The tokens", body = Vec<TokenView>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn list(State(state): State<AppState>, Bearer(bearer): Bearer) -> ApiResult<Json<Vec<TokenView>>> {
     let (owner, _) = own_token(&state, &bearer).await?;
     Ok(Json(scoped_tokens::list(&state, &owner).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    operation_id = "revoke_token",
+    summary = "Revoke a scoped token",
+    params(TokenPath),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,

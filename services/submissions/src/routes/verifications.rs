@@ -14,6 +14,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, TransactionTrait}
 use uuid::Uuid;
 
 use super::challenges::load;
+use super::openapi::{self as doc, SubmissionPath, VerificationPath};
 use super::organizer::{ensure_kept, image_of};
 use super::submissions::visible;
 use crate::db::entities::verification;
@@ -57,6 +58,23 @@ fn view(row: &verification::Model, stored: Option<StoredVerification>) -> ApiRes
 }
 
 /// `POST /submissions/{id}/verifications`: re-runs a COMPLETE submission with a receipt.
+#[utoipa::path(
+    post,
+    path = "/submissions/{id}/verifications",
+    operation_id = "start_verification",
+    summary = "Re-run a COMPLETE submission under its receipt's conditions, to compare",
+    params(SubmissionPath),
+    responses(
+        (status = 202, description = "Started: its state is `running`", body = Verification),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 410, response = doc::Gone),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn start(
     State(state): State<AppState>,
     _: Admin,
@@ -113,6 +131,21 @@ pub async fn start(
 }
 
 /// `GET /verifications/{id}`: where a re-run stands, and its report once it ended.
+#[utoipa::path(
+    get,
+    path = "/verifications/{id}",
+    operation_id = "show_verification",
+    summary = "A verification re-run and, once ended, its report",
+    params(VerificationPath),
+    responses(
+        (status = 200, description = "The verification", body = Verification),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
 pub async fn show(State(state): State<AppState>, _: Admin, Path(id): Path<String>) -> ApiResult<Json<Verification>> {
     let not_found =
         || ApiError::NotFound(format!("no verification '{id}'; start one with POST /submissions/{{id}}/verifications"));
