@@ -14,6 +14,7 @@
 //! | `darkroom_failures_total` | counter | `by`, `kind` | the runner and the evaluator |
 //! | `darkroom_consumer_pending` | gauge | `consumer` | each service for its durable consumers, at each scrape |
 //! | `darkroom_live_subscribers` | gauge | — | the pages' live feed |
+//! | `darkroom_webhook_deliveries_total` | counter | `outcome` | the submissions service, after each webhook POST ([`webhook_attempt`]) |
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -34,6 +35,7 @@ const EVALUATION_DURATION: &str = "darkroom_evaluation_duration_seconds";
 const FAILURES: &str = "darkroom_failures_total";
 const CONSUMER_PENDING: &str = "darkroom_consumer_pending";
 const LIVE_SUBSCRIBERS: &str = "darkroom_live_subscribers";
+const WEBHOOK_DELIVERIES: &str = "darkroom_webhook_deliveries_total";
 
 /// Buckets of the run and evaluation histograms, in seconds: a few seconds to the hours a
 /// training job may take.
@@ -79,6 +81,10 @@ fn describe() {
     metrics::describe_counter!(FAILURES, "failed runs and evaluations, by who failed and the failure's kind");
     metrics::describe_gauge!(CONSUMER_PENDING, "JetStream messages not yet delivered or acknowledged");
     metrics::describe_gauge!(LIVE_SUBSCRIBERS, "browsers following a live leaderboard");
+    metrics::describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "webhook delivery attempts, by outcome: delivered, retrying (will be tried again) or failed (given up)"
+    );
 }
 
 /// The metrics in the Prometheus text exposition format (what `GET /metrics` answers).
@@ -156,6 +162,12 @@ pub async fn record_consumer_lag(js: &async_nats::jetstream::Context, consumers:
 /// Browsers following live leaderboards now.
 pub fn live_subscribers(n: usize) {
     metrics::gauge!(LIVE_SUBSCRIBERS).set(n as f64);
+}
+
+/// A webhook POST ended: `delivered`, `retrying` (it failed and will be tried again) or
+/// `failed` (it failed and the delivery is given up).
+pub fn webhook_attempt(outcome: &'static str) {
+    metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
 }
 
 #[cfg(test)]
