@@ -182,6 +182,18 @@ mod tests {
         }
     }
 
+    /// A name is checked on what it resolves to when the POST is made, whatever it was when
+    /// registered: `localhost` resolves to loopback everywhere, so nothing is handed out.
+    #[tokio::test]
+    async fn the_resolver_hands_out_no_private_address() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let Err(e) = PublicOnly.resolve(name).await else { panic!("localhost resolved to a public address") };
+        let refused = e.downcast_ref::<PrivateTarget>().expect("refused as a private target");
+        assert_eq!(refused.host, "localhost");
+        assert!(refused.addresses.contains("127.0.0.1") || refused.addresses.contains("::1"), "{refused}");
+    }
+
     #[test]
     fn urls_are_refused_with_what_is_wrong() {
         let problem = |u: &str| check_url(u, false).unwrap_err().problem;
