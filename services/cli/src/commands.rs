@@ -527,7 +527,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             match c {
                 WebhookCommand::Add { challenge, url, events } => {
                     let body = CreateWebhook { url, events: (!events.is_empty()).then_some(events) };
-                    let answer = api.send_json(Method::POST, &format!("/challenges/{challenge}/webhooks"), &body).await?;
+                    let answer =
+                        api.send_json(Method::POST, &format!("/challenges/{challenge}/webhooks"), &body).await?;
                     show(json, &answer, output::created_webhook)?;
                 }
                 WebhookCommand::List { challenge } => {

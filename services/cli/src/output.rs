@@ -203,7 +203,8 @@ pub fn webhook_deliveries(list: &Vec<WebhookDelivery>) -> String {
     if list.is_empty() {
         return "no deliveries yet\n".into();
     }
-    let mut out = format!("{:<38} {:<10} {:<9} {:>8} {:<24} LAST\n", "DELIVERY", "EVENT", "STATE", "ATTEMPTS", "UPDATED");
+    let mut out =
+        format!("{:<38} {:<10} {:<9} {:>8} {:<24} LAST\n", "DELIVERY", "EVENT", "STATE", "ATTEMPTS", "UPDATED");
     for d in list {
         let mut last = match (d.last_status, &d.last_error) {
             (_, Some(e)) => e.clone(),

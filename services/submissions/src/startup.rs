@@ -55,7 +55,12 @@ impl Application {
             tokio::spawn(crate::output_sweep::run(db.clone(), nats.clone(), sub.clone())),
             tokio::spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone())),
             tokio::spawn(limits.clone().forget_idle_clients(Duration::from_secs(60))),
-            tokio::spawn(crate::webhooks::record::run(db.clone(), nats.clone(), config.nats.clone(), hooks_due.clone())),
+            tokio::spawn(crate::webhooks::record::run(
+                db.clone(),
+                nats.clone(),
+                config.nats.clone(),
+                hooks_due.clone(),
+            )),
             tokio::spawn(crate::webhooks::send::run(db.clone(), config.webhooks.clone(), hooks_due)),
         ];
         let registries =

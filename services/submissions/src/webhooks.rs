@@ -13,8 +13,8 @@ use chrono::Utc;
 use darkroom_api::webhook::{DEFAULT_DELIVERIES_PAGE, MAX_DELIVERIES_PAGE};
 use darkroom_api::{CreateWebhook, CreatedWebhook, DeliveryState, WebhookDelivery, WebhookEvent, WebhookView};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 

@@ -29,9 +29,7 @@ use darkroom_core::events::{
     Decode, DecodeError, Event, RunFinished, RunPending, RunStarted, ScoreRecorded, StateEvent, SubmissionCancelled,
     SubmissionCreated, SubmissionFailed,
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TryInsertResult,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TryInsertResult};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -53,7 +51,8 @@ pub const SUBJECTS: [&str; 7] = [
 
 /// Consumes forever, in stream order; `wakeup` tells the sender that deliveries are due.
 pub async fn run(db: DatabaseConnection, client: async_nats::Client, nats: NatsConfig, wakeup: Arc<Notify>) {
-    let durable = Durable { name: DURABLE_NAME, subjects: &SUBJECTS, ack_wait: Duration::from_secs(30), max_ack_pending: None };
+    let durable =
+        Durable { name: DURABLE_NAME, subjects: &SUBJECTS, ack_wait: Duration::from_secs(30), max_ack_pending: None };
     Worker::new(jetstream::new(client), &nats, durable, RecordDeliveries { db, wakeup }).run().await;
 }
 

@@ -84,7 +84,8 @@ pub async fn run(db: DatabaseConnection, config: WebhooksConfig, wakeup: Arc<Not
     };
     let sender = Arc::new(Sender { db, http, config, wakeup, busy: Mutex::default() });
     let permits = Arc::new(Semaphore::new(sender.config.concurrency));
-    let poll = Duration::from_millis(sender.config.retry_initial_ms).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let poll =
+        Duration::from_millis(sender.config.retry_initial_ms).clamp(Duration::from_millis(20), Duration::from_secs(1));
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
         let mut wait = poll;
@@ -212,14 +213,17 @@ impl Sender {
     /// One signed POST of the stored body; the receiver's status when it is 2xx.
     async fn post(&self, hook: &webhook::Model, row: &webhook_delivery::Model) -> Result<u16, Failure> {
         let failure = |error: String, permanent| Failure { status: None, error, permanent };
-        let url = url::Url::parse(&hook.url).map_err(|e| failure(format!("the stored URL does not parse: {e}"), true))?;
+        let url =
+            url::Url::parse(&hook.url).map_err(|e| failure(format!("the stored URL does not parse: {e}"), true))?;
         // An address in the URL asks no resolver: checked here, as the resolver checks names.
         if let Some(ip) = target::ip_literal(&url)
             && !self.config.allow_private_targets
             && !target::is_public(ip)
         {
             return Err(failure(
-                format!("{ip} is a loopback, private or link-local address; set webhooks.allow_private_targets = true to allow it"),
+                format!(
+                    "{ip} is a loopback, private or link-local address; set webhooks.allow_private_targets = true to allow it"
+                ),
                 true,
             ));
         }

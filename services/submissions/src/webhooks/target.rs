@@ -35,8 +35,9 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, UrlRefused> {
             format!("use a URL of at most {MAX_WEBHOOK_URL_LEN} characters"),
         ));
     }
-    let mut url = Url::parse(raw)
-        .map_err(|e| refused(format!("is not a URL ({e})"), "write it in full, e.g. https://hooks.example.org/darkroom"))?;
+    let mut url = Url::parse(raw).map_err(|e| {
+        refused(format!("is not a URL ({e})"), "write it in full, e.g. https://hooks.example.org/darkroom")
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(refused(
             format!("uses the '{}' scheme", url.scheme()),
