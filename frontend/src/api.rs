@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use darkroom_api::{
     BoardHistory, ChallengeSummary, DatasetListing, Direction, DuplicateImage, Enrollment, Leaderboard, Me, Metric,
     OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
-    SubmissionView, Team, ViewedSubmission,
+    SubmissionView, Team, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,21 @@ pub struct OrganizerPage {
     /// Images more than one team (or lone participant) submitted: likely one person behind
     /// several accounts.
     pub duplicates: Vec<DuplicateImage>,
+    /// The challenge's webhooks, each with its latest deliveries; None when they cannot be read
+    /// right now (the page says so rather than failing).
+    pub webhooks: Option<Vec<WebhookLog>>,
+}
+
+/// A webhook and its latest deliveries, newest first (at most [`WebhookLog::SHOWN`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookLog {
+    pub webhook: WebhookView,
+    pub deliveries: Vec<WebhookDelivery>,
+}
+
+impl WebhookLog {
+    /// How many deliveries the organizer's page shows per webhook; the CLI lists more.
+    pub const SHOWN: u64 = 20;
 }
 
 /// Who is visiting, and the CSRF token their forms carry (see `server::session`): one round trip

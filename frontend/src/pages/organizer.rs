@@ -1,14 +1,15 @@
 //! `/challenges/:slug/submissions`: the organizer's view of every submission of a challenge,
-//! with who sent it, failure details, and cancel / re-run.
+//! with who sent it, failure details, and cancel / re-run; below them the challenge's webhooks
+//! and their latest deliveries.
 
-use darkroom_api::{DuplicateImage, OrganizerEnrollment, ViewedSubmission};
+use darkroom_api::{DeliveryState, DuplicateImage, OrganizerEnrollment, ViewedSubmission, WebhookDelivery};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::{render, server_message};
-use crate::api::{DecideEnrollment, OrganizerPage, load_all_submissions};
+use crate::api::{DecideEnrollment, OrganizerPage, WebhookLog, load_all_submissions};
 use crate::components::{CsrfField, SubmissionRows};
 use crate::format;
 
@@ -45,6 +46,70 @@ fn Page(page: OrganizerPage, decide: ServerAction<DecideEnrollment>) -> impl Int
         <div class="table-scroll">
             <SubmissionRows submissions=page.submissions.into_iter().map(ViewedSubmission::Organizer).collect() organizer=true back/>
         </div>
+        <Webhooks webhooks=page.webhooks/>
+    }
+}
+
+/// Each webhook with its latest deliveries: the organizer sees what a receiver got, what it
+/// answered and when the next attempt is due. Registered with `darkroom webhook add`.
+#[component]
+fn Webhooks(webhooks: Option<Vec<WebhookLog>>) -> impl IntoView {
+    let body = match webhooks {
+        None => view! { <p class="notice">"The webhooks cannot be read right now; reload the page."</p> }.into_any(),
+        Some(w) if w.is_empty() => view! {
+            <p>"None registered. Add one with " <code>"darkroom webhook add SLUG URL"</code> "."</p>
+        }
+        .into_any(),
+        Some(w) => w
+            .into_iter()
+            .map(|log| {
+                let events: Vec<&str> = log.webhook.events.iter().map(|e| e.as_str()).collect();
+                let shown = log.deliveries.len();
+                view! {
+                    <article class="webhook" data-webhook=log.webhook.id.clone()>
+                        <h3><code>{log.webhook.url.clone()}</code></h3>
+                        <p>{format!("Events: {}. Latest {shown} deliveries (at most {}), newest first.", events.join(", "), WebhookLog::SHOWN)}</p>
+                        <div class="table-scroll">
+                            <table class="deliveries">
+                                <thead><tr><th>"Event"</th><th>"State"</th><th>"Attempts"</th><th>"Last answer"</th><th>"Next attempt"</th><th>"Created"</th></tr></thead>
+                                <tbody>{log.deliveries.into_iter().map(|d| view! { <DeliveryRow delivery=d/> }).collect_view()}</tbody>
+                            </table>
+                        </div>
+                    </article>
+                }
+            })
+            .collect_view()
+            .into_any(),
+    };
+    view! {
+        <section id="webhooks">
+            <h2>"Webhooks"</h2>
+            {body}
+        </section>
+    }
+}
+
+#[component]
+fn DeliveryRow(delivery: WebhookDelivery) -> impl IntoView {
+    let answer = match (delivery.last_status, delivery.last_error.as_deref()) {
+        (Some(status), Some(error)) => format!("{status}: {error}"),
+        (Some(status), None) => status.to_string(),
+        (None, Some(error)) => error.to_owned(),
+        (None, None) => "—".to_owned(),
+    };
+    let next = match delivery.state {
+        DeliveryState::Pending => delivery.next_attempt_at.map(format::time).unwrap_or_else(|| "due".to_owned()),
+        _ => "—".to_owned(),
+    };
+    view! {
+        <tr data-delivery=delivery.id.clone() data-state=delivery.state.as_str()>
+            <td>{delivery.event.as_str()}</td>
+            <td>{delivery.state.as_str()}</td>
+            <td>{delivery.attempts}</td>
+            <td>{answer}</td>
+            <td>{next}</td>
+            <td>{format::time(delivery.created_at)}</td>
+        </tr>
     }
 }
 

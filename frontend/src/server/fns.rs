@@ -8,7 +8,7 @@ use darkroom_api::{
     BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
     EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard,
     PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId, SubmissionView, Team,
-    TeamCode, ViewedSubmission,
+    TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -17,7 +17,7 @@ use super::client::{ApiClient, ApiError};
 use super::session;
 use crate::api::{
     ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, ParticipantStanding, Ranking, SubmissionPage,
-    Visitor,
+    Visitor, WebhookLog,
 };
 
 fn api() -> Result<ApiClient, ServerFnError> {
@@ -303,7 +303,28 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
             Ok(d) => d,
             Err(absent) => return Ok(absent.into()),
         };
-    Ok(Fetched::Found(OrganizerPage { slug: challenge.slug, title: challenge.title, submissions, pending, duplicates }))
+    let webhooks = webhook_logs(&api, &path, &token).await;
+    Ok(Fetched::Found(OrganizerPage {
+        slug: challenge.slug,
+        title: challenge.title,
+        submissions,
+        pending,
+        duplicates,
+        webhooks,
+    }))
+}
+
+/// The challenge's webhooks with their latest deliveries; None when any of it cannot be read.
+async fn webhook_logs(api: &ApiClient, challenge_path: &str, token: &str) -> Option<Vec<WebhookLog>> {
+    let hooks = api.get::<Vec<WebhookView>>(&format!("{challenge_path}/webhooks"), Some(token)).await.ok()?;
+    let mut logs = Vec::with_capacity(hooks.len());
+    for webhook in hooks {
+        let deliveries =
+            format!("{challenge_path}/webhooks/{}/deliveries?limit={}", segment(&webhook.id), WebhookLog::SHOWN);
+        let deliveries = api.get::<Vec<WebhookDelivery>>(&deliveries, Some(token)).await.ok()?;
+        logs.push(WebhookLog { webhook, deliveries });
+    }
+    Some(logs)
 }
 
 /// Only same-site paths (and only header-safe characters) are followed back after an action.

@@ -18,6 +18,8 @@
 //! - [`logs`]: a run's log lines.
 //! - [`token`]: scoped, expiring tokens a holder mints for scripts and co-organizers.
 //! - [`verification`]: an organizer's re-run of a scored submission and how it compares.
+//! - [`webhook`]: URLs the organizer registers to be told of a challenge's changes, and what
+//!   they are sent.
 //! - [`error`]: the one error body every 4xx and 5xx carries.
 //!
 //! # What may be a dependency
@@ -72,6 +74,7 @@ pub mod submission;
 pub mod team;
 pub mod token;
 pub mod verification;
+pub mod webhook;
 
 pub use board_history::{BoardHistory, HISTORY_TOP, HistoryPoint, HistorySeries};
 pub use challenge::{
@@ -102,3 +105,7 @@ pub use submission::{
 pub use team::{CreateTeam, DuplicateEntrant, DuplicateImage, Team, TeamCode, TeamMember};
 pub use token::{DEFAULT_TOKEN_HOURS, MAX_TOKEN_HOURS, MintToken, MintedToken, TokenScope, TokenView};
 pub use verification::{Condition, MetricComparison, RerunReport, RerunVerdict, Verification, VerificationState};
+pub use webhook::{
+    BoardChange, CreateWebhook, CreatedWebhook, DeliveriesQuery, DeliveryState, SubmissionChange, WebhookData,
+    WebhookDelivery, WebhookEvent, WebhookPayload, WebhookView,
+};

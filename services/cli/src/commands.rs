@@ -10,6 +10,7 @@ use darkroom_api::{
     CreateTeam, InviteRequest, JoinRequest, Leaderboard, MintToken, PublicChallenge, Registered, Registration,
     SelectionsRequest, SubmissionState, SubmitImage, TeamCode, TokenScope, ViewedSubmission,
 };
+use darkroom_api::{CreateWebhook, WebhookEvent};
 use darkroom_core::domain::ChallengeSpec;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -71,6 +72,10 @@ enum Command {
     /// Managed with your own token.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Organizer: URLs told of a challenge's submission and board changes, signed, and their
+    /// delivery log (use the admin token).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Submit an image to a challenge.
     Submit {
         challenge: String,
@@ -232,6 +237,34 @@ enum TokenCommand {
     List,
     /// Revoke one by its id.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Register a URL; its signing secret is printed once.
+    Add {
+        challenge: String,
+        url: String,
+        /// What to be told of: submission, board; repeat for both (the default).
+        #[arg(long = "events", value_delimiter = ',', value_parser = parse_webhook_event)]
+        events: Vec<WebhookEvent>,
+    },
+    /// A challenge's webhooks (never their secrets).
+    List { challenge: String },
+    /// A webhook's deliveries, newest first: attempts, last status or error, next retry.
+    Deliveries {
+        challenge: String,
+        id: String,
+        /// At most this many (1 to 500).
+        #[arg(long, default_value_t = darkroom_api::webhook::DEFAULT_DELIVERIES_PAGE)]
+        limit: u64,
+    },
+    /// Remove a webhook and its delivery log.
+    Remove { challenge: String, id: String },
+}
+
+fn parse_webhook_event(s: &str) -> Result<WebhookEvent, String> {
+    WebhookEvent::parse(s).ok_or_else(|| format!("'{s}' is not a webhook event: submission or board"))
 }
 
 fn parse_scope(s: &str) -> Result<TokenScope, String> {
@@ -486,6 +519,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 TokenCommand::Revoke { id } => {
                     api.send_json(Method::DELETE, &format!("/tokens/{id}"), &json!({})).await?;
                     println!("token {id} revoked");
+                }
+            }
+        }
+        Command::Webhook(c) => {
+            api.needs_token("webhook")?;
+            match c {
+                WebhookCommand::Add { challenge, url, events } => {
+                    let body = CreateWebhook { url, events: (!events.is_empty()).then_some(events) };
+                    let answer =
+                        api.send_json(Method::POST, &format!("/challenges/{challenge}/webhooks"), &body).await?;
+                    show(json, &answer, output::created_webhook)?;
+                }
+                WebhookCommand::List { challenge } => {
+                    show(json, &api.get(&format!("/challenges/{challenge}/webhooks")).await?, output::webhooks)?;
+                }
+                WebhookCommand::Deliveries { challenge, id, limit } => {
+                    let path = format!("/challenges/{challenge}/webhooks/{id}/deliveries?limit={limit}");
+                    show(json, &api.get(&path).await?, output::webhook_deliveries)?;
+                }
+                WebhookCommand::Remove { challenge, id } => {
+                    let path = format!("/challenges/{challenge}/webhooks/{id}");
+                    api.send_json(Method::DELETE, &path, &json!({})).await?;
+                    if json {
+                        println!("{}", json!({ "removed": id }));
+                    } else {
+                        println!("{}", output::terminal_safe(&format!("webhook {id} removed")));
+                    }
                 }
             }
         }

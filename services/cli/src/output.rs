@@ -12,6 +12,7 @@ use darkroom_api::{
     Registered, RowInterval, Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint,
     ViewedSubmission,
 };
+use darkroom_api::{CreatedWebhook, WebhookDelivery, WebhookEvent, WebhookView};
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
 
@@ -170,6 +171,60 @@ pub fn minted_token(t: &MintedToken) -> String {
 
 fn scopes(s: &[TokenScope]) -> String {
     s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+")
+}
+
+pub fn created_webhook(w: &CreatedWebhook) -> String {
+    format!(
+        "webhook {} for '{}': {} ({})\n  signing secret (shown once): {}\n",
+        w.webhook.id,
+        w.webhook.challenge,
+        w.webhook.url,
+        webhook_events(&w.webhook.events),
+        w.secret
+    )
+}
+
+fn webhook_events(e: &[WebhookEvent]) -> String {
+    e.iter().map(|e| e.as_str()).collect::<Vec<_>>().join("+")
+}
+
+pub fn webhooks(list: &Vec<WebhookView>) -> String {
+    if list.is_empty() {
+        return "no webhooks (add one with darkroom webhook add SLUG URL)\n".into();
+    }
+    let mut out = format!("{:<38} {:<18} URL\n", "ID", "EVENTS");
+    for w in list {
+        let _ = writeln!(out, "{:<38} {:<18} {}", w.id, webhook_events(&w.events), w.url);
+    }
+    out
+}
+
+pub fn webhook_deliveries(list: &Vec<WebhookDelivery>) -> String {
+    if list.is_empty() {
+        return "no deliveries yet\n".into();
+    }
+    let mut out =
+        format!("{:<38} {:<10} {:<9} {:>8} {:<24} LAST\n", "DELIVERY", "EVENT", "STATE", "ATTEMPTS", "UPDATED");
+    for d in list {
+        let mut last = match (d.last_status, &d.last_error) {
+            (_, Some(e)) => e.clone(),
+            (Some(s), None) => format!("HTTP {s}"),
+            (None, None) => "-".into(),
+        };
+        if let Some(next) = d.next_attempt_at {
+            last.push_str(&format!("; next attempt {}", at(next)));
+        }
+        let _ = writeln!(
+            out,
+            "{:<38} {:<10} {:<9} {:>8} {:<24} {last}",
+            d.id,
+            d.event.as_str(),
+            d.state.as_str(),
+            d.attempts,
+            at(d.updated_at)
+        );
+    }
+    out
 }
 
 pub fn tokens(list: &Vec<TokenView>) -> String {

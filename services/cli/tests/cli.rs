@@ -498,3 +498,45 @@ async fn tokens_are_minted_listed_and_revoked_from_the_cli() {
     assert!(stdout(&o).contains("revoked"), "{o:?}");
     assert_one_line_error(&darkroom(&app, Some(&scoped), &["status"]).await, "revoked or never existed");
 }
+
+/// `darkroom webhook`: the organizer adds a webhook (its secret printed once), lists it
+/// without the secret, reads its empty delivery log and removes it; a participant and a
+/// private target are refused in one line each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_added_listed_and_removed() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let slug = app.create_challenge("cli-hooks", |_| {}).await;
+    let url = "https://hooks.example.org/darkroom";
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["--json", "webhook", "add", &slug, url, "--events", "board"]).await;
+    assert!(o.status.success(), "{o:?}");
+    let created: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (id, secret) = (created["id"].as_str().unwrap(), created["secret"].as_str().unwrap());
+    assert_eq!(created["events"], serde_json::json!(["board"]));
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["webhook", "add", &slug, "https://hooks.example.org/all"]).await;
+    assert!(o.status.success() && stdout(&o).contains("signing secret (shown once): whsec_"), "{o:?}");
+    assert!(stdout(&o).contains("submission+board"), "{}", stdout(&o));
+
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["webhook", "list", &slug]).await;
+    let list = stdout(&o);
+    assert!(list.contains(id) && list.contains(url) && list.contains("board"), "{list}");
+    assert!(!list.contains(secret) && !list.contains("whsec_"), "{list}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["webhook", "deliveries", &slug, id]).await;
+    assert!(o.status.success() && stdout(&o).contains("no deliveries yet"), "{o:?}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["--json", "webhook", "deliveries", &slug, id]).await;
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
+
+    let participant = app.register("Eve").await;
+    let o = darkroom(&app, Some(&participant), &["webhook", "add", &slug, url]).await;
+    assert_one_line_error(&o, "organizer's admin token");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["webhook", "add", &slug, "http://127.0.0.1:9/hook"]).await;
+    assert_one_line_error(&o, "webhooks.allow_private_targets");
+    let o = darkroom(&app, None, &["webhook", "list", &slug]).await;
+    assert_one_line_error(&o, "needs a token");
+
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["webhook", "remove", &slug, id]).await;
+    assert!(o.status.success() && stdout(&o).contains(&format!("webhook {id} removed")), "{o:?}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["webhook", "remove", &slug, id]).await;
+    assert_one_line_error(&o, "has no webhook");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["webhook", "list", &slug]).await;
+    assert!(!stdout(&o).contains(id), "{}", stdout(&o));
+}

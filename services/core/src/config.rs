@@ -36,6 +36,7 @@ pub struct Config {
     pub runner: RunnerConfig,
     pub evaluator: EvaluatorConfig,
     pub frontend: FrontendConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -577,6 +578,56 @@ impl SubmissionsConfig {
     }
 }
 
+/// The organizer's webhooks (issue 18), which the submissions service delivers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Deliver to targets on loopback, private, link-local or unspecified addresses. Off by
+    /// default, so an organizer's URL cannot reach the platform's own network (SSRF); checked
+    /// against the address each request actually connects to, so a name that later resolves
+    /// elsewhere (DNS rebinding) is refused too. Tests and single-host setups turn it on.
+    pub allow_private_targets: bool,
+    /// POSTs per delivery before it is marked failed with its last error. At least 1.
+    pub max_attempts: u32,
+    /// The wait before the second attempt, in milliseconds; it doubles after each failure.
+    pub retry_initial_ms: u64,
+    /// The longest wait between two attempts, in seconds.
+    pub retry_max_seconds: u64,
+    /// How long one POST may take, connection included, before it counts as failed.
+    pub timeout_seconds: u64,
+    /// Webhooks one challenge may have.
+    pub max_per_challenge: usize,
+    /// POSTs in flight at once, all webhooks together (one at a time per webhook). At least 1.
+    pub concurrency: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            max_attempts: 10,
+            retry_initial_ms: 5_000,
+            retry_max_seconds: 3_600,
+            timeout_seconds: 10,
+            max_per_challenge: 10,
+            concurrency: 8,
+        }
+    }
+}
+
+impl WebhooksConfig {
+    /// Refuses settings that would never deliver.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.max_attempts == 0 || self.concurrency == 0 || self.timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(format!(
+                "webhooks: max_attempts ({}), concurrency ({}) and timeout_seconds ({}) must each be at least 1",
+                self.max_attempts, self.concurrency, self.timeout_seconds
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -651,6 +702,7 @@ settings!(
         mongodb: MongoConfig,
         http: HttpConfig,
         submissions: SubmissionsConfig,
+        webhooks: WebhooksConfig,
     }
 );
 settings!(
@@ -748,7 +800,9 @@ mod tests {
     #[test]
     fn an_unknown_key_in_any_section_is_named_whichever_service_loads() {
         figment::Jail::expect_with(|jail| {
-            for section in ["log", "nats", "mongodb", "http", "submissions", "runner", "evaluator", "frontend"] {
+            for section in
+                ["log", "nats", "mongodb", "http", "submissions", "runner", "evaluator", "frontend", "webhooks"]
+            {
                 jail.create_file("darkroom.toml", &format!("[{section}]\nnot_a_{section}_key = 1"))?;
                 let refusals = [
                     SubmissionsSettings::load().err(),

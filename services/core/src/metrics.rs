@@ -15,6 +15,7 @@
 //! | `darkroom_consumer_pending` | gauge | `consumer` | each service for its durable consumers, at each scrape |
 //! | `darkroom_live_subscribers` | gauge | — | the pages' live feed |
 //! | `darkroom_page_render_retries_total` | counter | — | the pages, when a render stalled and was retried |
+//! | `darkroom_webhook_deliveries_total` | counter | `outcome` | the submissions service, after each webhook POST ([`webhook_attempt`]) |
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -36,8 +37,9 @@ const FAILURES: &str = "darkroom_failures_total";
 const CONSUMER_PENDING: &str = "darkroom_consumer_pending";
 const LIVE_SUBSCRIBERS: &str = "darkroom_live_subscribers";
 const PAGE_RENDER_RETRIES: &str = "darkroom_page_render_retries_total";
+const WEBHOOK_DELIVERIES: &str = "darkroom_webhook_deliveries_total";
 /// Every metric above, for what must cover them all (the Compose profile's dashboard).
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     HTTP_REQUESTS,
     HTTP_DURATION,
     SUBMISSIONS,
@@ -50,6 +52,7 @@ pub const NAMES: [&str; 12] = [
     CONSUMER_PENDING,
     LIVE_SUBSCRIBERS,
     PAGE_RENDER_RETRIES,
+    WEBHOOK_DELIVERIES,
 ];
 
 /// Buckets of the run and evaluation histograms, in seconds: a few seconds to the hours a
@@ -97,6 +100,10 @@ fn describe() {
     metrics::describe_gauge!(CONSUMER_PENDING, "JetStream messages not yet delivered or acknowledged");
     metrics::describe_gauge!(LIVE_SUBSCRIBERS, "browsers following a live leaderboard");
     metrics::describe_counter!(PAGE_RENDER_RETRIES, "page renders that stalled and were rendered again");
+    metrics::describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "webhook delivery attempts, by outcome: delivered, retrying (will be tried again) or failed (given up)"
+    );
 }
 
 /// The metrics in the Prometheus text exposition format (what `GET /metrics` answers).
@@ -179,6 +186,12 @@ pub fn live_subscribers(n: usize) {
 /// A page's render stalled and was started again (the pages' render guard).
 pub fn page_render_retried() {
     metrics::counter!(PAGE_RENDER_RETRIES).increment(1);
+}
+
+/// A webhook POST ended: `delivered`, `retrying` (it failed and will be tried again) or
+/// `failed` (it failed and the delivery is given up).
+pub fn webhook_attempt(outcome: &'static str) {
+    metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@
 //! - [`fingerprints`] fingerprints a challenge's dataset and ground truth on apply.
 //! - [`output_sweep`] deletes participants' outputs once their phase's retention is over.
 //! - [`rescore`] which evaluator generation of a phase's board a reader reads (rescores).
+//! - [`webhooks`] the organizer's webhooks: registered URLs told of state and board changes,
+//!   signed, retried from a delivery log.
 
 pub mod auth;
 pub mod board_history;
@@ -56,3 +58,4 @@ pub mod tarball;
 pub mod teams;
 pub mod upload_sweep;
 pub mod watchdog;
+pub mod webhooks;

@@ -22,8 +22,8 @@ pub struct Application {
 
 impl Application {
     /// Connects the database (migrating it), the NATS client (without waiting for the server),
-    /// starts the outbox relay, the state and run-log consumers, the watchdog, the upload
-    /// sweep and the phase closer, and binds the listener.
+    /// starts the outbox relay, the state, run-log and webhook consumers, the webhook sender,
+    /// the watchdog, the upload sweep and the phase closer, and binds the listener.
     pub async fn build(config: SubmissionsSettings) -> anyhow::Result<Self> {
         let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb).await?;
         Self::build_with_scores(config, Arc::new(scores)).await
@@ -40,9 +40,12 @@ impl Application {
             .await
             .with_context(|| format!("submissions.database_url: cannot open '{}'", redact(&url)))?;
         let limits = crate::rate_limit::RateLimits::new(sub)?;
+        config.webhooks.check()?;
         let nats = darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await?;
         let wakeup = Arc::new(Notify::new());
         let submit_lock = Arc::new(Mutex::new(()));
+        // Wakes the webhook sender when the webhook consumer records deliveries.
+        let hooks_due = Arc::new(Notify::new());
         let background = vec![
             tokio::spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
             tokio::spawn(crate::consumer::run(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
@@ -52,6 +55,13 @@ impl Application {
             tokio::spawn(crate::output_sweep::run(db.clone(), nats.clone(), sub.clone())),
             tokio::spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone())),
             tokio::spawn(limits.clone().forget_idle_clients(Duration::from_secs(60))),
+            tokio::spawn(crate::webhooks::record::run(
+                db.clone(),
+                nats.clone(),
+                config.nats.clone(),
+                hooks_due.clone(),
+            )),
+            tokio::spawn(crate::webhooks::send::run(db.clone(), config.webhooks.clone(), hooks_due)),
         ];
         let registries =
             crate::registry::Registries::new(&sub.registries, Duration::from_secs(sub.registry_timeout_seconds.max(1)))
@@ -68,6 +78,7 @@ impl Application {
             boards: Default::default(),
             limits,
             uploads: crate::tarball::UploadSlots::new(sub.max_concurrent_uploads)?,
+            webhooks: Arc::new(config.webhooks.clone()),
         };
         let listener = TcpListener::bind(&sub.listen)
             .await

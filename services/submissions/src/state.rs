@@ -29,4 +29,6 @@ pub struct AppState {
     pub uploads: crate::tarball::UploadSlots,
     /// The per-address and per-token limits on registration and submitting.
     pub limits: crate::rate_limit::RateLimits,
+    /// The `[webhooks]` settings registration checks against.
+    pub webhooks: Arc<darkroom_core::config::WebhooksConfig>,
 }

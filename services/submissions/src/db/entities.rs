@@ -403,3 +403,60 @@ pub mod api_token {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod webhook {
+    use sea_orm::entity::prelude::*;
+
+    /// An organizer's webhook: where to POST which events (comma-separated) of a challenge, and
+    /// the secret that signs them (kept as it is: signing needs it; never shown again).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhooks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub challenge: String,
+        #[sea_orm(column_type = "Text")]
+        pub url: String,
+        pub events: String,
+        pub secret: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod webhook_delivery {
+    use sea_orm::entity::prelude::*;
+
+    /// One event's delivery to one webhook (unique per webhook and event id): the body as it is
+    /// sent on every attempt, where it stands (`pending`, `delivered`, `failed`), and when the
+    /// next attempt is due (also the lease of an attempt in progress; see `crate::webhooks`).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub webhook_id: String,
+        pub challenge: String,
+        pub event: String,
+        pub event_id: String,
+        #[sea_orm(column_type = "Text")]
+        pub payload: String,
+        pub state: String,
+        pub attempts: i32,
+        pub last_status: Option<i32>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+        pub next_attempt_at: Option<ChronoDateTimeUtc>,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

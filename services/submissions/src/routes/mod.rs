@@ -19,6 +19,7 @@ mod teams;
 mod tokens;
 mod verifications;
 mod views;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -57,6 +58,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/challenges/{slug}/phases/{phase}/close", post(final_board::close))
         .route("/challenges/{slug}/phases/{phase}/rescores", get(rescores::list).post(rescores::request))
+        .route("/challenges/{slug}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/challenges/{slug}/webhooks/{id}", delete(webhooks::remove))
+        .route("/challenges/{slug}/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/challenges/{slug}/phases/{phase}/reveal", post(final_board::reveal))
         .route("/challenges/{slug}/phases/{phase}/private-board", get(final_board::private_board))
         .route("/challenges/{slug}/join", post(enrollment::join).layer(limits.by_address_and_token()))

@@ -41,7 +41,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
 
 use super::{
     board_history, challenges, enrollment, final_board, leaderboard, logs, organizer, participants, receipts, rescores,
-    sessions, submissions, teams, tokens, verifications,
+    sessions, submissions, teams, tokens, verifications, webhooks,
 };
 
 /// The document's description of the API as a whole.
@@ -110,6 +110,10 @@ is a stable word to branch on, `message` says what is wrong and how to fix it.";
         receipts::of_submission,
         verifications::start,
         verifications::show,
+        webhooks::create,
+        webhooks::list,
+        webhooks::remove,
+        webhooks::deliveries,
         serve,
     ),
     components(
@@ -263,6 +267,17 @@ pub(super) struct VerificationPath {
 #[allow(dead_code)]
 pub(super) struct TokenPath {
     /// The token's id, from `GET /tokens` (never its secret).
+    id: String,
+}
+
+/// `{slug}` and `{id}` of a webhook.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(super) struct WebhookPath {
+    /// The challenge's slug.
+    slug: String,
+    /// The webhook's id, from `GET /challenges/{slug}/webhooks`.
     id: String,
 }
 
