@@ -142,6 +142,7 @@ mod tests {
             image_digest: None,
             created_at: now,
             updated_at: now - chrono::Duration::seconds(age_seconds),
+            trace_context: None,
         }
     }
 

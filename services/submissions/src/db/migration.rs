@@ -8,6 +8,7 @@ mod m20261201_000002_teams;
 mod m20261202_000001_sessions;
 mod m20261203_000001_verifications;
 mod m20261203_000002_api_tokens;
+mod m20261204_000001_trace_context;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_sessions::Migration),
             Box::new(m20261203_000001_verifications::Migration),
             Box::new(m20261203_000002_api_tokens::Migration),
+            Box::new(m20261204_000001_trace_context::Migration),
         ]
     }
 }
