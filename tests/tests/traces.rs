@@ -35,7 +35,7 @@ impl Services {
             ("DARKROOM_LOG__FILTER", "info".to_owned()),
             ("DARKROOM_NATS__URL", nats.url()),
             ("DARKROOM_MONGODB__URL", mongo_url()),
-            ("DARKROOM_MONGODB__DATABASE", format!("darkroom_traces_{}", uuid::Uuid::new_v4().simple())),
+            ("DARKROOM_MONGODB__DATABASE", format!("darkroom_test_traces_{}", uuid::Uuid::new_v4().simple())),
             ("DARKROOM_SUBMISSIONS__LISTEN", format!("127.0.0.1:{api_port}")),
             ("DARKROOM_SUBMISSIONS__DATA_DIR", dir.join("data").display().to_string()),
             ("DARKROOM_SUBMISSIONS__ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
@@ -93,7 +93,9 @@ impl Services {
     /// services were told to log JSON).
     fn lines(&self, name: &str) -> Vec<Value> {
         let text = std::fs::read_to_string(self.log(name)).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name} logged a non-JSON line ({e}): {l}"))).collect()
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name} logged a non-JSON line ({e}): {l}")))
+            .collect()
     }
 }
 
@@ -137,7 +139,10 @@ fn queued_trace(services: &Services, submission: &str) -> String {
         .unwrap_or_else(|| panic!("the API logged no 'submission queued' for {submission}"));
     assert_eq!(queued["target"], "darkroom_submissions::lifecycle", "{queued}");
     let trace = queued["trace_id"].as_str().unwrap_or_else(|| panic!("no trace_id on {queued}"));
-    assert!(trace.len() == 32 && trace.chars().all(|c| c.is_ascii_hexdigit()) && trace.chars().any(|c| c != '0'), "{trace}");
+    assert!(
+        trace.len() == 32 && trace.chars().all(|c| c.is_ascii_hexdigit()) && trace.chars().any(|c| c != '0'),
+        "{trace}"
+    );
     trace.to_owned()
 }
 
@@ -158,9 +163,10 @@ fn assert_one_trace(services: &Services, submission: &str, trace: &str) {
         let line = found.unwrap_or_else(|| panic!("{service} logged no '{step}' for {submission}"));
         assert_eq!(line["trace_id"], trace, "{service}'s '{step}' is not in the submission's trace: {line}");
     }
-    let board = services.lines("submissions").into_iter().find(|l| {
-        about(l, submission) && l["message"] == "submission moved" && l["to"] == "COMPLETE"
-    });
+    let board = services
+        .lines("submissions")
+        .into_iter()
+        .find(|l| about(l, submission) && l["message"] == "submission moved" && l["to"] == "COMPLETE");
     let board = board.unwrap_or_else(|| panic!("the board update (to COMPLETE) of {submission} was not logged"));
     assert_eq!(board["trace_id"], trace, "{board}");
     for service in SERVICES {
@@ -178,7 +184,13 @@ async fn ready(http: &reqwest::Client, url: &str) {
 }
 
 /// Registers, joins and submits `image`, with `traceparent` as a header if given; the id.
-async fn submit(http: &reqwest::Client, api: &str, slug: &str, image: &str, traceparent: Option<&str>) -> (String, String) {
+async fn submit(
+    http: &reqwest::Client,
+    api: &str,
+    slug: &str,
+    image: &str,
+    traceparent: Option<&str>,
+) -> (String, String) {
     let (status, body) = darkroom_tests::api::call(
         http,
         Method::POST,
@@ -228,10 +240,16 @@ async fn one_submission_is_one_trace_through_every_service() {
     spec["dataset"]["host_path"] = json!(data.join("dataset"));
     spec["ground_truth"]["host_path"] = json!(data.join("ground-truth"));
     spec["quotas"] = json!({});
-    spec["resources"] = json!({ "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 60, "output_max_mb": 4, "pids": 64 });
-    let (status, body) =
-        darkroom_tests::api::call(&http, Method::POST, format!("{api}/api/v1/challenges"), Some(ADMIN_TOKEN), Some(spec))
-            .await;
+    spec["resources"] =
+        json!({ "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 60, "output_max_mb": 4, "pids": 64 });
+    let (status, body) = darkroom_tests::api::call(
+        &http,
+        Method::POST,
+        format!("{api}/api/v1/challenges"),
+        Some(ADMIN_TOKEN),
+        Some(spec),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // One submission with no trace context; a second whose client names the first one's trace

@@ -777,7 +777,9 @@ mod tests {
     #[test]
     fn an_unknown_key_in_any_section_is_named_whichever_service_loads() {
         figment::Jail::expect_with(|jail| {
-            for section in ["log", "telemetry", "nats", "mongodb", "http", "submissions", "runner", "evaluator", "frontend"] {
+            for section in
+                ["log", "telemetry", "nats", "mongodb", "http", "submissions", "runner", "evaluator", "frontend"]
+            {
                 jail.create_file("darkroom.toml", &format!("[{section}]\nnot_a_{section}_key = 1"))?;
                 let refusals = [
                     SubmissionsSettings::load().err(),

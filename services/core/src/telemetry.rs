@@ -127,10 +127,14 @@ where
         .with_tracer(provider.tracer("darkroom"))
         .with_tracked_inactivity(false)
         // Spans of INFO and above make the trace; warnings and errors in them become its events.
-        .with_filter(filter::filter_fn(|meta| {
-            let limit = if meta.is_span() { tracing::Level::INFO } else { tracing::Level::WARN };
-            *meta.level() <= limit
-        }));
+        // Decided once per callsite (it reads only the metadata), and never below INFO.
+        .with_filter(
+            filter::filter_fn(|meta| {
+                let limit = if meta.is_span() { tracing::Level::INFO } else { tracing::Level::WARN };
+                *meta.level() <= limit
+            })
+            .with_max_level_hint(tracing::Level::INFO),
+        );
     let logs = tracing_subscriber::fmt::layer().with_writer(writer);
     let logs = match log_format {
         LogFormat::Json => logs
@@ -151,7 +155,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &tracing::Event<'_>) -> std::fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
         let Some(trace_id) = current_trace_id() else { return self.0.format_event(ctx, writer, event) };
         let mut line = String::new();
         self.0.format_event(ctx, Writer::new(&mut line), event)?;
@@ -295,9 +304,12 @@ mod tests {
 
     /// Runs `work` under a JSON-logging subscriber of its own (not the global one); its lines.
     fn logged(filter: &str, work: impl FnOnce()) -> Vec<serde_json::Value> {
-        let provider = SdkTracerProvider::builder().build();
+        logged_with(&SdkTracerProvider::builder().build(), filter, work)
+    }
+
+    fn logged_with(provider: &SdkTracerProvider, filter: &str, work: impl FnOnce()) -> Vec<serde_json::Value> {
         let captured = Captured::default();
-        let layer = layers(&provider, LogFormat::Json, EnvFilter::new(filter), captured.clone());
+        let layer = layers(provider, LogFormat::Json, EnvFilter::new(filter), captured.clone());
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), work);
         captured.lines()
     }
@@ -421,6 +433,60 @@ mod tests {
         });
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert_eq!(lines[0]["trace_id"].as_str(), trace.as_deref(), "{}", lines[0]);
+    }
+
+    /// Accepts one HTTP request on `listener`, answers 200, and gives its head and body.
+    fn receive_one(listener: &std::net::TcpListener) -> (String, Vec<u8>) {
+        use std::io::{Read, Write};
+        let (mut stream, _) = listener.accept().expect("the exporter connects");
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut data = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let n = stream.read(&mut chunk).expect("the request arrives");
+            assert!(n > 0, "the connection closed before the request's head ended");
+            data.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&data[..head_end]).to_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().expect("a length"));
+        while data.len() < head_end + length {
+            let n = stream.read(&mut chunk).expect("the body arrives");
+            assert!(n > 0, "the connection closed before the body ended");
+            data.extend_from_slice(&chunk[..n]);
+        }
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+        (head, data[head_end..].to_vec())
+    }
+
+    #[test]
+    fn spans_reach_the_configured_collector() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let collector = std::thread::spawn(move || receive_one(&listener));
+        let config = TelemetryConfig { otlp_endpoint: endpoint, service_name: String::new() };
+        let telemetry = provider("darkroom-exported", &config).unwrap();
+        assert!(telemetry.exporting);
+        let mut trace = None;
+        logged_with(&telemetry.provider, "info", || {
+            let span = message_span();
+            name_trace(&span);
+            span.in_scope(|| trace = current_trace_id());
+        });
+        telemetry.provider.force_flush().expect("the batch is exported");
+        let (head, body) = collector.join().expect("the collector got the batch");
+        assert!(head.starts_with("post /v1/traces "), "{head}");
+        assert!(head.contains("content-type: application/x-protobuf"), "{head}");
+        // The protobuf names the trace by its 16 bytes, and the service by its name.
+        let id = hex::decode(trace.expect("a trace")).unwrap();
+        assert!(body.windows(16).any(|w| w == id.as_slice()), "the span's trace id is not in the export");
+        assert!(body.windows(17).any(|w| w == b"darkroom-exported"), "the service name is not in the export");
+        drop(telemetry);
     }
 
     #[test]

@@ -106,7 +106,9 @@ async fn publish_pending(db: &DatabaseConnection, js: &jetstream::Context) -> an
     let mut published = 0;
     for row in rows {
         let span = tracing::info_span!("outbox_publish", subject = %row.subject, msg_id = %row.msg_id, trace_id = tracing::field::Empty);
-        telemetry::continue_trace(&span, |name| if name == telemetry::TRACEPARENT { row.trace_context.as_deref() } else { None });
+        telemetry::continue_trace(&span, |name| {
+            if name == telemetry::TRACEPARENT { row.trace_context.as_deref() } else { None }
+        });
         let result = darkroom_core::bus::publish_payload(js, &row.subject, &row.msg_id, row.payload.as_bytes())
             .instrument(span)
             .await;

@@ -96,7 +96,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(move |r: &_| request_span(r, accept_traceparent)))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(move |r: &_| request_span(r, accept_traceparent)),
+        )
         .with_state(state)
 }
 

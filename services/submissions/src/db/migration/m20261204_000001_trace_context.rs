@@ -30,11 +30,16 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // One column per statement: SQLite alters one thing at a time.
         m.alter_table(
-            Table::alter().table(Submissions::Table).add_column(ColumnDef::new(Submissions::TraceContext).string()).to_owned(),
+            Table::alter()
+                .table(Submissions::Table)
+                .add_column(ColumnDef::new(Submissions::TraceContext).string())
+                .to_owned(),
         )
         .await?;
-        m.alter_table(Table::alter().table(Outbox::Table).add_column(ColumnDef::new(Outbox::TraceContext).string()).to_owned())
-            .await
+        m.alter_table(
+            Table::alter().table(Outbox::Table).add_column(ColumnDef::new(Outbox::TraceContext).string()).to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
