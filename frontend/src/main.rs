@@ -10,7 +10,8 @@ async fn main() -> anyhow::Result<()> {
     if command == Command::Healthcheck {
         return Ok(health::healthcheck("frontend.listen", &config.frontend.listen, "/healthz")?);
     }
-    darkroom_core::telemetry::init(&config.log);
+    // Kept to the end of main: dropping it flushes the spans not yet exported.
+    let _telemetry = darkroom_core::telemetry::init("darkroom-frontend", &config.log, &config.telemetry)?;
     let frontend = darkroom_frontend::server::Frontend::build(config).await?;
     frontend.run_until(health::shutdown_signal()).await
 }

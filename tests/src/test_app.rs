@@ -134,7 +134,10 @@ impl TestApp {
         // The app's own receipt signing key, kept across a restart on the same state.
         config.evaluator.receipt_key_file = crate::fixtures::receipt_key(dir.path());
         tweak(&mut config);
-        darkroom_core::telemetry::init(&config.log);
+        // The first app's subscriber serves the whole test process, so its exporter (if a test
+        // configures one) must outlive this app: never dropped, never shut down.
+        let telemetry = darkroom_core::telemetry::init("darkroom-tests", &config.log, &config.telemetry);
+        std::mem::forget(telemetry.expect("the telemetry configuration is valid"));
         let resolver = evaluation_image_resolver(&config.nats.url).await;
         let app = Application::build(config.clone().into()).await.expect("the app builds");
         let addr = format!("http://{}", app.local_addr());

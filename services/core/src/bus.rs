@@ -82,6 +82,10 @@ const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Publishes an already serialized `payload` on `subject` with `msg_id` as its `Nats-Msg-Id`
 /// and waits for JetStream's ack, once: [`publish`] retries it, the outbox relay retries its
 /// rows in its own loop.
+///
+/// The one place a message gets its trace context: the current span's, as W3C `traceparent`
+/// (and `tracestate`) headers, which the consuming [`Worker`] continues. The outbox relay
+/// publishes each row inside a span continuing the trace stored with the row.
 pub async fn publish_payload(
     js: &jetstream::Context,
     subject: &str,
@@ -90,6 +94,7 @@ pub async fn publish_payload(
 ) -> Result<(), async_nats::Error> {
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", msg_id);
+    crate::telemetry::inject_current(|name, value| headers.insert(name, value));
     let ack = js.publish_with_headers(subject.to_owned(), headers, payload.to_vec().into()).await?;
     tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await.map_err(|_| "no publish ack within 5 s")??;
     Ok(())

@@ -8,7 +8,7 @@
 //!
 //! One file may configure every service, and it is always checked whole: an unknown key in any
 //! section is an error naming it, whichever service reads the file. Each service then keeps
-//! only its own section and the shared ones (`log`, `nats`, `mongodb` where scores are read
+//! only its own section and the shared ones (`log`, `telemetry`, `nats`, `mongodb` where scores are read
 //! or written, `http` where HTTP is served): [`SubmissionsSettings`], [`RunnerSettings`],
 //! [`EvaluatorSettings`], [`FrontendSettings`]. No service can come to depend on another's keys.
 //!
@@ -29,6 +29,7 @@ use crate::domain::NodeType;
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
     pub nats: NatsConfig,
     pub mongodb: MongoConfig,
     pub http: HttpConfig,
@@ -285,6 +286,21 @@ impl Default for LogConfig {
     }
 }
 
+/// Traces (see `telemetry`): trace ids are always made and carried through HTTP and NATS
+/// headers, so logs correlate; spans are exported only to a configured collector.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP (protobuf) traces URL, e.g.
+    /// `http://otel-collector:4318/v1/traces`. Empty: no span leaves the process and nothing
+    /// connects anywhere.
+    pub otlp_endpoint: String,
+    /// The `service.name` spans are exported under. Empty: the binary's name
+    /// (`darkroom-submissions`, `darkroom-swarm-runner`, `darkroom-evaluator`,
+    /// `darkroom-frontend`), which is what one file shared by every service wants.
+    pub service_name: String,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -441,6 +457,11 @@ pub struct SubmissionsConfig {
     /// them counts against the last address of its `X-Forwarded-For` that is not one of them;
     /// any other request against its peer, whatever its headers say. Empty: always the peer.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Whether a request's W3C `traceparent` header continues the caller's trace (standard W3C
+    /// behaviour, right behind a gateway that traces). Off, every request starts a trace of its
+    /// own: a participant cannot file their requests under a trace id of their choosing (one
+    /// they have seen, or one trace holding all their requests) nor force sampling.
+    pub accept_traceparent: bool,
     /// How long a participant's web session (`POST /api/v1/sessions`) lasts.
     pub participant_session_seconds: u64,
     /// How long an organizer's web session lasts: at most [`MAX_ORGANIZER_SESSION_SECONDS`],
@@ -503,6 +524,7 @@ impl Default for SubmissionsConfig {
             rate_limit_per_address: RateLimit { burst: 30, per_minute: 60 },
             rate_limit_per_token: RateLimit { burst: 10, per_minute: 10 },
             trusted_proxies: Vec::new(),
+            accept_traceparent: false,
             participant_session_seconds: 30 * 24 * 3600,
             organizer_session_seconds: MAX_ORGANIZER_SESSION_SECONDS,
         }
@@ -698,6 +720,7 @@ settings!(
     /// What the submissions service reads: the API and its database, the bus, the scores.
     SubmissionsSettings {
         log: LogConfig,
+        telemetry: TelemetryConfig,
         nats: NatsConfig,
         mongodb: MongoConfig,
         http: HttpConfig,
@@ -707,17 +730,23 @@ settings!(
 );
 settings!(
     /// What a swarm runner reads.
-    RunnerSettings { log: LogConfig, nats: NatsConfig, runner: RunnerConfig }
+    RunnerSettings { log: LogConfig, telemetry: TelemetryConfig, nats: NatsConfig, runner: RunnerConfig }
 );
 settings!(
     /// What an evaluator reads: the bus, the scores it writes, and its own section (which
     /// holds its id; it has no runner section to borrow one from).
-    EvaluatorSettings { log: LogConfig, nats: NatsConfig, mongodb: MongoConfig, evaluator: EvaluatorConfig }
+    EvaluatorSettings {
+        log: LogConfig,
+        telemetry: TelemetryConfig,
+        nats: NatsConfig,
+        mongodb: MongoConfig,
+        evaluator: EvaluatorConfig,
+    }
 );
 settings!(
     /// What the web frontend reads: the bus for live scores, the HTTP timeouts, and its own
     /// section.
-    FrontendSettings { log: LogConfig, nats: NatsConfig, http: HttpConfig, frontend: FrontendConfig }
+    FrontendSettings { log: LogConfig, telemetry: TelemetryConfig, nats: NatsConfig, http: HttpConfig, frontend: FrontendConfig }
 );
 
 #[cfg(test)]
@@ -792,7 +821,7 @@ mod tests {
             let settings = EvaluatorSettings::load().unwrap();
             assert_eq!(settings.evaluator.evaluator_id, "evaluator-b");
             // Every section the evaluator reads, and no other: no runner section to borrow from.
-            let EvaluatorSettings { log: _, nats: _, mongodb: _, evaluator: _ } = settings;
+            let EvaluatorSettings { log: _, telemetry: _, nats: _, mongodb: _, evaluator: _ } = settings;
             Ok(())
         });
     }
@@ -800,9 +829,18 @@ mod tests {
     #[test]
     fn an_unknown_key_in_any_section_is_named_whichever_service_loads() {
         figment::Jail::expect_with(|jail| {
-            for section in
-                ["log", "nats", "mongodb", "http", "submissions", "runner", "evaluator", "frontend", "webhooks"]
-            {
+            for section in [
+                "log",
+                "telemetry",
+                "nats",
+                "mongodb",
+                "http",
+                "submissions",
+                "runner",
+                "evaluator",
+                "frontend",
+                "webhooks",
+            ] {
                 jail.create_file("darkroom.toml", &format!("[{section}]\nnot_a_{section}_key = 1"))?;
                 let refusals = [
                     SubmissionsSettings::load().err(),

@@ -11,7 +11,8 @@ async fn main() -> anyhow::Result<()> {
     if command == Command::Healthcheck {
         return Ok(health::healthcheck("evaluator.health_listen", &config.evaluator.health_listen, "/readyz")?);
     }
-    darkroom_core::telemetry::init(&config.log);
+    // Kept to the end of main: dropping it flushes the spans not yet exported.
+    let _telemetry = darkroom_core::telemetry::init("darkroom-evaluator", &config.log, &config.telemetry)?;
     let evaluator = darkroom_evaluator::Evaluator::build(config).await?;
     // SIGTERM: no new evaluation; those in flight finish first.
     evaluator.run_until(health::shutdown_signal()).await

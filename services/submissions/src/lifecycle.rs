@@ -142,12 +142,15 @@ async fn enqueue_new(
         image_digest: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        // The request's trace becomes the submission's: every event about it continues it.
+        trace_context: Set(darkroom_core::telemetry::current_traceparent()),
     }
     .insert(&txn)
     .await?;
     record_transition(&txn, id, None, SubmissionState::Queued, new.reason, format!("accepted-{id}")).await?;
     outbox::enqueue(&txn, &created_event(spec, &row, new.image)?).await?;
     txn.commit().await?;
+    tracing::info!(submission = %id, challenge = %spec.slug, phase = new.phase, "submission queued");
     Ok(row)
 }
 

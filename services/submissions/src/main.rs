@@ -11,7 +11,8 @@ async fn main() -> anyhow::Result<()> {
     if command == Command::Healthcheck {
         return Ok(health::healthcheck("submissions.listen", &config.submissions.listen, "/readyz")?);
     }
-    darkroom_core::telemetry::init(&config.log);
+    // Kept to the end of main: dropping it flushes the spans not yet exported.
+    let _telemetry = darkroom_core::telemetry::init("darkroom-submissions", &config.log, &config.telemetry)?;
     let app = Application::build(config).await?;
     app.run_until(shutdown_signal()).await
 }

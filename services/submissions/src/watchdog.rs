@@ -16,6 +16,7 @@ use darkroom_core::domain::{FailureKind, SubmissionState};
 use darkroom_core::events::{FailedBy, StateEvent, SubmissionFailed};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::db::entities::submission;
 use crate::lifecycle::{self, Applied};
@@ -112,10 +113,20 @@ pub async fn sweep(
         }
         let wall_clock = specs[&row.challenge];
         if let Some(failure) = expired(&row, wall_clock, config, now) {
-            tracing::warn!(submission = %row.id, state = %row.state, reason = %failure.reason, "deadline expired");
-            match lifecycle::apply(db, &StateEvent::Failed(failure)).await? {
-                Applied::Moved { .. } | Applied::Requeued { .. } => changed += 1,
-                _ => {}
+            // In the submission's trace, as everything that happens to it.
+            let span = tracing::info_span!("deadline", submission = %row.id, trace_id = tracing::field::Empty);
+            let trace = row.trace_context.as_deref();
+            darkroom_core::telemetry::continue_trace(&span, |name| {
+                if name == darkroom_core::telemetry::TRACEPARENT { trace } else { None }
+            });
+            let applied = async {
+                tracing::warn!(submission = %row.id, state = %row.state, reason = %failure.reason, "deadline expired");
+                lifecycle::apply(db, &StateEvent::Failed(failure)).await
+            }
+            .instrument(span)
+            .await?;
+            if matches!(applied, Applied::Moved { .. } | Applied::Requeued { .. }) {
+                changed += 1;
             }
         }
     }
@@ -142,6 +153,7 @@ mod tests {
             image_digest: None,
             created_at: now,
             updated_at: now - chrono::Duration::seconds(age_seconds),
+            trace_context: None,
         }
     }
 

@@ -11,7 +11,8 @@ async fn main() -> anyhow::Result<()> {
     if command == Command::Healthcheck {
         return Ok(health::healthcheck("runner.health_listen", &config.runner.health_listen, "/readyz")?);
     }
-    darkroom_core::telemetry::init(&config.log);
+    // Kept to the end of main: dropping it flushes the spans not yet exported.
+    let _telemetry = darkroom_core::telemetry::init("darkroom-swarm-runner", &config.log, &config.telemetry)?;
     let runner = darkroom_swarm_runner::Runner::build(config).await?;
     // SIGTERM drains: no new run, running ones finish within runner.drain_seconds, the rest
     // are handed back (retried, not charged).

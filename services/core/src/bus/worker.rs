@@ -4,8 +4,10 @@
 //! The worker (re)creates the stream and the durable consumer, reconnecting with [`Backoff`]
 //! after a NATS outage; pulls with bounded concurrency; decodes (an undecodable message is
 //! logged and terminated, so it can never loop); runs each handler in a span naming its
-//! submission and attempt, telling JetStream every third of the ack wait that a long handler
-//! is still at work; then acknowledges, redelivers, passes on or drops as the handler said.
+//! submission and attempt, a child of the trace context in the message's headers (see
+//! `telemetry`; a redelivery continues the same trace with a new span), telling JetStream
+//! every third of the ack wait that a long handler is still at work; then acknowledges,
+//! redelivers, passes on or drops as the handler said.
 //!
 //! On shutdown ([`Worker::run_until`]) it stops pulling, lets the handlers in flight finish
 //! for up to the drain time, then raises their [`StopSignal`] and gives them [`HAND_BACK`] to
@@ -247,7 +249,9 @@ impl<H: Handler> Delivery<H> {
             }
         };
         let (submission, attempt) = event.submission();
-        let span = tracing::info_span!("message", consumer, %submission, attempt);
+        let span = tracing::info_span!("message", consumer, %submission, attempt, trace_id = tracing::field::Empty);
+        let headers = message.headers.as_ref();
+        crate::telemetry::continue_trace(&span, |name| headers?.get(name).map(async_nats::HeaderValue::as_str));
         let context = MessageContext {
             subject,
             delivered: message.info().map(|i| i.delivered).unwrap_or(1),

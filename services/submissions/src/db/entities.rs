@@ -76,6 +76,9 @@ pub mod submission {
         pub image_digest: Option<String>,
         pub created_at: ChronoDateTimeUtc,
         pub updated_at: ChronoDateTimeUtc,
+        /// The W3C `traceparent` of the request that created it: every event about it
+        /// continues this trace (`outbox::enqueue`). `None` for rows older than traces.
+        pub trace_context: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -144,6 +147,8 @@ pub mod outbox {
         pub created_at: ChronoDateTimeUtc,
         pub published_at: Option<ChronoDateTimeUtc>,
         pub attempts: i32,
+        /// The W3C `traceparent` the relay publishes the row under.
+        pub trace_context: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

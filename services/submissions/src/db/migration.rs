@@ -9,6 +9,7 @@ mod m20261202_000001_sessions;
 mod m20261203_000001_verifications;
 mod m20261203_000002_api_tokens;
 mod m20261204_000001_webhooks;
+mod m20261204_000002_trace_context;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_verifications::Migration),
             Box::new(m20261203_000002_api_tokens::Migration),
             Box::new(m20261204_000001_webhooks::Migration),
+            Box::new(m20261204_000002_trace_context::Migration),
         ]
     }
 }

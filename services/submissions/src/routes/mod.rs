@@ -31,6 +31,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let json_limit = state.config.max_json_bytes;
+    let accept_traceparent = state.config.accept_traceparent;
     let limits = &state.limits;
     let api = Router::new()
         .route("/challenges", get(challenges::list).post(challenges::create))
@@ -101,20 +102,30 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(move |r: &_| request_span(r, accept_traceparent)),
+        )
         .with_state(state)
 }
 
 /// Each request's span: its method and path (not the query), and, once a handler knows it, the
 /// submission it is about ([`record_submission`]), so one submission's requests and events can
-/// be followed through the logs.
-fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::info_span!(
+/// be followed through the logs. It starts a trace, or continues the caller's W3C
+/// `traceparent` where `submissions.accept_traceparent` allows (an unusable one is ignored).
+fn request_span(request: &axum::http::Request<axum::body::Body>, accept_traceparent: bool) -> tracing::Span {
+    let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         submission = tracing::field::Empty,
-    )
+        trace_id = tracing::field::Empty,
+    );
+    let headers = request.headers();
+    darkroom_core::telemetry::continue_trace(&span, |name| {
+        if accept_traceparent { headers.get(name)?.to_str().ok() } else { None }
+    });
+    span
 }
 
 /// Names the submission the current request handles in its span.
