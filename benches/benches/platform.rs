@@ -2,14 +2,18 @@
 //! runner and evaluator over real NATS, the MongoDB wire server and the Docker engine):
 //!
 //! - `submit_to_running`: from sending the submit request until the engine reports the
-//!   participant container started, against a raw create + start of the same image with the
-//!   same mounts (both read the engine's own `start` event time).
+//!   participant container started, against the engine's API create + start of the same image
+//!   with exactly the sandbox's options (the runner's own [`Hardening`], the same bollard calls,
+//!   no platform around them); both read the engine's own `start` event time. Where the
+//!   platform's extra time goes is split at the HTTP answer, the job's message on NATS and the
+//!   engine's `create` event.
 //! - `exit_to_score`: from the engine's `die` event of the participant container until the
-//!   score shows on the leaderboard API, against a raw `docker run --rm` of the evaluation
-//!   image on the same predictions (create, start, wait, read `score.json`, remove).
+//!   score shows on the leaderboard API, against a run of the evaluation image under the
+//!   evaluator's own [`Hardening`] on the same predictions (create, start, wait, read
+//!   `score.json`, remove).
 //! - the burst (after criterion): N submissions at once; throughput, latency percentiles,
-//!   and proof that each ended COMPLETE, scored exactly once; then the same N runs as a raw
-//!   Docker pipeline with the same concurrency, for the overhead per submission.
+//!   and proof that each ended COMPLETE, scored exactly once; then the same N runs as that
+//!   baseline pipeline with the same concurrency, for the overhead per submission.
 //!
 //! The participant is the demo's one-threshold model on a tiny dataset: a run that does
 //! almost nothing but still yields a real score.
@@ -19,14 +23,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::EventsOptions;
 use criterion::{Criterion, SamplingMode};
 use darkroom_api::{Leaderboard, OrganizerSubmissionView, SubmissionState, SubmissionView};
 use darkroom_benches::{ms, percentile, pick, runtime, summary_ms, write_results};
 use darkroom_core::config::RunnerBackend;
-use darkroom_core::events::{Event, ScoreRecorded};
-use darkroom_core::sandbox::{OutputDir, Sandbox};
+use darkroom_core::events::{Event, ScoreRecorded, SubmissionCreated};
+use darkroom_core::sandbox::{Hardening, Limits, OutputDir, RunSpec, Sandbox};
 use darkroom_tests::{ADMIN_TOKEN, Stack};
 use futures::StreamExt;
 use reqwest::Method;
@@ -53,17 +57,30 @@ struct Bench {
     /// Predictions the participant image wrote, for the raw evaluation runs.
     predictions: PathBuf,
     nats: async_nats::Client,
+    /// The runner's `/tmp` size, part of the participant's sandbox.
+    tmp_size_mb: u64,
+}
+
+/// Where one submission's submit → running went: the HTTP answer (request, transaction,
+/// outbox row), the job's message on NATS (the outbox relay, JetStream), the engine's
+/// `create` event (the runner's fetch, claim, image checks and create call), then the start.
+#[derive(Clone, Copy, Debug)]
+struct Legs {
+    http: Duration,
+    to_bus: Duration,
+    to_create: Duration,
+    create_to_start: Duration,
 }
 
 fn since(t0: SystemTime, t: SystemTime) -> Duration {
     t.duration_since(t0).unwrap_or_default()
 }
 
-/// Forwards the engine's container start/die events, with the engine's timestamps.
+/// Forwards the engine's container create/start/die events, with the engine's timestamps.
 async fn follow_engine(sandbox: Sandbox, tx: broadcast::Sender<EngineEvent>) {
     let filters = HashMap::from([
         ("type".to_owned(), vec!["container".to_owned()]),
-        ("event".to_owned(), vec!["start".to_owned(), "die".to_owned()]),
+        ("event".to_owned(), vec!["create".to_owned(), "start".to_owned(), "die".to_owned()]),
     ]);
     let mut events = sandbox.docker().events(Some(EventsOptions { filters: Some(filters), ..Default::default() }));
     while let Some(Ok(e)) = events.next().await {
@@ -87,22 +104,41 @@ async fn engine_event(rx: &mut broadcast::Receiver<EngineEvent>, name: &str, act
     tokio::time::timeout(Duration::from_secs(120), wait).await.unwrap_or_else(|_| panic!("no '{action}' of {name}"))
 }
 
-fn bind(source: &Path, target: &str, read_only: bool) -> Mount {
-    Mount {
-        typ: Some(MountType::BIND),
-        source: Some(source.display().to_string()),
-        target: Some(target.to_owned()),
-        read_only: Some(read_only),
-        ..Default::default()
-    }
+/// What the platform's sandbox sends to create a container of `image` (by name) reading
+/// `inputs` and writing `output` under `limits`: the same [`Hardening`] the runner
+/// (`allow_root` false) and the evaluator (true) build, so the baseline is the engine's cost of
+/// exactly the platform's containers.
+async fn sandbox_body(
+    sandbox: &Sandbox,
+    image: &str,
+    inputs: Vec<(PathBuf, String)>,
+    output: &Path,
+    limits: Limits,
+    allow_root: bool,
+) -> ContainerCreateBody {
+    let spec = RunSpec {
+        name: String::new(),
+        image: image.to_owned(),
+        labels: HashMap::from([("darkroom.bench".to_owned(), "baseline".to_owned())]),
+        inputs,
+        output: output.to_owned(),
+        limits,
+        seed: 0,
+    };
+    let info = sandbox.image_info(image).await.expect("the image is on the engine");
+    Hardening::new(&spec, &info, allow_root).expect("the sandbox accepts the image").to_container_body()
 }
 
-/// What `docker create --network none -v … IMAGE` sends.
-fn raw_body(image: &str, mounts: Vec<Mount>) -> ContainerCreateBody {
-    ContainerCreateBody {
-        image: Some(image.into()),
-        host_config: Some(HostConfig { network_mode: Some("none".into()), mounts: Some(mounts), ..Default::default() }),
-        ..Default::default()
+/// The challenge's resources below, as the runner turns them into limits.
+fn participant_limits(tmp_size_mb: u64) -> Limits {
+    Limits {
+        cpus: 1.0,
+        memory_mb: 256,
+        pids: 64,
+        gpus: 0,
+        tmp_size_mb,
+        output_max_mb: 4,
+        wall_clock: Duration::from_secs(60),
     }
 }
 
@@ -141,6 +177,7 @@ impl Bench {
                 s["ground_truth"]["host_path"] = json!(truth);
                 s["evaluation"]["image"] = json!(EVALUATION);
                 s["quotas"] = json!({});
+                // As participant_limits says.
                 s["resources"] =
                     json!({ "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 60, "output_max_mb": 4, "pids": 64 });
             })
@@ -148,10 +185,12 @@ impl Bench {
         // The participant's predictions, written once by a raw run, for the raw evaluations.
         let predictions = data.path().join("predictions");
         let out = OutputDir::create(predictions.clone(), 4 << 20).await.expect("output dir");
-        let body = raw_body(PARTICIPANT, vec![bind(&dataset, "/data", true), bind(&out.path, "/output", false)]);
+        let tmp_size_mb = stack.runner_config.runner.tmp_size_mb;
+        let inputs = vec![(dataset.clone(), "/data".to_owned())];
+        let body = sandbox_body(&sandbox, PARTICIPANT, inputs, &out.path, participant_limits(tmp_size_mb), false).await;
         assert_eq!(docker_run(&sandbox, &format!("bench-raw-{}", uuid::Uuid::new_v4().simple()), body).await, 0);
         let nats = async_nats::connect(stack.app.nats.url()).await.expect("NATS");
-        Self { stack, sandbox, engine, predictions: out.path.clone(), data, nats }
+        Self { stack, sandbox, engine, predictions: out.path.clone(), data, nats, tmp_size_mb }
     }
 
     /// A fresh container name and its `/output` folder.
@@ -161,12 +200,11 @@ impl Bench {
         (name, out)
     }
 
-    /// The participant image with the dataset at `/data` and `out` at `/output`, as typed by hand.
-    fn raw_participant(&self, out: &OutputDir) -> ContainerCreateBody {
-        raw_body(
-            PARTICIPANT,
-            vec![bind(&self.data.path().join("dataset"), "/data", true), bind(&out.path, "/output", false)],
-        )
+    /// The participant image with the dataset at `/data` and `out` at `/output`, under the
+    /// runner's sandbox.
+    async fn raw_participant(&self, out: &OutputDir) -> ContainerCreateBody {
+        let inputs = vec![(self.data.path().join("dataset"), "/data".to_owned())];
+        sandbox_body(&self.sandbox, PARTICIPANT, inputs, &out.path, participant_limits(self.tmp_size_mb), false).await
     }
 
     async fn register(&self) -> String {
@@ -186,15 +224,37 @@ impl Bench {
     }
 
     /// One submission by a fresh participant (so it is their best and shows): returns submit →
-    /// running and exit → score visible.
-    async fn platform_run(&self) -> (Duration, Duration) {
+    /// running, exit → score visible, and where submit → running went.
+    async fn platform_run(&self) -> (Duration, Duration, Legs) {
         let token = self.register().await;
         let mut engine = self.engine.subscribe();
         let mut scores = self.nats.subscribe(ScoreRecorded::SUBJECT).await.expect("subscribe");
+        // A plain subscriber sees the job as JetStream stores it.
+        let mut jobs = self.nats.subscribe(SubmissionCreated::SUBJECT).await.expect("subscribe");
+        self.nats.flush().await.expect("flush");
         let t0 = SystemTime::now();
         let id = self.submit(&token).await;
+        let answered = SystemTime::now();
+        let on_bus = async {
+            while let Some(m) = jobs.next().await {
+                if serde_json::from_slice::<SubmissionCreated>(&m.payload)
+                    .is_ok_and(|j| j.submission_id.to_string() == id)
+                {
+                    return SystemTime::now();
+                }
+            }
+            panic!("the job subscription ended")
+        };
+        let on_bus = tokio::time::timeout(Duration::from_secs(120), on_bus).await.expect("the job on NATS in time");
         let name = format!("darkroom-run-{id}-1");
+        let created = engine_event(&mut engine, &name, "create").await;
         let started = engine_event(&mut engine, &name, "start").await;
+        let legs = Legs {
+            http: since(t0, answered),
+            to_bus: since(answered, on_bus),
+            to_create: since(on_bus, created),
+            create_to_start: since(created, started),
+        };
         let died = engine_event(&mut engine, &name, "die").await;
         let scored = async {
             while let Some(m) = scores.next().await {
@@ -209,14 +269,14 @@ impl Bench {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let visible = SystemTime::now();
-        (since(t0, started), since(died, visible))
+        (since(t0, started), since(died, visible), legs)
     }
 
-    /// `docker create` + `start` of the participant image with its mounts: until the engine's
-    /// `start` event. The container then runs to its end and is removed, unmeasured.
+    /// The engine's create + start of the participant image under the runner's sandbox: until
+    /// the engine's `start` event. The container then runs to its end and is removed, unmeasured.
     async fn raw_create_start(&self) -> Duration {
         let (name, out) = self.scratch().await;
-        let body = self.raw_participant(&out);
+        let body = self.raw_participant(&out).await;
         let mut engine = self.engine.subscribe();
         let t0 = SystemTime::now();
         let docker = self.sandbox.docker();
@@ -236,17 +296,25 @@ impl Bench {
         since(t0, started)
     }
 
-    /// `docker run --rm` of the evaluation image on the predictions, and reading its score.
+    /// A run of the evaluation image on the predictions under the evaluator's sandbox, and
+    /// reading its score.
     async fn raw_evaluation(&self) -> Duration {
         let (name, out) = self.scratch().await;
-        let body = raw_body(
-            EVALUATION,
-            vec![
-                bind(&self.predictions, "/input/predictions", true),
-                bind(&self.data.path().join("ground-truth"), "/input/ground-truth", true),
-                bind(&out.path, "/output", false),
-            ],
-        );
+        let config = &self.stack.runner_config.evaluator;
+        let limits = Limits {
+            cpus: config.cpus,
+            memory_mb: config.memory_mb,
+            pids: 256,
+            gpus: 0,
+            tmp_size_mb: 64,
+            output_max_mb: 1,
+            wall_clock: Duration::from_secs(config.timeout_seconds),
+        };
+        let inputs = vec![
+            (self.predictions.clone(), "/input/predictions".to_owned()),
+            (self.data.path().join("ground-truth"), "/input/ground-truth".to_owned()),
+        ];
+        let body = sandbox_body(&self.sandbox, EVALUATION, inputs, &out.path, limits, true).await;
         let t0 = Instant::now();
         assert_eq!(docker_run(&self.sandbox, &name, body).await, 0, "raw evaluation failed");
         let score: Value = serde_json::from_slice(&std::fs::read(out.path.join("score.json")).expect("score.json"))
@@ -270,11 +338,13 @@ fn overhead(c: &mut Criterion, rt: &tokio::runtime::Runtime, bench: &Bench) -> V
             runs.iter().sum()
         })
     });
+    let mut legs: Vec<Legs> = Vec::new();
     group.bench_function("darkroom", |b| {
         b.iter_custom(|iters| {
-            let runs: Vec<(Duration, Duration)> = (0..iters).map(|_| rt.block_on(bench.platform_run())).collect();
+            let runs: Vec<(Duration, Duration, Legs)> = (0..iters).map(|_| rt.block_on(bench.platform_run())).collect();
             samples.entry("darkroom_submit_to_running").or_default().extend(runs.iter().map(|r| r.0));
             samples.entry("darkroom_exit_to_score").or_default().extend(runs.iter().map(|r| r.1));
+            legs.extend(runs.iter().map(|r| r.2));
             runs.iter().map(|r| r.0).sum()
         })
     });
@@ -290,19 +360,30 @@ fn overhead(c: &mut Criterion, rt: &tokio::runtime::Runtime, bench: &Bench) -> V
     });
     group.bench_function("darkroom", |b| {
         b.iter_custom(|iters| {
-            let runs: Vec<(Duration, Duration)> = (0..iters).map(|_| rt.block_on(bench.platform_run())).collect();
+            let runs: Vec<(Duration, Duration, Legs)> = (0..iters).map(|_| rt.block_on(bench.platform_run())).collect();
             samples.entry("darkroom_exit_to_score").or_default().extend(runs.iter().map(|r| r.1));
             samples.entry("darkroom_submit_to_running").or_default().extend(runs.iter().map(|r| r.0));
+            legs.extend(runs.iter().map(|r| r.2));
             runs.iter().map(|r| r.1).sum()
         })
     });
     group.finish();
     let median = |k: &str| percentile(&samples[k], 50.0).as_secs_f64();
+    let leg = |f: fn(&Legs) -> Duration| summary_ms(&legs.iter().map(f).collect::<Vec<_>>());
     let result = json!({
         "submit_to_running": {
             "raw_create_start": summary_ms(&samples["raw_create_start"]),
             "darkroom": summary_ms(&samples["darkroom_submit_to_running"]),
             "ratio": median("darkroom_submit_to_running") / median("raw_create_start"),
+            "overhead_ms": (median("darkroom_submit_to_running") - median("raw_create_start")) * 1e3,
+            "target_overhead_ms": 20.0,
+            // Each leg's own percentiles: their medians need not add up to the whole's.
+            "legs": {
+                "http_answer": leg(|l| l.http),
+                "answer_to_job_on_nats": leg(|l| l.to_bus),
+                "job_on_nats_to_engine_create": leg(|l| l.to_create),
+                "engine_create_to_start": leg(|l| l.create_to_start),
+            },
         },
         "exit_to_score": {
             "raw_evaluation_run": summary_ms(&samples["raw_evaluation_run"]),
@@ -311,14 +392,16 @@ fn overhead(c: &mut Criterion, rt: &tokio::runtime::Runtime, bench: &Bench) -> V
         },
     });
     eprintln!(
-        "[platform] submit→running {:.3}× raw create+start; exit→score {:.3}× raw evaluation run",
+        "[platform] submit→running {:+.1} ms over the sandbox's create+start ({:.3}×); exit→score {:.3}× the evaluator's sandboxed run",
+        result["submit_to_running"]["overhead_ms"].as_f64().unwrap_or_default(),
         result["submit_to_running"]["ratio"].as_f64().unwrap_or_default(),
         result["exit_to_score"]["ratio"].as_f64().unwrap_or_default()
     );
     result
 }
 
-/// N submissions at once through the platform, then the same N through raw Docker.
+/// N submissions at once through the platform, then the same N as the baseline pipeline: the
+/// engine's API under the sandbox's options, with the runner's and the evaluator's concurrency.
 async fn burst(bench: &Bench, n: usize) -> Value {
     let app = &bench.stack.app;
     let token = bench.register().await;
@@ -393,7 +476,7 @@ async fn burst(bench: &Bench, n: usize) -> Value {
     assert_eq!(distinct.len(), n, "none scored twice");
     assert_eq!(counted as usize, n, "the leaderboard counted each once");
 
-    // The same work as a raw Docker pipeline: each submission's participant run, then its
+    // The same work as the baseline pipeline: each submission's participant run, then its
     // evaluation run, with as many of each at once as the runner and the evaluator run.
     let config = &bench.stack.runner_config;
     let (run_workers, eval_workers) = (config.runner.concurrency, config.evaluator.concurrency);
@@ -405,7 +488,7 @@ async fn burst(bench: &Bench, n: usize) -> Value {
                 let ran = ran_tx.clone();
                 async move {
                     let (name, out) = bench.scratch().await;
-                    let body = bench.raw_participant(&out);
+                    let body = bench.raw_participant(&out).await;
                     assert_eq!(docker_run(&bench.sandbox, &name, body).await, 0);
                     out.destroy().await;
                     let _ = ran.send(());
@@ -440,6 +523,10 @@ async fn burst(bench: &Bench, n: usize) -> Value {
         "raw_pipeline_makespan_ms": ms(raw_makespan),
         "raw_workers": { "participant_runs": run_workers, "evaluation_runs": eval_workers },
         "overhead_per_submission_ms": overhead * 1e3,
+        "target_overhead_per_submission_ms": 20.0,
+        // The platform's throughput over the baseline pipeline's, on the same N.
+        "throughput_ratio": raw_makespan.as_secs_f64() / makespan.as_secs_f64(),
+        "target_throughput_ratio": 0.95,
     });
     eprintln!(
         "[burst] {n} submissions: {:.2}/s, latency p50 {:.0} ms p99 {:.0} ms, all COMPLETE, scored once; raw pipeline {:.1} s vs {:.1} s: {:.1} ms overhead each",

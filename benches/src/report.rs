@@ -74,20 +74,40 @@ pub fn rows(results: &std::collections::BTreeMap<String, Value>) -> Vec<Row> {
     }
     if let Some(p) = results.get("platform") {
         let o = &p["overhead"];
-        for (key, what, raw, limit) in [
-            ("submit_to_running", "Submit → container running, / raw create + start", "raw_create_start", 1.3),
-            ("exit_to_score", "Exit → score on the leaderboard, / raw evaluation run", "raw_evaluation_run", 1.5),
-        ] {
-            if let (Some(r), Some(d), Some(w)) =
-                (num(o, &[key, "ratio"]), num(o, &[key, "darkroom", "median_ms"]), num(o, &[key, raw, "median_ms"]))
-            {
-                rows.push(row(
-                    what,
-                    format!("{r:.2}× ({d:.0} ms vs {w:.0} ms)"),
-                    &format!("≤ {limit}×"),
-                    Some(r / limit),
-                ));
-            }
+        // The baseline is the engine's API under the sandbox's own options (see platform.rs).
+        let s = &o["submit_to_running"];
+        if let (Some(over), Some(d), Some(w)) =
+            (num(s, &["overhead_ms"]), num(s, &["darkroom", "median_ms"]), num(s, &["raw_create_start", "median_ms"]))
+        {
+            rows.push(row(
+                "Submit → container running, over the sandbox's own create + start (medians)",
+                format!("{over:+.1} ms ({d:.0} ms vs {w:.0} ms)"),
+                "≤ +20 ms",
+                // Bars cannot be negative; the text keeps the sign.
+                Some((over / 20.0).max(0.0)),
+            ));
+            let legs: Vec<String> = [
+                ("HTTP answer", "http_answer"),
+                ("job on NATS", "answer_to_job_on_nats"),
+                ("runner to engine create", "job_on_nats_to_engine_create"),
+                ("create to start", "engine_create_to_start"),
+            ]
+            .iter()
+            .filter_map(|(name, key)| num(s, &["legs", key, "median_ms"]).map(|m| format!("{name} {m:.0}")))
+            .collect();
+            rows.push(row("Submit → running, where it goes (medians, ms)", legs.join("; "), "—", None));
+        }
+        if let (Some(r), Some(d), Some(w)) = (
+            num(o, &["exit_to_score", "ratio"]),
+            num(o, &["exit_to_score", "darkroom", "median_ms"]),
+            num(o, &["exit_to_score", "raw_evaluation_run", "median_ms"]),
+        ) {
+            rows.push(row(
+                "Exit → score on the leaderboard, / the evaluator's sandboxed run",
+                format!("{r:.2}× ({d:.0} ms vs {w:.0} ms)"),
+                "≤ 1.5×",
+                Some(r / 1.5),
+            ));
         }
         let b = &p["burst"];
         if let Some(over) = num(b, &["overhead_per_submission_ms"]) {
@@ -95,13 +115,21 @@ pub fn rows(results: &std::collections::BTreeMap<String, Value>) -> Vec<Row> {
             rows.push(row(
                 &format!("Burst of {n} no-op submissions: platform overhead per submission"),
                 format!(
-                    "{over:.1} ms ({:.1} s vs {:.1} s raw Docker)",
+                    "{over:.1} ms ({:.1} s vs {:.1} s for the sandbox's own pipeline)",
                     num(b, &["makespan_ms"]).unwrap_or(0.0) / 1e3,
                     num(b, &["raw_pipeline_makespan_ms"]).unwrap_or(0.0) / 1e3
                 ),
-                "≤ 50 ms",
-                Some(over / 50.0),
+                "≤ 20 ms",
+                Some((over / 20.0).max(0.0)),
             ));
+            if let Some(r) = num(b, &["throughput_ratio"]) {
+                rows.push(row(
+                    "Burst: throughput, / the sandbox's own pipeline",
+                    format!("{r:.3}"),
+                    "≥ 0.95",
+                    Some(0.95 / r),
+                ));
+            }
             rows.push(row(
                 "Burst: throughput; submit → COMPLETE p50 / p99",
                 format!(
@@ -290,6 +318,25 @@ mod tests {
         let chart = svg(&rows);
         assert_eq!(chart.matches("<rect x=").count(), 2, "one bar per targeted row");
         assert!(chart.contains("#c0392b") && chart.contains("#2e8b57"));
+    }
+
+    #[test]
+    fn the_platform_is_held_to_the_sandboxs_own_calls() {
+        let results = std::collections::BTreeMap::from([(
+            "platform".to_owned(),
+            json!({ "overhead": { "submit_to_running": {
+                        "overhead_ms": 25.0, "darkroom": { "median_ms": 125.0 }, "raw_create_start": { "median_ms": 100.0 },
+                        "legs": { "http_answer": { "median_ms": 9.0 }, "engine_create_to_start": { "median_ms": 90.0 } } } },
+                    "burst": { "n": 10, "overhead_per_submission_ms": -3.0, "makespan_ms": 9000.0,
+                               "raw_pipeline_makespan_ms": 9030.0, "throughput_ratio": 0.9 } }),
+        )]);
+        let rows = rows(&results);
+        let find = |what: &str| rows.iter().find(|r| r.what.starts_with(what)).unwrap_or_else(|| panic!("{what}"));
+        let submit = find("Submit → container running");
+        assert_eq!((submit.measured.as_str(), submit.met()), ("+25.0 ms (125 ms vs 100 ms)", Some(false)));
+        assert_eq!(find("Submit → running, where").measured, "HTTP answer 9; create to start 90");
+        assert_eq!(find("Burst of 10").met(), Some(true), "a platform faster than its baseline meets it");
+        assert_eq!(find("Burst: throughput").met(), Some(false), "0.9 misses 0.95");
     }
 
     #[test]
