@@ -237,6 +237,54 @@ async fn a_cancel_during_a_slow_load_is_honoured_before_the_container_starts() {
     assert_eq!(docker(&["ps", "-aq", "--filter", &owner]), "", "no container was created");
 }
 
+/// The other side of that race: a cancel that lands after the container started (the runner
+/// had already checked) leaves a finished run waiting for the evaluator, marked cancelled in the
+/// runs bucket. The evaluator never scores it, while a neighbour's run behind it is scored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_evaluator_never_scores_a_run_cancelled_after_it_started() {
+    let mut stack = Stack::spawn(RunnerBackend::Engine).await;
+    let slug = stack.challenge("late-cancel", |_| {}).await;
+    stack.stop_evaluator().await;
+    let (ada, bob) = (stack.app.register("Ada").await, stack.app.register("Bob").await);
+    let image = darkroom_tests::registry::pushed("darkroom-demo-weak:1");
+    let mut ids = Vec::new();
+    for token in [&ada, &bob] {
+        let (status, body) = stack.app.submit(&slug, token, &image).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        stack.app.wait_for(&id, token, |b| b["state"] == "EVALUATING").await;
+        ids.push(id);
+    }
+    // What the API's cancel writes for runners and the evaluator (a cancel in time for the
+    // database to refuse RUNNING is the case above; this is the one that came too late for it).
+    let js = async_nats::jetstream::new(async_nats::connect(stack.app.nats.url()).await.unwrap());
+    let runs = darkroom_core::bus::runs_bucket(&js).await.unwrap();
+    darkroom_core::bus::mark_cancelled(&runs, ids[0].parse().unwrap()).await.unwrap();
+
+    stack.start_evaluator().await;
+    let scored = stack.finished(&ids[1], &bob, 60).await;
+    assert_eq!(scored["state"], "COMPLETE", "{scored}");
+    // Both runs were handled and acknowledged: nothing waits for the evaluator any more.
+    let stream = js.get_stream(darkroom_core::events::STREAM).await.unwrap();
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(darkroom_evaluator::startup::DURABLE_NAME).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = consumer.info().await.unwrap();
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the evaluator still holds runs: {info:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let scores = stack.scores().await;
+    let count = |id: &str| scores.count_documents(mongodb::bson::doc! { "submission_id": id.to_owned() });
+    assert_eq!(count(&ids[1]).await.unwrap(), 1);
+    assert_eq!(count(&ids[0]).await.unwrap(), 0, "a cancelled run was scored");
+    let evaluated = format!("name=darkroom-eval-{}", ids[0]);
+    assert_eq!(docker(&["ps", "-aq", "--filter", &evaluated]), "", "no evaluation container for it");
+}
+
 /// The evaluation image is pinned when the challenge is applied: a name that is not on the
 /// evaluators' engine is refused, and a name retagged afterwards fails the evaluation as a
 /// platform error with the organizer told why, instead of scoring with another image.

@@ -105,6 +105,12 @@ pub fn gzip_zeros(zeros: u64) -> Vec<u8> {
 
 /// The entries of an archive whose only layer is `compressed` (a gzip of something), with the
 /// config's diff_id set to `diff_id` (the digest of the uncompressed layer).
+/// `zeros` zero bytes, zstd-compressed: the other format the engine would unpack unbounded.
+pub fn zstd_zeros(zeros: u64) -> Vec<u8> {
+    use std::io::Read;
+    ruzstd::encoding::compress_to_vec(std::io::repeat(0).take(zeros), ruzstd::encoding::CompressionLevel::Fastest)
+}
+
 pub fn with_compressed_layer(compressed: Vec<u8>, diff_id_of: &[u8]) -> Vec<Entry> {
     let mut entries = docker_save(&[diff_id_of.to_vec()], &["/x"], &["t:1"]);
     for e in &mut entries {

@@ -167,6 +167,34 @@ fn a_decompression_bomb_stops_at_the_limit() {
 }
 
 #[test]
+fn a_zstd_bomb_stops_at_the_limit_and_xz_or_bzip2_layers_are_refused() {
+    let d = dir();
+    // 24 MiB of zeros in a few KiB; the limit is 8 MiB.
+    let bomb = fixture::zstd_zeros(24 << 20);
+    assert!(bomb.len() < 1 << 20, "a bomb: {} bytes", bomb.len());
+    let src = write(&d, &fixture::with_compressed_layer(bomb, b"x"));
+    let plan = inspect(&src).unwrap();
+    let dst = d.path().join("out.tar");
+    match rebuild(&src, &plan, &dst, "t:1", 8 << 20) {
+        Err(ArchiveError::TooLarge { limit, .. }) => assert_eq!(limit, 8 << 20),
+        other => panic!("{other:?}"),
+    }
+    assert!(!dst.exists());
+    // Formats Darkroom does not decompress itself are refused by their magic bytes, never handed
+    // to the engine to unpack.
+    for (magic, format) in [(&[0xfd, b'7', b'z', b'X', b'Z', 0x00][..], "xz"), (&b"BZh91AY&SY"[..], "bzip2")] {
+        let mut layer = magic.to_vec();
+        layer.extend([0u8; 600]);
+        let src = write(&d, &fixture::with_compressed_layer(layer, b"x"));
+        let plan = inspect(&src).unwrap();
+        match rebuild(&src, &plan, &d.path().join("o.tar"), "t:1", 1 << 30) {
+            Err(ArchiveError::Refused(why)) => assert!(why.contains("bzip2- or xz-compressed"), "{format}: {why}"),
+            other => panic!("{format}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn an_uncompressed_layer_over_the_limit_is_refused_before_copying() {
     let d = dir();
     let src = write(&d, &valid());
