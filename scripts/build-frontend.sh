@@ -4,9 +4,9 @@
 #
 # No cargo-leptos: it downloads wasm-bindgen, binaryen and sass at run time, which a machine
 # that only reaches the package registries cannot do. Instead this installs the wasm target and
-# wasm-bindgen-cli from crates.io at exactly the version Cargo.lock pins (the CLI and the
-# library must match), then runs cargo and wasm-bindgen itself. The server binary is built by
-# the ordinary `cargo build` and serves the folder named by `frontend.site_root`.
+# wasm-bindgen-cli (scripts/install-wasm-bindgen.sh), then runs cargo and wasm-bindgen itself.
+# The server binary is built by the ordinary `cargo build` and serves the folder named by
+# `frontend.site_root`.
 #
 #   scripts/build-frontend.sh            debug wasm (what the tests use; ~4 min the first time)
 #   PROFILE=release scripts/build-frontend.sh   smaller, slower to build
@@ -19,18 +19,12 @@ log() { printf '[frontend] %s\n' "$*" >&2; }
 TOOLS=${DARKROOM_TOOLS:-/opt/darkroom/cargo-tools}
 SITE=${DARKROOM_SITE_ROOT:-$CARGO_TARGET_DIR/site}
 PROFILE=${PROFILE:-dev}
-want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
-[ -n "$want" ] || { log "error: Cargo.lock names no wasm-bindgen version"; exit 1; }
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
-if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
-  # Not --locked: the CLI's own lockfile names crate versions the registry may lack.
-  log "cargo install wasm-bindgen-cli $want (once; ~5 min)"
-  cargo install -q wasm-bindgen-cli --version "$want" --root "$TOOLS"
-fi
+scripts/install-wasm-bindgen.sh
 
 log "cargo build (wasm32, hydrate, $PROFILE)"
 cargo build -q -p darkroom-frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" \

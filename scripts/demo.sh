@@ -34,6 +34,10 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1/7 servers (Docker, NATS, MongoDB wire protocol, PostgreSQL)"
 START=$(date +%s)
+# The one tool compiled from source (minutes, the first time) builds beside the servers' setup
+# and the workspace's build, in a target folder of its own; the pages' build waits for it.
+scripts/install-wasm-bindgen.sh &
+WASM_BINDGEN=$!
 scripts/setup.sh
 
 say "2/7 build"
@@ -41,6 +45,7 @@ cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom
   -p darkroom-frontend
 BIN=$CARGO_TARGET_DIR/debug
 scripts/build-images.sh
+wait "$WASM_BINDGEN" || { echo "installing wasm-bindgen-cli failed (its error is above)" >&2; exit 1; }
 scripts/build-frontend.sh
 if [ -n "$compose" ]; then compose/local/build.sh; fi
 
