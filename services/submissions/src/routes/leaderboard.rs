@@ -76,7 +76,7 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     // Who is in which team changes the board as a new score does.
     let teams = if spec.max_team_size > 1 { Some(crate::teams::Lineup::read(&state.db, &slug).await?) } else { None };
     // The version first: a score recorded after it only makes the next request render again.
-    let stamp = Stamp {
+    let mut stamp = Stamp {
         version: store.board_version(&slug, &phase.name).await.map_err(unavailable)?,
         shape: format!(
             "g{generation}/{rescores_shape}/{}/{direction:?}/{:?}/{}",
@@ -99,8 +99,15 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
         return Ok(body);
     }
     let best = match Mode::of(phase) {
-        // Raw: the store's board of best scores, as it always was.
-        Mode::Raw => store.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?,
+        // Raw: the store's board of best scores, brought up to date from the kept one where
+        // the change log allows. Everything below (intervals, teams, names) is computed from
+        // these rows as before, so only where the rows come from differs.
+        Mode::Raw => {
+            let (best, version) =
+                state.boards.raw_board(store.as_ref(), &slug, &phase.name, &stamp, LIMIT).await.map_err(unavailable)?;
+            stamp.version = version;
+            best
+        }
         // Rounded and ladder: ranked by the feedback score, never by a value participants cannot see.
         mode => {
             let (scores, shown) = {
