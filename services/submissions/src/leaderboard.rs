@@ -280,6 +280,9 @@ pub struct Stamp {
     pub shape: String,
 }
 
+/// Most submissions whose public cases [`BoardCache`] keeps.
+const CASES_KEPT: usize = 20_000;
+
 /// A `raw` board's kept top lines and the stamp they reflect.
 type Kept = (Stamp, Arc<Vec<RankedLine>>);
 
@@ -292,6 +295,12 @@ pub struct BoardCache {
     /// The top lines of `raw` boards as the store ranks them, with the stamp they reflect (at
     /// least that version: read after it), to bring up to date from the change log.
     ranked: Mutex<HashMap<(String, String), Kept>>,
+    /// Public per-case values of shown submissions by generation and submission id (`None`:
+    /// it has none), for the intervals of `raw` boards. Final once a submission is on a board:
+    /// the evaluator writes cases before the score and nothing after it (see
+    /// `darkroom_core::scores::ScoreStore::record_evaluation`), so each is read once instead of
+    /// a thousand at every new score.
+    cases: Mutex<HashMap<(u32, String), Option<Cases>>>,
     /// Held while a `rounded` or `ladder` board is replayed from every score of its phase (a few
     /// hundred ms per 2,000 scores): viewers arriving meanwhile wait and take it from the cache
     /// instead of replaying it again each.
@@ -309,6 +318,47 @@ impl BoardCache {
     pub fn put(&self, challenge: &str, phase: &str, stamp: Stamp, body: Bytes) {
         let mut boards = self.boards.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         boards.insert((challenge.to_owned(), phase.to_owned()), (stamp, body));
+    }
+
+    /// The public cases of these submissions of a generation (those that have some), read from
+    /// the store only for submissions not seen before.
+    pub async fn public_cases(
+        &self,
+        store: &dyn ScoreStore,
+        generation: u32,
+        ids: &[String],
+    ) -> anyhow::Result<HashMap<String, Cases>> {
+        let mut out = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let memo = self.cases.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for id in ids {
+                match memo.get(&(generation, id.clone())) {
+                    Some(Some(cases)) => {
+                        out.insert(id.clone(), cases.clone());
+                    }
+                    Some(None) => {}
+                    None => missing.push(id.clone()),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let mut found = store.public_cases(&missing).await?;
+        let mut memo = self.cases.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Bounded: a few boards' worth; starting over costs one full read per board.
+        if memo.len() + missing.len() > CASES_KEPT {
+            memo.clear();
+        }
+        for id in missing {
+            let cases = found.remove(&id);
+            memo.insert((generation, id.clone()), cases.clone());
+            if let Some(cases) = cases {
+                out.insert(id, cases);
+            }
+        }
+        Ok(out)
     }
 
     /// The kept ranked lines of a phase's `raw` board and their stamp.
@@ -492,6 +542,7 @@ mod tests {
         board: Mutex<Board>,
         full_queries: Mutex<usize>,
         after_changes: Mutex<Option<Step>>,
+        cases_read: Mutex<Vec<String>>,
     }
 
     impl Fake {
@@ -534,8 +585,15 @@ mod tests {
         async fn phase_scores(&self, _: &str, _: &str, _: Option<&str>) -> anyhow::Result<Vec<ScoreDocument>> {
             Ok(Vec::new())
         }
-        async fn public_cases(&self, _: &[String]) -> anyhow::Result<HashMap<String, Cases>> {
-            Ok(HashMap::new())
+        async fn public_cases(&self, ids: &[String]) -> anyhow::Result<HashMap<String, Cases>> {
+            self.cases_read.lock().unwrap().extend(ids.iter().cloned());
+            // Submissions of participant "a" have one case; the others none.
+            let case = darkroom_core::domain::Case { id: "x".into(), value: 1.0 };
+            Ok(ids
+                .iter()
+                .filter(|id| id.starts_with("a-"))
+                .map(|id| (id.clone(), Cases { public: vec![case.clone()], private: Vec::new() }))
+                .collect())
         }
         async fn private_scores(
             &self,
@@ -727,5 +785,20 @@ mod tests {
             }
         }
         assert!(store.queries() < 300, "mostly brought up to date: {} whole queries", store.queries());
+    }
+
+    #[tokio::test]
+    async fn each_submissions_cases_are_read_once_per_generation() {
+        let (cache, store) = (BoardCache::default(), Fake::default());
+        let ids = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let found = cache.public_cases(&store, 1, &ids(&["a-1", "b-1"])).await.unwrap();
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["a-1"]);
+        // Known with cases, known without, and one new: only the new one is read.
+        let found = cache.public_cases(&store, 1, &ids(&["a-1", "b-1", "a-2"])).await.unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found["a-2"].public.len(), 1);
+        // Another generation keeps its own cases.
+        cache.public_cases(&store, 2, &ids(&["a-1"])).await.unwrap();
+        assert_eq!(*store.cases_read.lock().unwrap(), ["a-1", "b-1", "a-2", "a-1"]);
     }
 }

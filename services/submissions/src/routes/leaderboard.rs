@@ -124,7 +124,15 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     // Raw boards of a mean metric: each row's bootstrap interval where the cases allow it.
     let rank_metric_is_mean = spec.metric(&spec.rank_by).is_some_and(darkroom_api::Metric::is_mean);
     let intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {
-        intervals::of_board(store.as_ref(), &best, direction).await
+        // The cases through the service's memo: a new score adds one submission, not a thousand.
+        let ids: Vec<String> = best.iter().map(|b| b.submission_id.clone()).collect();
+        match state.boards.public_cases(store.as_ref(), generation, &ids).await {
+            Ok(found) => intervals::of_cases(&best, found, direction).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "per-case values unreadable; board shown without intervals");
+                vec![None; best.len()]
+            }
+        }
     } else {
         vec![None; best.len()]
     };
