@@ -3,9 +3,11 @@
 //!
 //! - `api_cached`: what a viewer of a live board gets between scores (one version read, the
 //!   kept body).
-//! - `api_after_new_score`: the first request after a score arrived (version read, the board
-//!   query for the top 1,000 lines, participant names, JSON).
-//! - `store_query`: the board query alone.
+//! - `api_after_new_score`: the first request after a score arrived (version read, the kept
+//!   board brought up to date from the changed line, participant names, intervals, JSON).
+//! - `store_query`: the whole board query alone (what a request falls back to).
+//! - `store_delta`: what replaces it after one new score: the version with its change log,
+//!   and the changed line read by `_id`.
 //!
 //! Per-request p50 / p99 from sequential requests land in `bench-results/leaderboard.json`.
 
@@ -145,6 +147,18 @@ fn main() {
             t.elapsed()
         })
         .collect();
+    let delta: Vec<Duration> = (0..pick(100, 3))
+        .map(|_| {
+            let t = Instant::now();
+            let lines = rt.block_on(async {
+                let changes = store.board_changes(SLUG, PHASE).await.expect("changes");
+                let last = &changes.changed[changes.changed.len().saturating_sub(1)..];
+                store.board_lines(SLUG, PHASE, last).await.expect("lines")
+            });
+            assert_eq!(lines.len(), 1, "the last recorded participant's line");
+            t.elapsed()
+        })
+        .collect();
     let pct =
         |s: &[Duration]| json!({ "n": s.len(), "p50_ms": ms(percentile(s, 50.0)), "p99_ms": ms(percentile(s, 99.0)) });
     let result = json!({
@@ -155,13 +169,15 @@ fn main() {
         "api_cached": pct(&cached),
         "api_after_new_score": pct(&fresh),
         "store_query": pct(&query),
+        "store_delta": pct(&delta),
     });
     eprintln!(
-        "[leaderboard] {scores} scores / {participants} participants: cached p50 {:.2} ms p99 {:.2} ms; after a new score p50 {:.1} ms p99 {:.1} ms",
+        "[leaderboard] {scores} scores / {participants} participants: cached p50 {:.2} ms p99 {:.2} ms; after a new score p50 {:.1} ms p99 {:.1} ms; delta read p50 {:.2} ms",
         ms(percentile(&cached, 50.0)),
         ms(percentile(&cached, 99.0)),
         ms(percentile(&fresh, 50.0)),
         ms(percentile(&fresh, 99.0)),
+        ms(percentile(&delta, 50.0)),
     );
     write_results("leaderboard", result);
 }

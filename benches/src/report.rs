@@ -168,11 +168,12 @@ pub fn rows(results: &std::collections::BTreeMap<String, Value>) -> Vec<Row> {
         if let (Some(p50), Some(p99)) =
             (num(l, &["api_after_new_score", "p50_ms"]), num(l, &["api_after_new_score", "p99_ms"]))
         {
+            // Issue 18: the kept board is brought up to date from the lines that changed.
             rows.push(row(
                 "Leaderboard API, first request after a new score: p50 / p99",
                 format!("{p50:.1} ms / {p99:.1} ms"),
-                "—",
-                None,
+                "p99 < 20 ms",
+                Some(p99 / 20.0),
             ));
         }
     }

@@ -162,3 +162,45 @@ async fn feedback_reads_see_the_public_split_only() {
     assert!(found.values().all(|c| c.private.is_empty()), "the private split is never fetched");
     assert_eq!(store.cases("b").await.unwrap().unwrap(), cases(0.5, 0.987), "the sealed read has both");
 }
+
+/// The change log readers bring a kept board up to date from (issue 18): one entry per bump,
+/// written with it, restarted by a rebuild and by a version document from before the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bump_logs_its_participant_and_a_rebuild_or_an_old_document_restarts_the_log() {
+    let (store, database) = store().await;
+    let hi = Direction::HigherIsBetter;
+    let fresh = store.board_changes("c", "dev").await.unwrap();
+    assert_eq!((fresh.version, fresh.since(0).map(<[String]>::len)), (0, Some(0)));
+    store.record(&score("a1", "alice", 0.5, hi, 0)).await.unwrap();
+    store.record(&score("b1", "bob", 0.7, hi, 1)).await.unwrap();
+    store.record(&score("a2", "alice", 0.9, hi, 2)).await.unwrap();
+    let changes = store.board_changes("c", "dev").await.unwrap();
+    assert_eq!(changes.version, 3);
+    assert_eq!(changes.since(1).unwrap(), ["bob", "alice"]);
+    // The named lines, read by id, carry the key the board is sorted by.
+    let lines = store.board_lines("c", "dev", &["alice".into(), "nobody".into()]).await.unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!((lines[0].key, lines[0].best.submission_id.as_str(), lines[0].best.submissions), (0.9, "a2", 2));
+    let ranked = store.ranked_leaderboard("c", "dev", 10).await.unwrap();
+    let order: Vec<&str> = ranked.iter().map(|l| l.best.participant_id.as_str()).collect();
+    assert_eq!(order, ["alice", "bob"]);
+    // A rebuild may change any line: nothing before it can be brought up to date.
+    store.rebuild_boards().await.unwrap();
+    let changes = store.board_changes("c", "dev").await.unwrap();
+    assert_eq!((changes.version, changes.since(3)), (4, None));
+    assert_eq!(changes.since(4).map(<[String]>::len), Some(0));
+    // A version moved by a writer without the log reads as incomplete, until the next record
+    // restarts the log at its version.
+    let client = mongodb::Client::with_uri_str(mongo_url()).await.unwrap();
+    let versions = client.database(&database).collection::<mongodb::bson::Document>("board_versions");
+    versions
+        .update_one(mongodb::bson::doc! { "_id": "c/dev" }, mongodb::bson::doc! { "$inc": { "version": 1_i64 } })
+        .await
+        .unwrap();
+    assert_eq!(store.board_changes("c", "dev").await.unwrap().since(4), None);
+    store.record(&score("b2", "bob", 0.95, hi, 3)).await.unwrap();
+    let changes = store.board_changes("c", "dev").await.unwrap();
+    assert_eq!((changes.version, changes.since(5)), (6, None), "the gap stays unexplained");
+    store.record(&score("c1", "carol", 0.1, hi, 4)).await.unwrap();
+    assert_eq!(store.board_changes("c", "dev").await.unwrap().since(6).unwrap(), ["carol"]);
+}

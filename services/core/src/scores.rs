@@ -11,7 +11,10 @@
 //!   instead of grouping every score of the phase (12.8 s for 100,000 scores on the test
 //!   server; see BENCHMARKS.md).
 //! - `board_versions`: a counter per phase, bumped after each record, so a reader can keep a
-//!   rendered leaderboard until the counter moves ([`ScoreStore::board_version`]).
+//!   rendered leaderboard until the counter moves ([`ScoreStore::board_version`]). The same
+//!   update appends the recorded participant to a short log of the last [`CHANGE_LOG`]
+//!   changed lines, so a reader holding the board of an older version can re-read only those
+//!   lines instead of the whole sorted board ([`ScoreStore::board_changes`]).
 //! - `receipts` and `receipt_keys`: each score's signed receipt in its challenge's hash chain,
 //!   and the keys they are signed with (see the `receipts` submodule).
 //! - `verifications`: the results of organizers' verification re-runs (the `verifications`
@@ -82,6 +85,53 @@ fn rank_key(rank_value: f64, direction: Direction) -> Option<f64> {
         Direction::HigherIsBetter => rank_value,
         Direction::LowerIsBetter => -rank_value,
     })
+}
+
+/// How many changed participants a phase's version document remembers: a reader more than
+/// this many records behind reads the whole board again. Each entry is one id (~40 bytes).
+pub const CHANGE_LOG: usize = 256;
+
+/// A phase's version with the participants whose lines the latest records touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardChanges {
+    pub version: i64,
+    /// The participants of the last `changed.len()` versions, oldest first, one per version,
+    /// when the log accounts for every bump (see [`BoardChanges::since`]).
+    pub changed: Vec<String>,
+    /// False when the version moved without a log entry (a rebuild, or a writer from before
+    /// the log): then nothing older than `version` can be brought up to date from the log.
+    pub complete: bool,
+}
+
+impl BoardChanges {
+    /// The participants whose lines may differ between the board at version `from` and at
+    /// this version, or `None` when the log cannot tell (too far behind, or a bump without
+    /// an entry since). Each bump appends exactly one entry in the same atomic update, after
+    /// its line was written, so the last `version - from` entries are those bumps' lines.
+    pub fn since(&self, from: i64) -> Option<&[String]> {
+        let behind = usize::try_from(self.version.checked_sub(from)?).ok()?;
+        if !self.complete || behind > self.changed.len() {
+            return None;
+        }
+        Some(&self.changed[self.changed.len() - behind..])
+    }
+}
+
+/// A leaderboard line with the key it is ranked by (see [`rank_order`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankedLine {
+    /// The ranking value turned so that larger ranks higher (as stored).
+    pub key: f64,
+    pub best: BestScore,
+}
+
+/// The board's order: higher key first, then the earlier submission, then (where the store's
+/// sort leaves the order open) the participant id, so every reader orders ties the same way.
+pub fn rank_order(a: &RankedLine, b: &RankedLine) -> std::cmp::Ordering {
+    b.key
+        .total_cmp(&a.key)
+        .then(a.best.submitted_at.cmp(&b.best.submitted_at))
+        .then_with(|| a.best.participant_id.cmp(&b.best.participant_id))
 }
 
 /// A stored score.
@@ -254,8 +304,9 @@ impl ScoreStore {
     /// Offers `score` as its participant's best, counts it, and bumps the phase's version.
     async fn update_board(&self, score: &ScoreDocument) -> mongodb::error::Result<()> {
         let Some(key) = rank_key(score.rank_value, score.direction) else {
-            // Never ranked, as before: a board shows only finite scores.
-            return self.bump_version(&score.challenge, &score.phase).await;
+            // Never ranked, as before: a board shows only finite scores. Logged all the same
+            // (re-reading an unchanged line is harmless), so the log accounts for every bump.
+            return self.bump_version(&score.challenge, &score.phase, Some(&score.participant_id)).await;
         };
         let id = board_id(&score.challenge, &score.phase, &score.participant_id);
         // Better, or as good and submitted earlier: replace the line. Otherwise the filter
@@ -283,15 +334,52 @@ impl ScoreStore {
                 doc! { "$push": { "counted": &score.submission_id }, "$inc": { "submissions": 1_i64 } },
             )
             .await?;
-        self.bump_version(&score.challenge, &score.phase).await
+        // Last, after the line and its count: a reader that sees this version (and the log
+        // entry written with it, atomically) finds the line as recorded or newer.
+        self.bump_version(&score.challenge, &score.phase, Some(&score.participant_id)).await
     }
 
-    async fn bump_version(&self, challenge: &str, phase: &str) -> mongodb::error::Result<()> {
-        self.versions
-            .update_one(doc! { "_id": version_id(challenge, phase) }, doc! { "$inc": { "version": 1_i64 } })
+    /// Moves the phase's version. With a participant, the same update appends it to the
+    /// change log and moves `logged` along, so `logged == version` says every bump since the
+    /// log's last reset has its entry. Without one (a rebuild, where every line may have
+    /// changed), the log restarts empty: readers behind this version read the whole board.
+    async fn bump_version(
+        &self,
+        challenge: &str,
+        phase: &str,
+        participant: Option<&str>,
+    ) -> mongodb::error::Result<()> {
+        let update = match participant {
+            Some(p) => doc! {
+                "$inc": { "version": 1_i64, "logged": 1_i64 },
+                "$push": { "changed": { "$each": [p], "$slice": -(CHANGE_LOG as i64) } },
+            },
+            None => doc! { "$inc": { "version": 1_i64, "logged": 1_i64 }, "$set": { "changed": [] } },
+        };
+        let id = version_id(challenge, phase);
+        let after = self
+            .versions
+            .find_one_and_update(doc! { "_id": &id }, update)
             .upsert(true)
-            .await
-            .map(|_| ())
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await?;
+        // A version document from before the log (or moved by a writer without one) never
+        // gets `logged` level on its own: restart the log at this version, unless another
+        // bump came in between (then that bump's own check restarts it).
+        if let Some(d) = after {
+            let int = |field: &str| d.get_i64(field).ok().or_else(|| d.get_i32(field).ok().map(i64::from));
+            if let Some(version) = int("version")
+                && int("logged") != Some(version)
+            {
+                self.versions
+                    .update_one(
+                        doc! { "_id": &id, "version": version },
+                        doc! { "$set": { "logged": version, "changed": [] } },
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// A counter that moves whenever a score of the phase is recorded; 0 before the first.
@@ -300,6 +388,41 @@ impl ScoreStore {
         Ok(found
             .and_then(|d| d.get_i64("version").ok().or_else(|| d.get_i32("version").ok().map(i64::from)))
             .unwrap_or(0))
+    }
+
+    /// The phase's version and the change log written with it, read in one document so the
+    /// two agree. A version moved by a writer that keeps no log (`logged` missing or behind)
+    /// reads as incomplete: the reader then reads the whole board.
+    pub async fn board_changes(&self, challenge: &str, phase: &str) -> mongodb::error::Result<BoardChanges> {
+        let Some(found) = self.versions.find_one(doc! { "_id": version_id(challenge, phase) }).await? else {
+            return Ok(BoardChanges { complete: true, ..BoardChanges::default() });
+        };
+        let int = |field: &str| found.get_i64(field).ok().or_else(|| found.get_i32(field).ok().map(i64::from));
+        let version = int("version").unwrap_or(0);
+        let changed: Vec<String> = found
+            .get_array("changed")
+            .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        Ok(BoardChanges { version, complete: int("logged") == Some(version), changed })
+    }
+
+    /// The current lines of these participants in the phase (one point read by `_id`), in no
+    /// particular order; a participant without a line has none in the answer.
+    pub async fn board_lines(
+        &self,
+        challenge: &str,
+        phase: &str,
+        participants: &[String],
+    ) -> mongodb::error::Result<Vec<RankedLine>> {
+        let ids: Vec<String> = participants.iter().map(|p| board_id(challenge, phase, p)).collect();
+        let rows: Vec<Document> = self
+            .boards
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! { "counted": 0 })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(rows.iter().filter_map(ranked_from).collect())
     }
 
     /// Builds the leaderboard lines from the stored scores when there are scores but no lines
@@ -354,7 +477,7 @@ impl ScoreStore {
             self.boards.insert_many(chunk).await?;
         }
         for (challenge, phase) in phases {
-            self.bump_version(&challenge, &phase).await?;
+            self.bump_version(&challenge, &phase, None).await?;
         }
         Ok(n)
     }
@@ -394,6 +517,18 @@ impl ScoreStore {
         phase: &str,
         limit: usize,
     ) -> mongodb::error::Result<Vec<BestScore>> {
+        Ok(self.ranked_leaderboard(challenge, phase, limit).await?.into_iter().map(|l| l.best).collect())
+    }
+
+    /// [`ScoreStore::leaderboard`] with each line's ranking key, in [`rank_order`] (the
+    /// store's sort, ties beyond it ordered by participant), for readers that keep the board
+    /// and bring it up to date from [`ScoreStore::board_changes`].
+    pub async fn ranked_leaderboard(
+        &self,
+        challenge: &str,
+        phase: &str,
+        limit: usize,
+    ) -> mongodb::error::Result<Vec<RankedLine>> {
         let rows: Vec<Document> = self
             .boards
             .find(doc! { "challenge": challenge, "phase": phase })
@@ -403,7 +538,9 @@ impl ScoreStore {
             .await?
             .try_collect()
             .await?;
-        Ok(rows.iter().filter_map(best_from).collect())
+        let mut lines: Vec<RankedLine> = rows.iter().filter_map(ranked_from).collect();
+        lines.sort_by(rank_order);
+        Ok(lines)
     }
 }
 
@@ -431,6 +568,11 @@ fn best_from(d: &Document) -> Option<BestScore> {
     })
 }
 
+fn ranked_from(d: &Document) -> Option<RankedLine> {
+    let key = d.get_f64("rank_key").ok().or_else(|| d.get_i64("rank_key").ok().map(|i| i as f64))?;
+    Some(RankedLine { key, best: best_from(d)? })
+}
+
 fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
     match &*e.kind {
@@ -438,5 +580,48 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
         ErrorKind::Command(c) => c.code == DUPLICATE_KEY,
         ErrorKind::InsertMany(m) => m.write_errors.as_ref().is_some_and(|w| w.iter().any(|w| w.code == DUPLICATE_KEY)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(version: i64, changed: &[&str], complete: bool) -> BoardChanges {
+        BoardChanges { version, changed: changed.iter().map(|p| (*p).to_owned()).collect(), complete }
+    }
+
+    #[test]
+    fn the_log_names_the_lines_of_the_versions_since_a_readers_own() {
+        let log = changes(10, &["a", "b", "c"], true);
+        assert_eq!(log.since(10), Some(&[][..]), "up to date: nothing to re-read");
+        assert_eq!(log.since(9).unwrap(), ["c"]);
+        assert_eq!(log.since(7).unwrap(), ["a", "b", "c"]);
+        assert_eq!(log.since(6), None, "four bumps, three entries: the fourth line is unknown");
+        assert_eq!(log.since(11), None, "a reader ahead of the store (another generation) reads it all");
+        assert_eq!(changes(10, &["a", "b", "c"], false).since(9), None, "a bump without its entry");
+        assert_eq!(changes(3, &[], true).since(2), None, "a rebuild restarts the log empty");
+    }
+
+    fn line(participant: &str, key: f64, submitted_ms: i64) -> RankedLine {
+        RankedLine {
+            key,
+            best: BestScore {
+                participant_id: participant.into(),
+                submission_id: format!("s-{participant}"),
+                metrics: BTreeMap::new(),
+                submissions: 1,
+                submitted_at: from_millis(submitted_ms),
+                scored_at: from_millis(submitted_ms),
+            },
+        }
+    }
+
+    #[test]
+    fn the_order_is_the_stores_then_the_participant() {
+        let mut lines = [line("d", 0.5, 10), line("c", 0.9, 20), line("b", 0.9, 10), line("a", 0.5, 10)];
+        lines.sort_by(rank_order);
+        let order: Vec<&str> = lines.iter().map(|l| l.best.participant_id.as_str()).collect();
+        assert_eq!(order, ["b", "c", "a", "d"]);
     }
 }

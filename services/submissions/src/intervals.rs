@@ -16,7 +16,9 @@ use darkroom_core::domain::Split;
 use darkroom_core::domain::bootstrap::{BootstrapConfig, paired_bootstrap};
 use darkroom_core::domain::ladder::CaseValues;
 
-use crate::leaderboard::{BestScore, ScoreStore};
+use std::collections::HashMap;
+
+use crate::leaderboard::{BestScore, Cases, ScoreStore};
 
 /// The most rows × cases bootstrapped in a request: 2,000 resamples of it is ~4·10⁸
 /// multiply-adds, a few tenths of a second.
@@ -25,20 +27,32 @@ pub const MAX_CELLS: usize = 200_000;
 /// Each row's interval, in the rows' order; `None` where intervals do not apply (see the
 /// module's documentation).
 pub async fn of_board(store: &dyn ScoreStore, rows: &[BestScore], direction: Direction) -> Vec<Option<ScoreInterval>> {
+    if rows.len() < 2 {
+        return vec![None; rows.len()];
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.submission_id.clone()).collect();
+    match store.public_cases(&ids).await {
+        Ok(found) => of_cases(rows, found, direction).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "per-case values unreadable; board shown without intervals");
+            vec![None; rows.len()]
+        }
+    }
+}
+
+/// [`of_board`] from the rows' public cases already read (by submission id).
+pub async fn of_cases(
+    rows: &[BestScore],
+    mut found: HashMap<String, Cases>,
+    direction: Direction,
+) -> Vec<Option<ScoreInterval>> {
     let none = vec![None; rows.len()];
     if rows.len() < 2 {
         return none;
     }
-    let ids: Vec<String> = rows.iter().map(|r| r.submission_id.clone()).collect();
-    let mut found = match store.public_cases(&ids).await {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::warn!(error = %e, "per-case values unreadable; board shown without intervals");
-            return none;
-        }
-    };
+    let ids: Vec<&str> = rows.iter().map(|r| r.submission_id.as_str()).collect();
     let mut values: Vec<CaseValues> = Vec::with_capacity(rows.len());
-    for id in &ids {
+    for id in ids {
         match found.remove(id).map(|c| c.values(Split::Public)) {
             Some(Ok(v)) => values.push(v),
             _ => return none,

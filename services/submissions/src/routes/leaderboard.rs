@@ -76,7 +76,7 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     // Who is in which team changes the board as a new score does.
     let teams = if spec.max_team_size > 1 { Some(crate::teams::Lineup::read(&state.db, &slug).await?) } else { None };
     // The version first: a score recorded after it only makes the next request render again.
-    let stamp = Stamp {
+    let mut stamp = Stamp {
         version: store.board_version(&slug, &phase.name).await.map_err(unavailable)?,
         shape: format!(
             "g{generation}/{rescores_shape}/{}/{direction:?}/{:?}/{}",
@@ -99,8 +99,15 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
         return Ok(body);
     }
     let best = match Mode::of(phase) {
-        // Raw: the store's board of best scores, as it always was.
-        Mode::Raw => store.leaderboard(&slug, &phase.name, LIMIT).await.map_err(unavailable)?,
+        // Raw: the store's board of best scores, brought up to date from the kept one where
+        // the change log allows. Everything below (intervals, teams, names) is computed from
+        // these rows as before, so only where the rows come from differs.
+        Mode::Raw => {
+            let (best, version) =
+                state.boards.raw_board(store.as_ref(), &slug, &phase.name, &stamp, LIMIT).await.map_err(unavailable)?;
+            stamp.version = version;
+            best
+        }
         // Rounded and ladder: ranked by the feedback score, never by a value participants cannot see.
         mode => {
             let (scores, shown) = {
@@ -117,7 +124,15 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     // Raw boards of a mean metric: each row's bootstrap interval where the cases allow it.
     let rank_metric_is_mean = spec.metric(&spec.rank_by).is_some_and(darkroom_api::Metric::is_mean);
     let intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {
-        intervals::of_board(store.as_ref(), &best, direction).await
+        // The cases through the service's memo: a new score adds one submission, not a thousand.
+        let ids: Vec<String> = best.iter().map(|b| b.submission_id.clone()).collect();
+        match state.boards.public_cases(store.as_ref(), generation, &ids).await {
+            Ok(found) => intervals::of_cases(&best, found, direction).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "per-case values unreadable; board shown without intervals");
+                vec![None; best.len()]
+            }
+        }
     } else {
         vec![None; best.len()]
     };
