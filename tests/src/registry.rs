@@ -20,6 +20,16 @@ pub fn pushed(name: &str) -> String {
 /// Publishes `repository:tag` (an image with no layers, never run) and returns the full name
 /// to submit. Different names get different configs, so their digests differ.
 pub async fn publish(name: &str) -> String {
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Labels":{{"darkroom.test":"{name}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+    );
+    publish_image(name, config.as_bytes(), &[]).await
+}
+
+/// Publishes `repository:tag` as an OCI image of `config` and `layers` (blobs as given, sent
+/// over the registry's HTTP API, so a test can push what `docker push` never would, such as a
+/// decompression bomb) and returns the full name to submit.
+pub async fn publish_image(name: &str, config: &[u8], layers: &[Vec<u8>]) -> String {
     // One push at a time per test binary: Distribution's filesystem store fails concurrent
     // pushes of the same blob and tag ("DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN"), and parallel
     // tests publish the same names.
@@ -28,22 +38,32 @@ pub async fn publish(name: &str) -> String {
     let (repo, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
     let base = format!("http://{}", registry());
     let http = crate::http_client().build().expect("an HTTP client");
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","config":{{"Labels":{{"darkroom.test":"{name}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
-    );
-    let digest = format!("sha256:{}", hex(&Sha256::digest(config.as_bytes())));
-    let start = http.post(format!("{base}/v2/{repo}/blobs/uploads/")).send().await.unwrap_or_else(|e| {
-        panic!("the registry at {base} is not reachable ({e}): start it with scripts/setup.sh or set DARKROOM_TEST_REGISTRY")
-    });
-    assert!(start.status().is_success(), "blob upload start: {}", start.status());
-    let location = start.headers()["location"].to_str().expect("a location").to_owned();
-    let location = if location.starts_with("http") { location } else { format!("{base}{location}") };
-    let sep = if location.contains('?') { '&' } else { '?' };
-    let put = http.put(format!("{location}{sep}digest={digest}")).body(config.clone()).send().await.expect("blob put");
-    assert!(put.status().is_success(), "blob put: {}", put.status());
+    let push_blob = |blob: Vec<u8>| {
+        let (http, base) = (&http, &base);
+        async move {
+            let digest = format!("sha256:{}", hex(&Sha256::digest(&blob)));
+            let start = http.post(format!("{base}/v2/{repo}/blobs/uploads/")).send().await.unwrap_or_else(|e| {
+                panic!("the registry at {base} is not reachable ({e}): start it with scripts/setup.sh or set DARKROOM_TEST_REGISTRY")
+            });
+            assert!(start.status().is_success(), "blob upload start: {}", start.status());
+            let location = start.headers()["location"].to_str().expect("a location").to_owned();
+            let location = if location.starts_with("http") { location } else { format!("{base}{location}") };
+            let sep = if location.contains('?') { '&' } else { '?' };
+            let size = blob.len();
+            let put = http.put(format!("{location}{sep}digest={digest}")).body(blob).send().await.expect("blob put");
+            assert!(put.status().is_success(), "blob put: {}", put.status());
+            format!(r#"{{"digest":"{digest}","size":{size}"#)
+        }
+    };
+    let config_descriptor = push_blob(config.to_vec()).await;
+    let mut layer_descriptors = Vec::new();
+    for layer in layers {
+        let d = push_blob(layer.clone()).await;
+        layer_descriptors.push(format!(r#"{d},"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip"}}"#));
+    }
     let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{digest}","size":{}}},"layers":[]}}"#,
-        config.len()
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{config_descriptor},"mediaType":"application/vnd.oci.image.config.v1+json"}},"layers":[{}]}}"#,
+        layer_descriptors.join(",")
     );
     let put = http
         .put(format!("{base}/v2/{repo}/manifests/{tag}"))

@@ -195,6 +195,87 @@ async fn the_runner_rebuilds_every_upload_before_the_engine_sees_it() {
     assert!(left.is_empty(), "no rebuilt archive is left: {left:?}");
 }
 
+/// A name submitted from a registry goes through the same rebuild as an upload: the runner
+/// fetches the pinned digest itself (the engine never pulls it), so a layer pushed as a gzip
+/// bomb stops at `max_image_bytes` before the engine sees a byte, while neighbours' pushed
+/// images complete with what ran on their receipts: one the engine already held (tagged by its
+/// id, not downloaded again), and one it never saw (downloaded, rebuilt, loaded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bomb_pushed_to_a_registry_stops_at_max_image_bytes() {
+    let stack = Stack::spawn_configured(RunnerBackend::Engine, |c| c.runner.max_image_bytes = 64 << 20).await;
+    let slug = stack.challenge("registry-bomb", |_| {}).await;
+    let eval_before = image_id(EVAL_IMAGE);
+    let repo = format!("bomb-{}", uuid::Uuid::new_v4().simple());
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Entrypoint":["/x"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{}"]}}}}"#,
+        "0".repeat(64)
+    );
+    let bomb = darkroom_tests::registry::publish_image(
+        &format!("{repo}:1"),
+        config.as_bytes(),
+        &[fixture::gzip_zeros(256 << 20)],
+    )
+    .await;
+    // An image the engine has never seen: the demo's, relabelled (so its id is new) and pushed
+    // layer by layer, as `docker push` would from another machine.
+    let fresh_repo = format!("fresh-{}", uuid::Uuid::new_v4().simple());
+    let (fresh, fresh_id) = {
+        let entries = saved("darkroom-demo-weak:1");
+        let m: Value =
+            serde_json::from_slice(&entries.iter().find(|e| e.name == "manifest.json").unwrap().data).unwrap();
+        let file = |name: &str| entries.iter().find(|e| e.name == name).unwrap().data.clone();
+        let mut config: Value = serde_json::from_slice(&file(m[0]["Config"].as_str().unwrap())).unwrap();
+        config["config"]["Labels"] = serde_json::json!({ "darkroom.test": fresh_repo });
+        let config = serde_json::to_vec(&config).unwrap();
+        let layers: Vec<Vec<u8>> =
+            m[0]["Layers"].as_array().unwrap().iter().map(|l| file(l.as_str().unwrap())).collect();
+        let name = darkroom_tests::registry::publish_image(&format!("{fresh_repo}:1"), &config, &layers).await;
+        (name, format!("sha256:{}", fixture::sha256_hex(&config)))
+    };
+    let (mallory, alice, carol) =
+        (stack.app.register("Mallory").await, stack.app.register("Alice").await, stack.app.register("Carol").await);
+    let (status, b) = stack.app.submit(&slug, &mallory, &bomb).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{b}");
+    let (status, g) = stack.app.submit(&slug, &alice, &darkroom_tests::registry::pushed("darkroom-demo-weak:1")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{g}");
+    let (status, f) = stack.app.submit(&slug, &carol, &fresh).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{f}");
+
+    let failed = stack.finished(b["id"].as_str().unwrap(), &mallory, 120).await;
+    let reason = failed["failure_reason"].as_str().unwrap_or_default();
+    assert_eq!(failed["state"], "FAILED", "{failed}");
+    assert!(reason.starts_with("image corrupt") && reason.contains("unpacks to more than"), "{failed}");
+    let done = stack.finished(g["id"].as_str().unwrap(), &alice, 120).await;
+    assert_eq!(done["state"], "COMPLETE", "{done}");
+    let digest = g["image"]["digest"].as_str().expect("the pinned digest");
+    assert_eq!(done["image"]["digest"].as_str(), Some(digest), "{done}");
+    // The score's receipt names the image that ran: the config the pinned manifest points at,
+    // which is the image `docker push` sent from this engine.
+    let (_, receipt) = stack
+        .app
+        .call(Method::GET, &format!("/api/v1/submissions/{}/receipt", g["id"].as_str().unwrap()), Some(&alice), None)
+        .await;
+    let pushed_id = image_id(&darkroom_tests::registry::pushed("darkroom-demo-weak:1"));
+    assert_eq!(receipt["image_digest"].as_str(), Some(pushed_id.as_str()), "{receipt}");
+    let done = stack.finished(f["id"].as_str().unwrap(), &carol, 120).await;
+    assert_eq!(done["state"], "COMPLETE", "the image fetched, rebuilt and loaded ran: {done}");
+    let (_, receipt) = stack
+        .app
+        .call(Method::GET, &format!("/api/v1/submissions/{}/receipt", f["id"].as_str().unwrap()), Some(&carol), None)
+        .await;
+    assert_eq!(receipt["image_digest"].as_str(), Some(fresh_id.as_str()), "{receipt}");
+    assert_eq!(docker(&["images", "-q", &format!("*/{fresh_repo}")]), "", "the engine never pulled it");
+
+    assert_eq!(image_id(EVAL_IMAGE), eval_before, "the evaluation image is untouched");
+    assert_eq!(docker(&["images", "-q", &format!("*/{repo}")]), "", "the engine never pulled the bomb");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(docker(&["images", "-q", "darkroom-submission/*"]), "", "loaded images are removed after their run");
+    let scratch = stack.runner_config.runner.work_dir.join("scratch");
+    let left: Vec<_> =
+        std::fs::read_dir(&scratch).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "no fetched or rebuilt archive is left: {left:?}");
+}
+
 /// A cancel that arrives while the runner is rebuilding and loading a large upload wins: the
 /// container never starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

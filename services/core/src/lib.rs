@@ -22,6 +22,8 @@
 //!   their heavy clients out of services that do not need them.
 //! - `image_archive` (feature `archive`): participants' `docker save` uploads, checked (by the
 //!   submissions service on upload) and rebuilt (by the runner before the engine sees them).
+//! - `registry` (feature `registry`): registries' HTTP API: pinning a submitted name to a
+//!   digest, and fetching that digest into an archive the runner rebuilds like an upload.
 
 pub mod backoff;
 #[cfg(feature = "nats")]
@@ -38,6 +40,8 @@ pub mod http;
 pub mod image_archive;
 #[cfg(feature = "http")]
 pub mod metrics;
+#[cfg(feature = "registry")]
+pub mod registry;
 #[cfg(feature = "docker")]
 pub mod sandbox;
 #[cfg(feature = "mongodb")]

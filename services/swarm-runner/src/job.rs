@@ -48,7 +48,8 @@ pub struct Context {
     pub sandbox: Sandbox,
     pub backend: Arc<dyn Backend>,
     pub config: RunnerConfig,
-    pub image_locks: crate::images::ImageLocks,
+    /// Fetches images submitted by name (the engine never pulls them).
+    pub registry: darkroom_core::registry::Client,
 }
 
 pub fn container_name(job: &SubmissionCreated) -> String {
@@ -92,7 +93,7 @@ pub async fn handle(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -
             }
             // A runner took it and died before finishing: clean up, let the platform retry.
             ctx.sandbox.remove(&container_name(job)).await;
-            crate::images::release(&ctx.sandbox, &ctx.image_locks, job).await;
+            crate::images::release(&ctx.sandbox, job).await;
             tracing::warn!(submission = %job.submission_id, attempt = job.attempt, "found an abandoned run; retrying it as a new attempt");
             let failure = platform_failure(job, STOPPED_DURING_THE_RUN, true, None);
             announce(ctx, job, Outcome::Failed(Box::new(failure))).await?;
@@ -285,32 +286,38 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
         }
     };
     // The data must be what was fingerprinted when the challenge was applied: a stat walk,
-    // reading only files whose size or mtime changed.
-    let checked = {
+    // reading only files whose size or mtime changed, on a blocking thread while the image is
+    // made ready (both sit between the request and the container's start).
+    let check = {
         let (cache, root, expected) =
             (fingerprint_cache(&ctx.config), dataset.clone(), job.dataset_fingerprint.clone());
-        tokio::task::spawn_blocking(move || check_before_run(&cache, "dataset", &root, expected.as_ref())).await?
+        tokio::task::spawn_blocking(move || check_before_run(&cache, "dataset", &root, expected.as_ref()))
     };
-    if let Err(detail) = checked {
+    let scratch = ctx.config.work_dir.join("scratch");
+    let prepared = match tokio::fs::create_dir_all(&scratch).await {
+        Ok(()) => {
+            crate::images::prepare(
+                &ctx.sandbox,
+                &ctx.registry,
+                job,
+                &scratch,
+                ctx.config.max_image_bytes,
+                &ctx.config.registry_logins,
+            )
+            .await
+        }
+        Err(e) => Err(SandboxError::Platform(format!("cannot create {}: {e}", scratch.display()))),
+    };
+    if let Err(detail) = check.await? {
         tracing::error!(submission = %job.submission_id, error = %detail, "dataset changed since the challenge was applied; not run");
+        crate::images::release(&ctx.sandbox, job).await;
         return Ok(failure(job, FailureKind::Platform, CHANGED_REASON.into(), false, Some(detail)));
     }
-    let scratch = ctx.config.work_dir.join("scratch");
-    tokio::fs::create_dir_all(&scratch).await?;
-    let prepared = crate::images::prepare(
-        &ctx.sandbox,
-        &ctx.image_locks,
-        job,
-        &scratch,
-        ctx.config.max_image_bytes,
-        &ctx.config.registry_logins,
-    )
-    .await;
     let outcome = match prepared {
         Ok((image, info)) => run_prepared(ctx, job, dataset, image, info, stop).await,
         Err(e) => Ok(sandbox_failure(job, e)),
     };
-    crate::images::release(&ctx.sandbox, &ctx.image_locks, job).await;
+    crate::images::release(&ctx.sandbox, job).await;
     outcome
 }
 

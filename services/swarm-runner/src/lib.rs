@@ -5,8 +5,9 @@
 //! - [`startup`] connects NATS, the key-value and object stores and the engine; cleans up.
 //! - [`job`] is one run from claim to outcome; [`failure`] words the reasons participants read.
 //! - [`backend`] runs the container: one Docker Engine, or Docker Swarm services.
-//! - [`images`] loads uploaded archives under a tag of our own; [`pull`] pulls names submitted
-//!   from a registry by the digest they were pinned to; [`logs`] caps published logs.
+//! - [`images`] rebuilds and loads images under a tag of our own: uploads, and names submitted
+//!   from a registry, which [`pull`] fetches by the digest they were pinned to; [`logs`] caps
+//!   published logs.
 
 pub mod backend;
 pub mod failure;

@@ -1,38 +1,52 @@
-//! Pulling a submitted image by the digest it was pinned to at submit time.
+//! Fetching a submitted image by the digest it was pinned to at submit time.
 //!
 //! The submissions service pins `registry/repository:tag` to `registry/repository@sha256:…`;
-//! the runner pulls exactly that and nothing else, so a tag moved since, or an image that merely
-//! exists on the engine under some name, can never run in its place. Logins come from this
-//! runner's configuration (`runner.registry_logins`, by registry host), never from the event.
+//! the runner reads exactly that manifest and config itself ([`resolve`]) and downloads the
+//! layers ([`Pinned::download`]) into an archive that is then rebuilt like an upload, so a tag moved since, an image that merely
+//! exists on the engine under some name, or a layer that unpacks past `max_image_bytes` can
+//! never run. Logins come from this runner's configuration (`runner.registry_logins`, by
+//! registry host), never from the event. The host itself comes from the event: only the
+//! submissions service may publish one (NATS permissions), and it pinned the name in an allowed
+//! registry (`submissions.registries`).
 
-use bollard::auth::DockerCredentials;
-use bollard::errors::Error as DockerError;
-use bollard::query_parameters::CreateImageOptionsBuilder;
+use std::path::Path;
+use std::time::Duration;
+
 use darkroom_core::config::RegistryLogin;
 use darkroom_core::domain::image::ImageReference;
-use darkroom_core::sandbox::{Sandbox, SandboxError};
-use futures::StreamExt;
+use darkroom_core::registry::{self, FetchError, Login, Resolved};
+use darkroom_core::sandbox::SandboxError;
 
-/// Why a pinned reference could not be pulled.
+/// How long a registry may keep the runner waiting for the next bytes (or a connection).
+pub const REGISTRY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a pinned reference could not be fetched, before any registry is asked.
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
     /// The event names no digest (written before names were pinned) or a malformed one.
     #[error("'{0}' is not pinned to a digest; submit the name again")]
     Unpinned(String),
-    /// The registry no longer has that manifest: the participant deleted or never pushed it.
-    #[error("'{0}' is no longer in its registry; push it again and resubmit")]
-    Gone(String),
-    /// The registry or the engine failed; worth retrying.
-    #[error("pulling '{reference}' failed: {detail}")]
-    Failed { reference: String, detail: String },
+    /// This runner's login for the registry cannot be read.
+    #[error("runner.registry_logins: cannot read '{path}': {detail}")]
+    Login { path: String, detail: String },
 }
 
 impl From<PullError> for SandboxError {
     fn from(e: PullError) -> Self {
         match e {
-            PullError::Unpinned(name) | PullError::Gone(name) => SandboxError::ImageMissing(name),
-            PullError::Failed { .. } => SandboxError::Platform(e.to_string()),
+            PullError::Unpinned(name) => SandboxError::ImageMissing(name),
+            PullError::Login { .. } => SandboxError::Platform(e.to_string()),
         }
+    }
+}
+
+/// A missing manifest is the participant's, as is an image that breaks a rule; anything else
+/// (registry down, disk full) is ours, and retried.
+fn sandbox_error(e: FetchError) -> SandboxError {
+    match e {
+        FetchError::Gone(name) => SandboxError::ImageMissing(name),
+        FetchError::Refused { .. } => SandboxError::ImageCorrupt(e.to_string()),
+        FetchError::Failed { .. } => SandboxError::Platform(e.to_string()),
     }
 }
 
@@ -47,54 +61,40 @@ pub fn pinned_reference(name: &str, digest: Option<&str>) -> Result<ImageReferen
 }
 
 /// The login this runner holds for `registry`, if any.
-pub fn credentials(logins: &[RegistryLogin], registry: &str) -> Result<Option<DockerCredentials>, PullError> {
+pub fn credentials(logins: &[RegistryLogin], registry: &str) -> Result<Option<Login>, PullError> {
     let Some(login) = logins.iter().find(|l| l.registry.eq_ignore_ascii_case(registry)) else {
         return Ok(None);
     };
-    let password = std::fs::read_to_string(&login.password_file).map_err(|e| PullError::Failed {
-        reference: registry.to_owned(),
-        detail: format!("runner.registry_logins: cannot read '{}': {e}", login.password_file.display()),
-    })?;
-    Ok(Some(DockerCredentials {
-        username: Some(login.username.clone()),
-        password: Some(password.trim().to_owned()),
-        serveraddress: Some(registry.to_owned()),
-        ..Default::default()
-    }))
+    let password = std::fs::read_to_string(&login.password_file)
+        .map_err(|e| PullError::Login { path: login.password_file.display().to_string(), detail: e.to_string() })?;
+    Ok(Some(Login { username: login.username.clone(), password: password.trim().to_owned() }))
 }
 
-/// Pulls the pinned image onto the engine and returns the reference to run it by.
-pub async fn pull(
-    sandbox: &Sandbox,
+/// A submitted name, its manifest and config read: the image id it must load as is known.
+pub struct Pinned {
+    image: ImageReference,
+    login: Option<Login>,
+    pub resolved: Resolved,
+}
+
+/// Reads the manifest and config the name was pinned to.
+pub async fn resolve(
+    client: &registry::Client,
     name: &str,
     digest: Option<&str>,
     logins: &[RegistryLogin],
-) -> Result<String, PullError> {
+    max_image_bytes: u64,
+) -> Result<Pinned, SandboxError> {
     let image = pinned_reference(name, digest)?;
-    let reference = name.to_owned();
-    let creds = credentials(logins, &image.registry)?;
-    let options = CreateImageOptionsBuilder::default().from_image(&reference).build();
-    let mut progress = sandbox.docker().create_image(Some(options), None, creds);
-    while let Some(step) = progress.next().await {
-        if let Err(e) = step {
-            return Err(classify(&reference, e));
-        }
-    }
-    Ok(reference)
+    let login = credentials(logins, &image.registry)?;
+    let resolved = registry::resolve(client, &image, login.as_ref(), max_image_bytes).await.map_err(sandbox_error)?;
+    Ok(Pinned { image, login, resolved })
 }
 
-/// A missing manifest is the participant's; anything else (registry down, disk full) is ours.
-fn classify(reference: &str, e: DockerError) -> PullError {
-    let (status, message) = match &e {
-        DockerError::DockerResponseServerError { status_code, message } => (Some(*status_code), message.clone()),
-        DockerError::DockerStreamError { error } => (None, error.clone()),
-        other => (None, other.to_string()),
-    };
-    let lower = message.to_ascii_lowercase();
-    if status == Some(404) || lower.contains("manifest unknown") || lower.contains("not found: manifest") {
-        PullError::Gone(reference.to_owned())
-    } else {
-        PullError::Failed { reference: reference.to_owned(), detail: message }
+impl Pinned {
+    /// Downloads the layers into a `docker save` archive at `dst`, for the rebuild.
+    pub async fn download(&self, client: &registry::Client, dst: &Path) -> Result<(), SandboxError> {
+        registry::download(client, &self.image, self.login.as_ref(), &self.resolved, dst).await.map_err(sandbox_error)
     }
 }
 
@@ -115,24 +115,13 @@ mod tests {
     }
 
     #[test]
-    fn missing_manifests_are_the_participants_and_the_rest_retries() {
-        let gone = classify(
-            "r",
-            DockerError::DockerResponseServerError { status_code: 404, message: "manifest unknown".into() },
-        );
-        assert!(matches!(SandboxError::from(gone), SandboxError::ImageMissing(_)));
-        let stream =
-            classify("r", DockerError::DockerStreamError { error: "manifest unknown: manifest unknown".into() });
-        assert!(matches!(stream, PullError::Gone(_)));
-        let down = classify(
-            "r",
-            DockerError::DockerResponseServerError {
-                status_code: 500,
-                message: "Get \"http://127.0.0.1:5000/v2/\": dial tcp 127.0.0.1:5000: connect: connection refused"
-                    .into(),
-            },
-        );
-        assert!(matches!(SandboxError::from(down), SandboxError::Platform(_)));
+    fn missing_and_refused_images_are_the_participants_and_the_rest_retries() {
+        let gone = sandbox_error(FetchError::Gone("r".into()));
+        assert!(matches!(gone, SandboxError::ImageMissing(_)));
+        let refused = sandbox_error(FetchError::Refused { reference: "r".into(), reason: "too large".into() });
+        assert!(matches!(refused, SandboxError::ImageCorrupt(_)));
+        let down = sandbox_error(FetchError::Failed { reference: "r".into(), detail: "connection refused".into() });
+        assert!(matches!(down, SandboxError::Platform(_)));
     }
 
     #[test]
@@ -143,7 +132,7 @@ mod tests {
         let logins =
             vec![RegistryLogin { registry: "ghcr.io".into(), username: "bot".into(), password_file: dir.join("pw") }];
         let c = credentials(&logins, "GHCR.io").unwrap().unwrap();
-        assert_eq!((c.username.as_deref(), c.password.as_deref()), (Some("bot"), Some("tok")));
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("bot", "tok"));
         assert!(credentials(&logins, "quay.io").unwrap().is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -84,7 +84,8 @@ impl Runner {
                 sandbox,
                 backend,
                 config: runner.clone(),
-                image_locks: Default::default(),
+                registry: darkroom_core::registry::Client::new(crate::pull::REGISTRY_READ_TIMEOUT)
+                    .context("building the registry client")?,
             }),
             nats: config.nats.clone(),
         })

@@ -73,11 +73,6 @@ impl Sandbox {
         }
     }
 
-    /// The tags of the image `reference` names; `None` when there is no such image.
-    pub async fn image_tags(&self, reference: &str) -> Option<Vec<String>> {
-        self.docker.inspect_image(reference).await.ok().map(|i| i.repo_tags.unwrap_or_default())
-    }
-
     /// Tags the image `reference` names as `repository:tag`.
     pub async fn tag(&self, reference: &str, repository: &str, tag: &str) -> Result<(), SandboxError> {
         let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(repository).tag(tag).build();

@@ -25,9 +25,10 @@ use crate::extract::{ApiJson, ApiQuery, Caller, Viewer};
 use crate::feedback::{self, Mode};
 use crate::lifecycle::{self, CancelOutcome, CancelledBy};
 use crate::quota::{Counted, check_quota, open_phase};
-use crate::registry::{Login, PinError};
+use crate::registry::PinError;
 use crate::state::AppState;
 use crate::tarball;
+use darkroom_core::registry::Login;
 
 /// Turns a submitted name into the one image it names now: refuses what a participant may not
 /// run (ids, the platform's names, the evaluation image, registries not allowed) and pins the
