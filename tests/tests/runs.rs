@@ -253,3 +253,43 @@ async fn runner_and_evaluator_answer_health_probes() {
     }
     app.nats.restart();
 }
+
+/// A container left behind under a run's name (a crash before its removal) does not block the
+/// run: the create meets the name, the leftover is removed, and the create is tried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leftover_container_under_the_runs_name_is_replaced() {
+    use darkroom_core::sandbox::{Exit, Hardening, Limits, RunSpec, Sandbox};
+    let sandbox = Sandbox::connect().await.expect("Docker engine");
+    let name = format!("darkroom-test-leftover-{}", uuid::Uuid::new_v4().simple());
+    let image = "darkroom-demo-weak:1";
+    let created = std::process::Command::new("docker").args(["create", "--name", &name, image]).output().unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let leftover = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, output) = (dir.path().join("data"), dir.path().join("output"));
+    darkroom_demo_data::generate(&data, 7, 4, 4, 16).expect("a tiny dataset");
+    std::fs::create_dir_all(&output).unwrap();
+    let spec = RunSpec {
+        name: name.clone(),
+        image: image.to_owned(),
+        labels: Default::default(),
+        inputs: vec![(data.join("dataset"), "/data".to_owned())],
+        output,
+        limits: Limits {
+            cpus: 1.0,
+            memory_mb: 256,
+            pids: 64,
+            gpus: 0,
+            tmp_size_mb: 16,
+            output_max_mb: 4,
+            wall_clock: Duration::from_secs(60),
+        },
+        seed: 1,
+    };
+    let info = sandbox.image_info(image).await.unwrap();
+    let hardening = Hardening::new(&spec, &info, false).unwrap();
+    let run = sandbox.run(&spec, &hardening, &mut |_| {}).await.expect("the run is not blocked by the leftover");
+    assert_eq!(run.exit, Exit::Code(0), "{run:?}");
+    let gone = std::process::Command::new("docker").args(["inspect", &leftover]).output().unwrap();
+    assert!(!gone.status.success(), "the leftover container was removed");
+}

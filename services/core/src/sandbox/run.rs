@@ -58,23 +58,27 @@ impl Sandbox {
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError> {
         let body = hardening.to_container_body();
-        // A leftover container of the same name (a crash before removal) would block creation.
-        self.remove(&spec.name).await;
-        let created = self
-            .docker
-            .create_container(Some(CreateContainerOptionsBuilder::default().name(&spec.name).build()), body)
-            .await
-            .map_err(|e| match e {
-                DockerError::DockerResponseServerError { status_code: 404, .. } => {
-                    SandboxError::ImageMissing(spec.image.clone())
-                }
-                // What the image declares made the container impossible: the participant's
-                // doing, charged, never a free platform retry.
-                DockerError::DockerResponseServerError { status_code: 400, message } if message.contains("mount") => {
-                    SandboxError::ImageRefused(message)
-                }
-                other => other.into(),
-            })?;
+        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        let created = match self.docker.create_container(Some(options.clone()), body.clone()).await {
+            // A leftover container of the same name (a crash before its removal) is removed and
+            // the create tried once more; removing first every time would cost every run a call.
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => {
+                self.remove(&spec.name).await;
+                self.docker.create_container(Some(options), body).await
+            }
+            other => other,
+        };
+        let created = created.map_err(|e| match e {
+            DockerError::DockerResponseServerError { status_code: 404, .. } => {
+                SandboxError::ImageMissing(spec.image.clone())
+            }
+            // What the image declares made the container impossible: the participant's
+            // doing, charged, never a free platform retry.
+            DockerError::DockerResponseServerError { status_code: 400, message } if message.contains("mount") => {
+                SandboxError::ImageRefused(message)
+            }
+            other => other.into(),
+        })?;
         let id = created.id;
         let result = self.run_created(&id, spec, on_line).await;
         self.remove(&id).await;
