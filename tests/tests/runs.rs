@@ -269,6 +269,8 @@ async fn a_leftover_container_under_the_runs_name_is_replaced() {
     let (data, output) = (dir.path().join("data"), dir.path().join("output"));
     darkroom_demo_data::generate(&data, 7, 4, 4, 16).expect("a tiny dataset");
     std::fs::create_dir_all(&output).unwrap();
+    // The run's user is not root (the runner's OutputDir hands the folder over the same way).
+    std::fs::set_permissions(&output, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let spec = RunSpec {
         name: name.clone(),
         image: image.to_owned(),
