@@ -295,3 +295,60 @@ async fn a_leftover_container_under_the_runs_name_is_replaced() {
     let gone = std::process::Command::new("docker").args(["inspect", &leftover]).output().unwrap();
     assert!(!gone.status.success(), "the leftover container was removed");
 }
+
+/// With `runner.image_registry`, a submission's image reaches Swarm nodes through the
+/// platform's registry: the runner pushes the checked image and the service runs it by digest
+/// (what lets a task start on a node that never loaded it); the manifest is deleted from the
+/// registry and the tags from the engine when the attempt ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_runs_uploaded_images_from_the_platform_registry_by_digest() {
+    darkroom_tests::swarm::ensure_single_node_swarm("highcpu");
+    let registry = darkroom_tests::registry::registry();
+    let stack = Stack::spawn_configured(RunnerBackend::Swarm, |c| {
+        c.runner.image_registry = registry.clone();
+        c.submissions.max_upload_bytes = 64 << 20;
+    })
+    .await;
+    let slug = stack.challenge("swarm-registry", |s| s["node_type"] = serde_json::json!("highcpu")).await;
+    let token = stack.app.register("Hedy").await;
+    let archive = std::process::Command::new("docker").args(["save", "darkroom-test-hostile:slow"]).output().unwrap();
+    assert!(archive.status.success());
+    let (status, sub) = stack.app.upload(&slug, &token, "application/x-tar", archive.stdout).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let label = format!("label=darkroom.submission={id}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let image = loop {
+        let out = std::process::Command::new("docker")
+            .args(["service", "ls", "--filter", &label, "--format", "{{.Image}}"])
+            .output()
+            .unwrap();
+        let image = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !image.is_empty() {
+            break image;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no Swarm service for {id}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let repository = format!("{registry}/darkroom-submission/{id}");
+    assert!(image.starts_with(&format!("{repository}@sha256:")), "the service runs the pushed digest: {image}");
+    // The run finished and went to the evaluator (which may refuse the hostile image's
+    // predictions: that is not what this test is about).
+    let done = stack.finished(&id, &token, 120).await;
+    assert!(states(&done).iter().any(|s| s == "EVALUATING"), "{done}");
+    // Gone from the registry and from the engine once the attempt ended.
+    let digest = image.rsplit_once('@').unwrap().1.to_owned();
+    let http = darkroom_tests::http_client().build().unwrap();
+    let manifest = format!("http://{registry}/v2/darkroom-submission/{id}/manifests/{digest}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = http.head(&manifest).send().await.unwrap().status();
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the manifest is still in the registry: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let left = std::process::Command::new("docker").args(["images", "-q", &repository]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "", "no tag of the attempt is left");
+}

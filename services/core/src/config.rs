@@ -144,6 +144,12 @@ pub struct RunnerConfig {
     /// Logins for pulling submitted images from private registries, by registry host. The
     /// runner reads them here rather than from events, so no secret travels through NATS.
     pub registry_logins: Vec<RegistryLogin>,
+    /// The platform's own registry (`host[:port]`), where every submission image is pushed
+    /// once it is loaded and checked, and run from by digest, so a Swarm task on any node can
+    /// start it; the manifest is deleted when the attempt ends. Empty: images stay on the
+    /// runner's engine (one engine, or a one-node Swarm). Participants must not be able to
+    /// write to it; a login for it comes from `registry_logins`.
+    pub image_registry: String,
     /// The folders datasets may be mounted from (absolute). A run whose dataset path resolves
     /// (`..` and links followed) outside all of them fails as a platform error, before any
     /// container exists: a forged request cannot mount the host's `/`.
@@ -185,6 +191,7 @@ impl Default for RunnerConfig {
             health_listen: String::new(),
             max_image_bytes: 8 << 30,
             registry_logins: Vec::new(),
+            image_registry: String::new(),
             data_roots: vec![PathBuf::from(DEFAULT_DATA_ROOT)],
         }
     }

@@ -6,17 +6,19 @@
 //! (`darkroom-submission/<id>:<attempt>`), loaded, and the engine's image id must then equal the
 //! config digest the rebuild wrote, or the run fails as "image corrupt". The tag is removed
 //! when the attempt ends ([`release`]); nothing later needs it, since a retry loads the upload
-//! (or fetches the name) again under its own attempt's tag.
+//! (or fetches the name) again under its own attempt's tag. With `runner.image_registry`, the
+//! checked image is also pushed to the platform's own registry and runs from there by digest,
+//! so a Swarm task can start on any node; its manifest is deleted when the attempt ends.
 
 use std::path::{Path, PathBuf};
 
-use darkroom_core::config::RegistryLogin;
 use darkroom_core::domain::ImageSource;
-use darkroom_core::domain::image::SUBMISSION_NAMESPACE;
+use darkroom_core::domain::image::{ImageReference, SUBMISSION_NAMESPACE};
 use darkroom_core::events::SubmissionCreated;
 use darkroom_core::image_archive::{self, ArchiveError};
-use darkroom_core::registry;
 use darkroom_core::sandbox::{ImageInfo, Sandbox, SandboxError};
+
+use crate::job::Context;
 
 /// The tag a loaded archive gets for one attempt.
 pub fn submission_tag(job: &SubmissionCreated) -> String {
@@ -27,16 +29,40 @@ fn submission_repository(job: &SubmissionCreated) -> String {
     format!("{SUBMISSION_NAMESPACE}/{}", job.submission_id)
 }
 
-/// Makes the job's image available and describes it; returns the reference to run. `logins`
-/// are this runner's registry logins, for images submitted by name.
+/// Makes the job's image available and describes it; returns the reference to run: the
+/// attempt's tag, or with `runner.image_registry` the image's digest in that registry.
 pub async fn prepare(
-    sandbox: &Sandbox,
-    registry: &registry::Client,
+    ctx: &Context,
     job: &SubmissionCreated,
     scratch: &Path,
-    max_image_bytes: u64,
-    logins: &[RegistryLogin],
 ) -> Result<(String, ImageInfo), SandboxError> {
+    let (tag, info) = loaded(ctx, job, scratch).await?;
+    if ctx.config.image_registry.is_empty() {
+        return Ok((tag, info));
+    }
+    Ok((push(ctx, job, &tag).await?, info))
+}
+
+/// The attempt's image pushed to the platform's registry (`runner.image_registry`): returns
+/// `<registry>/darkroom-submission/<id>@sha256:…`, which every node can run.
+async fn push(ctx: &Context, job: &SubmissionCreated, tag: &str) -> Result<String, SandboxError> {
+    let repository = format!("{}/{}", ctx.config.image_registry, submission_repository(job));
+    ctx.sandbox.tag(tag, &repository, &job.run_label()).await?;
+    let login = crate::pull::credentials(&ctx.config.registry_logins, &ctx.config.image_registry)?;
+    let credentials = login.map(|l| bollard::auth::DockerCredentials {
+        username: Some(l.username),
+        password: Some(l.password),
+        serveraddress: Some(ctx.config.image_registry.clone()),
+        ..Default::default()
+    });
+    let digest = ctx.sandbox.push(&repository, &job.run_label(), credentials).await?;
+    Ok(format!("{repository}@{digest}"))
+}
+
+/// The job's image loaded (or found) under the attempt's own tag, checked.
+async fn loaded(ctx: &Context, job: &SubmissionCreated, scratch: &Path) -> Result<(String, ImageInfo), SandboxError> {
+    let (sandbox, registry) = (&ctx.sandbox, &ctx.registry);
+    let (max_image_bytes, logins) = (ctx.config.max_image_bytes, ctx.config.registry_logins.as_slice());
     let tag = submission_tag(job);
     let (archive, fetched) = match &job.image {
         ImageSource::Reference { name, digest, .. } => {
@@ -49,7 +75,7 @@ pub async fn prepare(
             // another attempt's release removes it first, the tag finds nothing: download.
             let id = &pinned.resolved.config_digest;
             if sandbox.tag(id, &submission_repository(job), &job.run_label()).await.is_ok() {
-                return described(sandbox, job, &tag, id).await;
+                return described(sandbox, &tag, id).await;
             }
             let fetched = scratch.join(format!("{}-{}.fetched.tar", job.submission_id, job.run_label()));
             pinned.download(registry, &fetched).await?;
@@ -71,20 +97,15 @@ pub async fn prepare(
     };
     let _ = tokio::fs::remove_file(&copy).await;
     let expected_id = loaded?;
-    described(sandbox, job, &tag, &expected_id).await
+    described(sandbox, &tag, &expected_id).await
 }
 
 /// Describes the image our `tag` names, which must be `expected_id`, or the run fails as
 /// "image corrupt" (and our tag comes off it).
-async fn described(
-    sandbox: &Sandbox,
-    job: &SubmissionCreated,
-    tag: &str,
-    expected_id: &str,
-) -> Result<(String, ImageInfo), SandboxError> {
+async fn described(sandbox: &Sandbox, tag: &str, expected_id: &str) -> Result<(String, ImageInfo), SandboxError> {
     let info = sandbox.image_info(tag).await?;
     if info.id != expected_id {
-        release(sandbox, job).await;
+        sandbox.remove_image(tag).await;
         return Err(SandboxError::ImageCorrupt(format!(
             "the engine loaded image {} where the archive's config is {expected_id}",
             info.id
@@ -114,6 +135,24 @@ fn rebuild(src: &Path, dst: &Path, tag: &str, max_image_bytes: u64) -> Result<St
 
 /// Removes what an attempt put on the engine: its tag, and with it the image unless a
 /// container or another attempt's tag still uses it.
-pub async fn release(sandbox: &Sandbox, job: &SubmissionCreated) {
-    sandbox.remove_image(&submission_tag(job)).await;
+pub async fn release(ctx: &Context, job: &SubmissionCreated) {
+    if !ctx.config.image_registry.is_empty() {
+        unpublish(ctx, job).await;
+    }
+    ctx.sandbox.remove_image(&submission_tag(job)).await;
+}
+
+/// Deletes the attempt's manifest from the platform's registry and its tag from the engine.
+/// A registry that refuses deletes (`storage.delete.enabled` off) keeps it, with a warning.
+async fn unpublish(ctx: &Context, job: &SubmissionCreated) {
+    let repository = format!("{}/{}", ctx.config.image_registry, submission_repository(job));
+    let pushed = format!("{repository}:{}", job.run_label());
+    let digest = ctx.sandbox.repo_digest(&pushed, &repository).await;
+    ctx.sandbox.remove_image(&pushed).await;
+    let Some(digest) = digest else { return };
+    let Ok(image) = ImageReference::parse(&format!("{repository}@{digest}")) else { return };
+    let login = crate::pull::credentials(&ctx.config.registry_logins, &ctx.config.image_registry).ok().flatten();
+    if let Err(e) = ctx.registry.delete_manifest(&image, login.as_ref()).await {
+        tracing::warn!(image = %pushed, error = %e, "the platform's registry kept the image (is storage.delete enabled?)");
+    }
 }

@@ -93,7 +93,7 @@ pub async fn handle(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -
             }
             // A runner took it and died before finishing: clean up, let the platform retry.
             ctx.sandbox.remove(&container_name(job)).await;
-            crate::images::release(&ctx.sandbox, job).await;
+            crate::images::release(ctx, job).await;
             tracing::warn!(submission = %job.submission_id, attempt = job.attempt, "found an abandoned run; retrying it as a new attempt");
             let failure = platform_failure(job, STOPPED_DURING_THE_RUN, true, None);
             announce(ctx, job, Outcome::Failed(Box::new(failure))).await?;
@@ -295,29 +295,19 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
     };
     let scratch = ctx.config.work_dir.join("scratch");
     let prepared = match tokio::fs::create_dir_all(&scratch).await {
-        Ok(()) => {
-            crate::images::prepare(
-                &ctx.sandbox,
-                &ctx.registry,
-                job,
-                &scratch,
-                ctx.config.max_image_bytes,
-                &ctx.config.registry_logins,
-            )
-            .await
-        }
+        Ok(()) => crate::images::prepare(ctx, job, &scratch).await,
         Err(e) => Err(SandboxError::Platform(format!("cannot create {}: {e}", scratch.display()))),
     };
     if let Err(detail) = check.await? {
         tracing::error!(submission = %job.submission_id, error = %detail, "dataset changed since the challenge was applied; not run");
-        crate::images::release(&ctx.sandbox, job).await;
+        crate::images::release(ctx, job).await;
         return Ok(failure(job, FailureKind::Platform, CHANGED_REASON.into(), false, Some(detail)));
     }
     let outcome = match prepared {
         Ok((image, info)) => run_prepared(ctx, job, dataset, image, info, stop).await,
         Err(e) => Ok(sandbox_failure(job, e)),
     };
-    crate::images::release(&ctx.sandbox, job).await;
+    crate::images::release(ctx, job).await;
     outcome
 }
 

@@ -240,6 +240,20 @@ impl Session<'_> {
     }
 }
 
+impl Client {
+    /// Deletes the manifest `image` is pinned to (`repository@sha256:…`); one already gone is
+    /// fine. A registry without deletes enabled answers 405: [`RegistryProblem::Answered`].
+    pub async fn delete_manifest(&self, image: &ImageReference, login: Option<&Login>) -> Result<(), SessionError> {
+        let digest = image.digest.as_deref().unwrap_or_default();
+        let url = format!("{}/v2/{}/manifests/{digest}", image.api_base(), image.repository);
+        let response = self.session(image, login).send(reqwest::Method::DELETE, &url).await?;
+        match response.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            s => Err(SessionError::Unreachable(RegistryProblem::Answered(s))),
+        }
+    }
+}
+
 /// How many redirects a blob download follows (registries send one, to their storage).
 const MAX_BLOB_REDIRECTS: usize = 3;
 

@@ -85,6 +85,33 @@ impl Sandbox {
         }
     }
 
+    /// Pushes `repository:tag` to its registry and returns the digest the registry gave it
+    /// (`sha256:…`, from the image's `RepoDigests`).
+    pub async fn push(
+        &self,
+        repository: &str,
+        tag: &str,
+        credentials: Option<bollard::auth::DockerCredentials>,
+    ) -> Result<String, SandboxError> {
+        use futures::StreamExt;
+        let options = bollard::query_parameters::PushImageOptionsBuilder::default().tag(tag).build();
+        let mut progress = self.docker.push_image(repository, Some(options), credentials);
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| SandboxError::Platform(format!("pushing {repository}:{tag}: {e}")))?;
+        }
+        self.repo_digest(&format!("{repository}:{tag}"), repository)
+            .await
+            .ok_or_else(|| SandboxError::Platform(format!("the registry gave {repository}:{tag} no digest")))
+    }
+
+    /// The digest `repository` holds the image `reference` names under (from its
+    /// `RepoDigests`, recorded by a push or a pull), if any.
+    pub async fn repo_digest(&self, reference: &str, repository: &str) -> Option<String> {
+        let image = self.docker.inspect_image(reference).await.ok()?;
+        let prefix = format!("{repository}@");
+        image.repo_digests.unwrap_or_default().iter().find_map(|d| d.strip_prefix(&prefix).map(str::to_owned))
+    }
+
     /// The tags on the engine under `namespace/` (`<namespace>/<name>:<tag>` each).
     pub async fn tags_under(&self, namespace: &str) -> Result<Vec<String>, SandboxError> {
         let pattern = format!("{namespace}/*");
