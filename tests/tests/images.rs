@@ -187,16 +187,23 @@ async fn the_runner_rebuilds_every_upload_before_the_engine_sees_it() {
     let neighbour = stack.finished(g["id"].as_str().unwrap(), &good, 120).await;
     assert_eq!(neighbour["state"], "COMPLETE", "{neighbour}");
     assert_eq!(image_id(EVAL_IMAGE), eval_before, "the evaluation image is untouched");
+    let ids: Vec<String> =
+        swapped.iter().map(|(id, ..)| id.clone()).chain([g["id"].as_str().unwrap().into()]).collect();
+    assert_nothing_left(&stack, &ids).await;
+}
+
+/// No tag of these submissions is left on the engine and no archive in the runner's scratch
+/// folder. Only this test's tags: tests beside it in this binary load images of their own.
+async fn assert_nothing_left(stack: &Stack, ids: &[String]) {
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // Only this test's tags: tests beside it in this binary load images of their own.
-    for id in swapped.iter().map(|(id, ..)| id.clone()).chain([g["id"].as_str().unwrap().to_owned()]) {
+    for id in ids {
         let ours = format!("darkroom-submission/{id}");
-        assert_eq!(docker(&["images", "-q", &ours]), "", "loaded uploads are removed after their run");
+        assert_eq!(docker(&["images", "-q", &ours]), "", "loaded images are removed after their run");
     }
     let scratch = stack.runner_config.runner.work_dir.join("scratch");
     let left: Vec<_> =
         std::fs::read_dir(&scratch).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
-    assert!(left.is_empty(), "no rebuilt archive is left: {left:?}");
+    assert!(left.is_empty(), "no fetched or rebuilt archive is left: {left:?}");
 }
 
 /// A name submitted from a registry goes through the same rebuild as an upload: the runner
@@ -273,15 +280,7 @@ async fn a_bomb_pushed_to_a_registry_stops_at_max_image_bytes() {
 
     assert_eq!(image_id(EVAL_IMAGE), eval_before, "the evaluation image is untouched");
     assert_eq!(docker(&["images", "-q", &format!("*/{repo}")]), "", "the engine never pulled the bomb");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for id in [&b, &g, &f].map(|s| s["id"].as_str().unwrap().to_owned()) {
-        let ours = format!("darkroom-submission/{id}");
-        assert_eq!(docker(&["images", "-q", &ours]), "", "loaded images are removed after their run");
-    }
-    let scratch = stack.runner_config.runner.work_dir.join("scratch");
-    let left: Vec<_> =
-        std::fs::read_dir(&scratch).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
-    assert!(left.is_empty(), "no fetched or rebuilt archive is left: {left:?}");
+    assert_nothing_left(&stack, &[&b, &g, &f].map(|s| s["id"].as_str().unwrap().to_owned())).await;
 }
 
 /// A cancel that arrives while the runner is rebuilding and loading a large upload wins: the
