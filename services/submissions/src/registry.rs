@@ -34,11 +34,15 @@ pub enum PinError {
 pub struct Registries {
     client: Client,
     allowed: Vec<String>,
+    /// The most a pin may take in all (the client bounds each wait for bytes): a participant's
+    /// submit waits for it, and a registry that drips its answer must not hold it.
+    timeout: Duration,
 }
 
 impl Registries {
     pub fn new(allowed: &[String], timeout: Duration) -> Result<Self, reqwest::Error> {
-        Ok(Self { client: Client::new(timeout)?, allowed: allowed.iter().map(|h| h.to_ascii_lowercase()).collect() })
+        let allowed = allowed.iter().map(|h| h.to_ascii_lowercase()).collect();
+        Ok(Self { client: Client::new(timeout)?, allowed, timeout })
     }
 
     /// The registries names may come from, for error messages.
@@ -52,6 +56,17 @@ impl Registries {
 
     /// The digest (`sha256:…`) the registry serves for `image` now.
     pub async fn pin(&self, image: &ImageReference, login: Option<&Login>) -> Result<String, PinError> {
+        match tokio::time::timeout(self.timeout, self.ask(image, login)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(PinError::Unreachable {
+                reference: format!("{}/{}:{}", image.registry, image.repository, image.manifest_reference()),
+                registry: image.registry.clone(),
+                detail: RegistryProblem::TimedOut,
+            }),
+        }
+    }
+
+    async fn ask(&self, image: &ImageReference, login: Option<&Login>) -> Result<String, PinError> {
         let shown = format!("{}/{}:{}", image.registry, image.repository, image.manifest_reference());
         let unreachable = |detail: RegistryProblem| PinError::Unreachable {
             reference: shown.clone(),
@@ -144,6 +159,27 @@ mod tests {
         let e = client.pin(&image, None).await.unwrap_err().to_string();
         assert!(e.contains("answered 500 Internal Server Error") && e.contains("retry later"), "{e}");
         assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 3, "three reads in all");
+    }
+
+    #[tokio::test]
+    async fn a_pin_takes_at_most_the_timeout_in_all() {
+        // Each answer comes within the timeout, but the retries together would not.
+        let app = axum::Router::new().route(
+            "/v2/team/model/manifests/v1",
+            axum::routing::head(|| async {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                StatusCode::INTERNAL_SERVER_ERROR
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = Registries::new(std::slice::from_ref(&host), Duration::from_secs(1)).unwrap();
+        let image = ImageReference::parse(&format!("{host}/team/model:v1")).unwrap();
+        let started = std::time::Instant::now();
+        let e = client.pin(&image, None).await.unwrap_err().to_string();
+        assert!(e.contains("did not answer in time"), "{e}");
+        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
     }
 
     #[test]

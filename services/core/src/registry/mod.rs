@@ -68,6 +68,8 @@ pub enum RegistryProblem {
     TokenAnswer(reqwest::Error),
     #[error("its token answer holds no token")]
     NoToken,
+    #[error("it did not answer in time")]
+    TimedOut,
     #[error("its answer is larger than {0} bytes")]
     TooLarge(usize),
     #[error("it redirected to a place other than HTTPS (or loopback for a loopback registry)")]
