@@ -211,15 +211,15 @@ async fn raw_load(sandbox: &Sandbox, upload: &Upload) -> Duration {
 /// The platform's path, exactly as the runner takes it for an uploaded submission.
 async fn platform_load(sandbox: &Sandbox, upload: &Upload, scratch: &Path, max_image_bytes: u64) -> Duration {
     let job = job(upload);
-    let locks = images::ImageLocks::default();
+    let registry = darkroom_core::registry::Client::new(Duration::from_secs(5)).expect("a registry client");
     let start = Instant::now();
-    let (reference, info) = images::prepare(sandbox, &locks, &job, scratch, max_image_bytes, &[])
+    let (reference, info) = images::load(sandbox, &registry, &job, scratch, max_image_bytes, &[])
         .await
-        .expect("the runner prepares the upload");
+        .expect("the runner loads the upload");
     let took = start.elapsed();
     assert_eq!(reference, images::submission_tag(&job));
     assert_eq!(info.id, upload.image_id, "the rebuilt image is the uploaded one");
-    images::release(sandbox, &locks, &job).await;
+    images::unload(sandbox, &job).await;
     remove(upload);
     took
 }

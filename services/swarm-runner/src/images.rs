@@ -12,10 +12,12 @@
 
 use std::path::{Path, PathBuf};
 
+use darkroom_core::config::RegistryLogin;
 use darkroom_core::domain::ImageSource;
 use darkroom_core::domain::image::{ImageReference, SUBMISSION_NAMESPACE};
 use darkroom_core::events::SubmissionCreated;
 use darkroom_core::image_archive::{self, ArchiveError};
+use darkroom_core::registry;
 use darkroom_core::sandbox::{ImageInfo, Sandbox, SandboxError};
 
 use crate::job::Context;
@@ -36,7 +38,9 @@ pub async fn prepare(
     job: &SubmissionCreated,
     scratch: &Path,
 ) -> Result<(String, ImageInfo), SandboxError> {
-    let (tag, info) = loaded(ctx, job, scratch).await?;
+    let config = &ctx.config;
+    let (tag, info) =
+        load(&ctx.sandbox, &ctx.registry, job, scratch, config.max_image_bytes, &config.registry_logins).await?;
     if ctx.config.image_registry.is_empty() {
         return Ok((tag, info));
     }
@@ -60,9 +64,15 @@ async fn push(ctx: &Context, job: &SubmissionCreated, tag: &str) -> Result<Strin
 }
 
 /// The job's image loaded (or found) under the attempt's own tag, checked.
-async fn loaded(ctx: &Context, job: &SubmissionCreated, scratch: &Path) -> Result<(String, ImageInfo), SandboxError> {
-    let (sandbox, registry) = (&ctx.sandbox, &ctx.registry);
-    let (max_image_bytes, logins) = (ctx.config.max_image_bytes, ctx.config.registry_logins.as_slice());
+/// `logins` are the runner's registry logins, for images submitted by name.
+pub async fn load(
+    sandbox: &Sandbox,
+    registry: &registry::Client,
+    job: &SubmissionCreated,
+    scratch: &Path,
+    max_image_bytes: u64,
+    logins: &[RegistryLogin],
+) -> Result<(String, ImageInfo), SandboxError> {
     let tag = submission_tag(job);
     let (archive, fetched) = match &job.image {
         ImageSource::Reference { name, digest, .. } => {
@@ -139,7 +149,13 @@ pub async fn release(ctx: &Context, job: &SubmissionCreated) {
     if !ctx.config.image_registry.is_empty() {
         unpublish(ctx, job).await;
     }
-    ctx.sandbox.remove_image(&submission_tag(job)).await;
+    unload(&ctx.sandbox, job).await;
+}
+
+/// Removes the attempt's own tag from the engine (and with it the image, unless a container
+/// or another tag still uses it).
+pub async fn unload(sandbox: &Sandbox, job: &SubmissionCreated) {
+    sandbox.remove_image(&submission_tag(job)).await;
 }
 
 /// Deletes the attempt's manifest from the platform's registry and its tag from the engine.
