@@ -15,6 +15,8 @@
 #                                only, like every evaluation image)
 #   darkroom-test-eval:copy      an evaluation image that writes the score.json and cases.csv
 #                                found in the ground truth's eval-output/ (a test's choice)
+#   darkroom-test-node:1         a Docker Engine node (the host's dockerd) for the multi-node
+#                                tests: tests/cluster/node-image.sh
 #
 # The participant images (baseline, weak, hostile, noentry) are also pushed, as a participant
 # would, to the local registry `scripts/setup.sh` starts (DARKROOM_REGISTRY, default
@@ -76,3 +78,5 @@ for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output 
   push "darkroom-test-hostile:$mode"
 done
 push darkroom-test-noentry:1
+
+tests/cluster/node-image.sh

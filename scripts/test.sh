@@ -38,6 +38,9 @@ done
 # runner mid-run); tests check that their runs leave none behind.
 # By name, not id: the tag shares its image with the test images it was pulled from.
 docker images --format '{{.Repository}}:{{.Tag}}' 'darkroom-submission/*' | xargs -r docker rmi >/dev/null 2>&1 || true
+# Nodes and networks of a multi-node test that was killed before it could remove them.
+docker ps -aq --filter label=darkroom.test=cluster | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+docker network ls -q --filter label=darkroom.test=cluster | xargs -r docker network rm >/dev/null 2>&1 || true
 scripts/build-images.sh
 # The wasm the browser tests hydrate pages with.
 wait "$WASM_BINDGEN" || { echo "installing wasm-bindgen-cli failed (its error is above)" >&2; exit 1; }

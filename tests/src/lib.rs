@@ -8,10 +8,12 @@
 //! - [`registry`] is the local image registry names are submitted from.
 //! - [`scoring`] brings a submission to COMPLETE with a chosen (split) score, without Docker.
 //! - [`Stack`] adds the swarm runner and the evaluator on the real Docker engine.
+//! - [`cluster`] starts several Docker engines in containers, optionally joined into a Swarm.
 //! - Each [`TestApp`] carries a watchdog that aborts a test binary whose test hangs.
 //! - [`web`] serves the web pages against either, and drives headless Chromium through them.
 
 pub mod api;
+pub mod cluster;
 pub mod fixtures;
 mod nats_server;
 pub mod registry;

@@ -12,6 +12,8 @@ pub struct Stack {
     pub app: TestApp,
     pub runner_config: Config,
     runner: Option<Service>,
+    /// Runners beside the first, each with its own configuration ([`Stack::add_runner`]).
+    more_runners: Vec<Service>,
     evaluator: Option<Service>,
     /// Where [`Stack::dataset`] wrote the small demo dataset.
     pub data: PathBuf,
@@ -39,7 +41,7 @@ impl Stack {
         tweak(&mut config);
         let data = app.dir.path().join("demo");
         darkroom_demo_data::generate(&data, 7, 800, 100, 64).expect("dataset generated");
-        let mut stack = Self { app, runner_config: config, runner: None, evaluator: None, data };
+        let mut stack = Self { app, runner_config: config, runner: None, more_runners: Vec::new(), evaluator: None, data };
         stack.start_evaluator().await;
         stack.start_runner().await;
         stack
@@ -49,6 +51,15 @@ impl Stack {
     pub async fn start_runner(&mut self) {
         let r = darkroom_swarm_runner::Runner::build(self.runner_config.clone().into()).await.expect("runner builds");
         self.runner = Some(Service::spawn(|stop| async move { r.run_until(stop).await.expect("runner runs") }));
+    }
+
+    /// Starts one more runner, with this stack's configuration changed by `tweak` (give it a
+    /// `runner_id` of its own). It runs until the stack is dropped.
+    pub async fn add_runner(&mut self, tweak: impl FnOnce(&mut Config)) {
+        let mut config = self.runner_config.clone();
+        tweak(&mut config);
+        let r = darkroom_swarm_runner::Runner::build(config.into()).await.expect("runner builds");
+        self.more_runners.push(Service::spawn(|stop| async move { r.run_until(stop).await.expect("runner runs") }));
     }
 
     /// Kills the runner as a crash would: its runs stop mid-way, nothing is cleaned up.
@@ -139,7 +150,8 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        for service in [self.runner.take(), self.evaluator.take()].into_iter().flatten() {
+        let more = std::mem::take(&mut self.more_runners);
+        for service in [self.runner.take(), self.evaluator.take()].into_iter().flatten().chain(more) {
             service.task.abort();
         }
     }

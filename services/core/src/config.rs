@@ -107,8 +107,18 @@ pub enum RunnerBackend {
 #[serde(default, deny_unknown_fields)]
 pub struct RunnerConfig {
     pub backend: RunnerBackend,
+    /// The engine this runner drives (`unix:///var/run/docker.sock`, `tcp://10.0.0.5:2375`):
+    /// its own node's engine (one runner per node), or a Swarm manager. Empty: `DOCKER_HOST`,
+    /// or the local socket.
+    pub docker_host: String,
     /// Runs at once on this runner.
     pub concurrency: usize,
+    /// Each run's `/output` is a tmpfs mounted here, capped in bytes and files while it runs.
+    /// Turn off when runs execute on other hosts than this runner's (a multi-node Swarm, or a
+    /// `docker_host` on another machine), which see `work_dir` through a shared filesystem but
+    /// not a mount made here: `/output` is then a plain folder there, measured after the run,
+    /// so give `work_dir` a filesystem (or quota) of its own.
+    pub output_tmpfs: bool,
     /// Per-run scratch folders (the participant's `/output`) live here, and under
     /// `fingerprints/` the manifests the check of the dataset before each run reuses.
     pub work_dir: PathBuf,
@@ -144,7 +154,9 @@ pub struct RunnerConfig {
     /// Logins for pulling submitted images from private registries, by registry host. The
     /// runner reads them here rather than from events, so no secret travels through NATS.
     pub registry_logins: Vec<RegistryLogin>,
-    /// The platform's own registry (`host[:port]`), where every submission image is pushed
+    /// The platform's own registry (`host[:port]`: HTTPS, or plain HTTP on loopback;
+    /// `http://host[:port]` for plain HTTP on a private network, which its engines must list
+    /// in `insecure-registries`), where every submission image is pushed
     /// once it is loaded and checked, and run from by digest, so a Swarm task on any node can
     /// start it; the manifest is deleted when the attempt ends. Empty: images stay on the
     /// runner's engine (one engine, or a one-node Swarm). Participants must not be able to
@@ -173,10 +185,25 @@ impl std::fmt::Debug for RegistryLogin {
     }
 }
 
+impl RunnerConfig {
+    /// [`Self::image_registry`]'s `host[:port]`, and whether it speaks plain HTTP off loopback;
+    /// `None` when there is no platform registry.
+    pub fn platform_registry(&self) -> Option<(&str, bool)> {
+        let r = self.image_registry.trim_end_matches('/');
+        match r.strip_prefix("http://") {
+            Some(host) => Some((host, true)),
+            None if r.is_empty() => None,
+            None => Some((r.strip_prefix("https://").unwrap_or(r), false)),
+        }
+    }
+}
+
 impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             backend: RunnerBackend::Engine,
+            docker_host: String::new(),
+            output_tmpfs: true,
             concurrency: 2,
             work_dir: PathBuf::from("./data/runs"),
             runner_id: "runner-1".into(),

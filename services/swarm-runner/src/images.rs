@@ -41,22 +41,27 @@ pub async fn prepare(
     let config = &ctx.config;
     let (tag, info) =
         load(&ctx.sandbox, &ctx.registry, job, scratch, config.max_image_bytes, &config.registry_logins).await?;
-    if ctx.config.image_registry.is_empty() {
+    let Some((registry, _)) = config.platform_registry() else {
         return Ok((tag, info));
-    }
-    Ok((push(ctx, job, &tag).await?, info))
+    };
+    Ok((push(ctx, job, &tag, registry).await?, info))
 }
 
-/// The attempt's image pushed to the platform's registry (`runner.image_registry`): returns
+/// The attempt's repository in the platform's registry `registry`.
+fn platform_repository(registry: &str, job: &SubmissionCreated) -> String {
+    format!("{registry}/{}", submission_repository(job))
+}
+
+/// The attempt's image pushed to the platform's `registry` (`runner.image_registry`): returns
 /// `<registry>/darkroom-submission/<id>@sha256:…`, which every node can run.
-async fn push(ctx: &Context, job: &SubmissionCreated, tag: &str) -> Result<String, SandboxError> {
-    let repository = format!("{}/{}", ctx.config.image_registry, submission_repository(job));
+async fn push(ctx: &Context, job: &SubmissionCreated, tag: &str, registry: &str) -> Result<String, SandboxError> {
+    let repository = platform_repository(registry, job);
     ctx.sandbox.tag(tag, &repository, &job.run_label()).await?;
-    let login = crate::pull::credentials(&ctx.config.registry_logins, &ctx.config.image_registry)?;
+    let login = crate::pull::credentials(&ctx.config.registry_logins, registry)?;
     let credentials = login.map(|l| bollard::auth::DockerCredentials {
         username: Some(l.username),
         password: Some(l.password),
-        serveraddress: Some(ctx.config.image_registry.clone()),
+        serveraddress: Some(registry.to_owned()),
         ..Default::default()
     });
     let digest = ctx.sandbox.push(&repository, &job.run_label(), credentials).await?;
@@ -146,8 +151,8 @@ fn rebuild(src: &Path, dst: &Path, tag: &str, max_image_bytes: u64) -> Result<St
 /// Removes what an attempt put on the engine: its tag, and with it the image unless a
 /// container or another attempt's tag still uses it.
 pub async fn release(ctx: &Context, job: &SubmissionCreated) {
-    if !ctx.config.image_registry.is_empty() {
-        unpublish(ctx, job).await;
+    if let Some((registry, plain_http)) = ctx.config.platform_registry() {
+        unpublish(ctx, job, registry, plain_http).await;
     }
     unload(&ctx.sandbox, job).await;
 }
@@ -160,14 +165,15 @@ pub async fn unload(sandbox: &Sandbox, job: &SubmissionCreated) {
 
 /// Deletes the attempt's manifest from the platform's registry and its tag from the engine.
 /// A registry that refuses deletes (`storage.delete.enabled` off) keeps it, with a warning.
-async fn unpublish(ctx: &Context, job: &SubmissionCreated) {
-    let repository = format!("{}/{}", ctx.config.image_registry, submission_repository(job));
+async fn unpublish(ctx: &Context, job: &SubmissionCreated, registry: &str, plain_http: bool) {
+    let repository = platform_repository(registry, job);
     let pushed = format!("{repository}:{}", job.run_label());
     let digest = ctx.sandbox.repo_digest(&pushed, &repository).await;
     ctx.sandbox.remove_image(&pushed).await;
     let Some(digest) = digest else { return };
-    let Ok(image) = ImageReference::parse(&format!("{repository}@{digest}")) else { return };
-    let login = crate::pull::credentials(&ctx.config.registry_logins, &ctx.config.image_registry).ok().flatten();
+    let Ok(mut image) = ImageReference::parse(&format!("{repository}@{digest}")) else { return };
+    image.plain_http = plain_http;
+    let login = crate::pull::credentials(&ctx.config.registry_logins, registry).ok().flatten();
     if let Err(e) = ctx.registry.delete_manifest(&image, login.as_ref()).await {
         tracing::warn!(image = %pushed, error = %e, "the platform's registry kept the image (is storage.delete enabled?)");
     }

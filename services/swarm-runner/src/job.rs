@@ -332,7 +332,13 @@ async fn run_prepared(
     let r = &job.resources;
     let cap = r.output_max_mb << 20;
     let output =
-        match OutputDir::create_limited(ctx.config.work_dir.join(container_name(job)), cap, r.output_max_files).await {
+        match OutputDir::create_limited(
+            ctx.config.work_dir.join(container_name(job)),
+            cap,
+            r.output_max_files,
+            ctx.config.output_tmpfs,
+        )
+        .await {
             Ok(o) => o,
             Err(e) => return Ok(sandbox_failure(job, e)),
         };

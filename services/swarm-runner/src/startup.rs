@@ -41,9 +41,14 @@ impl Runner {
             js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
         })
         .await;
-        let sandbox =
-            Sandbox::connect().await.context("cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)")?;
         let runner = &config.runner;
+        let sandbox = Sandbox::connect_to(&runner.docker_host).await.with_context(|| {
+            if runner.docker_host.is_empty() {
+                "cannot reach the Docker engine (DOCKER_HOST or /var/run/docker.sock)".to_owned()
+            } else {
+                format!("runner.docker_host: cannot reach the Docker engine at '{}'", runner.docker_host)
+            }
+        })?;
         std::fs::create_dir_all(&runner.work_dir)
             .with_context(|| format!("runner.work_dir: cannot create '{}'", runner.work_dir.display()))?;
         let readiness = Readiness::default()
@@ -68,11 +73,11 @@ impl Runner {
             RunnerBackend::Engine => {
                 Arc::new(EngineBackend { sandbox: sandbox.clone(), runner_id: runner.runner_id.clone() })
             }
-            RunnerBackend::Swarm => Arc::new(SwarmBackend {
-                sandbox: sandbox.clone(),
-                placement_timeout: Duration::from_secs(runner.placement_timeout_seconds),
-                on_pending: Arc::new(|reason| tracing::info!(%reason, "waiting for a Swarm node")),
-            }),
+            RunnerBackend::Swarm => Arc::new(SwarmBackend::new(
+                sandbox.clone(),
+                Duration::from_secs(runner.placement_timeout_seconds),
+                Arc::new(|reason| tracing::info!(%reason, "waiting for a Swarm node")),
+            )),
         };
         Ok(Self {
             health,

@@ -103,6 +103,9 @@ pub struct ImageReference {
     pub tag: Option<String>,
     /// `sha256:…` when the reference is already pinned.
     pub digest: Option<String>,
+    /// Speak plain HTTP to this registry although it is not on loopback: only for the
+    /// platform's own registry when its configuration says `http://` (never from a name).
+    pub plain_http: bool,
 }
 
 impl ImageReference {
@@ -127,7 +130,7 @@ impl ImageReference {
         let registry = if registry == "index.docker.io" { DOCKER_HUB.to_owned() } else { registry };
         let repository =
             if registry == DOCKER_HUB && !path.contains('/') { format!("library/{path}") } else { path.to_owned() };
-        Ok(Self { registry, repository, tag, digest })
+        Ok(Self { registry, repository, tag, digest, plain_http: false })
     }
 
     /// The host (and port) the registry's HTTP API answers on.
@@ -144,9 +147,9 @@ impl ImageReference {
         matches!(host, "localhost" | "127.0.0.1" | "::1")
     }
 
-    /// `https://host` or, for a loopback registry, `http://host`.
+    /// `https://host` or, for a loopback (or [`Self::plain_http`]) registry, `http://host`.
     pub fn api_base(&self) -> String {
-        let scheme = if self.is_loopback() { "http" } else { "https" };
+        let scheme = if self.is_loopback() || self.plain_http { "http" } else { "https" };
         format!("{scheme}://{}", self.api_host())
     }
 

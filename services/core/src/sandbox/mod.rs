@@ -5,6 +5,7 @@
 //! - [`policy`]: the one [`Hardening`] description of a run (user, filesystem, capabilities,
 //!   limits, logs) and its two renderings, Engine `HostConfig` and Swarm `TaskSpec`.
 //! - [`run`]: running and following a container on one Docker Engine, and removing it.
+//! - [`task`]: following a Swarm task on another node, through the manager.
 //! - [`image`]: what an image declares, loading rebuilt archives, and the per-attempt tags.
 //! - [`output`]: the host folder behind `/output`, the bounded walk that measures it, and the
 //!   streamed archive of it.
@@ -16,6 +17,7 @@ pub mod image;
 pub mod output;
 pub mod policy;
 pub mod run;
+pub mod task;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

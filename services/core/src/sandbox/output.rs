@@ -189,19 +189,27 @@ pub struct OutputDir {
 impl OutputDir {
     /// Creates `path` empty, writable by the container's user, with the default file limit.
     pub async fn create(path: PathBuf, cap_bytes: u64) -> Result<Self, SandboxError> {
-        Self::create_limited(path, cap_bytes, crate::domain::challenge::DEFAULT_OUTPUT_MAX_FILES).await
+        Self::create_limited(path, cap_bytes, crate::domain::challenge::DEFAULT_OUTPUT_MAX_FILES, true).await
     }
 
-    /// Creates `path` empty, writable by the container's user; a tmpfs holds at most
-    /// `max_files` entries (plus a little slack so the walk sees the limit was passed).
-    pub async fn create_limited(path: PathBuf, cap_bytes: u64, max_files: u64) -> Result<Self, SandboxError> {
+    /// Creates `path` empty, writable by the container's user; a tmpfs (when `tmpfs` and this
+    /// process may mount) holds at most `max_files` entries (plus a little slack so the walk
+    /// sees the limit was passed). Without `tmpfs`, a plain folder: for runs on other hosts,
+    /// which see the folder through a shared filesystem but not a mount made here.
+    pub async fn create_limited(
+        path: PathBuf,
+        cap_bytes: u64,
+        max_files: u64,
+        tmpfs: bool,
+    ) -> Result<Self, SandboxError> {
         let _ = Self::unmount(&path).await;
         let _ = tokio::fs::remove_dir_all(&path).await;
         tokio::fs::create_dir_all(&path).await?;
         // One page of slack so "exactly the cap" is not a false "too large".
         let size = cap_bytes + 4096;
         let inodes = max_files.saturating_add(INODE_SLACK);
-        let mounted = tokio::process::Command::new("mount")
+        let mounted = tmpfs
+            && tokio::process::Command::new("mount")
             .args([
                 "-t",
                 "tmpfs",

@@ -37,7 +37,13 @@ impl Sandbox {
     /// Connects to `DOCKER_HOST` or the local socket and negotiates the API version down to
     /// what the engine speaks.
     pub async fn connect() -> Result<Self, SandboxError> {
-        let docker = Docker::connect_with_local_defaults()?
+        Self::connect_to("").await
+    }
+
+    /// Connects to `host` (`unix://…`, `tcp://…`; empty: as [`Sandbox::connect`]).
+    pub async fn connect_to(host: &str) -> Result<Self, SandboxError> {
+        let docker = if host.is_empty() { Docker::connect_with_local_defaults()? } else { Docker::connect_with_host(host)? };
+        let docker = docker
             .negotiate_version()
             .await?
             // Loading a large archive sends no answer until it is unpacked.
@@ -159,14 +165,8 @@ impl Sandbox {
                 .kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build()))
                 .await;
         }
-        // The exit can be reported before the last lines: read the stream to its end (bounded,
-        // since a flood could otherwise hold us here).
-        let drain_until = tokio::time::Instant::now() + Duration::from_secs(2);
-        while logs_open {
-            match tokio::time::timeout_at(drain_until, logs.next()).await {
-                Ok(Some(Ok(out))) => lines.push(out.as_ref(), on_line),
-                _ => logs_open = false,
-            }
+        if logs_open {
+            lines.drain(&mut logs, on_line).await;
         }
         lines.finish(on_line);
         stats_task.abort();
@@ -218,13 +218,13 @@ impl Sandbox {
 
 /// Splits a log stream into lines, keeps the last [`TAIL_LINES`] (each cut at 500 characters).
 #[derive(Default)]
-struct Lines {
+pub(super) struct Lines {
     partial: String,
-    tail: VecDeque<String>,
+    pub(super) tail: VecDeque<String>,
 }
 
 impl Lines {
-    fn push(&mut self, bytes: &[u8], on_line: &mut LineSink) {
+    pub(super) fn push(&mut self, bytes: &[u8], on_line: &mut LineSink) {
         self.partial.push_str(&String::from_utf8_lossy(bytes));
         while let Some(nl) = self.partial.find('\n') {
             let line: String = self.partial.drain(..=nl).collect();
@@ -245,7 +245,20 @@ impl Lines {
         self.tail.push_back(line.chars().take(500).collect());
     }
 
-    fn finish(&mut self, on_line: &mut LineSink) {
+    /// The exit can be reported before the last lines: reads the stream to its end (bounded,
+    /// since a flood could otherwise hold us here).
+    pub(super) async fn drain<S, B>(&mut self, logs: &mut S, on_line: &mut LineSink)
+    where
+        S: futures::Stream<Item = Result<B, DockerError>> + Unpin,
+        B: AsRef<[u8]>,
+    {
+        let until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while let Ok(Some(Ok(out))) = tokio::time::timeout_at(until, logs.next()).await {
+            self.push(out.as_ref(), on_line);
+        }
+    }
+
+    pub(super) fn finish(&mut self, on_line: &mut LineSink) {
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.emit(&line, on_line);

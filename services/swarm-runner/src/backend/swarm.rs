@@ -6,9 +6,11 @@
 //! Swarm cannot attach a service to the `none` network, so each run gets its own `internal`
 //! overlay network: no gateway, no route out, and no neighbour but itself.
 //!
-//! The container is followed through the manager's engine (logs, exit, memory), which is the
-//! node itself on a one-node swarm. On a larger cluster, run one runner per node with the
-//! node's own label, so the bind-mounted output folder is on the runner's host.
+//! A task on the manager's own node is followed as a container (logs, exit, peak memory, OOM
+//! kills); a task on another node through the manager's task API (logs and exit only; see
+//! [`Sandbox::follow_task`]), where a node lost mid-run is a platform failure, retried. Images
+//! reach other nodes through `runner.image_registry`; the dataset and `runner.work_dir` must be
+//! at the same paths on every node (a shared filesystem), since the output is bind-mounted.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -32,6 +34,7 @@ pub struct SwarmBackend {
     pub placement_timeout: Duration,
     /// Called (once) when the task waits for a node, with Swarm's reason.
     pub on_pending: std::sync::Arc<dyn Fn(String) + Send + Sync>,
+    own_node: tokio::sync::OnceCell<String>,
 }
 
 /// The internal overlay network of the run `service`.
@@ -96,8 +99,13 @@ impl Backend for SwarmBackend {
             .await?;
         let result = async {
             docker.create_service(service_spec(spec, hardening, node_type, &network), None).await?;
-            let container = self.wait_for_container(&spec.name).await?;
-            self.sandbox.follow(&container, spec.limits.wall_clock, on_line).await
+            let placed = self.wait_for_container(&spec.name).await?;
+            tracing::info!(service = %spec.name, node = %placed.node_id, "task started");
+            if placed.node_id == self.own_node().await? {
+                self.sandbox.follow(&placed.container, spec.limits.wall_clock, on_line).await
+            } else {
+                self.sandbox.follow_task(&placed.task, spec.limits.wall_clock, on_line).await
+            }
         }
         .await;
         self.remove_service(&spec.name).await;
@@ -113,7 +121,34 @@ impl Backend for SwarmBackend {
     }
 }
 
+/// A task that has a container, and where.
+struct Placed {
+    task: String,
+    node_id: String,
+    container: String,
+}
+
 impl SwarmBackend {
+    pub fn new(
+        sandbox: Sandbox,
+        placement_timeout: Duration,
+        on_pending: std::sync::Arc<dyn Fn(String) + Send + Sync>,
+    ) -> Self {
+        Self { sandbox, placement_timeout, on_pending, own_node: tokio::sync::OnceCell::new() }
+    }
+
+    /// The node id of the engine the runner talks to.
+    async fn own_node(&self) -> Result<&str, SandboxError> {
+        let id = self
+            .own_node
+            .get_or_try_init(|| async {
+                let info = self.sandbox.docker().info().await?;
+                Ok::<_, SandboxError>(info.swarm.and_then(|s| s.node_id).unwrap_or_default())
+            })
+            .await?;
+        Ok(id)
+    }
+
     /// Removes the run's service (which stops its task) and then its network.
     async fn remove_service(&self, service: &str) {
         let docker = self.sandbox.docker();
@@ -130,7 +165,7 @@ impl SwarmBackend {
 
     /// Polls the service's task until it has a container, or fails once placement has waited
     /// longer than `placement_timeout`.
-    async fn wait_for_container(&self, service: &str) -> Result<String, SandboxError> {
+    async fn wait_for_container(&self, service: &str) -> Result<Placed, SandboxError> {
         let filters: HashMap<&str, Vec<&str>> = HashMap::from([("service", vec![service])]);
         let started = Instant::now();
         let mut told_pending = false;
@@ -140,13 +175,22 @@ impl SwarmBackend {
                 .docker()
                 .list_tasks(Some(ListTasksOptionsBuilder::default().filters(&filters).build()))
                 .await?;
-            if let Some(status) = tasks.into_iter().find_map(|t| t.status) {
-                if let Some(id) =
+            if let Some((task, status)) = tasks.into_iter().find_map(|t| t.status.clone().map(|s| (t, s))) {
+                if let Some(container) =
                     status.container_status.as_ref().and_then(|c| c.container_id.clone()).filter(|id| !id.is_empty())
                 {
-                    return Ok(id);
+                    return Ok(Placed {
+                        task: task.id.unwrap_or_default(),
+                        node_id: task.node_id.unwrap_or_default(),
+                        container,
+                    });
                 }
                 let message = status.err.clone().or(status.message.clone()).unwrap_or_default();
+                // Its node died between the assignment and the start: the orchestrator gives the
+                // task up (and, with restart condition none, places no other).
+                if matches!(task.desired_state, Some(TaskState::SHUTDOWN)) {
+                    return Err(SandboxError::Platform(format!("the task's node was lost before it started ({message})")));
+                }
                 match status.state {
                     Some(TaskState::REJECTED | TaskState::FAILED) => return Err(SandboxError::Refused(message)),
                     Some(TaskState::PENDING) if !told_pending && !message.is_empty() => {
