@@ -13,7 +13,8 @@
 //! `POST /images/load`), from the page cache, and the image is removed after every sample so
 //! each load unpacks the layer again. Criterion takes 10 samples of each; then alternating
 //! pairs (raw, platform) cancel the machine's drift: the headline overhead is the median of
-//! the pairs' differences. Results: `bench-results/image_load.json`.
+//! the pairs' differences. Last, the plain image's round trip through a registry (push, then
+//! pull by digest), what reaching a Swarm node costs. Results: `bench-results/image_load.json`.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -318,6 +319,48 @@ fn bench_upload(c: &mut Criterion, group: &str, upload: &Upload, pairs: usize, c
     result
 }
 
+/// What distributing the image to a node costs on a cluster (issue 19): the engine pushes it
+/// to a registry (the runner's push to `runner.image_registry`), and an engine that never had
+/// it pulls it by digest (a node starting the task). A registry of its own on loopback, so
+/// every layer is new to it; one sample each, since a second push would find the layers there.
+fn registry_round_trip(upload: &Upload) -> Value {
+    let rt = runtime();
+    let sandbox = rt.block_on(Sandbox::connect()).expect("Docker engine");
+    let registry = darkroom_tests::registry::Ephemeral::start("127.0.0.1");
+    let repository = format!("{}/darkroom-bench/round-trip", registry.addr);
+    rt.block_on(sandbox.load_archive(&upload.path)).expect("the engine loads the archive");
+    docker(&["tag", &upload.tag, &format!("{repository}:1")]);
+    let start = Instant::now();
+    docker(&["push", "--quiet", &format!("{repository}:1")]);
+    let push = start.elapsed();
+    let digest = rt.block_on(sandbox.repo_digest(&format!("{repository}:1"), &repository)).expect("a pushed digest");
+    docker(&["rmi", &format!("{repository}:1")]);
+    remove(upload);
+    let by_digest = format!("{repository}@{digest}");
+    let start = Instant::now();
+    docker(&["pull", "--quiet", &by_digest]);
+    let pull = start.elapsed();
+    let pulled = docker(&["image", "inspect", "--format", "{{.Id}}", &by_digest]);
+    assert_eq!(String::from_utf8_lossy(&pulled).trim(), upload.image_id, "the pull is the pushed image");
+    docker(&["rmi", &by_digest]);
+    let mb = upload.bytes as f64 / 1e6;
+    eprintln!(
+        "[registry] {mb:.0} MB: push {:.2} s ({:.0} MB/s), pull by digest {:.2} s ({:.0} MB/s), together {:.2} s",
+        secs(push),
+        mb / secs(push),
+        secs(pull),
+        mb / secs(pull),
+        secs(push + pull)
+    );
+    json!({
+        "registry": "docker-registry 2.8 on loopback, filesystem storage",
+        "image_bytes": upload.bytes,
+        "push_s": secs(push),
+        "pull_s": secs(pull),
+        "push_and_pull_s": secs(push + pull),
+    })
+}
+
 fn image_load(c: &mut Criterion) {
     // Full: the 500 MB upload issue 13 asks about; smoke: 2 MB, one of each.
     let noise = pick(500_000_000, 2_000_000);
@@ -344,6 +387,7 @@ fn image_load(c: &mut Criterion) {
         "plain": bench_upload(c, "image_load", &plain, pick(5, 1), true),
         // Decompression makes the rebuild dearer; pairs only, to keep the run short.
         "gzip_layer": bench_upload(c, "image_load_gzip", &gzip, pick(3, 1), false),
+        "registry_round_trip": registry_round_trip(&plain),
     });
     write_results("image_load", results);
 }

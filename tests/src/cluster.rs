@@ -8,7 +8,7 @@
 //! runner (on the host) reach; the nodes trust it without TLS. Everything is removed on drop.
 
 use std::collections::HashMap;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -30,10 +30,8 @@ pub struct Node {
 pub struct Cluster {
     pub network: String,
     pub nodes: Vec<Node>,
-    /// `GATEWAY:PORT`: the registry every node pulls from, and the runner pushes to.
-    pub registry: String,
-    registry_process: Child,
-    _registry_dir: tempfile::TempDir,
+    /// On the network's gateway: the registry every node pulls from, and the runner pushes to.
+    pub registry: crate::registry::Ephemeral,
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -67,7 +65,8 @@ impl Node {
         let names = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let record = names.clone();
         let task = tokio::spawn(async move {
-            let filters: HashMap<&str, Vec<&str>> = HashMap::from([("type", vec!["container"]), ("event", vec!["start"])]);
+            let filters: HashMap<&str, Vec<&str>> =
+                HashMap::from([("type", vec!["container"]), ("event", vec!["start"])]);
             let options = bollard::query_parameters::EventsOptionsBuilder::default().filters(&filters).build();
             let mut events = client.events(Some(options));
             while let Some(Ok(event)) = futures::StreamExt::next(&mut events).await {
@@ -94,46 +93,58 @@ impl Cluster {
         let network = format!("darkroom-cluster-{id}");
         docker(&["network", "create", "--label", "darkroom.test=cluster", &network]);
         let gateway = docker(&["network", "inspect", &network, "--format", "{{(index .IPAM.Config 0).Gateway}}"]);
-        let registry_dir = tempfile::tempdir().expect("a registry folder");
-        let port = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap().local_addr().unwrap().port();
-        let registry = format!("{gateway}:{port}");
-        let config = registry_dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {registry}\n",
-                registry_dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let registry_process = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("docker-registry starts (scripts/setup.sh installs it)");
+        let registry = crate::registry::Ephemeral::start(&gateway);
         let shared = std::env::temp_dir().canonicalize().unwrap().display().to_string();
         // Built before the nodes start, so a failure part-way still removes what was started.
-        let mut cluster =
-            Cluster { network, nodes: Vec::new(), registry, registry_process, _registry_dir: registry_dir };
-        let (network, registry) = (cluster.network.clone(), cluster.registry.clone());
+        let mut cluster = Cluster { network, nodes: Vec::new(), registry };
+        let (network, registry) = (cluster.network.clone(), cluster.registry.addr.clone());
         for i in 1..=n {
             let container = format!("darkroom-node{i}-{id}");
             let hostname = format!("node{i}");
             let mount = format!("{shared}:{shared}");
             docker(&[
-                "run", "-d", "--name", &container, "--hostname", &hostname, "--network", &network,
-                "--label", "darkroom.test=cluster",
+                "run",
+                "-d",
+                "--name",
+                &container,
+                "--hostname",
+                &hostname,
+                "--network",
+                &network,
+                "--label",
+                "darkroom.test=cluster",
                 // --privileged asks for capabilities this machine's bounding set lacks.
-                "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
-                "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-                "--security-opt", "systempaths=unconfined",
-                "--tmpfs", "/run:exec", "--tmpfs", "/var/lib/docker:exec,size=2g",
-                "-v", "/sys/fs/cgroup:/sys/fs/cgroup", "-v", &mount, "-p", "127.0.0.1::2375",
+                "--cap-add",
+                "ALL",
+                "--cap-drop",
+                "SYS_RESOURCE",
+                "--security-opt",
+                "seccomp=unconfined",
+                "--security-opt",
+                "apparmor=unconfined",
+                "--security-opt",
+                "systempaths=unconfined",
+                "--tmpfs",
+                "/run:exec",
+                "--tmpfs",
+                "/var/lib/docker:exec,size=2g",
+                "-v",
+                "/sys/fs/cgroup:/sys/fs/cgroup",
+                "-v",
+                &mount,
+                "-p",
+                "127.0.0.1::2375",
                 NODE_IMAGE,
-                "dockerd", "--storage-driver=vfs", "--iptables=false", "--insecure-registry", &registry,
-                "-H", "unix:///run/docker.sock", "-H", "tcp://0.0.0.0:2375", "--tls=false",
+                "dockerd",
+                "--storage-driver=vfs",
+                "--iptables=false",
+                "--insecure-registry",
+                &registry,
+                "-H",
+                "unix:///run/docker.sock",
+                "-H",
+                "tcp://0.0.0.0:2375",
+                "--tls=false",
             ]);
             cluster.nodes.push(Node { container: container.clone(), hostname, host: String::new(), ip: String::new() });
             let port = docker(&["port", &container, "2375"]);
@@ -161,7 +172,15 @@ impl Cluster {
         manager.docker(&["swarm", "init", "--advertise-addr", &manager.ip, "--dispatcher-heartbeat", "1s"]);
         let token = manager.docker(&["swarm", "join-token", "-q", "worker"]);
         for node in &self.nodes[1..] {
-            node.docker(&["swarm", "join", "--advertise-addr", &node.ip, "--token", &token, &format!("{}:2377", manager.ip)]);
+            node.docker(&[
+                "swarm",
+                "join",
+                "--advertise-addr",
+                &node.ip,
+                "--token",
+                &token,
+                &format!("{}:2377", manager.ip),
+            ]);
         }
         for (node, label) in self.nodes.iter().zip(labels) {
             manager.docker(&["node", "update", "--label-add", &format!("darkroom.node={label}"), &node.hostname]);
@@ -184,10 +203,8 @@ impl Cluster {
         let task = tokio::spawn(async move {
             loop {
                 let nodes = client.list_nodes(None::<ListNodesOptions>).await.unwrap_or_default();
-                let names: HashMap<String, String> = nodes
-                    .into_iter()
-                    .filter_map(|n| Some((n.id?, n.description?.hostname?)))
-                    .collect();
+                let names: HashMap<String, String> =
+                    nodes.into_iter().filter_map(|n| Some((n.id?, n.description?.hostname?))).collect();
                 let services = client.list_services(None::<ListServicesOptions>).await.unwrap_or_default();
                 let submissions: HashMap<String, String> = services
                     .into_iter()
@@ -268,8 +285,6 @@ impl Drop for Placements {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = self.registry_process.kill();
-        let _ = self.registry_process.wait();
         for node in &self.nodes {
             let _ = Command::new("docker").args(["rm", "-f", "-v", &node.container]).output();
         }

@@ -79,3 +79,52 @@ pub async fn publish_image(name: &str, config: &[u8], layers: &[Vec<u8>]) -> Str
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A registry of its own (Debian's `docker-registry`, which `scripts/setup.sh` installs) on
+/// `ip` and a free port, storing in a temporary folder with deletes enabled; stopped and
+/// removed on drop.
+pub struct Ephemeral {
+    /// `ip:port`.
+    pub addr: String,
+    process: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Ephemeral {
+    pub fn start(ip: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a registry folder");
+        let port = std::net::TcpListener::bind((ip, 0)).expect("a free port").local_addr().unwrap().port();
+        let addr = format!("{ip}:{port}");
+        let config = dir.path().join("config.yml");
+        let store = dir.path().join("data");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                store.display()
+            ),
+        )
+        .expect("the registry's config is written");
+        let process = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry starts (scripts/setup.sh installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { addr, process, _dir: dir }
+    }
+}
+
+impl Drop for Ephemeral {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}

@@ -41,7 +41,8 @@ impl Stack {
         tweak(&mut config);
         let data = app.dir.path().join("demo");
         darkroom_demo_data::generate(&data, 7, 800, 100, 64).expect("dataset generated");
-        let mut stack = Self { app, runner_config: config, runner: None, more_runners: Vec::new(), evaluator: None, data };
+        let mut stack =
+            Self { app, runner_config: config, runner: None, more_runners: Vec::new(), evaluator: None, data };
         stack.start_evaluator().await;
         stack.start_runner().await;
         stack

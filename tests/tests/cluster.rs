@@ -51,7 +51,7 @@ async fn a_three_node_swarm_places_runs_by_node_type_and_retries_a_lost_node() {
     // one of its type.
     cluster.swarm(&["highmem", "highcpu", "highcpu"]);
     let placements = cluster.watch_placements();
-    let (manager, registry) = (cluster.manager().host.clone(), cluster.registry.clone());
+    let (manager, registry) = (cluster.manager().host.clone(), cluster.registry.addr.clone());
     let stack = Stack::spawn_configured(RunnerBackend::Swarm, |c| {
         c.runner.docker_host = manager.clone();
         c.runner.output_tmpfs = false;
@@ -92,9 +92,9 @@ async fn a_three_node_swarm_places_runs_by_node_type_and_retries_a_lost_node() {
     // Each attempt's image went from the platform's registry when the attempt ended.
     let http = darkroom_tests::http_client().build().unwrap();
     for ((id, _), _) in &runs {
-        let tags = format!("http://{}/v2/darkroom-submission/{id}/tags/list", cluster.registry);
+        let tags = format!("http://{}/v2/darkroom-submission/{id}/tags/list", cluster.registry.addr);
         let listed: Value = http.get(&tags).send().await.unwrap().json().await.unwrap();
-        assert!(listed["tags"].as_array().is_none_or(|t| t.is_empty()), "{id} is still in the registry: {listed}");
+        assert!(listed["tags"].as_array().is_none_or(Vec::is_empty), "{id} is still in the registry: {listed}");
     }
 
     // A worker lost mid-run: the run is retried on the other CPU node and not charged. The

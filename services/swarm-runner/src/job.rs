@@ -331,17 +331,17 @@ async fn run_prepared(
     }
     let r = &job.resources;
     let cap = r.output_max_mb << 20;
-    let output =
-        match OutputDir::create_limited(
-            ctx.config.work_dir.join(container_name(job)),
-            cap,
-            r.output_max_files,
-            ctx.config.output_tmpfs,
-        )
-        .await {
-            Ok(o) => o,
-            Err(e) => return Ok(sandbox_failure(job, e)),
-        };
+    let output = match OutputDir::create_limited(
+        ctx.config.work_dir.join(container_name(job)),
+        cap,
+        r.output_max_files,
+        ctx.config.output_tmpfs,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return Ok(sandbox_failure(job, e)),
+    };
     let spec = run_spec(job, &ctx.config, dataset, image, output.path.clone());
     let hardening = match Hardening::new(&spec, &info, r.allow_root) {
         Ok(h) => h,

@@ -210,19 +210,19 @@ impl OutputDir {
         let inodes = max_files.saturating_add(INODE_SLACK);
         let mounted = tmpfs
             && tokio::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},nr_inodes={inodes},mode=0777,nosuid,nodev,noexec"),
-                "tmpfs",
-            ])
-            .arg(&path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .await
-            .is_ok_and(|s| s.success());
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size},nr_inodes={inodes},mode=0777,nosuid,nodev,noexec"),
+                    "tmpfs",
+                ])
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .await
+                .is_ok_and(|s| s.success());
         if !mounted {
             use std::os::unix::fs::PermissionsExt;
             tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).await?;

@@ -42,7 +42,8 @@ impl Sandbox {
 
     /// Connects to `host` (`unix://…`, `tcp://…`; empty: as [`Sandbox::connect`]).
     pub async fn connect_to(host: &str) -> Result<Self, SandboxError> {
-        let docker = if host.is_empty() { Docker::connect_with_local_defaults()? } else { Docker::connect_with_host(host)? };
+        let docker =
+            if host.is_empty() { Docker::connect_with_local_defaults()? } else { Docker::connect_with_host(host)? };
         let docker = docker
             .negotiate_version()
             .await?

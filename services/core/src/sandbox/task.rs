@@ -63,7 +63,13 @@ impl Sandbox {
             Some(Progress::Exited { code, container }) => (Exit::Code(code), container),
             _ => (Exit::TimedOut, String::new()),
         };
-        Ok(RunOutcome { exit, duration, peak_memory_bytes: None, log_tail: lines.tail.into_iter().collect(), container_id })
+        Ok(RunOutcome {
+            exit,
+            duration,
+            peak_memory_bytes: None,
+            log_tail: lines.tail.into_iter().collect(),
+            container_id,
+        })
     }
 
     /// Reads the task's state, and its node's when it still runs.

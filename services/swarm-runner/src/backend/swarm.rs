@@ -189,7 +189,9 @@ impl SwarmBackend {
                 // Its node died between the assignment and the start: the orchestrator gives the
                 // task up (and, with restart condition none, places no other).
                 if matches!(task.desired_state, Some(TaskState::SHUTDOWN)) {
-                    return Err(SandboxError::Platform(format!("the task's node was lost before it started ({message})")));
+                    return Err(SandboxError::Platform(format!(
+                        "the task's node was lost before it started ({message})"
+                    )));
                 }
                 match status.state {
                     Some(TaskState::REJECTED | TaskState::FAILED) => return Err(SandboxError::Refused(message)),
