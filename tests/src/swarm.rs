@@ -18,9 +18,17 @@ pub fn ensure_single_node_swarm(label: &str) {
         assert!(out.status.success(), "docker swarm init failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let node = docker(&["info", "--format", "{{.Swarm.NodeID}}"]);
-    let out = Command::new("docker")
-        .args(["node", "update", "--label-add", &format!("darkroom.node={label}"), &node])
-        .output()
-        .expect("docker node update");
-    assert!(out.status.success(), "labelling the node failed: {}", String::from_utf8_lossy(&out.stderr));
+    // Tests running at once label the node at once, and Swarm refuses an update made against
+    // a version another just replaced ("update out of sequence"): read again and retry.
+    for attempt in 1.. {
+        let out = Command::new("docker")
+            .args(["node", "update", "--label-add", &format!("darkroom.node={label}"), &node])
+            .output()
+            .expect("docker node update");
+        if out.status.success() {
+            break;
+        }
+        assert!(attempt < 10, "labelling the node failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(std::time::Duration::from_millis(100 * attempt));
+    }
 }
