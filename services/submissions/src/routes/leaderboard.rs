@@ -8,11 +8,9 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use darkroom_api::{Direction, Leaderboard, LeaderboardEntry, LeaderboardQuery};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::challenges::load;
 use super::openapi::{self as doc, SlugPath};
-use crate::db::entities::participant;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::feedback::{self, Mode};
@@ -143,13 +141,7 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     };
     let mut intervals = intervals.into_iter();
     let ids: Vec<&str> = best.iter().map(|b| b.participant_id.as_str()).collect();
-    let names: HashMap<String, (String, Option<String>)> = participant::Entity::find()
-        .filter(participant::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, (p.name, p.team)))
-        .collect();
+    let names = state.boards.participant_names(&state.db, &ids).await?;
     let entries = best
         .into_iter()
         .enumerate()
