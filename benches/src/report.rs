@@ -202,6 +202,18 @@ pub fn rows(results: &std::collections::BTreeMap<String, Value>) -> Vec<Row> {
                 ));
             }
         }
+        // Informational: issue 19 asks what reaching a Swarm node costs.
+        let r = &i["registry_round_trip"];
+        if let (Some(push), Some(pull), Some(bytes)) =
+            (num(r, &["push_s"]), num(r, &["pull_s"]), num(r, &["image_bytes"]))
+        {
+            rows.push(row(
+                &format!("Image of {:.0} MB through a registry: push, then pull by digest", bytes / 1e6),
+                format!("{:.1} s ({push:.1} s + {pull:.1} s)", push + pull),
+                "—",
+                None,
+            ));
+        }
     }
     if let Some(f) = results.get("footprint")
         && let Some(services) = f["services"].as_object()
