@@ -557,7 +557,11 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     let overhead = overhead(&mut c, &rt, &bench);
     c.final_summary();
-    let n = pick(1000, 10);
+    // DARKROOM_BENCH_BURST=0 measures the single-submission legs alone (a few minutes).
+    let n = std::env::var("DARKROOM_BENCH_BURST").ok().and_then(|v| v.parse().ok()).unwrap_or(pick(1000, 10));
+    if n == 0 {
+        return write_results("platform", json!({ "overhead": overhead }));
+    }
     let burst = rt.block_on(burst(&bench, n));
     write_results("platform", json!({ "overhead": overhead, "burst": burst }));
 }

@@ -562,3 +562,33 @@ async fn a_restarted_runner_sweeps_the_tags_of_finished_attempts() {
     assert!(exists(&tag(running)), "a claimed attempt's tag stays");
     docker(&["rmi", &tag(running)]);
 }
+
+/// What a digest names never changes, so the runner's registry client resolves a pinned
+/// reference once: a second attempt (or participant) of the same image skips the registry.
+#[tokio::test]
+async fn a_pinned_reference_is_resolved_from_the_registry_once() {
+    use darkroom_core::domain::image::ImageReference;
+    use darkroom_core::registry::{Client, FetchError, resolve};
+    let repo = format!("darkroom-test-memo/{}", uuid::Uuid::new_v4().simple());
+    let name = darkroom_tests::registry::publish(&format!("{repo}:1")).await;
+    let http = darkroom_tests::http_client().build().unwrap();
+    let registry = darkroom_tests::registry::registry();
+    let manifest = http
+        .head(format!("http://{registry}/v2/{repo}/manifests/1"))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap();
+    let digest = manifest.headers()["docker-content-digest"].to_str().unwrap().to_owned();
+    let image = ImageReference::parse(&format!("{registry}/{repo}@{digest}")).unwrap();
+    let client = Client::new(Duration::from_secs(5)).unwrap();
+    let first = resolve(&client, &image, None, 1 << 20).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    // Gone from the registry: only what the client kept can answer now.
+    let deleted = http.delete(format!("http://{registry}/v2/{repo}/manifests/{digest}")).send().await.unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let again = resolve(&client, &image, None, 1 << 20).await.expect("kept by the client");
+    assert_eq!(again.config_digest, first.config_digest);
+    let fresh = Client::new(Duration::from_secs(5)).unwrap();
+    let gone = resolve(&fresh, &image, None, 1 << 20).await;
+    assert!(matches!(gone, Err(FetchError::Gone(_))), "a client that never resolved it asks the registry");
+}

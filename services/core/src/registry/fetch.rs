@@ -42,7 +42,7 @@ struct Manifest {
     manifests: Option<Vec<Descriptor>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Descriptor {
     #[serde(default)]
@@ -54,7 +54,7 @@ struct Descriptor {
     urls: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct Platform {
     os: String,
     architecture: String,
@@ -62,6 +62,7 @@ struct Platform {
 
 /// A pinned image's manifest and config, read and checked: enough to know the image id
 /// (`config_digest`) before any layer is downloaded.
+#[derive(Clone)]
 pub struct Resolved {
     /// The engine's id of this image: the config's SHA-256.
     pub config_digest: String,
@@ -71,15 +72,34 @@ pub struct Resolved {
 
 /// Reads the manifest `image` is pinned to (`registry/repository@sha256:…`; from an index, the
 /// Linux image of this machine's architecture) and its config, each checked against its
-/// digest; refuses foreign layers and a compressed total over `max_bytes`.
+/// digest; refuses foreign layers and a compressed total over `max_bytes`. Kept by `client`:
+/// a pinned reference is resolved from the registry once.
 pub async fn resolve(
     client: &Client,
     image: &ImageReference,
     login: Option<&Login>,
     max_bytes: u64,
 ) -> Result<Resolved, FetchError> {
-    Fetching::new(client, image, login).resolve(max_bytes).await
+    let key = image.digest.as_ref().map(|d| (format!("{}/{}@{d}", image.registry, image.repository), max_bytes));
+    let kept =
+        |k: &(String, u64)| client.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(k).cloned();
+    if let Some(found) = key.as_ref().and_then(kept) {
+        return Ok(found);
+    }
+    let resolved = Fetching::new(client, image, login).resolve(max_bytes).await?;
+    if let Some(key) = key {
+        let mut kept = client.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Bounded: starting over costs one resolution per image in use.
+        if kept.len() >= RESOLUTIONS_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, resolved.clone());
+    }
+    Ok(resolved)
 }
+
+/// Most resolutions a [`Client`] keeps.
+const RESOLUTIONS_KEPT: usize = 1_000;
 
 /// Downloads a resolved image's layers into a `docker save` archive at `dst`, layers as the
 /// registry compressed them, each checked against its size and digest while it streams. `dst`

@@ -139,6 +139,10 @@ pub fn parse_bearer_challenge(header: &str) -> Option<BearerChallenge> {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// Resolutions by pinned reference and size bound ([`fetch::resolve`]): what a digest names
+    /// never changes, so another attempt, or another participant submitting the same image,
+    /// skips the registry's round trips.
+    resolved: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(String, u64), fetch::Resolved>>>,
 }
 
 impl Client {
@@ -151,7 +155,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("darkroom/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http })
+        Ok(Self { http, resolved: Default::default() })
     }
 
     /// A conversation about one repository; it logs in once and keeps the token.

@@ -178,6 +178,16 @@ pub fn extract_archive(bytes: &[u8], dest: &Path) -> Result<(), UnpackError> {
     Ok(())
 }
 
+/// Mounts a tmpfs of `size` bytes and `inodes` entries at `path`, writable by anyone (the
+/// container's user), never executable, setuid or device-bearing. Fails without the right to
+/// mount (not root on the host).
+fn mount_tmpfs(path: &Path, size: u64, inodes: u64) -> rustix::io::Result<()> {
+    use rustix::mount::{MountFlags, mount};
+    let options = std::ffi::CString::new(format!("size={size},nr_inodes={inodes},mode=0777"))
+        .map_err(|_| rustix::io::Errno::INVAL)?;
+    mount("tmpfs", path, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, options.as_c_str())
+}
+
 /// A host folder for one run's `/output`: a tmpfs capped in bytes and inodes when this process
 /// may mount (root on the host), otherwise a plain folder measured after the run.
 pub struct OutputDir {
@@ -202,27 +212,16 @@ impl OutputDir {
         max_files: u64,
         tmpfs: bool,
     ) -> Result<Self, SandboxError> {
-        let _ = Self::unmount(&path).await;
-        let _ = tokio::fs::remove_dir_all(&path).await;
+        // A leftover (a crash mid-run) may still be mounted; a fresh path saves the two calls.
+        if tokio::fs::try_exists(&path).await.unwrap_or(true) {
+            let _ = Self::unmount(&path).await;
+            let _ = tokio::fs::remove_dir_all(&path).await;
+        }
         tokio::fs::create_dir_all(&path).await?;
         // One page of slack so "exactly the cap" is not a false "too large".
         let size = cap_bytes + 4096;
         let inodes = max_files.saturating_add(INODE_SLACK);
-        let mounted = tmpfs
-            && tokio::process::Command::new("mount")
-                .args([
-                    "-t",
-                    "tmpfs",
-                    "-o",
-                    &format!("size={size},nr_inodes={inodes},mode=0777,nosuid,nodev,noexec"),
-                    "tmpfs",
-                ])
-                .arg(&path)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .await
-                .is_ok_and(|s| s.success());
+        let mounted = tmpfs && mount_tmpfs(&path, size, inodes).is_ok();
         if !mounted {
             use std::os::unix::fs::PermissionsExt;
             tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).await?;
@@ -231,13 +230,7 @@ impl OutputDir {
     }
 
     async fn unmount(path: &Path) -> bool {
-        tokio::process::Command::new("umount")
-            .arg(path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .await
-            .is_ok_and(|s| s.success())
+        rustix::mount::unmount(path, rustix::mount::UnmountFlags::empty()).is_ok()
     }
 
     /// Unmounts and deletes the folder.
