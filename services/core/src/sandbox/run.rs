@@ -26,13 +26,6 @@ pub struct Sandbox {
 
 const TAIL_LINES: usize = 50;
 
-/// How waiting on a container ended.
-enum Waited {
-    Exited(i64),
-    /// The wall clock ran out first.
-    Deadline,
-}
-
 impl Sandbox {
     /// Connects to `DOCKER_HOST` or the local socket and negotiates the API version down to
     /// what the engine speaks.
@@ -139,28 +132,18 @@ impl Sandbox {
         let mut wait = self
             .docker
             .wait_container(id, Some(WaitContainerOptionsBuilder::default().condition("not-running").build()));
-        let mut lines = Lines::default();
-        let deadline = tokio::time::sleep(wall_clock);
-        tokio::pin!(deadline);
-        let mut logs_open = true;
-        let code = loop {
-            tokio::select! {
-                item = logs.next(), if logs_open => match item {
-                    Some(Ok(out)) => lines.push(out.as_ref(), on_line),
-                    _ => logs_open = false,
-                },
-                waited = wait.next() => break match waited {
-                    Some(Ok(r)) => Ok(Waited::Exited(r.status_code)),
-                    Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(Waited::Exited(code)),
-                    Some(Err(e)) => Err(SandboxError::from(e)),
-                    None => Err(SandboxError::Platform("the engine stopped reporting on the container".into())),
-                },
-                _ = &mut deadline => break Ok(Waited::Deadline),
+        let exited = async {
+            match wait.next().await {
+                Some(Ok(r)) => Ok(r.status_code),
+                Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(code),
+                Some(Err(e)) => Err(SandboxError::from(e)),
+                None => Err(SandboxError::Platform("the engine stopped reporting on the container".into())),
             }
         };
+        let mut lines = Lines::default();
+        let (exited, logs_open) = lines.read_until(&mut logs, exited, wall_clock, on_line).await;
         let duration = started.elapsed();
-        let timed_out = matches!(code, Ok(Waited::Deadline));
-        if timed_out {
+        if exited.is_none() {
             let _ = self
                 .docker
                 .kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build()))
@@ -174,11 +157,11 @@ impl Sandbox {
         let peak_memory_bytes = stats_task.await.ok().flatten();
         let state = self.docker.inspect_container(id, None).await.ok().and_then(|c| c.state);
         let oom = state.as_ref().and_then(|s| s.oom_killed).unwrap_or(false);
-        let exit = match code? {
-            Waited::Deadline => Exit::TimedOut,
+        let exit = match exited.transpose()? {
+            None => Exit::TimedOut,
             // A kernel OOM kill shows as 137 with OOMKilled set.
-            Waited::Exited(_) if oom => Exit::OutOfMemory,
-            Waited::Exited(code) => Exit::Code(code),
+            Some(_) if oom => Exit::OutOfMemory,
+            Some(code) => Exit::Code(code),
         };
         Ok(RunOutcome {
             exit,
@@ -244,6 +227,37 @@ impl Lines {
             self.tail.pop_front();
         }
         self.tail.push_back(line.chars().take(500).collect());
+    }
+
+    /// Reads the log stream into lines until `ended` resolves (`Some` of its value) or
+    /// `wall_clock` runs out (`None`), and says whether the stream is still open, for
+    /// [`Lines::drain`]: how a container on this engine and a task on another node are both
+    /// followed.
+    pub(super) async fn read_until<S, B, T>(
+        &mut self,
+        logs: &mut S,
+        ended: impl std::future::Future<Output = T>,
+        wall_clock: Duration,
+        on_line: &mut LineSink,
+    ) -> (Option<T>, bool)
+    where
+        S: futures::Stream<Item = Result<B, DockerError>> + Unpin,
+        B: AsRef<[u8]>,
+    {
+        tokio::pin!(ended);
+        let deadline = tokio::time::sleep(wall_clock);
+        tokio::pin!(deadline);
+        let mut logs_open = true;
+        loop {
+            tokio::select! {
+                item = logs.next(), if logs_open => match item {
+                    Some(Ok(out)) => self.push(out.as_ref(), on_line),
+                    _ => logs_open = false,
+                },
+                value = &mut ended => return (Some(value), logs_open),
+                () = &mut deadline => return (None, logs_open),
+            }
+        }
     }
 
     /// The exit can be reported before the last lines: reads the stream to its end (bounded,

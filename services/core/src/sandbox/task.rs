@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use bollard::models::{NodeState, TaskState};
 use bollard::query_parameters::LogsOptionsBuilder;
-use futures::StreamExt;
 
 use super::run::Lines;
 use super::{Exit, LineSink, RunOutcome, Sandbox, SandboxError};
@@ -17,14 +16,14 @@ use super::{Exit, LineSink, RunOutcome, Sandbox, SandboxError};
 /// How often the task's and its node's state are read.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Where a task stands, as the manager sees it.
-enum Progress {
-    Running,
-    Exited { code: i64, container: String },
+/// How a task ended, as the manager saw it.
+struct Exited {
+    code: i64,
+    container: String,
 }
 
 impl Sandbox {
-    /// Follows the task `task_id` (already started on `node_id`): streams its logs to
+    /// Follows the task `task_id` (already started on another node): streams its logs to
     /// `on_line`, waits for its end or stops following at `wall_clock` (the caller removes the
     /// service, which stops the task), and reports how it ended.
     pub async fn follow_task(
@@ -36,32 +35,26 @@ impl Sandbox {
         let started = Instant::now();
         let options = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build();
         let mut logs = self.docker.task_logs(task_id, Some(options));
-        let mut lines = Lines::default();
         let mut poll = tokio::time::interval(POLL);
-        let deadline = tokio::time::sleep(wall_clock);
-        tokio::pin!(deadline);
-        let mut logs_open = true;
-        let ended = loop {
-            tokio::select! {
-                item = logs.next(), if logs_open => match item {
-                    Some(Ok(out)) => lines.push(out.as_ref(), on_line),
-                    _ => logs_open = false,
-                },
-                _ = poll.tick() => match self.task_progress(task_id).await? {
-                    Progress::Running => {}
-                    exited @ Progress::Exited { .. } => break Some(exited),
-                },
-                _ = &mut deadline => break None,
+        let exited = async {
+            loop {
+                poll.tick().await;
+                if let Some(exited) = self.task_progress(task_id).await? {
+                    return Ok::<_, SandboxError>(exited);
+                }
             }
         };
+        let mut lines = Lines::default();
+        let (exited, logs_open) = lines.read_until(&mut logs, exited, wall_clock, on_line).await;
+        let exited = exited.transpose()?;
         let duration = started.elapsed();
         if logs_open {
             lines.drain(&mut logs, on_line).await;
         }
         lines.finish(on_line);
-        let (exit, container_id) = match ended {
-            Some(Progress::Exited { code, container }) => (Exit::Code(code), container),
-            _ => (Exit::TimedOut, String::new()),
+        let (exit, container_id) = match exited {
+            Some(Exited { code, container }) => (Exit::Code(code), container),
+            None => (Exit::TimedOut, String::new()),
         };
         Ok(RunOutcome {
             exit,
@@ -72,20 +65,19 @@ impl Sandbox {
         })
     }
 
-    /// Reads the task's state, and its node's when it still runs.
-    async fn task_progress(&self, task_id: &str) -> Result<Progress, SandboxError> {
+    /// Reads the task's state, and its node's while it runs: `None` while it runs.
+    async fn task_progress(&self, task_id: &str) -> Result<Option<Exited>, SandboxError> {
         let task = self.docker.inspect_task(task_id).await?;
         let status = task.status.unwrap_or_default();
         let container = status.container_status.as_ref();
         let code = container.and_then(|c| c.exit_code);
         let container = container.and_then(|c| c.container_id.clone()).unwrap_or_default();
         let reason = status.err.or(status.message).unwrap_or_default();
-        let node_id = task.node_id.unwrap_or_default();
         match status.state {
-            Some(TaskState::COMPLETE) => return Ok(Progress::Exited { code: 0, container }),
+            Some(TaskState::COMPLETE) => return Ok(Some(Exited { code: 0, container })),
             Some(TaskState::FAILED) => {
                 return match code {
-                    Some(code) if code != 0 => Ok(Progress::Exited { code, container }),
+                    Some(code) if code != 0 => Ok(Some(Exited { code, container })),
                     // It never ran: the node could not start what the image names.
                     _ if reason.contains("executable file not found") || reason.contains("no such file") => {
                         Err(SandboxError::ImageRefused(format!("its entrypoint cannot be started: {reason}")))
@@ -94,31 +86,26 @@ impl Sandbox {
                 };
             }
             Some(TaskState::REJECTED) => return Err(SandboxError::Refused(reason)),
-            // Nothing but the node's loss (or an operator) stops a task the runner still follows.
-            Some(TaskState::SHUTDOWN | TaskState::ORPHANED | TaskState::REMOVE) => {
-                return Err(self.node_lost(&node_id, &reason).await);
-            }
             _ => {}
+        }
+        let node_id = task.node_id.unwrap_or_default();
+        let node = self.docker.inspect_node(&node_id).await;
+        let host = node.as_ref().ok().and_then(|n| n.description.as_ref()?.hostname.clone()).unwrap_or(node_id);
+        let lost = || SandboxError::Platform(format!("node '{host}' was lost during the run ({reason})"));
+        // Nothing but the node's loss (or an operator) stops a task the runner still follows.
+        if matches!(status.state, Some(TaskState::SHUTDOWN | TaskState::ORPHANED | TaskState::REMOVE)) {
+            return Err(lost());
         }
         // A node that dies cannot report its task: the manager marks the node down and sets the
         // task's desired state to shutdown, while its last known state stays "running".
         let given_up = matches!(task.desired_state, Some(TaskState::SHUTDOWN | TaskState::REMOVE));
-        let node = self.docker.inspect_node(&node_id).await?;
         let down = matches!(
-            node.status.and_then(|s| s.state),
+            node?.status.and_then(|s| s.state),
             Some(NodeState::DOWN | NodeState::DISCONNECTED | NodeState::UNKNOWN)
         );
         if given_up || down {
-            return Err(self.node_lost(&node_id, &reason).await);
+            return Err(lost());
         }
-        Ok(Progress::Running)
-    }
-
-    async fn node_lost(&self, node_id: &str, reason: &str) -> SandboxError {
-        let host = match self.docker.inspect_node(node_id).await {
-            Ok(node) => node.description.and_then(|d| d.hostname).unwrap_or_else(|| node_id.to_owned()),
-            Err(_) => node_id.to_owned(),
-        };
-        SandboxError::Platform(format!("node '{host}' was lost during the run ({reason})"))
+        Ok(None)
     }
 }
