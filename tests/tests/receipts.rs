@@ -283,3 +283,51 @@ async fn concurrent_evaluators_append_one_linear_chain_and_a_crash_loses_no_rece
     let chain = store.chain("chain", 0, 1000).await.unwrap();
     assert_eq!(receipt::verify_chain("chain", chain, &ring).unwrap().len(), 41);
 }
+
+/// The chain head an append starts from is one document per challenge, moved only after its
+/// receipt is stored. A head that lags (a crash between the two) or is missing (a chain
+/// appended before heads were kept) costs a lost place, never a fork or a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_or_missing_chain_head_never_forks_the_chain() {
+    let database = format!("darkroom_receipts_{}", uuid::Uuid::new_v4().simple());
+    let config = MongoConfig { url: mongo_url(), database: database.clone(), ..MongoConfig::default() };
+    let store = ScoreStore::new(&config).await.unwrap().with_signer(Arc::new(ReceiptSigner::from_seed([6; 32])));
+    store.ensure_indexes().await.unwrap();
+    let heads = mongodb::Client::with_uri_str(mongo_url())
+        .await
+        .unwrap()
+        .database(&database)
+        .collection::<mongodb::bson::Document>("receipt_chain_heads");
+    let head_length = || async {
+        let d = heads.find_one(doc! { "_id": "chain" }).await.unwrap().expect("the chain's head");
+        d.get_i64("length").or_else(|_| d.get_i32("length").map(i64::from)).unwrap()
+    };
+    let participant = uuid::Uuid::now_v7().to_string();
+    let record = |n: usize| {
+        let (doc, pending) = claims(n, &participant);
+        let store = store.clone();
+        async move {
+            let recorded = store.record_evaluation(&doc, None, None, Some(&pending)).await.unwrap();
+            assert_eq!(recorded, Recorded::New);
+        }
+    };
+    for n in 1..=3 {
+        record(n).await;
+    }
+    assert_eq!(head_length().await, 3, "the head follows each append");
+    // Lagging: back at place 1, as after a crash that stored receipts 2 and 3 but not the head.
+    let first = store.chain("chain", 0, 1).await.unwrap().remove(0);
+    heads.update_one(doc! { "_id": "chain" }, doc! { "$set": { "length": 1_i64, "hash": &first.hash } }).await.unwrap();
+    record(4).await;
+    assert_eq!(head_length().await, 4);
+    // Missing.
+    heads.delete_one(doc! { "_id": "chain" }).await.unwrap();
+    record(5).await;
+    assert_eq!(head_length().await, 5);
+    store.publish_key().await.unwrap();
+    let ring = KeyRing::new(&store.receipt_keys().await.unwrap()).unwrap();
+    let chain = store.chain("chain", 0, 1000).await.unwrap();
+    let verified = receipt::verify_chain("chain", chain, &ring).expect("one linear chain");
+    assert_eq!(verified.len(), 5);
+    assert_eq!(store.chain_head("chain").await.unwrap(), verified.head());
+}

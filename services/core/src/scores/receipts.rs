@@ -8,13 +8,19 @@
 //!   signed receipt is stored as its canonical JSON text, never re-encoded by the database.
 //! - `receipt_keys`: every public key an evaluator has signed with (rotation keeps the old
 //!   ones), served at `GET /api/v1/keys`.
+//! - `receipt_chain_heads`: per challenge, the place and hash of the last receipt appended, so
+//!   an append reads one document instead of the chain's last receipt by sort (which a server
+//!   without that index, like the test server, answers by reading the whole chain). The head
+//!   is moved forward only after its receipt is stored, so it may lag the chain after a crash,
+//!   never lead it; a lagging head costs one lost place, after which the chain itself is read.
 //!
 //! Appending is crash-safe and idempotent: the receipt's claims are stored in the score
 //! document, in the same insert as the score, before any receipt exists; each record (the first
 //! or a redelivered one) then appends the receipt if the submission has none: read the head,
 //! insert at `head + 1` naming its hash, and on a duplicate key (another evaluator took that
-//! place, or this submission was receipted meanwhile) read again. A crash before the insert
-//! leaves the claims to the redelivery; after it, the receipt is found and kept.
+//! place, the head lagged, or this submission was receipted meanwhile) read the chain again. A
+//! crash before the insert leaves the claims to the redelivery; after it, the receipt is found
+//! and kept.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -115,7 +121,9 @@ impl ScoreStore {
 
     /// Appends the receipt of a stored score if it has claims and no receipt yet.
     pub(super) async fn ensure_receipt(&self, submission_id: &str) -> mongodb::error::Result<()> {
-        let Some(signer) = &self.signer else { return Ok(()) };
+        if self.signer.is_none() {
+            return Ok(());
+        }
         let receipt_id = self.receipt_id(submission_id);
         if self.receipts.find_one(doc! { "_id": &receipt_id }).projection(doc! { "_id": 1 }).await?.is_some() {
             return Ok(());
@@ -132,9 +140,29 @@ impl ScoreStore {
         // A score recorded before receipts existed has none to append.
         let Ok(claims) = score.get_str("receipt_claims") else { return Ok(()) };
         let claims: ReceiptClaims = serde_json::from_str(claims).map_err(bad)?;
-        let challenge = score.get_str("challenge").map_err(|_| bad("a score without its challenge"))?.to_owned();
+        let challenge = score.get_str("challenge").map_err(|_| bad("a score without its challenge"))?;
+        self.append_receipt(submission_id, challenge, &claims).await
+    }
+
+    /// Appends the receipt of a score stored just now with `claims`: one that no receipt can
+    /// exist for yet, so [`ScoreStore::ensure_receipt`]'s two reads are skipped.
+    pub(super) async fn append_receipt(
+        &self,
+        submission_id: &str,
+        challenge: &str,
+        claims: &ReceiptClaims,
+    ) -> mongodb::error::Result<()> {
+        let Some(signer) = &self.signer else { return Ok(()) };
+        let receipt_id = self.receipt_id(submission_id);
+        let challenge = challenge.to_owned();
+        // A challenge without a head document (its first receipt, or a chain appended before
+        // heads were kept) starts from the chain itself.
+        let mut head = match self.known_head(&challenge).await? {
+            Some(head) => Some(head),
+            None => self.chain_head(&challenge).await?,
+        };
         for _ in 0..MAX_APPEND_TRIES {
-            let (seq, prev) = match self.chain_head(&challenge).await? {
+            let (seq, prev) = match head.take() {
                 Some(head) => (head.length + 1, head.hash),
                 None => (1, GENESIS_HASH.to_owned()),
             };
@@ -153,18 +181,43 @@ impl ScoreStore {
             match self.receipts.insert_one(stored).await {
                 Ok(_) => {
                     tracing::info!(submission = submission_id, challenge, seq, hash = %signed.hash, "receipt appended");
-                    return Ok(());
+                    return self.advance_head(&challenge, seq, &signed.hash).await;
                 }
                 Err(e) if is_duplicate_key(&e) => {
                     if self.receipts.find_one(doc! { "_id": &receipt_id }).await?.is_some() {
                         return Ok(());
                     }
-                    tracing::debug!(submission = submission_id, seq, "chain place taken; reading the head again");
+                    tracing::debug!(submission = submission_id, seq, "chain place taken; reading the chain again");
+                    head = self.chain_head(&challenge).await?;
                 }
                 Err(e) => return Err(e),
             }
         }
         Err(bad(format!("could not append the receipt of {submission_id} after {MAX_APPEND_TRIES} tries")))
+    }
+
+    fn chain_heads(&self) -> mongodb::Collection<Document> {
+        self.db.collection("receipt_chain_heads")
+    }
+
+    /// The head as last appended (see the module's documentation): it may lag the chain.
+    async fn known_head(&self, challenge: &str) -> mongodb::error::Result<Option<ChainHead>> {
+        let Some(d) = self.chain_heads().find_one(doc! { "_id": challenge }).await? else { return Ok(None) };
+        let length = int(&d, "length").ok_or_else(|| bad("a chain head without its length"))? as u64;
+        let hash = d.get_str("hash").map_err(|_| bad("a chain head without its hash"))?.to_owned();
+        Ok(Some(ChainHead { length, hash }))
+    }
+
+    /// Moves the challenge's head to the receipt at `seq`, only forward: a head already there
+    /// or past it (another evaluator's append) is kept, and the upsert's duplicate `_id` says so.
+    async fn advance_head(&self, challenge: &str, seq: u64, hash: &str) -> mongodb::error::Result<()> {
+        let behind = doc! { "_id": challenge, "length": { "$lt": seq as i64 } };
+        let head = doc! { "$set": { "length": seq as i64, "hash": hash } };
+        match self.chain_heads().update_one(behind, head).upsert(true).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The head of a challenge's chain: its last receipt's place and hash.

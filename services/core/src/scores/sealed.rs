@@ -75,7 +75,13 @@ impl ScoreStore {
             Err(e) if is_duplicate_key(&e) => Recorded::AlreadyScored,
             Err(e) => return Err(e),
         };
-        self.ensure_receipt(&score.submission_id).await?;
+        match (&recorded, receipt) {
+            // Stored by this very insert: no receipt can exist yet, and its claims are at hand.
+            (Recorded::New, Some(pending)) => {
+                self.append_receipt(&score.submission_id, &score.challenge, &pending.claims).await?
+            }
+            _ => self.ensure_receipt(&score.submission_id).await?,
+        }
         self.update_board(score).await?;
         Ok(recorded)
     }
