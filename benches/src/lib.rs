@@ -16,6 +16,7 @@
 //! (`cargo bench`) a benchmark measures in full; without it (`cargo test --all-targets`, which
 //! CI runs) it runs a small smoke version of the same code so none of them rots.
 
+pub mod cpu;
 pub mod report;
 
 use std::path::PathBuf;
