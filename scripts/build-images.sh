@@ -24,13 +24,25 @@
 # evaluation image stays local: participants must never be able to name it.
 #
 # Idempotent: cargo and docker both skip work that is up to date.
+#
+#   scripts/build-images.sh        every image above
+#   scripts/build-images.sh demo   the demo's three only (scripts/demo.sh: the test images
+#                                  cost a fresh machine minutes it does not need)
 set -euo pipefail
+only_demo=
+case ${1:-} in
+  '') ;;
+  demo) only_demo=1 ;;
+  *) echo "unknown argument '$1': use no argument (every image) or 'demo'" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
-echo "[images] static release build (participant, evaluator, hostile)"
-static_build -p darkroom-demo-participant -p darkroom-demo-evaluator -p darkroom-hostile
+crates=(darkroom-demo-participant darkroom-demo-evaluator)
+[ -n "$only_demo" ] || crates+=(darkroom-hostile)
+echo "[images] static release build (${crates[*]})"
+static_build "${crates[@]/#/--package=}"
 BIN=$STATIC_BIN
 
 image() { # tag binary entrypoint-json [user] [extra Dockerfile line]
@@ -49,9 +61,29 @@ image() { # tag binary entrypoint-json [user] [extra Dockerfile line]
   echo "[images] $tag"
 }
 
+REGISTRY=${DARKROOM_REGISTRY:-127.0.0.1:5000}
+check_registry() {
+  (exec 3<>"/dev/tcp/${REGISTRY%:*}/${REGISTRY##*:}") 2>/dev/null \
+    || { echo "[images] no registry answers at $REGISTRY: start it with scripts/setup.sh" >&2; exit 1; }
+}
+push() { # local tag
+  docker tag "$1" "$REGISTRY/$1"
+  docker push --quiet "$REGISTRY/$1" >/dev/null || { docker push "$REGISTRY/$1"; exit 1; }
+  echo "[images] pushed $REGISTRY/$1"
+}
+
 image darkroom-demo-baseline:1 predict '["/predict", "--model", "cnn"]'
 image darkroom-demo-weak:1 predict '["/predict", "--model", "threshold"]'
 image darkroom-demo-eval:1 evaluate '["/evaluate"]'
+push_demo_images() {
+  push darkroom-demo-baseline:1
+  push darkroom-demo-weak:1
+}
+if [ -n "$only_demo" ]; then
+  check_registry
+  push_demo_images
+  exit 0
+fi
 for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
   many-files deep unreadable slow noisy; do
   image "darkroom-test-hostile:$mode" hostile "[\"/hostile\", \"$mode\"]"
@@ -63,16 +95,8 @@ image darkroom-test-noentry:1 hostile ''
 image darkroom-test-eval:slow hostile '["/hostile", "slow-score"]'
 image darkroom-test-eval:copy hostile '["/hostile", "copy-score"]'
 
-REGISTRY=${DARKROOM_REGISTRY:-127.0.0.1:5000}
-(exec 3<>"/dev/tcp/${REGISTRY%:*}/${REGISTRY##*:}") 2>/dev/null \
-  || { echo "[images] no registry answers at $REGISTRY: start it with scripts/setup.sh" >&2; exit 1; }
-push() { # local tag
-  docker tag "$1" "$REGISTRY/$1"
-  docker push --quiet "$REGISTRY/$1" >/dev/null || { docker push "$REGISTRY/$1"; exit 1; }
-  echo "[images] pushed $REGISTRY/$1"
-}
-push darkroom-demo-baseline:1
-push darkroom-demo-weak:1
+check_registry
+push_demo_images
 for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
   many-files deep unreadable root volume slow noisy; do
   push "darkroom-test-hostile:$mode"

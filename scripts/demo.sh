@@ -41,10 +41,14 @@ WASM_BINDGEN=$!
 scripts/setup.sh
 
 say "2/7 build"
+# The demo's images build in a target folder of their own (static release binaries), so they
+# too build beside the services rather than after them; so does wasm-bindgen-cli.
+scripts/build-images.sh demo &
+IMAGES=$!
 cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-cli -p darkroom-demo-data \
   -p darkroom-frontend
 BIN=$CARGO_TARGET_DIR/debug
-scripts/build-images.sh
+wait "$IMAGES" || { echo "building the demo's images failed (the error is above)" >&2; exit 1; }
 wait "$WASM_BINDGEN" || { echo "installing wasm-bindgen-cli failed (its error is above)" >&2; exit 1; }
 scripts/build-frontend.sh
 if [ -n "$compose" ]; then compose/local/build.sh; fi
