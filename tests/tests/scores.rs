@@ -131,6 +131,57 @@ async fn a_sealed_score_keeps_its_private_split_and_its_cases_in_chunks() {
     assert_eq!(lines[0].submissions, 2);
 }
 
+/// An attempt that stored more chunks of cases and died before its score (the row deleted here
+/// stands for the insert it never made) leaves nothing behind once a shorter evaluation of the
+/// same submission is recorded: not with the chunk mark this version keeps, nor with chunks an
+/// older version wrote without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_evaluation_replaces_every_chunk_a_longer_earlier_attempt_left() {
+    use darkroom_core::domain::{Case, Cases};
+    use darkroom_core::scores::CASES_PER_CHUNK;
+    let (store, database) = store().await;
+    let client = mongodb::Client::with_uri_str(mongo_url()).await.unwrap();
+    let raw = client.database(&database);
+    let case = |i: usize, v: f64| Case { id: format!("case-{i}"), value: v };
+    let long = Cases {
+        public: (0..CASES_PER_CHUNK * 2 + 1).map(|i| case(i, 0.25)).collect(),
+        private: (0..CASES_PER_CHUNK + 1).map(|i| case(i, 0.25)).collect(),
+    };
+    let short = Cases { public: (0..3).map(|i| case(i, 0.75)).collect(), private: vec![case(0, 0.75)] };
+    let chunks = |id: &'static str| {
+        let cases = raw.collection::<mongodb::bson::Document>("cases");
+        async move { cases.count_documents(mongodb::bson::doc! { "submission_id": id }).await.unwrap() }
+    };
+    for (id, older_version) in [("marked", false), ("unmarked", true)] {
+        let doc = score(id, "alice", 0.5, Direction::HigherIsBetter, 0);
+        assert_eq!(store.record_evaluation(&doc, None, Some(&long), None).await.unwrap(), Recorded::New);
+        assert_eq!(chunks(id).await, 5, "3 public and 2 private chunks");
+        // The crash before the score: the evaluation is redelivered and scored again.
+        raw.collection::<mongodb::bson::Document>("scores")
+            .delete_one(mongodb::bson::doc! { "submission_id": id })
+            .await
+            .unwrap();
+        if older_version {
+            raw.collection::<mongodb::bson::Document>("cases")
+                .delete_one(mongodb::bson::doc! { "_id": format!("{id}/chunks") })
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.record_evaluation(&doc, None, Some(&short), None).await.unwrap(), Recorded::New);
+        assert_eq!(store.cases(id).await.unwrap().as_ref(), Some(&short), "{id}: only the second attempt's cases");
+        assert_eq!(chunks(id).await, 2, "{id}: one chunk per split");
+        // The mark a next attempt starts from says what is there now.
+        let mark = raw
+            .collection::<mongodb::bson::Document>("cases")
+            .find_one(mongodb::bson::doc! { "_id": format!("{id}/chunks") })
+            .await
+            .unwrap()
+            .expect("the chunk mark");
+        let count = |split: &str| mark.get_i64(split).or_else(|_| mark.get_i32(split).map(i64::from)).unwrap();
+        assert_eq!((count("public"), count("private")), (1, 1), "{id}: {mark}");
+    }
+}
+
 /// What the feedback modes read: a phase's scores in scoring order without the sealed split,
 /// and many submissions' public cases in one call without the private ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -196,6 +196,11 @@ fn public_projection() -> Document {
     doc! { "private_metrics": 0, "cases": 0, "receipt_claims": 0, "receipt_salt": 0, "receipt_sealed_values": 0 }
 }
 
+/// A stored integer, whichever width the server kept it in.
+fn int(d: &Document, key: &str) -> Option<i64> {
+    d.get_i64(key).ok().or_else(|| d.get_i32(key).ok().map(i64::from))
+}
+
 const DUPLICATE_KEY: i32 = 11000;
 
 pub fn to_bson_time(t: DateTime<Utc>) -> bson::DateTime {
@@ -367,7 +372,7 @@ impl ScoreStore {
         // gets `logged` level on its own: restart the log at this version, unless another
         // bump came in between (then that bump's own check restarts it).
         if let Some(d) = after {
-            let int = |field: &str| d.get_i64(field).ok().or_else(|| d.get_i32(field).ok().map(i64::from));
+            let int = |field: &str| int(&d, field);
             if let Some(version) = int("version")
                 && int("logged") != Some(version)
             {
@@ -397,7 +402,7 @@ impl ScoreStore {
         let Some(found) = self.versions.find_one(doc! { "_id": version_id(challenge, phase) }).await? else {
             return Ok(BoardChanges { complete: true, ..BoardChanges::default() });
         };
-        let int = |field: &str| found.get_i64(field).ok().or_else(|| found.get_i32(field).ok().map(i64::from));
+        let int = |field: &str| int(&found, field);
         let version = int("version").unwrap_or(0);
         let changed: Vec<String> = found
             .get_array("changed")

@@ -29,7 +29,7 @@ use mongodb::Collection;
 use mongodb::bson::{Document, doc};
 use serde::{Deserialize, Serialize};
 
-use super::{ScoreStore, is_duplicate_key};
+use super::{ScoreStore, int, is_duplicate_key};
 
 /// Where a rescore stands and what it could not score: the API's types, stored as spelled on
 /// the wire.
@@ -114,10 +114,6 @@ fn suffixed(name: &str, generation: u32) -> String {
 
 fn head_id(challenge: &str, phase: &str) -> String {
     format!("{challenge}/{phase}")
-}
-
-fn int(d: &Document, key: &str) -> Option<i64> {
-    d.get_i64(key).ok().or_else(|| d.get_i32(key).ok().map(i64::from))
 }
 
 fn custom(e: impl std::fmt::Display) -> mongodb::error::Error {

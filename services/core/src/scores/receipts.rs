@@ -30,7 +30,7 @@ use mongodb::IndexModel;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
 
-use super::{ScoreStore, is_duplicate_key};
+use super::{ScoreStore, int, is_duplicate_key};
 use crate::domain::commitment::Salt;
 use crate::domain::receipt::{
     ChainHead, GENESIS_HASH, RECEIPT_FORMAT, Receipt, ReceiptClaims, ReceiptKey, ReceiptSigner, SignedReceipt,
@@ -58,10 +58,6 @@ const MAX_APPEND_TRIES: usize = 64;
 
 fn bad(what: impl std::fmt::Display) -> mongodb::error::Error {
     mongodb::error::Error::custom(format!("receipt store: {what}"))
-}
-
-fn int(d: &Document, key: &str) -> Option<i64> {
-    d.get_i64(key).ok().or_else(|| d.get_i32(key).ok().map(i64::from))
 }
 
 fn signed_from(d: &Document) -> mongodb::error::Result<SignedReceipt> {
