@@ -180,6 +180,16 @@ async fn a_shorter_evaluation_replaces_every_chunk_a_longer_earlier_attempt_left
         let count = |split: &str| mark.get_i64(split).or_else(|_| mark.get_i32(split).map(i64::from)).unwrap();
         assert_eq!((count("public"), count("private")), (1, 1), "{id}: {mark}");
     }
+    // An older version's chunks of a split the new evaluation has no cases for go too.
+    let doc = score("emptied", "alice", 0.5, Direction::HigherIsBetter, 0);
+    assert_eq!(store.record_evaluation(&doc, None, Some(&long), None).await.unwrap(), Recorded::New);
+    let raw_of = |name: &str| raw.collection::<mongodb::bson::Document>(name);
+    raw_of("scores").delete_one(mongodb::bson::doc! { "submission_id": "emptied" }).await.unwrap();
+    raw_of("cases").delete_one(mongodb::bson::doc! { "_id": "emptied/chunks" }).await.unwrap();
+    let public_only = Cases { public: short.public.clone(), private: Vec::new() };
+    assert_eq!(store.record_evaluation(&doc, None, Some(&public_only), None).await.unwrap(), Recorded::New);
+    assert_eq!(chunks("emptied").await, 1, "the old private chunks are gone");
+    assert_eq!(store.cases("emptied").await.unwrap().as_ref(), Some(&public_only));
 }
 
 /// What the feedback modes read: a phase's scores in scoring order without the sealed split,

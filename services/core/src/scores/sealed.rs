@@ -126,14 +126,25 @@ impl ScoreStore {
                         lowered = true;
                     }
                 }
-                // No mark, yet chunks were there (or none written to tell): an attempt stored
-                // before marks were kept; its leftovers are found by filter, once.
-                None if rewrote_unmarked || count == 0 => {
-                    let stale =
-                        doc! { "submission_id": submission_id, "split": split.label(), "chunk": { "$gte": count } };
-                    self.cases.delete_many(stale).await?;
+                // No mark, yet chunks were there: an attempt stored before marks were kept; its
+                // leftovers are found by filter, once. With no chunk of ours to tell, its first
+                // chunk (by `_id`) does, so a split without cases costs no scan either.
+                None => {
+                    let unmarked = rewrote_unmarked
+                        || (count == 0
+                            && self
+                                .cases
+                                .delete_one(doc! { "_id": format!("{submission_id}/{split}/0") })
+                                .await?
+                                .deleted_count
+                                > 0);
+                    if unmarked {
+                        let stale = doc! {
+                            "submission_id": submission_id, "split": split.label(), "chunk": { "$gte": count },
+                        };
+                        self.cases.delete_many(stale).await?;
+                    }
                 }
-                None => {}
             }
         }
         if lowered {
