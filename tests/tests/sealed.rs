@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use darkroom_core::config::RunnerBackend;
 use darkroom_core::domain::rounding::round_to;
-use darkroom_tests::Stack;
 use darkroom_tests::registry::pushed;
 use darkroom_tests::web::WebServer;
+use darkroom_tests::{ADMIN_TOKEN, Stack};
 use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const WEAK: &str = "darkroom-demo-weak:1";
@@ -307,6 +308,29 @@ async fn nothing_sealed_reaches_a_participant_and_feedback_modes_hold() {
     }
     // The leaderboard (anonymous and signed in), My submissions, the submission page.
     assert!(pages_with_score >= 4, "the rounded score is on {pages_with_score} pages only");
+
+    // The organizer's list shows the exact public score, never rounded: the one the row kept
+    // when it was scored, without reading the score store; and for a row that kept none (scored
+    // before rows kept one) or an unreadable one, the store's, as before.
+    let exact = public.get_f64("accuracy").unwrap();
+    let listed = || async {
+        let path = format!("/api/v1/challenges/{rounded}/submissions");
+        let (status, list) = stack.app.call(Method::GET, &path, Some(ADMIN_TOKEN), None).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let row = list.as_array().unwrap().iter().find(|r| r["id"] == rounded_id.as_str()).cloned();
+        row.unwrap_or_else(|| panic!("{rounded_id} not listed: {list}"))["score"]["metrics"]["accuracy"].as_f64()
+    };
+    assert_eq!(listed().await, Some(exact), "the organizer reads the exact score");
+    let db = sea_orm::Database::connect(&stack.app.database_url).await.unwrap();
+    let kept = format!("SELECT public_score FROM submissions WHERE id = '{rounded_id}'");
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), kept)).await.unwrap();
+    let kept: String = row.unwrap().try_get("", "public_score").unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&kept).unwrap()["accuracy"].as_f64(), Some(exact), "{kept}");
+    for older in ["NULL", "'{not json'"] {
+        let set = format!("UPDATE submissions SET public_score = {older} WHERE id = '{rounded_id}'");
+        db.execute_unprepared(&set).await.unwrap();
+        assert_eq!(listed().await, Some(exact), "with public_score {older}, the store's score is listed");
+    }
 
     // Ladder: the second submission did not improve: the released score and the note.
     let (_, first) =

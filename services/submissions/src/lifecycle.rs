@@ -144,6 +144,7 @@ async fn enqueue_new(
         updated_at: Set(now),
         // The request's trace becomes the submission's: every event about it continues it.
         trace_context: Set(darkroom_core::telemetry::current_traceparent()),
+        public_score: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -295,6 +296,11 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
     match event {
         StateEvent::Started(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
         StateEvent::Finished(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
+        // Kept for the organizer's list, which then reads no score document.
+        StateEvent::Scored(e) => {
+            active.public_score =
+                Set(Some(serde_json::to_string(&e.metrics).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?))
+        }
         _ => {}
     }
     active.state = Set(to.as_str().to_owned());

@@ -154,6 +154,7 @@ mod tests {
             created_at: now,
             updated_at: now - chrono::Duration::seconds(age_seconds),
             trace_context: None,
+            public_score: None,
         }
     }
 

@@ -79,6 +79,10 @@ pub mod submission {
         /// The W3C `traceparent` of the request that created it: every event about it
         /// continues this trace (`outbox::enqueue`). `None` for rows older than traces.
         pub trace_context: Option<String>,
+        /// Once COMPLETE: the public metrics its `score.recorded` event carried, as JSON (what
+        /// the organizer's list shows). `None` before, and for rows scored before it was kept.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub public_score: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261203_000001_verifications;
 mod m20261203_000002_api_tokens;
 mod m20261204_000001_webhooks;
 mod m20261204_000002_trace_context;
+mod m20261205_000001_public_score;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_api_tokens::Migration),
             Box::new(m20261204_000001_webhooks::Migration),
             Box::new(m20261204_000002_trace_context::Migration),
+            Box::new(m20261205_000001_public_score::Migration),
         ]
     }
 }

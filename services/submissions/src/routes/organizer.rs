@@ -1,6 +1,6 @@
 //! What only the organizer does with submissions: list a challenge's, and re-run a finished one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -62,6 +62,7 @@ pub async fn list(
         .all(&state.db)
         .await?;
     let owners = participants_by_id(&state, rows.iter().map(|r| r.participant_id.as_str())).await?;
+    let kept = kept_scores(&rows);
     let mut views: Vec<OrganizerSubmissionView> = rows
         .into_iter()
         .map(|r| {
@@ -69,25 +70,53 @@ pub async fn list(
             organizer_view(r, None, owner)
         })
         .collect::<Result<_, _>>()?;
-    attach_exact_scores(&state, &slug, &mut views).await;
+    attach_exact_scores(&state, &slug, &mut views, kept).await;
     Ok(Json(views))
 }
 
-/// The organizer reads every COMPLETE submission's exact public score, whatever the phase
-/// shows participants: one read per phase listed. Scores that cannot be read are left out
-/// (logged), as on the participants' lists.
-async fn attach_exact_scores(state: &AppState, slug: &str, views: &mut [OrganizerSubmissionView]) {
+/// The exact public scores the rows kept when they were scored, by submission id.
+fn kept_scores(rows: &[submission::Model]) -> HashMap<String, BTreeMap<String, f64>> {
+    let mut kept = HashMap::new();
+    for row in rows {
+        let Some(json) = &row.public_score else { continue };
+        match serde_json::from_str(json) {
+            Ok(metrics) => {
+                kept.insert(row.id.clone(), metrics);
+            }
+            Err(e) => {
+                tracing::warn!(submission = %row.id, error = %e, "kept score unreadable; reading it from the scores")
+            }
+        }
+    }
+    kept
+}
+
+/// The organizer sees every COMPLETE submission's exact public score, whatever the phase
+/// shows participants: the one its row kept (`kept`), so a list reads no score document. Rows
+/// scored before rows kept them are read from the score store, one read per phase they are
+/// in. Scores that cannot be read are left out (logged), as on the participants' lists.
+async fn attach_exact_scores(
+    state: &AppState,
+    slug: &str,
+    views: &mut [OrganizerSubmissionView],
+    mut scores: HashMap<String, BTreeMap<String, f64>>,
+) {
     let mut phases: Vec<String> = views
         .iter()
-        .filter(|v| v.submission.state == SubmissionState::Complete)
+        .filter(|v| {
+            v.submission.state == SubmissionState::Complete && !scores.contains_key(&v.submission.id.to_string())
+        })
         .map(|v| v.submission.phase.clone())
         .collect();
     phases.sort();
     phases.dedup();
-    let mut scores = HashMap::new();
     for phase in phases {
         match state.scores.phase_scores(slug, &phase, None).await {
-            Ok(docs) => scores.extend(docs.into_iter().map(|d| (d.submission_id, d.metrics))),
+            Ok(docs) => {
+                for d in docs {
+                    scores.entry(d.submission_id).or_insert(d.metrics);
+                }
+            }
             Err(e) => tracing::warn!(challenge = %slug, %phase, error = %e, "scores unreadable; listed without"),
         }
     }
