@@ -258,13 +258,23 @@ impl ScoreStore {
         })
     }
 
-    /// Creates the unique submission index and the leaderboard index; the writer calls it.
+    /// Creates the score, leaderboard and case indexes; the writer calls it.
     pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
         self.scores
             .create_index(
                 IndexModel::builder()
                     .keys(doc! { "submission_id": 1 })
                     .options(IndexOptions::builder().unique(true).name("submission_id_unique".to_owned()).build())
+                    .build(),
+            )
+            .await?;
+        // A participant's scores in a phase (their submissions' feedback), and a phase's
+        // (rescores, the private board) by its prefix: without it each read scans every score.
+        self.scores
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "challenge": 1, "phase": 1, "participant_id": 1, "scored_at": 1 })
+                    .options(IndexOptions::builder().name("scores_of_participant".to_owned()).build())
                     .build(),
             )
             .await?;

@@ -45,7 +45,9 @@ impl ScoreStore {
         cases: Option<&Cases>,
         receipt: Option<&PendingReceipt>,
     ) -> mongodb::error::Result<Recorded> {
-        if self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some() {
+        // Cases are written before the score, so a stored score must stop them (a redelivered
+        // evaluation may differ); without cases the insert's duplicate key says as much.
+        if cases.is_some() && self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some() {
             self.ensure_receipt(&score.submission_id).await?;
             self.update_board(score).await?;
             return Ok(Recorded::AlreadyScored);
