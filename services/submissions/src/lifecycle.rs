@@ -322,12 +322,13 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
     if result.rows_affected != 1 {
         return Err(sea_orm::DbErr::Custom(format!("submission {id} changed state concurrently")));
     }
-    let updated = submission::Entity::find_by_id(id.clone())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| sea_orm::DbErr::Custom(format!("submission {id} vanished")))?;
     record_transition(&txn, submission_id, Some(from), to, reason, event_id).await?;
     if let Some(attempt) = requeue_attempt {
+        // The row as it is now, for the job queued again.
+        let updated = submission::Entity::find_by_id(id.clone())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::Custom(format!("submission {id} vanished")))?;
         let image: ImageSource =
             serde_json::from_str(&updated.image).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
         let Some(spec) = crate::db::challenge_spec(&txn, &updated.challenge).await? else {

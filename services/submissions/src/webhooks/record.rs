@@ -29,6 +29,7 @@ use darkroom_core::events::{
     Decode, DecodeError, Event, RunFinished, RunPending, RunStarted, ScoreRecorded, StateEvent, SubmissionCancelled,
     SubmissionCreated, SubmissionFailed,
 };
+use sea_orm::sea_query::Query;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TryInsertResult};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -173,14 +174,21 @@ fn notices(told: &Told, row: &submission::Model) -> Result<Vec<Notice>, DbErr> {
 /// Records the deliveries `told` makes; how many were new.
 pub async fn record(db: &DatabaseConnection, told: &Told) -> Result<usize, DbErr> {
     let id = told.submission().0;
-    let Some(row) = submission::Entity::find_by_id(id.to_string()).one(db).await? else {
-        tracing::debug!(submission = %id, "event of an unknown submission: no webhook to tell");
-        return Ok(0);
-    };
-    let hooks = webhook::Entity::find().filter(webhook::Column::Challenge.eq(&row.challenge)).all(db).await?;
+    // The webhooks of the submission's challenge in one statement: most challenges have none,
+    // and every event of every submission comes through here.
+    let challenge_of = Query::select()
+        .column(submission::Column::Challenge)
+        .from(submission::Entity)
+        .and_where(submission::Column::Id.eq(id.to_string()))
+        .to_owned();
+    let hooks = webhook::Entity::find().filter(webhook::Column::Challenge.in_subquery(challenge_of)).all(db).await?;
     if hooks.is_empty() {
         return Ok(0);
     }
+    let Some(row) = submission::Entity::find_by_id(id.to_string()).one(db).await? else {
+        tracing::debug!(submission = %id, "event of a submission gone since: no webhook to tell");
+        return Ok(0);
+    };
     let mut recorded = 0;
     for notice in notices(told, &row)? {
         for hook in hooks.iter().filter(|h| events_of(h).contains(&notice.event)) {
