@@ -297,10 +297,7 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
         StateEvent::Started(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
         StateEvent::Finished(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
         // Kept for the organizer's list, which then reads no score document.
-        StateEvent::Scored(e) => {
-            active.public_score =
-                Set(Some(serde_json::to_string(&e.metrics).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?))
-        }
+        StateEvent::Scored(e) => active.public_score = Set(Some(submission::Model::public_score_column(&e.metrics)?)),
         _ => {}
     }
     active.state = Set(to.as_str().to_owned());

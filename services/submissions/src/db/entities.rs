@@ -105,7 +105,23 @@ pub mod submission {
         pub fn current_state(&self) -> Result<darkroom_api::SubmissionState, DbErr> {
             crate::db::parse_column("submissions.state", &self.state)
         }
+
+        /// `public_score` as written: the public metrics, metric → exact value, as JSON.
+        pub fn public_score_column(metrics: &PublicScore) -> Result<String, DbErr> {
+            serde_json::to_string(metrics).map_err(|e| DbErr::Custom(format!("submissions.public_score: {e}")))
+        }
+
+        /// `public_score`, typed: `None` when the row kept no score; an error when what it
+        /// kept cannot be read (the caller falls back to the score store).
+        pub fn kept_public_score(&self) -> Option<Result<PublicScore, DbErr>> {
+            self.public_score.as_deref().map(|json| {
+                serde_json::from_str(json).map_err(|e| DbErr::Custom(format!("submissions.public_score: {e}")))
+            })
+        }
     }
+
+    /// The public metrics a COMPLETE submission kept: metric name → exact value.
+    pub type PublicScore = std::collections::BTreeMap<String, f64>;
 }
 
 pub mod transition {

@@ -1,6 +1,6 @@
 //! What only the organizer does with submissions: list a challenge's, and re-run a finished one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,6 +13,7 @@ use super::challenges::load;
 use super::openapi::{self as doc, SlugPath, SubmissionPath};
 use super::submissions::visible;
 use super::views::{organizer_view, submission_view};
+use crate::db::entities::submission::PublicScore;
 use crate::db::entities::{participant, submission};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, ApiQuery, Viewer};
@@ -75,15 +76,15 @@ pub async fn list(
 }
 
 /// The exact public scores the rows kept when they were scored, by submission id.
-fn kept_scores(rows: &[submission::Model]) -> HashMap<String, BTreeMap<String, f64>> {
+fn kept_scores(rows: &[submission::Model]) -> HashMap<String, PublicScore> {
     let mut kept = HashMap::new();
     for row in rows {
-        let Some(json) = &row.public_score else { continue };
-        match serde_json::from_str(json) {
-            Ok(metrics) => {
+        match row.kept_public_score() {
+            None => {}
+            Some(Ok(metrics)) => {
                 kept.insert(row.id.clone(), metrics);
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 tracing::warn!(submission = %row.id, error = %e, "kept score unreadable; reading it from the scores")
             }
         }
@@ -99,7 +100,7 @@ async fn attach_exact_scores(
     state: &AppState,
     slug: &str,
     views: &mut [OrganizerSubmissionView],
-    mut scores: HashMap<String, BTreeMap<String, f64>>,
+    mut scores: HashMap<String, PublicScore>,
 ) {
     let mut phases: Vec<String> = views
         .iter()
