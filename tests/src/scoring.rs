@@ -13,7 +13,7 @@ use darkroom_core::domain::receipt::{
 };
 use darkroom_core::domain::{Case, Cases, Direction};
 use darkroom_core::events::{RunFinished, RunStarted, ScoreRecorded};
-use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
+use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, Sealed, from_bson_time, to_bson_time};
 use reqwest::Method;
 
 use crate::TestApp;
@@ -101,7 +101,18 @@ pub async fn complete(app: &TestApp, token: &str, id: &str, evaluation: &Evaluat
         private: values.iter().enumerate().map(|(i, v)| Case { id: format!("case-{i:03}"), value: *v }).collect(),
     });
     let receipt = pending_receipt(&doc, Some(&private));
-    store.record_evaluation(&doc, Some(&private), cases.as_ref(), Some(&receipt)).await.expect("score recorded");
+    store
+        .record_evaluation(
+            &doc,
+            Sealed {
+                private_metrics: Some(&private),
+                cases: cases.as_ref(),
+                receipt: Some(&receipt),
+                run_finished: None,
+            },
+        )
+        .await
+        .expect("score recorded");
     let scored = ScoreRecorded {
         event_id: ScoreRecorded::event_id_for(submission_id),
         attempt: 1,

@@ -5,7 +5,7 @@
 //! whatever the challenge's ground truth holds in `eval-output/` (scripts/build-images.sh).
 
 use darkroom_core::config::RunnerBackend;
-use darkroom_core::scores::{Recorded, ScoreStore};
+use darkroom_core::scores::{Recorded, ScoreStore, Sealed};
 use darkroom_tests::Stack;
 use darkroom_tests::registry::pushed;
 use reqwest::{Method, StatusCode};
@@ -66,7 +66,13 @@ async fn a_split_score_is_stored_sealed_with_its_cases() {
     assert_eq!(public.metrics["accuracy"], 0.625);
 
     // A redelivered evaluation writes nothing twice.
-    let again = store.record_evaluation(&public, mine.private_metrics.as_ref(), Some(&stored), None).await.unwrap();
+    let again = store
+        .record_evaluation(
+            &public,
+            Sealed { private_metrics: mine.private_metrics.as_ref(), cases: Some(&stored), ..Sealed::default() },
+        )
+        .await
+        .unwrap();
     assert_eq!(again, Recorded::AlreadyScored);
     assert_eq!(store.cases(&id).await.unwrap().unwrap(), stored);
 

@@ -13,7 +13,7 @@ use darkroom_core::config::{MongoConfig, RunnerBackend};
 use darkroom_core::digest::sha256_hex;
 use darkroom_core::domain::Direction;
 use darkroom_core::domain::receipt::{self, KeyRing, ReceiptSigner, Values, VerifyError};
-use darkroom_core::scores::{PendingReceipt, Recorded, ScoreDocument, ScoreStore, to_bson_time};
+use darkroom_core::scores::{PendingReceipt, Recorded, ScoreDocument, ScoreStore, Sealed, to_bson_time};
 use darkroom_tests::registry::pushed;
 use darkroom_tests::scoring::pending_receipt;
 use darkroom_tests::{Stack, mongo_url};
@@ -243,8 +243,8 @@ async fn concurrent_evaluators_append_one_linear_chain_and_a_crash_loses_no_rece
         let store = stores[n % 4].clone();
         let again = stores[(n + 1) % 4].clone();
         tasks.push(tokio::spawn(async move {
-            let first = store.record_evaluation(&doc, None, None, Some(&pending));
-            let second = again.record_evaluation(&doc, None, None, Some(&pending));
+            let first = store.record_evaluation(&doc, Sealed { receipt: Some(&pending), ..Sealed::default() });
+            let second = again.record_evaluation(&doc, Sealed { receipt: Some(&pending), ..Sealed::default() });
             let (a, b) = tokio::join!(first, second);
             (a.unwrap(), b.unwrap())
         }));
@@ -272,7 +272,10 @@ async fn concurrent_evaluators_append_one_linear_chain_and_a_crash_loses_no_rece
     // evaluator that died after storing the score (with its claims) and before appending.
     let (doc, pending) = claims(99, &participant);
     let crashed = ScoreStore::new(&config).await.unwrap();
-    assert_eq!(crashed.record_evaluation(&doc, None, None, Some(&pending)).await.unwrap(), Recorded::New);
+    assert_eq!(
+        crashed.record_evaluation(&doc, Sealed { receipt: Some(&pending), ..Sealed::default() }).await.unwrap(),
+        Recorded::New
+    );
     assert_eq!(store.receipt(&doc.submission_id).await.unwrap(), None);
     // The redelivery finds the score and appends the receipt from the stored claims, once.
     for _ in 0..2 {
@@ -307,7 +310,8 @@ async fn a_lagging_or_missing_chain_head_never_forks_the_chain() {
         let (doc, pending) = claims(n, &participant);
         let store = store.clone();
         async move {
-            let recorded = store.record_evaluation(&doc, None, None, Some(&pending)).await.unwrap();
+            let recorded =
+                store.record_evaluation(&doc, Sealed { receipt: Some(&pending), ..Sealed::default() }).await.unwrap();
             assert_eq!(recorded, Recorded::New);
         }
     };

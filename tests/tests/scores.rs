@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, TimeZone, Utc};
 use darkroom_core::config::MongoConfig;
 use darkroom_core::domain::Direction;
-use darkroom_core::scores::{Recorded, ScoreDocument, ScoreStore, to_bson_time};
+use darkroom_core::scores::{Recorded, ScoreDocument, ScoreStore, Sealed, to_bson_time};
 use darkroom_tests::mongo_url;
 
 async fn store() -> (ScoreStore, String) {
@@ -113,9 +113,24 @@ async fn a_sealed_score_keeps_its_private_split_and_its_cases_in_chunks() {
     let cases = Cases { public: (0..n).map(case).collect(), private: (0..3).map(case).collect() };
     let private = BTreeMap::from([("loss".to_owned(), 0.123)]);
     let a = score("a1", "alice", 0.5, hi, 0);
-    assert_eq!(store.record_evaluation(&a, Some(&private), Some(&cases), None).await.unwrap(), Recorded::New);
+    let sealed = Sealed {
+        private_metrics: Some(&private),
+        cases: Some(&cases),
+        receipt: None,
+        run_finished: Some(r#"{"run":"a1"}"#),
+    };
+    assert_eq!(store.record_evaluation(&a, sealed).await.unwrap(), Recorded::New);
     store.record(&score("a2", "alice", 0.25, hi, 1)).await.unwrap(); // flat: no private split
-    assert_eq!(store.record_evaluation(&a, Some(&private), Some(&cases), None).await.unwrap(), Recorded::AlreadyScored);
+    let again = Sealed { run_finished: Some(r#"{"run":"a1, again"}"#), ..sealed };
+    assert_eq!(store.record_evaluation(&a, again).await.unwrap(), Recorded::AlreadyScored);
+    // The run is kept by the score's own insert, once: a second record changes nothing. A
+    // score stored without one (here the flat one) has none until `keep_run` adds it.
+    let kept = |runs: Vec<(String, Option<String>)>| runs.into_iter().collect::<BTreeMap<_, _>>();
+    let runs = kept(store.kept_runs("c", "dev").await.unwrap());
+    assert_eq!(runs["a1"].as_deref(), Some(r#"{"run":"a1"}"#));
+    assert_eq!(runs["a2"], None);
+    store.keep_run("a2", r#"{"run":"a2"}"#).await.unwrap();
+    assert_eq!(kept(store.kept_runs("c", "dev").await.unwrap())["a2"].as_deref(), Some(r#"{"run":"a2"}"#));
 
     assert_eq!(store.cases("a1").await.unwrap().as_ref(), Some(&cases));
     assert_eq!(store.cases("a2").await.unwrap(), None);
@@ -154,7 +169,10 @@ async fn a_shorter_evaluation_replaces_every_chunk_a_longer_earlier_attempt_left
     };
     for (id, older_version) in [("marked", false), ("unmarked", true)] {
         let doc = score(id, "alice", 0.5, Direction::HigherIsBetter, 0);
-        assert_eq!(store.record_evaluation(&doc, None, Some(&long), None).await.unwrap(), Recorded::New);
+        assert_eq!(
+            store.record_evaluation(&doc, Sealed { cases: Some(&long), ..Sealed::default() }).await.unwrap(),
+            Recorded::New
+        );
         assert_eq!(chunks(id).await, 5, "3 public and 2 private chunks");
         // The crash before the score: the evaluation is redelivered and scored again.
         raw.collection::<mongodb::bson::Document>("scores")
@@ -167,7 +185,10 @@ async fn a_shorter_evaluation_replaces_every_chunk_a_longer_earlier_attempt_left
                 .await
                 .unwrap();
         }
-        assert_eq!(store.record_evaluation(&doc, None, Some(&short), None).await.unwrap(), Recorded::New);
+        assert_eq!(
+            store.record_evaluation(&doc, Sealed { cases: Some(&short), ..Sealed::default() }).await.unwrap(),
+            Recorded::New
+        );
         assert_eq!(store.cases(id).await.unwrap().as_ref(), Some(&short), "{id}: only the second attempt's cases");
         assert_eq!(chunks(id).await, 2, "{id}: one chunk per split");
         // The mark a next attempt starts from says what is there now.
@@ -182,12 +203,18 @@ async fn a_shorter_evaluation_replaces_every_chunk_a_longer_earlier_attempt_left
     }
     // An older version's chunks of a split the new evaluation has no cases for go too.
     let doc = score("emptied", "alice", 0.5, Direction::HigherIsBetter, 0);
-    assert_eq!(store.record_evaluation(&doc, None, Some(&long), None).await.unwrap(), Recorded::New);
+    assert_eq!(
+        store.record_evaluation(&doc, Sealed { cases: Some(&long), ..Sealed::default() }).await.unwrap(),
+        Recorded::New
+    );
     let raw_of = |name: &str| raw.collection::<mongodb::bson::Document>(name);
     raw_of("scores").delete_one(mongodb::bson::doc! { "submission_id": "emptied" }).await.unwrap();
     raw_of("cases").delete_one(mongodb::bson::doc! { "_id": "emptied/chunks" }).await.unwrap();
     let public_only = Cases { public: short.public.clone(), private: Vec::new() };
-    assert_eq!(store.record_evaluation(&doc, None, Some(&public_only), None).await.unwrap(), Recorded::New);
+    assert_eq!(
+        store.record_evaluation(&doc, Sealed { cases: Some(&public_only), ..Sealed::default() }).await.unwrap(),
+        Recorded::New
+    );
     assert_eq!(chunks("emptied").await, 1, "the old private chunks are gone");
     assert_eq!(store.cases("emptied").await.unwrap().as_ref(), Some(&public_only));
 }
@@ -208,7 +235,10 @@ async fn feedback_reads_see_the_public_split_only() {
         [("b", "p", 0, Some(cases(0.5, 0.987))), ("a", "p", 5, Some(cases(0.25, 0.987))), ("q1", "q", 1, None)]
     {
         let doc = score(s, who, 0.5, Direction::LowerIsBetter, minutes);
-        store.record_evaluation(&doc, Some(&private), c.as_ref(), None).await.expect("recorded");
+        store
+            .record_evaluation(&doc, Sealed { private_metrics: Some(&private), cases: c.as_ref(), ..Sealed::default() })
+            .await
+            .expect("recorded");
     }
     let all = store.phase_scores("c", "dev", None).await.unwrap();
     assert_eq!(all.iter().map(|s| s.submission_id.as_str()).collect::<Vec<_>>(), ["b", "q1", "a"]);

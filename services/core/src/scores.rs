@@ -51,7 +51,7 @@ mod sealed;
 mod verifications;
 pub use generations::{Rescore, RescoreFailure, RescoreState, Started};
 pub use receipts::{Opening, PendingReceipt};
-pub use sealed::{CASES_PER_CHUNK, SealedScore};
+pub use sealed::{CASES_PER_CHUNK, Sealed, SealedScore};
 pub use verifications::{OriginalScore, StoredVerification, VerificationResult};
 
 /// The key of a participant's line in `boards`: one per challenge, phase and participant.
@@ -193,8 +193,15 @@ pub struct ScoreStore {
 /// What the public reads of a score leave out: the sealed split, the cases' summary, and the
 /// receipt's pending claims and sealed salt.
 fn public_projection() -> Document {
-    doc! { "private_metrics": 0, "cases": 0, "receipt_claims": 0, "receipt_salt": 0, "receipt_sealed_values": 0 }
+    doc! {
+        "private_metrics": 0, "cases": 0, "receipt_claims": 0, "receipt_salt": 0, "receipt_sealed_values": 0,
+        RUN_FINISHED: 0,
+    }
 }
+
+/// The score document's field holding the finished run it was evaluated from (JSON): the job,
+/// with the host's paths, so never part of a public read.
+const RUN_FINISHED: &str = "run_finished";
 
 /// A stored integer, whichever width the server kept it in.
 fn int(d: &Document, key: &str) -> Option<i64> {

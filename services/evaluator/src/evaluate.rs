@@ -26,7 +26,9 @@ use darkroom_core::sandbox::{
     DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunSpec, Sandbox, SandboxError,
     extract_archive, run_seed,
 };
-use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, from_bson_time, to_bson_time};
+use darkroom_core::scores::{
+    Opening, PendingReceipt, Recorded, ScoreDocument, ScoreStore, Sealed, from_bson_time, to_bson_time,
+};
 use tokio::io::AsyncReadExt;
 
 pub struct Context {
@@ -207,11 +209,23 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
             if generation > 1 {
                 receipt.claims.generation = Some(generation);
             }
-            let outcome =
-                store.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref(), Some(&receipt)).await?;
+            // The run is kept by the score's own insert (for a later rescore).
+            let run_json = serde_json::to_string(run)?;
+            let sealed = Sealed {
+                private_metrics: private_metrics.as_ref(),
+                cases: cases.as_ref(),
+                receipt: Some(&receipt),
+                run_finished: Some(&run_json),
+            };
+            let outcome = store.record_evaluation(&doc, sealed).await?;
             // Public metrics only: the private split never reaches a log.
             tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
-            kept(ctx, &store, run, generation).await?;
+            if outcome == Recorded::AlreadyScored {
+                // Another evaluator's insert won; one stored before runs were kept in the
+                // insert may lack its run.
+                store.keep_run(&id, &run_json).await?;
+            }
+            crate::rescore::propagate(ctx, run, generation).await?;
             publish(&ctx.js, &recorded(&doc, run)).await?;
         }
         Err(EvaluationError::Failed(failure)) => {
@@ -223,8 +237,9 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
     Ok(())
 }
 
-/// After a score is recorded in `generation`: keeps its run for a later rescore, and hands
-/// it to a rescore that started from that generation (see [`crate::rescore::propagate`]).
+/// After a score found already recorded in `generation`: keeps its run for a later rescore (a
+/// crash may have come before it was kept), and hands it to a rescore that started from that
+/// generation (see [`crate::rescore::propagate`]).
 async fn kept(ctx: &Context, store: &ScoreStore, run: &RunFinished, generation: u32) -> Result<(), async_nats::Error> {
     store.keep_run(&run.submission_id.to_string(), &serde_json::to_string(run)?).await?;
     crate::rescore::propagate(ctx, run, generation).await

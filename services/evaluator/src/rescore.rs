@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use darkroom_core::bus::publish;
 use darkroom_core::events::{RescoreItem, RunFinished};
-use darkroom_core::scores::ScoreStore;
+use darkroom_core::scores::{Recorded, ScoreStore, Sealed};
 
 use crate::evaluate::{Context, EvaluationError, Scored, evaluate};
 
@@ -111,14 +111,24 @@ async fn try_item(ctx: &Context, item: &RescoreItem, delivered: i64) -> Result<I
         // Scored in this generation before a crash: finish its receipt and board line only.
         tracing::info!(submission = %id, generation, "already rescored; finishing its record");
         store.record(&doc).await?;
+        store.keep_run(&id, &serde_json::to_string(&*item.run)?).await?;
         ItemOutcome::Scored
     } else {
         match evaluate(ctx, &run).await {
             Ok(Scored { doc, private_metrics, cases, mut receipt, .. }) => {
                 receipt.claims.generation = Some(generation);
-                let recorded =
-                    store.record_evaluation(&doc, private_metrics.as_ref(), cases.as_ref(), Some(&receipt)).await?;
+                let run_json = serde_json::to_string(&*item.run)?;
+                let sealed = Sealed {
+                    private_metrics: private_metrics.as_ref(),
+                    cases: cases.as_ref(),
+                    receipt: Some(&receipt),
+                    run_finished: Some(&run_json),
+                };
+                let recorded = store.record_evaluation(&doc, sealed).await?;
                 tracing::info!(submission = %id, generation, metrics = ?doc.metrics, ?recorded, "rescored");
+                if recorded == Recorded::AlreadyScored {
+                    store.keep_run(&id, &run_json).await?;
+                }
                 ItemOutcome::Scored
             }
             Err(EvaluationError::Failed(failure)) if failure.retrying && delivered < PLATFORM_TRIES => {
@@ -137,7 +147,6 @@ async fn try_item(ctx: &Context, item: &RescoreItem, delivered: i64) -> Result<I
         }
     };
     if outcome == ItemOutcome::Scored {
-        store.keep_run(&id, &serde_json::to_string(&*item.run)?).await?;
         ctx.scores.rescore_done(challenge, phase, generation, &id).await?;
         // A later rescore from this generation must see this score too.
         propagate(ctx, &item.run, generation).await?;

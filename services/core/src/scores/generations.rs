@@ -289,10 +289,11 @@ impl ScoreStore {
     }
 
     /// Keeps the finished run a score was evaluated from (its JSON), sealed beside the score,
-    /// so a rescore can evaluate the same output again.
+    /// so a rescore can evaluate the same output again. The evaluator stores it with the score's
+    /// insert ([`super::Sealed::run_finished`]); this is for a score found stored without it.
     pub async fn keep_run(&self, submission_id: &str, run_json: &str) -> mongodb::error::Result<()> {
         self.scores
-            .update_one(doc! { "submission_id": submission_id }, doc! { "$set": { "run_finished": run_json } })
+            .update_one(doc! { "submission_id": submission_id }, doc! { "$set": { super::RUN_FINISHED: run_json } })
             .await?;
         Ok(())
     }
@@ -308,7 +309,7 @@ impl ScoreStore {
             .scores
             .clone_with_type::<Document>()
             .find(doc! { "challenge": challenge, "phase": phase })
-            .projection(doc! { "submission_id": 1, "run_finished": 1 })
+            .projection(doc! { "submission_id": 1, super::RUN_FINISHED: 1 })
             .sort(doc! { "submission_id": 1 })
             .await?
             .try_collect()
@@ -316,7 +317,7 @@ impl ScoreStore {
         docs.iter()
             .map(|d| {
                 let id = d.get_str("submission_id").map_err(|_| custom("a score without its submission_id"))?;
-                Ok((id.to_owned(), d.get_str("run_finished").ok().map(str::to_owned)))
+                Ok((id.to_owned(), d.get_str(super::RUN_FINISHED).ok().map(str::to_owned)))
             })
             .collect()
     }

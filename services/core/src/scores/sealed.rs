@@ -11,8 +11,8 @@ use mongodb::bson::{self, Document, doc};
 use serde::Serialize;
 
 use super::{
-    PendingReceipt, Recorded, ScoreDocument, ScoreStore, from_millis, int, is_duplicate_key, metrics_document,
-    metrics_from,
+    PendingReceipt, RUN_FINISHED, Recorded, ScoreDocument, ScoreStore, from_millis, int, is_duplicate_key,
+    metrics_document, metrics_from,
 };
 use crate::domain::{Case, Cases, Split};
 
@@ -32,19 +32,31 @@ pub struct SealedScore {
 /// Per-case values are stored in chunks of this many cases.
 pub const CASES_PER_CHUNK: usize = 50_000;
 
+/// What an evaluation stores beside its public score, none of it ever shown to a participant.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sealed<'a> {
+    /// The private split (contract v2); `None` for the flat form.
+    pub private_metrics: Option<&'a BTreeMap<String, f64>>,
+    /// The per-case values of `cases.csv`, where the evaluation wrote one.
+    pub cases: Option<&'a Cases>,
+    /// The receipt's claims (and the opening of its commitment).
+    pub receipt: Option<&'a PendingReceipt>,
+    /// The finished run the score was evaluated from, as JSON, so a rescore can evaluate the
+    /// same output again (see [`ScoreStore::kept_runs`]). Stored by the score's own insert.
+    pub run_finished: Option<&'a str>,
+}
+
 impl ScoreStore {
     /// Stores an evaluation of contract v2: the per-case values first, then the score with its
-    /// sealed private split and its receipt's claims, then the receipt and the leaderboard
-    /// update as [`ScoreStore::record`] does.
+    /// sealed parts, then the receipt and the leaderboard update as [`ScoreStore::record`] does.
     /// Idempotent: once the score is stored nothing is written again, and before that each
     /// chunk of cases is replaced by its id, so a redelivered evaluation duplicates nothing.
     pub async fn record_evaluation(
         &self,
         score: &ScoreDocument,
-        private_metrics: Option<&BTreeMap<String, f64>>,
-        cases: Option<&Cases>,
-        receipt: Option<&PendingReceipt>,
+        sealed: Sealed<'_>,
     ) -> mongodb::error::Result<Recorded> {
+        let Sealed { private_metrics, cases, receipt, run_finished } = sealed;
         // Cases are written before the score, so a stored score must stop them (a redelivered
         // evaluation may differ); without cases the insert's duplicate key says as much.
         if cases.is_some() && self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some() {
@@ -61,6 +73,9 @@ impl ScoreStore {
         }
         if let Some(cases) = cases {
             stored.insert("cases", doc! { "public": cases.public.len() as i64, "private": cases.private.len() as i64 });
+        }
+        if let Some(run) = run_finished {
+            stored.insert(RUN_FINISHED, run);
         }
         if let Some(pending) = receipt {
             let claims =
@@ -132,15 +147,15 @@ impl ScoreStore {
                 // leftovers are found by filter, once. With no chunk of ours to tell, its first
                 // chunk (by `_id`) does, so a split without cases costs no scan either.
                 None => {
-                    let unmarked = rewrote_unmarked
-                        || (count == 0
-                            && self
-                                .cases
-                                .delete_one(doc! { "_id": format!("{submission_id}/{split}/0") })
-                                .await?
-                                .deleted_count
-                                > 0);
-                    if unmarked {
+                    // With no chunks of ours written, deleting an old chunk 0 is that check.
+                    let old_first_chunk_deleted = count == 0
+                        && self
+                            .cases
+                            .delete_one(doc! { "_id": format!("{submission_id}/{split}/0") })
+                            .await?
+                            .deleted_count
+                            > 0;
+                    if rewrote_unmarked || old_first_chunk_deleted {
                         let stale = doc! {
                             "submission_id": submission_id, "split": split.label(), "chunk": { "$gte": count },
                         };
