@@ -123,14 +123,19 @@ async fn a_sealed_score_keeps_its_private_split_and_its_cases_in_chunks() {
     store.record(&score("a2", "alice", 0.25, hi, 1)).await.unwrap(); // flat: no private split
     let again = Sealed { run_finished: Some(r#"{"run":"a1, again"}"#), ..sealed };
     assert_eq!(store.record_evaluation(&a, again).await.unwrap(), Recorded::AlreadyScored);
-    // The run is kept by the score's own insert, once: a second record changes nothing. A
-    // score stored without one (here the flat one) has none until `keep_run` adds it.
+    // The run is kept by the score's own insert, and a later record keeps it. A score stored
+    // without one (here the flat one, as scores were stored before runs went into the insert)
+    // has none until it is recorded again with one, or `keep_run` adds it.
     let kept = |runs: Vec<(String, Option<String>)>| runs.into_iter().collect::<BTreeMap<_, _>>();
     let runs = kept(store.kept_runs("c", "dev").await.unwrap());
-    assert_eq!(runs["a1"].as_deref(), Some(r#"{"run":"a1"}"#));
+    assert_eq!(runs["a1"].as_deref(), Some(r#"{"run":"a1"}"#), "the run it was evaluated from, not a later one");
     assert_eq!(runs["a2"], None);
-    store.keep_run("a2", r#"{"run":"a2"}"#).await.unwrap();
+    let flat = score("a2", "alice", 0.25, hi, 1);
+    let with_run = Sealed { run_finished: Some(r#"{"run":"a2"}"#), ..Sealed::default() };
+    assert_eq!(store.record_evaluation(&flat, with_run).await.unwrap(), Recorded::AlreadyScored);
     assert_eq!(kept(store.kept_runs("c", "dev").await.unwrap())["a2"].as_deref(), Some(r#"{"run":"a2"}"#));
+    store.keep_run("a3", r#"{"run":"a3"}"#).await.unwrap(); // no such score: nothing to keep it with
+    assert!(!kept(store.kept_runs("c", "dev").await.unwrap()).contains_key("a3"));
 
     assert_eq!(store.cases("a1").await.unwrap().as_ref(), Some(&cases));
     assert_eq!(store.cases("a2").await.unwrap(), None);

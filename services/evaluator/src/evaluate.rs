@@ -26,9 +26,7 @@ use darkroom_core::sandbox::{
     DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunSpec, Sandbox, SandboxError,
     extract_archive, run_seed,
 };
-use darkroom_core::scores::{
-    Opening, PendingReceipt, Recorded, ScoreDocument, ScoreStore, Sealed, from_bson_time, to_bson_time,
-};
+use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, Sealed, from_bson_time, to_bson_time};
 use tokio::io::AsyncReadExt;
 
 pub struct Context {
@@ -209,7 +207,7 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
             if generation > 1 {
                 receipt.claims.generation = Some(generation);
             }
-            // The run is kept by the score's own insert (for a later rescore).
+            // The run is kept with the score, for a later rescore.
             let run_json = serde_json::to_string(run)?;
             let sealed = Sealed {
                 private_metrics: private_metrics.as_ref(),
@@ -220,11 +218,6 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
             let outcome = store.record_evaluation(&doc, sealed).await?;
             // Public metrics only: the private split never reaches a log.
             tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
-            if outcome == Recorded::AlreadyScored {
-                // Another evaluator's insert won; one stored before runs were kept in the
-                // insert may lack its run.
-                store.keep_run(&id, &run_json).await?;
-            }
             crate::rescore::propagate(ctx, run, generation).await?;
             publish(&ctx.js, &recorded(&doc, run)).await?;
         }

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use darkroom_core::bus::publish;
 use darkroom_core::events::{RescoreItem, RunFinished};
-use darkroom_core::scores::{Recorded, ScoreStore, Sealed};
+use darkroom_core::scores::{ScoreStore, Sealed};
 
 use crate::evaluate::{Context, EvaluationError, Scored, evaluate};
 
@@ -126,9 +126,6 @@ async fn try_item(ctx: &Context, item: &RescoreItem, delivered: i64) -> Result<I
                 };
                 let recorded = store.record_evaluation(&doc, sealed).await?;
                 tracing::info!(submission = %id, generation, metrics = ?doc.metrics, ?recorded, "rescored");
-                if recorded == Recorded::AlreadyScored {
-                    store.keep_run(&id, &run_json).await?;
-                }
                 ItemOutcome::Scored
             }
             Err(EvaluationError::Failed(failure)) if failure.retrying && delivered < PLATFORM_TRIES => {

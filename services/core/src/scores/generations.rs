@@ -290,11 +290,12 @@ impl ScoreStore {
 
     /// Keeps the finished run a score was evaluated from (its JSON), sealed beside the score,
     /// so a rescore can evaluate the same output again. The evaluator stores it with the score's
-    /// insert ([`super::Sealed::run_finished`]); this is for a score found stored without it.
+    /// insert ([`super::Sealed::run_finished`]); this is for a score found stored without one
+    /// (a crash before it was kept, or a score from before runs went into the insert). A score
+    /// that has its run keeps it: that is the run it was evaluated from.
     pub async fn keep_run(&self, submission_id: &str, run_json: &str) -> mongodb::error::Result<()> {
-        self.scores
-            .update_one(doc! { "submission_id": submission_id }, doc! { "$set": { super::RUN_FINISHED: run_json } })
-            .await?;
+        let lacking = doc! { "submission_id": submission_id, super::RUN_FINISHED: { "$exists": false } };
+        self.scores.update_one(lacking, doc! { "$set": { super::RUN_FINISHED: run_json } }).await?;
         Ok(())
     }
 

@@ -50,20 +50,37 @@ impl ScoreStore {
     /// Stores an evaluation of contract v2: the per-case values first, then the score with its
     /// sealed parts, then the receipt and the leaderboard update as [`ScoreStore::record`] does.
     /// Idempotent: once the score is stored nothing is written again, and before that each
-    /// chunk of cases is replaced by its id, so a redelivered evaluation duplicates nothing.
+    /// chunk of cases is replaced by its id, so a redelivered evaluation duplicates nothing. A
+    /// score found stored gets the run it lacks ([`ScoreStore::keep_run`]).
     pub async fn record_evaluation(
         &self,
         score: &ScoreDocument,
         sealed: Sealed<'_>,
     ) -> mongodb::error::Result<Recorded> {
-        let Sealed { private_metrics, cases, receipt, run_finished } = sealed;
         // Cases are written before the score, so a stored score must stop them (a redelivered
         // evaluation may differ); without cases the insert's duplicate key says as much.
-        if cases.is_some() && self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some() {
-            self.ensure_receipt(&score.submission_id).await?;
-            self.update_board(score).await?;
-            return Ok(Recorded::AlreadyScored);
+        let stored_before = sealed.cases.is_some()
+            && self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some();
+        let recorded = if stored_before { Recorded::AlreadyScored } else { self.insert_sealed(score, &sealed).await? };
+        match (&recorded, sealed.receipt) {
+            // Stored by this very insert: no receipt can exist yet, and its claims are at hand.
+            (Recorded::New, Some(pending)) => {
+                self.append_receipt(&score.submission_id, &score.challenge, &pending.claims).await?
+            }
+            _ => self.ensure_receipt(&score.submission_id).await?,
         }
+        if recorded == Recorded::AlreadyScored
+            && let Some(run) = sealed.run_finished
+        {
+            self.keep_run(&score.submission_id, run).await?;
+        }
+        self.update_board(score).await?;
+        Ok(recorded)
+    }
+
+    /// Writes the cases, then inserts the score with its sealed parts.
+    async fn insert_sealed(&self, score: &ScoreDocument, sealed: &Sealed<'_>) -> mongodb::error::Result<Recorded> {
+        let Sealed { private_metrics, cases, receipt, run_finished } = *sealed;
         if let Some(cases) = cases {
             self.write_cases(&score.submission_id, cases).await?;
         }
@@ -88,20 +105,11 @@ impl ScoreStore {
                 stored.insert("receipt_sealed_values", values);
             }
         }
-        let recorded = match self.scores.clone_with_type::<Document>().insert_one(stored).await {
-            Ok(_) => Recorded::New,
-            Err(e) if is_duplicate_key(&e) => Recorded::AlreadyScored,
-            Err(e) => return Err(e),
-        };
-        match (&recorded, receipt) {
-            // Stored by this very insert: no receipt can exist yet, and its claims are at hand.
-            (Recorded::New, Some(pending)) => {
-                self.append_receipt(&score.submission_id, &score.challenge, &pending.claims).await?
-            }
-            _ => self.ensure_receipt(&score.submission_id).await?,
+        match self.scores.clone_with_type::<Document>().insert_one(stored).await {
+            Ok(_) => Ok(Recorded::New),
+            Err(e) if is_duplicate_key(&e) => Ok(Recorded::AlreadyScored),
+            Err(e) => Err(e),
         }
-        self.update_board(score).await?;
-        Ok(recorded)
     }
 
     /// Writes the chunks by id (replacing what an earlier attempt wrote under the same ids) and
