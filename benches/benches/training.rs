@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use darkroom_benches::{ms, percentile, pick, runtime, smoke, summary_ms, target_dir, write_results};
+use darkroom_benches::{ms, pair_summary, percentile, pick, runtime, smoke, summary_ms, target_dir, write_results};
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{Direction, ImageSource, Metric, NodeType, Resources};
 use darkroom_core::events::SubmissionCreated;
@@ -219,11 +219,7 @@ fn bench_pair(c: &mut Criterion, group_name: &str, job: Job, rt: &tokio::runtime
                            "ratio_wall": c_wall.as_secs_f64() / n_wall.as_secs_f64(),
                            "ratio_trained": c_trained.as_secs_f64() / n_trained.as_secs_f64() }));
     }
-    let pair_ratio = |k: &str| {
-        let mut r: Vec<f64> = pairs.iter().filter_map(|p| p[k].as_f64()).collect();
-        r.sort_by(f64::total_cmp);
-        json!({ "median": r[r.len() / 2], "min": r[0], "max": r[r.len() - 1] })
-    };
+    let pair_ratio = |k: &str| pair_summary(&pairs.iter().filter_map(|p| p[k].as_f64()).collect::<Vec<_>>());
     let paired = json!({ "n": pairs.len(), "ratio_wall": pair_ratio("ratio_wall"),
                          "ratio_trained": pair_ratio("ratio_trained"), "pairs": pairs });
     let (native, container) = (native.into_inner().unwrap(), container.into_inner().unwrap());

@@ -116,6 +116,19 @@ pub fn summary_ms(samples: &[Duration]) -> Value {
     })
 }
 
+/// Median, min and max of per-pair values (ratios or differences), as JSON. Pairs taken
+/// alternately cancel a drift of the machine between two groups of samples; criterion's groups
+/// (every sample of one side, then every sample of the other) cannot, and this shared VM drifts
+/// by 10–20 % from one minute to the next.
+pub fn pair_summary(values: &[f64]) -> Value {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match (v.first(), v.last()) {
+        (Some(min), Some(max)) => serde_json::json!({ "n": v.len(), "median": v[v.len() / 2], "min": min, "max": max }),
+        _ => serde_json::json!({ "n": 0 }),
+    }
+}
+
 /// A two-worker runtime, as the services run on this 2-core machine.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
