@@ -15,6 +15,7 @@ on_both_backends!(
     submit_follow_and_cancel,
     tarball_upload_is_stored_by_hash,
     quotas_are_enforced_with_the_next_slot,
+    a_daily_quota_alone_counts_only_the_last_24_hours,
     participants_only_see_their_own_submissions,
     me_tells_organizer_from_participant,
     organizer_lists_every_submission_of_a_challenge,
@@ -160,6 +161,37 @@ async fn quotas_are_enforced_with_the_next_slot(backend: Backend) {
     let attempts = futures::future::join_all((0..6).map(|_| app.submit(&slug, &other, &m2))).await;
     let accepted = attempts.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
     assert_eq!(accepted, 2, "{attempts:?}");
+}
+
+/// With a daily quota and no total, only the last 24 hours are read and counted: a submission
+/// moved 25 hours back frees its slot; one 23 hours back does not.
+async fn a_daily_quota_alone_counts_only_the_last_24_hours(backend: Backend) {
+    use darkroom_submissions::db::entities::submission;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |s| s["quotas"] = json!({ "per_day": 1 })).await;
+    let token = app.register("Grace").await;
+    let image = publish("m:1").await;
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let move_back = |id: String, hours: i64| {
+        let db = db.clone();
+        async move {
+            let mut row: submission::ActiveModel =
+                submission::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().into();
+            row.created_at = Set(chrono::Utc::now() - chrono::Duration::hours(hours));
+            row.update(&db).await.unwrap();
+        }
+    };
+    let (s, first) = app.submit(&slug, &token, &image).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(app.submit(&slug, &token, &image).await.0, StatusCode::TOO_MANY_REQUESTS);
+    move_back(first["id"].as_str().unwrap().to_owned(), 23).await;
+    let (s, b) = app.submit(&slug, &token, &image).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "23 hours ago is inside the window: {b}");
+    move_back(first["id"].as_str().unwrap().to_owned(), 25).await;
+    let (s, second) = app.submit(&slug, &token, &image).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "25 hours ago is outside the window: {second}");
+    assert_eq!(app.submit(&slug, &token, &image).await.0, StatusCode::TOO_MANY_REQUESTS, "the new one counts");
 }
 
 async fn participants_only_see_their_own_submissions(backend: Backend) {

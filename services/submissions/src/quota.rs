@@ -49,6 +49,9 @@ impl Counted {
     }
 }
 
+/// The daily quota's rolling window.
+pub const DAILY_WINDOW: Duration = Duration::hours(24);
+
 /// Checks the quotas against the creation times of the participant's (or their team's) counted
 /// submissions in this phase. The daily quota is a rolling 24 hours, so the next slot opens 24
 /// hours after the submission that would have to drop out of the window.
@@ -69,11 +72,11 @@ pub fn check_quota(
         });
     }
     if let Some(per_day) = quotas.per_day {
-        let window_start = now - Duration::hours(24);
+        let window_start = now - DAILY_WINDOW;
         counted.retain(|t| *t > window_start);
         counted.sort();
         if counted.len() >= per_day as usize {
-            let retry_at = counted[counted.len() - per_day as usize] + Duration::hours(24);
+            let retry_at = counted[counted.len() - per_day as usize] + DAILY_WINDOW;
             return Err(ApiError::QuotaExceeded {
                 message: format!(
                     "{whose} used the {per_day} submissions of the last 24 hours; the next slot opens at {}",
