@@ -57,6 +57,19 @@ pub(crate) struct Scored {
     pub(crate) score_json_sha256: String,
 }
 
+impl Scored {
+    /// What is stored sealed beside the score: the private split, the cases, the receipt and
+    /// the run it was evaluated from (`run_json`), for a later rescore.
+    pub(crate) fn sealed<'a>(&'a self, run_json: &'a str) -> Sealed<'a> {
+        Sealed {
+            private_metrics: self.private_metrics.as_ref(),
+            cases: self.cases.as_ref(),
+            receipt: Some(&self.receipt),
+            run_finished: Some(run_json),
+        }
+    }
+}
+
 /// The hashes of what the evaluation read and wrote, for the receipt.
 struct Hashes {
     output_archive: String,
@@ -203,23 +216,16 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         Err(EvaluationError::Transient(_)) => {}
     }
     match verdict {
-        Ok(Scored { doc, private_metrics, cases, mut receipt, .. }) => {
+        Ok(mut scored) => {
             if generation > 1 {
-                receipt.claims.generation = Some(generation);
+                scored.receipt.claims.generation = Some(generation);
             }
-            // The run is kept with the score, for a later rescore.
             let run_json = serde_json::to_string(run)?;
-            let sealed = Sealed {
-                private_metrics: private_metrics.as_ref(),
-                cases: cases.as_ref(),
-                receipt: Some(&receipt),
-                run_finished: Some(&run_json),
-            };
-            let outcome = store.record_evaluation(&doc, sealed).await?;
+            let outcome = store.record_evaluation(&scored.doc, scored.sealed(&run_json)).await?;
             // Public metrics only: the private split never reaches a log.
-            tracing::info!(submission = %id, metrics = ?doc.metrics, ?outcome, "scored");
+            tracing::info!(submission = %id, metrics = ?scored.doc.metrics, ?outcome, "scored");
             crate::rescore::propagate(ctx, run, generation).await?;
-            publish(&ctx.js, &recorded(&doc, run)).await?;
+            publish(&ctx.js, &recorded(&scored.doc, run)).await?;
         }
         Err(EvaluationError::Failed(failure)) => {
             tracing::warn!(submission = %id, reason = %failure.reason, detail = ?failure.detail, "evaluation failed");

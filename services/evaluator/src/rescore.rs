@@ -15,9 +15,9 @@ use std::borrow::Cow;
 
 use darkroom_core::bus::publish;
 use darkroom_core::events::{RescoreItem, RunFinished};
-use darkroom_core::scores::{ScoreStore, Sealed};
+use darkroom_core::scores::ScoreStore;
 
-use crate::evaluate::{Context, EvaluationError, Scored, evaluate};
+use crate::evaluate::{Context, EvaluationError, evaluate};
 
 /// A platform failure (retrying) of a rescore's evaluation is tried this many times before it
 /// is listed as failed; an evaluation error is listed at once.
@@ -115,17 +115,11 @@ async fn try_item(ctx: &Context, item: &RescoreItem, delivered: i64) -> Result<I
         ItemOutcome::Scored
     } else {
         match evaluate(ctx, &run).await {
-            Ok(Scored { doc, private_metrics, cases, mut receipt, .. }) => {
-                receipt.claims.generation = Some(generation);
+            Ok(mut scored) => {
+                scored.receipt.claims.generation = Some(generation);
                 let run_json = serde_json::to_string(&*item.run)?;
-                let sealed = Sealed {
-                    private_metrics: private_metrics.as_ref(),
-                    cases: cases.as_ref(),
-                    receipt: Some(&receipt),
-                    run_finished: Some(&run_json),
-                };
-                let recorded = store.record_evaluation(&doc, sealed).await?;
-                tracing::info!(submission = %id, generation, metrics = ?doc.metrics, ?recorded, "rescored");
+                let recorded = store.record_evaluation(&scored.doc, scored.sealed(&run_json)).await?;
+                tracing::info!(submission = %id, generation, metrics = ?scored.doc.metrics, ?recorded, "rescored");
                 ItemOutcome::Scored
             }
             Err(EvaluationError::Failed(failure)) if failure.retrying && delivered < PLATFORM_TRIES => {
