@@ -28,6 +28,7 @@ use bollard::query_parameters::EventsOptions;
 use criterion::{Criterion, SamplingMode};
 use darkroom_api::{Leaderboard, OrganizerSubmissionView, SubmissionState, SubmissionView};
 use darkroom_benches::cpu::CpuSample;
+use darkroom_benches::report::num;
 use darkroom_benches::{ms, pair_summary, percentile, pick, runtime, summary_ms, write_results};
 use darkroom_core::config::RunnerBackend;
 use darkroom_core::events::{Event, ScoreRecorded, SubmissionCreated, SubmissionFailed};
@@ -408,7 +409,7 @@ fn overhead(c: &mut Criterion, rt: &tokio::runtime::Runtime, bench: &Bench) -> V
             "paired_ratio": pair_summary(&exit_ratio),
         },
     });
-    let number = |path: &[&str]| path.iter().fold(&result, |v, k| &v[*k]).as_f64().unwrap_or_default();
+    let number = |path: &[&str]| num(&result, path).unwrap_or_default();
     eprintln!(
         "[platform] submit→running {:+.1} ms over the sandbox's create+start in alternating rounds ({:+.1} ms between the groups' medians); exit→score {:.3}× the evaluator's sandboxed run ({:.3}×)",
         number(&["submit_to_running", "paired_overhead_ms", "median"]),

@@ -23,7 +23,8 @@ impl Row {
     }
 }
 
-fn num(v: &Value, path: &[&str]) -> Option<f64> {
+/// The number at `path` in `v`, if there is one.
+pub fn num(v: &Value, path: &[&str]) -> Option<f64> {
     path.iter().try_fold(v, |v, k| v.get(*k))?.as_f64()
 }
 

@@ -61,7 +61,7 @@ impl ScoreStore {
         // evaluation may differ); without cases the insert's duplicate key says as much.
         let stored_before = sealed.cases.is_some()
             && self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some();
-        let recorded = if stored_before { Recorded::AlreadyScored } else { self.insert_sealed(score, &sealed).await? };
+        let recorded = if stored_before { Recorded::AlreadyScored } else { self.insert_sealed(score, sealed).await? };
         match (&recorded, sealed.receipt) {
             // Stored by this very insert: no receipt can exist yet, and its claims are at hand.
             (Recorded::New, Some(pending)) => {
@@ -79,8 +79,8 @@ impl ScoreStore {
     }
 
     /// Writes the cases, then inserts the score with its sealed parts.
-    async fn insert_sealed(&self, score: &ScoreDocument, sealed: &Sealed<'_>) -> mongodb::error::Result<Recorded> {
-        let Sealed { private_metrics, cases, receipt, run_finished } = *sealed;
+    async fn insert_sealed(&self, score: &ScoreDocument, sealed: Sealed<'_>) -> mongodb::error::Result<Recorded> {
+        let Sealed { private_metrics, cases, receipt, run_finished } = sealed;
         if let Some(cases) = cases {
             self.write_cases(&score.submission_id, cases).await?;
         }

@@ -121,8 +121,9 @@ async fn check_admission(state: &AppState, who: &participant::Model, spec: &Chal
     // A team's members share its quota.
     let members = crate::teams::members_of(&state.db, &enrollment).await?;
     // Only what a quota counts is read, so a participant's history never makes a submit slower:
-    // nothing without quotas, the last 24 hours for a daily one alone, and with a total at
-    // most that many rows (more are never admitted).
+    // nothing without quotas, the last 24 hours for a daily one alone, and with a total every
+    // counted row, which the total bounds (a team's merged members or a lowered total can
+    // exceed it, and are refused).
     let counted: Vec<_> = match (spec.quotas.total, spec.quotas.per_day) {
         (None, None) => Vec::new(),
         (total, _) => {
