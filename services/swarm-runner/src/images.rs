@@ -87,10 +87,16 @@ pub async fn load(
             // The engine may hold this very image already (an earlier attempt loaded it): its
             // id is the config's digest, and the config names every layer's content, so our tag
             // on it runs exactly what the registry serves, without downloading it again. If
-            // another attempt's release removes it first, the tag finds nothing: download.
+            // another attempt's release removes it first, the tag finds nothing: download. The
+            // description is asked by id beside the tag (which waits ~4 ms for the engine to
+            // write its tag file) and counts only once the tag holds the image.
             let id = &pinned.resolved.config_digest;
-            if sandbox.tag(id, &submission_repository(job), &job.run_label()).await.is_ok() {
-                return described(sandbox, &tag, id).await;
+            let (repository, label) = (submission_repository(job), job.run_label());
+            let (tagged, info) = tokio::join!(sandbox.tag(id, &repository, &label), sandbox.image_info(id));
+            match (tagged, info) {
+                (Ok(()), Ok(info)) => return checked(sandbox, &tag, id, info).await,
+                (Ok(()), Err(_)) => return described(sandbox, &tag, id).await,
+                (Err(_), _) => {}
             }
             let fetched = scratch.join(format!("{}-{}.fetched.tar", job.submission_id, job.run_label()));
             pinned.download(registry, &fetched).await?;
@@ -118,7 +124,16 @@ pub async fn load(
 /// Describes the image our `tag` names, which must be `expected_id`, or the run fails as
 /// "image corrupt" (and our tag comes off it).
 async fn described(sandbox: &Sandbox, tag: &str, expected_id: &str) -> Result<(String, ImageInfo), SandboxError> {
-    let info = sandbox.image_info(tag).await?;
+    checked(sandbox, tag, expected_id, sandbox.image_info(tag).await?).await
+}
+
+/// [`described`], with the description at hand.
+async fn checked(
+    sandbox: &Sandbox,
+    tag: &str,
+    expected_id: &str,
+    info: ImageInfo,
+) -> Result<(String, ImageInfo), SandboxError> {
     if info.id != expected_id {
         sandbox.remove_image(tag).await;
         return Err(SandboxError::ImageCorrupt(format!(
