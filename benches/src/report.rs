@@ -253,6 +253,10 @@ pub fn rows(results: &std::collections::BTreeMap<String, Value>) -> Vec<Row> {
     if let Some(f) = results.get("footprint")
         && let Some(services) = f["services"].as_object()
     {
+        // By name: whether serde_json keeps the file's order depends on the features
+        // another crate in the build turns on.
+        let mut services: Vec<_> = services.iter().collect();
+        services.sort_by_key(|(name, _)| name.as_str());
         for (name, m) in services {
             if let Some(idle) = num(m, &["idle_mib"]) {
                 rows.push(row(
