@@ -31,6 +31,7 @@ use darkroom_core::domain::{Direction, ImageSource, Metric, NodeType, Resources}
 use darkroom_core::events::SubmissionCreated;
 use darkroom_core::image_archive::fixture::sha256_hex;
 use darkroom_core::sandbox::Sandbox;
+use darkroom_swarm_runner::holds::Holds;
 use darkroom_swarm_runner::images;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -213,8 +214,10 @@ async fn raw_load(sandbox: &Sandbox, upload: &Upload) -> Duration {
 async fn platform_load(sandbox: &Sandbox, upload: &Upload, scratch: &Path, max_image_bytes: u64) -> Duration {
     let job = job(upload);
     let registry = darkroom_core::registry::Client::new(Duration::from_secs(5)).expect("a registry client");
+    // Uploads never run under a hold; the runner passes its own.
+    let holds = Holds::new(sandbox.clone(), "bench", Duration::ZERO);
     let start = Instant::now();
-    let (reference, info) = images::load(sandbox, &registry, &job, scratch, max_image_bytes, &[])
+    let (reference, info) = images::load(sandbox, &registry, &holds, &job, scratch, max_image_bytes, &[])
         .await
         .expect("the runner loads the upload");
     let took = start.elapsed();

@@ -384,6 +384,11 @@ async fn every_bad_input_gets_a_clear_error(backend: Backend) {
             "Darkroom's own namespace",
         ),
         submit_name(
+            "a runner's hold on an image, in the same namespace",
+            format!("{reg}/darkroom-submission/hold/runner-1-0a1b2c3d:{}", "ab".repeat(32)),
+            "Darkroom's own namespace",
+        ),
+        submit_name(
             "the namespace without a registry",
             format!("darkroom-submission/{alice_sub}:1"),
             "Darkroom's own namespace",

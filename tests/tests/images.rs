@@ -563,6 +563,62 @@ async fn a_restarted_runner_sweeps_the_tags_of_finished_attempts() {
     docker(&["rmi", &tag(running)]);
 }
 
+/// Attempts of a name whose pinned image the engine already holds run under the runner's one
+/// hold on it, with no tag of their own: the hold is there after they end, for
+/// `runner.image_hold_seconds`, then gone. A restarted runner removes its own holds (a crash
+/// leaves them) and never another runner's, whose attempts may be running on this engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_of_an_image_the_engine_has_share_one_hold_that_goes_when_idle() {
+    const IDLE: u64 = 15;
+    let mut stack = Stack::spawn_configured(RunnerBackend::Engine, |c| c.runner.image_hold_seconds = IDLE).await;
+    let slug = stack.challenge("holds", |_| {}).await;
+    let image = darkroom_tests::registry::pushed("darkroom-demo-weak:1");
+    let id = image_id(&image);
+    let hex = id.trim_start_matches("sha256:").to_owned();
+    let sandbox = darkroom_core::sandbox::Sandbox::connect_to("").await.expect("the engine");
+    let hold_of = |runner: &str| {
+        let holds = darkroom_swarm_runner::holds::Holds::new(sandbox.clone(), runner, Duration::ZERO);
+        format!("{}:{hex}", holds.repository())
+    };
+    let hold = hold_of(&stack.runner_config.runner.runner_id);
+    let held = |tag: &str| docker_ok(&["image", "inspect", tag]);
+    assert!(!held(&hold), "no hold before the first attempt");
+    let (alice, bob) = (stack.app.register("Alice").await, stack.app.register("Bob").await);
+    let mut ids = Vec::new();
+    for token in [&alice, &bob] {
+        let (status, body) = stack.app.submit(&slug, token, &image).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    for (id_, token) in ids.iter().zip([&alice, &bob]) {
+        let done = stack.finished(id_, token, 120).await;
+        assert_eq!(done["state"], "COMPLETE", "{done}");
+        let (_, receipt) =
+            stack.app.call(Method::GET, &format!("/api/v1/submissions/{id_}/receipt"), Some(token), None).await;
+        assert_eq!(receipt["receipt"]["claims"]["image_digest"].as_str(), Some(id.as_str()), "{receipt}");
+    }
+    assert!(held(&hold), "the hold outlives its attempts for the idle time");
+    assert_nothing_left(&stack, &ids).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(IDLE + 30);
+    while held(&hold) {
+        assert!(std::time::Instant::now() < deadline, "the hold is still there {IDLE} s after its last attempt");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(held(&image), "the pushed image itself stays");
+
+    // What a crash leaves: this runner's hold, and another runner's beside it.
+    stack.kill_runner().await;
+    let theirs = hold_of("another-runner-on-this-engine");
+    for tag in [&hold, &theirs] {
+        let (repository, tag) = tag.rsplit_once(':').unwrap();
+        docker(&["tag", &image, &format!("{repository}:{tag}")]);
+    }
+    stack.start_runner().await;
+    assert!(!held(&hold), "a restarted runner removes its own holds");
+    assert!(held(&theirs), "another runner's hold stays");
+    docker(&["rmi", &theirs]);
+}
+
 /// What a digest names never changes, so the runner's registry client resolves a pinned
 /// reference once: a second attempt (or participant) of the same image skips the registry.
 #[tokio::test]

@@ -132,6 +132,10 @@ pub struct RunnerConfig {
     pub placement_timeout_seconds: u64,
     /// Size of the writable `/tmp` given to participant containers.
     pub tmp_size_mb: u64,
+    /// How long the runner keeps its hold on an image the engine already had (a name from a
+    /// registry that an earlier attempt loaded) once no attempt runs it; runs of it meanwhile
+    /// ask the engine nothing about the image. 0 releases it when its last attempt ends.
+    pub image_hold_seconds: u64,
     /// How many of the last log lines a failure reason quotes (where logs are visible).
     pub failure_log_lines: usize,
     /// How long a request may go unacknowledged before JetStream hands it to another runner;
@@ -211,6 +215,7 @@ impl Default for RunnerConfig {
             log_max_bytes: 1 << 20,
             placement_timeout_seconds: 300,
             tmp_size_mb: 64,
+            image_hold_seconds: 60,
             failure_log_lines: 10,
             ack_wait_seconds: 30,
             node_types: Vec::new(),

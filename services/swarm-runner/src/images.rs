@@ -6,7 +6,8 @@
 //! (`darkroom-submission/<id>:<attempt>`), loaded, and the engine's image id must then equal the
 //! config digest the rebuild wrote, or the run fails as "image corrupt". The tag is removed
 //! when the attempt ends ([`release`]); nothing later needs it, since a retry loads the upload
-//! (or fetches the name) again under its own attempt's tag. With `runner.image_registry`, the
+//! (or fetches the name) again under its own attempt's tag. A name whose pinned image the
+//! engine already holds runs under the runner's hold on it instead ([`crate::holds`]). With `runner.image_registry`, the
 //! checked image is also pushed to the platform's own registry and runs from there by digest,
 //! so a Swarm task can start on any node; its manifest is deleted when the attempt ends.
 
@@ -20,7 +21,8 @@ use darkroom_core::image_archive::{self, ArchiveError};
 use darkroom_core::registry;
 use darkroom_core::sandbox::{ImageInfo, Sandbox, SandboxError};
 
-use crate::job::Context;
+use crate::holds::Holds;
+use crate::job::{Context, claim_key};
 
 /// The tag a loaded archive gets for one attempt.
 pub fn submission_tag(job: &SubmissionCreated) -> String {
@@ -40,7 +42,8 @@ pub async fn prepare(
 ) -> Result<(String, ImageInfo), SandboxError> {
     let config = &ctx.config;
     let (tag, info) =
-        load(&ctx.sandbox, &ctx.registry, job, scratch, config.max_image_bytes, &config.registry_logins).await?;
+        load(&ctx.sandbox, &ctx.registry, &ctx.holds, job, scratch, config.max_image_bytes, &config.registry_logins)
+            .await?;
     let Some((registry, _)) = config.platform_registry() else {
         return Ok((tag, info));
     };
@@ -73,6 +76,7 @@ async fn push(ctx: &Context, job: &SubmissionCreated, tag: &str, registry: &str)
 pub async fn load(
     sandbox: &Sandbox,
     registry: &registry::Client,
+    holds: &Holds,
     job: &SubmissionCreated,
     scratch: &Path,
     max_image_bytes: u64,
@@ -85,18 +89,14 @@ pub async fn load(
             // like an upload (see `crate::pull`).
             let pinned = crate::pull::resolve(registry, name, digest.as_deref(), logins, max_image_bytes).await?;
             // The engine may hold this very image already (an earlier attempt loaded it): its
-            // id is the config's digest, and the config names every layer's content, so our tag
-            // on it runs exactly what the registry serves, without downloading it again. If
-            // another attempt's release removes it first, the tag finds nothing: download. The
-            // description is asked by id beside the tag (which waits ~4 ms for the engine to
-            // write its tag file) and counts only once the tag holds the image.
-            let id = &pinned.resolved.config_digest;
-            let (repository, label) = (submission_repository(job), job.run_label());
-            let (tagged, info) = tokio::join!(sandbox.tag(id, &repository, &label), sandbox.image_info(id));
-            match (tagged, info) {
-                (Ok(()), Ok(info)) => return checked(sandbox, &tag, id, info).await,
-                (Ok(()), Err(_)) => return described(sandbox, &tag, id).await,
-                (Err(_), _) => {}
+            // id is the config's digest, and the config names every layer's content, so running
+            // it by that id runs exactly what the registry serves, without downloading it
+            // again. The runner's hold keeps it there while attempts count on it.
+            if let Some((held, info)) = holds.acquire(&claim_key(job), &pinned.resolved.config_digest).await? {
+                if !info.has_entrypoint {
+                    return Err(SandboxError::NoEntrypoint(tag));
+                }
+                return Ok((held, info));
             }
             let fetched = scratch.join(format!("{}-{}.fetched.tar", job.submission_id, job.run_label()));
             pinned.download(registry, &fetched).await?;
@@ -163,13 +163,15 @@ fn rebuild(src: &Path, dst: &Path, tag: &str, max_image_bytes: u64) -> Result<St
     }
 }
 
-/// Removes what an attempt put on the engine: its tag, and with it the image unless a
-/// container or another attempt's tag still uses it.
+/// Removes what an attempt put on the engine: its count on the runner's hold, or its tag, and
+/// with the tag the image unless a container or another tag still uses it.
 pub async fn release(ctx: &Context, job: &SubmissionCreated) {
     if let Some((registry, plain_http)) = ctx.config.platform_registry() {
         unpublish(ctx, job, registry, plain_http).await;
     }
-    unload(&ctx.sandbox, job).await;
+    if !ctx.holds.release(&claim_key(job)).await {
+        unload(&ctx.sandbox, job).await;
+    }
 }
 
 /// Removes the attempt's own tag from the engine (and with it the image, unless a container

@@ -50,6 +50,8 @@ pub struct Context {
     pub config: RunnerConfig,
     /// Fetches images submitted by name (the engine never pulls them).
     pub registry: darkroom_core::registry::Client,
+    /// Keeps images the engine already holds tagged while attempts run them.
+    pub holds: crate::holds::Holds,
 }
 
 pub fn container_name(job: &SubmissionCreated) -> String {

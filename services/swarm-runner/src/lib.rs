@@ -6,11 +6,13 @@
 //! - [`job`] is one run from claim to outcome; [`failure`] words the reasons participants read.
 //! - [`backend`] runs the container: one Docker Engine, or Docker Swarm services.
 //! - [`images`] rebuilds and loads images under a tag of our own: uploads, and names submitted
-//!   from a registry, which [`pull`] fetches by the digest they were pinned to; [`logs`] caps
+//!   from a registry, which [`pull`] fetches by the digest they were pinned to; [`holds`]
+//!   keeps an image the engine already has tagged while attempts run it; [`logs`] caps
 //!   published logs.
 
 pub mod backend;
 pub mod failure;
+pub mod holds;
 pub mod images;
 pub mod job;
 pub mod logs;

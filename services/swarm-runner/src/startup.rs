@@ -14,6 +14,7 @@ use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 
 use crate::backend::{Backend, EngineBackend, SwarmBackend};
+use crate::holds::Holds;
 use crate::job::{self, Context};
 
 pub const DURABLE_NAME: &str = "swarm-runner";
@@ -65,6 +66,8 @@ impl Runner {
                 }))
             });
         sweep_images(&sandbox, &runs).await;
+        let holds = Holds::new(sandbox.clone(), &runner.runner_id, Duration::from_secs(runner.image_hold_seconds));
+        holds.sweep().await;
         let removed = sandbox.remove_owned(&runner.runner_id).await?;
         if !removed.is_empty() {
             tracing::warn!(containers = ?removed, "removed containers a previous run of this runner left behind");
@@ -91,6 +94,7 @@ impl Runner {
                 config: runner.clone(),
                 registry: darkroom_core::registry::Client::new(crate::pull::REGISTRY_READ_TIMEOUT)
                     .context("building the registry client")?,
+                holds,
             }),
             nats: config.nats.clone(),
         })
@@ -158,6 +162,8 @@ impl Runner {
             Duration::from_secs(5),
         );
         tokio::join!(requests, cancels);
+        // Every attempt has ended: nothing counts on a hold any more.
+        self.ctx.holds.sweep().await;
         tracing::info!("runner stopped");
         Ok(())
     }
@@ -214,7 +220,8 @@ async fn sweep_images(sandbox: &Sandbox, runs: &kv::Store) {
     };
     let mut removed = 0;
     for tag in tags {
-        let Some((_, attempt)) = tag.split_once('/') else { continue };
+        // Runners' holds (`hold/<runner>:…`) are not attempts; each runner sweeps its own.
+        let Some((_, attempt)) = tag.split_once('/').filter(|(_, a)| !a.contains('/')) else { continue };
         let key = attempt.replace(':', ".");
         if matches!(runs.get(&key).await, Ok(Some(v)) if v.as_ref() == job::DONE.as_bytes()) {
             sandbox.remove_image(&tag).await;

@@ -1,0 +1,188 @@
+//! Images the runner keeps tagged on the engine while its attempts run them.
+//!
+//! A name submitted from a registry is pinned to a config digest, and the engine's image id is
+//! that digest, so once one attempt has loaded it every later attempt can run what the engine
+//! already holds. Each of those attempts used to tag the image under its own name and remove
+//! the tag when it ended: two writes of dockerd's tag file per run, ~4 ms before the container
+//! could be created and ~3–4 ms of the engine's CPU. A hold is one tag per image for the whole
+//! runner, `darkroom-submission/hold/<runner>:<digest hex>`: the first attempt that finds the
+//! image places it, later attempts count themselves on it (asking the engine nothing), and it
+//! comes off once no attempt has counted on it for `runner.image_hold_seconds`. While counted
+//! on, the tag keeps the image on the engine exactly as an attempt's own tag did.
+//!
+//! The count lives in this process only: a crash leaves the tags, and this runner's next start
+//! removes every hold of its own ([`Holds::sweep`]; none of its attempts runs then). Another
+//! runner on the same engine has its own holds under its own name, so neither removes a tag
+//! the other counts on. The holds sit in the submissions' namespace, which participants may
+//! never name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use darkroom_core::domain::image::SUBMISSION_NAMESPACE;
+use darkroom_core::sandbox::{ImageInfo, Sandbox, SandboxError};
+use tokio::sync::Mutex;
+
+/// The runner's holds on images, shared by its attempts.
+#[derive(Clone)]
+pub struct Holds {
+    sandbox: Sandbox,
+    /// `darkroom-submission/hold/<runner>`: one repository per runner, one tag per image.
+    repository: String,
+    idle: Duration,
+    // A tokio mutex: placing and removing a tag happen under it, so an attempt never counts on
+    // a tag that is being removed.
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    images: HashMap<String, Held>,
+    /// Which image each attempt counts on (by its claim key).
+    attempts: HashMap<String, String>,
+}
+
+struct Held {
+    users: usize,
+    info: ImageInfo,
+    /// Moves each time the count drops to zero, so only the last idle timer removes the tag.
+    emptied: u64,
+}
+
+/// The folder of every runner's holds, under the submissions' namespace.
+fn hold_namespace() -> String {
+    format!("{SUBMISSION_NAMESPACE}/hold")
+}
+
+/// A repository path component for `runner_id`: lowercase letters, digits and dashes, plus a
+/// short digest of the id itself, so two ids that differ only in case or punctuation (both
+/// legal in `runner.runner_id`) never share holds.
+fn runner_component(runner_id: &str) -> String {
+    let readable: String =
+        runner_id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let readable: Vec<&str> = readable.split('-').filter(|s| !s.is_empty()).collect();
+    let digest = darkroom_core::digest::sha256_hex(runner_id.as_bytes());
+    format!("{}-{}", readable.join("-"), &digest[..8]).trim_start_matches('-').to_owned()
+}
+
+impl Holds {
+    pub fn new(sandbox: Sandbox, runner_id: &str, idle: Duration) -> Self {
+        Self {
+            sandbox,
+            repository: format!("{}/{}", hold_namespace(), runner_component(runner_id)),
+            idle,
+            state: Arc::default(),
+        }
+    }
+
+    /// The repository of this runner's holds (each tag is an image's digest, without `sha256:`).
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    fn tag(&self, id: &str) -> String {
+        format!("{}:{}", self.repository, hex(id))
+    }
+
+    /// Counts `attempt` on the image `id` (a config digest) and returns the reference to run it
+    /// by and its description. The hold is placed now when there is none and the engine has the
+    /// image; `None` when it does not (the caller downloads it).
+    pub async fn acquire(&self, attempt: &str, id: &str) -> Result<Option<(String, ImageInfo)>, SandboxError> {
+        let mut state = self.state.lock().await;
+        if let Some(held) = state.images.get_mut(id) {
+            held.users += 1;
+            let info = held.info.clone();
+            state.attempts.insert(attempt.to_owned(), id.to_owned());
+            return Ok(Some((self.tag(id), info)));
+        }
+        let tag = self.tag(id);
+        // The description by id beside the tag (the tag waits ~4 ms for the engine's tag file).
+        let (tagged, info) = tokio::join!(self.sandbox.tag(id, &self.repository, hex(id)), self.sandbox.image_info(id));
+        if tagged.is_err() {
+            return Ok(None);
+        }
+        // The image can arrive between the two calls (another attempt's load): ask by the tag.
+        let info = match info {
+            Ok(info) => info,
+            Err(_) => match self.sandbox.image_info(&tag).await {
+                Ok(info) => info,
+                Err(e) => {
+                    self.sandbox.remove_image(&tag).await;
+                    return Err(e);
+                }
+            },
+        };
+        if info.id != id {
+            self.sandbox.remove_image(&tag).await;
+            return Err(SandboxError::ImageCorrupt(format!("the engine holds image {} under the id {id}", info.id)));
+        }
+        state.images.insert(id.to_owned(), Held { users: 1, info: info.clone(), emptied: 0 });
+        state.attempts.insert(attempt.to_owned(), id.to_owned());
+        Ok(Some((tag, info)))
+    }
+
+    /// Ends `attempt`'s count on its image, if it had one; the hold comes off after the idle
+    /// time unless another attempt counts on it by then. Returns whether the attempt held one.
+    pub async fn release(&self, attempt: &str) -> bool {
+        let mut state = self.state.lock().await;
+        let Some(id) = state.attempts.remove(attempt) else { return false };
+        let Some(held) = state.images.get_mut(&id) else { return true };
+        held.users -= 1;
+        if held.users == 0 {
+            held.emptied += 1;
+            let (this, emptied) = (self.clone(), held.emptied);
+            tokio::spawn(async move {
+                tokio::time::sleep(this.idle).await;
+                let mut state = this.state.lock().await;
+                if matches!(state.images.get(&id), Some(h) if h.users == 0 && h.emptied == emptied) {
+                    state.images.remove(&id);
+                    this.sandbox.remove_image(&this.tag(&id)).await;
+                }
+            });
+        }
+        true
+    }
+
+    /// Removes every hold of this runner: what a previous run of it left (at start, when none
+    /// of its attempts runs) or what it holds when it stops.
+    pub async fn sweep(&self) {
+        let mut state = self.state.lock().await;
+        state.images.clear();
+        state.attempts.clear();
+        let tags = match self.sandbox.tags_under(&hold_namespace()).await {
+            Ok(tags) => tags,
+            Err(e) => return tracing::warn!(error = %e, "cannot list the runner's image holds"),
+        };
+        let prefix = format!("{}:", self.repository);
+        let mut removed = 0;
+        for tag in tags.iter().filter(|t| t.starts_with(&prefix)) {
+            self.sandbox.remove_image(tag).await;
+            removed += 1;
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed this runner's image holds");
+        }
+    }
+}
+
+fn hex(id: &str) -> &str {
+    id.strip_prefix("sha256:").unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runner_component;
+
+    #[test]
+    fn runner_names_are_valid_path_components_and_stay_apart() {
+        let a = runner_component("Runner_1");
+        let b = runner_component("runner-1");
+        assert_ne!(a, b, "ids that differ in case or punctuation keep their own holds");
+        for c in [&a, &b, &runner_component("--"), &runner_component("gpu node #3")] {
+            assert!(c.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{c}");
+            assert!(!c.starts_with('-') && !c.ends_with('-') && !c.contains("--"), "{c}");
+        }
+        assert!(a.starts_with("runner-1-"), "{a}");
+    }
+}
