@@ -188,6 +188,9 @@ pub struct ScoreStore {
     receipt_keys: Collection<Document>,
     /// Signs the receipts of the scores this store records (the evaluator's store only).
     signer: Option<std::sync::Arc<crate::domain::receipt::ReceiptSigner>>,
+    /// Per challenge, the last receipt this process appended (shared by clones and generation
+    /// views): the next append's first guess at the chain's head (see the `receipts` submodule).
+    appended: std::sync::Arc<std::sync::Mutex<HashMap<String, crate::domain::receipt::ChainHead>>>,
 }
 
 /// What the public reads of a score leave out: the sealed split, the cases' summary, and the
@@ -262,6 +265,7 @@ impl ScoreStore {
             receipts: db.collection("receipts"),
             receipt_keys: db.collection("receipt_keys"),
             signer: None,
+            appended: Default::default(),
         })
     }
 

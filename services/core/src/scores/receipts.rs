@@ -13,6 +13,10 @@
 //!   without that index, like the test server, answers by reading the whole chain). The head
 //!   is moved forward only after its receipt is stored, so it may lag the chain after a crash,
 //!   never lead it; a lagging head costs one lost place, after which the chain itself is read.
+//!   An evaluator remembers the last receipt it appended to each chain and tries the place
+//!   after it first, reading the head document only when it has appended none (a single
+//!   evaluator then reads nothing before its insert); another evaluator's append in between
+//!   costs that one lost place, as a lagging head does.
 //!
 //! Appending is crash-safe and idempotent: the receipt's claims are stored in the score
 //! document, in the same insert as the score, before any receipt exists; each record (the first
@@ -153,9 +157,12 @@ impl ScoreStore {
         let challenge = challenge.to_owned();
         // A challenge without a head document (its first receipt, or a chain appended before
         // heads were kept) starts from the chain itself.
-        let mut head = match self.known_head(&challenge).await? {
+        let mut head = match self.last_appended(&challenge) {
             Some(head) => Some(head),
-            None => self.chain_head(&challenge).await?,
+            None => match self.known_head(&challenge).await? {
+                Some(head) => Some(head),
+                None => self.chain_head(&challenge).await?,
+            },
         };
         for _ in 0..MAX_APPEND_TRIES {
             let (seq, prev) = match head.take() {
@@ -177,6 +184,7 @@ impl ScoreStore {
             match self.receipts.insert_one(stored).await {
                 Ok(_) => {
                     tracing::info!(submission = submission_id, challenge, seq, hash = %signed.hash, "receipt appended");
+                    self.remember_appended(&challenge, ChainHead { length: seq, hash: signed.hash.clone() });
                     return self.advance_head(&challenge, seq, &signed.hash).await;
                 }
                 Err(e) if is_duplicate_key(&e) => {
@@ -184,12 +192,31 @@ impl ScoreStore {
                         return Ok(());
                     }
                     tracing::debug!(submission = submission_id, seq, "chain place taken; reading the chain again");
-                    head = self.chain_head(&challenge).await?;
+                    // This process's own append since (concurrent evaluations) is the head
+                    // without a read; otherwise the chain says.
+                    head = match self.last_appended(&challenge) {
+                        Some(mine) if mine.length >= seq => Some(mine),
+                        _ => self.chain_head(&challenge).await?,
+                    };
                 }
                 Err(e) => return Err(e),
             }
         }
         Err(bad(format!("could not append the receipt of {submission_id} after {MAX_APPEND_TRIES} tries")))
+    }
+
+    /// The last receipt this process appended to `challenge`'s chain: never past the chain's
+    /// head, possibly behind it.
+    fn last_appended(&self, challenge: &str) -> Option<ChainHead> {
+        self.appended.lock().unwrap_or_else(|p| p.into_inner()).get(challenge).cloned()
+    }
+
+    fn remember_appended(&self, challenge: &str, head: ChainHead) {
+        let mut appended = self.appended.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = appended.entry(challenge.to_owned()).or_insert_with(|| head.clone());
+        if entry.length < head.length {
+            *entry = head;
+        }
     }
 
     fn chain_heads(&self) -> mongodb::Collection<Document> {
