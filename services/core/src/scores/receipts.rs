@@ -208,11 +208,11 @@ impl ScoreStore {
     /// The last receipt this process appended to `challenge`'s chain: never past the chain's
     /// head, possibly behind it.
     fn last_appended(&self, challenge: &str) -> Option<ChainHead> {
-        self.appended.lock().unwrap_or_else(|p| p.into_inner()).get(challenge).cloned()
+        self.appended.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(challenge).cloned()
     }
 
     fn remember_appended(&self, challenge: &str, head: ChainHead) {
-        let mut appended = self.appended.lock().unwrap_or_else(|p| p.into_inner());
+        let mut appended = self.appended.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = appended.entry(challenge.to_owned()).or_insert_with(|| head.clone());
         if entry.length < head.length {
             *entry = head;
