@@ -260,11 +260,12 @@ impl<H: Handler> Delivery<H> {
         async {
             let outcome = with_progress(&message, self.progress_every, self.handler.handle(event, &context)).await;
             match outcome {
-                Outcome::Ack => {
-                    if let Err(e) = message.double_ack().await {
-                        tracing::warn!(error = %e, "ack lost; the redelivery will be recognised as handled");
-                    }
-                }
+                // A plain ack: waiting for the server to confirm it (a double ack) would cost a
+                // reply per message and hold the handler's slot for the round trip, and a lost
+                // ack only means a redelivery, which every handler recognises as handled. The
+                // ack goes out on the connection before the worker's next pull, so the server
+                // counts it before it hands out another message.
+                Outcome::Ack => settle(&message, AckKind::Ack).await,
                 Outcome::Retry { after, reason } => {
                     tracing::warn!(%reason, retry_in = ?after, "not handled; redelivery later");
                     settle(&message, AckKind::Nak(Some(after))).await;
