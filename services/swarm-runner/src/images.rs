@@ -7,9 +7,10 @@
 //! config digest the rebuild wrote, or the run fails as "image corrupt". The tag is removed
 //! when the attempt ends ([`release`]); nothing later needs it, since a retry loads the upload
 //! (or fetches the name) again under its own attempt's tag. A name whose pinned image the
-//! engine already holds runs under the runner's hold on it instead ([`crate::holds`]). With `runner.image_registry`, the
-//! checked image is also pushed to the platform's own registry and runs from there by digest,
-//! so a Swarm task can start on any node; its manifest is deleted when the attempt ends.
+//! engine already holds runs under the runner's hold on it instead ([`crate::holds`]). With
+//! `runner.image_registry`, the checked image is also pushed to the platform's own registry and
+//! runs from there by digest, so a Swarm task can start on any node; its manifest is deleted
+//! when the attempt ends.
 
 use std::path::{Path, PathBuf};
 

@@ -66,12 +66,13 @@ impl Runner {
                 }))
             });
         sweep_images(&sandbox, &runs).await;
-        let holds = Holds::new(sandbox.clone(), &runner.runner_id, Duration::from_secs(runner.image_hold_seconds));
-        holds.sweep().await;
         let removed = sandbox.remove_owned(&runner.runner_id).await?;
         if !removed.is_empty() {
             tracing::warn!(containers = ?removed, "removed containers a previous run of this runner left behind");
         }
+        // After its containers: the engine keeps a tag that a container's image still needs.
+        let holds = Holds::new(sandbox.clone(), &runner.runner_id, Duration::from_secs(runner.image_hold_seconds));
+        holds.sweep().await;
         let backend: Arc<dyn Backend> = match runner.backend {
             RunnerBackend::Engine => {
                 Arc::new(EngineBackend { sandbox: sandbox.clone(), runner_id: runner.runner_id.clone() })
