@@ -16,7 +16,8 @@
 //!   An evaluator remembers the last receipt it appended to each chain and tries the place
 //!   after it first, reading the head document only when it has appended none (a single
 //!   evaluator then reads nothing before its insert); another evaluator's append in between
-//!   costs that one lost place, as a lagging head does.
+//!   costs that one lost place and a read of the head document, the chain itself being read
+//!   only when the head document lags as well.
 //!
 //! Appending is crash-safe and idempotent: the receipt's claims are stored in the score
 //! document, in the same insert as the score, before any receipt exists; each record (the first
@@ -193,10 +194,14 @@ impl ScoreStore {
                     }
                     tracing::debug!(submission = submission_id, seq, "chain place taken; reading the chain again");
                     // This process's own append since (concurrent evaluations) is the head
-                    // without a read; otherwise the chain says.
+                    // without a read; then the head document (another evaluator's append);
+                    // only when that lags too, the chain itself.
                     head = match self.last_appended(&challenge) {
                         Some(mine) if mine.length >= seq => Some(mine),
-                        _ => self.chain_head(&challenge).await?,
+                        _ => match self.known_head(&challenge).await? {
+                            Some(known) if known.length >= seq => Some(known),
+                            _ => self.chain_head(&challenge).await?,
+                        },
                     };
                 }
                 Err(e) => return Err(e),
