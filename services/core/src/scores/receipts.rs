@@ -156,15 +156,7 @@ impl ScoreStore {
         let Some(signer) = &self.signer else { return Ok(()) };
         let receipt_id = self.receipt_id(submission_id);
         let challenge = challenge.to_owned();
-        // A challenge without a head document (its first receipt, or a chain appended before
-        // heads were kept) starts from the chain itself.
-        let mut head = match self.last_appended(&challenge) {
-            Some(head) => Some(head),
-            None => match self.known_head(&challenge).await? {
-                Some(head) => Some(head),
-                None => self.chain_head(&challenge).await?,
-            },
-        };
+        let mut head = self.head_at_least(&challenge, 0).await?;
         for _ in 0..MAX_APPEND_TRIES {
             let (seq, prev) = match head.take() {
                 Some(head) => (head.length + 1, head.hash),
@@ -193,21 +185,27 @@ impl ScoreStore {
                         return Ok(());
                     }
                     tracing::debug!(submission = submission_id, seq, "chain place taken; reading the chain again");
-                    // This process's own append since (concurrent evaluations) is the head
-                    // without a read; then the head document (another evaluator's append);
-                    // only when that lags too, the chain itself.
-                    head = match self.last_appended(&challenge) {
-                        Some(mine) if mine.length >= seq => Some(mine),
-                        _ => match self.known_head(&challenge).await? {
-                            Some(known) if known.length >= seq => Some(known),
-                            _ => self.chain_head(&challenge).await?,
-                        },
-                    };
+                    head = self.head_at_least(&challenge, seq).await?;
                 }
                 Err(e) => return Err(e),
             }
         }
         Err(bad(format!("could not append the receipt of {submission_id} after {MAX_APPEND_TRIES} tries")))
+    }
+
+    /// Where to append next: the first of these that reaches `length` (0 at the start of an
+    /// append; after a lost place, that place): the last receipt this process appended (no
+    /// read), the head document (another evaluator's append), and only when both lag, or for a
+    /// challenge without a head document (its first receipt, or a chain appended before heads
+    /// were kept), the chain itself.
+    async fn head_at_least(&self, challenge: &str, length: u64) -> mongodb::error::Result<Option<ChainHead>> {
+        if let Some(mine) = self.last_appended(challenge).filter(|h| h.length >= length) {
+            return Ok(Some(mine));
+        }
+        match self.known_head(challenge).await? {
+            Some(known) if known.length >= length => Ok(Some(known)),
+            _ => self.chain_head(challenge).await,
+        }
     }
 
     /// The last receipt this process appended to `challenge`'s chain: never past the chain's
@@ -218,9 +216,8 @@ impl ScoreStore {
 
     fn remember_appended(&self, challenge: &str, head: ChainHead) {
         let mut appended = self.appended.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = appended.entry(challenge.to_owned()).or_insert_with(|| head.clone());
-        if entry.length < head.length {
-            *entry = head;
+        if appended.get(challenge).is_none_or(|known| known.length < head.length) {
+            appended.insert(challenge.to_owned(), head);
         }
     }
 
