@@ -113,9 +113,9 @@ impl Holds {
                 }
             },
         };
-        if info.id != id {
+        if let Err(e) = crate::images::same_image(&info, id) {
             self.sandbox.remove_image(&tag).await;
-            return Err(SandboxError::ImageCorrupt(format!("the engine holds image {} under the id {id}", info.id)));
+            return Err(e);
         }
         state.images.insert(id.to_owned(), Held { users: 1, info: info.clone(), emptied: 0 });
         state.attempts.insert(attempt.to_owned(), id.to_owned());

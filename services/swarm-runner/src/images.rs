@@ -94,9 +94,7 @@ pub async fn load(
             // it by that id runs exactly what the registry serves, without downloading it
             // again. The runner's hold keeps it there while attempts count on it.
             if let Some((held, info)) = holds.acquire(&claim_key(job), &pinned.resolved.config_digest).await? {
-                if !info.has_entrypoint {
-                    return Err(SandboxError::NoEntrypoint(tag));
-                }
+                runnable(&info, &tag)?;
                 return Ok((held, info));
             }
             let fetched = scratch.join(format!("{}-{}.fetched.tar", job.submission_id, job.run_label()));
@@ -125,27 +123,30 @@ pub async fn load(
 /// Describes the image our `tag` names, which must be `expected_id`, or the run fails as
 /// "image corrupt" (and our tag comes off it).
 async fn described(sandbox: &Sandbox, tag: &str, expected_id: &str) -> Result<(String, ImageInfo), SandboxError> {
-    checked(sandbox, tag, expected_id, sandbox.image_info(tag).await?).await
+    let info = sandbox.image_info(tag).await?;
+    if let Err(e) = same_image(&info, expected_id) {
+        sandbox.remove_image(tag).await;
+        return Err(e);
+    }
+    runnable(&info, tag)?;
+    Ok((tag.to_owned(), info))
 }
 
-/// [`described`], with the description at hand.
-async fn checked(
-    sandbox: &Sandbox,
-    tag: &str,
-    expected_id: &str,
-    info: ImageInfo,
-) -> Result<(String, ImageInfo), SandboxError> {
-    if info.id != expected_id {
-        sandbox.remove_image(tag).await;
-        return Err(SandboxError::ImageCorrupt(format!(
-            "the engine loaded image {} where the archive's config is {expected_id}",
-            info.id
-        )));
+/// The engine's description must be of the image whose config we checked (its id is that
+/// config's digest); the caller takes its tag off one that is not.
+pub(crate) fn same_image(info: &ImageInfo, expected_id: &str) -> Result<(), SandboxError> {
+    if info.id == expected_id {
+        return Ok(());
     }
-    if !info.has_entrypoint {
-        return Err(SandboxError::NoEntrypoint(tag.to_owned()));
-    }
-    Ok((tag.to_owned(), info))
+    Err(SandboxError::ImageCorrupt(format!(
+        "the engine loaded image {} where the archive's config is {expected_id}",
+        info.id
+    )))
+}
+
+/// An image with nothing to run fails the run, named as the participant's attempt knows it.
+fn runnable(info: &ImageInfo, name: &str) -> Result<(), SandboxError> {
+    if info.has_entrypoint { Ok(()) } else { Err(SandboxError::NoEntrypoint(name.to_owned())) }
 }
 
 /// Checks and rebuilds the upload at `src` into `dst`; returns the image id it must load as.
