@@ -610,8 +610,7 @@ async fn attempts_of_an_image_the_engine_has_share_one_hold_that_goes_when_idle(
     stack.kill_runner().await;
     let theirs = hold_of("another-runner-on-this-engine");
     for tag in [&hold, &theirs] {
-        let (repository, tag) = tag.rsplit_once(':').unwrap();
-        docker(&["tag", &image, &format!("{repository}:{tag}")]);
+        docker(&["tag", &image, tag]);
     }
     stack.start_runner().await;
     assert!(!held(&hold), "a restarted runner removes its own holds");
