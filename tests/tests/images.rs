@@ -598,6 +598,18 @@ async fn attempts_of_an_image_the_engine_has_share_one_hold_that_goes_when_idle(
         assert_eq!(receipt["receipt"]["claims"]["image_digest"].as_str(), Some(id.as_str()), "{receipt}");
     }
     assert!(held(&hold), "the hold outlives its attempts for the idle time");
+
+    // An operator removes the hold by hand while the runner still counts on it: the next
+    // attempt's create misses it, which is the platform's loss, not the participant's image.
+    docker(&["rmi", &hold]);
+    let carol = stack.app.register("Carol").await;
+    let (status, body) = stack.app.submit(&slug, &carol, &image).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    ids.push(body["id"].as_str().unwrap().to_owned());
+    let done = stack.finished(&ids[2], &carol, 120).await;
+    assert_eq!(done["state"], "COMPLETE", "a lost hold is retried, not blamed on the image: {done}");
+    assert_eq!(done["attempt"], 2, "the first attempt met the missing hold: {done}");
+    assert!(held(&hold), "the retry placed the hold again");
     assert_nothing_left(&stack, &ids).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(IDLE + 30);
     while held(&hold) {

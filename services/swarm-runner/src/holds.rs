@@ -14,7 +14,8 @@
 //! removes every hold of its own ([`Holds::sweep`]; none of its attempts runs then). Another
 //! runner on the same engine has its own holds under its own name, so neither removes a tag
 //! the other counts on. The holds sit in the submissions' namespace, which participants may
-//! never name.
+//! never name. A hold removed from the engine by hand is noticed when an attempt's create
+//! misses it ([`Holds::lost`]): that attempt fails as the platform's and is retried.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,14 +40,25 @@ pub struct Holds {
 #[derive(Default)]
 struct State {
     images: HashMap<String, Held>,
-    /// Which image each attempt counts on (by its claim key).
-    attempts: HashMap<String, String>,
+    /// Which image each attempt counts on (by its claim key), and which placing of its hold.
+    attempts: HashMap<String, (String, u64)>,
+    /// Moves each time a hold is placed or its count drops to zero: a hold placed again after
+    /// it was lost is told apart from the one before, whose attempts and idle timer it outlives.
+    moves: u64,
+}
+
+impl State {
+    fn next(&mut self) -> u64 {
+        self.moves += 1;
+        self.moves
+    }
 }
 
 struct Held {
     users: usize,
     info: ImageInfo,
-    /// Moves each time the count drops to zero, so only the last idle timer removes the tag.
+    placed: u64,
+    /// When the count last dropped to zero, so only the last idle timer removes the tag.
     emptied: u64,
 }
 
@@ -92,8 +104,8 @@ impl Holds {
         let mut state = self.state.lock().await;
         if let Some(held) = state.images.get_mut(id) {
             held.users += 1;
-            let info = held.info.clone();
-            state.attempts.insert(attempt.to_owned(), id.to_owned());
+            let (info, placed) = (held.info.clone(), held.placed);
+            state.attempts.insert(attempt.to_owned(), (id.to_owned(), placed));
             return Ok(Some((self.tag(id), info)));
         }
         let tag = self.tag(id);
@@ -117,8 +129,9 @@ impl Holds {
             self.sandbox.remove_image(&tag).await;
             return Err(e);
         }
-        state.images.insert(id.to_owned(), Held { users: 1, info: info.clone(), emptied: 0 });
-        state.attempts.insert(attempt.to_owned(), id.to_owned());
+        let placed = state.next();
+        state.images.insert(id.to_owned(), Held { users: 1, info: info.clone(), placed, emptied: 0 });
+        state.attempts.insert(attempt.to_owned(), (id.to_owned(), placed));
         Ok(Some((tag, info)))
     }
 
@@ -126,12 +139,14 @@ impl Holds {
     /// time unless another attempt counts on it by then. Returns whether the attempt held one.
     pub async fn release(&self, attempt: &str) -> bool {
         let mut state = self.state.lock().await;
-        let Some(id) = state.attempts.remove(attempt) else { return false };
-        let Some(held) = state.images.get_mut(&id) else { return true };
+        let Some((id, placed)) = state.attempts.remove(attempt) else { return false };
+        let emptied = state.next();
+        // Its hold may have been lost (and placed again since, for other attempts).
+        let Some(held) = state.images.get_mut(&id).filter(|h| h.placed == placed) else { return true };
         held.users -= 1;
         if held.users == 0 {
-            held.emptied += 1;
-            let (this, emptied) = (self.clone(), held.emptied);
+            held.emptied = emptied;
+            let this = self.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(this.idle).await;
                 let mut state = this.state.lock().await;
@@ -142,6 +157,21 @@ impl Holds {
             });
         }
         true
+    }
+
+    /// Whether `reference` is one of this runner's holds.
+    pub fn is_hold(&self, reference: &str) -> bool {
+        reference.strip_prefix(&self.repository).is_some_and(|rest| rest.starts_with(':'))
+    }
+
+    /// Forgets the hold `reference` names, which the engine no longer has (an operator removed
+    /// the tag): the attempts that counted on it fail as the platform's and are retried, and
+    /// the next one places the hold again, or downloads the image if it went with the tag.
+    pub async fn lost(&self, reference: &str) {
+        let Some(lost) = reference.strip_prefix(&self.repository).and_then(|r| r.strip_prefix(':')) else { return };
+        let mut state = self.state.lock().await;
+        state.images.retain(|id, _| hex(id) != lost);
+        tracing::warn!(hold = reference, "an image hold was removed from the engine; its attempts are retried");
     }
 
     /// Removes every hold of this runner: what a previous run of it left (at start, when none

@@ -394,6 +394,11 @@ async fn run_prepared(
     }
     let outcome = match result {
         None => handed_back(job, "the runner shut down and its drain time ran out"),
+        // Not the participant's image that is missing but the runner's hold on it.
+        Some(Err(SandboxError::ImageMissing(image))) if ctx.holds.is_hold(&image) => {
+            ctx.holds.lost(&image).await;
+            failure(job, FailureKind::Platform, "the platform lost its copy of the image".into(), true, Some(image))
+        }
         Some(Err(e)) => sandbox_failure(job, e),
         Some(Ok(run)) => {
             let limits = OutputLimits { max_files: r.output_max_files, max_depth: r.output_max_depth };
