@@ -159,6 +159,14 @@ impl Holds {
         true
     }
 
+    /// Removes an attempt's own tag `reference` (and with its last tag the image) while no
+    /// hold is being placed: dockerd decides to delete an image with its last tag before it
+    /// deletes it, so a hold placed on the image in between would be left naming nothing.
+    pub async fn remove_attempt_tag(&self, reference: &str) {
+        let _placing = self.state.lock().await;
+        self.sandbox.remove_image(reference).await;
+    }
+
     /// Whether `reference` is one of this runner's holds.
     pub fn is_hold(&self, reference: &str) -> bool {
         reference.strip_prefix(&self.repository).is_some_and(|rest| rest.starts_with(':'))

@@ -172,7 +172,7 @@ pub async fn release(ctx: &Context, job: &SubmissionCreated) {
         unpublish(ctx, job, registry, plain_http).await;
     }
     if !ctx.holds.release(&claim_key(job)).await {
-        unload(&ctx.sandbox, job).await;
+        ctx.holds.remove_attempt_tag(&submission_tag(job)).await;
     }
 }
 
