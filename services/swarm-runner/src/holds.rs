@@ -169,14 +169,20 @@ impl Holds {
 
     /// Whether `reference` is one of this runner's holds.
     pub fn is_hold(&self, reference: &str) -> bool {
-        reference.strip_prefix(&self.repository).is_some_and(|rest| rest.starts_with(':'))
+        self.held_hex(reference).is_some()
+    }
+
+    /// The image digest's hex a hold's reference names ([`Self::tag`] read back), or `None`
+    /// for any other reference.
+    fn held_hex<'r>(&self, reference: &'r str) -> Option<&'r str> {
+        reference.strip_prefix(&self.repository)?.strip_prefix(':')
     }
 
     /// Forgets the hold `reference` names, which the engine no longer has (an operator removed
     /// the tag): the attempts that counted on it fail as the platform's and are retried, and
     /// the next one places the hold again, or downloads the image if it went with the tag.
     pub async fn lost(&self, reference: &str) {
-        let Some(lost) = reference.strip_prefix(&self.repository).and_then(|r| r.strip_prefix(':')) else { return };
+        let Some(lost) = self.held_hex(reference) else { return };
         let mut state = self.state.lock().await;
         state.images.retain(|id, _| hex(id) != lost);
         tracing::warn!(hold = reference, "an image hold was removed from the engine; its attempts are retried");
