@@ -1,19 +1,23 @@
 //! The event spine on a real NATS server: the outbox survives NATS being down, publishes each
 //! submission (and each organizer's re-run) exactly once, state events are applied
-//! idempotently, and run logs are stored once each and shown only to whom they may be.
+//! idempotently, run logs are stored once each and shown only to whom they may be, and output
+//! archives are read back exactly as written.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
 use chrono::Utc;
 use darkroom_api::SubmissionId;
+use darkroom_core::bus::Outputs;
+use darkroom_core::bus::outputs::ReadError;
 use darkroom_core::domain::FailureKind;
 use darkroom_core::domain::ImageSource;
+use darkroom_core::events::OUTPUT_BUCKET;
 use darkroom_core::events::{
     Event, RunFinished, RunLog, RunStarted, ScoreRecorded, SubmissionCreated, SubmissionFailed,
 };
 use darkroom_tests::registry::publish as published;
-use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures, on_both_backends};
+use darkroom_tests::{ADMIN_TOKEN, Backend, NatsServer, TestApp, fixtures, on_both_backends};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -445,4 +449,47 @@ async fn hidden_run_logs_are_for_the_organizer_only(backend: Backend) {
     let logs = logs_until(&app, &id_str, ADMIN_TOKEN, |b| b["lines"].as_array().is_some_and(|l| !l.is_empty())).await;
     assert_eq!(logs["logs_visible"], false);
     assert_eq!(logs["lines"][0]["line"], "secret progress");
+}
+
+/// The consumers the outputs' stream has: a direct read creates none, the crate's reader one.
+async fn output_consumers(js: &jetstream::Context) -> usize {
+    js.get_stream(format!("OBJ_{OUTPUT_BUCKET}")).await.unwrap().info().await.unwrap().state.consumer_count
+}
+
+#[tokio::test]
+async fn outputs_read_back_as_written_and_never_as_tampered() {
+    let nats = NatsServer::start();
+    let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let outputs = Outputs::open(&js).await.unwrap();
+    let small: Vec<u8> = (0..5_000u32).map(|i| (i % 251) as u8).collect();
+    // Three chunks of the object store's 128 KiB.
+    let large: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    outputs.store().put("small.tar", &mut small.as_slice()).await.unwrap();
+    outputs.store().put("large.tar", &mut large.as_slice()).await.unwrap();
+
+    // One chunk: read directly, whole or up to the limit, with no consumer made for it.
+    assert_eq!(outputs.read("small.tar", 1 << 20).await.unwrap(), small);
+    assert_eq!(outputs.read("small.tar", 100).await.unwrap(), small[..100]);
+    assert_eq!(output_consumers(&js).await, 0, "a one-chunk output is read without a consumer");
+    // Written again: the new content, never the old chunk.
+    outputs.store().put("small.tar", &mut &b"second attempt"[..]).await.unwrap();
+    assert_eq!(outputs.read("small.tar", 1 << 20).await.unwrap(), b"second attempt");
+    // Several chunks: through the crate's reader.
+    assert_eq!(outputs.read("large.tar", 1 << 20).await.unwrap(), large);
+    assert_eq!(outputs.read("large.tar", 200_000).await.unwrap(), large[..200_000]);
+
+    // Missing, or deleted: said so, as the evaluator's "lost output" needs.
+    assert!(matches!(outputs.read("never.tar", 1 << 20).await, Err(ReadError::NotFound { .. })));
+    outputs.store().delete("small.tar").await.unwrap();
+    assert!(matches!(outputs.read("small.tar", 1 << 20).await, Err(ReadError::NotFound { .. })));
+
+    // A chunk swapped under its object's digest is refused, not read.
+    outputs.store().put("swapped.tar", &mut &b"what the run wrote"[..]).await.unwrap();
+    let nuid = outputs.store().info("swapped.tar").await.unwrap().nuid;
+    let chunk = format!("$O.{OUTPUT_BUCKET}.C.{nuid}");
+    let stream = js.get_stream(format!("OBJ_{OUTPUT_BUCKET}")).await.unwrap();
+    stream.purge().filter(&chunk).await.unwrap();
+    js.publish(chunk, "what a forger wrote".into()).await.unwrap().await.unwrap();
+    let read = outputs.read("swapped.tar", 1 << 20).await;
+    assert!(matches!(read, Err(ReadError::Other { .. })), "{read:?}");
 }

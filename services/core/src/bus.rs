@@ -12,8 +12,10 @@ use crate::config::NatsConfig;
 use crate::domain::SubmissionId;
 use crate::events::{Event, STREAM, STREAM_SUBJECTS};
 
+pub mod outputs;
 pub mod worker;
 
+pub use outputs::Outputs;
 pub use worker::{Durable, Handler, MessageContext, Outcome, StopSignal, Worker};
 
 /// Connects without waiting for the server: when NATS is down the client keeps retrying in the

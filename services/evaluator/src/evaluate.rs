@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, kv, object_store};
+use async_nats::jetstream::{self, kv};
 use chrono::Utc;
-use darkroom_core::bus::publish;
+use darkroom_core::bus::outputs::ReadError;
+use darkroom_core::bus::{Outputs, publish};
 use darkroom_core::config::EvaluatorConfig;
 use darkroom_core::digest::sha256_hex;
 use darkroom_core::domain::cases::MAX_CASES_BYTES;
@@ -27,13 +28,12 @@ use darkroom_core::sandbox::{
     extract_archive, run_seed,
 };
 use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, Sealed, from_bson_time, to_bson_time};
-use tokio::io::AsyncReadExt;
 
 pub struct Context {
     pub js: jetstream::Context,
     /// The runners' bucket, read for cancellations.
     pub runs: kv::Store,
-    pub outputs: object_store::ObjectStore,
+    pub outputs: Outputs,
     pub scores: ScoreStore,
     pub sandbox: Sandbox,
     pub config: EvaluatorConfig,
@@ -326,13 +326,9 @@ pub(crate) async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored,
     let predictions = dir.join("predictions");
     // The participant's output, bounded by their cap (plus tar framing).
     let limit = (job.resources.output_max_mb << 20) + (1 << 20);
-    let archive = match ctx.outputs.get(run.output_artifact.as_str()).await {
-        Ok(mut object) => {
-            let mut bytes = Vec::new();
-            (&mut object).take(limit).read_to_end(&mut bytes).await.map_err(EvaluationError::transient)?;
-            bytes
-        }
-        Err(e) if e.kind() == object_store::GetErrorKind::NotFound => {
+    let archive = match ctx.outputs.read(&run.output_artifact, limit).await {
+        Ok(bytes) => bytes,
+        Err(e @ ReadError::NotFound { .. }) => {
             return Err(failed(
                 run,
                 FailureKind::Platform,

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, object_store};
-use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker, retry_until_ok};
+use async_nats::jetstream;
+use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Outputs, Worker, retry_until_ok};
 use darkroom_core::config::{EvaluatorSettings, NatsConfig};
 use darkroom_core::domain::receipt::ReceiptSigner;
-use darkroom_core::events::{Event, OUTPUT_BUCKET, RescoreItem, RunFinished, RunVerified};
+use darkroom_core::events::{Event, RescoreItem, RunFinished, RunVerified};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 use darkroom_core::scores::ScoreStore;
@@ -51,10 +51,7 @@ impl Evaluator {
         let js = jetstream::new(client.clone());
         retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
         let runs = retry_until_ok("the runs bucket", || darkroom_core::bus::runs_bucket(&js)).await;
-        let outputs = retry_until_ok("the outputs object store", || async {
-            js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
-        })
-        .await;
+        let outputs = retry_until_ok("the outputs object store", || Outputs::open(&js)).await;
         // Every score this evaluator records gets a receipt signed with this key: no key, no start.
         let signer = ReceiptSigner::from_file(&config.evaluator.receipt_key_file)
             .context("evaluator.receipt_key_file (DARKROOM_EVALUATOR__RECEIPT_KEY_FILE)")?;

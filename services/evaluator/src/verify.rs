@@ -75,7 +75,7 @@ pub async fn handle(ctx: &Context, event: &RunVerified) -> Result<(), async_nats
     }
     // A re-run's output served its one comparison.
     if let Some(name) = artifact
-        && let Err(e) = ctx.outputs.delete(name.as_str()).await
+        && let Err(e) = ctx.outputs.store().delete(name.as_str()).await
     {
         tracing::debug!(object = %name, error = %e, "re-run output not deleted (already gone?)");
     }

@@ -20,9 +20,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, kv, object_store};
+use async_nats::jetstream::{self, kv};
 use chrono::Utc;
-use darkroom_core::bus::{StopSignal, publish};
+use darkroom_core::bus::{Outputs, StopSignal, publish};
 use darkroom_core::config::RunnerConfig;
 use darkroom_core::domain::{FailureKind, NodeType};
 use darkroom_core::events::{
@@ -44,7 +44,7 @@ use crate::logs::LogBudget;
 pub struct Context {
     pub js: jetstream::Context,
     pub runs: kv::Store,
-    pub outputs: object_store::ObjectStore,
+    pub outputs: Outputs,
     pub sandbox: Sandbox,
     pub backend: Arc<dyn Backend>,
     pub config: RunnerConfig,
@@ -472,7 +472,11 @@ async fn store_output(
             .map_err(|e| OutputArchiveError::Platform(e.to_string()))??;
         let name = artifact_name(job);
         let mut file = tokio::fs::File::open(&tar).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
-        ctx.outputs.put(name.as_str(), &mut file).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
+        ctx.outputs
+            .store()
+            .put(name.as_str(), &mut file)
+            .await
+            .map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
         Ok(name)
     }
     .await;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, kv, object_store};
-use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker, retry_until_ok};
+use async_nats::jetstream::{self, kv};
+use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Outputs, Worker, retry_until_ok};
 use darkroom_core::config::{NatsConfig, RunnerBackend, RunnerSettings};
-use darkroom_core::events::{Event, OUTPUT_BUCKET, SubmissionCancelled, SubmissionCreated};
+use darkroom_core::events::{Event, SubmissionCancelled, SubmissionCreated};
 use darkroom_core::health::{self, Readiness};
 use darkroom_core::sandbox::Sandbox;
 
@@ -38,10 +38,7 @@ impl Runner {
         let js = jetstream::new(client.clone());
         retry_until_ok("the JetStream stream", || darkroom_core::bus::ensure_stream(&js, &config.nats)).await;
         let runs = retry_until_ok("the runs bucket", || darkroom_core::bus::runs_bucket(&js)).await;
-        let outputs = retry_until_ok("the outputs object store", || async {
-            js.create_object_store(object_store::Config { bucket: OUTPUT_BUCKET.into(), ..Default::default() }).await
-        })
-        .await;
+        let outputs = retry_until_ok("the outputs object store", || Outputs::open(&js)).await;
         let runner = &config.runner;
         let sandbox = Sandbox::connect_to(&runner.docker_host).await.with_context(|| {
             if runner.docker_host.is_empty() {
