@@ -224,6 +224,45 @@ async fn a_shorter_evaluation_replaces_every_chunk_a_longer_earlier_attempt_left
     assert_eq!(store.cases("emptied").await.unwrap().as_ref(), Some(&public_only));
 }
 
+/// Once a score is stored, a redelivered evaluation changes none of its cases, whatever it
+/// brings: other cases, cases where the stored attempt wrote none, cases beside an older
+/// version's unmarked chunks (whose mark stays missing), or a split left empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_score_keeps_its_cases_whatever_a_redelivered_evaluation_brings() {
+    use darkroom_core::domain::{Case, Cases};
+    use mongodb::bson::{Document, doc};
+    let (store, database) = store().await;
+    let client = mongodb::Client::with_uri_str(mongo_url()).await.unwrap();
+    let raw = client.database(&database).collection::<Document>("cases");
+    let case = |i: usize, v: f64| Case { id: format!("case-{i}"), value: v };
+    let first = Cases { public: (0..3).map(|i| case(i, 0.25)).collect(), private: vec![case(0, 0.25)] };
+    let other = Cases { public: (0..5).map(|i| case(i, 0.75)).collect(), private: vec![case(0, 0.75), case(1, 0.75)] };
+    let public_only = Cases { public: other.public.clone(), private: Vec::new() };
+    async fn record(store: &ScoreStore, id: &str, cases: Option<&Cases>) -> Recorded {
+        let doc = score(id, "alice", 0.5, Direction::HigherIsBetter, 0);
+        store.record_evaluation(&doc, Sealed { cases, ..Sealed::default() }).await.unwrap()
+    }
+    let mark = |id: &str| raw.find_one(doc! { "_id": format!("{id}/chunks") });
+
+    for (id, again) in [("other", &other), ("emptied", &public_only)] {
+        assert_eq!(record(&store, id, Some(&first)).await, Recorded::New);
+        assert_eq!(record(&store, id, Some(again)).await, Recorded::AlreadyScored);
+        assert_eq!(store.cases(id).await.unwrap().as_ref(), Some(&first), "{id}: the stored attempt's cases");
+    }
+
+    assert_eq!(record(&store, "none", None).await, Recorded::New);
+    assert_eq!(record(&store, "none", Some(&other)).await, Recorded::AlreadyScored);
+    assert_eq!(store.cases("none").await.unwrap(), None, "no cases beside a score stored without any");
+    assert_eq!(raw.count_documents(doc! { "submission_id": "none" }).await.unwrap(), 0);
+    assert!(mark("none").await.unwrap().is_none());
+
+    assert_eq!(record(&store, "unmarked", Some(&first)).await, Recorded::New);
+    raw.delete_one(doc! { "_id": "unmarked/chunks" }).await.unwrap(); // as an older version left it
+    assert_eq!(record(&store, "unmarked", Some(&other)).await, Recorded::AlreadyScored);
+    assert_eq!(store.cases("unmarked").await.unwrap().as_ref(), Some(&first));
+    assert!(mark("unmarked").await.unwrap().is_none(), "the mark the refused insert added is gone again");
+}
+
 /// What the feedback modes read: a phase's scores in scoring order without the sealed split,
 /// and many submissions' public cases in one call without the private ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

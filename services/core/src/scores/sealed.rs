@@ -57,11 +57,7 @@ impl ScoreStore {
         score: &ScoreDocument,
         sealed: Sealed<'_>,
     ) -> mongodb::error::Result<Recorded> {
-        // Cases are written before the score, so a stored score must stop them (a redelivered
-        // evaluation may differ); without cases the insert's duplicate key says as much.
-        let stored_before = sealed.cases.is_some()
-            && self.scores.find_one(doc! { "submission_id": &score.submission_id }).await?.is_some();
-        let recorded = if stored_before { Recorded::AlreadyScored } else { self.insert_sealed(score, sealed).await? };
+        let recorded = self.insert_sealed(score, sealed).await?;
         match (&recorded, sealed.receipt) {
             // Stored by this very insert: no receipt can exist yet, and its claims are at hand.
             (Recorded::New, Some(pending)) => {
@@ -78,11 +74,18 @@ impl ScoreStore {
         Ok(recorded)
     }
 
-    /// Writes the cases, then inserts the score with its sealed parts.
+    /// Writes the cases, then inserts the score with its sealed parts. Cases are written before
+    /// the score, so a stored score must stop them (a redelivered evaluation may differ): the
+    /// writer asks whether it is stored before it replaces anything (see [`CasesWritten`]);
+    /// without cases the insert's duplicate key says as much.
     async fn insert_sealed(&self, score: &ScoreDocument, sealed: Sealed<'_>) -> mongodb::error::Result<Recorded> {
         let Sealed { private_metrics, cases, receipt, run_finished } = sealed;
-        if let Some(cases) = cases {
-            self.write_cases(&score.submission_id, cases).await?;
+        let written = match cases {
+            Some(cases) => Some(self.write_cases(&score.submission_id, cases).await?),
+            None => None,
+        };
+        if matches!(written, Some(CasesWritten::ScoreStored)) {
+            return Ok(Recorded::AlreadyScored);
         }
         let mut stored = bson::to_document(score).map_err(|e| mongodb::error::Error::custom(e.to_string()))?;
         if let Some(private) = private_metrics {
@@ -107,9 +110,23 @@ impl ScoreStore {
         }
         match self.scores.clone_with_type::<Document>().insert_one(stored).await {
             Ok(_) => Ok(Recorded::New),
-            Err(e) if is_duplicate_key(&e) => Ok(Recorded::AlreadyScored),
+            Err(e) if is_duplicate_key(&e) => {
+                // Stored by an attempt that wrote no cases (its evaluation left no `cases.csv`
+                // that time): the cases just added, all new, must not stand beside that score.
+                if let Some(CasesWritten::Fresh(ids)) = written {
+                    self.cases.delete_many(doc! { "_id": { "$in": ids } }).await?;
+                }
+                Ok(Recorded::AlreadyScored)
+            }
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `submission_id`'s score is stored, reading its `_id` alone.
+    async fn score_stored(&self, submission_id: &str) -> mongodb::error::Result<bool> {
+        let filter = doc! { "submission_id": submission_id };
+        let found = self.scores.clone_with_type::<Document>().find_one(filter).projection(doc! { "_id": 1 }).await?;
+        Ok(found.is_some())
     }
 
     /// Writes the chunks by id (replacing what an earlier attempt wrote under the same ids) and
@@ -126,7 +143,12 @@ impl ScoreStore {
     /// insert before it writes anything, and the general path below takes over; so does an
     /// unmarked attempt's chunk, which collides with ours as long as each split has one (a split
     /// without cases could not tell, so it takes the general path from the start).
-    async fn write_cases(&self, submission_id: &str, cases: &Cases) -> mongodb::error::Result<()> {
+    ///
+    /// Only the general path replaces what another attempt wrote, so only it first asks whether
+    /// the score is stored (and then writes nothing, removing what its insert added). The one
+    /// insert can add cases beside a stored score only when that score's attempt wrote none;
+    /// [`ScoreStore::insert_sealed`] removes them when the score's insert says so.
+    async fn write_cases(&self, submission_id: &str, cases: &Cases) -> mongodb::error::Result<CasesWritten> {
         let splits = [Split::Public, Split::Private];
         let chunks = splits.map(|split| chunk_documents(submission_id, split, cases));
         let counts = chunks.each_ref().map(|c| c.len() as i64);
@@ -139,19 +161,35 @@ impl ScoreStore {
                 .return_document(mongodb::options::ReturnDocument::Before)
         };
         let before = if counts.contains(&0) {
+            if self.score_stored(submission_id).await? {
+                return Ok(CasesWritten::ScoreStored);
+            }
             raised().await?
         } else {
             let mut first = mark.clone();
             first.extend(doc! { splits[0].label(): counts[0], splits[1].label(): counts[1] });
-            let all = std::iter::once(first).chain(chunks.iter().flatten().cloned());
-            match self.cases.insert_many(all).ordered(true).await {
-                Ok(_) => return Ok(()),
+            let all: Vec<Document> = std::iter::once(first).chain(chunks.iter().flatten().cloned()).collect();
+            let ids = |docs: &[Document]| docs.iter().filter_map(|d| d.get("_id").cloned()).collect::<Vec<_>>();
+            match self.cases.insert_many(&all).ordered(true).await {
+                Ok(_) => return Ok(CasesWritten::Fresh(ids(&all))),
                 Err(e) => match failed_insert(&e) {
                     // The mark is there: an earlier attempt of this submission wrote cases.
-                    Some((0, DUPLICATE_KEY)) => raised().await?,
+                    Some((0, DUPLICATE_KEY)) => {
+                        if self.score_stored(submission_id).await? {
+                            return Ok(CasesWritten::ScoreStored);
+                        }
+                        raised().await?
+                    }
                     // The mark went in but a chunk was there: an attempt from before marks were
                     // kept. The mark is ours now; its leftovers are found as an unmarked one's.
-                    Some((_, DUPLICATE_KEY)) => None,
+                    // Unless its score is stored: then what went in goes again, and it all stays.
+                    Some((n, DUPLICATE_KEY)) => {
+                        if self.score_stored(submission_id).await? {
+                            self.cases.delete_many(doc! { "_id": { "$in": ids(&all[..n]) } }).await?;
+                            return Ok(CasesWritten::ScoreStored);
+                        }
+                        None
+                    }
                     _ => return Err(e),
                 },
             }
@@ -196,7 +234,7 @@ impl ScoreStore {
             let exact = doc! { "$set": { splits[0].label(): counts[0], splits[1].label(): counts[1] } };
             self.cases.update_one(mark, exact).await?;
         }
-        Ok(())
+        Ok(CasesWritten::Replaced)
     }
 
     /// The per-case values stored for a submission; `None` when its evaluation wrote no
@@ -287,6 +325,17 @@ fn chunk_documents(submission_id: &str, split: Split, cases: &Cases) -> Vec<Docu
             }
         })
         .collect()
+}
+
+/// What writing a submission's cases came to.
+#[derive(Debug)]
+enum CasesWritten {
+    /// The mark and every chunk went in with one insert: none of these ids was there before.
+    Fresh(Vec<bson::Bson>),
+    /// Cases an earlier attempt wrote (and its score did not follow) are replaced.
+    Replaced,
+    /// The submission's score is stored: its cases are left as they are, nothing written.
+    ScoreStored,
 }
 
 /// Where an ordered insert stopped: the index of the document refused and the server's code.
