@@ -3,11 +3,12 @@
 //! read it back.
 //!
 //! Why not only the crate's own reader: `ObjectStore::get` reads through an ephemeral ordered
-//! consumer, which the server creates and later removes for every read (measured against this
-//! server: ~1.7 ms of its CPU per read, ~0.5 ms for a direct get). Nearly every output fits in
-//! one chunk, so [`Outputs::read`] fetches that chunk with a direct get by its subject, as the
-//! object store's own layout names it (NATS ADR-20, which the crate's reader follows too), and
-//! checks it against the object's SHA-256 digest. Anything else (several chunks, a link, a
+//! consumer, which the server creates and later removes for every read (measured here, 300
+//! reads each: 1.1 ms of nats-server's CPU and 2.1 ms of wall time per read, against 0.35 ms
+//! and 0.85 ms for the object's info and a direct get). Nearly every output fits in one chunk,
+//! so [`Outputs::read`] fetches that chunk with a direct get by its subject, as the object
+//! store's own layout names it (NATS ADR-20, which the crate's reader follows too), and checks
+//! it against the object's SHA-256 digest. Anything else (several chunks, a link, a
 //! replica that has not caught up, a digest that does not match) goes through the crate's
 //! reader, so a shortcut can make a read cheaper but never different.
 
