@@ -226,7 +226,8 @@ async fn a_shorter_evaluation_replaces_every_chunk_a_longer_earlier_attempt_left
 
 /// Once a score is stored, a redelivered evaluation changes none of its cases, whatever it
 /// brings: other cases, cases where the stored attempt wrote none, cases beside an older
-/// version's unmarked chunks (whose mark stays missing), or a split left empty.
+/// version's unmarked chunks (whose mark stays missing), or a split left empty; and cases
+/// beside a score stored with cases are never removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_score_keeps_its_cases_whatever_a_redelivered_evaluation_brings() {
     use darkroom_core::domain::{Case, Cases};
@@ -255,6 +256,13 @@ async fn a_stored_score_keeps_its_cases_whatever_a_redelivered_evaluation_brings
     assert_eq!(store.cases("none").await.unwrap(), None, "no cases beside a score stored without any");
     assert_eq!(raw.count_documents(doc! { "submission_id": "none" }).await.unwrap(), 0);
     assert!(mark("none").await.unwrap().is_none());
+
+    // The race it must not lose: another attempt's score, stored with cases, won while this
+    // attempt's one insert went in (stood for by removing the mark and chunks before it).
+    assert_eq!(record(&store, "raced", Some(&first)).await, Recorded::New);
+    raw.delete_many(doc! { "$or": [{ "_id": "raced/chunks" }, { "submission_id": "raced" }] }).await.unwrap();
+    assert_eq!(record(&store, "raced", Some(&other)).await, Recorded::AlreadyScored);
+    assert!(store.cases("raced").await.unwrap().is_some(), "cases beside a score stored with cases stay");
 
     assert_eq!(record(&store, "unmarked", Some(&first)).await, Recorded::New);
     raw.delete_one(doc! { "_id": "unmarked/chunks" }).await.unwrap(); // as an older version left it

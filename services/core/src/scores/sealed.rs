@@ -113,13 +113,24 @@ impl ScoreStore {
             Err(e) if is_duplicate_key(&e) => {
                 // Stored by an attempt that wrote no cases (its evaluation left no `cases.csv`
                 // that time): the cases just added, all new, must not stand beside that score.
-                if let Some(CasesWritten::Fresh(ids)) = written {
+                // A score stored with cases keeps them: a concurrent attempt that won may have
+                // replaced ours with its own since, under the same ids.
+                if let Some(CasesWritten::Fresh(ids)) = written
+                    && !self.stored_with_cases(&score.submission_id).await?
+                {
                     self.cases.delete_many(doc! { "_id": { "$in": ids } }).await?;
                 }
                 Ok(Recorded::AlreadyScored)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `submission_id`'s score is stored with per-case values, reading that field alone.
+    async fn stored_with_cases(&self, submission_id: &str) -> mongodb::error::Result<bool> {
+        let filter = doc! { "submission_id": submission_id };
+        let found = self.scores.clone_with_type::<Document>().find_one(filter).projection(doc! { "cases": 1 }).await?;
+        Ok(found.is_some_and(|d| d.contains_key("cases")))
     }
 
     /// Whether `submission_id`'s score is stored, reading its `_id` alone.
