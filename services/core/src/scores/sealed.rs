@@ -116,7 +116,7 @@ impl ScoreStore {
                 // A score stored with cases keeps them: a concurrent attempt that won may have
                 // replaced ours with its own since, under the same ids.
                 if let Some(CasesWritten::Fresh(ids)) = written
-                    && !self.stored_with_cases(&score.submission_id).await?
+                    && self.stored_score(&score.submission_id).await? != StoredScore::WithCases
                 {
                     self.cases.delete_many(doc! { "_id": { "$in": ids } }).await?;
                 }
@@ -126,18 +126,16 @@ impl ScoreStore {
         }
     }
 
-    /// Whether `submission_id`'s score is stored with per-case values, reading that field alone.
-    async fn stored_with_cases(&self, submission_id: &str) -> mongodb::error::Result<bool> {
+    /// What is stored of `submission_id`'s score, reading its `cases` field alone: whether a
+    /// writer must leave the cases alone, and whether a stored score has cases of its own.
+    async fn stored_score(&self, submission_id: &str) -> mongodb::error::Result<StoredScore> {
         let filter = doc! { "submission_id": submission_id };
         let found = self.scores.clone_with_type::<Document>().find_one(filter).projection(doc! { "cases": 1 }).await?;
-        Ok(found.is_some_and(|d| d.contains_key("cases")))
-    }
-
-    /// Whether `submission_id`'s score is stored, reading its `_id` alone.
-    async fn score_stored(&self, submission_id: &str) -> mongodb::error::Result<bool> {
-        let filter = doc! { "submission_id": submission_id };
-        let found = self.scores.clone_with_type::<Document>().find_one(filter).projection(doc! { "_id": 1 }).await?;
-        Ok(found.is_some())
+        Ok(match found {
+            None => StoredScore::Absent,
+            Some(score) if score.contains_key("cases") => StoredScore::WithCases,
+            Some(_) => StoredScore::WithoutCases,
+        })
     }
 
     /// Writes the chunks by id (replacing what an earlier attempt wrote under the same ids) and
@@ -172,7 +170,7 @@ impl ScoreStore {
                 .return_document(mongodb::options::ReturnDocument::Before)
         };
         let before = if counts.contains(&0) {
-            if self.score_stored(submission_id).await? {
+            if self.stored_score(submission_id).await? != StoredScore::Absent {
                 return Ok(CasesWritten::ScoreStored);
             }
             raised().await?
@@ -186,7 +184,7 @@ impl ScoreStore {
                 Err(e) => match failed_insert(&e) {
                     // The mark is there: an earlier attempt of this submission wrote cases.
                     Some((0, DUPLICATE_KEY)) => {
-                        if self.score_stored(submission_id).await? {
+                        if self.stored_score(submission_id).await? != StoredScore::Absent {
                             return Ok(CasesWritten::ScoreStored);
                         }
                         raised().await?
@@ -195,7 +193,7 @@ impl ScoreStore {
                     // kept. The mark is ours now; its leftovers are found as an unmarked one's.
                     // Unless its score is stored: then what went in goes again, and it all stays.
                     Some((n, DUPLICATE_KEY)) => {
-                        if self.score_stored(submission_id).await? {
+                        if self.stored_score(submission_id).await? != StoredScore::Absent {
                             self.cases.delete_many(doc! { "_id": { "$in": ids(&all[..n]) } }).await?;
                             return Ok(CasesWritten::ScoreStored);
                         }
@@ -347,6 +345,15 @@ enum CasesWritten {
     Replaced,
     /// The submission's score is stored: its cases are left as they are, nothing written.
     ScoreStored,
+}
+
+/// What is stored of a submission's score, as far as its cases are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredScore {
+    Absent,
+    /// Stored by an attempt whose evaluation wrote no `cases.csv`.
+    WithoutCases,
+    WithCases,
 }
 
 /// Where an ordered insert stopped: the index of the document refused and the server's code.
