@@ -8,7 +8,7 @@
 # The server binary is built by the ordinary `cargo build` and serves the folder named by
 # `frontend.site_root`.
 #
-#   scripts/build-frontend.sh            debug wasm (what the tests use; ~4 min the first time)
+#   scripts/build-frontend.sh            debug wasm (what the tests use; ~2 min the first time)
 #   PROFILE=release scripts/build-frontend.sh   smaller, slower to build
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -50,8 +50,9 @@ cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom
 BIN=$CARGO_TARGET_DIR/debug
 wait "$IMAGES" || { echo "building the demo's images failed (the error is above)" >&2; exit 1; }
 wait "$WASM_BINDGEN" || { echo "installing wasm-bindgen-cli failed (its error is above)" >&2; exit 1; }
-scripts/build-frontend.sh
-if [ -n "$compose" ]; then compose/local/build.sh; fi
+# The pages' wasm: built here for the Compose images; otherwise beside the competition (step 4
+# starts the web server when it is built), whose CNN trains on one CPU and leaves the other idle.
+if [ -n "$compose" ]; then scripts/build-frontend.sh; compose/local/build.sh; fi
 
 say "3/7 the hidden dataset (seeded, generated once)"
 if [ ! -f demo/data/ground-truth/test_labels.csv ]; then
@@ -125,11 +126,16 @@ else
   export DARKROOM_FRONTEND__API_URL=$DARKROOM_SERVER
   export DARKROOM_FRONTEND__SITE_ROOT=$CARGO_TARGET_DIR/site
   PIDS=($NATS_PID)
-  for svc in submissions swarm-runner evaluator frontend; do
+  for svc in submissions swarm-runner evaluator; do
     setsid "$BIN/darkroom-$svc" >"$STATE/$svc.log" 2>&1 < /dev/null &
     PIDS+=($!)
   done
-  stop() { kill "${PIDS[@]}" 2>/dev/null || true; }
+  # The web server once its pages are built; the build's output goes to the same log.
+  setsid bash -c 'scripts/build-frontend.sh && exec "$0"' "$BIN/darkroom-frontend" >"$STATE/frontend.log" 2>&1 < /dev/null &
+  WEB_PID=$!
+  PIDS+=($WEB_PID)
+  # Each service leads its own process group (setsid): the web one may still be a build.
+  stop() { for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; }
   [ -z "$keep" ] && trap stop EXIT
   alive() { kill -0 "${PIDS[1]}" 2>/dev/null || { cat "$STATE/submissions.log"; return 1; }; }
   wait_ready alive
@@ -137,7 +143,11 @@ fi
 
 darkroom() { "$BIN/darkroom" "$@"; }
 
-echo "web pages: $WEB (the leaderboard updates live as scores arrive)"
+if [ -n "$compose" ]; then
+  echo "web pages: $WEB (the leaderboard updates live as scores arrive)"
+else
+  echo "web pages: $WEB once they are built, a minute or two on a first run (the leaderboard updates live as scores arrive)"
+fi
 
 say "5/7 the organizer creates the challenge; two participants register, join and submit"
 DARKROOM_TOKEN=$ADMIN_TOKEN darkroom challenge apply demo/challenge.toml
@@ -166,6 +176,13 @@ DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom status "$WEAK_ID" --wait --ti
 echo
 darkroom leaderboard nuclei-magnification
 echo
+if [ -z "$compose" ]; then
+  for _ in $(seq 1200); do
+    curl -fsS "$WEB/healthz" >/dev/null 2>&1 && break
+    kill -0 "$WEB_PID" 2>/dev/null || { echo "the web pages failed to build or start:" >&2; tail -n 30 "$STATE/frontend.log" >&2; exit 1; }
+    sleep 0.5
+  done
+fi
 # The same ranking, as the web page renders it.
 curl -fsS "$WEB/challenges/nuclei-magnification/leaderboard" | grep -o 'data-participant="[^"]*"' \
   | sed 's/data-participant=/web leaderboard row: /' || echo "the web leaderboard did not render; see the logs in $STATE/"
