@@ -54,7 +54,7 @@ struct Runs {
 }
 
 fn static_predict() -> PathBuf {
-    target_dir().join("static/x86_64-unknown-linux-gnu/release/predict")
+    target_dir().join("static/x86_64-unknown-linux-gnu/image/predict")
 }
 
 /// "trained and predicted in 12.345 s" → the trainer's own time.
