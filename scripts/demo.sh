@@ -66,12 +66,18 @@ WEB=http://127.0.0.1:$WEB_PORT
 rm -rf "$STATE"; mkdir -p "$STATE"
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-wait_ready() { # liveness check command...
-  for _ in $(seq 600); do
-    curl -fsS "$DARKROOM_SERVER/readyz" >/dev/null 2>&1 && break
-    "$@" || { echo "the submissions service exited" >&2; exit 1; }
+wait_for() { # URL SECONDS LIVENESS-COMMAND...: polls URL until it answers; fails when the
+  # liveness command does (it says why) or after SECONDS
+  local url=$1 seconds=$2; shift 2
+  for _ in $(seq $(( seconds * 10 ))); do
+    curl -fsS "$url" >/dev/null 2>&1 && return 0
+    "$@" || exit 1
     sleep 0.1
   done
+  echo "$url did not answer within $seconds s" >&2; exit 1
+}
+wait_ready() { # liveness check command...: the API, then its readiness report
+  wait_for "$DARKROOM_SERVER/readyz" 60 "$@"
   curl -fsS "$DARKROOM_SERVER/readyz"; echo
 }
 
@@ -137,7 +143,8 @@ else
   # Each service leads its own process group (setsid): the web one may still be a build.
   stop() { for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; }
   [ -z "$keep" ] && trap stop EXIT
-  alive() { kill -0 "${PIDS[1]}" 2>/dev/null || { cat "$STATE/submissions.log"; return 1; }; }
+  alive() { kill -0 "${PIDS[1]}" 2>/dev/null || { cat "$STATE/submissions.log"; echo "the submissions service exited" >&2; return 1; }; }
+  web_alive() { kill -0 "$WEB_PID" 2>/dev/null || { tail -n 30 "$STATE/frontend.log" >&2; echo "the web pages failed to build or start" >&2; return 1; }; }
   wait_ready alive
 fi
 
@@ -176,16 +183,6 @@ DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom status "$WEAK_ID" --wait --ti
 echo
 darkroom leaderboard nuclei-magnification
 echo
-if [ -z "$compose" ]; then
-  for _ in $(seq 1200); do
-    curl -fsS "$WEB/healthz" >/dev/null 2>&1 && break
-    kill -0 "$WEB_PID" 2>/dev/null || { echo "the web pages failed to build or start:" >&2; tail -n 30 "$STATE/frontend.log" >&2; exit 1; }
-    sleep 0.5
-  done
-fi
-# The same ranking, as the web page renders it.
-curl -fsS "$WEB/challenges/nuclei-magnification/leaderboard" | grep -o 'data-participant="[^"]*"' \
-  | sed 's/data-participant=/web leaderboard row: /' || echo "the web leaderboard did not render; see the logs in $STATE/"
 
 say "7/7 the organizer closes the phase: the private board, its commitment, the receipts and a re-run"
 # The phase reveals at close (its default): the board is committed (SHA-256 over salt and board)
@@ -201,6 +198,12 @@ echo
 # The organizer re-runs the CNN under its receipt's conditions (same image, data, limits and
 # DARKROOM_SEED): seeded, it reproduces its score.json byte for byte.
 DARKROOM_TOKEN=$ADMIN_TOKEN darkroom verify "$BASELINE_ID" --rerun
+echo
+# The same ranking, as the web page renders it; last, so that on a first run the pages' build
+# has had the whole competition beside the CNN's training.
+[ -n "$compose" ] || wait_for "$WEB/healthz" 600 web_alive
+curl -fsS "$WEB/challenges/nuclei-magnification/leaderboard" | grep -o 'data-participant="[^"]*"' \
+  | sed 's/data-participant=/web leaderboard row: /' || echo "the web leaderboard did not render; see the logs in $STATE/"
 echo
 echo "demo finished in $(( $(date +%s) - START )) s; logs in $STATE/"
 if [ -n "$keep" ] && [ -n "$compose" ]; then
