@@ -41,7 +41,7 @@ cd "$(dirname "$0")/.."
 
 crates=(darkroom-demo-participant darkroom-demo-evaluator)
 [ -n "$only_demo" ] || crates+=(darkroom-hostile)
-echo "[images] static release build (${crates[*]})"
+echo "[images] static build, image profile (${crates[*]})"
 static_build "${crates[@]/#/--package=}"
 BIN=$STATIC_BIN
 
