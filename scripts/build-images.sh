@@ -42,8 +42,8 @@ cd "$(dirname "$0")/.."
 crates=(darkroom-demo-participant darkroom-demo-evaluator)
 [ -n "$only_demo" ] || crates+=(darkroom-hostile)
 echo "[images] static build, image profile (${crates[*]})"
-static_build "${crates[@]/#/--package=}"
-BIN=$STATIC_BIN
+static_build image "${crates[@]/#/--package=}"
+BIN=$(static_bin image)
 
 image() { # tag binary entrypoint-json [user] [extra Dockerfile line]
   local tag=$1 binary=$2 entrypoint=$3 user=${4:-65534:65534} extra=${5:-} ctx

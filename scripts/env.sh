@@ -12,13 +12,16 @@ if [ -z "${CARGO_TARGET_DIR:-}" ]; then
 fi
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
-# Static binaries (glibc, crt-static) for `FROM scratch` images, built with the `image` profile
-# (Cargo.toml) in a target dir of their own: the RUSTFLAGS differ from the default build's and
-# would evict it. `--target` is explicit so the flag skips build scripts and proc macros.
-# Binaries land in $STATIC_BIN.
+# Static binaries (glibc, crt-static) for `FROM scratch` images, in a target dir of their own:
+# the RUSTFLAGS differ from the default build's and would evict it. `--target` is explicit so
+# the flag skips build scripts and proc macros. The participants' and evaluators' images use
+# the `image` profile (Cargo.toml), the Compose services `release`.
 STATIC_TARGET=x86_64-unknown-linux-gnu
-STATIC_BIN=$CARGO_TARGET_DIR/static/$STATIC_TARGET/image
-static_build() { # cargo package args (-p NAME ...)
-  RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --profile image --target "$STATIC_TARGET" \
+static_build() { # profile, then cargo package args (-p NAME ...)
+  local profile=$1; shift
+  RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --profile "$profile" --target "$STATIC_TARGET" \
     --target-dir "$CARGO_TARGET_DIR/static" "$@"
+}
+static_bin() { # profile: the folder its binaries land in
+  echo "$CARGO_TARGET_DIR/static/$STATIC_TARGET/$1"
 }

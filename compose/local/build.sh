@@ -86,13 +86,13 @@ finish_rootfs() {
 }
 
 log "static release build of the services"
-static_build -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-frontend
+static_build release -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-frontend
 scripts/build-frontend.sh
 
 log "staging the Darkroom services"
 bin=$(fresh darkroom bin)
 for svc in submissions swarm-runner evaluator frontend; do
-  cp "$STATIC_BIN/darkroom-$svc" "$bin/"
+  cp "$(static_bin release)/darkroom-$svc" "$bin/"
 done
 site=$(fresh darkroom site)
 cp -r "$CARGO_TARGET_DIR/site/." "$site/"
