@@ -6,8 +6,8 @@
 # No prebuilt binary is reachable from here (not on npm, PyPI or Debian; GitHub releases are
 # out of reach), so it is compiled, with no LTO and optimised only where it spends its time
 # (the wasm parser, rewriter and encoder at opt-level 1; clap, the test runner's HTTP server and
-# the rest at 0): 149 instead of 219 CPU-seconds for opt-level 1 throughout, the same 1.5 s per
-# wasm and the same output byte for byte. Without its default features, the TLS stack its test
+# the rest at 0): 149 CPU-seconds against 182-219 for opt-level 1 throughout (two runs), the
+# same 1.5 s per wasm and the same output byte for byte. Without its default features, the TLS stack its test
 # runner downloads browsers with (not used here). It builds in a target folder of its own, so
 # scripts/demo.sh can run it beside the workspace's build.
 set -euo pipefail
