@@ -18,9 +18,8 @@ scripts/install-wasm-bindgen.sh &
 WASM_BINDGEN=$!
 scripts/setup.sh
 # A shared target dir outlives clones, and each clone's path builds this workspace's own crates
-# anew: earlier clones' test binaries and incremental caches would fill the disk (tens of GB
-# after a few dozen runs). CI builds from scratch paths, so incremental caches only cost space.
-export CARGO_INCREMENTAL=0
+# anew: earlier clones' test binaries and incremental caches (scripts/env.sh turns them off;
+# older runs left some) would fill the disk (tens of GB after a few dozen runs).
 rm -rf "$CARGO_TARGET_DIR/debug/incremental"
 stale=(darkroom predict evaluate hostile bench_report)
 for f in tests/tests/*.rs benches/benches/*.rs; do stale+=("$(basename "$f" .rs)"); done
