@@ -23,12 +23,12 @@ use chrono::Utc;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use darkroom_benches::{ms, pair_summary, percentile, pick, runtime, smoke, summary_ms, write_results};
 use darkroom_core::config::RunnerConfig;
+use darkroom_core::digest::sha256_hex;
 use darkroom_core::domain::{Direction, ImageSource, Metric, NodeType, Resources};
 use darkroom_core::events::SubmissionCreated;
 use darkroom_core::sandbox::{Exit, Hardening, OutputDir, Sandbox, thread_env};
 use darkroom_swarm_runner::backend::{Backend, EngineBackend};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const IMAGE: &str = "darkroom-demo-baseline:1";
 const EPOCHS: usize = 3;
@@ -273,7 +273,7 @@ fn cnn_training(c: &mut Criterion) {
     darkroom_demo_data::generate(data.path(), SEED, train, test, 64).expect("dataset generated");
     let sandbox = rt.block_on(Sandbox::connect()).expect("Docker engine");
     let predict = rt.block_on(image_binary(&sandbox, IMAGE));
-    let in_image = hex::encode(Sha256::digest(&predict));
+    let in_image = sha256_hex(&predict);
     let bin_dir = tempfile::tempdir().expect("temp dir");
     let binary = bin_dir.path().join("predict");
     std::fs::write(&binary, &predict).expect("write the image's /predict");
