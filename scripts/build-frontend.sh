@@ -3,8 +3,9 @@
 #   darkroom.js + darkroom_bg.wasm (wasm-bindgen's output) and darkroom.css (plain CSS).
 #
 # No cargo-leptos: it downloads wasm-bindgen, binaryen and sass at run time, which a machine
-# that only reaches the package registries cannot do. Instead this installs the wasm target and
-# wasm-bindgen-cli (scripts/install-wasm-bindgen.sh), then runs cargo and wasm-bindgen itself.
+# that only reaches the package registries cannot do. Instead this installs the wasm target,
+# runs cargo, and writes the JS glue with darkroom-bindgen (frontend/bindgen): wasm-bindgen's
+# own library at the version Cargo.lock pins, built as one of this workspace's host binaries.
 # The server binary is built by the ordinary `cargo build` and serves the folder named by
 # `frontend.site_root`.
 #
@@ -16,7 +17,6 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[frontend] %s\n' "$*" >&2; }
 
-TOOLS=${DARKROOM_TOOLS:-/opt/darkroom/cargo-tools}
 SITE=${DARKROOM_SITE_ROOT:-$CARGO_TARGET_DIR/site}
 PROFILE=${PROFILE:-dev}
 
@@ -24,14 +24,15 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
-scripts/install-wasm-bindgen.sh
 
 log "cargo build (wasm32, hydrate, $PROFILE)"
 cargo build -q -p darkroom-frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" \
   --no-default-features --features hydrate
+# The host tool in the dev profile whatever the pages' profile: it is run, not shipped.
+cargo build -q -p darkroom-bindgen
 dir=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 mkdir -p "$SITE/pkg"
-"$TOOLS/bin/wasm-bindgen" --target web --no-typescript --out-dir "$SITE/pkg" --out-name darkroom \
-  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$dir/darkroom_frontend.wasm"
+"$CARGO_TARGET_DIR/debug/darkroom-bindgen" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$dir/darkroom_frontend.wasm" \
+  "$SITE/pkg"
 cp frontend/style/darkroom.css "$SITE/pkg/darkroom.css"
 log "site ready in $SITE (set frontend.site_root to it)"

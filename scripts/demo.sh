@@ -34,22 +34,17 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1/7 servers (Docker, NATS, MongoDB wire protocol, PostgreSQL)"
 START=$(date +%s)
-# The one tool compiled from source (minutes, the first time) builds beside the servers' setup
-# and the workspace's build, in a target folder of its own; the pages' build waits for it.
-scripts/install-wasm-bindgen.sh &
-WASM_BINDGEN=$!
 scripts/setup.sh
 
 say "2/7 build"
 # The demo's images build in a target folder of their own (static release binaries), so they
-# too build beside the services rather than after them; so does wasm-bindgen-cli.
+# too build beside the services rather than after them.
 scripts/build-images.sh demo &
 IMAGES=$!
 cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-cli -p darkroom-demo-data \
   -p darkroom-frontend
 BIN=$CARGO_TARGET_DIR/debug
 wait "$IMAGES" || { echo "building the demo's images failed (the error is above)" >&2; exit 1; }
-wait "$WASM_BINDGEN" || { echo "installing wasm-bindgen-cli failed (its error is above)" >&2; exit 1; }
 # The pages' wasm: built here for the Compose images; otherwise beside the competition (step 4
 # starts the web server when it is built), whose CNN trains on one CPU and leaves the other idle.
 if [ -n "$compose" ]; then scripts/build-frontend.sh; compose/local/build.sh; fi

@@ -13,9 +13,6 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
-# Compiled beside the setup and the image builds, in a target folder of its own (see demo.sh).
-scripts/install-wasm-bindgen.sh &
-WASM_BINDGEN=$!
 scripts/setup.sh
 # A shared target dir outlives clones, and each clone's path builds this workspace's own crates
 # anew: earlier clones' test binaries and incremental caches (scripts/env.sh turns them off;
@@ -42,7 +39,6 @@ docker ps -aq --filter label=darkroom.test=cluster | xargs -r docker rm -f -v >/
 docker network ls -q --filter label=darkroom.test=cluster | xargs -r docker network rm >/dev/null 2>&1 || true
 scripts/build-images.sh
 # The wasm the browser tests hydrate pages with.
-wait "$WASM_BINDGEN" || { echo "installing wasm-bindgen-cli failed (its error is above)" >&2; exit 1; }
 scripts/build-frontend.sh
 # The Compose stack's images, built from this host (tests/tests/compose.rs brings it up).
 compose/local/build.sh
