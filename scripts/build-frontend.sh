@@ -11,6 +11,11 @@
 #
 #   scripts/build-frontend.sh            debug wasm (what the tests use; ~2 min the first time)
 #   PROFILE=release scripts/build-frontend.sh   smaller, slower to build
+#   DARKROOM_BINDGEN=PATH scripts/build-frontend.sh   with a darkroom-bindgen built already
+#
+# DARKROOM_BINDGEN is for a caller that built the tool in its own `cargo build` (scripts/demo.sh,
+# beside the services): a `cargo build -p darkroom-bindgen` alone unifies features differently
+# and would compile it and half its dependencies again (45 CPU-seconds cold).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -29,10 +34,13 @@ log "cargo build (wasm32, hydrate, $PROFILE)"
 cargo build -q -p darkroom-frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" \
   --no-default-features --features hydrate
 # The host tool in the dev profile whatever the pages' profile: it is run, not shipped.
-cargo build -q -p darkroom-bindgen
+BINDGEN=${DARKROOM_BINDGEN:-}
+if [ -z "$BINDGEN" ]; then
+  cargo build -q -p darkroom-bindgen
+  BINDGEN=$CARGO_TARGET_DIR/debug/darkroom-bindgen
+fi
 dir=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 mkdir -p "$SITE/pkg"
-"$CARGO_TARGET_DIR/debug/darkroom-bindgen" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$dir/darkroom_frontend.wasm" \
-  "$SITE/pkg"
+"$BINDGEN" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$dir/darkroom_frontend.wasm" "$SITE/pkg"
 cp frontend/style/darkroom.css "$SITE/pkg/darkroom.css"
 log "site ready in $SITE (set frontend.site_root to it)"

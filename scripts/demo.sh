@@ -41,9 +41,11 @@ say "2/7 build"
 # too build beside the services rather than after them.
 scripts/build-images.sh demo &
 IMAGES=$!
+# With the pages' glue tool, so that the pages' build beside the competition has less to do.
 cargo build --quiet -p darkroom-submissions -p darkroom-swarm-runner -p darkroom-evaluator -p darkroom-cli -p darkroom-demo-data \
-  -p darkroom-frontend
+  -p darkroom-frontend -p darkroom-bindgen
 BIN=$CARGO_TARGET_DIR/debug
+export DARKROOM_BINDGEN=$BIN/darkroom-bindgen
 wait "$IMAGES" || { echo "building the demo's images failed (the error is above)" >&2; exit 1; }
 # The pages' wasm: built here for the Compose images; otherwise beside the competition (step 4
 # starts the web server when it is built), whose CNN trains on one CPU and leaves the other idle.
