@@ -61,6 +61,8 @@ pg_bin() {
 
 install_all() {
   command -v dockerd >/dev/null || apt_install docker.io
+  # The demo's jobserver: its two builds share two slots (scripts/demo.sh).
+  command -v make >/dev/null || apt_install make
   command -v psql >/dev/null && pg_bin >/dev/null || apt_install postgresql postgresql-client
   python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
   # The Compose deployment: Compose v1.29 (the registries have no v2 plugin), and a static
