@@ -35,14 +35,30 @@ pub async fn call(
 /// Polls a submission on the API at `base` until it is COMPLETE, FAILED or CANCELLED, for up
 /// to `secs`.
 pub async fn wait_finished(http: &reqwest::Client, base: &str, id: &str, token: &str, secs: u64) -> Value {
+    poll_finished(http, base, id, token, secs)
+        .await
+        .unwrap_or_else(|body| panic!("submission not finished after {secs} s: {body}"))
+}
+
+/// [`wait_finished`], handing the last view back as `Err` when time is up, so a caller can say
+/// more before it fails (the Compose test prints the stack's logs).
+pub async fn poll_finished(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    token: &str,
+    secs: u64,
+) -> Result<Value, Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         let (_, body) = call(http, Method::GET, format!("{base}/api/v1/submissions/{id}"), Some(token), None).await;
         let finished = ViewedSubmission::deserialize(&body).is_ok_and(|s| s.submission().state.is_terminal());
         if finished {
-            return body;
+            return Ok(body);
         }
-        assert!(tokio::time::Instant::now() < deadline, "submission not finished after {secs} s: {body}");
+        if tokio::time::Instant::now() >= deadline {
+            return Err(body);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use darkroom_tests::api::{call, wait_finished};
+use darkroom_tests::api::{call, poll_finished};
 use darkroom_tests::{fixtures, free_port};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -282,7 +282,9 @@ async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_c
 
     let ids = [uploaded[0]["id"].as_str().unwrap(), uploaded[1]["id"].as_str().unwrap()];
     for (id, token) in ids.iter().zip(&tokens) {
-        let sub = wait_finished(&http, &api, id, token, 180).await;
+        let sub = poll_finished(&http, &api, id, token, 180)
+            .await
+            .unwrap_or_else(|sub| panic!("not finished after 180 s: {sub}\n{}", project.logs()));
         assert_eq!(sub["state"], "COMPLETE", "{sub}\n{}", project.logs());
         let states: Vec<&str> = sub["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
         assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"], "{sub}");
