@@ -15,7 +15,9 @@ const OUT_NAME: &str = "darkroom";
 
 fn main() {
     if let Err(e) = run() {
-        eprintln!("error: {e:#}");
+        // wasm-bindgen's parse errors pretty-print byte arrays over many lines.
+        let message = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!("error: {message}");
         std::process::exit(1);
     }
 }

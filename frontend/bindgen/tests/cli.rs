@@ -15,6 +15,7 @@ fn one_error_line(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
     stderr
 }
 
