@@ -135,10 +135,12 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     publish(&url, &started).await;
     app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING").await;
 
-    // A redelivered or republished event changes nothing; an impossible one is ignored.
+    // A redelivered or republished event changes nothing.
     let mut again = started.clone();
     again.event_id = format!("started-again-{id}");
     publish(&url, &again).await;
+    // A score ahead of the run's end (as when the service that took the end crashed and JetStream
+    // hands it back after its ack wait) waits for it: it neither skips EVALUATING nor is lost.
     let score = ScoreRecorded {
         event_id: format!("scored-early-{id}"),
         attempt: 1,
@@ -149,9 +151,12 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
         metrics: Default::default(),
         at: now,
     };
-    publish(&url, &score).await; // RUNNING → COMPLETE skips EVALUATING: impossible
+    publish(&url, &score).await;
     let garbage = async_nats::connect(url.as_str()).await.unwrap();
     jetstream::new(garbage).publish(RunFinished::SUBJECT, "not json".into()).await.unwrap().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
+    assert_eq!(b["state"], "RUNNING", "an early score moves nothing before the run's end: {b}");
 
     let finished = RunFinished {
         event_id: format!("finished-{id}"),
@@ -167,14 +172,14 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
         job: darkroom_tests::fixtures::job(id, &slug),
     };
     publish(&url, &finished).await;
-    app.wait_for(&id_str, &token, |b| b["state"] == "EVALUATING").await;
-    let mut late = score.clone();
-    late.event_id = format!("scored-{id}");
-    publish(&url, &late).await;
     let done = app.wait_for(&id_str, &token, |b| b["state"] == "COMPLETE").await;
     let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
     assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"]);
     assert_eq!(done["image_digest"], "sha256:abc");
+    // The same score published again under another id finds it finished.
+    let mut late = score.clone();
+    late.event_id = format!("scored-{id}");
+    publish(&url, &late).await;
 
     // After COMPLETE, a stale failure changes nothing.
     let failed = SubmissionFailed {

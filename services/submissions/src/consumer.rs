@@ -1,9 +1,11 @@
 //! Applies the runners' state events from a durable JetStream consumer.
 //!
 //! A message is acknowledged once its outcome is committed — or once it is known to need no
-//! change (duplicate, stale, impossible): those are logged and acknowledged; an undecodable
-//! one the bus worker drops with its reason. So a bad event can never crash the service or
-//! loop forever. Only a database error asks JetStream to redeliver, after a delay.
+//! change (duplicate, stale): those are logged and acknowledged; an undecodable one the bus
+//! worker drops with its reason. So a bad event can never crash the service. Two outcomes ask
+//! JetStream to redeliver, after a delay: a database error, and an event that arrived before
+//! its predecessor (see [`Applied::Early`]) — the latter for a bounded time only, so it cannot
+//! loop forever either.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,13 @@ use tokio::sync::Notify;
 use crate::lifecycle::{self, Applied};
 
 pub const DURABLE_NAME: &str = "submissions-state";
+
+/// How soon an early event is offered again: its predecessor comes back within one ack wait.
+const EARLY_RETRY: Duration = Duration::from_secs(1);
+/// How many deliveries an early event waits for its predecessor (~10 minutes, twenty ack
+/// waits) before it is given up with an error: the predecessor is in the stream before the
+/// event exists, so running out means a bug or a hand-published event, not a slow service.
+const EARLY_PATIENCE: i64 = 600;
 
 /// Consumes forever, one event at a time in stream order; the worker reconnects with backoff
 /// when NATS goes away.
@@ -40,8 +49,16 @@ struct ApplyState {
 impl Handler for ApplyState {
     type Event = StateEvent;
 
-    async fn handle(&self, event: StateEvent, _: &MessageContext) -> Outcome {
+    async fn handle(&self, event: StateEvent, ctx: &MessageContext) -> Outcome {
         match lifecycle::apply(&self.db, &event).await {
+            Ok(Applied::Early { from, to }) if ctx.delivered < EARLY_PATIENCE => Outcome::Retry {
+                after: EARLY_RETRY,
+                reason: format!(
+                    "state event {} ({from} → {to}) waits for its predecessor, delivery {}",
+                    event.event_id(),
+                    ctx.delivered
+                ),
+            },
             Ok(outcome) => {
                 log_outcome(&event, &outcome);
                 if matches!(outcome, Applied::Requeued { .. }) {
@@ -69,8 +86,9 @@ fn log_outcome(event: &StateEvent, outcome: &Applied) {
             tracing::debug!(%submission, event_id, ?outcome, "event needs no change")
         }
         Applied::UnknownSubmission => tracing::warn!(%submission, event_id, "event for an unknown submission ignored"),
-        Applied::Impossible { from, to } => {
-            tracing::warn!(%submission, %from, %to, event_id, "impossible transition ignored")
-        }
+        Applied::Early { from, to } => tracing::error!(
+            %submission, %from, %to, event_id,
+            "state event given up: its predecessor never arrived"
+        ),
     }
 }

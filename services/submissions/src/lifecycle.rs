@@ -223,8 +223,8 @@ pub async fn cancel(
     Ok(Some(CancelOutcome::Cancelled(Box::new(row))))
 }
 
-/// What applying a state event did. Every variant is acknowledged: only a database error
-/// (returned as `Err`) asks for redelivery.
+/// What applying a state event did. Every variant but [`Applied::Early`] is acknowledged; a
+/// database error (returned as `Err`) asks for redelivery too.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Applied {
     Moved {
@@ -238,7 +238,13 @@ pub enum Applied {
     Duplicate,
     Stale,
     UnknownSubmission,
-    Impossible {
+    /// The event is ahead of the submission: it skips a state whose event has not been applied
+    /// yet. Events are published in causal order (a score only after the run's end is in the
+    /// stream), but a message handed to a service that then crashed comes back only after its
+    /// ack wait, behind its successors. So the early event is redelivered until its
+    /// predecessor lands; acknowledging it would strand the submission (EVALUATING forever
+    /// beside a public score).
+    Early {
         from: SubmissionState,
         to: SubmissionState,
     },
@@ -291,7 +297,8 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
         }
     }
     if !from.can_become(to) {
-        return Ok(Applied::Impossible { from, to });
+        // Terminal and backward targets were judged stale above: what is left skips ahead.
+        return Ok(Applied::Early { from, to });
     }
     match event {
         StateEvent::Started(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
