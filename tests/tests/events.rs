@@ -27,6 +27,7 @@ on_both_backends!(
     submission_created_arrives_exactly_once_across_a_nats_outage,
     state_events_move_submissions_idempotently,
     platform_failures_are_retried_and_never_charged,
+    a_score_stands_after_its_attempt_was_given_up,
     organizer_reruns_finished_submissions_as_new_ones,
     run_logs_arrive_once_each_in_order,
     hidden_run_logs_are_for_the_organizer_only,
@@ -208,16 +209,20 @@ async fn platform_failures_are_retried_and_never_charged(backend: Backend) {
     let id: SubmissionId = id_str.parse().unwrap();
     let url = app.nats.url();
     for attempt in 1..=3u32 {
-        let started = RunStarted {
-            event_id: format!("s-{id}-{attempt}"),
-            submission_id: id,
-            attempt,
-            image_digest: None,
-            node: None,
-            at: Utc::now(),
-        };
-        publish(&url, &started).await;
-        app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING" && b["attempt"] == attempt).await;
+        // The first attempt fails before its run starts (the registry down): QUEUED already,
+        // it is still queued again as a new attempt.
+        if attempt > 1 {
+            let started = RunStarted {
+                event_id: format!("s-{id}-{attempt}"),
+                submission_id: id,
+                attempt,
+                image_digest: None,
+                node: None,
+                at: Utc::now(),
+            };
+            publish(&url, &started).await;
+            app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING" && b["attempt"] == attempt).await;
+        }
         let failed = SubmissionFailed {
             event_id: format!("f-{id}-{attempt}"),
             submission_id: id,
@@ -247,6 +252,60 @@ async fn platform_failures_are_retried_and_never_charged(backend: Backend) {
     };
     wait_until(|| async { attempts().await.len() >= 3 }).await;
     assert_eq!(attempts().await, [1, 2, 3]);
+}
+
+/// The watchdog gave attempt 1 up (its evaluation outlived the deadline while the evaluator
+/// was down) and queued attempt 2; then attempt 1's score arrives. The score is public already:
+/// the submission is COMPLETE, and the second attempt's events find it finished.
+async fn a_score_stands_after_its_attempt_was_given_up(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let token = app.register("Ada").await;
+    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
+    let id_str = sub["id"].as_str().unwrap().to_owned();
+    let id: SubmissionId = id_str.parse().unwrap();
+    let url = app.nats.url();
+    let started = |attempt: u32| RunStarted {
+        event_id: RunStarted::event_id_for(id, attempt),
+        submission_id: id,
+        attempt,
+        image_digest: None,
+        node: None,
+        at: Utc::now(),
+    };
+    publish(&url, &started(1)).await;
+    app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING").await;
+    let given_up = SubmissionFailed {
+        event_id: format!("deadline-{id}-1"),
+        submission_id: id,
+        attempt: 1,
+        kind: FailureKind::Platform,
+        reason: "the run was lost".into(),
+        detail: None,
+        retrying: true,
+        at: Utc::now(),
+    };
+    publish(&url, &given_up).await;
+    app.wait_for(&id_str, &token, |b| b["state"] == "QUEUED" && b["attempt"] == 2).await;
+    let score = ScoreRecorded {
+        event_id: ScoreRecorded::event_id_for(id),
+        attempt: 1,
+        submission_id: id,
+        challenge: slug.clone(),
+        phase: "dev".into(),
+        participant_id: Uuid::nil().into(),
+        metrics: Default::default(),
+        at: Utc::now(),
+    };
+    publish(&url, &score).await;
+    let done = app.wait_for(&id_str, &token, |b| b["state"] == "COMPLETE").await;
+    let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    assert_eq!(states, ["QUEUED", "RUNNING", "QUEUED", "COMPLETE"]);
+    publish(&url, &started(2)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
+    assert_eq!(b["state"], "COMPLETE", "{b}");
+    assert_eq!(b["history"].as_array().unwrap().len(), 4);
 }
 
 async fn rerun(app: &TestApp, id: &str, token: &str) -> (StatusCode, Value) {

@@ -269,7 +269,11 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
         return Ok(Applied::Stale);
     }
     let (mut to, mut reason) = event.target();
-    if from == to {
+    // A retrying failure before the run started (the registry down, the image not loading)
+    // finds the submission QUEUED already: it still queues the next attempt. Its redelivery
+    // is caught above (its id, then its attempt, which the requeue made old).
+    let retrying = matches!(event, StateEvent::Failed(f) if f.retrying);
+    if from == to && !retrying {
         return Ok(Applied::Duplicate);
     }
     if from.is_terminal()
@@ -296,7 +300,13 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
             }
         }
     }
-    if !from.can_become(to) {
+    let requeued_from_queue = from == to && requeue_attempt.is_some();
+    // A score stands whichever attempt earned it. One from an attempt older than the row's
+    // arrived after the platform gave that attempt up (a deadline passed while the evaluator
+    // or this service was down): the later attempt would only score it again, so the
+    // submission is COMPLETE from wherever it is.
+    let scored_late = matches!(event, StateEvent::Scored(e) if (e.attempt as i32) < row.attempt);
+    if !from.can_become(to) && !requeued_from_queue && !scored_late {
         // Terminal and backward targets were judged stale above: what is left skips ahead.
         return Ok(Applied::Early { from, to });
     }
