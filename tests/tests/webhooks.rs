@@ -173,8 +173,8 @@ async fn a_delivery_failing_twice_arrives_signed_on_the_third_attempt(backend: B
         at: Utc::now(),
     })
     .await;
-    // Published straight after RUNNING (no EVALUATING): the state consumer ignores it as an
-    // impossible transition, but webhooks tell events as published (see `webhooks::record`).
+    // Published straight after RUNNING (no EVALUATING): the state consumer holds it back until
+    // the run's end arrives, but webhooks tell events as published (see `webhooks::record`).
     let score = ScoreRecorded {
         event_id: ScoreRecorded::event_id_for(id),
         attempt: 1,
