@@ -10,16 +10,17 @@ use chrono::Utc;
 use darkroom_api::SubmissionId;
 use darkroom_core::bus::Outputs;
 use darkroom_core::bus::outputs::ReadError;
-use darkroom_core::domain::FailureKind;
 use darkroom_core::domain::ImageSource;
+use darkroom_core::domain::{FailureKind, SubmissionState};
 use darkroom_core::events::OUTPUT_BUCKET;
 use darkroom_core::events::{
-    Event, RunFinished, RunLog, RunStarted, ScoreRecorded, SubmissionCreated, SubmissionFailed,
+    Event, FailedBy, RunFinished, RunLog, RunStarted, ScoreRecorded, SubmissionCreated, SubmissionFailed,
 };
 use darkroom_tests::registry::publish as published;
 use darkroom_tests::{ADMIN_TOKEN, Backend, NatsServer, TestApp, fixtures, on_both_backends};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -28,6 +29,8 @@ on_both_backends!(
     state_events_move_submissions_idempotently,
     platform_failures_are_retried_and_never_charged,
     a_score_stands_after_its_attempt_was_given_up,
+    a_lost_evaluation_is_retried_and_published,
+    a_deadline_judged_before_a_real_event_changes_nothing,
     organizer_reruns_finished_submissions_as_new_ones,
     run_logs_arrive_once_each_in_order,
     hidden_run_logs_are_for_the_organizer_only,
@@ -306,6 +309,123 @@ async fn a_score_stands_after_its_attempt_was_given_up(backend: Backend) {
     let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
     assert_eq!(b["state"], "COMPLETE", "{b}");
     assert_eq!(b["history"].as_array().unwrap().len(), 4);
+}
+
+/// Attempt 1's run ended, as a runner reports it.
+fn run_finished(id: SubmissionId, slug: &str) -> RunFinished {
+    RunFinished {
+        event_id: RunFinished::event_id_for(id, 1),
+        submission_id: id,
+        attempt: 1,
+        exit_code: 0,
+        duration_ms: 1200,
+        peak_memory_bytes: None,
+        output_artifact: "sha256-x".into(),
+        image_digest: None,
+        at: Utc::now(),
+        runner: None,
+        job: darkroom_tests::fixtures::job(id, slug),
+    }
+}
+
+/// Every message on `subject` in the stream, read by a fresh consumer from the start.
+async fn messages_on<E: serde::de::DeserializeOwned>(nats_url: &str, subject: &str) -> Vec<E> {
+    let client = async_nats::connect(nats_url).await.expect("connect");
+    let stream = jetstream::new(client).get_stream(darkroom_core::events::STREAM).await.expect("the stream exists");
+    let consumer = stream
+        .create_consumer(pull::Config { filter_subject: subject.to_owned(), ..Default::default() })
+        .await
+        .expect("consumer");
+    let mut batch = consumer.fetch().max_messages(1000).expires(Duration::from_millis(300)).messages().await.unwrap();
+    let mut out = Vec::new();
+    while let Some(Ok(m)) = batch.next().await {
+        out.push(serde_json::from_slice(&m.payload).expect("a valid event"));
+    }
+    out
+}
+
+/// The evaluator is lost after the run's end: the watchdog queues the submission again as a
+/// new attempt, and its failure is published, so those who follow the stream (webhooks) hear
+/// of it; the state consumer, handed it back, adds nothing to the history.
+async fn a_lost_evaluation_is_retried_and_published(backend: Backend) {
+    let app = TestApp::spawn_configured(backend, |c| {
+        c.submissions.evaluating_deadline_seconds = 1;
+        c.submissions.watchdog_interval_seconds = 1;
+    })
+    .await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let token = app.register("Ada").await;
+    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
+    let id_str = sub["id"].as_str().unwrap().to_owned();
+    let id: SubmissionId = id_str.parse().unwrap();
+    let url = app.nats.url();
+    let started = RunStarted {
+        event_id: RunStarted::event_id_for(id, 1),
+        submission_id: id,
+        attempt: 1,
+        image_digest: None,
+        node: None,
+        at: Utc::now(),
+    };
+    publish(&url, &started).await;
+    publish(&url, &run_finished(id, &slug)).await;
+    let requeued = app.wait_for(&id_str, &token, |b| b["state"] == "QUEUED" && b["attempt"] == 2).await;
+    let last = requeued["history"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["reason"].as_str().unwrap().contains("the evaluator was lost"), "{last}");
+
+    let expected = SubmissionFailed::event_id_for(id, 1, FailedBy::Deadline(SubmissionState::Evaluating));
+    wait_until(|| async {
+        let failures: Vec<SubmissionFailed> = messages_on(&url, SubmissionFailed::SUBJECT).await;
+        failures.iter().any(|f| f.event_id == expected && f.retrying && f.submission_id == id)
+    })
+    .await;
+    wait_until(|| async {
+        created_messages(&url, Duration::from_millis(300)).await.iter().any(|e| e.submission_id == id && e.attempt == 2)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
+    let states: Vec<&str> = b["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "QUEUED"], "{b}");
+}
+
+/// The watchdog read a submission RUNNING past its deadline, and the run's end landed before
+/// it applied its verdict: the verdict is stale and changes nothing.
+async fn a_deadline_judged_before_a_real_event_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let token = app.register("Ada").await;
+    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
+    let id_str = sub["id"].as_str().unwrap().to_owned();
+    let id: SubmissionId = id_str.parse().unwrap();
+    let url = app.nats.url();
+    let started = RunStarted {
+        event_id: RunStarted::event_id_for(id, 1),
+        submission_id: id,
+        attempt: 1,
+        image_digest: None,
+        node: None,
+        at: Utc::now(),
+    };
+    publish(&url, &started).await;
+    app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING").await;
+    let db = sea_orm::Database::connect(&app.database_url).await.expect("the app's database");
+    let row = darkroom_submissions::db::entities::submission::Entity::find_by_id(id_str.clone())
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("the row");
+    let config = darkroom_core::config::SubmissionsConfig { running_grace_seconds: 0, ..Default::default() };
+    let verdict = darkroom_submissions::watchdog::expired(&row, 0, &config, Utc::now() + chrono::Duration::hours(1))
+        .expect("past its deadline");
+
+    publish(&url, &run_finished(id, &slug)).await;
+    app.wait_for(&id_str, &token, |b| b["state"] == "EVALUATING").await;
+    let applied = darkroom_submissions::lifecycle::expire(&db, verdict, SubmissionState::Running).await.unwrap();
+    assert_eq!(applied, darkroom_submissions::lifecycle::Applied::Stale);
+    let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
+    assert_eq!(b["state"], "EVALUATING", "{b}");
+    assert_eq!(b["attempt"], 1);
 }
 
 async fn rerun(app: &TestApp, id: &str, token: &str) -> (StatusCode, Value) {

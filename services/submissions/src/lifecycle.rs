@@ -5,7 +5,7 @@
 use chrono::Utc;
 use darkroom_api::{ParticipantId, SubmissionId};
 use darkroom_core::domain::{ChallengeSpec, FailureKind, ImageSource, Scoring, SubmissionState};
-use darkroom_core::events::{StateEvent, SubmissionCancelled, SubmissionCreated};
+use darkroom_core::events::{StateEvent, SubmissionCancelled, SubmissionCreated, SubmissionFailed};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     TransactionTrait,
@@ -250,8 +250,34 @@ pub enum Applied {
     },
 }
 
-/// Applies one state event idempotently.
+/// Where a state event comes from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// A runner or an evaluator, through the stream.
+    Bus,
+    /// This service's watchdog, which found the submission `judged` past its deadline.
+    Deadline { judged: SubmissionState },
+}
+
+/// Applies one state event from the stream idempotently.
 pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applied, sea_orm::DbErr> {
+    apply_from(db, event, Origin::Bus).await
+}
+
+/// Applies the watchdog's `failure` of a submission it found `judged` past its deadline. Only
+/// if the submission is still there: a real event may have moved it since the watchdog read
+/// it, and then the deadline is stale. An applied failure is also published (through the
+/// outbox, in the same transaction), so that everyone who follows the stream (webhooks) hears
+/// of it as of a runner's; the state consumer finds it applied already.
+pub async fn expire(
+    db: &DatabaseConnection,
+    failure: SubmissionFailed,
+    judged: SubmissionState,
+) -> Result<Applied, sea_orm::DbErr> {
+    apply_from(db, &StateEvent::Failed(failure), Origin::Deadline { judged }).await
+}
+
+async fn apply_from(db: &DatabaseConnection, event: &StateEvent, origin: Origin) -> Result<Applied, sea_orm::DbErr> {
     let submission_id = event.submission_id();
     let id = submission_id.to_string();
     let event_id = event.event_id().to_owned();
@@ -263,6 +289,11 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
         return Ok(Applied::UnknownSubmission);
     };
     let from = row.current_state()?;
+    if let Origin::Deadline { judged } = origin
+        && from != judged
+    {
+        return Ok(Applied::Stale);
+    }
     if let Some(attempt) = event_attempt(event)
         && (attempt as i32) < row.attempt
     {
@@ -337,6 +368,9 @@ pub async fn apply(db: &DatabaseConnection, event: &StateEvent) -> Result<Applie
         return Err(sea_orm::DbErr::Custom(format!("submission {id} changed state concurrently")));
     }
     record_transition(&txn, submission_id, Some(from), to, reason, event_id).await?;
+    if let (Origin::Deadline { .. }, StateEvent::Failed(failure)) = (origin, event) {
+        outbox::enqueue(&txn, failure).await?;
+    }
     if let Some(attempt) = requeue_attempt {
         // The row as it is now, for the job queued again.
         let updated = submission::Entity::find_by_id(id.clone())

@@ -6,14 +6,16 @@
 //! - EVALUATING longer than `evaluating_deadline_seconds`: the evaluation is lost; retried.
 //!
 //! Expiry goes through the same path as a runner's failure event, so retry bounds, quota
-//! refunds and history are applied the same way, and a later real event is judged stale.
+//! refunds and history are applied the same way, and a later real event is judged stale; it
+//! applies only if the submission is still in the state the sweep read, and it is published
+//! like a runner's (see `lifecycle::expire`).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use darkroom_core::config::SubmissionsConfig;
 use darkroom_core::domain::{FailureKind, SubmissionState};
-use darkroom_core::events::{FailedBy, StateEvent, SubmissionFailed};
+use darkroom_core::events::{FailedBy, SubmissionFailed};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -112,7 +114,9 @@ pub async fn sweep(
             specs.insert(row.challenge.clone(), spec.map(|s| s.resources.wall_clock_seconds).unwrap_or(0));
         }
         let wall_clock = specs[&row.challenge];
-        if let Some(failure) = expired(&row, wall_clock, config, now) {
+        if let Some(failure) = expired(&row, wall_clock, config, now)
+            && let Ok(judged) = row.current_state()
+        {
             // In the submission's trace, as everything that happens to it.
             let span = tracing::info_span!("deadline", submission = %row.id, trace_id = tracing::field::Empty);
             let trace = row.trace_context.as_deref();
@@ -121,7 +125,7 @@ pub async fn sweep(
             });
             let applied = async {
                 tracing::warn!(submission = %row.id, state = %row.state, reason = %failure.reason, "deadline expired");
-                lifecycle::apply(db, &StateEvent::Failed(failure)).await
+                lifecycle::expire(db, failure, judged).await
             }
             .instrument(span)
             .await?;
