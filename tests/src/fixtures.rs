@@ -142,3 +142,74 @@ pub fn receipt_key(dir: &std::path::Path) -> std::path::PathBuf {
     }
     path
 }
+
+/// Attempt `attempt` of `submission_id` started, as a runner reports it (no digest, no node).
+pub fn run_started(submission_id: darkroom_api::SubmissionId, attempt: u32) -> darkroom_core::events::RunStarted {
+    darkroom_core::events::RunStarted {
+        event_id: darkroom_core::events::RunStarted::event_id_for(submission_id, attempt),
+        submission_id,
+        attempt,
+        image_digest: None,
+        node: None,
+        at: chrono::Utc::now(),
+    }
+}
+
+/// Attempt 1 of `submission_id` ended with exit code 0, as a runner reports it.
+pub fn run_finished(submission_id: darkroom_api::SubmissionId, challenge: &str) -> darkroom_core::events::RunFinished {
+    darkroom_core::events::RunFinished {
+        event_id: darkroom_core::events::RunFinished::event_id_for(submission_id, 1),
+        submission_id,
+        attempt: 1,
+        exit_code: 0,
+        duration_ms: 1200,
+        peak_memory_bytes: None,
+        output_artifact: "sha256-x".into(),
+        image_digest: None,
+        at: chrono::Utc::now(),
+        runner: None,
+        job: job(submission_id, challenge),
+    }
+}
+
+/// Attempt 1 of `submission_id` scored (no metrics) in phase `dev`, as the evaluator reports it.
+pub fn score_recorded(
+    submission_id: darkroom_api::SubmissionId,
+    challenge: &str,
+) -> darkroom_core::events::ScoreRecorded {
+    darkroom_core::events::ScoreRecorded {
+        event_id: darkroom_core::events::ScoreRecorded::event_id_for(submission_id),
+        attempt: 1,
+        submission_id,
+        challenge: challenge.into(),
+        phase: "dev".into(),
+        participant_id: uuid::Uuid::nil().into(),
+        metrics: Default::default(),
+        at: chrono::Utc::now(),
+    }
+}
+
+/// Attempt `attempt` of `submission_id` failed for `reason`, as a runner reports it: the
+/// platform's failure when `retrying`, else the participant's.
+pub fn run_failed(
+    submission_id: darkroom_api::SubmissionId,
+    attempt: u32,
+    reason: &str,
+    retrying: bool,
+) -> darkroom_core::events::SubmissionFailed {
+    use darkroom_core::events::{FailedBy, SubmissionFailed};
+    SubmissionFailed {
+        event_id: SubmissionFailed::event_id_for(submission_id, attempt, FailedBy::Runner),
+        submission_id,
+        attempt,
+        kind: if retrying {
+            darkroom_core::domain::FailureKind::Platform
+        } else {
+            darkroom_core::domain::FailureKind::Participant
+        },
+        reason: reason.into(),
+        detail: None,
+        retrying,
+        at: chrono::Utc::now(),
+    }
+}

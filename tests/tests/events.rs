@@ -11,7 +11,7 @@ use darkroom_api::SubmissionId;
 use darkroom_core::bus::Outputs;
 use darkroom_core::bus::outputs::ReadError;
 use darkroom_core::domain::ImageSource;
-use darkroom_core::domain::{FailureKind, SubmissionState};
+use darkroom_core::domain::SubmissionState;
 use darkroom_core::events::OUTPUT_BUCKET;
 use darkroom_core::events::{
     Event, FailedBy, RunFinished, RunLog, RunStarted, ScoreRecorded, SubmissionCreated, SubmissionFailed,
@@ -126,15 +126,11 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     let id_str = sub["id"].as_str().unwrap().to_owned();
     let id: SubmissionId = id_str.parse().unwrap();
     let url = app.nats.url();
-    let now = Utc::now();
 
     let started = RunStarted {
         event_id: format!("started-{id}"),
-        submission_id: id,
-        attempt: 1,
         image_digest: Some("sha256:abc".into()),
-        node: None,
-        at: now,
+        ..fixtures::run_started(id, 1)
     };
     publish(&url, &started).await;
     app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING").await;
@@ -145,16 +141,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     publish(&url, &again).await;
     // A score ahead of the run's end (as when the service that took the end crashed and JetStream
     // hands it back after its ack wait) waits for it: it neither skips EVALUATING nor is lost.
-    let score = ScoreRecorded {
-        event_id: format!("scored-early-{id}"),
-        attempt: 1,
-        submission_id: id,
-        challenge: slug.clone(),
-        phase: "dev".into(),
-        participant_id: Uuid::nil().into(),
-        metrics: Default::default(),
-        at: now,
-    };
+    let score = ScoreRecorded { event_id: format!("scored-early-{id}"), ..fixtures::score_recorded(id, &slug) };
     publish(&url, &score).await;
     let garbage = async_nats::connect(url.as_str()).await.unwrap();
     jetstream::new(garbage).publish(RunFinished::SUBJECT, "not json".into()).await.unwrap().await.unwrap();
@@ -162,19 +149,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
     assert_eq!(b["state"], "RUNNING", "an early score moves nothing before the run's end: {b}");
 
-    let finished = RunFinished {
-        event_id: format!("finished-{id}"),
-        submission_id: id,
-        attempt: 1,
-        exit_code: 0,
-        duration_ms: 1200,
-        peak_memory_bytes: None,
-        output_artifact: "sha256-x".into(),
-        image_digest: None,
-        at: now,
-        runner: None,
-        job: darkroom_tests::fixtures::job(id, &slug),
-    };
+    let finished = RunFinished { event_id: format!("finished-{id}"), ..fixtures::run_finished(id, &slug) };
     publish(&url, &finished).await;
     let done = app.wait_for(&id_str, &token, |b| b["state"] == "COMPLETE").await;
     let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
@@ -186,16 +161,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     publish(&url, &late).await;
 
     // After COMPLETE, a stale failure changes nothing.
-    let failed = SubmissionFailed {
-        event_id: format!("failed-{id}"),
-        submission_id: id,
-        attempt: 1,
-        kind: FailureKind::Participant,
-        reason: "late".into(),
-        detail: None,
-        retrying: false,
-        at: now,
-    };
+    let failed = SubmissionFailed { event_id: format!("failed-{id}"), ..fixtures::run_failed(id, 1, "late", false) };
     publish(&url, &failed).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
@@ -215,26 +181,13 @@ async fn platform_failures_are_retried_and_never_charged(backend: Backend) {
         // The first attempt fails before its run starts (the registry down): QUEUED already,
         // it is still queued again as a new attempt.
         if attempt > 1 {
-            let started = RunStarted {
-                event_id: format!("s-{id}-{attempt}"),
-                submission_id: id,
-                attempt,
-                image_digest: None,
-                node: None,
-                at: Utc::now(),
-            };
+            let started = RunStarted { event_id: format!("s-{id}-{attempt}"), ..fixtures::run_started(id, attempt) };
             publish(&url, &started).await;
             app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING" && b["attempt"] == attempt).await;
         }
         let failed = SubmissionFailed {
             event_id: format!("f-{id}-{attempt}"),
-            submission_id: id,
-            attempt,
-            kind: FailureKind::Platform,
-            reason: "the Docker engine went away".into(),
-            detail: None,
-            retrying: true,
-            at: Utc::now(),
+            ..fixtures::run_failed(id, attempt, "the Docker engine went away", true)
         };
         publish(&url, &failed).await;
         if attempt < 3 {
@@ -257,75 +210,39 @@ async fn platform_failures_are_retried_and_never_charged(backend: Backend) {
     assert_eq!(attempts().await, [1, 2, 3]);
 }
 
+/// A submission to a new challenge of `app`, its run started (attempt 1): slug, token, id.
+async fn running_submission(app: &TestApp) -> (String, String, SubmissionId) {
+    let slug = app.create_challenge("nuclei", |_| {}).await;
+    let token = app.register("Ada").await;
+    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
+    let id_str = sub["id"].as_str().unwrap().to_owned();
+    publish(&app.nats.url(), &fixtures::run_started(id_str.parse().unwrap(), 1)).await;
+    app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING").await;
+    (slug, token, id_str.parse().unwrap())
+}
+
 /// The watchdog gave attempt 1 up (its evaluation outlived the deadline while the evaluator
 /// was down) and queued attempt 2; then attempt 1's score arrives. The score is public already:
 /// the submission is COMPLETE, and the second attempt's events find it finished.
 async fn a_score_stands_after_its_attempt_was_given_up(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let slug = app.create_challenge("nuclei", |_| {}).await;
-    let token = app.register("Ada").await;
-    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
-    let id_str = sub["id"].as_str().unwrap().to_owned();
-    let id: SubmissionId = id_str.parse().unwrap();
-    let url = app.nats.url();
-    let started = |attempt: u32| RunStarted {
-        event_id: RunStarted::event_id_for(id, attempt),
-        submission_id: id,
-        attempt,
-        image_digest: None,
-        node: None,
-        at: Utc::now(),
-    };
-    publish(&url, &started(1)).await;
-    app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING").await;
+    let (slug, token, id) = running_submission(&app).await;
+    let (id_str, url) = (id.to_string(), app.nats.url());
     let given_up = SubmissionFailed {
         event_id: format!("deadline-{id}-1"),
-        submission_id: id,
-        attempt: 1,
-        kind: FailureKind::Platform,
-        reason: "the run was lost".into(),
-        detail: None,
-        retrying: true,
-        at: Utc::now(),
+        ..fixtures::run_failed(id, 1, "the run was lost", true)
     };
     publish(&url, &given_up).await;
     app.wait_for(&id_str, &token, |b| b["state"] == "QUEUED" && b["attempt"] == 2).await;
-    let score = ScoreRecorded {
-        event_id: ScoreRecorded::event_id_for(id),
-        attempt: 1,
-        submission_id: id,
-        challenge: slug.clone(),
-        phase: "dev".into(),
-        participant_id: Uuid::nil().into(),
-        metrics: Default::default(),
-        at: Utc::now(),
-    };
-    publish(&url, &score).await;
+    publish(&url, &fixtures::score_recorded(id, &slug)).await;
     let done = app.wait_for(&id_str, &token, |b| b["state"] == "COMPLETE").await;
     let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
     assert_eq!(states, ["QUEUED", "RUNNING", "QUEUED", "COMPLETE"]);
-    publish(&url, &started(2)).await;
+    publish(&url, &fixtures::run_started(id, 2)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
     assert_eq!(b["state"], "COMPLETE", "{b}");
     assert_eq!(b["history"].as_array().unwrap().len(), 4);
-}
-
-/// Attempt 1's run ended, as a runner reports it.
-fn run_finished(id: SubmissionId, slug: &str) -> RunFinished {
-    RunFinished {
-        event_id: RunFinished::event_id_for(id, 1),
-        submission_id: id,
-        attempt: 1,
-        exit_code: 0,
-        duration_ms: 1200,
-        peak_memory_bytes: None,
-        output_artifact: "sha256-x".into(),
-        image_digest: None,
-        at: Utc::now(),
-        runner: None,
-        job: darkroom_tests::fixtures::job(id, slug),
-    }
 }
 
 /// Every message on `subject` in the stream, read by a fresh consumer from the start.
@@ -353,22 +270,9 @@ async fn a_lost_evaluation_is_retried_and_published(backend: Backend) {
         c.submissions.watchdog_interval_seconds = 1;
     })
     .await;
-    let slug = app.create_challenge("nuclei", |_| {}).await;
-    let token = app.register("Ada").await;
-    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
-    let id_str = sub["id"].as_str().unwrap().to_owned();
-    let id: SubmissionId = id_str.parse().unwrap();
-    let url = app.nats.url();
-    let started = RunStarted {
-        event_id: RunStarted::event_id_for(id, 1),
-        submission_id: id,
-        attempt: 1,
-        image_digest: None,
-        node: None,
-        at: Utc::now(),
-    };
-    publish(&url, &started).await;
-    publish(&url, &run_finished(id, &slug)).await;
+    let (slug, token, id) = running_submission(&app).await;
+    let (id_str, url) = (id.to_string(), app.nats.url());
+    publish(&url, &fixtures::run_finished(id, &slug)).await;
     let requeued = app.wait_for(&id_str, &token, |b| b["state"] == "QUEUED" && b["attempt"] == 2).await;
     let last = requeued["history"].as_array().unwrap().last().unwrap().clone();
     assert!(last["reason"].as_str().unwrap().contains("the evaluator was lost"), "{last}");
@@ -393,22 +297,8 @@ async fn a_lost_evaluation_is_retried_and_published(backend: Backend) {
 /// it applied its verdict: the verdict is stale and changes nothing.
 async fn a_deadline_judged_before_a_real_event_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let slug = app.create_challenge("nuclei", |_| {}).await;
-    let token = app.register("Ada").await;
-    let (_, sub) = app.submit(&slug, &token, &published("m:1").await).await;
-    let id_str = sub["id"].as_str().unwrap().to_owned();
-    let id: SubmissionId = id_str.parse().unwrap();
-    let url = app.nats.url();
-    let started = RunStarted {
-        event_id: RunStarted::event_id_for(id, 1),
-        submission_id: id,
-        attempt: 1,
-        image_digest: None,
-        node: None,
-        at: Utc::now(),
-    };
-    publish(&url, &started).await;
-    app.wait_for(&id_str, &token, |b| b["state"] == "RUNNING").await;
+    let (slug, token, id) = running_submission(&app).await;
+    let (id_str, url) = (id.to_string(), app.nats.url());
     let db = sea_orm::Database::connect(&app.database_url).await.expect("the app's database");
     let row = darkroom_submissions::db::entities::submission::Entity::find_by_id(id_str.clone())
         .one(&db)
@@ -419,7 +309,7 @@ async fn a_deadline_judged_before_a_real_event_changes_nothing(backend: Backend)
     let verdict = darkroom_submissions::watchdog::expired(&row, 0, &config, Utc::now() + chrono::Duration::hours(1))
         .expect("past its deadline");
 
-    publish(&url, &run_finished(id, &slug)).await;
+    publish(&url, &fixtures::run_finished(id, &slug)).await;
     app.wait_for(&id_str, &token, |b| b["state"] == "EVALUATING").await;
     let applied = darkroom_submissions::lifecycle::expire(&db, verdict, SubmissionState::Running).await.unwrap();
     assert_eq!(applied, darkroom_submissions::lifecycle::Applied::Stale);

@@ -15,7 +15,7 @@ use darkroom_api::{SubmissionId, WebhookPayload};
 use darkroom_core::events::{Event, RunStarted, ScoreRecorded};
 use darkroom_tests::registry::publish as published;
 use darkroom_tests::web::WebServer;
-use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, on_both_backends};
+use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures, on_both_backends};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -164,27 +164,11 @@ async fn a_delivery_failing_twice_arrives_signed_on_the_third_attempt(backend: B
     let (status, sub) = app.submit(&slug, &token, &published("m:1").await).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{sub}");
     let id: SubmissionId = sub["id"].as_str().unwrap().parse().unwrap();
-    app.publish(&RunStarted {
-        event_id: RunStarted::event_id_for(id, 1),
-        submission_id: id,
-        attempt: 1,
-        image_digest: None,
-        node: None,
-        at: Utc::now(),
-    })
-    .await;
+    app.publish(&fixtures::run_started(id, 1)).await;
     // Published straight after RUNNING (no EVALUATING): the state consumer holds it back until
     // the run's end arrives, but webhooks tell events as published (see `webhooks::record`).
-    let score = ScoreRecorded {
-        event_id: ScoreRecorded::event_id_for(id),
-        attempt: 1,
-        submission_id: id,
-        challenge: slug.clone(),
-        phase: "dev".into(),
-        participant_id: uuid::Uuid::nil().into(),
-        metrics: [("accuracy".to_owned(), 0.75)].into(),
-        at: Utc::now(),
-    };
+    let score =
+        ScoreRecorded { metrics: [("accuracy".to_owned(), 0.75)].into(), ..fixtures::score_recorded(id, &slug) };
     app.publish(&score).await;
 
     // QUEUED, RUNNING, COMPLETE and the board: each delivered on its third attempt.
