@@ -17,7 +17,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     http: HttpConfig,
-    background: Vec<tokio::task::JoinHandle<()>>,
+    background: tokio::task::JoinSet<()>,
 }
 
 impl Application {
@@ -46,23 +46,24 @@ impl Application {
         let submit_lock = Arc::new(Mutex::new(()));
         // Wakes the webhook sender when the webhook consumer records deliveries.
         let hooks_due = Arc::new(Notify::new());
-        let background = vec![
-            tokio::spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
-            tokio::spawn(crate::consumer::run(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone())),
-            tokio::spawn(crate::run_log::run(db.clone(), nats.clone(), config.nats.clone())),
-            tokio::spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone())),
-            tokio::spawn(crate::upload_sweep::run(db.clone(), sub.clone(), submit_lock.clone())),
-            tokio::spawn(crate::output_sweep::run(db.clone(), nats.clone(), sub.clone())),
-            tokio::spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone())),
-            tokio::spawn(limits.clone().forget_idle_clients(Duration::from_secs(60))),
-            tokio::spawn(crate::webhooks::record::run(
-                db.clone(),
-                nats.clone(),
-                config.nats.clone(),
-                hooks_due.clone(),
-            )),
-            tokio::spawn(crate::webhooks::send::run(db.clone(), config.webhooks.clone(), hooks_due)),
-        ];
+        // A JoinSet aborts its tasks when dropped: also when the future serving the app is
+        // dropped rather than shut down (a test's abort), no consumer or sweep outlives it.
+        let mut background = tokio::task::JoinSet::new();
+        background.spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone()));
+        background.spawn(crate::consumer::run(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone()));
+        background.spawn(crate::run_log::run(db.clone(), nats.clone(), config.nats.clone()));
+        background.spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone(), nats.clone()));
+        background.spawn(crate::upload_sweep::run(db.clone(), sub.clone(), submit_lock.clone()));
+        background.spawn(crate::output_sweep::run(db.clone(), nats.clone(), sub.clone()));
+        background.spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone()));
+        background.spawn(limits.clone().forget_idle_clients(Duration::from_secs(60)));
+        background.spawn(crate::webhooks::record::run(
+            db.clone(),
+            nats.clone(),
+            config.nats.clone(),
+            hooks_due.clone(),
+        ));
+        background.spawn(crate::webhooks::send::run(db.clone(), config.webhooks.clone(), hooks_due));
         let registries =
             crate::registry::Registries::new(&sub.registries, Duration::from_secs(sub.registry_timeout_seconds.max(1)))
                 .context("cannot build the registry client")?;
@@ -98,9 +99,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "submissions API listening");
         darkroom_core::http::serve(self.listener, self.router, &self.http, shutdown).await;
-        for task in self.background {
-            task.abort();
-        }
+        drop(self.background);
         Ok(())
     }
 }
