@@ -84,9 +84,14 @@ impl TestApp {
     }
 
     /// Spawns against a given NATS server and, optionally, an existing database (to restart the
-    /// service on the same state).
-    pub async fn spawn_with(backend: Backend, nats: NatsServer, previous: Option<Parked>) -> Self {
-        Self::spawn_inner(backend, nats, previous, |_| {}).await
+    /// service on the same state), with `tweak` applied to the test configuration.
+    pub async fn spawn_with(
+        backend: Backend,
+        nats: NatsServer,
+        previous: Option<Parked>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::spawn_inner(backend, nats, previous, tweak).await
     }
 
     async fn spawn_inner(

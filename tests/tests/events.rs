@@ -31,6 +31,7 @@ on_both_backends!(
     a_score_stands_after_its_attempt_was_given_up,
     a_lost_evaluation_is_retried_and_published,
     a_deadline_judged_before_a_real_event_changes_nothing,
+    after_an_outage_the_backlog_is_applied_before_deadlines,
     organizer_reruns_finished_submissions_as_new_ones,
     run_logs_arrive_once_each_in_order,
     hidden_run_logs_are_for_the_organizer_only,
@@ -101,7 +102,7 @@ async fn submission_created_arrives_exactly_once_across_a_nats_outage(backend: B
 
     // A restart of the service itself republishes nothing.
     let (nats, parked) = app.shut_down().await;
-    let app = TestApp::spawn_with(backend, nats, Some(parked)).await;
+    let app = TestApp::spawn_with(backend, nats, Some(parked), |_| {}).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(created_messages(&app.nats.url(), Duration::from_millis(500)).await.len(), 2);
 }
@@ -316,6 +317,33 @@ async fn a_deadline_judged_before_a_real_event_changes_nothing(backend: Backend)
     let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
     assert_eq!(b["state"], "EVALUATING", "{b}");
     assert_eq!(b["attempt"], 1);
+}
+
+/// The service was down past a submission's evaluating deadline while its score was published.
+/// Restarted, it applies the score before it judges deadlines: COMPLETE, never queued again.
+async fn after_an_outage_the_backlog_is_applied_before_deadlines(backend: Backend) {
+    let tweak = |c: &mut darkroom_core::config::Config| {
+        c.submissions.evaluating_deadline_seconds = 1;
+        c.submissions.watchdog_interval_seconds = 1;
+    };
+    let app = TestApp::spawn_configured(backend, tweak).await;
+    let (slug, token, id) = running_submission(&app).await;
+    let id_str = id.to_string();
+    publish(&app.nats.url(), &fixtures::run_finished(id, &slug)).await;
+    app.wait_for(&id_str, &token, |b| b["state"] == "EVALUATING").await;
+    let (nats, parked) = app.shut_down().await;
+
+    // Many scores of others first, so the consumer has a backlog to work through.
+    for _ in 0..300 {
+        publish(&nats.url(), &fixtures::score_recorded(Uuid::now_v7().into(), &slug)).await;
+    }
+    publish(&nats.url(), &fixtures::score_recorded(id, &slug)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let app = TestApp::spawn_with(backend, nats, Some(parked), tweak).await;
+    let done = app.wait_for(&id_str, &token, |b| b["state"] == "COMPLETE").await;
+    let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"], "{done}");
+    assert_eq!(done["attempt"], 1);
 }
 
 async fn rerun(app: &TestApp, id: &str, token: &str) -> (StatusCode, Value) {

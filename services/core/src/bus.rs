@@ -144,6 +144,19 @@ pub async fn durable_consumer(
     Ok(stream.get_or_create_consumer(name, config).await?)
 }
 
+/// A durable consumer's backlog: messages not yet delivered plus delivered and not yet
+/// acknowledged (a dead member's among them, until their ack wait hands them back).
+pub fn backlog(info: &jetstream::consumer::Info) -> u64 {
+    info.num_pending + info.num_ack_pending as u64
+}
+
+/// The backlog of the stream's durable consumer `name`; `None` when it cannot be read (NATS
+/// away, or the consumer not made yet).
+pub async fn consumer_backlog(js: &jetstream::Context, name: &str) -> Option<u64> {
+    let info = js.get_stream(crate::events::STREAM).await.ok()?.consumer_info(name).await.ok()?;
+    Some(backlog(&info))
+}
+
 /// The runs bucket ([`crate::events::RUNS_BUCKET`]), created if absent: runners claim attempts
 /// and record cancellations there; evaluators read the cancellations.
 pub async fn runs_bucket(js: &jetstream::Context) -> Result<jetstream::kv::Store, async_nats::Error> {

@@ -173,7 +173,7 @@ pub async fn record_consumer_lag(js: &async_nats::jetstream::Context, consumers:
     let Ok(stream) = js.get_stream(crate::events::STREAM).await else { return };
     for name in consumers {
         if let Ok(info) = stream.consumer_info(name).await {
-            consumer_pending(name, info.num_pending + info.num_ack_pending as u64);
+            consumer_pending(name, crate::bus::backlog(&info));
         }
     }
 }

@@ -5,6 +5,8 @@
 //!   run is lost (a runner died); retried as a platform failure.
 //! - EVALUATING longer than `evaluating_deadline_seconds`: the evaluation is lost; retried.
 //!
+//! The first sweep waits until the state consumer has applied its backlog (see `caught_up`).
+//!
 //! Expiry goes through the same path as a runner's failure event, so retry bounds, quota
 //! refunds and history are applied the same way, and a later real event is judged stale; it
 //! applies only if the submission is still in the state the sweep read, and it is published
@@ -23,8 +25,18 @@ use tracing::Instrument;
 use crate::db::entities::submission;
 use crate::lifecycle::{self, Applied};
 
-/// Checks deadlines every `watchdog_interval_seconds`, forever.
-pub async fn run(db: DatabaseConnection, config: SubmissionsConfig, outbox_wakeup: std::sync::Arc<Notify>) {
+/// How long the first sweep waits at most for the state consumer to catch up.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Checks deadlines every `watchdog_interval_seconds`, forever, once the state consumer has
+/// caught up with what the stream held at start.
+pub async fn run(
+    db: DatabaseConnection,
+    config: SubmissionsConfig,
+    outbox_wakeup: std::sync::Arc<Notify>,
+    nats: async_nats::Client,
+) {
+    caught_up(&async_nats::jetstream::new(nats)).await;
     let mut tick = tokio::time::interval(Duration::from_secs(config.watchdog_interval_seconds.max(1)));
     loop {
         tick.tick().await;
@@ -36,6 +48,26 @@ pub async fn run(db: DatabaseConnection, config: SubmissionsConfig, outbox_wakeu
             }
             Err(e) => tracing::warn!(error = %e, "deadline check failed; will retry"),
         }
+    }
+}
+
+/// Waits until the state consumer's backlog is empty, for at most [`STARTUP_PATIENCE`]. After
+/// an outage longer than a deadline, the events that make it moot (the score of a submission
+/// that looks lost) wait in that backlog, as do those a crashed instance held until their ack
+/// wait hands them back; a sweep before them would queue finished work again. Only the first
+/// sweep waits, so a consumer that never catches up under load cannot hold the watchdog off.
+async fn caught_up(js: &async_nats::jetstream::Context) {
+    let started = tokio::time::Instant::now();
+    loop {
+        let backlog = darkroom_core::bus::consumer_backlog(js, crate::consumer::DURABLE_NAME).await;
+        if backlog == Some(0) {
+            return;
+        }
+        if started.elapsed() >= STARTUP_PATIENCE {
+            tracing::warn!(?backlog, "the state consumer has not caught up; checking deadlines anyway");
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
