@@ -37,14 +37,14 @@ on_both_backends!(
     hidden_run_logs_are_for_the_organizer_only,
 );
 
-/// Every `submission.created` message in the stream, read by a fresh consumer from the start.
-async fn created_messages(nats_url: &str, wait: Duration) -> Vec<SubmissionCreated> {
+/// Every message on `subject` in the stream, read by a fresh consumer from the start.
+async fn messages_on<E: serde::de::DeserializeOwned>(nats_url: &str, subject: &str, wait: Duration) -> Vec<E> {
     let client = async_nats::connect(nats_url).await.expect("connect");
     let js = jetstream::new(client);
     let stream = js.get_stream(darkroom_core::events::STREAM).await.expect("the stream exists");
     let consumer = stream
         .create_consumer(pull::Config {
-            filter_subject: SubmissionCreated::SUBJECT.into(),
+            filter_subject: subject.to_owned(),
             deliver_policy: jetstream::consumer::DeliverPolicy::All,
             ..Default::default()
         })
@@ -53,10 +53,15 @@ async fn created_messages(nats_url: &str, wait: Duration) -> Vec<SubmissionCreat
     let mut out = Vec::new();
     let mut batch = consumer.fetch().max_messages(1000).expires(wait).messages().await.expect("fetch");
     while let Some(Ok(m)) = batch.next().await {
-        out.push(serde_json::from_slice(&m.payload).expect("a SubmissionCreated"));
+        out.push(serde_json::from_slice(&m.payload).expect("a valid event"));
         m.ack().await.ok();
     }
     out
+}
+
+/// Every `submission.created` message in the stream.
+async fn created_messages(nats_url: &str, wait: Duration) -> Vec<SubmissionCreated> {
+    messages_on(nats_url, SubmissionCreated::SUBJECT, wait).await
 }
 
 async fn publish<E: Event>(nats_url: &str, event: &E) {
@@ -246,22 +251,6 @@ async fn a_score_stands_after_its_attempt_was_given_up(backend: Backend) {
     assert_eq!(b["history"].as_array().unwrap().len(), 4);
 }
 
-/// Every message on `subject` in the stream, read by a fresh consumer from the start.
-async fn messages_on<E: serde::de::DeserializeOwned>(nats_url: &str, subject: &str) -> Vec<E> {
-    let client = async_nats::connect(nats_url).await.expect("connect");
-    let stream = jetstream::new(client).get_stream(darkroom_core::events::STREAM).await.expect("the stream exists");
-    let consumer = stream
-        .create_consumer(pull::Config { filter_subject: subject.to_owned(), ..Default::default() })
-        .await
-        .expect("consumer");
-    let mut batch = consumer.fetch().max_messages(1000).expires(Duration::from_millis(300)).messages().await.unwrap();
-    let mut out = Vec::new();
-    while let Some(Ok(m)) = batch.next().await {
-        out.push(serde_json::from_slice(&m.payload).expect("a valid event"));
-    }
-    out
-}
-
 /// The evaluator is lost after the run's end: the watchdog queues the submission again as a
 /// new attempt, and its failure is published, so those who follow the stream (webhooks) hear
 /// of it; the state consumer, handed it back, adds nothing to the history.
@@ -280,7 +269,8 @@ async fn a_lost_evaluation_is_retried_and_published(backend: Backend) {
 
     let expected = SubmissionFailed::event_id_for(id, 1, FailedBy::Deadline(SubmissionState::Evaluating));
     wait_until(|| async {
-        let failures: Vec<SubmissionFailed> = messages_on(&url, SubmissionFailed::SUBJECT).await;
+        let failures: Vec<SubmissionFailed> =
+            messages_on(&url, SubmissionFailed::SUBJECT, Duration::from_millis(300)).await;
         failures.iter().any(|f| f.event_id == expected && f.retrying && f.submission_id == id)
     })
     .await;
