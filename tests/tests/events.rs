@@ -297,12 +297,14 @@ async fn a_deadline_judged_before_a_real_event_changes_nothing(backend: Backend)
         .unwrap()
         .expect("the row");
     let config = darkroom_core::config::SubmissionsConfig { running_grace_seconds: 0, ..Default::default() };
-    let verdict = darkroom_submissions::watchdog::expired(&row, 0, &config, Utc::now() + chrono::Duration::hours(1))
-        .expect("past its deadline");
+    let (judged, verdict) =
+        darkroom_submissions::watchdog::expired(&row, 0, &config, Utc::now() + chrono::Duration::hours(1))
+            .expect("past its deadline");
+    assert_eq!(judged, SubmissionState::Running);
 
     publish(&url, &fixtures::run_finished(id, &slug)).await;
     app.wait_for(&id_str, &token, |b| b["state"] == "EVALUATING").await;
-    let applied = darkroom_submissions::lifecycle::expire(&db, verdict, SubmissionState::Running).await.unwrap();
+    let applied = darkroom_submissions::lifecycle::expire(&db, verdict, judged).await.unwrap();
     assert_eq!(applied, darkroom_submissions::lifecycle::Applied::Stale);
     let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
     assert_eq!(b["state"], "EVALUATING", "{b}");

@@ -71,13 +71,14 @@ async fn caught_up(js: &async_nats::jetstream::Context) {
     }
 }
 
-/// The failure to apply when `row` is past its deadline at `now`, if it is.
+/// When `row` is past its deadline at `now`: the state it was judged in, and the failure to
+/// apply while it is still there.
 pub fn expired(
     row: &submission::Model,
     wall_clock_seconds: u64,
     config: &SubmissionsConfig,
     now: DateTime<Utc>,
-) -> Option<SubmissionFailed> {
+) -> Option<(SubmissionState, SubmissionFailed)> {
     let state: SubmissionState = row.state.parse().ok()?;
     let (limit, retrying, reason) = match state {
         SubmissionState::Queued | SubmissionState::Pending => (
@@ -114,16 +115,19 @@ pub fn expired(
         }
     };
     let attempt = row.attempt.max(1) as u32;
-    Some(SubmissionFailed {
-        event_id: SubmissionFailed::event_id_for(submission_id, attempt, FailedBy::Deadline(state)),
-        submission_id,
-        attempt,
-        kind: FailureKind::Platform,
-        reason,
-        detail: Some(format!("{state} since {}", row.updated_at.to_rfc3339())),
-        retrying,
-        at: now,
-    })
+    Some((
+        state,
+        SubmissionFailed {
+            event_id: SubmissionFailed::event_id_for(submission_id, attempt, FailedBy::Deadline(state)),
+            submission_id,
+            attempt,
+            kind: FailureKind::Platform,
+            reason,
+            detail: Some(format!("{state} since {}", row.updated_at.to_rfc3339())),
+            retrying,
+            at: now,
+        },
+    ))
 }
 
 /// Applies every expired deadline; returns how many changed a submission.
@@ -146,9 +150,7 @@ pub async fn sweep(
             specs.insert(row.challenge.clone(), spec.map(|s| s.resources.wall_clock_seconds).unwrap_or(0));
         }
         let wall_clock = specs[&row.challenge];
-        if let Some(failure) = expired(&row, wall_clock, config, now)
-            && let Ok(judged) = row.current_state()
-        {
+        if let Some((judged, failure)) = expired(&row, wall_clock, config, now) {
             // In the submission's trace, as everything that happens to it.
             let span = tracing::info_span!("deadline", submission = %row.id, trace_id = tracing::field::Empty);
             let trace = row.trace_context.as_deref();
@@ -204,10 +206,10 @@ mod tests {
         };
         let now = Utc::now();
         assert!(expired(&row("QUEUED", 99), 60, &c, now).is_none());
-        assert!(!expired(&row("QUEUED", 101), 60, &c, now).unwrap().retrying);
+        assert!(!expired(&row("QUEUED", 101), 60, &c, now).unwrap().1.retrying);
         assert!(expired(&row("RUNNING", 69), 60, &c, now).is_none());
-        assert!(expired(&row("RUNNING", 71), 60, &c, now).unwrap().retrying);
-        assert!(expired(&row("EVALUATING", 51), 60, &c, now).unwrap().retrying);
+        assert!(expired(&row("RUNNING", 71), 60, &c, now).unwrap().1.retrying);
+        assert!(expired(&row("EVALUATING", 51), 60, &c, now).unwrap().1.retrying);
         assert!(expired(&row("COMPLETE", 10_000), 60, &c, now).is_none());
     }
 }
