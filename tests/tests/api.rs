@@ -228,13 +228,14 @@ async fn fail_with_detail(app: &TestApp, id: &str, token: &str, detail: &str) {
     use darkroom_core::events::SubmissionFailed;
     let failed = SubmissionFailed {
         event_id: format!("failed-{id}"),
-        submission_id: id.parse().unwrap(),
-        attempt: 1,
         kind: FailureKind::Evaluation,
-        reason: "the evaluation could not score the output".into(),
         detail: Some(detail.into()),
-        retrying: false,
-        at: chrono::Utc::now(),
+        ..darkroom_tests::fixtures::run_failed(
+            id.parse().unwrap(),
+            1,
+            "the evaluation could not score the output",
+            false,
+        )
     };
     app.publish(&failed).await;
     app.wait_for(id, token, |b| b["state"] == "FAILED").await;

@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use chrono::Utc;
 use darkroom_api::SubmissionId;
-use darkroom_core::domain::FailureKind;
 use darkroom_core::events::SubmissionFailed;
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures, on_both_backends};
 use reqwest::{Method, StatusCode};
@@ -83,13 +81,7 @@ async fn uploads_are_swept_once_no_submission_needs_them(backend: Backend) {
 
     let failed = SubmissionFailed {
         event_id: format!("failed-{own}"),
-        submission_id: own.parse::<SubmissionId>().unwrap(),
-        attempt: 1,
-        kind: FailureKind::Participant,
-        reason: "exited with status 1".into(),
-        detail: None,
-        retrying: false,
-        at: Utc::now(),
+        ..fixtures::run_failed(own.parse::<SubmissionId>().unwrap(), 1, "exited with status 1", false)
     };
     app.publish(&failed).await;
     app.wait_for(&own, &ada, |b| b["state"] == "FAILED").await;

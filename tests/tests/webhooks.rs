@@ -224,14 +224,7 @@ async fn a_delivery_failing_twice_arrives_signed_on_the_third_attempt(backend: B
 
     // The same event delivered again (a lost ack, a restart): recorded once, never POSTed again.
     republish(&app, &score).await;
-    let marker = RunStarted {
-        event_id: "marker".into(),
-        submission_id: id,
-        attempt: 2,
-        image_digest: None,
-        node: None,
-        at: Utc::now(),
-    };
+    let marker = RunStarted { event_id: "marker".into(), ..fixtures::run_started(id, 2) };
     app.publish(&marker).await;
     // The consumer reads in stream order: once the later marker is logged, the repeat was seen.
     log_until(&app, &slug, &hook, "the marker", |l| l.iter().any(|d| d["event_id"] == "marker")).await;
