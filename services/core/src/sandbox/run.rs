@@ -155,12 +155,13 @@ impl Sandbox {
         lines.finish(on_line);
         stats_task.abort();
         let peak_memory_bytes = stats_task.await.ok().flatten();
-        let state = self.docker.inspect_container(id, None).await.ok().and_then(|c| c.state);
-        let oom = state.as_ref().and_then(|s| s.oom_killed).unwrap_or(false);
         let exit = match exited.transpose()? {
             None => Exit::TimedOut,
-            // A kernel OOM kill shows as 137 with OOMKilled set.
-            Some(_) if oom => Exit::OutOfMemory,
+            // A clean exit is the program's own verdict; only a failed one asks the engine
+            // whether the kernel's OOM killer caused it (137 with OOMKilled set, or a child
+            // killed and the program failing after it). One request fewer per healthy run.
+            Some(0) => Exit::Code(0),
+            Some(_) if self.oom_killed(id).await => Exit::OutOfMemory,
             Some(code) => Exit::Code(code),
         };
         Ok(RunOutcome {
@@ -170,6 +171,13 @@ impl Sandbox {
             log_tail: lines.tail.into_iter().collect(),
             container_id: id.to_owned(),
         })
+    }
+
+    /// Whether the engine saw the kernel's OOM killer in the container; `false` when it
+    /// cannot say (the exit code is reported as it is).
+    async fn oom_killed(&self, id: &str) -> bool {
+        let state = self.docker.inspect_container(id, None).await.ok().and_then(|c| c.state);
+        state.and_then(|s| s.oom_killed).unwrap_or(false)
     }
 
     /// Force-removes a container (and its anonymous volumes); a missing one is fine.
