@@ -13,7 +13,8 @@
 //!   `score.json`, remove).
 //! - the burst (after criterion): N submissions at once; throughput, latency percentiles,
 //!   and proof that each ended COMPLETE, scored exactly once; then the same N runs as that
-//!   baseline pipeline with the same concurrency, for the overhead per submission.
+//!   baseline pipeline with the same concurrency, for the overhead per submission; in
+//!   alternating rounds, of which the median is the result (see `burst`).
 //!
 //! The participant is the demo's one-threshold model on a tiny dataset: a run that does
 //! almost nothing but still yields a real score.
@@ -420,8 +421,6 @@ fn overhead(c: &mut Criterion, rt: &tokio::runtime::Runtime, bench: &Bench) -> V
     result
 }
 
-/// N submissions at once through the platform, then the same N as the baseline pipeline: the
-/// engine's API under the sandbox's options, with the runner's and the evaluator's concurrency.
 /// One side of a burst round: its makespan, and the CPU the machine spent meanwhile.
 struct Side {
     makespan: Duration,
@@ -550,7 +549,8 @@ async fn platform_side(bench: &Bench, n: usize) -> (Side, Value) {
 }
 
 /// The same work as the baseline pipeline: each submission's participant run, then its
-/// evaluation run, with as many of each at once as the runner and the evaluator run.
+/// evaluation run (the engine's API under the sandbox's options), with as many of each at once
+/// as the runner and the evaluator run.
 async fn raw_side(bench: &Bench, n: usize) -> Side {
     let config = &bench.stack.runner_config;
     let (run_workers, eval_workers) = (config.runner.concurrency, config.evaluator.concurrency);
