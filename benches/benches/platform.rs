@@ -32,6 +32,7 @@ use darkroom_benches::cpu::CpuSample;
 use darkroom_benches::report::num;
 use darkroom_benches::{ms, pair_summary, percentile, pick, runtime, summary_ms, write_results};
 use darkroom_core::config::RunnerBackend;
+use darkroom_core::domain::challenge::DEFAULT_OUTPUT_MAX_FILES;
 use darkroom_core::events::{Event, ScoreRecorded, SubmissionCreated, SubmissionFailed};
 use darkroom_core::sandbox::{Hardening, Limits, OutputDir, RunSpec, Sandbox};
 use darkroom_tests::{ADMIN_TOKEN, Stack};
@@ -187,9 +188,12 @@ impl Bench {
                     json!({ "cpus": 1.0, "memory_mb": 256, "wall_clock_seconds": 60, "output_max_mb": 4, "pids": 64 });
             })
             .await;
-        // The participant's predictions, written once by a raw run, for the raw evaluations.
+        // The participant's predictions, written once by a raw run, for the raw evaluations: a
+        // plain folder, not a tmpfs, so it goes with `data` (a mount nobody unmounted would not).
         let predictions = data.path().join("predictions");
-        let out = OutputDir::create(predictions.clone(), 4 << 20).await.expect("output dir");
+        let out = OutputDir::create_limited(predictions.clone(), 4 << 20, DEFAULT_OUTPUT_MAX_FILES, false)
+            .await
+            .expect("output dir");
         let tmp_size_mb = stack.runner_config.runner.tmp_size_mb;
         let inputs = vec![(dataset.clone(), "/data".to_owned())];
         let body = sandbox_body(&sandbox, PARTICIPANT, inputs, &out.path, participant_limits(tmp_size_mb), false).await;

@@ -177,8 +177,15 @@ async fn a_runner_killed_mid_run_leaves_nothing_behind() {
     }
     stack.kill_runner().await;
     assert_eq!(containers(), 1, "the killed runner's container is orphaned");
+    // The retry (attempt 2) gets a folder of its own: only attempt 1's is looked at.
+    let first = stack.runner_config.runner.work_dir.join(format!("darkroom-run-{id}-1"));
+    let lock = first.with_extension("lock");
+    assert_eq!(mounts_under(&first), 1, "the killed run's output tmpfs is left mounted");
+    assert!(first.exists() && lock.exists(), "the killed run's folder and its lock file are left");
     stack.start_runner().await;
     assert_eq!(containers(), 0, "the restarted runner removes its orphan");
+    assert_eq!(mounts_under(&first), 0, "the restarted runner unmounts the killed run's output");
+    assert!(!first.exists() && !lock.exists(), "the restarted runner removes the killed run's folder");
     let done = stack.finished(&id, &token, 90).await;
     assert_eq!(done["state"], "FAILED", "{done}");
     assert!(done["failure_reason"].as_str().unwrap().contains("timed out"), "{done}");
@@ -187,6 +194,12 @@ async fn a_runner_killed_mid_run_leaves_nothing_behind() {
     assert_eq!(steps, ["QUEUED", "RUNNING", "QUEUED", "RUNNING", "FAILED"], "{done}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(containers(), 0);
+}
+
+/// How many mounts this machine has at or below `path`.
+fn mounts_under(path: &std::path::Path) -> usize {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mounts.lines().filter(|l| l.split(' ').nth(4).is_some_and(|p| std::path::Path::new(p).starts_with(path))).count()
 }
 
 /// The Swarm backend on a one-node swarm: a run placed by its node label, and one whose node

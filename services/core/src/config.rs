@@ -119,8 +119,9 @@ pub struct RunnerConfig {
     /// not a mount made here: `/output` is then a plain folder there, measured after the run,
     /// so give `work_dir` a filesystem (or quota) of its own.
     pub output_tmpfs: bool,
-    /// Per-run scratch folders (the participant's `/output`) live here, and under
-    /// `fingerprints/` the manifests the check of the dataset before each run reuses.
+    /// Per-run folders (the participant's `/output` and its packed archive) live here, each
+    /// claimed while its run lives (see `sandbox::run_folder`), and under `fingerprints/` the
+    /// manifests the check of the dataset before each run reuses.
     pub work_dir: PathBuf,
     /// Identifies this runner's containers, so a restart cleans up only its own leftovers.
     pub runner_id: String,
@@ -236,8 +237,9 @@ pub struct EvaluatorConfig {
     /// unique per evaluator sharing an engine, and unlike every `runner.runner_id` there.
     pub evaluator_id: String,
     pub concurrency: usize,
-    /// Per-evaluation scratch folders live here, and under `fingerprints/` the manifests the
-    /// check of the ground truth before each evaluation reuses.
+    /// Per-evaluation folders (the predictions and the evaluation's `/output`) live here, each
+    /// claimed while its evaluation lives (see `sandbox::run_folder`), and under `fingerprints/`
+    /// the manifests the check of the ground truth before each evaluation reuses.
     pub work_dir: PathBuf,
     /// Wall-clock limit of one evaluation container.
     pub timeout_seconds: u64,

@@ -5,6 +5,7 @@
 //! changed fails the evaluation as the platform's fault, naming the files for the organizer.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
@@ -24,8 +25,8 @@ use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind, Feedback};
 use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
 use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::{
-    DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunSpec, Sandbox, SandboxError,
-    extract_archive, run_seed,
+    DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunFolder, RunSpec, Sandbox,
+    SandboxError, extract_archive, run_seed,
 };
 use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, Sealed, from_bson_time, to_bson_time};
 
@@ -321,9 +322,23 @@ pub(crate) async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored,
         tracing::error!(submission = %run.submission_id, error = %detail, "ground truth changed since the challenge was applied; not evaluated");
         return Err(failed(run, FailureKind::Platform, CHANGED_REASON, Some(detail), false).into());
     }
-    let dir = ctx.config.work_dir.join(format!("{}-{}", run.submission_id, job.run_label()));
-    let _ = tokio::fs::remove_dir_all(&dir).await;
-    let predictions = dir.join("predictions");
+    let folder = RunFolder::claim(ctx.config.work_dir.join(format!("{}-{}", run.submission_id, job.run_label())))
+        .await
+        .map_err(EvaluationError::transient)?;
+    let verdict = evaluate_in(ctx, run, ground_truth, &folder).await;
+    folder.remove().await;
+    verdict
+}
+
+/// Evaluates in a claimed working folder, which the caller removes whatever the outcome.
+async fn evaluate_in(
+    ctx: &Context,
+    run: &RunFinished,
+    ground_truth: PathBuf,
+    folder: &RunFolder,
+) -> Result<Scored, EvaluationError> {
+    let job = &run.job;
+    let predictions = folder.path().join("predictions");
     // The participant's output, bounded by their cap (plus tar framing).
     let limit = (job.resources.output_max_mb << 20) + (1 << 20);
     let archive = match ctx.outputs.read(&run.output_artifact, limit).await {
@@ -349,7 +364,7 @@ pub(crate) async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored,
         let detail = Some(e.to_string());
         return Err(failed(run, FailureKind::Participant, "the output could not be unpacked", detail, false).into());
     }
-    let output = OutputDir::create(dir.join("output"), OUTPUT_CAP).await.map_err(EvaluationError::transient)?;
+    let output = OutputDir::create(folder.output(), OUTPUT_CAP).await.map_err(EvaluationError::transient)?;
     let spec = RunSpec {
         name: format!("darkroom-eval-{}-{}", run.submission_id, job.run_label()),
         image: job.evaluation_image.clone(),
@@ -470,8 +485,6 @@ pub(crate) async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored,
             )),
         },
     };
-    output.destroy().await;
-    let _ = tokio::fs::remove_dir_all(&dir).await;
     verdict.map_err(EvaluationError::from)
 }
 

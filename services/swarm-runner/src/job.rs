@@ -30,8 +30,8 @@ use darkroom_core::events::{
 };
 use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::{
-    DataRoots, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunSpec,
-    Sandbox, SandboxError, archive_to_file, run_seed, scan_output,
+    DataRoots, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunFolder,
+    RunSpec, Sandbox, SandboxError, archive_to_file, run_seed, scan_output,
 };
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -331,26 +331,36 @@ async fn run_prepared(
         tracing::info!(submission = %job.submission_id, "cancelled while its image was loaded; not started");
         return Ok(Outcome::Cancelled);
     }
-    let r = &job.resources;
-    let cap = r.output_max_mb << 20;
-    let output = match OutputDir::create_limited(
-        ctx.config.work_dir.join(container_name(job)),
-        cap,
-        r.output_max_files,
-        ctx.config.output_tmpfs,
-    )
-    .await
-    {
-        Ok(o) => o,
+    let folder = match RunFolder::claim(ctx.config.work_dir.join(container_name(job))).await {
+        Ok(folder) => folder,
         Err(e) => return Ok(sandbox_failure(job, e)),
     };
+    let outcome = run_in(ctx, job, dataset, image, info, stop, &folder).await;
+    folder.remove().await;
+    outcome
+}
+
+/// Runs a job in its claimed working folder, which the caller removes whatever the outcome.
+async fn run_in(
+    ctx: &Context,
+    job: &SubmissionCreated,
+    dataset: PathBuf,
+    image: String,
+    info: ImageInfo,
+    stop: &StopSignal,
+    folder: &RunFolder,
+) -> Result<Outcome, async_nats::Error> {
+    let r = &job.resources;
+    let cap = r.output_max_mb << 20;
+    let output =
+        match OutputDir::create_limited(folder.output(), cap, r.output_max_files, ctx.config.output_tmpfs).await {
+            Ok(o) => o,
+            Err(e) => return Ok(sandbox_failure(job, e)),
+        };
     let spec = run_spec(job, &ctx.config, dataset, image, output.path.clone());
     let hardening = match Hardening::new(&spec, &info, r.allow_root) {
         Ok(h) => h,
-        Err(e) => {
-            output.destroy().await;
-            return Ok(sandbox_failure(job, e));
-        }
+        Err(e) => return Ok(sandbox_failure(job, e)),
     };
     // A verification re-run moves no submission's state and shows nobody its logs.
     let verifying = job.verification.is_some();
@@ -419,7 +429,7 @@ async fn run_prepared(
             tracing::info!(submission = %job.submission_id, exit = ?run.exit, ms = run.duration.as_millis() as u64, output_bytes = scan.bytes, output_files = scan.files, ?verdict, "run ended");
             match verdict {
                 Verdict::Failed { reason, detail } => failure(job, FailureKind::Participant, reason, false, detail),
-                Verdict::Success => match store_output(ctx, job, &output).await {
+                Verdict::Success => match store_output(ctx, job, &output, folder).await {
                     Ok(name) => Outcome::Finished(Box::new(RunFinished {
                         event_id: RunFinished::event_id_for(job.submission_id, job.attempt),
                         submission_id: job.submission_id,
@@ -453,35 +463,26 @@ async fn run_prepared(
             }
         }
     };
-    output.destroy().await;
     Ok(outcome)
 }
 
-/// Packs `/output` into a tar file next to the output folder and streams that file into the
-/// object store, so an output is never held whole in memory.
+/// Packs `/output` into a tar file in the run's folder, beside the output, and streams that file
+/// into the object store, so an output is never held whole in memory.
 async fn store_output(
     ctx: &Context,
     job: &SubmissionCreated,
     output: &OutputDir,
+    folder: &RunFolder,
 ) -> Result<String, OutputArchiveError> {
-    let tar = ctx.config.work_dir.join(format!("{}.tar", container_name(job)));
-    let stored = async {
-        let (root, dest) = (output.path.clone(), tar.clone());
-        tokio::task::spawn_blocking(move || archive_to_file(&root, &dest))
-            .await
-            .map_err(|e| OutputArchiveError::Platform(e.to_string()))??;
-        let name = artifact_name(job);
-        let mut file = tokio::fs::File::open(&tar).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
-        ctx.outputs
-            .store()
-            .put(name.as_str(), &mut file)
-            .await
-            .map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
-        Ok(name)
-    }
-    .await;
-    let _ = tokio::fs::remove_file(&tar).await;
-    stored
+    let tar = folder.path().join("output.tar");
+    let (root, dest) = (output.path.clone(), tar.clone());
+    tokio::task::spawn_blocking(move || archive_to_file(&root, &dest))
+        .await
+        .map_err(|e| OutputArchiveError::Platform(e.to_string()))??;
+    let name = artifact_name(job);
+    let mut file = tokio::fs::File::open(&tar).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
+    ctx.outputs.store().put(name.as_str(), &mut file).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
+    Ok(name)
 }
 
 #[cfg(test)]

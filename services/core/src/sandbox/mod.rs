@@ -9,6 +9,8 @@
 //! - [`image`]: what an image declares, loading rebuilt archives, and the per-attempt tags.
 //! - [`output`]: the host folder behind `/output`, the bounded walk that measures it, and the
 //!   streamed archive of it.
+//! - [`run_folder`]: a run's working folder, claimed while its process lives, and the sweep of
+//!   those a crash left.
 //!
 //! The container is removed whatever happens.
 
@@ -17,6 +19,7 @@ pub mod image;
 pub mod output;
 pub mod policy;
 pub mod run;
+pub mod run_folder;
 pub mod task;
 
 use std::collections::HashMap;
@@ -34,6 +37,7 @@ pub use policy::{
     gpu_device_requests, gpu_generic_resources, resolve_user, run_env, thread_env,
 };
 pub use run::{LineSink, Sandbox};
+pub use run_folder::RunFolder;
 
 /// The label every sandboxed container carries: the owner's id, so a restarted service can find
 /// and remove what it left behind.
