@@ -84,7 +84,7 @@ if [ -n "$only_demo" ]; then
   push_demo_images
   exit 0
 fi
-for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
+for mode in ok egress write-data fork-bomb memory-hog child-oom infinite-loop huge-output stdout-flood fake-score fail no-output \
   many-files deep unreadable slow noisy; do
   image "darkroom-test-hostile:$mode" hostile "[\"/hostile\", \"$mode\"]"
 done
@@ -97,7 +97,7 @@ image darkroom-test-eval:copy hostile '["/hostile", "copy-score"]'
 
 check_registry
 push_demo_images
-for mode in ok egress write-data fork-bomb memory-hog infinite-loop huge-output stdout-flood fake-score fail no-output \
+for mode in ok egress write-data fork-bomb memory-hog child-oom infinite-loop huge-output stdout-flood fake-score fail no-output \
   many-files deep unreadable root volume slow noisy; do
   push "darkroom-test-hostile:$mode"
 done

@@ -99,6 +99,9 @@ async fn hostile_submissions_are_contained() {
         ("darkroom-test-hostile:write-data", "exited with code 1"),
         ("darkroom-test-hostile:fork-bomb", "timed out"),
         ("darkroom-test-hostile:memory-hog", "out of memory"),
+        // Its worker is OOM-killed, it recovers and exits 0: the run is judged a success and
+        // evaluated (its header-only predictions then fail the evaluation), not "out of memory".
+        ("darkroom-test-hostile:child-oom", "evaluation error"),
         ("darkroom-test-hostile:infinite-loop", "timed out"),
         ("darkroom-test-hostile:huge-output", "output too large"),
         ("darkroom-test-hostile:stdout-flood", "timed out"),

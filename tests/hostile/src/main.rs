@@ -8,6 +8,7 @@
 //! | `write-data` | writes into the read-only `/data` and the root filesystem |
 //! | `fork-bomb` | spawns itself without end |
 //! | `memory-hog` | allocates and touches memory without end |
+//! | `child-oom` | runs `memory-hog` as a child, which the OOM killer ends; then writes predictions and exits 0 (1 if the child was not killed) |
 //! | `infinite-loop` | spins forever |
 //! | `huge-output` | writes far past the output cap |
 //! | `stdout-flood` | prints as fast as it can, forever |
@@ -36,6 +37,7 @@ fn main() {
         "write-data" => write_data(),
         "fork-bomb" => fork_bomb(),
         "memory-hog" => memory_hog(),
+        "child-oom" => child_oom(),
         "infinite-loop" => loop {
             std::hint::spin_loop();
         },
@@ -188,6 +190,19 @@ fn memory_hog() {
         hoard.push(vec![1u8; 16 << 20]);
         println!("holding {} MiB", hoard.len() * 16);
     }
+}
+
+/// A program that survives its worker's OOM kill: the run is its own verdict (exit 0), not the
+/// child's.
+fn child_oom() {
+    use std::os::unix::process::ExitStatusExt;
+    let me = std::env::current_exe().unwrap_or_else(|_| "/hostile".into());
+    let status = std::process::Command::new(&me).arg("memory-hog").stdout(std::process::Stdio::null()).status();
+    println!("the worker ended: {status:?}");
+    if status.ok().and_then(|s| s.signal()) != Some(9) {
+        std::process::exit(1);
+    }
+    predictions();
 }
 
 fn huge_output() {
