@@ -3,6 +3,8 @@
 //! happens.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -113,18 +115,18 @@ impl Sandbox {
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError> {
         let started = Instant::now();
+        // Kept outside the task: the engine's stream outlives the container, so the task is
+        // aborted, and an aborted task returns nothing of what it saw.
+        let peak = Arc::new(AtomicU64::new(0));
         let stats_task = {
-            let docker = self.docker.clone();
-            let id = id.to_owned();
+            let (docker, id, peak) = (self.docker.clone(), id.to_owned(), peak.clone());
             tokio::spawn(async move {
-                let mut peak: Option<u64> = None;
                 let mut stats = docker.stats(&id, Some(StatsOptionsBuilder::default().stream(true).build()));
                 while let Some(Ok(s)) = stats.next().await {
                     if let Some(v) = s.memory_stats.and_then(|m| m.max_usage.or(m.usage)) {
-                        peak = Some(peak.unwrap_or(0).max(v));
+                        peak.fetch_max(v, Ordering::Relaxed);
                     }
                 }
-                peak
             })
         };
         let mut logs =
@@ -154,7 +156,7 @@ impl Sandbox {
         }
         lines.finish(on_line);
         stats_task.abort();
-        let peak_memory_bytes = stats_task.await.ok().flatten();
+        let peak_memory_bytes = Some(peak.load(Ordering::Relaxed)).filter(|&bytes| bytes > 0);
         let exit = match exited.transpose()? {
             None => Exit::TimedOut,
             // A clean exit is the program's own verdict; only a failed one asks the engine
