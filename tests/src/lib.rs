@@ -35,6 +35,12 @@ pub fn http_client() -> reqwest::ClientBuilder {
     reqwest::Client::builder().timeout(std::time::Duration::from_secs(60))
 }
 
+/// The states a submission's view says it went through, oldest first (its `history`).
+pub fn states(submission: &serde_json::Value) -> Vec<String> {
+    let history = submission["history"].as_array().map(Vec::as_slice).unwrap_or_default();
+    history.iter().map(|t| t["to"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
 /// Runs an async test body once per database backend.
 #[macro_export]
 macro_rules! on_both_backends {

@@ -139,6 +139,9 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     for state in ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"] {
         assert!(timeline.contains(state), "{timeline}");
     }
+    // And what her run used.
+    let usage = c.find(Locator::Css("#run-usage")).await.unwrap().text().await.unwrap();
+    assert!(usage.starts_with("Run: ran "), "{usage}");
     browser.screenshot("5-submission-timeline").await;
     browser.close().await;
 }

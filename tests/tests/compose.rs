@@ -286,7 +286,7 @@ async fn the_compose_stack_scores_a_submission_across_a_restart_and_tears_down_c
             .await
             .unwrap_or_else(|sub| panic!("not finished after 180 s: {sub}\n{}", project.logs()));
         assert_eq!(sub["state"], "COMPLETE", "{sub}\n{}", project.logs());
-        let states: Vec<&str> = sub["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+        let states = darkroom_tests::states(&sub);
         assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"], "{sub}");
     }
     // Nothing lost, nothing twice: both participants ranked, each scored once.

@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use darkroom_core::config::RunnerBackend;
-use darkroom_tests::Stack;
 use darkroom_tests::api;
 use darkroom_tests::registry::pushed;
+use darkroom_tests::{Stack, states};
 use mongodb::bson::doc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -18,10 +18,6 @@ use serde_json::{Value, json};
 const SLOW_RUN: &str = "darkroom-test-hostile:slow";
 /// Sleeps 3 s, then scores 0.5 whatever it is given.
 const SLOW_EVALUATION: &str = "darkroom-test-eval:slow";
-
-fn states(sub: &Value) -> Vec<String> {
-    sub["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap().to_owned()).collect()
-}
 
 async fn challenge(stack: &Stack) -> String {
     stack.challenge("drain", |s| s["evaluation"]["image"] = json!(SLOW_EVALUATION)).await

@@ -158,7 +158,7 @@ async fn state_events_move_submissions_idempotently(backend: Backend) {
     let finished = RunFinished { event_id: format!("finished-{id}"), ..fixtures::run_finished(id, &slug) };
     publish(&url, &finished).await;
     let done = app.wait_for(&id_str, &token, |b| b["state"] == "COMPLETE").await;
-    let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    let states = darkroom_tests::states(&done);
     assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"]);
     assert_eq!(done["image_digest"], "sha256:abc");
     // The same score published again under another id finds it finished.
@@ -242,7 +242,7 @@ async fn a_score_stands_after_its_attempt_was_given_up(backend: Backend) {
     app.wait_for(&id_str, &token, |b| b["state"] == "QUEUED" && b["attempt"] == 2).await;
     publish(&url, &fixtures::score_recorded(id, &slug)).await;
     let done = app.wait_for(&id_str, &token, |b| b["state"] == "COMPLETE").await;
-    let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    let states = darkroom_tests::states(&done);
     assert_eq!(states, ["QUEUED", "RUNNING", "QUEUED", "COMPLETE"]);
     publish(&url, &fixtures::run_started(id, 2)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -280,7 +280,7 @@ async fn a_lost_evaluation_is_retried_and_published(backend: Backend) {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, b) = app.call(Method::GET, &format!("/api/v1/submissions/{id_str}"), Some(&token), None).await;
-    let states: Vec<&str> = b["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    let states = darkroom_tests::states(&b);
     assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "QUEUED"], "{b}");
 }
 
@@ -333,7 +333,7 @@ async fn after_an_outage_the_backlog_is_applied_before_deadlines(backend: Backen
     tokio::time::sleep(Duration::from_secs(2)).await;
     let app = TestApp::spawn_with(backend, nats, Some(parked), tweak).await;
     let done = app.wait_for(&id_str, &token, |b| b["state"] == "COMPLETE").await;
-    let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    let states = darkroom_tests::states(&done);
     assert_eq!(states, ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"], "{done}");
     assert_eq!(done["attempt"], 1);
 }

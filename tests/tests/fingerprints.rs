@@ -63,7 +63,7 @@ async fn assert_refused_for(stack: &Stack, slug: &str, done: &Value, state_befor
     assert!(reason.contains("data changed since the challenge was applied"), "{reason}");
     assert!(!reason.contains(file), "the participant is not told which file: {reason}");
     assert_eq!(done["counts_against_quota"], false, "{done}");
-    let steps: Vec<&str> = done["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    let steps = darkroom_tests::states(done);
     assert_eq!(steps[steps.len() - 2], state_before, "{done}");
     let line = organizer_view(stack, slug, done["id"].as_str().unwrap()).await;
     let detail = line["failure_detail"].as_str().unwrap_or_default();

@@ -102,6 +102,19 @@ async fn hidden_logs_leave_only_the_class_of_failure() {
         let parsed = chrono::DateTime::parse_from_rfc3339(at).unwrap();
         assert_eq!(parsed.timestamp_subsec_nanos(), 0, "{at}");
     }
+    // What a finished run used: its duration cut to the whole second too, and no peak memory
+    // (a figure the program sets could carry hidden data out). The organizer sees both whole.
+    // `slow` runs 8 s, long enough for the engine to sample its memory; its run succeeds and
+    // its header-only predictions then fail the evaluation.
+    let (_, c) = stack.app.submit(&slug, &token, &pushed("darkroom-test-hostile:slow")).await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let c: Value = stack.finished(&id, &token, 120).await;
+    assert_eq!(darkroom_tests::states(&c), ["QUEUED", "RUNNING", "EVALUATING", "FAILED"], "{c}");
+    assert_eq!(c["run"]["duration_ms"].as_u64().expect("a finished run's duration") % 1000, 0, "{c}");
+    assert!(c["run"].get("peak_memory_bytes").is_none(), "{c}");
+    let path = format!("/api/v1/submissions/{id}");
+    let (_, seen) = stack.app.call(reqwest::Method::GET, &path, Some(darkroom_tests::ADMIN_TOKEN), None).await;
+    assert!(seen["run"]["peak_memory_bytes"].as_u64().is_some_and(|b| b > 0), "{seen}");
 }
 
 /// Forged run requests naming host folders outside the data roots: `/`, `/etc`, a `..` that

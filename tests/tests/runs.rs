@@ -4,15 +4,10 @@
 use std::time::Duration;
 
 use darkroom_core::config::RunnerBackend;
-use darkroom_tests::Stack;
 use darkroom_tests::registry::pushed;
+use darkroom_tests::{Stack, states};
 use mongodb::bson::doc;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
-
-fn states(sub: &Value) -> Vec<String> {
-    sub["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap().to_owned()).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_to_end_two_participants_are_scored_and_ranked() {
@@ -29,6 +24,9 @@ async fn end_to_end_two_participants_are_scored_and_ranked() {
         assert_eq!(sub["state"], "COMPLETE", "{sub}");
         assert_eq!(states(sub), ["QUEUED", "RUNNING", "EVALUATING", "COMPLETE"]);
         assert!(sub["image_digest"].as_str().unwrap().starts_with("sha256:"));
+        // Where logs are shown, what the run used is shown whole.
+        assert!(sub["run"]["duration_ms"].as_u64().is_some_and(|ms| ms > 0), "{sub}");
+        assert!(sub["run"]["peak_memory_bytes"].as_u64().is_some_and(|b| b > 0), "{sub}");
     }
     // One score document per submission, with both digests.
     let scores = stack.scores().await;

@@ -1,5 +1,6 @@
-//! `/submissions/:id`: one submission's state timeline, its failure reason and, where the
-//! organizer allows it, its run's log. Only its owner (or the organizer) can open it.
+//! `/submissions/:id`: one submission's state timeline, its failure reason, what its run used
+//! and, where the organizer allows it, its run's log. Only its owner (or the organizer) can
+//! open it.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -39,6 +40,7 @@ fn Page(page: SubmissionPage) -> impl IntoView {
             {(!s.counts_against_quota).then_some(" · not counted against the quota")}
         </p>
         {s.score.clone().map(|score| view! { <p id="score"><strong>"Score: "</strong><FeedbackScoreText score=Some(score)/></p> })}
+        {s.run.map(|run| view! { <p id="run-usage"><strong>"Run: "</strong>{run.to_string()}</p> })}
         <p><A href=format!("/challenges/{}/leaderboard", s.challenge)>"Leaderboard"</A></p>
         {s.failure_reason.clone().map(|r| view! { <p class="error" id="failure-reason"><strong>"Why it failed: "</strong>{r}</p> })}
         {detail.map(|d| view! { <details open><summary>"Detail for the organizer"</summary><pre>{d}</pre></details> })}

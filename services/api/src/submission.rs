@@ -196,6 +196,45 @@ pub struct SubmissionView {
     /// otherwise). Public split only: no private value is ever in a submission's view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<FeedbackScore>,
+    /// What the current attempt's run used, once it finished (absent before, and when the run
+    /// itself failed or was stopped; present when only its evaluation failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunUsage>,
+}
+
+/// What a finished run used, to size the next one against the challenge's `resources`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunUsage {
+    /// How long the participant's container ran, start to exit (to the whole second in its
+    /// participant's view where the challenge hides logs, as every time there is).
+    pub duration_ms: u64,
+    /// The most memory the engine reported the container using (its samples come about once
+    /// a second: absent for a run too short to be sampled). In its participant's view only
+    /// where the challenge shows them their logs: with logs hidden, nothing the program
+    /// chooses leaves but its score, and a memory figure it sets could carry hidden data out.
+    /// The organizer always sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// `ran 12.3 s, peak memory 143 MiB` (the CLI's and the pages' one wording).
+impl std::fmt::Display for RunUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenths = self.duration_ms / 100;
+        let (minutes, seconds) = (tenths / 600, tenths % 600);
+        if minutes >= 60 {
+            write!(f, "ran {} h {:02} min", minutes / 60, minutes % 60)?;
+        } else if minutes > 0 {
+            write!(f, "ran {minutes} min {:02} s", seconds / 10)?;
+        } else {
+            write!(f, "ran {}.{} s", seconds / 10, seconds % 10)?;
+        }
+        match self.peak_memory_bytes {
+            Some(bytes) => write!(f, ", peak memory {} MiB", bytes.div_ceil(1 << 20)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A submission's public score in its phase's feedback mode: `raw` the metrics as the
@@ -377,7 +416,17 @@ mod tests {
             updated_at: at,
             history,
             score: None,
+            run: None,
         }
+    }
+
+    #[test]
+    fn a_run_reads_in_the_unit_its_length_needs() {
+        let run = |duration_ms, peak_memory_bytes| RunUsage { duration_ms, peak_memory_bytes }.to_string();
+        assert_eq!(run(12_345, Some(150 << 20)), "ran 12.3 s, peak memory 150 MiB");
+        assert_eq!(run(999, Some(1)), "ran 0.9 s, peak memory 1 MiB");
+        assert_eq!(run(125_000, None), "ran 2 min 05 s");
+        assert_eq!(run(3_723_000, None), "ran 1 h 02 min");
     }
 
     #[test]

@@ -144,6 +144,9 @@ pub fn submission(viewed: &ViewedSubmission) -> String {
     if let Some(reason) = &s.failure_reason {
         let _ = writeln!(out, "  reason: {reason}");
     }
+    if let Some(run) = &s.run {
+        let _ = writeln!(out, "  run: {run}");
+    }
     for t in s.history.iter().flatten() {
         let _ = writeln!(
             out,

@@ -115,8 +115,9 @@ async fn failures_are_one_clear_line() {
     assert_one_line_error(&o, "cannot reach the Darkroom server");
 }
 
-/// `status` prints what each COMPLETE submission scored, in the phase's feedback mode: here the
-/// Ladder, whose second, identical submission keeps the first's score with the note.
+/// `status` prints what each COMPLETE submission scored, in the phase's feedback mode (here the
+/// Ladder, whose second, identical submission keeps the first's score with the note), and
+/// what its run used.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_prints_the_feedback_score_and_the_ladder_note() {
     let stack = Stack::spawn(RunnerBackend::Engine).await;
@@ -137,6 +138,7 @@ async fn status_prints_the_feedback_score_and_the_ladder_note() {
     let first = stdout(&darkroom(&stack.app, Some(&token), &["status", &ids[0]]).await);
     let score_line = first.lines().find(|l| l.trim_start().starts_with("score: accuracy ")).expect(&first).to_owned();
     assert!(!score_line.contains("no significant improvement"), "{first}");
+    assert!(first.lines().any(|l| l.trim_start().starts_with("run: ran ")), "what the run used: {first}");
     let second = stdout(&darkroom(&stack.app, Some(&token), &["status", &ids[1]]).await);
     assert!(second.contains(&format!("{score_line}  (no significant improvement)")), "{second}");
     let list = stdout(&darkroom(&stack.app, Some(&token), &["status"]).await);

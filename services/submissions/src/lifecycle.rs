@@ -145,6 +145,8 @@ async fn enqueue_new(
         // The request's trace becomes the submission's: every event about it continues it.
         trace_context: Set(darkroom_core::telemetry::current_traceparent()),
         public_score: Set(None),
+        run_duration_ms: Set(None),
+        peak_memory_bytes: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -343,7 +345,14 @@ async fn apply_from(db: &DatabaseConnection, event: &StateEvent, origin: Origin)
     }
     match event {
         StateEvent::Started(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
-        StateEvent::Finished(e) if e.image_digest.is_some() => active.image_digest = Set(e.image_digest.clone()),
+        StateEvent::Finished(e) => {
+            if e.image_digest.is_some() {
+                active.image_digest = Set(e.image_digest.clone());
+            }
+            // Kept whole; what a participant sees of it is `views::for_participant`'s rule.
+            active.run_duration_ms = Set(Some(i64::try_from(e.duration_ms).unwrap_or(i64::MAX)));
+            active.peak_memory_bytes = Set(e.peak_memory_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)));
+        }
         // Kept for the organizer's list, which then reads no score document.
         StateEvent::Scored(e) => active.public_score = Set(Some(submission::Model::public_score_column(&e.metrics)?)),
         _ => {}
@@ -355,6 +364,9 @@ async fn apply_from(db: &DatabaseConnection, event: &StateEvent, origin: Origin)
     }
     if let Some(attempt) = requeue_attempt {
         active.attempt = Set(attempt);
+        // What a run used belongs to its attempt; the next one has not run yet.
+        active.run_duration_ms = Set(None);
+        active.peak_memory_bytes = Set(None);
     }
     // Conditional on the state read above, so a concurrent change (a cancellation) wins
     // cleanly: the event is retried and then judged against the new state.

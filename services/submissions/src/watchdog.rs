@@ -193,6 +193,8 @@ mod tests {
             updated_at: now - chrono::Duration::seconds(age_seconds),
             trace_context: None,
             public_score: None,
+            run_duration_ms: None,
+            peak_memory_bytes: None,
         }
     }
 

@@ -83,6 +83,11 @@ pub mod submission {
         /// the organizer's list shows). `None` before, and for rows scored before it was kept.
         #[sea_orm(column_type = "Text", nullable)]
         pub public_score: Option<String>,
+        /// Once its run finished: how long the participant's container ran.
+        pub run_duration_ms: Option<i64>,
+        /// Once its run finished: the most memory the engine saw it use (shown to its
+        /// participant only where the challenge shows logs, `views::for_participant`).
+        pub peak_memory_bytes: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261203_000002_api_tokens;
 mod m20261204_000001_webhooks;
 mod m20261204_000002_trace_context;
 mod m20261205_000001_public_score;
+mod m20261206_000001_run_usage;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_webhooks::Migration),
             Box::new(m20261204_000002_trace_context::Migration),
             Box::new(m20261205_000001_public_score::Migration),
+            Box::new(m20261206_000001_run_usage::Migration),
         ]
     }
 }

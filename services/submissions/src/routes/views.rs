@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use darkroom_api::{
     ChallengeStatus, ChallengeSummary, ImageView, OrganizerSubmissionView, ParticipantRef, Profile, PublicChallenge,
-    SubmissionView, TransitionView,
+    RunUsage, SubmissionView, TransitionView,
 };
 use darkroom_core::domain::ImageSource;
 use darkroom_core::domain::challenge::{ChallengeSpec, PhaseWindow};
@@ -84,6 +84,10 @@ pub fn submission_view(
         updated_at: row.updated_at,
         history,
         score: None,
+        run: row.run_duration_ms.map(|ms| RunUsage {
+            duration_ms: u64::try_from(ms).unwrap_or(0),
+            peak_memory_bytes: row.peak_memory_bytes.and_then(|b| u64::try_from(b).ok()),
+        }),
     })
 }
 
@@ -123,9 +127,10 @@ pub fn profile(p: participant::Model) -> Result<Profile, DbErr> {
     Ok(Profile { id: p.participant_id()?, name: p.name, team: p.team, created_at: p.created_at })
 }
 
-/// The view with every time cut to the whole second where `logs_visible` is false: where a
-/// challenge hides logs, run times finer than that could carry information out of the hidden
-/// data.
+/// The view as its participant may see it where `logs_visible` is false: every time, and the
+/// run's duration, cut to the whole second, and no peak memory. Where a challenge hides logs,
+/// nothing the program chooses may leave but its score, and a run time finer than that, or a
+/// memory figure the program sets, could carry information out of the hidden data.
 pub fn for_participant(mut view: SubmissionView, logs_visible: bool) -> SubmissionView {
     if logs_visible {
         return view;
@@ -134,6 +139,10 @@ pub fn for_participant(mut view: SubmissionView, logs_visible: bool) -> Submissi
     view.updated_at = whole_second(view.updated_at);
     for t in view.history.iter_mut().flatten() {
         t.at = whole_second(t.at);
+    }
+    if let Some(run) = &mut view.run {
+        run.duration_ms -= run.duration_ms % 1000;
+        run.peak_memory_bytes = None;
     }
     view
 }
@@ -164,11 +173,15 @@ mod tests {
             updated_at: at,
             history: Some(vec![TransitionView { from: None, to: SubmissionState::Running, reason: None, at }]),
             score: None,
+            run: Some(RunUsage { duration_ms: 12_345, peak_memory_bytes: Some(150 << 20) }),
         };
         let hidden = for_participant(view(), false);
         let whole = DateTime::parse_from_rfc3339("2028-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
         assert_eq!((hidden.created_at, hidden.updated_at), (whole, whole));
         assert_eq!(hidden.history.unwrap()[0].at, whole);
-        assert_eq!(for_participant(view(), true).created_at, at, "shown logs keep full precision");
+        assert_eq!(hidden.run, Some(RunUsage { duration_ms: 12_000, peak_memory_bytes: None }));
+        let shown = for_participant(view(), true);
+        assert_eq!(shown.created_at, at, "shown logs keep full precision");
+        assert_eq!(shown.run, view().run);
     }
 }
