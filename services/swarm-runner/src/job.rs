@@ -306,14 +306,22 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
         return Ok(failure(job, FailureKind::Platform, CHANGED_REASON.into(), false, Some(detail)));
     }
     let outcome = match prepared {
-        Ok((image, info)) => run_prepared(ctx, job, dataset, image, info, stop).await,
+        Ok((image, info)) => match RunFolder::claim(ctx.config.work_dir.join(container_name(job))).await {
+            Ok(folder) => {
+                let outcome = run_prepared(ctx, job, dataset, image, info, stop, &folder).await;
+                folder.remove().await;
+                outcome
+            }
+            Err(e) => Ok(sandbox_failure(job, e)),
+        },
         Err(e) => Ok(sandbox_failure(job, e)),
     };
     crate::images::release(ctx, job).await;
     outcome
 }
 
-/// Runs a job whose image is on the engine.
+/// Runs a job whose image is on the engine, in its claimed working folder (which the caller
+/// removes whatever the outcome).
 async fn run_prepared(
     ctx: &Context,
     job: &SubmissionCreated,
@@ -321,6 +329,7 @@ async fn run_prepared(
     image: String,
     info: ImageInfo,
     stop: &StopSignal,
+    folder: &RunFolder,
 ) -> Result<Outcome, async_nats::Error> {
     if stop.is_raised() {
         tracing::info!("the runner is shutting down; handed back before it started");
@@ -331,25 +340,6 @@ async fn run_prepared(
         tracing::info!(submission = %job.submission_id, "cancelled while its image was loaded; not started");
         return Ok(Outcome::Cancelled);
     }
-    let folder = match RunFolder::claim(ctx.config.work_dir.join(container_name(job))).await {
-        Ok(folder) => folder,
-        Err(e) => return Ok(sandbox_failure(job, e)),
-    };
-    let outcome = run_in(ctx, job, dataset, image, info, stop, &folder).await;
-    folder.remove().await;
-    outcome
-}
-
-/// Runs a job in its claimed working folder, which the caller removes whatever the outcome.
-async fn run_in(
-    ctx: &Context,
-    job: &SubmissionCreated,
-    dataset: PathBuf,
-    image: String,
-    info: ImageInfo,
-    stop: &StopSignal,
-    folder: &RunFolder,
-) -> Result<Outcome, async_nats::Error> {
     let r = &job.resources;
     let cap = r.output_max_mb << 20;
     let output =
