@@ -97,10 +97,7 @@ impl Evaluator {
         }
         std::fs::create_dir_all(&config.evaluator.work_dir)
             .with_context(|| format!("evaluator.work_dir: cannot create '{}'", config.evaluator.work_dir.display()))?;
-        let swept = darkroom_core::sandbox::run_folder::sweep(&config.evaluator.work_dir).await;
-        if !swept.is_empty() {
-            tracing::warn!(folders = ?swept, "removed the folders (and output mounts) of evaluations whose evaluator died");
-        }
+        darkroom_core::sandbox::run_folder::sweep(&config.evaluator.work_dir).await;
         Ok(Self {
             client,
             health,

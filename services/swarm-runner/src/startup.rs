@@ -68,10 +68,7 @@ impl Runner {
             tracing::warn!(containers = ?removed, "removed containers a previous run of this runner left behind");
         }
         // After the containers, which may still hold a crashed run's output mount.
-        let swept = darkroom_core::sandbox::run_folder::sweep(&runner.work_dir).await;
-        if !swept.is_empty() {
-            tracing::warn!(folders = ?swept, "removed the run folders (and output mounts) of runs whose runner died");
-        }
+        darkroom_core::sandbox::run_folder::sweep(&runner.work_dir).await;
         // After its containers: the engine keeps a tag that a container's image still needs.
         let holds = Holds::new(sandbox.clone(), &runner.runner_id, Duration::from_secs(runner.image_hold_seconds));
         holds.sweep().await;

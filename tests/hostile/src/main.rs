@@ -170,8 +170,13 @@ fn write_data() {
     std::process::exit(1);
 }
 
+/// This binary, to run another mode of it as a child.
+fn this_program() -> std::path::PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| "/hostile".into())
+}
+
 fn fork_bomb() {
-    let me = std::env::current_exe().unwrap_or_else(|_| "/hostile".into());
+    let me = this_program();
     let mut children = Vec::new();
     loop {
         match std::process::Command::new(&me).arg("fork-bomb").spawn() {
@@ -196,8 +201,8 @@ fn memory_hog() {
 /// child's.
 fn child_oom() {
     use std::os::unix::process::ExitStatusExt;
-    let me = std::env::current_exe().unwrap_or_else(|_| "/hostile".into());
-    let status = std::process::Command::new(&me).arg("memory-hog").stdout(std::process::Stdio::null()).status();
+    let status =
+        std::process::Command::new(this_program()).arg("memory-hog").stdout(std::process::Stdio::null()).status();
     println!("the worker ended: {status:?}");
     if status.ok().and_then(|s| s.signal()) != Some(9) {
         std::process::exit(1);

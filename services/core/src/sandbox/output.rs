@@ -205,18 +205,15 @@ impl OutputDir {
     /// Creates `path` empty, writable by the container's user; a tmpfs (when `tmpfs` and this
     /// process may mount) holds at most `max_files` entries (plus a little slack so the walk
     /// sees the limit was passed). Without `tmpfs`, a plain folder: for runs on other hosts,
-    /// which see the folder through a shared filesystem but not a mount made here.
+    /// which see the folder through a shared filesystem but not a mount made here. `path` is
+    /// new: a claimed [`super::RunFolder`]'s output (the claim clears what a crash left) or a
+    /// fresh name.
     pub async fn create_limited(
         path: PathBuf,
         cap_bytes: u64,
         max_files: u64,
         tmpfs: bool,
     ) -> Result<Self, SandboxError> {
-        // A leftover (a crash mid-run) may still be mounted; a fresh path saves the two calls.
-        if tokio::fs::try_exists(&path).await.unwrap_or(true) {
-            let _ = Self::unmount(&path).await;
-            let _ = tokio::fs::remove_dir_all(&path).await;
-        }
         tokio::fs::create_dir_all(&path).await?;
         // One page of slack so "exactly the cap" is not a false "too large".
         let size = cap_bytes + 4096;
@@ -229,14 +226,10 @@ impl OutputDir {
         Ok(Self { path, cap_bytes, mounted })
     }
 
-    async fn unmount(path: &Path) -> bool {
-        rustix::mount::unmount(path, rustix::mount::UnmountFlags::empty()).is_ok()
-    }
-
     /// Unmounts and deletes the folder.
     pub async fn destroy(self) {
         if self.mounted {
-            Self::unmount(&self.path).await;
+            let _ = rustix::mount::unmount(&self.path, rustix::mount::UnmountFlags::empty());
         }
         let _ = tokio::fs::remove_dir_all(&self.path).await;
     }

@@ -67,7 +67,7 @@ impl RunFolder {
 }
 
 /// Unmounts and removes every unclaimed run folder in `parent` (the leftovers of runs whose
-/// process died), returning the folders removed. Folders a live process holds are left alone.
+/// process died), logging and returning each. Folders a live process holds are left alone.
 pub async fn sweep(parent: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(mut entries) = tokio::fs::read_dir(parent).await else { return removed };
@@ -78,6 +78,7 @@ pub async fn sweep(parent: &Path) -> Vec<PathBuf> {
         match take(&entry.path()) {
             Ok(Some(lock)) => {
                 RunFolder { path: folder.clone(), lock }.remove().await;
+                tracing::warn!(folder = %folder.display(), "removed the folder (and output mount) of a run whose process died");
                 removed.push(folder);
             }
             Ok(None) => {}
