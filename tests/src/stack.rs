@@ -51,7 +51,8 @@ impl Stack {
     /// Starts (again) the runner with this stack's configuration.
     pub async fn start_runner(&mut self) {
         let r = darkroom_swarm_runner::Runner::build(self.runner_config.clone().into()).await.expect("runner builds");
-        self.runner = Some(Service::spawn(|stop| async move { r.run_until(stop).await.expect("runner runs") }));
+        let health = r.health_addr();
+        self.runner = Some(Service::spawn(health, |stop| async move { r.run_until(stop).await.expect("runner runs") }));
     }
 
     /// Starts one more runner, with this stack's configuration changed by `tweak` (give it a
@@ -60,7 +61,9 @@ impl Stack {
         let mut config = self.runner_config.clone();
         tweak(&mut config);
         let r = darkroom_swarm_runner::Runner::build(config.into()).await.expect("runner builds");
-        self.more_runners.push(Service::spawn(|stop| async move { r.run_until(stop).await.expect("runner runs") }));
+        let health = r.health_addr();
+        self.more_runners
+            .push(Service::spawn(health, |stop| async move { r.run_until(stop).await.expect("runner runs") }));
     }
 
     /// Kills the runner as a crash would: its runs stop mid-way, nothing is cleaned up.
@@ -81,7 +84,9 @@ impl Stack {
     pub async fn start_evaluator(&mut self) {
         let e =
             darkroom_evaluator::Evaluator::build(self.runner_config.clone().into()).await.expect("evaluator builds");
-        self.evaluator = Some(Service::spawn(|stop| async move { e.run_until(stop).await.expect("evaluator runs") }));
+        let health = e.health_addr();
+        self.evaluator =
+            Some(Service::spawn(health, |stop| async move { e.run_until(stop).await.expect("evaluator runs") }));
     }
 
     /// Kills the evaluator as a crash (SIGKILL) would: its evaluations stop mid-way, nothing is
@@ -119,6 +124,18 @@ impl Stack {
     /// Polls a submission until it is COMPLETE, FAILED or CANCELLED, for up to `secs`.
     pub async fn finished(&self, id: &str, token: &str, secs: u64) -> Value {
         crate::api::wait_finished(&self.app.http, &self.app.addr, id, token, secs).await
+    }
+
+    /// Where the running runner serves its health and metrics endpoints, when
+    /// `runner.health_listen` is set (`127.0.0.1:0` picks a port no other test can take).
+    pub fn runner_health(&self) -> Option<std::net::SocketAddr> {
+        self.runner.as_ref().and_then(|r| r.health)
+    }
+
+    /// Where the running evaluator serves its health and metrics endpoints, as
+    /// [`Stack::runner_health`].
+    pub fn evaluator_health(&self) -> Option<std::net::SocketAddr> {
+        self.evaluator.as_ref().and_then(|e| e.health)
     }
 
     /// How many containers the runner owns (running or not).
@@ -170,10 +187,12 @@ fn containers_owned_by(owner: &str) -> usize {
 struct Service {
     task: tokio::task::JoinHandle<()>,
     stop: tokio::sync::oneshot::Sender<()>,
+    /// The address its health endpoints were bound to, if any.
+    health: Option<std::net::SocketAddr>,
 }
 
 impl Service {
-    fn spawn<F, Fut>(run_until: F) -> Self
+    fn spawn<F, Fut>(health: Option<std::net::SocketAddr>, run_until: F) -> Self
     where
         F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -185,7 +204,7 @@ impl Service {
                 std::future::pending::<()>().await;
             }
         });
-        Self { task: tokio::spawn(run_until(signal)), stop }
+        Self { task: tokio::spawn(run_until(signal)), stop, health }
     }
 
     async fn stop(self) {

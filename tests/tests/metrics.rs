@@ -60,10 +60,6 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
         .map(|(_, _, v)| *v)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn scrape(url: &str) -> Vec<Sample> {
     let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
     assert_eq!(response.status(), reqwest::StatusCode::OK, "{url}");
@@ -72,12 +68,15 @@ async fn scrape(url: &str) -> Vec<Sample> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_serves_metrics_that_follow_the_submissions() {
-    let (runner_port, evaluator_port) = (free_port(), free_port());
+    // Port 0, read back once bound: a port picked beforehand can be taken by another test's
+    // connection before the service binds it.
     let stack = Stack::spawn_configured(RunnerBackend::Engine, |c| {
-        c.runner.health_listen = format!("127.0.0.1:{runner_port}");
-        c.evaluator.health_listen = format!("127.0.0.1:{evaluator_port}");
+        c.runner.health_listen = "127.0.0.1:0".into();
+        c.evaluator.health_listen = "127.0.0.1:0".into();
     })
     .await;
+    let runner_health = stack.runner_health().expect("the runner serves health endpoints");
+    let evaluator_health = stack.evaluator_health().expect("the evaluator serves health endpoints");
     let web = WebServer::spawn(&stack.app.config, &stack.app.addr).await;
     let slug = stack.challenge("metered", |_| {}).await;
     let token = stack.app.register("Ada").await;
@@ -101,14 +100,14 @@ async fn every_service_serves_metrics_that_follow_the_submissions() {
     assert!(!api.iter().any(|(_, l, _)| l.get("route").is_some_and(|r| r.contains(&slug))), "no slug in a route label");
     assert!(value(&api, "darkroom_consumer_pending", &[("consumer", "submissions-state")]).is_some());
 
-    let runner = scrape(&format!("http://127.0.0.1:{runner_port}/metrics")).await;
+    let runner = scrape(&format!("http://{runner_health}/metrics")).await;
     let finished = value(&runner, "darkroom_run_duration_seconds_count", &[("outcome", "finished")]);
     assert!(finished.is_some_and(|n| n >= 1.0), "{runner:?}");
     let failed = value(&runner, "darkroom_failures_total", &[("by", "runner"), ("kind", "participant")]);
     assert!(failed.is_some_and(|n| n >= 1.0));
     assert!(value(&runner, "darkroom_consumer_pending", &[("consumer", "swarm-runner")]).is_some());
 
-    let evaluator = scrape(&format!("http://127.0.0.1:{evaluator_port}/metrics")).await;
+    let evaluator = scrape(&format!("http://{evaluator_health}/metrics")).await;
     let scored = value(&evaluator, "darkroom_evaluation_duration_seconds_count", &[("outcome", "scored")]);
     assert!(scored.is_some_and(|n| n >= 1.0), "{evaluator:?}");
     assert_eq!(value(&evaluator, "darkroom_consumer_pending", &[("consumer", "evaluator")]), Some(0.0));

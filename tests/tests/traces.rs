@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use darkroom_tests::registry::pushed;
-use darkroom_tests::{ADMIN_TOKEN, NatsServer, free_port, mongo_url};
+use darkroom_tests::{ADMIN_TOKEN, NatsServer, mongo_url};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -29,14 +29,16 @@ struct Services {
 }
 
 impl Services {
-    fn start(dir: &Path, nats: &NatsServer, api_port: u16) -> Self {
+    fn start(dir: &Path, nats: &NatsServer) -> Self {
         let env: Vec<(String, String)> = [
             ("DARKROOM_LOG__FORMAT", "json".to_owned()),
             ("DARKROOM_LOG__FILTER", "info".to_owned()),
             ("DARKROOM_NATS__URL", nats.url()),
             ("DARKROOM_MONGODB__URL", mongo_url()),
             ("DARKROOM_MONGODB__DATABASE", format!("darkroom_test_traces_{}", uuid::Uuid::new_v4().simple())),
-            ("DARKROOM_SUBMISSIONS__LISTEN", format!("127.0.0.1:{api_port}")),
+            // Port 0, read back from the log: a port picked beforehand can be taken by another
+            // connection before the API binds it.
+            ("DARKROOM_SUBMISSIONS__LISTEN", "127.0.0.1:0".to_owned()),
             ("DARKROOM_SUBMISSIONS__DATA_DIR", dir.join("data").display().to_string()),
             ("DARKROOM_SUBMISSIONS__ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
             ("DARKROOM_SUBMISSIONS__REGISTRIES", format!(r#"["{}"]"#, darkroom_tests::registry::registry())),
@@ -175,12 +177,25 @@ fn assert_one_trace(services: &Services, submission: &str, trace: &str) {
     }
 }
 
-async fn ready(http: &reqwest::Client, url: &str) {
+/// The API's base URL once its `started`-th start has logged where it listens and it answers
+/// ready.
+async fn ready_api(http: &reqwest::Client, services: &Services, started: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+    let api = loop {
+        let lines = services.lines("submissions");
+        let mut listening = lines.iter().filter(|l| l["message"] == "submissions API listening");
+        if let Some(line) = listening.nth(started - 1) {
+            break format!("http://{}", line["addr"].as_str().unwrap_or_else(|| panic!("no addr on {line}")));
+        }
+        assert!(Instant::now() < deadline, "the API never logged where it listens");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let url = format!("{api}/readyz");
+    while !http.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
         assert!(Instant::now() < deadline, "{url} never became ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    api
 }
 
 /// Registers, joins and submits `image`, with `traceparent` as a header if given; the id.
@@ -228,13 +243,11 @@ async fn complete(http: &reqwest::Client, api: &str, id: &str, token: &str) {
 async fn one_submission_is_one_trace_through_every_service() {
     let dir = tempfile::tempdir().expect("temp dir");
     let nats = NatsServer::start();
-    let api_port = free_port();
     let data = dir.path().join("demo");
     darkroom_demo_data::generate(&data, 7, 800, 100, 64).expect("dataset generated");
-    let mut services = Services::start(dir.path(), &nats, api_port);
-    let api = format!("http://127.0.0.1:{api_port}");
+    let mut services = Services::start(dir.path(), &nats);
     let http = reqwest::Client::new();
-    ready(&http, &format!("{api}/readyz")).await;
+    let api = ready_api(&http, &services, 1).await;
 
     let mut spec = darkroom_tests::fixtures::spec(dir.path(), "traced");
     spec["dataset"]["host_path"] = json!(data.join("dataset"));
@@ -275,7 +288,7 @@ async fn one_submission_is_one_trace_through_every_service() {
     // Behind a gateway that traces, the operator lets the API continue the caller's trace.
     services.kill("submissions");
     services.spawn("submissions", &[("DARKROOM_SUBMISSIONS__ACCEPT_TRACEPARENT", "true")]);
-    ready(&http, &format!("{api}/readyz")).await;
+    let api = ready_api(&http, &services, 2).await;
     let gateway_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let traceparent = format!("00-{gateway_trace}-00f067aa0ba902b7-01");
     let (fourth, fourth_token) = submit(&http, &api, "traced", "darkroom-demo-weak:1", Some(&traceparent)).await;
