@@ -8,8 +8,6 @@ use std::time::Duration;
 use darkroom_core::config::Config;
 use fantoccini::{Client, ClientBuilder};
 
-use crate::nats_server::free_port;
-
 /// Where `scripts/build-frontend.sh` put the browser code: `DARKROOM_SITE_ROOT`, else
 /// `$CARGO_TARGET_DIR/site`, else the workspace's `target/site`.
 pub fn site_root() -> PathBuf {
@@ -173,6 +171,20 @@ impl Drop for WebServer {
     }
 }
 
+/// The port in chromedriver's "ChromeDriver was started successfully on port N." (it prints it
+/// once listening); the rest of its output is drained so it never blocks on a full pipe.
+fn driver_port(stdout: std::process::ChildStdout) -> u16 {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("started successfully on port ").nth(1)?.trim_end_matches('.').parse().ok())
+        .expect("chromedriver exited before saying which port it listens on");
+    std::thread::spawn(move || lines.for_each(drop));
+    port
+}
+
 /// Headless Chromium behind its own chromedriver.
 pub struct Browser {
     pub client: Client,
@@ -182,13 +194,16 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start(test: &str) -> Self {
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        // Port 0, read back from what chromedriver prints: a port picked beforehand can be
+        // taken by another test's connection before chromedriver binds it.
+        let mut driver = Command::new("chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver runs: install chromium and chromium-driver with scripts/setup.sh");
+        let stdout = driver.stdout.take().expect("chromedriver's stdout is piped");
+        let port = tokio::task::spawn_blocking(move || driver_port(stdout)).await.expect("port reader");
         let profile = tempfile::tempdir().expect("profile dir").keep();
         let caps = serde_json::json!({
             "browserName": "chrome",
