@@ -182,8 +182,10 @@ fn assert_one_trace(services: &Services, submission: &str, trace: &str) {
 async fn ready_api(http: &reqwest::Client, services: &Services, started: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     let api = loop {
-        let lines = services.lines("submissions");
-        let mut listening = lines.iter().filter(|l| l["message"] == "submissions API listening");
+        // Only whole lines: the service is writing this log while it is read.
+        let text = std::fs::read_to_string(services.log("submissions")).unwrap_or_default();
+        let lines = text.split_inclusive('\n').filter_map(|l| serde_json::from_str::<Value>(l).ok());
+        let mut listening = lines.filter(|l| l["message"] == "submissions API listening");
         if let Some(line) = listening.nth(started - 1) {
             break format!("http://{}", line["addr"].as_str().unwrap_or_else(|| panic!("no addr on {line}")));
         }
