@@ -195,7 +195,7 @@ pub struct Browser {
 impl Browser {
     pub async fn start(test: &str) -> Self {
         // Port 0, read back from what chromedriver prints: a port picked beforehand can be
-        // taken by another test's connection before chromedriver binds it.
+        // handed to another listener's bind(0) before chromedriver binds it.
         let mut driver = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())

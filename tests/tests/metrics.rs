@@ -68,8 +68,8 @@ async fn scrape(url: &str) -> Vec<Sample> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_serves_metrics_that_follow_the_submissions() {
-    // Port 0, read back once bound: a port picked beforehand can be taken by another test's
-    // connection before the service binds it.
+    // Port 0, read back once bound: a port picked beforehand can be handed to another
+    // listener's bind(0) (the stack's API server) before the service binds it.
     let stack = Stack::spawn_configured(RunnerBackend::Engine, |c| {
         c.runner.health_listen = "127.0.0.1:0".into();
         c.evaluator.health_listen = "127.0.0.1:0".into();

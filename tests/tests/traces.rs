@@ -36,8 +36,8 @@ impl Services {
             ("DARKROOM_NATS__URL", nats.url()),
             ("DARKROOM_MONGODB__URL", mongo_url()),
             ("DARKROOM_MONGODB__DATABASE", format!("darkroom_test_traces_{}", uuid::Uuid::new_v4().simple())),
-            // Port 0, read back from the log: a port picked beforehand can be taken by another
-            // connection before the API binds it.
+            // Port 0, read back from the log: a port picked beforehand can be handed to another
+            // listener's bind(0) before the API binds it.
             ("DARKROOM_SUBMISSIONS__LISTEN", "127.0.0.1:0".to_owned()),
             ("DARKROOM_SUBMISSIONS__DATA_DIR", dir.join("data").display().to_string()),
             ("DARKROOM_SUBMISSIONS__ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
