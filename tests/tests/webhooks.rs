@@ -2,7 +2,9 @@
 //! on 127.0.0.1:0): a delivery whose receiver fails twice arrives on the third attempt,
 //! signed with the secret shown at creation, and is logged so; a redelivered event is not sent
 //! again; a receiver that always fails ends failed with its last status while another webhook
-//! is served, and the organizer's page shows both logs; only the organizer registers, and private targets are refused by default.
+//! is served, and the organizer's page shows both logs; only the organizer registers, and
+//! private targets are refused by default; the webhooks consumer of earlier versions is deleted
+//! when the service starts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -164,6 +166,11 @@ async fn a_delivery_failing_twice_arrives_signed_on_the_third_attempt(backend: B
     let (status, sub) = app.submit(&slug, &token, &published("m:1").await).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{sub}");
     let id: SubmissionId = sub["id"].as_str().unwrap().parse().unwrap();
+    // QUEUED is recorded with the submission, in the same transaction: in the log as soon as
+    // the submission is accepted, before any event reaches NATS.
+    let queued = deliveries(&app, &slug, &hook).await;
+    assert_eq!(queued.len(), 1, "{queued:#?}");
+    assert_eq!(queued[0]["event"], "submission", "{queued:#?}");
     app.publish(&fixtures::run_started(id, 1)).await;
     // Published straight after RUNNING (no EVALUATING): the state consumer holds it back until
     // the run's end arrives, but webhooks tell events as published (see `webhooks::record`).
@@ -368,4 +375,37 @@ async fn webhooks_are_the_organizers_and_refuse_private_and_bad_targets() {
     let other = format!("{path}/{}/deliveries?limit=0", second["id"].as_str().unwrap());
     let (status, answer) = app.call(Method::GET, &other, Some(ADMIN_TOKEN), None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+}
+
+/// Earlier versions recorded deliveries from a consumer of their own. Left on the stream it
+/// would hold every event it was sent and report a growing lag: the service deletes it at
+/// start-up, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retired_webhooks_consumer_is_deleted_at_start_up() {
+    let nats = darkroom_tests::NatsServer::start();
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let config = darkroom_core::config::NatsConfig { url: nats.url(), ..Default::default() };
+    let stream = darkroom_core::bus::ensure_stream(&js, &config).await.unwrap();
+    let retired = darkroom_submissions::webhooks::record::RETIRED_DURABLE;
+    for name in [retired, "someone-elses"] {
+        darkroom_core::bus::durable_consumer(&stream, name, &[RunStarted::SUBJECT], Duration::from_secs(30), None)
+            .await
+            .unwrap();
+    }
+    assert!(stream.consumer_info(retired).await.is_ok(), "the old consumer is there before the start");
+
+    let app = TestApp::spawn_with(Backend::Sqlite, nats, None, |_| {}).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while stream.consumer_info(retired).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "the retired consumer is still there after 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stream.consumer_info("someone-elses").await.is_ok(), "only the retired consumer is deleted");
+    let state = darkroom_submissions::consumer::DURABLE_NAME;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while stream.consumer_info(state).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the state consumer never appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(app);
 }

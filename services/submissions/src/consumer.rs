@@ -6,6 +6,10 @@
 //! JetStream to redeliver, after a delay: a database error, and an event that arrived before
 //! its predecessor (see [`Applied::Early`]) — the latter for a bounded time only, so it cannot
 //! loop forever either.
+//!
+//! It also records the webhook deliveries each event makes (see `webhooks::record`), whatever
+//! applying it made of it, before the ack: a failure to record asks for a redelivery too, and
+//! applying and recording again change nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +22,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::lifecycle::{self, Applied};
+use crate::webhooks::record::{self as webhooks, Told};
 
 pub const DURABLE_NAME: &str = "submissions-state";
 
@@ -29,28 +34,51 @@ const EARLY_RETRY: Duration = Duration::from_secs(1);
 const EARLY_PATIENCE: i64 = 600;
 
 /// Consumes forever, one event at a time in stream order; the worker reconnects with backoff
-/// when NATS goes away.
-pub async fn run(db: DatabaseConnection, client: async_nats::Client, nats: NatsConfig, outbox_wakeup: Arc<Notify>) {
+/// when NATS goes away. `hooks_due` wakes the webhook sender when deliveries are recorded.
+pub async fn run(
+    db: DatabaseConnection,
+    client: async_nats::Client,
+    nats: NatsConfig,
+    outbox_wakeup: Arc<Notify>,
+    hooks_due: Arc<Notify>,
+) {
+    let js = jetstream::new(client);
+    darkroom_core::bus::retire_consumer(&js, &nats, webhooks::RETIRED_DURABLE).await;
     let durable = Durable {
         name: DURABLE_NAME,
         subjects: &STATE_SUBJECTS,
         ack_wait: Duration::from_secs(30),
         max_ack_pending: None,
     };
-    Worker::new(jetstream::new(client), &nats, durable, ApplyState { db, outbox_wakeup }).run().await;
+    Worker::new(js, &nats, durable, ApplyState { db, outbox_wakeup, hooks_due }).run().await;
 }
 
 /// Applies one state event; applying is idempotent, so a redelivery changes nothing.
 struct ApplyState {
     db: DatabaseConnection,
     outbox_wakeup: Arc<Notify>,
+    hooks_due: Arc<Notify>,
 }
 
 impl Handler for ApplyState {
     type Event = StateEvent;
 
     async fn handle(&self, event: StateEvent, ctx: &MessageContext) -> Outcome {
-        match lifecycle::apply(&self.db, &event).await {
+        let applied = lifecycle::apply(&self.db, &event).await;
+        match webhooks::record(&self.db, Told::State(&event)).await {
+            Ok(0) => {}
+            Ok(recorded) => {
+                tracing::debug!(recorded, event_id = event.event_id(), "webhook deliveries recorded");
+                self.hooks_due.notify_one();
+            }
+            Err(e) => {
+                return Outcome::Retry {
+                    after: Duration::from_secs(2),
+                    reason: format!("webhook deliveries of state event {} not recorded: {e}", event.event_id()),
+                };
+            }
+        }
+        match applied {
             Ok(Applied::Early { from, to }) if ctx.delivered < EARLY_PATIENCE => Outcome::Retry {
                 after: EARLY_RETRY,
                 reason: format!(

@@ -1,5 +1,5 @@
-//! A submission's life as this service records it: acceptance (row + history + outbox event in
-//! one transaction), the organizer's re-runs (a new submission, through the same path),
+//! A submission's life as this service records it: acceptance (row + history + outbox event +
+//! webhook deliveries in one transaction), the organizer's re-runs (a new submission, through the same path),
 //! cancellation, and the state events the runners publish.
 
 use chrono::Utc;
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::db::entities::{submission, transition};
 use crate::outbox;
+use crate::webhooks::record::{self as webhooks, Told};
 
 /// Platform failures are retried this many times in all before the submission fails for good.
 pub const MAX_ATTEMPTS: i32 = 3;
@@ -151,7 +152,9 @@ async fn enqueue_new(
     .insert(&txn)
     .await?;
     record_transition(&txn, id, None, SubmissionState::Queued, new.reason, format!("accepted-{id}")).await?;
-    outbox::enqueue(&txn, &created_event(spec, &row, new.image)?).await?;
+    let created = created_event(spec, &row, new.image)?;
+    outbox::enqueue(&txn, &created).await?;
+    webhooks::record(&txn, Told::Created(&created)).await?;
     txn.commit().await?;
     tracing::info!(submission = %id, challenge = %spec.slug, phase = new.phase, "submission queued");
     Ok(row)
@@ -219,7 +222,9 @@ pub async fn cancel(
         event_id.clone(),
     )
     .await?;
-    outbox::enqueue(&txn, &SubmissionCancelled { event_id, submission_id, at: now }).await?;
+    let cancelled = SubmissionCancelled { event_id, submission_id, at: now };
+    outbox::enqueue(&txn, &cancelled).await?;
+    webhooks::record(&txn, Told::Cancelled(&cancelled)).await?;
     txn.commit().await?;
     let row = submission::Entity::find_by_id(id).one(db).await?.expect("row read in this transaction");
     Ok(Some(CancelOutcome::Cancelled(Box::new(row))))

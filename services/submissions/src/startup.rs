@@ -22,7 +22,7 @@ pub struct Application {
 
 impl Application {
     /// Connects the database (migrating it), the NATS client (without waiting for the server),
-    /// starts the outbox relay, the state, run-log and webhook consumers, the webhook sender,
+    /// starts the outbox relay, the state and run-log consumers, the webhook sender,
     /// the watchdog, the upload sweep and the phase closer, and binds the listener.
     pub async fn build(config: SubmissionsSettings) -> anyhow::Result<Self> {
         let scores = darkroom_core::scores::ScoreStore::new(&config.mongodb).await?;
@@ -44,25 +44,25 @@ impl Application {
         let nats = darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await?;
         let wakeup = Arc::new(Notify::new());
         let submit_lock = Arc::new(Mutex::new(()));
-        // Wakes the webhook sender when the webhook consumer records deliveries.
+        // Wakes the webhook sender when the state consumer records deliveries.
         let hooks_due = Arc::new(Notify::new());
         // A JoinSet aborts its tasks when dropped: also when the future serving the app is
         // dropped rather than shut down (a test's abort), no consumer or sweep outlives it.
         let mut background = tokio::task::JoinSet::new();
         background.spawn(crate::outbox::run_relay(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone()));
-        background.spawn(crate::consumer::run(db.clone(), nats.clone(), config.nats.clone(), wakeup.clone()));
+        background.spawn(crate::consumer::run(
+            db.clone(),
+            nats.clone(),
+            config.nats.clone(),
+            wakeup.clone(),
+            hooks_due.clone(),
+        ));
         background.spawn(crate::run_log::run(db.clone(), nats.clone(), config.nats.clone()));
         background.spawn(crate::watchdog::run(db.clone(), sub.clone(), wakeup.clone(), nats.clone()));
         background.spawn(crate::upload_sweep::run(db.clone(), sub.clone(), submit_lock.clone()));
         background.spawn(crate::output_sweep::run(db.clone(), nats.clone(), sub.clone()));
         background.spawn(crate::phase_close::run(db.clone(), scores.clone(), sub.clone()));
         background.spawn(limits.clone().forget_idle_clients(Duration::from_secs(60)));
-        background.spawn(crate::webhooks::record::run(
-            db.clone(),
-            nats.clone(),
-            config.nats.clone(),
-            hooks_due.clone(),
-        ));
         background.spawn(crate::webhooks::send::run(db.clone(), config.webhooks.clone(), hooks_due));
         let registries =
             crate::registry::Registries::new(&sub.registries, Duration::from_secs(sub.registry_timeout_seconds.max(1)))

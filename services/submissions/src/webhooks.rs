@@ -2,7 +2,8 @@
 //! `darkroom_api::webhook`): registering, listing and removing them, and their delivery log.
 //!
 //! - [`target`]: which URLs may be registered and which addresses a POST may reach (SSRF).
-//! - [`record`]: the durable consumer that records one delivery per event and webhook.
+//! - [`record`]: records one delivery per event and webhook (called by the lifecycle and the
+//!   state consumer).
 //! - [`send`]: the sender that POSTs due deliveries, signed, retrying with backoff.
 
 pub mod record;

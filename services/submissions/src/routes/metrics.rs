@@ -54,10 +54,7 @@ pub async fn show(State(state): State<AppState>) -> String {
         tracing::warn!(error = %e, "submission metrics not measured");
     }
     let js = async_nats::jetstream::new(state.nats.clone());
-    darkroom_core::metrics::record_consumer_lag(
-        &js,
-        &[crate::consumer::DURABLE_NAME, crate::run_log::DURABLE_NAME, crate::webhooks::record::DURABLE_NAME],
-    )
-    .await;
+    darkroom_core::metrics::record_consumer_lag(&js, &[crate::consumer::DURABLE_NAME, crate::run_log::DURABLE_NAME])
+        .await;
     darkroom_core::metrics::render()
 }

@@ -1,108 +1,57 @@
-//! The durable consumer `submissions-webhooks`: for each submission state event and each
-//! recorded score, one delivery row per webhook of the challenge that wants it, then the ack.
+//! Recording webhook deliveries: for each submission state change and each recorded score,
+//! one delivery row per webhook of the challenge that wants it.
 //!
 //! It only records: the POSTs are made by [`super::send`] from the delivery table, so a slow or
 //! failing receiver never holds a message (nor the stream's order) for the minutes its retries
-//! take. A row is unique per (webhook, event id), so a redelivered message (a lost ack, a crash
-//! between recording and acking) records nothing twice; a crash before recording leaves the
-//! message unacknowledged, and JetStream delivers it again.
+//! take. A row is unique per (webhook, event id), so recording an event again (a redelivery, a
+//! crash between recording and acknowledging) records nothing twice.
 //!
-//! Which events: the runners' and the evaluator's state events (`STATE_SUBJECTS`), and the
-//! submissions service's own `submission.created` (first attempts: QUEUED) and
-//! `submission.cancelled`, each told as a `submission` event with the state it moves the
-//! submission to. No event says "the board changed": a recorded score is what changes it, so
-//! `score.recorded` is also told as a `board` event (event id `board-<its id>`). Events are
-//! told as they were published; one that the state consumer finds stale is still told, with
-//! its attempt and time, by which a receiver orders them.
+//! Who records what, and why there is no consumer of its own:
+//! - `submission.created` (first attempts: QUEUED) and `submission.cancelled` are this
+//!   service's own events. They are recorded in the transaction that writes them to the outbox
+//!   (`lifecycle`), so a notice exists exactly when the change does. The sender finds them
+//!   within its poll interval (at most a second).
+//! - The runners' and the evaluator's state events are recorded by the state consumer
+//!   (`consumer`) as it reads them, whatever it makes of them, before it acknowledges them.
+//!   Earlier versions read them all a second time, from a webhooks consumer of their own
+//!   ([`RETIRED_DURABLE`]); in a burst that consumer's deliveries and acks were a fifth of
+//!   what the NATS server handled and wrote to disk per submission.
+//!
+//! No event says "the board changed": a recorded score is what changes it, so `score.recorded`
+//! is also told as a `board` event (event id `board-<its id>`). Events are told as they were
+//! published; one that the state consumer finds stale, or holds back until its predecessor
+//! arrives, is still told at once, with its attempt and time, by which a receiver orders them.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 use darkroom_api::{
     BoardChange, SubmissionChange, SubmissionId, SubmissionState, WebhookData, WebhookEvent, WebhookPayload,
 };
-use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Worker};
-use darkroom_core::config::NatsConfig;
-use darkroom_core::events::{
-    Decode, DecodeError, Event, RunFinished, RunPending, RunStarted, ScoreRecorded, StateEvent, SubmissionCancelled,
-    SubmissionCreated, SubmissionFailed,
-};
+use darkroom_core::events::{Event, StateEvent, SubmissionCancelled, SubmissionCreated};
 use sea_orm::sea_query::Query;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TryInsertResult};
-use tokio::sync::Notify;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TryInsertResult};
 use uuid::Uuid;
 
 use super::events_of;
 use crate::db::entities::{submission, webhook, webhook_delivery};
 
-pub const DURABLE_NAME: &str = "submissions-webhooks";
+/// The webhooks consumer of earlier versions. The state consumer deletes it at start-up: left
+/// on the stream, it would hold its backlog and report its lag for good.
+pub const RETIRED_DURABLE: &str = "submissions-webhooks";
 
-/// Every subject a webhook may be told of.
-pub const SUBJECTS: [&str; 7] = [
-    SubmissionCreated::SUBJECT,
-    SubmissionCancelled::SUBJECT,
-    RunPending::SUBJECT,
-    RunStarted::SUBJECT,
-    RunFinished::SUBJECT,
-    ScoreRecorded::SUBJECT,
-    SubmissionFailed::SUBJECT,
-];
-
-/// Consumes forever, in stream order; `wakeup` tells the sender that deliveries are due.
-pub async fn run(db: DatabaseConnection, client: async_nats::Client, nats: NatsConfig, wakeup: Arc<Notify>) {
-    let durable =
-        Durable { name: DURABLE_NAME, subjects: &SUBJECTS, ack_wait: Duration::from_secs(30), max_ack_pending: None };
-    Worker::new(jetstream::new(client), &nats, durable, RecordDeliveries { db, wakeup }).run().await;
+/// An event a webhook may be told of.
+#[derive(Debug, Clone, Copy)]
+pub enum Told<'a> {
+    State(&'a StateEvent),
+    Created(&'a SubmissionCreated),
+    Cancelled(&'a SubmissionCancelled),
 }
 
-/// An event a webhook may be told of, decoded by its subject.
-#[derive(Debug)]
-pub enum Told {
-    State(StateEvent),
-    Created(Box<SubmissionCreated>),
-    Cancelled(SubmissionCancelled),
-}
-
-impl Decode for Told {
-    fn decode(subject: &str, payload: &[u8]) -> Result<Self, DecodeError> {
-        Ok(match subject {
-            SubmissionCreated::SUBJECT => Told::Created(Box::new(Decode::decode(subject, payload)?)),
-            SubmissionCancelled::SUBJECT => Told::Cancelled(Decode::decode(subject, payload)?),
-            _ => Told::State(StateEvent::decode(subject, payload)?),
-        })
-    }
-
-    fn submission(&self) -> (SubmissionId, Option<u32>) {
+impl Told<'_> {
+    fn submission_id(&self) -> SubmissionId {
         match self {
-            Told::State(e) => e.submission(),
-            Told::Created(e) => (e.submission_id, Some(e.attempt)),
-            Told::Cancelled(e) => (e.submission_id, None),
-        }
-    }
-}
-
-struct RecordDeliveries {
-    db: DatabaseConnection,
-    wakeup: Arc<Notify>,
-}
-
-impl Handler for RecordDeliveries {
-    type Event = Told;
-
-    async fn handle(&self, event: Told, _: &MessageContext) -> Outcome {
-        match record(&self.db, &event).await {
-            Ok(0) => Outcome::Ack,
-            Ok(recorded) => {
-                tracing::debug!(recorded, "webhook deliveries recorded");
-                self.wakeup.notify_one();
-                Outcome::Ack
-            }
-            Err(e) => Outcome::Retry {
-                after: Duration::from_secs(2),
-                reason: format!("webhook deliveries of {:?} not recorded: {e}", event.submission().0),
-            },
+            Told::State(e) => e.submission_id(),
+            Told::Created(e) => e.submission_id(),
+            Told::Cancelled(e) => e.submission_id(),
         }
     }
 }
@@ -117,7 +66,7 @@ struct Notice {
 
 /// What `told` tells about `row`'s submission (nothing for a verification re-run's request or
 /// a retry's, which the failure that caused it already told as QUEUED).
-fn notices(told: &Told, row: &submission::Model) -> Result<Vec<Notice>, DbErr> {
+fn notices(told: Told<'_>, row: &submission::Model) -> Result<Vec<Notice>, DbErr> {
     let change = |state: SubmissionState, attempt: u32, reason: Option<String>| -> Result<WebhookData, DbErr> {
         Ok(WebhookData::Submission(SubmissionChange {
             submission_id: row.submission_id()?,
@@ -172,8 +121,8 @@ fn notices(told: &Told, row: &submission::Model) -> Result<Vec<Notice>, DbErr> {
 }
 
 /// Records the deliveries `told` makes; how many were new.
-pub async fn record(db: &DatabaseConnection, told: &Told) -> Result<usize, DbErr> {
-    let id = told.submission().0;
+pub async fn record(db: &impl ConnectionTrait, told: Told<'_>) -> Result<usize, DbErr> {
+    let id = told.submission_id();
     // The webhooks of the submission's challenge in one statement: most challenges have none,
     // and every event of every submission comes through here.
     let challenge_of = Query::select()
