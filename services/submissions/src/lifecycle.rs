@@ -1,6 +1,6 @@
 //! A submission's life as this service records it: acceptance (row + history + outbox event +
-//! webhook deliveries in one transaction), the organizer's re-runs (a new submission, through the same path),
-//! cancellation, and the state events the runners publish.
+//! webhook deliveries in one transaction), the organizer's re-runs (a new submission, through
+//! the same path), cancellation, and the state events the runners publish.
 
 use chrono::Utc;
 use darkroom_api::{ParticipantId, SubmissionId};
