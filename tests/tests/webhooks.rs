@@ -3,8 +3,8 @@
 //! signed with the secret shown at creation, and is logged so; a redelivered event is not sent
 //! again; a receiver that always fails ends failed with its last status while another webhook
 //! is served, and the organizer's page shows both logs; only the organizer registers, and
-//! private targets are refused by default; the webhooks consumer of earlier versions is deleted
-//! when the service starts.
+//! private targets are refused by default; the webhooks consumer of earlier versions is read to
+//! the end (what it still held is told) and deleted when the service starts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use chrono::Utc;
 use darkroom_api::{SubmissionId, WebhookPayload};
-use darkroom_core::events::{Event, RunStarted, ScoreRecorded};
+use darkroom_core::events::{Event, RunStarted, ScoreRecorded, SubmissionCancelled};
 use darkroom_tests::registry::publish as published;
 use darkroom_tests::web::WebServer;
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, fixtures, on_both_backends};
@@ -93,14 +93,16 @@ fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
 
 /// An app whose webhooks may reach this machine and retry after 50 ms.
 async fn app(backend: Backend, max_attempts: u32) -> TestApp {
-    TestApp::spawn_configured(backend, |c| {
-        c.webhooks.allow_private_targets = true;
-        c.webhooks.retry_initial_ms = 50;
-        c.webhooks.retry_max_seconds = 1;
-        c.webhooks.timeout_seconds = 5;
-        c.webhooks.max_attempts = max_attempts;
-    })
-    .await
+    TestApp::spawn_configured(backend, |c| quick_hooks(c, max_attempts)).await
+}
+
+/// Local receivers allowed, and retries quick enough for a test.
+fn quick_hooks(c: &mut darkroom_core::config::Config, max_attempts: u32) {
+    c.webhooks.allow_private_targets = true;
+    c.webhooks.retry_initial_ms = 50;
+    c.webhooks.retry_max_seconds = 1;
+    c.webhooks.timeout_seconds = 5;
+    c.webhooks.max_attempts = max_attempts;
 }
 
 async fn add_hook(app: &TestApp, slug: &str, url: &str, events: Option<Value>) -> Value {
@@ -408,4 +410,58 @@ async fn the_retired_webhooks_consumer_is_deleted_at_start_up() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(app);
+}
+
+/// An upgrade loses no notice: what the retired consumer still held when this version starts is
+/// recorded before it is deleted. Here a cancellation an older version published and its
+/// webhooks consumer never read (this version records its own cancellations in the transaction,
+/// and its state consumer does not read them, so only the hand-over can tell this one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_retired_consumer_still_held_is_told_at_start_up() {
+    let app = app(Backend::Sqlite, 3).await;
+    let slug = app.create_challenge("upgraded", |_| {}).await;
+    let receiver = Receiver::start(0, 500).await;
+    let hook =
+        add_hook(&app, &slug, &receiver.url, Some(json!(["submission"]))).await["id"].as_str().unwrap().to_owned();
+    let token = app.register("Ada").await;
+    let (status, sub) = app.submit(&slug, &token, &published("m:1").await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sub}");
+    let id: SubmissionId = sub["id"].as_str().unwrap().parse().unwrap();
+    log_until(&app, &slug, &hook, "QUEUED delivered", |l| l.len() == 1 && l[0]["state"] == "delivered").await;
+    let (nats, parked) = app.shut_down().await;
+
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let config = darkroom_core::config::NatsConfig { url: nats.url(), ..Default::default() };
+    let stream = darkroom_core::bus::ensure_stream(&js, &config).await.unwrap();
+    let retired = darkroom_submissions::webhooks::record::RETIRED_DURABLE;
+    darkroom_core::bus::durable_consumer(
+        &stream,
+        retired,
+        &[SubmissionCancelled::SUBJECT],
+        Duration::from_secs(30),
+        None,
+    )
+    .await
+    .unwrap();
+    let cancelled =
+        SubmissionCancelled { event_id: SubmissionCancelled::event_id_for(id), submission_id: id, at: Utc::now() };
+    js.publish(SubmissionCancelled::SUBJECT, serde_json::to_vec(&cancelled).unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let app = TestApp::spawn_with(Backend::Sqlite, nats, Some(parked), |c| quick_hooks(c, 3)).await;
+    let log = log_until(&app, &slug, &hook, "the cancellation delivered", |l| {
+        l.len() == 2 && l.iter().all(|d| d["state"] == "delivered")
+    })
+    .await;
+    assert!(log.iter().any(|d| d["event_id"] == cancelled.event_id.as_str()), "{log:#?}");
+    let told: Vec<WebhookPayload> =
+        receiver.received().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    assert!(
+        told.iter().any(|p| serde_json::to_value(&p.data).unwrap()["state"] == "CANCELLED"),
+        "the receiver was told of the cancellation: {told:#?}"
+    );
+    assert!(stream.consumer_info(retired).await.is_err(), "the retired consumer is deleted once it is read");
 }

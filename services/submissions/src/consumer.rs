@@ -43,7 +43,14 @@ pub async fn run(
     hooks_due: Arc<Notify>,
 ) {
     let js = jetstream::new(client);
-    darkroom_core::bus::retire_consumer(&js, &nats, webhooks::RETIRED_DURABLE).await;
+    match webhooks::hand_over(&db, &js, &nats).await {
+        Ok(0) => {}
+        Ok(recorded) => {
+            tracing::info!(recorded, "webhook deliveries recorded from the retired consumer");
+            hooks_due.notify_one();
+        }
+        Err(e) => tracing::warn!(error = %e, "the retired webhooks consumer is kept until the next start"),
+    }
     let durable = Durable {
         name: DURABLE_NAME,
         subjects: &STATE_SUBJECTS,

@@ -15,29 +15,92 @@
 //!   (`consumer`) as it reads them, whatever it makes of them, before it acknowledges them.
 //!   Earlier versions read them all a second time, from a webhooks consumer of their own
 //!   ([`RETIRED_DURABLE`]): 4 of the 10 deliveries a submission made, each with its ack and
-//!   with nats-server rewriting that consumer's state file after both.
+//!   with nats-server rewriting that consumer's state file after both. At start-up the state
+//!   consumer first records what that consumer still holds, then deletes it ([`hand_over`]).
 //!
 //! No event says "the board changed": a recorded score is what changes it, so `score.recorded`
 //! is also told as a `board` event (event id `board-<its id>`). Events are told as they were
 //! published; one that the state consumer finds stale, or holds back until its predecessor
 //! arrives, is still told at once, with its attempt and time, by which a receiver orders them.
 
+use async_nats::jetstream::{self, consumer::pull};
 use chrono::{DateTime, Utc};
 use darkroom_api::{
     BoardChange, SubmissionChange, SubmissionId, SubmissionState, WebhookData, WebhookEvent, WebhookPayload,
 };
-use darkroom_core::events::{Event, StateEvent, SubmissionCancelled, SubmissionCreated};
+use darkroom_core::config::NatsConfig;
+use darkroom_core::events::{Decode, DecodeError, Event, StateEvent, SubmissionCancelled, SubmissionCreated};
+use futures::StreamExt;
 use sea_orm::sea_query::Query;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TryInsertResult};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TryInsertResult,
+};
 use uuid::Uuid;
 
 use super::events_of;
 use crate::db::entities::{submission, webhook, webhook_delivery};
 
-/// The webhooks consumer of earlier versions. The state consumer deletes it at start-up: left
-/// on the stream, it would hold its backlog and report its lag for good. An event it had not
-/// yet read when the new version starts is not told (the state consumer applied it already).
+/// The webhooks consumer of earlier versions. The state consumer hands over from it at
+/// start-up ([`hand_over`]): left on the stream, it would hold its backlog and report its lag
+/// for good, and the events it had not read yet would never be told.
 pub const RETIRED_DURABLE: &str = "submissions-webhooks";
+
+/// An event read from the retired consumer, decoded by its subject.
+enum Unread {
+    State(StateEvent),
+    Created(Box<SubmissionCreated>),
+    Cancelled(SubmissionCancelled),
+}
+
+impl Unread {
+    fn decode(subject: &str, payload: &[u8]) -> Result<Self, DecodeError> {
+        Ok(match subject {
+            SubmissionCreated::SUBJECT => Unread::Created(Box::new(Decode::decode(subject, payload)?)),
+            SubmissionCancelled::SUBJECT => Unread::Cancelled(Decode::decode(subject, payload)?),
+            _ => Unread::State(StateEvent::decode(subject, payload)?),
+        })
+    }
+
+    fn told(&self) -> Told<'_> {
+        match self {
+            Unread::State(e) => Told::State(e),
+            Unread::Created(e) => Told::Created(e),
+            Unread::Cancelled(e) => Told::Cancelled(e),
+        }
+    }
+}
+
+/// Records the deliveries of every event the retired consumer still holds, acknowledging each,
+/// then deletes it; returns how many deliveries were new. On an error the consumer is kept, so
+/// the next start finishes the hand-over (recording again adds nothing). An event that does not
+/// decode is logged and passed over, as the consumer would have dropped it.
+pub async fn hand_over(db: &DatabaseConnection, js: &jetstream::Context, nats: &NatsConfig) -> Result<usize, String> {
+    let stream = darkroom_core::bus::retry_until_ok("the stream", || darkroom_core::bus::ensure_stream(js, nats)).await;
+    let Ok(consumer) = stream.get_consumer::<pull::Config>(RETIRED_DURABLE).await else {
+        return Ok(0);
+    };
+    let mut recorded = 0;
+    loop {
+        // A fetch answers at once with what is there, so the loop ends when nothing is left.
+        let mut batch = consumer.fetch().max_messages(100).messages().await.map_err(|e| e.to_string())?;
+        let mut read = 0;
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|e| e.to_string())?;
+            read += 1;
+            match Unread::decode(&message.subject, &message.payload) {
+                Ok(event) => recorded += record(db, event.told()).await.map_err(|e| e.to_string())?,
+                Err(e) => tracing::warn!(error = %e, "an event of the retired webhooks consumer passed over"),
+            }
+            message.ack().await.map_err(|e| e.to_string())?;
+        }
+        if read == 0 {
+            break;
+        }
+    }
+    darkroom_core::bus::retire_consumer(js, nats, RETIRED_DURABLE).await;
+    Ok(recorded)
+}
 
 /// An event a webhook may be told of.
 #[derive(Debug, Clone, Copy)]
