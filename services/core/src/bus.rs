@@ -144,20 +144,6 @@ pub async fn durable_consumer(
     Ok(stream.get_or_create_consumer(name, config).await?)
 }
 
-/// Deletes the durable consumer `name` if the stream has it: one that an earlier version made
-/// and this one no longer reads, which would otherwise hold its backlog (and report its lag)
-/// for good. Waits for NATS as start-up steps do; a failed delete is logged and left.
-pub async fn retire_consumer(js: &jetstream::Context, config: &NatsConfig, name: &str) {
-    let stream = retry_until_ok("the stream", || ensure_stream(js, config)).await;
-    if stream.consumer_info(name).await.is_err() {
-        return;
-    }
-    match stream.delete_consumer(name).await {
-        Ok(_) => tracing::info!(consumer = name, "retired consumer deleted"),
-        Err(e) => tracing::warn!(consumer = name, error = %e, "cannot delete a retired consumer"),
-    }
-}
-
 /// A durable consumer's backlog: messages not yet delivered plus delivered and not yet
 /// acknowledged (a dead member's among them, until their ack wait hands them back).
 pub fn backlog(info: &jetstream::consumer::Info) -> u64 {

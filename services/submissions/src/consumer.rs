@@ -45,10 +45,7 @@ pub async fn run(
     let js = jetstream::new(client);
     match webhooks::hand_over(&db, &js, &nats).await {
         Ok(0) => {}
-        Ok(recorded) => {
-            tracing::info!(recorded, "webhook deliveries recorded from the retired consumer");
-            hooks_due.notify_one();
-        }
+        Ok(_) => hooks_due.notify_one(),
         Err(e) => tracing::warn!(error = %e, "the retired webhooks consumer is kept until the next start"),
     }
     let durable = Durable {

@@ -98,7 +98,8 @@ pub async fn hand_over(db: &DatabaseConnection, js: &jetstream::Context, nats: &
             break;
         }
     }
-    darkroom_core::bus::retire_consumer(js, nats, RETIRED_DURABLE).await;
+    stream.delete_consumer(RETIRED_DURABLE).await.map_err(|e| e.to_string())?;
+    tracing::info!(consumer = RETIRED_DURABLE, recorded, "retired consumer read to its end and deleted");
     Ok(recorded)
 }
 
