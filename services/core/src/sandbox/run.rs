@@ -28,6 +28,13 @@ pub struct Sandbox {
 
 const TAIL_LINES: usize = 50;
 
+/// How long a container runs before its memory is sampled. The engine samples a container's
+/// stats once a second, so a younger one could at best have caught one sample, while the
+/// subscription cost the engine and its shims more CPU per container than all of the
+/// platform's own bookkeeping (BENCHMARKS.md, the burst). A run of about 1.5 s or more is
+/// always sampled; a shorter one reports no peak memory, as it mostly did before.
+const STATS_AFTER: Duration = Duration::from_millis(500);
+
 impl Sandbox {
     /// Connects to `DOCKER_HOST` or the local socket and negotiates the API version down to
     /// what the engine speaks.
@@ -121,6 +128,7 @@ impl Sandbox {
         let stats_task = {
             let (docker, id, peak) = (self.docker.clone(), id.to_owned(), peak.clone());
             tokio::spawn(async move {
+                tokio::time::sleep(STATS_AFTER).await;
                 let mut stats = docker.stats(&id, Some(StatsOptionsBuilder::default().stream(true).build()));
                 while let Some(Ok(s)) = stats.next().await {
                     if let Some(v) = s.memory_stats.and_then(|m| m.max_usage.or(m.usage)) {
