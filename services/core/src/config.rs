@@ -112,8 +112,7 @@ pub struct RunnerConfig {
     /// or the local socket.
     pub docker_host: String,
     /// Participant containers at once on this runner; it holds twice as many requests, prepared
-    /// or finishing around them ([`crate::sandbox::ContainerSlots`]), so up to twice as many
-    /// `/output` folders hold data at once (in RAM with `output_tmpfs`).
+    /// or finishing around them ([`crate::sandbox::ContainerSlots`]).
     pub concurrency: usize,
     /// Each run's `/output` is a tmpfs mounted here, capped in bytes and files while it runs.
     /// Turn off when runs execute on other hosts than this runner's (a multi-node Swarm, or a
@@ -239,9 +238,8 @@ pub struct EvaluatorConfig {
     /// unique per evaluator sharing an engine, and unlike every `runner.runner_id` there.
     pub evaluator_id: String,
     /// Evaluation containers of new runs at once; twice as many runs are held, fetched and
-    /// recorded around them ([`crate::sandbox::ContainerSlots`]), so up to twice as many
-    /// outputs are read into memory at once (each dropped once unpacked to disk). Rescores and
-    /// verification re-runs evaluate one at a time each, besides these.
+    /// recorded around them ([`crate::sandbox::ContainerSlots`]). Rescores and verification
+    /// re-runs evaluate one at a time each, besides these.
     pub concurrency: usize,
     /// Per-evaluation folders (the predictions and the evaluation's `/output`) live here, each
     /// claimed while its evaluation lives (see `sandbox::run_folder`), and under `fingerprints/`
