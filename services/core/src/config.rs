@@ -111,8 +111,7 @@ pub struct RunnerConfig {
     /// its own node's engine (one runner per node), or a Swarm manager. Empty: `DOCKER_HOST`,
     /// or the local socket.
     pub docker_host: String,
-    /// Participant containers at once on this runner; it holds twice as many requests, prepared
-    /// or finishing around them ([`crate::sandbox::ContainerSlots`]).
+    /// Runs at once on this runner.
     pub concurrency: usize,
     /// Each run's `/output` is a tmpfs mounted here, capped in bytes and files while it runs.
     /// Turn off when runs execute on other hosts than this runner's (a multi-node Swarm, or a
@@ -237,9 +236,6 @@ pub struct EvaluatorConfig {
     /// Identifies this evaluator's containers, so a restart cleans up only its own leftovers:
     /// unique per evaluator sharing an engine, and unlike every `runner.runner_id` there.
     pub evaluator_id: String,
-    /// Evaluation containers of new runs at once; twice as many runs are held, fetched and
-    /// recorded around them ([`crate::sandbox::ContainerSlots`]). Rescores and verification
-    /// re-runs evaluate one at a time each, besides these.
     pub concurrency: usize,
     /// Per-evaluation folders (the predictions and the evaluation's `/output`) live here, each
     /// claimed while its evaluation lives (see `sandbox::run_folder`), and under `fingerprints/`

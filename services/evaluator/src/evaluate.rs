@@ -25,8 +25,8 @@ use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind, Feedback};
 use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
 use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::{
-    ContainerSlots, DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunFolder, RunSpec,
-    Sandbox, SandboxError, extract_archive, run_seed,
+    DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunFolder, RunSpec, Sandbox,
+    SandboxError, extract_archive, run_seed,
 };
 use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, Sealed, from_bson_time, to_bson_time};
 
@@ -41,8 +41,6 @@ pub struct Context {
     pub owner: String,
     /// Keys the receipts' commitment to the ground truth (derived from the signing key).
     pub ground_truth_key: GroundTruthKey,
-    /// The evaluation containers of new runs at once (`evaluator.concurrency`).
-    pub slots: ContainerSlots,
 }
 
 /// The most `score.json` and `cases.csv` may weigh together, and so the cap of the evaluator's
@@ -209,7 +207,7 @@ pub async fn handle(ctx: &Context, run: &RunFinished) -> Result<(), async_nats::
         return Ok(());
     }
     let started = std::time::Instant::now();
-    let verdict = evaluate(ctx, run, Some(&ctx.slots)).await;
+    let verdict = evaluate(ctx, run).await;
     match &verdict {
         Ok(_) => darkroom_core::metrics::evaluation_ended("scored", started.elapsed()),
         Err(EvaluationError::Failed(f)) => {
@@ -296,12 +294,7 @@ fn sandbox_verdict(run: &RunFinished, e: SandboxError) -> Result<Scored, Submiss
 }
 
 /// Runs the evaluation image on `run`'s output: a submission's run, or a verification re-run.
-/// With `slots`, the container waits for one of them, and only the container holds it.
-pub(crate) async fn evaluate(
-    ctx: &Context,
-    run: &RunFinished,
-    slots: Option<&ContainerSlots>,
-) -> Result<Scored, EvaluationError> {
+pub(crate) async fn evaluate(ctx: &Context, run: &RunFinished) -> Result<Scored, EvaluationError> {
     let job = &run.job;
     // Before anything else: a request naming ground truth outside the data roots (forged, or a
     // challenge applied with a path this evaluator must not mount) runs no container.
@@ -332,7 +325,7 @@ pub(crate) async fn evaluate(
     let folder = RunFolder::claim(ctx.config.work_dir.join(format!("{}-{}", run.submission_id, job.run_label())))
         .await
         .map_err(EvaluationError::transient)?;
-    let verdict = evaluate_in(ctx, run, ground_truth, &folder, slots).await;
+    let verdict = evaluate_in(ctx, run, ground_truth, &folder).await;
     folder.remove().await;
     verdict
 }
@@ -343,7 +336,6 @@ async fn evaluate_in(
     run: &RunFinished,
     ground_truth: PathBuf,
     folder: &RunFolder,
-    slots: Option<&ContainerSlots>,
 ) -> Result<Scored, EvaluationError> {
     let job = &run.job;
     let predictions = folder.path().join("predictions");
@@ -408,10 +400,6 @@ async fn evaluate_in(
         // about the sandbox is the participants'.
         let spec = RunSpec { image: info.id.clone(), ..spec.clone() };
         let hardening = Hardening::new(&spec, &info, true)?;
-        let _slot = match slots {
-            Some(slots) => Some(slots.take().await),
-            None => None,
-        };
         Ok(ctx.sandbox.run(&spec, &hardening, &mut |_| {}).await.map(|o| (o, info))?)
     }
     .await;

@@ -114,8 +114,7 @@ async fn try_item(ctx: &Context, item: &RescoreItem, delivered: i64) -> Result<I
         store.keep_run(&id, &serde_json::to_string(&*item.run)?).await?;
         ItemOutcome::Scored
     } else {
-        // One at a time beside new runs' slots (see the evaluator's start-up), never in them.
-        match evaluate(ctx, &run, None).await {
+        match evaluate(ctx, &run).await {
             Ok(mut scored) => {
                 scored.receipt.claims.generation = Some(generation);
                 let run_json = serde_json::to_string(&*item.run)?;

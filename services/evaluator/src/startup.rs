@@ -13,7 +13,7 @@ use darkroom_core::config::{EvaluatorSettings, NatsConfig};
 use darkroom_core::domain::receipt::ReceiptSigner;
 use darkroom_core::events::{Event, RescoreItem, RunFinished, RunVerified};
 use darkroom_core::health::{self, Readiness};
-use darkroom_core::sandbox::{ContainerSlots, Sandbox};
+use darkroom_core::sandbox::Sandbox;
 use darkroom_core::scores::ScoreStore;
 use futures::FutureExt;
 
@@ -39,6 +39,7 @@ pub struct Evaluator {
     /// The health endpoints, when `evaluator.health_listen` is set.
     health: Option<health::Endpoints>,
     nats: NatsConfig,
+    concurrency: usize,
 }
 
 impl Evaluator {
@@ -100,6 +101,7 @@ impl Evaluator {
         Ok(Self {
             client,
             health,
+            concurrency: config.evaluator.concurrency,
             ctx: Arc::new(Context {
                 js,
                 runs,
@@ -109,7 +111,6 @@ impl Evaluator {
                 config: config.evaluator.clone(),
                 owner,
                 ground_truth_key,
-                slots: ContainerSlots::new(config.evaluator.concurrency),
             }),
             nats: config.nats.clone(),
         })
@@ -142,7 +143,7 @@ impl Evaluator {
             name: DURABLE_NAME,
             subjects: &[RunFinished::SUBJECT],
             ack_wait: ACK_WAIT,
-            max_ack_pending: Some(self.ctx.slots.requests_in_flight() as i64),
+            max_ack_pending: Some(self.concurrency as i64),
         };
         let verifications = Durable {
             name: VERIFICATIONS_DURABLE_NAME,
@@ -154,18 +155,13 @@ impl Evaluator {
             name: RESCORE_DURABLE_NAME,
             subjects: &[RescoreItem::SUBJECT],
             ack_wait: ACK_WAIT,
-            max_ack_pending: Some(self.ctx.config.concurrency as i64),
+            max_ack_pending: Some(self.concurrency as i64),
         };
         let drain = Duration::from_secs(self.ctx.config.timeout_seconds) + DRAIN_MARGIN;
-        tracing::info!(
-            concurrency = self.ctx.config.concurrency,
-            requests_in_flight = self.ctx.slots.requests_in_flight(),
-            "evaluator consuming"
-        );
+        tracing::info!(concurrency = self.concurrency, "evaluator consuming");
         let shutdown = shutdown.shared();
-        // Twice as many runs as containers: one evaluated and one fetched or recorded per slot.
         let runs = Worker::new(self.ctx.js.clone(), &self.nats, durable, Evaluate { ctx: self.ctx.clone() })
-            .concurrency(self.ctx.slots.requests_in_flight())
+            .concurrency(self.concurrency)
             .run_until(shutdown.clone(), drain);
         // One re-run at a time: they are rare, and each runs an evaluation container.
         let reruns = Worker::new(self.ctx.js.clone(), &self.nats, verifications, Verify { ctx: self.ctx.clone() })

@@ -29,7 +29,7 @@ async fn judge(ctx: &Context, run: &RunFinished) -> Result<VerificationResult, a
             "the submission was scored before receipts existed, so nothing states what its run was".into(),
         ));
     };
-    let scored = match evaluate(ctx, run, None).await {
+    let scored = match evaluate(ctx, run).await {
         Ok(scored) => scored,
         Err(EvaluationError::Failed(f)) => return Ok(VerificationResult::Failed(failure_text("evaluation", &f))),
         Err(EvaluationError::Transient(e)) => return Err(e),

@@ -30,8 +30,8 @@ use darkroom_core::events::{
 };
 use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::{
-    ContainerSlots, DataRoots, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits,
-    RunFolder, RunSpec, Sandbox, SandboxError, archive_to_file, run_seed, scan_output,
+    DataRoots, Hardening, ImageInfo, Limits, OWNER_LABEL, OutputArchiveError, OutputDir, OutputLimits, RunFolder,
+    RunSpec, Sandbox, SandboxError, archive_to_file, run_seed, scan_output,
 };
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -52,8 +52,6 @@ pub struct Context {
     pub registry: darkroom_core::registry::Client,
     /// Keeps images the engine already holds tagged while attempts run them.
     pub holds: crate::holds::Holds,
-    /// The participant containers this runner runs at once (`runner.concurrency`).
-    pub slots: ContainerSlots,
 }
 
 pub fn container_name(job: &SubmissionCreated) -> String {
@@ -333,6 +331,15 @@ async fn run_prepared(
     stop: &StopSignal,
     folder: &RunFolder,
 ) -> Result<Outcome, async_nats::Error> {
+    if stop.is_raised() {
+        tracing::info!("the runner is shutting down; handed back before it started");
+        return Ok(handed_back(job, "the runner shut down before the run started"));
+    }
+    // Loading a large upload takes a while; a cancel that arrived meanwhile wins.
+    if darkroom_core::bus::is_cancelled(&ctx.runs, job.submission_id).await? {
+        tracing::info!(submission = %job.submission_id, "cancelled while its image was loaded; not started");
+        return Ok(Outcome::Cancelled);
+    }
     let r = &job.resources;
     let cap = r.output_max_mb << 20;
     let output =
@@ -345,20 +352,6 @@ async fn run_prepared(
         Ok(h) => h,
         Err(e) => return Ok(sandbox_failure(job, e)),
     };
-    // Everything above overlapped other containers' runs; only the container takes a slot.
-    let slot = tokio::select! {
-        biased;
-        () = stop.raised() => {
-            tracing::info!("the runner is shutting down; handed back before it started");
-            return Ok(handed_back(job, "the runner shut down before the run started"));
-        }
-        slot = ctx.slots.take() => slot,
-    };
-    // Loading a large upload, or waiting for a slot, takes a while; a cancel meanwhile wins.
-    if darkroom_core::bus::is_cancelled(&ctx.runs, job.submission_id).await? {
-        tracing::info!(submission = %job.submission_id, "cancelled before its container started");
-        return Ok(Outcome::Cancelled);
-    }
     // A verification re-run moves no submission's state and shows nobody its logs.
     let verifying = job.verification.is_some();
     if !verifying {
@@ -396,8 +389,6 @@ async fn run_prepared(
         tracing::warn!("drain time over; the run is stopped and handed back");
         ctx.backend.abandon(&spec).await;
     }
-    // The container is gone: the next prepared request's may start while this one finishes.
-    drop(slot);
     if let Some(task) = log_task {
         let _ = task.await;
     }

@@ -11,7 +11,7 @@ use darkroom_core::bus::{Durable, Handler, MessageContext, Outcome, Outputs, Wor
 use darkroom_core::config::{NatsConfig, RunnerBackend, RunnerSettings};
 use darkroom_core::events::{Event, SubmissionCancelled, SubmissionCreated};
 use darkroom_core::health::{self, Readiness};
-use darkroom_core::sandbox::{ContainerSlots, Sandbox};
+use darkroom_core::sandbox::Sandbox;
 
 use crate::backend::{Backend, EngineBackend, SwarmBackend};
 use crate::holds::Holds;
@@ -26,6 +26,7 @@ pub struct Runner {
     /// The health endpoints, when `runner.health_listen` is set.
     health: Option<health::Endpoints>,
     nats: NatsConfig,
+    concurrency: usize,
 }
 
 impl Runner {
@@ -83,6 +84,7 @@ impl Runner {
         };
         Ok(Self {
             health,
+            concurrency: runner.concurrency,
             ctx: Arc::new(Context {
                 js,
                 runs,
@@ -93,7 +95,6 @@ impl Runner {
                 registry: darkroom_core::registry::Client::new(crate::pull::REGISTRY_READ_TIMEOUT)
                     .context("building the registry client")?,
                 holds,
-                slots: ContainerSlots::new(runner.concurrency),
             }),
             nats: config.nats.clone(),
         })
@@ -132,8 +133,8 @@ impl Runner {
             RecordCancellation { ctx: self.ctx.clone() },
         )
         .concurrency(4);
-        // The server hands out no more requests than we hold at once (see ContainerSlots); one
-        // waiting for a slot is told to JetStream as in progress, so it is not redelivered.
+        // The server hands out no more requests than we run at once, so none waits for a slot
+        // (unacknowledged, it would be redelivered meanwhile).
         let requests = Worker::new(
             js,
             &self.nats,
@@ -141,12 +142,12 @@ impl Runner {
                 name: DURABLE_NAME,
                 subjects: &[SubmissionCreated::SUBJECT],
                 ack_wait: Duration::from_secs(self.ctx.config.ack_wait_seconds.max(1)),
-                max_ack_pending: Some(self.ctx.slots.requests_in_flight() as i64),
+                max_ack_pending: Some(self.concurrency as i64),
             },
             RunRequest { ctx: self.ctx.clone() },
         )
-        .concurrency(self.ctx.slots.requests_in_flight());
-        tracing::info!(concurrency = self.ctx.config.concurrency, requests_in_flight = self.ctx.slots.requests_in_flight(), backend = ?self.ctx.config.backend, "runner consuming");
+        .concurrency(self.concurrency);
+        tracing::info!(concurrency = self.concurrency, backend = ?self.ctx.config.backend, "runner consuming");
         let drain = Duration::from_secs(self.ctx.config.drain_seconds);
         // Cancellations are recorded while the runs drain, and stop with them.
         let (drained, drained_rx) = tokio::sync::oneshot::channel::<()>();

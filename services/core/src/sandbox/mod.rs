@@ -11,7 +11,6 @@
 //!   streamed archive of it.
 //! - [`run_folder`]: a run's working folder, claimed while its process lives, and the sweep of
 //!   those a crash left.
-//! - [`slots`]: how many containers a service runs at once, apart from the requests it holds.
 //!
 //! The container is removed whatever happens.
 
@@ -21,7 +20,6 @@ pub mod output;
 pub mod policy;
 pub mod run;
 pub mod run_folder;
-pub mod slots;
 pub mod task;
 
 use std::collections::HashMap;
@@ -40,7 +38,6 @@ pub use policy::{
 };
 pub use run::{LineSink, Sandbox};
 pub use run_folder::RunFolder;
-pub use slots::{ContainerSlots, Slot};
 
 /// The label every sandboxed container carries: the owner's id, so a restarted service can find
 /// and remove what it left behind.
