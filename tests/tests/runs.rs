@@ -305,7 +305,10 @@ async fn a_leftover_container_under_the_runs_name_is_replaced() {
     };
     let info = sandbox.image_info(image).await.unwrap();
     let hardening = Hardening::new(&spec, &info, false).unwrap();
-    let run = sandbox.run(&spec, &hardening, &mut |_| {}).await.expect("the run is not blocked by the leftover");
+    let run = sandbox
+        .run(&spec, &hardening, darkroom_core::sandbox::Logs::Follow(&mut |_| {}))
+        .await
+        .expect("the run is not blocked by the leftover");
     assert_eq!(run.exit, Exit::Code(0), "{run:?}");
     let gone = std::process::Command::new("docker").args(["inspect", &leftover]).output().unwrap();
     assert!(!gone.status.success(), "the leftover container was removed");
@@ -366,4 +369,64 @@ async fn swarm_runs_uploaded_images_from_the_platform_registry_by_digest() {
     }
     let left = std::process::Command::new("docker").args(["images", "-q", &repository]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "", "no tag of the attempt is left");
+}
+
+/// An evaluation's logs are read only when it fails, and then its last lines are there: a
+/// failing image's output ends up in the outcome, a clean exit's is never read, and a
+/// participant's run (followed live) sees every line either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_read_after_the_end_hold_a_failures_last_lines() {
+    use darkroom_core::sandbox::{Exit, Logs, Sandbox};
+    let sandbox = Sandbox::connect().await.expect("Docker engine");
+    let dir = tempfile::tempdir().unwrap();
+    let failed = run_image(&sandbox, dir.path(), "darkroom-test-hostile:fail", Logs::TailOnFailure).await;
+    assert_eq!(failed.exit, Exit::Code(3), "{failed:?}");
+    for line in ["step 1 of 3", "step 3 of 3", "something broke in the participant's code"] {
+        assert!(failed.log_tail.iter().any(|l| l == line), "'{line}' in the tail: {:?}", failed.log_tail);
+    }
+    let clean = run_image(&sandbox, dir.path(), "darkroom-test-hostile:no-output", Logs::TailOnFailure).await;
+    assert_eq!(clean.exit, Exit::Code(0), "{clean:?}");
+    assert!(clean.log_tail.is_empty(), "a clean exit's logs are not read: {:?}", clean.log_tail);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut sink = {
+        let seen = seen.clone();
+        move |line: &str| seen.lock().unwrap().push(line.to_owned())
+    };
+    let followed = run_image(&sandbox, dir.path(), "darkroom-test-hostile:no-output", Logs::Follow(&mut sink)).await;
+    assert_eq!(followed.exit, Exit::Code(0), "{followed:?}");
+    assert_eq!(followed.log_tail, ["done, but wrote nothing"]);
+    assert_eq!(*seen.lock().unwrap(), ["done, but wrote nothing"], "followed live");
+}
+
+/// Runs `image` in the sandbox with no inputs and a fresh output folder under `dir`.
+async fn run_image(
+    sandbox: &darkroom_core::sandbox::Sandbox,
+    dir: &std::path::Path,
+    image: &str,
+    logs: darkroom_core::sandbox::Logs<'_>,
+) -> darkroom_core::sandbox::RunOutcome {
+    use darkroom_core::sandbox::{Hardening, Limits, RunSpec};
+    let output = dir.join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&output).unwrap();
+    std::fs::set_permissions(&output, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let spec = RunSpec {
+        name: format!("darkroom-test-logs-{}", uuid::Uuid::new_v4().simple()),
+        image: image.to_owned(),
+        labels: Default::default(),
+        inputs: vec![],
+        output,
+        limits: Limits {
+            cpus: 1.0,
+            memory_mb: 64,
+            pids: 16,
+            gpus: 0,
+            tmp_size_mb: 4,
+            output_max_mb: 1,
+            wall_clock: Duration::from_secs(30),
+        },
+        seed: 1,
+    };
+    let info = sandbox.image_info(image).await.unwrap();
+    let hardening = Hardening::new(&spec, &info, false).unwrap();
+    sandbox.run(&spec, &hardening, logs).await.expect("a run")
 }

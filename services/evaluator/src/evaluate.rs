@@ -25,7 +25,7 @@ use darkroom_core::domain::{Cases, EvaluationOutput, FailureKind, Feedback};
 use darkroom_core::events::{FailedBy, RunFinished, ScoreRecorded, SubmissionFailed};
 use darkroom_core::fingerprint::{CHANGED_REASON, Cache, check_before_run};
 use darkroom_core::sandbox::{
-    DataRoots, Exit, Hardening, Limits, OWNER_LABEL, OutputDir, POLICY_VERSION, RunFolder, RunSpec, Sandbox,
+    DataRoots, Exit, Hardening, Limits, Logs, OWNER_LABEL, OutputDir, POLICY_VERSION, RunFolder, RunSpec, Sandbox,
     SandboxError, extract_archive, run_seed,
 };
 use darkroom_core::scores::{Opening, PendingReceipt, ScoreDocument, ScoreStore, Sealed, from_bson_time, to_bson_time};
@@ -400,7 +400,7 @@ async fn evaluate_in(
         // about the sandbox is the participants'.
         let spec = RunSpec { image: info.id.clone(), ..spec.clone() };
         let hardening = Hardening::new(&spec, &info, true)?;
-        Ok(ctx.sandbox.run(&spec, &hardening, &mut |_| {}).await.map(|o| (o, info))?)
+        Ok(ctx.sandbox.run(&spec, &hardening, Logs::TailOnFailure).await.map(|o| (o, info))?)
     }
     .await;
     let verdict = match result {

@@ -36,7 +36,7 @@ pub use policy::{
     DEFAULT_USER, Hardening, LOG_MAX_FILES, LOG_MAX_SIZE, NOFILE_LIMIT, POLICY_VERSION, SWARM_GAPS, Tmpfs, bind_mounts,
     gpu_device_requests, gpu_generic_resources, resolve_user, run_env, thread_env,
 };
-pub use run::{LineSink, Sandbox};
+pub use run::{LineSink, Logs, Sandbox};
 pub use run_folder::RunFolder;
 
 /// The label every sandboxed container carries: the owner's id, so a restarted service can find

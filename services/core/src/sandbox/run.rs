@@ -20,6 +20,16 @@ use super::{Exit, Hardening, OWNER_LABEL, RunOutcome, RunSpec, SandboxError};
 /// Receives each log line of a run as it is written.
 pub type LineSink = dyn for<'a> FnMut(&'a str) + Send;
 
+/// Who reads a run's logs, and when.
+pub enum Logs<'a> {
+    /// Every line as it is written (a participant's run: its live logs).
+    Follow(&'a mut LineSink),
+    /// Nobody while it runs; a run that does not exit 0 has its last lines read after its
+    /// end, for the failure's detail (an evaluation: only its failures show output). Saves
+    /// the engine a log stream per run, which a healthy run never needed.
+    TailOnFailure,
+}
+
 /// The engine's API, version-negotiated.
 #[derive(Clone)]
 pub struct Sandbox {
@@ -58,14 +68,9 @@ impl Sandbox {
         &self.docker
     }
 
-    /// Runs `spec` under `hardening` to completion (or its timeout) and removes the container.
-    /// `on_line` sees every log line as it is written.
-    pub async fn run(
-        &self,
-        spec: &RunSpec,
-        hardening: &Hardening,
-        on_line: &mut LineSink,
-    ) -> Result<RunOutcome, SandboxError> {
+    /// Runs `spec` under `hardening` to completion (or its timeout) and removes the container;
+    /// `logs` says who reads its output.
+    pub async fn run(&self, spec: &RunSpec, hardening: &Hardening, logs: Logs<'_>) -> Result<RunOutcome, SandboxError> {
         let body = hardening.to_container_body();
         let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
         let created = match self.docker.create_container(Some(options.clone()), body.clone()).await {
@@ -89,12 +94,12 @@ impl Sandbox {
             other => other.into(),
         })?;
         let id = created.id;
-        let result = self.run_created(&id, spec, on_line).await;
+        let result = self.run_created(&id, spec, logs).await;
         self.remove(&id).await;
         result
     }
 
-    async fn run_created(&self, id: &str, spec: &RunSpec, on_line: &mut LineSink) -> Result<RunOutcome, SandboxError> {
+    async fn run_created(&self, id: &str, spec: &RunSpec, logs: Logs<'_>) -> Result<RunOutcome, SandboxError> {
         if let Err(e) = self.docker.start_container(id, None).await {
             return Err(match e {
                 DockerError::DockerResponseServerError { status_code, message }
@@ -110,7 +115,10 @@ impl Sandbox {
                 other => other.into(),
             });
         }
-        self.follow(id, spec.limits.wall_clock, on_line).await
+        match logs {
+            Logs::Follow(on_line) => self.follow(id, spec.limits.wall_clock, on_line).await,
+            Logs::TailOnFailure => self.await_exit(id, spec.limits.wall_clock).await,
+        }
     }
 
     /// Follows a started container: streams its logs to `on_line`, tracks peak memory, waits
@@ -121,50 +129,71 @@ impl Sandbox {
         wall_clock: Duration,
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError> {
-        let started = Instant::now();
-        // Kept outside the task: the engine's stream outlives the container, so the task is
-        // aborted, and an aborted task returns nothing of what it saw.
-        let peak = Arc::new(AtomicU64::new(0));
-        let stats_task = {
-            let (docker, id, peak) = (self.docker.clone(), id.to_owned(), peak.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(STATS_AFTER).await;
-                let mut stats = docker.stats(&id, Some(StatsOptionsBuilder::default().stream(true).build()));
-                while let Some(Ok(s)) = stats.next().await {
-                    if let Some(v) = s.memory_stats.and_then(|m| m.max_usage.or(m.usage)) {
-                        peak.fetch_max(v, Ordering::Relaxed);
-                    }
-                }
-            })
-        };
+        let watch = Watch::start(self, id);
         let mut logs =
             self.docker.logs(id, Some(LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build()));
-        let mut wait = self
-            .docker
-            .wait_container(id, Some(WaitContainerOptionsBuilder::default().condition("not-running").build()));
-        let exited = async {
-            match wait.next().await {
-                Some(Ok(r)) => Ok(r.status_code),
-                Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(code),
-                Some(Err(e)) => Err(SandboxError::from(e)),
-                None => Err(SandboxError::Platform("the engine stopped reporting on the container".into())),
-            }
-        };
         let mut lines = Lines::default();
-        let (exited, logs_open) = lines.read_until(&mut logs, exited, wall_clock, on_line).await;
-        let duration = started.elapsed();
+        let (exited, logs_open) = lines.read_until(&mut logs, self.exited(id), wall_clock, on_line).await;
+        let duration = watch.started.elapsed();
         if exited.is_none() {
-            let _ = self
-                .docker
-                .kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build()))
-                .await;
+            self.kill(id).await;
         }
         if logs_open {
             lines.drain(&mut logs, on_line).await;
         }
         lines.finish(on_line);
-        stats_task.abort();
-        let peak_memory_bytes = Some(peak.load(Ordering::Relaxed)).filter(|&bytes| bytes > 0);
+        self.outcome(id, watch, duration, exited, lines).await
+    }
+
+    /// As [`Sandbox::follow`] with nobody reading the logs while it runs: only a run that did
+    /// not exit 0 has its last lines read, once it has ended.
+    async fn await_exit(&self, id: &str, wall_clock: Duration) -> Result<RunOutcome, SandboxError> {
+        let watch = Watch::start(self, id);
+        let exited = tokio::time::timeout(wall_clock, self.exited(id)).await.ok();
+        let duration = watch.started.elapsed();
+        if exited.is_none() {
+            self.kill(id).await;
+        }
+        let mut lines = Lines::default();
+        if !matches!(exited, Some(Ok(0))) {
+            let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&TAIL_LINES.to_string()).build();
+            let mut logs = self.docker.logs(id, Some(options));
+            let until = tokio::time::Instant::now() + Duration::from_secs(2);
+            while let Ok(Some(Ok(out))) = tokio::time::timeout_at(until, logs.next()).await {
+                lines.push(out.as_ref(), &mut |_| {});
+            }
+            lines.finish(&mut |_| {});
+        }
+        self.outcome(id, watch, duration, exited, lines).await
+    }
+
+    /// The container's exit code, once it is no longer running.
+    async fn exited(&self, id: &str) -> Result<i64, SandboxError> {
+        let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        match self.docker.wait_container(id, Some(options)).next().await {
+            Some(Ok(r)) => Ok(r.status_code),
+            Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(SandboxError::from(e)),
+            None => Err(SandboxError::Platform("the engine stopped reporting on the container".into())),
+        }
+    }
+
+    async fn kill(&self, id: &str) {
+        let options = KillContainerOptionsBuilder::default().signal("SIGKILL").build();
+        let _ = self.docker.kill_container(id, Some(options)).await;
+    }
+
+    /// How a run ended: `exited` is `None` when the wall clock ran out.
+    async fn outcome(
+        &self,
+        id: &str,
+        watch: Watch,
+        duration: Duration,
+        exited: Option<Result<i64, SandboxError>>,
+        lines: Lines,
+    ) -> Result<RunOutcome, SandboxError> {
+        watch.stats.abort();
+        let peak_memory_bytes = Some(watch.peak.load(Ordering::Relaxed)).filter(|&bytes| bytes > 0);
         let exit = match exited.transpose()? {
             None => Exit::TimedOut,
             // A clean exit is the program's own verdict; only a failed one asks the engine
@@ -215,6 +244,35 @@ impl Sandbox {
             }
         }
         Ok(removed)
+    }
+}
+
+/// A running container's clock and its peak memory, sampled by a task of its own once it has
+/// run [`STATS_AFTER`].
+struct Watch {
+    started: Instant,
+    // Kept outside the task: the engine's stream outlives the container, so the task is
+    // aborted, and an aborted task returns nothing of what it saw.
+    peak: Arc<AtomicU64>,
+    stats: tokio::task::JoinHandle<()>,
+}
+
+impl Watch {
+    fn start(sandbox: &Sandbox, id: &str) -> Self {
+        let peak = Arc::new(AtomicU64::new(0));
+        let stats = {
+            let (docker, id, peak) = (sandbox.docker.clone(), id.to_owned(), peak.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(STATS_AFTER).await;
+                let mut stats = docker.stats(&id, Some(StatsOptionsBuilder::default().stream(true).build()));
+                while let Some(Ok(s)) = stats.next().await {
+                    if let Some(v) = s.memory_stats.and_then(|m| m.max_usage.or(m.usage)) {
+                        peak.fetch_max(v, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        Self { started: Instant::now(), peak, stats }
     }
 }
 

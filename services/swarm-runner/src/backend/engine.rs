@@ -1,7 +1,7 @@
 //! Runs on the one engine the runner talks to.
 
 use darkroom_core::domain::NodeType;
-use darkroom_core::sandbox::{Hardening, LineSink, RunOutcome, RunSpec, Sandbox, SandboxError};
+use darkroom_core::sandbox::{Hardening, LineSink, Logs, RunOutcome, RunSpec, Sandbox, SandboxError};
 
 use super::Backend;
 
@@ -19,7 +19,7 @@ impl Backend for EngineBackend {
         _node_type: NodeType,
         on_line: &mut LineSink,
     ) -> Result<RunOutcome, SandboxError> {
-        self.sandbox.run(spec, hardening, on_line).await
+        self.sandbox.run(spec, hardening, Logs::Follow(on_line)).await
     }
 
     async fn abandon(&self, spec: &RunSpec) {
