@@ -425,53 +425,47 @@ async fn evaluate_in(
         )),
         Err(EvalError::Sandbox(e)) => sandbox_verdict(run, e),
         Ok((outcome, info)) => match outcome.exit {
-            Exit::Code(0) => match tokio::fs::read(output.path.join("score.json")).await {
-                Err(e) => Err(failed(
-                    run,
-                    FailureKind::Evaluation,
-                    "evaluation error",
-                    Some(format!("the evaluation wrote no /output/score.json: {e}")),
-                    false,
-                )),
-                Ok(bytes) => match read_cases(&output.path).await.and_then(|cases| {
+            Exit::Code(0) => match read_results(output.path.clone()).await {
+                Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e), false)),
+                Ok((bytes, cases)) => {
                     let cases_csv = cases.as_deref().map(sha256_hex);
-                    EvaluationOutput::check(&bytes, cases.as_deref(), &job.metrics, &job.rank_by, job.scoring)
-                        .map(|checked| (checked, cases_csv))
-                        .map_err(|e| e.to_string())
-                }) {
-                    Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e), false)),
-                    Ok((EvaluationOutput { score, cases }, cases_csv)) => {
-                        let doc = ScoreDocument {
-                            submission_id: run.submission_id.to_string(),
-                            challenge: job.challenge.clone(),
-                            phase: job.phase.clone(),
-                            participant_id: job.participant_id.to_string(),
-                            attempt: run.attempt,
-                            rank_value: score.public.metrics.get(&job.rank_by).copied().unwrap_or(f64::NAN),
-                            direction: job
-                                .metrics
-                                .iter()
-                                .find(|m| m.name == job.rank_by)
-                                .map(|m| m.direction)
-                                .unwrap_or_default(),
-                            metrics: score.public.metrics,
-                            submitted_at: to_bson_time(job.created_at),
-                            scored_at: to_bson_time(Utc::now()),
-                            image_digest: run.image_digest.clone(),
-                            evaluation_image: job.evaluation_image.clone(),
-                            evaluation_image_digest: Some(info.id),
-                        };
-                        let private_metrics = score.private.map(|p| p.metrics);
-                        let score_json_sha256 = sha256_hex(&bytes);
-                        let hashes = Hashes {
-                            output_archive: output_archive_sha256,
-                            score_json: score_json_sha256.clone(),
-                            cases_csv,
-                        };
-                        let receipt = pending_receipt(ctx, run, &doc, private_metrics.as_ref(), hashes);
-                        Ok(Scored { doc, private_metrics, cases, receipt, score_json_sha256 })
+                    match EvaluationOutput::check(&bytes, cases.as_deref(), &job.metrics, &job.rank_by, job.scoring) {
+                        Err(e) => {
+                            Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false))
+                        }
+                        Ok(EvaluationOutput { score, cases }) => {
+                            let doc = ScoreDocument {
+                                submission_id: run.submission_id.to_string(),
+                                challenge: job.challenge.clone(),
+                                phase: job.phase.clone(),
+                                participant_id: job.participant_id.to_string(),
+                                attempt: run.attempt,
+                                rank_value: score.public.metrics.get(&job.rank_by).copied().unwrap_or(f64::NAN),
+                                direction: job
+                                    .metrics
+                                    .iter()
+                                    .find(|m| m.name == job.rank_by)
+                                    .map(|m| m.direction)
+                                    .unwrap_or_default(),
+                                metrics: score.public.metrics,
+                                submitted_at: to_bson_time(job.created_at),
+                                scored_at: to_bson_time(Utc::now()),
+                                image_digest: run.image_digest.clone(),
+                                evaluation_image: job.evaluation_image.clone(),
+                                evaluation_image_digest: Some(info.id),
+                            };
+                            let private_metrics = score.private.map(|p| p.metrics);
+                            let score_json_sha256 = sha256_hex(&bytes);
+                            let hashes = Hashes {
+                                output_archive: output_archive_sha256,
+                                score_json: score_json_sha256.clone(),
+                                cases_csv,
+                            };
+                            let receipt = pending_receipt(ctx, run, &doc, private_metrics.as_ref(), hashes);
+                            Ok(Scored { doc, private_metrics, cases, receipt, score_json_sha256 })
+                        }
                     }
-                },
+                }
             },
             other => Err(failed(
                 run,
@@ -488,12 +482,45 @@ async fn evaluate_in(
     verdict.map_err(EvaluationError::from)
 }
 
-/// `/output/cases.csv` if the evaluation wrote one (it is optional); a file that cannot be read
-/// is the evaluation's failure, as an unreadable `score.json` is.
-async fn read_cases(output: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
-    match tokio::fs::read(output.join("cases.csv")).await {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("the evaluation's /output/cases.csv cannot be read: {e}")),
+/// What the evaluation wrote, read on one blocking thread: `/output/score.json` (required) and
+/// `/output/cases.csv` (optional). A missing score or a file that cannot be read is the
+/// evaluation's failure; the error says which file and why.
+async fn read_results(output: std::path::PathBuf) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+    let read = tokio::task::spawn_blocking(move || {
+        let score = std::fs::read(output.join("score.json"))
+            .map_err(|e| format!("the evaluation wrote no /output/score.json: {e}"))?;
+        let cases = match std::fs::read(output.join("cases.csv")) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("the evaluation's /output/cases.csv cannot be read: {e}")),
+        };
+        Ok((score, cases))
+    });
+    read.await.map_err(|e| format!("the evaluation's output was not read: {e}"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn results_are_the_score_and_the_optional_cases_or_say_which_file_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_path_buf();
+        let missing = read_results(out.clone()).await.unwrap_err();
+        assert!(missing.contains("wrote no /output/score.json"), "{missing}");
+
+        std::fs::write(out.join("score.json"), br#"{"accuracy": 0.5}"#).unwrap();
+        assert_eq!(read_results(out.clone()).await.unwrap(), (br#"{"accuracy": 0.5}"#.to_vec(), None));
+
+        std::fs::write(out.join("cases.csv"), b"case,accuracy\na,1\n").unwrap();
+        let (_, cases) = read_results(out.clone()).await.unwrap();
+        assert_eq!(cases.as_deref(), Some(&b"case,accuracy\na,1\n"[..]));
+
+        // A folder where the file should be cannot be read: the evaluation's failure, named.
+        std::fs::remove_file(out.join("cases.csv")).unwrap();
+        std::fs::create_dir(out.join("cases.csv")).unwrap();
+        let unreadable = read_results(out).await.unwrap_err();
+        assert!(unreadable.contains("/output/cases.csv cannot be read"), "{unreadable}");
     }
 }

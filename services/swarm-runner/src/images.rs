@@ -98,16 +98,21 @@ pub async fn load(
                 return Ok((held, info));
             }
             let fetched = scratch.join(format!("{}-{}.fetched.tar", job.submission_id, job.run_label()));
+            tokio::fs::create_dir_all(scratch).await.map_err(|e| scratch_error(scratch, e))?;
             pinned.download(registry, &fetched).await?;
             (fetched, true)
         }
         ImageSource::Tarball { path, .. } => (PathBuf::from(path), false),
     };
     let copy = scratch.join(format!("{}-{}.tar", job.submission_id, job.run_label()));
-    let (src, dst, t) = (archive.clone(), copy.clone(), tag.clone());
-    let rebuilt = tokio::task::spawn_blocking(move || rebuild(&src, &dst, &t, max_image_bytes))
-        .await
-        .map_err(|e| SandboxError::Platform(e.to_string()));
+    // The scratch folder is made where it is first needed: a held image never needs it.
+    let (scratch_dir, src, dst, t) = (scratch.to_owned(), archive.clone(), copy.clone(), tag.clone());
+    let rebuilt = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&scratch_dir).map_err(|e| scratch_error(&scratch_dir, e))?;
+        rebuild(&src, &dst, &t, max_image_bytes)
+    })
+    .await
+    .map_err(|e| SandboxError::Platform(e.to_string()));
     if fetched {
         let _ = tokio::fs::remove_file(&archive).await;
     }
@@ -118,6 +123,10 @@ pub async fn load(
     let _ = tokio::fs::remove_file(&copy).await;
     let expected_id = loaded?;
     described(sandbox, &tag, &expected_id).await
+}
+
+fn scratch_error(scratch: &Path, e: std::io::Error) -> SandboxError {
+    SandboxError::Platform(format!("cannot create {}: {e}", scratch.display()))
 }
 
 /// Describes the image our `tag` names, which must be `expected_id`, or the run fails as

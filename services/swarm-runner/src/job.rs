@@ -16,7 +16,7 @@
 //! retried and not charged; the claim is marked `done` as for any outcome.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -295,11 +295,7 @@ async fn run(ctx: &Context, job: &SubmissionCreated, stop: &StopSignal) -> Resul
             (fingerprint_cache(&ctx.config), dataset.clone(), job.dataset_fingerprint.clone());
         tokio::task::spawn_blocking(move || check_before_run(&cache, "dataset", &root, expected.as_ref()))
     };
-    let scratch = ctx.config.work_dir.join("scratch");
-    let prepared = match tokio::fs::create_dir_all(&scratch).await {
-        Ok(()) => crate::images::prepare(ctx, job, &scratch).await,
-        Err(e) => Err(SandboxError::Platform(format!("cannot create {}: {e}", scratch.display()))),
-    };
+    let prepared = crate::images::prepare(ctx, job, &ctx.config.work_dir.join("scratch")).await;
     if let Err(detail) = check.await? {
         tracing::error!(submission = %job.submission_id, error = %detail, "dataset changed since the challenge was applied; not run");
         crate::images::release(ctx, job).await;
@@ -402,10 +398,6 @@ async fn run_prepared(
         Some(Err(e)) => sandbox_failure(job, e),
         Some(Ok(run)) => {
             let limits = OutputLimits { max_files: r.output_max_files, max_depth: r.output_max_depth };
-            let scan = {
-                let path = output.path.clone();
-                tokio::task::spawn_blocking(move || scan_output(&path, &limits)).await.unwrap_or_default()
-            };
             let rules = Rules {
                 cap_bytes: cap,
                 max_files: r.output_max_files,
@@ -415,11 +407,33 @@ async fn run_prepared(
                 logs_visible: job.logs_visible,
                 tail_lines: ctx.config.failure_log_lines,
             };
-            let verdict = judge(&run, &scan, &rules);
+            // The walk, the verdict and the packing share one blocking thread.
+            let ended = {
+                let (path, tar, run) = (output.path.clone(), folder.path().join("output.tar"), run.clone());
+                tokio::task::spawn_blocking(move || {
+                    let scan = scan_output(&path, &limits);
+                    let verdict = judge(&run, &scan, &rules);
+                    let packed = (verdict == Verdict::Success).then(|| pack(&path, tar));
+                    (scan, verdict, packed)
+                })
+            };
+            let (scan, verdict, packed) = match ended.await {
+                Ok(ended) => ended,
+                Err(e) => {
+                    let detail = Some(format!("the output check did not finish: {e}"));
+                    return Ok(failure(
+                        job,
+                        FailureKind::Platform,
+                        "the output could not be checked".into(),
+                        true,
+                        detail,
+                    ));
+                }
+            };
             tracing::info!(submission = %job.submission_id, exit = ?run.exit, ms = run.duration.as_millis() as u64, output_bytes = scan.bytes, output_files = scan.files, ?verdict, "run ended");
             match verdict {
                 Verdict::Failed { reason, detail } => failure(job, FailureKind::Participant, reason, false, detail),
-                Verdict::Success => match store_output(ctx, job, &output, folder).await {
+                Verdict::Success => match store_output(ctx, job, packed).await {
                     Ok(name) => Outcome::Finished(Box::new(RunFinished {
                         event_id: RunFinished::event_id_for(job.submission_id, job.attempt),
                         submission_id: job.submission_id,
@@ -456,22 +470,43 @@ async fn run_prepared(
     Ok(outcome)
 }
 
-/// Packs `/output` into a tar file in the run's folder, beside the output, and streams that file
-/// into the object store, so an output is never held whole in memory.
+/// A packed `/output`: small archives are read whole on the packing thread (no further hops
+/// to stream them), larger ones stay in their file and are streamed, so a large output is never
+/// held whole in memory.
+enum Packed {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+/// Archives up to this size are read into memory after packing.
+const READ_WHOLE_MAX: u64 = 1 << 20;
+
+/// Packs the folder `root` into a tar file `tar` in the run's folder, beside the output.
+fn pack(root: &Path, tar: PathBuf) -> Result<Packed, OutputArchiveError> {
+    if archive_to_file(root, &tar)? > READ_WHOLE_MAX {
+        return Ok(Packed::File(tar));
+    }
+    std::fs::read(&tar).map(Packed::Bytes).map_err(|e| OutputArchiveError::Platform(format!("{}: {e}", tar.display())))
+}
+
+/// Stores the packed output (`None`: not packed, which cannot follow a success) in the object
+/// store under the attempt's artifact name.
 async fn store_output(
     ctx: &Context,
     job: &SubmissionCreated,
-    output: &OutputDir,
-    folder: &RunFolder,
+    packed: Option<Result<Packed, OutputArchiveError>>,
 ) -> Result<String, OutputArchiveError> {
-    let tar = folder.path().join("output.tar");
-    let (root, dest) = (output.path.clone(), tar.clone());
-    tokio::task::spawn_blocking(move || archive_to_file(&root, &dest))
-        .await
-        .map_err(|e| OutputArchiveError::Platform(e.to_string()))??;
+    let platform = |e: &dyn std::fmt::Display| OutputArchiveError::Platform(e.to_string());
+    let packed = packed.ok_or_else(|| platform(&"the output was not packed"))??;
     let name = artifact_name(job);
-    let mut file = tokio::fs::File::open(&tar).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
-    ctx.outputs.store().put(name.as_str(), &mut file).await.map_err(|e| OutputArchiveError::Platform(e.to_string()))?;
+    let store = ctx.outputs.store();
+    match packed {
+        Packed::Bytes(bytes) => store.put(name.as_str(), &mut bytes.as_slice()).await.map_err(|e| platform(&e))?,
+        Packed::File(tar) => {
+            let mut file = tokio::fs::File::open(&tar).await.map_err(|e| platform(&e))?;
+            store.put(name.as_str(), &mut file).await.map_err(|e| platform(&e))?
+        }
+    };
     Ok(name)
 }
 
@@ -485,5 +520,27 @@ mod tests {
         assert!(serves(&[NodeType::Highmem, NodeType::Gpu], NodeType::Gpu));
         assert!(!serves(&[NodeType::Highcpu], NodeType::Gpu));
         assert!(!serves(&[NodeType::Cpu], NodeType::Highcpu));
+    }
+
+    /// A small output is read whole on the packing thread; one over the limit stays in its
+    /// file, to be streamed; a link in it is the participant's failure, as before.
+    #[test]
+    fn a_small_output_is_read_whole_a_large_one_streamed_and_a_link_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("output");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("p.csv"), b"id,label\n1,0\n").unwrap();
+        let tar = dir.path().join("output.tar");
+        let Ok(Packed::Bytes(bytes)) = pack(&out, tar.clone()) else { panic!("a small output is read whole") };
+        assert_eq!(bytes, std::fs::read(&tar).unwrap(), "the bytes are the archive's");
+        assert!(bytes.windows(5).any(|w| w == b"p.csv"), "the archive names the file");
+
+        std::fs::write(out.join("big.bin"), vec![7u8; (READ_WHOLE_MAX + 1) as usize]).unwrap();
+        let Ok(Packed::File(file)) = pack(&out, tar.clone()) else { panic!("a large output is streamed") };
+        assert_eq!(file, tar);
+        assert!(std::fs::metadata(&file).unwrap().len() > READ_WHOLE_MAX);
+
+        std::os::unix::fs::symlink("/etc/shadow", out.join("link")).unwrap();
+        assert!(matches!(pack(&out, tar), Err(OutputArchiveError::Participant(_))), "a link is refused");
     }
 }

@@ -214,24 +214,31 @@ impl OutputDir {
         max_files: u64,
         tmpfs: bool,
     ) -> Result<Self, SandboxError> {
-        tokio::fs::create_dir_all(&path).await?;
-        // One page of slack so "exactly the cap" is not a false "too large".
-        let size = cap_bytes + 4096;
-        let inodes = max_files.saturating_add(INODE_SLACK);
-        let mounted = tmpfs && mount_tmpfs(&path, size, inodes).is_ok();
-        if !mounted {
-            use std::os::unix::fs::PermissionsExt;
-            tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).await?;
-        }
-        Ok(Self { path, cap_bytes, mounted })
+        // The folder, mount and mode calls share one blocking thread (one hop, not three).
+        let made = tokio::task::spawn_blocking(move || -> std::io::Result<Self> {
+            std::fs::create_dir_all(&path)?;
+            // One page of slack so "exactly the cap" is not a false "too large".
+            let size = cap_bytes + 4096;
+            let inodes = max_files.saturating_add(INODE_SLACK);
+            let mounted = tmpfs && mount_tmpfs(&path, size, inodes).is_ok();
+            if !mounted {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))?;
+            }
+            Ok(Self { path, cap_bytes, mounted })
+        });
+        Ok(made.await.map_err(|e| SandboxError::Platform(format!("the output folder was not made: {e}")))??)
     }
 
     /// Unmounts and deletes the folder.
     pub async fn destroy(self) {
-        if self.mounted {
-            let _ = rustix::mount::unmount(&self.path, rustix::mount::UnmountFlags::empty());
-        }
-        let _ = tokio::fs::remove_dir_all(&self.path).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            if self.mounted {
+                let _ = rustix::mount::unmount(&self.path, rustix::mount::UnmountFlags::empty());
+            }
+            let _ = std::fs::remove_dir_all(&self.path);
+        })
+        .await;
     }
 }
 
