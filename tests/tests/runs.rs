@@ -273,7 +273,7 @@ async fn runner_and_evaluator_answer_health_probes() {
 /// run: the create meets the name, the leftover is removed, and the create is tried again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leftover_container_under_the_runs_name_is_replaced() {
-    use darkroom_core::sandbox::{Exit, Hardening, Limits, RunSpec, Sandbox};
+    use darkroom_core::sandbox::{Exit, Logs, Sandbox};
     let sandbox = Sandbox::connect().await.expect("Docker engine");
     let name = format!("darkroom-test-leftover-{}", uuid::Uuid::new_v4().simple());
     let image = "darkroom-demo-weak:1";
@@ -281,34 +281,10 @@ async fn a_leftover_container_under_the_runs_name_is_replaced() {
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let leftover = String::from_utf8_lossy(&created.stdout).trim().to_owned();
     let dir = tempfile::tempdir().unwrap();
-    let (data, output) = (dir.path().join("data"), dir.path().join("output"));
+    let data = dir.path().join("data");
     darkroom_demo_data::generate(&data, 7, 4, 4, 16).expect("a tiny dataset");
-    std::fs::create_dir_all(&output).unwrap();
-    // The run's user is not root (the runner's OutputDir hands the folder over the same way).
-    std::fs::set_permissions(&output, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    let spec = RunSpec {
-        name: name.clone(),
-        image: image.to_owned(),
-        labels: Default::default(),
-        inputs: vec![(data.join("dataset"), "/data".to_owned())],
-        output,
-        limits: Limits {
-            cpus: 1.0,
-            memory_mb: 256,
-            pids: 64,
-            gpus: 0,
-            tmp_size_mb: 16,
-            output_max_mb: 4,
-            wall_clock: Duration::from_secs(60),
-        },
-        seed: 1,
-    };
-    let info = sandbox.image_info(image).await.unwrap();
-    let hardening = Hardening::new(&spec, &info, false).unwrap();
-    let run = sandbox
-        .run(&spec, &hardening, darkroom_core::sandbox::Logs::Follow(&mut |_| {}))
-        .await
-        .expect("the run is not blocked by the leftover");
+    let inputs = vec![(data.join("dataset"), "/data".to_owned())];
+    let run = run_image(&sandbox, dir.path(), &name, image, inputs, Logs::Follow(&mut |_| {})).await;
     assert_eq!(run.exit, Exit::Code(0), "{run:?}");
     let gone = std::process::Command::new("docker").args(["inspect", &leftover]).output().unwrap();
     assert!(!gone.status.success(), "the leftover container was removed");
@@ -379,12 +355,15 @@ async fn logs_read_after_the_end_hold_a_failures_last_lines() {
     use darkroom_core::sandbox::{Exit, Logs, Sandbox};
     let sandbox = Sandbox::connect().await.expect("Docker engine");
     let dir = tempfile::tempdir().unwrap();
-    let failed = run_image(&sandbox, dir.path(), "darkroom-test-hostile:fail", Logs::TailOnFailure).await;
+    let failed =
+        run_image(&sandbox, dir.path(), &logs_run(), "darkroom-test-hostile:fail", vec![], Logs::TailOnFailure).await;
     assert_eq!(failed.exit, Exit::Code(3), "{failed:?}");
     for line in ["step 1 of 3", "step 3 of 3", "something broke in the participant's code"] {
         assert!(failed.log_tail.iter().any(|l| l == line), "'{line}' in the tail: {:?}", failed.log_tail);
     }
-    let clean = run_image(&sandbox, dir.path(), "darkroom-test-hostile:no-output", Logs::TailOnFailure).await;
+    let clean =
+        run_image(&sandbox, dir.path(), &logs_run(), "darkroom-test-hostile:no-output", vec![], Logs::TailOnFailure)
+            .await;
     assert_eq!(clean.exit, Exit::Code(0), "{clean:?}");
     assert!(clean.log_tail.is_empty(), "a clean exit's logs are not read: {:?}", clean.log_tail);
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -392,17 +371,34 @@ async fn logs_read_after_the_end_hold_a_failures_last_lines() {
         let seen = seen.clone();
         move |line: &str| seen.lock().unwrap().push(line.to_owned())
     };
-    let followed = run_image(&sandbox, dir.path(), "darkroom-test-hostile:no-output", Logs::Follow(&mut sink)).await;
+    let followed = run_image(
+        &sandbox,
+        dir.path(),
+        &logs_run(),
+        "darkroom-test-hostile:no-output",
+        vec![],
+        Logs::Follow(&mut sink),
+    )
+    .await;
     assert_eq!(followed.exit, Exit::Code(0), "{followed:?}");
     assert_eq!(followed.log_tail, ["done, but wrote nothing"]);
     assert_eq!(*seen.lock().unwrap(), ["done, but wrote nothing"], "followed live");
 }
 
 /// Runs `image` in the sandbox with no inputs and a fresh output folder under `dir`.
+/// A fresh run name for the logs test.
+fn logs_run() -> String {
+    format!("darkroom-test-logs-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Runs `image` in the sandbox as `name`, with `inputs` mounted and a fresh output folder
+/// under `dir` (writable by the run's user, as the runner's `OutputDir` hands it over).
 async fn run_image(
     sandbox: &darkroom_core::sandbox::Sandbox,
     dir: &std::path::Path,
+    name: &str,
     image: &str,
+    inputs: Vec<(std::path::PathBuf, String)>,
     logs: darkroom_core::sandbox::Logs<'_>,
 ) -> darkroom_core::sandbox::RunOutcome {
     use darkroom_core::sandbox::{Hardening, Limits, RunSpec};
@@ -410,23 +406,23 @@ async fn run_image(
     std::fs::create_dir_all(&output).unwrap();
     std::fs::set_permissions(&output, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let spec = RunSpec {
-        name: format!("darkroom-test-logs-{}", uuid::Uuid::new_v4().simple()),
+        name: name.to_owned(),
         image: image.to_owned(),
         labels: Default::default(),
-        inputs: vec![],
+        inputs,
         output,
         limits: Limits {
             cpus: 1.0,
-            memory_mb: 64,
-            pids: 16,
+            memory_mb: 256,
+            pids: 64,
             gpus: 0,
-            tmp_size_mb: 4,
-            output_max_mb: 1,
-            wall_clock: Duration::from_secs(30),
+            tmp_size_mb: 16,
+            output_max_mb: 4,
+            wall_clock: Duration::from_secs(60),
         },
         seed: 1,
     };
     let info = sandbox.image_info(image).await.unwrap();
     let hardening = Hardening::new(&spec, &info, false).unwrap();
-    sandbox.run(&spec, &hardening, logs).await.expect("a run")
+    sandbox.run(&spec, &hardening, logs).await.expect("a run (a leftover under its name does not block it)")
 }
