@@ -385,7 +385,6 @@ async fn logs_read_after_the_end_hold_a_failures_last_lines() {
     assert_eq!(*seen.lock().unwrap(), ["done, but wrote nothing"], "followed live");
 }
 
-/// Runs `image` in the sandbox with no inputs and a fresh output folder under `dir`.
 /// A fresh run name for the logs test.
 fn logs_run() -> String {
     format!("darkroom-test-logs-{}", uuid::Uuid::new_v4().simple())

@@ -427,45 +427,47 @@ async fn evaluate_in(
         Ok((outcome, info)) => match outcome.exit {
             Exit::Code(0) => match read_results(output.path.clone()).await {
                 Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e), false)),
-                Ok((bytes, cases)) => {
-                    let cases_csv = cases.as_deref().map(sha256_hex);
-                    match EvaluationOutput::check(&bytes, cases.as_deref(), &job.metrics, &job.rank_by, job.scoring) {
-                        Err(e) => {
-                            Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false))
-                        }
-                        Ok(EvaluationOutput { score, cases }) => {
-                            let doc = ScoreDocument {
-                                submission_id: run.submission_id.to_string(),
-                                challenge: job.challenge.clone(),
-                                phase: job.phase.clone(),
-                                participant_id: job.participant_id.to_string(),
-                                attempt: run.attempt,
-                                rank_value: score.public.metrics.get(&job.rank_by).copied().unwrap_or(f64::NAN),
-                                direction: job
-                                    .metrics
-                                    .iter()
-                                    .find(|m| m.name == job.rank_by)
-                                    .map(|m| m.direction)
-                                    .unwrap_or_default(),
-                                metrics: score.public.metrics,
-                                submitted_at: to_bson_time(job.created_at),
-                                scored_at: to_bson_time(Utc::now()),
-                                image_digest: run.image_digest.clone(),
-                                evaluation_image: job.evaluation_image.clone(),
-                                evaluation_image_digest: Some(info.id),
-                            };
-                            let private_metrics = score.private.map(|p| p.metrics);
-                            let score_json_sha256 = sha256_hex(&bytes);
-                            let hashes = Hashes {
-                                output_archive: output_archive_sha256,
-                                score_json: score_json_sha256.clone(),
-                                cases_csv,
-                            };
-                            let receipt = pending_receipt(ctx, run, &doc, private_metrics.as_ref(), hashes);
-                            Ok(Scored { doc, private_metrics, cases, receipt, score_json_sha256 })
-                        }
+                Ok((bytes, cases_bytes)) => match EvaluationOutput::check(
+                    &bytes,
+                    cases_bytes.as_deref(),
+                    &job.metrics,
+                    &job.rank_by,
+                    job.scoring,
+                ) {
+                    Err(e) => Err(failed(run, FailureKind::Evaluation, "evaluation error", Some(e.to_string()), false)),
+                    Ok(EvaluationOutput { score, cases }) => {
+                        let cases_csv = cases_bytes.as_deref().map(sha256_hex);
+                        let doc = ScoreDocument {
+                            submission_id: run.submission_id.to_string(),
+                            challenge: job.challenge.clone(),
+                            phase: job.phase.clone(),
+                            participant_id: job.participant_id.to_string(),
+                            attempt: run.attempt,
+                            rank_value: score.public.metrics.get(&job.rank_by).copied().unwrap_or(f64::NAN),
+                            direction: job
+                                .metrics
+                                .iter()
+                                .find(|m| m.name == job.rank_by)
+                                .map(|m| m.direction)
+                                .unwrap_or_default(),
+                            metrics: score.public.metrics,
+                            submitted_at: to_bson_time(job.created_at),
+                            scored_at: to_bson_time(Utc::now()),
+                            image_digest: run.image_digest.clone(),
+                            evaluation_image: job.evaluation_image.clone(),
+                            evaluation_image_digest: Some(info.id),
+                        };
+                        let private_metrics = score.private.map(|p| p.metrics);
+                        let score_json_sha256 = sha256_hex(&bytes);
+                        let hashes = Hashes {
+                            output_archive: output_archive_sha256,
+                            score_json: score_json_sha256.clone(),
+                            cases_csv,
+                        };
+                        let receipt = pending_receipt(ctx, run, &doc, private_metrics.as_ref(), hashes);
+                        Ok(Scored { doc, private_metrics, cases, receipt, score_json_sha256 })
                     }
-                }
+                },
             },
             other => Err(failed(
                 run,
