@@ -412,12 +412,14 @@ async fn run_prepared(
                 let (path, tar, run) = (output.path.clone(), folder.path().join("output.tar"), run.clone());
                 tokio::task::spawn_blocking(move || {
                     let scan = scan_output(&path, &limits);
-                    let verdict = judge(&run, &scan, &rules);
-                    let packed = (verdict == Verdict::Success).then(|| pack(&path, tar));
-                    (scan, verdict, packed)
+                    let judged = match judge(&run, &scan, &rules) {
+                        Verdict::Success => Judged::Passed(pack(&path, tar)),
+                        Verdict::Failed { reason, detail } => Judged::Failed { reason, detail },
+                    };
+                    (scan, judged)
                 })
             };
-            let (scan, verdict, packed) = match ended.await {
+            let (scan, judged) = match ended.await {
                 Ok(ended) => ended,
                 Err(e) => {
                     let detail = Some(format!("the output check did not finish: {e}"));
@@ -430,10 +432,10 @@ async fn run_prepared(
                     ));
                 }
             };
-            tracing::info!(submission = %job.submission_id, exit = ?run.exit, ms = run.duration.as_millis() as u64, output_bytes = scan.bytes, output_files = scan.files, ?verdict, "run ended");
-            match verdict {
-                Verdict::Failed { reason, detail } => failure(job, FailureKind::Participant, reason, false, detail),
-                Verdict::Success => match store_output(ctx, job, packed).await {
+            tracing::info!(submission = %job.submission_id, exit = ?run.exit, ms = run.duration.as_millis() as u64, output_bytes = scan.bytes, output_files = scan.files, verdict = ?judged, "run ended");
+            match judged {
+                Judged::Failed { reason, detail } => failure(job, FailureKind::Participant, reason, false, detail),
+                Judged::Passed(packed) => match store_output(ctx, job, packed).await {
                     Ok(name) => Outcome::Finished(Box::new(RunFinished {
                         event_id: RunFinished::event_id_for(job.submission_id, job.attempt),
                         submission_id: job.submission_id,
@@ -470,6 +472,25 @@ async fn run_prepared(
     Ok(outcome)
 }
 
+/// A run's output as the packing thread left it: the participant's failure (by the rules), or
+/// passed and packed (or why packing failed).
+enum Judged {
+    Failed { reason: String, detail: Option<String> },
+    Passed(Result<Packed, OutputArchiveError>),
+}
+
+/// Logged as the verdict was: the failure's reasons, or `Success`.
+impl std::fmt::Debug for Judged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Judged::Failed { reason, detail } => {
+                f.debug_struct("Failed").field("reason", reason).field("detail", detail).finish()
+            }
+            Judged::Passed(_) => f.write_str("Success"),
+        }
+    }
+}
+
 /// A packed `/output`: small archives are read whole on the packing thread (no further hops
 /// to stream them), larger ones stay in their file and are streamed, so a large output is never
 /// held whole in memory.
@@ -489,15 +510,15 @@ fn pack(root: &Path, tar: PathBuf) -> Result<Packed, OutputArchiveError> {
     std::fs::read(&tar).map(Packed::Bytes).map_err(|e| OutputArchiveError::Platform(format!("{}: {e}", tar.display())))
 }
 
-/// Stores the packed output (`None`: not packed, which cannot follow a success) in the object
-/// store under the attempt's artifact name.
+/// Stores the packed output in the object store under the attempt's artifact name; a packing
+/// error passes through.
 async fn store_output(
     ctx: &Context,
     job: &SubmissionCreated,
-    packed: Option<Result<Packed, OutputArchiveError>>,
+    packed: Result<Packed, OutputArchiveError>,
 ) -> Result<String, OutputArchiveError> {
     let platform = |e: &dyn std::fmt::Display| OutputArchiveError::Platform(e.to_string());
-    let packed = packed.ok_or_else(|| platform(&"the output was not packed"))??;
+    let packed = packed?;
     let name = artifact_name(job);
     let store = ctx.outputs.store();
     match packed {
