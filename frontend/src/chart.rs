@@ -75,16 +75,36 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Maps times and values to the drawing area.
+/// Maps times and values to the drawing area. The value range ends on round ticks.
 struct Scale {
     t0: f64,
     t1: f64,
     v0: f64,
     v1: f64,
+    /// The distance between two ticks of the value axis (1, 2 or 5 × a power of ten).
+    step: f64,
+}
+
+/// A round step (1, 2 or 5 × a power of ten) that cuts `range` into at most about five, never
+/// finer than the phase's printed decimals (two ticks would otherwise print alike).
+fn tick_step(range: f64, decimals: Option<u32>) -> f64 {
+    let rough = range / 4.0;
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * power).find(|s| *s >= rough).unwrap_or(10.0 * power);
+    match decimals {
+        Some(d) => step.max(10f64.powi(-(d.min(12) as i32))),
+        None => step,
+    }
+}
+
+/// The decimals a tick of `step` needs: 0.05 → 2, 0.2 → 1, 5 → 0.
+fn step_decimals(step: f64) -> u32 {
+    // The nudge keeps 0.1, whose logarithm reads as a hair under −1, at one decimal.
+    (-(step.log10() + 1e-9).floor()).max(0.0) as u32
 }
 
 impl Scale {
-    fn of(points: &[&Point]) -> Option<Self> {
+    fn of(points: &[&Point], decimals: Option<u32>) -> Option<Self> {
         let ts = points.iter().map(|p| p.at.timestamp_millis() as f64);
         let (mut t0, mut t1) = ts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| (a.min(t), b.max(t)));
         let vs = points.iter().map(|p| p.value);
@@ -104,7 +124,21 @@ impl Scale {
             v0.abs() * 0.1
         };
         (v0, v1) = (v0 - pad, v1 + pad);
-        Some(Self { t0, t1, v0, v1 })
+        // Out to the ticks around the range, so the axis starts and ends on a round value.
+        let step = tick_step(v1 - v0, decimals);
+        if !(step.is_finite() && step > 0.0) {
+            return None;
+        }
+        (v0, v1) = ((v0 / step).floor() * step, (v1 / step).ceil() * step);
+        Some(Self { t0, t1, v0, v1, step })
+    }
+
+    /// The round values of the value axis, bottom to top.
+    fn ticks(&self) -> Vec<f64> {
+        let (first, last) = ((self.v0 / self.step).round() as i64, (self.v1 / self.step).round() as i64);
+        // Multiples of the step, so zero is exactly 0 (never "-0.00").
+        // At most about six by the step's choice; the cap only guards against float surprises.
+        (first..=last).take(12).map(|k| k as f64 * self.step).collect()
     }
 
     fn x(&self, at: DateTime<Utc>) -> f64 {
@@ -130,22 +164,22 @@ pub fn svg(chart: &Chart) -> Option<String> {
     if let Some(best) = chart.best.as_ref().filter(|b| b.value.is_finite()) {
         all.push(best);
     }
-    let scale = Scale::of(&all)?;
+    let scale = Scale::of(&all, chart.decimals)?;
     let value = |v: f64| format::metric_to(v, chart.decimals);
+    let tick_decimals = chart.decimals.unwrap_or_else(|| step_decimals(scale.step));
     let title = escape(&chart.title);
     let mut out = format!(
         r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>"#
     );
-    // Horizontal grid with the values at the bottom, middle and top.
-    for k in 0..3 {
-        let v = scale.v0 + (scale.v1 - scale.v0) * (0.1 + 0.4 * f64::from(k));
+    // Horizontal grid at round values, so no tick reads like a score.
+    for v in scale.ticks() {
         let y = scale.y(v);
         out.push_str(&format!(
             r#"<line class="grid" x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             WIDTH - RIGHT,
             LEFT - 6.0,
             y + 4.0,
-            value(v)
+            format::metric_to(v, Some(tick_decimals))
         ));
     }
     // The times at both ends.
@@ -291,6 +325,48 @@ mod tests {
         let d = &paths(&svg)[0];
         assert!((d[0] - (LEFT + (WIDTH - LEFT - RIGHT) / 2.0)).abs() < 0.1, "{d:?}");
         assert!((d[1] - (TOP + (HEIGHT - TOP - BOTTOM) / 2.0)).abs() < 0.1, "{d:?}");
+    }
+
+    /// The value axis's labels, bottom to top.
+    fn tick_labels(svg: &str) -> Vec<String> {
+        svg.split("class=\"tick\" x=\"")
+            .skip(1)
+            .filter(|t| t.contains("text-anchor=\"end\">"))
+            .map(|t| {
+                let t = &t[t.find('>').unwrap() + 1..];
+                t[..t.find('<').unwrap()].to_owned()
+            })
+            .filter(|t| !t.contains("UTC"))
+            .collect()
+    }
+
+    #[test]
+    fn the_value_axis_has_round_ticks_around_the_scores() {
+        // The leaderboard's case: bests of 0.6, 0.75, 0.82 and 0.9.
+        let svg =
+            svg(&chart(vec![series("Ada", &[(0, 0.6), (3, 0.82)]), series("Bob", &[(1, 0.75), (5, 0.9)])])).unwrap();
+        assert_eq!(tick_labels(&svg), ["0.5", "0.6", "0.7", "0.8", "0.9", "1.0"], "{svg}");
+        // Large, negative and tiny values alike; zero prints as 0, never -0.
+        let labels = |values: &[(i64, f64)]| tick_labels(&svg_of(values));
+        assert_eq!(labels(&[(0, 1200.0), (1, 1900.0)]), ["1000", "1500", "2000"]);
+        assert_eq!(labels(&[(0, -0.3), (1, 0.25)]), ["-0.4", "-0.2", "0.0", "0.2", "0.4"]);
+        assert_eq!(labels(&[(0, 0.00012), (1, 0.00019)]), ["0.00010", "0.00015", "0.00020"]);
+        assert_eq!(labels(&[(0, 0.0)]), ["-1.0", "-0.5", "0.0", "0.5", "1.0"]);
+    }
+
+    fn svg_of(values: &[(i64, f64)]) -> String {
+        svg(&chart(vec![series("Ada", values)])).unwrap()
+    }
+
+    #[test]
+    fn ticks_are_never_finer_than_the_phases_decimals() {
+        let mut c = chart(vec![series("Mine", &[(0, 0.71), (5, 0.72)])]);
+        c.decimals = Some(2);
+        let labels = tick_labels(&svg(&c).unwrap());
+        assert!(labels.len() >= 2, "{labels:?}");
+        let distinct: std::collections::HashSet<&String> = labels.iter().collect();
+        assert_eq!(distinct.len(), labels.len(), "two ticks print alike: {labels:?}");
+        assert!(labels.iter().all(|l| l.len() == 4), "two decimals each: {labels:?}");
     }
 
     #[test]
