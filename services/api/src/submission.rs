@@ -278,10 +278,26 @@ impl ImageView {
     pub fn label(&self) -> String {
         match self {
             ImageView::Reference { name, .. } => name.clone(),
-            ImageView::Tarball { sha256, .. } => format!("upload sha256:{}", &sha256[..sha256.len().min(12)]),
+            ImageView::Tarball { sha256, .. } => format!("upload sha256:{}", short_hex(sha256)),
             ImageView::Unknown => "(unknown)".into(),
         }
     }
+
+    /// For a table's narrow column: [`label`](Self::label) with a pinned digest cut to 12 hex
+    /// digits, as `docker images` prints ids (the page puts the whole label in a tooltip).
+    pub fn short_label(&self) -> String {
+        let label = self.label();
+        match label.split_once("@sha256:") {
+            Some((name, digest)) => format!("{name}@sha256:{}", short_hex(digest)),
+            None => label,
+        }
+    }
+}
+
+/// A digest's first 12 characters (by character: the text comes from a server, never sliced
+/// where it could panic).
+fn short_hex(digest: &str) -> String {
+    digest.chars().take(12).collect()
 }
 
 /// One line of a submission's history.
@@ -455,6 +471,21 @@ mod tests {
             r#"{"kind":"tarball","sha256":"0123456789abcdef","size_bytes":5}"#
         );
         assert_eq!(tar.label(), "upload sha256:0123456789ab");
+        assert_eq!(tar.short_label(), tar.label());
+    }
+
+    #[test]
+    fn a_tables_image_label_cuts_the_pinned_digest_to_twelve_digits() {
+        let digest = "2abe122256b5027acdca10cdcf3c514587480d2c185704c67b375d88d74f8514e";
+        let pinned = ImageView::Reference { name: format!("127.0.0.1:5000/pictured@sha256:{digest}"), requested: None };
+        assert_eq!(pinned.label(), format!("127.0.0.1:5000/pictured@sha256:{digest}"));
+        assert_eq!(pinned.short_label(), "127.0.0.1:5000/pictured@sha256:2abe122256b5");
+        let tagged = ImageView::Reference { name: "r/m:1".into(), requested: None };
+        assert_eq!(tagged.short_label(), "r/m:1");
+        // Whatever a server sends, nothing is cut inside a character.
+        let odd = ImageView::Tarball { sha256: "ééééééééééééé".into(), size_bytes: 1 };
+        assert_eq!(odd.short_label(), "upload sha256:éééééééééééé");
+        assert_eq!(ImageView::Unknown.short_label(), "(unknown)");
     }
 
     #[test]
