@@ -42,9 +42,10 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A time as the API writes it (RFC 3339, UTC, `Z`).
+/// A time as the API writes it (RFC 3339, UTC, `Z`), to the second: a table's column is 20
+/// characters whatever precision the server keeps (`--json` has all of it).
 fn at(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// A unit enum's word as the API writes it (`higher_is_better`).
@@ -253,7 +254,7 @@ pub fn organizer_submissions(list: &Vec<OrganizerSubmissionView>) -> String {
             None => x.participant.name.clone(),
         };
         let last = match (&s.score, &s.failure_reason) {
-            (Some(score), _) => feedback_score(score),
+            (Some(score), _) => score_cell(score),
             // Reasons and details may run over lines (a run's last output): the table shows the
             // first; `--json` or `status ID` has them whole.
             (None, Some(reason)) => reason.lines().next().unwrap_or_default().to_owned(),
@@ -267,7 +268,7 @@ pub fn organizer_submissions(list: &Vec<OrganizerSubmissionView>) -> String {
 pub fn submissions(list: &Vec<SubmissionView>) -> String {
     let mut out = format!("{:<38} {:<20} {:<11} {:<24} SCORE\n", "ID", "CHALLENGE", "STATE", "SUBMITTED");
     for x in list {
-        let score = x.score.as_ref().map(feedback_score).unwrap_or_else(|| "-".into());
+        let score = x.score.as_ref().map(score_cell).unwrap_or_else(|| "-".into());
         let _ = writeln!(out, "{:<38} {:<20} {:<11} {:<24} {score}", x.id, x.challenge, x.state, at(x.created_at));
     }
     out
@@ -281,10 +282,19 @@ fn feedback_score(score: &FeedbackScore) -> String {
     format!("{}{note}", metrics.join("  "))
 }
 
+/// A score in a table's cell: each metric to the phase's decimals (four without), as the board
+/// and the pages print it; `status ID` and `--json` have every digit the server sent.
+fn score_cell(score: &FeedbackScore) -> String {
+    let prec = score.decimals.unwrap_or(4) as usize;
+    let metrics: Vec<String> = score.metrics.iter().map(|(name, v)| format!("{name} {v:.prec$}")).collect();
+    let note = score.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default();
+    format!("{}{note}", metrics.join("  "))
+}
+
 pub fn leaderboard(board: &Leaderboard) -> String {
     let rank_by = &board.rank_by;
     let mut out =
-        format!("{} — phase {} — ranked by {} ({})\n", board.challenge, board.phase, rank_by, wire(&board.direction));
+        format!("{} — phase {} — ranked by {} ({})\n", board.challenge, board.phase, rank_by, board.direction.label());
     if board.entries.is_empty() {
         out.push_str("no scores yet\n");
         return out;
@@ -389,7 +399,7 @@ pub fn private_board(b: &PrivateBoard) -> String {
             let _ = writeln!(
                 out,
                 "{challenge} — phase {phase} — private board, ranked by {rank_by} ({}); closed {}, revealed {}\ncommitment {commitment}\nsalt       {salt}",
-                wire(direction),
+                direction.label(),
                 at(*closed_at),
                 at(*revealed_at)
             );
@@ -485,6 +495,30 @@ mod tests {
         let raw =
             FeedbackScore { metrics: BTreeMap::from([("accuracy".into(), 0.123456)]), note: None, decimals: None };
         assert_eq!(feedback_score(&raw), "accuracy 0.123456");
+    }
+
+    #[test]
+    fn a_tables_score_has_the_boards_digits_and_its_times_the_second() {
+        let at: DateTime<Utc> = "2026-12-04T14:04:32.432485420Z".parse().unwrap();
+        let score = |decimals| FeedbackScore {
+            metrics: BTreeMap::from([("accuracy".into(), 0.595), ("roc_auc".into(), 0.6027925132619357)]),
+            note: None,
+            decimals,
+        };
+        assert_eq!(score_cell(&score(None)), "accuracy 0.5950  roc_auc 0.6028");
+        assert_eq!(score_cell(&score(Some(2))), "accuracy 0.59  roc_auc 0.60");
+        let view: SubmissionView = serde_json::from_value(serde_json::json!({
+            "id": "0190a7c2-5b1e-7c3d-8e4f-0123456789ab", "challenge": "c", "phase": "dev", "state": "COMPLETE",
+            "failure_reason": null, "image": {"kind": "unknown"}, "image_digest": null, "attempt": 1,
+            "counts_against_quota": true, "created_at": at, "updated_at": at,
+            "score": {"metrics": {"roc_auc": 0.6027925132619357}},
+        }))
+        .unwrap();
+        let table = submissions(&vec![view]);
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.contains(" 2026-12-04T14:04:32Z ") && row.ends_with(" roc_auc 0.6028"), "{table}");
+        // The columns line up: the score starts where its heading does.
+        assert_eq!(row.find("roc_auc"), table.lines().next().unwrap().find("SCORE"), "{table}");
     }
 
     #[test]
