@@ -167,7 +167,7 @@ pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back:
                         let (id1, id2, back1, back2) = (id.clone(), id.clone(), back.clone(), back.clone());
                         view! {
                             <tr data-submission=id>
-                                <td><a href=href>{format::time(s.created_at)}</a></td>
+                                <td class="when"><a href=href>{format::time(s.created_at)}</a></td>
                                 {organizer.then(|| view! { <td>{who}</td> })}
                                 <td>{format!("{} / {}", s.challenge, s.phase)}</td>
                                 <td class="image" title=s.image.label()>{s.image.short_label()}</td>
