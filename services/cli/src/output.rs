@@ -274,19 +274,31 @@ pub fn submissions(list: &Vec<SubmissionView>) -> String {
     out
 }
 
+/// The decimals a board (and a table's score) prints where the phase sets none.
+const BOARD_DECIMALS: u32 = 4;
+
 /// A submission's feedback score as the server sent it: each metric with the digits it has
 /// (the server already rounded it in `rounded` mode), then the ladder's note.
 fn feedback_score(score: &FeedbackScore) -> String {
-    let metrics: Vec<String> = score.metrics.iter().map(|(name, v)| format!("{name} {v}")).collect();
-    let note = score.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default();
-    format!("{}{note}", metrics.join("  "))
+    score_text(score, None)
 }
 
-/// A score in a table's cell: each metric to the phase's decimals (four without), as the board
-/// and the pages print it; `status ID` and `--json` have every digit the server sent.
+/// A score in a table's cell: each metric to the phase's decimals (the board's without), as the
+/// board and the pages print it; `status ID` and `--json` have every digit the server sent.
 fn score_cell(score: &FeedbackScore) -> String {
-    let prec = score.decimals.unwrap_or(4) as usize;
-    let metrics: Vec<String> = score.metrics.iter().map(|(name, v)| format!("{name} {v:.prec$}")).collect();
+    score_text(score, Some(score.decimals.unwrap_or(BOARD_DECIMALS) as usize))
+}
+
+/// Each metric (to `prec` decimals, or with every digit it has), then the ladder's note.
+fn score_text(score: &FeedbackScore, prec: Option<usize>) -> String {
+    let metrics: Vec<String> = score
+        .metrics
+        .iter()
+        .map(|(name, v)| match prec {
+            Some(prec) => format!("{name} {v:.prec$}"),
+            None => format!("{name} {v}"),
+        })
+        .collect();
     let note = score.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default();
     format!("{}{note}", metrics.join("  "))
 }
@@ -314,7 +326,7 @@ pub fn leaderboard(board: &Leaderboard) -> String {
             e.metrics.get(rank_by).copied().unwrap_or(f64::NAN),
             e.submissions,
             at(e.scored_at),
-            prec = board.decimals.unwrap_or(4) as usize
+            prec = board.decimals.unwrap_or(BOARD_DECIMALS) as usize
         );
     }
     out
