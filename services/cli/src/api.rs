@@ -49,6 +49,11 @@ impl Api {
         self.send(self.request(Method::GET, path)).await
     }
 
+    /// A GET with query parameters, encoded from one of the API's query types.
+    pub async fn get_with(&self, path: &str, query: &impl Serialize) -> anyhow::Result<Value> {
+        self.send(self.request(Method::GET, path).query(query)).await
+    }
+
     pub async fn send_json(&self, method: Method, path: &str, body: &impl Serialize) -> anyhow::Result<Value> {
         self.send(self.request(method, path).json(body)).await
     }

@@ -10,7 +10,7 @@ use darkroom_api::{
     CreateTeam, InviteRequest, JoinRequest, Leaderboard, MintToken, PublicChallenge, Registered, Registration,
     SelectionsRequest, SubmissionState, SubmitImage, TeamCode, TokenScope, ViewedSubmission,
 };
-use darkroom_api::{CreateWebhook, WebhookEvent};
+use darkroom_api::{CreateWebhook, ExportFormat, ExportQuery, LeaderboardQuery, WebhookEvent};
 use darkroom_core::domain::ChallengeSpec;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -132,7 +132,17 @@ enum Command {
         /// The private board: sealed until the reveal (its commitment is shown), then revealed.
         #[arg(long)]
         private: bool,
+        /// The public board of an evaluator generation (1 is the board as first scored, each
+        /// rescore makes the next; default: the phase's current one).
+        #[arg(long, conflicts_with = "private")]
+        evaluator: Option<u32>,
+        /// The public board as a file for a spreadsheet or a script, each row with its receipt
+        /// hash: csv or json (save it with `> board.csv`).
+        #[arg(long, value_name = "FORMAT", value_parser = parse_export_format, conflicts_with = "private")]
+        export: Option<ExportFormat>,
     },
+    /// Who your token says you are: the organizer, or a participant (name, id, team).
+    Whoami,
     /// Select your final submissions of a phase (replaces your selection; the phase is the
     /// submissions'). None selected: your best by public score count.
     Select {
@@ -267,6 +277,14 @@ fn parse_webhook_event(s: &str) -> Result<WebhookEvent, String> {
     WebhookEvent::parse(s).ok_or_else(|| format!("'{s}' is not a webhook event: submission or board"))
 }
 
+fn parse_export_format(s: &str) -> Result<ExportFormat, String> {
+    match s {
+        "csv" => Ok(ExportFormat::Csv),
+        "json" => Ok(ExportFormat::Json),
+        _ => Err(format!("'{s}' is not an export format: csv or json")),
+    }
+}
+
 fn parse_scope(s: &str) -> Result<TokenScope, String> {
     TokenScope::parse(s).ok_or_else(|| format!("'{s}' is not a scope: read, submit or organize"))
 }
@@ -299,6 +317,9 @@ enum ChallengeCommand {
     Show { slug: String },
     /// List a challenge's dataset files (names and sizes).
     Dataset { slug: String },
+    /// Image digests submitted by more than one team (or participant in none): likely one
+    /// person behind several accounts (admin token).
+    Duplicates { slug: String },
     /// Fingerprint a spec's dataset and ground truth here, reading every file, with progress:
     /// the digests `apply` stores when the data on the server's host is the same.
     Fingerprint { spec: PathBuf },
@@ -356,6 +377,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             ChallengeCommand::Dataset { slug } => {
                 show(json, &api.get(&format!("/challenges/{slug}/dataset")).await?, output::dataset)?
+            }
+            ChallengeCommand::Duplicates { slug } => {
+                api.needs_token("challenge duplicates")?;
+                let v = api.get(&format!("/challenges/{slug}/duplicate-images")).await?;
+                show(json, &v, output::duplicate_images)?
             }
         },
         Command::Register { name, team, save_token } => {
@@ -578,21 +604,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 output::submission,
             )?;
         }
-        Command::Leaderboard { challenge, phase, private } => {
-            let path = match &phase {
-                Some(p) => format!("/challenges/{challenge}/leaderboard?phase={p}"),
-                None => format!("/challenges/{challenge}/leaderboard"),
-            };
-            if private {
+        Command::Leaderboard { challenge, phase, private, evaluator, export } => {
+            let board = format!("/challenges/{challenge}/leaderboard");
+            if let Some(format) = export {
+                let query = ExportQuery { phase, format: Some(format), evaluator };
+                print_export(&api.get_with(&format!("{board}/export"), &query).await?)?;
+            } else if private {
                 let phase = match phase {
                     Some(p) => p,
-                    None => read::<Leaderboard>(&api.get(&path).await?)?.phase,
+                    None => read::<Leaderboard>(&api.get(&board).await?)?.phase,
                 };
                 let v = api.get(&format!("/challenges/{challenge}/phases/{phase}/private-board")).await?;
                 show(json, &v, output::private_board)?;
             } else {
-                show(json, &api.get(&path).await?, output::leaderboard)?;
+                let v = api.get_with(&board, &LeaderboardQuery { phase, evaluator }).await?;
+                show(json, &v, output::leaderboard)?;
             }
+        }
+        Command::Whoami => {
+            api.needs_token("whoami")?;
+            show(json, &api.get("/me").await?, output::me)?;
         }
         Command::Select { ids } => {
             api.needs_token("select")?;
@@ -688,6 +719,22 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 /// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.
+/// An exported board on stdout: the CSV as the server wrote it (its cells are already defused
+/// for spreadsheets), the JSON pretty-printed. Only a terminal gets the escaped form: bytes
+/// redirected to a file stay the server's.
+fn print_export(answer: &Value) -> anyhow::Result<()> {
+    let text = match answer {
+        Value::String(csv) => csv.clone(),
+        other => serde_json::to_string_pretty(other)? + "\n",
+    };
+    if std::io::stdout().is_terminal() {
+        print!("{}", output::terminal_safe(&text));
+    } else {
+        print!("{text}");
+    }
+    Ok(())
+}
+
 fn show<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String) -> anyhow::Result<()> {
     if json {
         println!("{}", output::terminal_safe(&serde_json::to_string_pretty(answer)?));

@@ -7,9 +7,9 @@ use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, Enrollment, EnrollmentDecision, EnrollmentState, FeedbackScore, FinalBoard,
-    Invite, Leaderboard, MintedToken, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
-    Registered, RowInterval, Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint,
+    ChallengeSummary, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision, EnrollmentState, FeedbackScore,
+    FinalBoard, Invite, Leaderboard, Me, MintedToken, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard,
+    PublicChallenge, Registered, RowInterval, Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint,
     ViewedSubmission,
 };
 use darkroom_api::{CreatedWebhook, WebhookDelivery, WebhookEvent, WebhookView};
@@ -134,6 +134,16 @@ pub fn registered(r: &Registered) -> String {
         "registered '{}' (id {})\nyour token (shown once, keep it):\n  {}\nuse it with: export DARKROOM_TOKEN={}\n",
         r.name, r.id, r.token, r.token
     )
+}
+
+pub fn me(me: &Me) -> String {
+    match me {
+        Me::Organizer => "you are the organizer: this token runs the organizer commands\n".to_owned(),
+        Me::Participant(p) => {
+            let team = p.team.as_deref().map_or(String::new(), |t| format!(", team '{t}'"));
+            format!("you are '{}' (participant {}{team}), registered {}\n", p.name, p.id, at(p.created_at))
+        }
+    }
 }
 
 pub fn submission(viewed: &ViewedSubmission) -> String {
@@ -490,6 +500,22 @@ pub fn invites(list: &Vec<Invite>) -> String {
     out
 }
 
+pub fn duplicate_images(list: &Vec<DuplicateImage>) -> String {
+    if list.is_empty() {
+        return "no image was submitted by more than one team or participant\n".to_owned();
+    }
+    let mut out = String::new();
+    for image in list {
+        let _ = writeln!(out, "{} ({} entrants)", image.digest, image.entrants.len());
+        for e in &image.entrants {
+            let who = if e.team.is_some() { "team" } else { "participant" };
+            let ids: Vec<String> = e.submissions.iter().map(ToString::to_string).collect();
+            let _ = writeln!(out, "  {who} '{}': {}", e.name, ids.join(", "));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -507,6 +533,22 @@ mod tests {
         let raw =
             FeedbackScore { metrics: BTreeMap::from([("accuracy".into(), 0.123456)]), note: None, decimals: None };
         assert_eq!(feedback_score(&raw), "accuracy 0.123456");
+    }
+
+    #[test]
+    fn whoami_names_the_team_and_no_shared_image_is_said_in_words() {
+        let ada = Me::Participant(darkroom_api::Profile {
+            id: "0190a7c2-5b1e-7c3d-8e4f-0123456789ab".parse().unwrap(),
+            name: "Ada".into(),
+            team: Some("Cy Lab".into()),
+            created_at: "2026-12-04T10:00:00.123Z".parse().unwrap(),
+        });
+        assert_eq!(
+            me(&ada),
+            "you are 'Ada' (participant 0190a7c2-5b1e-7c3d-8e4f-0123456789ab, team 'Cy Lab'), registered 2026-12-04T10:00:00Z\n"
+        );
+        assert!(me(&Me::Organizer).starts_with("you are the organizer"));
+        assert_eq!(duplicate_images(&Vec::new()), "no image was submitted by more than one team or participant\n");
     }
 
     #[test]

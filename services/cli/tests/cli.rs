@@ -542,3 +542,70 @@ async fn webhooks_are_added_listed_and_removed() {
     let o = darkroom(&app, Some(ADMIN_TOKEN), &["webhook", "list", &slug]).await;
     assert!(!stdout(&o).contains(id), "{}", stdout(&o));
 }
+
+/// `whoami` names the token's holder; `leaderboard --export` prints the board's export exactly
+/// as the API serves it (CSV and JSON), of the current or a named evaluator generation; the
+/// organizer's `challenge duplicates` names the accounts that submitted the same image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_export_and_duplicate_images_from_the_cli() {
+    use darkroom_tests::scoring::{Evaluation, complete};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_challenge("cli-export", |_| {}).await;
+    let image = darkroom_tests::registry::publish("cli-export-model:1").await;
+    let mut ids = Vec::new();
+    for (name, accuracy) in [("Ada", 0.91), ("Bob", 0.72)] {
+        let token = app.register(name).await;
+        let (_, sub) = app.submit("cli-export", &token, &image).await;
+        let id = sub["id"].as_str().unwrap().to_owned();
+        complete(&app, &token, &id, &Evaluation { public: accuracy, private: accuracy, private_cases: None }).await;
+        ids.push((token, id));
+    }
+    let (ada, ada_submission) = &ids[0];
+
+    let out = stdout(&darkroom(&app, Some(ada), &["whoami"]).await);
+    assert!(out.starts_with("you are 'Ada' (participant "), "{out}");
+    let me: serde_json::Value = serde_json::from_slice(&darkroom(&app, Some(ada), &["--json", "whoami"]).await.stdout)
+        .expect("whoami --json is the server's JSON");
+    assert_eq!(me["role"], "participant");
+    let out = stdout(&darkroom(&app, Some(ADMIN_TOKEN), &["whoami"]).await);
+    assert!(out.starts_with("you are the organizer"), "{out}");
+    assert_one_line_error(&darkroom(&app, None, &["whoami"]).await, "whoami needs a token");
+    assert_one_line_error(&darkroom(&app, Some("drp_wrong"), &["whoami"]).await, "unknown participant token");
+
+    // The export on stdout is the API's, byte for byte (stdout is a pipe, so nothing is escaped).
+    let served = |query: &str| {
+        let url = app.url(&format!("/api/v1/challenges/cli-export/leaderboard/export?{query}"));
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    let csv = darkroom(&app, None, &["leaderboard", "cli-export", "--export", "csv"]).await;
+    assert!(csv.status.success(), "{csv:?}");
+    let expected = served("format=csv").await;
+    assert_eq!(stdout(&csv), expected);
+    let lines: Vec<&str> = expected.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two rows: {expected}");
+    assert!(lines[1].contains("Ada") && lines[1].contains(ada_submission.as_str()), "{expected}");
+    let exported = darkroom(&app, None, &["leaderboard", "cli-export", "--export", "json", "--evaluator", "1"]).await;
+    let exported: serde_json::Value = serde_json::from_slice(&exported.stdout).expect("the export is JSON");
+    let expected: serde_json::Value = serde_json::from_str(&served("format=json&evaluator=1").await).unwrap();
+    assert_eq!(exported, expected);
+    assert_eq!(exported["rows"][0]["participant"], "Ada");
+    let o = darkroom(&app, None, &["leaderboard", "cli-export", "--evaluator", "1"]).await;
+    assert!(stdout(&o).contains("Ada") && stdout(&o).contains("Bob"), "{o:?}");
+    assert_one_line_error(
+        &darkroom(&app, None, &["leaderboard", "cli-export", "--evaluator", "7"]).await,
+        "no evaluator generation 7",
+    );
+    // Refused before any request: an unknown format, and an export of the sealed board.
+    let o = darkroom(&app, None, &["leaderboard", "cli-export", "--export", "xlsx"]).await;
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("csv or json"), "{o:?}");
+    let o = darkroom(&app, None, &["leaderboard", "cli-export", "--export", "csv", "--private"]).await;
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("cannot be used with"), "{o:?}");
+
+    let out = stdout(&darkroom(&app, Some(ADMIN_TOKEN), &["challenge", "duplicates", "cli-export"]).await);
+    assert!(out.contains("(2 entrants)"), "{out}");
+    for (name, (_, id)) in ["Ada", "Bob"].iter().zip(&ids) {
+        assert!(out.contains(&format!("participant '{name}': {id}")), "{out}");
+    }
+    assert_one_line_error(&darkroom(&app, Some(ada), &["challenge", "duplicates", "cli-export"]).await, "admin");
+    assert_one_line_error(&darkroom(&app, None, &["challenge", "duplicates", "cli-export"]).await, "needs a token");
+}
