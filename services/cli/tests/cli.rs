@@ -98,7 +98,11 @@ async fn failures_are_one_clear_line() {
         (Some(ADMIN_TOKEN), vec!["challenge", "create", &bad_dates], "phases[0].ends_at"),
         (None, vec!["challenge", "create", &bad_dates], "needs a token"),
         (Some("drp_wrong"), vec!["status"], "unknown participant token"),
-        (None, vec!["leaderboard", "no-such-challenge"], "no challenge 'no-such-challenge'"),
+        (
+            None,
+            vec!["leaderboard", "no-such-challenge"],
+            "no challenge 'no-such-challenge'; list them with darkroom challenge list",
+        ),
         (Some("drp_x"), vec!["submit", "nope", "--tar", "/no/such.tar"], "cannot open '/no/such.tar'"),
         (None, vec!["--server", "ftp://x", "challenge", "list"], "must start with http://"),
     ];
@@ -570,6 +574,12 @@ async fn whoami_export_and_duplicate_images_from_the_cli() {
     let out = stdout(&darkroom(&app, Some(ADMIN_TOKEN), &["whoami"]).await);
     assert!(out.starts_with("you are the organizer"), "{out}");
     assert_one_line_error(&darkroom(&app, None, &["whoami"]).await, "whoami needs a token");
+    // Another's submission is not found, and the hint names the command that lists one's own.
+    let bob = &ids[1].0;
+    assert_one_line_error(
+        &darkroom(&app, Some(bob), &["status", ada_submission]).await,
+        "list yours with darkroom status (GET /api/v1/submissions)",
+    );
     assert_one_line_error(&darkroom(&app, Some("drp_wrong"), &["whoami"]).await, "unknown participant token");
 
     // The export on stdout is the API's, byte for byte (stdout is a pipe, so nothing is escaped).

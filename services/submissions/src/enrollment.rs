@@ -248,7 +248,7 @@ pub async fn decide(
 ) -> ApiResult<Enrollment> {
     let Some(row) = find(db, slug, participant).await? else {
         return Err(ApiError::NotFound(format!(
-            "participant '{participant}' has not asked to join '{slug}'; list who has with GET /api/v1/challenges/{slug}/enrollments"
+            "participant '{participant}' has not asked to join '{slug}'; list who has with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)"
         )));
     };
     let state = match decision {

@@ -174,7 +174,9 @@ pub async fn revoke(state: &AppState, owner_token_hash: &str, id: &str) -> Resul
         .exec(&state.db)
         .await?;
     if deleted.rows_affected == 0 {
-        return Err(ApiError::NotFound(format!("you have no token '{id}'; list yours with GET /api/v1/tokens")));
+        return Err(ApiError::NotFound(format!(
+            "you have no token '{id}'; list yours with darkroom token list (GET /api/v1/tokens)"
+        )));
     }
     Ok(())
 }

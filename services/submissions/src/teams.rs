@@ -236,8 +236,9 @@ async fn active_enrollment(
 
 fn not_in_a_team(spec: &ChallengeSpec) -> ApiError {
     ApiError::NotFound(format!(
-        "you are in no team of '{}': create one (POST /api/v1/challenges/{}/teams) or join one with its code",
-        spec.slug, spec.slug
+        "you are in no team of '{}': create one (darkroom team create {slug} NAME, or POST /api/v1/challenges/{slug}/teams) or join one with its code (darkroom team join {slug} CODE)",
+        spec.slug,
+        slug = spec.slug
     ))
 }
 
@@ -447,8 +448,9 @@ pub async fn remove(state: &AppState, spec: &ChallengeSpec, who: &participant::M
     let members = member_ids(&state.db, &team.id).await?;
     if member == who.id || !members.iter().any(|m| m == member) {
         return Err(ApiError::NotFound(format!(
-            "team '{}' has no other member '{member}'; see its members with GET /api/v1/challenges/{}/team",
-            team.name, spec.slug
+            "team '{}' has no other member '{member}'; see its members with darkroom team show {slug} (GET /api/v1/challenges/{slug}/team)",
+            team.name,
+            slug = spec.slug
         )));
     }
     if submissions_of(&state.db, &spec.slug, &members).await? > 0 {

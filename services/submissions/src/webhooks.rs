@@ -59,7 +59,9 @@ fn delivery_view(row: webhook_delivery::Model) -> WebhookDelivery {
 
 async fn challenge_exists(state: &AppState, slug: &str) -> ApiResult<()> {
     if challenge::Entity::find_by_id(slug.to_owned()).count(&state.db).await? == 0 {
-        return Err(ApiError::NotFound(format!("no challenge '{slug}'; list them with GET /api/v1/challenges")));
+        return Err(ApiError::NotFound(format!(
+            "no challenge '{slug}'; list them with darkroom challenge list (GET /api/v1/challenges)"
+        )));
     }
     Ok(())
 }
@@ -126,7 +128,7 @@ async fn find(state: &AppState, slug: &str, id: &str) -> ApiResult<webhook::Mode
         .await?
         .ok_or_else(|| {
             ApiError::NotFound(format!(
-                "challenge '{slug}' has no webhook '{id}'; list them with GET /api/v1/challenges/{slug}/webhooks"
+                "challenge '{slug}' has no webhook '{id}'; list them with darkroom webhook list {slug} (GET /api/v1/challenges/{slug}/webhooks)"
             ))
         })
 }

@@ -133,7 +133,7 @@ async fn decide(
 ) -> ApiResult<Json<EnrollmentDecision>> {
     load(state, slug).await?;
     let id: ParticipantId = participant.parse().map_err(|e: darkroom_api::ParseIdError| {
-        ApiError::NotFound(format!("{e}; list who asked to join with GET /api/v1/challenges/{slug}/enrollments"))
+        ApiError::NotFound(format!("{e}; list who asked to join with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)"))
     })?;
     let enrollment = enrollment::decide(&state.db, slug, &id.to_string(), decision, Utc::now()).await?;
     Ok(Json(EnrollmentDecision { participant: id, enrollment }))

@@ -140,7 +140,7 @@ pub async fn put_selections(
         // Someone else's submission reads as one that does not exist: ids are not disclosed.
         let Some(row) = found.iter().find(|r| &r.id == id && members.contains(&r.participant_id)) else {
             return Err(ApiError::NotFound(format!(
-                "you have no submission '{id}'; list yours with GET /api/v1/submissions"
+                "you have no submission '{id}'; list yours with darkroom status (GET /api/v1/submissions)"
             )));
         };
         if row.challenge != slug || row.phase != phase.name {

@@ -43,8 +43,8 @@ pub async fn show(
         return Err(ApiError::denied(
             "logs_hidden",
             format!(
-                "the organizer of '{}' keeps run logs private; the submission's state and failure reason are at \
-                 GET /api/v1/submissions/{id}",
+                "the organizer of '{}' keeps run logs private; the submission's state and failure reason are in \
+                 darkroom status {id} (GET /api/v1/submissions/{id})",
                 spec.slug
             ),
         ));

@@ -312,11 +312,11 @@ pub async fn list(
 /// is reported as not found, so ids leak nothing.
 pub(super) async fn visible(state: &AppState, viewer: &Viewer, id: &str) -> ApiResult<submission::Model> {
     let not_found = || match viewer {
-        Viewer::Participant(_) => {
-            ApiError::NotFound(format!("you have no submission '{id}'; list yours with GET /api/v1/submissions"))
-        }
+        Viewer::Participant(_) => ApiError::NotFound(format!(
+            "you have no submission '{id}'; list yours with darkroom status (GET /api/v1/submissions)"
+        )),
         Viewer::Organizer => ApiError::NotFound(format!(
-            "no submission '{id}'; list a challenge's with GET /api/v1/challenges/{{slug}}/submissions"
+            "no submission '{id}'; list a challenge's with darkroom submissions SLUG (GET /api/v1/challenges/{{slug}}/submissions)"
         )),
     };
     // Text that is no submission id names no submission: the same answer as someone else's.

@@ -147,8 +147,11 @@ pub async fn start(
     security(("bearer" = ["organizer"])),
 )]
 pub async fn show(State(state): State<AppState>, _: Admin, Path(id): Path<String>) -> ApiResult<Json<Verification>> {
-    let not_found =
-        || ApiError::NotFound(format!("no verification '{id}'; start one with POST /submissions/{{id}}/verifications"));
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "no verification '{id}'; start one with darkroom verify ID --rerun (POST /api/v1/submissions/{{id}}/verifications)"
+        ))
+    };
     let verification_id: VerificationId = id.parse().map_err(|_| not_found())?;
     let row =
         verification::Entity::find_by_id(verification_id.to_string()).one(&state.db).await?.ok_or_else(not_found)?;
