@@ -168,14 +168,14 @@ for who in baseline weak; do DARKROOM_TOKEN=$(cat "$STATE/$who.token") darkroom 
 # platform rebuilds it before the engine sees it); Quick Guess submits the name it pushed to the
 # registry (build-images.sh pushed it), which the platform pins by digest. The Compose services
 # sit on their own network, where the host's loopback registry is out of reach, so there both
-# upload.
-submit_as() { # token-file image upload|push
+# upload. Each writes a note on what it tries, which only they and the organizer see.
+submit_as() { # token-file image upload|push note
   local how=(--image "$REGISTRY/$2")
   if [ "$3" = upload ] || [ -n "$compose" ]; then docker save "$2" -o "$STATE/$1.tar"; how=(--tar "$STATE/$1.tar"); fi
-  DARKROOM_TOKEN=$(cat "$STATE/$1.token") darkroom --json submit nuclei-magnification "${how[@]}" | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1
+  DARKROOM_TOKEN=$(cat "$STATE/$1.token") darkroom --json submit nuclei-magnification "${how[@]}" --note "$4" | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1
 }
-BASELINE_ID=$(submit_as baseline darkroom-demo-baseline:1 upload)
-WEAK_ID=$(submit_as weak darkroom-demo-weak:1 push)
+BASELINE_ID=$(submit_as baseline darkroom-demo-baseline:1 upload "small CNN, seeded")
+WEAK_ID=$(submit_as weak darkroom-demo-weak:1 push "one threshold on the dark-pixel fraction")
 
 say "6/7 both run beside the hidden data, are scored, and ranked"
 DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom status "$BASELINE_ID" --wait --timeout 600 || true

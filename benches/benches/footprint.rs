@@ -162,7 +162,7 @@ fn main() {
             let r: SubmissionView = http
                 .post(format!("{api}/api/v1/challenges/footprint/submissions"))
                 .bearer_auth(&token)
-                .json(&SubmitImage { image })
+                .json(&SubmitImage { image, note: None })
                 .send()
                 .await
                 .expect("submit")

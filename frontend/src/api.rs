@@ -196,6 +196,17 @@ pub async fn cancel_submission(id: String, back: String, #[server(default)] csrf
     crate::server::fns::cancel_submission(id, back, csrf).await
 }
 
+/// Writes (or, empty, clears) the note of one of the signed-in participant's submissions; back to
+/// its page.
+#[server(prefix = "/fn", endpoint = "note")]
+pub async fn set_submission_note(
+    id: String,
+    #[server(default)] note: String,
+    #[server(default)] csrf: String,
+) -> Result<(), ServerFnError> {
+    crate::server::fns::set_submission_note(id, note, csrf).await
+}
+
 /// Joins the challenge for the signed-in participant, who ticked that they accept its rules
 /// (and gave the invite code where the challenge needs one); back to the challenge's page.
 #[server(prefix = "/fn", endpoint = "join")]

@@ -170,7 +170,10 @@ pub fn SubmissionRows(submissions: Vec<ViewedSubmission>, organizer: bool, back:
                                 <td class="when"><a href=href>{format::time(s.created_at)}</a></td>
                                 {organizer.then(|| view! { <td>{who}</td> })}
                                 <td>{format!("{} / {}", s.challenge, s.phase)}</td>
-                                <td class="image" title=s.image.label()>{s.image.short_label()}</td>
+                                <td class="image" title=s.image.label()>
+                                    {s.image.short_label()}
+                                    {s.note.clone().map(|n| view! { <span class="submission-note">{n}</span> })}
+                                </td>
                                 <td><StateBadge state=s.state/></td>
                                 <td class="score"><FeedbackScoreText score=s.score.clone()/></td>
                                 <td>{s.failure_reason.clone().unwrap_or_default()}</td>

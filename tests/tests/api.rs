@@ -21,6 +21,7 @@ on_both_backends!(
     organizer_lists_every_submission_of_a_challenge,
     organizer_shows_and_cancels_any_submission,
     dataset_listings_are_stored_and_refreshed_by_the_organizer,
+    a_note_is_the_participants_own_words_for_them_and_the_organizer,
 );
 
 async fn health_and_readiness(backend: Backend) {
@@ -368,4 +369,100 @@ async fn dataset_listings_are_stored_and_refreshed_by_the_organizer(backend: Bac
     let (s, b) = app.call(Method::GET, &dataset, None, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b, listed);
+}
+
+/// A participant's note on a submission: written when submitting (by name or archive) or later,
+/// cleared by an empty one, read by its owner and the organizer, written by nobody else; a bad
+/// one is refused with its field and changes nothing, an archive's before its upload.
+async fn a_note_is_the_participants_own_words_for_them_and_the_organizer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("notes", |_| {}).await;
+    let (ada, bob) = (app.register("Ada").await, app.register("Bob").await);
+    app.join(&slug, &ada).await;
+    let image = publish("notes/model:1").await;
+    let submit = |note: Value| json!({ "image": image, "note": note });
+    let markup = "resnet50, lr 1e-3 <script>alert(1)</script>";
+    let path = format!("/api/v1/challenges/{slug}/submissions");
+    let (s, sub) = app.call(Method::POST, &path, Some(&ada), Some(submit(json!(format!("  {markup} "))))).await;
+    assert_eq!((s, sub["note"].as_str()), (StatusCode::ACCEPTED, Some(markup)), "trimmed, kept as text: {sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let (_, mine) = app.call(Method::GET, "/api/v1/submissions", Some(&ada), None).await;
+    assert_eq!(mine[0]["note"], markup);
+
+    let note_path = format!("/api/v1/submissions/{id}/note");
+    let set = |token: &str, note: Value| {
+        let (path, token) = (note_path.clone(), token.to_owned());
+        let app = &app;
+        async move { app.call(Method::PUT, &path, Some(&token), Some(json!({ "note": note }))).await }
+    };
+    let (s, v) = set(&ada, json!("resnet50, lr 3e-4")).await;
+    assert_eq!((s, v["note"].as_str()), (StatusCode::OK, Some("resnet50, lr 3e-4")), "{v}");
+    let (_, shown) = app.call(Method::GET, &format!("/api/v1/submissions/{id}"), ADMIN, None).await;
+    assert_eq!(shown["note"], "resnet50, lr 3e-4", "the organizer reads it: {shown}");
+    let (_, all) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/submissions"), ADMIN, None).await;
+    assert_eq!(all[0]["note"], "resnet50, lr 3e-4");
+
+    // Nobody else writes it: another participant is told it does not exist, the organizer and
+    // a read-only token are refused.
+    let (s, _) = set(&bob, json!("mine now")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = set(darkroom_tests::ADMIN_TOKEN, json!("organizer's words")).await;
+    assert!(s.is_client_error(), "{s}");
+    let (_, minted) = app.call(Method::POST, "/api/v1/tokens", Some(&ada), Some(json!({ "scopes": ["read"] }))).await;
+    let (s, e) = set(minted["token"].as_str().unwrap(), json!("from a read token")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    // Bad notes: refused with the field, nothing changed, no submission made.
+    for bad in ["x".repeat(201), "two\nlines".into(), "looks\u{202E}reversed".into(), "tab\there".into()] {
+        let (s, e) = set(&ada, json!(bad)).await;
+        assert_eq!(
+            (s, e["error"]["details"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("note")),
+            "{e}"
+        );
+        let (s, e) = app.call(Method::POST, &path, Some(&ada), Some(submit(json!(bad)))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    }
+    let (_, mine) = app.call(Method::GET, "/api/v1/submissions", Some(&ada), None).await;
+    assert_eq!((mine.as_array().unwrap().len(), mine[0]["note"].as_str()), (1, Some("resnet50, lr 3e-4")));
+
+    // An archive's note comes in the query; a bad one is refused before the body is read.
+    let upload = |note: &str| {
+        let url = app.url(&format!("/api/v1/challenges/{slug}/submissions/tarball"));
+        let (token, note) = (ada.clone(), note.to_owned());
+        async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .query(&[("note", note)])
+                .bearer_auth(token)
+                .header("content-type", "application/x-tar")
+                .body(fixtures::image_archive())
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, e) = upload(&"y".repeat(300)).await;
+    assert_eq!(
+        (s, e["error"]["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("note")),
+        "{e}"
+    );
+    let (s, b) = upload("the same model, saved").await;
+    assert_eq!((s, b["note"].as_str()), (StatusCode::ACCEPTED, Some("the same model, saved")), "{b}");
+
+    // Empty or null clears it; a re-run keeps the original's.
+    for clear in [json!(""), json!("   "), Value::Null] {
+        set(&ada, json!("again")).await;
+        let (s, v) = set(&ada, clear).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(v.get("note").is_none(), "{v}");
+    }
+    set(&ada, json!("kept by the re-run")).await;
+    app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&ada), None).await;
+    let (s, rerun) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/rerun"), ADMIN, None).await;
+    assert!(s.is_success(), "{rerun}");
+    let rerun_id = rerun["id"].as_str().or(rerun["submission"]["id"].as_str()).expect("the re-run's id").to_owned();
+    let (_, shown) = app.call(Method::GET, &format!("/api/v1/submissions/{rerun_id}"), Some(&ada), None).await;
+    assert_eq!(shown["note"], "kept by the re-run");
 }

@@ -259,6 +259,54 @@ async fn forms_work_without_scripts_sign_in_cancel_and_rerun() {
     assert_eq!(mine.as_array().unwrap().len(), 2);
 }
 
+/// A participant's note: shown under the image in their list and the organizer's, as text (no
+/// markup of theirs survives), written from the submission's page by its owner only; a bad one
+/// changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_writes_their_submissions_note_from_its_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    app.create_challenge("pages", |_| {}).await;
+    let (alice, bob) = (app.register("Alice").await, app.register("Bob").await);
+    app.join("pages", &alice).await;
+    let body = json!({ "image": publish("alice-model:1").await, "note": "<b>big</b> & <script>alert(1)</script>" });
+    let (_, a) = app.call(Method::POST, "/api/v1/challenges/pages/submissions", Some(&alice), Some(body)).await;
+    let a = a["id"].as_str().unwrap().to_owned();
+    let (alice_visit, bob_visit, organizer) =
+        (web.sign_in(&alice).await, web.sign_in(&bob).await, web.sign_in(ADMIN_TOKEN).await);
+
+    let escaped = "&lt;b&gt;big&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;";
+    for (path, visit) in [("/me", &alice_visit), ("/challenges/pages/submissions", &organizer)] {
+        let (_, html) = page(&web, path, Some(visit)).await;
+        at(&html, &format!(r#"<span class="submission-note">{escaped}</span>"#));
+        assert!(!html.contains("<script>alert(1)") && !html.contains("<b>big"), "markup survived on {path}:\n{html}");
+    }
+    let here = format!("/submissions/{a}");
+    let (_, html) = page(&web, &here, Some(&alice_visit)).await;
+    at(&html, r#"id="note-text""#);
+    at(&html, &format!(r#"value="{escaped}""#));
+
+    let note = || async {
+        app.call(Method::GET, &format!("/api/v1/submissions/{a}"), Some(&alice), None).await.1["note"].clone()
+    };
+    let (status, location) =
+        post_form(&web, "/fn/note", Some(&alice_visit), &here, &[("id", &a), ("note", "resnet50")]).await;
+    assert!(status.is_redirection() && location == here, "{status} {location}");
+    assert_eq!(note().await, "resnet50");
+    // Refused: too long, and from someone else's session. Neither looks like a success.
+    let long = "x".repeat(201);
+    let (_, location) = post_form(&web, "/fn/note", Some(&alice_visit), &here, &[("id", &a), ("note", &long)]).await;
+    assert_ne!(location, here, "a refused note must not look saved");
+    let (_, location) = post_form(&web, "/fn/note", Some(&bob_visit), "/me", &[("id", &a), ("note", "Bob's")]).await;
+    assert_ne!(location, here);
+    assert_eq!(note().await, "resnet50");
+
+    // The organizer reads it on the page, without the form.
+    let (_, html) = page(&web, &here, Some(&organizer)).await;
+    at(&html, "resnet50");
+    assert!(!html.contains(r#"id="note-text""#), "{html}");
+}
+
 /// The cookie holds a session, never the token: the API takes the session's secret in place of
 /// the token, but no forged one, and none once signed out (replaying the old cookie included);
 /// a session cannot open another.

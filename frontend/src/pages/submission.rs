@@ -8,8 +8,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::render;
-use crate::api::{SubmissionPage, load_submission};
-use crate::components::{FeedbackScoreText, StateBadge, SubmissionRows, Timeline};
+use crate::api::{SetSubmissionNote, SubmissionPage, load_submission};
+use crate::components::{CsrfField, FeedbackScoreText, StateBadge, SubmissionRows, Timeline};
 use crate::format;
 
 #[component]
@@ -39,6 +39,7 @@ fn Page(page: SubmissionPage) -> impl IntoView {
             {format!(" · {} / phase {} · attempt {} · {}", s.challenge, s.phase, s.attempt, s.image.label())}
             {(!s.counts_against_quota).then_some(" · not counted against the quota")}
         </p>
+        <NoteField id=s.id.to_string() note=s.note.clone() owner=!organizer/>
         {s.score.clone().map(|score| view! { <p id="score"><strong>"Score: "</strong><FeedbackScoreText score=Some(score)/></p> })}
         {s.run.map(|run| view! { <p id="run-usage"><strong>"Run: "</strong>{run.to_string()}</p> })}
         <p><A href=format!("/challenges/{}/leaderboard", s.challenge)>"Leaderboard"</A></p>
@@ -67,4 +68,29 @@ fn Page(page: SubmissionPage) -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The participant's note: a one-line form for its owner (empty clears it), read-only for the
+/// organizer, absent for them when there is none.
+#[component]
+fn NoteField(id: String, note: Option<String>, owner: bool) -> impl IntoView {
+    let save = ServerAction::<SetSubmissionNote>::new();
+    if !owner {
+        return note
+            .map(|n| view! { <p id="note"><strong>"Note: "</strong>{n}</p> }.into_any())
+            .unwrap_or(().into_any());
+    }
+    let max = darkroom_api::MAX_NOTE_CHARS.to_string();
+    view! {
+        {move || save.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+        <ActionForm action=save attr:id="note" attr:class="note-form">
+            <CsrfField/>
+            <input type="hidden" name="id" value=id/>
+            <label for="note-text">"Note"</label>
+            <input id="note-text" type="text" name="note" maxlength=max value=note.unwrap_or_default()
+                placeholder="what this submission tries, e.g. resnet50, lr 1e-3"/>
+            <button type="submit">"Save"</button>
+        </ActionForm>
+    }
+    .into_any()
 }

@@ -7,8 +7,8 @@ use chrono::Utc;
 use darkroom_api::{
     BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
     EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard,
-    PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId, SubmissionView, Team,
-    TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
+    PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId, SubmissionNoteUpdate,
+    SubmissionView, Team, TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -350,6 +350,21 @@ pub async fn cancel_submission(id: String, back: String, csrf: String) -> Result
 
 pub async fn rerun_submission(id: String, back: String, csrf: String) -> Result<(), ServerFnError> {
     act(&id, "rerun", &back, &csrf).await
+}
+
+pub async fn set_submission_note(id: String, note: String, csrf: String) -> Result<(), ServerFnError> {
+    let token = session_for_form(&csrf)?;
+    // The API checks the note (length, one line, nothing invisible) and says what is wrong.
+    api()?
+        .put::<ViewedSubmission, _>(
+            &format!("/submissions/{}/note", segment(&id)),
+            Some(&token),
+            &SubmissionNoteUpdate { note: Some(note) },
+        )
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(&format!("/submissions/{}", segment(&id)));
+    Ok(())
 }
 
 pub async fn select_finals(

@@ -99,9 +99,9 @@ pub use receipt::{
 };
 pub use rescore::{BoardGeneration, RescoreFailure, RescoreList, RescoreProgress, RescoreRequest, RescoreState};
 pub use submission::{
-    FeedbackScore, ImageView, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, RunUsage,
-    SubmissionListQuery, SubmissionState, SubmissionView, SubmitImage, TransitionError, TransitionView, UnknownState,
-    ViewedSubmission,
+    FeedbackScore, ImageView, MAX_NOTE_CHARS, OrganizerListQuery, OrganizerSubmissionView, ParticipantRef, RunUsage,
+    SubmissionListQuery, SubmissionNoteUpdate, SubmissionState, SubmissionView, SubmitImage, TarballQuery,
+    TransitionError, TransitionView, UnknownState, ViewedSubmission,
 };
 pub use team::{CreateTeam, DuplicateEntrant, DuplicateImage, Team, TeamCode, TeamMember};
 pub use token::{DEFAULT_TOKEN_HOURS, MAX_TOKEN_HOURS, MintToken, MintedToken, TokenScope, TokenView};

@@ -139,6 +139,9 @@ impl fmt::Display for TransitionError {
 
 impl std::error::Error for TransitionError {}
 
+/// The longest note a participant may write on a submission, in characters.
+pub const MAX_NOTE_CHARS: usize = 200;
+
 /// `POST /challenges/{slug}/submissions`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +149,30 @@ impl std::error::Error for TransitionError {}
 pub struct SubmitImage {
     /// An image in an allowed registry, e.g. `ghcr.io/team/model:1`.
     pub image: String,
+    /// Your own words about it ("resnet50, lr 1e-3"): one line, at most 200 characters, shown
+    /// to you and the organizer, never on a board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `POST /challenges/{slug}/submissions/tarball?note=`: the archive is the body, so its note
+/// comes in the query.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TarballQuery {
+    /// As [`SubmitImage::note`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `PUT /submissions/{id}/note`: replaces the note of one of your submissions, in any state;
+/// `null` or an empty one removes it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionNoteUpdate {
+    pub note: Option<String>,
 }
 
 /// `GET /submissions[?challenge=&limit=]`.
@@ -189,6 +216,9 @@ pub struct SubmissionView {
     pub counts_against_quota: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its participant's note ([`SubmitImage::note`]), if they wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Only in the answer about one submission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<TransitionView>>,
@@ -430,6 +460,7 @@ mod tests {
             counts_against_quota: true,
             created_at: at,
             updated_at: at,
+            note: None,
             history,
             score: None,
             run: None,

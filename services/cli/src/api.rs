@@ -58,8 +58,9 @@ impl Api {
         self.send(self.request(method, path).json(body)).await
     }
 
-    /// Streams a file as the request body with a progress bar on stderr.
-    pub async fn upload(&self, path: &str, file: &Path) -> anyhow::Result<Value> {
+    /// Streams a file as the request body with a progress bar on stderr; `query` carries what
+    /// the body cannot.
+    pub async fn upload(&self, path: &str, query: &impl Serialize, file: &Path) -> anyhow::Result<Value> {
         let handle = tokio::fs::File::open(file).await.with_context(|| format!("cannot open '{}'", file.display()))?;
         let len = handle.metadata().await?.len();
         let bar = ProgressBar::new(len).with_style(
@@ -76,6 +77,7 @@ impl Api {
         });
         let req = self
             .request(Method::POST, path)
+            .query(query)
             .header(reqwest::header::CONTENT_TYPE, "application/x-tar")
             .header(reqwest::header::CONTENT_LENGTH, len)
             .body(reqwest::Body::wrap_stream(stream));

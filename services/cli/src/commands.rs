@@ -8,10 +8,11 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use darkroom_api::{
     CreateTeam, InviteRequest, JoinRequest, Leaderboard, MintToken, PublicChallenge, Registered, Registration,
-    SelectionsRequest, SubmissionState, SubmitImage, TeamCode, TokenScope, ViewedSubmission,
+    SelectionsRequest, SubmissionNoteUpdate, SubmissionState, SubmitImage, TarballQuery, TeamCode, TokenScope,
+    ViewedSubmission,
 };
 use darkroom_api::{CreateWebhook, ExportFormat, ExportQuery, LeaderboardQuery, WebhookEvent};
-use darkroom_core::domain::ChallengeSpec;
+use darkroom_core::domain::{ChallengeSpec, SubmissionNote};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -86,7 +87,13 @@ enum Command {
         /// A `docker save` archive to upload.
         #[arg(long)]
         tar: Option<PathBuf>,
+        /// Your own words about it, e.g. "resnet50, lr 1e-3" (one line, at most 200
+        /// characters; shown to you and the organizer, never on a board).
+        #[arg(long)]
+        note: Option<String>,
     },
+    /// Write the note of one of your submissions (as `submit --note`); an empty one clears it.
+    Note { id: String, note: String },
     /// Your submissions, or one of them with its history.
     Status {
         id: Option<String>,
@@ -488,16 +495,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Submit { challenge, image, tar } => {
+        Command::Submit { challenge, image, tar, note } => {
             api.needs_token("submit")?;
+            // Checked here too: an upload refused for its note would send gigabytes for nothing.
+            if let Some(n) = &note {
+                checked_note("--note", n)?;
+            }
             let v = match (image, tar) {
                 (Some(image), None) => {
-                    api.send_json(Method::POST, &format!("/challenges/{challenge}/submissions"), &SubmitImage { image })
-                        .await?
+                    let body = SubmitImage { image, note };
+                    api.send_json(Method::POST, &format!("/challenges/{challenge}/submissions"), &body).await?
                 }
-                (None, Some(tar)) => api.upload(&format!("/challenges/{challenge}/submissions/tarball"), &tar).await?,
+                (None, Some(tar)) => {
+                    let path = format!("/challenges/{challenge}/submissions/tarball");
+                    api.upload(&path, &TarballQuery { note }, &tar).await?
+                }
                 _ => bail!("give exactly one of --image NAME or --tar FILE"),
             };
+            show(json, &v, output::submission)?;
+        }
+        Command::Note { id, note } => {
+            api.needs_token("note")?;
+            checked_note("the note", &note)?;
+            let v = api
+                .send_json(Method::PUT, &format!("/submissions/{id}/note"), &SubmissionNoteUpdate { note: Some(note) })
+                .await?;
             show(json, &v, output::submission)?;
         }
         Command::Status { id: Some(id), wait, timeout, .. } => {
@@ -719,6 +741,14 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 /// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.
+/// A note as the server will check it ([`SubmissionNote`]), refused in the server's words.
+fn checked_note(field: &str, note: &str) -> anyhow::Result<()> {
+    match SubmissionNote::parse(field, note) {
+        Ok(_) => Ok(()),
+        Err(e) => bail!("{field} {}: {}", e.problem, e.fix),
+    }
+}
+
 /// An exported board on stdout: the CSV as the server wrote it (its cells are already defused
 /// for spreadsheets), the JSON pretty-printed. Only a terminal gets the escaped form: bytes
 /// redirected to a file stay the server's.

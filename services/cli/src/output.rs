@@ -149,6 +149,9 @@ pub fn me(me: &Me) -> String {
 pub fn submission(viewed: &ViewedSubmission) -> String {
     let s = viewed.submission();
     let mut out = format!("submission {}  {}  (challenge {}, phase {})\n", s.id, s.state, s.challenge, s.phase);
+    if let Some(note) = &s.note {
+        let _ = writeln!(out, "  note: {note}");
+    }
     if let Some(score) = &s.score {
         let _ = writeln!(out, "  score: {}", feedback_score(score));
     }
@@ -280,6 +283,10 @@ pub fn submissions(list: &Vec<SubmissionView>) -> String {
     for x in list {
         let score = x.score.as_ref().map(score_cell).unwrap_or_else(|| "-".into());
         let _ = writeln!(out, "{:<38} {:<20} {:<11} {:<24} {score}", x.id, x.challenge, x.state, at(x.created_at));
+        // Under its row, so a long note never pushes the columns out of line.
+        if let Some(note) = &x.note {
+            let _ = writeln!(out, "  note: {note}");
+        }
     }
     out
 }

@@ -61,14 +61,24 @@ async fn organizer_and_participant_flow() {
     assert!(stdout(&o).contains("Joining: open (darkroom join cli-challenge)"), "{}", stdout(&o));
     let o = darkroom(&app, Some(&token), &["join", "cli-challenge", "--yes"]).await;
     assert!(o.status.success() && stdout(&o).contains("joined 'cli-challenge'"), "{o:?}");
-    let o = darkroom(&app, Some(&token), &["--json", "submit", "cli-challenge", "--tar", tar.to_str().unwrap()]).await;
+    // A bad note is refused here, before the archive is even opened.
+    let o = darkroom(&app, Some(&token), &["submit", "cli-challenge", "--tar", "/no/such.tar", "--note", "a\tb"]).await;
+    assert_one_line_error(&o, "--note holds U+0009");
+    let tar = tar.to_str().unwrap();
+    let o =
+        darkroom(&app, Some(&token), &["--json", "submit", "cli-challenge", "--tar", tar, "--note", "baseline"]).await;
     assert!(o.status.success(), "{o:?}");
     let sub: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(sub["state"], "QUEUED");
+    assert_eq!((sub["state"].as_str(), sub["note"].as_str()), (Some("QUEUED"), Some("baseline")));
     let id = sub["id"].as_str().unwrap();
 
     let o = darkroom(&app, Some(&token), &["status"]).await;
-    assert!(stdout(&o).contains(id), "{}", stdout(&o));
+    assert!(stdout(&o).contains(id) && stdout(&o).contains("\n  note: baseline\n"), "{}", stdout(&o));
+    let o = darkroom(&app, Some(&token), &["note", id, "baseline, threshold 0.4"]).await;
+    assert!(stdout(&o).contains("  note: baseline, threshold 0.4\n"), "{o:?}");
+    assert_one_line_error(&darkroom(&app, Some(&token), &["note", id, &"x".repeat(201)]).await, "at most 200");
+    let o = darkroom(&app, Some(&token), &["note", id, ""]).await;
+    assert!(o.status.success() && !stdout(&o).contains("note:"), "{o:?}");
     let o = darkroom(&app, Some(&token), &["cancel", id]).await;
     assert!(stdout(&o).contains("CANCELLED"), "{o:?}");
     // --wait returns at once on a terminal state, exiting 2 because it did not complete.

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use darkroom_api::{ParticipantId, SubmissionId};
-use darkroom_core::domain::{ChallengeSpec, FailureKind, ImageSource, Scoring, SubmissionState};
+use darkroom_core::domain::{ChallengeSpec, FailureKind, ImageSource, Scoring, SubmissionNote, SubmissionState};
 use darkroom_core::events::{StateEvent, SubmissionCancelled, SubmissionCreated, SubmissionFailed};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -83,16 +83,23 @@ pub async fn accept(
     phase: &str,
     participant_id: ParticipantId,
     image: ImageSource,
+    note: Option<SubmissionNote>,
 ) -> Result<submission::Model, sea_orm::DbErr> {
-    enqueue_new(db, spec, NewSubmission { phase, participant_id, image, counts_against_quota: true, reason: None })
-        .await
+    let note = note.map(SubmissionNote::into_string);
+    enqueue_new(
+        db,
+        spec,
+        NewSubmission { phase, participant_id, image, counts_against_quota: true, reason: None, note },
+    )
+    .await
 }
 
 /// Queues a finished submission again, at the organizer's request, as a NEW submission of the
 /// same participant, challenge, phase and image (scores are unique per submission id, so the
 /// old id could never be scored again). It bypasses quota and phase window, never counts
 /// against the participant's quota, and goes through the same transactional path as
-/// [`accept`], so its `submission.created` is published exactly once.
+/// [`accept`], so its `submission.created` is published exactly once. It keeps the original's
+/// note: the same image is the same experiment.
 pub async fn rerun(
     db: &DatabaseConnection,
     spec: &ChallengeSpec,
@@ -106,6 +113,7 @@ pub async fn rerun(
         image,
         counts_against_quota: false,
         reason: Some(reason),
+        note: original.note.clone(),
     };
     enqueue_new(db, spec, new).await
 }
@@ -118,6 +126,8 @@ struct NewSubmission<'a> {
     counts_against_quota: bool,
     /// The first history line's reason.
     reason: Option<String>,
+    /// Already checked ([`SubmissionNote`]).
+    note: Option<String>,
 }
 
 async fn enqueue_new(
@@ -148,6 +158,7 @@ async fn enqueue_new(
         public_score: Set(None),
         run_duration_ms: Set(None),
         peak_memory_bytes: Set(None),
+        note: Set(new.note),
     }
     .insert(&txn)
     .await?;

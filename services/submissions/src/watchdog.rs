@@ -195,6 +195,7 @@ mod tests {
             public_score: None,
             run_duration_ms: None,
             peak_memory_bytes: None,
+            note: None,
         }
     }
 

@@ -24,4 +24,4 @@ pub use challenge::{
 pub use darkroom_api::{ParticipantId, SubmissionId};
 pub use participant::{Participant, ParticipantName};
 pub use score::{EvaluationOutput, OutputError, Score, ScoreError, Scoring, SplitScore};
-pub use submission::{FailureKind, ImageSource, SubmissionState, TransitionError, UnknownState};
+pub use submission::{FailureKind, ImageSource, SubmissionNote, SubmissionState, TransitionError, UnknownState};

@@ -23,7 +23,7 @@ pub struct ParticipantName(String);
 /// bidirectional overrides and isolates such as U+202E and U+2066–U+2069, zero-width spaces and
 /// joiners, the byte-order mark) and line or paragraph separators. A name holding one could
 /// pass for another on a leaderboard, or reorder the text around it.
-fn is_invisible(c: char) -> bool {
+pub(super) fn is_invisible(c: char) -> bool {
     matches!(
         c.general_category(),
         GeneralCategory::Control

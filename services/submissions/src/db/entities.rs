@@ -88,6 +88,8 @@ pub mod submission {
         /// Once its run finished: the most memory the engine saw it use (shown to its
         /// participant only where the challenge shows logs, `views::for_participant`).
         pub peak_memory_bytes: Option<i64>,
+        /// Its participant's note (`SubmissionNote`), if any.
+        pub note: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,7 +24,7 @@ mod webhooks;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::show))
         .route("/submissions/{id}/cancel", post(submissions::cancel))
+        .route("/submissions/{id}/note", put(submissions::set_note))
         .route("/submissions/{id}/rerun", post(organizer::rerun))
         .route("/submissions/{id}/logs", get(logs::show))
         .route("/submissions/{id}/receipt", get(receipts::of_submission))

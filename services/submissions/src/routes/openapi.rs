@@ -105,6 +105,7 @@ is a stable word to branch on, `message` says what is wrong and how to fix it.";
         submissions::list,
         submissions::show,
         submissions::cancel,
+        submissions::set_note,
         organizer::rerun,
         logs::show,
         receipts::of_submission,

@@ -10,10 +10,11 @@ use chrono::Utc;
 use std::collections::HashMap;
 
 use darkroom_api::{
-    Direction, SubmissionId, SubmissionListQuery, SubmissionState, SubmissionView, SubmitImage, ViewedSubmission,
+    Direction, SubmissionId, SubmissionListQuery, SubmissionNoteUpdate, SubmissionState, SubmissionView, SubmitImage,
+    TarballQuery, ViewedSubmission,
 };
 use darkroom_core::domain::image::{ImageReference, SUBMISSION_NAMESPACE, looks_like_image_id};
-use darkroom_core::domain::{ChallengeSpec, ImageSource};
+use darkroom_core::domain::{ChallengeSpec, ImageSource, SubmissionNote};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::challenges::load;
@@ -160,6 +161,7 @@ async fn accept(
     who: &participant::Model,
     spec: &ChallengeSpec,
     incoming: Incoming,
+    note: Option<SubmissionNote>,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
     let row = {
         let _guard = state.submit_lock.lock().await;
@@ -176,7 +178,7 @@ async fn accept(
                 }
             }
         };
-        lifecycle::accept(&state.db, spec, &phase, who.participant_id()?, image).await?
+        lifecycle::accept(&state.db, spec, &phase, who.participant_id()?, image, note).await?
     };
     state.outbox_wakeup.notify_one();
     super::record_submission(&row.id);
@@ -212,6 +214,7 @@ pub async fn submit_image(
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<SubmitImage>,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
+    let note = note(body.note.as_deref())?;
     let spec = load(&state, &slug).await?;
     // Refuse a closed phase or a spent quota before asking a registry anything.
     check_admission(&state, &who, &spec).await?;
@@ -219,7 +222,12 @@ pub async fn submit_image(
     if let ImageSource::Reference { name, .. } = &image {
         tracing::info!(challenge = %spec.slug, requested = %body.image.trim(), pinned = %name, "image name pinned");
     }
-    accept(&state, &who, &spec, Incoming::Pinned(image)).await
+    accept(&state, &who, &spec, Incoming::Pinned(image), note).await
+}
+
+/// A note as the participant sent it, checked ([`SubmissionNote`]); an empty one is none.
+fn note(sent: Option<&str>) -> ApiResult<Option<SubmissionNote>> {
+    Ok(sent.map(|n| SubmissionNote::parse("note", n)).transpose().map_err(|e| ApiError::Invalid(vec![e]))?.flatten())
 }
 
 /// The body is the raw `docker save` archive (`Content-Type: application/x-tar`).
@@ -228,7 +236,7 @@ pub async fn submit_image(
     path = "/challenges/{slug}/submissions/tarball",
     operation_id = "submit_tarball",
     summary = "Submit an image as a `docker save` archive",
-    params(SlugPath),
+    params(SlugPath, TarballQuery),
     request_body(content = inline(doc::ImageArchive), description = "The output of `docker save`", content_type = "application/x-tar"),
     responses(
         (status = 202, description = "Accepted and queued", body = SubmissionView),
@@ -238,6 +246,7 @@ pub async fn submit_image(
         (status = 404, response = doc::NotFound),
         (status = 413, response = doc::PayloadTooLarge),
         (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
         (status = 429, response = doc::TooManyRequests),
         (status = 503, response = doc::Unavailable),
     ),
@@ -247,8 +256,11 @@ pub async fn submit_tarball(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(slug): Path<String>,
+    ApiQuery(q): ApiQuery<TarballQuery>,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
+    // Refused before the upload, like everything that does not need the archive.
+    let note = note(q.note.as_deref())?;
     let spec = load(&state, &slug).await?;
     let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !matches!(content_type, "application/x-tar" | "application/octet-stream") {
@@ -262,7 +274,43 @@ pub async fn submit_tarball(
     let body: Body = request.into_body();
     let uploads = state.config.data_dir.join("uploads");
     let received = tarball::receive(body, &uploads, state.config.max_upload_bytes).await?;
-    accept(&state, &who, &spec, Incoming::Upload(received)).await
+    accept(&state, &who, &spec, Incoming::Upload(received), note).await
+}
+
+/// Replaces the note of one of the caller's submissions, in any state (a note is about the
+/// experiment, which outlives its run). Only its participant writes it; the organizer reads it.
+#[utoipa::path(
+    put,
+    path = "/submissions/{id}/note",
+    operation_id = "set_submission_note",
+    summary = "Write or clear the note of one of your submissions",
+    params(SubmissionPath),
+    request_body = SubmissionNoteUpdate,
+    responses(
+        (status = 200, description = "The submission, as `GET /submissions/{id}` shows it to its owner", body = ViewedSubmission),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 422, response = doc::Unprocessable),
+    ),
+    security(("bearer" = ["participant"])),
+)]
+pub async fn set_note(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SubmissionNoteUpdate>,
+) -> ApiResult<Json<ViewedSubmission>> {
+    let note = note(body.note.as_deref())?;
+    let owner = Viewer::Participant(who);
+    let row = visible(&state, &owner, &id).await?;
+    submission::Entity::update_many()
+        .col_expr(submission::Column::Note, sea_orm::sea_query::Expr::value(note.map(SubmissionNote::into_string)))
+        .filter(submission::Column::Id.eq(&row.id))
+        .exec(&state.db)
+        .await?;
+    show(State(state), owner, Path(id)).await
 }
 
 #[utoipa::path(

@@ -82,6 +82,7 @@ pub fn submission_view(
         counts_against_quota: row.counts_against_quota,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        note: row.note,
         history,
         score: None,
         run: row.run_duration_ms.map(|ms| RunUsage {
@@ -171,6 +172,7 @@ mod tests {
             counts_against_quota: true,
             created_at: at,
             updated_at: at,
+            note: None,
             history: Some(vec![TransitionView { from: None, to: SubmissionState::Running, reason: None, at }]),
             score: None,
             run: Some(RunUsage { duration_ms: 12_345, peak_memory_bytes: Some(150 << 20) }),
