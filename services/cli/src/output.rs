@@ -255,11 +255,7 @@ pub fn tokens(list: &Vec<TokenView>) -> String {
 
 /// The organizer's list: whose each submission is, its state, and why it failed.
 pub fn organizer_submissions(list: &Vec<OrganizerSubmissionView>) -> String {
-    let mut out = format!(
-        "{:<38} {:<24} {:<11} {:<24} SCORE / FAILURE
-",
-        "ID", "PARTICIPANT", "STATE", "SUBMITTED"
-    );
+    let mut out = format!("{:<38} {:<24} {:<11} {:<24} SCORE / FAILURE\n", "ID", "PARTICIPANT", "STATE", "SUBMITTED");
     for x in list {
         let s = &x.submission;
         let who = match &x.participant.team {
@@ -274,8 +270,17 @@ pub fn organizer_submissions(list: &Vec<OrganizerSubmissionView>) -> String {
             (None, None) => "-".into(),
         };
         let _ = writeln!(out, "{:<38} {:<24} {:<11} {:<24} {last}", s.id, who, s.state, at(s.created_at));
+        note_line(&mut out, s);
     }
     out
+}
+
+/// A submission's note on its own line under its row in a table, so a long one never pushes
+/// the columns out of line.
+fn note_line(out: &mut String, s: &SubmissionView) {
+    if let Some(note) = &s.note {
+        let _ = writeln!(out, "  note: {note}");
+    }
 }
 
 pub fn submissions(list: &Vec<SubmissionView>) -> String {
@@ -283,10 +288,7 @@ pub fn submissions(list: &Vec<SubmissionView>) -> String {
     for x in list {
         let score = x.score.as_ref().map(score_cell).unwrap_or_else(|| "-".into());
         let _ = writeln!(out, "{:<38} {:<20} {:<11} {:<24} {score}", x.id, x.challenge, x.state, at(x.created_at));
-        // Under its row, so a long note never pushes the columns out of line.
-        if let Some(note) = &x.note {
-            let _ = writeln!(out, "  note: {note}");
-        }
+        note_line(&mut out, x);
     }
     out
 }

@@ -627,5 +627,10 @@ async fn whoami_export_and_duplicate_images_from_the_cli() {
         assert!(out.contains(&format!("participant '{name}': {id}")), "{out}");
     }
     assert_one_line_error(&darkroom(&app, Some(ada), &["challenge", "duplicates", "cli-export"]).await, "admin");
+    // The organizer's list carries each note under its row.
+    assert!(darkroom(&app, Some(ada), &["note", ada_submission, "threshold sweep"]).await.status.success());
+    let out = stdout(&darkroom(&app, Some(ADMIN_TOKEN), &["submissions", "cli-export"]).await);
+    let row = out.lines().position(|l| l.starts_with(ada_submission.as_str())).expect(&out);
+    assert_eq!(out.lines().nth(row + 1), Some("  note: threshold sweep"), "{out}");
     assert_one_line_error(&darkroom(&app, None, &["challenge", "duplicates", "cli-export"]).await, "needs a token");
 }
