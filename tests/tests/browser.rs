@@ -317,6 +317,23 @@ async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
     at_both_widths(&browser, "6-my-submissions").await;
     c.goto(&web.url(&format!("/submissions/{best}"))).await.unwrap();
     browser.wait_until("timeline", "document.querySelector('.timeline li')", 10).await;
+    // She writes what it tried in the page's form; it is hers and the organizer's to read.
+    let note = "small CNN, lr 1e-3";
+    c.find(Locator::Css("#note-text")).await.unwrap().send_keys(note).await.unwrap();
+    c.find(Locator::Css("#note button[type=submit]")).await.unwrap().click().await.unwrap();
+    let path = format!("/api/v1/submissions/{best}");
+    let mut saved = serde_json::Value::Null;
+    for _ in 0..50 {
+        saved = app.call(reqwest::Method::GET, &path, Some(&ada), None).await.1["note"].clone();
+        if saved == note {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(saved, note, "the form did not save the note");
+    c.goto(&web.url(&format!("/submissions/{best}"))).await.unwrap();
+    let shown = format!("document.querySelector('td.image .submission-note')?.textContent === '{note}'");
+    browser.wait_until("the note under the image", &shown, 10).await;
     at_both_widths(&browser, "7-submission").await;
 
     // The organizer's page.
@@ -329,6 +346,7 @@ async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
     browser.wait_until("organizer signed in", "document.querySelector('header .who')", 15).await;
     c.goto(&web.url(&format!("/challenges/{slug}/submissions"))).await.unwrap();
     browser.wait_until("all submissions", "document.querySelector('#submissions')", 10).await;
+    browser.wait_until("her note in the organizer's list", &shown, 10).await;
     at_both_widths(&browser, "8-organizer").await;
     browser.close().await;
 }
