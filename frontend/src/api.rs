@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use darkroom_api::{
     BoardHistory, ChallengeSummary, DatasetListing, Direction, DuplicateImage, Enrollment, Leaderboard, Me, Metric,
-    OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
+    OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections, SubmissionId,
     SubmissionView, Team, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
@@ -57,6 +57,9 @@ pub struct LeaderboardPage {
     /// The best score over time of the board's top lines, read with the board (so a live
     /// refresh redraws the chart too); None when it cannot be read right now.
     pub history: Option<BoardHistory>,
+    /// The signed-in participant's line: `Some(None)` when they have none on this board yet;
+    /// `None` for everyone else (signed out, the organizer).
+    pub yours: Option<Option<SubmissionId>>,
 }
 
 /// One submission with what its owner (or the organizer) may see of its run.

@@ -1,7 +1,9 @@
 //! Pieces several pages share: the leaderboard table, state badges, the timeline, messages, the
 //! forms' CSRF field.
 
-use darkroom_api::{FeedbackScore, Leaderboard, Metric, SubmissionState, TransitionView, ViewedSubmission};
+use darkroom_api::{
+    FeedbackScore, Leaderboard, Metric, SubmissionId, SubmissionState, TransitionView, ViewedSubmission,
+};
 use leptos::prelude::*;
 
 use crate::app::SignedIn;
@@ -11,7 +13,13 @@ use crate::format;
 /// others, the number of submissions and when the best one was made. Pure, so the server
 /// renders it and the browser re-renders it in place when a live update arrives.
 #[component]
-pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoView {
+pub fn LeaderboardTable(
+    board: Leaderboard,
+    metrics: Vec<Metric>,
+    /// The visitor's own line, marked.
+    #[prop(default = None)]
+    yours: Option<SubmissionId>,
+) -> impl IntoView {
     let others: Vec<String> = metrics.iter().map(|m| m.name.clone()).filter(|n| *n != board.rank_by).collect();
     let primary = board.rank_by.clone();
     let header_others = others.clone();
@@ -52,7 +60,11 @@ pub fn LeaderboardTable(board: Leaderboard, metrics: Vec<Metric>) -> impl IntoVi
                         });
                         let rest = others.iter().map(|m| view! { <td class="num">{value(m)}</td> }).collect_view();
                         view! {
-                            <tr data-participant=e.participant.clone()>
+                            <tr
+                                data-participant=e.participant.clone()
+                                class:yours=Some(e.submission_id) == yours
+                                aria-current=(Some(e.submission_id) == yours).then_some("true")
+                            >
                                 <td class="rank">{e.rank}</td>
                                 <th scope="row">{who}</th>
                                 <td class="num primary">{main}{interval}</td>

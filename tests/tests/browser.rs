@@ -335,6 +335,13 @@ async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
     let shown = format!("document.querySelector('td.image .submission-note')?.textContent === '{note}'");
     browser.wait_until("the note under the image", &shown, 10).await;
     at_both_widths(&browser, "7-submission").await;
+    // On the board, her line is marked and her place said, also once the page is live.
+    c.goto(&web.url(&format!("/challenges/{slug}/leaderboard"))).await.unwrap();
+    browser.wait_until("live", "document.querySelector('#live-status')?.dataset.live === 'live'", 20).await;
+    assert_eq!(browser.eval("document.querySelector('tr.yours')?.dataset.participant").await, "Ada Lab");
+    let place = browser.eval("document.querySelector('#your-line').textContent").await;
+    assert_eq!(place, "You are #2 of 3 on this board.");
+    at_both_widths(&browser, "7b-leaderboard-yours").await;
 
     // The organizer's page.
     c.find(Locator::Css("#sign-out button")).await.unwrap().click().await.unwrap();

@@ -153,10 +153,12 @@ async fn leaderboard_page_ranks_best_scores_with_every_metric() {
     let (_, empty) = page(&web, "/challenges/pages/leaderboard", None).await;
     at(&empty, "No scores yet");
 
+    let mut tokens = Vec::new();
     for (name, accuracy) in [("Low Lab", 0.61), ("High Lab", 0.93), ("Mid Lab", 0.75)] {
         let token = app.register(name).await;
         let (_, sub) = app.submit("pages", &token, &publish("some-model:1").await).await;
         record_score(&app, sub["id"].as_str().unwrap(), &participant_id(&app, &token).await, accuracy).await;
+        tokens.push(token);
     }
     let (status, html) = page(&web, "/challenges/pages/leaderboard", None).await;
     assert_eq!(status, StatusCode::OK, "{html}");
@@ -167,6 +169,25 @@ async fn leaderboard_page_ranks_best_scores_with_every_metric() {
     }
     // Both phases are offered.
     at(&html, "href=\"/challenges/pages/leaderboard?phase=final\"");
+    // Signed out: no line is anyone's.
+    assert!(!html.contains("your-line") && !html.contains("class=\"yours\""), "{html}");
+
+    // Signed in, a participant finds their own line marked and their place said; one without a
+    // score is told so; the organizer is no one on the board.
+    let low_lab = web.sign_in(&tokens[0]).await;
+    let (_, html) = page(&web, "/challenges/pages/leaderboard", Some(&low_lab)).await;
+    at(&html, "You are <strong>#3</strong> of 3 on this board.");
+    let row_start = html[..at(&html, "class=\"yours\"")].rfind("<tr").expect("the mark is on a row");
+    let row = &html[row_start..row_start + html[row_start..].find("</tr>").expect("the row ends")];
+    assert!(row.contains("data-participant=\"Low Lab\"") && row.contains("aria-current=\"true\""), "{row}");
+    assert_eq!(html.matches("class=\"yours\"").count(), 1, "{html}");
+    let newcomer = web.sign_in(&app.register("New Lab").await).await;
+    let (_, html) = page(&web, "/challenges/pages/leaderboard", Some(&newcomer)).await;
+    at(&html, "You have no score on this board yet.");
+    assert!(!html.contains("class=\"yours\""), "{html}");
+    let organizer = web.sign_in(ADMIN_TOKEN).await;
+    let (_, html) = page(&web, "/challenges/pages/leaderboard", Some(&organizer)).await;
+    assert!(!html.contains("your-line") && !html.contains("class=\"yours\""), "{html}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

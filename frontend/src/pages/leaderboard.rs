@@ -74,7 +74,9 @@ pub fn LeaderboardView() -> impl IntoView {
 
 #[component]
 fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
-    let LeaderboardPage { title, metrics, phases, board, history, .. } = page;
+    let LeaderboardPage { title, metrics, phases, board, history, yours, .. } = page;
+    let your_rank = yours.flatten().and_then(|id| board.entries.iter().find(|e| e.submission_id == id)).map(|e| e.rank);
+    let lines = board.entries.len();
     let slug = board.challenge.clone();
     let current = board.phase.clone();
     view! {
@@ -98,8 +100,16 @@ fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
             </nav>
         })}
         <Tabs slug=slug.clone() phase=current.clone() private=false/>
+        {yours.map(|_| view! {
+            <p id="your-line">
+                {match your_rank {
+                    Some(rank) => view! { "You are "<strong>{format!("#{rank}")}</strong>{format!(" of {lines} on this board.")} }.into_any(),
+                    None => "You have no score on this board yet.".into_any(),
+                }}
+            </p>
+        })}
         <div class="table-scroll" aria-live="polite">
-            <LeaderboardTable board metrics/>
+            <LeaderboardTable board metrics yours=yours.flatten()/>
         </div>
         {history.map(|history| view! { <BoardChart history/> })}
         <ExportButtons

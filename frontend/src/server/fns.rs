@@ -150,6 +150,10 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
     // The chart beside the board; the board stands alone when its history cannot be read.
     let history_path = format!("{path}/leaderboard/history?phase={}", segment(&board.phase));
     let history = api.get::<BoardHistory>(&history_path, None).await.ok();
+    let yours = match session::secret() {
+        Some(token) => your_line(&api, &path, &token, &board).await,
+        None => None,
+    };
     Ok(Fetched::Found(LeaderboardPage {
         title: challenge.title,
         metrics: challenge.metrics,
@@ -157,7 +161,22 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
         board,
         private,
         history,
+        yours,
     }))
+}
+
+/// The signed-in participant's line on `board` (see [`LeaderboardPage::yours`]): theirs by
+/// name, or their team's in this challenge. The board itself was read without their token, so
+/// what it shows is the public's; this only says which row to mark.
+async fn your_line(api: &ApiClient, path: &str, token: &str, board: &Leaderboard) -> Option<Option<SubmissionId>> {
+    let Ok(Me::Participant(me)) = who(api, token).await else { return None };
+    // 404 outside a team (or in a challenge without teams): their own line is the one to find.
+    let team = api.get::<Team>(&format!("{path}/team"), Some(token)).await.ok().map(|t| t.name);
+    let line = board.entries.iter().find(|e| match &team {
+        Some(team) => e.participant == *team || e.team.as_ref() == Some(team),
+        None => e.participant == me.name,
+    });
+    Some(line.map(|e| e.submission_id))
 }
 
 async fn who(api: &ApiClient, token: &str) -> Result<Me, ApiError> {
