@@ -280,6 +280,34 @@ async fn forms_work_without_scripts_sign_in_cancel_and_rerun() {
     assert_eq!(mine.as_array().unwrap().len(), 2);
 }
 
+/// In a team challenge the marked line is the team's, whichever member's score it shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_members_leaderboard_marks_the_teams_line() {
+    use darkroom_tests::scoring::{Evaluation, complete};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let slug = app.create_challenge("team-pages", |s| s["max_team_size"] = json!(2)).await;
+    let (ada, bo, cy) = (app.register("Ada").await, app.register("Bo").await, app.register("Cy").await);
+    app.join(&slug, &ada).await;
+    let teams = format!("/api/v1/challenges/{slug}/teams");
+    let (_, team) = app.call(Method::POST, &teams, Some(&ada), Some(json!({ "name": "Lab A" }))).await;
+    app.join(&slug, &bo).await;
+    let code = json!({ "code": team["code"] });
+    let (s, _) = app.call(Method::POST, &format!("{teams}/join"), Some(&bo), Some(code)).await;
+    assert_eq!(s, StatusCode::OK);
+    for (token, accuracy) in [(&bo, 0.9), (&cy, 0.95)] {
+        let (_, sub) = app.submit(&slug, token, &publish("team-model:1").await).await;
+        let id = sub["id"].as_str().unwrap().to_owned();
+        complete(&app, token, &id, &Evaluation { public: accuracy, private: accuracy, private_cases: None }).await;
+    }
+    let ada_visit = web.sign_in(&ada).await;
+    let (_, html) = page(&web, &format!("/challenges/{slug}/leaderboard"), Some(&ada_visit)).await;
+    at(&html, "You are <strong>#2</strong> of 2 on this board.");
+    let row_start = html[..at(&html, "class=\"yours\"")].rfind("<tr").expect("the mark is on a row");
+    let row = &html[row_start..row_start + html[row_start..].find("</tr>").expect("the row ends")];
+    assert!(row.contains("data-participant=\"Bo\"") && row.contains("Lab A"), "{row}");
+}
+
 /// A participant's note: shown under the image in their list and the organizer's, as text (no
 /// markup of theirs survives), written from the submission's page by its owner only; a bad one
 /// changes nothing.

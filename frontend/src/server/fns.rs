@@ -173,7 +173,7 @@ async fn your_line(api: &ApiClient, path: &str, token: &str, board: &Leaderboard
     // 404 outside a team (or in a challenge without teams): their own line is the one to find.
     let team = api.get::<Team>(&format!("{path}/team"), Some(token)).await.ok().map(|t| t.name);
     let line = board.entries.iter().find(|e| match &team {
-        Some(team) => e.participant == *team || e.team.as_ref() == Some(team),
+        Some(team) => e.team.as_ref() == Some(team),
         None => e.participant == me.name,
     });
     Some(line.map(|e| e.submission_id))
