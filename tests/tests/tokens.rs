@@ -115,3 +115,41 @@ async fn scoped_tokens_do_what_their_scopes_say_until_they_expire_or_are_revoked
     let (_, mine) = app.call(Method::GET, "/api/v1/tokens", Some(&ada), None).await;
     assert_eq!(mine, json!([]), "expired tokens are not listed");
 }
+
+/// `GET /tokens/current` says what the request's own credential is, to any of them whatever
+/// its scopes (a submit-only token may not read `/me`, yet may ask what it is); a revoked or
+/// unknown one gets the same 401 as everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_can_ask_what_it_is() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ada = app.register("Ada").await;
+    let current = |token: String| {
+        let app = &app;
+        async move { app.call(Method::GET, "/api/v1/tokens/current", Some(&token), None).await }
+    };
+    assert_eq!(current(ada.clone()).await, (StatusCode::OK, json!({ "kind": "own" })));
+    assert_eq!(current(ADMIN_TOKEN.into()).await, (StatusCode::OK, json!({ "kind": "own" })));
+
+    let (_, submit_only) = mint(&app, &ada, json!({ "scopes": ["submit"], "label": "ci" })).await;
+    let token = submit_only["token"].as_str().unwrap().to_owned();
+    let (s, me) = app.call(Method::GET, "/api/v1/me", Some(&token), None).await;
+    assert_eq!((s, code(&me)), (StatusCode::FORBIDDEN, Some("token_scope")), "{me}");
+    let (s, what) = current(token.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{what}");
+    assert_eq!((what["kind"].as_str(), what["label"].as_str()), (Some("scoped"), Some("ci")), "{what}");
+    assert_eq!((what["scopes"].clone(), what["id"].clone()), (json!(["submit"]), submit_only["id"].clone()));
+    assert!(what.get("token").is_none(), "never the secret: {what}");
+
+    let (_, session) = app.call(Method::POST, "/api/v1/sessions", Some(&ada), None).await;
+    let (s, what) = current(session["secret"].as_str().unwrap().to_owned()).await;
+    assert_eq!((s, what["kind"].as_str()), (StatusCode::OK, Some("session")), "{what}");
+    assert_eq!(what["expires_at"], session["expires_at"]);
+
+    let id = submit_only["id"].as_str().unwrap();
+    let (s, _) = app.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&ada), None).await;
+    assert!(s.is_success(), "{s}");
+    for gone in [token, "drp_unknown".to_owned(), "drt_unknown".to_owned()] {
+        let (s, e) = current(gone).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{e}");
+    }
+}

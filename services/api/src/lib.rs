@@ -104,7 +104,9 @@ pub use submission::{
     TransitionError, TransitionView, UnknownState, ViewedSubmission,
 };
 pub use team::{CreateTeam, DuplicateEntrant, DuplicateImage, Team, TeamCode, TeamMember};
-pub use token::{DEFAULT_TOKEN_HOURS, MAX_TOKEN_HOURS, MintToken, MintedToken, TokenScope, TokenView};
+pub use token::{
+    CurrentCredential, DEFAULT_TOKEN_HOURS, MAX_TOKEN_HOURS, MintToken, MintedToken, TokenScope, TokenView,
+};
 pub use verification::{Condition, MetricComparison, RerunReport, RerunVerdict, Verification, VerificationState};
 pub use webhook::{
     BoardChange, CreateWebhook, CreatedWebhook, DeliveriesQuery, DeliveryState, SubmissionChange, WebhookData,

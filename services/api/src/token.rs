@@ -77,6 +77,21 @@ pub struct TokenView {
     pub expires_at: DateTime<Utc>,
 }
 
+/// `GET /tokens/current`: what the credential of the request itself is, so a script (or
+/// `darkroom whoami`) can tell what its token may do and until when.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CurrentCredential {
+    /// The holder's own token (`darkroom register`'s, or the admin token): all they may do,
+    /// until it is replaced.
+    Own,
+    /// A web session opened with the holder's token.
+    Session { expires_at: DateTime<Utc> },
+    /// A scoped token: what it may do and until when.
+    Scoped(TokenView),
+}
+
 /// The answer of `POST /tokens`: the token, shown this once, and what it is.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -645,7 +645,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Whoami => {
             api.needs_token("whoami")?;
-            show(json, &api.get("/me").await?, output::me)?;
+            // What the token is first: it answers for any scope, where /me needs `read`.
+            let credential = api.get("/tokens/current").await?;
+            let me = api.get("/me").await?;
+            let both = json!({ "me": me, "credential": credential });
+            show(json, &both, output::whoami)?;
         }
         Command::Select { ids } => {
             api.needs_token("select")?;

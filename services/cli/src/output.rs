@@ -7,10 +7,10 @@ use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use darkroom_api::{
-    ChallengeSummary, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision, EnrollmentState, FeedbackScore,
-    FinalBoard, Invite, Leaderboard, Me, MintedToken, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard,
-    PublicChallenge, Registered, RowInterval, Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint,
-    ViewedSubmission,
+    ChallengeSummary, CurrentCredential, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
+    EnrollmentState, FeedbackScore, FinalBoard, Invite, Leaderboard, Me, MintedToken, OrganizerEnrollment,
+    OrganizerSubmissionView, PrivateBoard, PublicChallenge, Registered, RowInterval, Selections, SubmissionView, Team,
+    TokenScope, TokenView, TreeFingerprint, ViewedSubmission,
 };
 use darkroom_api::{CreatedWebhook, WebhookDelivery, WebhookEvent, WebhookView};
 use darkroom_core::domain::ChallengeSpec;
@@ -136,14 +136,34 @@ pub fn registered(r: &Registered) -> String {
     )
 }
 
-pub fn me(me: &Me) -> String {
-    match me {
-        Me::Organizer => "you are the organizer: this token runs the organizer commands\n".to_owned(),
+/// `darkroom whoami`'s two answers: who the token stands for (`/me`) and what it is
+/// (`/tokens/current`).
+#[derive(serde::Deserialize)]
+pub struct WhoAmI {
+    pub me: Me,
+    pub credential: CurrentCredential,
+}
+
+pub fn whoami(w: &WhoAmI) -> String {
+    let who = match &w.me {
+        Me::Organizer => "you are the organizer: this token runs the organizer commands".to_owned(),
         Me::Participant(p) => {
             let team = p.team.as_deref().map_or(String::new(), |t| format!(", team '{t}'"));
-            format!("you are '{}' (participant {}{team}), registered {}\n", p.name, p.id, at(p.created_at))
+            format!("you are '{}' (participant {}{team}), registered {}", p.name, p.id, at(p.created_at))
         }
-    }
+    };
+    let with = match &w.credential {
+        CurrentCredential::Own => "with your own token: it may do all you may and does not expire".to_owned(),
+        CurrentCredential::Session { expires_at } => format!("with a web session until {}", at(*expires_at)),
+        CurrentCredential::Scoped(t) => format!(
+            "with scoped token {}{}: may {}, expires {}",
+            t.id,
+            t.label.as_deref().map_or(String::new(), |l| format!(" ({l})")),
+            scopes(&t.scopes),
+            at(t.expires_at)
+        ),
+    };
+    format!("{who}\n{with}\n")
 }
 
 pub fn submission(viewed: &ViewedSubmission) -> String {
@@ -552,11 +572,21 @@ mod tests {
             team: Some("Cy Lab".into()),
             created_at: "2026-12-04T10:00:00.123Z".parse().unwrap(),
         });
+        let scoped = CurrentCredential::Scoped(TokenView {
+            id: "t1".into(),
+            scopes: vec![TokenScope::Read, TokenScope::Submit],
+            organizer: false,
+            label: Some("ci".into()),
+            created_at: "2026-12-04T10:00:00Z".parse().unwrap(),
+            expires_at: "2027-01-03T10:00:00.5Z".parse().unwrap(),
+        });
         assert_eq!(
-            me(&ada),
-            "you are 'Ada' (participant 0190a7c2-5b1e-7c3d-8e4f-0123456789ab, team 'Cy Lab'), registered 2026-12-04T10:00:00Z\n"
+            whoami(&WhoAmI { me: ada, credential: scoped }),
+            "you are 'Ada' (participant 0190a7c2-5b1e-7c3d-8e4f-0123456789ab, team 'Cy Lab'), registered 2026-12-04T10:00:00Z\n\
+             with scoped token t1 (ci): may read+submit, expires 2027-01-03T10:00:00Z\n"
         );
-        assert!(me(&Me::Organizer).starts_with("you are the organizer"));
+        let organizer = whoami(&WhoAmI { me: Me::Organizer, credential: CurrentCredential::Own });
+        assert!(organizer.starts_with("you are the organizer") && organizer.contains("does not expire"), "{organizer}");
         assert_eq!(duplicate_images(&Vec::new()), "no image was submitted by more than one team or participant\n");
     }
 

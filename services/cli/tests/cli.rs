@@ -578,11 +578,19 @@ async fn whoami_export_and_duplicate_images_from_the_cli() {
 
     let out = stdout(&darkroom(&app, Some(ada), &["whoami"]).await);
     assert!(out.starts_with("you are 'Ada' (participant "), "{out}");
+    assert!(out.ends_with("\nwith your own token: it may do all you may and does not expire\n"), "{out}");
     let me: serde_json::Value = serde_json::from_slice(&darkroom(&app, Some(ada), &["--json", "whoami"]).await.stdout)
         .expect("whoami --json is the server's JSON");
-    assert_eq!(me["role"], "participant");
+    assert_eq!((me["me"]["role"].as_str(), me["credential"]["kind"].as_str()), (Some("participant"), Some("own")));
     let out = stdout(&darkroom(&app, Some(ADMIN_TOKEN), &["whoami"]).await);
     assert!(out.starts_with("you are the organizer"), "{out}");
+    // A scoped token says what it may do and until when.
+    let minted = darkroom(&app, Some(ada), &["--json", "token", "create", "--scope", "read", "--label", "ci"]).await;
+    let minted: serde_json::Value = serde_json::from_slice(&minted.stdout).expect("the minted token");
+    let scoped = minted["token"].as_str().unwrap();
+    let out = stdout(&darkroom(&app, Some(scoped), &["whoami"]).await);
+    let expected = format!("\nwith scoped token {} (ci): may read, expires ", minted["id"].as_str().unwrap());
+    assert!(out.starts_with("you are 'Ada'") && out.contains(&expected), "{out}");
     assert_one_line_error(&darkroom(&app, None, &["whoami"]).await, "whoami needs a token");
     // Another's submission is not found, and the hint names the command that lists one's own.
     let bob = &ids[1].0;

@@ -38,7 +38,8 @@ pub fn scopes_of(row: &api_token::Model) -> Vec<TokenScope> {
     row.scopes.split(',').filter_map(TokenScope::parse).collect()
 }
 
-fn view(row: &api_token::Model) -> TokenView {
+/// What a token is, as its holder's list shows it (never its secret).
+pub fn view(row: &api_token::Model) -> TokenView {
     TokenView {
         id: row.id.clone(),
         scopes: scopes_of(row),

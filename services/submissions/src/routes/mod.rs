@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions", post(sessions::open))
         .route("/sessions/current", delete(sessions::revoke))
         .route("/tokens", post(tokens::mint).get(tokens::list))
+        .route("/tokens/current", get(tokens::current))
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::show))

@@ -101,6 +101,7 @@ is a stable word to branch on, `message` says what is wrong and how to fix it.";
         sessions::revoke,
         tokens::mint,
         tokens::list,
+        tokens::current,
         tokens::revoke,
         submissions::list,
         submissions::show,

@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use darkroom_api::{MintToken, MintedToken, TokenView};
+use darkroom_api::{CurrentCredential, MintToken, MintedToken, TokenView};
 
 use super::openapi::{self as doc, TokenPath};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Bearer, Holder, credential, holder_of};
-use crate::scoped_tokens;
 use crate::state::AppState;
+use crate::{scoped_tokens, sessions};
 
 /// The holder of `bearer` when it is their own token: `(token hash, organizer)`. A session or a
 /// scoped token is refused, so neither can mint something that outlives or outgrows it.
@@ -72,6 +72,32 @@ pub async fn mint(
 pub async fn list(State(state): State<AppState>, Bearer(bearer): Bearer) -> ApiResult<Json<Vec<TokenView>>> {
     let (owner, _) = own_token(&state, &bearer).await?;
     Ok(Json(scoped_tokens::list(&state, &owner).await?))
+}
+
+/// What the request's own credential is: any credential may ask, whatever its scopes, since
+/// the answer is only what its bearer already holds.
+#[utoipa::path(
+    get,
+    path = "/tokens/current",
+    operation_id = "current_token",
+    summary = "What the request's credential is: the holder's own token, a web session, or a scoped token",
+    responses(
+        (status = 200, description = "The credential's kind, and for a scoped token what it may do until when", body = CurrentCredential),
+        (status = 401, response = doc::Unauthorized),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
+pub async fn current(State(state): State<AppState>, Bearer(bearer): Bearer) -> ApiResult<Json<CurrentCredential>> {
+    let credential = credential(&state, &bearer).await?;
+    // 401 for a token nobody holds, as every other route answers it.
+    holder_of(&state, &credential).await?;
+    Ok(Json(if credential.scopes.is_some() {
+        CurrentCredential::Scoped(scoped_tokens::view(&scoped_tokens::find(&state, &bearer).await?))
+    } else if credential.session {
+        CurrentCredential::Session { expires_at: sessions::find(&state, &bearer).await?.expires_at }
+    } else {
+        CurrentCredential::Own
+    }))
 }
 
 #[utoipa::path(
