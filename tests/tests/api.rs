@@ -116,6 +116,15 @@ async fn submit_follow_and_cancel(backend: Backend) {
     assert_eq!(states, ["QUEUED", "CANCELLED"]);
     assert_eq!(shown["counts_against_quota"], false);
 
+    // Listed by state, in any case; a word that is no state is answered with the right ones.
+    for (state, n) in [("cancelled", 1), ("QUEUED", 0)] {
+        let (s, list) = app.call(Method::GET, &format!("/api/v1/submissions?state={state}"), Some(&token), None).await;
+        assert_eq!((s, list.as_array().map(Vec::len)), (StatusCode::OK, Some(n)), "{state}: {list}");
+    }
+    let (s, e) = app.call(Method::GET, "/api/v1/submissions?state=done", Some(&token), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("expected one of QUEUED"), "{e}");
+
     // A second cancel is refused with the reason.
     let (s, e) = app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&token), None).await;
     assert_eq!(s, StatusCode::CONFLICT);

@@ -175,13 +175,16 @@ pub struct SubmissionNoteUpdate {
     pub note: Option<String>,
 }
 
-/// `GET /submissions[?challenge=&limit=]`.
+/// `GET /submissions[?challenge=&state=&limit=]`.
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge: Option<String>,
+    /// As [`OrganizerListQuery::state`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     /// 1 to 1000; 100 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,

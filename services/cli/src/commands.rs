@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use darkroom_api::{
     CreateTeam, InviteRequest, JoinRequest, Leaderboard, MintToken, PublicChallenge, Registered, Registration,
-    SelectionsRequest, SubmissionNoteUpdate, SubmissionState, SubmitImage, TarballQuery, TeamCode, TokenScope,
-    ViewedSubmission,
+    SelectionsRequest, SubmissionListQuery, SubmissionNoteUpdate, SubmissionState, SubmitImage, TarballQuery, TeamCode,
+    TokenScope, ViewedSubmission,
 };
 use darkroom_api::{CreateWebhook, ExportFormat, ExportQuery, LeaderboardQuery, WebhookEvent};
 use darkroom_core::domain::{ChallengeSpec, SubmissionNote};
@@ -97,8 +97,11 @@ enum Command {
     /// Your submissions, or one of them with its history.
     Status {
         id: Option<String>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "id")]
         challenge: Option<String>,
+        /// Only these: QUEUED, PENDING, RUNNING, EVALUATING, COMPLETE, FAILED or CANCELLED.
+        #[arg(long, conflicts_with = "id")]
+        state: Option<String>,
         /// Wait until the submission reaches COMPLETE, FAILED or CANCELLED.
         #[arg(long, requires = "id")]
         wait: bool,
@@ -548,13 +551,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::process::exit(2);
             }
         }
-        Command::Status { id: None, challenge, .. } => {
+        Command::Status { id: None, challenge, state, .. } => {
             api.needs_token("status")?;
-            let path = match challenge {
-                Some(c) => format!("/submissions?challenge={c}"),
-                None => "/submissions".to_owned(),
-            };
-            show(json, &api.get(&path).await?, output::submissions)?;
+            let query = SubmissionListQuery { challenge, state, limit: None };
+            show(json, &api.get_with("/submissions", &query).await?, output::submissions)?;
         }
         Command::Token(c) => {
             api.needs_token("token")?;

@@ -81,6 +81,14 @@ async fn organizer_and_participant_flow() {
     assert!(o.status.success() && !stdout(&o).contains("note:"), "{o:?}");
     let o = darkroom(&app, Some(&token), &["cancel", id]).await;
     assert!(stdout(&o).contains("CANCELLED"), "{o:?}");
+    let o = darkroom(&app, Some(&token), &["status", "--state", "cancelled"]).await;
+    assert!(stdout(&o).contains(id), "{}", stdout(&o));
+    let o = darkroom(&app, Some(&token), &["status", "--state", "queued", "--challenge", "cli-challenge"]).await;
+    assert!(o.status.success() && !stdout(&o).contains(id), "{}", stdout(&o));
+    assert_one_line_error(
+        &darkroom(&app, Some(&token), &["status", "--state", "done"]).await,
+        "expected one of QUEUED",
+    );
     // --wait returns at once on a terminal state, exiting 2 because it did not complete.
     let o = darkroom(&app, Some(&token), &["status", id, "--wait"]).await;
     assert_eq!(o.status.code(), Some(2), "{o:?}");

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::challenges::load;
 use super::openapi::{self as doc, SlugPath, SubmissionPath};
-use super::submissions::visible;
+use super::submissions::{list_filter, visible};
 use super::views::{organizer_view, submission_view};
 use crate::db::entities::submission::PublicScore;
 use crate::db::entities::{participant, submission};
@@ -43,14 +43,7 @@ pub async fn list(
     Path(slug): Path<String>,
     ApiQuery(q): ApiQuery<OrganizerListQuery>,
 ) -> ApiResult<Json<Vec<OrganizerSubmissionView>>> {
-    let limit = q.limit.unwrap_or(200);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("bad_query", format!("limit {limit} is not between 1 and 1000")));
-    }
-    let wanted = match q.state.as_deref() {
-        Some(s) => Some(s.parse::<SubmissionState>().map_err(|e| ApiError::bad_request("bad_query", e.to_string()))?),
-        None => None,
-    };
+    let (limit, wanted) = list_filter(q.limit, 200, q.state.as_deref())?;
     load(&state, &slug).await?;
     let mut find = submission::Entity::find().filter(submission::Column::Challenge.eq(&slug));
     if let Some(s) = wanted {

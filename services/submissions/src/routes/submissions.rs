@@ -332,13 +332,13 @@ pub async fn list(
     Caller(who): Caller,
     ApiQuery(q): ApiQuery<SubmissionListQuery>,
 ) -> ApiResult<Json<Vec<SubmissionView>>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("bad_query", format!("limit {limit} is not between 1 and 1000")));
-    }
+    let (limit, wanted) = list_filter(q.limit, 100, q.state.as_deref())?;
     let mut find = submission::Entity::find().filter(submission::Column::ParticipantId.eq(&who.id));
     if let Some(slug) = &q.challenge {
         find = find.filter(submission::Column::Challenge.eq(slug));
+    }
+    if let Some(s) = wanted {
+        find = find.filter(submission::Column::State.eq(s.as_str()));
     }
     let rows = find.order_by_desc(submission::Column::CreatedAt).limit(limit).all(&state.db).await?;
     // Whether each challenge shows logs decides how precise its times may be.
@@ -354,6 +354,22 @@ pub async fn list(
     }
     attach_scores(&state, &mut views, &who.id, false).await;
     Ok(Json(views))
+}
+
+/// A list's `limit` (1 to 1000, `default` when absent) and `state` (a [`SubmissionState`] in
+/// any case), or a 400 saying what is wrong: one rule for the participant's list and the
+/// organizer's.
+pub(super) fn list_filter(
+    limit: Option<u64>,
+    default: u64,
+    state: Option<&str>,
+) -> ApiResult<(u64, Option<SubmissionState>)> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("bad_query", format!("limit {limit} is not between 1 and 1000")));
+    }
+    let state = state.map(str::parse::<SubmissionState>).transpose();
+    Ok((limit, state.map_err(|e| ApiError::bad_request("bad_query", e.to_string()))?))
 }
 
 /// A submission the viewer may see: the organizer any, a participant their own. Anyone else's
