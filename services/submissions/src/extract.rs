@@ -18,7 +18,7 @@ use crate::db::entities::participant;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{scoped_tokens, sessions};
-use darkroom_api::TokenScope;
+use darkroom_api::{CurrentCredential, TokenScope};
 
 /// A JSON body. Wrong syntax, a wrong type or a missing field answers 400 naming the field.
 pub struct ApiJson<T>(pub T);
@@ -99,11 +99,24 @@ pub(crate) enum Holder {
 
 /// A bearer credential, once known to be valid: the hash of the token it stands for (its own
 /// for a token; for a session or a scoped token, that of the token that opened or minted it),
-/// and what it may do (`None`: all its holder may; a scoped token: its scopes).
+/// and what it is, as `GET /tokens/current` tells it (a scoped token with its scopes).
 pub(crate) struct Credential {
     pub token_hash: String,
-    pub session: bool,
-    pub scopes: Option<Vec<TokenScope>>,
+    pub kind: CurrentCredential,
+}
+
+impl Credential {
+    pub fn is_session(&self) -> bool {
+        matches!(self.kind, CurrentCredential::Session { .. })
+    }
+
+    /// What it may do: `None` all its holder may; a scoped token its scopes.
+    pub fn scopes(&self) -> Option<&[TokenScope]> {
+        match &self.kind {
+            CurrentCredential::Scoped(token) => Some(&token.scopes),
+            CurrentCredential::Own | CurrentCredential::Session { .. } => None,
+        }
+    }
 }
 
 /// What `bearer` is (401 saying to sign in again, or to mint a new token, when it is a session
@@ -111,11 +124,11 @@ pub(crate) struct Credential {
 pub(crate) async fn credential(state: &AppState, bearer: &str) -> Result<Credential, ApiError> {
     if scoped_tokens::is_scoped(bearer) {
         let token = scoped_tokens::find(state, bearer).await?;
-        let scopes = scoped_tokens::scopes_of(&token);
-        return Ok(Credential { token_hash: token.owner_token_hash, session: false, scopes: Some(scopes) });
+        let kind = CurrentCredential::Scoped(scoped_tokens::view(&token));
+        return Ok(Credential { token_hash: token.owner_token_hash, kind });
     }
     if !sessions::is_session(bearer) {
-        return Ok(Credential { token_hash: hash_token(bearer), session: false, scopes: None });
+        return Ok(Credential { token_hash: hash_token(bearer), kind: CurrentCredential::Own });
     }
     let session = sessions::find(state, bearer).await?;
     if session.organizer && session.token_hash != state.admin_token_hash {
@@ -123,7 +136,8 @@ pub(crate) async fn credential(state: &AppState, bearer: &str) -> Result<Credent
             "the organizer's token changed since this session began; sign in again with the new one".into(),
         ));
     }
-    Ok(Credential { token_hash: session.token_hash, session: true, scopes: None })
+    let kind = CurrentCredential::Session { expires_at: session.expires_at };
+    Ok(Credential { token_hash: session.token_hash, kind })
 }
 
 /// The organizer or the participant a credential stands for; 401 for one nobody holds.
@@ -138,9 +152,9 @@ pub(crate) async fn holder_of(state: &AppState, credential: &Credential) -> Resu
         .await?
         .map(Holder::Participant)
         .ok_or_else(|| {
-            ApiError::Unauthorized(if credential.session {
+            ApiError::Unauthorized(if credential.is_session() {
                 "this session's participant is no longer known; sign in again".into()
-            } else if credential.scopes.is_some() {
+            } else if credential.scopes().is_some() {
                 "this scoped token's participant is no longer known".into()
             } else {
                 "unknown participant token: register first, or check the token you saved".into()
@@ -173,7 +187,7 @@ where
         if credential.token_hash != state.admin_token_hash {
             return Err(ApiError::Forbidden("this endpoint needs the organizer's admin token".into()));
         }
-        scoped_tokens::check(credential.scopes.as_deref(), scoped_tokens::needed(&parts.method, true))?;
+        scoped_tokens::check(credential.scopes(), scoped_tokens::needed(&parts.method, true))?;
         Ok(Admin)
     }
 }
@@ -193,7 +207,7 @@ where
         let credential = credential(&state, bearer(&parts.headers)?).await?;
         match holder_of(&state, &credential).await? {
             Holder::Participant(p) => {
-                scoped_tokens::check(credential.scopes.as_deref(), scoped_tokens::needed(&parts.method, false))?;
+                scoped_tokens::check(credential.scopes(), scoped_tokens::needed(&parts.method, false))?;
                 Ok(Caller(p))
             }
             Holder::Organizer => Err(ApiError::Unauthorized(
@@ -225,7 +239,7 @@ where
             Holder::Participant(p) => Viewer::Participant(p),
         };
         let organizer = matches!(viewer, Viewer::Organizer);
-        scoped_tokens::check(credential.scopes.as_deref(), scoped_tokens::needed(&parts.method, organizer))?;
+        scoped_tokens::check(credential.scopes(), scoped_tokens::needed(&parts.method, organizer))?;
         Ok(viewer)
     }
 }
@@ -247,7 +261,7 @@ where
         let organizer = match credential(&state, bearer).await {
             Ok(c) => {
                 c.token_hash == state.admin_token_hash
-                    && scoped_tokens::check(c.scopes.as_deref(), scoped_tokens::needed(&parts.method, true)).is_ok()
+                    && scoped_tokens::check(c.scopes(), scoped_tokens::needed(&parts.method, true)).is_ok()
             }
             Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
             Err(_) => false,

@@ -9,14 +9,14 @@ use darkroom_api::{CurrentCredential, MintToken, MintedToken, TokenView};
 use super::openapi::{self as doc, TokenPath};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Bearer, Holder, credential, holder_of};
+use crate::scoped_tokens;
 use crate::state::AppState;
-use crate::{scoped_tokens, sessions};
 
 /// The holder of `bearer` when it is their own token: `(token hash, organizer)`. A session or a
 /// scoped token is refused, so neither can mint something that outlives or outgrows it.
 async fn own_token(state: &AppState, bearer: &str) -> ApiResult<(String, bool)> {
     let credential = credential(state, bearer).await?;
-    if credential.session || credential.scopes.is_some() {
+    if !matches!(credential.kind, CurrentCredential::Own) {
         return Err(ApiError::Forbidden(
             "scoped tokens are managed with your own token only (not a web session or a scoped token): use the \
              token 'darkroom register' gave you, or the admin token"
@@ -91,13 +91,7 @@ pub async fn current(State(state): State<AppState>, Bearer(bearer): Bearer) -> A
     let credential = credential(&state, &bearer).await?;
     // 401 for a token nobody holds, as every other route answers it.
     holder_of(&state, &credential).await?;
-    Ok(Json(if credential.scopes.is_some() {
-        CurrentCredential::Scoped(scoped_tokens::view(&scoped_tokens::find(&state, &bearer).await?))
-    } else if credential.session {
-        CurrentCredential::Session { expires_at: sessions::find(&state, &bearer).await?.expires_at }
-    } else {
-        CurrentCredential::Own
-    }))
+    Ok(Json(credential.kind))
 }
 
 #[utoipa::path(
