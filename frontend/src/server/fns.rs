@@ -151,7 +151,7 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
     let history_path = format!("{path}/leaderboard/history?phase={}", segment(&board.phase));
     let history = api.get::<BoardHistory>(&history_path, None).await.ok();
     let yours = match session::secret() {
-        Some(token) => your_line(&api, &path, &token, &board).await,
+        Some(token) => your_line(&api, &path, &token, &board, challenge.max_team_size > 1).await,
         None => None,
     };
     Ok(Fetched::Found(LeaderboardPage {
@@ -166,12 +166,22 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
 }
 
 /// The signed-in participant's line on `board` (see [`LeaderboardPage::yours`]): theirs by
-/// name, or their team's in this challenge. The board itself was read without their token, so
-/// what it shows is the public's; this only says which row to mark.
-async fn your_line(api: &ApiClient, path: &str, token: &str, board: &Leaderboard) -> Option<Option<SubmissionId>> {
+/// name, or their team's where the challenge has `teams`. The board itself was read without
+/// their token, so what it shows is the public's; this only says which row to mark.
+async fn your_line(
+    api: &ApiClient,
+    path: &str,
+    token: &str,
+    board: &Leaderboard,
+    teams: bool,
+) -> Option<Option<SubmissionId>> {
     let Ok(Me::Participant(me)) = who(api, token).await else { return None };
-    // 404 outside a team (or in a challenge without teams): their own line is the one to find.
-    let team = api.get::<Team>(&format!("{path}/team"), Some(token)).await.ok().map(|t| t.name);
+    // Asked only where teams exist (the page is re-read at every new score); 404 outside a
+    // team: their own line is the one to find.
+    let team = match teams {
+        true => api.get::<Team>(&format!("{path}/team"), Some(token)).await.ok().map(|t| t.name),
+        false => None,
+    };
     let line = board.entries.iter().find(|e| match &team {
         Some(team) => e.team.as_ref() == Some(team),
         None => e.participant == me.name,
