@@ -19,6 +19,12 @@ fn at(html: &str, needle: &str) -> usize {
     html.find(needle).unwrap_or_else(|| panic!("'{needle}' not on the page:\n{html}"))
 }
 
+/// The leaderboard row marked as the visitor's, whole (`<tr …>` to `</tr>`).
+fn marked_row(html: &str) -> &str {
+    let start = html[..at(html, "class=\"yours\"")].rfind("<tr").expect("the mark is on a row");
+    &html[start..start + html[start..].find("</tr>").expect("the row ends")]
+}
+
 async fn participant_id(app: &TestApp, token: &str) -> String {
     let (_, me) = app.call(Method::GET, "/api/v1/me", Some(token), None).await;
     me["id"].as_str().expect("participant id").to_owned()
@@ -177,8 +183,7 @@ async fn leaderboard_page_ranks_best_scores_with_every_metric() {
     let low_lab = web.sign_in(&tokens[0]).await;
     let (_, html) = page(&web, "/challenges/pages/leaderboard", Some(&low_lab)).await;
     at(&html, "You are <strong>#3</strong> of 3 on this board.");
-    let row_start = html[..at(&html, "class=\"yours\"")].rfind("<tr").expect("the mark is on a row");
-    let row = &html[row_start..row_start + html[row_start..].find("</tr>").expect("the row ends")];
+    let row = marked_row(&html);
     assert!(row.contains("data-participant=\"Low Lab\"") && row.contains("aria-current=\"true\""), "{row}");
     assert_eq!(html.matches("class=\"yours\"").count(), 1, "{html}");
     let newcomer = web.sign_in(&app.register("New Lab").await).await;
@@ -303,8 +308,7 @@ async fn a_team_members_leaderboard_marks_the_teams_line() {
     let ada_visit = web.sign_in(&ada).await;
     let (_, html) = page(&web, &format!("/challenges/{slug}/leaderboard"), Some(&ada_visit)).await;
     at(&html, "You are <strong>#2</strong> of 2 on this board.");
-    let row_start = html[..at(&html, "class=\"yours\"")].rfind("<tr").expect("the mark is on a row");
-    let row = &html[row_start..row_start + html[row_start..].find("</tr>").expect("the row ends")];
+    let row = marked_row(&html);
     assert!(row.contains("data-participant=\"Bo\"") && row.contains("Lab A"), "{row}");
 }
 

@@ -744,7 +744,6 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-/// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.
 /// A note as the server will check it ([`SubmissionNote`]), refused in the server's words.
 fn checked_note(field: &str, note: &str) -> anyhow::Result<()> {
     match SubmissionNote::parse(field, note) {
@@ -769,6 +768,7 @@ fn print_export(answer: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.
 fn show<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String) -> anyhow::Result<()> {
     if json {
         println!("{}", output::terminal_safe(&serde_json::to_string_pretty(answer)?));
