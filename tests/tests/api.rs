@@ -22,6 +22,7 @@ on_both_backends!(
     organizer_shows_and_cancels_any_submission,
     dataset_listings_are_stored_and_refreshed_by_the_organizer,
     a_note_is_the_participants_own_words_for_them_and_the_organizer,
+    announcements_are_the_organizers_word_to_everyone,
 );
 
 async fn health_and_readiness(backend: Backend) {
@@ -474,4 +475,93 @@ async fn a_note_is_the_participants_own_words_for_them_and_the_organizer(backend
     let rerun_id = rerun["id"].as_str().or(rerun["submission"]["id"].as_str()).expect("the re-run's id").to_owned();
     let (_, shown) = app.call(Method::GET, &format!("/api/v1/submissions/{rerun_id}"), Some(&ada), None).await;
     assert_eq!(shown["note"], "kept by the re-run");
+}
+
+/// The organizer's announcements: posted, edited (and marked so) and removed by the organizer
+/// only, read by anyone newest first, the Markdown kept as written (the pages sanitise it); a
+/// bad title or body is refused with every field at once and changes nothing; another
+/// challenge's announcement is not found through this one.
+async fn announcements_are_the_organizers_word_to_everyone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("news", |_| {}).await;
+    let other = app.create_challenge("olds", |_| {}).await;
+    let ada = app.register("Ada").await;
+    let path = format!("/api/v1/challenges/{slug}/announcements");
+    let (s, list) = app.call(Method::GET, &path, None, None).await;
+    assert_eq!((s, list), (StatusCode::OK, json!([])));
+
+    let markdown = "The **deadline** moves to Friday.\n\n<script>alert(1)</script>";
+    let (s, first) =
+        app.call(Method::POST, &path, ADMIN, Some(json!({ "title": " Deadline moved ", "body": markdown }))).await;
+    assert_eq!(
+        (s, first["title"].as_str(), first["body"].as_str()),
+        (StatusCode::CREATED, Some("Deadline moved"), Some(markdown)),
+        "{first}"
+    );
+    assert!(first.get("edited_at").is_none(), "{first}");
+    let (s, second) = app.call(Method::POST, &path, ADMIN, Some(json!({ "title": "Evaluator fixed" }))).await;
+    assert_eq!((s, second["body"].as_str()), (StatusCode::CREATED, Some("")), "{second}");
+    let (_, list) = app.call(Method::GET, &path, Some(&ada), None).await;
+    let titles: Vec<_> = list.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Evaluator fixed", "Deadline moved"], "newest first, for anyone: {list}");
+
+    // Only the organizer writes: a participant, a read-only co-organizer token and nobody.
+    let (_, co) = app.call(Method::POST, "/api/v1/tokens", ADMIN, Some(json!({ "scopes": ["read"] }))).await;
+    let co = co["token"].as_str().unwrap().to_owned();
+    let first_id = first["id"].as_str().unwrap();
+    let one = format!("{path}/{first_id}");
+    for token in [Some(ada.as_str()), Some(co.as_str()), None] {
+        let (s, e) = app.call(Method::POST, &path, token, Some(json!({ "title": "fake news" }))).await;
+        assert!(matches!(s, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), "{s} {e}");
+        let (s, _) = app.call(Method::PUT, &one, token, Some(json!({ "title": "changed" }))).await;
+        assert!(matches!(s, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), "{s}");
+        let (s, _) = app.call(Method::DELETE, &one, token, None).await;
+        assert!(matches!(s, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), "{s}");
+    }
+
+    // Bad text: every field named, nothing posted or changed.
+    let bad = json!({ "title": "two\nlines", "body": format!("{}\u{202E}", "b".repeat(10)) });
+    for (method, at) in [(Method::POST, &path), (Method::PUT, &one)] {
+        let (s, e) = app.call(method, at, ADMIN, Some(bad.clone())).await;
+        let fields: Vec<_> = e["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].clone()).collect();
+        assert_eq!((s, fields), (StatusCode::UNPROCESSABLE_ENTITY, vec![json!("title"), json!("body")]), "{e}");
+    }
+    let (s, e) = app.call(Method::POST, &path, ADMIN, Some(json!({ "title": "x".repeat(121) }))).await;
+    assert_eq!(
+        (s, e["error"]["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("title")),
+        "{e}"
+    );
+    let (s, e) = app.call(Method::POST, &path, ADMIN, Some(json!({ "title": "t", "text": "b" }))).await;
+    assert!(s.is_client_error() && e.to_string().contains("text"), "an unknown field is named: {s} {e}");
+    let (_, list) = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list[1]["title"], "Deadline moved");
+
+    // Edited: in place, marked; the same text again changes nothing.
+    let (s, edited) = app.call(Method::PUT, &one, ADMIN, Some(json!({ "title": "Deadline moved to Friday" }))).await;
+    assert_eq!((s, edited["body"].as_str()), (StatusCode::OK, Some("")), "{edited}");
+    let edited_at = edited["edited_at"].as_str().expect("marked as edited").to_owned();
+    let (_, again) = app.call(Method::PUT, &one, ADMIN, Some(json!({ "title": "Deadline moved to Friday" }))).await;
+    assert_eq!(again["edited_at"].as_str(), Some(edited_at.as_str()));
+    let (_, list) = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(
+        (list[1]["title"].as_str(), list[1]["posted_at"].clone()),
+        (Some("Deadline moved to Friday"), first["posted_at"].clone())
+    );
+
+    // Through another challenge, or unknown: 404 with where to look.
+    let elsewhere = format!("/api/v1/challenges/{other}/announcements/{first_id}");
+    let (s, e) = app.call(Method::DELETE, &elsewhere, ADMIN, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(e["error"]["message"].as_str().unwrap().contains("darkroom announcement list olds"), "{e}");
+    let (s, _) = app.call(Method::GET, "/api/v1/challenges/nope/announcements", None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, _) = app.call(Method::DELETE, &one, ADMIN, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.call(Method::DELETE, &one, ADMIN, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "removed for good");
+    let (_, list) = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
 }

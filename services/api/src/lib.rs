@@ -3,6 +3,7 @@
 //! the `darkroom` CLI and the integration tests deserialise them.
 //!
 //! - [`ids`]: [`SubmissionId`] and [`ParticipantId`], typed UUIDs that parse fallibly.
+//! - [`announcement`]: what an organizer tells a challenge's participants.
 //! - [`challenge`]: a challenge as the public sees it and the value types of its spec (metrics
 //!   and their direction, phases, quotas, resources, node type), its dataset listing.
 //! - [`submission`]: the submission state machine, submissions as their owner and as the
@@ -59,6 +60,7 @@
 //! - The health endpoints (`/healthz`, `/readyz`): every service binary serves them, not only
 //!   the API, and their bodies are read by people, not clients.
 
+pub mod announcement;
 pub mod board_history;
 pub mod challenge;
 pub mod enrollment;
@@ -76,6 +78,10 @@ pub mod token;
 pub mod verification;
 pub mod webhook;
 
+pub use announcement::{
+    Announcement, MAX_ANNOUNCEMENT_BODY_CHARS, MAX_ANNOUNCEMENT_TITLE_CHARS, MAX_ANNOUNCEMENTS_PER_CHALLENGE,
+    PostAnnouncement,
+};
 pub use board_history::{BoardHistory, HISTORY_TOP, HistoryPoint, HistorySeries};
 pub use challenge::{
     Aggregate, ChallengeListQuery, ChallengeStatus, ChallengeSummary, DEFAULT_FINAL_SELECTIONS,

@@ -62,6 +62,13 @@ impl ApiError {
         ApiError::Denied { code, message: message.into() }
     }
 
+    /// 404 for a challenge that does not exist, with where to find the ones that do.
+    pub fn no_challenge(slug: &str) -> Self {
+        ApiError::NotFound(format!(
+            "no challenge '{slug}'; list them with darkroom challenge list (GET /api/v1/challenges)"
+        ))
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Conflict { code, message: message.into() }
     }

@@ -23,9 +23,11 @@
 //! - [`fingerprints`] fingerprints a challenge's dataset and ground truth on apply.
 //! - [`output_sweep`] deletes participants' outputs once their phase's retention is over.
 //! - [`rescore`] which evaluator generation of a phase's board a reader reads (rescores).
+//! - [`announcements`] what the organizer tells a challenge's participants.
 //! - [`webhooks`] the organizer's webhooks: registered URLs told of state and board changes,
 //!   signed, retried from a delivery log.
 
+pub mod announcements;
 pub mod auth;
 pub mod board_history;
 pub mod consumer;

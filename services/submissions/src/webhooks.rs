@@ -20,7 +20,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::auth::new_secret;
-use crate::db::entities::{challenge, webhook, webhook_delivery};
+use crate::db::entities::{webhook, webhook_delivery};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -57,18 +57,9 @@ fn delivery_view(row: webhook_delivery::Model) -> WebhookDelivery {
     }
 }
 
-async fn challenge_exists(state: &AppState, slug: &str) -> ApiResult<()> {
-    if challenge::Entity::find_by_id(slug.to_owned()).count(&state.db).await? == 0 {
-        return Err(ApiError::NotFound(format!(
-            "no challenge '{slug}'; list them with darkroom challenge list (GET /api/v1/challenges)"
-        )));
-    }
-    Ok(())
-}
-
 /// Registers a webhook for `slug` (which must exist) and returns it with its secret.
 pub async fn create(state: &AppState, slug: &str, body: CreateWebhook) -> ApiResult<CreatedWebhook> {
-    challenge_exists(state, slug).await?;
+    crate::db::require_challenge(&state.db, slug).await?;
     let url = target::check_url(&body.url, state.webhooks.allow_private_targets)
         .map_err(|r| ApiError::field("url", r.problem, r.fix))?;
     let mut events = body.events.unwrap_or_else(|| WebhookEvent::ALL.to_vec());
@@ -111,7 +102,7 @@ pub async fn create(state: &AppState, slug: &str, body: CreateWebhook) -> ApiRes
 
 /// The challenge's webhooks, oldest first, without their secrets.
 pub async fn list(state: &AppState, slug: &str) -> ApiResult<Vec<WebhookView>> {
-    challenge_exists(state, slug).await?;
+    crate::db::require_challenge(&state.db, slug).await?;
     let rows = webhook::Entity::find()
         .filter(webhook::Column::Challenge.eq(slug))
         .order_by_asc(webhook::Column::CreatedAt)

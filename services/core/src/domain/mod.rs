@@ -2,6 +2,7 @@
 //! quotas, resources, states, ids) are `darkroom_api`'s, re-exported here so that the services
 //! name one type wherever they reach it from.
 
+pub mod announcement;
 pub mod bootstrap;
 pub mod canonical;
 pub mod cases;
@@ -16,6 +17,7 @@ pub mod rounding;
 pub mod score;
 pub mod submission;
 
+pub use announcement::AnnouncementText;
 pub use cases::{Case, Cases, CasesError, Split};
 pub use challenge::{
     Aggregate, ChallengeSpec, Direction, Feedback, FieldError, Metric, NodeType, Phase, PhaseWindow, Quotas, Resources,

@@ -436,6 +436,29 @@ pub mod api_token {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod announcement {
+    use sea_orm::entity::prelude::*;
+
+    /// An organizer's announcement to a challenge's participants; `body` is Markdown.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "announcements")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub challenge: String,
+        pub title: String,
+        #[sea_orm(column_type = "Text")]
+        pub body: String,
+        pub posted_at: ChronoDateTimeUtc,
+        pub edited_at: Option<ChronoDateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod webhook {
     use sea_orm::entity::prelude::*;
 

@@ -13,6 +13,7 @@ mod m20261204_000002_trace_context;
 mod m20261205_000001_public_score;
 mod m20261206_000001_run_usage;
 mod m20261207_000001_submission_note;
+mod m20261208_000001_announcements;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_public_score::Migration),
             Box::new(m20261206_000001_run_usage::Migration),
             Box::new(m20261207_000001_submission_note::Migration),
+            Box::new(m20261208_000001_announcements::Migration),
         ]
     }
 }

@@ -43,6 +43,15 @@ where
     value.parse().map_err(|e| DbErr::Custom(format!("{column} holds '{value}', which does not read: {e}")))
 }
 
+/// Nothing, or 404 for a challenge that does not exist (without reading its spec).
+pub async fn require_challenge(conn: &impl sea_orm::ConnectionTrait, slug: &str) -> crate::error::ApiResult<()> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    match entities::challenge::Entity::find_by_id(slug.to_owned()).count(conn).await? {
+        0 => Err(crate::error::ApiError::no_challenge(slug)),
+        _ => Ok(()),
+    }
+}
+
 /// The stored, validated spec of a challenge.
 pub async fn challenge_spec(
     conn: &impl sea_orm::ConnectionTrait,

@@ -18,11 +18,7 @@ use crate::state::AppState;
 
 /// Loads a challenge's spec or answers 404 naming it.
 pub async fn load(state: &AppState, slug: &str) -> ApiResult<ChallengeSpec> {
-    crate::db::challenge_spec(&state.db, slug).await?.ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "no challenge '{slug}'; list them with darkroom challenge list (GET /api/v1/challenges)"
-        ))
-    })
+    crate::db::challenge_spec(&state.db, slug).await?.ok_or_else(|| ApiError::no_challenge(slug))
 }
 
 fn validated(spec: &ChallengeSpec) -> ApiResult<()> {

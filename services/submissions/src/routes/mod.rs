@@ -1,5 +1,6 @@
 //! The HTTP API. Handlers stay thin: parse, authorise, call the domain, shape the answer.
 
+mod announcements;
 mod board_history;
 mod challenges;
 mod enrollment;
@@ -59,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/challenges/{slug}/phases/{phase}/close", post(final_board::close))
         .route("/challenges/{slug}/phases/{phase}/rescores", get(rescores::list).post(rescores::request))
+        .route("/challenges/{slug}/announcements", get(announcements::list).post(announcements::post))
+        .route("/challenges/{slug}/announcements/{id}", put(announcements::edit).delete(announcements::remove))
         .route("/challenges/{slug}/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/challenges/{slug}/webhooks/{id}", delete(webhooks::remove))
         .route("/challenges/{slug}/webhooks/{id}/deliveries", get(webhooks::deliveries))

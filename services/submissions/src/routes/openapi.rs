@@ -40,8 +40,8 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
 
 use super::{
-    board_history, challenges, enrollment, final_board, leaderboard, logs, organizer, participants, receipts, rescores,
-    sessions, submissions, teams, tokens, verifications, webhooks,
+    announcements, board_history, challenges, enrollment, final_board, leaderboard, logs, organizer, participants,
+    receipts, rescores, sessions, submissions, teams, tokens, verifications, webhooks,
 };
 
 /// The document's description of the API as a whole.
@@ -112,6 +112,10 @@ is a stable word to branch on, `message` says what is wrong and how to fix it.";
         receipts::of_submission,
         verifications::start,
         verifications::show,
+        announcements::list,
+        announcements::post,
+        announcements::edit,
+        announcements::remove,
         webhooks::create,
         webhooks::list,
         webhooks::remove,
@@ -269,6 +273,17 @@ pub(super) struct VerificationPath {
 #[allow(dead_code)]
 pub(super) struct TokenPath {
     /// The token's id, from `GET /tokens` (never its secret).
+    id: String,
+}
+
+/// `{slug}` and `{id}` of an announcement.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(super) struct AnnouncementPath {
+    /// The challenge's slug.
+    slug: String,
+    /// The announcement's id, from `GET /challenges/{slug}/announcements`.
     id: String,
 }
 

@@ -1,0 +1,112 @@
+//! An organizer's announcements to a challenge's participants (shapes in
+//! `darkroom_api::announcement`, the text's rules in `darkroom_core::domain::AnnouncementText`):
+//! posting, editing, removing and listing them.
+
+use chrono::Utc;
+use darkroom_api::{Announcement, MAX_ANNOUNCEMENTS_PER_CHALLENGE, PostAnnouncement};
+use darkroom_core::domain::AnnouncementText;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::db::entities::announcement;
+use crate::db::require_challenge;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+fn view(row: announcement::Model) -> Announcement {
+    Announcement {
+        id: row.id,
+        challenge: row.challenge,
+        title: row.title,
+        body: row.body,
+        posted_at: row.posted_at,
+        edited_at: row.edited_at,
+    }
+}
+
+fn checked(post: &PostAnnouncement) -> ApiResult<AnnouncementText> {
+    AnnouncementText::parse(post).map_err(ApiError::Invalid)
+}
+
+/// A challenge's announcements, newest first.
+pub async fn list(state: &AppState, slug: &str) -> ApiResult<Vec<Announcement>> {
+    require_challenge(&state.db, slug).await?;
+    let rows = announcement::Entity::find()
+        .filter(announcement::Column::Challenge.eq(slug))
+        .order_by_desc(announcement::Column::PostedAt)
+        .order_by_desc(announcement::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
+/// Posts an announcement to `slug`, unless the challenge holds as many as it may.
+pub async fn post(state: &AppState, slug: &str, post: &PostAnnouncement) -> ApiResult<Announcement> {
+    require_challenge(&state.db, slug).await?;
+    let text = checked(post)?;
+    let txn = state.db.begin().await?;
+    let held = announcement::Entity::find().filter(announcement::Column::Challenge.eq(slug)).count(&txn).await?;
+    if usize::try_from(held).unwrap_or(usize::MAX) >= MAX_ANNOUNCEMENTS_PER_CHALLENGE {
+        return Err(ApiError::conflict(
+            "announcement_limit",
+            format!(
+                "challenge '{slug}' has {held} announcements, the most its page shows \
+                 ({MAX_ANNOUNCEMENTS_PER_CHALLENGE}); remove old ones first (darkroom announcement remove)"
+            ),
+        ));
+    }
+    let row = announcement::ActiveModel {
+        id: Set(Uuid::now_v7().to_string()),
+        challenge: Set(slug.to_owned()),
+        title: Set(text.title),
+        body: Set(text.body),
+        posted_at: Set(Utc::now()),
+        edited_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(challenge = %slug, announcement = %row.id, title = %row.title, "announcement posted");
+    Ok(view(row))
+}
+
+async fn find(state: &AppState, slug: &str, id: &str) -> ApiResult<announcement::Model> {
+    require_challenge(&state.db, slug).await?;
+    announcement::Entity::find_by_id(id.to_owned())
+        .filter(announcement::Column::Challenge.eq(slug))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "challenge '{slug}' has no announcement '{id}'; list them with darkroom announcement list {slug} \
+                 (GET /api/v1/challenges/{slug}/announcements)"
+            ))
+        })
+}
+
+/// Replaces an announcement's title and body; it keeps its place and says it was edited.
+pub async fn edit(state: &AppState, slug: &str, id: &str, post: &PostAnnouncement) -> ApiResult<Announcement> {
+    let text = checked(post)?;
+    let row = find(state, slug, id).await?;
+    if row.title == text.title && row.body == text.body {
+        return Ok(view(row));
+    }
+    let mut active: announcement::ActiveModel = row.into();
+    active.title = Set(text.title);
+    active.body = Set(text.body);
+    active.edited_at = Set(Some(Utc::now()));
+    let row = active.update(&state.db).await?;
+    tracing::info!(challenge = %slug, announcement = %id, "announcement edited");
+    Ok(view(row))
+}
+
+/// Removes an announcement for good.
+pub async fn remove(state: &AppState, slug: &str, id: &str) -> ApiResult<()> {
+    find(state, slug, id).await?;
+    announcement::Entity::delete_by_id(id.to_owned()).exec(&state.db).await?;
+    tracing::info!(challenge = %slug, announcement = %id, "announcement removed");
+    Ok(())
+}
