@@ -11,8 +11,8 @@ use darkroom_api::{
     SelectionsRequest, SubmissionListQuery, SubmissionNoteUpdate, SubmissionState, SubmitImage, TarballQuery, TeamCode,
     TokenScope, ViewedSubmission,
 };
-use darkroom_api::{CreateWebhook, ExportFormat, ExportQuery, LeaderboardQuery, WebhookEvent};
-use darkroom_core::domain::{ChallengeSpec, SubmissionNote};
+use darkroom_api::{CreateWebhook, ExportFormat, ExportQuery, LeaderboardQuery, PostAnnouncement, WebhookEvent};
+use darkroom_core::domain::{AnnouncementText, ChallengeSpec, SubmissionNote};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -77,6 +77,10 @@ enum Command {
     /// delivery log (use the admin token).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// What the organizer tells a challenge's participants: anyone reads them; the organizer
+    /// posts, edits and removes them (use the admin token).
+    #[command(subcommand)]
+    Announcement(AnnouncementCommand),
     /// Submit an image to a challenge.
     Submit {
         challenge: String,
@@ -281,6 +285,79 @@ enum WebhookCommand {
     },
     /// Remove a webhook and its delivery log.
     Remove { challenge: String, id: String },
+}
+
+#[derive(Subcommand)]
+enum AnnouncementCommand {
+    /// A challenge's announcements, newest first (no token needed).
+    List { challenge: String },
+    /// Post one: a one-line title (at most 120 characters) and a Markdown body.
+    Post {
+        challenge: String,
+        #[arg(long)]
+        title: String,
+        #[command(flatten)]
+        body: AnnouncementBody,
+    },
+    /// Replace one's title and body; it then says when it was edited.
+    Edit {
+        challenge: String,
+        id: String,
+        #[arg(long)]
+        title: String,
+        #[command(flatten)]
+        body: AnnouncementBody,
+    },
+    /// Remove one for good.
+    Remove { challenge: String, id: String },
+}
+
+/// An announcement's Markdown body (at most 10,000 characters), given or read from a file.
+#[derive(clap::Args)]
+struct AnnouncementBody {
+    /// The body itself.
+    #[arg(long, conflicts_with = "body_file")]
+    body: Option<String>,
+    /// A Markdown file holding the body, or `-` for standard input.
+    #[arg(long)]
+    body_file: Option<PathBuf>,
+}
+
+impl AnnouncementBody {
+    /// The post as the server will check it ([`AnnouncementText`]): refused here in its words,
+    /// before anything is sent.
+    fn post(self, title: String) -> anyhow::Result<PostAnnouncement> {
+        // Characters are at most 4 bytes: a longer file cannot be a body, so it is not read whole.
+        let most = 4 * darkroom_api::MAX_ANNOUNCEMENT_BODY_CHARS as u64;
+        let body = match self.body_file {
+            Some(path) => {
+                let mut text = String::new();
+                let reader: Box<dyn std::io::Read> = match path.as_os_str() == "-" {
+                    true => Box::new(std::io::stdin()),
+                    false => {
+                        Box::new(std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?)
+                    }
+                };
+                std::io::Read::read_to_string(&mut std::io::Read::take(reader, most + 1), &mut text)
+                    .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+                if text.len() as u64 > most {
+                    bail!(
+                        "{} is longer than a body may be ({} characters); shorten it",
+                        path.display(),
+                        darkroom_api::MAX_ANNOUNCEMENT_BODY_CHARS
+                    );
+                }
+                text
+            }
+            None => self.body.unwrap_or_default(),
+        };
+        let post = PostAnnouncement { title, body };
+        if let Err(problems) = AnnouncementText::parse(&post) {
+            let said: Vec<_> = problems.iter().map(|e| format!("{} {}: {}", e.field, e.problem, e.fix)).collect();
+            bail!("{}", said.join("; "));
+        }
+        Ok(post)
+    }
 }
 
 fn parse_webhook_event(s: &str) -> Result<WebhookEvent, String> {
@@ -593,6 +670,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         println!("{}", json!({ "removed": id }));
                     } else {
                         println!("{}", output::terminal_safe(&format!("webhook {id} removed")));
+                    }
+                }
+            }
+        }
+        Command::Announcement(c) => {
+            let base = |challenge: &str| format!("/challenges/{challenge}/announcements");
+            match c {
+                AnnouncementCommand::List { challenge } => {
+                    show(json, &api.get(&base(&challenge)).await?, output::announcements)?;
+                }
+                AnnouncementCommand::Post { challenge, title, body } => {
+                    api.needs_token("announcement post")?;
+                    let post = body.post(title)?;
+                    let posted = api.send_json(Method::POST, &base(&challenge), &post).await?;
+                    show(json, &posted, output::announcement_posted)?;
+                }
+                AnnouncementCommand::Edit { challenge, id, title, body } => {
+                    api.needs_token("announcement edit")?;
+                    let post = body.post(title)?;
+                    let edited = api.send_json(Method::PUT, &format!("{}/{id}", base(&challenge)), &post).await?;
+                    show(json, &edited, output::announcement_posted)?;
+                }
+                AnnouncementCommand::Remove { challenge, id } => {
+                    api.needs_token("announcement remove")?;
+                    api.send_json(Method::DELETE, &format!("{}/{id}", base(&challenge)), &json!({})).await?;
+                    if json {
+                        println!("{}", json!({ "removed": id }));
+                    } else {
+                        println!("{}", output::terminal_safe(&format!("announcement {id} removed")));
                     }
                 }
             }

@@ -6,13 +6,13 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use darkroom_api::{Announcement, CreatedWebhook, WebhookDelivery, WebhookEvent, WebhookView};
 use darkroom_api::{
     ChallengeSummary, CurrentCredential, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
     EnrollmentState, FeedbackScore, FinalBoard, Invite, Leaderboard, Me, MintedToken, OrganizerEnrollment,
     OrganizerSubmissionView, PrivateBoard, PublicChallenge, Registered, RowInterval, Selections, SubmissionView, Team,
     TokenScope, TokenView, TreeFingerprint, ViewedSubmission,
 };
-use darkroom_api::{CreatedWebhook, WebhookDelivery, WebhookEvent, WebhookView};
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
 
@@ -208,6 +208,32 @@ pub fn minted_token(t: &MintedToken) -> String {
 
 fn scopes(s: &[TokenScope]) -> String {
     s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+")
+}
+
+pub fn announcement_posted(a: &Announcement) -> String {
+    let verb = if a.edited_at.is_some() { "edited" } else { "posted" };
+    format!("announcement {} {verb} in '{}': {}\n", a.id, a.challenge, a.title)
+}
+
+/// Newest first: the title, when (and whether edited), then the Markdown body as written,
+/// indented under it.
+pub fn announcements(list: &Vec<Announcement>) -> String {
+    if list.is_empty() {
+        return "no announcements yet\n".into();
+    }
+    let mut out = String::new();
+    for a in list {
+        let edited = a.edited_at.map(|t| format!(", edited {}", at(t))).unwrap_or_default();
+        let _ = writeln!(out, "{}\n  posted {}{edited} · id {}", a.title, at(a.posted_at), a.id);
+        for line in a.body.lines() {
+            let _ = match line.is_empty() {
+                true => writeln!(out),
+                false => writeln!(out, "  {line}"),
+            };
+        }
+        out.push('\n');
+    }
+    out
 }
 
 pub fn created_webhook(w: &CreatedWebhook) -> String {

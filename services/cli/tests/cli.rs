@@ -565,6 +565,72 @@ async fn webhooks_are_added_listed_and_removed() {
     assert!(!stdout(&o).contains(id), "{}", stdout(&o));
 }
 
+/// Announcements: the organizer posts one with a Markdown body from a file and another with
+/// `--body`, anyone lists them newest first with the body under its title, an edit is marked,
+/// and a removal is final; a bad title or an oversized file is refused before any request, and
+/// a participant's post by the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_are_posted_read_edited_and_removed_from_the_cli() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let slug = app.create_challenge("cli-news", |_| {}).await;
+    let o = darkroom(&app, None, &["announcement", "list", &slug]).await;
+    assert_eq!(stdout(&o), "no announcements yet\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("news.md");
+    std::fs::write(&file, "The **deadline** moves to Friday.\n\n- submissions stay open\n").unwrap();
+    let file = file.to_str().unwrap();
+    let args = ["--json", "announcement", "post", &slug, "--title", "Deadline moved", "--body-file", file];
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &args).await;
+    assert!(o.status.success(), "{o:?}");
+    let first: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(first["body"], "The **deadline** moves to Friday.\n\n- submissions stay open");
+    let args = ["announcement", "post", &slug, "--title", "Evaluator fixed", "--body", "Every score was re-computed."];
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &args).await;
+    assert!(
+        stdout(&o).starts_with("announcement ") && stdout(&o).ends_with(" posted in 'cli-news': Evaluator fixed\n"),
+        "{o:?}"
+    );
+
+    let list = stdout(&darkroom(&app, None, &["announcement", "list", &slug]).await);
+    let newest = list.find("Evaluator fixed\n  posted ").expect("the newest, titled");
+    let older = list.find("Deadline moved\n  posted ").expect("the older, titled");
+    assert!(newest < older, "{list}");
+    assert!(
+        list.contains(&format!(" · id {id}\n  The **deadline** moves to Friday.\n\n  - submissions stay open\n")),
+        "{list}"
+    );
+
+    let args = ["announcement", "edit", &slug, id, "--title", "Deadline moved to Friday"];
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &args).await;
+    assert!(stdout(&o).contains(&format!("announcement {id} edited in 'cli-news'")), "{o:?}");
+    let list = stdout(&darkroom(&app, None, &["announcement", "list", &slug]).await);
+    assert!(list.contains("Deadline moved to Friday\n  posted ") && list.contains(", edited "), "{list}");
+
+    // Refused here, before a request: a title on two lines, a file longer than any body.
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["announcement", "post", &slug, "--title", "two\nlines"]).await;
+    assert_one_line_error(&o, "title holds U+000A");
+    let big = dir.path().join("big.md");
+    std::fs::write(&big, "x".repeat(40_001)).unwrap();
+    let args = ["announcement", "post", &slug, "--title", "t", "--body-file", big.to_str().unwrap()];
+    assert_one_line_error(&darkroom(&app, Some(ADMIN_TOKEN), &args).await, "longer than a body may be");
+    let args = ["announcement", "post", &slug, "--title", "t", "--body", "b", "--body-file", file];
+    assert!(!darkroom(&app, Some(ADMIN_TOKEN), &args).await.status.success(), "one body or the other");
+    // Refused by the server: a participant, and nobody.
+    let eve = app.register("Eve").await;
+    let o = darkroom(&app, Some(&eve), &["announcement", "post", &slug, "--title", "fake news"]).await;
+    assert_one_line_error(&o, "organizer's admin token");
+    let o = darkroom(&app, None, &["announcement", "remove", &slug, id]).await;
+    assert_one_line_error(&o, "needs a token");
+
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["announcement", "remove", &slug, id]).await;
+    assert!(o.status.success() && stdout(&o).contains(&format!("announcement {id} removed")), "{o:?}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["announcement", "remove", &slug, id]).await;
+    assert_one_line_error(&o, "has no announcement");
+    let list = stdout(&darkroom(&app, None, &["announcement", "list", &slug]).await);
+    assert!(!list.contains("Deadline") && list.contains("Evaluator fixed"), "{list}");
+}
+
 /// `whoami` names the token's holder; `leaderboard --export` prints the board's export exactly
 /// as the API serves it (CSV and JSON), of the current or a named evaluator generation; the
 /// organizer's `challenge duplicates` names the accounts that submitted the same image.
