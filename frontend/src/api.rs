@@ -30,10 +30,24 @@ pub struct ChallengePage {
     /// None when the dataset cannot be listed right now; the page says so. Its `description`
     /// is emptied too (it is `dataset_html`).
     pub dataset: Option<DatasetListing>,
+    /// The organizer's announcements, newest first, their bodies as sanitised HTML. Empty too
+    /// when they cannot be read right now: the challenge is still worth showing.
+    pub announcements: Vec<AnnouncementHtml>,
     /// Where the visitor stands with the challenge, if they are a signed-in participant.
     pub participant: Option<ParticipantStanding>,
     /// The server's clock when the page was made, so countdowns agree before the browser ticks.
     pub now: DateTime<Utc>,
+}
+
+/// An announcement ready to show: its Markdown rendered and sanitised on the server (see
+/// `server::markdown`), like the challenge's description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnouncementHtml {
+    pub id: String,
+    pub title: String,
+    pub body_html: String,
+    pub posted_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
 }
 
 /// A signed-in participant's enrollment in the challenge they look at (None: not joined), and

@@ -259,6 +259,15 @@ async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
     score(ada.clone(), 0.7).await;
     score(bob.clone(), 0.75).await;
 
+    let news = serde_json::json!({
+        "title": "Deadline moved to Friday",
+        "body": "The **test split** opens a day later.\n\n<script>window.__xss = 3</script>",
+    });
+    let (s, _) = app
+        .call(reqwest::Method::POST, &format!("/api/v1/challenges/{slug}/announcements"), Some(ADMIN_TOKEN), Some(news))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED);
+
     let browser = Browser::start("pages").await;
     let c = &browser.client;
     c.goto(&web.url("/")).await.unwrap();
@@ -273,6 +282,14 @@ async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
     browser.wait_until("hydrated (countdown ticks)", &format!("{hydrated} !== {shown}"), 5).await;
     assert_eq!(browser.eval("window.__xss === undefined").await, serde_json::json!(true), "a script ran");
     assert_eq!(browser.eval("document.querySelectorAll('#description script, #description img').length").await, 0);
+    // The organizer's announcement, above the description, its Markdown without its script.
+    let strong = "document.querySelector('#announcements .announcement strong')?.textContent";
+    assert_eq!(browser.eval(strong).await, serde_json::json!("test split"));
+    assert_eq!(browser.eval("document.querySelectorAll('#announcements script').length").await, 0);
+    let above =
+        "document.querySelector('#announcements').compareDocumentPosition(document.querySelector('#description'))";
+    assert_eq!(browser.eval(above).await, serde_json::json!(4), "the announcements come before the description");
+    at_both_widths(&browser, "2a-challenge-announcements").await;
     let train = "#file-tree details[data-path='train/']";
     assert_eq!(browser.eval(&format!("document.querySelector(\"{train}\").open")).await, false);
     let labels =

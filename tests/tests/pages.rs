@@ -953,3 +953,66 @@ async fn the_participant_page_charts_their_scores_with_the_best_marked() {
     assert_eq!(chart.matches("class=\"best-marker\"").count(), 1, "{chart}");
     at(chart, "<title>Current best: 0.9100 (");
 }
+
+/// The organizer's announcements on the challenge's page, above its description: newest first,
+/// their Markdown rendered and sanitised (no script or handler survives), an edit marked, the
+/// three newest open and the older ones folded; a challenge without any shows no section.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_show_on_the_challenge_page_newest_first_and_sanitised() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let slug = app.create_challenge("pages", |_| {}).await;
+    let (_, html) = page(&web, &format!("/challenges/{slug}"), None).await;
+    assert!(!html.contains("id=\"announcements\""), "no announcements, no section");
+
+    let path = format!("/api/v1/challenges/{slug}/announcements");
+    let post = |title: String, body: &str| {
+        let (path, body) = (path.clone(), json!({ "title": title, "body": body }));
+        let app = &app;
+        async move {
+            let (s, a) = app.call(Method::POST, &path, Some(ADMIN_TOKEN), Some(body)).await;
+            assert_eq!(s, StatusCode::CREATED, "{a}");
+            a["id"].as_str().unwrap().to_owned()
+        }
+    };
+    for n in 1..=3 {
+        post(format!("Old news {n}"), "").await;
+    }
+    let hostile =
+        "The **deadline** moves.\n\n<script>window.__xss = 1</script>\n\n<img src=x onerror=\"window.__xss = 2\">";
+    let deadline = post("Deadline <moved>".into(), hostile).await;
+    post("Evaluator fixed".into(), "Every score was *re-computed*.").await;
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            &format!("{path}/{deadline}"),
+            Some(ADMIN_TOKEN),
+            Some(json!({ "title": "Deadline <moved>", "body": format!("{hostile}\n\nTo Friday.") })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (status, html) = page(&web, &format!("/challenges/{slug}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let section = &html[at(&html, "id=\"announcements\"")..at(&html, "id=\"description\"")];
+    let (fixed, moved) = (at(section, "<h3>Evaluator fixed</h3>"), at(section, "<h3>Deadline &lt;moved&gt;</h3>"));
+    assert!(fixed < moved, "newest first:\n{section}");
+    for needle in ["<em>re-computed</em>", "<strong>deadline</strong>", "<p>To Friday.</p>", " · edited <time"] {
+        at(section, needle);
+    }
+    assert_eq!(section.matches(" · edited ").count(), 1, "only the edited one says so:\n{section}");
+    let lower = section.to_lowercase();
+    for gone in ["__xss", "onerror", "<img", "<script"] {
+        assert!(!lower.contains(gone), "{gone} survived:\n{section}");
+    }
+    // Three open, the two oldest folded behind one closed <details>.
+    let fold = &section[at(section, "<details class=\"earlier-announcements\">")..];
+    at(fold, "2 earlier announcements");
+    let (open, folded) = (&section[..at(section, "<details")], fold);
+    assert_eq!(open.matches("class=\"announcement\"").count(), 3, "{section}");
+    assert!(
+        folded.contains("Old news 1") && folded.contains("Old news 2") && !open.contains("Old news 2"),
+        "{section}"
+    );
+    at(open, "Old news 3");
+}

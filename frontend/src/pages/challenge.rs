@@ -10,7 +10,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::{render, server_message};
-use crate::api::{ChallengePage, JoinChallenge, ParticipantStanding, TeamAction, Visitor, load_challenge};
+use crate::api::{
+    AnnouncementHtml, ChallengePage, JoinChallenge, ParticipantStanding, TeamAction, Visitor, load_challenge,
+};
 use crate::app::SignedIn;
 use crate::components::CsrfField;
 use crate::{dataset_tree, format};
@@ -37,7 +39,7 @@ pub fn ChallengeView() -> impl IntoView {
 
 #[component]
 fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerAction<TeamAction>) -> impl IntoView {
-    let ChallengePage { challenge: c, description_html, dataset_html, dataset, participant, now } = page;
+    let ChallengePage { challenge: c, description_html, dataset_html, dataset, announcements, participant, now } = page;
     // The server's clock renders the page; the browser's takes over once hydrated.
     let clock = RwSignal::new(now);
     #[cfg(feature = "hydrate")]
@@ -67,6 +69,7 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
                     }}
                 </Suspense>
             </p>
+            <Announcements announcements/>
             // Sanitised on the server (see `server::markdown`); the same string hydrates.
             <div class="markdown" id="description" inner_html=description_html></div>
             <Join challenge=c.clone() participant=participant.clone() join/>
@@ -238,6 +241,49 @@ fn Teams(challenge: PublicChallenge, standing: ParticipantStanding, action: Serv
             {move || error().map(|e| view! { <p class="error" role="alert" id="team-error">{e}</p> })}
         </section>
     }
+}
+
+/// How many announcements show open; older ones wait behind one "earlier" fold.
+const OPEN_ANNOUNCEMENTS: usize = 3;
+
+/// The organizer's announcements, newest first, above the description: what changed since a
+/// participant last looked. Folding needs no script (`<details>`).
+#[component]
+fn Announcements(announcements: Vec<AnnouncementHtml>) -> impl IntoView {
+    if announcements.is_empty() {
+        return None;
+    }
+    let mut open = announcements;
+    let earlier = open.split_off(open.len().min(OPEN_ANNOUNCEMENTS));
+    let item = |a: AnnouncementHtml| {
+        let edited = a.edited_at.map(|t| {
+            view! { " · edited "<time datetime=t.to_rfc3339()>{format::time(t)}</time> }
+        });
+        view! {
+            <li class="announcement" id=format!("announcement-{}", a.id)>
+                <h3>{a.title}</h3>
+                <p class="meta"><time datetime=a.posted_at.to_rfc3339()>{format::time(a.posted_at)}</time>{edited}</p>
+                // Sanitised on the server (see `server::markdown`).
+                <div class="markdown" inner_html=a.body_html></div>
+            </li>
+        }
+    };
+    let folded = (!earlier.is_empty()).then(|| {
+        let n = earlier.len();
+        view! {
+            <details class="earlier-announcements">
+                <summary>{format!("{n} earlier announcement{}", if n == 1 { "" } else { "s" })}</summary>
+                <ol class="announcements">{earlier.into_iter().map(item).collect_view()}</ol>
+            </details>
+        }
+    });
+    Some(view! {
+        <section id="announcements" aria-label="Announcements">
+            <h2>"Announcements"</h2>
+            <ol class="announcements">{open.into_iter().map(item).collect_view()}</ol>
+            {folded}
+        </section>
+    })
 }
 
 #[component]

@@ -5,10 +5,10 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
-    EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard,
-    PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId, SubmissionNoteUpdate,
-    SubmissionView, Team, TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
+    Announcement, BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment,
+    EnrollmentDecision, EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView,
+    PrivateBoard, PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId,
+    SubmissionNoteUpdate, SubmissionView, Team, TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -16,8 +16,8 @@ use leptos_axum::ResponseOptions;
 use super::client::{ApiClient, ApiError};
 use super::session;
 use crate::api::{
-    ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, ParticipantStanding, Ranking, SubmissionPage,
-    Visitor, WebhookLog,
+    AnnouncementHtml, ChallengePage, Fetched, LeaderboardPage, MyPage, OrganizerPage, ParticipantStanding, Ranking,
+    SubmissionPage, Visitor, WebhookLog,
 };
 
 fn api() -> Result<ApiClient, ServerFnError> {
@@ -94,7 +94,23 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
         Err(absent) => return Ok(absent.into()),
     };
     // The page is still worth showing when the dataset can't be listed (a worker's disk away).
-    let dataset = api.get::<DatasetListing>(&format!("{path}/dataset"), None).await.ok();
+    let (dataset_path, announcements_path) = (format!("{path}/dataset"), format!("{path}/announcements"));
+    let (dataset, announcements) = tokio::join!(
+        api.get::<DatasetListing>(&dataset_path, None),
+        api.get::<Vec<Announcement>>(&announcements_path, None),
+    );
+    let dataset = dataset.ok();
+    let announcements = announcements
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| AnnouncementHtml {
+            body_html: super::markdown::to_html(&a.body),
+            id: a.id,
+            title: a.title,
+            posted_at: a.posted_at,
+            edited_at: a.edited_at,
+        })
+        .collect();
     // A participant's own enrollment and team; the organizer (401 here) and visitors have none.
     let participant = match session::secret() {
         Some(token) => match api.get::<Enrollment>(&format!("{path}/enrollment"), Some(&token)).await {
@@ -126,6 +142,7 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
         description_html,
         dataset_html,
         dataset,
+        announcements,
         participant,
         now: Utc::now(),
     }))
