@@ -160,10 +160,14 @@ say "5/7 the organizer creates the challenge; two participants register, join an
 DARKROOM_TOKEN=$ADMIN_TOKEN darkroom challenge apply demo/challenge.toml
 darkroom challenge list
 darkroom challenge dataset nuclei-magnification | tail -n 3
+# The organizer's word to everyone who cannot see the data (Markdown, on the challenge's page too).
+DARKROOM_TOKEN=$ADMIN_TOKEN darkroom announcement post nuclei-magnification --title "Welcome" \
+  --body "The dev phase is open: your container reads /data and writes **predictions.csv** to /output." >/dev/null
 darkroom register "Baseline Lab" --save-token "$STATE/baseline.token" >/dev/null
 darkroom register "Quick Guess" --save-token "$STATE/weak.token" >/dev/null
 # Each joins the challenge first, accepting its rules (`darkroom challenge show` prints them).
 for who in baseline weak; do DARKROOM_TOKEN=$(cat "$STATE/$who.token") darkroom join nuclei-magnification --yes; done
+darkroom announcement list nuclei-magnification
 # Participants submit as real ones would: Baseline Lab uploads a 'docker save' archive (the
 # platform rebuilds it before the engine sees it); Quick Guess submits the name it pushed to the
 # registry (build-images.sh pushed it), which the platform pins by digest. The Compose services

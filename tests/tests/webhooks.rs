@@ -156,7 +156,7 @@ async fn a_delivery_failing_twice_arrives_signed_on_the_third_attempt(backend: B
     let created = add_hook(&app, &slug, &receiver.url, None).await;
     let (hook, secret) = (created["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned());
     assert!(secret.starts_with("whsec_"), "{created}");
-    assert_eq!(created["events"], json!(["submission", "board"]));
+    assert_eq!(created["events"], json!(["submission", "board", "announcement"]));
 
     // Listed without the secret, however often.
     let (_, list) =
@@ -240,6 +240,56 @@ async fn a_delivery_failing_twice_arrives_signed_on_the_third_attempt(backend: B
     let log = deliveries(&app, &slug, &hook).await;
     assert_eq!(log.len(), 5, "{log:#?}");
     assert_eq!(log.iter().filter(|d| d["event_id"] == format!("board-{}", score.event_id)).count(), 1);
+}
+
+/// An announcement is told to the webhooks that want `announcement` events, signed like every
+/// delivery: once when posted, once more for an edit (with its `edited_at`); an edit that changes
+/// nothing and a removal tell nothing, and a webhook of submissions only hears none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announcement_is_told_when_posted_and_again_when_edited() {
+    let app = app(Backend::Sqlite, 3).await;
+    let slug = app.create_challenge("told", |_| {}).await;
+    let relay = Receiver::start(0, 500).await;
+    let other = Receiver::start(0, 500).await;
+    let created = add_hook(&app, &slug, &relay.url, Some(json!(["announcement"]))).await;
+    let (hook, secret) = (created["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned());
+    let quiet = add_hook(&app, &slug, &other.url, Some(json!(["submission"]))).await["id"].as_str().unwrap().to_owned();
+
+    let path = format!("/api/v1/challenges/{slug}/announcements");
+    let post = json!({ "title": "Deadline moved", "body": "To **Friday**." });
+    let (s, posted) = app.call(Method::POST, &path, Some(ADMIN_TOKEN), Some(post)).await;
+    assert_eq!(s, StatusCode::CREATED, "{posted}");
+    let one = format!("{path}/{}", posted["id"].as_str().unwrap());
+    log_until(&app, &slug, &hook, "the post delivered", |l| l.len() == 1 && l[0]["state"] == "delivered").await;
+    let edit = json!({ "title": "Deadline moved to Friday", "body": "To **Friday**." });
+    let (s, edited) = app.call(Method::PUT, &one, Some(ADMIN_TOKEN), Some(edit.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{edited}");
+    let log = log_until(&app, &slug, &hook, "the edit delivered", |l| {
+        l.len() == 2 && l.iter().all(|d| d["state"] == "delivered")
+    })
+    .await;
+    assert!(log.iter().all(|d| d["event"] == "announcement"), "{log:#?}");
+    // Unchanged text and a removal tell nothing more.
+    app.call(Method::PUT, &one, Some(ADMIN_TOKEN), Some(edit)).await;
+    let (s, _) = app.call(Method::DELETE, &one, Some(ADMIN_TOKEN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(deliveries(&app, &slug, &hook).await.len(), 2);
+    assert!(deliveries(&app, &slug, &quiet).await.is_empty() && other.received().is_empty());
+
+    let got = relay.received();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let mut seen = Vec::new();
+    for r in &got {
+        let timestamp = r.header("x-darkroom-timestamp");
+        assert_eq!(r.header("x-darkroom-signature"), signature(&secret, &timestamp, &r.body));
+        assert_eq!(r.header("x-darkroom-event"), "announcement");
+        let payload: WebhookPayload = serde_json::from_slice(&r.body).expect("the documented payload");
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!((payload.challenge.as_str(), &body["data"]["body"]), (slug.as_str(), &json!("To **Friday**.")));
+        seen.push((body["data"]["title"].clone(), body["data"].get("edited_at").is_some()));
+    }
+    seen.sort_by_key(|(_, edited)| *edited);
+    assert_eq!(seen, [(json!("Deadline moved"), false), (json!("Deadline moved to Friday"), true)]);
 }
 
 /// A receiver that always fails: its delivery ends failed after max_attempts with the last

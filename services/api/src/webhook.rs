@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ParticipantId, SubmissionId, SubmissionState};
+use crate::{Announcement, ParticipantId, SubmissionId, SubmissionState};
 
 /// `sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
 pub const SIGNATURE_HEADER: &str = "X-Darkroom-Signature";
@@ -43,19 +43,23 @@ pub enum WebhookEvent {
     Submission,
     /// A score was recorded on the challenge's board ([`BoardChange`]).
     Board,
+    /// The organizer posted or edited an announcement ([`Announcement`], with `edited_at` for
+    /// an edit), e.g. to relay it to a chat the participants read.
+    Announcement,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 2] = [WebhookEvent::Submission, WebhookEvent::Board];
+    pub const ALL: [WebhookEvent; 3] = [WebhookEvent::Submission, WebhookEvent::Board, WebhookEvent::Announcement];
 
     pub fn as_str(self) -> &'static str {
         match self {
             WebhookEvent::Submission => "submission",
             WebhookEvent::Board => "board",
+            WebhookEvent::Announcement => "announcement",
         }
     }
 
-    /// The event named `s` (`submission`, `board`), if any.
+    /// The event named `s` (`submission`, `board`, `announcement`), if any.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.as_str() == s)
     }
@@ -174,13 +178,15 @@ pub struct WebhookPayload {
     pub data: WebhookData,
 }
 
-/// What happened: a [`SubmissionChange`] for `submission` events, a [`BoardChange`] for `board`.
+/// What happened: a [`SubmissionChange`] for `submission` events, a [`BoardChange`] for `board`,
+/// the [`Announcement`] itself for `announcement`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebhookData {
     Submission(SubmissionChange),
     Board(BoardChange),
+    Announcement(Announcement),
 }
 
 /// A submission moved to `state` (as the event that moved it says; events of one submission

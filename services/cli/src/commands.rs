@@ -269,7 +269,7 @@ enum WebhookCommand {
     Add {
         challenge: String,
         url: String,
-        /// What to be told of: submission, board; repeat for both (the default).
+        /// What to be told of: submission, board, announcement; every one when left out.
         #[arg(long = "events", value_delimiter = ',', value_parser = parse_webhook_event)]
         events: Vec<WebhookEvent>,
     },
@@ -361,7 +361,7 @@ impl AnnouncementBody {
 }
 
 fn parse_webhook_event(s: &str) -> Result<WebhookEvent, String> {
-    WebhookEvent::parse(s).ok_or_else(|| format!("'{s}' is not a webhook event: submission or board"))
+    WebhookEvent::parse(s).ok_or_else(|| format!("'{s}' is not a webhook event: submission, board or announcement"))
 }
 
 fn parse_export_format(s: &str) -> Result<ExportFormat, String> {

@@ -1,6 +1,7 @@
 //! An organizer's announcements to a challenge's participants (shapes in
 //! `darkroom_api::announcement`, the text's rules in `darkroom_core::domain::AnnouncementText`):
-//! posting, editing, removing and listing them.
+//! posting, editing, removing and listing them. A post and each edit are told to the
+//! challenge's webhooks that want `announcement` events, in the same transaction.
 
 use chrono::Utc;
 use darkroom_api::{Announcement, MAX_ANNOUNCEMENTS_PER_CHALLENGE, PostAnnouncement};
@@ -68,9 +69,11 @@ pub async fn post(state: &AppState, slug: &str, post: &PostAnnouncement) -> ApiR
     }
     .insert(&txn)
     .await?;
+    let posted = view(row);
+    let told = crate::webhooks::record::record_announcement(&txn, &posted).await?;
     txn.commit().await?;
-    tracing::info!(challenge = %slug, announcement = %row.id, title = %row.title, "announcement posted");
-    Ok(view(row))
+    tracing::info!(challenge = %slug, announcement = %posted.id, title = %posted.title, told, "announcement posted");
+    Ok(posted)
 }
 
 async fn find(state: &AppState, slug: &str, id: &str) -> ApiResult<announcement::Model> {
@@ -98,9 +101,12 @@ pub async fn edit(state: &AppState, slug: &str, id: &str, post: &PostAnnouncemen
     active.title = Set(text.title);
     active.body = Set(text.body);
     active.edited_at = Set(Some(Utc::now()));
-    let row = active.update(&state.db).await?;
-    tracing::info!(challenge = %slug, announcement = %id, "announcement edited");
-    Ok(view(row))
+    let txn = state.db.begin().await?;
+    let edited = view(active.update(&txn).await?);
+    let told = crate::webhooks::record::record_announcement(&txn, &edited).await?;
+    txn.commit().await?;
+    tracing::info!(challenge = %slug, announcement = %id, told, "announcement edited");
+    Ok(edited)
 }
 
 /// Removes an announcement for good.

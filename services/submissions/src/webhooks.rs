@@ -67,7 +67,7 @@ pub async fn create(state: &AppState, slug: &str, body: CreateWebhook) -> ApiRes
         return Err(ApiError::field(
             "events",
             "is empty",
-            "name what to be told of (submission, board), or leave events out for both",
+            "name what to be told of (submission, board, announcement), or leave events out for all",
         ));
     }
     events.sort();

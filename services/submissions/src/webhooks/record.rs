@@ -1,5 +1,5 @@
-//! Recording webhook deliveries: for each submission state change and each recorded score,
-//! one delivery row per webhook of the challenge that wants it.
+//! Recording webhook deliveries: for each submission state change, each recorded score and each
+//! announcement posted or edited, one delivery row per webhook of the challenge that wants it.
 //!
 //! It only records: the POSTs are made by [`super::send`] from the delivery table, so a slow or
 //! failing receiver never holds a message (nor the stream's order) for the minutes its retries
@@ -26,7 +26,8 @@
 use async_nats::jetstream::{self, consumer::pull};
 use chrono::{DateTime, Utc};
 use darkroom_api::{
-    BoardChange, SubmissionChange, SubmissionId, SubmissionState, WebhookData, WebhookEvent, WebhookPayload,
+    Announcement, BoardChange, SubmissionChange, SubmissionId, SubmissionState, WebhookData, WebhookEvent,
+    WebhookPayload,
 };
 use darkroom_core::config::NatsConfig;
 use darkroom_core::events::{Decode, DecodeError, Event, StateEvent, SubmissionCancelled, SubmissionCreated};
@@ -203,14 +204,46 @@ pub async fn record(db: &impl ConnectionTrait, told: Told<'_>) -> Result<usize, 
         tracing::debug!(submission = %id, "event of a submission gone since: no webhook to tell");
         return Ok(0);
     };
+    deliver(db, &hooks, &row.challenge, notices(told, &row)?).await
+}
+
+/// Records an announcement's delivery to each webhook of its challenge that wants it: once
+/// when it is posted, and once more for each edit (told with its `edited_at`). Called in the
+/// transaction that writes it, so a notice exists exactly when the change does.
+pub async fn record_announcement(db: &impl ConnectionTrait, announcement: &Announcement) -> Result<usize, DbErr> {
+    let hooks = webhook::Entity::find().filter(webhook::Column::Challenge.eq(&announcement.challenge)).all(db).await?;
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    let (event_id, occurred_at) = match announcement.edited_at {
+        Some(at) => (format!("announcement-{}-edited-{}", announcement.id, at.timestamp_micros()), at),
+        None => (format!("announcement-{}", announcement.id), announcement.posted_at),
+    };
+    let notice = Notice {
+        event: WebhookEvent::Announcement,
+        event_id,
+        occurred_at,
+        data: WebhookData::Announcement(announcement.clone()),
+    };
+    deliver(db, &hooks, &announcement.challenge, vec![notice]).await
+}
+
+/// One pending delivery per notice and webhook that wants its kind, unless recorded already;
+/// how many were new.
+async fn deliver(
+    db: &impl ConnectionTrait,
+    hooks: &[webhook::Model],
+    challenge: &str,
+    notices: Vec<Notice>,
+) -> Result<usize, DbErr> {
     let mut recorded = 0;
-    for notice in notices(told, &row)? {
+    for notice in notices {
         for hook in hooks.iter().filter(|h| events_of(h).contains(&notice.event)) {
             let delivery = Uuid::now_v7().to_string();
             let payload = WebhookPayload {
                 id: delivery.clone(),
                 event: notice.event,
-                challenge: row.challenge.clone(),
+                challenge: challenge.to_owned(),
                 occurred_at: notice.occurred_at,
                 data: notice.data.clone(),
             };
@@ -218,7 +251,7 @@ pub async fn record(db: &impl ConnectionTrait, told: Told<'_>) -> Result<usize, 
             let active = webhook_delivery::ActiveModel {
                 id: Set(delivery),
                 webhook_id: Set(hook.id.clone()),
-                challenge: Set(row.challenge.clone()),
+                challenge: Set(challenge.to_owned()),
                 event: Set(notice.event.as_str().to_owned()),
                 event_id: Set(notice.event_id.clone()),
                 payload: Set(serde_json::to_string(&payload).map_err(|e| DbErr::Custom(e.to_string()))?),
