@@ -9,9 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use darkroom_api::{
-    BoardHistory, ChallengeSummary, DatasetListing, Direction, DuplicateImage, Enrollment, Leaderboard, Me, Metric,
-    OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections, SubmissionId,
-    SubmissionView, Team, ViewedSubmission, WebhookDelivery, WebhookView,
+    Announcement, BoardHistory, ChallengeSummary, DatasetListing, Direction, DuplicateImage, Enrollment, Leaderboard,
+    Me, Metric, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
+    SubmissionId, SubmissionView, Team, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -119,6 +119,8 @@ pub struct OrganizerPage {
     /// The challenge's webhooks, each with its latest deliveries; None when they cannot be read
     /// right now (the page says so rather than failing).
     pub webhooks: Option<Vec<WebhookLog>>,
+    /// The challenge's announcements, newest first (their titles are what this page shows).
+    pub announcements: Vec<Announcement>,
 }
 
 /// A webhook and its latest deliveries, newest first (at most [`WebhookLog::SHOWN`]).
@@ -250,6 +252,28 @@ pub async fn team_action(
     #[server(default)] csrf: String,
 ) -> Result<Option<String>, ServerFnError> {
     crate::server::fns::team_action(slug, verb, name, code, member, csrf).await
+}
+
+/// The organizer posts an announcement to the challenge's participants from their page; back
+/// to it. The API checks the title and the Markdown body and says what is wrong.
+#[server(prefix = "/fn", endpoint = "announce")]
+pub async fn announce(
+    slug: String,
+    title: String,
+    #[server(default)] body: String,
+    #[server(default)] csrf: String,
+) -> Result<(), ServerFnError> {
+    crate::server::fns::announce(slug, title, body, csrf).await
+}
+
+/// The organizer removes one of the challenge's announcements; back to their page.
+#[server(prefix = "/fn", endpoint = "withdraw")]
+pub async fn withdraw_announcement(
+    slug: String,
+    id: String,
+    #[server(default)] csrf: String,
+) -> Result<(), ServerFnError> {
+    crate::server::fns::withdraw_announcement(slug, id, csrf).await
 }
 
 /// The organizer approves (`verb` = `approve`) or rejects (`reject`) a participant's request to

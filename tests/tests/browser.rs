@@ -372,5 +372,25 @@ async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
     browser.wait_until("all submissions", "document.querySelector('#submissions')", 10).await;
     browser.wait_until("her note in the organizer's list", &shown, 10).await;
     at_both_widths(&browser, "8-organizer").await;
+    // The organizer posts a second announcement from the page; the list under the form shows it
+    // (the page's data reloads), and the challenge's page has it on top.
+    c.find(Locator::Css("#announcement-title")).await.unwrap().send_keys("Final phase opens Monday").await.unwrap();
+    c.find(Locator::Css("#announcement-body")).await.unwrap().send_keys("Bring your **best** model.").await.unwrap();
+    c.find(Locator::Css("form.announce button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser
+        .wait_until(
+            "the post listed",
+            "document.querySelectorAll('#announcements li[data-announcement]').length === 2",
+            15,
+        )
+        .await;
+    let emptied = "document.querySelector('#announcement-title').value === '' && document.querySelector('#announcement-body').value === ''";
+    browser.wait_until("the form emptied", emptied, 5).await;
+    browser.eval("document.querySelector('#announcements').scrollIntoView()").await;
+    at_both_widths(&browser, "8b-organizer-announcements").await;
+    c.goto(&web.url(&format!("/challenges/{slug}"))).await.unwrap();
+    let newest =
+        "document.querySelector('#announcements .announcement h3')?.textContent === 'Final phase opens Monday'";
+    browser.wait_until("the newest on the challenge's page", newest, 10).await;
     browser.close().await;
 }

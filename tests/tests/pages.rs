@@ -1016,3 +1016,48 @@ async fn announcements_show_on_the_challenge_page_newest_first_and_sanitised() {
     );
     at(open, "Old news 3");
 }
+
+/// The organizer posts and removes announcements from their page with plain forms: a post
+/// lands on the challenge's page; a bad title changes nothing and does not look posted; a
+/// participant's session posts nothing, even with its own CSRF token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organizer_posts_and_removes_announcements_from_their_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let slug = app.create_challenge("pages", |_| {}).await;
+    let mine = format!("/challenges/{slug}/submissions");
+    let organizer = web.sign_in(ADMIN_TOKEN).await;
+    let (_, html) = page(&web, &mine, Some(&organizer)).await;
+    at(&html, r#"id="announcement-title""#);
+    at(&html, r#"maxlength="120""#);
+
+    let form = |title: &'static str| [("slug", slug.as_str()), ("title", title), ("body", "Now **Friday**.")];
+    let (status, location) = post_form(&web, "/fn/announce", Some(&organizer), &mine, &form("Deadline moved")).await;
+    assert!(status.is_redirection() && location == mine, "{status} {location}");
+    let listed = || async {
+        let (_, list) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/announcements"), None, None).await;
+        list.as_array().unwrap().clone()
+    };
+    let list = listed().await;
+    assert_eq!((list.len(), list[0]["body"].as_str()), (1, Some("Now **Friday**.")), "{list:?}");
+    let (_, html) = page(&web, &format!("/challenges/{slug}"), None).await;
+    at(&html, "<h3>Deadline moved</h3>");
+    at(&html, "<strong>Friday</strong>");
+
+    // Refused: a title on two lines; a participant's session with its own CSRF token.
+    let (_, location) = post_form(&web, "/fn/announce", Some(&organizer), &mine, &form("two\nlines")).await;
+    assert_ne!(location, mine, "a refused announcement must not look posted");
+    let eve = web.sign_in(&app.register("Eve").await).await;
+    let (_, location) = post_form(&web, "/fn/announce", Some(&eve), "/me", &form("Fake news")).await;
+    assert_ne!(location, mine);
+    let id = list[0]["id"].as_str().unwrap();
+    post_form(&web, "/fn/withdraw", Some(&eve), "/me", &[("slug", &slug), ("id", id)]).await;
+    assert_eq!(listed().await.len(), 1, "nothing posted or removed by them");
+
+    let (_, html) = page(&web, &mine, Some(&organizer)).await;
+    at(&html, &format!(r#"data-announcement="{id}""#));
+    let (status, location) =
+        post_form(&web, "/fn/withdraw", Some(&organizer), &mine, &[("slug", &slug), ("id", id)]).await;
+    assert!(status.is_redirection() && location == mine, "{status} {location}");
+    assert!(listed().await.is_empty());
+}

@@ -1,15 +1,18 @@
 //! `/challenges/:slug/submissions`: the organizer's view of every submission of a challenge,
-//! with who sent it, failure details, and cancel / re-run; below them the challenge's webhooks
-//! and their latest deliveries.
+//! with who sent it, failure details, and cancel / re-run; below them the challenge's
+//! announcements (post one, remove one), its webhooks and their latest deliveries.
 
-use darkroom_api::{DeliveryState, DuplicateImage, OrganizerEnrollment, ViewedSubmission, WebhookDelivery};
+use darkroom_api::{
+    Announcement, DeliveryState, DuplicateImage, MAX_ANNOUNCEMENT_BODY_CHARS, MAX_ANNOUNCEMENT_TITLE_CHARS,
+    OrganizerEnrollment, ViewedSubmission, WebhookDelivery,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::{render, server_message};
-use crate::api::{DecideEnrollment, OrganizerPage, WebhookLog, load_all_submissions};
+use crate::api::{Announce, DecideEnrollment, OrganizerPage, WebhookLog, WithdrawAnnouncement, load_all_submissions};
 use crate::components::{CsrfField, SubmissionRows};
 use crate::format;
 
@@ -17,21 +20,33 @@ use crate::format;
 pub fn OrganizerView() -> impl IntoView {
     let params = use_params_map();
     let decide = ServerAction::<DecideEnrollment>::new();
+    let news =
+        NewsActions { post: ServerAction::<Announce>::new(), withdraw: ServerAction::<WithdrawAnnouncement>::new() };
     let page = Resource::new(
-        move || (params.read().get("slug").unwrap_or_default(), decide.version().get()),
+        move || {
+            let versions = (decide.version().get(), news.post.version().get(), news.withdraw.version().get());
+            (params.read().get("slug").unwrap_or_default(), versions)
+        },
         |(slug, _)| load_all_submissions(slug),
     );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                render("challenge", page.await, move |p| view! { <Page page=p decide/> }.into_any())
+                render("challenge", page.await, move |p| view! { <Page page=p decide news/> }.into_any())
             })}
         </Suspense>
     }
 }
 
+/// The announcement forms' actions: either reloads the page's data.
+#[derive(Clone, Copy)]
+struct NewsActions {
+    post: ServerAction<Announce>,
+    withdraw: ServerAction<WithdrawAnnouncement>,
+}
+
 #[component]
-fn Page(page: OrganizerPage, decide: ServerAction<DecideEnrollment>) -> impl IntoView {
+fn Page(page: OrganizerPage, decide: ServerAction<DecideEnrollment>, news: NewsActions) -> impl IntoView {
     let back = format!("/challenges/{}/submissions", page.slug);
     let count = page.submissions.len();
     view! {
@@ -46,7 +61,59 @@ fn Page(page: OrganizerPage, decide: ServerAction<DecideEnrollment>) -> impl Int
         <div class="table-scroll">
             <SubmissionRows submissions=page.submissions.into_iter().map(ViewedSubmission::Organizer).collect() organizer=true back/>
         </div>
+        <Announcements slug=page.slug.clone() announcements=page.announcements news/>
         <Webhooks webhooks=page.webhooks/>
+    }
+}
+
+/// Posting an announcement (a one-line title, a Markdown body, shown on the challenge's page
+/// and told to the webhooks that want it) and removing one: plain forms, no script needed.
+#[component]
+fn Announcements(slug: String, announcements: Vec<Announcement>, news: NewsActions) -> impl IntoView {
+    let error = move || {
+        let post = news.post.value().get().and_then(Result::err);
+        post.or_else(|| news.withdraw.value().get().and_then(Result::err)).map(|e| server_message(&e))
+    };
+    let form = NodeRef::<leptos::html::Form>::new();
+    // Once posted, the form empties, so a second click cannot post the same text twice.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if matches!(news.post.value().get(), Some(Ok(())))
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
+    let listed = announcements.into_iter().map(|a| {
+        let (slug, id) = (slug.clone(), a.id.clone());
+        let edited = a.edited_at.map(|t| format!(", edited {}", format::time(t))).unwrap_or_default();
+        view! {
+            <li data-announcement=a.id.clone()>
+                <strong>{a.title}</strong>{format!(" · {}{edited} ", format::time(a.posted_at))}
+                <ActionForm action=news.withdraw attr:class="inline">
+                    <CsrfField/>
+                    <input type="hidden" name="slug" value=slug/>
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit">"Remove"</button>
+                </ActionForm>
+            </li>
+        }
+    });
+    view! {
+        <section id="announcements">
+            <h2>"Announcements"</h2>
+            {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <ul>{listed.collect_view()}</ul>
+            <ActionForm action=news.post node_ref=form attr:class="announce">
+                <CsrfField/>
+                <input type="hidden" name="slug" value=slug.clone()/>
+                <label for="announcement-title">"Title"</label>
+                <input id="announcement-title" name="title" required maxlength=MAX_ANNOUNCEMENT_TITLE_CHARS.to_string()/>
+                <label for="announcement-body">"Body (Markdown)"</label>
+                <textarea id="announcement-body" name="body" rows="4" maxlength=MAX_ANNOUNCEMENT_BODY_CHARS.to_string()></textarea>
+                <button type="submit">"Post to participants"</button>
+            </ActionForm>
+        </section>
     }
 }
 

@@ -7,8 +7,8 @@ use chrono::Utc;
 use darkroom_api::{
     Announcement, BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment,
     EnrollmentDecision, EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView,
-    PrivateBoard, PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated, SubmissionId,
-    SubmissionNoteUpdate, SubmissionView, Team, TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
+    PostAnnouncement, PrivateBoard, PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated,
+    SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -349,7 +349,11 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
             Ok(d) => d,
             Err(absent) => return Ok(absent.into()),
         };
-    let webhooks = webhook_logs(&api, &path, &token).await;
+    let announcements_path = format!("{path}/announcements");
+    let (webhooks, announcements) =
+        tokio::join!(webhook_logs(&api, &path, &token), api.get::<Vec<Announcement>>(&announcements_path, None),);
+    // Like the webhooks, the page still shows without them; the form to post stays.
+    let announcements = announcements.unwrap_or_default();
     Ok(Fetched::Found(OrganizerPage {
         slug: challenge.slug,
         title: challenge.title,
@@ -357,6 +361,7 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
         pending,
         duplicates,
         webhooks,
+        announcements,
     }))
 }
 
@@ -486,6 +491,25 @@ pub async fn team_action(
     .transpose()
     .map_err(|e| ServerFnError::new(e.to_string()))?;
     Ok(team.and_then(|t| t.code))
+}
+
+pub async fn announce(slug: String, title: String, body: String, csrf: String) -> Result<(), ServerFnError> {
+    let token = session_for_form(&csrf)?;
+    let path = format!("/challenges/{}/announcements", segment(&slug));
+    api()?
+        .post_json::<Announcement, _>(&path, Some(&token), &PostAnnouncement { title, body })
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(&format!("/challenges/{}/submissions", segment(&slug)));
+    Ok(())
+}
+
+pub async fn withdraw_announcement(slug: String, id: String, csrf: String) -> Result<(), ServerFnError> {
+    let token = session_for_form(&csrf)?;
+    let path = format!("/challenges/{}/announcements/{}", segment(&slug), segment(&id));
+    api()?.delete(&path, Some(&token)).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(&format!("/challenges/{}/submissions", segment(&slug)));
+    Ok(())
 }
 
 pub async fn decide_enrollment(
