@@ -10,7 +10,7 @@ use darkroom_api::{MAX_ANNOUNCEMENT_BODY_CHARS, MAX_ANNOUNCEMENT_TITLE_CHARS, Po
 
 use super::FieldError;
 
-/// A checked title and body, trimmed.
+/// A checked title (trimmed) and body (without blank lines around it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnouncementText {
     pub title: String,
@@ -21,7 +21,8 @@ impl AnnouncementText {
     /// Every problem of the post at once, each with its field.
     pub fn parse(post: &PostAnnouncement) -> Result<Self, Vec<FieldError>> {
         let title = post.title.trim();
-        let body = post.body.trim();
+        // Leading spaces may open an indented code block: only blank lines go from the start.
+        let body = post.body.trim_end().trim_start_matches(['\n', '\r']);
         let mut problems = Vec::new();
         if title.is_empty() {
             problems.push(FieldError::new("title", "is empty", "say in a few words what changed"));
@@ -78,10 +79,11 @@ mod tests {
 
     #[test]
     fn markdown_keeps_its_lines_and_emoji_and_is_trimmed() {
-        let body = "## New split\n\n- tab\tseparated\n- 👩\u{200D}🔬 welcome\n";
-        let text = AnnouncementText::parse(&post("  Deadline moved ", body)).unwrap();
-        assert_eq!(text.title, "Deadline moved");
-        assert_eq!(text.body, body.trim());
+        let body = "## New split\n\n- tab\tseparated\n- 👩\u{200D}🔬 welcome";
+        let text = AnnouncementText::parse(&post("  Deadline moved ", &format!("\n\n{body}\n  \n"))).unwrap();
+        assert_eq!((text.title.as_str(), text.body.as_str()), ("Deadline moved", body));
+        let code = AnnouncementText::parse(&post("t", "\n    indented code\n")).unwrap();
+        assert_eq!(code.body, "    indented code", "the indent that makes it code stays");
     }
 
     #[test]
