@@ -8,7 +8,7 @@
 
 use darkroom_api::{MAX_ANNOUNCEMENT_BODY_CHARS, MAX_ANNOUNCEMENT_TITLE_CHARS, PostAnnouncement};
 
-use super::FieldError;
+use super::{FieldError, text};
 
 /// A checked title (trimmed) and body (without blank lines around it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,22 +20,22 @@ pub struct AnnouncementText {
 impl AnnouncementText {
     /// Every problem of the post at once, each with its field.
     pub fn parse(post: &PostAnnouncement) -> Result<Self, Vec<FieldError>> {
-        let title = post.title.trim();
-        // Leading spaces may open an indented code block: only blank lines go from the start.
-        let body = post.body.trim_end().trim_start_matches(['\n', '\r']);
         let mut problems = Vec::new();
-        if title.is_empty() {
-            problems.push(FieldError::new("title", "is empty", "say in a few words what changed"));
-        } else if let Some(c) = title.chars().find(|&c| super::participant::is_invisible(c)) {
-            problems.push(FieldError::new(
-                "title",
-                format!("holds U+{:04X}, a line break or an invisible control or formatting character", u32::from(c)),
-                "write the title on one line; details go in the body",
-            ));
-        }
-        if let Some(p) = too_long("title", title, MAX_ANNOUNCEMENT_TITLE_CHARS) {
-            problems.push(p);
-        }
+        let title = match text::one_line("title", &post.title, MAX_ANNOUNCEMENT_TITLE_CHARS, "the title") {
+            Ok("") => {
+                problems.push(FieldError::new("title", "is empty", "say in a few words what changed"));
+                ""
+            }
+            Ok(title) => title,
+            Err(e) => {
+                problems.push(e);
+                ""
+            }
+        };
+        // A browser's form sends its line breaks as CRLF, and counts each as one character.
+        let body = post.body.replace("\r\n", "\n");
+        // Leading spaces may open an indented code block: only blank lines go from the start.
+        let body = body.trim_end().trim_start_matches(['\n', '\r']);
         if let Some(c) = body.chars().find(|&c| refused_in_body(c)) {
             problems.push(FieldError::new(
                 "body",
@@ -43,9 +43,7 @@ impl AnnouncementText {
                 "remove it: line breaks and tabs are the only control characters a body keeps",
             ));
         }
-        if let Some(p) = too_long("body", body, MAX_ANNOUNCEMENT_BODY_CHARS) {
-            problems.push(p);
-        }
+        problems.extend(text::longer_than("body", body, MAX_ANNOUNCEMENT_BODY_CHARS));
         match problems.is_empty() {
             true => Ok(Self { title: title.to_owned(), body: body.to_owned() }),
             false => Err(problems),
@@ -53,12 +51,10 @@ impl AnnouncementText {
     }
 }
 
-fn too_long(field: &str, s: &str, max: usize) -> Option<FieldError> {
-    let chars = s.chars().count();
-    (chars > max)
-        .then(|| FieldError::new(field, format!("is {chars} characters long"), format!("shorten it to at most {max}")))
-}
-
+/// Controls other than line breaks and tabs, and the overrides and isolates that reorder the
+/// text after them. Narrower than a name's rule on purpose: zero-width joiners build emoji and
+/// the direction marks (U+200E, U+200F, U+061C) are how right-to-left prose is written; the CLI
+/// escapes those when it prints to a terminal.
 fn refused_in_body(c: char) -> bool {
     let control = c.is_control() && !matches!(c, '\n' | '\r' | '\t');
     let direction = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
@@ -84,6 +80,12 @@ mod tests {
         assert_eq!((text.title.as_str(), text.body.as_str()), ("Deadline moved", body));
         let code = AnnouncementText::parse(&post("t", "\n    indented code\n")).unwrap();
         assert_eq!(code.body, "    indented code", "the indent that makes it code stays");
+    }
+
+    #[test]
+    fn a_forms_crlf_line_breaks_count_as_one_character() {
+        let body = format!("{}\r\n{}", "a".repeat(5_000), "b".repeat(4_999));
+        assert_eq!(AnnouncementText::parse(&post("t", &body)).unwrap().body.chars().count(), 10_000);
     }
 
     #[test]

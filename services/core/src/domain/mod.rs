@@ -16,6 +16,7 @@ pub mod rerun;
 pub mod rounding;
 pub mod score;
 pub mod submission;
+mod text;
 
 pub use announcement::AnnouncementText;
 pub use cases::{Case, Cases, CasesError, Split};

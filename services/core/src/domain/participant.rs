@@ -1,9 +1,9 @@
 //! Participants and teams.
 
+use super::text::is_invisible;
 use chrono::{DateTime, Utc};
 use darkroom_api::ParticipantId;
 use serde::{Deserialize, Serialize};
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// A registered participant. Their token is shown once at registration; only its hash is kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,20 +18,6 @@ pub struct Participant {
 /// A display name: 2–64 printable characters, no leading or trailing space, nothing invisible.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParticipantName(String);
-
-/// Whether `c` is invisible yet changes what is shown: controls (Cc), format characters (Cf:
-/// bidirectional overrides and isolates such as U+202E and U+2066–U+2069, zero-width spaces and
-/// joiners, the byte-order mark) and line or paragraph separators. A name holding one could
-/// pass for another on a leaderboard, or reorder the text around it.
-pub(super) fn is_invisible(c: char) -> bool {
-    matches!(
-        c.general_category(),
-        GeneralCategory::Control
-            | GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-    )
-}
 
 impl ParticipantName {
     pub fn parse(field: &str, s: &str) -> Result<Self, super::FieldError> {

@@ -20,22 +20,7 @@ impl SubmissionNote {
 
     /// `None` for a note that is empty once trimmed.
     pub fn parse(field: &str, s: &str) -> Result<Option<Self>, super::FieldError> {
-        let s = s.trim();
-        if let Some(c) = s.chars().find(|&c| super::participant::is_invisible(c)) {
-            return Err(super::FieldError::new(
-                field,
-                format!("holds U+{:04X}, a line break or an invisible control or formatting character", u32::from(c)),
-                "write the note on one line, without tabs, direction marks or zero-width characters",
-            ));
-        }
-        let chars = s.chars().count();
-        if chars > Self::MAX_CHARS {
-            return Err(super::FieldError::new(
-                field,
-                format!("is {chars} characters long"),
-                format!("shorten it to at most {} characters", Self::MAX_CHARS),
-            ));
-        }
+        let s = super::text::one_line(field, s, Self::MAX_CHARS, "the note")?;
         Ok((!s.is_empty()).then(|| Self(s.to_owned())))
     }
 
