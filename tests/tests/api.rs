@@ -477,10 +477,10 @@ async fn a_note_is_the_participants_own_words_for_them_and_the_organizer(backend
     assert_eq!(shown["note"], "kept by the re-run");
 }
 
-/// The organizer's announcements: posted, edited (and marked so) and removed by the organizer
-/// only, read by anyone newest first, the Markdown kept as written (the pages sanitise it); a
-/// bad title or body is refused with every field at once and changes nothing; another
-/// challenge's announcement is not found through this one.
+/// The organizer's announcements: posted, edited (and marked so; what an edit leaves out stays)
+/// and removed by the organizer only, read by anyone newest first, the Markdown kept as written
+/// (the pages sanitise it); a bad title or body is refused with every field at once and changes
+/// nothing; another challenge's announcement is not found through this one; at most 200.
 async fn announcements_are_the_organizers_word_to_everyone(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let slug = app.create_challenge("news", |_| {}).await;
@@ -538,9 +538,10 @@ async fn announcements_are_the_organizers_word_to_everyone(backend: Backend) {
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     assert_eq!(list[1]["title"], "Deadline moved");
 
-    // Edited: in place, marked; the same text again changes nothing.
+    // Edited: in place, marked; what the edit leaves out stays; the same text again changes
+    // nothing.
     let (s, edited) = app.call(Method::PUT, &one, ADMIN, Some(json!({ "title": "Deadline moved to Friday" }))).await;
-    assert_eq!((s, edited["body"].as_str()), (StatusCode::OK, Some("")), "{edited}");
+    assert_eq!((s, edited["body"].as_str()), (StatusCode::OK, Some(markdown)), "a new title keeps the body: {edited}");
     let edited_at = edited["edited_at"].as_str().expect("marked as edited").to_owned();
     let (_, again) = app.call(Method::PUT, &one, ADMIN, Some(json!({ "title": "Deadline moved to Friday" }))).await;
     assert_eq!(again["edited_at"].as_str(), Some(edited_at.as_str()));
@@ -548,6 +549,15 @@ async fn announcements_are_the_organizers_word_to_everyone(backend: Backend) {
     assert_eq!(
         (list[1]["title"].as_str(), list[1]["posted_at"].clone()),
         (Some("Deadline moved to Friday"), first["posted_at"].clone())
+    );
+    let (_, emptied) = app.call(Method::PUT, &one, ADMIN, Some(json!({ "body": "" }))).await;
+    assert_eq!((emptied["title"].as_str(), emptied["body"].as_str()), (Some("Deadline moved to Friday"), Some("")));
+    assert!(emptied["edited_at"].as_str().unwrap() > edited_at.as_str(), "{emptied}");
+    let (s, e) = app.call(Method::PUT, &one, ADMIN, Some(json!({ "title": "" }))).await;
+    assert_eq!(
+        (s, e["error"]["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("title")),
+        "{e}"
     );
 
     // Through another challenge, or unknown: 404 with where to look.
@@ -557,6 +567,8 @@ async fn announcements_are_the_organizers_word_to_everyone(backend: Backend) {
     assert!(e["error"]["message"].as_str().unwrap().contains("darkroom announcement list olds"), "{e}");
     let (s, _) = app.call(Method::GET, "/api/v1/challenges/nope/announcements", None, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, e) = app.call(Method::PUT, &format!("{path}/no-such-id"), ADMIN, Some(bad.clone())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "what is edited is found first: {e}");
 
     let (s, _) = app.call(Method::DELETE, &one, ADMIN, None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
@@ -564,4 +576,15 @@ async fn announcements_are_the_organizers_word_to_everyone(backend: Backend) {
     assert_eq!(s, StatusCode::NOT_FOUND, "removed for good");
     let (_, list) = app.call(Method::GET, &path, None, None).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+
+    // At most 200 per challenge: the 201st is refused and says how to make room.
+    for n in 1..200 {
+        let (s, e) = app.call(Method::POST, &path, ADMIN, Some(json!({ "title": format!("note {n}") }))).await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+    }
+    let (s, e) = app.call(Method::POST, &path, ADMIN, Some(json!({ "title": "one too many" }))).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("announcement_limit")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("remove old ones first"), "{e}");
+    let (_, list) = app.call(Method::GET, &path, None, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 200);
 }

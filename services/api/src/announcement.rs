@@ -4,8 +4,9 @@
 //!
 //! - `GET /challenges/{slug}/announcements`: anyone who may see the challenge, newest first.
 //! - `POST /challenges/{slug}/announcements` ([`PostAnnouncement`] → [`Announcement`]),
-//!   `PUT /challenges/{slug}/announcements/{id}` (the same body; the answer says when it was
-//!   edited) and `DELETE /challenges/{slug}/announcements/{id}`: the organizer's only.
+//!   `PUT /challenges/{slug}/announcements/{id}` ([`EditAnnouncement`]: what it names is
+//!   replaced, what it leaves out is kept; the answer says when it was edited) and `DELETE
+//!   /challenges/{slug}/announcements/{id}`: the organizer's only.
 //!
 //! The body is Markdown, shown as sanitised HTML on the challenge's page, like its description.
 
@@ -19,7 +20,7 @@ pub const MAX_ANNOUNCEMENT_BODY_CHARS: usize = 10_000;
 /// How many announcements a challenge may hold: the challenge's page shows them all.
 pub const MAX_ANNOUNCEMENTS_PER_CHALLENGE: usize = 200;
 
-/// The body of `POST` and `PUT /challenges/{slug}/announcements[/{id}]`.
+/// The body of `POST /challenges/{slug}/announcements`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +30,19 @@ pub struct PostAnnouncement {
     /// Markdown, at most 10,000 characters; may be empty when the title says it all.
     #[serde(default)]
     pub body: String,
+}
+
+/// The body of `PUT /challenges/{slug}/announcements/{id}`: a new title, a new body, or both;
+/// a field left out keeps what the announcement says (so fixing a title never erases a body).
+/// `"body": ""` empties the body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditAnnouncement {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 /// One announcement, as everyone sees it.

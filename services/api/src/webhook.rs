@@ -1,5 +1,7 @@
 //! Webhooks (issue 18): the organizer registers URLs for a challenge; its submissions' state
-//! changes and its board's changes are POSTed to them, signed, and retried with backoff.
+//! changes, its board's changes and its announcements are POSTed to them, signed, and retried
+//! with backoff. An announcement's `body` is sent as the organizer wrote it (Markdown, not
+//! sanitised): a receiver that shows it as HTML sanitises it first.
 //!
 //! - `POST /challenges/{slug}/webhooks` ([`CreateWebhook`] → [`CreatedWebhook`], the signing
 //!   secret shown once), `GET /challenges/{slug}/webhooks` ([`WebhookView`]s, never a secret),

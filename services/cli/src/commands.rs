@@ -11,8 +11,10 @@ use darkroom_api::{
     SelectionsRequest, SubmissionListQuery, SubmissionNoteUpdate, SubmissionState, SubmitImage, TarballQuery, TeamCode,
     TokenScope, ViewedSubmission,
 };
-use darkroom_api::{CreateWebhook, ExportFormat, ExportQuery, LeaderboardQuery, PostAnnouncement, WebhookEvent};
-use darkroom_core::domain::{AnnouncementText, ChallengeSpec, SubmissionNote};
+use darkroom_api::{
+    CreateWebhook, EditAnnouncement, ExportFormat, ExportQuery, LeaderboardQuery, PostAnnouncement, WebhookEvent,
+};
+use darkroom_core::domain::{ChallengeSpec, SubmissionNote};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -299,12 +301,13 @@ enum AnnouncementCommand {
         #[command(flatten)]
         body: AnnouncementBody,
     },
-    /// Replace one's title and body; it then says when it was edited.
+    /// Replace one's title, body or both (what is not given stays); it then says when it was
+    /// edited.
     Edit {
         challenge: String,
         id: String,
         #[arg(long)]
-        title: String,
+        title: Option<String>,
         #[command(flatten)]
         body: AnnouncementBody,
     },
@@ -324,39 +327,27 @@ struct AnnouncementBody {
 }
 
 impl AnnouncementBody {
-    /// The post as the server will check it ([`AnnouncementText`]): refused here in its words,
-    /// before anything is sent.
-    fn post(self, title: String) -> anyhow::Result<PostAnnouncement> {
-        // Characters are at most 4 bytes: a longer file cannot be a body, so it is not read whole.
+    /// The body given, or read from its file; None when neither is given. The server checks the
+    /// text; a file longer than any body could be is refused here without reading it whole.
+    fn read(self) -> anyhow::Result<Option<String>> {
+        let Some(path) = self.body_file else { return Ok(self.body) };
+        // Characters are at most 4 bytes.
         let most = 4 * darkroom_api::MAX_ANNOUNCEMENT_BODY_CHARS as u64;
-        let body = match self.body_file {
-            Some(path) => {
-                let mut text = String::new();
-                let reader: Box<dyn std::io::Read> = match path.as_os_str() == "-" {
-                    true => Box::new(std::io::stdin()),
-                    false => {
-                        Box::new(std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?)
-                    }
-                };
-                std::io::Read::read_to_string(&mut std::io::Read::take(reader, most + 1), &mut text)
-                    .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
-                if text.len() as u64 > most {
-                    bail!(
-                        "{} is longer than a body may be ({} characters); shorten it",
-                        path.display(),
-                        darkroom_api::MAX_ANNOUNCEMENT_BODY_CHARS
-                    );
-                }
-                text
-            }
-            None => self.body.unwrap_or_default(),
+        let reader: Box<dyn std::io::Read> = match path.as_os_str() == "-" {
+            true => Box::new(std::io::stdin()),
+            false => Box::new(std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?),
         };
-        let post = PostAnnouncement { title, body };
-        if let Err(problems) = AnnouncementText::parse(&post) {
-            let said: Vec<_> = problems.iter().map(|e| format!("{} {}: {}", e.field, e.problem, e.fix)).collect();
-            bail!("{}", said.join("; "));
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(reader, most + 1), &mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if bytes.len() as u64 > most {
+            bail!(
+                "{} is longer than a body may be ({} characters); shorten it",
+                path.display(),
+                darkroom_api::MAX_ANNOUNCEMENT_BODY_CHARS
+            );
         }
-        Ok(post)
+        String::from_utf8(bytes).map(Some).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", path.display()))
     }
 }
 
@@ -682,14 +673,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 AnnouncementCommand::Post { challenge, title, body } => {
                     api.needs_token("announcement post")?;
-                    let post = body.post(title)?;
+                    let post = PostAnnouncement { title, body: body.read()?.unwrap_or_default() };
                     let posted = api.send_json(Method::POST, &base(&challenge), &post).await?;
                     show(json, &posted, output::announcement_posted)?;
                 }
                 AnnouncementCommand::Edit { challenge, id, title, body } => {
                     api.needs_token("announcement edit")?;
-                    let post = body.post(title)?;
-                    let edited = api.send_json(Method::PUT, &format!("{}/{id}", base(&challenge)), &post).await?;
+                    let edit = EditAnnouncement { title, body: body.read()? };
+                    if edit == EditAnnouncement::default() {
+                        bail!("say what to change: --title, --body or --body-file");
+                    }
+                    let edited = api.send_json(Method::PUT, &format!("{}/{id}", base(&challenge)), &edit).await?;
                     show(json, &edited, output::announcement_posted)?;
                 }
                 AnnouncementCommand::Remove { challenge, id } => {

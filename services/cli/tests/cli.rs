@@ -606,10 +606,14 @@ async fn announcements_are_posted_read_edited_and_removed_from_the_cli() {
     assert!(stdout(&o).contains(&format!("announcement {id} edited in 'cli-news'")), "{o:?}");
     let list = stdout(&darkroom(&app, None, &["announcement", "list", &slug]).await);
     assert!(list.contains("Deadline moved to Friday\n  posted ") && list.contains(", edited "), "{list}");
+    assert!(list.contains("  The **deadline** moves to Friday.\n"), "a new title keeps the body: {list}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["announcement", "edit", &slug, id]).await;
+    assert_one_line_error(&o, "say what to change");
 
-    // Refused here, before a request: a title on two lines, a file longer than any body.
+    // Refused: a title on two lines (by the server, in one line); a file longer than any body
+    // (here, before it is read whole).
     let o = darkroom(&app, Some(ADMIN_TOKEN), &["announcement", "post", &slug, "--title", "two\nlines"]).await;
-    assert_one_line_error(&o, "title holds U+000A");
+    assert_one_line_error(&o, "title: holds U+000A");
     let big = dir.path().join("big.md");
     std::fs::write(&big, "x".repeat(40_001)).unwrap();
     let args = ["announcement", "post", &slug, "--title", "t", "--body-file", big.to_str().unwrap()];

@@ -4,11 +4,11 @@
 //! challenge's webhooks that want `announcement` events, in the same transaction.
 
 use chrono::Utc;
-use darkroom_api::{Announcement, MAX_ANNOUNCEMENTS_PER_CHALLENGE, PostAnnouncement};
+use darkroom_api::{Announcement, EditAnnouncement, MAX_ANNOUNCEMENTS_PER_CHALLENGE, PostAnnouncement};
 use darkroom_core::domain::AnnouncementText;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -76,24 +76,31 @@ pub async fn post(state: &AppState, slug: &str, post: &PostAnnouncement) -> ApiR
     Ok(posted)
 }
 
-async fn find(state: &AppState, slug: &str, id: &str) -> ApiResult<announcement::Model> {
-    require_challenge(&state.db, slug).await?;
+async fn find(db: &impl ConnectionTrait, slug: &str, id: &str) -> ApiResult<announcement::Model> {
+    require_challenge(db, slug).await?;
     announcement::Entity::find_by_id(id.to_owned())
         .filter(announcement::Column::Challenge.eq(slug))
-        .one(&state.db)
+        .one(db)
         .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "challenge '{slug}' has no announcement '{id}'; list them with darkroom announcement list {slug} \
-                 (GET /api/v1/challenges/{slug}/announcements)"
-            ))
-        })
+        .ok_or_else(|| not_found(slug, id))
 }
 
-/// Replaces an announcement's title and body; it keeps its place and says it was edited.
-pub async fn edit(state: &AppState, slug: &str, id: &str, post: &PostAnnouncement) -> ApiResult<Announcement> {
-    let text = checked(post)?;
-    let row = find(state, slug, id).await?;
+fn not_found(slug: &str, id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "challenge '{slug}' has no announcement '{id}'; list them with darkroom announcement list {slug} \
+         (GET /api/v1/challenges/{slug}/announcements)"
+    ))
+}
+
+/// Replaces what `edit` names of an announcement (its title, its body, or both) and keeps the
+/// rest; it keeps its place and says it was edited. The result is checked as a new post is.
+pub async fn edit(state: &AppState, slug: &str, id: &str, edit: &EditAnnouncement) -> ApiResult<Announcement> {
+    let txn = state.db.begin().await?;
+    let row = find(&txn, slug, id).await?;
+    let text = checked(&PostAnnouncement {
+        title: edit.title.clone().unwrap_or_else(|| row.title.clone()),
+        body: edit.body.clone().unwrap_or_else(|| row.body.clone()),
+    })?;
     if row.title == text.title && row.body == text.body {
         return Ok(view(row));
     }
@@ -101,8 +108,12 @@ pub async fn edit(state: &AppState, slug: &str, id: &str, post: &PostAnnouncemen
     active.title = Set(text.title);
     active.body = Set(text.body);
     active.edited_at = Set(Some(Utc::now()));
-    let txn = state.db.begin().await?;
-    let edited = view(active.update(&txn).await?);
+    // Removed by another request since the read (PostgreSQL reads committed rows): as absent.
+    let edited = match active.update(&txn).await {
+        Ok(row) => view(row),
+        Err(DbErr::RecordNotUpdated) => return Err(not_found(slug, id)),
+        Err(e) => return Err(e.into()),
+    };
     let told = crate::webhooks::record::record_announcement(&txn, &edited).await?;
     txn.commit().await?;
     tracing::info!(challenge = %slug, announcement = %id, told, "announcement edited");
@@ -111,7 +122,7 @@ pub async fn edit(state: &AppState, slug: &str, id: &str, post: &PostAnnouncemen
 
 /// Removes an announcement for good.
 pub async fn remove(state: &AppState, slug: &str, id: &str) -> ApiResult<()> {
-    find(state, slug, id).await?;
+    find(&state.db, slug, id).await?;
     announcement::Entity::delete_by_id(id.to_owned()).exec(&state.db).await?;
     tracing::info!(challenge = %slug, announcement = %id, "announcement removed");
     Ok(())

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use darkroom_api::{Announcement, PostAnnouncement};
+use darkroom_api::{Announcement, EditAnnouncement, PostAnnouncement};
 
 use super::openapi::{self as doc, AnnouncementPath, SlugPath};
 use crate::error::ApiResult;
@@ -58,14 +58,14 @@ pub async fn post(
     Ok((StatusCode::CREATED, Json(crate::announcements::post(&state, &slug, &body).await?)))
 }
 
-/// `PUT /challenges/{slug}/announcements/{id}`: a new title and body, marked as edited.
+/// `PUT /challenges/{slug}/announcements/{id}`: a new title, body or both, marked as edited.
 #[utoipa::path(
     put,
     path = "/challenges/{slug}/announcements/{id}",
     operation_id = "edit_announcement",
-    summary = "Replace an announcement's title and body; it says when it was edited",
+    summary = "Replace an announcement's title, body or both (what is left out stays); it says when it was edited",
     params(AnnouncementPath),
-    request_body = PostAnnouncement,
+    request_body = EditAnnouncement,
     responses(
         (status = 200, description = "As it reads now", body = Announcement),
         (status = 400, response = doc::BadRequest),
@@ -82,7 +82,7 @@ pub async fn edit(
     State(state): State<AppState>,
     _: Admin,
     Path((slug, id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<PostAnnouncement>,
+    ApiJson(body): ApiJson<EditAnnouncement>,
 ) -> ApiResult<Json<Announcement>> {
     Ok(Json(crate::announcements::edit(&state, &slug, &id, &body).await?))
 }
