@@ -119,8 +119,9 @@ pub struct OrganizerPage {
     /// The challenge's webhooks, each with its latest deliveries; None when they cannot be read
     /// right now (the page says so rather than failing).
     pub webhooks: Option<Vec<WebhookLog>>,
-    /// The challenge's announcements, newest first (their titles are what this page shows).
-    pub announcements: Vec<Announcement>,
+    /// The challenge's announcements, newest first (their titles are what this page shows);
+    /// None when they cannot be read right now (the page says so; the form to post stays).
+    pub announcements: Option<Vec<Announcement>>,
 }
 
 /// A webhook and its latest deliveries, newest first (at most [`WebhookLog::SHOWN`]).

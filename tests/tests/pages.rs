@@ -1051,8 +1051,10 @@ async fn the_organizer_posts_and_removes_announcements_from_their_page() {
     let (_, location) = post_form(&web, "/fn/announce", Some(&eve), "/me", &form("Fake news")).await;
     assert_ne!(location, mine);
     let id = list[0]["id"].as_str().unwrap();
-    post_form(&web, "/fn/withdraw", Some(&eve), "/me", &[("slug", &slug), ("id", id)]).await;
-    assert_eq!(listed().await.len(), 1, "nothing posted or removed by them");
+    let (_, location) = post_form(&web, "/fn/withdraw", Some(&eve), "/me", &[("slug", &slug), ("id", id)]).await;
+    assert_ne!(location, mine);
+    let list = listed().await;
+    assert_eq!((list.len(), list[0]["id"].as_str()), (1, Some(id)), "nothing posted or removed by them");
 
     let (_, html) = page(&web, &mine, Some(&organizer)).await;
     at(&html, &format!(r#"data-announcement="{id}""#));

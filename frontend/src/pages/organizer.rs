@@ -69,10 +69,10 @@ fn Page(page: OrganizerPage, decide: ServerAction<DecideEnrollment>, news: NewsA
 /// Posting an announcement (a one-line title, a Markdown body, shown on the challenge's page
 /// and told to the webhooks that want it) and removing one: plain forms, no script needed.
 #[component]
-fn Announcements(slug: String, announcements: Vec<Announcement>, news: NewsActions) -> impl IntoView {
-    let error = move || {
-        let post = news.post.value().get().and_then(Result::err);
-        post.or_else(|| news.withdraw.value().get().and_then(Result::err)).map(|e| server_message(&e))
+fn Announcements(slug: String, announcements: Option<Vec<Announcement>>, news: NewsActions) -> impl IntoView {
+    // Each form says its own failure where it is, so an old one never stands beside a success.
+    let failure = |result: Option<Result<(), ServerFnError>>| {
+        result.and_then(Result::err).map(|e| view! { <p class="error" role="alert">{server_message(&e)}</p> })
     };
     let form = NodeRef::<leptos::html::Form>::new();
     // Once posted, the form empties, so a second click cannot post the same text twice.
@@ -84,26 +84,35 @@ fn Announcements(slug: String, announcements: Vec<Announcement>, news: NewsActio
             form.reset();
         }
     });
-    let listed = announcements.into_iter().map(|a| {
-        let (slug, id) = (slug.clone(), a.id.clone());
-        let edited = a.edited_at.map(|t| format!(", edited {}", format::time(t))).unwrap_or_default();
-        view! {
-            <li data-announcement=a.id.clone()>
-                <strong>{a.title}</strong>{format!(" · {}{edited} ", format::time(a.posted_at))}
-                <ActionForm action=news.withdraw attr:class="inline">
-                    <CsrfField/>
-                    <input type="hidden" name="slug" value=slug/>
-                    <input type="hidden" name="id" value=id/>
-                    <button type="submit">"Remove"</button>
-                </ActionForm>
-            </li>
+    let listed = match announcements {
+        None => {
+            view! { <p class="notice">"The announcements cannot be read right now; reload the page."</p> }.into_any()
         }
-    });
+        Some(list) => {
+            let items = list.into_iter().map(|a| {
+                let (slug, id) = (slug.clone(), a.id.clone());
+                let edited = a.edited_at.map(|t| format!(", edited {}", format::time(t))).unwrap_or_default();
+                view! {
+                    <li data-announcement=a.id.clone()>
+                        <strong>{a.title}</strong>{format!(" · {}{edited} ", format::time(a.posted_at))}
+                        <ActionForm action=news.withdraw attr:class="inline">
+                            <CsrfField/>
+                            <input type="hidden" name="slug" value=slug/>
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit">"Remove"</button>
+                        </ActionForm>
+                    </li>
+                }
+            });
+            view! { <ul>{items.collect_view()}</ul> }.into_any()
+        }
+    };
     view! {
         <section id="announcements">
             <h2>"Announcements"</h2>
-            {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <ul>{listed.collect_view()}</ul>
+            {move || failure(news.withdraw.value().get())}
+            {listed}
+            {move || failure(news.post.value().get())}
             <ActionForm action=news.post node_ref=form attr:class="announce">
                 <CsrfField/>
                 <input type="hidden" name="slug" value=slug.clone()/>

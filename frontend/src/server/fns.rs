@@ -104,7 +104,8 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
         .unwrap_or_default()
         .into_iter()
         .map(|a| AnnouncementHtml {
-            body_html: super::markdown::to_html(&a.body),
+            // Under the announcement's <h3> title: its own `#` is an <h4>.
+            body_html: super::markdown::to_html_below(&a.body, 3),
             id: a.id,
             title: a.title,
             posted_at: a.posted_at,
@@ -352,8 +353,7 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
     let announcements_path = format!("{path}/announcements");
     let (webhooks, announcements) =
         tokio::join!(webhook_logs(&api, &path, &token), api.get::<Vec<Announcement>>(&announcements_path, None),);
-    // Like the webhooks, the page still shows without them; the form to post stays.
-    let announcements = announcements.unwrap_or_default();
+    let announcements = announcements.ok();
     Ok(Fetched::Found(OrganizerPage {
         slug: challenge.slug,
         title: challenge.title,

@@ -22,14 +22,20 @@ use std::collections::HashSet;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-/// The sanitised HTML of `markdown`.
+/// The sanitised HTML of `markdown`, a page's own text (`#` becomes `<h3>`).
 pub fn to_html(markdown: &str) -> String {
+    to_html_below(markdown, 2)
+}
+
+/// The sanitised HTML of `markdown` shown under a heading of its own (an announcement under its
+/// `<h3>` title): headings go `levels` down, so `#` never reads as that title's equal.
+pub fn to_html_below(markdown: &str, levels: usize) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let events = Parser::new_ext(markdown, options).filter_map(|event| match event {
         Event::Start(Tag::Heading { level, id, classes, attrs }) => {
-            Some(Event::Start(Tag::Heading { level: demoted(level), id, classes, attrs }))
+            Some(Event::Start(Tag::Heading { level: demoted(level, levels), id, classes, attrs }))
         }
-        Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demoted(level)))),
+        Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demoted(level, levels)))),
         // The image's alternative text arrives as the text events inside it: it stays.
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
         other => Some(other),
@@ -39,13 +45,13 @@ pub fn to_html(markdown: &str) -> String {
     sanitiser().clean(&html).to_string()
 }
 
-fn demoted(level: HeadingLevel) -> HeadingLevel {
-    match level {
-        HeadingLevel::H1 => HeadingLevel::H3,
-        HeadingLevel::H2 => HeadingLevel::H4,
-        HeadingLevel::H3 => HeadingLevel::H5,
-        HeadingLevel::H4 | HeadingLevel::H5 | HeadingLevel::H6 => HeadingLevel::H6,
-    }
+/// `level` moved `by` levels down, at most to `<h6>` (and never above `<h3>`, the highest the
+/// sanitiser keeps).
+fn demoted(level: HeadingLevel, by: usize) -> HeadingLevel {
+    const LEVELS: [HeadingLevel; 6] =
+        [HeadingLevel::H1, HeadingLevel::H2, HeadingLevel::H3, HeadingLevel::H4, HeadingLevel::H5, HeadingLevel::H6];
+    let at = LEVELS.iter().position(|l| *l == level).unwrap_or(0);
+    LEVELS[(at + by).clamp(2, 5)]
 }
 
 fn sanitiser() -> ammonia::Builder<'static> {
@@ -91,7 +97,13 @@ fn sanitiser() -> ammonia::Builder<'static> {
 
 #[cfg(test)]
 mod tests {
-    use super::to_html;
+    use super::{to_html, to_html_below};
+
+    #[test]
+    fn headings_go_down_as_far_as_asked_and_stop_at_h6() {
+        assert_eq!(to_html_below("# A\n\n## B\n\n###### F", 3), "<h4>A</h4>\n<h5>B</h5>\n<h6>F</h6>\n");
+        assert_eq!(to_html("# A\n\n#### D"), "<h3>A</h3>\n<h6>D</h6>\n");
+    }
 
     #[test]
     fn markdown_becomes_headings_lists_code_tables_and_links() {

@@ -24,8 +24,8 @@
 //! - [`output_sweep`] deletes participants' outputs once their phase's retention is over.
 //! - [`rescore`] which evaluator generation of a phase's board a reader reads (rescores).
 //! - [`announcements`] what the organizer tells a challenge's participants.
-//! - [`webhooks`] the organizer's webhooks: registered URLs told of state and board changes,
-//!   signed, retried from a delivery log.
+//! - [`webhooks`] the organizer's webhooks: registered URLs told of state and board changes
+//!   and announcements, signed, retried from a delivery log.
 
 pub mod announcements;
 pub mod auth;

@@ -17,6 +17,9 @@
 //!   ([`RETIRED_DURABLE`]): 4 of the 10 deliveries a submission made, each with its ack and
 //!   with nats-server rewriting that consumer's state file after both. At start-up the state
 //!   consumer first records what that consumer still holds, then deletes it ([`hand_over`]).
+//! - Announcements are recorded in the transaction that posts or edits them
+//!   (`crate::announcements`, through [`record_announcement`]). A removal is not told: a
+//!   receiver that relayed one cannot be made to take it back.
 //!
 //! No event says "the board changed": a recorded score is what changes it, so `score.recorded`
 //! is also told as a `board` event (event id `board-<its id>`). Events are told as they were
