@@ -9,9 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use darkroom_api::{
-    Announcement, BoardHistory, ChallengeSummary, DatasetListing, Direction, DuplicateImage, Enrollment, Leaderboard,
-    Me, Metric, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge, RunLogView, Selections,
-    SubmissionId, SubmissionView, Team, ViewedSubmission, WebhookDelivery, WebhookView,
+    Announcement, AnnouncementHeadline, BoardHistory, ChallengeSummary, DatasetListing, Direction, DuplicateImage,
+    Enrollment, Leaderboard, Me, Metric, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
+    RunLogView, Selections, SubmissionId, SubmissionView, Team, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,9 @@ pub struct LeaderboardPage {
     /// The best score over time of the board's top lines, read with the board (so a live
     /// refresh redraws the chart too); None when it cannot be read right now.
     pub history: Option<BoardHistory>,
+    /// The organizer's newest announcement, linked above the board (read with the challenge, so
+    /// a live refresh brings a new one too).
+    pub latest_announcement: Option<AnnouncementHeadline>,
     /// The signed-in participant's line: `Some(None)` when they have none on this board yet;
     /// `None` for everyone else (signed out, the organizer).
     pub yours: Option<Option<SubmissionId>>,

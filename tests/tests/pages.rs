@@ -981,7 +981,7 @@ async fn announcements_show_on_the_challenge_page_newest_first_and_sanitised() {
     let hostile =
         "The **deadline** moves.\n\n<script>window.__xss = 1</script>\n\n<img src=x onerror=\"window.__xss = 2\">";
     let deadline = post("Deadline <moved>".into(), hostile).await;
-    post("Evaluator fixed".into(), "Every score was *re-computed*.").await;
+    let newest = post("Evaluator fixed".into(), "Every score was *re-computed*.").await;
     let (s, _) = app
         .call(
             Method::PUT,
@@ -1015,6 +1015,10 @@ async fn announcements_show_on_the_challenge_page_newest_first_and_sanitised() {
         "{section}"
     );
     at(open, "Old news 3");
+    // The leaderboard links the newest, so its viewers hear of it too.
+    let (_, board) = page(&web, &format!("/challenges/{slug}/leaderboard"), None).await;
+    let line = &board[at(&board, "id=\"latest-announcement\"")..];
+    at(line, &format!("href=\"/challenges/{slug}#announcement-{newest}\">Evaluator fixed</a>"));
 }
 
 /// The organizer posts and removes announcements from their page with plain forms: a post

@@ -13,6 +13,7 @@ use darkroom_api::BoardHistory;
 use crate::api::{LeaderboardPage, load_leaderboard};
 use crate::chart::{self, Chart, Point, Series, Style};
 use crate::components::LeaderboardTable;
+use crate::format;
 
 /// Where the live feed stands, shown to the viewer and read by the browser tests.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,7 @@ pub fn LeaderboardView() -> impl IntoView {
 
 #[component]
 fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
-    let LeaderboardPage { title, metrics, phases, board, history, yours, .. } = page;
+    let LeaderboardPage { title, metrics, phases, board, history, latest_announcement, yours, .. } = page;
     let your_rank = yours.flatten().and_then(|id| board.entries.iter().find(|e| e.submission_id == id)).map(|e| e.rank);
     let lines = board.entries.len();
     let slug = board.challenge.clone();
@@ -89,6 +90,12 @@ fn Board(page: LeaderboardPage, live: RwSignal<LiveState>) -> impl IntoView {
                 {move || live.get().text()}
             </span>
         </p>
+        {latest_announcement.map(|news| view! {
+            <p class="latest-announcement" id="latest-announcement">
+                "Latest announcement, "<time datetime=news.posted_at.to_rfc3339()>{format::time(news.posted_at)}</time>": "
+                <a href=format!("/challenges/{slug}#announcement-{}", news.id)>{news.title}</a>
+            </p>
+        })}
         {(phases.len() > 1).then(|| view! {
             <nav class="phases" aria-label="Phases">
                 {phases.into_iter().map(|p| {

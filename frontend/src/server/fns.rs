@@ -179,6 +179,7 @@ pub async fn load_leaderboard(slug: String, phase: Option<String>) -> Result<Fet
         board,
         private,
         history,
+        latest_announcement: challenge.latest_announcement,
         yours,
     }))
 }

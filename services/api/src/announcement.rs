@@ -45,6 +45,16 @@ pub struct EditAnnouncement {
     pub body: Option<String>,
 }
 
+/// The newest announcement of a challenge, as the challenge shows it
+/// ([`crate::PublicChallenge::latest_announcement`]): enough to say there is news and link to it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnouncementHeadline {
+    pub id: String,
+    pub title: String,
+    pub posted_at: DateTime<Utc>,
+}
+
 /// One announcement, as everyone sees it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

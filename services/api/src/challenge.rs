@@ -84,6 +84,10 @@ pub struct PublicChallenge {
     /// data against it first. Absent for a challenge applied before fingerprints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_fingerprint: Option<TreeFingerprint>,
+    /// The organizer's newest announcement, where there is one (all of them:
+    /// `GET /challenges/{slug}/announcements`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_announcement: Option<crate::AnnouncementHeadline>,
 }
 
 /// The fingerprint of a folder of hidden data: SHA-256 over the sorted list of (relative path,

@@ -79,7 +79,7 @@ pub mod verification;
 pub mod webhook;
 
 pub use announcement::{
-    Announcement, EditAnnouncement, MAX_ANNOUNCEMENT_BODY_CHARS, MAX_ANNOUNCEMENT_TITLE_CHARS,
+    Announcement, AnnouncementHeadline, EditAnnouncement, MAX_ANNOUNCEMENT_BODY_CHARS, MAX_ANNOUNCEMENT_TITLE_CHARS,
     MAX_ANNOUNCEMENTS_PER_CHALLENGE, PostAnnouncement,
 };
 pub use board_history::{BoardHistory, HISTORY_TOP, HistoryPoint, HistorySeries};

@@ -108,6 +108,15 @@ pub fn challenge(c: &PublicChallenge) -> String {
     }
     let _ = writeln!(out, "Ranked by: {}", c.rank_by);
     let _ = writeln!(out, "Joining: {} (darkroom join {})", wire(&c.enrollment), c.slug);
+    if let Some(news) = &c.latest_announcement {
+        let _ = writeln!(
+            out,
+            "Latest announcement: {} ({}; all: darkroom announcement list {})",
+            news.title,
+            at(news.posted_at),
+            c.slug
+        );
+    }
     if let Some(rules) = &c.rules {
         let _ = writeln!(out, "\nRules (accepted by joining):\n{}", rules);
     }

@@ -609,6 +609,9 @@ async fn announcements_are_posted_read_edited_and_removed_from_the_cli() {
     assert!(list.contains("  The **deadline** moves to Friday.\n"), "a new title keeps the body: {list}");
     let o = darkroom(&app, Some(ADMIN_TOKEN), &["announcement", "edit", &slug, id]).await;
     assert_one_line_error(&o, "say what to change");
+    let shown = stdout(&darkroom(&app, None, &["challenge", "show", &slug]).await);
+    assert!(shown.contains("\nLatest announcement: Evaluator fixed (20"), "{shown}");
+    assert!(shown.contains("; all: darkroom announcement list cli-news)\n"), "{shown}");
 
     // Refused: a title on two lines (by the server, in one line); a file longer than any body
     // (here, before it is read whole).

@@ -4,7 +4,9 @@
 //! challenge's webhooks that want `announcement` events, in the same transaction.
 
 use chrono::Utc;
-use darkroom_api::{Announcement, EditAnnouncement, MAX_ANNOUNCEMENTS_PER_CHALLENGE, PostAnnouncement};
+use darkroom_api::{
+    Announcement, AnnouncementHeadline, EditAnnouncement, MAX_ANNOUNCEMENTS_PER_CHALLENGE, PostAnnouncement,
+};
 use darkroom_core::domain::AnnouncementText;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
@@ -42,6 +44,17 @@ pub async fn list(state: &AppState, slug: &str) -> ApiResult<Vec<Announcement>> 
         .all(&state.db)
         .await?;
     Ok(rows.into_iter().map(view).collect())
+}
+
+/// The headline of `slug`'s newest announcement, if it has any (one indexed read).
+pub async fn latest(db: &impl ConnectionTrait, slug: &str) -> Result<Option<AnnouncementHeadline>, DbErr> {
+    let newest = announcement::Entity::find()
+        .filter(announcement::Column::Challenge.eq(slug))
+        .order_by_desc(announcement::Column::PostedAt)
+        .order_by_desc(announcement::Column::Id)
+        .one(db)
+        .await?;
+    Ok(newest.map(|a| AnnouncementHeadline { id: a.id, title: a.title, posted_at: a.posted_at }))
 }
 
 /// Posts an announcement to `slug`, unless the challenge holds as many as it may.

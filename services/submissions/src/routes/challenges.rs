@@ -184,7 +184,9 @@ pub async fn list(
     ),
 )]
 pub async fn show(State(state): State<AppState>, UrlPath(slug): UrlPath<String>) -> ApiResult<Json<PublicChallenge>> {
-    Ok(Json(public_challenge(load(&state, &slug).await?, Utc::now())))
+    let mut challenge = public_challenge(load(&state, &slug).await?, Utc::now());
+    challenge.latest_announcement = crate::announcements::latest(&state.db, &slug).await?;
+    Ok(Json(challenge))
 }
 
 /// The full spec, host paths included: organizers only.

@@ -53,6 +53,8 @@ pub fn public_challenge(spec: ChallengeSpec, now: DateTime<Utc>) -> PublicChalle
         rules: spec.rules,
         max_team_size: spec.max_team_size,
         merge_deadline: spec.merge_deadline,
+        // Not in the spec: the handler adds it from the announcements.
+        latest_announcement: None,
     }
 }
 
