@@ -501,7 +501,7 @@ pub async fn announce(slug: String, title: String, body: String, csrf: String) -
         .post_json::<Announcement, _>(&path, Some(&token), &PostAnnouncement { title, body })
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
-    leptos_axum::redirect(&format!("/challenges/{}/submissions", segment(&slug)));
+    back_to_organizer_page(&slug);
     Ok(())
 }
 
@@ -509,8 +509,13 @@ pub async fn withdraw_announcement(slug: String, id: String, csrf: String) -> Re
     let token = session_for_form(&csrf)?;
     let path = format!("/challenges/{}/announcements/{}", segment(&slug), segment(&id));
     api()?.delete(&path, Some(&token)).await.map_err(|e| ServerFnError::new(e.to_string()))?;
-    leptos_axum::redirect(&format!("/challenges/{}/submissions", segment(&slug)));
+    back_to_organizer_page(&slug);
     Ok(())
+}
+
+/// Where the organizer's forms return a browser without scripts: their page of `slug`.
+fn back_to_organizer_page(slug: &str) {
+    leptos_axum::redirect(&format!("/challenges/{}/submissions", segment(slug)));
 }
 
 pub async fn decide_enrollment(
@@ -528,6 +533,6 @@ pub async fn decide_enrollment(
         .post_json::<EnrollmentDecision, _>(&path, Some(&token), &serde_json::json!({}))
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
-    leptos_axum::redirect(&format!("/challenges/{}/submissions", segment(&slug)));
+    back_to_organizer_page(&slug);
     Ok(())
 }

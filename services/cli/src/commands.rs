@@ -657,11 +657,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 WebhookCommand::Remove { challenge, id } => {
                     let path = format!("/challenges/{challenge}/webhooks/{id}");
                     api.send_json(Method::DELETE, &path, &json!({})).await?;
-                    if json {
-                        println!("{}", json!({ "removed": id }));
-                    } else {
-                        println!("{}", output::terminal_safe(&format!("webhook {id} removed")));
-                    }
+                    print_removed(json, "webhook", &id);
                 }
             }
         }
@@ -689,11 +685,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 AnnouncementCommand::Remove { challenge, id } => {
                     api.needs_token("announcement remove")?;
                     api.send_json(Method::DELETE, &format!("{}/{id}", base(&challenge)), &json!({})).await?;
-                    if json {
-                        println!("{}", json!({ "removed": id }));
-                    } else {
-                        println!("{}", output::terminal_safe(&format!("announcement {id} removed")));
-                    }
+                    print_removed(json, "announcement", &id);
                 }
             }
         }
@@ -866,6 +858,16 @@ fn print_export(answer: &Value) -> anyhow::Result<()> {
         print!("{text}");
     }
     Ok(())
+}
+
+/// Says that `what` `id` is removed (the API answers a removal with no body): `{"removed": id}`
+/// with `--json`.
+fn print_removed(json: bool, what: &str, id: &str) {
+    if json {
+        println!("{}", json!({ "removed": id }));
+    } else {
+        println!("{}", output::terminal_safe(&format!("{what} {id} removed")));
+    }
 }
 
 /// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.

@@ -10,7 +10,7 @@ use darkroom_api::{
 use darkroom_core::domain::AnnouncementText;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -34,26 +34,24 @@ fn checked(post: &PostAnnouncement) -> ApiResult<AnnouncementText> {
     AnnouncementText::parse(post).map_err(ApiError::Invalid)
 }
 
-/// A challenge's announcements, newest first.
-pub async fn list(state: &AppState, slug: &str) -> ApiResult<Vec<Announcement>> {
-    require_challenge(&state.db, slug).await?;
-    let rows = announcement::Entity::find()
+/// `slug`'s announcements, newest first: the one order the list and the headline share.
+fn newest_first(slug: &str) -> Select<announcement::Entity> {
+    announcement::Entity::find()
         .filter(announcement::Column::Challenge.eq(slug))
         .order_by_desc(announcement::Column::PostedAt)
         .order_by_desc(announcement::Column::Id)
-        .all(&state.db)
-        .await?;
+}
+
+/// A challenge's announcements, newest first.
+pub async fn list(state: &AppState, slug: &str) -> ApiResult<Vec<Announcement>> {
+    require_challenge(&state.db, slug).await?;
+    let rows = newest_first(slug).all(&state.db).await?;
     Ok(rows.into_iter().map(view).collect())
 }
 
 /// The headline of `slug`'s newest announcement, if it has any (one indexed read).
 pub async fn latest(db: &impl ConnectionTrait, slug: &str) -> Result<Option<AnnouncementHeadline>, DbErr> {
-    let newest = announcement::Entity::find()
-        .filter(announcement::Column::Challenge.eq(slug))
-        .order_by_desc(announcement::Column::PostedAt)
-        .order_by_desc(announcement::Column::Id)
-        .one(db)
-        .await?;
+    let newest = newest_first(slug).one(db).await?;
     Ok(newest.map(|a| AnnouncementHeadline { id: a.id, title: a.title, posted_at: a.posted_at }))
 }
 
