@@ -1021,6 +1021,96 @@ async fn announcements_show_on_the_challenge_page_newest_first_and_sanitised() {
     at(line, &format!("href=\"/challenges/{slug}#announcement-{newest}\">Evaluator fixed</a>"));
 }
 
+/// The announcements are an Atom feed a reader can follow from before the first one: newest
+/// first, each linking its place on the challenge page under the public address, its body the
+/// page's sanitised HTML, an edit moving its `updated`, a removal taking it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_are_an_atom_feed_a_reader_can_follow() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn_configured(&app.config, &app.addr, |c| {
+        c.frontend.public_url = "https://darkroom.example/".into();
+    })
+    .await;
+    let slug = app.create_challenge("pages", |s| s["title"] = json!("Nuclei & <Friends>")).await;
+    let feed_path = format!("/challenges/{slug}/announcements.atom");
+    let read = |path: String| {
+        let url = web.url(&path);
+        async move {
+            let response = reqwest::get(url).await.unwrap();
+            let (status, kind) = (response.status(), response.headers()[reqwest::header::CONTENT_TYPE].clone());
+            (status, kind, response.text().await.unwrap())
+        }
+    };
+    let (_, html) = page(&web, &format!("/challenges/{slug}"), None).await;
+    at(
+        &html,
+        &format!(
+            r#"<link href="{feed_path}" rel="alternate" title="Nuclei &amp; &lt;Friends&gt;: announcements" type="application/atom+xml">"#
+        ),
+    );
+    let (status, kind, xml) = read(feed_path.clone()).await;
+    assert_eq!((status, kind.to_str().unwrap()), (StatusCode::OK, "application/atom+xml; charset=utf-8"), "{xml}");
+    let empty: atom_syndication::Feed = xml.parse().unwrap_or_else(|e| panic!("{e}: {xml}"));
+    assert!(empty.entries().is_empty());
+    assert_eq!(empty.title().as_str(), "Nuclei & <Friends>: announcements");
+    let home = format!("https://darkroom.example/challenges/{slug}");
+    assert_eq!(empty.id(), format!("{home}/announcements.atom"));
+    let hrefs: Vec<(&str, &str)> = empty.links().iter().map(|l| (l.rel(), l.href())).collect();
+    assert_eq!(hrefs, [("self", format!("{home}/announcements.atom").as_str()), ("alternate", home.as_str())]);
+
+    let path = format!("/api/v1/challenges/{slug}/announcements");
+    let mut ids = Vec::new();
+    let hostile = "Moved to **Friday**.\n\n<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">";
+    for (title, body) in [("Deadline <moved> & more", hostile), ("Evaluator fixed", "# Why\n\nA bug.")] {
+        let (s, a) =
+            app.call(Method::POST, &path, Some(ADMIN_TOKEN), Some(json!({ "title": title, "body": body }))).await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        ids.push(a["id"].as_str().unwrap().to_owned());
+    }
+    let (s, _) = app
+        .call(Method::PUT, &format!("{path}/{}", ids[0]), Some(ADMIN_TOKEN), Some(json!({ "body": "Friday." })))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, html) = page(&web, &format!("/challenges/{slug}"), None).await;
+    let section = &html[at(&html, "id=\"announcements\"")..at(&html, "id=\"description\"")];
+    at(section, &format!("<a href=\"{feed_path}\" rel=\"alternate\""));
+    let (_, _, xml) = read(feed_path.clone()).await;
+    let feed: atom_syndication::Feed = xml.parse().unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let titles: Vec<&str> = feed.entries().iter().map(|e| e.title().as_str()).collect();
+    assert_eq!(titles, ["Evaluator fixed", "Deadline <moved> & more"], "newest first");
+    let (fixed, moved) = (&feed.entries()[0], &feed.entries()[1]);
+    assert_eq!(fixed.id(), format!("{home}#announcement-{}", ids[1]));
+    assert_eq!(fixed.links()[0].href(), fixed.id(), "each entry links its place on the page");
+    assert_eq!(fixed.content().and_then(|c| c.value()), Some("<h4>Why</h4>\n<p>A bug.</p>\n"));
+    assert_eq!(fixed.updated(), fixed.published().unwrap(), "not edited");
+    assert!(moved.updated() > moved.published().unwrap(), "an edit moves the entry's time");
+    assert_eq!(moved.content().and_then(|c| c.value()), Some("<p>Friday.</p>\n"));
+    assert_eq!(feed.updated(), moved.updated(), "the feed's time is its newest change");
+    assert!(!xml.contains("__xss"), "nothing of the first body survives its edit:\n{xml}");
+
+    // The hostile body, as first posted, reaches readers sanitised as on the page.
+    let (s, _) =
+        app.call(Method::PUT, &format!("{path}/{}", ids[0]), Some(ADMIN_TOKEN), Some(json!({ "body": hostile }))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, _, xml) = read(feed_path.clone()).await;
+    let feed: atom_syndication::Feed = xml.parse().unwrap();
+    let body = feed.entries()[1].content().and_then(|c| c.value()).unwrap().to_lowercase();
+    assert!(body.contains("<strong>friday</strong>"), "{body}");
+    for gone in ["__xss", "onerror", "<img", "<script"] {
+        assert!(!body.contains(gone), "{gone} survived:\n{body}");
+    }
+
+    // Removed: gone from the feed. An unknown challenge: the API's 404, said in words.
+    let (s, _) = app.call(Method::DELETE, &format!("{path}/{}", ids[1]), Some(ADMIN_TOKEN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, _, xml) = read(feed_path).await;
+    let feed: atom_syndication::Feed = xml.parse().unwrap();
+    assert_eq!(feed.entries().len(), 1);
+    let (status, _, text) = read("/challenges/no-such-challenge/announcements.atom".into()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(text.contains("no-such-challenge"), "{text}");
+}
+
 /// The organizer posts and removes announcements from their page with plain forms: a post
 /// lands on the challenge's page; a bad title changes nothing and does not look posted; a
 /// participant's session posts nothing, even with its own CSRF token.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use darkroom_api::{DatasetListing, EnrollmentMode, EnrollmentState, Me, Phase, PublicChallenge, TreeFingerprint};
 use leptos::prelude::*;
-use leptos_meta::Title;
+use leptos_meta::{Link, Title};
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
@@ -52,8 +52,11 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
     let board = format!("/challenges/{}/leaderboard", c.slug);
     let all = format!("/challenges/{}/submissions", c.slug);
     let SignedIn(who) = expect_context::<SignedIn>();
+    let feed = announcements_feed(&c.slug);
     view! {
         <Title text=c.title.clone()/>
+        // Offered before the first announcement too: a feed reader can subscribe at once.
+        <Link rel="alternate" type_="application/atom+xml" title=format!("{}: announcements", c.title) href=feed.clone()/>
         <article class="challenge" id="challenge">
             <h1>{c.title.clone()}</h1>
             <p>
@@ -69,7 +72,7 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
                     }}
                 </Suspense>
             </p>
-            <Announcements announcements/>
+            <Announcements announcements feed/>
             // Sanitised on the server (see `server::markdown`); the same string hydrates.
             <div class="markdown" id="description" inner_html=description_html></div>
             <Join challenge=c.clone() participant=participant.clone() join/>
@@ -246,10 +249,16 @@ fn Teams(challenge: PublicChallenge, standing: ParticipantStanding, action: Serv
 /// How many announcements show open; older ones wait behind one "earlier" fold.
 const OPEN_ANNOUNCEMENTS: usize = 3;
 
+/// Where a challenge's announcements are served as an Atom feed (`server::feed`).
+fn announcements_feed(slug: &str) -> String {
+    format!("/challenges/{slug}/announcements.atom")
+}
+
 /// The organizer's announcements, newest first, above the description: what changed since a
-/// participant last looked. Folding needs no script (`<details>`).
+/// participant last looked, and the feed that tells them without looking. Folding needs no
+/// script (`<details>`).
 #[component]
-fn Announcements(announcements: Vec<AnnouncementHtml>) -> impl IntoView {
+fn Announcements(announcements: Vec<AnnouncementHtml>, feed: String) -> impl IntoView {
     if announcements.is_empty() {
         return None;
     }
@@ -280,6 +289,7 @@ fn Announcements(announcements: Vec<AnnouncementHtml>) -> impl IntoView {
     Some(view! {
         <section id="announcements" aria-label="Announcements">
             <h2>"Announcements"</h2>
+            <p class="meta"><a href=feed rel="alternate" type="application/atom+xml">"Follow them in a feed reader (Atom)"</a></p>
             <ol class="announcements">{open.into_iter().map(item).collect_view()}</ol>
             {folded}
         </section>

@@ -152,3 +152,17 @@ impl ApiClient {
         })
     }
 }
+
+/// The answer a plain route (an export, the feed) gives when the API gave none it can use:
+/// the API's own message, under the status that says whose move it is.
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::StatusCode as Status;
+        let status = match self {
+            ApiError::NotFound(_) => Status::NOT_FOUND,
+            ApiError::Unavailable(_) => Status::BAD_GATEWAY,
+            _ => Status::BAD_REQUEST,
+        };
+        (status, self.to_string()).into_response()
+    }
+}

@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::client::{ApiClient, ApiError};
+use super::client::ApiClient;
 use super::fns::segment;
 
 #[derive(Deserialize)]
@@ -39,13 +39,6 @@ pub async fn board(
             }
             response
         }
-        Err(e) => {
-            let status = match e {
-                ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-                ApiError::Unavailable(_) => StatusCode::BAD_GATEWAY,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            (status, e.to_string()).into_response()
-        }
+        Err(e) => e.into_response(),
     }
 }

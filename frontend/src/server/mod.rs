@@ -1,9 +1,11 @@
 //! The page server: axum serving the Leptos pages (server-rendered, then hydrated), their
 //! server functions, the built browser code under `/pkg`, the live feed under `/live`, and the
-//! boards' exports; descriptions' Markdown is rendered here ([`markdown`]).
+//! boards' exports and the announcements' Atom feed ([`feed`]); descriptions' Markdown is rendered
+//! here ([`markdown`]).
 
 pub mod client;
 mod export;
+mod feed;
 pub(crate) mod fns;
 pub mod live;
 pub mod markdown;
@@ -35,6 +37,8 @@ pub struct PageState {
     pub gate: LiveGate,
     /// How cookies are named and flagged (from `frontend.public_url`).
     pub cookies: CookiePolicy,
+    /// Where visitors reach the pages (`frontend.public_url`): the feed's links are absolute.
+    pub public_url: std::sync::Arc<str>,
 }
 
 /// The routes, without a listener: used by [`Frontend`] and by tests and benchmarks. Serve them
@@ -59,6 +63,7 @@ pub fn router(state: PageState) -> Router {
         .route_layer(axum::middleware::from_fn(render_guard::guard))
         .route("/live/{slug}", get(live::sse))
         .route("/challenges/{slug}/export/{format}", get(export::board))
+        .route("/challenges/{slug}/announcements.atom", get(feed::announcements))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn(darkroom_core::metrics::track_http))
@@ -110,6 +115,7 @@ impl Frontend {
             live: live.clone(),
             gate: LiveGate::new(config.frontend.live_max_per_client, config.frontend.live_max_total),
             cookies: CookiePolicy::for_public_url(&config.frontend.public_url),
+            public_url: config.frontend.public_url.as_str().into(),
         };
         let listener = tokio::net::TcpListener::bind(&config.frontend.listen)
             .await

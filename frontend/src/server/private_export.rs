@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use darkroom_api::PrivateBoard;
 use darkroom_core::domain::receipt::metric_text;
 
-use super::client::{ApiClient, ApiError};
+use super::client::ApiClient;
 use super::fns::segment;
 
 pub async fn board(api: &ApiClient, slug: &str, phase: Option<&str>, format: &str) -> Response {
@@ -20,7 +20,7 @@ pub async fn board(api: &ApiClient, slug: &str, phase: Option<&str>, format: &st
     let path = format!("/challenges/{}/phases/{}/private-board", segment(slug), segment(phase));
     let (kind, bytes) = match api.get_file(&path).await {
         Ok((kind, _, bytes)) => (kind, bytes),
-        Err(e) => return failed(&e),
+        Err(e) => return e.into_response(),
     };
     let revealed = match serde_json::from_slice::<PrivateBoard>(&bytes) {
         Ok(b @ PrivateBoard::Revealed { .. }) => b,
@@ -37,15 +37,6 @@ pub async fn board(api: &ApiClient, slug: &str, phase: Option<&str>, format: &st
     let body = if format == "csv" { to_csv(&revealed).into() } else { bytes };
     let kind = if format == "csv" { "text/csv; charset=utf-8".to_owned() } else { kind };
     ([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
-}
-
-fn failed(e: &ApiError) -> Response {
-    let status = match e {
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-        ApiError::Unavailable(_) => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    (status, e.to_string()).into_response()
 }
 
 /// A CSV field: quoted when it must be, and a leading `=`, `+`, `-` or `@` defused so a
