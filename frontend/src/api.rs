@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use darkroom_api::{
     Announcement, AnnouncementHeadline, BoardHistory, ChallengeSummary, DatasetListing, Direction, DuplicateImage,
     Enrollment, Leaderboard, Me, Metric, OrganizerEnrollment, OrganizerSubmissionView, PrivateBoard, PublicChallenge,
-    RunLogView, Selections, SubmissionId, SubmissionView, Team, ViewedSubmission, WebhookDelivery, WebhookView,
+    QuotaStanding, RunLogView, Selections, SubmissionId, SubmissionView, Team, ViewedSubmission, WebhookDelivery,
+    WebhookView,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -50,12 +51,14 @@ pub struct AnnouncementHtml {
     pub edited_at: Option<DateTime<Utc>>,
 }
 
-/// A signed-in participant's enrollment in the challenge they look at (None: not joined), and
-/// their team there (None: in none, or the challenge has no teams).
+/// A signed-in participant's enrollment in the challenge they look at (None: not joined), their
+/// team there (None: in none, or the challenge has no teams), and where they stand against its
+/// quotas (None: not joined, or no phase open).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParticipantStanding {
     pub enrollment: Option<Enrollment>,
     pub team: Option<Team>,
+    pub quota: Option<QuotaStanding>,
 }
 
 /// A leaderboard page: the board plus what the page needs around it.

@@ -151,20 +151,51 @@ async fn quotas_are_enforced_with_the_next_slot(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let slug = app.create_challenge("nuclei", |s| s["quotas"] = json!({ "per_day": 2, "total": 3 })).await;
     let token = app.register("Linus").await;
+    // Where the participant stands, before they spend a slot finding out; only for a participant
+    // who joined, and only their own.
+    let quota_path = format!("/api/v1/challenges/{slug}/quota");
+    let standing = |token: Option<String>| {
+        let (app, path) = (&app, quota_path.clone());
+        async move { app.call(Method::GET, &path, token.as_deref(), None).await }
+    };
+    let (s, b) = standing(Some(token.clone())).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_enrolled")), "{b}");
+    assert_eq!(standing(None).await.0, StatusCode::UNAUTHORIZED);
+    let (s, b) = standing(ADMIN.map(str::to_owned)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the organizer has no quota: {b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("use a participant token"), "{b}");
+    let (s, _) = app.call(Method::GET, "/api/v1/challenges/nope/quota", Some(&token), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     for _ in 0..2 {
         assert_eq!(app.submit(&slug, &token, &publish("m:1").await).await.0, StatusCode::ACCEPTED);
     }
+    let (s, spent) = standing(Some(token.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{spent}");
+    assert_eq!(
+        (&spent["challenge"], &spent["phase"], &spent["counted_for"], &spent["left"]),
+        (&json!(slug), &json!("dev"), &json!("participant"), &json!(0)),
+        "{spent}"
+    );
+    assert_eq!(spent["total"], json!({ "limit": 3, "used": 2, "left": 1 }));
+    assert_eq!((&spent["per_day"]["used"], &spent["per_day"]["left"]), (&json!(2), &json!(0)), "{spent}");
     let (s, b) = app.submit(&slug, &token, &publish("m:1").await).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
     let retry_at: chrono::DateTime<chrono::Utc> = b["error"]["retry_at"].as_str().unwrap().parse().unwrap();
     let wait = retry_at - chrono::Utc::now();
     assert!(wait > chrono::Duration::hours(23) && wait <= chrono::Duration::hours(24), "{wait}");
+    let next: chrono::DateTime<chrono::Utc> = spent["per_day"]["next_slot_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(next, retry_at, "the standing names the slot the refusal names");
 
     // A cancelled submission gives its slot back.
     let (_, list) = app.call(Method::GET, "/api/v1/submissions", Some(&token), None).await;
     let id = list[0]["id"].as_str().unwrap();
     app.call(Method::POST, &format!("/api/v1/submissions/{id}/cancel"), Some(&token), None).await;
+    let (_, freed) = standing(Some(token.clone())).await;
+    assert_eq!((&freed["left"], &freed["per_day"].get("next_slot_at")), (&json!(1), &None), "{freed}");
     assert_eq!(app.submit(&slug, &token, &publish("m:1").await).await.0, StatusCode::ACCEPTED);
+    let (_, last) = standing(Some(token.clone())).await;
+    // The cancelled one counts against neither quota.
+    assert_eq!((&last["left"], &last["total"]["left"]), (&json!(0), &json!(1)), "{last}");
 
     // Concurrent submits cannot overrun the quota.
     let other = app.register("Margaret").await;

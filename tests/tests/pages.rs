@@ -677,6 +677,7 @@ async fn participants_join_and_the_organizer_approves_from_the_pages() {
     assert!(status.is_redirection() && location == from, "{status} {location}");
     let (_, html) = page(&web, &from, Some(&ada)).await;
     at(&html, "data-state=\"pending\"");
+    assert!(!html.contains("id=\"quota\""), "no quota before she may submit: {html}");
 
     // The organizer's page lists her; a participant's post of the organizer's form is refused.
     let organizer_page = format!("/challenges/{approval}/submissions");
@@ -697,6 +698,12 @@ async fn participants_join_and_the_organizer_approves_from_the_pages() {
     assert_eq!(enrollment(approval.clone(), ada_token.clone()).await.1["state"], "active");
     let (_, html) = page(&web, &from, Some(&ada)).await;
     at(&html, "data-state=\"active\"");
+    // Once she may submit, what the quotas leave her, counted as a submit counts it.
+    let line = "You have 5 submissions left in phase dev (0 of 5 used in the last 24 hours, 0 of 20 in the phase).";
+    at(&html, &format!("<p id=\"quota\" class=\"quota\">{line}</p>"));
+    assert_eq!(app.submit(&approval, &ada_token, &publish("ada-model:1").await).await.0, StatusCode::ACCEPTED);
+    let (_, html) = page(&web, &from, Some(&ada)).await;
+    at(&html, "You have 4 submissions left in phase dev (1 of 5 used in the last 24 hours, 1 of 20 in the phase).");
     let (_, html) = page(&web, &organizer_page, Some(&organizer)).await;
     assert!(!html.contains("id=\"pending-enrollments\""), "nobody waits any more: {html}");
 }

@@ -178,6 +178,14 @@ async fn merges_follow_the_submission_count_rule_and_the_deadline(backend: Backe
     let (s, merged) = post(&app, &format!("{base}/team/merge"), &t[1], json!({ "code": a })).await;
     assert_eq!(s, StatusCode::OK, "{merged}");
     assert_eq!(merged["members"].as_array().unwrap().len(), 2);
+    // A team shares one quota: Bo's standing counts Ada's submissions too.
+    let (s, standing) = app.call(Method::GET, &format!("{base}/quota"), Some(&t[1]), None).await;
+    assert_eq!(s, StatusCode::OK, "{standing}");
+    assert_eq!(
+        (&standing["counted_for"], &standing["per_day"]["used"], &standing["left"]),
+        (&json!("team"), &json!(4), &json!(0)),
+        "{standing}"
+    );
     let answer = post(&app, &format!("{base}/team/merge"), &t[2], json!({ "code": a })).await;
     refused(&answer, StatusCode::CONFLICT, "merge_too_many_submissions");
     let message = answer.1["error"]["message"].as_str().unwrap();

@@ -3,7 +3,10 @@
 //! truth's: that one is the organizer's), metrics and rules.
 
 use chrono::{DateTime, Utc};
-use darkroom_api::{DatasetListing, EnrollmentMode, EnrollmentState, Me, Phase, PublicChallenge, TreeFingerprint};
+use darkroom_api::{
+    DatasetListing, EnrollmentMode, EnrollmentState, Me, Phase, PublicChallenge, QuotaHolder, QuotaStanding,
+    TreeFingerprint,
+};
 use leptos::prelude::*;
 use leptos_meta::{Link, Title};
 use leptos_router::components::A;
@@ -107,7 +110,9 @@ fn Join(
             <p>{how}" "<A href="/sign-in">"Sign in"</A>" as a participant to join."</p>
         }
         .into_any(),
-        Some(ParticipantStanding { enrollment: Some(e), .. }) => {
+        Some(ParticipantStanding { enrollment: Some(e), quota, .. }) => {
+            let quota =
+                quota.as_ref().and_then(quota_line).map(|line| view! { <p class="quota" id="quota">{line}</p> });
             let (class, text) = match e.state {
                 EnrollmentState::Active => ("joined", "You have joined this challenge: you can submit to it."),
                 EnrollmentState::Pending => {
@@ -115,8 +120,11 @@ fn Join(
                 }
                 EnrollmentState::Rejected => ("rejected", "The organizer rejected your request to join."),
             };
-            view! { <p class=format!("enrollment enrollment-{class}") data-state=e.state.as_str()>{text}</p> }
-                .into_any()
+            view! {
+                <p class=format!("enrollment enrollment-{class}") data-state=e.state.as_str()>{text}</p>
+                {quota}
+            }
+            .into_any()
         }
         Some(ParticipantStanding { enrollment: None, .. }) => {
             let invite = challenge.enrollment == EnrollmentMode::Invite;
@@ -146,6 +154,31 @@ fn Join(
             {move || error().map(|e| view! { <p class="error" role="alert" id="join-error">{e}</p> })}
         </section>
     }
+}
+
+/// What the quotas still allow, in one sentence (None: the challenge sets none): before a
+/// participant spends a day's slot finding out.
+fn quota_line(q: &QuotaStanding) -> Option<String> {
+    let left = q.left?;
+    let whose = match q.counted_for {
+        QuotaHolder::Participant => "You have",
+        QuotaHolder::Team => "Your team has",
+    };
+    let plural = if left == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    if let Some(d) = &q.per_day {
+        parts.push(format!("{} of {} used in the last 24 hours", d.used, d.limit));
+    }
+    if let Some(t) = &q.total {
+        parts.push(format!("{} of {} in the phase", t.used, t.limit));
+    }
+    let next = q
+        .per_day
+        .as_ref()
+        .and_then(|d| d.next_slot_at)
+        .map(|t| format!("; the next slot opens {}", format::time(t)))
+        .unwrap_or_default();
+    Some(format!("{whose} {left} submission{plural} left in phase {} ({}){next}.", q.phase, parts.join(", ")))
 }
 
 /// A joined participant's team: its members and, by the rules of the challenge, the forms to

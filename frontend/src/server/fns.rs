@@ -7,8 +7,9 @@ use chrono::Utc;
 use darkroom_api::{
     Announcement, BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment,
     EnrollmentDecision, EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView,
-    PostAnnouncement, PrivateBoard, PublicChallenge, RunLogView, Selections, SelectionsRequest, SessionCreated,
-    SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
+    PostAnnouncement, PrivateBoard, PublicChallenge, QuotaStanding, RunLogView, Selections, SelectionsRequest,
+    SessionCreated, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode, ViewedSubmission,
+    WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -116,15 +117,27 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
     let participant = match session::secret() {
         Some(token) => match api.get::<Enrollment>(&format!("{path}/enrollment"), Some(&token)).await {
             Ok(e) => {
-                let teams = challenge.max_team_size > 1 && e.state == EnrollmentState::Active;
-                // 404: in no team yet, which the page offers to change.
-                let team = match teams {
-                    true => api.get::<Team>(&format!("{path}/team"), Some(&token)).await.ok(),
-                    false => None,
-                };
-                Some(ParticipantStanding { enrollment: Some(e), team })
+                let active = e.state == EnrollmentState::Active;
+                let teams = challenge.max_team_size > 1 && active;
+                // 404: in no team yet, which the page offers to change. 403 for the quota: no
+                // phase open now, which the phases below say.
+                let (team, quota) = tokio::join!(
+                    async {
+                        match teams {
+                            true => api.get::<Team>(&format!("{path}/team"), Some(&token)).await.ok(),
+                            false => None,
+                        }
+                    },
+                    async {
+                        match active {
+                            true => api.get::<QuotaStanding>(&format!("{path}/quota"), Some(&token)).await.ok(),
+                            false => None,
+                        }
+                    },
+                );
+                Some(ParticipantStanding { enrollment: Some(e), team, quota })
             }
-            Err(ApiError::NotFound(_)) => Some(ParticipantStanding { enrollment: None, team: None }),
+            Err(ApiError::NotFound(_)) => Some(ParticipantStanding { enrollment: None, team: None, quota: None }),
             Err(_) => None,
         },
         None => None,

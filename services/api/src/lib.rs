@@ -13,6 +13,7 @@
 //! - [`final_board`]: final selections, and the private board sealed until the reveal.
 //! - [`receipt`]: score receipts, their signing keys, a challenge's chain and board exports.
 //! - [`participant`]: registration, `/me` and web sessions.
+//! - [`quota`]: where a participant stands against a challenge's submission quotas.
 //! - [`enrollment`]: joining a challenge (open, by invite code, or by approval), invites and the
 //!   organizer's approval list.
 //! - [`team`]: teams within a challenge, and images two teams both submitted.
@@ -70,6 +71,7 @@ pub mod ids;
 pub mod leaderboard;
 pub mod logs;
 pub mod participant;
+pub mod quota;
 pub mod receipt;
 pub mod rescore;
 pub mod submission;
@@ -98,6 +100,7 @@ pub use ids::{ParseIdError, ParticipantId, SubmissionId, VerificationId};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreInterval, ScoreUpdate};
 pub use logs::{LogLine, LogsQuery, RunLogView};
 pub use participant::{Me, Profile, Registered, Registration, SessionCreated};
+pub use quota::{DailyStanding, QuotaHolder, QuotaStanding, TotalStanding};
 pub use receipt::{
     ChainHead, ExportFormat, ExportQuery, ExportedBoard, ExportedRow, GENESIS_HASH, MAX_CHAIN_PAGE, RECEIPT_FORMAT,
     Receipt, ReceiptChainPage, ReceiptChainQuery, ReceiptClaims, ReceiptKey, ReceiptKeys, ReceiptLimits, SealedValues,

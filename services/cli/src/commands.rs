@@ -159,6 +159,9 @@ enum Command {
     },
     /// Who your token says you are: the organizer, or a participant (name, id, team).
     Whoami,
+    /// How many submissions your quotas (your team's, in a team) still allow in a challenge's
+    /// open phase, and when the next daily slot opens.
+    Quota { challenge: String },
     /// Select your final submissions of a phase (replaces your selection; the phase is the
     /// submissions'). None selected: your best by public score count.
     Select {
@@ -734,6 +737,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let v = api.get_with(&board, &LeaderboardQuery { phase, evaluator }).await?;
                 show(json, &v, output::leaderboard)?;
             }
+        }
+        Command::Quota { challenge } => {
+            api.needs_token("quota")?;
+            show(json, &api.get(&format!("/challenges/{challenge}/quota")).await?, output::quota)?;
         }
         Command::Whoami => {
             api.needs_token("whoami")?;

@@ -10,8 +10,8 @@ use darkroom_api::{Announcement, CreatedWebhook, WebhookDelivery, WebhookEvent, 
 use darkroom_api::{
     ChallengeSummary, CurrentCredential, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
     EnrollmentState, FeedbackScore, FinalBoard, Invite, Leaderboard, Me, MintedToken, OrganizerEnrollment,
-    OrganizerSubmissionView, PrivateBoard, PublicChallenge, Registered, RowInterval, Selections, SubmissionView, Team,
-    TokenScope, TokenView, TreeFingerprint, ViewedSubmission,
+    OrganizerSubmissionView, PrivateBoard, PublicChallenge, QuotaHolder, QuotaStanding, Registered, RowInterval,
+    Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -495,6 +495,29 @@ pub fn private_board(b: &PrivateBoard) -> String {
     out
 }
 
+pub fn quota(q: &QuotaStanding) -> String {
+    let whose = match q.counted_for {
+        QuotaHolder::Participant => "",
+        QuotaHolder::Team => ", counted for your whole team",
+    };
+    let plural = |n: u32| if n == 1 { "" } else { "s" };
+    let mut out = match q.left {
+        None => format!("phase '{}' of '{}'{whose}: no quota, submit as often as you like\n", q.phase, q.challenge),
+        Some(n) => format!("phase '{}' of '{}'{whose}: {n} submission{} left now\n", q.phase, q.challenge, plural(n)),
+    };
+    if let Some(d) = &q.per_day {
+        let _ = write!(out, "  last 24 hours: {} of {} used, {} left", d.used, d.limit, d.left);
+        if let Some(next) = d.next_slot_at {
+            let _ = write!(out, "; the next slot opens at {}", at(next));
+        }
+        out.push('\n');
+    }
+    if let Some(t) = &q.total {
+        let _ = writeln!(out, "  whole phase: {} of {} used, {} left", t.used, t.limit, t.left);
+    }
+    out
+}
+
 pub fn enrollment(e: &Enrollment) -> String {
     match e.state {
         EnrollmentState::Active => format!("joined '{}': you can submit to it\n", e.challenge),
@@ -597,6 +620,27 @@ mod tests {
         let raw =
             FeedbackScore { metrics: BTreeMap::from([("accuracy".into(), 0.123456)]), note: None, decimals: None };
         assert_eq!(feedback_score(&raw), "accuracy 0.123456");
+    }
+
+    #[test]
+    fn quota_says_what_is_left_and_when_the_next_daily_slot_opens() {
+        use darkroom_api::{DailyStanding, TotalStanding};
+        let next: DateTime<Utc> = "2026-12-05T09:30:00Z".parse().unwrap();
+        let spent = QuotaStanding {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            counted_for: QuotaHolder::Team,
+            per_day: Some(DailyStanding { limit: 2, used: 2, left: 0, next_slot_at: Some(next) }),
+            total: Some(TotalStanding { limit: 5, used: 3, left: 2 }),
+            left: Some(0),
+        };
+        assert_eq!(
+            quota(&spent),
+            "phase 'dev' of 'c', counted for your whole team: 0 submissions left now\n  last 24 hours: 2 of 2 used, 0 left; the next slot opens at 2026-12-05T09:30:00Z\n  whole phase: 3 of 5 used, 2 left\n"
+        );
+        let free =
+            QuotaStanding { counted_for: QuotaHolder::Participant, per_day: None, total: None, left: None, ..spent };
+        assert_eq!(quota(&free), "phase 'dev' of 'c': no quota, submit as often as you like\n");
     }
 
     #[test]

@@ -71,6 +71,13 @@ async fn organizer_and_participant_flow() {
     let sub: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!((sub["state"].as_str(), sub["note"].as_str()), (Some("QUEUED"), Some("baseline")));
     let id = sub["id"].as_str().unwrap();
+    let o = darkroom(&app, Some(&token), &["quota", "cli-challenge"]).await;
+    assert_eq!(
+        stdout(&o),
+        "phase 'dev' of 'cli-challenge': 4 submissions left now\n  last 24 hours: 1 of 5 used, 4 left\n  whole phase: 1 of 20 used, 19 left\n",
+        "{o:?}"
+    );
+    assert_one_line_error(&darkroom(&app, None, &["quota", "cli-challenge"]).await, "DARKROOM_TOKEN");
 
     let o = darkroom(&app, Some(&token), &["status"]).await;
     assert!(stdout(&o).contains(id) && stdout(&o).contains("\n  note: baseline\n"), "{}", stdout(&o));

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/phases/{phase}/private-board", get(final_board::private_board))
         .route("/challenges/{slug}/join", post(enrollment::join).layer(limits.by_address_and_token()))
         .route("/challenges/{slug}/enrollment", get(enrollment::mine))
+        .route("/challenges/{slug}/quota", get(submissions::quota))
         .route("/challenges/{slug}/enrollments", get(enrollment::list))
         .route("/challenges/{slug}/enrollments/{participant}/approve", post(enrollment::approve))
         .route("/challenges/{slug}/enrollments/{participant}/reject", post(enrollment::reject))

@@ -73,6 +73,7 @@ is a stable word to branch on, `message` says what is wrong and how to fix it.";
         organizer::list,
         submissions::submit_image,
         submissions::submit_tarball,
+        submissions::quota,
         final_board::show_selections,
         final_board::put_selections,
         final_board::close,

@@ -10,8 +10,8 @@ use chrono::Utc;
 use std::collections::HashMap;
 
 use darkroom_api::{
-    Direction, SubmissionId, SubmissionListQuery, SubmissionNoteUpdate, SubmissionState, SubmissionView, SubmitImage,
-    TarballQuery, ViewedSubmission,
+    Direction, QuotaHolder, QuotaStanding, SubmissionId, SubmissionListQuery, SubmissionNoteUpdate, SubmissionState,
+    SubmissionView, SubmitImage, TarballQuery, ViewedSubmission,
 };
 use darkroom_core::domain::image::{ImageReference, SUBMISSION_NAMESPACE, looks_like_image_id};
 use darkroom_core::domain::{ChallengeSpec, ImageSource, SubmissionNote};
@@ -25,7 +25,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Caller, Viewer};
 use crate::feedback::{self, Mode};
 use crate::lifecycle::{self, CancelOutcome, CancelledBy};
-use crate::quota::{Counted, DAILY_WINDOW, check_quota, open_phase};
+use crate::quota::{DAILY_WINDOW, check_quota, open_phase, standing};
 use crate::registry::PinError;
 use crate::state::AppState;
 use crate::tarball;
@@ -113,10 +113,14 @@ async fn pin(state: &AppState, spec: &ChallengeSpec, name: &str) -> ApiResult<Im
     Ok(ImageSource::Reference { name: image.pinned(&digest), digest: Some(digest), requested: Some(name.to_owned()) })
 }
 
-/// Checks that the challenge accepts a submission from `who` now: phase open (first: joining
-/// would not help), joined, quota left.
-async fn check_admission(state: &AppState, who: &participant::Model, spec: &ChallengeSpec) -> ApiResult<String> {
-    let now = Utc::now();
+/// Where `who` stands against the quotas of the phase open at `now`: refused as a submit would
+/// be when no phase is open (first: joining would not help) or they have not joined.
+async fn quota_standing(
+    state: &AppState,
+    who: &participant::Model,
+    spec: &ChallengeSpec,
+    now: chrono::DateTime<Utc>,
+) -> ApiResult<QuotaStanding> {
     let phase = open_phase(spec, now)?;
     let enrollment = crate::enrollment::admit(&state.db, spec, &who.id).await?;
     // A team's members share its quota.
@@ -141,10 +145,42 @@ async fn check_admission(state: &AppState, who: &participant::Model, spec: &Chal
             find.into_tuple::<chrono::DateTime<Utc>>().all(&state.db).await?
         }
     };
-    let who = if members.len() > 1 { Counted::Team } else { Counted::Participant };
-    check_quota(&spec.quotas, phase, counted, who, now)?;
-    super::final_board::check_not_closed(state, &spec.slug, &phase.name).await?;
-    Ok(phase.name.clone())
+    let holder = if members.len() > 1 { QuotaHolder::Team } else { QuotaHolder::Participant };
+    Ok(standing(&spec.slug, &spec.quotas, phase, counted, holder, now))
+}
+
+/// Checks that the challenge accepts a submission from `who` now: phase open, joined, quota
+/// left, the phase's final board not closed. Returns the phase.
+async fn check_admission(state: &AppState, who: &participant::Model, spec: &ChallengeSpec) -> ApiResult<String> {
+    let standing = quota_standing(state, who, spec, Utc::now()).await?;
+    check_quota(&standing)?;
+    super::final_board::check_not_closed(state, &spec.slug, &standing.phase).await?;
+    Ok(standing.phase)
+}
+
+/// `GET /challenges/{slug}/quota`: where the caller (and their team) stands against the quotas
+/// of the phase open now, counted exactly as a submit would count it.
+#[utoipa::path(
+    get,
+    path = "/challenges/{slug}/quota",
+    operation_id = "my_quota",
+    summary = "The caller's standing against the open phase's quotas",
+    params(SlugPath),
+    responses(
+        (status = 200, description = "Used and left of each quota, and when the next daily slot opens", body = QuotaStanding),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["participant"])),
+)]
+pub async fn quota(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<QuotaStanding>> {
+    let spec = load(&state, &slug).await?;
+    Ok(Json(quota_standing(&state, &who, &spec, Utc::now()).await?))
 }
 
 /// What a participant sent: a pinned name, or an upload not yet moved into the store.
