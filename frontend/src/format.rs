@@ -34,6 +34,16 @@ pub fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// `at`, or the next whole minute after it: for a time something becomes possible, shown to
+/// the minute by [`time`] (which cuts seconds off, so it would name a minute too early).
+pub fn minute_up(at: DateTime<Utc>) -> DateTime<Utc> {
+    let whole = at.timestamp().div_euclid(60) * 60;
+    if whole == at.timestamp() && at.timestamp_subsec_nanos() == 0 {
+        return at;
+    }
+    DateTime::from_timestamp(whole + 60, 0).unwrap_or(at)
+}
+
 /// A coarse duration: `3 d 4 h`, `4 h 05 min`, `5 min 07 s`, `7 s`.
 pub fn duration(seconds: i64) -> String {
     let s = seconds.max(0);
@@ -71,6 +81,14 @@ pub fn phase_countdown(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>, now: Da
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_time_is_rounded_up_to_its_minute_unless_it_is_one() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(minute_up(at("2026-12-05T09:30:45Z")), at("2026-12-05T09:31:00Z"));
+        assert_eq!(minute_up(at("2026-12-05T09:30:00.001Z")), at("2026-12-05T09:31:00Z"));
+        assert_eq!(minute_up(at("2026-12-05T09:30:00Z")), at("2026-12-05T09:30:00Z"));
+    }
 
     #[test]
     fn bytes_pick_a_readable_unit() {

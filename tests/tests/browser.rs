@@ -392,5 +392,13 @@ async fn charts_descriptions_and_the_dataset_tree_in_a_browser_at_two_widths() {
     let newest =
         "document.querySelector('#announcements .announcement h3')?.textContent === 'Final phase opens Monday'";
     browser.wait_until("the newest on the challenge's page", newest, 10).await;
+    // Its feed link, clicked on the live page, reaches the feed, not the router's own 404.
+    let hydrated = "document.querySelector('#phases .countdown').textContent";
+    let shown = browser.eval(hydrated).await;
+    browser.wait_until("hydrated (countdown ticks)", &format!("{hydrated} !== {shown}"), 5).await;
+    c.find(Locator::Css("#announcements a[type='application/atom+xml']")).await.unwrap().click().await.unwrap();
+    // Chromium shows a feed as plain text: the XML itself, with the newest title.
+    let feed = "location.pathname.endsWith('/announcements.atom') && ['<feed xmlns=\"http://www.w3.org/2005/Atom\">', '<title>Final phase opens Monday</title>'].every(t => document.body.textContent.includes(t))";
+    browser.wait_until("the feed, as the browser reads it", feed, 10).await;
     browser.close().await;
 }

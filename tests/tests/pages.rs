@@ -1080,7 +1080,7 @@ async fn announcements_are_an_atom_feed_a_reader_can_follow() {
     assert_eq!(s, StatusCode::OK);
     let (_, html) = page(&web, &format!("/challenges/{slug}"), None).await;
     let section = &html[at(&html, "id=\"announcements\"")..at(&html, "id=\"description\"")];
-    at(section, &format!("<a href=\"{feed_path}\" rel=\"alternate\""));
+    at(section, &format!("<a href=\"{feed_path}\" rel=\"alternate external\""));
     let (_, _, xml) = read(feed_path.clone()).await;
     let feed: atom_syndication::Feed = xml.parse().unwrap_or_else(|e| panic!("{e}: {xml}"));
     let titles: Vec<&str> = feed.entries().iter().map(|e| e.title().as_str()).collect();

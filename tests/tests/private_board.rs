@@ -168,6 +168,10 @@ async fn selections_sealed_board_and_manual_reveal(backend: Backend) {
     let (status, body) = app.submit(&slug, &bob, &publish("bob-model:2").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("closed by the organizer"), "{body}");
+    // Whatever the quotas would leave, the standing says what the submit said.
+    let (status, body) = app.call(Method::GET, &format!("/api/v1/challenges/{slug}/quota"), Some(&bob), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("closed by the organizer"), "{body}");
 
     // The reveal: only the organizer; then everyone sees board and salt, and they verify.
     let reveal = format!("/api/v1/challenges/{slug}/phases/main/reveal");

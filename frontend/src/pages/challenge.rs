@@ -176,7 +176,8 @@ fn quota_line(q: &QuotaStanding) -> Option<String> {
         .per_day
         .as_ref()
         .and_then(|d| d.next_slot_at)
-        .map(|t| format!("; the next slot opens {}", format::time(t)))
+        // Minutes rounded up: a slot shown as open must be open by then.
+        .map(|t| format!("; the next slot opens {}", format::time(format::minute_up(t))))
         .unwrap_or_default();
     Some(format!("{whose} {left} submission{plural} left in phase {} ({}){next}.", q.phase, parts.join(", ")))
 }
@@ -322,7 +323,8 @@ fn Announcements(announcements: Vec<AnnouncementHtml>, feed: String) -> impl Int
     Some(view! {
         <section id="announcements" aria-label="Announcements">
             <h2>"Announcements"</h2>
-            <p class="meta"><a href=feed rel="alternate" type="application/atom+xml">"Follow them in a feed reader (Atom)"</a></p>
+            // `external`: the router would take the click for a page of its own and show 404.
+            <p class="meta"><a href=feed rel="alternate external" type="application/atom+xml">"Follow them in a feed reader (Atom)"</a></p>
             <ol class="announcements">{open.into_iter().map(item).collect_view()}</ol>
             {folded}
         </section>
@@ -464,4 +466,38 @@ fn folder_contents(folder: dataset_tree::Folder) -> AnyView {
         </ul>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use darkroom_api::{DailyStanding, TotalStanding};
+
+    #[test]
+    fn the_quota_line_names_whose_quota_what_is_left_and_the_next_slot_to_the_minute_up() {
+        let next: DateTime<Utc> = "2026-12-05T09:30:45Z".parse().unwrap();
+        let spent = QuotaStanding {
+            challenge: "c".into(),
+            phase: "dev".into(),
+            counted_for: QuotaHolder::Team,
+            per_day: Some(DailyStanding { limit: 2, used: 2, left: 0, next_slot_at: Some(next) }),
+            total: Some(TotalStanding { limit: 5, used: 4, left: 1 }),
+            left: Some(0),
+        };
+        assert_eq!(
+            quota_line(&spent).as_deref(),
+            Some(
+                "Your team has 0 submissions left in phase dev (2 of 2 used in the last 24 hours, 4 of 5 in the phase); the next slot opens 2026-12-05 09:31 UTC."
+            )
+        );
+        let one = QuotaStanding {
+            counted_for: QuotaHolder::Participant,
+            per_day: None,
+            total: Some(TotalStanding { limit: 5, used: 4, left: 1 }),
+            left: Some(1),
+            ..spent.clone()
+        };
+        assert_eq!(quota_line(&one).as_deref(), Some("You have 1 submission left in phase dev (4 of 5 in the phase)."));
+        assert_eq!(quota_line(&QuotaStanding { per_day: None, total: None, left: None, ..spent }), None);
+    }
 }

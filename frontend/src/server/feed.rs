@@ -8,7 +8,7 @@
 //! place on the challenge page, which never changes while the announcement exists. An edit moves
 //! the entry's `updated`, so readers show it again.
 
-use atom_syndication::{Content, Entry, Feed, FixedDateTime, Link, Text};
+use atom_syndication::{Content, Entry, Feed, FixedDateTime, Link, Person, Text};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +33,8 @@ pub async fn announcements(State(state): State<PageState>, Path(slug): Path<Stri
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     match feed(&state.public_url, &challenge.slug, &challenge.title, &announcements).write_to(Vec::new()) {
-        Ok(xml) => ([(header::CONTENT_TYPE, ATOM)], xml).into_response(),
+        // A reader polls; a minute's staleness costs an announcement nothing and spares the API.
+        Ok(xml) => ([(header::CONTENT_TYPE, ATOM), (header::CACHE_CONTROL, "public, max-age=60")], xml).into_response(),
         Err(e) => {
             tracing::error!(challenge = %slug, error = %e, "the announcements feed did not write");
             (StatusCode::INTERNAL_SERVER_ERROR, "the announcements feed could not be written; try again later")
@@ -52,6 +53,10 @@ pub fn feed(public_url: &str, slug: &str, title: &str, announcements: &[Announce
     let mut feed = Feed::default();
     feed.set_id(me.clone());
     feed.set_title(Text::plain(xml_text(&format!("{title}: announcements"))));
+    // RFC 4287 wants an author on the feed when its entries name none.
+    let mut organizers = Person::default();
+    organizers.set_name(xml_text(&format!("{title} organizers")));
+    feed.set_authors(vec![organizers]);
     // Atom wants a time even for an empty feed: the newest change, or the epoch before any.
     let newest = announcements.iter().map(changed_at).max().unwrap_or(DateTime::UNIX_EPOCH);
     feed.set_updated(fixed(newest));
@@ -130,6 +135,7 @@ mod tests {
         let written = feed("http://x/", "c", "C & <D>", &[announcement("a1", hostile, "*hi*", true)]).to_string();
         let read: Feed = written.parse().unwrap();
         assert_eq!(read.title().as_str(), "C & <D>: announcements");
+        assert_eq!(read.authors().iter().map(Person::name).collect::<Vec<_>>(), ["C & <D> organizers"]);
         let entry = &read.entries()[0];
         assert_eq!(entry.title().as_str(), hostile);
         assert_eq!(entry.id(), "http://x/challenges/c#announcement-a1");

@@ -45,7 +45,7 @@ pub struct DailyStanding {
     pub used: u32,
     pub left: u32,
     /// When the next slot opens (24 hours after the submission that must drop out of the
-    /// window); present only while none is left.
+    /// window); present only while none is left today and the total (if any) still has room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_slot_at: Option<DateTime<Utc>>,
 }

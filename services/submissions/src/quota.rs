@@ -64,13 +64,15 @@ pub fn standing(
         let used = count(counted.len());
         TotalStanding { limit, used, left: limit.saturating_sub(used) }
     });
+    // A spent total never reopens, so no daily slot is worth announcing then.
+    let total_spent = total.as_ref().is_some_and(|t| t.left == 0);
     let per_day = quotas.per_day.map(|limit| {
         counted.retain(|t| *t > now - DAILY_WINDOW);
         counted.sort();
         let used = count(counted.len());
         let left = limit.saturating_sub(used);
         // The oldest submission still counted once `limit - 1` newer ones remain.
-        let next_slot_at = (left == 0)
+        let next_slot_at = (left == 0 && !total_spent)
             .then(|| counted.len().checked_sub(limit as usize).and_then(|i| counted.get(i)))
             .flatten()
             .map(|t| *t + DAILY_WINDOW);
@@ -173,10 +175,18 @@ mod tests {
         let now = Utc::now();
         let q = Quotas { per_day: Some(1), total: Some(2) };
         let counted = vec![now - Duration::hours(3), now - Duration::hours(2), now - Duration::hours(1)];
-        let s = standing("c", &q, &phase(now), counted, QuotaHolder::Team, now);
+        let s = standing("c", &q, &phase(now), counted.clone(), QuotaHolder::Team, now);
         assert_eq!(s.total.as_ref().map(|t| (t.used, t.left)), Some((3, 0)));
-        // All three must drop out of the window before one slot opens: the newest's time + 24 h.
-        assert_eq!(s.per_day.as_ref().and_then(|d| d.next_slot_at), Some(now - Duration::hours(1) + DAILY_WINDOW));
+        assert_eq!(
+            s.per_day.as_ref().map(|d| (d.left, d.next_slot_at)),
+            Some((0, None)),
+            "a spent total never reopens"
+        );
         assert_eq!(s.left, Some(0));
+        // With room in the total, all three must drop out of the window before one slot opens:
+        // the newest's time + 24 h.
+        let q = Quotas { per_day: Some(1), total: Some(9) };
+        let s = standing("c", &q, &phase(now), counted, QuotaHolder::Team, now);
+        assert_eq!(s.per_day.as_ref().and_then(|d| d.next_slot_at), Some(now - Duration::hours(1) + DAILY_WINDOW));
     }
 }

@@ -159,7 +159,8 @@ async fn check_admission(state: &AppState, who: &participant::Model, spec: &Chal
 }
 
 /// `GET /challenges/{slug}/quota`: where the caller (and their team) stands against the quotas
-/// of the phase open now, counted exactly as a submit would count it.
+/// of the phase open now, counted exactly as a submit would count it; refused, as a submit
+/// is, when no phase is open, the caller has not joined, or the organizer closed the phase.
 #[utoipa::path(
     get,
     path = "/challenges/{slug}/quota",
@@ -180,7 +181,10 @@ pub async fn quota(
     Path(slug): Path<String>,
 ) -> ApiResult<Json<QuotaStanding>> {
     let spec = load(&state, &slug).await?;
-    Ok(Json(quota_standing(&state, &who, &spec, Utc::now()).await?))
+    let standing = quota_standing(&state, &who, &spec, Utc::now()).await?;
+    // A phase the organizer closed takes nothing whatever its quotas say: refused as a submit is.
+    super::final_board::check_not_closed(&state, &spec.slug, &standing.phase).await?;
+    Ok(Json(standing))
 }
 
 /// What a participant sent: a pinned name, or an upload not yet moved into the store.
