@@ -180,6 +180,8 @@ submit_as() { # token-file image upload|push note
 }
 BASELINE_ID=$(submit_as baseline darkroom-demo-baseline:1 upload "small CNN, seeded")
 WEAK_ID=$(submit_as weak darkroom-demo-weak:1 push "one threshold on the dark-pixel fraction")
+# What the quotas still allow, counted as the next submit would be (also under "Join" on the page).
+DARKROOM_TOKEN=$(cat "$STATE/weak.token") darkroom quota nuclei-magnification
 
 say "6/7 both run beside the hidden data, are scored, and ranked"
 DARKROOM_TOKEN=$(cat "$STATE/baseline.token") darkroom status "$BASELINE_ID" --wait --timeout 600 || true
