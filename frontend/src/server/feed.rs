@@ -70,8 +70,8 @@ fn entry(page: &str, a: &Announcement) -> Entry {
     let at = format!("{page}#announcement-{}", segment(&a.id));
     let mut content = Content::default();
     content.set_content_type("html".to_owned());
-    // Under the announcement's title, as on the page: its own `#` is a level lower.
-    content.set_value(xml_text(&super::markdown::to_html_below(&a.body, 3)));
+    // The body as the page shows it.
+    content.set_value(xml_text(&super::markdown::announcement_html(&a.body)));
     let mut entry = Entry::default();
     entry.set_id(at.clone());
     entry.set_title(Text::plain(xml_text(&a.title)));

@@ -105,8 +105,7 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
         .unwrap_or_default()
         .into_iter()
         .map(|a| AnnouncementHtml {
-            // Under the announcement's <h3> title: its own `#` is an <h4>.
-            body_html: super::markdown::to_html_below(&a.body, 3),
+            body_html: super::markdown::announcement_html(&a.body),
             id: a.id,
             title: a.title,
             posted_at: a.posted_at,

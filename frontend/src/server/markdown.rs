@@ -27,9 +27,15 @@ pub fn to_html(markdown: &str) -> String {
     to_html_below(markdown, 2)
 }
 
-/// The sanitised HTML of `markdown` shown under a heading of its own (an announcement under its
-/// `<h3>` title): headings go `levels` down, so `#` never reads as that title's equal.
-pub fn to_html_below(markdown: &str, levels: usize) -> String {
+/// The sanitised HTML of an announcement's body, wherever it is shown (the challenge page, the
+/// feed): under the announcement's `<h3>` title, so the body's own `#` is an `<h4>` and never
+/// reads as that title's equal.
+pub fn announcement_html(body: &str) -> String {
+    to_html_below(body, 3)
+}
+
+/// The sanitised HTML of `markdown` with its headings `levels` down.
+fn to_html_below(markdown: &str, levels: usize) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let events = Parser::new_ext(markdown, options).filter_map(|event| match event {
         Event::Start(Tag::Heading { level, id, classes, attrs }) => {
@@ -97,11 +103,11 @@ fn sanitiser() -> ammonia::Builder<'static> {
 
 #[cfg(test)]
 mod tests {
-    use super::{to_html, to_html_below};
+    use super::{announcement_html, to_html};
 
     #[test]
     fn headings_go_down_as_far_as_asked_and_stop_at_h6() {
-        assert_eq!(to_html_below("# A\n\n## B\n\n###### F", 3), "<h4>A</h4>\n<h5>B</h5>\n<h6>F</h6>\n");
+        assert_eq!(announcement_html("# A\n\n## B\n\n###### F"), "<h4>A</h4>\n<h5>B</h5>\n<h6>F</h6>\n");
         assert_eq!(to_html("# A\n\n#### D"), "<h3>A</h3>\n<h6>D</h6>\n");
     }
 

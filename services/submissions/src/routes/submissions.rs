@@ -113,14 +113,10 @@ async fn pin(state: &AppState, spec: &ChallengeSpec, name: &str) -> ApiResult<Im
     Ok(ImageSource::Reference { name: image.pinned(&digest), digest: Some(digest), requested: Some(name.to_owned()) })
 }
 
-/// Where `who` stands against the quotas of the phase open at `now`: refused as a submit would
+/// Where `who` stands now against the quotas of the phase open now: refused as a submit would
 /// be when no phase is open (first: joining would not help) or they have not joined.
-async fn quota_standing(
-    state: &AppState,
-    who: &participant::Model,
-    spec: &ChallengeSpec,
-    now: chrono::DateTime<Utc>,
-) -> ApiResult<QuotaStanding> {
+async fn quota_standing(state: &AppState, who: &participant::Model, spec: &ChallengeSpec) -> ApiResult<QuotaStanding> {
+    let now = Utc::now();
     let phase = open_phase(spec, now)?;
     let enrollment = crate::enrollment::admit(&state.db, spec, &who.id).await?;
     // A team's members share its quota.
@@ -152,7 +148,7 @@ async fn quota_standing(
 /// Checks that the challenge accepts a submission from `who` now: phase open, joined, quota
 /// left, the phase's final board not closed. Returns the phase.
 async fn check_admission(state: &AppState, who: &participant::Model, spec: &ChallengeSpec) -> ApiResult<String> {
-    let standing = quota_standing(state, who, spec, Utc::now()).await?;
+    let standing = quota_standing(state, who, spec).await?;
     check_quota(&standing)?;
     super::final_board::check_not_closed(state, &spec.slug, &standing.phase).await?;
     Ok(standing.phase)
@@ -181,7 +177,7 @@ pub async fn quota(
     Path(slug): Path<String>,
 ) -> ApiResult<Json<QuotaStanding>> {
     let spec = load(&state, &slug).await?;
-    let standing = quota_standing(&state, &who, &spec, Utc::now()).await?;
+    let standing = quota_standing(&state, &who, &spec).await?;
     // A phase the organizer closed takes nothing whatever its quotas say: refused as a submit is.
     super::final_board::check_not_closed(&state, &spec.slug, &standing.phase).await?;
     Ok(Json(standing))
