@@ -89,6 +89,32 @@ pub struct Enrollment {
     /// When the organizer approved or rejected them (approval mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<DateTime<Utc>>,
+    /// Present while the organizer has disqualified them: they may not submit, and neither
+    /// their line (nor their team's) shows on any board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disqualified: Option<Disqualification>,
+}
+
+/// Most characters of a disqualification's reason.
+pub const MAX_DISQUALIFICATION_REASON_CHARS: usize = 300;
+
+/// Why and when the organizer disqualified a participant. The participant reads it on their
+/// enrollment and in the refusal of their submits; it is never shown to others.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disqualification {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /challenges/{slug}/enrollments/{participant}/disqualify`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisqualifyRequest {
+    /// What they did, in one line of at most [`MAX_DISQUALIFICATION_REASON_CHARS`] characters
+    /// (e.g. "several accounts: see the rules, section 3"); the participant reads it.
+    pub reason: String,
 }
 
 /// An enrollment in the organizer's list: who, and with which invite.
@@ -111,8 +137,8 @@ pub struct EnrollmentListQuery {
     pub state: Option<EnrollmentState>,
 }
 
-/// `POST /challenges/{slug}/enrollments/{participant}/approve` or `/reject` answers with the
-/// participant's enrollment as it is now.
+/// `POST /challenges/{slug}/enrollments/{participant}/approve`, `/reject`, `/disqualify` or
+/// `/reinstate` answers with the participant's enrollment as it is now.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrollmentDecision {

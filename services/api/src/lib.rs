@@ -91,8 +91,8 @@ pub use challenge::{
     NodeType, Phase, PublicChallenge, Quotas, Resources, Reveal, TreeFingerprint,
 };
 pub use enrollment::{
-    Enrollment, EnrollmentDecision, EnrollmentListQuery, EnrollmentMode, EnrollmentState, Invite, InviteRequest,
-    JoinRequest, OrganizerEnrollment,
+    Disqualification, DisqualifyRequest, Enrollment, EnrollmentDecision, EnrollmentListQuery, EnrollmentMode,
+    EnrollmentState, Invite, InviteRequest, JoinRequest, MAX_DISQUALIFICATION_REASON_CHARS, OrganizerEnrollment,
 };
 pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use final_board::{FinalBoard, FinalBoardRow, PrivateBoard, RowInterval, Selections, SelectionsRequest};

@@ -65,7 +65,8 @@ enum Command {
     /// Your team in a challenge whose teams are allowed: create, join, leave, merge.
     #[command(subcommand)]
     Team(TeamCommand),
-    /// Organizer: who joined a challenge, and approving or rejecting them (use the admin token).
+    /// Organizer: who joined a challenge; approving, rejecting, disqualifying or reinstating them
+    /// (use the admin token).
     #[command(subcommand)]
     Enrollment(EnrollmentCommand),
     /// Organizer: invite codes for challenges that admit by invitation (use the admin token).
@@ -245,6 +246,17 @@ enum EnrollmentCommand {
     Approve { challenge: String, participant: String },
     /// Refuse a participant: they cannot submit.
     Reject { challenge: String, participant: String },
+    /// Disqualify a participant: their submits are refused and their line (or their team's)
+    /// leaves every board; they read the reason.
+    Disqualify {
+        challenge: String,
+        participant: String,
+        /// What they did, in one line (at most 300 characters).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a disqualification: their line comes back as their scores say.
+    Reinstate { challenge: String, participant: String },
 }
 
 #[derive(Subcommand)]
@@ -550,6 +562,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 EnrollmentCommand::Reject { challenge, participant } => {
                     let path = format!("/challenges/{challenge}/enrollments/{participant}/reject");
+                    show(json, &api.send_json(Method::POST, &path, &json!({})).await?, output::decision)?;
+                }
+                EnrollmentCommand::Disqualify { challenge, participant, reason } => {
+                    let path = format!("/challenges/{challenge}/enrollments/{participant}/disqualify");
+                    let body = json!({ "reason": reason });
+                    show(json, &api.send_json(Method::POST, &path, &body).await?, output::decision)?;
+                }
+                EnrollmentCommand::Reinstate { challenge, participant } => {
+                    let path = format!("/challenges/{challenge}/enrollments/{participant}/reinstate");
                     show(json, &api.send_json(Method::POST, &path, &json!({})).await?, output::decision)?;
                 }
             }

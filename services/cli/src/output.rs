@@ -519,6 +519,14 @@ pub fn quota(q: &QuotaStanding) -> String {
 }
 
 pub fn enrollment(e: &Enrollment) -> String {
+    if let Some(d) = &e.disqualified {
+        return format!(
+            "the organizer of '{}' disqualified you on {}: {}; you cannot submit to it\n",
+            e.challenge,
+            d.at.format("%Y-%m-%d"),
+            d.reason
+        );
+    }
     match e.state {
         EnrollmentState::Active => format!("joined '{}': you can submit to it\n", e.challenge),
         EnrollmentState::Pending => format!(
@@ -530,19 +538,31 @@ pub fn enrollment(e: &Enrollment) -> String {
 }
 
 pub fn enrollments(list: &Vec<OrganizerEnrollment>) -> String {
-    let mut out = format!("{:<36} {:<24} {:<9} {:<20} INVITE\n", "PARTICIPANT", "NAME", "STATE", "JOINED");
+    let mut out = format!("{:<36} {:<24} {:<12} {:<20} INVITE\n", "PARTICIPANT", "NAME", "STATE", "JOINED");
+    let mut reasons = String::new();
     for e in list {
         let _ = writeln!(
             out,
-            "{:<36} {:<24} {:<9} {:<20} {}",
+            "{:<36} {:<24} {:<12} {:<20} {}",
             e.participant.id,
             e.participant.name,
-            e.enrollment.state.as_str(),
+            standing(&e.enrollment),
             at(e.enrollment.joined_at),
             e.invite.as_deref().unwrap_or("-")
         );
+        if let Some(d) = &e.enrollment.disqualified {
+            let _ = writeln!(reasons, "{} disqualified at {}: {}", e.participant.name, at(d.at), d.reason);
+        }
     }
-    out
+    out + &reasons
+}
+
+/// The enrollment's state, or `disqualified` while a disqualification stands.
+fn standing(e: &Enrollment) -> &'static str {
+    match e.disqualified {
+        Some(_) => "disqualified",
+        None => e.state.as_str(),
+    }
 }
 
 pub fn team(t: &Team) -> String {
@@ -564,7 +584,11 @@ pub fn team(t: &Team) -> String {
 }
 
 pub fn decision(d: &EnrollmentDecision) -> String {
-    format!("participant {} is now {} in '{}'\n", d.participant, d.enrollment.state.as_str(), d.enrollment.challenge)
+    let e = &d.enrollment;
+    match &e.disqualified {
+        Some(q) => format!("participant {} is disqualified from '{}': {}\n", d.participant, e.challenge, q.reason),
+        None => format!("participant {} is now {} in '{}'\n", d.participant, e.state.as_str(), e.challenge),
+    }
 }
 
 pub fn invite(i: &Invite) -> String {

@@ -245,6 +245,21 @@ async fn organizer_admits_participants_from_the_cli() {
     let o = darkroom(&app, Some(ADMIN_TOKEN), &["enrollment", "reject", &approval, "not-an-id"]).await;
     assert_one_line_error(&o, "not");
 
+    // Disqualified with a reason she reads; an empty reason is refused on one line.
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["enrollment", "disqualify", &approval, &ada_id, "--reason", " "]).await;
+    assert_one_line_error(&o, "reason");
+    let why = "two accounts: rules, section 3";
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["enrollment", "disqualify", &approval, &ada_id, "--reason", why]).await;
+    assert_eq!(stdout(&o), format!("participant {ada_id} is disqualified from 'cli-approval': {why}\n"), "{o:?}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["enrollment", "list", &approval]).await;
+    let listed = stdout(&o);
+    assert!(listed.contains(" disqualified ") && listed.contains("Ada disqualified at "), "{listed}");
+    assert!(listed.ends_with(&format!(": {why}\n")), "{listed}");
+    let o = darkroom(&app, Some(&ada), &["join", &approval, "--yes"]).await;
+    assert!(stdout(&o).contains("disqualified you on ") && stdout(&o).contains(why), "{o:?}");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["enrollment", "reinstate", &approval, &ada_id]).await;
+    assert!(stdout(&o).contains("is now active"), "{o:?}");
+
     let o = darkroom(&app, Some(&bo), &["join", &invite, "--yes"]).await;
     assert_one_line_error(&o, "--code");
     let o =

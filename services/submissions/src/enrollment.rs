@@ -3,7 +3,7 @@
 //! the organizer's approval. [`admit`] is the check the submit path makes.
 
 use chrono::{DateTime, Utc};
-use darkroom_api::{Enrollment, EnrollmentMode, EnrollmentState, Invite, InviteRequest, JoinRequest};
+use darkroom_api::{Disqualification, Enrollment, EnrollmentMode, EnrollmentState, Invite, InviteRequest, JoinRequest};
 use darkroom_core::domain::ChallengeSpec;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -22,7 +22,16 @@ pub fn view(row: &enrollment::Model) -> ApiResult<Enrollment> {
     let state = EnrollmentState::parse(&row.state).ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("enrollments.state holds '{}', which is no state", row.state))
     })?;
-    Ok(Enrollment { challenge: row.challenge.clone(), state, joined_at: row.joined_at, decided_at: row.decided_at })
+    let disqualified = row
+        .disqualified_at
+        .map(|at| Disqualification { reason: row.disqualified_reason.clone().unwrap_or_default(), at });
+    Ok(Enrollment {
+        challenge: row.challenge.clone(),
+        state,
+        joined_at: row.joined_at,
+        decided_at: row.decided_at,
+        disqualified,
+    })
 }
 
 pub async fn find(db: &impl ConnectionTrait, slug: &str, participant: &str) -> ApiResult<Option<enrollment::Model>> {
@@ -48,7 +57,10 @@ pub async fn admit(db: &impl ConnectionTrait, spec: &ChallengeSpec, participant:
         ));
     };
     match view(&row)?.state {
-        EnrollmentState::Active => Ok(row),
+        EnrollmentState::Active => {
+            crate::disqualification::check(db, &row).await?;
+            Ok(row)
+        }
         EnrollmentState::Pending => Err(ApiError::denied(
             "enrollment_pending",
             format!(

@@ -33,6 +33,7 @@ pub mod board_history;
 pub mod consumer;
 pub mod dataset;
 pub mod db;
+pub mod disqualification;
 pub mod enrollment;
 pub mod error;
 pub mod extract;

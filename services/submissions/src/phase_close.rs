@@ -90,7 +90,10 @@ pub async fn close(
     let lineup = crate::teams::Lineup::read(db, &spec.slug).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     // The board's current evaluator generation, read once (see crate::rescore).
     let scores = &crate::rescore::current(scores, &spec.slug, &phase.name).await?;
-    let by_participant = scores.private_scores(&spec.slug, &phase.name).await?;
+    // The disqualified (and their teams) have no line on the sealed board.
+    let excluded = crate::disqualification::Excluded::read(db, &spec.slug).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut by_participant = scores.private_scores(&spec.slug, &phase.name).await?;
+    by_participant.retain(|participant, _| !excluded.contains(participant));
     let owners: Vec<String> = by_participant.keys().cloned().collect();
     let mut sealed: BTreeMap<String, Vec<SealedScore>> = BTreeMap::new();
     for (participant, mut theirs) in by_participant {
@@ -113,7 +116,8 @@ pub async fn close(
         let name = lineup.team_name(&p.id).map_or_else(|| p.name.clone(), str::to_owned);
         names.insert(lineup.entrant(&p.id), name);
     }
-    let best = scores.leaderboard(&spec.slug, &phase.name, 1_000_000).await?;
+    let mut best = scores.leaderboard(&spec.slug, &phase.name, 1_000_000).await?;
+    excluded.retain(&mut best);
     let rows = best.len();
     let (best, _, _) = lineup.fold(best, vec![(); rows]);
     let public_ranks: HashMap<String, u32> =

@@ -351,6 +351,7 @@ pub async fn join(state: &AppState, spec: &ChallengeSpec, who: &participant::Mod
         ));
     }
     let target = team_by_code(&state.db, spec, code).await?;
+    crate::disqualification::check_team_open(&state.db, &target).await?;
     let mut members = member_ids(&state.db, &target.id).await?;
     members.push(who.id.clone());
     let counted = counted_now(&state.db, spec, &members).await?;
@@ -383,6 +384,7 @@ pub async fn merge(state: &AppState, spec: &ChallengeSpec, who: &participant::Mo
     if target.id == mine.id {
         return Err(ApiError::conflict("same_team", "that is your own team's code; a team cannot merge into itself"));
     }
+    crate::disqualification::check_team_open(&state.db, &target).await?;
     let moving = member_ids(&state.db, &mine.id).await?;
     let mut members = member_ids(&state.db, &target.id).await?;
     members.extend(moving.iter().cloned());

@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod cases;
 pub mod challenge;
 pub mod commitment;
+pub mod disqualification;
 pub mod image;
 pub mod ladder;
 pub mod participant;
@@ -25,6 +26,7 @@ pub use challenge::{
     Reveal, SpecError,
 };
 pub use darkroom_api::{ParticipantId, SubmissionId};
+pub use disqualification::DisqualificationReason;
 pub use participant::{Participant, ParticipantName};
 pub use score::{EvaluationOutput, OutputError, Score, ScoreError, Scoring, SplitScore};
 pub use submission::{FailureKind, ImageSource, SubmissionNote, SubmissionState, TransitionError, UnknownState};

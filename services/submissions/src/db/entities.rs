@@ -285,6 +285,10 @@ pub mod enrollment {
         pub decided_at: Option<ChronoDateTimeUtc>,
         /// The participant's team in this challenge, if any.
         pub team_id: Option<String>,
+        /// When the organizer disqualified them, and why (both or neither; see
+        /// `crate::disqualification`).
+        pub disqualified_at: Option<ChronoDateTimeUtc>,
+        pub disqualified_reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261205_000001_public_score;
 mod m20261206_000001_run_usage;
 mod m20261207_000001_submission_note;
 mod m20261208_000001_announcements;
+mod m20261209_000001_disqualification;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_run_usage::Migration),
             Box::new(m20261207_000001_submission_note::Migration),
             Box::new(m20261208_000001_announcements::Migration),
+            Box::new(m20261209_000001_disqualification::Migration),
         ]
     }
 }

@@ -6,9 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    Enrollment, EnrollmentDecision, EnrollmentListQuery, Invite, InviteRequest, JoinRequest, OrganizerEnrollment,
-    ParticipantId,
+    DisqualifyRequest, Enrollment, EnrollmentDecision, EnrollmentListQuery, Invite, InviteRequest, JoinRequest,
+    OrganizerEnrollment, ParticipantId,
 };
+use darkroom_core::domain::DisqualificationReason;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::challenges::load;
@@ -125,6 +126,13 @@ pub async fn list(
     Ok(Json(views))
 }
 
+/// The participant a path names, as an id; anything else is nobody.
+fn participant_in_path(slug: &str, participant: &str) -> ApiResult<ParticipantId> {
+    participant.parse().map_err(|e: darkroom_api::ParseIdError| {
+        ApiError::NotFound(format!("{e}; list who asked to join with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)"))
+    })
+}
+
 async fn decide(
     state: &AppState,
     slug: &str,
@@ -132,10 +140,81 @@ async fn decide(
     decision: Decision,
 ) -> ApiResult<Json<EnrollmentDecision>> {
     load(state, slug).await?;
-    let id: ParticipantId = participant.parse().map_err(|e: darkroom_api::ParseIdError| {
-        ApiError::NotFound(format!("{e}; list who asked to join with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)"))
-    })?;
+    let id = participant_in_path(slug, participant)?;
     let enrollment = enrollment::decide(&state.db, slug, &id.to_string(), decision, Utc::now()).await?;
+    Ok(Json(EnrollmentDecision { participant: id, enrollment }))
+}
+
+/// The enrollment of the participant a path names, or 404 saying where to look.
+async fn enrolled(
+    state: &AppState,
+    slug: &str,
+    participant: &str,
+) -> ApiResult<(ParticipantId, entities::enrollment::Model)> {
+    load(state, slug).await?;
+    let id = participant_in_path(slug, participant)?;
+    let row = enrollment::find(&state.db, slug, &id.to_string()).await?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "participant '{id}' has not joined '{slug}'; list who has with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)"
+        ))
+    })?;
+    Ok((id, row))
+}
+
+/// `POST /challenges/{slug}/enrollments/{participant}/disqualify`: see [`crate::disqualification`].
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/enrollments/{participant}/disqualify",
+    operation_id = "disqualify_participant",
+    summary = "Disqualify a participant: their submits are refused and their line (or their team's) leaves every board",
+    params(MemberPath),
+    request_body = DisqualifyRequest,
+    responses(
+        (status = 200, description = "The participant's enrollment now, with the disqualification", body = EnrollmentDecision),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
+pub async fn disqualify(
+    State(state): State<AppState>,
+    _: Admin,
+    Path((slug, participant)): Path<(String, String)>,
+    ApiJson(request): ApiJson<DisqualifyRequest>,
+) -> ApiResult<Json<EnrollmentDecision>> {
+    let reason = DisqualificationReason::parse(&request.reason).map_err(|e| ApiError::Invalid(vec![e]))?;
+    let (id, row) = enrolled(&state, &slug, &participant).await?;
+    let enrollment = crate::disqualification::disqualify(&state.db, row, reason, Utc::now()).await?;
+    Ok(Json(EnrollmentDecision { participant: id, enrollment }))
+}
+
+/// `POST /challenges/{slug}/enrollments/{participant}/reinstate`: lifts a disqualification.
+#[utoipa::path(
+    post,
+    path = "/challenges/{slug}/enrollments/{participant}/reinstate",
+    operation_id = "reinstate_participant",
+    summary = "Lift a participant's disqualification: their line comes back as their scores say",
+    params(MemberPath),
+    responses(
+        (status = 200, description = "The participant's enrollment now", body = EnrollmentDecision),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("bearer" = ["organizer"])),
+)]
+pub async fn reinstate(
+    State(state): State<AppState>,
+    _: Admin,
+    Path((slug, participant)): Path<(String, String)>,
+) -> ApiResult<Json<EnrollmentDecision>> {
+    let (id, row) = enrolled(&state, &slug, &participant).await?;
+    let enrollment = crate::disqualification::reinstate(&state.db, row).await?;
     Ok(Json(EnrollmentDecision { participant: id, enrollment }))
 }
 

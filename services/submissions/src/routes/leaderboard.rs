@@ -73,14 +73,17 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
         .collect();
     // Who is in which team changes the board as a new score does.
     let teams = if spec.max_team_size > 1 { Some(crate::teams::Lineup::read(&state.db, &slug).await?) } else { None };
+    // So does a disqualification (see crate::disqualification).
+    let excluded = crate::disqualification::Excluded::read(&state.db, &slug).await?;
     // The version first: a score recorded after it only makes the next request render again.
     let mut stamp = Stamp {
         version: store.board_version(&slug, &phase.name).await.map_err(unavailable)?,
         shape: format!(
-            "g{generation}/{rescores_shape}/{}/{direction:?}/{:?}/{}",
+            "g{generation}/{rescores_shape}/{}/{direction:?}/{:?}/{}/{}",
             spec.rank_by,
             Mode::of(phase),
-            teams.as_ref().map_or(0, crate::teams::Lineup::fingerprint)
+            teams.as_ref().map_or(0, crate::teams::Lineup::fingerprint),
+            excluded.fingerprint()
         ),
     };
     if let Some(body) = state.boards.get(&slug, &phase.name, &stamp) {
@@ -96,7 +99,7 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
     {
         return Ok(body);
     }
-    let best = match Mode::of(phase) {
+    let mut best = match Mode::of(phase) {
         // Raw: the store's board of best scores, brought up to date from the kept one where
         // the change log allows. Everything below (intervals, teams, names) is computed from
         // these rows as before, so only where the rows come from differs.
@@ -119,6 +122,9 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
             rows
         }
     };
+    // Before the teams fold: a team with a disqualified member has no line at all, whoever's
+    // score its best is. The board may then show fewer than LIMIT lines.
+    excluded.retain(&mut best);
     // Raw boards of a mean metric: each row's bootstrap interval where the cases allow it.
     let rank_metric_is_mean = spec.metric(&spec.rank_by).is_some_and(darkroom_api::Metric::is_mean);
     let intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {

@@ -73,6 +73,8 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/enrollments", get(enrollment::list))
         .route("/challenges/{slug}/enrollments/{participant}/approve", post(enrollment::approve))
         .route("/challenges/{slug}/enrollments/{participant}/reject", post(enrollment::reject))
+        .route("/challenges/{slug}/enrollments/{participant}/disqualify", post(enrollment::disqualify))
+        .route("/challenges/{slug}/enrollments/{participant}/reinstate", post(enrollment::reinstate))
         .route("/challenges/{slug}/invites", get(enrollment::invites).post(enrollment::mint))
         .route("/challenges/{slug}/teams", post(teams::create))
         .route("/challenges/{slug}/teams/join", post(teams::join))

@@ -86,6 +86,8 @@ is a stable word to branch on, `message` says what is wrong and how to fix it.";
         enrollment::list,
         enrollment::approve,
         enrollment::reject,
+        enrollment::disqualify,
+        enrollment::reinstate,
         enrollment::invites,
         enrollment::mint,
         teams::create,
