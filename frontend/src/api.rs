@@ -117,8 +117,9 @@ pub struct OrganizerPage {
     pub slug: String,
     pub title: String,
     pub submissions: Vec<OrganizerSubmissionView>,
-    /// Participants waiting for approval (approval challenges), oldest first.
-    pub pending: Vec<OrganizerEnrollment>,
+    /// Everyone who joined or asked to, oldest first: the page shows who waits for approval
+    /// and who is disqualified, and offers the others to disqualify.
+    pub enrollments: Vec<OrganizerEnrollment>,
     /// Images more than one team (or lone participant) submitted: likely one person behind
     /// several accounts.
     pub duplicates: Vec<DuplicateImage>,
@@ -284,7 +285,7 @@ pub async fn withdraw_announcement(
 }
 
 /// The organizer approves (`verb` = `approve`) or rejects (`reject`) a participant's request to
-/// join; back to the organizer's page.
+/// join, or reinstates (`reinstate`) a disqualified one; back to the organizer's page.
 #[server(prefix = "/fn", endpoint = "decide")]
 pub async fn decide_enrollment(
     slug: String,
@@ -293,6 +294,17 @@ pub async fn decide_enrollment(
     #[server(default)] csrf: String,
 ) -> Result<(), ServerFnError> {
     crate::server::fns::decide_enrollment(slug, participant, verb, csrf).await
+}
+
+/// The organizer disqualifies a participant, saying why; back to the organizer's page.
+#[server(prefix = "/fn", endpoint = "disqualify")]
+pub async fn disqualify_participant(
+    slug: String,
+    participant: String,
+    reason: String,
+    #[server(default)] csrf: String,
+) -> Result<(), ServerFnError> {
+    crate::server::fns::disqualify_participant(slug, participant, reason, csrf).await
 }
 
 /// Replaces the participant's final selections in a phase with the ticked submissions; none

@@ -44,6 +44,14 @@ pub fn minute_up(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(whole + 60, 0).unwrap_or(at)
 }
 
+/// Someone else's words as a sentence in ours: a full stop added unless they end one already.
+pub fn sentence(words: &str) -> String {
+    match words.trim_end().chars().last() {
+        Some('.' | '!' | '?') | None => words.trim_end().to_owned(),
+        Some(_) => format!("{}.", words.trim_end()),
+    }
+}
+
 /// A coarse duration: `3 d 4 h`, `4 h 05 min`, `5 min 07 s`, `7 s`.
 pub fn duration(seconds: i64) -> String {
     let s = seconds.max(0);
@@ -81,6 +89,14 @@ pub fn phase_countdown(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>, now: Da
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn anothers_words_end_as_one_sentence() {
+        assert_eq!(sentence("two accounts"), "two accounts.");
+        assert_eq!(sentence("two accounts. "), "two accounts.");
+        assert_eq!(sentence("why?"), "why?");
+        assert_eq!(sentence(""), "");
+    }
 
     #[test]
     fn a_time_is_rounded_up_to_its_minute_unless_it_is_one() {

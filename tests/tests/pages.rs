@@ -708,6 +708,76 @@ async fn participants_join_and_the_organizer_approves_from_the_pages() {
     assert!(!html.contains("id=\"pending-enrollments\""), "nobody waits any more: {html}");
 }
 
+/// The organizer disqualifies a participant from their page, without scripts: only they may;
+/// an empty reason is refused and changes nothing; the participant reads the reason on the
+/// challenge's page, the public board loses the line, and the page's Reinstate brings it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organizer_disqualifies_and_reinstates_from_the_pages() {
+    use darkroom_tests::scoring::{Evaluation, complete};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let slug = app.create_challenge("page-fair", |s| s["quotas"] = json!({})).await;
+    let (ada_token, bo_token) = (app.register("Ada").await, app.register("Bo").await);
+    for (token, image, public) in [(&ada_token, "ada-fair:1", 0.9), (&bo_token, "bo-fair:1", 0.8)] {
+        let (status, sub) = app.submit(&slug, token, &publish(image).await).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{sub}");
+        let id = sub["id"].as_str().unwrap();
+        complete(&app, token, id, &Evaluation { public, private: public, private_cases: None }).await;
+    }
+    let (ada, bo, organizer) =
+        (web.sign_in(&ada_token).await, web.sign_in(&bo_token).await, web.sign_in(ADMIN_TOKEN).await);
+    let ada_id = participant_id(&app, &ada_token).await;
+    let disqualified = || async {
+        let path = format!("/api/v1/challenges/{slug}/enrollment");
+        app.call(Method::GET, &path, Some(&ada_token), None).await.1.get("disqualified").cloned()
+    };
+    let board = format!("/challenges/{slug}/leaderboard");
+    let (_, html) = page(&web, &board, None).await;
+    assert!(html.contains("Ada") && html.contains("Bo"), "{html}");
+
+    // The form offers whoever joined; nobody is disqualified yet.
+    let organizer_page = format!("/challenges/{slug}/submissions");
+    let (_, html) = page(&web, &organizer_page, Some(&organizer)).await;
+    at(&html, "id=\"disqualifications\"");
+    at(&html, &format!("<option value=\"{ada_id}\">Ada ("));
+    assert!(!html.contains("id=\"disqualified\""), "{html}");
+
+    // Refused: a participant's post of the organizer's form; an empty reason.
+    let why = "two accounts: see the rules, section 3";
+    let form = [("slug", slug.as_str()), ("participant", ada_id.as_str()), ("reason", why)];
+    let (_, location) = post_form(&web, "/fn/disqualify", Some(&bo), &organizer_page, &form).await;
+    assert!(location.contains("__err="), "{location}");
+    let blank = [("slug", slug.as_str()), ("participant", ada_id.as_str()), ("reason", "  ")];
+    let (_, location) = post_form(&web, "/fn/disqualify", Some(&organizer), &organizer_page, &blank).await;
+    assert!(location.contains("__err="), "{location}");
+    assert_eq!(disqualified().await, None);
+
+    let (status, location) = post_form(&web, "/fn/disqualify", Some(&organizer), &organizer_page, &form).await;
+    assert!(status.is_redirection() && location == organizer_page, "{status} {location}");
+    assert_eq!(disqualified().await.unwrap()["reason"], why);
+    let (_, html) = page(&web, &organizer_page, Some(&organizer)).await;
+    let listed = &html[at(&html, "id=\"disqualified\"")..];
+    assert!(listed.contains(&format!("data-participant=\"{ada_id}\"")) && listed.contains(why), "{listed}");
+    assert!(!html.contains(&format!("<option value=\"{ada_id}\"")), "not offered twice: {html}");
+
+    // She reads why; the board no longer shows her.
+    let (_, html) = page(&web, &format!("/challenges/{slug}"), Some(&ada)).await;
+    at(&html, "data-state=\"disqualified\"");
+    at(&html, &format!(": {why}. You cannot submit to it."));
+    assert!(!html.contains("id=\"quota\""), "{html}");
+    let (_, html) = page(&web, &board, None).await;
+    assert!(!html.contains("Ada") && html.contains("Bo"), "{html}");
+
+    let reinstate = [("slug", slug.as_str()), ("participant", ada_id.as_str()), ("verb", "reinstate")];
+    let (status, location) = post_form(&web, "/fn/decide", Some(&organizer), &organizer_page, &reinstate).await;
+    assert!(status.is_redirection() && location == organizer_page, "{status} {location}");
+    assert_eq!(disqualified().await, None);
+    let (_, html) = page(&web, &board, None).await;
+    assert!(html.contains("Ada"), "{html}");
+    let (_, html) = page(&web, &format!("/challenges/{slug}"), Some(&ada)).await;
+    at(&html, "data-state=\"active\"");
+}
+
 /// Teams from the challenge's page, without scripts: a joined participant creates a team, another
 /// joins it with the captain's code, the captain sees a removal form the member does not, a
 /// wrong code shows why, and leaving works until the team submits.

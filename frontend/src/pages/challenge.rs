@@ -80,7 +80,10 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
             <div class="markdown" id="description" inner_html=description_html></div>
             <Join challenge=c.clone() participant=participant.clone() join/>
             {participant.filter(|_| c.max_team_size > 1).and_then(|p| {
-                let joined = p.enrollment.as_ref().is_some_and(|e| e.state == EnrollmentState::Active);
+                let joined = p
+                    .enrollment
+                    .as_ref()
+                    .is_some_and(|e| e.state == EnrollmentState::Active && e.disqualified.is_none());
                 joined.then(|| view! { <Teams challenge=c.clone() standing=p action=team/> })
             })}
             <Phases phases=c.phases.clone() clock/>
@@ -113,15 +116,28 @@ fn Join(
         Some(ParticipantStanding { enrollment: Some(e), quota, .. }) => {
             let quota =
                 quota.as_ref().and_then(quota_line).map(|line| view! { <p class="quota" id="quota">{line}</p> });
-            let (class, text) = match e.state {
-                EnrollmentState::Active => ("joined", "You have joined this challenge: you can submit to it."),
-                EnrollmentState::Pending => {
-                    ("pending", "You asked to join: you can submit once the organizer approves.")
+            let (class, text) = match (&e.disqualified, e.state) {
+                (Some(d), _) => (
+                    "disqualified",
+                    format!(
+                        "The organizer disqualified you from this challenge on {}: {} You cannot submit to it.",
+                        format::time(d.at),
+                        format::sentence(&d.reason)
+                    ),
+                ),
+                (None, EnrollmentState::Active) => {
+                    ("joined", "You have joined this challenge: you can submit to it.".to_owned())
                 }
-                EnrollmentState::Rejected => ("rejected", "The organizer rejected your request to join."),
+                (None, EnrollmentState::Pending) => {
+                    ("pending", "You asked to join: you can submit once the organizer approves.".to_owned())
+                }
+                (None, EnrollmentState::Rejected) => {
+                    ("rejected", "The organizer rejected your request to join.".to_owned())
+                }
             };
+            let state = if e.disqualified.is_some() { "disqualified" } else { e.state.as_str() };
             view! {
-                <p class=format!("enrollment enrollment-{class}") data-state=e.state.as_str()>{text}</p>
+                <p class=format!("enrollment enrollment-{class}") data-state=state>{text}</p>
                 {quota}
             }
             .into_any()

@@ -3,8 +3,9 @@
 //! announcements (post one, remove one), its webhooks and their latest deliveries.
 
 use darkroom_api::{
-    Announcement, DeliveryState, DuplicateImage, MAX_ANNOUNCEMENT_BODY_CHARS, MAX_ANNOUNCEMENT_TITLE_CHARS,
-    OrganizerEnrollment, ViewedSubmission, WebhookDelivery,
+    Announcement, DeliveryState, DuplicateImage, EnrollmentState, MAX_ANNOUNCEMENT_BODY_CHARS,
+    MAX_ANNOUNCEMENT_TITLE_CHARS, MAX_DISQUALIFICATION_REASON_CHARS, OrganizerEnrollment, ViewedSubmission,
+    WebhookDelivery,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,7 +13,10 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use super::{render, server_message};
-use crate::api::{Announce, DecideEnrollment, OrganizerPage, WebhookLog, WithdrawAnnouncement, load_all_submissions};
+use crate::api::{
+    Announce, DecideEnrollment, DisqualifyParticipant, OrganizerPage, WebhookLog, WithdrawAnnouncement,
+    load_all_submissions,
+};
 use crate::components::{CsrfField, SubmissionRows};
 use crate::format;
 
@@ -20,11 +24,21 @@ use crate::format;
 pub fn OrganizerView() -> impl IntoView {
     let params = use_params_map();
     let decide = ServerAction::<DecideEnrollment>::new();
+    let fairness = FairnessActions {
+        disqualify: ServerAction::<DisqualifyParticipant>::new(),
+        reinstate: ServerAction::<DecideEnrollment>::new(),
+    };
     let news =
         NewsActions { post: ServerAction::<Announce>::new(), withdraw: ServerAction::<WithdrawAnnouncement>::new() };
     let page = Resource::new(
         move || {
-            let versions = (decide.version().get(), news.post.version().get(), news.withdraw.version().get());
+            let versions = (
+                decide.version().get(),
+                fairness.disqualify.version().get(),
+                fairness.reinstate.version().get(),
+                news.post.version().get(),
+                news.withdraw.version().get(),
+            );
             (params.read().get("slug").unwrap_or_default(), versions)
         },
         |(slug, _)| load_all_submissions(slug),
@@ -32,10 +46,18 @@ pub fn OrganizerView() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                render("challenge", page.await, move |p| view! { <Page page=p decide news/> }.into_any())
+                render("challenge", page.await, move |p| view! { <Page page=p decide fairness news/> }.into_any())
             })}
         </Suspense>
     }
+}
+
+/// The disqualification forms' actions (reinstating is a decision without a body, as approving
+/// is, but its errors show beside the disqualifications).
+#[derive(Clone, Copy)]
+struct FairnessActions {
+    disqualify: ServerAction<DisqualifyParticipant>,
+    reinstate: ServerAction<DecideEnrollment>,
 }
 
 /// The announcement forms' actions: either reloads the page's data.
@@ -46,7 +68,12 @@ struct NewsActions {
 }
 
 #[component]
-fn Page(page: OrganizerPage, decide: ServerAction<DecideEnrollment>, news: NewsActions) -> impl IntoView {
+fn Page(
+    page: OrganizerPage,
+    decide: ServerAction<DecideEnrollment>,
+    fairness: FairnessActions,
+    news: NewsActions,
+) -> impl IntoView {
     let back = format!("/challenges/{}/submissions", page.slug);
     let count = page.submissions.len();
     view! {
@@ -56,8 +83,9 @@ fn Page(page: OrganizerPage, decide: ServerAction<DecideEnrollment>, news: NewsA
             {format!("{count} submissions, newest first. ")}
             <A href=format!("/challenges/{}", page.slug)>"About this challenge"</A>
         </p>
-        <Pending slug=page.slug.clone() pending=page.pending decide/>
+        <Pending slug=page.slug.clone() enrollments=page.enrollments.clone() decide/>
         <SharedImages duplicates=page.duplicates/>
+        <Disqualifications slug=page.slug.clone() enrollments=page.enrollments fairness/>
         <div class="table-scroll">
             <SubmissionRows submissions=page.submissions.into_iter().map(ViewedSubmission::Organizer).collect() organizer=true back/>
         </div>
@@ -191,8 +219,14 @@ fn DeliveryRow(delivery: WebhookDelivery) -> impl IntoView {
 
 /// Participants waiting to join (approval challenges), each with approve and reject.
 #[component]
-fn Pending(slug: String, pending: Vec<OrganizerEnrollment>, decide: ServerAction<DecideEnrollment>) -> impl IntoView {
+fn Pending(
+    slug: String,
+    enrollments: Vec<OrganizerEnrollment>,
+    decide: ServerAction<DecideEnrollment>,
+) -> impl IntoView {
     let error = move || decide.value().get().and_then(Result::err).map(|e| server_message(&e));
+    let pending: Vec<OrganizerEnrollment> =
+        enrollments.into_iter().filter(|e| e.enrollment.state == EnrollmentState::Pending).collect();
     (!pending.is_empty()).then(|| {
         view! {
             <section id="pending-enrollments">
@@ -225,6 +259,78 @@ fn Pending(slug: String, pending: Vec<OrganizerEnrollment>, decide: ServerAction
             </section>
         }
     })
+}
+
+/// Who is disqualified, since when and why, each with a way back; and the form that disqualifies
+/// a participant who has joined (see the README's "Joining a challenge").
+#[component]
+fn Disqualifications(slug: String, enrollments: Vec<OrganizerEnrollment>, fairness: FairnessActions) -> impl IntoView {
+    let FairnessActions { disqualify, reinstate } = fairness;
+    let error = move || {
+        let failed = disqualify.value().get().and_then(Result::err);
+        failed.or_else(|| reinstate.value().get().and_then(Result::err)).map(|e| server_message(&e))
+    };
+    let (out, candidates): (Vec<_>, Vec<_>) = enrollments
+        .into_iter()
+        .filter(|e| e.enrollment.state == EnrollmentState::Active)
+        .partition(|e| e.enrollment.disqualified.is_some());
+    let out = (!out.is_empty()).then(|| {
+        let slug = slug.clone();
+        view! {
+            <ul id="disqualified">
+                {out.into_iter().map(|e| {
+                    let (id, slug) = (e.participant.id.to_string(), slug.clone());
+                    let participant = id.clone();
+                    let (since, reason) = e
+                        .enrollment
+                        .disqualified
+                        .map(|d| (format::time(d.at), d.reason))
+                        .unwrap_or_default();
+                    view! {
+                        <li data-participant=id>
+                            <strong>{e.participant.name}</strong>
+                            {format!(" · since {since}: {reason} ")}
+                            <ActionForm action=reinstate attr:class="inline">
+                                <CsrfField/>
+                                <input type="hidden" name="slug" value=slug/>
+                                <input type="hidden" name="participant" value=participant/>
+                                <input type="hidden" name="verb" value="reinstate"/>
+                                <button type="submit">"Reinstate"</button>
+                            </ActionForm>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+    });
+    let form = (!candidates.is_empty()).then(|| {
+        view! {
+            <ActionForm action=disqualify attr:class="stack" attr:id="disqualify">
+                <CsrfField/>
+                <input type="hidden" name="slug" value=slug/>
+                <label for="disqualify-participant">"Participant"</label>
+                <select id="disqualify-participant" name="participant" required>
+                    {candidates.into_iter().map(|e| {
+                        let id = e.participant.id.to_string();
+                        let label = format!("{} ({})", e.participant.name, &id[id.len().saturating_sub(8)..]);
+                        view! { <option value=id>{label}</option> }
+                    }).collect_view()}
+                </select>
+                <label for="disqualify-reason">"Reason: the participant reads it, nobody else does"</label>
+                <input id="disqualify-reason" name="reason" type="text" required maxlength=MAX_DISQUALIFICATION_REASON_CHARS.to_string()/>
+                <button type="submit">"Disqualify"</button>
+            </ActionForm>
+        }
+    });
+    view! {
+        <section id="disqualifications">
+            <h2>"Disqualifications"</h2>
+            <p class="meta">"A disqualified participant cannot submit, and their line (or their team's) leaves every board until they are reinstated. Their submissions and scores stay."</p>
+            {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {out}
+            {form}
+        </section>
+    }
 }
 
 /// The flag for images several teams (or lone participants) submitted: likely one person with

@@ -5,11 +5,11 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
-    Announcement, BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DuplicateImage, Enrollment,
-    EnrollmentDecision, EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView,
-    PostAnnouncement, PrivateBoard, PublicChallenge, QuotaStanding, RunLogView, Selections, SelectionsRequest,
-    SessionCreated, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode, ViewedSubmission,
-    WebhookDelivery, WebhookView,
+    Announcement, BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DisqualifyRequest, DuplicateImage,
+    Enrollment, EnrollmentDecision, EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment,
+    OrganizerSubmissionView, PostAnnouncement, PrivateBoard, PublicChallenge, QuotaStanding, RunLogView, Selections,
+    SelectionsRequest, SessionCreated, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode,
+    ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -116,7 +116,7 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
     let participant = match session::secret() {
         Some(token) => match api.get::<Enrollment>(&format!("{path}/enrollment"), Some(&token)).await {
             Ok(e) => {
-                let active = e.state == EnrollmentState::Active;
+                let active = e.state == EnrollmentState::Active && e.disqualified.is_none();
                 let teams = challenge.max_team_size > 1 && active;
                 // 404: in no team yet, which the page offers to change. 403 for the quota: no
                 // phase open now, which the phases below say.
@@ -352,12 +352,11 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
         Ok(s) => s,
         Err(absent) => return Ok(absent.into()),
     };
-    let pending = match fetched(
-        api.get::<Vec<OrganizerEnrollment>>(&format!("{path}/enrollments?state=pending"), Some(&token)).await,
-    )? {
-        Ok(p) => p,
-        Err(absent) => return Ok(absent.into()),
-    };
+    let enrollments =
+        match fetched(api.get::<Vec<OrganizerEnrollment>>(&format!("{path}/enrollments"), Some(&token)).await)? {
+            Ok(p) => p,
+            Err(absent) => return Ok(absent.into()),
+        };
     let duplicates =
         match fetched(api.get::<Vec<DuplicateImage>>(&format!("{path}/duplicate-images"), Some(&token)).await)? {
             Ok(d) => d,
@@ -371,7 +370,7 @@ pub async fn load_all_submissions(slug: String) -> Result<Fetched<OrganizerPage>
         slug: challenge.slug,
         title: challenge.title,
         submissions,
-        pending,
+        enrollments,
         duplicates,
         webhooks,
         announcements,
@@ -537,12 +536,28 @@ pub async fn decide_enrollment(
     csrf: String,
 ) -> Result<(), ServerFnError> {
     let token = session_for_form(&csrf)?;
-    if !matches!(verb.as_str(), "approve" | "reject") {
-        return Err(ServerFnError::new(format!("'{verb}' is not a decision: approve or reject")));
+    if !matches!(verb.as_str(), "approve" | "reject" | "reinstate") {
+        return Err(ServerFnError::new(format!("'{verb}' is not a decision: approve, reject or reinstate")));
     }
     let path = format!("/challenges/{}/enrollments/{}/{verb}", segment(&slug), segment(&participant));
     api()?
         .post_json::<EnrollmentDecision, _>(&path, Some(&token), &serde_json::json!({}))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    back_to_organizer_page(&slug);
+    Ok(())
+}
+
+pub async fn disqualify_participant(
+    slug: String,
+    participant: String,
+    reason: String,
+    csrf: String,
+) -> Result<(), ServerFnError> {
+    let token = session_for_form(&csrf)?;
+    let path = format!("/challenges/{}/enrollments/{}/disqualify", segment(&slug), segment(&participant));
+    api()?
+        .post_json::<EnrollmentDecision, _>(&path, Some(&token), &DisqualifyRequest { reason })
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     back_to_organizer_page(&slug);
