@@ -187,6 +187,8 @@ async fn disqualified_participants_leave_every_board_until_reinstated(backend: B
     assert!(!refused.1.to_string().contains("labels"), "{}", refused.1);
     let refused = app.call(Method::POST, &join_team, Some(&eve), Some(json!({ "code": code }))).await;
     assert_refused(&refused, StatusCode::FORBIDDEN, "team_disqualified", "team 'Lab C' is out");
+    let (_, mine) = app.call(Method::GET, &format!("/api/v1/challenges/{SLUG}/team"), Some(&cy), None).await;
+    assert_eq!(mine["disqualified"], true, "{mine}");
 
     // Ada reinstated: her line is back where her score puts it, and she submits again.
     let (s, b) = verb(&app, &ada_id, "reinstate", ADMIN, json!({})).await;
@@ -208,6 +210,8 @@ async fn disqualified_participants_leave_every_board_until_reinstated(backend: B
         sealed["board"]["rows"].as_array().unwrap().iter().map(|r| r["participant"].as_str().unwrap()).collect();
     assert_eq!(rows, ["Ada", "Bo"], "{sealed}");
     verb(&app, &di_id, "reinstate", ADMIN, json!({})).await;
+    let (_, mine) = app.call(Method::GET, &format!("/api/v1/challenges/{SLUG}/team"), Some(&cy), None).await;
+    assert_eq!(mine["disqualified"], false, "{mine}");
     assert_eq!(board(&app).await, [line(1, "Ada"), line(2, "Bo"), line(3, "Lab C")]);
     let after: Value = serde_json::from_str(&text(&app, &private).await).unwrap();
     assert_eq!(

@@ -710,14 +710,35 @@ async fn participants_join_and_the_organizer_approves_from_the_pages() {
 
 /// The organizer disqualifies a participant from their page, without scripts: only they may;
 /// an empty reason is refused and changes nothing; the participant reads the reason on the
-/// challenge's page, the public board loses the line, and the page's Reinstate brings it back.
+/// challenge's page, their teammate reads that the team is out (not why), the public board
+/// loses the team's line, and the page's Reinstate brings it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_organizer_disqualifies_and_reinstates_from_the_pages() {
     use darkroom_tests::scoring::{Evaluation, complete};
     let app = TestApp::spawn(Backend::Sqlite).await;
     let web = WebServer::spawn(&app.config, &app.addr).await;
-    let slug = app.create_challenge("page-fair", |s| s["quotas"] = json!({})).await;
-    let (ada_token, bo_token) = (app.register("Ada").await, app.register("Bo").await);
+    let slug = app
+        .create_challenge("page-fair", |s| {
+            s["quotas"] = json!({});
+            s["max_team_size"] = json!(2);
+        })
+        .await;
+    let (ada_token, bo_token, cy_token) =
+        (app.register("Ada").await, app.register("Bo").await, app.register("Cy").await);
+    // Ada and Cy are team "Lab A".
+    app.join(&slug, &ada_token).await;
+    let (_, team) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/challenges/{slug}/teams"),
+            Some(&ada_token),
+            Some(json!({"name": "Lab A"})),
+        )
+        .await;
+    app.join(&slug, &cy_token).await;
+    let join_team = format!("/api/v1/challenges/{slug}/teams/join");
+    let (status, b) = app.call(Method::POST, &join_team, Some(&cy_token), Some(json!({ "code": team["code"] }))).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
     for (token, image, public) in [(&ada_token, "ada-fair:1", 0.9), (&bo_token, "bo-fair:1", 0.8)] {
         let (status, sub) = app.submit(&slug, token, &publish(image).await).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{sub}");
@@ -733,7 +754,8 @@ async fn the_organizer_disqualifies_and_reinstates_from_the_pages() {
     };
     let board = format!("/challenges/{slug}/leaderboard");
     let (_, html) = page(&web, &board, None).await;
-    assert!(html.contains("Ada") && html.contains("Bo"), "{html}");
+    assert!(html.contains("Lab A") && html.contains("Bo"), "{html}");
+    let cy = web.sign_in(&cy_token).await;
 
     // The form offers whoever joined; nobody is disqualified yet.
     let organizer_page = format!("/challenges/{slug}/submissions");
@@ -766,14 +788,20 @@ async fn the_organizer_disqualifies_and_reinstates_from_the_pages() {
     at(&html, &format!(": {why}. You cannot submit to it."));
     assert!(!html.contains("id=\"quota\""), "{html}");
     let (_, html) = page(&web, &board, None).await;
-    assert!(!html.contains("Ada") && html.contains("Bo"), "{html}");
+    assert!(!html.contains("Lab A") && html.contains("Bo"), "{html}");
+    // Her teammate is told the team is out, not why.
+    let (_, html) = page(&web, &format!("/challenges/{slug}"), Some(&cy)).await;
+    at(&html, "id=\"team-disqualified\"");
+    assert!(!html.contains("two accounts"), "{html}");
 
     let reinstate = [("slug", slug.as_str()), ("participant", ada_id.as_str()), ("verb", "reinstate")];
     let (status, location) = post_form(&web, "/fn/decide", Some(&organizer), &organizer_page, &reinstate).await;
     assert!(status.is_redirection() && location == organizer_page, "{status} {location}");
     assert_eq!(disqualified().await, None);
     let (_, html) = page(&web, &board, None).await;
-    assert!(html.contains("Ada"), "{html}");
+    assert!(html.contains("Lab A"), "{html}");
+    let (_, html) = page(&web, &format!("/challenges/{slug}"), Some(&cy)).await;
+    assert!(!html.contains("id=\"team-disqualified\""), "{html}");
     let (_, html) = page(&web, &format!("/challenges/{slug}"), Some(&ada)).await;
     at(&html, "data-state=\"active\"");
 }

@@ -270,6 +270,11 @@ fn Teams(challenge: PublicChallenge, standing: ParticipantStanding, action: Serv
                                     view! { <li>{m.name.clone()}{m.captain.then_some(" (captain)")}{remove}</li> }
                                 }).collect_view()}
                             </ul>
+                            {team.disqualified.then(|| view! {
+                                <p class="enrollment enrollment-disqualified" id="team-disqualified">
+                                    "The organizer disqualified a member of your team: the team cannot submit, and has no line on the boards, until they reinstate them."
+                                </p>
+                            })}
                             {fixed.then(|| view! { <p>"Your team has submitted: its members are fixed."</p> })}
                             {(!fixed).then(move || form("leave", ().into_any(), "Leave the team"))}
                             {captain.then(move || view! {

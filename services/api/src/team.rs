@@ -46,6 +46,10 @@ pub struct Team {
     /// Whether a member has submitted to the challenge: from then on nobody may leave or be
     /// removed.
     pub has_submitted: bool,
+    /// Whether the organizer disqualified a member: the team is then out of the competition
+    /// (no submits, no line on any board) until they reinstate them.
+    #[serde(default)]
+    pub disqualified: bool,
     /// The code that lets others join (or merge into) the team: only in the answers that
     /// create the team or renew its code (the captain's).
     #[serde(default, skip_serializing_if = "Option::is_none")]

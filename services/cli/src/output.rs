@@ -577,6 +577,9 @@ pub fn team(t: &Team) -> String {
     for m in &t.members {
         let _ = writeln!(out, "  {} {}{}", m.id, m.name, if m.captain { " (captain)" } else { "" });
     }
+    if t.disqualified {
+        out.push_str("the organizer disqualified a member: the team cannot submit until they reinstate them\n");
+    }
     if let Some(code) = &t.code {
         let _ = writeln!(out, "code (shown once): {code}\nOthers join with: darkroom team join {} {code}", t.challenge);
     }

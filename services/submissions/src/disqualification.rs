@@ -100,7 +100,7 @@ pub async fn check_team_open(db: &impl ConnectionTrait, team: &team::Model) -> A
 }
 
 /// Whether a member of the team is disqualified.
-async fn team_is_out(db: &impl ConnectionTrait, team: &str) -> ApiResult<bool> {
+pub async fn team_is_out(db: &impl ConnectionTrait, team: &str) -> ApiResult<bool> {
     Ok(enrollment::Entity::find()
         .filter(enrollment::Column::TeamId.eq(team))
         .filter(enrollment::Column::DisqualifiedAt.is_not_null())

@@ -263,6 +263,7 @@ pub async fn view(
         })
         .collect::<ApiResult<_>>()?;
     let has_submitted = submissions_of(db, &spec.slug, &ids).await? > 0;
+    let disqualified = crate::disqualification::team_is_out(db, &team.id).await?;
     Ok(Team {
         id: team.id,
         challenge: team.challenge,
@@ -270,6 +271,7 @@ pub async fn view(
         members,
         max_size: spec.max_team_size,
         has_submitted,
+        disqualified,
         code,
         created_at: team.created_at,
     })
