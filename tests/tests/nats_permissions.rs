@@ -94,6 +94,14 @@ async fn each_service_publishes_only_its_own_events_and_the_pages_only_listen() 
     assert_eq!(publish(&submissions, &mut submissions_errors, "darkroom.rescore.item.v1").await, None);
     assert_eq!(publish(&evaluator, &mut evaluator_errors, "darkroom.rescore.item.v1").await, None);
     assert!(publish(&runner, &mut runner_errors, "darkroom.rescore.item.v1").await.is_some(), "runner rescored");
+    // The hint that a board changed without a score: the submissions service's, heard by the pages.
+    let mut hints = frontend.subscribe("live.board.changed.v1").await.unwrap();
+    frontend.flush().await.unwrap();
+    assert_eq!(publish(&submissions, &mut submissions_errors, "live.board.changed.v1").await, None);
+    let heard = tokio::time::timeout(Duration::from_secs(2), hints.next()).await.expect("the pages hear the hint");
+    assert_eq!(heard.unwrap().payload.as_ref(), b"forged");
+    assert!(publish(&runner, &mut runner_errors, "live.board.changed.v1").await.is_some(), "runner hinted");
+    assert!(publish(&evaluator, &mut evaluator_errors, "live.board.changed.v1").await.is_some(), "evaluator hinted");
     let forgeries = [
         ("runner", ["darkroom.score.recorded.v1", "darkroom.submission.created.v1"]),
         ("evaluator", ["darkroom.run.finished.v1", "darkroom.submission.cancelled.v1"]),

@@ -774,9 +774,19 @@ async fn the_organizer_disqualifies_and_reinstates_from_the_pages() {
     assert!(location.contains("__err="), "{location}");
     assert_eq!(disqualified().await, None);
 
+    // A viewer's live board is told to read itself again: the board changed without a score.
+    let mut feed = reqwest::Client::new().get(web.url(&format!("/live/{slug}"))).send().await.expect("live feed");
+    assert_eq!(feed.status(), StatusCode::OK);
     let (status, location) = post_form(&web, "/fn/disqualify", Some(&organizer), &organizer_page, &form).await;
     assert!(status.is_redirection() && location == organizer_page, "{status} {location}");
     assert_eq!(disqualified().await.unwrap()["reason"], why);
+    let mut heard = String::new();
+    while !heard.contains("event: refresh") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), feed.chunk()).await;
+        let chunk = chunk.unwrap_or_else(|_| panic!("no refresh on the live feed within 10 s: {heard:?}"));
+        heard.push_str(&String::from_utf8_lossy(&chunk.expect("feed open").expect("feed open")));
+    }
+    drop(feed);
     let (_, html) = page(&web, &organizer_page, Some(&organizer)).await;
     let listed = &html[at(&html, "id=\"disqualified\"")..];
     assert!(listed.contains(&format!("data-participant=\"{ada_id}\"")) && listed.contains(why), "{listed}");

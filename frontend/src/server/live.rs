@@ -1,5 +1,6 @@
-//! The live score feed: one NATS subscription to `score.recorded` per page server, fanned out
-//! to every open leaderboard as server-sent events.
+//! The live score feed: one NATS subscription to `score.recorded` (and one to the hint that a
+//! board changed without a score) per page server, fanned out to every open leaderboard as
+//! server-sent events.
 //!
 //! Why SSE over a websocket: the feed only flows to the browser, SSE reconnects by itself and
 //! passes through any HTTP proxy. Why a broadcast channel: one NATS message becomes one shared
@@ -23,7 +24,7 @@ use axum::http::header::RETRY_AFTER;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use darkroom_api::ScoreUpdate;
-use darkroom_core::events::{Event, ScoreRecorded};
+use darkroom_core::events::{BoardChanged, Event, ScoreRecorded};
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
@@ -32,6 +33,8 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 /// An update as every subscriber sends it: serialised once at publish, not once per viewer.
 struct Encoded {
     challenge: String,
+    /// The SSE event's name: `score` (a [`ScoreUpdate`]) or `refresh` (read the board again).
+    event: &'static str,
     json: String,
 }
 
@@ -56,7 +59,12 @@ impl LiveHub {
     /// Sends an update to every subscriber; returns how many there were.
     pub fn publish(&self, update: ScoreUpdate) -> usize {
         let json = serde_json::to_string(&update).unwrap_or_default();
-        self.sender.send(Arc::new(Encoded { challenge: update.challenge, json })).unwrap_or(0)
+        self.sender.send(Arc::new(Encoded { challenge: update.challenge, event: "score", json })).unwrap_or(0)
+    }
+
+    /// Tells every open board of `challenge` to read itself again (it changed without a score).
+    pub fn refresh(&self, challenge: String) -> usize {
+        self.sender.send(Arc::new(Encoded { challenge, event: "refresh", json: "{}".into() })).unwrap_or(0)
     }
 
     pub fn subscribers(&self) -> usize {
@@ -64,12 +72,13 @@ impl LiveHub {
     }
 
     /// The SSE events for one challenge's leaderboard: a `score` event per update of that
-    /// challenge, or a bare `refresh` after the subscriber fell behind.
+    /// challenge, a bare `refresh` when its board changed without a score or after the
+    /// subscriber fell behind.
     pub fn events(&self, challenge: String) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + use<> {
         BroadcastStream::new(self.sender.subscribe()).filter_map(move |item| {
             let event = match item {
                 Ok(update) if update.challenge == challenge => {
-                    Some(SseEvent::default().event("score").data(update.json.as_str()))
+                    Some(SseEvent::default().event(update.event).data(update.json.as_str()))
                 }
                 Ok(_) => None,
                 Err(BroadcastStreamRecvError::Lagged(_)) => Some(SseEvent::default().event("refresh").data("{}")),
@@ -199,14 +208,27 @@ pub async fn sse(
 /// consumer: a page server that was down has nobody to tell, and pages re-read the leaderboard
 /// whenever their feed reconnects.
 pub async fn follow_scores(nats: async_nats::Client, hub: LiveHub) {
-    let mut subscription = match nats.subscribe(ScoreRecorded::SUBJECT).await {
-        Ok(s) => s,
+    let subscriptions =
+        futures::future::try_join(nats.subscribe(ScoreRecorded::SUBJECT), nats.subscribe(BoardChanged::SUBJECT)).await;
+    let (scores, hints) = match subscriptions {
+        Ok(both) => both,
         Err(e) => {
             tracing::error!(error = %e, "cannot subscribe to score events; leaderboards will not update live");
             return;
         }
     };
-    while let Some(message) = subscription.next().await {
+    let mut messages = futures::stream::select(scores, hints);
+    while let Some(message) = messages.next().await {
+        if message.subject.as_str() == BoardChanged::SUBJECT {
+            match serde_json::from_slice::<BoardChanged>(&message.payload) {
+                Ok(hint) => {
+                    let reached = hub.refresh(hint.challenge);
+                    tracing::debug!(reached, "board change pushed to leaderboards");
+                }
+                Err(e) => tracing::warn!(error = %e, "undecodable board change ignored"),
+            }
+            continue;
+        }
         match serde_json::from_slice::<ScoreRecorded>(&message.payload) {
             Ok(score) => {
                 let update =

@@ -282,6 +282,19 @@ pub fn cancel_key(submission_id: SubmissionId) -> String {
     format!("{submission_id}.cancelled")
 }
 
+/// A board changed without a new score: the organizer disqualified or reinstated someone, so
+/// live pages should read it again. Not an event of the stream (no id, no submission, nothing
+/// stored): a core NATS message outside `darkroom.>`, published once by the submissions
+/// service; a page that misses it shows the change at its next read of the board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardChanged {
+    pub challenge: String,
+}
+
+impl BoardChanged {
+    pub const SUBJECT: &'static str = "live.board.changed.v1";
+}
+
 /// The evaluator stored the score; the submission is complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreRecorded {

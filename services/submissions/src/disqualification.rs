@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use darkroom_api::Enrollment;
 use darkroom_core::domain::DisqualificationReason;
+use darkroom_core::events::BoardChanged;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::db::entities::{enrollment, team};
@@ -57,6 +58,20 @@ pub async fn reinstate(db: &impl ConnectionTrait, row: enrollment::Model) -> Api
     let row = active.update(db).await?;
     tracing::info!(challenge = %slug, participant, "participant reinstated");
     crate::enrollment::view(&row)
+}
+
+/// Tells live pages that `slug`'s boards changed without a score (see
+/// [`darkroom_core::events::BoardChanged`]). A hint: when it cannot be sent, pages show the
+/// change at their next read, so the organizer's request does not fail for it.
+pub async fn hint_live_pages(nats: &async_nats::Client, slug: &str) {
+    let hint = BoardChanged { challenge: slug.to_owned() };
+    let sent = match serde_json::to_vec(&hint) {
+        Ok(payload) => nats.publish(BoardChanged::SUBJECT, payload.into()).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = sent {
+        tracing::warn!(challenge = %slug, error = %e, "live pages not told of the board's change; they show it at their next read");
+    }
 }
 
 /// Refuses a submit from a disqualified participant, or from a member of a team one of whose

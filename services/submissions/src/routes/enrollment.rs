@@ -190,6 +190,7 @@ pub async fn disqualify(
     let reason = DisqualificationReason::parse(&request.reason).map_err(|e| ApiError::Invalid(vec![e]))?;
     let (id, row) = enrolled(&state, &slug, &participant).await?;
     let enrollment = crate::disqualification::disqualify(&state.db, row, reason, Utc::now()).await?;
+    crate::disqualification::hint_live_pages(&state.nats, &slug).await;
     Ok(Json(EnrollmentDecision { participant: id, enrollment }))
 }
 
@@ -215,6 +216,7 @@ pub async fn reinstate(
 ) -> ApiResult<Json<EnrollmentDecision>> {
     let (id, row) = enrolled(&state, &slug, &participant).await?;
     let enrollment = crate::disqualification::reinstate(&state.db, row).await?;
+    crate::disqualification::hint_live_pages(&state.nats, &slug).await;
     Ok(Json(EnrollmentDecision { participant: id, enrollment }))
 }
 
