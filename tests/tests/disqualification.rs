@@ -102,6 +102,11 @@ async fn disqualified_participants_leave_every_board_until_reinstated(backend: B
     assert_eq!(verb(&app, &ada_id, "disqualify", Some(&bo), json!({ "reason": why })).await.0, StatusCode::FORBIDDEN);
     assert_eq!(verb(&app, &ada_id, "disqualify", None, json!({ "reason": why })).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(verb(&app, &ada_id, "reinstate", Some(&ada), json!({})).await.0, StatusCode::FORBIDDEN);
+    // A co-organizer's read-only token follows the challenge and changes nothing.
+    let (s, co) = app.call(Method::POST, "/api/v1/tokens", ADMIN, Some(json!({ "scopes": ["read"] }))).await;
+    assert_eq!(s, StatusCode::CREATED, "{co}");
+    let co = co["token"].as_str().unwrap().to_owned();
+    assert_eq!(verb(&app, &ada_id, "disqualify", Some(&co), json!({ "reason": why })).await.0, StatusCode::FORBIDDEN);
     let (s, b) =
         verb(&app, "01900000-0000-7000-8000-000000000000", "disqualify", ADMIN, json!({ "reason": why })).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
