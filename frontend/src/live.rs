@@ -1,5 +1,6 @@
 //! The browser end of the live feed: an `EventSource` on `/live/<slug>` that bumps the
-//! leaderboard's refresh counter when a score of the shown phase (or any, after a gap) arrives.
+//! leaderboard's refresh counter when a score of the shown phase arrives, or a `refresh` (after
+//! a gap, or when the board changed without a score: a disqualification or reinstatement).
 //!
 //! When the server refuses the feed (too many open from this address or in total: 429 or 503),
 //! the `EventSource` closes for good instead of reconnecting, and the page polls: it bumps the

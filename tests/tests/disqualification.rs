@@ -90,7 +90,12 @@ async fn disqualified_participants_leave_every_board_until_reinstated(backend: B
     let join_team = format!("/api/v1/challenges/{SLUG}/teams/join");
     let (s, b) = app.call(Method::POST, &join_team, Some(&di), Some(json!({ "code": code }))).await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    // Eve leads team "Lab E", which will try to merge into Lab C once it is out.
     app.join(SLUG, &eve).await;
+    let (s, lab_e) = app
+        .call(Method::POST, &format!("/api/v1/challenges/{SLUG}/teams"), Some(&eve), Some(json!({"name": "Lab E"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{lab_e}");
     scored(&app, &ada, "ada-model:1", 0.9).await;
     scored(&app, &bo, "bo-model:1", 0.8).await;
     scored(&app, &cy, "cy-model:1", 0.7).await;
@@ -135,7 +140,14 @@ async fn disqualified_participants_leave_every_board_until_reinstated(backend: B
     }
     let (s, b) = verb(&app, &ada_id, "disqualify", ADMIN, json!({})).await;
     assert!(s.is_client_error(), "no reason: {s} {b}");
+    // Nobody is looked for before the reason is read: an unknown one is 404 whatever the reason.
+    let (s, b) = verb(&app, &fay_id, "disqualify", ADMIN, json!({ "reason": " " })).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
     assert_eq!(board(&app).await.len(), 3, "no refused request changed the board");
+
+    // What Ada and Cy have waiting to run goes when they are disqualified.
+    let waiting_ada = app.submit(SLUG, &ada, &publish("ada-model:w").await).await.1["id"].as_str().unwrap().to_owned();
+    let waiting_cy = app.submit(SLUG, &cy, &publish("cy-model:w").await).await.1["id"].as_str().unwrap().to_owned();
 
     // Ada out: the others move up; nothing of hers, not even the reason, is public.
     let (s, b) = verb(&app, &ada_id, "disqualify", ADMIN, json!({ "reason": why })).await;
@@ -144,6 +156,9 @@ async fn disqualified_participants_leave_every_board_until_reinstated(backend: B
         (StatusCode::OK, Some("active"), Some(why)),
         "{b}"
     );
+    assert_eq!(b["cancelled"], json!([waiting_ada]), "{b}");
+    let (_, sub) = app.call(Method::GET, &format!("/api/v1/submissions/{waiting_ada}"), Some(&ada), None).await;
+    assert_eq!(sub["state"], "CANCELLED", "{sub}");
     let at = b["disqualified"]["at"].as_str().unwrap().to_owned();
     assert_eq!(board(&app).await, [line(1, "Bo"), line(2, "Lab C")]);
     for path in
@@ -184,13 +199,25 @@ async fn disqualified_participants_leave_every_board_until_reinstated(backend: B
 
     // Di out: team Lab C goes whole, though its best is Cy's; Cy may not submit, and is not told
     // Di's reason; nobody joins the team.
-    let (s, _) = verb(&app, &di_id, "disqualify", ADMIN, json!({ "reason": "shared the labels" })).await;
-    assert_eq!(s, StatusCode::OK);
+    let (s, b) = verb(&app, &di_id, "disqualify", ADMIN, json!({ "reason": "shared the labels" })).await;
+    assert_eq!((s, &b["cancelled"]), (StatusCode::OK, &json!([waiting_cy])), "a teammate's waiting run goes too: {b}");
     assert_eq!(board(&app).await, [line(1, "Bo")]);
+    assert_refused(
+        &app.call(Method::GET, &format!("/api/v1/challenges/{SLUG}/quota"), Some(&cy), None).await,
+        StatusCode::FORBIDDEN,
+        "team_disqualified",
+        "a member of your team",
+    );
+    let merge = app
+        .call(Method::POST, &format!("/api/v1/challenges/{SLUG}/team/merge"), Some(&eve), Some(json!({ "code": code })))
+        .await;
+    assert_refused(&merge, StatusCode::FORBIDDEN, "team_disqualified", "team 'Lab C' is out");
     let refused = app.submit(SLUG, &cy, &publish("cy-model:2").await).await;
     assert_refused(&refused, StatusCode::FORBIDDEN, "team_disqualified", "a member of your team");
     assert!(!refused.1.to_string().contains("labels"), "{}", refused.1);
-    let refused = app.call(Method::POST, &join_team, Some(&eve), Some(json!({ "code": code }))).await;
+    let gil = app.register("Gil").await;
+    app.join(SLUG, &gil).await;
+    let refused = app.call(Method::POST, &join_team, Some(&gil), Some(json!({ "code": code }))).await;
     assert_refused(&refused, StatusCode::FORBIDDEN, "team_disqualified", "team 'Lab C' is out");
     let (_, mine) = app.call(Method::GET, &format!("/api/v1/challenges/{SLUG}/team"), Some(&cy), None).await;
     assert_eq!(mine["disqualified"], true, "{mine}");
@@ -224,4 +251,47 @@ async fn disqualified_participants_leave_every_board_until_reinstated(backend: B
         (&sealed["board"], &sealed["commitment"]),
         "the sealed board stays"
     );
+}
+
+/// Only an admitted participant can be put out; and a board that rounds what it shows drops the
+/// disqualified as the raw board does, its chart too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_admitted_are_disqualified_and_a_rounded_board_drops_them() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_challenge(SLUG, |s| {
+        s["enrollment"] = json!("approval");
+        s["quotas"] = json!({});
+        s["phases"][0]["feedback"] = json!("rounded");
+        s["phases"][0]["decimals"] = json!(2);
+    })
+    .await;
+    let (ada, bo, cy) = (app.register("Ada").await, app.register("Bo").await, app.register("Cy").await);
+    let mut ids = Vec::new();
+    for token in [&ada, &bo, &cy] {
+        let join = format!("/api/v1/challenges/{SLUG}/join");
+        let (s, b) = app.call(Method::POST, &join, Some(token), Some(json!({ "accept_rules": true }))).await;
+        assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("pending")), "{b}");
+        ids.push(participant_id(&app, token).await);
+    }
+    assert_refused(
+        &verb(&app, &ids[2], "disqualify", ADMIN, json!({ "reason": "two accounts" })).await,
+        StatusCode::CONFLICT,
+        "not_admitted",
+        "is pending in 'fair-play', not admitted",
+    );
+    for id in &ids[..2] {
+        assert_eq!(verb(&app, id, "approve", ADMIN, json!({})).await.0, StatusCode::OK);
+    }
+    // The fixture's first phase is the open one.
+    for (token, image, public) in [(&ada, "ada-round:1", 0.912), (&bo, "bo-round:1", 0.801)] {
+        let (status, sub) = app.submit(SLUG, token, &publish(image).await).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{sub}");
+        let id = sub["id"].as_str().unwrap();
+        complete(&app, token, id, &Evaluation { public, private: public, private_cases: None }).await;
+    }
+    assert_eq!(board(&app).await, [line(1, "Ada"), line(2, "Bo")]);
+    assert_eq!(verb(&app, &ids[0], "disqualify", ADMIN, json!({ "reason": "two accounts" })).await.0, StatusCode::OK);
+    assert_eq!(board(&app).await, [line(1, "Bo")]);
+    let history = text(&app, &format!("/api/v1/challenges/{SLUG}/leaderboard/history")).await;
+    assert!(!history.contains("Ada") && history.contains("Bo"), "{history}");
 }

@@ -802,7 +802,8 @@ async fn the_organizer_disqualifies_and_reinstates_from_the_pages() {
     // Her teammate is told the team is out, not why.
     let (_, html) = page(&web, &format!("/challenges/{slug}"), Some(&cy)).await;
     at(&html, "id=\"team-disqualified\"");
-    assert!(!html.contains("two accounts"), "{html}");
+    at(&html, "You have joined this challenge, but your team cannot submit to it now");
+    assert!(!html.contains("two accounts") && !html.contains("you can submit to it."), "{html}");
 
     let reinstate = [("slug", slug.as_str()), ("participant", ada_id.as_str()), ("verb", "reinstate")];
     let (status, location) = post_form(&web, "/fn/decide", Some(&organizer), &organizer_page, &reinstate).await;

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use darkroom_api::{
-    DatasetListing, EnrollmentMode, EnrollmentState, Me, Phase, PublicChallenge, QuotaHolder, QuotaStanding,
-    TreeFingerprint,
+    DatasetListing, Enrollment, EnrollmentMode, EnrollmentState, Me, Phase, PublicChallenge, QuotaHolder,
+    QuotaStanding, TreeFingerprint,
 };
 use leptos::prelude::*;
 use leptos_meta::{Link, Title};
@@ -80,10 +80,7 @@ fn Page(page: ChallengePage, join: ServerAction<JoinChallenge>, team: ServerActi
             <div class="markdown" id="description" inner_html=description_html></div>
             <Join challenge=c.clone() participant=participant.clone() join/>
             {participant.filter(|_| c.max_team_size > 1).and_then(|p| {
-                let joined = p
-                    .enrollment
-                    .as_ref()
-                    .is_some_and(|e| e.state == EnrollmentState::Active && e.disqualified.is_none());
+                let joined = p.enrollment.as_ref().is_some_and(Enrollment::may_submit);
                 joined.then(|| view! { <Teams challenge=c.clone() standing=p action=team/> })
             })}
             <Phases phases=c.phases.clone() clock/>
@@ -113,7 +110,8 @@ fn Join(
             <p>{how}" "<A href="/sign-in">"Sign in"</A>" as a participant to join."</p>
         }
         .into_any(),
-        Some(ParticipantStanding { enrollment: Some(e), quota, .. }) => {
+        Some(ParticipantStanding { enrollment: Some(e), quota, team }) => {
+            let team_out = team.is_some_and(|t| t.disqualified);
             let quota =
                 quota.as_ref().and_then(quota_line).map(|line| view! { <p class="quota" id="quota">{line}</p> });
             let (class, text) = match (&e.disqualified, e.state) {
@@ -125,6 +123,11 @@ fn Join(
                         format::sentence(&d.reason)
                     ),
                 ),
+                (None, EnrollmentState::Active) if team_out => (
+                    "joined",
+                    "You have joined this challenge, but your team cannot submit to it now: see your team below."
+                        .to_owned(),
+                ),
                 (None, EnrollmentState::Active) => {
                     ("joined", "You have joined this challenge: you can submit to it.".to_owned())
                 }
@@ -135,9 +138,8 @@ fn Join(
                     ("rejected", "The organizer rejected your request to join.".to_owned())
                 }
             };
-            let state = if e.disqualified.is_some() { "disqualified" } else { e.state.as_str() };
             view! {
-                <p class=format!("enrollment enrollment-{class}") data-state=state>{text}</p>
+                <p class=format!("enrollment enrollment-{class}") data-state=e.standing()>{text}</p>
                 {quota}
             }
             .into_any()

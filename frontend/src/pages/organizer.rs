@@ -270,10 +270,9 @@ fn Disqualifications(slug: String, enrollments: Vec<OrganizerEnrollment>, fairne
         let failed = disqualify.value().get().and_then(Result::err);
         failed.or_else(|| reinstate.value().get().and_then(Result::err)).map(|e| server_message(&e))
     };
-    let (out, candidates): (Vec<_>, Vec<_>) = enrollments
-        .into_iter()
-        .filter(|e| e.enrollment.state == EnrollmentState::Active)
-        .partition(|e| e.enrollment.disqualified.is_some());
+    // Whoever is out, whatever the organizer decided since; only the admitted can be put out.
+    let (out, others): (Vec<_>, Vec<_>) = enrollments.into_iter().partition(|e| e.enrollment.disqualified.is_some());
+    let candidates: Vec<_> = others.into_iter().filter(|e| e.enrollment.may_submit()).collect();
     let out = (!out.is_empty()).then(|| {
         let slug = slug.clone();
         view! {

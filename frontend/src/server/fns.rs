@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use darkroom_api::{
     Announcement, BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DisqualifyRequest, DuplicateImage,
-    Enrollment, EnrollmentDecision, EnrollmentState, JoinRequest, Leaderboard, Me, OrganizerEnrollment,
-    OrganizerSubmissionView, PostAnnouncement, PrivateBoard, PublicChallenge, QuotaStanding, RunLogView, Selections,
-    SelectionsRequest, SessionCreated, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode,
-    ViewedSubmission, WebhookDelivery, WebhookView,
+    Enrollment, EnrollmentDecision, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView,
+    PostAnnouncement, PrivateBoard, PublicChallenge, QuotaStanding, RunLogView, Selections, SelectionsRequest,
+    SessionCreated, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode, ViewedSubmission,
+    WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -116,7 +116,7 @@ pub async fn load_challenge(slug: String) -> Result<Fetched<ChallengePage>, Serv
     let participant = match session::secret() {
         Some(token) => match api.get::<Enrollment>(&format!("{path}/enrollment"), Some(&token)).await {
             Ok(e) => {
-                let active = e.state == EnrollmentState::Active && e.disqualified.is_none();
+                let active = e.may_submit();
                 let teams = challenge.max_team_size > 1 && active;
                 // 404: in no team yet, which the page offers to change. 403 for the quota: no
                 // phase open now, which the phases below say.

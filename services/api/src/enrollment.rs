@@ -95,6 +95,22 @@ pub struct Enrollment {
     pub disqualified: Option<Disqualification>,
 }
 
+impl Enrollment {
+    /// Whether the enrollment lets its participant submit: active and not disqualified (their
+    /// team may still be out, which the team view says).
+    pub fn may_submit(&self) -> bool {
+        self.state == EnrollmentState::Active && self.disqualified.is_none()
+    }
+
+    /// The state as one word for lists: `disqualified` while a disqualification stands.
+    pub fn standing(&self) -> &'static str {
+        match self.disqualified {
+            Some(_) => "disqualified",
+            None => self.state.as_str(),
+        }
+    }
+}
+
 /// Most characters of a disqualification's reason.
 pub const MAX_DISQUALIFICATION_REASON_CHARS: usize = 300;
 
@@ -145,6 +161,10 @@ pub struct EnrollmentDecision {
     pub participant: ParticipantId,
     #[serde(flatten)]
     pub enrollment: Enrollment,
+    /// The submissions a disqualification cancelled: theirs (or their team's) still waiting to
+    /// run, which would only score for a board that does not show them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancelled: Vec<crate::ids::SubmissionId>,
 }
 
 /// `POST /challenges/{slug}/invites`: mints an invite code.

@@ -546,7 +546,7 @@ pub fn enrollments(list: &Vec<OrganizerEnrollment>) -> String {
             "{:<36} {:<24} {:<12} {:<20} {}",
             e.participant.id,
             e.participant.name,
-            standing(&e.enrollment),
+            e.enrollment.standing(),
             at(e.enrollment.joined_at),
             e.invite.as_deref().unwrap_or("-")
         );
@@ -555,14 +555,6 @@ pub fn enrollments(list: &Vec<OrganizerEnrollment>) -> String {
         }
     }
     out + &reasons
-}
-
-/// The enrollment's state, or `disqualified` while a disqualification stands.
-fn standing(e: &Enrollment) -> &'static str {
-    match e.disqualified {
-        Some(_) => "disqualified",
-        None => e.state.as_str(),
-    }
 }
 
 pub fn team(t: &Team) -> String {
@@ -588,10 +580,15 @@ pub fn team(t: &Team) -> String {
 
 pub fn decision(d: &EnrollmentDecision) -> String {
     let e = &d.enrollment;
-    match &e.disqualified {
+    let mut out = match &e.disqualified {
         Some(q) => format!("participant {} is disqualified from '{}': {}\n", d.participant, e.challenge, q.reason),
         None => format!("participant {} is now {} in '{}'\n", d.participant, e.state.as_str(), e.challenge),
+    };
+    if !d.cancelled.is_empty() {
+        let ids: Vec<String> = d.cancelled.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "cancelled {} submission(s) still waiting to run: {}", ids.len(), ids.join(", "));
     }
+    out
 }
 
 pub fn invite(i: &Invite) -> String {

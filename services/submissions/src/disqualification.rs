@@ -7,14 +7,22 @@
 //! - in a team, the whole team is out: it is one entrant with one quota and one line, so its
 //!   other members may not submit either, and its line goes (its best may be anyone's).
 //!
+//! - their (or their team's) submissions still waiting to run are cancelled: they would only
+//!   score for a board that does not show them (one already running finishes and is scored).
+//!
 //! Nothing is deleted: their submissions and scores stay, and reinstating them puts their line
 //! back as the scores say. A private board sealed before the disqualification stays as it was
 //! sealed: its commitment covers what it held then.
+//!
+//! Disqualifying and reinstating take the service's submit lock, as submits and team changes
+//! do, so a submit admitted just before is inserted first and then cancelled with the others.
+//! Across several instances of the service a submit admitted on another one at that moment may
+//! still be accepted; its line stays off the boards all the same.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use darkroom_api::Enrollment;
+use darkroom_api::{Enrollment, EnrollmentState};
 use darkroom_core::domain::DisqualificationReason;
 use darkroom_core::events::BoardChanged;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -28,14 +36,27 @@ pub fn is_disqualified(row: &enrollment::Model) -> bool {
     row.disqualified_at.is_some()
 }
 
-/// Disqualifies the enrolled `participant`, or gives a new reason to a standing
-/// disqualification (which keeps its time).
+/// Disqualifies the admitted participant whose enrollment this is, or gives a new reason to a
+/// standing disqualification (which keeps its time). One who was never admitted (pending,
+/// rejected) cannot submit anyway: refused, naming what to do instead.
 pub async fn disqualify(
     db: &impl ConnectionTrait,
     row: enrollment::Model,
     reason: DisqualificationReason,
     now: DateTime<Utc>,
 ) -> ApiResult<Enrollment> {
+    let state = crate::enrollment::view(&row)?.state;
+    if state != EnrollmentState::Active {
+        return Err(ApiError::conflict(
+            "not_admitted",
+            format!(
+                "participant '{}' is {} in '{}', not admitted: they cannot submit, so there is nothing to disqualify; reject them instead (darkroom enrollment reject)",
+                row.participant_id,
+                state.as_str(),
+                row.challenge
+            ),
+        ));
+    }
     let at = row.disqualified_at.unwrap_or(now);
     let (slug, participant) = (row.challenge.clone(), row.participant_id.clone());
     let mut active: enrollment::ActiveModel = row.into();
@@ -132,6 +153,8 @@ pub struct Excluded {
 }
 
 impl Excluded {
+    /// Who is excluded from `slug`'s boards now: one indexed read of the disqualified, and one
+    /// more of their teams' members when any is in a team.
     pub async fn read(db: &impl ConnectionTrait, slug: &str) -> ApiResult<Self> {
         let out = enrollment::Entity::find()
             .filter(enrollment::Column::Challenge.eq(slug))
@@ -151,13 +174,24 @@ impl Excluded {
         Ok(Self { ids })
     }
 
+    /// Whether `participant`'s lines stay off the boards.
     pub fn contains(&self, participant: &str) -> bool {
         self.ids.contains(participant)
     }
 
+    /// How many participants are excluded (a board reads that many lines more, so that it can
+    /// still show its limit once theirs are gone).
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
     /// Drops the excluded participants' lines, keeping the others in their order.
     pub fn retain(&self, best: &mut Vec<BestScore>) {
-        if !self.ids.is_empty() {
+        if !self.is_empty() {
             best.retain(|b| !self.contains(&b.participant_id));
         }
     }

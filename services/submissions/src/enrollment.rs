@@ -42,6 +42,11 @@ pub async fn find(db: &impl ConnectionTrait, slug: &str, participant: &str) -> A
         .await?)
 }
 
+/// Where the organizer sees who joined `slug` (for refusals that name nobody who did).
+pub fn list_hint(slug: &str) -> String {
+    format!("list who asked to join with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)")
+}
+
 fn join_hint(slug: &str) -> String {
     format!("darkroom join {slug} (or POST /api/v1/challenges/{slug}/join with {{\"accept_rules\": true}})")
 }
@@ -260,7 +265,8 @@ pub async fn decide(
 ) -> ApiResult<Enrollment> {
     let Some(row) = find(db, slug, participant).await? else {
         return Err(ApiError::NotFound(format!(
-            "participant '{participant}' has not asked to join '{slug}'; list who has with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)"
+            "participant '{participant}' has not asked to join '{slug}'; {}",
+            list_hint(slug)
         )));
     };
     let state = match decision {

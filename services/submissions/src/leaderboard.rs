@@ -290,8 +290,9 @@ const NAMES_KEPT: usize = 100_000;
 type Kept = (Stamp, Arc<Vec<RankedLine>>);
 
 /// Rendered leaderboards (the JSON body) by challenge and phase, one per phase. Viewers of a
-/// live board ask far more often than scores arrive, so a request costs one version read
-/// instead of the board query, the participant names and the serialisation.
+/// live board ask far more often than scores arrive, so a request costs the reads its stamp
+/// needs (the version, the rescores, the teams and the disqualified: indexed reads) instead of
+/// the board query, the participant names and the serialisation.
 #[derive(Default)]
 pub struct BoardCache {
     boards: Mutex<HashMap<(String, String), (Stamp, Bytes)>>,

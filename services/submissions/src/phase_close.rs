@@ -75,7 +75,7 @@ pub fn frozen_at(phase: &Phase, close: Option<&phase_close::Model>, now: DateTim
 /// when another instance (or an earlier call) closed it first.
 pub async fn close(
     db: &DatabaseConnection,
-    scores: &Arc<dyn ScoreStore>,
+    store: &Arc<dyn ScoreStore>,
     spec: &ChallengeSpec,
     phase: &Phase,
     by: ClosedBy,
@@ -89,7 +89,7 @@ pub async fn close(
     // team's name) or a participant in none.
     let lineup = crate::teams::Lineup::read(db, &spec.slug).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     // The board's current evaluator generation, read once (see crate::rescore).
-    let scores = &crate::rescore::current(scores, &spec.slug, &phase.name).await?;
+    let scores = &crate::rescore::current(store, &spec.slug, &phase.name).await?;
     // The disqualified (and their teams) have no line on the sealed board.
     let excluded = crate::disqualification::Excluded::read(db, &spec.slug).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut by_participant = scores.private_scores(&spec.slug, &phase.name).await?;
@@ -135,6 +135,13 @@ pub async fn close(
     let salt = Salt::generate(&mut rand::rng());
     let commitment = commitment::commit(&board, &salt)?;
     let revealed_at = (phase.reveal == darkroom_api::Reveal::AtClose).then_some(now);
+    // Someone disqualified or reinstated while the board was computed: compute it again, so the
+    // sealed board excludes whom the boards exclude when it is stored.
+    let excluded_now =
+        crate::disqualification::Excluded::read(db, &spec.slug).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if excluded_now != excluded {
+        return Box::pin(close(db, store, spec, phase, by, now)).await;
+    }
     let row = phase_close::ActiveModel {
         challenge: Set(spec.slug.clone()),
         phase: Set(phase.name.clone()),

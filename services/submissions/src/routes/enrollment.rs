@@ -128,9 +128,9 @@ pub async fn list(
 
 /// The participant a path names, as an id; anything else is nobody.
 fn participant_in_path(slug: &str, participant: &str) -> ApiResult<ParticipantId> {
-    participant.parse().map_err(|e: darkroom_api::ParseIdError| {
-        ApiError::NotFound(format!("{e}; list who asked to join with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)"))
-    })
+    participant
+        .parse()
+        .map_err(|e: darkroom_api::ParseIdError| ApiError::NotFound(format!("{e}; {}", enrollment::list_hint(slug))))
 }
 
 async fn decide(
@@ -142,7 +142,7 @@ async fn decide(
     load(state, slug).await?;
     let id = participant_in_path(slug, participant)?;
     let enrollment = enrollment::decide(&state.db, slug, &id.to_string(), decision, Utc::now()).await?;
-    Ok(Json(EnrollmentDecision { participant: id, enrollment }))
+    Ok(Json(EnrollmentDecision { participant: id, enrollment, cancelled: Vec::new() }))
 }
 
 /// The enrollment of the participant a path names, or 404 saying where to look.
@@ -154,9 +154,7 @@ async fn enrolled(
     load(state, slug).await?;
     let id = participant_in_path(slug, participant)?;
     let row = enrollment::find(&state.db, slug, &id.to_string()).await?.ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "participant '{id}' has not joined '{slug}'; list who has with darkroom enrollment list {slug} (GET /api/v1/challenges/{slug}/enrollments)"
-        ))
+        ApiError::NotFound(format!("participant '{id}' has not joined '{slug}'; {}", enrollment::list_hint(slug)))
     })?;
     Ok((id, row))
 }
@@ -175,6 +173,7 @@ async fn enrolled(
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
         (status = 413, response = doc::PayloadTooLarge),
         (status = 415, response = doc::UnsupportedMediaType),
         (status = 422, response = doc::Unprocessable),
@@ -187,11 +186,15 @@ pub async fn disqualify(
     Path((slug, participant)): Path<(String, String)>,
     ApiJson(request): ApiJson<DisqualifyRequest>,
 ) -> ApiResult<Json<EnrollmentDecision>> {
-    let reason = DisqualificationReason::parse(&request.reason).map_err(|e| ApiError::Invalid(vec![e]))?;
     let (id, row) = enrolled(&state, &slug, &participant).await?;
+    let reason = DisqualificationReason::parse(&request.reason).map_err(|e| ApiError::Invalid(vec![e]))?;
+    // After a submit admitted meanwhile is inserted, so that it is cancelled below.
+    let _turn = state.submit_lock.lock().await;
+    let members = crate::teams::members_of(&state.db, &row).await?;
     let enrollment = crate::disqualification::disqualify(&state.db, row, reason, Utc::now()).await?;
+    let cancelled = super::submissions::cancel_waiting(&state, &slug, &members).await?;
     crate::disqualification::hint_live_pages(&state.nats, &slug).await;
-    Ok(Json(EnrollmentDecision { participant: id, enrollment }))
+    Ok(Json(EnrollmentDecision { participant: id, enrollment, cancelled }))
 }
 
 /// `POST /challenges/{slug}/enrollments/{participant}/reinstate`: lifts a disqualification.
@@ -215,9 +218,10 @@ pub async fn reinstate(
     Path((slug, participant)): Path<(String, String)>,
 ) -> ApiResult<Json<EnrollmentDecision>> {
     let (id, row) = enrolled(&state, &slug, &participant).await?;
+    let _turn = state.submit_lock.lock().await;
     let enrollment = crate::disqualification::reinstate(&state.db, row).await?;
     crate::disqualification::hint_live_pages(&state.nats, &slug).await;
-    Ok(Json(EnrollmentDecision { participant: id, enrollment }))
+    Ok(Json(EnrollmentDecision { participant: id, enrollment, cancelled: Vec::new() }))
 }
 
 /// `POST /challenges/{slug}/enrollments/{participant}/approve`.

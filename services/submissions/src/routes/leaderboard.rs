@@ -104,8 +104,10 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
         // the change log allows. Everything below (intervals, teams, names) is computed from
         // these rows as before, so only where the rows come from differs.
         Mode::Raw => {
+            // As many more lines as there are excluded participants, so the limit still fills.
+            let lines = LIMIT + excluded.len();
             let (best, version) =
-                state.boards.raw_board(store.as_ref(), &slug, &phase.name, &stamp, LIMIT).await.map_err(unavailable)?;
+                state.boards.raw_board(store.as_ref(), &slug, &phase.name, &stamp, lines).await.map_err(unavailable)?;
             stamp.version = version;
             best
         }
@@ -117,14 +119,13 @@ pub(super) async fn render(state: &AppState, slug: String, q: LeaderboardQuery) 
                     .await
                     .map_err(unavailable)?
             };
-            let mut rows = feedback::board(mode, direction, &spec.rank_by, &scores, &shown);
-            rows.truncate(LIMIT);
-            rows
+            feedback::board(mode, direction, &spec.rank_by, &scores, &shown)
         }
     };
     // Before the teams fold: a team with a disqualified member has no line at all, whoever's
-    // score its best is. The board may then show fewer than LIMIT lines.
+    // score its best is.
     excluded.retain(&mut best);
+    best.truncate(LIMIT);
     // Raw boards of a mean metric: each row's bootstrap interval where the cases allow it.
     let rank_metric_is_mean = spec.metric(&spec.rank_by).is_some_and(darkroom_api::Metric::is_mean);
     let intervals = if Mode::of(phase) == Mode::Raw && rank_metric_is_mean {

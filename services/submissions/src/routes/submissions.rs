@@ -538,6 +538,33 @@ async fn attach_scores(state: &AppState, views: &mut [SubmissionView], participa
 /// answer goes out: the `submission.cancelled` event (through the outbox) is the durable record,
 /// but a runner reads it only when its consumer gets to it. Best effort: with NATS down, the
 /// event still arrives later.
+/// Cancels every submission of `members` to `slug` still waiting to run (QUEUED or PENDING),
+/// as the organizer; returns their ids. A disqualification's: those runs would only score for
+/// a board that does not show them.
+pub(super) async fn cancel_waiting(state: &AppState, slug: &str, members: &[String]) -> ApiResult<Vec<SubmissionId>> {
+    let waiting = submission::Entity::find()
+        .filter(submission::Column::Challenge.eq(slug))
+        .filter(submission::Column::ParticipantId.is_in(members.iter().map(String::as_str)))
+        .filter(submission::Column::State.is_in([SubmissionState::Queued.as_str(), SubmissionState::Pending.as_str()]))
+        .order_by_asc(submission::Column::CreatedAt)
+        .all(&state.db)
+        .await?;
+    let mut cancelled = Vec::new();
+    for row in waiting {
+        let id = row.submission_id()?;
+        // One a runner started meanwhile is not cancellable any more: it runs and is scored.
+        if let Some(CancelOutcome::Cancelled(_)) = lifecycle::cancel(&state.db, id, CancelledBy::Organizer).await? {
+            mark_cancelled_for_runners(state, id).await;
+            cancelled.push(id);
+        }
+    }
+    if !cancelled.is_empty() {
+        state.outbox_wakeup.notify_one();
+        tracing::info!(challenge = %slug, count = cancelled.len(), "waiting submissions of a disqualified entrant cancelled");
+    }
+    Ok(cancelled)
+}
+
 async fn mark_cancelled_for_runners(state: &AppState, id: SubmissionId) {
     let js = async_nats::jetstream::new(state.nats.clone());
     let put = async {

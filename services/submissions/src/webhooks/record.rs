@@ -21,8 +21,11 @@
 //!   (`crate::announcements`, through [`record_announcement`]). A removal is not told: a
 //!   receiver that relayed one cannot be made to take it back.
 //!
-//! No event says "the board changed": a recorded score is what changes it, so `score.recorded`
-//! is also told as a `board` event (event id `board-<its id>`). Events are told as they were
+//! A recorded score is what changes a board, so `score.recorded` is also told as a `board` event
+//! (event id `board-<its id>`). A disqualification or reinstatement is the organizer's own act
+//! and is not told here (live pages hear of it: `darkroom_core::events::BoardChanged`); the
+//! score of a disqualified participant's run that had started before is still told as a
+//! `board` event, though no board shows it. Events are told as they were
 //! published; one that the state consumer finds stale, or holds back until its predecessor
 //! arrives, is still told at once, with its attempt and time, by which a receiver orders them.
 

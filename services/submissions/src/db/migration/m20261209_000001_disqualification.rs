@@ -14,9 +14,14 @@ impl MigrationName for Migration {
 #[derive(DeriveIden)]
 enum Enrollments {
     Table,
+    Challenge,
     DisqualifiedAt,
     DisqualifiedReason,
 }
+
+/// Every board request reads a challenge's disqualified (see `crate::disqualification`):
+/// indexed, that is a range of the few, not a scan of every enrollment.
+const INDEX: &str = "idx_enrollments_disqualified";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -35,10 +40,20 @@ impl MigrationTrait for Migration {
                 .add_column(ColumnDef::new(Enrollments::DisqualifiedReason).string().null())
                 .to_owned(),
         )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name(INDEX)
+                .table(Enrollments::Table)
+                .col(Enrollments::Challenge)
+                .col(Enrollments::DisqualifiedAt)
+                .to_owned(),
+        )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(Index::drop().name(INDEX).table(Enrollments::Table).to_owned()).await?;
         m.alter_table(Table::alter().table(Enrollments::Table).drop_column(Enrollments::DisqualifiedReason).to_owned())
             .await?;
         m.alter_table(Table::alter().table(Enrollments::Table).drop_column(Enrollments::DisqualifiedAt).to_owned())
