@@ -5,10 +5,10 @@
 //! - their line leaves every board: the public boards, their charts and exports, and the
 //!   private board of a phase that closes while it stands ([`Excluded`]);
 //! - in a team, the whole team is out: it is one entrant with one quota and one line, so its
-//!   other members may not submit either, and its line goes (its best may be anyone's).
-//!
+//!   other members may not submit either, and its line goes (its best may be anyone's);
 //! - their (or their team's) submissions still waiting to run are cancelled: they would only
-//!   score for a board that does not show them (one already running finishes and is scored).
+//!   score for a board that does not show them (one already running finishes and is scored);
+//! - open live boards are told to read themselves again ([`hint_live_pages`]).
 //!
 //! Nothing is deleted: their submissions and scores stay, and reinstating them puts their line
 //! back as the scores say. A private board sealed before the disqualification stays as it was

@@ -186,10 +186,11 @@ pub async fn disqualify(
     Path((slug, participant)): Path<(String, String)>,
     ApiJson(request): ApiJson<DisqualifyRequest>,
 ) -> ApiResult<Json<EnrollmentDecision>> {
+    // After a submit admitted meanwhile is inserted (so that it is cancelled below), and with
+    // the team as it stands (team changes take the lock too).
+    let _turn = state.submit_lock.lock().await;
     let (id, row) = enrolled(&state, &slug, &participant).await?;
     let reason = DisqualificationReason::parse(&request.reason).map_err(|e| ApiError::Invalid(vec![e]))?;
-    // After a submit admitted meanwhile is inserted, so that it is cancelled below.
-    let _turn = state.submit_lock.lock().await;
     let members = crate::teams::members_of(&state.db, &row).await?;
     let enrollment = crate::disqualification::disqualify(&state.db, row, reason, Utc::now()).await?;
     let cancelled = super::submissions::cancel_waiting(&state, &slug, &members).await?;
@@ -217,8 +218,8 @@ pub async fn reinstate(
     _: Admin,
     Path((slug, participant)): Path<(String, String)>,
 ) -> ApiResult<Json<EnrollmentDecision>> {
-    let (id, row) = enrolled(&state, &slug, &participant).await?;
     let _turn = state.submit_lock.lock().await;
+    let (id, row) = enrolled(&state, &slug, &participant).await?;
     let enrollment = crate::disqualification::reinstate(&state.db, row).await?;
     crate::disqualification::hint_live_pages(&state.nats, &slug).await;
     Ok(Json(EnrollmentDecision { participant: id, enrollment, cancelled: Vec::new() }))
