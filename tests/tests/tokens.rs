@@ -1,7 +1,8 @@
 //! Scoped tokens (issue 18) against the real service and PostgreSQL: a participant's `read`
 //! token reads but cannot submit, a `submit` token submits; the organizer's read-only token lets
 //! a co-organizer follow a challenge without changing it; expiry, revocation and a rotated admin
-//! token end a token; and nothing scoped can mint, open a session, or outgrow its scopes.
+//! token end a token; and nothing scoped can mint, open a session, or outgrow its scopes. A
+//! participant's own token, replaced by them or the organizer, takes everything it made with it.
 
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp};
 use reqwest::{Method, StatusCode};
@@ -152,4 +153,120 @@ async fn a_credential_can_ask_what_it_is() {
         let (s, e) = current(gone).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{e}");
     }
+}
+
+fn says(answer: &(StatusCode, Value), status: StatusCode, text: &str) {
+    let (s, body) = answer;
+    assert_eq!(*s, status, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(text), "'{message}' does not say '{text}'");
+}
+
+/// What a credential opens or mints: a web session's secret and a scoped token's.
+async fn session_and_scoped(app: &TestApp, holder: &str) -> (String, String) {
+    let (s, session) = app.call(Method::POST, "/api/v1/sessions", Some(holder), None).await;
+    assert_eq!(s, StatusCode::CREATED, "{session}");
+    let (s, scoped) = mint(app, holder, json!({ "scopes": ["read", "submit"] })).await;
+    assert_eq!(s, StatusCode::CREATED, "{scoped}");
+    (session["secret"].as_str().unwrap().to_owned(), scoped["token"].as_str().unwrap().to_owned())
+}
+
+async fn me(app: &TestApp, bearer: &str) -> (StatusCode, Value) {
+    app.call(Method::GET, "/api/v1/me", Some(bearer), None).await
+}
+
+/// A leaked token is replaced by its holder, a lost one by the organizer: the old token, every
+/// session it opened and every scoped token it minted stop at once (whoever copied it is out,
+/// with whatever they made from it), while the participant keeps who they are. Nothing but
+/// the token itself may replace it: not a session (a stolen cookie would lock its owner out),
+/// not a scoped token, and for someone else's only the admin token, not a co-organizer's.
+async fn replacing_a_token_ends_everything_the_old_one_made(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let slug = app.create_challenge("replace", |_| {}).await;
+    let ada = app.register("Ada").await;
+    let bo = app.register("Bo").await;
+    app.join(&slug, &ada).await;
+    let (_, ada_me) = me(&app, &ada).await;
+    let (ada_session, ada_scoped) = session_and_scoped(&app, &ada).await;
+    let (bo_session, bo_scoped) = session_and_scoped(&app, &bo).await;
+    let replace_own = |bearer: Option<String>| {
+        let app = &app;
+        async move { app.call(Method::POST, "/api/v1/me/token", bearer.as_deref(), None).await }
+    };
+
+    // Only the token itself replaces it.
+    says(&replace_own(Some(ada_session.clone())).await, StatusCode::FORBIDDEN, "with your own token only");
+    says(&replace_own(Some(ada_scoped.clone())).await, StatusCode::FORBIDDEN, "with your own token only");
+    says(&replace_own(Some(ADMIN_TOKEN.into())).await, StatusCode::FORBIDDEN, "submissions.admin_token");
+    says(&replace_own(None).await, StatusCode::UNAUTHORIZED, "Authorization");
+    says(&replace_own(Some("drp_nobody".into())).await, StatusCode::UNAUTHORIZED, "unknown participant token");
+    assert_eq!(me(&app, &ada).await.0, StatusCode::OK, "a refused replacement changed nothing");
+
+    // Ada's token leaked: she replaces it.
+    let (s, replaced) = replace_own(Some(ada.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{replaced}");
+    let new_ada = replaced["token"].as_str().unwrap().to_owned();
+    assert!(new_ada.starts_with("drp_") && new_ada != ada, "{replaced}");
+    assert_eq!(replaced["id"], ada_me["id"], "{replaced}");
+    assert_eq!((replaced["ended_sessions"].as_u64(), replaced["revoked_tokens"].as_u64()), (Some(1), Some(1)));
+    says(&me(&app, &ada).await, StatusCode::UNAUTHORIZED, "replaced by its holder on");
+    says(&me(&app, &ada_session).await, StatusCode::UNAUTHORIZED, "sign in again");
+    says(&me(&app, &ada_scoped).await, StatusCode::UNAUTHORIZED, "");
+    says(&app.call(Method::POST, "/api/v1/sessions", Some(&ada), None).await, StatusCode::UNAUTHORIZED, "replaced");
+    // She is who she was: same id, still enrolled.
+    let (s, now) = me(&app, &new_ada).await;
+    assert_eq!((s, now["id"].clone()), (StatusCode::OK, ada_me["id"].clone()), "{now}");
+    let (s, enrollment) =
+        app.call(Method::GET, &format!("/api/v1/challenges/{slug}/enrollment"), Some(&new_ada), None).await;
+    assert_eq!((s, enrollment["state"].as_str()), (StatusCode::OK, Some("active")), "{enrollment}");
+    // Bo's session and scoped token were not hers.
+    assert_eq!(me(&app, &bo_session).await.0, StatusCode::OK);
+    assert_eq!(me(&app, &bo_scoped).await.0, StatusCode::OK);
+
+    // The owner and whoever copied the token race to replace it: one wins, the other is told.
+    let (first, second) = tokio::join!(replace_own(Some(new_ada.clone())), replace_own(Some(new_ada.clone())));
+    let won: Vec<_> = [&first, &second].into_iter().filter(|(s, _)| *s == StatusCode::CREATED).collect();
+    assert_eq!(won.len(), 1, "exactly one replacement wins: {first:?} {second:?}");
+    let lost = if first.0 == StatusCode::CREATED { &second } else { &first };
+    assert!(
+        matches!(lost.0, StatusCode::CONFLICT | StatusCode::UNAUTHORIZED),
+        "the other is refused, not handed a second token: {lost:?}"
+    );
+    let winner = won[0].1["token"].as_str().unwrap().to_owned();
+    assert_eq!(me(&app, &winner).await.0, StatusCode::OK);
+    assert_eq!(me(&app, &new_ada).await.0, StatusCode::UNAUTHORIZED);
+
+    // Bo lost his token: the organizer replaces it, with the admin token and nothing less.
+    let (_, bo_me) = me(&app, &bo).await;
+    let for_bo = format!("/api/v1/participants/{}/token", bo_me["id"].as_str().unwrap());
+    let (_, co) = mint(&app, ADMIN_TOKEN, json!({ "scopes": ["read", "organize"], "label": "co-organizer" })).await;
+    let (_, admin_session) = app.call(Method::POST, "/api/v1/sessions", Some(ADMIN_TOKEN), None).await;
+    for bearer in [co["token"].as_str().unwrap(), admin_session["secret"].as_str().unwrap()] {
+        says(&app.call(Method::POST, &for_bo, Some(bearer), None).await, StatusCode::FORBIDDEN, "own token only");
+    }
+    says(&app.call(Method::POST, &for_bo, Some(&winner), None).await, StatusCode::FORBIDDEN, "only the organizer");
+    for nobody in ["/api/v1/participants/0192f1c4-0000-7000-8000-000000000000/token", "/api/v1/participants/bo/token"] {
+        says(&app.call(Method::POST, nobody, Some(ADMIN_TOKEN), None).await, StatusCode::NOT_FOUND, "no participant");
+    }
+    assert_eq!(me(&app, &bo).await.0, StatusCode::OK, "refused replacements changed nothing");
+    let (s, replaced) = app.call(Method::POST, &for_bo, Some(ADMIN_TOKEN), None).await;
+    assert_eq!(s, StatusCode::CREATED, "{replaced}");
+    assert_eq!((replaced["name"].as_str(), replaced["revoked_tokens"].as_u64()), (Some("Bo"), Some(1)));
+    says(&me(&app, &bo).await, StatusCode::UNAUTHORIZED, "replaced by the organizer on");
+    says(&me(&app, &bo_session).await, StatusCode::UNAUTHORIZED, "sign in again");
+    assert_eq!(me(&app, &bo_scoped).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, replaced["token"].as_str().unwrap()).await.0, StatusCode::OK);
+    // The organizer's own credentials were not touched by either.
+    assert_eq!(me(&app, co["token"].as_str().unwrap()).await.0, StatusCode::OK);
+    assert_eq!(me(&app, admin_session["secret"].as_str().unwrap()).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_token_ends_everything_the_old_one_made_on_sqlite() {
+    replacing_a_token_ends_everything_the_old_one_made(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_token_ends_everything_the_old_one_made_on_postgres() {
+    replacing_a_token_ends_everything_the_old_one_made(Backend::Postgres).await;
 }

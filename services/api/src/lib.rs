@@ -114,7 +114,8 @@ pub use submission::{
 };
 pub use team::{CreateTeam, DuplicateEntrant, DuplicateImage, Team, TeamCode, TeamMember};
 pub use token::{
-    CurrentCredential, DEFAULT_TOKEN_HOURS, MAX_TOKEN_HOURS, MintToken, MintedToken, TokenScope, TokenView,
+    CurrentCredential, DEFAULT_TOKEN_HOURS, MAX_TOKEN_HOURS, MintToken, MintedToken, ReplacedToken, TokenScope,
+    TokenView,
 };
 pub use verification::{Condition, MetricComparison, RerunReport, RerunVerdict, Verification, VerificationState};
 pub use webhook::{

@@ -9,6 +9,11 @@
 //!   selections), `organize` (the organizer's writes). A participant mints `read`/`submit`, the
 //!   organizer `read`/`organize`; a read-only organizer token is how a co-organizer follows a
 //!   challenge without changing it.
+//! - A participant's own token is replaced, not recovered: `POST /me/token` with that token
+//!   (after a leak), or `POST /participants/{id}/token` by the organizer with the admin token
+//!   (after a loss), answers [`ReplacedToken`]. The old token, every web session it opened and
+//!   every scoped token it minted stop working at once; who presents the old one is told when it
+//!   was replaced.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -99,4 +104,20 @@ pub struct MintedToken {
     pub token: String,
     #[serde(flatten)]
     pub view: TokenView,
+}
+
+/// The answer of `POST /me/token` and `POST /participants/{id}/token`: the participant's new
+/// token, shown this once, and what replacing the old one ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplacedToken {
+    pub id: crate::ParticipantId,
+    pub name: String,
+    /// Shown only in this answer: keep it, it cannot be recovered.
+    pub token: String,
+    pub replaced_at: DateTime<Utc>,
+    /// The web sessions the old token had opened, now signed out.
+    pub ended_sessions: u64,
+    /// The scoped tokens the old token had minted (live or expired), now revoked.
+    pub revoked_tokens: u64,
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use darkroom_api::{
-    CreateTeam, InviteRequest, JoinRequest, Leaderboard, MintToken, PublicChallenge, Registered, Registration,
-    SelectionsRequest, SubmissionListQuery, SubmissionNoteUpdate, SubmissionState, SubmitImage, TarballQuery, TeamCode,
-    TokenScope, ViewedSubmission,
+    CreateTeam, InviteRequest, JoinRequest, Leaderboard, MintToken, ParticipantId, PublicChallenge, Registered,
+    Registration, ReplacedToken, SelectionsRequest, SubmissionListQuery, SubmissionNoteUpdate, SubmissionState,
+    SubmitImage, TarballQuery, TeamCode, TokenScope, ViewedSubmission,
 };
 use darkroom_api::{
     CreateWebhook, EditAnnouncement, ExportFormat, ExportQuery, LeaderboardQuery, PostAnnouncement, WebhookEvent,
@@ -278,6 +278,19 @@ enum TokenCommand {
     List,
     /// Revoke one by its id.
     Revoke { id: String },
+    /// Replace your own token (after a leak): the old one, its web sessions and its scoped
+    /// tokens stop working; the new one is printed once. Needs the token itself, not a scoped
+    /// one. The organizer replaces a participant's lost token with --participant.
+    Replace {
+        /// Organizer: the participant whose token to replace (their id, from `enrollment
+        /// list`); pass the new token on to them.
+        #[arg(long)]
+        participant: Option<String>,
+        /// Also write the new token to this file (mode 0600), e.g. the one `register
+        /// --save-token` wrote.
+        #[arg(long)]
+        save_token: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -479,11 +492,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Register { name, team, save_token } => {
             let v = api.send_json(Method::POST, "/participants", &Registration { name, team }).await?;
+            // Printed first, as `token replace` does: the token cannot be asked for again.
+            show(json, &v, output::registered)?;
             if let Some(path) = save_token {
                 let registered: Registered = read(&v)?;
-                write_secret(&path, &registered.token)?;
+                write_secret(&path, &registered.token).context("the token is printed above: save it by hand")?;
             }
-            show(json, &v, output::registered)?;
         }
         Command::Join { challenge, code, yes } => {
             api.needs_token("join")?;
@@ -659,6 +673,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 TokenCommand::Revoke { id } => {
                     api.send_json(Method::DELETE, &format!("/tokens/{id}"), &json!({})).await?;
                     println!("token {id} revoked");
+                }
+                TokenCommand::Replace { participant, save_token } => {
+                    let path = match &participant {
+                        Some(p) => {
+                            let id: ParticipantId = p.trim().parse().map_err(|e| {
+                                anyhow::anyhow!("--participant: {e} (their id is in 'darkroom enrollment list SLUG')")
+                            })?;
+                            format!("/participants/{id}/token")
+                        }
+                        None => "/me/token".to_owned(),
+                    };
+                    let v = api.send_json(Method::POST, &path, &json!({})).await?;
+                    // Printed before it is saved: the old token is already dead, so a file that
+                    // cannot be written must not take the only copy of the new one with it.
+                    show(json, &v, output::replaced_token)?;
+                    if let Some(file) = save_token {
+                        let replaced: ReplacedToken = read(&v)?;
+                        write_secret(&file, &replaced.token)
+                            .context("the new token is printed above: save it by hand")?;
+                    }
                 }
             }
         }

@@ -10,8 +10,8 @@ use darkroom_api::{Announcement, CreatedWebhook, WebhookDelivery, WebhookEvent, 
 use darkroom_api::{
     ChallengeSummary, CurrentCredential, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
     EnrollmentState, FeedbackScore, FinalBoard, Invite, Leaderboard, Me, MintedToken, OrganizerEnrollment,
-    OrganizerSubmissionView, PrivateBoard, PublicChallenge, QuotaHolder, QuotaStanding, Registered, RowInterval,
-    Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint, ViewedSubmission,
+    OrganizerSubmissionView, PrivateBoard, PublicChallenge, QuotaHolder, QuotaStanding, Registered, ReplacedToken,
+    RowInterval, Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint, ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -212,6 +212,21 @@ pub fn minted_token(t: &MintedToken) -> String {
         scopes(&t.view.scopes),
         at(t.view.expires_at),
         t.view.label.as_ref().map(|l| format!(", '{l}'")).unwrap_or_default()
+    )
+}
+
+/// A replaced participant token: the new one once, and what the old one's replacement ended.
+pub fn replaced_token(r: &ReplacedToken) -> String {
+    format!(
+        "new token for '{}' (id {}), shown once, keep it:\n  {}\nthe old token stopped working at {}, with {} web \
+         session(s) it had opened and {} scoped token(s) it had minted\nuse it with: export DARKROOM_TOKEN={}\n",
+        terminal_safe(&r.name),
+        r.id,
+        r.token,
+        at(r.replaced_at),
+        r.ended_sessions,
+        r.revoked_tokens,
+        r.token
     )
 }
 

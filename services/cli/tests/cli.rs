@@ -545,6 +545,45 @@ async fn tokens_are_minted_listed_and_revoked_from_the_cli() {
     assert_one_line_error(&darkroom(&app, Some(&scoped), &["status"]).await, "revoked or never existed");
 }
 
+/// `darkroom token replace`: a participant replaces their own token (into the file they keep
+/// it in), the organizer a participant's lost one; the old token and a scoped one it minted
+/// stop, each refusal one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_replaced_from_the_cli() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    let o = darkroom(&app, None, &["register", "Ada", "--save-token", file.to_str().unwrap()]).await;
+    assert!(o.status.success(), "{o:?}");
+    let old = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    let o = darkroom(&app, Some(&old), &["token", "create", "--scope", "read"]).await;
+    let scoped = stdout(&o).lines().next().unwrap().to_owned();
+    assert_one_line_error(&darkroom(&app, Some(&scoped), &["token", "replace"]).await, "your own token only");
+
+    let o = darkroom(&app, Some(&old), &["token", "replace", "--save-token", file.to_str().unwrap()]).await;
+    assert!(o.status.success(), "{o:?}");
+    let new = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert!(new != old && stdout(&o).contains(&new), "printed and saved: {}", stdout(&o));
+    assert!(stdout(&o).contains("1 scoped token(s) it had minted"), "{}", stdout(&o));
+    assert_one_line_error(&darkroom(&app, Some(&old), &["whoami"]).await, "replaced by its holder on");
+    assert_one_line_error(&darkroom(&app, Some(&scoped), &["whoami"]).await, "");
+    let o = darkroom(&app, Some(&new), &["--json", "whoami"]).await;
+    assert!(o.status.success(), "{o:?}");
+    let id = serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["me"]["id"].as_str().unwrap().to_owned();
+
+    // Ada lost it: the organizer replaces it; she cannot replace someone else's.
+    let bo = app.register("Bo").await;
+    let o = darkroom(&app, Some(&bo), &["token", "replace", "--participant", &id]).await;
+    assert_one_line_error(&o, "only the organizer");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["token", "replace", "--participant", "ada"]).await;
+    assert_one_line_error(&o, "--participant");
+    let o = darkroom(&app, Some(ADMIN_TOKEN), &["--json", "token", "replace", "--participant", &id]).await;
+    assert!(o.status.success(), "{o:?}");
+    let given = serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["token"].as_str().unwrap().to_owned();
+    assert_one_line_error(&darkroom(&app, Some(&new), &["whoami"]).await, "replaced by the organizer on");
+    assert!(darkroom(&app, Some(&given), &["whoami"]).await.status.success());
+}
+
 /// `darkroom webhook`: the organizer adds a webhook (its secret printed once), lists it
 /// without the secret, reads its empty delivery log and removes it; a participant and a
 /// private target are refused in one line each.

@@ -17,7 +17,7 @@ use crate::auth::hash_token;
 use crate::db::entities::participant;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{scoped_tokens, sessions};
+use crate::{scoped_tokens, sessions, token_replacement};
 use darkroom_api::{CurrentCredential, TokenScope};
 
 /// A JSON body. Wrong syntax, a wrong type or a missing field answers 400 naming the field.
@@ -146,20 +146,37 @@ pub(crate) async fn holder_of(state: &AppState, credential: &Credential) -> Resu
     if credential.token_hash == state.admin_token_hash {
         return Ok(Holder::Organizer);
     }
-    participant::Entity::find()
+    let found = participant::Entity::find()
         .filter(participant::Column::TokenHash.eq(&credential.token_hash))
         .one(&state.db)
-        .await?
-        .map(Holder::Participant)
-        .ok_or_else(|| {
-            ApiError::Unauthorized(if credential.is_session() {
-                "this session's participant is no longer known; sign in again".into()
-            } else if credential.scopes().is_some() {
-                "this scoped token's participant is no longer known".into()
-            } else {
-                "unknown participant token: register first, or check the token you saved".into()
-            })
-        })
+        .await?;
+    if let Some(p) = found {
+        return Ok(Holder::Participant(p));
+    }
+    Err(ApiError::Unauthorized(if credential.is_session() {
+        "this session's participant is no longer known; sign in again".into()
+    } else if credential.scopes().is_some() {
+        "this scoped token's participant is no longer known".into()
+    } else if let Some(replaced) = token_replacement::refusal(&state.db, &credential.token_hash).await? {
+        replaced
+    } else {
+        "unknown participant token: register first, or check the token you saved".into()
+    }))
+}
+
+/// The holder of `bearer` when it is their own token (`darkroom register`'s, or the admin
+/// token). A session or a scoped token is refused: what manages credentials (`what`, e.g.
+/// "scoped tokens are managed") must not let a stolen cookie or a leaked scoped token outgrow
+/// or outlive itself.
+pub(crate) async fn own_token_holder(state: &AppState, bearer: &str, what: &str) -> Result<Holder, ApiError> {
+    let credential = credential(state, bearer).await?;
+    if !matches!(credential.kind, CurrentCredential::Own) {
+        return Err(ApiError::Forbidden(format!(
+            "{what} with your own token only (not a web session or a scoped token): use the token 'darkroom \
+             register' gave you, or the admin token"
+        )));
+    }
+    holder_of(state, &credential).await
 }
 
 /// The organizer or the participant a bearer credential (token, session or scoped token)

@@ -18,7 +18,9 @@
 //!   the best score over time of the board's top lines.
 //! - [`dataset`] lists a challenge's dataset on apply and on the organizer's refresh, and
 //!   serves the stored listing.
-//! - [`sessions`] web sessions: what the pages' cookie holds instead of a token.
+//! - [`sessions`] web sessions: what the pages' cookie holds instead of a token;
+//!   [`scoped_tokens`] the narrower tokens a holder mints; [`token_replacement`] a
+//!   participant's own token replaced after a leak or a loss.
 //! - [`pinning`] pins a challenge's evaluation image to an id (asked of an evaluator) on apply.
 //! - [`fingerprints`] fingerprints a challenge's dataset and ground truth on apply.
 //! - [`output_sweep`] deletes participants' outputs once their phase's retention is over.
@@ -59,6 +61,7 @@ pub mod startup;
 pub mod state;
 pub mod tarball;
 pub mod teams;
+pub mod token_replacement;
 pub mod upload_sweep;
 pub mod watchdog;
 pub mod webhooks;

@@ -440,6 +440,28 @@ pub mod api_token {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod retired_token {
+    use sea_orm::entity::prelude::*;
+
+    /// A participant token that was replaced (`crate::token_replacement`): its hash, whose it
+    /// was, when, and whether the organizer replaced it. Kept so the old token is refused with
+    /// what happened to it; it never authenticates.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "retired_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub participant_id: String,
+        pub retired_at: ChronoDateTimeUtc,
+        pub by_organizer: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod announcement {
     use sea_orm::entity::prelude::*;
 

@@ -15,6 +15,7 @@ mod m20261206_000001_run_usage;
 mod m20261207_000001_submission_note;
 mod m20261208_000001_announcements;
 mod m20261209_000001_disqualification;
+mod m20261210_000001_retired_tokens;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_submission_note::Migration),
             Box::new(m20261208_000001_announcements::Migration),
             Box::new(m20261209_000001_disqualification::Migration),
+            Box::new(m20261210_000001_retired_tokens::Migration),
         ]
     }
 }

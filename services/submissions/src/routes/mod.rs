@@ -86,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route("/challenges/{slug}/duplicate-images", get(teams::duplicates))
         .route("/participants", post(participants::register).layer(limits.by_address()))
         .route("/me", get(participants::me))
+        .route("/me/token", post(participants::replace_own_token).layer(limits.by_address_and_token()))
+        .route("/participants/{participant}/token", post(participants::replace_participant_token))
         .route("/sessions", post(sessions::open))
         .route("/sessions/current", delete(sessions::revoke))
         .route("/tokens", post(tokens::mint).get(tokens::list))

@@ -100,6 +100,8 @@ is a stable word to branch on, `message` says what is wrong and how to fix it.";
         teams::duplicates,
         participants::register,
         participants::me,
+        participants::replace_own_token,
+        participants::replace_participant_token,
         sessions::open,
         sessions::revoke,
         tokens::mint,
@@ -268,6 +270,15 @@ pub(super) struct SubmissionPath {
 pub(super) struct VerificationPath {
     /// The verification's id, from `POST /submissions/{id}/verifications`.
     id: VerificationId,
+}
+
+/// `{participant}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(super) struct ParticipantPath {
+    /// The participant's id (from the organizer's enrollment list).
+    participant: ParticipantId,
 }
 
 /// `{id}` of a scoped token.

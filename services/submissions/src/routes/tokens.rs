@@ -7,24 +7,16 @@ use axum::http::StatusCode;
 use darkroom_api::{CurrentCredential, MintToken, MintedToken, TokenView};
 
 use super::openapi::{self as doc, TokenPath};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Bearer, Holder, credential, holder_of};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Bearer, Holder, credential, holder_of, own_token_holder};
 use crate::scoped_tokens;
 use crate::state::AppState;
 
 /// The holder of `bearer` when it is their own token: `(token hash, organizer)`. A session or a
 /// scoped token is refused, so neither can mint something that outlives or outgrows it.
 async fn own_token(state: &AppState, bearer: &str) -> ApiResult<(String, bool)> {
-    let credential = credential(state, bearer).await?;
-    if !matches!(credential.kind, CurrentCredential::Own) {
-        return Err(ApiError::Forbidden(
-            "scoped tokens are managed with your own token only (not a web session or a scoped token): use the \
-             token 'darkroom register' gave you, or the admin token"
-                .into(),
-        ));
-    }
-    Ok(match holder_of(state, &credential).await? {
-        Holder::Organizer => (credential.token_hash, true),
+    Ok(match own_token_holder(state, bearer, "scoped tokens are managed").await? {
+        Holder::Organizer => (state.admin_token_hash.clone(), true),
         Holder::Participant(p) => (p.token_hash, false),
     })
 }
