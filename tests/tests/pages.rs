@@ -418,7 +418,24 @@ async fn sessions_stand_in_for_the_token_until_signed_out() {
     assert_eq!(sub["state"], "QUEUED");
     // The token itself still works, and signs in again.
     assert_eq!(app.call(Method::GET, "/api/v1/me", Some(&alice), None).await.0, StatusCode::OK);
-    assert_ne!(web.sign_in(&alice).await.secret(), secret);
+    let again = web.sign_in(&alice).await;
+    assert_ne!(again.secret(), secret);
+
+    // Her token leaked and she replaced it: the browser it signed in is signed out, the old
+    // token signs in nowhere and the form says why, the new one signs in.
+    let (status, replaced) = app.call(Method::POST, "/api/v1/me/token", Some(&alice), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{replaced}");
+    let (status, html) = page(&web, "/me", Some(&again)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    at(&html, "Sign in to see this page");
+    let old = web.try_sign_in(&alice).await;
+    assert!(old.visit.is_none(), "{:?}", old.set_cookie);
+    let (_, form) = web.get(old.location.trim_start_matches(&web.url("")), None).await;
+    at(&form, "this token was replaced with the token itself on");
+    let renewed = web.sign_in(replaced["token"].as_str().unwrap()).await;
+    let (status, html) = page(&web, "/me", Some(&renewed)).await;
+    assert_eq!(status, StatusCode::OK);
+    at(&html, "Alice");
 }
 
 /// An organizer's session lasts `organizer_session_seconds` (at most 12 hours): after it, the

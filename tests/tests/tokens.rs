@@ -209,7 +209,7 @@ async fn replacing_a_token_ends_everything_the_old_one_made(backend: Backend) {
     assert!(new_ada.starts_with("drp_") && new_ada != ada, "{replaced}");
     assert_eq!(replaced["id"], ada_me["id"], "{replaced}");
     assert_eq!((replaced["ended_sessions"].as_u64(), replaced["revoked_tokens"].as_u64()), (Some(1), Some(1)));
-    says(&me(&app, &ada).await, StatusCode::UNAUTHORIZED, "replaced by its holder on");
+    says(&me(&app, &ada).await, StatusCode::UNAUTHORIZED, "replaced with the token itself on");
     says(&me(&app, &ada_session).await, StatusCode::UNAUTHORIZED, "sign in again");
     says(&me(&app, &ada_scoped).await, StatusCode::UNAUTHORIZED, "");
     says(&app.call(Method::POST, "/api/v1/sessions", Some(&ada), None).await, StatusCode::UNAUTHORIZED, "replaced");
@@ -236,6 +236,56 @@ async fn replacing_a_token_ends_everything_the_old_one_made(backend: Backend) {
     assert_eq!(me(&app, &winner).await.0, StatusCode::OK);
     assert_eq!(me(&app, &new_ada).await.0, StatusCode::UNAUTHORIZED);
 
+    // An upload let in before the replacement stores nothing after it: whoever copied the token
+    // was mid-upload when Ada replaced it.
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let archive = darkroom_tests::fixtures::image_archive();
+    let (head, tail) = archive.split_at(archive.len() / 2);
+    body_tx.send(Ok(head.to_vec())).await.unwrap();
+    let upload = tokio::spawn({
+        let (url, bearer) = (app.url(&format!("/api/v1/challenges/{slug}/submissions/tarball")), winner.clone());
+        let chunks = futures::stream::unfold(body_rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+        let body = reqwest::Body::wrap_stream(chunks);
+        async move {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(bearer)
+                .header("content-type", "application/x-tar")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (answer.status(), answer.json::<Value>().await.unwrap())
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (s, replaced) = replace_own(Some(winner.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{replaced}");
+    let mut current = replaced["token"].as_str().unwrap().to_owned();
+    body_tx.send(Ok(tail.to_vec())).await.unwrap();
+    drop(body_tx);
+    let stopped = upload.await.unwrap();
+    says(&stopped, StatusCode::UNAUTHORIZED, "nothing was submitted: this token was replaced");
+    let (_, mine) = app.call(Method::GET, "/api/v1/submissions", Some(&current), None).await;
+    assert_eq!(mine, json!([]), "the stopped upload left a submission");
+
+    // Five of her own replacements a day (this is her fourth and fifth), then 429 saying when;
+    // the organizer's replacement is not refused by her allowance.
+    for _ in 0..2 {
+        let (s, replaced) = replace_own(Some(current.clone())).await;
+        assert_eq!(s, StatusCode::CREATED, "{replaced}");
+        current = replaced["token"].as_str().unwrap().to_owned();
+    }
+    let refused = replace_own(Some(current.clone())).await;
+    says(&refused, StatusCode::TOO_MANY_REQUESTS, "5 times in the last 24 hours");
+    assert_eq!(code(&refused.1), Some("rate_limited"), "{}", refused.1);
+    assert_eq!(me(&app, &current).await.0, StatusCode::OK, "a refused replacement changed nothing");
+    let for_ada = format!("/api/v1/participants/{}/token", ada_me["id"].as_str().unwrap());
+    let (s, replaced) = app.call(Method::POST, &for_ada, Some(ADMIN_TOKEN), None).await;
+    assert_eq!(s, StatusCode::CREATED, "{replaced}");
+    says(&me(&app, &current).await, StatusCode::UNAUTHORIZED, "replaced by the organizer on");
+    let ada_now = replaced["token"].as_str().unwrap().to_owned();
+
     // Bo lost his token: the organizer replaces it, with the admin token and nothing less.
     let (_, bo_me) = me(&app, &bo).await;
     let for_bo = format!("/api/v1/participants/{}/token", bo_me["id"].as_str().unwrap());
@@ -244,7 +294,7 @@ async fn replacing_a_token_ends_everything_the_old_one_made(backend: Backend) {
     for bearer in [co["token"].as_str().unwrap(), admin_session["secret"].as_str().unwrap()] {
         says(&app.call(Method::POST, &for_bo, Some(bearer), None).await, StatusCode::FORBIDDEN, "own token only");
     }
-    says(&app.call(Method::POST, &for_bo, Some(&winner), None).await, StatusCode::FORBIDDEN, "only the organizer");
+    says(&app.call(Method::POST, &for_bo, Some(&ada_now), None).await, StatusCode::FORBIDDEN, "only the organizer");
     for nobody in ["/api/v1/participants/0192f1c4-0000-7000-8000-000000000000/token", "/api/v1/participants/bo/token"] {
         says(&app.call(Method::POST, nobody, Some(ADMIN_TOKEN), None).await, StatusCode::NOT_FOUND, "no participant");
     }

@@ -245,10 +245,11 @@ pub async fn sign_in(token: String, csrf: String) -> Result<(), ServerFnError> {
     let api = api()?;
     let created = match api.post::<SessionCreated>("/sessions", Some(token)).await {
         Ok(created) => created,
-        Err(ApiError::Unavailable(m)) => return Err(ServerFnError::new(m)),
+        // The API's own words for a token it refuses: unknown, or replaced (when, and by whom).
+        Err(ApiError::Unavailable(m) | ApiError::Unauthorized(m)) => return Err(ServerFnError::new(m)),
         Err(_) => {
             return Err(ServerFnError::new(
-                "this token is not known: check the token you saved at registration, or register again",
+                "this token does not sign in: use the token 'darkroom register' printed (not a scoped token or a session)",
             ));
         }
     };

@@ -493,7 +493,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Register { name, team, save_token } => {
             let v = api.send_json(Method::POST, "/participants", &Registration { name, team }).await?;
             // Printed first, as `token replace` does: the token cannot be asked for again.
-            show(json, &v, output::registered)?;
+            show_secret(json, &v, output::registered)?;
             if let Some(path) = save_token {
                 let registered: Registered = read(&v)?;
                 write_secret(&path, &registered.token).context("the token is printed above: save it by hand")?;
@@ -687,7 +687,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let v = api.send_json(Method::POST, &path, &json!({})).await?;
                     // Printed before it is saved: the old token is already dead, so a file that
                     // cannot be written must not take the only copy of the new one with it.
-                    show(json, &v, output::replaced_token)?;
+                    show_secret(json, &v, output::replaced_token)?;
                     if let Some(file) = save_token {
                         let replaced: ReplacedToken = read(&v)?;
                         write_secret(&file, &replaced.token)
@@ -933,6 +933,16 @@ fn print_removed(json: bool, what: &str, id: &str) {
 }
 
 /// Prints the server's answer: as it came with `--json`, else read as `T` and drawn by `table`.
+/// Prints a secret's answer whatever it holds: as [`show`] would, or, when this client cannot
+/// read it (a server of another version), as the JSON it came in. The secret is in it and cannot
+/// be asked for again, so nothing may stop it from being printed.
+fn show_secret<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String) -> anyhow::Result<()> {
+    if json || read::<T>(answer).is_err() {
+        return show::<Value>(true, answer, |_| String::new());
+    }
+    show(json, answer, table)
+}
+
 fn show<T: DeserializeOwned>(json: bool, answer: &Value, table: fn(&T) -> String) -> anyhow::Result<()> {
     if json {
         println!("{}", output::terminal_safe(&serde_json::to_string_pretty(answer)?));
@@ -1032,6 +1042,14 @@ fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
     #[cfg(unix)]
     options.mode(0o600);
     let mut f = options.open(path).with_context(|| format!("cannot write token file '{}'", path.display()))?;
+    // The mode above applies to a new file only; one that existed (a token being replaced in
+    // it) is narrowed too before the secret goes in.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make token file '{}' private (mode 0600)", path.display()))?;
+    }
     writeln!(f, "{secret}")?;
     Ok(())
 }

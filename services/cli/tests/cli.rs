@@ -560,12 +560,16 @@ async fn tokens_are_replaced_from_the_cli() {
     let scoped = stdout(&o).lines().next().unwrap().to_owned();
     assert_one_line_error(&darkroom(&app, Some(&scoped), &["token", "replace"]).await, "your own token only");
 
+    // A token file someone made readable is narrowed again when the new token goes in.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let o = darkroom(&app, Some(&old), &["token", "replace", "--save-token", file.to_str().unwrap()]).await;
     assert!(o.status.success(), "{o:?}");
     let new = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(new != old && stdout(&o).contains(&new), "printed and saved: {}", stdout(&o));
     assert!(stdout(&o).contains("1 scoped token(s) it had minted"), "{}", stdout(&o));
-    assert_one_line_error(&darkroom(&app, Some(&old), &["whoami"]).await, "replaced by its holder on");
+    assert_one_line_error(&darkroom(&app, Some(&old), &["whoami"]).await, "replaced with the token itself on");
     assert_one_line_error(&darkroom(&app, Some(&scoped), &["whoami"]).await, "");
     let o = darkroom(&app, Some(&new), &["--json", "whoami"]).await;
     assert!(o.status.success(), "{o:?}");

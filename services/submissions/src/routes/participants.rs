@@ -117,7 +117,7 @@ pub async fn replace_own_token(
                 .into(),
         ));
     };
-    let replaced = token_replacement::replace(&state.db, &who, ReplacedBy::Participant).await?;
+    let replaced = token_replacement::replace(&state, &who, ReplacedBy::Participant).await?;
     Ok((StatusCode::CREATED, Json(replaced)))
 }
 
@@ -158,6 +158,6 @@ pub async fn replace_participant_token(
     };
     let id: ParticipantId = participant.parse().map_err(|_| unknown())?;
     let who = participant::Entity::find_by_id(id.to_string()).one(&state.db).await?.ok_or_else(unknown)?;
-    let replaced = token_replacement::replace(&state.db, &who, ReplacedBy::Organizer).await?;
+    let replaced = token_replacement::replace(&state, &who, ReplacedBy::Organizer).await?;
     Ok((StatusCode::CREATED, Json(replaced)))
 }

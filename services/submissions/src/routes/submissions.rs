@@ -201,6 +201,8 @@ async fn accept(
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
     let row = {
         let _guard = state.submit_lock.lock().await;
+        // Let in with a token that may have been replaced since (an upload takes minutes).
+        crate::token_replacement::check_current(&state.db, who).await?;
         let phase = check_admission(state, who, spec).await?;
         let image = match incoming {
             Incoming::Pinned(image) => image,

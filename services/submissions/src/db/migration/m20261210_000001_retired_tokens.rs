@@ -1,6 +1,7 @@
 //! Replaced participant tokens (see `crate::token_replacement`): the hash of each token a
 //! participant or the organizer replaced, whose it was and when, so whoever presents it is told
-//! it was replaced instead of "unknown token". Sessions gain an index on the token that opened
+//! it was replaced instead of "unknown token"; indexed by participant and time, for the daily
+//! allowance of a holder's own replacements. Sessions gain an index on the token that opened
 //! them, since a replacement signs out every session of the old token.
 
 use sea_orm_migration::prelude::*;
@@ -29,6 +30,8 @@ enum Sessions {
 }
 
 const SESSIONS_INDEX: &str = "idx_sessions_token_hash";
+/// A replacement counts the holder's own replacements of the last day.
+const PARTICIPANT_INDEX: &str = "idx_retired_tokens_participant";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -50,6 +53,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_index(Index::drop().name(SESSIONS_INDEX).table(Sessions::Table).to_owned()).await?;
+        m.drop_index(Index::drop().name(PARTICIPANT_INDEX).table(RetiredTokens::Table).to_owned()).await?;
         m.drop_table(Table::drop().table(RetiredTokens::Table).to_owned()).await
     }
 }
