@@ -202,6 +202,19 @@ pub async fn sign_out(#[server(default)] csrf: String) -> Result<(), ServerFnErr
     crate::server::fns::sign_out(csrf).await
 }
 
+/// Replaces the signed-in participant's token (pasted to confirm), then goes to `/me/token`,
+/// which shows the new one once.
+#[server(prefix = "/fn", endpoint = "replace-token")]
+pub async fn replace_token(token: String, #[server(default)] csrf: String) -> Result<(), ServerFnError> {
+    crate::server::fns::replace_token(token, csrf).await
+}
+
+/// The token a replacement just made, if this visitor has one waiting; taking it forgets it.
+#[server(prefix = "/fn", endpoint = "new-token")]
+pub async fn take_new_token() -> Result<Option<String>, ServerFnError> {
+    crate::server::fns::take_new_token().await
+}
+
 #[server(prefix = "/fn", endpoint = "me")]
 pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {
     crate::server::fns::load_my_submissions().await

@@ -10,7 +10,7 @@ use leptos_router::{SsrMode, path};
 use crate::api::{SignOut, Visitor, current_visitor};
 use crate::pages::{
     challenge::ChallengeView, challenges::ChallengeList, errors::NotFound, leaderboard::LeaderboardView, me::MyView,
-    organizer::OrganizerView, sign_in::SignInView, submission::SubmissionDetail,
+    new_token::NewTokenView, organizer::OrganizerView, sign_in::SignInView, submission::SubmissionDetail,
 };
 
 /// The HTML document around the app (server only).
@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/challenges/:slug/leaderboard") view=LeaderboardView ssr=SsrMode::Async/>
                     <Route path=path!("/challenges/:slug/submissions") view=OrganizerView ssr=SsrMode::Async/>
                     <Route path=path!("/me") view=MyView ssr=SsrMode::Async/>
+                    <Route path=path!("/me/token") view=NewTokenView ssr=SsrMode::Async/>
                     <Route path=path!("/submissions/:id") view=SubmissionDetail ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=SignInView ssr=SsrMode::Async/>
                 </Routes>

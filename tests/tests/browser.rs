@@ -143,6 +143,30 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     let usage = c.find(Locator::Css("#run-usage")).await.unwrap().text().await.unwrap();
     assert!(usage.starts_with("Run: ran "), "{usage}");
     browser.screenshot("5-submission-timeline").await;
+
+    // Her token leaked: she replaces it from her page, with the page's scripts. The new one is
+    // shown once, without a reload, and she stays signed in; the old one is dead.
+    c.goto(&web.url("/me")).await.unwrap();
+    browser.wait_until("replace form", "document.querySelector('#current-token')", 10).await;
+    browser.eval("(window.__stillHere = true)").await;
+    browser.eval("document.querySelector('#replace-token').scrollIntoView()").await;
+    browser.screenshot("5a-replace-token").await;
+    c.find(Locator::Css("#current-token")).await.unwrap().send_keys(&first).await.unwrap();
+    c.find(Locator::Css("#replace-token-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait_until("the new token shown", "document.querySelector('#new-token')", 15).await;
+    assert_eq!(browser.eval("window.__stillHere === true").await, serde_json::json!(true), "the page reloaded");
+    let shown = browser.eval("document.querySelector('#new-token').textContent").await;
+    let new_token = shown.as_str().unwrap_or_default().trim().to_owned();
+    assert!(new_token.starts_with("drp_") && new_token != first, "{shown}");
+    browser.screenshot("5b-new-token").await;
+    let me = |token: String| {
+        let app = &stack.app;
+        async move { app.call(reqwest::Method::GET, "/api/v1/me", Some(&token), None).await.0 }
+    };
+    assert_eq!(me(first.clone()).await, reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(me(new_token).await, reqwest::StatusCode::OK);
+    c.goto(&web.url("/me")).await.unwrap();
+    browser.wait_until("still signed in", "document.querySelector('#submissions')", 15).await;
     browser.close().await;
 }
 

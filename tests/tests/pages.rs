@@ -1290,3 +1290,105 @@ async fn the_organizer_posts_and_removes_announcements_from_their_page() {
     assert!(status.is_redirection() && location == mine, "{status} {location}");
     assert!(listed().await.is_empty());
 }
+
+/// The `Set-Cookie` value of cookie `name` in an answer (attributes included), if it set one.
+fn set_cookie(answer: &reqwest::Response, name: &str) -> Option<String> {
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// A cookie's value from its `Set-Cookie` line.
+fn cookie_value(line: &str) -> &str {
+    line.split(';').next().and_then(|pair| pair.split_once('=')).map_or("", |(_, v)| v)
+}
+
+/// A participant replaces a leaked token from `/me` without scripts: the token pasted to
+/// confirm, the new one shown once on `/me/token` (from an HttpOnly cookie cleared as it is
+/// shown, on a page never cached), this browser signed in with it and the old token, its
+/// session and the session of any other browser out. Another's token pasted, none, a form
+/// without its CSRF token and the organizer change nothing, each saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_replaces_a_leaked_token_from_their_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let (alice, bob) = (app.register("Alice").await, app.register("Bob").await);
+    let (visit, elsewhere) = (web.sign_in(&alice).await, web.sign_in(&alice).await);
+    let (status, html) = page(&web, "/me", Some(&visit)).await;
+    assert_eq!(status, StatusCode::OK);
+    at(&html, "id=\"replace-token-form\"");
+
+    let organizer = web.sign_in(ADMIN_TOKEN).await;
+    for (who, token, csrf, says) in [
+        (&visit, bob.as_str(), visit.csrf.as_str(), "that is not your token"),
+        (&visit, "", visit.csrf.as_str(), "paste your token"),
+        (&visit, alice.as_str(), "", "without its CSRF token"),
+    ] {
+        let form = [("token", token), ("csrf", csrf)];
+        let (_, location) = post(&web, "/fn/replace-token", Some(&who.cookie), "/me", &form).await;
+        assert!(location.contains("__err="), "{says}: {location}");
+        let (_, shown) = web.get(location.trim_start_matches(&web.url("")), Some(&who.cookie)).await;
+        at(&shown, says);
+    }
+    // The organizer has no such form (their token is configuration); a post of it is refused.
+    let form = [("token", ADMIN_TOKEN), ("csrf", organizer.csrf.as_str())];
+    let (_, location) = post(&web, "/fn/replace-token", Some(&organizer.cookie), "/me", &form).await;
+    assert!(location.contains("__err="), "{location}");
+    for token in [&alice, &bob] {
+        assert_eq!(app.call(Method::GET, "/api/v1/me", Some(token), None).await.0, StatusCode::OK, "changed");
+    }
+    assert_eq!(page(&web, "/me", Some(&organizer)).await.0, StatusCode::FORBIDDEN, "the organizer's session ended");
+
+    let answer = no_redirects()
+        .post(web.url("/fn/replace-token"))
+        .header("accept", "text/html")
+        .header("referer", web.url("/me"))
+        .header("cookie", &visit.cookie)
+        .form(&[("token", alice.as_str()), ("csrf", visit.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    assert_eq!(answer.headers()["location"], "/me/token");
+    let held = set_cookie(&answer, "darkroom_new_token").expect("the new token held for the next page");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Max-Age=120"] {
+        assert!(held.contains(attribute), "{attribute} missing: {held}");
+    }
+    let new_token = cookie_value(&held).to_owned();
+    assert!(new_token.starts_with("drp_") && new_token != alice, "{held}");
+    let session = set_cookie(&answer, "darkroom_session").expect("a new session");
+    let new_session = format!("darkroom_session={}", cookie_value(&session));
+    assert_ne!(new_session, visit.cookie);
+
+    // Shown once, never cached, and cleared as it is shown.
+    let shown = no_redirects()
+        .get(web.url("/me/token"))
+        .header("cookie", format!("{new_session}; darkroom_new_token={new_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    let cleared = set_cookie(&shown, "darkroom_new_token").expect("the held token cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let html = shown.text().await.unwrap();
+    at(&html, "id=\"new-token\"");
+    at(&html, &new_token);
+    let (_, again) = web.get("/me/token", Some(&new_session)).await;
+    at(&again, "id=\"no-new-token\"");
+    assert!(!again.contains(&new_token), "shown twice");
+
+    // This browser is signed in with it; the old token and every browser it signed in are out.
+    let (status, html) = web.get("/me", Some(&new_session)).await;
+    assert_eq!(status, StatusCode::OK);
+    at(&html, "Alice");
+    for old in [&visit, &elsewhere] {
+        assert_eq!(page(&web, "/me", Some(old)).await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.call(Method::GET, "/api/v1/me", Some(&alice), None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, me) = app.call(Method::GET, "/api/v1/me", Some(&new_token), None).await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Alice")), "{me}");
+}

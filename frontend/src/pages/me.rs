@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{render, server_message};
-use crate::api::{MyPage, Ranking, SelectFinals, load_my_submissions};
+use crate::api::{MyPage, Ranking, ReplaceToken, SelectFinals, load_my_submissions};
 use crate::chart::{self, Chart, Point, Series, Style};
 use crate::components::{CsrfField, FeedbackScoreText, SubmissionRows};
 use crate::format;
@@ -45,6 +45,30 @@ fn Page(page: MyPage, select: ServerAction<SelectFinals>) -> impl IntoView {
         }}
         <ScoreCharts submissions=page.submissions.clone() ranking=page.ranking/>
         <FinalSelections selections=page.selections submissions=page.submissions select=select/>
+        <ReplaceTokenForm/>
+    }
+}
+
+/// Replacing a leaked token: pasted to confirm (a signed-in browser alone may not replace the
+/// token that signed it in); the new one is shown once on `/me/token`.
+#[component]
+fn ReplaceTokenForm() -> impl IntoView {
+    let replace = ServerAction::<ReplaceToken>::new();
+    let error = move || replace.value().get().and_then(Result::err).map(|e| server_message(&e));
+    view! {
+        <section class="replace-token" id="replace-token">
+            <h2>"Your token"</h2>
+            <p class="hint">
+                "If your token leaked, replace it: the old one stops working at once, with every browser it signed in and every scoped token it made. Your submissions stay yours. Paste it to confirm it is you."
+            </p>
+            <ActionForm action=replace attr:class="stack" attr:id="replace-token-form">
+                <CsrfField/>
+                <label for="current-token">"Your current token"</label>
+                <input id="current-token" name="token" type="password" autocomplete="current-password" required/>
+                <button type="submit">"Replace my token"</button>
+            </ActionForm>
+            {move || error().map(|e| view! { <p class="error" role="alert" id="replace-token-error">{e}</p> })}
+        </section>
     }
 }
 

@@ -6,6 +6,7 @@ pub mod challenges;
 pub mod errors;
 pub mod leaderboard;
 pub mod me;
+pub mod new_token;
 pub mod organizer;
 pub mod sign_in;
 pub mod submission;

@@ -7,9 +7,9 @@ use chrono::Utc;
 use darkroom_api::{
     Announcement, BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DisqualifyRequest, DuplicateImage,
     Enrollment, EnrollmentDecision, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView,
-    PostAnnouncement, PrivateBoard, PublicChallenge, QuotaStanding, RunLogView, Selections, SelectionsRequest,
-    SessionCreated, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode, ViewedSubmission,
-    WebhookDelivery, WebhookView,
+    PostAnnouncement, PrivateBoard, PublicChallenge, QuotaStanding, ReplacedToken, RunLogView, Selections,
+    SelectionsRequest, SessionCreated, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode,
+    ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -274,6 +274,53 @@ pub async fn sign_out(csrf: String) -> Result<(), ServerFnError> {
     session::forget();
     leptos_axum::redirect("/");
     Ok(())
+}
+
+/// Replaces the signed-in participant's token. The visitor pastes it: a session may not replace
+/// the token that opened it (a stolen cookie must not lock its owner out), and it must be the
+/// signed-in participant's own. The new token waits in a cookie for `/me/token` to show once;
+/// the session ended with the old token, so one is opened with the new token.
+pub async fn replace_token(token: String, csrf: String) -> Result<(), ServerFnError> {
+    let secret = session_for_form(&csrf)?;
+    let token = token.trim();
+    if !session::plausible(token) {
+        return Err(ServerFnError::new("paste your token (the one 'darkroom register' printed) to replace it"));
+    }
+    let api = api()?;
+    let failed = |e: ApiError| ServerFnError::new(e.to_string());
+    let signed_in = match who(&api, &secret).await.map_err(failed)? {
+        Me::Participant(p) => p.id,
+        Me::Organizer => {
+            return Err(ServerFnError::new(
+                "the organizer's admin token is replaced in the configuration (submissions.admin_token), not here",
+            ));
+        }
+    };
+    match who(&api, token).await.map_err(failed)? {
+        Me::Participant(p) if p.id == signed_in => {}
+        _ => {
+            return Err(ServerFnError::new("that is not your token: paste the token of the participant signed in here"));
+        }
+    }
+    let replaced = api.post::<ReplacedToken>("/me/token", Some(token)).await.map_err(failed)?;
+    // Held first: the old token is dead already, so nothing after this may lose the new one.
+    session::hold_new_token(&replaced.token);
+    match api.post::<SessionCreated>("/sessions", Some(&replaced.token)).await {
+        Ok(created) => session::remember(&created.secret, (created.expires_at - Utc::now()).num_seconds()),
+        // The page shows the token all the same, and the sign-in link.
+        Err(_) => session::forget(),
+    }
+    leptos_axum::redirect("/me/token");
+    Ok(())
+}
+
+/// The token a replacement just made, once: taking it clears its cookie, and the page that
+/// shows it is never cached.
+pub async fn take_new_token() -> Result<Option<String>, ServerFnError> {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.insert_header(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    }
+    Ok(session::take_new_token())
 }
 
 pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {

@@ -13,6 +13,12 @@
 //! compute the token, the page server keeps no state and needs no key of its own, and the
 //! token changes with every session. A visitor without a session (the sign-in form) gets a
 //! random token in a cookie of its own, which the form must repeat (double submit).
+//!
+//! One cookie carries a token, briefly: a participant who replaces theirs on their page must
+//! see the new one once, also without scripts, where the form's answer is a redirect. The
+//! replacement holds it in an HttpOnly cookie for [`NEW_TOKEN_SECONDS`] and `/me/token` shows
+//! it and clears it at once ([`hold_new_token`], [`take_new_token`]). The page server keeps no
+//! state, so the visitor's own browser is the one place it can wait; the API never sees it.
 
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderValue, request::Parts};
@@ -23,6 +29,11 @@ use sha2::{Digest, Sha256};
 
 const SESSION_COOKIE: &str = "darkroom_session";
 const CSRF_COOKIE: &str = "darkroom_csrf";
+const NEW_TOKEN_COOKIE: &str = "darkroom_new_token";
+
+/// How long a replaced token waits in its cookie to be shown: the redirect that follows the
+/// form takes a moment; a visitor who never arrives loses nothing the organizer cannot replace.
+pub const NEW_TOKEN_SECONDS: i64 = 120;
 
 /// How the page server's cookies are named and flagged, from the address visitors use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,6 +97,18 @@ pub fn remember(secret: &str, max_age: i64) {
 /// Clears the session cookie.
 pub fn forget() {
     policy().set(SESSION_COOKIE, "", Some(0));
+}
+
+/// Keeps a participant's new token for `/me/token` to show once.
+pub fn hold_new_token(token: &str) {
+    policy().set(NEW_TOKEN_COOKIE, token, Some(NEW_TOKEN_SECONDS));
+}
+
+/// The new token held for this visitor, if any, clearing it: it is shown once.
+pub fn take_new_token() -> Option<String> {
+    let token = cookie(NEW_TOKEN_COOKIE)?;
+    policy().set(NEW_TOKEN_COOKIE, "", Some(0));
+    Some(token)
 }
 
 /// The token a session's forms carry: SHA-256 of a label and the secret, so it reveals nothing
