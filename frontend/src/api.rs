@@ -210,7 +210,8 @@ pub async fn replace_token(token: String, #[server(default)] csrf: String) -> Re
 }
 
 /// The token a replacement just made, if this visitor has one waiting; taking it forgets it.
-#[server(prefix = "/fn", endpoint = "new-token")]
+/// Under `/me/token`, the one path its cookie is sent to.
+#[server(prefix = "/me/token", endpoint = "take")]
 pub async fn take_new_token() -> Result<Option<String>, ServerFnError> {
     crate::server::fns::take_new_token().await
 }

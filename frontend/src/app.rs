@@ -50,6 +50,13 @@ fn Session(children: Children) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser, once the scripts have taken the page over: the mark lets
+    // the browser tests wait for it, so their clicks reach the hydrated forms, not plain posts.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "");
+        }
+    });
     view! {
         <Title formatter=|page: String| format!("{page} · Darkroom")/>
         <Router>

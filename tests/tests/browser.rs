@@ -147,7 +147,7 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     // Her token leaked: she replaces it from her page, with the page's scripts. The new one is
     // shown once, without a reload, and she stays signed in; the old one is dead.
     c.goto(&web.url("/me")).await.unwrap();
-    browser.wait_until("replace form", "document.querySelector('#current-token')", 10).await;
+    browser.wait_until("the page's scripts", "document.documentElement.hasAttribute('data-hydrated')", 15).await;
     browser.eval("(window.__stillHere = true)").await;
     browser.eval("document.querySelector('#replace-token').scrollIntoView()").await;
     browser.screenshot("5a-replace-token").await;
@@ -159,6 +159,17 @@ async fn a_viewer_watches_the_leaderboard_update_live_and_participants_see_only_
     let new_token = shown.as_str().unwrap_or_default().trim().to_owned();
     assert!(new_token.starts_with("drp_") && new_token != first, "{shown}");
     browser.screenshot("5b-new-token").await;
+    // Leaving the page takes the token off it, so the Back button's copy does not show it.
+    browser.eval("window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }))").await;
+    browser
+        .wait_until(
+            "the token taken off the page",
+            "!document.querySelector('#new-token') && !!document.querySelector('#new-token-taken')",
+            5,
+        )
+        .await;
+    let main = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(!main.contains(&new_token), "the token is still on the page: {main}");
     let me = |token: String| {
         let app = &stack.app;
         async move { app.call(reqwest::Method::GET, "/api/v1/me", Some(&token), None).await.0 }

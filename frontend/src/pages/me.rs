@@ -65,7 +65,8 @@ fn ReplaceTokenForm() -> impl IntoView {
                 <CsrfField/>
                 <label for="current-token">"Your current token"</label>
                 <input id="current-token" name="token" type="password" autocomplete="current-password" required/>
-                <button type="submit">"Replace my token"</button>
+                // Once: a second click would race the first with a token it is replacing.
+                <button type="submit" disabled=move || replace.pending().get()>"Replace my token"</button>
             </ActionForm>
             {move || error().map(|e| view! { <p class="error" role="alert" id="replace-token-error">{e}</p> })}
         </section>

@@ -1,5 +1,7 @@
 //! `/me/token`: the token a replacement on `/me` just made, shown once (see
-//! `server::session::hold_new_token`); reloading the page shows it no more.
+//! `server::session::hold_new_token`); reloading the page shows it no more. With scripts the
+//! page may be drawn inside another page's document, which the browser can keep for its Back
+//! button: the token is taken off the page when the visitor leaves it (`pagehide`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -34,15 +36,33 @@ pub fn NewTokenView() -> impl IntoView {
 
 #[component]
 fn Shown(token: String) -> impl IntoView {
-    let export = format!("export DARKROOM_TOKEN={token}");
+    let left = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    {
+        let listener = window_event_listener(leptos::ev::pagehide, move |_| left.set(true));
+        on_cleanup(move || listener.remove());
+    }
+    let shown = move || {
+        if left.get() {
+            return view! {
+                <p class="empty" id="new-token-taken">"The token was taken off this page when you left it."</p>
+            }
+            .into_any();
+        }
+        let export = format!("export DARKROOM_TOKEN={token}");
+        view! {
+            <p class="lede">"Copy it now: it is shown only this once, and your old token no longer works."</p>
+            <pre class="secret" id="new-token">{token.clone()}</pre>
+            <p class="hint">
+                "The browsers your old token signed in are signed out and the scoped tokens it made are revoked; this browser is signed in with the new one. In a terminal: "
+                <code>{export}</code>
+                ", or write it into the file you keep it in."
+            </p>
+        }
+        .into_any()
+    };
     view! {
-        <p class="lede">"Copy it now: it is shown only this once, and your old token no longer works."</p>
-        <pre class="secret" id="new-token">{token}</pre>
-        <p class="hint">
-            "The browsers your old token signed in are signed out and the scoped tokens it made are revoked; this browser is signed in with the new one. In a terminal: "
-            <code>{export}</code>
-            ", or write it into the file you keep it in."
-        </p>
+        {shown}
         <p><A href="/me">"Back to your submissions"</A></p>
     }
 }

@@ -299,18 +299,39 @@ pub async fn replace_token(token: String, csrf: String) -> Result<(), ServerFnEr
     match who(&api, token).await.map_err(failed)? {
         Me::Participant(p) if p.id == signed_in => {}
         _ => {
-            return Err(ServerFnError::new("that is not your token: paste the token of the participant signed in here"));
+            return Err(ServerFnError::new(
+                "that is not your token: paste the token of the participant signed in here",
+            ));
         }
     }
-    let replaced = api.post::<ReplacedToken>("/me/token", Some(token)).await.map_err(failed)?;
+    let replaced = match api.post::<ReplacedToken>("/me/token", Some(token)).await {
+        Ok(replaced) => replaced,
+        // Refused: nothing changed, and the API says why.
+        Err(
+            e @ (ApiError::Unauthorized(_) | ApiError::Forbidden(_) | ApiError::Refused(_) | ApiError::NotFound(_)),
+        ) => {
+            return Err(failed(e));
+        }
+        // The API may have replaced it and its answer been lost on the way.
+        Err(e) => {
+            return Err(ServerFnError::new(format!(
+                "{e}; if your token now says it was replaced, ask the organizer to replace it for you"
+            )));
+        }
+    };
     // Held first: the old token is dead already, so nothing after this may lose the new one.
-    session::hold_new_token(&replaced.token);
+    if !session::hold_new_token(&replaced.token) {
+        return Err(ServerFnError::new(
+            "your token was replaced, but the new one could not be kept for this page to show: ask the organizer \
+             to replace it for you",
+        ));
+    }
     match api.post::<SessionCreated>("/sessions", Some(&replaced.token)).await {
         Ok(created) => session::remember(&created.secret, (created.expires_at - Utc::now()).num_seconds()),
         // The page shows the token all the same, and the sign-in link.
         Err(_) => session::forget(),
     }
-    leptos_axum::redirect("/me/token");
+    leptos_axum::redirect(session::NEW_TOKEN_PATH);
     Ok(())
 }
 

@@ -6,8 +6,9 @@
 //! newest 0.8, still does it: about one page in fifty stalled under the page tests' parallel
 //! load, on any page that reads two resources (the header's "who is signed in" and the page's
 //! own). Rendering a page changes nothing (forms post to server functions, which this guard
-//! passes through untouched), so a GET whose render has not finished within [`FIRST_TRY`] is
-//! rendered again from the same request. The second try gets [`SECOND_TRY`], longer than the
+//! passes through untouched; `/me/token` clears a cookie, which a second render of the same
+//! request, carrying the same cookie, clears again), so a GET whose render has not finished
+//! within [`FIRST_TRY`] is rendered again from the same request. The second try gets [`SECOND_TRY`], longer than the
 //! API client's timeout, so a page that is slow because the API is slow still gets its answer;
 //! after that the visitor gets a 503 that says to reload. Every retry is logged and counted
 //! (`darkroom_page_render_retries_total`), so a stall that is not this race shows up.

@@ -16,9 +16,11 @@
 //!
 //! One cookie carries a token, briefly: a participant who replaces theirs on their page must
 //! see the new one once, also without scripts, where the form's answer is a redirect. The
-//! replacement holds it in an HttpOnly cookie for [`NEW_TOKEN_SECONDS`] and `/me/token` shows
-//! it and clears it at once ([`hold_new_token`], [`take_new_token`]). The page server keeps no
-//! state, so the visitor's own browser is the one place it can wait; the API never sees it.
+//! replacement holds it in an HttpOnly cookie for [`NEW_TOKEN_SECONDS`], sent only to
+//! [`NEW_TOKEN_PATH`] (the page that shows it and its server function), which shows it and
+//! clears it at once ([`hold_new_token`], [`take_new_token`]). The page server keeps no state,
+//! so the visitor's own browser is the one place it can wait; the API never sees it. A cookie
+//! with a narrower path than `/` cannot be `__Host-`; over https it is `__Secure-`.
 
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderValue, request::Parts};
@@ -34,6 +36,9 @@ const NEW_TOKEN_COOKIE: &str = "darkroom_new_token";
 /// How long a replaced token waits in its cookie to be shown: the redirect that follows the
 /// form takes a moment; a visitor who never arrives loses nothing the organizer cannot replace.
 pub const NEW_TOKEN_SECONDS: i64 = 120;
+/// Where the new token's cookie is sent: the page that shows it, and (below it) the server
+/// function that page reads it with.
+pub const NEW_TOKEN_PATH: &str = "/me/token";
 
 /// How the page server's cookies are named and flagged, from the address visitors use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,14 +52,21 @@ impl CookiePolicy {
         Self { secure: public_url.trim().to_ascii_lowercase().starts_with("https://") }
     }
 
-    fn name(self, base: &str) -> String {
-        if self.secure { format!("__Host-{base}") } else { base.to_owned() }
+    /// The name of cookie `base` sent to `path`: `__Host-` (which must be `Path=/`) or
+    /// `__Secure-` over https, so no plain-http page or subdomain can set or shadow it.
+    fn name(self, base: &str, path: &str) -> String {
+        match (self.secure, path) {
+            (false, _) => base.to_owned(),
+            (true, "/") => format!("__Host-{base}"),
+            (true, _) => format!("__Secure-{base}"),
+        }
     }
 
-    /// `name=value` with the attributes every cookie here has; `max_age` in seconds, `None` for
-    /// one that lasts as long as the browser keeps it (the CSRF cookie).
-    fn set(self, base: &str, value: &str, max_age: Option<i64>) {
-        let mut cookie = format!("{}={value}; Path=/; HttpOnly; SameSite=Strict", self.name(base));
+    /// `name=value` with the attributes every cookie here has, sent to `path`; `max_age` in
+    /// seconds, `None` for one that lasts as long as the browser keeps it (the CSRF cookie).
+    /// False when it could not be set (no response to set it on, or a value no header holds).
+    fn set(self, base: &str, value: &str, max_age: Option<i64>, path: &str) -> bool {
+        let mut cookie = format!("{}={value}; Path={path}; HttpOnly; SameSite=Strict", self.name(base, path));
         if let Some(age) = max_age {
             cookie.push_str(&format!("; Max-Age={}", age.max(0)));
         }
@@ -63,7 +75,9 @@ impl CookiePolicy {
         }
         if let (Some(response), Ok(value)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&cookie)) {
             response.append_header(SET_COOKIE, value);
+            return true;
         }
+        false
     }
 }
 
@@ -71,9 +85,9 @@ fn policy() -> CookiePolicy {
     use_context::<CookiePolicy>().unwrap_or_default()
 }
 
-/// The value of the request's cookie `base` (under this policy's name), if any.
-fn cookie(base: &str) -> Option<String> {
-    let name = policy().name(base);
+/// The value of the request's cookie `base` sent to `path` (under this policy's name), if any.
+fn cookie(base: &str, path: &str) -> Option<String> {
+    let name = policy().name(base, path);
     let parts = use_context::<Parts>()?;
     parts.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|header| {
         header.split(';').map(str::trim).find_map(|pair| {
@@ -86,28 +100,29 @@ fn cookie(base: &str) -> Option<String> {
 /// The session secret the request carries, if any (whether the API still accepts it is the
 /// API's to say).
 pub fn secret() -> Option<String> {
-    cookie(SESSION_COOKIE)
+    cookie(SESSION_COOKIE, "/")
 }
 
 /// Keeps the session's secret in the cookie for `max_age` seconds (until the session expires).
 pub fn remember(secret: &str, max_age: i64) {
-    policy().set(SESSION_COOKIE, secret, Some(max_age));
+    policy().set(SESSION_COOKIE, secret, Some(max_age), "/");
 }
 
 /// Clears the session cookie.
 pub fn forget() {
-    policy().set(SESSION_COOKIE, "", Some(0));
+    policy().set(SESSION_COOKIE, "", Some(0), "/");
 }
 
-/// Keeps a participant's new token for `/me/token` to show once.
-pub fn hold_new_token(token: &str) {
-    policy().set(NEW_TOKEN_COOKIE, token, Some(NEW_TOKEN_SECONDS));
+/// Keeps a participant's new token for [`NEW_TOKEN_PATH`] to show once; false when it could
+/// not be kept (the caller must then show it some other way).
+pub fn hold_new_token(token: &str) -> bool {
+    plausible(token) && policy().set(NEW_TOKEN_COOKIE, token, Some(NEW_TOKEN_SECONDS), NEW_TOKEN_PATH)
 }
 
 /// The new token held for this visitor, if any, clearing it: it is shown once.
 pub fn take_new_token() -> Option<String> {
-    let token = cookie(NEW_TOKEN_COOKIE)?;
-    policy().set(NEW_TOKEN_COOKIE, "", Some(0));
+    let token = cookie(NEW_TOKEN_COOKIE, NEW_TOKEN_PATH)?;
+    policy().set(NEW_TOKEN_COOKIE, "", Some(0), NEW_TOKEN_PATH);
     Some(token)
 }
 
@@ -123,13 +138,13 @@ pub fn csrf_token() -> String {
     if let Some(secret) = secret() {
         return derived(&secret);
     }
-    if let Some(token) = cookie(CSRF_COOKIE) {
+    if let Some(token) = cookie(CSRF_COOKIE, "/") {
         return token;
     }
     let mut random = [0u8; 32];
     rand::rng().fill_bytes(&mut random);
     let token = hex::encode(random);
-    policy().set(CSRF_COOKIE, &token, None);
+    policy().set(CSRF_COOKIE, &token, None, "/");
     token
 }
 
@@ -142,7 +157,7 @@ pub fn check_csrf(sent: &str) -> Result<(), ServerFnError> {
     }
     let expected = match secret() {
         Some(secret) => derived(&secret),
-        None => cookie(CSRF_COOKIE).ok_or_else(|| {
+        None => cookie(CSRF_COOKIE, "/").ok_or_else(|| {
             ServerFnError::new(
                 "this form's CSRF cookie is missing, so nothing was done: allow cookies for this site, reload the page and send the form again",
             )
@@ -171,9 +186,11 @@ mod tests {
     fn https_makes_cookies_secure_and_host_prefixed() {
         let secure = CookiePolicy::for_public_url("HTTPS://darkroom.example");
         assert!(secure.secure);
-        assert_eq!(secure.name(SESSION_COOKIE), "__Host-darkroom_session");
+        assert_eq!(secure.name(SESSION_COOKIE, "/"), "__Host-darkroom_session");
+        assert_eq!(secure.name(NEW_TOKEN_COOKIE, NEW_TOKEN_PATH), "__Secure-darkroom_new_token");
         let plain = CookiePolicy::for_public_url("http://127.0.0.1:3000");
-        assert_eq!(plain.name(SESSION_COOKIE), "darkroom_session");
+        assert_eq!(plain.name(SESSION_COOKIE, "/"), "darkroom_session");
+        assert_eq!(plain.name(NEW_TOKEN_COOKIE, NEW_TOKEN_PATH), "darkroom_new_token");
     }
 
     #[test]
