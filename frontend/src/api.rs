@@ -209,6 +209,12 @@ pub async fn replace_token(token: String, #[server(default)] csrf: String) -> Re
     crate::server::fns::replace_token(token, csrf).await
 }
 
+/// Signs out every browser the visitor's token signed in, this one too.
+#[server(prefix = "/fn", endpoint = "sign-out-everywhere")]
+pub async fn sign_out_everywhere(#[server(default)] csrf: String) -> Result<(), ServerFnError> {
+    crate::server::fns::sign_out_everywhere(csrf).await
+}
+
 /// The token a replacement just made, if this visitor has one waiting; taking it forgets it.
 /// Under `/me/token`, the one path its cookie is sent to.
 #[server(prefix = "/me/token", endpoint = "take")]

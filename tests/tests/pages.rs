@@ -1407,3 +1407,42 @@ async fn a_participant_replaces_a_leaked_token_from_their_page() {
     let (status, me) = app.call(Method::GET, "/api/v1/me", Some(&new_token), None).await;
     assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("Alice")), "{me}");
 }
+
+/// "Sign out everywhere" on `/me`, without scripts: every browser the token signed in is signed
+/// out (this one's cookie cleared), the token keeps working and signs in again; a post without
+/// the form's CSRF token changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_signs_out_everywhere_from_their_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = WebServer::spawn(&app.config, &app.addr).await;
+    let (alice, bob) = (app.register("Alice").await, app.register("Bob").await);
+    let (here, shared_computer, bobs) = (web.sign_in(&alice).await, web.sign_in(&alice).await, web.sign_in(&bob).await);
+    let (_, html) = page(&web, "/me", Some(&here)).await;
+    at(&html, "id=\"sign-out-everywhere\"");
+
+    let (_, location) = post(&web, "/fn/sign-out-everywhere", Some(&here.cookie), "/me", &[("csrf", "")]).await;
+    assert!(location.contains("__err="), "{location}");
+    assert_eq!(page(&web, "/me", Some(&shared_computer)).await.0, StatusCode::OK, "a refused post signed out");
+
+    let answer = no_redirects()
+        .post(web.url("/fn/sign-out-everywhere"))
+        .header("accept", "text/html")
+        .header("referer", web.url("/me"))
+        .header("cookie", &here.cookie)
+        .form(&[("csrf", here.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    assert_eq!(answer.headers()["location"], "/");
+    let cleared = set_cookie(&answer, "darkroom_session").expect("the session cookie cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    for gone in [&here, &shared_computer] {
+        assert_eq!(page(&web, "/me", Some(gone)).await.0, StatusCode::UNAUTHORIZED, "a browser is still signed in");
+    }
+    assert_eq!(page(&web, "/me", Some(&bobs)).await.0, StatusCode::OK, "another participant was signed out");
+    assert_eq!(app.call(Method::GET, "/api/v1/me", Some(&alice), None).await.0, StatusCode::OK);
+    let (status, html) = page(&web, "/me", Some(&web.sign_in(&alice).await)).await;
+    assert_eq!(status, StatusCode::OK);
+    at(&html, "Alice");
+}

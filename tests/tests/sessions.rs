@@ -1,6 +1,7 @@
-//! Web sessions in the API (`POST /sessions`, `DELETE /sessions/current`), on SQLite and on
-//! PostgreSQL: a session's secret stands in for the token that opened it, on every kind of
-//! endpoint, until it is revoked or expires; nothing else opens, uses or revokes one.
+//! Web sessions in the API (`POST /sessions`, `DELETE /sessions/current`, `DELETE /sessions`),
+//! on SQLite and on PostgreSQL: a session's secret stands in for the token that opened it, on
+//! every kind of endpoint, until it is revoked or expires; nothing else opens, uses or revokes
+//! one; signing out everywhere ends the holder's sessions and nobody else's.
 
 use darkroom_api::SessionCreated;
 use darkroom_tests::{ADMIN_TOKEN, Backend, TestApp, on_both_backends};
@@ -8,7 +9,11 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
-on_both_backends!(sessions_stand_in_for_their_token_until_revoked, sessions_expire_after_their_lifetime);
+on_both_backends!(
+    sessions_stand_in_for_their_token_until_revoked,
+    sessions_expire_after_their_lifetime,
+    signing_out_everywhere_ends_the_holders_sessions_and_no_one_elses
+);
 
 async fn open(app: &TestApp, token: &str) -> SessionCreated {
     let (status, body) = app.call(Method::POST, "/api/v1/sessions", Some(token), None).await;
@@ -92,4 +97,48 @@ async fn sessions_expire_after_their_lifetime(backend: Backend) {
     // A new session from the token works again.
     let fresh = open(&app, &ada).await;
     assert_eq!(app.call(Method::GET, "/api/v1/me", Some(&fresh.secret), None).await.0, StatusCode::OK);
+}
+
+async fn signing_out_everywhere_ends_the_holders_sessions_and_no_one_elses(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (ada, bo) = (app.register("Ada").await, app.register("Bo").await);
+    let (laptop, library) = (open(&app, &ada).await.secret, open(&app, &ada).await.secret);
+    let (bos, organizers) = (open(&app, &bo).await.secret, open(&app, ADMIN_TOKEN).await.secret);
+    let (_, scoped) =
+        app.call(Method::POST, "/api/v1/tokens", Some(&ada), Some(serde_json::json!({ "scopes": ["read"] }))).await;
+    let scoped = scoped["token"].as_str().unwrap().to_owned();
+    let end_all = |bearer: Option<String>| {
+        let app = &app;
+        async move { app.call(Method::DELETE, "/api/v1/sessions", bearer.as_deref(), None).await }
+    };
+    let works = |bearer: String| {
+        let app = &app;
+        async move { app.call(Method::GET, "/api/v1/me", Some(&bearer), None).await.0 == StatusCode::OK }
+    };
+
+    // A scoped token stands for less than its holder, and no credential is nobody.
+    let (status, body) = end_all(Some(scoped.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(message(&body).contains("scoped token cannot sign its holder out"), "{body}");
+    assert_eq!(end_all(None).await.0, StatusCode::UNAUTHORIZED);
+    assert!(works(laptop.clone()).await, "a refused sign-out ended a session");
+
+    // From the library's browser: both of Ada's sessions end, Bo's and the organizer's stay,
+    // and her token and its scoped token keep working.
+    let (status, body) = end_all(Some(library.clone())).await;
+    assert_eq!((status, body["ended"].as_u64()), (StatusCode::OK, Some(2)), "{body}");
+    for gone in [&laptop, &library] {
+        assert!(!works(gone.clone()).await, "a session outlived signing out everywhere");
+    }
+    for kept in [&bos, &organizers, &ada, &scoped] {
+        assert!(works(kept.clone()).await, "someone else's credential (or her token) ended");
+    }
+    let (_, body) = end_all(Some(ada.clone())).await;
+    assert_eq!(body["ended"].as_u64(), Some(0), "{body}");
+
+    // The organizer's ends the organizer's sessions only.
+    let (_, body) = end_all(Some(ADMIN_TOKEN.to_owned())).await;
+    assert_eq!(body["ended"].as_u64(), Some(1), "{body}");
+    assert!(!works(organizers).await);
+    assert!(works(bos).await);
 }

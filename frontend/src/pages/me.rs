@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{render, server_message};
-use crate::api::{MyPage, Ranking, ReplaceToken, SelectFinals, load_my_submissions};
+use crate::api::{MyPage, Ranking, ReplaceToken, SelectFinals, SignOutEverywhere, load_my_submissions};
 use crate::chart::{self, Chart, Point, Series, Style};
 use crate::components::{CsrfField, FeedbackScoreText, SubmissionRows};
 use crate::format;
@@ -69,7 +69,27 @@ fn ReplaceTokenForm() -> impl IntoView {
                 <button type="submit" disabled=move || replace.pending().get()>"Replace my token"</button>
             </ActionForm>
             {move || error().map(|e| view! { <p class="error" role="alert" id="replace-token-error">{e}</p> })}
+            <SignOutEverywhereForm/>
         </section>
+    }
+}
+
+/// Signing out every browser the token signed in (one left signed in on a shared computer),
+/// without replacing the token.
+#[component]
+fn SignOutEverywhereForm() -> impl IntoView {
+    let everywhere = ServerAction::<SignOutEverywhere>::new();
+    let error = move || everywhere.value().get().and_then(Result::err).map(|e| server_message(&e));
+    view! {
+        <h3>"Signed in elsewhere?"</h3>
+        <p class="hint">
+            "Left yourself signed in on another computer? Sign out of every browser, this one too. Your token and its scoped tokens keep working."
+        </p>
+        <ActionForm action=everywhere attr:class="stack" attr:id="sign-out-everywhere">
+            <CsrfField/>
+            <button type="submit">"Sign out everywhere"</button>
+        </ActionForm>
+        {move || error().map(|e| view! { <p class="error" role="alert" id="sign-out-everywhere-error">{e}</p> })}
     }
 }
 

@@ -8,8 +8,8 @@ use darkroom_api::{
     Announcement, BoardHistory, ChallengeSummary, CreateTeam, DatasetListing, DisqualifyRequest, DuplicateImage,
     Enrollment, EnrollmentDecision, JoinRequest, Leaderboard, Me, OrganizerEnrollment, OrganizerSubmissionView,
     PostAnnouncement, PrivateBoard, PublicChallenge, QuotaStanding, ReplacedToken, RunLogView, Selections,
-    SelectionsRequest, SessionCreated, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team, TeamCode,
-    ViewedSubmission, WebhookDelivery, WebhookView,
+    SelectionsRequest, SessionCreated, SessionsEnded, SubmissionId, SubmissionNoteUpdate, SubmissionView, Team,
+    TeamCode, ViewedSubmission, WebhookDelivery, WebhookView,
 };
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -342,6 +342,20 @@ pub async fn take_new_token() -> Result<Option<String>, ServerFnError> {
         response.insert_header(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     }
     Ok(session::take_new_token())
+}
+
+/// Ends every session of the signed-in visitor's token (other browsers left signed in), this
+/// one among them, and clears its cookie.
+pub async fn sign_out_everywhere(csrf: String) -> Result<(), ServerFnError> {
+    let secret = session_for_form(&csrf)?;
+    match api()?.delete_for::<SessionsEnded>("/sessions", Some(&secret)).await {
+        // Already signed out here: nothing of it is left to end.
+        Ok(_) | Err(ApiError::Unauthorized(_)) => {}
+        Err(e) => return Err(ServerFnError::new(format!("could not sign you out everywhere: {e}; try again"))),
+    }
+    session::forget();
+    leptos_axum::redirect("/");
+    Ok(())
 }
 
 pub async fn load_my_submissions() -> Result<Fetched<MyPage>, ServerFnError> {

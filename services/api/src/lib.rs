@@ -99,7 +99,7 @@ pub use final_board::{FinalBoard, FinalBoardRow, PrivateBoard, RowInterval, Sele
 pub use ids::{ParseIdError, ParticipantId, SubmissionId, VerificationId};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, LeaderboardQuery, ScoreInterval, ScoreUpdate};
 pub use logs::{LogLine, LogsQuery, RunLogView};
-pub use participant::{Me, Profile, Registered, Registration, SessionCreated};
+pub use participant::{Me, Profile, Registered, Registration, SessionCreated, SessionsEnded};
 pub use quota::{DailyStanding, QuotaHolder, QuotaStanding, TotalStanding};
 pub use receipt::{
     ChainHead, ExportFormat, ExportQuery, ExportedBoard, ExportedRow, GENESIS_HASH, MAX_CHAIN_PAGE, RECEIPT_FORMAT,

@@ -49,6 +49,14 @@ pub struct SessionCreated {
     pub organizer: bool,
 }
 
+/// `DELETE /sessions`: every web session of the credential's holder ended ("sign out
+/// everywhere"), the one making the request among them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsEnded {
+    pub ended: u64,
+}
+
 /// A participant as they see themselves.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -76,6 +76,9 @@ enum Command {
     /// Managed with your own token.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The web sessions your token signed in (the pages' browsers).
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// Organizer: URLs told of a challenge's submission and board changes, signed, and their
     /// delivery log (use the admin token).
     #[command(subcommand)]
@@ -257,6 +260,13 @@ enum EnrollmentCommand {
     },
     /// Lift a disqualification: their line comes back as their scores say.
     Reinstate { challenge: String, participant: String },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// Sign out everywhere: every browser signed in with your token is signed out (your token
+    /// and its scoped tokens keep working; `token replace` ends those too).
+    End,
 }
 
 #[derive(Subcommand)]
@@ -695,6 +705,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        Command::Sessions(SessionsCommand::End) => {
+            api.needs_token("sessions end")?;
+            let v = api.send_json(Method::DELETE, "/sessions", &json!({})).await?;
+            show(json, &v, output::sessions_ended)?;
         }
         Command::Webhook(c) => {
             api.needs_token("webhook")?;

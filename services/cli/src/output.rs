@@ -11,7 +11,8 @@ use darkroom_api::{
     ChallengeSummary, CurrentCredential, DatasetListing, DuplicateImage, Enrollment, EnrollmentDecision,
     EnrollmentState, FeedbackScore, FinalBoard, Invite, Leaderboard, Me, MintedToken, OrganizerEnrollment,
     OrganizerSubmissionView, PrivateBoard, PublicChallenge, QuotaHolder, QuotaStanding, Registered, ReplacedToken,
-    RowInterval, Selections, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint, ViewedSubmission,
+    RowInterval, Selections, SessionsEnded, SubmissionView, Team, TokenScope, TokenView, TreeFingerprint,
+    ViewedSubmission,
 };
 use darkroom_core::domain::ChallengeSpec;
 use serde::Serialize;
@@ -228,6 +229,10 @@ pub fn replaced_token(r: &ReplacedToken) -> String {
         r.revoked_tokens,
         r.token
     )
+}
+
+pub fn sessions_ended(e: &SessionsEnded) -> String {
+    format!("signed out everywhere: {} web session(s) ended\n", e.ended)
 }
 
 fn scopes(s: &[TokenScope]) -> String {

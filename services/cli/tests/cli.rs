@@ -547,7 +547,7 @@ async fn tokens_are_minted_listed_and_revoked_from_the_cli() {
 
 /// `darkroom token replace`: a participant replaces their own token (into the file they keep
 /// it in), the organizer a participant's lost one; the old token and a scoped one it minted
-/// stop, each refusal one line.
+/// stop, each refusal one line. `darkroom sessions end` signs out every browser.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_replaced_from_the_cli() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -559,6 +559,11 @@ async fn tokens_are_replaced_from_the_cli() {
     let o = darkroom(&app, Some(&old), &["token", "create", "--scope", "read"]).await;
     let scoped = stdout(&o).lines().next().unwrap().to_owned();
     assert_one_line_error(&darkroom(&app, Some(&scoped), &["token", "replace"]).await, "your own token only");
+    // A browser left signed in is signed out without replacing the token.
+    app.call(reqwest::Method::POST, "/api/v1/sessions", Some(&old), None).await;
+    let o = darkroom(&app, Some(&old), &["sessions", "end"]).await;
+    assert_eq!(stdout(&o), "signed out everywhere: 1 web session(s) ended\n", "{o:?}");
+    assert_one_line_error(&darkroom(&app, Some(&scoped), &["sessions", "end"]).await, "scoped token cannot");
 
     // A token file someone made readable is narrowed again when the new token goes in.
     use std::os::unix::fs::PermissionsExt;

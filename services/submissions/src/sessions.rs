@@ -64,6 +64,17 @@ pub async fn find(state: &AppState, secret: &str) -> Result<session::Model, ApiE
     Ok(row)
 }
 
+/// Ends every session of the holder of `token_hash` (`organizer`: the admin token's), expired
+/// or not; how many.
+pub async fn end_all(state: &AppState, token_hash: &str, organizer: bool) -> Result<u64, ApiError> {
+    let ended = session::Entity::delete_many()
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .filter(session::Column::Organizer.eq(organizer))
+        .exec(&state.db)
+        .await?;
+    Ok(ended.rows_affected)
+}
+
 /// Ends the session `secret` opens (expired or not); 401 when there is none.
 pub async fn revoke(state: &AppState, secret: &str) -> Result<(), ApiError> {
     let deleted = session::Entity::delete_by_id(hash_token(secret)).exec(&state.db).await?;

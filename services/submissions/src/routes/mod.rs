@@ -88,7 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(participants::me))
         .route("/me/token", post(participants::replace_own_token).layer(limits.by_address_and_token()))
         .route("/participants/{participant}/token", post(participants::replace_participant_token))
-        .route("/sessions", post(sessions::open))
+        .route("/sessions", post(sessions::open).delete(sessions::end_all))
         .route("/sessions/current", delete(sessions::revoke))
         .route("/tokens", post(tokens::mint).get(tokens::list))
         .route("/tokens/current", get(tokens::current))

@@ -104,6 +104,7 @@ is a stable word to branch on, `message` says what is wrong and how to fix it.";
         participants::replace_participant_token,
         sessions::open,
         sessions::revoke,
+        sessions::end_all,
         tokens::mint,
         tokens::list,
         tokens::current,

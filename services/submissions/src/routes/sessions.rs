@@ -1,14 +1,15 @@
 //! `POST /sessions` opens a web session with a token; `DELETE /sessions/current` ends the
-//! session whose secret is the bearer (sign-out). See [`crate::sessions`].
+//! session whose secret is the bearer (sign-out); `DELETE /sessions` ends all of its holder's
+//! (sign out everywhere). See [`crate::sessions`].
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use darkroom_api::SessionCreated;
+use darkroom_api::{CurrentCredential, SessionCreated, SessionsEnded};
 
 use super::openapi::{self as doc};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Bearer, Holder, holder};
+use crate::extract::{Bearer, Holder, credential, holder, holder_of};
 use crate::state::AppState;
 use crate::{scoped_tokens, sessions};
 
@@ -74,4 +75,35 @@ pub async fn revoke(State(state): State<AppState>, Bearer(secret): Bearer) -> Ap
     }
     sessions::revoke(&state, &secret).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    delete,
+    path = "/sessions",
+    operation_id = "end_all_sessions",
+    summary = "Sign out everywhere: end every web session of the credential's holder",
+    responses(
+        (status = 200, description = "How many sessions were ended", body = SessionsEnded),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+    security(("bearer" = ["participant"]), ("bearer" = ["organizer"])),
+)]
+pub async fn end_all(State(state): State<AppState>, Bearer(bearer): Bearer) -> ApiResult<Json<SessionsEnded>> {
+    let credential = credential(&state, &bearer).await?;
+    // The token or one of its sessions (a browser left signed in elsewhere is what this is
+    // for); a scoped token stands for less than the holder and may not sign them out.
+    if matches!(credential.kind, CurrentCredential::Scoped(_)) {
+        return Err(ApiError::Forbidden(
+            "a scoped token cannot sign its holder out: use your own token (from 'darkroom register') or a web session"
+                .into(),
+        ));
+    }
+    let (token_hash, organizer) = match holder_of(&state, &credential).await? {
+        Holder::Organizer => (state.admin_token_hash.clone(), true),
+        Holder::Participant(p) => (p.token_hash, false),
+    };
+    let ended = sessions::end_all(&state, &token_hash, organizer).await?;
+    tracing::info!(organizer, ended, "signed out everywhere");
+    Ok(Json(SessionsEnded { ended }))
 }
