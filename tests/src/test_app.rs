@@ -162,6 +162,17 @@ impl TestApp {
         }
     }
 
+    /// Another instance of the service on the same database, NATS, state folder and MongoDB
+    /// (as a second replica behind a load balancer would run): its address, and its task.
+    pub async fn another_instance(&self) -> (String, tokio::task::JoinHandle<()>) {
+        let app = Application::build(self.config.clone().into()).await.expect("the second instance builds");
+        let addr = format!("http://{}", app.local_addr());
+        let server = tokio::spawn(async move {
+            app.run_until(std::future::pending()).await.expect("server runs");
+        });
+        (addr, server)
+    }
+
     /// Stops the HTTP server and its background tasks, handing back NATS and the state, so the
     /// service can be started again on the same data.
     pub async fn shut_down(self) -> (NatsServer, Parked) {

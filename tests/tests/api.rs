@@ -205,6 +205,32 @@ async fn quotas_are_enforced_with_the_next_slot(backend: Backend) {
     assert_eq!(accepted, 2, "{attempts:?}");
 }
 
+/// Two instances of the service on one PostgreSQL database, as replicas behind a load balancer
+/// run: a participant firing at both at once gets no more than the quota, each refusal a 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_hold_across_two_instances_of_the_service() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let slug = app.create_challenge("replicas", |s| s["quotas"] = json!({ "per_day": 3, "total": 3 })).await;
+    let token = app.register("Ada").await;
+    app.join(&slug, &token).await;
+    let (second, _server) = app.another_instance().await;
+    let body = json!({ "image": publish("m:1").await });
+    let attempts = futures::future::join_all((0..16).map(|i| {
+        let base = if i % 2 == 0 { app.addr.clone() } else { second.clone() };
+        let url = format!("{base}/api/v1/challenges/{slug}/submissions");
+        darkroom_tests::api::call(&app.http, Method::POST, url, Some(&token), Some(body.clone()))
+    }))
+    .await;
+    let accepted = attempts.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
+    assert_eq!(accepted, 3, "the quota is 3: {attempts:?}");
+    assert!(
+        attempts.iter().all(|(s, b)| *s == StatusCode::ACCEPTED || b["error"]["code"] == "quota_exceeded"),
+        "{attempts:?}"
+    );
+    let (_, mine) = app.call(Method::GET, "/api/v1/submissions", Some(&token), None).await;
+    assert_eq!(mine.as_array().map(Vec::len), Some(3), "{mine}");
+}
+
 /// With a daily quota and no total, only the last 24 hours are read and counted: a submission
 /// moved 25 hours back frees its slot; one 23 hours back does not.
 async fn a_daily_quota_alone_counts_only_the_last_24_hours(backend: Backend) {

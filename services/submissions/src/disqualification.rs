@@ -14,10 +14,9 @@
 //! back as the scores say. A private board sealed before the disqualification stays as it was
 //! sealed: its commitment covers what it held then.
 //!
-//! Disqualifying and reinstating take the service's submit lock, as submits and team changes
-//! do, so a submit admitted just before is inserted first and then cancelled with the others.
-//! Across several instances of the service a submit admitted on another one at that moment may
-//! still be accepted; its line stays off the boards all the same.
+//! Disqualifying and reinstating take the submit lock ([`crate::submit_lock`]), as submits and
+//! team changes do, so a submit admitted just before is inserted first and then cancelled with
+//! the others; on PostgreSQL that holds across several instances of the service too.
 
 use std::collections::HashSet;
 

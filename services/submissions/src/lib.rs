@@ -6,7 +6,8 @@
 //! - [`lifecycle`] accepts, re-runs, cancels and moves submissions; [`enrollment`] who has
 //!   joined a challenge and may submit to it, [`teams`] who submits together, [`quota`] how
 //!   often; [`rate_limit`] how often one address or token may call the routes that register,
-//!   join and submit.
+//!   join and submit; [`submit_lock`] whose turn it is to change them (across instances on
+//!   PostgreSQL).
 //! - [`outbox`] publishes committed events to JetStream; [`consumer`] applies the runners' events.
 //! - [`run_log`] stores the runners' log batches from a consumer of its own and reads them back.
 //! - [`watchdog`] fails or retries submissions whose state outlived its deadline.
@@ -59,6 +60,7 @@ pub mod scoped_tokens;
 pub mod sessions;
 pub mod startup;
 pub mod state;
+pub mod submit_lock;
 pub mod tarball;
 pub mod teams;
 pub mod token_replacement;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use darkroom_core::config::{HttpConfig, SubmissionsSettings};
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Notify;
 
 use crate::auth::hash_token;
 use crate::leaderboard::ScoreStore;
@@ -43,7 +43,7 @@ impl Application {
         config.webhooks.check()?;
         let nats = darkroom_core::bus::connect(&config.nats, "darkroom-submissions").await?;
         let wakeup = Arc::new(Notify::new());
-        let submit_lock = Arc::new(Mutex::new(()));
+        let submit_lock = crate::submit_lock::SubmitLock::new(db.clone());
         // Wakes the webhook sender when the state consumer records deliveries.
         let hooks_due = Arc::new(Notify::new());
         // A JoinSet aborts its tasks when dropped: also when the future serving the app is

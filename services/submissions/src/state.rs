@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use darkroom_core::config::SubmissionsConfig;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Notify;
 
 use crate::leaderboard::{BoardCache, ScoreStore};
 
@@ -15,11 +15,10 @@ pub struct AppState {
     pub admin_token_hash: String,
     /// Wakes the outbox relay after a commit that added events.
     pub outbox_wakeup: Arc<Notify>,
-    /// Serialises quota check + insert, so two concurrent submits cannot both take the last
-    /// slot, and makes storing an upload + referencing it atomic for the upload sweep (which
-    /// holds it while it deletes). This service is the single writer of submissions, so a
-    /// process-local lock suffices.
-    pub submit_lock: Arc<Mutex<()>>,
+    /// One turn at a time for admission + insert, team changes, disqualification and token
+    /// replacement, in this instance and (on PostgreSQL) across instances: see
+    /// [`crate::submit_lock`].
+    pub submit_lock: crate::submit_lock::SubmitLock,
     pub nats: async_nats::Client,
     pub scores: Arc<dyn ScoreStore>,
     pub boards: Arc<BoardCache>,

@@ -9,8 +9,8 @@
 //! removing a member is allowed only before the team's first submission, so nobody carries a
 //! fresh quota from team to team.
 //!
-//! Team changes take the service's submit lock, as submits do: a member cannot leave between a
-//! submit's quota check and its insert.
+//! Team changes take the submit lock ([`crate::submit_lock`]), as submits do: a member cannot
+//! leave between a submit's quota check and its insert.
 
 use std::collections::HashMap;
 
@@ -281,7 +281,7 @@ pub async fn view(
 pub async fn create(state: &AppState, spec: &ChallengeSpec, who: &participant::Model, name: &str) -> ApiResult<Team> {
     teams_enabled(spec)?;
     let name = ParticipantName::parse("name", name).map_err(|e| ApiError::Invalid(vec![e]))?;
-    let _turn = state.submit_lock.lock().await;
+    let _turn = state.submit_lock.turn().await?;
     let mine = active_enrollment(&state.db, spec, who).await?;
     if let Some(current) = team_of(&state.db, &spec.slug, &who.id).await? {
         return Err(ApiError::conflict(
@@ -341,7 +341,7 @@ async fn team_by_code(db: &impl ConnectionTrait, spec: &ChallengeSpec, code: &st
 /// The caller joins the team whose code this is: a merge of their team of one into it.
 pub async fn join(state: &AppState, spec: &ChallengeSpec, who: &participant::Model, code: &str) -> ApiResult<Team> {
     teams_enabled(spec)?;
-    let _turn = state.submit_lock.lock().await;
+    let _turn = state.submit_lock.turn().await?;
     let mine = active_enrollment(&state.db, spec, who).await?;
     if let Some(current) = team_of(&state.db, &spec.slug, &who.id).await? {
         return Err(ApiError::conflict(
@@ -376,7 +376,7 @@ async fn counted_now(db: &impl ConnectionTrait, spec: &ChallengeSpec, members: &
 /// The caller's team (by its captain) merges into the team whose code this is.
 pub async fn merge(state: &AppState, spec: &ChallengeSpec, who: &participant::Model, code: &str) -> ApiResult<Team> {
     teams_enabled(spec)?;
-    let _turn = state.submit_lock.lock().await;
+    let _turn = state.submit_lock.turn().await?;
     active_enrollment(&state.db, spec, who).await?;
     let mine = team_of(&state.db, &spec.slug, &who.id).await?.ok_or_else(|| not_in_a_team(spec))?;
     if mine.captain_id != who.id {
@@ -416,7 +416,7 @@ fn submitted_already(team: &team::Model) -> ApiError {
 
 /// The caller leaves their team (before its first submission); the last one out dissolves it.
 pub async fn leave(state: &AppState, spec: &ChallengeSpec, who: &participant::Model) -> ApiResult<()> {
-    let _turn = state.submit_lock.lock().await;
+    let _turn = state.submit_lock.turn().await?;
     let mine = crate::enrollment::find(&state.db, &spec.slug, &who.id).await?.ok_or_else(|| not_in_a_team(spec))?;
     let team = team_of(&state.db, &spec.slug, &who.id).await?.ok_or_else(|| not_in_a_team(spec))?;
     let members = member_ids(&state.db, &team.id).await?;
@@ -441,7 +441,7 @@ pub async fn leave(state: &AppState, spec: &ChallengeSpec, who: &participant::Mo
 
 /// The captain removes a member (before the team's first submission).
 pub async fn remove(state: &AppState, spec: &ChallengeSpec, who: &participant::Model, member: &str) -> ApiResult<Team> {
-    let _turn = state.submit_lock.lock().await;
+    let _turn = state.submit_lock.turn().await?;
     let team = team_of(&state.db, &spec.slug, &who.id).await?.ok_or_else(|| not_in_a_team(spec))?;
     if team.captain_id != who.id {
         return Err(ApiError::denied(

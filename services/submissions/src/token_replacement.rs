@@ -52,7 +52,7 @@ pub async fn replace(state: &AppState, who: &participant::Model, by: ReplacedBy)
     let now = Utc::now();
     let old = &who.token_hash;
     // Submits admitted before this commits are stored first; those after see the new hash.
-    let _turn = state.submit_lock.lock().await;
+    let _turn = state.submit_lock.turn().await?;
     let txn = state.db.begin().await?;
     if by == ReplacedBy::Participant {
         check_allowance(&txn, &who.id, now).await?;

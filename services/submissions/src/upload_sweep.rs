@@ -13,14 +13,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::submit_lock::SubmitLock;
 use chrono::{DateTime, Utc};
 use darkroom_core::config::SubmissionsConfig;
 use darkroom_core::domain::{ImageSource, SubmissionState};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
-use tokio::sync::Mutex;
 
 use crate::db::entities::submission;
 use crate::tarball::{PART_PREFIX, PART_SUFFIX};
@@ -33,6 +32,8 @@ pub const STRAY_GRACE: chrono::Duration = chrono::Duration::hours(1);
 pub enum SweepError {
     #[error("cannot read which submissions use uploads: {0}")]
     Db(#[from] sea_orm::DbErr),
+    #[error("cannot take the submit lock to sweep uploads: {0}")]
+    Lock(sea_orm::DbErr),
     #[error("cannot list the uploads directory '{dir}': {source}; check submissions.data_dir and its permissions")]
     List { dir: String, source: std::io::Error },
 }
@@ -106,7 +107,7 @@ fn is_stored_name(name: &str) -> bool {
 }
 
 /// Sweeps at start-up and then every `upload_sweep_interval_seconds`, forever.
-pub async fn run(db: DatabaseConnection, config: SubmissionsConfig, submit_lock: Arc<Mutex<()>>) {
+pub async fn run(db: DatabaseConnection, config: SubmissionsConfig, submit_lock: SubmitLock) {
     let dir = config.data_dir.join("uploads");
     // Beyond chrono's range means "keep for ever", never a panic.
     let retention = i64::try_from(config.upload_retention_hours)
@@ -116,9 +117,9 @@ pub async fn run(db: DatabaseConnection, config: SubmissionsConfig, submit_lock:
     let mut tick = tokio::time::interval(Duration::from_secs(config.upload_sweep_interval_seconds.max(1)));
     loop {
         tick.tick().await; // the first tick is immediate: the start-up sweep
-        let result = {
-            let _guard = submit_lock.lock().await;
-            sweep(&db, &dir, retention, Utc::now()).await
+        let result = match submit_lock.turn().await {
+            Ok(_turn) => sweep(&db, &dir, retention, Utc::now()).await,
+            Err(e) => Err(SweepError::Lock(e)),
         };
         match result {
             Ok(s) if s.files() == 0 => {}

@@ -188,7 +188,7 @@ pub async fn disqualify(
 ) -> ApiResult<Json<EnrollmentDecision>> {
     // After a submit admitted meanwhile is inserted (so that it is cancelled below), and with
     // the team as it stands (team changes take the lock too).
-    let _turn = state.submit_lock.lock().await;
+    let _turn = state.submit_lock.turn().await?;
     let (id, row) = enrolled(&state, &slug, &participant).await?;
     let reason = DisqualificationReason::parse(&request.reason).map_err(|e| ApiError::Invalid(vec![e]))?;
     let members = crate::teams::members_of(&state.db, &row).await?;
@@ -218,7 +218,7 @@ pub async fn reinstate(
     _: Admin,
     Path((slug, participant)): Path<(String, String)>,
 ) -> ApiResult<Json<EnrollmentDecision>> {
-    let _turn = state.submit_lock.lock().await;
+    let _turn = state.submit_lock.turn().await?;
     let (id, row) = enrolled(&state, &slug, &participant).await?;
     let enrollment = crate::disqualification::reinstate(&state.db, row).await?;
     crate::disqualification::hint_live_pages(&state.nats, &slug).await;

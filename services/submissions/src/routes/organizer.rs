@@ -176,7 +176,7 @@ pub async fn rerun(
     // Under the submit lock, so the upload sweep cannot delete the archive between this check
     // and the insert that makes it referenced by an active submission again.
     let row = {
-        let _guard = state.submit_lock.lock().await;
+        let _guard = state.submit_lock.turn().await?;
         ensure_kept(&state, &image, "re-run; ask the participant to submit it again").await?;
         lifecycle::rerun(&state.db, &spec, &original, image).await?
     };

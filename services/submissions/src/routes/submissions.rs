@@ -200,7 +200,7 @@ async fn accept(
     note: Option<SubmissionNote>,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
     let row = {
-        let _guard = state.submit_lock.lock().await;
+        let _guard = state.submit_lock.turn().await?;
         // Let in with a token that may have been replaced since (an upload takes minutes).
         crate::token_replacement::check_current(&state.db, who).await?;
         let phase = check_admission(state, who, spec).await?;

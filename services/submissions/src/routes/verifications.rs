@@ -117,7 +117,7 @@ pub async fn start(
         requested_at: Set(Utc::now()),
     };
     let row = {
-        let _guard = state.submit_lock.lock().await;
+        let _guard = state.submit_lock.turn().await?;
         ensure_kept(&state, &image, "re-run for verification").await?;
         let txn = state.db.begin().await?;
         let row = row.insert(&txn).await?;
