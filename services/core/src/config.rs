@@ -489,7 +489,8 @@ pub struct SubmissionsConfig {
     /// deleted by a sweep every `upload_sweep_interval_seconds`. Default 720 (30 days).
     pub output_retention_hours: u64,
     /// Requests one client address may make to the routes a stranger can hammer (registration,
-    /// submitting a name, uploading an archive), counted together.
+    /// submitting a name, uploading an archive), counted together. Counted in each instance
+    /// of the service apart (see the README on several instances).
     pub rate_limit_per_address: RateLimit,
     /// Requests one bearer token may make to those of the routes that take one (submitting,
     /// uploading), whatever address they come from.
