@@ -9,7 +9,7 @@
 
 use chrono::{Duration, Utc};
 use darkroom_api::SessionCreated;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::auth::{hash_token, new_secret};
 use crate::db::entities::session;
@@ -65,12 +65,12 @@ pub async fn find(state: &AppState, secret: &str) -> Result<session::Model, ApiE
 }
 
 /// Ends every session of the holder of `token_hash` (`organizer`: the admin token's), expired
-/// or not; how many.
-pub async fn end_all(state: &AppState, token_hash: &str, organizer: bool) -> Result<u64, ApiError> {
+/// or not; how many. `db` may be a transaction (a token replacement ends them in its own).
+pub async fn end_all(db: &impl ConnectionTrait, token_hash: &str, organizer: bool) -> Result<u64, ApiError> {
     let ended = session::Entity::delete_many()
         .filter(session::Column::TokenHash.eq(token_hash))
         .filter(session::Column::Organizer.eq(organizer))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(ended.rows_affected)
 }

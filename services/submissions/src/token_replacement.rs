@@ -30,7 +30,7 @@ use sea_orm::{
 };
 
 use crate::auth::{hash_token, new_token};
-use crate::db::entities::{api_token, participant, retired_token, session};
+use crate::db::entities::{api_token, participant, retired_token};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -72,12 +72,7 @@ pub async fn replace(state: &AppState, who: &participant::Model, by: ReplacedBy)
     }
     // `organizer = false` alone: the admin token's sessions and tokens carry its own hash, which
     // is never a participant's, but a replacement must not be able to reach them even so.
-    let ended_sessions = session::Entity::delete_many()
-        .filter(session::Column::TokenHash.eq(old))
-        .filter(session::Column::Organizer.eq(false))
-        .exec(&txn)
-        .await?
-        .rows_affected;
+    let ended_sessions = crate::sessions::end_all(&txn, old, false).await?;
     let revoked_tokens = api_token::Entity::delete_many()
         .filter(api_token::Column::OwnerTokenHash.eq(old))
         .filter(api_token::Column::Organizer.eq(false))

@@ -103,7 +103,7 @@ pub async fn end_all(State(state): State<AppState>, Bearer(bearer): Bearer) -> A
         Holder::Organizer => (state.admin_token_hash.clone(), true),
         Holder::Participant(p) => (p.token_hash, false),
     };
-    let ended = sessions::end_all(&state, &token_hash, organizer).await?;
+    let ended = sessions::end_all(&state.db, &token_hash, organizer).await?;
     tracing::info!(organizer, ended, "signed out everywhere");
     Ok(Json(SessionsEnded { ended }))
 }
