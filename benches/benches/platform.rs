@@ -14,7 +14,9 @@
 //! - the burst (after criterion): N submissions at once; throughput, latency percentiles,
 //!   and proof that each ended COMPLETE, scored exactly once; then the same N runs as that
 //!   baseline pipeline with the same concurrency, for the overhead per submission; in
-//!   alternating rounds, of which the median is the result (see `burst`).
+//!   alternating rounds, of which the median is the result (see `burst`). With
+//!   `DARKROOM_BENCH_SPLIT=1` both sides run with the engine on a core of its own and the
+//!   platform on the others (see [`darkroom_benches::split`]); its result is kept apart.
 //!
 //! The participant is the demo's one-threshold model on a tiny dataset: a run that does
 //! almost nothing but still yields a real score.
@@ -30,6 +32,7 @@ use criterion::{Criterion, SamplingMode};
 use darkroom_api::{Leaderboard, OrganizerSubmissionView, SubmissionState, SubmissionView};
 use darkroom_benches::cpu::CpuSample;
 use darkroom_benches::report::num;
+use darkroom_benches::split::Split;
 use darkroom_benches::{ms, pair_summary, percentile, pick, runtime, summary_ms, write_results};
 use darkroom_core::config::RunnerBackend;
 use darkroom_core::domain::challenge::DEFAULT_OUTPUT_MAX_FILES;
@@ -655,9 +658,16 @@ fn round_result(bench: &Bench, n: usize, platform: &Side, raw: &Side, details: V
     );
     for side in ["darkroom", "raw_pipeline"] {
         let c = &result["cpu"][side];
+        let cores: Vec<String> = c["core_utilisation"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| format!("{:.0} %", u.as_f64().unwrap_or_default() * 100.0))
+            .collect();
         eprintln!(
-            "[burst] {side}: machine {:.0} % busy, {:.0} CPU ms per submission: {}",
+            "[burst] {side}: machine {:.0} % busy (by core: {}), {:.0} CPU ms per submission: {}",
             c["machine_utilisation"].as_f64().unwrap_or_default() * 100.0,
+            cores.join(", "),
             c["cpu_ms_per_unit"].as_f64().unwrap_or_default(),
             c["cpu_ms_per_unit_by_process"]
         );
@@ -677,15 +687,34 @@ impl<T: Send + Sync + serde::de::DeserializeOwned> CollectVec<T> for mongodb::Cu
 }
 
 fn main() {
-    let rt = runtime();
-    let bench = rt.block_on(Bench::new());
+    // A split run killed midway leaves the engine on one core: every run starts unpinned.
+    let left = Split::undo();
+    if left > 0 {
+        eprintln!("[split] unpinned {left} processes an earlier split run had left on some cores only");
+    }
     // DARKROOM_BENCH_BURST=0 measures the single-submission legs alone (a few minutes);
     // DARKROOM_BENCH_BURST=N with DARKROOM_BENCH_LEGS=0 a burst of N alone, to profile it.
     let n = std::env::var("DARKROOM_BENCH_BURST").ok().and_then(|v| v.parse().ok()).unwrap_or(pick(1000, 10));
     // DARKROOM_BENCH_BURST_ROUNDS=R: R alternating rounds of the burst (see `burst`).
     let rounds =
         std::env::var("DARKROOM_BENCH_BURST_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(pick(3, 1)).max(1);
-    if n > 0 && std::env::var("DARKROOM_BENCH_LEGS").is_ok_and(|v| v == "0") {
+    let legs = !std::env::var("DARKROOM_BENCH_LEGS").is_ok_and(|v| v == "0");
+    // DARKROOM_BENCH_SPLIT=1 (with the burst alone): the engine on a core of its own.
+    let split = std::env::var("DARKROOM_BENCH_SPLIT").is_ok_and(|v| v == "1");
+    assert!(
+        !split || (n > 0 && !legs),
+        "DARKROOM_BENCH_SPLIT=1 splits the burst alone: set DARKROOM_BENCH_LEGS=0 and DARKROOM_BENCH_BURST=N"
+    );
+    let rt = runtime();
+    let bench = rt.block_on(Bench::new());
+    if split {
+        let split = Split::pin().unwrap_or_else(|e| panic!("DARKROOM_BENCH_SPLIT=1: {e}"));
+        let mut burst = rt.block_on(burst(&bench, n, rounds));
+        drop(split);
+        burst["split"] = json!("the engine on the last core, the platform on the others");
+        return write_results("platform-burst-split", json!({ "burst": burst }));
+    }
+    if n > 0 && !legs {
         let burst = rt.block_on(burst(&bench, n, rounds));
         return write_results("platform-burst", json!({ "burst": burst }));
     }

@@ -18,6 +18,7 @@
 
 pub mod cpu;
 pub mod report;
+pub mod split;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -83,7 +84,7 @@ pub fn machine() -> Value {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     serde_json::json!({
         "cpu": model,
-        "cores": std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1),
+        "cores": cpu::machine_cores(),
         "memory_gib": (mem_kb as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
         "kernel": kernel.trim(),
     })

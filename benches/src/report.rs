@@ -190,6 +190,9 @@ pub fn rows(results: &std::collections::BTreeMap<String, Value>) -> Vec<Row> {
             }
         }
     }
+    if let Some(row) = results.get("platform-burst-split").and_then(|s| split_burst(&s["burst"])) {
+        rows.push(row);
+    }
     if let Some(l) = results.get("leaderboard") {
         let (s, p) = (num(l, &["scores"]).unwrap_or(0.0), num(l, &["participants"]).unwrap_or(0.0));
         if let (Some(p50), Some(p99)) = (num(l, &["api_cached", "p50_ms"]), num(l, &["api_cached", "p99_ms"])) {
@@ -358,6 +361,28 @@ fn burst_rounds(b: &Value) -> String {
     format!(" (median of {} alternating rounds: {})", rounds.len(), each.join(", "))
 }
 
+/// The burst with the engine on a core of its own (`DARKROOM_BENCH_SPLIT=1`, see
+/// [`crate::split`]): informative, as the baseline there has one core, not the machine.
+fn split_burst(b: &Value) -> Option<Row> {
+    let (n, r) = (num(b, &["n"])?, num(b, &["throughput_ratio"])?);
+    let engine_core = |side: &str| {
+        let cores = b["cpu"][side]["core_utilisation"].as_array()?;
+        Some(cores.last()?.as_f64()? * 100.0)
+    };
+    let busy = match (engine_core("darkroom"), engine_core("raw_pipeline")) {
+        (Some(d), Some(raw)) => format!("; the engine's core {d:.0} % busy ({raw:.0} % raw)"),
+        _ => String::new(),
+    };
+    Some(row(
+        &format!(
+            "Burst of {n}, the engine alone on one core and the platform on the other: throughput, / the sandbox's own pipeline on that core"
+        ),
+        format!("{r:.3}{}{busy}", burst_rounds(b)),
+        "—",
+        None,
+    ))
+}
+
 /// The burst's CPU per submission that the platform added over the raw pipeline, by process,
 /// largest first (processes that added under 0.5 ms are left out).
 fn burst_cpu(b: &Value) -> Option<String> {
@@ -469,6 +494,17 @@ mod tests {
             "one round says nothing more"
         );
         assert_eq!(burst_rounds(&json!({})), "", "results from before the rounds");
+    }
+
+    #[test]
+    fn a_split_burst_informs_with_the_engines_core() {
+        let split = json!({ "burst": { "n": 300, "throughput_ratio": 0.982,
+            "cpu": { "darkroom": { "core_utilisation": [0.6, 0.99] }, "raw_pipeline": { "core_utilisation": [0.1, 0.98] } } } });
+        let rows = rows(&std::collections::BTreeMap::from([("platform-burst-split".to_owned(), split)]));
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].what.starts_with("Burst of 300, the engine alone on one core"), "{}", rows[0].what);
+        assert_eq!(rows[0].measured, "0.982; the engine's core 99 % busy (98 % raw)");
+        assert_eq!(rows[0].met(), None, "no target: its baseline has one core");
     }
 
     #[test]
