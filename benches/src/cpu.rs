@@ -111,7 +111,7 @@ pub fn machine_cores() -> usize {
 }
 
 fn cores_in(proc_stat: &str) -> usize {
-    proc_stat.lines().filter(is_core_line).count().max(1)
+    cores_busy_seconds(proc_stat).len().max(1)
 }
 
 impl CpuSample {
@@ -135,7 +135,8 @@ impl CpuSample {
     /// milliseconds each) and as the machine's utilisation over the wall time.
     pub fn spent_until(&self, later: &CpuSample, units: usize) -> Value {
         let wall = later.at.duration_since(self.at);
-        let cores = machine_cores() as f64;
+        // The sample read every core's line already: no second read of `/proc/stat`.
+        let cores = self.cores_busy.len().max(1) as f64;
         let per_unit = |seconds: f64| seconds * 1e3 / units.max(1) as f64;
         let busy = later.machine_busy - self.machine_busy;
         let mut groups = serde_json::Map::new();

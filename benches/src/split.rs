@@ -25,9 +25,7 @@ use crate::cpu::{Role, machine_cores, role_of};
 /// The pins; dropping it (also when the burst panics) gives every process all cores again. A
 /// run killed before that leaves them pinned: [`Split::undo`] at the start of the next one
 /// unpins them.
-pub struct Split {
-    cores: usize,
-}
+pub struct Split;
 
 impl Split {
     /// Pins the engine to the last core and the platform, this process included, to the rest.
@@ -36,17 +34,15 @@ impl Split {
         if cores < 2 {
             return Err(format!("a split needs two cores or more; this machine has {cores}"));
         }
-        let split = Self { cores };
+        // Built first, so an error below unpins what was pinned before it.
+        let split = Self;
         let (engine, platform) = (cpu_set(cores - 1..cores)?, cpu_set(0..cores - 1)?);
-        let engine_pids = pids(Role::Engine);
-        if engine_pids.is_empty() {
+        let processes = processes();
+        if !processes.iter().any(|(_, role)| *role == Role::Engine) {
             return Err("no dockerd or containerd process to pin: is the engine running here?".to_owned());
         }
-        for pid in engine_pids {
-            pin_process(pid, &engine)?;
-        }
-        for pid in pids(Role::Platform) {
-            pin_process(pid, &platform)?;
+        for (pid, role) in processes {
+            pin_process(pid, if role == Role::Engine { &engine } else { &platform })?;
         }
         let platform_cores = if cores == 2 { "core 0".to_owned() } else { format!("cores 0-{}", cores - 2) };
         eprintln!("[split] the engine on core {}, the platform on {platform_cores}", cores - 1);
@@ -58,13 +54,11 @@ impl Split {
         let cores = machine_cores();
         let Ok(all) = cpu_set(0..cores) else { return 0 };
         let mut unpinned = 0;
-        for pid in pids(Role::Engine).into_iter().chain(pids(Role::Platform)) {
-            let pinned = threads(pid).iter().any(|t| sched_getaffinity(*t).is_ok_and(|s| s != all));
-            if pinned {
-                unpinned += 1;
-                if let Err(e) = pin_process(pid, &all) {
-                    eprintln!("[split] could not unpin {pid}: {e}");
-                }
+        for (pid, _) in processes() {
+            match pin_process(pid, &all) {
+                Ok(0) => {}
+                Ok(_) => unpinned += 1,
+                Err(e) => eprintln!("[split] could not unpin {pid}: {e}"),
             }
         }
         unpinned
@@ -73,7 +67,6 @@ impl Split {
 
 impl Drop for Split {
     fn drop(&mut self) {
-        debug_assert_eq!(self.cores, machine_cores());
         eprintln!("[split] unpinned {} processes", Self::undo());
     }
 }
@@ -87,15 +80,17 @@ fn cpu_set(cores: std::ops::Range<usize>) -> Result<CpuSet, String> {
 }
 
 /// Every thread of `pid` on `set`, again until a pass finds none without it (a thread started
-/// from an unpinned one during a pass inherits the old mask). A thread or process that ended in
-/// between has nothing left to pin.
-fn pin_process(pid: Pid, set: &CpuSet) -> Result<(), String> {
+/// from an unpinned one during a pass inherits the old mask); returns how many threads it moved.
+/// A thread or process that ended in between has nothing left to pin.
+fn pin_process(pid: Pid, set: &CpuSet) -> Result<usize, String> {
+    let mut moved = 0;
     for _ in 0..10 {
         let unpinned: Vec<Pid> =
             threads(pid).into_iter().filter(|t| sched_getaffinity(*t).is_ok_and(|s| s != *set)).collect();
         if unpinned.is_empty() {
-            return Ok(());
+            return Ok(moved);
         }
+        moved += unpinned.len();
         for thread in unpinned {
             match sched_setaffinity(thread, set) {
                 Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
@@ -111,12 +106,11 @@ fn threads(pid: Pid) -> Vec<Pid> {
     tasks.filter_map(|t| t.file_name().to_str()?.parse().ok().map(Pid::from_raw)).collect()
 }
 
-fn pids(role: Role) -> Vec<Pid> {
+/// Every process with a role, read from `/proc` once.
+fn processes() -> Vec<(Pid, Role)> {
     let all = std::fs::read_dir("/proc").into_iter().flatten().flatten();
     let pids = all.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok());
-    pids.filter(|pid| role_of(*pid) == Some(role))
-        .filter_map(|pid| i32::try_from(pid).ok().map(Pid::from_raw))
-        .collect()
+    pids.filter_map(|pid| Some((Pid::from_raw(i32::try_from(pid).ok()?), role_of(pid)?))).collect()
 }
 
 #[cfg(test)]
@@ -136,7 +130,7 @@ mod tests {
         child.kill().expect("kill");
         child.wait().expect("reaped");
         // Gone: nothing left to pin is not an error.
-        assert!(pin_process(pid, &first).is_ok());
+        assert_eq!(pin_process(pid, &first), Ok(0));
         assert!(cpu_set(0..CpuSet::count() + 1).is_err(), "a core past the set's size is refused");
     }
 }
